@@ -1,0 +1,35 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
+DEMO_OUT ?= out/demo
+
+.PHONY: venv install dev test demo lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip setuptools wheel "Cython>=3.0" "numpy>=1.26"
+
+venv: $(BIN)/python
+
+# Runtime install: the core (kernels compiled in place) and the first-party plugins.
+install: venv
+	$(BIN)/pip install -q --no-build-isolation -e . $(addprefix -e ,$(PLUGINS))
+
+# Developer install: adds the test tools and the [train] extra (torch, CPU wheel).
+dev: venv
+	$(BIN)/pip install -q --no-build-isolation -e ".[dev,train]" $(addprefix -e ,$(PLUGINS))
+
+test: dev
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q tests $(PLUGINS)
+
+lint: dev
+	$(BIN)/ruff check xnorvision tests plugins
+
+demo: install
+	$(BIN)/xnorvision doctor
+	$(BIN)/xnorvision bench kernels --quick
+
+clean:
+	rm -rf build $(VENV) xnorvision/*.so xnorvision/_*.c

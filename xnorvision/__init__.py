@@ -1,0 +1,13 @@
+"""xnorvision: real-time computer vision on ordinary CPUs with binary (XNOR) neural networks.
+
+The package root stays light (no Qt, no torch, no kernels imported at start-up); the public API that
+plugins use lives in :mod:`xnorvision.api`.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+#: Version of the plugin API (hooks and spec types). A plugin built for a newer one gets a warning.
+API_VERSION = 1
+
+__all__ = ["API_VERSION", "__version__"]

@@ -1,0 +1,27 @@
+"""The public API: everything a plugin (first-party or third-party) may import from xnorvision.
+
+Plugins import only from here (or the package root), so the private modules can move freely.
+"""
+
+from xnorvision import API_VERSION, __version__
+from xnorvision.detect import Detections, box_iou, nms
+from xnorvision.errors import ModelFormatError, PluginError, XnorvisionError
+from xnorvision.plugins import ModelSpec, PipelineOptions, PipelineSpec, SinkSpec, SourceSpec, Stage, hookimpl
+
+__all__ = [
+    "API_VERSION",
+    "Detections",
+    "ModelFormatError",
+    "ModelSpec",
+    "PipelineOptions",
+    "PipelineSpec",
+    "PluginError",
+    "SinkSpec",
+    "SourceSpec",
+    "Stage",
+    "XnorvisionError",
+    "__version__",
+    "box_iou",
+    "hookimpl",
+    "nms",
+]

@@ -1,0 +1,6 @@
+"""Detection results and the box arithmetic every stage shares."""
+
+from xnorvision.detect.boxes import box_iou, nms
+from xnorvision.detect.detections import Detections
+
+__all__ = ["Detections", "box_iou", "nms"]

@@ -1,0 +1,23 @@
+"""Errors a user can act on. The CLI prints them as one line and exits 2; anything else is a bug."""
+
+from __future__ import annotations
+
+
+class XnorvisionError(Exception):
+    """A problem with the user's input or environment (file, camera, plugin, argument)."""
+
+
+class ModelFormatError(XnorvisionError, ValueError):
+    """A model file is not a valid .xnv file; the message names what is wrong."""
+
+
+class PluginError(XnorvisionError):
+    """A plugin is unknown, failed to load, or registered something invalid."""
+
+
+class SourceError(XnorvisionError):
+    """A frame source (camera, video, image folder) cannot be opened or read."""
+
+
+class SinkError(XnorvisionError):
+    """An output (video file, JSONL, window) cannot be written."""
