@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+
+from xnorvision.detect import box_iou, nms
+
+
+def _iou_one(a, b):
+    """Scalar reference IoU from the definition."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def test_box_iou_matches_definition_on_random_boxes():
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(0, 50, (12, 2))
+    a = np.concatenate([xy, xy + rng.uniform(1, 30, (12, 2))], 1)
+    xy = rng.uniform(0, 50, (7, 2))
+    b = np.concatenate([xy, xy + rng.uniform(1, 30, (7, 2))], 1)
+    got = box_iou(a, b)
+    want = np.array([[_iou_one(p, q) for q in b] for p in a])
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_box_iou_degenerate_boxes_are_zero():
+    assert box_iou([[0, 0, 0, 0]], [[0, 0, 0, 0]])[0, 0] == 0.0
+
+
+def test_nms_suppresses_overlaps_and_keeps_best_first():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60], [0, 0, 10, 9]], np.float32)
+    scores = np.array([0.5, 0.9, 0.3, 0.8], np.float32)
+    keep = nms(boxes, scores, iou_threshold=0.5)
+    assert keep.tolist() == [1, 2]
+
+
+def test_nms_threshold_one_keeps_everything_in_score_order():
+    boxes = np.array([[0, 0, 10, 10]] * 3, np.float32)
+    assert nms(boxes, np.array([0.1, 0.3, 0.2]), iou_threshold=1.0).tolist() == [1, 2, 0]
+
+
+@pytest.mark.parametrize("max_out", [0, 1, 2])
+def test_nms_max_out(max_out):
+    boxes = np.array([[0, 0, 1, 1], [5, 5, 6, 6], [9, 9, 10, 10]], np.float32)
+    assert len(nms(boxes, np.array([0.3, 0.2, 0.1]), max_out=max_out)) == max_out
+
+
+def test_nms_empty():
+    assert nms(np.zeros((0, 4)), np.zeros(0)).shape == (0,)
