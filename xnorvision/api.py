@@ -7,6 +7,7 @@ from xnorvision import API_VERSION, __version__
 from xnorvision.detect import Detections, box_iou, nms
 from xnorvision.errors import ModelFormatError, PluginError, XnorvisionError
 from xnorvision.plugins import ModelSpec, PipelineOptions, PipelineSpec, SinkSpec, SourceSpec, Stage, hookimpl
+from xnorvision.runtime import save_model
 
 __all__ = [
     "API_VERSION",
@@ -24,4 +25,5 @@ __all__ = [
     "box_iou",
     "hookimpl",
     "nms",
+    "save_model",
 ]

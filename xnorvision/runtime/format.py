@@ -1,0 +1,245 @@
+"""Read, write and validate .xnv model files (see docs/xnv-format.md).
+
+The writer is the ``safetensors`` package. The reader is a strict parser of the same layout written here,
+so that every malformed byte becomes a :class:`ModelFormatError` naming the problem: the file is checked
+completely (layout, metadata, graph, every tensor's dtype and shape) before any array reaches the executor.
+Tensors are little-endian on disk and read as such, so a file moves between machines unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xnorvision.errors import ModelFormatError
+from xnorvision.runtime._schema import MAX_DIM, Node, ParamSpec, TensorType, infer, parse_nodes
+
+FORMAT = "xnv"
+FORMAT_VERSION = "1"
+MAX_FILE_BYTES = 1 << 30
+MAX_HEADER_BYTES = 100 << 20
+DTYPES: dict[str, np.dtype] = {"F32": np.dtype("<f4"), "U64": np.dtype("<u8")}
+_NUMPY_TO_DTYPE = {np.dtype("float32"): "F32", np.dtype("uint64"): "U64"}
+
+
+@dataclass
+class XnvFile:
+    """A validated model file: graph, typed tensors, parameters, input spec, labels and free metadata."""
+
+    graph: dict[str, Any]
+    nodes: list[Node]
+    outputs: list[str]
+    types: dict[str, TensorType]
+    tensors: dict[str, np.ndarray]
+    input_spec: dict[str, Any]
+    labels: list[str]
+    metadata: dict[str, Any]
+    nbytes: int = 0
+    params: dict[str, dict[str, ParamSpec]] = field(default_factory=dict)
+
+
+def save_model(path: str | os.PathLike[str], graph: dict[str, Any], tensors: dict[str, np.ndarray],
+               input_spec: dict[str, Any], labels: list[str], metadata: dict[str, Any]) -> Path:
+    """Validate a model completely, then write it as .xnv (atomically: a half-written file never appears).
+
+    Raises :class:`ModelFormatError` for anything :func:`load_xnv` would reject, so an exporter learns of
+    a mistake when it writes, not when someone loads the file.
+    """
+    import safetensors.numpy
+
+    try:
+        meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "graph": json.dumps(graph),
+                "input": json.dumps(input_spec), "labels": json.dumps(labels),
+                "metadata": json.dumps(metadata)}
+    except (TypeError, ValueError) as exc:
+        raise ModelFormatError(f"graph, input spec, labels and metadata must be JSON: {exc}") from None
+    arrays: dict[str, np.ndarray] = {}
+    for name, arr in tensors.items():
+        a = np.asarray(arr)
+        if a.dtype not in _NUMPY_TO_DTYPE:
+            raise ModelFormatError(f"tensor {name!r}: dtype {a.dtype} is not float32 or uint64")
+        arrays[name] = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))
+    table = {k: (_NUMPY_TO_DTYPE[a.dtype.newbyteorder("=")], a.shape) for k, a in arrays.items()}
+    model = _validate(meta, table)
+    _check_padding_bits(model.nodes, model.types, {k: np.asarray(a) for k, a in tensors.items()})
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    safetensors.numpy.save_file(arrays, str(tmp), metadata=meta)
+    if tmp.stat().st_size > MAX_FILE_BYTES:
+        tmp.unlink()
+        raise ModelFormatError(f"model is larger than {MAX_FILE_BYTES >> 20} MiB")
+    os.replace(tmp, path)
+    return path
+
+
+def load_xnv(path: str | os.PathLike[str]) -> XnvFile:
+    """Read and fully validate an .xnv file; any problem raises :class:`ModelFormatError`."""
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_FILE_BYTES:
+            raise ModelFormatError(f"{path}: {size} bytes is over the {MAX_FILE_BYTES >> 20} MiB limit")
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise ModelFormatError(f"{path}: cannot read model file: {exc.strerror or exc}") from None
+    try:
+        return parse_xnv(data)
+    except ModelFormatError as exc:
+        raise ModelFormatError(f"{path}: {exc}") from None
+
+
+def parse_xnv(data: bytes) -> XnvFile:
+    """Parse and validate the bytes of an .xnv file."""
+    meta, entries, body = _parse_layout(data)
+    model = _validate(meta, {k: (e[0], e[1]) for k, e in entries.items()})
+    for name, (dtype, shape, begin, _) in entries.items():
+        arr = np.frombuffer(body, DTYPES[dtype], math.prod(shape), begin).reshape(shape)
+        model.tensors[name] = arr.astype(arr.dtype.newbyteorder("="))  # a native-order, aligned copy
+    _check_padding_bits(model.nodes, model.types, model.tensors)
+    model.nbytes = len(data)
+    return model
+
+
+def _check_padding_bits(nodes: list[Node], types: dict[str, TensorType],
+                        tensors: dict[str, np.ndarray]) -> None:
+    """Packed weights must have the unused high bits of their last word clear, or dot products go wrong."""
+    for node in nodes:
+        if node.op not in ("binary_conv2d", "bwn_conv2d", "binary_linear"):
+            continue
+        c = types[node.inputs[0]].channels or 0
+        if c % 64 and np.any(tensors[f"{node.name}.weight"][..., -1] >> np.uint64(c % 64)):
+            raise ModelFormatError(f"node {node.name!r}: packed weight has bits set beyond channel {c}")
+
+
+Entry = tuple[str, tuple[int, ...], int, int]  # dtype, shape, begin, end
+
+
+def _parse_layout(data: bytes) -> tuple[dict[str, str], dict[str, Entry], bytes]:
+    """Split the safetensors layout: 8-byte length, JSON header, body; check every entry's byte range."""
+    if len(data) < 8:
+        raise ModelFormatError("not an .xnv file: shorter than its 8-byte header length")
+    n = int.from_bytes(data[:8], "little")
+    if n > MAX_HEADER_BYTES or n > len(data) - 8:
+        raise ModelFormatError(f"not an .xnv file: header length {n} exceeds the file ({len(data)} bytes)")
+    try:
+        header = json.loads(data[8:8 + n].decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        raise ModelFormatError(f"not an .xnv file: header is not valid JSON ({exc})") from None
+    if not isinstance(header, dict):
+        raise ModelFormatError("not an .xnv file: header is not a JSON object")
+    meta = header.pop("__metadata__", None)
+    if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+        raise ModelFormatError("not an .xnv file: header has no string-to-string __metadata__")
+    body = data[8 + n:]
+    entries: dict[str, Entry] = {}
+    for name, e in header.items():
+        entries[name] = _parse_entry(name, e, len(body))
+    spans = sorted((b, e) for _, _, b, e in entries.values())
+    cursor = 0
+    for begin, end in spans:
+        if begin != cursor:
+            raise ModelFormatError("tensor data overlaps or leaves a gap")
+        cursor = end
+    if cursor != len(body):
+        raise ModelFormatError(f"file has {len(body) - cursor} bytes beyond the last tensor")
+    return meta, entries, body
+
+
+def _parse_entry(name: str, e: Any, body_len: int) -> Entry:
+    if not isinstance(e, dict) or set(e) != {"dtype", "shape", "data_offsets"}:
+        raise ModelFormatError(f"tensor {name!r}: malformed header entry")
+    dtype, shape, offsets = e["dtype"], e["shape"], e["data_offsets"]
+    if dtype not in DTYPES:
+        raise ModelFormatError(f"tensor {name!r}: dtype {dtype!r} is not F32 or U64")
+    if not (isinstance(shape, list) and len(shape) <= 8 and all(_nonneg(d, MAX_DIM) for d in shape)):
+        raise ModelFormatError(f"tensor {name!r}: bad shape {shape!r}")
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(_nonneg(o, body_len) for o in offsets)):
+        raise ModelFormatError(f"tensor {name!r}: data offsets {offsets!r} outside the file")
+    begin, end = offsets
+    if end - begin != math.prod(shape) * DTYPES[dtype].itemsize:
+        raise ModelFormatError(f"tensor {name!r}: {end - begin} bytes do not hold {dtype} {shape}")
+    return dtype, tuple(shape), begin, end
+
+
+def _nonneg(v: Any, hi: int) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= hi
+
+
+def _json(meta: dict[str, str], key: str) -> Any:
+    if key not in meta:
+        raise ModelFormatError(f"metadata has no {key!r}")
+    try:
+        return json.loads(meta[key])
+    except (ValueError, RecursionError) as exc:
+        raise ModelFormatError(f"metadata {key!r} is not valid JSON ({exc})") from None
+
+
+def _validate(meta: dict[str, str], tensors: dict[str, tuple[str, tuple[int, ...]]]) -> XnvFile:
+    """Check metadata, graph and tensor table against each other; return the model without arrays."""
+    if meta.get("format") != FORMAT:
+        raise ModelFormatError(f"not an .xnv file: format is {meta.get('format')!r}, expected {FORMAT!r}")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ModelFormatError(f"unsupported format version {meta.get('format_version')!r} "
+                               f"(this xnorvision reads version {FORMAT_VERSION})")
+    graph, spec, labels, free = (_json(meta, k) for k in ("graph", "input", "labels", "metadata"))
+    spec = validate_input_spec(spec)
+    if not (isinstance(labels, list) and all(isinstance(x, str) for x in labels)):
+        raise ModelFormatError("labels must be a list of strings")
+    if not isinstance(free, dict):
+        raise ModelFormatError("metadata must be a JSON object")
+    nodes, outputs = parse_nodes(graph)
+    types, params = infer(nodes, TensorType("float", 4, spec["channels"], spec["height"], spec["width"]))
+    _check_tensors(params, tensors)
+    return XnvFile(graph, nodes, outputs, types, {}, spec, labels, free, params=params)
+
+
+def _check_tensors(params: dict[str, dict[str, ParamSpec]],
+                   tensors: dict[str, tuple[str, tuple[int, ...]]]) -> None:
+    expected: set[str] = set()
+    for node, specs in params.items():
+        for pname, p in specs.items():
+            key = f"{node}.{pname}"
+            if key not in tensors:
+                if p.optional:
+                    continue
+                raise ModelFormatError(f"node {node!r}: tensor {key!r} is missing")
+            expected.add(key)
+            dtype, shape = tensors[key]
+            if dtype != p.dtype or tuple(shape) != p.shape:
+                raise ModelFormatError(f"node {node!r}: tensor {key!r} is {dtype} {list(shape)}, "
+                                       f"expected {p.dtype} {list(p.shape)}")
+    stray = sorted(set(tensors) - expected)
+    if stray:
+        raise ModelFormatError(f"tensor {stray[0]!r} is used by no node")
+
+
+def validate_input_spec(spec: Any) -> dict[str, Any]:
+    """Check the input spec (size, channel order, mean/std); return it with defaults filled in."""
+    if not isinstance(spec, dict):
+        raise ModelFormatError("input spec must be a JSON object")
+    h, w, c = spec.get("height"), spec.get("width"), spec.get("channels", 3)
+    if (h is None) != (w is None) or not all(v is None or _nonneg(v, MAX_DIM) and v > 0 for v in (h, w)):
+        raise ModelFormatError(f"input spec: height/width must be positive integers or both null: {h}, {w}")
+    if c not in (1, 3) or isinstance(c, bool):
+        raise ModelFormatError(f"input spec: channels must be 1 or 3, got {c!r}")
+    order = spec.get("channel_order", "rgb" if c == 3 else "gray")
+    if order not in (("rgb", "bgr") if c == 3 else ("gray",)):
+        raise ModelFormatError(f"input spec: channel_order {order!r} does not fit {c} channels")
+    mean, std = spec.get("mean", [0.0] * c), spec.get("std", [1.0] * c)
+    for key, vals in (("mean", mean), ("std", std)):
+        if not (isinstance(vals, list) and len(vals) == c and all(_finite(v) for v in vals)):
+            raise ModelFormatError(f"input spec: {key} must be {c} finite numbers, got {vals!r}")
+    if any(s <= 0 for s in std):
+        raise ModelFormatError("input spec: std must be positive")
+    return {**spec, "height": h, "width": w, "channels": c, "channel_order": order,
+            "mean": [float(m) for m in mean], "std": [float(s) for s in std]}
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
