@@ -1,3 +1,77 @@
-"""Commands of this module are attached to the apps in ``_apps`` (filled in by the owning issue)."""
+"""``xnorvision eval faces``: AP, max recall and ms/image of the faces pipeline and baselines side by side."""
 
-from xnorvision.cli._apps import app  # noqa: F401
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import cv2
+import numpy as np
+import typer
+
+from xnorvision.cli._apps import eval_app
+from xnorvision.detect import Detections
+from xnorvision.errors import XnorvisionError
+from xnorvision.eval import faces as ev
+from xnorvision.plugins import PipelineOptions
+
+
+def _pipeline_detector(name: str, threshold: float, threads: int) -> ev.Detector:
+    """The registered pipeline as one callable: its stages in order, proposal stage first."""
+    from xnorvision.plugins._manager import load_registry
+
+    spec = load_registry().pipeline(name)
+    stages = list(spec.build(PipelineOptions(threshold=threshold, threads=threads)))
+
+    def detect(frame: np.ndarray) -> Detections:
+        dets = Detections.empty()
+        for stage in stages:
+            dets = stage(frame, dets)
+        return dets
+
+    return detect
+
+
+_Opt = typer.Option
+DEFAULT_PLOT = Path("out/eval/faces_pr.png")
+
+
+@eval_app.command("faces")
+def eval_faces(
+    data: Annotated[Path, _Opt("--data", help="List file: one line per image, `path x,y,w,h ...`.")],
+    root: Annotated[Path, _Opt("--root", help="Folder the list's image paths are relative to.")],
+    min_face: Annotated[float, _Opt("--min-face", help="Faces with a smaller long side are ignored.")] = 20.0,
+    iou: Annotated[float, _Opt("--iou", help="IoU a detection needs to match a face.")] = 0.5,
+    baseline: Annotated[list[str] | None, _Opt("--baseline", help="yunet:PATH or haar:PATH")] = None,
+    json_path: Annotated[Path | None, _Opt("--json", help="Write {\"results\": [...]} here.")] = None,
+    plot: Annotated[Path, _Opt("--plot", help="Precision-recall plot (PNG).")] = DEFAULT_PLOT,
+    pipeline: Annotated[str, _Opt("--pipeline", help="Registered pipeline scored as ours.")] = "faces",
+    baselines_only: Annotated[bool, _Opt("--baselines-only", help="Score only the baselines.")] = False,
+    threshold: Annotated[float, _Opt("--threshold", help="Score threshold of our pipeline.")] = 0.3,
+    threads: Annotated[int, _Opt("--threads", help="Threads for every detector (OpenCV and ours).")] = 2,
+    limit: Annotated[int, _Opt("--limit", help="Use only the first N images (0: all).")] = 0,
+) -> None:
+    """Score the faces pipeline and baselines on one labelled set, in one loop, under the same load."""
+    if not 0.0 < iou <= 1.0:
+        raise XnorvisionError(f"--iou must be in (0, 1], got {iou}")
+    cv2.setNumThreads(threads)
+    items = ev.load_face_list(data, root)
+    items = items[:limit] if limit > 0 else items
+    detectors: dict[str, ev.Detector] = {}
+    if not baselines_only:
+        detectors[pipeline] = _pipeline_detector(pipeline, threshold, threads)
+    for spec in baseline or []:
+        name, det = ev.baseline_detector(spec)
+        detectors[name] = det
+    if not detectors:
+        raise XnorvisionError("nothing to evaluate: --baselines-only needs at least one --baseline")
+    results = ev.evaluate(detectors, items, min_face=min_face, iou_threshold=iou)
+    typer.echo(f"{len(items)} images, faces >= {min_face:g} px, IoU {iou:g}, {threads} threads")
+    typer.echo(f"{'name':<40} {'AP':>6} {'max rec':>8} {'ms/img':>8}")
+    for r in results:
+        typer.echo(f"{r.name:<40} {r.ap:>6.3f} {r.max_recall:>8.3f} {r.ms_per_image:>8.2f}")
+    ev.plot_pr(results, plot)
+    typer.echo(f"PR plot: {plot}")
+    if json_path is not None:
+        ev.write_json(results, json_path)
+        typer.echo(f"JSON: {json_path}")
