@@ -1,7 +1,30 @@
 """Plugin hooks, the records plugins register, and the manager that loads them safely."""
 
+from xnorvision.plugins._manager import (
+    ENTRY_POINT_GROUP,
+    current_registry,
+    load_registry,
+    new_plugin_manager,
+    resolve_model,
+)
+from xnorvision.plugins._registry import PluginInfo, Registry
 from xnorvision.plugins.hookspecs import hookimpl, hookspec
 from xnorvision.plugins.specs import ModelSpec, PipelineOptions, PipelineSpec, SinkSpec, SourceSpec, Stage
 
-__all__ = ["ModelSpec", "PipelineOptions", "PipelineSpec", "SinkSpec", "SourceSpec", "Stage", "hookimpl",
-           "hookspec"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "ModelSpec",
+    "PipelineOptions",
+    "PipelineSpec",
+    "PluginInfo",
+    "Registry",
+    "SinkSpec",
+    "SourceSpec",
+    "Stage",
+    "current_registry",
+    "hookimpl",
+    "hookspec",
+    "load_registry",
+    "new_plugin_manager",
+    "resolve_model",
+]

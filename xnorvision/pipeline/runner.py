@@ -1,0 +1,183 @@
+"""The runner: one loop that takes frames from the capture thread, runs the stages, feeds the sinks.
+
+Each stage is timed on its own. A stage that raises costs one frame (logged, counted) unless ``strict``.
+Ctrl-C and :meth:`Runner.stop` end the loop between frames, and the sinks are always closed, so saved
+files are complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from xnorvision.detect.detections import Detections
+from xnorvision.errors import XnorvisionError
+from xnorvision.pipeline.capture import CaptureThread, Frame
+from xnorvision.pipeline.result import FrameResult
+from xnorvision.pipeline.sinks import Sink
+from xnorvision.pipeline.sources import Source
+from xnorvision.plugins.specs import Stage
+
+log = logging.getLogger(__name__)
+LATENCY_WINDOW = 100_000  # percentiles cover the most recent frames, so memory stays bounded
+LOGGED_ERRORS_PER_STAGE = 5
+
+
+class StageError(XnorvisionError):
+    """A stage raised and ``--strict`` asked to stop."""
+
+
+@dataclass
+class Summary:
+    """What a run did: printed at the end and available as JSON."""
+
+    frames: int = 0
+    errors: int = 0
+    dropped: int = 0
+    seconds: float = 0.0
+    interrupted: bool = False
+    stage_ms: dict[str, tuple[float, float]] = field(default_factory=dict)  # name -> (p50, p95)
+    stage_errors: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "frames": self.frames, "errors": self.errors, "dropped": self.dropped,
+            "seconds": round(self.seconds, 3), "fps": round(self.fps, 2), "interrupted": self.interrupted,
+            "stage_ms": {k: {"p50": round(a, 3), "p95": round(b, 3)} for k, (a, b) in self.stage_ms.items()},
+            "stage_errors": dict(self.stage_errors),
+        }
+
+    def format(self) -> str:
+        head = (f"{self.frames} frames in {self.seconds:.2f} s ({self.fps:.1f} FPS), {self.errors} errors, "
+                f"{self.dropped} dropped" + (", interrupted" if self.interrupted else ""))
+        lines = [head] + [f"  {name}: p50 {a:.2f} ms, p95 {b:.2f} ms, {self.stage_errors.get(name, 0)} errors"
+                          for name, (a, b) in self.stage_ms.items()]
+        return "\n".join(lines)
+
+
+class Runner:
+    """Run ``stages`` over ``source`` into ``sinks``.
+
+    ``drop_frames`` defaults to the source being live. ``threshold``, ``paused`` and :meth:`stop` may be
+    changed from another thread (the window does) while :meth:`run` works.
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        stages: Sequence[Stage],
+        sinks: Iterable[Sink] = (),
+        *,
+        drop_frames: bool | None = None,
+        strict: bool = False,
+        max_frames: int | None = None,
+        threshold: float = 0.0,
+    ) -> None:
+        self.source = source
+        self.stages = list(stages)
+        self.sinks = list(sinks)
+        self.drop_frames = source.live if drop_frames is None else drop_frames
+        self.strict = strict
+        self.max_frames = max_frames
+        self.threshold = threshold
+        self.paused = threading.Event()
+        self._stop = threading.Event()
+        self._latency: dict[str, deque[float]] = {s.name: deque(maxlen=LATENCY_WINDOW) for s in self.stages}
+        self.summary = Summary(stage_errors={s.name: 0 for s in self.stages})
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> Summary:
+        capture = CaptureThread(self.source, self.drop_frames).start()
+        start = time.perf_counter()
+        rate: float | None = None
+        last = start
+        try:
+            while not self._stop.is_set():
+                if self._reached_max():
+                    break
+                if self.paused.is_set():
+                    time.sleep(0.02)
+                    continue
+                frame = capture.next()
+                if frame is None:
+                    if capture.finished:
+                        break
+                    continue
+                result = self._process(frame)
+                now = time.perf_counter()
+                rate = _ema(rate, 1.0 / max(now - last, 1e-6))
+                last = now
+                if result is not None:
+                    self._emit(FrameResult(result.index, result.timestamp, result.frame, result.detections,
+                                           result.latency_ms, rate))
+        except KeyboardInterrupt:
+            self.summary.interrupted = True
+        finally:
+            capture.stop()
+            self.summary.seconds = time.perf_counter() - start
+            self.summary.dropped = capture.dropped
+            self._close_sinks()
+            self.summary.stage_ms = {name: _p50_p95(v) for name, v in self._latency.items()}
+        return self.summary
+
+    def _reached_max(self) -> bool:
+        return self.max_frames is not None and self.summary.frames + self.summary.errors >= self.max_frames
+
+    def _process(self, frame: Frame) -> FrameResult | None:
+        detections = Detections.empty()
+        latency: dict[str, float] = {}
+        for stage in self.stages:
+            t0 = time.perf_counter()
+            try:
+                detections = stage(frame.image, detections)
+            except Exception as exc:
+                self._stage_failed(stage, frame, exc)
+                return None
+            latency[stage.name] = ms = (time.perf_counter() - t0) * 1e3
+            self._latency[stage.name].append(ms)
+        if self.threshold > 0 and len(detections):
+            detections = detections.select(detections.scores >= self.threshold)
+        self.summary.frames += 1
+        return FrameResult(frame.index, frame.timestamp, frame.image, detections, latency)
+
+    def _stage_failed(self, stage: Stage, frame: Frame, exc: Exception) -> None:
+        self.summary.errors += 1
+        count = self.summary.stage_errors[stage.name] = self.summary.stage_errors[stage.name] + 1
+        message = f"stage {stage.name!r} failed on frame {frame.index}: {type(exc).__name__}: {exc}"
+        if self.strict:
+            raise StageError(message + " (--strict stops on the first error)") from exc
+        if count <= LOGGED_ERRORS_PER_STAGE:
+            more = " (further errors of this stage go unlogged)" if count == LOGGED_ERRORS_PER_STAGE else ""
+            log.warning("%s; frame skipped%s", message, more)
+
+    def _emit(self, result: FrameResult) -> None:
+        for sink in self.sinks:
+            sink.write(result)
+
+    def _close_sinks(self) -> None:
+        for sink in self.sinks:
+            sink.close()
+
+
+def _ema(prev: float | None, value: float, alpha: float = 0.1) -> float:
+    return value if prev is None else (1 - alpha) * prev + alpha * value
+
+
+def _p50_p95(values: deque[float]) -> tuple[float, float]:
+    if not values:
+        return (0.0, 0.0)
+    p50, p95 = np.percentile(np.fromiter(values, np.float64, len(values)), [50, 95])
+    return float(p50), float(p95)

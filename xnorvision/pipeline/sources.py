@@ -1,0 +1,147 @@
+"""Frame sources: camera, video file, image file/folder/glob, ``synth:N``, and whatever plugins add.
+
+A source is anything with ``read() -> frame | None`` (None at the end), ``close()``, a ``name`` and a
+``live`` flag: live sources (cameras, streams) make the capture thread keep only the newest frame.
+"""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import cv2
+import numpy as np
+
+from xnorvision.errors import SourceError
+from xnorvision.pipeline.synth import SynthSource
+from xnorvision.plugins._registry import Registry
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+
+
+@runtime_checkable
+class Source(Protocol):
+    name: str
+    live: bool
+
+    def read(self) -> np.ndarray | None: ...
+
+    def close(self) -> None: ...
+
+
+class CaptureSource:
+    """An OpenCV ``VideoCapture``: a camera index (live) or a video file (every frame)."""
+
+    def __init__(self, cap: cv2.VideoCapture, name: str, live: bool) -> None:
+        self._cap = cap
+        self.name = name
+        self.live = live
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        self.fps = float(fps) if fps and fps > 0 else None
+
+    def read(self) -> np.ndarray | None:
+        ok, frame = self._cap.read()
+        return frame if ok else None
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+def open_camera(index: int, size: tuple[int, int] | None = None) -> CaptureSource:
+    cap = cv2.VideoCapture(index)
+    if not cap.isOpened():
+        raise SourceError(f"camera {index} does not open; list the working ones with `xnorvision cameras`")
+    if size is not None:
+        cap.set(cv2.CAP_PROP_FRAME_WIDTH, size[0])
+        cap.set(cv2.CAP_PROP_FRAME_HEIGHT, size[1])
+    return CaptureSource(cap, f"camera {index}", live=True)
+
+
+def open_video(path: Path) -> CaptureSource:
+    cap = cv2.VideoCapture(str(path))
+    ok = cap.isOpened() and cap.grab()
+    if not ok:
+        cap.release()
+        raise SourceError(f"cannot decode video {path}: not a video file or corrupt")
+    cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+    return CaptureSource(cap, str(path), live=False)
+
+
+class ImageFilesSource:
+    """A list of image files, read in order; an unreadable one stops the run with its name."""
+
+    live = False
+    fps = None
+
+    def __init__(self, paths: list[Path], name: str) -> None:
+        self.paths = paths
+        self.name = name
+        self._next = 0
+
+    def read(self) -> np.ndarray | None:
+        if self._next >= len(self.paths):
+            return None
+        path = self.paths[self._next]
+        self._next += 1
+        frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if frame is None:
+            raise SourceError(f"cannot read image {path}: not an image or corrupt; remove it or fix it")
+        return frame
+
+    def close(self) -> None:
+        self._next = len(self.paths)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"640x480"`` -> ``(640, 480)``; anything else is the user's error."""
+    parts = text.lower().split("x")
+    try:
+        w, h = (int(p) for p in parts)
+    except ValueError:
+        w = h = 0
+    if len(parts) != 2 or not (8 <= w <= 8192 and 8 <= h <= 8192):
+        raise SourceError(f"--size {text!r} is not WIDTHxHEIGHT with each side 8..8192, e.g. --size 640x480")
+    return w, h
+
+
+def _image_list(spec: str) -> list[Path] | None:
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if any(c in spec for c in "*?["):
+        return sorted(Path(p) for p in glob.glob(str(path)) if Path(p).suffix.lower() in IMAGE_SUFFIXES)
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return [path] if path.is_file() else None
+    return None
+
+
+def open_source(
+    spec: str | None = None,
+    *,
+    camera: int | None = None,
+    size: tuple[int, int] | None = None,
+    registry: Registry | None = None,
+) -> Source:
+    """Open what ``--camera``/``--source`` named; plugin sources (by prefix) take precedence over files."""
+    if camera is not None:
+        return open_camera(camera, size)
+    if spec is None:
+        raise SourceError("no input: pass --camera N or --source PATH|folder|glob|synth:N")
+    if spec.startswith("synth:"):
+        count = spec.removeprefix("synth:")
+        if not count.isdigit() or int(count) < 1:
+            raise SourceError(f"--source {spec!r}: write synth:N, N a positive frame count, e.g. synth:300")
+        return SynthSource(int(count), size or (320, 240))
+    plugin = registry.source_for(spec) if registry is not None else None
+    if plugin is not None:
+        return plugin.open(spec)
+    images = _image_list(spec)
+    if images is not None:
+        if not images:
+            raise SourceError(f"no images found in {spec} (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+        return ImageFilesSource(images, spec)
+    path = Path(spec).expanduser()
+    if not path.is_file():
+        raise SourceError(f"--source {spec}: no such file, folder or glob")
+    return open_video(path)
