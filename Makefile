@@ -33,3 +33,8 @@ demo: install
 
 clean:
 	rm -rf build $(VENV) xnorvision/*.so xnorvision/_*.c
+
+# aarch64 build and tests under qemu in a cached Debian root (needs root: debootstrap, chroot). README "ARM".
+.PHONY: test-arm64
+test-arm64:
+	scripts/arm64/test.sh

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# `make test-arm64`: builds (or reuses) the arm64 root, copies this checkout into it, installs it there
+# without torch or PyQt5, compiles the Cython kernels with the aarch64 compiler (so the NEON path is the
+# one built) and runs the kernel, runtime and pipeline tests under qemu. Emulated speed means nothing;
+# the answers must match the numpy references exactly as on x86.
+source "$(dirname "$0")/common.sh"
+need_root
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+started=$(date +%s)
+in_root() { "$here/chroot.sh" "$@"; }
+
+"$here/host-setup.sh"
+"$here/build-root.sh"
+
+# 1. The checkout: tracked plus untracked-but-not-ignored files, i.e. what a commit would hold.
+#    Compiled modules and the build stamp survive so an unchanged kernel is not rebuilt.
+src="$ARM64_ROOT/work/src"
+mkdir -p "$src"
+find "$src" -mindepth 1 ! -type d ! -name '*.so' ! -name .arm64-build-stamp -delete
+(cd "$repo" && git ls-files -z -co --exclude-standard) \
+    | tar -C "$repo" --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -C "$src" -xf -
+
+# 2. A venv with the runtime and test dependencies, rebuilt when the requirement list changes.
+venv=/opt/xnorvision-venv
+reqs="$(in_root python3 /work/src/scripts/arm64/requirements.py /work/src/pyproject.toml)"
+if [ "$(cat "$ARM64_ROOT$venv/.requirements" 2>/dev/null)" != "$reqs" ]; then
+    log "creating $venv in the root"
+    rm -rf "$ARM64_ROOT$venv"
+    in_root python3 -m venv "$venv"
+    printf '%s\n' "$reqs" >"$ARM64_ROOT/tmp/xnorvision-requirements.txt"
+    # Wheels only: an sdist would compile under emulation for an hour instead of failing fast.
+    in_root "$venv/bin/pip" install -q --only-binary=:all: -r /tmp/xnorvision-requirements.txt
+    printf '%s' "$reqs" >"$ARM64_ROOT$venv/.requirements"
+fi
+
+# 3. The kernels, rebuilt from scratch whenever their sources, the build files or the venv change.
+stamp="$({ printf '%s' "$reqs"; cd "$src" && find cython_kernels setup.py pyproject.toml -type f -print0 \
+    | sort -z | xargs -0 sha256sum; } | sha256sum)"
+if [ "$(cat "$src/.arm64-build-stamp" 2>/dev/null)" != "$stamp" ]; then
+    log "building the kernels for aarch64"
+    find "$src" -name '*.so' -delete
+    in_root sh -c "cd /work/src && $venv/bin/pip install -q --no-deps --no-build-isolation -e ."
+    printf '%s' "$stamp" >"$src/.arm64-build-stamp"
+fi
+in_root "$venv/bin/python" -c 'import platform, xnorvision; print("[arm64] machine:", platform.machine())'
+
+# 4. The tests that do not need torch or Qt.
+dirs=()
+for d in ${XNV_ARM64_TESTS:-tests/kernels tests/runtime tests/pipeline}; do
+    [ -d "$src/$d" ] && dirs+=("$d")
+done
+if [ ${#dirs[@]} -eq 0 ]; then
+    log "none of the test folders exist yet: only the build was checked"
+else
+    in_root sh -c "cd /work/src && $venv/bin/python -m pytest -q -p no:cacheprovider \
+        --hypothesis-profile=arm64-emulated ${dirs[*]}"
+fi
+
+# 5. The kernel benchmark must run on ARM too; its numbers are qemu's, not a CPU's.
+log "xnorvision bench kernels --quick under qemu: checks that it runs; EMULATED SPEED MEANS NOTHING"
+in_root sh -c "cd /work/src && $venv/bin/xnorvision bench kernels --quick"
+log "done in $(( $(date +%s) - started )) s"

@@ -1,0 +1,37 @@
+"""Suite-wide skips for optional dependencies.
+
+torch (the ``train`` extra) and PyQt5 (no aarch64 wheel) are absent in the arm64 emulation root, so
+tests that need them must skip there instead of failing at import. Mark a test ``@pytest.mark.torch``
+or ``@pytest.mark.qt``; whole folders that import them at module level are not collected at all.
+"""
+
+from __future__ import annotations
+
+from importlib.util import find_spec
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+_MISSING = {name: find_spec(module) is None for name, module in (("torch", "torch"), ("qt", "PyQt5"))}
+_FOLDERS = {"torch": ["train/*"], "qt": ["app/*"]}
+
+collect_ignore_glob = [glob for name, missing in _MISSING.items() if missing for glob in _FOLDERS[name]]
+
+# Under qemu (scripts/arm64/test.sh) each example runs many times slower: no timing limits there.
+settings.register_profile("arm64-emulated", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "torch: needs torch (the train extra)")
+    config.addinivalue_line("markers", "qt: needs PyQt5")
+
+
+def pytest_report_header() -> list[str]:
+    return [f"{name} missing: not collecting tests/{', tests/'.join(_FOLDERS[name])}"
+            for name, missing in _MISSING.items() if missing]
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for name, missing in _MISSING.items():
+        if missing and item.get_closest_marker(name):
+            pytest.skip(f"{name} is not installed")
