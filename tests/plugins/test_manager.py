@@ -1,0 +1,157 @@
+"""The manager loads each plugin in isolation: a broken one is reported and skipped, never fatal."""
+
+from __future__ import annotations
+
+import types
+from pathlib import Path
+
+import pytest
+
+from xnorvision import API_VERSION
+from xnorvision.errors import PluginError, XnorvisionError
+from xnorvision.plugins import (
+    ModelSpec,
+    PipelineSpec,
+    SinkSpec,
+    SourceSpec,
+    _manager,
+    hookimpl,
+    load_registry,
+    resolve_model,
+)
+
+
+def good_plugin(prefix: str = "good", model_path: Path | None = None) -> types.SimpleNamespace:
+    @hookimpl
+    def xnorvision_register_models(register):
+        register(ModelSpec(f"{prefix}-model", model_path or Path("missing.xnv")))
+
+    @hookimpl
+    def xnorvision_register_pipelines(register):
+        register(PipelineSpec(prefix, build=lambda options: []))
+        register(PipelineSpec(f"{prefix}-2", build=lambda options: []))
+
+    @hookimpl
+    def xnorvision_register_sources(register):
+        register(SourceSpec(f"{prefix}-src", f"{prefix}://", open=lambda spec: None))
+
+    @hookimpl
+    def xnorvision_register_sinks(register):
+        register(SinkSpec(f"{prefix}-sink", open=lambda target: None))
+
+    return types.SimpleNamespace(**{k: v for k, v in locals().items() if k.startswith("xnorvision_")})
+
+
+def plugin_with(hook_name: str, body) -> types.SimpleNamespace:
+    def hook(register):
+        body(register)
+
+    hook.__name__ = hook_name
+    return types.SimpleNamespace(**{hook_name: hookimpl(hook)})
+
+
+def test_registers_everything_and_reports_it() -> None:
+    reg = load_registry([("good", good_plugin())], discover=False)
+    assert sorted(reg.pipelines) == ["good", "good-2"]
+    assert list(reg.models) == ["good-model"] and list(reg.sources) == ["good-src"]
+    assert list(reg.sinks) == ["good-sink"]
+    (info,) = reg.plugins
+    assert info.to_json() == {"name": "good", "version": None, "models": ["good-model"],
+                              "pipelines": ["good", "good-2"], "sources": ["good-src"],
+                              "sinks": ["good-sink"], "error": None}
+
+
+def test_broken_entry_point_is_skipped_and_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom():
+        raise ImportError("No module named 'xnorvision_broken'")
+
+    monkeypatch.setattr(_manager, "_entry_point_plugins",
+                        lambda: [("broken", "0.1", boom), ("good", "1.2", lambda: good_plugin())])
+    monkeypatch.delenv("XNORVISION_STRICT_PLUGINS", raising=False)
+    reg = load_registry()
+    broken, good = reg.plugins
+    assert broken.error == "ImportError: No module named 'xnorvision_broken'" and broken.version == "0.1"
+    assert good.error is None and good.version == "1.2" and "good" in reg.pipelines
+    with pytest.raises(PluginError, match="'broken' failed to load: ImportError"):
+        reg.pipeline("broken")
+
+
+def test_strict_env_makes_a_broken_plugin_fatal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_manager, "_entry_point_plugins", lambda: [("broken", None, lambda: 1 / 0)])
+    monkeypatch.setenv("XNORVISION_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginError, match="'broken' failed to load: ZeroDivisionError"):
+        load_registry()
+
+
+def test_disable_env_skips_named_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XNORVISION_DISABLE_PLUGINS", "a, c")
+    reg = load_registry([("a", good_plugin("a")), ("b", good_plugin("b")), ("c", good_plugin("c"))],
+                        discover=False)
+    assert sorted(reg.pipelines) == ["b", "b-2"]
+    assert [p.error is None for p in reg.plugins] == [False, True, False]
+
+
+def test_misspelled_hook_is_the_plugin_authors_error() -> None:
+    reg = load_registry([("typo", plugin_with("xnorvision_register_pipeline", lambda r: None)),
+                         ("good", good_plugin())], discover=False)
+    typo, good = reg.plugins
+    assert "xnorvision_register_pipeline" in typo.error and good.error is None
+    assert "good" in reg.pipelines
+
+
+def test_hook_that_raises_registers_nothing() -> None:
+    def half(register):
+        register(PipelineSpec("half", build=lambda o: []))
+        raise RuntimeError("weights missing")
+
+    reg = load_registry([("half", plugin_with("xnorvision_register_pipelines", half))], discover=False)
+    assert reg.pipelines == {} and reg.plugins[0].error == "RuntimeError: weights missing"
+    assert reg.plugins[0].pipelines == []
+
+
+def test_wrong_spec_type_is_rejected() -> None:
+    bad = plugin_with("xnorvision_register_models", lambda r: r(PipelineSpec("p", build=lambda o: [])))
+    reg = load_registry([("bad", bad)], discover=False)
+    assert "passed PipelineSpec" in reg.plugins[0].error and reg.pipelines == {} and reg.models == {}
+
+
+def test_name_clash_fails_the_later_plugin_whole() -> None:
+    reg = load_registry([("first", good_plugin("x")), ("second", good_plugin("x"))], discover=False)
+    first, second = reg.plugins
+    assert first.error is None and "already registered by 'first'" in second.error
+    assert second.pipelines == [] and len(reg.pipelines) == 2
+
+
+def test_newer_api_version_warns() -> None:
+    plugin = good_plugin()
+    plugin.XNORVISION_API_VERSION = API_VERSION + 1
+    with pytest.warns(UserWarning, match=f"targets plugin API {API_VERSION + 1}"):
+        reg = load_registry([("future", plugin)], discover=False)
+    assert reg.plugins[0].error is None and "upgrade xnorvision" in reg.plugins[0].warning
+
+
+def test_unknown_pipeline_lists_the_known_ones() -> None:
+    reg = load_registry([("good", good_plugin())], discover=False)
+    with pytest.raises(PluginError, match=r"unknown pipeline 'nope' \(available: good, good-2\)"):
+        reg.pipeline("nope")
+
+
+def test_source_prefix_lookup() -> None:
+    reg = load_registry([("good", good_plugin())], discover=False)
+    assert reg.source_for("good://cam/1").name == "good-src"
+    assert reg.source_for("other://x") is None
+
+
+def test_resolve_model(tmp_path: Path) -> None:
+    model = tmp_path / "m.xnv"
+    model.write_bytes(b"x")
+    reg = load_registry([("good", good_plugin(model_path=model))], discover=False)
+    assert resolve_model("good-model") == model  # the registry just loaded is the default
+    assert resolve_model(str(model), reg) == model
+    with pytest.raises(XnorvisionError, match="model file not found: .*nope.xnv"):
+        resolve_model(tmp_path / "nope.xnv", reg)
+    with pytest.raises(PluginError, match=r"unknown model 'nope' \(registered: good-model\)"):
+        resolve_model("nope", reg)
+    model.unlink()
+    with pytest.raises(PluginError, match="its file .* is missing"):
+        resolve_model("good-model", reg)
