@@ -7,11 +7,12 @@ from xnorvision import API_VERSION, __version__
 from xnorvision.detect import Detections, box_iou, nms
 from xnorvision.errors import ModelFormatError, PluginError, XnorvisionError
 from xnorvision.plugins import ModelSpec, PipelineOptions, PipelineSpec, SinkSpec, SourceSpec, Stage, hookimpl
-from xnorvision.runtime import save_model
+from xnorvision.runtime import Model, save_model
 
 __all__ = [
     "API_VERSION",
     "Detections",
+    "Model",
     "ModelFormatError",
     "ModelSpec",
     "PipelineOptions",

@@ -115,7 +115,7 @@ def _is_int(v: Any) -> bool:
 
 
 def conv_padding(ctx: _Ctx, kh: int, kw: int) -> tuple[int, int]:
-    """Resolve ``padding`` ("valid", "same" or an int per side) into (pad_h, pad_w)."""
+    """Resolve ``padding`` ("valid" or "same") into (pad_h, pad_w)."""
     p = ctx.attrs.get("padding", "valid")
     if p == "valid":
         return 0, 0
@@ -123,9 +123,7 @@ def conv_padding(ctx: _Ctx, kh: int, kw: int) -> tuple[int, int]:
         if kh % 2 == 0 or kw % 2 == 0:
             raise ctx.fail("padding 'same' needs an odd kernel")
         return (kh - 1) // 2, (kw - 1) // 2
-    if _is_int(p) and 0 <= p <= MAX_DIM:
-        return p, p
-    raise ctx.fail(f"attr 'padding' must be 'valid', 'same' or an integer >= 0, got {p!r}")
+    raise ctx.fail(f"attr 'padding' must be 'valid' or 'same', got {p!r}")
 
 
 def out_size(ctx: _Ctx, size: int | None, k: int, stride: int, pad: int) -> int | None:
@@ -139,7 +137,10 @@ def out_size(ctx: _Ctx, size: int | None, k: int, stride: int, pad: int) -> int 
 
 def _conv_geometry(ctx: _Ctx, t: TensorType) -> tuple[int, int, int | None, int | None]:
     kh, kw = ctx.pair("kernel")
-    sh, sw = ctx.pair("stride", 1)
+    if ctx.node.op == "conv2d":
+        sh, sw = ctx.pair("stride", 1)
+    else:  # what the binary kernels implement
+        sh = sw = ctx.choice("stride", (1, 2), 1)
     ph, pw = conv_padding(ctx, kh, kw)
     return kh, kw, out_size(ctx, t.h, kh, sh, ph), out_size(ctx, t.w, kw, sw, pw)
 

@@ -1,0 +1,87 @@
+"""Load-time graph rewrites: fold batch norms into the layer before them, fuse ``sign`` into binary convs.
+
+After folding, a binary conv followed by batch norm and sign emits packed bits straight from its integer
+accumulators (the Larq Compute Engine "output transform"), so chains of binary layers never touch floats.
+A rewrite applies only when the intermediate tensor has no other reader and is not a graph output.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from xnorvision.errors import ModelFormatError
+from xnorvision.runtime._schema import Node, TensorType
+from xnorvision.runtime.format import XnvFile
+
+_SCALED = ("binary_conv2d", "bwn_conv2d", "binary_linear")
+
+
+@dataclass
+class Step:
+    """A node to execute, with its (possibly folded) parameters."""
+
+    node: Node
+    params: dict[str, np.ndarray]
+
+
+def fold(model: XnvFile) -> tuple[list[Step], list[str], dict[str, TensorType]]:
+    """Return the steps to run, the (renamed) graph outputs and the tensor types after the rewrites."""
+    types = dict(model.types)
+    readers = Counter(x for n in model.nodes for x in n.inputs) + Counter(model.outputs)
+    alias: dict[str, str] = {}
+    steps: dict[str, Step] = {}
+    for node in model.nodes:
+        node = replace(node, inputs=tuple(alias.get(x, x) for x in node.inputs))
+        params = {p: model.tensors[f"{node.name}.{p}"] for p in model.params[node.name]
+                  if f"{node.name}.{p}" in model.tensors}
+        prev = steps.get(node.inputs[0])
+        single = prev is not None and readers[prev.node.name] == 1 and prev.node.name not in model.outputs
+        if single and node.op == "batch_norm" and _fold_bn(prev, params, node.attrs.get("eps", 1e-5)):
+            alias[node.name] = prev.node.name
+        elif single and node.op == "sign" and _is_float_binary_conv(prev.node):
+            prev.node = replace(prev.node, attrs={**prev.node.attrs, "output": "bits"})
+            types[prev.node.name] = types[node.name]
+            alias[node.name] = prev.node.name
+        else:
+            steps[node.name] = Step(node, params)
+            continue
+        readers[prev.node.name] = readers[node.name]
+    for step in steps.values():
+        _check_finite(step)
+    return list(steps.values()), [alias.get(o, o) for o in model.outputs], types
+
+
+def _is_float_binary_conv(node: Node) -> bool:
+    return node.op == "binary_conv2d" and node.attrs.get("output", "float") == "float"
+
+
+def bn_affine(params: dict[str, np.ndarray], eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Batch norm as ``x * a + b``."""
+    a = params["weight"].astype(np.float64) / np.sqrt(params["running_var"].astype(np.float64) + eps)
+    b = params["bias"].astype(np.float64) - params["running_mean"] * a
+    return a, b
+
+
+def _fold_bn(prev: Step, bn: dict[str, np.ndarray], eps: float) -> bool:
+    """Fold a batch norm into ``prev`` when its op allows; return whether it did."""
+    op, p = prev.node.op, prev.params
+    float_out = prev.node.attrs.get("output", "float") == "float"
+    if op not in ("conv2d", "linear") and not (op in _SCALED and float_out):
+        return False
+    a, b = bn_affine(bn, eps)
+    if op in _SCALED:
+        p["scale"], p["bias"] = (p["scale"] * a).astype(np.float32), (p["bias"] * a + b).astype(np.float32)
+    else:
+        w = p["weight"]
+        p["weight"] = (w * a.reshape(-1, *[1] * (w.ndim - 1))).astype(np.float32)
+        p["bias"] = (p.get("bias", 0.0) * a + b).astype(np.float32)
+    return True
+
+
+def _check_finite(step: Step) -> None:
+    for name, arr in step.params.items():
+        if arr.dtype == np.float32 and not np.isfinite(arr).all():
+            raise ModelFormatError(f"node {step.node.name!r}: {name} is not finite after batch norm folding")

@@ -1,0 +1,102 @@
+"""What a model costs: parameters, binary vs float MACs, bytes on disk, peak activation memory."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from xnorvision.errors import XnorvisionError
+from xnorvision.runtime._schema import TensorType, infer, words
+from xnorvision.runtime.format import XnvFile
+
+_BINARY = ("binary_conv2d", "binary_linear")
+
+
+def tensor_bytes(t: TensorType, batch: int = 1) -> int | None:
+    """Bytes of one activation (float32, or packed uint64 words for bits); None when its size is open."""
+    dims = [t.h, t.w, t.channels] if t.rank == 4 else [t.channels]
+    if None in dims:
+        return None
+    *spatial, c = dims
+    return batch * math.prod(spatial) * (words(c) * 8 if t.kind == "bits" else c * 4)  # type: ignore[arg-type]
+
+
+def model_info(model: XnvFile, height: int | None = None, width: int | None = None) -> dict[str, Any]:
+    """A JSON-ready summary at batch 1; ``height``/``width`` size an open-size model (else MACs are null)."""
+    spec = model.input_spec
+    h, w = (height, width) if height is not None else (spec["height"], spec["width"])
+    types = model.types
+    if h is not None and (h, w) != (spec["height"], spec["width"]):
+        try:
+            types, _ = infer(model.nodes, TensorType("float", 4, spec["channels"], h, w))
+        except XnorvisionError as exc:
+            raise XnorvisionError(f"input size {h}x{w} does not fit this model: {exc}") from None
+    layers, totals = [], {"float": 0, "binary": 0, "bwn": 0}
+    params = {"float": 0, "binary": 0}
+    for node in model.nodes:
+        n_params = 0
+        for pname in model.params[node.name]:
+            arr = model.tensors.get(f"{node.name}.{pname}")
+            if arr is None:
+                continue
+            bits = arr.dtype.kind == "u"
+            count = _bit_count(arr.shape, types[node.inputs[0]].channels) if bits else arr.size
+            params["binary" if bits else "float"] += count
+            n_params += count
+        kind = "binary" if node.op in _BINARY else "bwn" if node.op == "bwn_conv2d" else "float"
+        macs = _macs(node.op, node.attrs, types[node.inputs[0]], types[node.name])
+        if macs is not None:
+            totals[kind] += macs
+        layers.append({"name": node.name, "op": node.op, "output": types[node.name].describe(),
+                       "params": n_params, "macs": macs, "kind": kind if macs else None})
+    known = all(lay["macs"] is not None or _macs_free(lay["op"]) for lay in layers)
+    weight_bytes = sum(a.nbytes for a in model.tensors.values())
+    return {
+        "input": {**spec, "height": h, "width": w},
+        "outputs": model.outputs, "labels": len(model.labels), "layers": layers,
+        "params": {**params, "total": params["float"] + params["binary"]},
+        "macs": {**totals, "total": sum(totals.values())} if known else None,
+        "weight_bytes": weight_bytes, "float32_weight_bytes": 4 * (params["float"] + params["binary"]),
+        "file_bytes": model.nbytes, "peak_activation_bytes": _peak_bytes(model, types),
+        "metadata": model.metadata,
+    }
+
+
+def _bit_count(shape: tuple[int, ...], channels: int | None) -> int:
+    """Real weights in a packed tensor: the last axis holds ``channels`` bits, not 64 per word."""
+    return math.prod(shape[:-1]) * (channels or 0)
+
+
+def _macs_free(op: str) -> bool:
+    return op not in ("conv2d", "binary_conv2d", "bwn_conv2d", "linear", "binary_linear")
+
+
+def _macs(op: str, attrs: dict[str, Any], t_in: TensorType, t_out: TensorType) -> int | None:
+    if _macs_free(op):
+        return 0
+    if op in ("linear", "binary_linear"):
+        return attrs["in_features"] * attrs["out_features"]
+    if t_out.h is None or t_out.w is None:
+        return None
+    k = attrs["kernel"]
+    kh, kw = (k, k) if isinstance(k, int) else k
+    cin = attrs["in_channels"] // attrs.get("groups", 1)
+    return t_out.h * t_out.w * attrs["out_channels"] * kh * kw * cin
+
+
+def _peak_bytes(model: XnvFile, types: dict[str, TensorType]) -> int | None:
+    """Largest sum of live activations while running the graph in order (before load-time fusion)."""
+    last = {k: i for i, n in enumerate(model.nodes) for k in n.inputs}
+    live: dict[str, int] = {}
+    peak = 0
+    for i, node in enumerate(model.nodes):
+        size = tensor_bytes(types[node.name])
+        if size is None or tensor_bytes(types["input"]) is None:
+            return None
+        live.setdefault("input", tensor_bytes(types["input"]) or 0)
+        live[node.name] = size
+        peak = max(peak, sum(live.values()))
+        for k in node.inputs:
+            if last.get(k) == i and k not in model.outputs:
+                live.pop(k, None)
+    return peak

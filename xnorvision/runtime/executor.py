@@ -1,0 +1,177 @@
+"""``Model``: load an .xnv file once, then run batches of images through it on the XNOR kernels."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from xnorvision import kernels
+from xnorvision.errors import ModelFormatError, XnorvisionError
+from xnorvision.runtime import _blas
+from xnorvision.runtime._fold import Step, bn_affine, fold
+from xnorvision.runtime._info import model_info
+from xnorvision.runtime._schema import TensorType, infer
+from xnorvision.runtime.format import XnvFile, load_xnv
+from xnorvision.runtime.layers import (
+    Add,
+    Affine,
+    BinaryConv2d,
+    BinaryLinear,
+    BwnConv2d,
+    Conv2d,
+    Layer,
+    Linear,
+    Pool,
+    Sign,
+    simple_layer,
+)
+
+
+class Model:
+    """A validated, folded network ready to run.
+
+    ``model(images)`` takes BGR uint8 images (``(H, W, 3)`` or ``(N, H, W, 3)``), preprocesses them as the
+    file's input spec says and returns the first output; ``model.run(x)`` returns every output by name.
+    """
+
+    def __init__(self, file: XnvFile, threads: int | None = None, path: Path | None = None) -> None:
+        self.file, self.path = file, path
+        self.input_spec: dict[str, Any] = file.input_spec
+        self.labels: list[str] = file.labels
+        self.metadata: dict[str, Any] = file.metadata
+        self.output_names: list[str] = list(file.outputs)
+        steps, self._outputs, types = fold(file)
+        self._steps = [(s.node.name, s.node.inputs, _make_layer(s, types)) for s in steps]
+        self._last_use = _last_use(self._steps, self._outputs)
+        self._checked_sizes: set[tuple[int, int]] = set()
+        self._norm = _normaliser(self.input_spec)
+        self.threads = 1
+        self.set_threads(threads or os.cpu_count() or 1)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], threads: int | None = None) -> Model:
+        """Read and validate ``path``; raises :class:`ModelFormatError` if it is not a valid .xnv file."""
+        return cls(load_xnv(path), threads, Path(path))
+
+    def set_threads(self, n: int) -> None:
+        """Threads for the binary kernels and the float matmuls (process-wide: both are global pools)."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise XnorvisionError(f"threads must be a positive integer, got {n!r}")
+        self.threads = n
+        kernels.set_num_threads(n)
+        _blas.set_num_threads(n)
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        """Run BGR uint8 images; return the first output."""
+        return self.run(images)[self.output_names[0]]
+
+    def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """Run images (uint8) or an already normalised float32 NHWC tensor; return every output."""
+        x = self.preprocess(x) if np.asarray(x).dtype == np.uint8 else self._check_tensor(x)
+        self._check_size(x.shape[1], x.shape[2])
+        env: dict[str, np.ndarray] = {"input": x}
+        for i, (name, inputs, layer) in enumerate(self._steps):
+            env[name] = layer([env[k] for k in inputs])
+            for k in inputs:
+                if self._last_use.get(k) == i:
+                    del env[k]
+        return {pub: np.array(env[own]) for pub, own in zip(self.output_names, self._outputs, strict=True)}
+
+    def preprocess(self, images: np.ndarray) -> np.ndarray:
+        """BGR uint8 ``(H, W, 3)``/``(N, H, W, 3)`` (or gray ``(H, W)``/``(N, H, W)``) -> float32 NHWC."""
+        images = np.asarray(images)
+        spec = self.input_spec
+        if images.ndim in (2, 3) and (images.ndim == 2 or images.shape[-1] in (1, 3)):
+            images = images[None]
+        if images.ndim == 3:
+            images = images[..., None]
+        if images.ndim != 4 or images.shape[-1] not in (1, 3) or 0 in images.shape:
+            raise XnorvisionError(f"expected BGR images (H, W, 3) or (N, H, W, 3), got shape {images.shape}")
+        size = (spec["width"], spec["height"])
+        out = []
+        for img in images:
+            if spec["channels"] == 1 and img.shape[-1] == 3:
+                img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)[..., None]
+            elif spec["channels"] == 3 and img.shape[-1] == 1:
+                img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+            if spec["height"] is not None and img.shape[:2] != (spec["height"], spec["width"]):
+                img = cv2.resize(img, size, interpolation=cv2.INTER_AREA).reshape(*size[::-1], -1)
+            out.append(img)
+        batch = np.stack(out)
+        if spec["channel_order"] == "rgb":
+            batch = batch[..., ::-1]
+        scale, shift = self._norm
+        return np.ascontiguousarray(batch * scale + shift, dtype=np.float32)
+
+    def info(self, height: int | None = None, width: int | None = None) -> dict[str, Any]:
+        """Layers, parameters, binary vs float MACs, bytes on disk, peak activation memory (batch 1)."""
+        return model_info(self.file, height, width)
+
+    def _check_tensor(self, x: np.ndarray) -> np.ndarray:
+        if not isinstance(x, np.ndarray) or x.dtype != np.float32 or x.ndim != 4:
+            raise XnorvisionError("run() takes uint8 images or a float32 NHWC tensor")
+        if x.shape[-1] != self.input_spec["channels"]:
+            want = self.input_spec["channels"]
+            raise XnorvisionError(f"input has {x.shape[-1]} channels, the model takes {want}")
+        return np.ascontiguousarray(x)
+
+    def _check_size(self, h: int, w: int) -> None:
+        """Type-check the graph once per input size, so a bad size is one clear error, not a kernel's."""
+        if (h, w) in self._checked_sizes:
+            return
+        spec = self.input_spec
+        if spec["height"] is not None and (h, w) != (spec["height"], spec["width"]):
+            raise XnorvisionError(f"input is {h}x{w}, the model takes {spec['height']}x{spec['width']}")
+        try:
+            infer(self.file.nodes, TensorType("float", 4, spec["channels"], h, w))
+        except ModelFormatError as exc:
+            raise XnorvisionError(f"input size {h}x{w} does not fit this model: {exc}") from None
+        self._checked_sizes.add((h, w))
+
+
+def _normaliser(spec: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """``pixel * scale + shift`` equals ``(pixel / 255 - mean) / std`` per channel (in model order)."""
+    mean, std = np.asarray(spec["mean"], np.float32), np.asarray(spec["std"], np.float32)
+    return (1.0 / (255.0 * std)).astype(np.float32), (-mean / std).astype(np.float32)
+
+
+def _last_use(steps: list[tuple[str, tuple[str, ...], Layer]], outputs: list[str]) -> dict[str, int]:
+    """Index of the last step that reads each tensor (graph outputs are kept to the end)."""
+    last = {k: i for i, (_, inputs, _) in enumerate(steps) for k in inputs}
+    for o in outputs:
+        last.pop(o, None)
+    return last
+
+
+def _make_layer(step: Step, types: dict[str, TensorType]) -> Layer:
+    node, p, a = step.node, step.params, step.node.attrs
+    c_in = types[node.inputs[0]].channels or 0
+    if node.op == "conv2d":
+        kh, kw = _pair(a["kernel"])
+        pad = ((kh - 1) // 2, (kw - 1) // 2) if a.get("padding", "valid") == "same" else (0, 0)
+        return Conv2d(p["weight"], p.get("bias"), _pair(a.get("stride", 1)), pad, a.get("groups", 1))
+    if node.op == "binary_conv2d":
+        return BinaryConv2d(p["weight"], p["scale"], p["bias"], c_in, a)
+    if node.op == "bwn_conv2d":
+        return BwnConv2d(p["weight"], p["scale"], p["bias"], c_in, a)
+    if node.op == "binary_linear":
+        return BinaryLinear(p["weight"], p["scale"], p["bias"], c_in)
+    if node.op == "linear":
+        return Linear(p["weight"], p.get("bias"))
+    if node.op == "batch_norm":
+        return Affine(*bn_affine(p, a.get("eps", 1e-5)))
+    if node.op == "sign":
+        return Sign()
+    if node.op in ("maxpool2d", "avgpool2d"):
+        return Pool(node.op, types[node.inputs[0]].kind == "bits", a)
+    if node.op == "add":
+        return Add()
+    return simple_layer(node.op, a, p)
+
+
+def _pair(v: int | list[int]) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else (v[0], v[1])

@@ -1,0 +1,225 @@
+"""Runnable layers, one small class per op: binary work on :mod:`xnorvision.kernels`, float work in numpy.
+
+Every layer takes its inputs as NHWC (or NC) arrays and returns one array. Layers that own their output
+(float convolution, add, ...) size their buffers the first time they see an input shape and reuse them
+on every later call with that shape, so a video stream allocates nothing per frame for them. A returned
+buffer is therefore only valid until the next call: the executor copies graph outputs before handing them
+out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from xnorvision import kernels
+
+
+class Layer:
+    """One graph node ready to run."""
+
+    def __call__(self, xs: list[np.ndarray]) -> np.ndarray:
+        raise NotImplementedError
+
+
+class _Buffers:
+    """Scratch arrays keyed by input shape: allocated once per shape, reused afterwards."""
+
+    def __init__(self) -> None:
+        self._by_shape: dict[tuple[Any, ...], dict[str, np.ndarray]] = {}
+
+    def get(self, key: tuple[Any, ...], make: Any) -> dict[str, np.ndarray]:
+        found = self._by_shape.get(key)
+        if found is None:
+            found = self._by_shape[key] = make()
+        return found
+
+
+class Conv2d(Layer):
+    """Float convolution (the first layer, shortcuts): im2col into a planned buffer, then one BLAS matmul.
+
+    ``weight`` is [O, kh, kw, C/groups]; grouped and depthwise convolutions contract per group.
+    """
+
+    def __init__(self, weight: np.ndarray, bias: np.ndarray | None, stride: tuple[int, int],
+                 pad: tuple[int, int], groups: int) -> None:
+        self.o, self.kh, self.kw, self.cg = weight.shape
+        self.stride, self.pad, self.groups = stride, pad, groups
+        g = groups
+        # [kh*kw*Cg, O] for one matmul, or [G, kh*kw*Cg, O/G] per group; rows in im2col order (dy, dx, c).
+        self.wmat = np.ascontiguousarray(weight.reshape(g, self.o // g, -1).transpose(0, 2, 1))
+        self.bias = None if bias is None else bias.astype(np.float32)
+        self.buffers = _Buffers()
+
+    def _plan(self, n: int, h: int, w: int) -> dict[str, np.ndarray]:
+        (sh, sw), (ph, pw) = self.stride, self.pad
+        ho, wo = (h + 2 * ph - self.kh) // sh + 1, (w + 2 * pw - self.kw) // sw + 1
+        c = self.cg * self.groups
+        return {"padded": np.zeros((n, h + 2 * ph, w + 2 * pw, c) if ph or pw else (0,), np.float32),
+                "cols": np.empty((n, ho, wo, self.kh, self.kw, c), np.float32),
+                "out": np.empty((n, ho, wo, self.o), np.float32)}
+
+    def __call__(self, xs: list[np.ndarray]) -> np.ndarray:
+        x = xs[0]
+        n, h, w, c = x.shape
+        buf = self.buffers.get(x.shape, lambda: self._plan(n, h, w))
+        out, cols = buf["out"], buf["cols"]
+        (sh, sw), (ph, pw) = self.stride, self.pad
+        if (self.kh, self.kw, sh, sw, ph, pw) == (1, 1, 1, 1, 0, 0):
+            cols = x
+        else:
+            xp = buf["padded"] if ph or pw else x
+            if ph or pw:
+                xp[:, ph:ph + h, pw:pw + w] = x
+            _, ho, wo = out.shape[:3]
+            for dy in range(self.kh):
+                for dx in range(self.kw):
+                    cols[:, :, :, dy, dx] = xp[:, dy:dy + sh * (ho - 1) + 1:sh, dx:dx + sw * (wo - 1) + 1:sw]
+        m = out.shape[0] * out.shape[1] * out.shape[2]
+        if self.groups == 1:
+            np.matmul(cols.reshape(m, -1), self.wmat[0], out=out.reshape(m, self.o))
+        else:
+            taps = cols.reshape(m, self.kh * self.kw, self.groups, self.cg)
+            wg = self.wmat.reshape(self.groups, self.kh * self.kw, self.cg, -1)
+            out.reshape(m, self.groups, -1)[:] = np.einsum("mtgc,gtco->mgo", taps, wg, optimize=True)
+        if self.bias is not None:
+            out += self.bias
+        return out
+
+
+def _binary_padding(attrs: dict[str, Any]) -> str:
+    if attrs.get("padding", "valid") == "valid":
+        return "valid"
+    return "same_one" if attrs.get("pad_value", 0) == 1 else "same_zero"
+
+
+class BinaryConv2d(Layer):
+    """XNOR convolution on packed bits with the fused ``scale * acc + bias`` (and sign, for bits output)."""
+
+    def __init__(self, weight: np.ndarray, scale: np.ndarray, bias: np.ndarray, c_in: int,
+                 attrs: dict[str, Any]) -> None:
+        self.weight, self.scale, self.bias, self.c_in = weight, scale, bias, c_in
+        self.stride, self.padding = attrs.get("stride", 1), _binary_padding(attrs)
+        self.output = attrs.get("output", "float")
+
+    def __call__(self, xs: list[np.ndarray]) -> np.ndarray:
+        return kernels.binary_conv2d_fused(xs[0], self.weight, self.c_in, self.scale, self.bias,
+                                           self.stride, self.padding, self.output)
+
+
+class BwnConv2d(Layer):
+    """Binary-weight convolution of a real input."""
+
+    def __init__(self, weight: np.ndarray, scale: np.ndarray, bias: np.ndarray, c_in: int,
+                 attrs: dict[str, Any]) -> None:
+        self.weight, self.scale, self.bias, self.c_in = weight, scale, bias, c_in
+        self.stride, self.padding = attrs.get("stride", 1), attrs.get("padding", "valid")
+
+    def __call__(self, xs: list[np.ndarray]) -> np.ndarray:
+        return kernels.bwn_conv2d(xs[0], self.weight, self.c_in, self.scale, self.bias, self.stride,
+                                  self.padding)
+
+
+class Sign(Layer):
+    """Float -> packed bits (1 where negative): the entry into a chain of binary layers."""
+
+    def __call__(self, xs: list[np.ndarray]) -> np.ndarray:
+        return kernels.pack_bits(xs[0])
+
+
+class Affine(Layer):
+    """``x * a + b`` per channel: a batch norm that had no neighbour to fold into."""
+
+    def __init__(self, a: np.ndarray, b: np.ndarray) -> None:
+        self.a, self.b = a.astype(np.float32), b.astype(np.float32)
+
+    def __call__(self, xs: list[np.ndarray]) -> np.ndarray:
+        out = xs[0] * self.a
+        out += self.b
+        return out
+
+
+class Pool(Layer):
+    """Max pooling (float or bits) and average pooling (float) on the kernels."""
+
+    def __init__(self, op: str, bits: bool, attrs: dict[str, Any]) -> None:
+        k = attrs["kernel"]
+        self.args = (k, attrs.get("stride", k), attrs.get("padding", 0))
+        max_fn = kernels.maxpool2d_bits if bits else kernels.maxpool2d
+        self.fn = kernels.avgpool2d if op == "avgpool2d" else max_fn
+
+    def __call__(self, xs: list[np.ndarray]) -> np.ndarray:
+        return self.fn(xs[0], *self.args)
+
+
+class Linear(Layer):
+    """Float fully-connected layer, ``weight`` [O, K]."""
+
+    def __init__(self, weight: np.ndarray, bias: np.ndarray | None) -> None:
+        self.wt = np.ascontiguousarray(weight.T)
+        self.bias = bias
+
+    def __call__(self, xs: list[np.ndarray]) -> np.ndarray:
+        y = xs[0] @ self.wt
+        if self.bias is not None:
+            y += self.bias
+        return y
+
+
+class BinaryLinear(Layer):
+    """XNOR fully-connected layer on packed bits: ``scale * acc + bias``."""
+
+    def __init__(self, weight: np.ndarray, scale: np.ndarray, bias: np.ndarray, k: int) -> None:
+        self.weight, self.scale, self.bias, self.k = weight, scale, bias, k
+
+    def __call__(self, xs: list[np.ndarray]) -> np.ndarray:
+        acc = kernels.xnor_gemm(xs[0], self.weight, self.k)
+        return (acc * self.scale + self.bias).astype(np.float32)
+
+
+class Add(Layer):
+    """Residual add into a planned buffer."""
+
+    def __init__(self) -> None:
+        self.buffers = _Buffers()
+
+    def __call__(self, xs: list[np.ndarray]) -> np.ndarray:
+        out = self.buffers.get(xs[0].shape, lambda: {"out": np.empty(xs[0].shape, np.float32)})["out"]
+        return np.add(xs[0], xs[1], out=out)
+
+
+class Func(Layer):
+    """A stateless float op (ReLU, softmax, flatten, ...), given as a function of the input list."""
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+
+    def __call__(self, xs: list[np.ndarray]) -> np.ndarray:
+        return self.fn(xs)
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _upsample(x: np.ndarray, s: int) -> np.ndarray:
+    return np.ascontiguousarray(np.repeat(np.repeat(x, s, axis=1), s, axis=2))
+
+
+def simple_layer(op: str, attrs: dict[str, Any], params: dict[str, np.ndarray]) -> Layer:
+    """Layers without weights worth planning: elementwise ops, reshapes, global pooling."""
+    lo, hi = float(attrs.get("min_val", -1.0)), float(attrs.get("max_val", 1.0))
+    fns = {
+        "relu": lambda xs: np.maximum(xs[0], 0, dtype=np.float32),
+        "sigmoid": lambda xs: (1.0 / (1.0 + np.exp(-xs[0]))).astype(np.float32),
+        "hardtanh": lambda xs: np.clip(xs[0], lo, hi),
+        "prelu": lambda xs: np.where(xs[0] >= 0, xs[0], xs[0] * params["weight"]).astype(np.float32),
+        "global_avgpool": lambda xs: xs[0].mean(axis=(1, 2), dtype=np.float32),
+        "concat": lambda xs: np.concatenate(xs, axis=-1),
+        "upsample_nearest": lambda xs: _upsample(xs[0], attrs.get("scale", 1)),
+        "flatten": lambda xs: np.ascontiguousarray(xs[0]).reshape(xs[0].shape[0], -1),
+        "softmax": lambda xs: _softmax(xs[0]).astype(np.float32),
+    }
+    return Func(fns[op])
