@@ -1,3 +1,134 @@
-"""Commands of this module are attached to the apps in ``_apps`` (filled in by the owning issue)."""
+"""``xnorvision run``, ``plugins``, ``new-plugin``, ``cameras``, ``doctor``: parse, call the core, print."""
 
-from xnorvision.cli._apps import app  # noqa: F401
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from typer import Option as Opt
+
+from xnorvision.cli._apps import State, app
+
+DebugOpt = Annotated[bool, Opt("--debug", hidden=True, help="Show full tracebacks on errors.")]
+
+
+def _set_debug(debug: bool) -> None:
+    State.debug = State.debug or debug
+    logging.basicConfig(level=logging.DEBUG if State.debug else logging.WARNING,
+                        format="%(levelname)s: %(message)s", stream=sys.stderr)
+
+
+@app.command()
+def run(
+    source: Annotated[str | None, Opt("--source", help="Video, image, folder, glob, or synth:N.")] = None,
+    camera: Annotated[int | None, Opt("--camera", help="Camera index (see `xnorvision cameras`).")] = None,
+    size: Annotated[str | None, Opt("--size", help="Frame size WxH for --camera or synth:N.")] = None,
+    plugin: Annotated[str | None, Opt("--plugin", help="Pipeline to run (see `xnorvision plugins`).")] = None,
+    model: Annotated[str | None, Opt("--model", help="Registered model name or .xnv path.")] = None,
+    threshold: Annotated[float, Opt("--threshold", help="Minimum score of a shown detection.")] = 0.5,
+    threads: Annotated[int | None, Opt("--threads", help="Threads for the kernels and OpenCV.")] = None,
+    max_frames: Annotated[int | None, Opt("--max-frames", min=1, help="Stop after N frames.")] = None,
+    headless: Annotated[bool, Opt("--headless", help="No window (automatic without a display).")] = False,
+    save: Annotated[Path | None, Opt("--save", help="Annotated video (.mp4, .avi, .mkv).")] = None,
+    save_json: Annotated[Path | None, Opt("--save-json", help="One JSON line per frame.")] = None,
+    every_frame: Annotated[
+        bool | None,
+        Opt("--every-frame/--drop-frames", help="Process every frame, or only the newest (default: newest "
+                                                "for cameras and streams, every frame for files)."),
+    ] = None,
+    strict: Annotated[bool, Opt("--strict", help="Stop on the first stage error.")] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Run a pipeline on a camera, video, images or synthetic frames; show, save, or both."""
+    from xnorvision.pipeline.launch import RunConfig, display_available, prepare
+    from xnorvision.plugins import load_registry
+
+    _set_debug(debug)
+    config = RunConfig(source=source, camera=camera, size=size, plugin=plugin, model=model,
+                       threshold=threshold, threads=threads, max_frames=max_frames, save=save,
+                       save_json=save_json, drop_frames=None if every_frame is None else not every_frame,
+                       strict=strict)
+    registry = load_registry()
+    runner = prepare(registry, config)
+    names = ", ".join(s.name for s in runner.stages) or "none: showing frames only"
+    typer.echo(f"{runner.source.name} -> {plugin or 'no pipeline'} (stages: {names})", err=True)
+    if headless or not display_available():
+        summary = runner.run()
+    else:
+        from xnorvision.app import run_window
+
+        summary = run_window(runner, pipeline=plugin, model=model)
+    typer.echo(summary.format())
+
+
+@app.command()
+def plugins(
+    as_json: Annotated[bool, Opt("--json", help="Print a JSON list instead of a table.")] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """List installed plugins: version, what each registered, and load errors."""
+    from xnorvision.plugins import load_registry
+
+    _set_debug(debug)
+    registry = load_registry()
+    if as_json:
+        typer.echo(json.dumps([p.to_json() for p in registry.plugins], indent=2))
+        return
+    if not registry.plugins:
+        typer.echo("no plugins installed (entry point group 'xnorvision'); see docs/plugins.md")
+    for info in registry.plugins:
+        typer.echo(f"{info.name} {info.version or '(no version)'}"
+                   + (f"  FAILED: {info.error}" if info.error else ""))
+        for kind in ("pipelines", "models", "sources", "sinks"):
+            if getattr(info, kind):
+                typer.echo(f"  {kind}: {', '.join(getattr(info, kind))}")
+        if info.warning:
+            typer.echo(f"  warning: {info.warning}")
+
+
+@app.command("new-plugin")
+def new_plugin(
+    name: Annotated[str, typer.Argument(help="Plugin name: lower case letters, digits and dashes.")],
+    directory: Annotated[Path, Opt("--dir", help="Folder to create the package in.")] = Path("."),
+    debug: DebugOpt = False,
+) -> None:
+    """Write an installable plugin package (pyproject, hooks, a test) to start a model plugin from."""
+    from xnorvision.plugins._scaffold import write_plugin
+
+    _set_debug(debug)
+    root = write_plugin(name, directory)
+    typer.echo(f"wrote {root}\nnext: pip install -e {root} && pytest {root}")
+
+
+@app.command()
+def cameras(
+    max_index: Annotated[int, Opt("--max-index", help="Try indices 0..N-1.")] = 8,
+    debug: DebugOpt = False,
+) -> None:
+    """List the camera indices that open, with their frame size."""
+    from xnorvision.pipeline.doctor import probe_cameras
+
+    _set_debug(debug)
+    found = probe_cameras(max_index)
+    if not found:
+        typer.echo(f"no camera opens (tried indices 0..{max_index - 1})")
+    for index, (width, height) in found.items():
+        typer.echo(f"{index}: {width}x{height}")
+
+
+@app.command()
+def doctor(debug: DebugOpt = False) -> None:
+    """Check the install: OpenCV wheels, Qt platform plugin, CPU features, compiled kernels, plugins."""
+    from xnorvision.pipeline.doctor import run_checks
+
+    _set_debug(debug)
+    failed = 0
+    for check in run_checks():
+        typer.echo(f"[{check.status:>4}] {check.name}: {check.detail}")
+        failed += check.status == "FAIL"
+    if failed:
+        raise typer.Exit(1)

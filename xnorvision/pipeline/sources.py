@@ -48,9 +48,23 @@ class CaptureSource:
         self._cap.release()
 
 
+def try_camera(index: int) -> cv2.VideoCapture | None:
+    """An opened camera, or None; OpenCV's own warnings about absent devices are silenced."""
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        cap = cv2.VideoCapture(index)
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+    if cap.isOpened():
+        return cap
+    cap.release()
+    return None
+
+
 def open_camera(index: int, size: tuple[int, int] | None = None) -> CaptureSource:
-    cap = cv2.VideoCapture(index)
-    if not cap.isOpened():
+    cap = try_camera(index)
+    if cap is None:
         raise SourceError(f"camera {index} does not open; list the working ones with `xnorvision cameras`")
     if size is not None:
         cap.set(cv2.CAP_PROP_FRAME_WIDTH, size[0])

@@ -1,0 +1,96 @@
+"""Turn what the user asked for (``xnorvision run`` options) into a ready :class:`Runner`.
+
+Everything that can fail on user input fails here, before the first frame: the source opens, the
+pipeline builds, the output paths are writable.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+
+from xnorvision.errors import PluginError, XnorvisionError
+from xnorvision.pipeline.runner import Runner
+from xnorvision.pipeline.sinks import JsonlSink, Sink, VideoSink
+from xnorvision.pipeline.sources import open_source, parse_size
+from xnorvision.plugins._registry import Registry
+from xnorvision.plugins.specs import PipelineOptions, Stage
+
+
+@dataclass
+class RunConfig:
+    source: str | None = None
+    camera: int | None = None
+    size: str | None = None
+    plugin: str | None = None
+    model: str | None = None
+    threshold: float = 0.5
+    threads: int | None = None
+    max_frames: int | None = None
+    save: Path | None = None
+    save_json: Path | None = None
+    drop_frames: bool | None = None  # None: drop for live sources only
+    strict: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def display_available() -> bool:
+    """Whether a window can open: on Linux that needs an X11 or Wayland display."""
+    if not sys.platform.startswith("linux"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def build_stages(registry: Registry, config: RunConfig) -> list[Stage]:
+    """The selected pipeline's stages; none (frames only) when no ``--plugin`` was given."""
+    if config.plugin is None:
+        if config.model is not None:
+            raise XnorvisionError("--model needs --plugin NAME, the pipeline that runs the model")
+        return []
+    spec = registry.pipeline(config.plugin)
+    if config.model is not None:
+        registry.resolve_model(config.model)  # a clear error now rather than inside the plugin
+    options = PipelineOptions(threshold=config.threshold, threads=config.threads, model=config.model,
+                              extra=dict(config.extra))
+    try:
+        stages = list(spec.build(options))
+    except XnorvisionError:
+        raise
+    except Exception as exc:  # plugin code: report it as the plugin's failure, in one line
+        raise PluginError(f"pipeline {spec.name!r} failed to build: {type(exc).__name__}: {exc}") from exc
+    for stage in stages:
+        if not isinstance(stage, Stage):
+            raise PluginError(f"pipeline {spec.name!r} returned {stage!r}, which is not a Stage "
+                              "(a callable with a name)")
+    return stages
+
+
+def prepare(registry: Registry, config: RunConfig, extra_sinks: list[Sink] | None = None) -> Runner:
+    """A runner wired from ``config``; the caller runs it (headless) or hands it to the window."""
+    if config.threshold < 0 or config.threshold > 1:
+        raise XnorvisionError(f"--threshold {config.threshold}: must be between 0 and 1")
+    if config.threads is not None:
+        if config.threads < 1:
+            raise XnorvisionError(f"--threads {config.threads}: must be at least 1")
+        cv2.setNumThreads(config.threads)
+    size = parse_size(config.size) if config.size else None
+    stages = build_stages(registry, config)
+    source = open_source(config.source, camera=config.camera, size=size, registry=registry)
+    sinks: list[Sink] = []
+    try:
+        if config.save is not None:
+            sinks.append(VideoSink(config.save, getattr(source, "fps", None)))
+        if config.save_json is not None:
+            sinks.append(JsonlSink(config.save_json))
+    except XnorvisionError:
+        source.close()
+        for sink in sinks:
+            sink.close()
+        raise
+    return Runner(source, stages, sinks + list(extra_sinks or []), drop_frames=config.drop_frames,
+                  strict=config.strict, max_frames=config.max_frames, threshold=config.threshold)
