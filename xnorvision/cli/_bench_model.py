@@ -1,3 +1,37 @@
-"""Commands of this module are attached to the apps in ``_apps`` (filled in by the owning issue)."""
+"""``xnorvision bench model``: our runtime vs the same graph in float32 (torch), same inputs, one run."""
 
-from xnorvision.cli._apps import app  # noqa: F401
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from xnorvision.bench.model import bench_model, format_report
+from xnorvision.cli._apps import bench_app
+from xnorvision.errors import XnorvisionError
+from xnorvision.runtime.reference import REFERENCES
+
+_Opt = typer.Option
+
+
+@bench_app.command("model")
+def bench_model_cmd(
+    path: Annotated[Path | None, typer.Argument(help="An .xnv model file.")] = None,
+    reference: Annotated[str | None, _Opt("--reference", help=f"One of: {', '.join(REFERENCES)}.")] = None,
+    threads: Annotated[int, _Opt("--threads", min=1, help="Threads for every runtime.")] = 1,
+    batch: Annotated[int, _Opt("--batch", min=1, help="Images per call.")] = 1,
+    seconds: Annotated[float, _Opt("--seconds", min=0.0, help="Timed seconds per runtime.")] = 5.0,
+    json_path: Annotated[Path | None, _Opt("--json", help="Also write the report as JSON here.")] = None,
+) -> None:
+    """Images/s, p50/p95 latency and weight size of a model on xnorvision and on float32 torch."""
+    if (path is None) == (reference is None):
+        raise XnorvisionError("give either a model PATH or --reference NAME")
+    if reference is not None and reference not in REFERENCES:
+        raise XnorvisionError(f"unknown reference network {reference!r}; choose from {', '.join(REFERENCES)}")
+    report = bench_model(path, reference, threads, batch, seconds)
+    typer.echo(format_report(report))
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(report, indent=2) + "\n")

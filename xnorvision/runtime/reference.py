@@ -40,10 +40,10 @@ class _Graph:
         self.tensors: dict[str, np.ndarray] = {}
         self.count: dict[str, int] = {}
 
-    def add(self, op: str, inputs: list[str], attrs: dict[str, Any] | None = None,
+    def add(self, op: str, inputs: list[str], attrs: dict[str, Any] | None = None, name: str = "",
             **params: np.ndarray) -> str:
         self.count[op] = self.count.get(op, 0) + 1
-        name = f"{op}{self.count[op]}"
+        name = name or f"{op}{self.count[op]}"
         self.nodes.append({"name": name, "op": op, "inputs": inputs, "attrs": attrs or {}})
         self.tensors.update({f"{name}.{k}": v for k, v in params.items()})
         return name
@@ -94,7 +94,7 @@ def resnet18(seed: int = 0, classes: int = 1000) -> Network:
             x = g.add("add", [y, x])
             cin = cout
     x = g.add("global_avgpool", [x])
-    x = g.add("linear", [x], {"in_features": 512, "out_features": classes},
+    x = g.add("linear", [x], {"in_features": 512, "out_features": classes}, name="logits",
               weight=g.f32(classes, 512, std=512 ** -0.5), bias=np.zeros(classes, np.float32))
     return g.graph(x), g.tensors, {"height": 224, "width": 224, "channels": 3, **IMAGENET}
 
@@ -115,7 +115,7 @@ def vgg_small(seed: int = 0) -> Network:
                 x = g.add("maxpool2d", [x], {"kernel": 2, "stride": 2})
         cin = cout
     x = g.add("flatten", [x])
-    x = g.add("linear", [x], {"in_features": 4 * 4 * 512, "out_features": 10},
+    x = g.add("linear", [x], {"in_features": 4 * 4 * 512, "out_features": 10}, name="logits",
               weight=g.f32(10, 4 * 4 * 512, std=(4 * 4 * 512) ** -0.5), bias=np.zeros(10, np.float32))
     spec = {"height": 32, "width": 32, "channels": 3, "channel_order": "rgb",
             "mean": [0.491, 0.482, 0.447], "std": [0.247, 0.243, 0.262]}

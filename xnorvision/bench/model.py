@@ -1,0 +1,105 @@
+"""``bench model``: a network on our runtime vs the same graph in float32, same inputs, same threads, one run.
+
+Speed-ups are only meaningful within one run (the machine may be shared or throttled), so every runtime
+is timed here, back to back, on the same preprocessed batch; the JSON records all of them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xnorvision.runtime import Model
+from xnorvision.runtime.reference import write_reference
+
+
+def time_calls(fn: Callable[[], Any], seconds: float, min_calls: int = 5, warmup: int = 2) -> list[float]:
+    """Latencies (s) of ``fn`` called repeatedly for about ``seconds``, after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    times: list[float] = []
+    end = time.perf_counter() + seconds
+    while len(times) < min_calls or time.perf_counter() < end:
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def summarize(name: str, times: list[float], batch: int, weight_bytes: int | None) -> dict[str, Any]:
+    """One runtime's row of the report."""
+    ms = np.asarray(times) * 1e3
+    p50, p95 = (round(float(np.percentile(ms, q)), 3) for q in (50, 95))
+    mb = None if weight_bytes is None else round(weight_bytes / 1e6, 3)
+    return {"name": name, "images_per_s": round(batch * len(times) / sum(times), 2), "p50_ms": p50,
+            "p95_ms": p95, "weights_mb": mb, "calls": len(times)}
+
+
+def _missing(name: str, why: str) -> dict[str, Any]:
+    return {"name": name, "images_per_s": None, "p50_ms": None, "p95_ms": None, "weights_mb": None,
+            "note": why}
+
+
+def _torch_row(model: Model, x: np.ndarray, threads: int, seconds: float) -> dict[str, Any]:
+    if importlib.util.find_spec("torch") is None:
+        return _missing("torch-float32", "torch is not installed")
+    import torch
+
+    from xnorvision.bench.torch_graph import build_torch_module
+
+    torch.set_num_threads(threads)
+    module = build_torch_module(model.file)
+    xt = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
+    with torch.inference_mode():
+        times = time_calls(lambda: module(xt), seconds)
+    weight_bytes = sum(p.numel() * p.element_size() for p in module.parameters())
+    return summarize("torch-float32", times, x.shape[0], weight_bytes)
+
+
+def bench_model(path: Path | None = None, reference: str | None = None, threads: int = 1, batch: int = 1,
+                seconds: float = 5.0, seed: int = 0) -> dict[str, Any]:
+    """Time the model (a file, or a reference network written to a temporary file) on every runtime."""
+    with tempfile.TemporaryDirectory() as tmp:
+        if path is None:
+            path = write_reference(reference or "resnet18", Path(tmp) / "reference.xnv")
+        model = Model.load(path, threads=threads)
+    spec = model.input_spec
+    h, w = spec["height"] or 224, spec["width"] or 224
+    images = np.random.default_rng(seed).integers(0, 256, (batch, h, w, 3), dtype=np.uint8)
+    x = model.preprocess(images)
+    ours = summarize("xnorvision", time_calls(lambda: model.run(x), seconds), batch,
+                     sum(a.nbytes for a in model.file.tensors.values()))
+    rows = [ours, _torch_row(model, x, threads, seconds),
+            _missing("onnxruntime-float32", "onnxruntime is not installed")]
+    base = rows[1]
+    report: dict[str, Any] = {
+        "model": reference if reference else str(path), "input": list(x.shape), "threads": threads,
+        "runtimes": rows, "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+    }
+    if base["images_per_s"]:
+        report["speedup_vs_torch_float32"] = round(ours["images_per_s"] / base["images_per_s"], 2)
+        report["weights_smaller_than_torch_float32"] = round(base["weights_mb"] / ours["weights_mb"], 1)
+    return report
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """A Markdown table of the report (what the README shows)."""
+    lines = [f"model {report['model']}, input {report['input']}, {report['threads']} thread(s)", "",
+             "| runtime | images/s | p50 ms | p95 ms | weights MB |", "|---|---:|---:|---:|---:|"]
+    for r in report["runtimes"]:
+        if r["images_per_s"] is None:
+            lines.append(f"| {r['name']} | - | - | - | - ({r['note']}) |")
+        else:
+            lines.append(f"| {r['name']} | {r['images_per_s']:.1f} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} | "
+                         f"{r['weights_mb']:.2f} |")
+    if "speedup_vs_torch_float32" in report:
+        lines += ["", f"speed-up vs torch float32: {report['speedup_vs_torch_float32']}x; weights "
+                      f"{report['weights_smaller_than_torch_float32']}x smaller"]
+    return "\n".join(lines)
