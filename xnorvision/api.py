@@ -6,25 +6,41 @@ Plugins import only from here (or the package root), so the private modules can 
 from xnorvision import API_VERSION, __version__
 from xnorvision.detect import Detections, box_iou, nms
 from xnorvision.errors import ModelFormatError, PluginError, XnorvisionError
-from xnorvision.plugins import ModelSpec, PipelineOptions, PipelineSpec, SinkSpec, SourceSpec, Stage, hookimpl
+from xnorvision.pipeline import FrameResult, Sink, Source
+from xnorvision.plugins import (
+    ModelSpec,
+    PipelineOptions,
+    PipelineSpec,
+    SinkSpec,
+    SourceSpec,
+    Stage,
+    hookimpl,
+    load_model,
+    resolve_model,
+)
 from xnorvision.runtime import Model, save_model
 
 __all__ = [
     "API_VERSION",
     "Detections",
+    "FrameResult",
     "Model",
     "ModelFormatError",
     "ModelSpec",
     "PipelineOptions",
     "PipelineSpec",
     "PluginError",
+    "Sink",
     "SinkSpec",
+    "Source",
     "SourceSpec",
     "Stage",
     "XnorvisionError",
     "__version__",
     "box_iou",
     "hookimpl",
+    "load_model",
     "nms",
+    "resolve_model",
     "save_model",
 ]

@@ -5,13 +5,16 @@
 - ``synth_source(count=30, size=(320, 240))``: a :class:`~xnorvision.pipeline.SynthSource`.
 - ``run_pipeline(registry, name, frames=10, **options)``: build a registered pipeline and run it on
   synthetic frames, returning every :class:`~xnorvision.pipeline.FrameResult`.
+- ``tiny_model``: path to a small valid ``.xnv`` classifier (labels cat, dog, face; 16x16 input).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from xnorvision.pipeline.result import FrameResult
@@ -64,3 +67,38 @@ def synth_source() -> Callable[..., SynthSource]:
 @pytest.fixture
 def run_pipeline() -> Callable[..., list[FrameResult]]:
     return run_registered_pipeline
+
+
+def write_tiny_model(
+    path: str | Path, labels: tuple[str, ...] = ("cat", "dog", "face"), seed: int = 0
+) -> Path:
+    """A valid 3-class ``.xnv`` classifier on 16x16 BGR input: sign -> binary conv -> pool -> linear."""
+    from xnorvision.runtime import save_model
+
+    rng = np.random.default_rng(seed)
+    k, classes = 8, len(labels)
+    graph = {"inputs": ["input"], "outputs": ["probs"], "nodes": [
+        {"name": "sign", "op": "sign", "inputs": ["input"], "attrs": {}},
+        {"name": "conv", "op": "binary_conv2d", "inputs": ["sign"],
+         "attrs": {"kernel": [3, 3], "stride": 1, "padding": "same", "pad_value": 0, "in_channels": 3,
+                   "out_channels": k, "output": "float"}},
+        {"name": "pool", "op": "global_avgpool", "inputs": ["conv"], "attrs": {}},
+        {"name": "fc", "op": "linear", "inputs": ["pool"],
+         "attrs": {"in_features": k, "out_features": classes}},
+        {"name": "probs", "op": "softmax", "inputs": ["fc"], "attrs": {"axis": -1}},
+    ]}
+    tensors = {
+        "conv.weight": rng.integers(0, 8, (k, 3, 3, 1), dtype=np.uint64),  # 3 channels: low 3 bits only
+        "conv.scale": rng.uniform(0.5, 1.5, k).astype(np.float32),
+        "conv.bias": rng.normal(0, 1, k).astype(np.float32),
+        "fc.weight": rng.normal(0, 0.05, (classes, k)).astype(np.float32),
+        "fc.bias": np.zeros(classes, np.float32),
+    }
+    spec = {"height": 16, "width": 16, "channels": 3, "channel_order": "rgb",
+            "mean": [0.5] * 3, "std": [0.25] * 3}
+    return save_model(path, graph, tensors, spec, list(labels), {"purpose": "xnorvision.testing tiny model"})
+
+
+@pytest.fixture
+def tiny_model(tmp_path: Path) -> Path:
+    return write_tiny_model(tmp_path / "tiny.xnv")

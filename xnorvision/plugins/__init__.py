@@ -3,6 +3,7 @@
 from xnorvision.plugins._manager import (
     ENTRY_POINT_GROUP,
     current_registry,
+    load_model,
     load_registry,
     new_plugin_manager,
     resolve_model,
@@ -24,6 +25,7 @@ __all__ = [
     "current_registry",
     "hookimpl",
     "hookspec",
+    "load_model",
     "load_registry",
     "new_plugin_manager",
     "resolve_model",

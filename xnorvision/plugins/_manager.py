@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -21,6 +21,9 @@ from xnorvision import API_VERSION
 from xnorvision.errors import PluginError
 from xnorvision.plugins import hookspecs
 from xnorvision.plugins._registry import KINDS, PluginInfo, Registry
+
+if TYPE_CHECKING:
+    from xnorvision.runtime import Model
 
 ENTRY_POINT_GROUP = "xnorvision"
 log = logging.getLogger(__name__)
@@ -147,3 +150,11 @@ def resolve_model(name_or_path: str | os.PathLike[str], registry: Registry | Non
     Without ``registry`` it looks in the last registry loaded (the one the running app or test built).
     """
     return (registry or current_registry()).resolve_model(os.fspath(name_or_path))
+
+
+def load_model(name_or_path: str | os.PathLike[str], threads: int | None = None,
+               registry: Registry | None = None) -> Model:
+    """Resolve like :func:`resolve_model`, then load and validate the ``.xnv`` file."""
+    from xnorvision.runtime import Model
+
+    return Model.load(resolve_model(name_or_path, registry), threads=threads)
