@@ -21,7 +21,8 @@ extensions = [
         f"xnorvision._{pyx.stem}",
         [str(pyx.relative_to(HERE))],
         include_dirs=[np.get_include(), "cython_kernels"],
-        extra_compile_args=["-O3", *openmp],
+        # No FMA contraction: the fused kernel's float32 ``scale * acc + bias`` must round like numpy's.
+        extra_compile_args=["-O3", "-ffp-contract=off", *openmp],
         extra_link_args=openmp,
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )

@@ -1,0 +1,313 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Binary convolution and XNOR GEMM on packed bits: the hot path of every binary layer.
+
+One call = one parallel region. The input is masked (unused channel bits cleared) and padded with zero
+bits (+1) once; work items are (block of 32 output channels) x (range of 4-pixel tiles). An item
+interleaves its block's weights into a thread-local, L1-sized buffer, runs the SIMD microkernel of
+``xnv_simd.h`` on every tile (a direct convolution: no im2col), and its epilogue turns popcounts into ±1
+dot products, subtracts the padded taps for zero padding (Larq Compute Engine's correction), and writes
+int32, ``scale * acc + bias`` in float32, or packed sign bits through an exact integer threshold.
+Arguments are validated by ``xnorvision.kernels``; this module trusts them.
+"""
+
+from cython.parallel cimport prange, threadid
+from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
+from libc.string cimport memcpy
+
+cimport numpy as cnp
+
+import numpy as np
+
+cnp.import_array()
+
+cdef extern from "xnv_simd.h" nogil:
+    ctypedef void (*xnv_ukernel_t)(uint64_t **xp, const uint64_t *w, const int64_t *tapoff, int ntaps,
+                                   int wc, int32_t k, int32_t *out)
+    ctypedef uint32_t (*xnv_signbits_t)(const int32_t *acc, const int32_t *thr)
+    enum:
+        XNV_BLK
+        XNV_TILE
+    xnv_ukernel_t xnv_ukernel(int path)
+    xnv_signbits_t xnv_signbits(int path)
+    double xnv_peak(int path, int64_t iters, uint64_t *checksum)
+
+cdef enum:
+    OUT_INT = 0
+    OUT_FLOAT = 1
+    OUT_BITS = 2
+
+cdef struct Conv:
+    const uint64_t *x        # masked, padded input [n][hp][wp][wc]
+    const uint64_t *w        # weights as given [o][ntaps][wc]
+    const int64_t *tapoff    # word offset of each tap from a pixel's patch origin
+    const uint64_t *zeros    # wc zero words: an all-(+1) pixel, to sum each tap's weights
+    int h, w_in, hp, wp, wc, kh, kw, ntaps, stride, ph, pw, ho, wo, o, c_in, zero_pad, mode, owords32
+    uint64_t lastmask
+    int64_t npix, ntiles, nchunks
+    xnv_ukernel_t uk
+    xnv_signbits_t signbits
+    void *out
+    const float *scale
+    const float *bias
+    const int32_t *thr       # per channel, padded to whole blocks (INT32_MIN: never set)
+    const uint32_t *flipbits  # per block: channels whose sign test is inverted (negative scale)
+
+
+cdef inline bint _affine_negative(float s, int32_t a, float b) noexcept nogil:
+    """float32 ``s * a + b < 0`` rounded twice, as numpy computes it (the build disables FMA contraction)."""
+    cdef float y = s * <float>a
+    y = y + b
+    return y < 0
+
+
+cdef void _thresholds(const float *scale, const float *bias, int o, int32_t k, int32_t *thr,
+                      uint32_t *flipbits) noexcept nogil:
+    """Per channel, the integer threshold that reproduces ``scale * acc + bias < 0`` exactly for |acc| <= k.
+
+    Rounding is monotone, so the test flips once as acc grows: binary-search the first acc where it does.
+    The sign bit is then ``(acc < thr) != flip``, flip being set for a negative scale.
+    """
+    cdef int ch
+    cdef int32_t lo, hi, mid
+    cdef bint neg
+    for ch in range(o):
+        neg = scale[ch] < 0
+        lo = -k
+        hi = k + 1
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if _affine_negative(scale[ch], mid, bias[ch]) == neg:
+                hi = mid
+            else:
+                lo = mid + 1
+        thr[ch] = lo
+        if neg:
+            flipbits[ch // XNV_BLK] |= (<uint32_t>1) << (ch % XNV_BLK)
+
+
+cdef void _prepare_block(const Conv *cv, int blk, uint64_t *wbuf, int32_t *tapsum, int32_t *tile) noexcept nogil:
+    """Interleave a block's weights by channel (``wbuf[i*32 + c]``, i = t*wc + j); sum each tap's ±1 weights."""
+    cdef int o0 = blk * XNV_BLK, c, i, t, p
+    cdef int nc = min(<int>XNV_BLK, cv.o - o0), wc = cv.wc, nw = cv.ntaps * cv.wc
+    cdef const uint64_t *src
+    cdef uint64_t *xp[XNV_TILE]
+    cdef int64_t zero_off = 0
+    for c in range(XNV_BLK):
+        if c < nc:
+            src = cv.w + <int64_t>(o0 + c) * nw
+            for i in range(nw):
+                wbuf[i * XNV_BLK + c] = src[i]
+            for t in range(cv.ntaps):
+                wbuf[(t * wc + wc - 1) * XNV_BLK + c] &= cv.lastmask
+        else:
+            for i in range(nw):
+                wbuf[i * XNV_BLK + c] = 0
+    if cv.zero_pad:
+        # A tap's weight sum is its dot product with an all-(+1) pixel: let the microkernel do it.
+        for p in range(XNV_TILE):
+            xp[p] = <uint64_t *>cv.zeros
+        for t in range(cv.ntaps):
+            cv.uk(xp, wbuf + t * wc * XNV_BLK, &zero_off, 1, wc, cv.c_in, tile)
+            for c in range(XNV_BLK):
+                tapsum[t * XNV_BLK + c] = tile[c]
+
+
+cdef inline int64_t _patch_offset(const Conv *cv, int64_t pix) noexcept nogil:
+    cdef int64_t plane = <int64_t>cv.ho * cv.wo
+    cdef int64_t n = pix // plane, r = pix % plane
+    cdef int64_t oy = r // cv.wo, ox = r % cv.wo
+    return ((n * cv.hp + oy * cv.stride) * cv.wp + ox * cv.stride) * cv.wc
+
+
+cdef void _correct_border(const Conv *cv, int64_t pix, int32_t *acc, const int32_t *tapsum) noexcept nogil:
+    """Zero padding: a padded tap was computed as +1 input; remove its contribution (the tap's weight sum)."""
+    cdef int64_t r = pix % (<int64_t>cv.ho * cv.wo)
+    cdef int iy = <int>(r // cv.wo) * cv.stride - cv.ph, ix = <int>(r % cv.wo) * cv.stride - cv.pw
+    cdef int kh = cv.kh, kw = cv.kw, h = cv.h, w = cv.w_in, dy, dx, c
+    cdef const int32_t *ts
+    if iy >= 0 and ix >= 0 and iy + kh <= h and ix + kw <= w:
+        return
+    for dy in range(kh):
+        for dx in range(kw):
+            if iy + dy < 0 or iy + dy >= h or ix + dx < 0 or ix + dx >= w:
+                ts = tapsum + (dy * kw + dx) * XNV_BLK
+                for c in range(XNV_BLK):
+                    acc[c] -= ts[c]
+
+
+cdef void _epilogue(const Conv *cv, int blk, int64_t pix, int32_t *acc, const int32_t *tapsum) noexcept nogil:
+    cdef int o0 = blk * XNV_BLK, c
+    cdef int nc = min(<int>XNV_BLK, cv.o - o0)
+    cdef int32_t *oi
+    cdef float *of
+    cdef const float *sc
+    cdef const float *bi
+    if cv.zero_pad:
+        _correct_border(cv, pix, acc, tapsum)
+    if cv.mode == OUT_INT:
+        oi = <int32_t *>cv.out + pix * cv.o + o0
+        memcpy(oi, acc, nc * sizeof(int32_t))
+    elif cv.mode == OUT_FLOAT:
+        of = <float *>cv.out + pix * cv.o + o0
+        sc = cv.scale + o0
+        bi = cv.bias + o0
+        for c in range(nc):
+            of[c] = sc[c] * <float>acc[c] + bi[c]
+    else:
+        # A block is half a uint64 word (little-endian): threads never share a word they modify.
+        (<uint32_t *>cv.out)[pix * cv.owords32 + blk] = cv.signbits(acc, cv.thr + o0) ^ cv.flipbits[blk]
+
+
+cdef void _run_item(const Conv *cv, int64_t item, uint64_t *wbuf, int32_t *tapsum, int32_t *tile) noexcept nogil:
+    cdef int blk = <int>(item // cv.nchunks)
+    cdef int64_t chunk = item % cv.nchunks
+    cdef int64_t t0 = cv.ntiles * chunk // cv.nchunks, t1 = cv.ntiles * (chunk + 1) // cv.nchunks
+    cdef int64_t t, pix
+    cdef int p
+    cdef int32_t k = cv.ntaps * cv.c_in
+    cdef uint64_t *xp[XNV_TILE]
+    _prepare_block(cv, blk, wbuf, tapsum, tile)
+    for t in range(t0, t1):
+        for p in range(XNV_TILE):
+            pix = min(t * XNV_TILE + p, cv.npix - 1)  # a short last tile repeats its last pixel
+            xp[p] = <uint64_t *>cv.x + _patch_offset(cv, pix)
+        cv.uk(xp, wbuf, cv.tapoff, cv.ntaps, cv.wc, k, tile)
+        for p in range(XNV_TILE):
+            pix = t * XNV_TILE + p
+            if pix < cv.npix:
+                _epilogue(cv, blk, pix, tile + p * XNV_BLK, tapsum)
+
+
+cdef void _pad_input(const uint64_t *x, uint64_t *xp, int64_t n, int h, int w, int wc, int ph, int pw,
+                     uint64_t lastmask) noexcept nogil:
+    """Copy ``x`` into the middle of the zeroed ``xp`` (zero bits are +1), clearing unused channel bits."""
+    cdef int64_t i, y, xx, j, wp = w + 2 * pw
+    cdef const uint64_t *src
+    cdef uint64_t *dst
+    for i in range(n):
+        for y in range(h):
+            for xx in range(w):
+                src = x + ((i * h + y) * w + xx) * wc
+                dst = xp + ((i * (h + 2 * ph) + y + ph) * wp + xx + pw) * wc
+                for j in range(wc - 1):
+                    dst[j] = src[j]
+                dst[wc - 1] = src[wc - 1] & lastmask
+
+
+def conv(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bint zero_pad, int ho, int wo,
+         int mode, cnp.ndarray scale, cnp.ndarray bias, int path, int nthreads):
+    """Binary convolution of packed ``x`` [N,H,W,wc] with packed ``w`` [O,kh,kw,wc] (arguments pre-checked).
+
+    mode 0 -> int32 [N,Ho,Wo,O]; 1 -> float32 ``scale*acc + bias``; 2 -> packed signs [N,Ho,Wo,ceil(O/64)].
+    """
+    cdef Conv cv
+    cdef int n = x.shape[0], h = x.shape[1], win = x.shape[2], wc = x.shape[3]
+    cdef int o = w.shape[0], kh = w.shape[1], kw = w.shape[2]
+    cdef int nt = max(1, nthreads), nblk = (o + XNV_BLK - 1) // XNV_BLK, dy, dx
+    cdef int64_t item, nitems, tid
+    cdef int bufwords
+    cdef uint64_t lastmask = ~(<uint64_t>0) if c_in % 64 == 0 else ((<uint64_t>1) << (c_in % 64)) - 1
+    cdef cnp.ndarray xpad, tapoff, out, thr, flipbits, zeros, wbuf, tapsum, pc
+    cdef int nblk_words
+    if ph == 0 and pw == 0 and c_in % 64 == 0:
+        xpad = x
+    else:
+        xpad = np.zeros((n, h + 2 * ph, win + 2 * pw, wc), np.uint64)
+        with nogil:
+            _pad_input(<const uint64_t *>cnp.PyArray_DATA(x), <uint64_t *>cnp.PyArray_DATA(xpad), n, h, win, wc,
+                       ph, pw, lastmask)
+    tapoff = np.empty(kh * kw, np.int64)
+    for dy in range(kh):
+        for dx in range(kw):
+            (<int64_t *>cnp.PyArray_DATA(tapoff))[dy * kw + dx] = (<int64_t>dy * (win + 2 * pw) + dx) * wc
+    if mode == OUT_INT:
+        out = np.empty((n, ho, wo, o), np.int32)
+    elif mode == OUT_FLOAT:
+        out = np.empty((n, ho, wo, o), np.float32)
+    else:
+        out = np.zeros((n, ho, wo, (o + 63) // 64), np.uint64)
+    nblk_words = nblk * XNV_BLK
+    thr = np.full(nblk_words, np.iinfo(np.int32).min, np.int32)
+    flipbits = np.zeros(nblk, np.uint32)
+    zeros = np.zeros(wc, np.uint64)
+    cv.x = <const uint64_t *>cnp.PyArray_DATA(xpad)
+    cv.w = <const uint64_t *>cnp.PyArray_DATA(w)
+    cv.tapoff = <const int64_t *>cnp.PyArray_DATA(tapoff)
+    cv.zeros = <const uint64_t *>cnp.PyArray_DATA(zeros)
+    cv.h, cv.w_in, cv.hp, cv.wp, cv.wc = h, win, h + 2 * ph, win + 2 * pw, wc
+    cv.kh, cv.kw, cv.ntaps, cv.stride, cv.ph, cv.pw, cv.ho, cv.wo = kh, kw, kh * kw, stride, ph, pw, ho, wo
+    cv.o, cv.c_in, cv.zero_pad, cv.mode, cv.owords32 = o, c_in, zero_pad, mode, 2 * ((o + 63) // 64)
+    cv.lastmask = lastmask
+    cv.npix = <int64_t>n * ho * wo
+    cv.ntiles = (cv.npix + XNV_TILE - 1) // XNV_TILE
+    # Enough items to balance the threads; repacking a block twice costs less than an idle core.
+    cv.nchunks = 1 if nt == 1 else max(1, min(cv.ntiles, (4 * nt + nblk - 1) // nblk))
+    cv.uk = xnv_ukernel(path)
+    cv.signbits = xnv_signbits(path)
+    cv.out = cnp.PyArray_DATA(out)
+    cv.scale = <const float *>cnp.PyArray_DATA(scale)
+    cv.bias = <const float *>cnp.PyArray_DATA(bias)
+    cv.thr = <const int32_t *>cnp.PyArray_DATA(thr)
+    cv.flipbits = <const uint32_t *>cnp.PyArray_DATA(flipbits)
+    if mode == OUT_BITS:
+        _thresholds(cv.scale, cv.bias, o, cv.ntaps * c_in, <int32_t *>cnp.PyArray_DATA(thr),
+                    <uint32_t *>cnp.PyArray_DATA(flipbits))
+    bufwords = cv.ntaps * wc * XNV_BLK + 8  # + 8: room to align each thread's buffer to 64 bytes
+    wbuf = np.empty(nt * bufwords, np.uint64)
+    tapsum = np.empty(nt * cv.ntaps * XNV_BLK, np.int32)
+    pc = np.empty(nt * XNV_TILE * XNV_BLK, np.int32)
+    nitems = nblk * cv.nchunks
+    cdef uint64_t *wb = <uint64_t *>cnp.PyArray_DATA(wbuf)
+    cdef int32_t *ts = <int32_t *>cnp.PyArray_DATA(tapsum)
+    cdef int32_t *pcs = <int32_t *>cnp.PyArray_DATA(pc)
+    cdef const Conv *cvp = &cv
+    if nt == 1 or nitems == 1:
+        with nogil:
+            for item in range(nitems):
+                _run_item(cvp, item, _aligned(wb), ts, pcs)
+    else:
+        for item in prange(nitems, nogil=True, num_threads=nt, schedule="dynamic"):
+            tid = threadid()
+            _run_item(cvp, item, _aligned(wb + tid * bufwords), ts + tid * cv.ntaps * XNV_BLK,
+                      pcs + tid * XNV_TILE * XNV_BLK)
+    return out
+
+
+cdef inline uint64_t *_aligned(uint64_t *p) noexcept nogil:
+    return <uint64_t *>((<size_t>p + 63) & ~(<size_t>63))
+
+
+def peak(int path, int64_t iters, int nthreads):
+    """Run the path's register-only XOR+popcount+add loop on ``nthreads`` threads; returns binary MACs done."""
+    cdef int t, nt = max(1, nthreads)
+    cdef double total = 0
+    cdef cnp.ndarray checks = np.zeros(nt, np.uint64)  # the loops' results, so they cannot be elided
+    cdef uint64_t *ck = <uint64_t *>cnp.PyArray_DATA(checks)
+    if nt == 1:
+        with nogil:
+            total = xnv_peak(path, iters, ck)
+    else:
+        for t in prange(nt, nogil=True, num_threads=nt, schedule="static", chunksize=1):
+            total += xnv_peak(path, iters, ck + t)
+    return total
+
+
+cdef extern from "xnv_simd.h" nogil:
+    unsigned xnv_cpu_features()
+    int xnv_path_supported(int path)
+    int xnv_best_path()
+
+
+def cpu_feature_bits() -> int:
+    """Bit set of XNV_CPU_* features (avx2=1, avx512f=2, avx512_vpopcntdq=4, neon=8, popcnt=16)."""
+    return xnv_cpu_features()
+
+
+def path_supported(int path) -> bool:
+    """Whether this CPU can run popcount path ``path`` (0 portable, 1 avx2, 2 avx512, 3 neon)."""
+    return bool(xnv_path_supported(path))
+
+
+def best_path() -> int:
+    """The fastest popcount path this CPU supports."""
+    return xnv_best_path()

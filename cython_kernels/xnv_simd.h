@@ -1,0 +1,335 @@
+/* SIMD popcount paths for the binary kernels, chosen at run time (the build never uses -march=native).
+ *
+ * Each path provides two functions:
+ *   - a microkernel: ±1 dot products over one tile of XNV_TILE output pixels x XNV_BLK output channels,
+ *     out[p * XNV_BLK + c] = k - 2 * sum_t sum_j popcount(xp[p][tapoff[t] + j] ^ w[(t * wc + j) * XNV_BLK + c]);
+ *     the weights of a block are interleaved by channel so one vector holds 8 (AVX-512) channels' words
+ *     and each input word is broadcast: no horizontal sums, any channel count;
+ *   - a peak loop: the same XOR + popcount + add on registers only, the ceiling the kernels are held to;
+ *   - (AVX-512 only) the sign bits of a block: bit c = acc[c] < thr[c], one compare-to-mask.
+ * AVX-512 VPOPCNTDQ and AVX2 (nibble table) are compiled with __attribute__((target)) and picked with
+ * __builtin_cpu_supports; NEON is the AArch64 baseline; the portable path is plain C.
+ */
+#ifndef XNV_SIMD_H
+#define XNV_SIMD_H
+
+#include <stdint.h>
+
+#define XNV_BLK 32 /* output channels per weight block */
+#define XNV_TILE 4 /* output pixels per microkernel call */
+#define XNV_PEAK_ACC 12 /* independent accumulators in the peak loops */
+
+enum { XNV_PATH_PORTABLE = 0, XNV_PATH_AVX2 = 1, XNV_PATH_AVX512 = 2, XNV_PATH_NEON = 3 };
+enum { XNV_CPU_AVX2 = 1, XNV_CPU_AVX512F = 2, XNV_CPU_AVX512_VPOPCNTDQ = 4, XNV_CPU_NEON = 8, XNV_CPU_POPCNT = 16 };
+
+typedef void (*xnv_ukernel_t)(uint64_t **xp, const uint64_t *w, const int64_t *tapoff, int ntaps, int wc,
+                              int32_t k, int32_t *out);
+typedef uint32_t (*xnv_signbits_t)(const int32_t *acc, const int32_t *thr);
+
+static inline int xnv_popcount64(uint64_t v) { return __builtin_popcountll(v); }
+
+/* ------------------------------------------------------------------------------------------ portable */
+static void xnv_uk_portable(uint64_t **xp, const uint64_t *w, const int64_t *tapoff, int ntaps, int wc,
+                            int32_t k, int32_t *out) {
+    for (int p = 0; p < XNV_TILE; p++) {
+        int64_t acc[XNV_BLK] = {0};
+        const uint64_t *wp = w;
+        for (int t = 0; t < ntaps; t++) {
+            const uint64_t *x = xp[p] + tapoff[t];
+            for (int j = 0; j < wc; j++, wp += XNV_BLK) {
+                uint64_t xv = x[j];
+                for (int c = 0; c < XNV_BLK; c++) acc[c] += xnv_popcount64(xv ^ wp[c]);
+            }
+        }
+        for (int c = 0; c < XNV_BLK; c++) out[p * XNV_BLK + c] = k - 2 * (int32_t)acc[c];
+    }
+}
+
+static uint32_t xnv_signbits_portable(const int32_t *acc, const int32_t *thr) {
+    uint32_t bits = 0;
+    for (int c = 0; c < XNV_BLK; c++) bits |= (uint32_t)(acc[c] < thr[c]) << c;
+    return bits;
+}
+
+static uint64_t xnv_peak_portable(int64_t iters) {
+    uint64_t x[XNV_PEAK_ACC], acc[XNV_PEAK_ACC];
+    const uint64_t w = 0x5555555555555555ULL;
+    for (int k = 0; k < XNV_PEAK_ACC; k++) { x[k] = 0x9E3779B97F4A7C15ULL * (uint64_t)(k + 1); acc[k] = 0; }
+    for (int64_t i = 0; i < iters; i++) {
+        for (int k = 0; k < XNV_PEAK_ACC; k++) acc[k] += (uint64_t)xnv_popcount64(x[k] ^ w);
+        __asm__ volatile("" : "+m"(x));
+    }
+    uint64_t s = 0;
+    for (int k = 0; k < XNV_PEAK_ACC; k++) s += acc[k];
+    return s;
+}
+
+/* ------------------------------------------------------------------------------------------------ x86 */
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#define XNV_AVX512 __attribute__((target("avx512f,avx512vpopcntdq")))
+#define XNV_ACC512(a, b, wv) a = _mm512_add_epi64(a, _mm512_popcnt_epi64(_mm512_xor_si512(b, wv)))
+
+XNV_AVX512 static void xnv_uk_avx512(uint64_t **xp, const uint64_t *w, const int64_t *tapoff, int ntaps, int wc,
+                                     int32_t k, int32_t *out) {
+    __m512i a00 = _mm512_setzero_si512(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00,
+            a13 = a00, a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+    const uint64_t *wp = w;
+    for (int t = 0; t < ntaps; t++) {
+        const uint64_t *x0 = xp[0] + tapoff[t], *x1 = xp[1] + tapoff[t];
+        const uint64_t *x2 = xp[2] + tapoff[t], *x3 = xp[3] + tapoff[t];
+        for (int j = 0; j < wc; j++, wp += XNV_BLK) {
+            __m512i w0 = _mm512_loadu_si512(wp), w1 = _mm512_loadu_si512(wp + 8);
+            __m512i w2 = _mm512_loadu_si512(wp + 16), w3 = _mm512_loadu_si512(wp + 24);
+            __m512i b = _mm512_set1_epi64((long long)x0[j]);
+            XNV_ACC512(a00, b, w0); XNV_ACC512(a01, b, w1); XNV_ACC512(a02, b, w2); XNV_ACC512(a03, b, w3);
+            b = _mm512_set1_epi64((long long)x1[j]);
+            XNV_ACC512(a10, b, w0); XNV_ACC512(a11, b, w1); XNV_ACC512(a12, b, w2); XNV_ACC512(a13, b, w3);
+            b = _mm512_set1_epi64((long long)x2[j]);
+            XNV_ACC512(a20, b, w0); XNV_ACC512(a21, b, w1); XNV_ACC512(a22, b, w2); XNV_ACC512(a23, b, w3);
+            b = _mm512_set1_epi64((long long)x3[j]);
+            XNV_ACC512(a30, b, w0); XNV_ACC512(a31, b, w1); XNV_ACC512(a32, b, w2); XNV_ACC512(a33, b, w3);
+        }
+    }
+    __m512i acc[16] = {a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23, a30, a31, a32, a33};
+    const __m512i kv = _mm512_set1_epi64(k);
+    for (int i = 0; i < 16; i++)
+        _mm256_storeu_si256((__m256i *)(out + 8 * i),
+                            _mm512_cvtepi64_epi32(_mm512_sub_epi64(kv, _mm512_slli_epi64(acc[i], 1))));
+}
+
+XNV_AVX512 static uint32_t xnv_signbits_avx512(const int32_t *acc, const int32_t *thr) {
+    __mmask16 lo = _mm512_cmplt_epi32_mask(_mm512_loadu_si512(acc), _mm512_loadu_si512(thr));
+    __mmask16 hi = _mm512_cmplt_epi32_mask(_mm512_loadu_si512(acc + 16), _mm512_loadu_si512(thr + 16));
+    return (uint32_t)lo | ((uint32_t)hi << 16);
+}
+
+XNV_AVX512 static uint64_t xnv_peak_avx512(int64_t iters) {
+    const __m512i w = _mm512_set1_epi64(0x5555555555555555LL);
+    __m512i x0 = _mm512_set1_epi64(1), x1 = _mm512_set1_epi64(2), x2 = _mm512_set1_epi64(3),
+            x3 = _mm512_set1_epi64(4), x4 = _mm512_set1_epi64(5), x5 = _mm512_set1_epi64(6),
+            x6 = _mm512_set1_epi64(7), x7 = _mm512_set1_epi64(8), x8 = _mm512_set1_epi64(9),
+            x9 = _mm512_set1_epi64(10), x10 = _mm512_set1_epi64(11), x11 = _mm512_set1_epi64(12);
+    __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0,
+            c8 = c0, c9 = c0, c10 = c0, c11 = c0;
+    for (int64_t i = 0; i < iters; i++) {
+        XNV_ACC512(c0, x0, w); XNV_ACC512(c1, x1, w); XNV_ACC512(c2, x2, w); XNV_ACC512(c3, x3, w);
+        XNV_ACC512(c4, x4, w); XNV_ACC512(c5, x5, w); XNV_ACC512(c6, x6, w); XNV_ACC512(c7, x7, w);
+        XNV_ACC512(c8, x8, w); XNV_ACC512(c9, x9, w); XNV_ACC512(c10, x10, w); XNV_ACC512(c11, x11, w);
+        /* The inputs "change" every iteration, so the XORs and popcounts cannot be hoisted. */
+        __asm__ volatile("" : "+v"(x0), "+v"(x1), "+v"(x2), "+v"(x3), "+v"(x4), "+v"(x5), "+v"(x6), "+v"(x7),
+                         "+v"(x8), "+v"(x9), "+v"(x10), "+v"(x11));
+    }
+    __m512i s = _mm512_add_epi64(_mm512_add_epi64(_mm512_add_epi64(c0, c1), _mm512_add_epi64(c2, c3)),
+                                 _mm512_add_epi64(_mm512_add_epi64(c4, c5), _mm512_add_epi64(c6, c7)));
+    s = _mm512_add_epi64(s, _mm512_add_epi64(_mm512_add_epi64(c8, c9), _mm512_add_epi64(c10, c11)));
+    return (uint64_t)_mm512_reduce_add_epi64(s);
+}
+
+#define XNV_AVX2 __attribute__((target("avx2")))
+
+/* Per-byte popcount with the 4-bit lookup table (Mula's method): no popcount instruction needed. */
+XNV_AVX2 static inline __m256i xnv_popcnt8_avx2(__m256i v) {
+    const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
+                                         0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+    const __m256i low = _mm256_set1_epi8(0x0f);
+    __m256i lo = _mm256_shuffle_epi8(lut, _mm256_and_si256(v, low));
+    __m256i hi = _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(v, 4), low));
+    return _mm256_add_epi8(lo, hi);
+}
+
+/* Byte counters hold at most 255: flush them into 64-bit lanes (vpsadbw) every 31 words. */
+XNV_AVX2 static void xnv_uk_avx2(uint64_t **xp, const uint64_t *w, const int64_t *tapoff, int ntaps, int wc,
+                                 int32_t k, int32_t *out) {
+    const __m256i zero = _mm256_setzero_si256();
+    for (int p = 0; p < XNV_TILE; p++) {
+        __m256i s[8], b[8];
+        for (int v = 0; v < 8; v++) { s[v] = zero; b[v] = zero; }
+        const uint64_t *wp = w;
+        int n = 0;
+        for (int t = 0; t < ntaps; t++) {
+            const uint64_t *x = xp[p] + tapoff[t];
+            for (int j = 0; j < wc; j++, wp += XNV_BLK) {
+                __m256i bc = _mm256_set1_epi64x((long long)x[j]);
+                for (int v = 0; v < 8; v++) {
+                    __m256i wv = _mm256_loadu_si256((const __m256i *)(wp + 4 * v));
+                    b[v] = _mm256_add_epi8(b[v], xnv_popcnt8_avx2(_mm256_xor_si256(bc, wv)));
+                }
+                if (++n == 31) {
+                    for (int v = 0; v < 8; v++) { s[v] = _mm256_add_epi64(s[v], _mm256_sad_epu8(b[v], zero)); b[v] = zero; }
+                    n = 0;
+                }
+            }
+        }
+        int64_t tmp[XNV_BLK];
+        for (int v = 0; v < 8; v++) {
+            s[v] = _mm256_add_epi64(s[v], _mm256_sad_epu8(b[v], zero));
+            _mm256_storeu_si256((__m256i *)(tmp + 4 * v), s[v]);
+        }
+        for (int c = 0; c < XNV_BLK; c++) out[p * XNV_BLK + c] = k - 2 * (int32_t)tmp[c];
+    }
+}
+
+XNV_AVX2 static uint64_t xnv_peak_avx2(int64_t iters) {
+    const __m256i w = _mm256_set1_epi64x(0x5555555555555555LL), zero = _mm256_setzero_si256();
+    __m256i x0 = _mm256_set1_epi64x(1), x1 = _mm256_set1_epi64x(2), x2 = _mm256_set1_epi64x(3),
+            x3 = _mm256_set1_epi64x(4), x4 = _mm256_set1_epi64x(5), x5 = _mm256_set1_epi64x(6);
+    __m256i s = zero;
+    for (int64_t i = 0; i < iters; i += 31) {
+        __m256i b0 = zero, b1 = zero, b2 = zero, b3 = zero, b4 = zero, b5 = zero;
+        for (int k = 0; k < 31; k++) {
+            b0 = _mm256_add_epi8(b0, xnv_popcnt8_avx2(_mm256_xor_si256(x0, w)));
+            b1 = _mm256_add_epi8(b1, xnv_popcnt8_avx2(_mm256_xor_si256(x1, w)));
+            b2 = _mm256_add_epi8(b2, xnv_popcnt8_avx2(_mm256_xor_si256(x2, w)));
+            b3 = _mm256_add_epi8(b3, xnv_popcnt8_avx2(_mm256_xor_si256(x3, w)));
+            b4 = _mm256_add_epi8(b4, xnv_popcnt8_avx2(_mm256_xor_si256(x4, w)));
+            b5 = _mm256_add_epi8(b5, xnv_popcnt8_avx2(_mm256_xor_si256(x5, w)));
+            __asm__ volatile("" : "+x"(x0), "+x"(x1), "+x"(x2), "+x"(x3), "+x"(x4), "+x"(x5));
+        }
+        __m256i t = _mm256_add_epi64(_mm256_add_epi64(_mm256_sad_epu8(b0, zero), _mm256_sad_epu8(b1, zero)),
+                                     _mm256_add_epi64(_mm256_sad_epu8(b2, zero), _mm256_sad_epu8(b3, zero)));
+        s = _mm256_add_epi64(s, _mm256_add_epi64(t, _mm256_add_epi64(_mm256_sad_epu8(b4, zero),
+                                                                      _mm256_sad_epu8(b5, zero))));
+    }
+    int64_t lanes[4];
+    _mm256_storeu_si256((__m256i *)lanes, s);
+    return (uint64_t)(lanes[0] + lanes[1] + lanes[2] + lanes[3]);
+}
+#endif /* x86 */
+
+/* ----------------------------------------------------------------------------------------- AArch64 */
+#if defined(__aarch64__)
+#include <arm_neon.h>
+
+/* vcntq_u8 counts bits per byte; pairwise widening adds (u8 -> u16 -> u32 -> u64) keep each 64-bit lane,
+ * i.e. each output channel, separate. u16 lanes gain at most 16 per word: flush every 4000 words. */
+static void xnv_uk_neon(uint64_t **xp, const uint64_t *w, const int64_t *tapoff, int ntaps, int wc,
+                        int32_t k, int32_t *out) {
+    for (int p = 0; p < XNV_TILE; p++) {
+        uint16x8_t a[16];
+        uint64x2_t s[16];
+        for (int v = 0; v < 16; v++) { a[v] = vdupq_n_u16(0); s[v] = vdupq_n_u64(0); }
+        const uint64_t *wp = w;
+        int n = 0;
+        for (int t = 0; t < ntaps; t++) {
+            const uint64_t *x = xp[p] + tapoff[t];
+            for (int j = 0; j < wc; j++, wp += XNV_BLK) {
+                uint64x2_t bc = vdupq_n_u64(x[j]);
+                for (int v = 0; v < 16; v++)
+                    a[v] = vpadalq_u8(a[v], vcntq_u8(vreinterpretq_u8_u64(veorq_u64(bc, vld1q_u64(wp + 2 * v)))));
+                if (++n == 4000) {
+                    for (int v = 0; v < 16; v++) { s[v] = vpadalq_u32(s[v], vpaddlq_u16(a[v])); a[v] = vdupq_n_u16(0); }
+                    n = 0;
+                }
+            }
+        }
+        for (int v = 0; v < 16; v++) {
+            s[v] = vpadalq_u32(s[v], vpaddlq_u16(a[v]));
+            out[p * XNV_BLK + 2 * v] = k - 2 * (int32_t)vgetq_lane_u64(s[v], 0);
+            out[p * XNV_BLK + 2 * v + 1] = k - 2 * (int32_t)vgetq_lane_u64(s[v], 1);
+        }
+    }
+}
+
+static uint64_t xnv_peak_neon(int64_t iters) {
+    const uint64x2_t w = vdupq_n_u64(0x5555555555555555ULL);
+    uint64x2_t x0 = vdupq_n_u64(1), x1 = vdupq_n_u64(2), x2 = vdupq_n_u64(3), x3 = vdupq_n_u64(4),
+               x4 = vdupq_n_u64(5), x5 = vdupq_n_u64(6), x6 = vdupq_n_u64(7), x7 = vdupq_n_u64(8);
+    uint64x2_t s = vdupq_n_u64(0);
+    for (int64_t i = 0; i < iters; i += 4000) {
+        uint16x8_t a0 = vdupq_n_u16(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        for (int k = 0; k < 4000; k++) {
+            a0 = vpadalq_u8(a0, vcntq_u8(vreinterpretq_u8_u64(veorq_u64(x0, w))));
+            a1 = vpadalq_u8(a1, vcntq_u8(vreinterpretq_u8_u64(veorq_u64(x1, w))));
+            a2 = vpadalq_u8(a2, vcntq_u8(vreinterpretq_u8_u64(veorq_u64(x2, w))));
+            a3 = vpadalq_u8(a3, vcntq_u8(vreinterpretq_u8_u64(veorq_u64(x3, w))));
+            a4 = vpadalq_u8(a4, vcntq_u8(vreinterpretq_u8_u64(veorq_u64(x4, w))));
+            a5 = vpadalq_u8(a5, vcntq_u8(vreinterpretq_u8_u64(veorq_u64(x5, w))));
+            a6 = vpadalq_u8(a6, vcntq_u8(vreinterpretq_u8_u64(veorq_u64(x6, w))));
+            a7 = vpadalq_u8(a7, vcntq_u8(vreinterpretq_u8_u64(veorq_u64(x7, w))));
+            __asm__ volatile("" : "+w"(x0), "+w"(x1), "+w"(x2), "+w"(x3), "+w"(x4), "+w"(x5), "+w"(x6), "+w"(x7));
+        }
+        /* widen each counter before adding: one holds up to 64000 */
+        uint32x4_t t = vaddq_u32(vaddq_u32(vpaddlq_u16(a0), vpaddlq_u16(a1)), vaddq_u32(vpaddlq_u16(a2), vpaddlq_u16(a3)));
+        t = vaddq_u32(t, vaddq_u32(vaddq_u32(vpaddlq_u16(a4), vpaddlq_u16(a5)), vaddq_u32(vpaddlq_u16(a6), vpaddlq_u16(a7))));
+        s = vpadalq_u32(s, t);
+    }
+    return vgetq_lane_u64(s, 0) + vgetq_lane_u64(s, 1);
+}
+#endif /* AArch64 */
+
+/* -------------------------------------------------------------------------------------- dispatching */
+static unsigned xnv_cpu_features(void) {
+    unsigned f = 0;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("popcnt")) f |= XNV_CPU_POPCNT;
+    if (__builtin_cpu_supports("avx2")) f |= XNV_CPU_AVX2;
+    if (__builtin_cpu_supports("avx512f")) f |= XNV_CPU_AVX512F;
+    if (__builtin_cpu_supports("avx512vpopcntdq")) f |= XNV_CPU_AVX512_VPOPCNTDQ;
+#elif defined(__aarch64__)
+    f |= XNV_CPU_NEON | XNV_CPU_POPCNT; /* Advanced SIMD (with CNT) is mandatory on AArch64 */
+#endif
+    return f;
+}
+
+static int xnv_path_supported(int path) {
+    unsigned f = xnv_cpu_features();
+    switch (path) {
+    case XNV_PATH_PORTABLE: return 1;
+    case XNV_PATH_AVX2: return (f & XNV_CPU_AVX2) != 0;
+    case XNV_PATH_AVX512: return (f & XNV_CPU_AVX512F) && (f & XNV_CPU_AVX512_VPOPCNTDQ);
+    case XNV_PATH_NEON: return (f & XNV_CPU_NEON) != 0;
+    default: return 0;
+    }
+}
+
+static int xnv_best_path(void) {
+    if (xnv_path_supported(XNV_PATH_AVX512)) return XNV_PATH_AVX512;
+    if (xnv_path_supported(XNV_PATH_NEON)) return XNV_PATH_NEON;
+    if (xnv_path_supported(XNV_PATH_AVX2)) return XNV_PATH_AVX2;
+    return XNV_PATH_PORTABLE;
+}
+
+/* The microkernel of a path; the caller has checked xnv_path_supported(path). */
+static xnv_ukernel_t xnv_ukernel(int path) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (path == XNV_PATH_AVX512) return xnv_uk_avx512;
+    if (path == XNV_PATH_AVX2) return xnv_uk_avx2;
+#elif defined(__aarch64__)
+    if (path == XNV_PATH_NEON) return xnv_uk_neon;
+#endif
+    return xnv_uk_portable;
+}
+
+static xnv_signbits_t xnv_signbits(int path) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (path == XNV_PATH_AVX512) return xnv_signbits_avx512;
+#endif
+    (void)path;
+    return xnv_signbits_portable;
+}
+
+/* Runs the peak loop of a path for about `iters` iterations; returns the binary MACs it did
+ * (the checksum is folded in so the loop cannot be removed). */
+static double xnv_peak(int path, int64_t iters, uint64_t *checksum) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (path == XNV_PATH_AVX512) { *checksum = xnv_peak_avx512(iters); return (double)iters * XNV_PEAK_ACC * 512; }
+    if (path == XNV_PATH_AVX2) {
+        int64_t n = (iters + 30) / 31 * 31;
+        *checksum = xnv_peak_avx2(n);
+        return (double)n * 6 * 256;
+    }
+#elif defined(__aarch64__)
+    if (path == XNV_PATH_NEON) {
+        int64_t n = (iters + 3999) / 4000 * 4000;
+        *checksum = xnv_peak_neon(n);
+        return (double)n * 8 * 128;
+    }
+#endif
+    *checksum = xnv_peak_portable(iters);
+    return (double)iters * XNV_PEAK_ACC * 64;
+}
+
+#endif /* XNV_SIMD_H */
