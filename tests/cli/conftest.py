@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+
+from xnorvision.api import Detections, PipelineSpec, hookimpl, load_model
+from xnorvision.cli import main
+from xnorvision.plugins import _manager
+
+
+class BoxStage:
+    name = "boxes"
+
+    def __call__(self, frame, detections):
+        return Detections(np.array([[5, 5, 30, 30]], np.float32), np.array([0.8]), ("thing",))
+
+
+class FlakyStage:
+    name = "flaky"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, frame, detections):
+        self.calls += 1
+        if self.calls == 3:
+            raise ValueError("bad luck")
+        return detections
+
+
+class ModelStage:
+    name = "model"
+
+    def __init__(self, model) -> None:
+        self.model = model
+
+    def __call__(self, frame, detections):
+        p = self.model(frame)[0]
+        label = self.model.labels[int(p.argmax())]
+        return Detections(np.array([[0, 0, 8, 8]], np.float32), [p.max()], (label,))
+
+
+@hookimpl
+def xnorvision_register_pipelines(register):
+    register(PipelineSpec("boxes", build=lambda options: [BoxStage()]))
+    register(PipelineSpec("flaky", build=lambda options: [FlakyStage()]))
+    register(PipelineSpec("classify", build=lambda options: [ModelStage(load_model(options.model))]))
+
+
+def _broken():
+    raise ImportError("No module named 'torchvision'")
+
+
+@pytest.fixture
+def plugins(monkeypatch: pytest.MonkeyPatch):
+    """Entry points as if two plugins were installed: a working one and one that fails to import."""
+    good = types.SimpleNamespace(xnorvision_register_pipelines=xnorvision_register_pipelines)
+    monkeypatch.setattr(_manager, "_entry_point_plugins",
+                        lambda: [("testing", "1.0", lambda: good), ("broken", "0.3", _broken)])
+    monkeypatch.delenv("XNORVISION_STRICT_PLUGINS", raising=False)
+    monkeypatch.delenv("XNORVISION_DISABLE_PLUGINS", raising=False)
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]):
+    """Run the console entry point in-process: returns (exit code, stdout, stderr)."""
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        try:
+            main(list(argv))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

@@ -1,0 +1,91 @@
+"""``xnorvision run``: outputs on success, and one clear line with exit 2 for each kind of bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+
+def test_headless_run_writes_video_and_jsonl(cli, plugins, tmp_path: Path) -> None:
+    video, jsonl = tmp_path / "o.mp4", tmp_path / "o.jsonl"
+    code, out, err = cli("run", "--source", "synth:12", "--size", "96x64", "--plugin", "boxes", "--headless",
+                         "--save", str(video), "--save-json", str(jsonl))
+    assert code == 0, err
+    assert "12 frames" in out and "boxes: p50" in out and "0 errors" in out
+    lines = [json.loads(x) for x in jsonl.read_text().splitlines()]
+    assert len(lines) == 12 and lines[3]["detections"] == [{"box": [5.0, 5.0, 30.0, 30.0], "score": 0.8,
+                                                           "label": "thing"}]
+    cap = cv2.VideoCapture(str(video))
+    ok, frame = cap.read()
+    assert ok and frame.shape == (64, 96, 3) and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 12
+
+
+def test_threshold_and_max_frames(cli, plugins, tmp_path: Path) -> None:
+    jsonl = tmp_path / "o.jsonl"
+    code, out, _ = cli("run", "--source", "synth:50", "--plugin", "boxes", "--headless", "--max-frames", "4",
+                       "--threshold", "0.9", "--save-json", str(jsonl))
+    lines = jsonl.read_text().splitlines()
+    assert code == 0 and len(lines) == 4 and all(json.loads(x)["detections"] == [] for x in lines)
+
+
+def test_stage_error_is_counted_and_strict_stops(cli, plugins, caplog: pytest.LogCaptureFixture) -> None:
+    code, out, err = cli("run", "--source", "synth:6", "--plugin", "flaky", "--headless")
+    assert code == 0 and "5 frames" in out and "1 errors" in out
+    assert "stage 'flaky' failed on frame 2: ValueError: bad luck" in caplog.text
+    code, out, err = cli("run", "--source", "synth:6", "--plugin", "flaky", "--headless", "--strict")
+    assert code == 2 and "error: stage 'flaky' failed on frame 2" in err
+
+
+def test_model_from_path(cli, plugins, tiny_model: Path, tmp_path: Path) -> None:
+    jsonl = tmp_path / "o.jsonl"
+    code, _, err = cli("run", "--source", "synth:3", "--plugin", "classify", "--model", str(tiny_model),
+                       "--headless", "--threshold", "0", "--save-json", str(jsonl))
+    assert code == 0, err
+    labels = {d["label"] for line in jsonl.read_text().splitlines() for d in json.loads(line)["detections"]}
+    assert labels and labels <= {"cat", "dog", "face"}
+
+
+def _bad_inputs(tmp: Path) -> dict[str, tuple[list[str], str]]:
+    (tmp / "corrupt.mp4").write_bytes(b"\x00" * 512)
+    (tmp / "imgs").mkdir()
+    cv2.imwrite(str(tmp / "imgs" / "a.png"), np.zeros((16, 16, 3), np.uint8))
+    (tmp / "imgs" / "b.jpg").write_bytes(b"truncated")
+    (tmp / "bad.xnv").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}")
+    synth = ["--source", "synth:3"]
+    return {
+        "camera": (["--camera", "7"], "camera 7 does not open"),
+        "missing video": (["--source", str(tmp / "nope.mp4")], "no such file"),
+        "corrupt video": (["--source", str(tmp / "corrupt.mp4")], "cannot decode video"),
+        "unreadable image": (["--source", str(tmp / "imgs")], "cannot read image .*b.jpg"),
+        "unknown plugin": ([*synth, "--plugin", "nosuch"], r"unknown pipeline 'nosuch' \(available: boxes"),
+        "broken plugin": ([*synth, "--plugin", "broken"], "plugin 'broken' failed to load: ImportError"),
+        "bad model file": ([*synth, "--plugin", "classify", "--model", str(tmp / "bad.xnv")],
+                           "bad.xnv: not an .xnv file"),
+        "missing model": ([*synth, "--plugin", "classify", "--model", "ghost.xnv"], "model file not found"),
+        "size": ([*synth, "--size", "big"], "WIDTHxHEIGHT"),
+        "save path": ([*synth, "--save", str(tmp / "no" / "x.mp4")], "--save .*does not exist"),
+        "save type": ([*synth, "--save", str(tmp / "x.gif")], "unknown video type"),
+        "threshold": ([*synth, "--threshold", "3"], "between 0 and 1"),
+    }
+
+
+@pytest.mark.parametrize("case", [
+    "camera", "missing video", "corrupt video", "unreadable image", "unknown plugin", "broken plugin",
+    "bad model file", "missing model", "size", "save path", "save type", "threshold"])
+def test_bad_input_is_one_line_exit_2(cli, plugins, tmp_path: Path, case: str) -> None:
+    args, pattern = _bad_inputs(tmp_path)[case]
+    code, _, err = cli("run", *args, "--headless")
+    assert code == 2, err
+    lines = [x for x in err.splitlines() if x.startswith("error:")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert re.search(pattern, lines[0]), lines[0]
+
+
+def test_debug_shows_the_traceback(cli, plugins) -> None:
+    code, _, err = cli("run", "--source", "synth:2", "--plugin", "nosuch", "--headless", "--debug")
+    assert code == 2 and "Traceback" in err and "unknown pipeline" in err
