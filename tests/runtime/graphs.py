@@ -1,0 +1,95 @@
+"""Small graphs that between them use every op, with random parameters (seeded)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from xnorvision.runtime.reference import random_packed
+
+Model = tuple[dict[str, Any], dict[str, np.ndarray], dict[str, Any]]
+SPEC = {"height": 13, "width": 11, "channels": 3, "channel_order": "rgb", "mean": [0.4, 0.5, 0.6],
+        "std": [0.2, 0.3, 0.25]}
+
+
+class Builder:
+    def __init__(self, seed: int = 0) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.nodes: list[dict[str, Any]] = []
+        self.tensors: dict[str, np.ndarray] = {}
+
+    def f32(self, *shape: int, lo: float | None = None) -> np.ndarray:
+        if lo is not None:
+            return self.rng.uniform(lo, lo + 1, shape).astype(np.float32)
+        return self.rng.standard_normal(shape).astype(np.float32)
+
+    def add(self, name: str, op: str, inputs: list[str], attrs: dict[str, Any] | None = None,
+            **params: np.ndarray) -> str:
+        self.nodes.append({"name": name, "op": op, "inputs": inputs, "attrs": attrs or {}})
+        self.tensors.update({f"{name}.{k}": v for k, v in params.items()})
+        return name
+
+    def bn(self, name: str, x: str, c: int) -> str:
+        return self.add(name, "batch_norm", [x], {"eps": 1e-5}, weight=self.f32(c, lo=0.5), bias=self.f32(c),
+                        running_mean=self.f32(c), running_var=self.f32(c, lo=0.5))
+
+    def binary(self, name: str, x: str, cin: int, cout: int, k: int = 3, **attrs: Any) -> str:
+        attrs = {"kernel": [k, k], "stride": 1, "padding": "same", "in_channels": cin, "out_channels": cout,
+                 "output": "float", **attrs}
+        return self.add(name, "binary_conv2d", [x], attrs, weight=random_packed(self.rng, (cout, k, k), cin),
+                        scale=self.f32(cout, lo=0.05) / k, bias=self.f32(cout))
+
+    def graph(self, *outputs: str) -> dict[str, Any]:
+        return {"inputs": ["input"], "outputs": list(outputs), "nodes": self.nodes}
+
+
+def chain(seed: int = 0) -> Model:
+    """Float conv -> binary convs chained on bits (folded BN, fused sign, word-crossing channels) -> head."""
+    b = Builder(seed)
+    attrs = {"kernel": [3, 3], "stride": 2, "padding": "same", "in_channels": 3, "out_channels": 8}
+    x = b.add("conv", "conv2d", ["input"], attrs, weight=b.f32(8, 3, 3, 3), bias=b.f32(8))
+    x = b.add("act", "prelu", [b.bn("bn0", x, 8)], weight=b.f32(8, lo=0.0))
+    x = b.binary("b1", b.add("s1", "sign", [x]), 8, 70, pad_value=1)
+    x = b.binary("b2", b.add("s2", "sign", [b.bn("bn1", x, 70)]), 70, 65, k=1, padding="valid", output="bits")
+    x = b.add("mp", "maxpool2d", [x], {"kernel": 3, "stride": 2, "padding": 1})
+    x = b.binary("b3", x, 65, 16, stride=2)
+    ht = b.add("ht", "hardtanh", [x])
+    x = b.add("up", "upsample_nearest", [ht], {"scale": 2})
+    x = b.add("gap", "global_avgpool", [b.add("sig", "sigmoid", [x])])
+    x = b.add("fc", "linear", [x], {"in_features": 16, "out_features": 5}, weight=b.f32(5, 16), bias=b.f32(5))
+    x = b.add("prob", "softmax", [x], {"axis": -1})
+    return b.graph(x, "ht"), b.tensors, SPEC
+
+
+def residual(seed: int = 1) -> Model:
+    """Depthwise float conv, BWN conv, residual add, standalone BN, concat, pooling, binary linear."""
+    b = Builder(seed)
+    x = b.add("dw", "conv2d", ["input"], {"kernel": [3, 3], "stride": 1, "padding": "same", "in_channels": 3,
+                                           "out_channels": 6, "groups": 3}, weight=b.f32(6, 3, 3, 1))
+    x = b.add("r", "relu", [x])
+    y = b.add("bwn", "bwn_conv2d", [x], {"kernel": [3, 3], "stride": 1, "padding": "same", "in_channels": 6,
+                                          "out_channels": 8}, weight=random_packed(b.rng, (8, 3, 3), 6),
+              scale=b.f32(8, lo=0.1), bias=b.f32(8))
+    y = b.bn("bn_y", y, 8)
+    z = b.add("pw", "conv2d", [x], {"kernel": [1, 1], "stride": 1, "padding": "valid", "in_channels": 6,
+                                     "out_channels": 8})
+    b.tensors["pw.weight"] = b.f32(8, 1, 1, 6)
+    s = b.bn("bn_s", b.add("sum", "add", [y, z]), 8)
+    x = b.add("cat", "concat", [s, y], {"axis": -1})
+    x = b.add("ap", "avgpool2d", [x], {"kernel": 3, "stride": 2, "padding": 1})
+    x = b.add("flat", "flatten", [x])
+    k = 7 * 6 * 16
+    x = b.add("bl", "binary_linear", [b.add("s", "sign", [x])], {"in_features": k, "out_features": 4},
+              weight=random_packed(b.rng, (4,), k), scale=b.f32(4, lo=0.01), bias=b.f32(4))
+    return b.graph(x), b.tensors, SPEC
+
+
+def tiny(seed: int = 2) -> Model:
+    """The smallest model with a binary layer: what the loader fuzz tests mutate."""
+    b = Builder(seed)
+    x = b.binary("b", b.add("s", "sign", ["input"]), 3, 4, k=1, padding="valid")
+    x = b.add("fc", "linear", [b.add("g", "global_avgpool", [x])], {"in_features": 4, "out_features": 2},
+              weight=b.f32(2, 4))
+    spec = {**SPEC, "height": 2, "width": 2}
+    return b.graph(x), b.tensors, spec

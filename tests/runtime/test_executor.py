@@ -1,0 +1,133 @@
+"""Model end to end: whole graphs against the numpy reference, folding, buffers, preprocessing, info."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.runtime import graphs
+from tests.runtime import reference_ops as ref
+from xnorvision.errors import XnorvisionError
+from xnorvision.runtime import Model, load_xnv, save_model
+from xnorvision.runtime._fold import fold
+from xnorvision.runtime.reference import write_reference
+
+
+def _load(tmp_path: Path, model: graphs.Model, threads: int = 1) -> Model:
+    graph, tensors, spec = model
+    return Model.load(save_model(tmp_path / "m.xnv", graph, tensors, spec, ["x"], {}), threads=threads)
+
+
+def _input(spec: dict, n: int = 2, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, spec["height"], spec["width"], spec["channels"])).astype(np.float32)
+
+
+@pytest.mark.parametrize("build", [graphs.chain, graphs.residual])
+def test_graph_matches_numpy_reference(tmp_path: Path, build) -> None:
+    graph, tensors, spec = build()
+    model = _load(tmp_path, (graph, tensors, spec))
+    x = _input(spec)
+    got, want = model.run(x), ref.run_graph(graph, tensors, x)
+    assert list(got) == graph["outputs"]
+    for name in graph["outputs"]:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-3, atol=1e-3)
+
+
+def test_folding_removes_batch_norms_and_fuses_signs(tmp_path: Path) -> None:
+    graph, tensors, spec = graphs.chain()
+    steps, outputs, types = fold(load_xnv(save_model(tmp_path / "c.xnv", graph, tensors, spec, [], {})))
+    ops = [s.node.op for s in steps]
+    assert "batch_norm" not in ops and ops.count("sign") == 1  # the sign after prelu stays
+    b1 = next(s for s in steps if s.node.name == "b1")
+    assert b1.node.attrs["output"] == "bits" and types["b1"].kind == "bits"
+    assert outputs == ["prob", "ht"]
+
+
+def test_unfoldable_batch_norm_runs_standalone(tmp_path: Path) -> None:
+    graph, tensors, spec = graphs.residual()
+    steps, _, _ = fold(load_xnv(save_model(tmp_path / "r.xnv", graph, tensors, spec, [], {})))
+    assert [s.node.name for s in steps if s.node.op == "batch_norm"] == ["bn_s"]
+
+
+def test_outputs_survive_the_next_call(tmp_path: Path) -> None:
+    graph, tensors, spec = graphs.chain()
+    model = _load(tmp_path, graphs.chain())
+    a, b = _input(spec, seed=1), _input(spec, seed=2)
+    first = model.run(a)["ht"]
+    kept = first.copy()
+    second = model.run(b)["ht"]
+    np.testing.assert_array_equal(first, kept)
+    assert not np.array_equal(first, second)
+    np.testing.assert_array_equal(model.run(a)["ht"], kept)
+
+
+def test_images_are_preprocessed_by_the_input_spec(tmp_path: Path) -> None:
+    graph, tensors, spec = graphs.chain()
+    model = _load(tmp_path, (graph, tensors, spec))
+    img = np.random.default_rng(3).integers(0, 256, (13, 11, 3), dtype=np.uint8)
+    x = model.preprocess(img)
+    rgb = img[..., ::-1].astype(np.float64) / 255
+    want = (rgb - np.array(spec["mean"])) / np.array(spec["std"])
+    np.testing.assert_allclose(x[0], want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(model(img), model.run(x)["prob"], rtol=1e-6)
+    big = np.repeat(np.repeat(img, 2, axis=0), 2, axis=1)  # resized to the model's size
+    assert model.preprocess(big).shape == (1, 13, 11, 3)
+    assert model(np.stack([img, img])).shape == (2, 5)
+
+
+def test_bad_inputs_are_user_errors(tmp_path: Path) -> None:
+    model = _load(tmp_path, graphs.chain())
+    with pytest.raises(XnorvisionError, match="the model takes 13x11"):
+        model.run(np.zeros((1, 8, 8, 3), np.float32))
+    with pytest.raises(XnorvisionError, match="expected BGR images"):
+        model(np.zeros((2, 2, 2, 2, 2), np.uint8))
+    with pytest.raises(XnorvisionError, match="threads"):
+        model.set_threads(0)
+
+
+def test_any_size_model_plans_each_size(tmp_path: Path) -> None:
+    graph, tensors, spec = graphs.chain()
+    b3 = graph["nodes"][9]
+    graph["nodes"] = graph["nodes"][:9]  # up to the maxpool on bits: fully convolutional
+    graph["nodes"].append({"name": "head", "op": "binary_conv2d", "inputs": ["mp"],
+                           "attrs": {**b3["attrs"], "stride": 1}})
+    keep = {k: v for k, v in tensors.items() if k.split(".")[0] in {n["name"] for n in graph["nodes"]}}
+    keep.update({f"head.{k}": tensors[f"b3.{k}"] for k in ("weight", "scale", "bias")})
+    graph["outputs"] = ["head"]
+    model = _load(tmp_path, (graph, keep, {**spec, "height": None, "width": None}), threads=2)
+    for h, w in ((13, 11), (20, 16), (13, 11)):
+        x = _input({"height": h, "width": w, "channels": 3}, n=1, seed=h)
+        np.testing.assert_allclose(model.run(x)["head"], ref.run_graph(graph, keep, x)["head"], rtol=1e-3,
+                                   atol=1e-3)
+    with pytest.raises(XnorvisionError, match="input has 4 channels"):
+        model.run(np.zeros((1, 5, 5, 4), np.float32))
+
+
+def test_info_counts_macs_params_and_bytes(tmp_path: Path) -> None:
+    info = Model.load(write_reference("vgg-small", tmp_path / "v.xnv")).info()
+    convs = [(128, 128, 32), (128, 256, 16), (256, 256, 16), (256, 512, 8), (512, 512, 8)]
+    assert info["macs"]["binary"] == sum(9 * ci * co * s * s for ci, co, s in convs)
+    assert info["macs"]["float"] == 9 * 3 * 128 * 32 * 32 + 8192 * 10
+    assert info["params"]["binary"] == sum(9 * ci * co for ci, co, _ in convs)
+    assert info["weight_bytes"] * 15 < info["float32_weight_bytes"]
+    assert info["file_bytes"] == (tmp_path / "v.xnv").stat().st_size
+    # peak: the input (12 KB) plus the first float conv output (512 KB) and its batch norm (512 KB)
+    assert info["peak_activation_bytes"] == 32 * 32 * 3 * 4 + 2 * 32 * 32 * 128 * 4
+
+
+@pytest.mark.torch
+def test_reference_resnet18_matches_its_torch_twin(tmp_path: Path) -> None:
+    """The float32 baseline of `bench model` computes the same function as the runtime."""
+    import torch
+
+    from xnorvision.bench.torch_graph import build_torch_module
+
+    path = write_reference("resnet18", tmp_path / "r.xnv")
+    model = Model.load(path, threads=1)
+    x = _input(model.input_spec, n=1)
+    with torch.inference_mode():
+        want = build_torch_module(load_xnv(path))(torch.from_numpy(x).permute(0, 3, 1, 2))[0].numpy()
+    np.testing.assert_allclose(model.run(x)["logits"], want, rtol=1e-3, atol=1e-3)

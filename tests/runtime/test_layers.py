@@ -1,0 +1,100 @@
+"""Each runtime layer against the plain numpy reference in reference_ops.py."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.runtime import reference_ops as ref
+from xnorvision.runtime import layers
+from xnorvision.runtime.reference import random_packed
+
+rng = np.random.default_rng(7)
+
+
+def _x(*shape: int) -> np.ndarray:
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+@pytest.mark.parametrize(("k", "stride", "pad", "groups", "cin", "cout"), [
+    (3, 1, 1, 1, 5, 7), (7, 2, 3, 1, 3, 8), (1, 1, 0, 1, 6, 4), (1, 2, 0, 1, 6, 4), (3, 2, 0, 1, 4, 4),
+    (3, 1, 1, 3, 3, 6), (3, 1, 1, 4, 8, 4),
+])
+def test_float_conv(k: int, stride: int, pad: int, groups: int, cin: int, cout: int) -> None:
+    x, w, b = _x(2, 9, 10, cin), _x(cout, k, k, cin // groups), _x(cout)
+    layer = layers.Conv2d(w, b, (stride, stride), (pad, pad), groups)
+    want = ref.conv(x.astype(np.float64), w.astype(np.float64), stride, pad, groups) + b
+    first = layer([x]).copy()
+    np.testing.assert_allclose(first, want, rtol=1e-4, atol=1e-4)
+    x2 = _x(2, 9, 10, cin)  # same shape again: the planned buffers are reused, not stale
+    np.testing.assert_allclose(layer([x2]), ref.conv(x2.astype(np.float64), w.astype(np.float64), stride, pad,
+                                                     groups) + b, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize(("padding", "pad_value", "stride", "output"), [
+    ("same", 0, 1, "float"), ("same", 1, 2, "float"), ("valid", 0, 1, "bits"), ("same", 1, 1, "bits"),
+])
+def test_binary_conv(padding: str, pad_value: int, stride: int, output: str) -> None:
+    cin, cout = 70, 9
+    x = np.sign(_x(1, 6, 7, cin)) + 0.0
+    w = random_packed(rng, (cout, 3, 3), cin)
+    scale, bias = _x(cout), _x(cout)
+    attrs = {"padding": padding, "pad_value": pad_value, "stride": stride, "output": output}
+    got = layers.BinaryConv2d(w, scale, bias, cin, attrs)([ref.pack(x)])
+    pad = 1 if padding == "same" else 0
+    want = scale * ref.conv(x, ref.unpack(w, cin), stride, pad, pad_value=float(pad_value)) + bias
+    if output == "bits":
+        np.testing.assert_array_equal(got, ref.pack(want))
+    else:
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
+
+
+def test_bwn_conv() -> None:
+    x, w = _x(1, 5, 5, 6), random_packed(rng, (4, 3, 3), 6)
+    scale, bias = _x(4), _x(4)
+    got = layers.BwnConv2d(w, scale, bias, 6, {"padding": "same", "stride": 2})([x])
+    want = scale * ref.conv(x.astype(np.float64), ref.unpack(w, 6), 2, 1) + bias
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize(("op", "k", "s", "p"), [("maxpool2d", 3, 2, 1), ("maxpool2d", 2, 2, 0),
+                                                 ("avgpool2d", 3, 2, 1), ("avgpool2d", 3, 1, 1)])
+def test_float_pools(op: str, k: int, s: int, p: int) -> None:
+    x = _x(2, 7, 8, 3)
+    got = layers.Pool(op, False, {"kernel": k, "stride": s, "padding": p})([x])
+    np.testing.assert_allclose(got, ref.pool(x.astype(np.float64), k, s, p, op[:3]), rtol=1e-5, atol=1e-6)
+
+
+def test_max_pool_on_bits_is_max_pool_on_signs() -> None:
+    x = np.sign(_x(1, 7, 7, 100)) + 0.0
+    got = layers.Pool("maxpool2d", True, {"kernel": 3, "stride": 2, "padding": 1})([ref.pack(x)])
+    np.testing.assert_array_equal(got, ref.pack(ref.pool(x, 3, 2, 1, "max")))
+
+
+def test_linear_layers_and_sign() -> None:
+    x, w, b = _x(3, 130), _x(5, 130), _x(5)
+    np.testing.assert_allclose(layers.Linear(w, b)([x]), x @ w.T + b, rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(layers.Sign()([x]), ref.pack(x))
+    wb, scale = random_packed(rng, (5,), 130), _x(5)
+    xs = np.sign(x) + 0.0
+    got = layers.BinaryLinear(wb, scale, b, 130)([ref.pack(xs)])
+    np.testing.assert_allclose(got, scale * (xs @ ref.unpack(wb, 130).T) + b, rtol=1e-5, atol=1e-4)
+
+
+def test_add_and_affine() -> None:
+    a, b = _x(1, 3, 3, 4), _x(1, 3, 3, 4)
+    np.testing.assert_allclose(layers.Add()([a, b]), a + b)
+    scale, shift = _x(4), _x(4)
+    np.testing.assert_allclose(layers.Affine(scale, shift)([a]), a * scale + shift, rtol=1e-6)
+
+
+@pytest.mark.parametrize("op", ["relu", "sigmoid", "hardtanh", "prelu", "global_avgpool", "concat",
+                                "upsample_nearest", "flatten", "softmax"])
+def test_simple_ops(op: str) -> None:
+    x = _x(2, 3, 4, 5)
+    params = {"weight": _x(5)}
+    attrs = {"scale": 2}
+    got = layers.simple_layer(op, attrs, params)([x, x[..., :2].copy()])
+    want = ref._op(op, attrs, [x.astype(np.float64), x[..., :2].astype(np.float64)], params)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
