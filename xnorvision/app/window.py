@@ -71,7 +71,7 @@ class FrameView(QWidget):
             painter.setPen(QPen(BOX_COLOUR, 2))
             painter.drawRect(box)
             self._draw_tag(painter, box.x(), box.y(), label_text(label, float(score)))
-        self._draw_tag(painter, 4, self.height() - 4, overlay_text(self.result) or "", above=True)
+        self._draw_tag(painter, target.x() + 4, target.bottom() - 4, overlay_text(self.result), above=True)
 
     def _draw_tag(self, painter: QPainter, x: float, y: float, text: str, above: bool = True) -> None:
         if not text:

@@ -1,0 +1,101 @@
+"""``plugins``, ``doctor``, ``cameras`` and ``new-plugin``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from xnorvision.pipeline import doctor
+from xnorvision.testing import write_tiny_model
+
+
+def test_plugins_json_lists_loaded_and_broken(cli, plugins) -> None:
+    code, out, _ = cli("plugins", "--json")
+    assert code == 0
+    assert json.loads(out) == [
+        {"name": "testing", "version": "1.0", "models": [], "pipelines": ["boxes", "flaky", "classify"],
+         "sources": [], "sinks": [], "error": None},
+        {"name": "broken", "version": "0.3", "models": [], "pipelines": [], "sources": [], "sinks": [],
+         "error": "ImportError: No module named 'torchvision'"},
+    ]
+
+
+def test_plugins_table(cli, plugins) -> None:
+    code, out, _ = cli("plugins")
+    assert code == 0 and "testing 1.0\n  pipelines: boxes, flaky, classify" in out
+    assert "broken 0.3  FAILED: ImportError" in out
+
+
+def test_doctor_passes_here_and_fails_on_two_opencv_wheels(cli, plugins, monkeypatch) -> None:
+    code, out, _ = cli("doctor")
+    names = [line.split("]")[1].split(":")[0].strip() for line in out.splitlines()]
+    assert names == ["python", "opencv", "qt", "cpu", "kernels", "plugins"]
+    assert "failed to load: broken" in out  # a broken plugin is a warning, not a failed install
+    assert code == (1 if "[FAIL]" in out else 0)
+    monkeypatch.setattr(doctor.metadata, "version", lambda dist: "4.10.0")
+    code, out, _ = cli("doctor")
+    assert code == 1 and "[FAIL] opencv: opencv-python 4.10.0 and opencv-python-headless 4.10.0" in out
+
+
+class FakeCamera:
+    def read(self):
+        return True, np.zeros((48, 64, 3), np.uint8)
+
+    def release(self) -> None:
+        pass
+
+
+def test_cameras_lists_those_that_open(cli, monkeypatch) -> None:
+    monkeypatch.setattr(doctor, "try_camera", lambda i: FakeCamera() if i in (0, 2) else None)
+    code, out, _ = cli("cameras")
+    assert code == 0 and out.splitlines() == ["0: 64x48", "2: 64x48"]
+    monkeypatch.setattr(doctor, "try_camera", lambda i: None)
+    assert "no camera opens (tried indices 0..7)" in cli("cameras")[1]
+
+
+def test_new_plugin_rejects_bad_names_and_existing_folders(cli, tmp_path: Path) -> None:
+    code, _, err = cli("new-plugin", "Bad_Name", "--dir", str(tmp_path))
+    assert code == 2 and "lower case letters" in err
+    assert cli("new-plugin", "ok", "--dir", str(tmp_path))[0] == 0
+    code, _, err = cli("new-plugin", "ok", "--dir", str(tmp_path))
+    assert code == 2 and "already exists" in err
+
+
+def test_new_plugin_installs_registers_and_passes_its_own_test(cli, tmp_path: Path) -> None:
+    """Generate, pip install (into a private folder, not the shared venv), discover, run its tests."""
+    code, _, _ = cli("new-plugin", "traffic-signs", "--dir", str(tmp_path))
+    root = tmp_path / "xnorvision-traffic-signs"
+    assert code == 0 and (root / "xnorvision_traffic_signs" / "__init__.py").is_file()
+    write_tiny_model(root / "xnorvision_traffic_signs" / "models" / "model.xnv")  # ships as package data
+    site = tmp_path / "site"
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target",
+           str(site), str(root)]
+    subprocess.run(pip, check=True, capture_output=True, timeout=300)
+    env = {**os.environ, "PYTHONPATH": str(site), "XNORVISION_STRICT_PLUGINS": "1"}
+    env.pop("XNORVISION_DISABLE_PLUGINS", None)
+    xnv = [sys.executable, "-c", "from xnorvision.cli import main; main()"]
+
+    listed = subprocess.run([*xnv, "plugins", "--json"], env=env, capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    mine = [p for p in json.loads(listed.stdout) if p["name"] == "traffic-signs"]
+    assert mine == [{"name": "traffic-signs", "version": "0.1.0", "models": ["traffic-signs-default"],
+                     "pipelines": ["traffic-signs"], "sources": [], "sinks": [], "error": None}]
+
+    ran = subprocess.run([*xnv, "run", "--source", "synth:3", "--plugin", "traffic-signs", "--headless",
+                          "--threshold", "0"], env=env, capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0 and "3 frames" in ran.stdout, ran.stderr
+
+    pytest_cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(root / "tests")]
+    tests = subprocess.run(pytest_cmd, env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert tests.returncode == 0 and "2 passed" in tests.stdout, tests.stdout + tests.stderr
+
+
+@pytest.mark.parametrize("name", ["a", "birds", "traffic-signs", "v2"])
+def test_plugin_names_accepted(cli, tmp_path: Path, name: str) -> None:
+    assert cli("new-plugin", name, "--dir", str(tmp_path))[0] == 0
