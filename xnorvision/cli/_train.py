@@ -1,16 +1,18 @@
-"""``xnorvision train`` and ``xnorvision export`` (need the ``[train]`` extra: torch is imported lazily)."""
+"""``xnorvision train`` and ``xnorvision export`` (the ``[train]`` extra: torch is imported lazily)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
+from typer import Option as Opt
 
 from xnorvision.cli._apps import app
 from xnorvision.errors import XnorvisionError
 
 
-def _torch_or_error() -> None:
+def _need_torch() -> None:
     try:
         import torch  # noqa: F401
     except ImportError:
@@ -19,21 +21,22 @@ def _torch_or_error() -> None:
 
 @app.command()
 def train(
-    recipe: str = typer.Option(..., "--recipe", help="Recipe name (cifar10-float, cifar10-bwn, cifar10-xnor...)."),
-    data: Path = typer.Option(..., "--data", help="Folder of train_*.npz JPEG chunks (or one chunk file)."),
-    out: Path = typer.Option(..., "--out", help="Run folder: checkpoint.pt, curves.png, model.xnv."),
-    epochs: int | None = typer.Option(None, "--epochs", help="Override the recipe's epochs."),
-    width: int | None = typer.Option(None, "--width", help="Override the recipe's network width."),
-    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
-    resume: bool = typer.Option(False, "--resume", help="Continue from OUT/checkpoint.pt."),
-    teacher: Path | None = typer.Option(None, "--teacher", help="Float checkpoint for refinement/distillation."),
-    threads: int | None = typer.Option(None, "--threads", help="torch CPU threads (default: torch's choice)."),
-    limit: int | None = typer.Option(None, "--limit", help="Use only the first N training images."),
+    recipe: Annotated[str, Opt("--recipe", help="Recipe name: cifar10-float, cifar10-bwn, cifar10-xnor.")],
+    data: Annotated[Path, Opt("--data", help="Folder of train_*.npz JPEG chunks, or one chunk file.")],
+    out: Annotated[Path, Opt("--out", help="Run folder: checkpoint.pt, curves.png, model.xnv.")],
+    epochs: Annotated[int | None, Opt("--epochs", min=1, help="Override the recipe's epochs.")] = None,
+    width: Annotated[int | None, Opt("--width", min=1, help="Override the recipe's network width.")] = None,
+    device: Annotated[str, Opt("--device", help="cpu or cuda.")] = "cpu",
+    resume: Annotated[bool, Opt("--resume", help="Continue from OUT/checkpoint.pt.")] = False,
+    teacher: Annotated[Path | None, Opt("--teacher", help="Float checkpoint (refinery, teacher).")] = None,
+    threads: Annotated[int | None, Opt("--threads", min=1, help="torch CPU threads.")] = None,
+    limit: Annotated[int | None, Opt("--limit", min=1, help="Use only the first N training images.")] = None,
 ) -> None:
-    """Train a recipe; writes a checkpoint every epoch and exports OUT/model.xnv at the end."""
-    _torch_or_error()
+    """Train a recipe: a checkpoint every epoch (Ctrl-C loses at most one), then OUT/model.xnv."""
+    _need_torch()
     import torch
 
+    from xnorvision.train.export import export_checkpoint
     from xnorvision.train.recipes import get_recipe
     from xnorvision.train.trainer import train as run
 
@@ -41,19 +44,22 @@ def train(
         torch.set_num_threads(threads)
     try:
         r = get_recipe(recipe).with_overrides(epochs=epochs, width=width)
-    except (KeyError, ValueError) as exc:
-        raise XnorvisionError(str(exc)) from None
+    except KeyError as exc:
+        raise XnorvisionError(str(exc.args[0])) from None
     result = run(r, data, out, device=device, resume=resume, teacher=teacher, limit=limit)
     if result.history:
         last = result.history[-1]
-        typer.echo(f"{r.name}: epoch {last['epoch']} validation top-1 {last['val_acc']:.4f}")
-    _export_if_available(result.checkpoint, out / "model.xnv")
+        typer.echo(f"{r.name}: epoch {last['epoch']}, validation top-1 {last['val_acc']:.4f}")
+    typer.echo(f"wrote {export_checkpoint(result.checkpoint, out / 'model.xnv')}")
 
 
-def _export_if_available(checkpoint: Path, target: Path) -> None:
-    try:
-        from xnorvision.train.export import export_checkpoint
-    except ImportError:
-        return
-    export_checkpoint(checkpoint, target)
-    typer.echo(f"wrote {target}")
+@app.command()
+def export(
+    checkpoint: Annotated[Path, typer.Argument(help="checkpoint.pt of `xnorvision train` (or its folder).")],
+    out: Annotated[Path, Opt("--out", help="The .xnv file to write.")],
+) -> None:
+    """Export a training checkpoint to .xnv (batch norm and scaling folded; bit-exact with torch)."""
+    _need_torch()
+    from xnorvision.train.export import export_checkpoint
+
+    typer.echo(f"wrote {export_checkpoint(checkpoint, out)}")

@@ -1,0 +1,93 @@
+"""eval classify: chunk decoding, scoring, the confusion PNG and the CLI, on a hand-made model (no torch)."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from xnorvision.cli import main
+from xnorvision.errors import XnorvisionError
+from xnorvision.eval.classify import confusion_image, evaluate_classifier, read_jpeg_chunk
+from xnorvision.runtime import Model, save_model
+
+COLORS = {"blue": (255, 0, 0), "green": (0, 255, 0), "red": (0, 0, 255)}  # BGR
+
+
+def _chunk(path, labels: list[int]) -> None:
+    """A chunk file of solid-colour 16x16 JPEGs (label i = the i-th colour), as ../shared/data stores them."""
+    files = []
+    for y in labels:
+        img = np.zeros((16, 16, 3), np.uint8) + np.uint8(list(COLORS.values())[y])
+        files.append(np.frombuffer(cv2.imencode(".jpg", img)[1].tobytes(), np.uint8))
+    offsets = np.cumsum([0] + [len(f) for f in files]).astype(np.int64)
+    np.savez(path, jpeg=np.concatenate(files), offsets=offsets, y=np.array(labels, np.uint8))
+
+
+def _colour_model(path, order: tuple[int, int, int] = (2, 1, 0)) -> None:
+    """global average pool -> linear picking one RGB channel per class (class 0 = blue = RGB channel 2)."""
+    graph = {"inputs": ["input"], "outputs": ["logits"], "nodes": [
+        {"name": "gap", "op": "global_avgpool", "inputs": ["input"], "attrs": {}},
+        {"name": "logits", "op": "linear", "inputs": ["gap"],
+         "attrs": {"in_features": 3, "out_features": 3}}]}
+    weight = np.eye(3, dtype=np.float32)[list(order)]
+    spec = {"height": 16, "width": 16, "channels": 3, "channel_order": "rgb", "mean": [0, 0, 0],
+            "std": [1, 1, 1]}
+    save_model(path, graph, {"logits.weight": weight}, spec, list(COLORS), {})
+
+
+def test_read_chunk_decodes_a_range(tmp_path) -> None:
+    _chunk(tmp_path / "c.npz", [0, 1, 2, 2, 1])
+    images, labels = read_jpeg_chunk(tmp_path / "c.npz", start=-3)
+    assert images.shape == (3, 16, 16, 3) and labels.tolist() == [2, 2, 1]
+    assert images[0, 8, 8, 2] > 200 and images[0, 8, 8, 0] < 50  # red in BGR
+
+
+def test_read_chunk_rejects_other_files(tmp_path) -> None:
+    np.savez(tmp_path / "x.npz", a=np.zeros(3))
+    with pytest.raises(XnorvisionError, match="not a JPEG chunk"):
+        read_jpeg_chunk(tmp_path / "x.npz")
+
+
+def test_scores_per_class_and_confusion(tmp_path) -> None:
+    _chunk(tmp_path / "c.npz", [0, 1, 2, 0, 1, 2, 2])
+    images, labels = read_jpeg_chunk(tmp_path / "c.npz")
+    _colour_model(tmp_path / "good.xnv")
+    good = evaluate_classifier(Model.load(tmp_path / "good.xnv", threads=1), images, labels,
+                               labels_names=list(COLORS), batch=3)
+    assert good.top1 == 1.0 and good.per_class == {"blue": 1.0, "green": 1.0, "red": 1.0}
+    assert np.array_equal(good.confusion, np.diag([2, 2, 3])) and good.images_per_s > 0
+    _colour_model(tmp_path / "swap.xnv", order=(1, 0, 2))  # blue -> red, green -> blue, red -> green
+    bad = evaluate_classifier(Model.load(tmp_path / "swap.xnv", threads=1), images, labels, batch=4)
+    assert bad.top1 == 0.0
+    assert bad.confusion[0][2] == 2 and bad.confusion[2][1] == 3
+
+
+def test_confusion_image_shades_the_diagonal() -> None:
+    img = confusion_image(np.array([[9, 1], [0, 10]]), ["cat", "dog"], cell=20)
+    assert img.dtype == np.uint8 and img.ndim == 3
+    assert img[110 + 10, 110 + 30].tolist() != img[110 + 30, 110 + 10].tolist()  # 10/10 vs 0/10
+
+
+def test_cli_writes_json_and_png(tmp_path, capsys) -> None:
+    _chunk(tmp_path / "c.npz", [0, 1, 2, 1])
+    _colour_model(tmp_path / "m.xnv")
+    with pytest.raises(SystemExit) as exc:
+        main(["eval", "classify", "--model", str(tmp_path / "m.xnv"), "--data", str(tmp_path / "c.npz"),
+              "--json", str(tmp_path / "r.json"), "--confusion", str(tmp_path / "cm.png"), "--last", "3"])
+    assert exc.value.code in (0, None)
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["images"] == 3 and report["top1"] == 1.0
+    assert cv2.imread(str(tmp_path / "cm.png")) is not None
+    assert "top-1 1.0000" in capsys.readouterr().out
+
+
+def test_cli_bad_data_is_one_line_exit_2(tmp_path, capsys) -> None:
+    _colour_model(tmp_path / "m.xnv")
+    (tmp_path / "bad.npz").write_bytes(b"nope")
+    with pytest.raises(SystemExit) as exc:
+        main(["eval", "classify", "--model", str(tmp_path / "m.xnv"), "--data", str(tmp_path / "bad.npz")])
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.startswith("error: ")
