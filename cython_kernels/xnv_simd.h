@@ -51,6 +51,22 @@ static uint32_t xnv_signbits_portable(const int32_t *acc, const int32_t *thr) {
     return bits;
 }
 
+/* Sign bits of one row of c floats (bit = 1 where x < 0); returns nonzero if the row holds a NaN. */
+static int xnv_pack_f32_portable(const float *x, int64_t c, uint64_t *out) {
+    int nan = 0;
+    for (int64_t w = 0; w * 64 < c; w++) {
+        uint64_t bits = 0;
+        int64_t n = c - w * 64 < 64 ? c - w * 64 : 64;
+        for (int64_t j = 0; j < n; j++) {
+            float v = x[w * 64 + j];
+            bits |= (uint64_t)(v < 0) << j;
+            nan |= v != v;
+        }
+        out[w] = bits;
+    }
+    return nan;
+}
+
 static uint64_t xnv_peak_portable(int64_t iters) {
     uint64_t x[XNV_PEAK_ACC], acc[XNV_PEAK_ACC];
     const uint64_t w = 0x5555555555555555ULL;
@@ -103,6 +119,24 @@ XNV_AVX512 static uint32_t xnv_signbits_avx512(const int32_t *acc, const int32_t
     __mmask16 lo = _mm512_cmplt_epi32_mask(_mm512_loadu_si512(acc), _mm512_loadu_si512(thr));
     __mmask16 hi = _mm512_cmplt_epi32_mask(_mm512_loadu_si512(acc + 16), _mm512_loadu_si512(thr + 16));
     return (uint32_t)lo | ((uint32_t)hi << 16);
+}
+
+__attribute__((target("avx512f"))) static int xnv_pack_f32_avx512(const float *x, int64_t c, uint64_t *out) {
+    const __m512 zero = _mm512_setzero_ps();
+    __mmask16 nan = 0;
+    for (int64_t w = 0; w * 64 < c; w++) {
+        uint64_t bits = 0;
+        for (int q = 0; q < 4; q++) {
+            int64_t i = w * 64 + q * 16, n = c - i;
+            if (n <= 0) break;
+            __mmask16 live = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
+            __m512 v = _mm512_maskz_loadu_ps(live, x + i); /* dead lanes read as 0: neither < 0 nor NaN */
+            bits |= (uint64_t)_mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ) << (16 * q);
+            nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+        }
+        out[w] = bits;
+    }
+    return nan != 0;
 }
 
 XNV_AVX512 static uint64_t xnv_peak_avx512(int64_t iters) {
@@ -309,6 +343,16 @@ static xnv_signbits_t xnv_signbits(int path) {
 #endif
     (void)path;
     return xnv_signbits_portable;
+}
+
+typedef int (*xnv_pack_f32_t)(const float *x, int64_t c, uint64_t *out);
+
+static xnv_pack_f32_t xnv_pack_f32(int path) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (path == XNV_PATH_AVX512) return xnv_pack_f32_avx512;
+#endif
+    (void)path;
+    return xnv_pack_f32_portable;
 }
 
 /* Runs the peak loop of a path for about `iters` iterations; returns the binary MACs it did

@@ -8,7 +8,9 @@ Conventions shared by every function here (and by the ``.xnv`` format):
 * packed weights are ``[O, kh, kw, ceil(C/64)]`` with the same bit convention;
 * a wrong argument raises :class:`ValueError` naming the problem; nothing here can crash the process.
 
-This first version computes with numpy; the Cython kernels replace the bodies behind the same checks.
+The compiled kernels (``cython_kernels/`` -> ``xnorvision._bconv`` etc.) trust their arguments: every
+check happens here. The popcount path (AVX-512 VPOPCNTDQ, AVX2, NEON, portable) is chosen at run time;
+``XNORVISION_SIMD=<path>`` or :func:`_force_path` overrides it (tests use that to cover every path).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import os
 from typing import Literal
 
 import numpy as np
+
+from xnorvision import _bconv, _bitpack, _im2col, _pool
 
 __all__ = [
     "avgpool2d",
@@ -36,7 +40,9 @@ __all__ = [
 
 BinaryPadding = Literal["valid", "same_zero", "same_one"]
 _BINARY_PADDINGS = ("valid", "same_zero", "same_one")
-_num_threads = max(1, os.cpu_count() or 1)
+_num_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+_PATHS = {"portable": 0, "avx2": 1, "avx512": 2, "neon": 3}
+_NO_AFFINE = np.zeros(0, np.float32)
 
 
 # ----------------------------------------------------------------------------------------- validation
@@ -119,14 +125,7 @@ def _binary_conv_args(x: object, w: object, c_in: object, stride: object, paddin
 def pack_bits(x: np.ndarray) -> np.ndarray:
     """Pack the signs of ``x`` (last axis = channels) into uint64 words: bit = 1 where x < 0."""
     x = _array("x", x, (np.float32, np.int8))
-    if x.dtype == np.float32 and np.isnan(x).any():
-        raise ValueError("x contains NaN: its sign is undefined")
-    c = x.shape[-1]
-    neg = x < 0
-    pad = _words(c) * 64 - c
-    if pad:
-        neg = np.concatenate([neg, np.zeros((*x.shape[:-1], pad), bool)], axis=-1)
-    return np.ascontiguousarray(np.packbits(neg, axis=-1, bitorder="little").view("<u8").astype(np.uint64))
+    return _bitpack.pack(x, _path, _num_threads)
 
 
 def unpack_bits(p: np.ndarray, c: int) -> np.ndarray:
@@ -135,8 +134,7 @@ def unpack_bits(p: np.ndarray, c: int) -> np.ndarray:
     c = _positive_int("c", c)
     if p.shape[-1] != _words(c):
         raise ValueError(f"p must hold ceil(c/64) = {_words(c)} words on its last axis, got {p.shape[-1]}")
-    bits = np.unpackbits(p.astype("<u8").view(np.uint8), axis=-1, bitorder="little")[..., :c]
-    return (1.0 - 2.0 * bits).astype(np.float32)
+    return _bitpack.unpack(p, c, _num_threads)
 
 
 # ----------------------------------------------------------------------------------- GEMM and conv
@@ -149,26 +147,10 @@ def xnor_gemm(a: np.ndarray, b: np.ndarray, k: int) -> np.ndarray:
         raise ValueError(f"a and b must have the same number of words, got {a.shape[1]} and {b.shape[1]}")
     if a.shape[1] != _words(k):
         raise ValueError(f"a and b must hold ceil(k/64) = {_words(k)} words per row, got {a.shape[1]}")
-    fa, fb = unpack_bits(a, k).astype(np.float64), unpack_bits(b, k).astype(np.float64)
-    return (fa @ fb.T).astype(np.int32)
-
-
-def _im2col(xf: np.ndarray, kh: int, kw: int, s: int, ho: int, wo: int) -> np.ndarray:
-    n, _, _, c = xf.shape
-    cols = np.empty((n, ho, wo, kh, kw, c), xf.dtype)
-    for dy in range(kh):
-        for dx in range(kw):
-            rows, cols_ = slice(dy, dy + s * (ho - 1) + 1, s), slice(dx, dx + s * (wo - 1) + 1, s)
-            cols[:, :, :, dy, dx, :] = xf[:, rows, cols_, :]
-    return cols.reshape(n, ho, wo, kh * kw * c)
-
-
-def _float_conv(xf: np.ndarray, wf: np.ndarray, s: int, ph: int, pw: int, ho: int, wo: int, pad_value: float):
-    n, h, w_, c = xf.shape
-    xp = np.full((n, h + 2 * ph, w_ + 2 * pw, c), pad_value, xf.dtype)
-    xp[:, ph : ph + h, pw : pw + w_, :] = xf
-    o, kh, kw, _ = wf.shape
-    return _im2col(xp, kh, kw, s, ho, wo) @ wf.reshape(o, -1).T
+    m, n, wc = a.shape[0], b.shape[0], a.shape[1]
+    out = _bconv.conv(a.reshape(1, 1, m, wc), b.reshape(n, 1, 1, wc), k, 1, 0, 0, False, 1, m, 0,
+                      _NO_AFFINE, _NO_AFFINE, _path, _num_threads)
+    return out.reshape(m, n)
 
 
 def binary_conv2d(x: np.ndarray, w: np.ndarray, c_in: int, stride: int = 1,
@@ -178,10 +160,8 @@ def binary_conv2d(x: np.ndarray, w: np.ndarray, c_in: int, stride: int = 1,
     ``"same_zero"`` equals zero-padding the ±1 input (padded taps add nothing); ``"same_one"`` pads with +1.
     """
     x, w, c_in, (s, ph, pw, ho, wo) = _binary_conv_args(x, w, c_in, stride, padding)
-    xf = unpack_bits(x, c_in).astype(np.float64)
-    wf = unpack_bits(w, c_in).astype(np.float64)
-    pad_value = 0.0 if padding == "same_zero" else 1.0
-    return _float_conv(xf, wf, s, ph, pw, ho, wo, pad_value).astype(np.int32)
+    return _bconv.conv(x, w, c_in, s, ph, pw, padding == "same_zero", ho, wo, 0, _NO_AFFINE, _NO_AFFINE,
+                       _path, _num_threads)
 
 
 def binary_conv2d_fused(x: np.ndarray, w: np.ndarray, c_in: int, scale: np.ndarray, bias: np.ndarray,
@@ -194,16 +174,19 @@ def binary_conv2d_fused(x: np.ndarray, w: np.ndarray, c_in: int, scale: np.ndarr
     """
     if output not in ("float", "bits"):
         raise ValueError(f"output must be 'float' or 'bits', got {output!r}")
-    acc = binary_conv2d(x, w, c_in, stride, padding)
-    o = acc.shape[3]
-    scale, bias = _affine("scale", scale, o), _affine("bias", bias, o)
-    y = scale * acc.astype(np.float32) + bias
-    return y if output == "float" else pack_bits(np.where(y < 0, -1, 1).astype(np.int8))
+    x, w, c_in, (s, ph, pw, ho, wo) = _binary_conv_args(x, w, c_in, stride, padding)
+    scale, bias = _affine("scale", scale, w.shape[0]), _affine("bias", bias, w.shape[0])
+    return _bconv.conv(x, w, c_in, s, ph, pw, padding == "same_zero", ho, wo, 1 if output == "float" else 2,
+                       scale, bias, _path, _num_threads)
 
 
 def bwn_conv2d(x: np.ndarray, w: np.ndarray, c_in: int, scale: np.ndarray, bias: np.ndarray,
                stride: int = 1, padding: Literal["valid", "same"] = "valid") -> np.ndarray:
-    """Binary-weight convolution of real NHWC ``x``: ``y = scale[o] * conv(x, ±1 weights) + bias[o]``."""
+    """Binary-weight convolution of real NHWC ``x``: ``y = scale[o] * conv(x, ±1 weights) + bias[o]``.
+
+    im2col + float32 GEMM (OpenBLAS through numpy, which uses its own threads) against the ±1 weights,
+    unpacked once per weight array and cached: this measured faster than any popcount-free bit trick.
+    """
     x = _array("x", x, (np.float32,), 4)
     w = _array("w", w, (np.uint64,), 4)
     c_in = _positive_int("c_in", c_in)
@@ -216,8 +199,30 @@ def bwn_conv2d(x: np.ndarray, w: np.ndarray, c_in: int, scale: np.ndarray, bias:
     same = padding == "same"
     s, ph, pw, ho, wo = _conv_geometry(x.shape[1], x.shape[2], w.shape[1], w.shape[2], stride, same)
     scale, bias = _affine("scale", scale, w.shape[0]), _affine("bias", bias, w.shape[0])
-    acc = _float_conv(x, unpack_bits(w, c_in), s, ph, pw, ho, wo, 0.0)
-    return (scale * acc + bias).astype(np.float32)
+    o, kh, kw, _ = w.shape
+    if kh == kw == 1 and s == 1:
+        cols = x.reshape(-1, c_in)
+    else:
+        cols = _im2col.im2col(x, kh, kw, s, ph, pw, ho, wo, _num_threads)
+    y = cols @ _bwn_weights(w, c_in)
+    y *= scale
+    y += bias
+    return y.reshape(x.shape[0], ho, wo, o)
+
+
+_bwn_cache: dict[int, tuple[np.ndarray, int, np.ndarray]] = {}
+
+
+def _bwn_weights(w: np.ndarray, c_in: int) -> np.ndarray:
+    """±1 float32 weights [kh*kw*c_in, O] for ``w``, cached; a hit is checked against a copy of ``w``."""
+    hit = _bwn_cache.get(id(w))
+    if hit is not None and hit[1] == c_in and hit[0].shape == w.shape and np.array_equal(hit[0], w):
+        return hit[2]
+    wt = np.ascontiguousarray(unpack_bits(w, c_in).reshape(w.shape[0], -1).T)
+    if len(_bwn_cache) >= 64:
+        _bwn_cache.pop(next(iter(_bwn_cache)))
+    _bwn_cache[id(w)] = (w.copy(), c_in, wt)
+    return wt
 
 
 # ------------------------------------------------------------------------------------------- pooling
@@ -233,47 +238,24 @@ def _pool_geometry(x: np.ndarray, kernel: object, stride: object, padding: objec
     return kh, kw, sh, sw, ph, pw, (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
 
 
-def _pool(xp: np.ndarray, kh: int, kw: int, sh: int, sw: int, ho: int, wo: int, reduce) -> np.ndarray:
-    out = None
-    for dy in range(kh):
-        for dx in range(kw):
-            v = xp[:, dy : dy + sh * (ho - 1) + 1 : sh, dx : dx + sw * (wo - 1) + 1 : sw, :]
-            out = v.copy() if out is None else reduce(out, v)
-    return np.ascontiguousarray(out)
+def _pool_call(x: np.ndarray, op: int, kernel: object, stride: object, padding: object) -> np.ndarray:
+    kh, kw, sh, sw, ph, pw, ho, wo = _pool_geometry(x, kernel, stride, padding)
+    return _pool.pool(x, op, kh, kw, sh, sw, ph, pw, ho, wo, _num_threads)
 
 
 def maxpool2d_bits(x: np.ndarray, kernel: int, stride: int, padding: int = 0) -> np.ndarray:
     """Max-pool of packed ±1 activations: the max is -1 only where every cell is -1, a bitwise AND."""
-    x = _array("x", x, (np.uint64,), 4)
-    kh, kw, sh, sw, ph, pw, ho, wo = _pool_geometry(x, kernel, stride, padding)
-    n, h, w, c = x.shape
-    xp = np.full((n, h + 2 * ph, w + 2 * pw, c), np.uint64(0xFFFFFFFFFFFFFFFF), np.uint64)
-    xp[:, ph : ph + h, pw : pw + w] = x
-    return _pool(xp, kh, kw, sh, sw, ho, wo, np.bitwise_and)
+    return _pool_call(_array("x", x, (np.uint64,), 4), 0, kernel, stride, padding)
 
 
 def maxpool2d(x: np.ndarray, kernel: int, stride: int, padding: int = 0) -> np.ndarray:
     """Float32 NHWC max-pool; padded cells never win."""
-    x = _array("x", x, (np.float32,), 4)
-    kh, kw, sh, sw, ph, pw, ho, wo = _pool_geometry(x, kernel, stride, padding)
-    n, h, w, c = x.shape
-    xp = np.full((n, h + 2 * ph, w + 2 * pw, c), -np.inf, np.float32)
-    xp[:, ph : ph + h, pw : pw + w] = x
-    return _pool(xp, kh, kw, sh, sw, ho, wo, np.maximum)
+    return _pool_call(_array("x", x, (np.float32,), 4), 1, kernel, stride, padding)
 
 
 def avgpool2d(x: np.ndarray, kernel: int, stride: int, padding: int = 0) -> np.ndarray:
     """Float32 NHWC average-pool; the average is over real cells only (padding is not counted)."""
-    x = _array("x", x, (np.float32,), 4)
-    kh, kw, sh, sw, ph, pw, ho, wo = _pool_geometry(x, kernel, stride, padding)
-    n, h, w, c = x.shape
-    xp = np.zeros((n, h + 2 * ph, w + 2 * pw, c), np.float32)
-    xp[:, ph : ph + h, pw : pw + w] = x
-    ones = np.zeros((1, h + 2 * ph, w + 2 * pw, 1), np.float32)
-    ones[:, ph : ph + h, pw : pw + w] = 1
-    total = _pool(xp, kh, kw, sh, sw, ho, wo, np.add)
-    count = _pool(ones, kh, kw, sh, sw, ho, wo, np.add)
-    return (total / count).astype(np.float32)
+    return _pool_call(_array("x", x, (np.float32,), 4), 2, kernel, stride, padding)
 
 
 # --------------------------------------------------------------------------------- threads and CPU
@@ -289,19 +271,30 @@ def get_num_threads() -> int:
 
 
 def cpu_features() -> dict[str, bool]:
-    """SIMD features of this CPU that the kernels can use."""
-    flags: set[str] = set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith(("flags", "Features")):
-                    flags.update(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return {"avx2": "avx2" in flags, "avx512f": "avx512f" in flags,
-            "avx512_vpopcntdq": "avx512_vpopcntdq" in flags, "neon": "asimd" in flags}
+    """SIMD features of this CPU that the kernels can use (as the compiled code detects them)."""
+    bits = _bconv.cpu_feature_bits()
+    names = ("avx2", "avx512f", "avx512_vpopcntdq", "neon", "popcnt")
+    return {name: bool(bits & (1 << i)) for i, name in enumerate(names)}
 
 
 def simd_path() -> str:
-    """The popcount path the kernels use on this CPU."""
-    return "numpy"
+    """The popcount path the kernels use: "avx512" (VPOPCNTDQ), "avx2", "neon" or "portable"."""
+    return next(name for name, code in _PATHS.items() if code == _path)
+
+
+def _force_path(name: str | None) -> None:
+    """Run every kernel on the named popcount path (None: the fastest this CPU has). For tests and benches."""
+    global _path
+    if name is None:
+        _path = _bconv.best_path()
+        return
+    if name not in _PATHS:
+        raise ValueError(f"unknown SIMD path {name!r}; choose from {sorted(_PATHS)}")
+    if not _bconv.path_supported(_PATHS[name]):
+        raise ValueError(f"this CPU cannot run the {name!r} popcount path")
+    _path = _PATHS[name]
+
+
+_path = _bconv.best_path()
+if os.environ.get("XNORVISION_SIMD"):
+    _force_path(os.environ["XNORVISION_SIMD"])

@@ -1,0 +1,27 @@
+"""Fixtures that run a test on every popcount path this CPU has, with 1 and 2 threads."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from xnorvision import kernels
+
+PATHS = [name for name, code in kernels._PATHS.items() if kernels._bconv.path_supported(code)]
+
+
+@pytest.fixture(params=PATHS)
+def simd(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Forces one popcount path for the test, restoring the default after."""
+    kernels._force_path(request.param)
+    yield request.param
+    kernels._force_path(None)
+
+
+@pytest.fixture(params=[1, 2], ids=["1t", "2t"])
+def threads(request: pytest.FixtureRequest) -> Iterator[int]:
+    before = kernels.get_num_threads()
+    kernels.set_num_threads(request.param)
+    yield request.param
+    kernels.set_num_threads(before)

@@ -1,0 +1,95 @@
+"""binary_conv2d, its fused variant and xnor_gemm against the float ±1 reference: bit-exact."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xnorvision import kernels as K
+
+from . import reference as ref
+
+# (n, h, w, c_in, o, kh, kw): C off multiples of 64, 1x1 and 1xN images, odd O, 5x5 and 1x1 kernels
+SHAPES = [
+    (2, 6, 7, 70, 9, 3, 3),
+    (1, 1, 1, 64, 33, 1, 1),
+    (1, 1, 9, 130, 40, 1, 3),
+    (3, 5, 5, 3, 65, 3, 3),
+    (1, 8, 6, 200, 32, 5, 5),
+    (1, 4, 4, 512, 96, 3, 3),
+]
+PADDINGS = ["valid", "same_zero", "same_one"]
+
+
+def _random_packed(rng: np.random.Generator, shape: tuple[int, ...], c: int, junk: bool) -> np.ndarray:
+    """Packed random signs; ``junk`` sets the unused high bits, which must never change a result."""
+    p = ref.pack_bits(rng.standard_normal((*shape, c)).astype(np.float32))
+    if junk and c % 64:
+        p[..., -1] |= ~np.uint64((1 << (c % 64)) - 1)
+    return np.ascontiguousarray(p)
+
+
+def _case(rng: np.random.Generator, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    n, h, w, c, o, kh, kw = shape
+    return _random_packed(rng, (n, h, w), c, True), _random_packed(rng, (o, kh, kw), c, True)
+
+
+def _fits(shape: tuple[int, ...], stride: int, padding: str) -> bool:
+    _, h, w, _, _, kh, kw = shape
+    ph, pw = (ref.same_pad(kh), ref.same_pad(kw)) if padding != "valid" else (0, 0)
+    return h + 2 * ph >= kh and w + 2 * pw >= kw
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_binary_conv2d_matches_reference(simd: str, threads: int, shape: tuple[int, ...]) -> None:
+    rng = np.random.default_rng(hash(shape) % 2**32)
+    x, w = _case(rng, shape)
+    for stride in (1, 2):
+        for padding in PADDINGS:
+            if not _fits(shape, stride, padding):
+                continue
+            got = K.binary_conv2d(x, w, shape[3], stride, padding)
+            want = ref.binary_conv2d(x, w, shape[3], stride, padding)
+            assert got.dtype == np.int32 and got.shape == want.shape
+            np.testing.assert_array_equal(got, want, err_msg=f"stride {stride} {padding}")
+
+
+@pytest.mark.parametrize("shape", SHAPES[:4], ids=lambda s: "x".join(map(str, s)))
+def test_fused_matches_affine_of_reference(simd: str, threads: int, shape: tuple[int, ...]) -> None:
+    rng = np.random.default_rng(1 + hash(shape) % 2**32)
+    x, w = _case(rng, shape)
+    o = shape[4]
+    # mixed signs, zero scales, and biases that make y == 0 exactly for some acc (y == 0 is +1)
+    scale = rng.choice([-0.75, -0.5, 0.0, 0.25, 1.5], o).astype(np.float32)
+    bias = (rng.integers(-6, 7, o) * 0.25).astype(np.float32)
+    for stride in (1, 2):
+        for padding in PADDINGS:
+            if not _fits(shape, stride, padding):
+                continue
+            acc = ref.binary_conv2d(x, w, shape[3], stride, padding)
+            y = ref.affine(acc, scale, bias)
+            got = K.binary_conv2d_fused(x, w, shape[3], scale, bias, stride, padding, output="float")
+            np.testing.assert_array_equal(got, y)
+            bits = K.binary_conv2d_fused(x, w, shape[3], scale, bias, stride, padding, output="bits")
+            np.testing.assert_array_equal(bits, ref.pack_bits(y))
+
+
+def test_fused_bits_exact_at_rounding_edges() -> None:
+    """Random float scales/biases over the whole acc range: the integer threshold equals the float test."""
+    rng = np.random.default_rng(7)
+    c, o = 100, 64
+    x = _random_packed(rng, (1, 4, 4), c, False)
+    w = _random_packed(rng, (o, 3, 3), c, False)
+    acc = ref.binary_conv2d(x, w, c, 1, "same_one")
+    scale = rng.standard_normal(o).astype(np.float32) * np.float32(1e-3)
+    bias = -scale * acc[0, 1, 1, :].astype(np.float32)  # y lands on or next to 0 at one pixel per channel
+    bits = K.binary_conv2d_fused(x, w, c, scale, bias, 1, "same_one", output="bits")
+    np.testing.assert_array_equal(bits, ref.pack_bits(ref.affine(acc, scale, bias)))
+
+
+@pytest.mark.parametrize(("m", "n", "k"), [(1, 1, 1), (7, 5, 63), (13, 33, 130), (40, 64, 1024)])
+def test_xnor_gemm_matches_reference(simd: str, threads: int, m: int, n: int, k: int) -> None:
+    rng = np.random.default_rng(m * n * k)
+    a = _random_packed(rng, (m,), k, True)
+    b = _random_packed(rng, (n,), k, True)
+    np.testing.assert_array_equal(K.xnor_gemm(a, b, k), ref.xnor_gemm(a, b, k))
