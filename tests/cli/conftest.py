@@ -5,7 +5,7 @@ import types
 import numpy as np
 import pytest
 
-from xnorvision.api import Detections, PipelineSpec, hookimpl, load_model
+from xnorvision.api import Detections, PipelineSpec, SinkSpec, SourceSpec, hookimpl, load_model
 from xnorvision.cli import main
 from xnorvision.plugins import _manager
 
@@ -49,6 +49,49 @@ def xnorvision_register_pipelines(register):
     register(PipelineSpec("classify", build=lambda options: [ModelStage(load_model(options.model))]))
 
 
+class CountSource:
+    """``count://N``: N grey frames whose pixel value is the frame number."""
+
+    live = False
+
+    def __init__(self, spec: str) -> None:
+        self.name = spec
+        self.left = int(spec.removeprefix("count://"))  # a bad N raises ValueError: the plugin's failure
+        self.i = 0
+
+    def read(self):
+        if self.i >= self.left:
+            return None
+        self.i += 1
+        return np.full((24, 32, 3), self.i - 1, np.uint8)
+
+    def close(self) -> None:
+        pass
+
+
+class LinesSink:
+    """``lines:PATH``: one line per frame with its index and mean pixel value."""
+
+    def __init__(self, path: str) -> None:
+        self.file = open(path, "w")  # closed by close()
+
+    def write(self, result) -> None:
+        self.file.write(f"{result.index} {result.frame.mean():.0f}\n")
+
+    def close(self) -> None:
+        self.file.close()
+
+
+@hookimpl
+def xnorvision_register_sources(register):
+    register(SourceSpec("count", "count://", open=CountSource))
+
+
+@hookimpl
+def xnorvision_register_sinks(register):
+    register(SinkSpec("lines", open=LinesSink))
+
+
 def _broken():
     raise ImportError("No module named 'torchvision'")
 
@@ -56,7 +99,9 @@ def _broken():
 @pytest.fixture
 def plugins(monkeypatch: pytest.MonkeyPatch):
     """Entry points as if two plugins were installed: a working one and one that fails to import."""
-    good = types.SimpleNamespace(xnorvision_register_pipelines=xnorvision_register_pipelines)
+    good = types.SimpleNamespace(xnorvision_register_pipelines=xnorvision_register_pipelines,
+                                 xnorvision_register_sources=xnorvision_register_sources,
+                                 xnorvision_register_sinks=xnorvision_register_sinks)
     monkeypatch.setattr(_manager, "_entry_point_plugins",
                         lambda: [("testing", "1.0", lambda: good), ("broken", "0.3", _broken)])
     monkeypatch.delenv("XNORVISION_STRICT_PLUGINS", raising=False)

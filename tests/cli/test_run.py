@@ -50,6 +50,13 @@ def test_model_from_path(cli, plugins, tiny_model: Path, tmp_path: Path) -> None
     assert labels and labels <= {"cat", "dog", "face"}
 
 
+def test_plugin_source_and_sink(cli, plugins, tmp_path: Path) -> None:
+    out = tmp_path / "lines.txt"
+    code, _, err = cli("run", "--source", "count://4", "--sink", f"lines:{out}", "--headless")
+    assert code == 0, err
+    assert out.read_text().splitlines() == ["0 0", "1 1", "2 2", "3 3"]
+
+
 def _bad_inputs(tmp: Path) -> dict[str, tuple[list[str], str]]:
     (tmp / "corrupt.mp4").write_bytes(b"\x00" * 512)
     (tmp / "imgs").mkdir()
@@ -71,12 +78,16 @@ def _bad_inputs(tmp: Path) -> dict[str, tuple[list[str], str]]:
         "save path": ([*synth, "--save", str(tmp / "no" / "x.mp4")], "--save .*does not exist"),
         "save type": ([*synth, "--save", str(tmp / "x.gif")], "unknown video type"),
         "threshold": ([*synth, "--threshold", "3"], "between 0 and 1"),
+        "plugin source fails": (["--source", "count://many"], "source 'count' cannot open count://many"),
+        "unknown sink": ([*synth, "--sink", "nope:x"], r"unknown sink 'nope' \(available: lines\)"),
+        "sink syntax": ([*synth, "--sink", "lines"], "NAME:TARGET"),
     }
 
 
 @pytest.mark.parametrize("case", [
     "camera", "missing video", "corrupt video", "unreadable image", "unknown plugin", "broken plugin",
-    "bad model file", "missing model", "size", "save path", "save type", "threshold"])
+    "bad model file", "missing model", "size", "save path", "save type", "threshold", "plugin source fails",
+    "unknown sink", "sink syntax"])
 def test_bad_input_is_one_line_exit_2(cli, plugins, tmp_path: Path, case: str) -> None:
     args, pattern = _bad_inputs(tmp_path)[case]
     code, _, err = cli("run", *args, "--headless")

@@ -49,6 +49,18 @@ def test_failing_stage_skips_the_frame_and_is_counted(collect, caplog, fake_stag
     assert "stage 'det' failed on frame 2: RuntimeError: bad frame" in caplog.text
 
 
+def test_stage_returning_the_wrong_type_is_a_stage_error(collect, caplog) -> None:
+    class Sloppy:
+        name = "sloppy"
+
+        def __call__(self, frame, detections):
+            return None
+
+    summary = Runner(SynthSource(3, (32, 24)), [Sloppy()], [collect]).run()
+    assert summary.errors == 3 and collect.results == []
+    assert "TypeError: returned NoneType, not Detections" in caplog.text
+
+
 def test_strict_stops_on_the_first_error_and_closes_sinks(collect, fake_stage) -> None:
     with pytest.raises(StageError, match="stage 'det' failed on frame 3"):
         Runner(SynthSource(10, (32, 24)), [fake_stage("det", fail_on=(3,))], [collect], strict=True).run()

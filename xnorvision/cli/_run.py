@@ -41,6 +41,7 @@ def run(
                                                 "for cameras and streams, every frame for files)."),
     ] = None,
     strict: Annotated[bool, Opt("--strict", help="Stop on the first stage error.")] = False,
+    sink: Annotated[list[str] | None, Opt("--sink", help="Plugin output NAME:TARGET (repeatable).")] = None,
     debug: DebugOpt = False,
 ) -> None:
     """Run a pipeline on a camera, video, images or synthetic frames; show, save, or both."""
@@ -51,7 +52,7 @@ def run(
     config = RunConfig(source=source, camera=camera, size=size, plugin=plugin, model=model,
                        threshold=threshold, threads=threads, max_frames=max_frames, save=save,
                        save_json=save_json, drop_frames=None if every_frame is None else not every_frame,
-                       strict=strict)
+                       strict=strict, sinks=list(sink or []))
     registry = load_registry()
     runner = prepare(registry, config)
     names = ", ".join(s.name for s in runner.stages) or "none: showing frames only"

@@ -36,6 +36,7 @@ class RunConfig:
     save_json: Path | None = None
     drop_frames: bool | None = None  # None: drop for live sources only
     strict: bool = False
+    sinks: list[str] = field(default_factory=list)  # plugin sinks as "NAME:TARGET"
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -70,6 +71,25 @@ def build_stages(registry: Registry, config: RunConfig) -> list[Stage]:
     return stages
 
 
+def open_plugin_sink(registry: Registry, item: str) -> Sink:
+    """``--sink NAME:TARGET``: the plugin sink ``NAME`` opened on ``TARGET``."""
+    name, sep, target = item.partition(":")
+    if not sep or not name:
+        raise XnorvisionError(f"--sink {item!r}: write NAME:TARGET, e.g. --sink mqtt:broker.local/topic")
+    if name not in registry.sinks:
+        known = ", ".join(sorted(registry.sinks)) or "none installed"
+        raise PluginError(f"unknown sink {name!r} (available: {known})")
+    try:
+        sink = registry.sinks[name].open(target)
+    except XnorvisionError:
+        raise
+    except Exception as exc:  # plugin code: its failure, in one line
+        raise PluginError(f"sink {name!r} cannot open {target!r}: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(sink, Sink):
+        raise PluginError(f"sink {name!r} returned {type(sink).__name__}, which lacks write/close")
+    return sink
+
+
 def prepare(registry: Registry, config: RunConfig, extra_sinks: list[Sink] | None = None) -> Runner:
     """A runner wired from ``config``; the caller runs it (headless) or hands it to the window."""
     if config.threshold < 0 or config.threshold > 1:
@@ -87,6 +107,7 @@ def prepare(registry: Registry, config: RunConfig, extra_sinks: list[Sink] | Non
             sinks.append(VideoSink(config.save, getattr(source, "fps", None)))
         if config.save_json is not None:
             sinks.append(JsonlSink(config.save_json))
+        sinks.extend(open_plugin_sink(registry, item) for item in config.sinks)
     except XnorvisionError:
         source.close()
         for sink in sinks:

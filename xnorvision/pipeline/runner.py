@@ -143,6 +143,8 @@ class Runner:
             t0 = time.perf_counter()
             try:
                 detections = stage(frame.image, detections)
+                if not isinstance(detections, Detections):
+                    raise TypeError(f"returned {type(detections).__name__}, not Detections")
             except Exception as exc:
                 self._stage_failed(stage, frame, exc)
                 return None

@@ -13,9 +13,10 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
-from xnorvision.errors import SourceError
+from xnorvision.errors import SourceError, XnorvisionError
 from xnorvision.pipeline.synth import SynthSource
 from xnorvision.plugins._registry import Registry
+from xnorvision.plugins.specs import SourceSpec
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 
@@ -130,6 +131,19 @@ def _image_list(spec: str) -> list[Path] | None:
     return None
 
 
+def _open_plugin_source(plugin: SourceSpec, spec: str) -> Source:
+    try:
+        source = plugin.open(spec)
+    except XnorvisionError:
+        raise
+    except Exception as exc:  # plugin code: its failure, reported in one line
+        raise SourceError(f"source {plugin.name!r} cannot open {spec}: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(source, Source):
+        raise SourceError(f"source {plugin.name!r} returned {type(source).__name__}, which lacks "
+                          "name/live/read/close")
+    return source
+
+
 def open_source(
     spec: str | None = None,
     *,
@@ -149,7 +163,7 @@ def open_source(
         return SynthSource(int(count), size or (320, 240))
     plugin = registry.source_for(spec) if registry is not None else None
     if plugin is not None:
-        return plugin.open(spec)
+        return _open_plugin_source(plugin, spec)
     images = _image_list(spec)
     if images is not None:
         if not images:
