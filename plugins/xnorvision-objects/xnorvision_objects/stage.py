@@ -1,0 +1,59 @@
+"""The object stage: classify each proposal box, or the frame's centre square when there is none."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from xnorvision.api import Detections, Model
+
+__all__ = ["ObjectStage", "centre_square", "softmax"]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def centre_square(width: int, height: int) -> np.ndarray:
+    """The largest centred square of the frame, ``[[x1, y1, x2, y2]]`` (CIFAR images are square)."""
+    side = min(width, height)
+    x1, y1 = (width - side) // 2, (height - side) // 2
+    return np.array([[x1, y1, x1 + side, y1 + side]], np.float32)
+
+
+class ObjectStage:
+    """One model call per frame: every crop is resized to the model's input and classified in a batch.
+
+    Scores are class probabilities (a softmax is applied when the model's output is named ``logits``);
+    each detection keeps the ``top_k`` best classes for the overlay.
+    """
+
+    def __init__(self, model: Model, top_k: int = 3) -> None:
+        self.name = "objects"
+        self.model = model
+        self.top_k = top_k
+        spec = model.input_spec
+        self.size = (int(spec.get("width") or 32), int(spec.get("height") or 32))
+        self.logits = model.output_names[0] == "logits"
+
+    def _label(self, i: int) -> str:
+        return self.model.labels[i] if i < len(self.model.labels) else str(i)
+
+    def __call__(self, frame: np.ndarray, detections: Detections) -> Detections:
+        h, w = frame.shape[:2]
+        boxes = detections.boxes if len(detections) else centre_square(w, h)
+        crops = []
+        for x1, y1, x2, y2 in np.round(boxes).astype(int):
+            x1, y1 = min(max(x1, 0), w - 1), min(max(y1, 0), h - 1)
+            crop = frame[y1:max(min(y2, h), y1 + 1), x1:max(min(x2, w), x1 + 1)]
+            crops.append(cv2.resize(crop, self.size, interpolation=cv2.INTER_AREA))
+        out = np.asarray(self.model(np.stack(crops)), np.float32)
+        probs = softmax(out) if self.logits else out
+        order = np.argsort(-probs, axis=1)[:, : self.top_k]
+        best = order[:, 0]
+        top = tuple(tuple((self._label(int(j)), float(p[j])) for j in row)
+                    for p, row in zip(probs, order, strict=True))
+        labels = tuple(self._label(int(b)) for b in best)
+        return Detections(boxes, probs[np.arange(len(best)), best], labels, top)
