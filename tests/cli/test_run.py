@@ -25,6 +25,17 @@ def test_headless_run_writes_video_and_jsonl(cli, plugins, tmp_path: Path) -> No
     assert ok and frame.shape == (64, 96, 3) and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 12
 
 
+def test_pipelines_chain_and_model_goes_to_the_last(cli, plugins, tiny_model: Path, tmp_path: Path) -> None:
+    jsonl = tmp_path / "o.jsonl"
+    code, _, err = cli("run", "--source", "synth:2", "--plugin", "boxes,classify", "--model", str(tiny_model),
+                       "--headless", "--threshold", "0", "--save-json", str(jsonl))
+    assert code == 0, err
+    record = json.loads(jsonl.read_text().splitlines()[0])
+    assert set(record["latency_ms"]) == {"boxes", "model"} and record["detections"][0]["box"] == [0, 0, 8, 8]
+    code, _, err = cli("run", "--source", "synth:2", "--plugin", "boxes,nope", "--headless")
+    assert code == 2 and "unknown pipeline 'nope'" in err
+
+
 def test_threshold_and_max_frames(cli, plugins, tmp_path: Path) -> None:
     jsonl = tmp_path / "o.jsonl"
     code, out, _ = cli("run", "--source", "synth:50", "--plugin", "boxes", "--headless", "--max-frames", "4",

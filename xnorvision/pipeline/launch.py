@@ -19,7 +19,7 @@ from xnorvision.pipeline.runner import Runner
 from xnorvision.pipeline.sinks import JsonlSink, Sink, VideoSink
 from xnorvision.pipeline.sources import open_source, parse_size
 from xnorvision.plugins._registry import Registry
-from xnorvision.plugins.specs import PipelineOptions, Stage
+from xnorvision.plugins.specs import PipelineOptions, PipelineSpec, Stage
 
 
 @dataclass
@@ -48,16 +48,29 @@ def display_available() -> bool:
 
 
 def build_stages(registry: Registry, config: RunConfig) -> list[Stage]:
-    """The selected pipeline's stages; none (frames only) when no ``--plugin`` was given."""
+    """The selected pipelines' stages, chained in order; none (frames only) without ``--plugin``.
+
+    ``--plugin faces,objects`` runs the faces stages, then the objects stages on their boxes; ``--model``
+    goes to the last pipeline of the chain (the others use their default models).
+    """
     if config.plugin is None:
         if config.model is not None:
             raise XnorvisionError("--model needs --plugin NAME, the pipeline that runs the model")
         return []
-    spec = registry.pipeline(config.plugin)
+    names = [n.strip() for n in config.plugin.split(",")]
+    specs = [registry.pipeline(n) for n in names]  # every name checked before anything loads
     if config.model is not None:
         registry.resolve_model(config.model)  # a clear error now rather than inside the plugin
-    options = PipelineOptions(threshold=config.threshold, threads=config.threads, model=config.model,
-                              extra=dict(config.extra))
+    stages: list[Stage] = []
+    for i, spec in enumerate(specs):
+        model = config.model if i == len(specs) - 1 else None
+        options = PipelineOptions(threshold=config.threshold, threads=config.threads, model=model,
+                                  extra=dict(config.extra))
+        stages.extend(_build_one(spec, options))
+    return stages
+
+
+def _build_one(spec: PipelineSpec, options: PipelineOptions) -> list[Stage]:
     try:
         stages = list(spec.build(options))
     except XnorvisionError:
