@@ -34,7 +34,7 @@ class FailStage:
         raise ValueError("broken weights")
 
 
-def wait_for(app: QApplication, condition, timeout: float = 5.0) -> None:
+def wait_for(app: QApplication, condition, timeout: float = 20.0) -> None:
     end = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < end, "timed out waiting for the window"

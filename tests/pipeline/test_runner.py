@@ -30,11 +30,15 @@ def test_every_frame_in_order(collect, fake_stage) -> None:
 
 
 def test_live_source_keeps_only_the_newest_frame() -> None:
-    capture = CaptureThread(SlowSource(200, (16, 12)), drop_frames=True).start()
-    time.sleep(0.3)  # the consumer is "busy": the source runs ahead
+    source = SlowSource(200, (16, 12))
+    capture = CaptureThread(source, drop_frames=True).start()
+    deadline = time.monotonic() + 10
+    while source._next < 200 and time.monotonic() < deadline:  # the consumer is "busy": the source runs ahead
+        time.sleep(0.01)
     first = capture.next(timeout=1.0)
+    assert capture.next(timeout=1.0) is None and capture.finished
     capture.stop()
-    assert first is not None and first.index >= 150 and capture.dropped == first.index
+    assert first is not None and first.index == 199 and capture.dropped == 199
 
 
 def test_drop_frames_default_follows_the_source() -> None:
