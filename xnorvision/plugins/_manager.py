@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
 from collections.abc import Callable, Iterable
 from importlib import metadata
 from pathlib import Path
@@ -136,7 +135,7 @@ def _check_api_version(plugin: Any, info: PluginInfo) -> None:
     if isinstance(wanted, int) and wanted > API_VERSION:
         info.warning = (f"plugin {info.name!r} targets plugin API {wanted} but this xnorvision has API "
                         f"{API_VERSION}; upgrade xnorvision (`pip install -U xnorvision`)")
-        warnings.warn(info.warning, stacklevel=3)
+        log.warning("%s", info.warning)
 
 
 def current_registry() -> Registry:
