@@ -326,7 +326,7 @@ def parse_nodes(graph: Any) -> tuple[list[Node], list[str]]:
             raise ModelFormatError(f"graph node #{i}: name must be a non-empty string without '.': {name!r}")
         if name in seen:
             raise ModelFormatError(f"node {name!r}: duplicate name")
-        if op not in OPS:
+        if not isinstance(op, str) or op not in OPS:
             raise ModelFormatError(f"node {name!r}: unknown op {op!r}")
         if not (isinstance(inputs, list) and inputs and all(isinstance(x, str) for x in inputs)):
             raise ModelFormatError(f"node {name!r}: inputs must be a non-empty list of names")

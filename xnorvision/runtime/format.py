@@ -155,7 +155,7 @@ def _parse_entry(name: str, e: Any, body_len: int) -> Entry:
     if not isinstance(e, dict) or set(e) != {"dtype", "shape", "data_offsets"}:
         raise ModelFormatError(f"tensor {name!r}: malformed header entry")
     dtype, shape, offsets = e["dtype"], e["shape"], e["data_offsets"]
-    if dtype not in DTYPES:
+    if not isinstance(dtype, str) or dtype not in DTYPES:
         raise ModelFormatError(f"tensor {name!r}: dtype {dtype!r} is not F32 or U64")
     if not (isinstance(shape, list) and len(shape) <= 8 and all(_nonneg(d, MAX_DIM) for d in shape)):
         raise ModelFormatError(f"tensor {name!r}: bad shape {shape!r}")
@@ -226,7 +226,7 @@ def validate_input_spec(spec: Any) -> dict[str, Any]:
     h, w, c = spec.get("height"), spec.get("width"), spec.get("channels", 3)
     if (h is None) != (w is None) or not all(v is None or _nonneg(v, MAX_DIM) and v > 0 for v in (h, w)):
         raise ModelFormatError(f"input spec: height/width must be positive integers or both null: {h}, {w}")
-    if c not in (1, 3) or isinstance(c, bool):
+    if not _nonneg(c, 3) or c not in (1, 3):
         raise ModelFormatError(f"input spec: channels must be 1 or 3, got {c!r}")
     order = spec.get("channel_order", "rgb" if c == 3 else "gray")
     if order not in (("rgb", "bgr") if c == 3 else ("gray",)):
@@ -235,11 +235,16 @@ def validate_input_spec(spec: Any) -> dict[str, Any]:
     for key, vals in (("mean", mean), ("std", std)):
         if not (isinstance(vals, list) and len(vals) == c and all(_finite(v) for v in vals)):
             raise ModelFormatError(f"input spec: {key} must be {c} finite numbers, got {vals!r}")
-    if any(s <= 0 for s in std):
-        raise ModelFormatError("input spec: std must be positive")
+    if not all(1e-6 <= s <= 1e6 for s in std) or not all(abs(m) <= 1e6 for m in mean):
+        raise ModelFormatError("input spec: std must be positive and mean and std within [-1e6, 1e6]")
     return {**spec, "height": h, "width": w, "channels": c, "channel_order": order,
             "mean": [float(m) for m in mean], "std": [float(s) for s in std]}
 
 
 def _finite(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return False
+    try:
+        return math.isfinite(float(v))
+    except OverflowError:  # an integer too large for a float
+        return False
