@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PyQt5.QtCore import QEvent, Qt
@@ -14,7 +16,7 @@ from PyQt5.QtWidgets import QApplication
 from xnorvision.app import MainWindow, run_window
 from xnorvision.app.window import BOX_COLOUR
 from xnorvision.detect import Detections
-from xnorvision.pipeline import Runner, StageError, SynthSource
+from xnorvision.pipeline import JsonlSink, Runner, StageError, SynthSource, VideoSink
 
 pytestmark = pytest.mark.qt
 BOX = (100, 60, 220, 180)
@@ -96,6 +98,23 @@ def test_q_closes_and_stops_the_worker(qapp, window: MainWindow) -> None:
     press(window, Qt.Key_Q)
     assert not window.isVisible() and window.worker.isFinished()
     assert window.runner.summary.frames > 0
+
+
+def test_closing_the_window_leaves_complete_files(qapp, tmp_path: Path) -> None:
+    video, jsonl = tmp_path / "o.mp4", tmp_path / "o.jsonl"
+    runner = Runner(SynthSource(10**6, (96, 64)), [BoxStage()], [VideoSink(video), JsonlSink(jsonl)])
+    win = MainWindow(runner)
+    win.show()
+    win.start()
+    wait_for(qapp, lambda: runner.summary.frames >= 5)
+    win.close()
+    frames = runner.summary.frames
+    assert [json.loads(line)["index"] for line in jsonl.read_text().splitlines()] == list(range(frames))
+    cap = cv2.VideoCapture(str(video))
+    count = 0
+    while cap.read()[0]:
+        count += 1
+    assert count == frames
 
 
 def test_run_window_returns_the_summary_and_reraises_errors(qapp) -> None:

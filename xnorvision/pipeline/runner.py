@@ -12,7 +12,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -102,7 +102,7 @@ class Runner:
     def run(self) -> Summary:
         capture = CaptureThread(self.source, self.drop_frames).start()
         start = time.perf_counter()
-        rate: float | None = None
+        interval: float | None = None  # smoothed seconds per frame, for the live FPS overlay
         last = start
         try:
             while not self._stop.is_set():
@@ -118,11 +118,9 @@ class Runner:
                     continue
                 result = self._process(frame)
                 now = time.perf_counter()
-                rate = _ema(rate, 1.0 / max(now - last, 1e-6))
-                last = now
+                interval, last = _ema(interval, now - last), now
                 if result is not None:
-                    self._emit(FrameResult(result.index, result.timestamp, result.frame, result.detections,
-                                           result.latency_ms, rate))
+                    self._emit(replace(result, fps=1.0 / max(interval, 1e-6)))
         except KeyboardInterrupt:
             self.summary.interrupted = True
         finally:
