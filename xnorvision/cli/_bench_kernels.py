@@ -1,3 +1,33 @@
-"""Commands of this module are attached to the apps in ``_apps`` (filled in by the owning issue)."""
+"""``xnorvision bench kernels``: parse, run the kernel benchmark, print the table, write the JSON."""
 
-from xnorvision.cli._apps import app  # noqa: F401
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from xnorvision.cli._apps import bench_app
+from xnorvision.errors import XnorvisionError
+
+_THREADS = typer.Option(None, "--threads", help="Threads for the multi-thread runs (default: all cores).")
+_JSON = typer.Option(None, "--json", help="Also write the results as JSON to this file.")
+_QUICK = typer.Option(False, "--quick", help="Few repeats: a run of a few seconds, noisier numbers.")
+
+
+@bench_app.command("kernels")
+def bench_kernels(threads: int | None = _THREADS, json_path: Path | None = _JSON,
+                  quick: bool = _QUICK) -> None:
+    """Binary conv / XNOR GEMM speed vs the CPU's popcount ceiling and float32 baselines (ResNet-18)."""
+    if threads is not None and threads < 1:
+        raise XnorvisionError(f"--threads must be >= 1, got {threads}")
+    from xnorvision.bench.kernels import run, table
+
+    report, extra = run(threads, quick)
+    typer.echo(table(report, extra))
+    if json_path is not None:
+        try:
+            json_path.write_text(json.dumps(report, indent=2) + "\n")
+        except OSError as exc:
+            raise XnorvisionError(f"cannot write {json_path}: {exc.strerror}") from None
+        typer.echo(f"wrote {json_path}")

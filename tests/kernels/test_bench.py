@@ -1,0 +1,38 @@
+"""`xnorvision bench kernels` end to end on one small layer: table printed, JSON with the issue's keys."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from xnorvision.bench import kernels as bench
+from xnorvision.cli import main
+
+LAYER_KEYS = {"name", "shape", "bmacs_1t", "pct_peak_1t", "speedup_vs_sgemm_1t", "speedup_vs_sgemm_mt",
+              "speedup_vs_torch_1t", "speedup_vs_openvino_1t"}
+
+
+def test_bench_kernels_quick_writes_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(bench, "LAYERS", [("conv3x3_8x8x64", 8, 64)])
+    out = tmp_path / "k.json"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "kernels", "--quick", "--threads", "2", "--json", str(out)])
+    assert exit_info.value.code in (0, None)
+    assert "| conv3x3_8x8x64 |" in capsys.readouterr().out
+    report = json.loads(out.read_text())
+    assert set(report) == {"peak_bmacs_1t", "layers"} and report["peak_bmacs_1t"] > 0
+    (layer,) = report["layers"]
+    assert set(layer) == LAYER_KEYS
+    assert layer["shape"] == [8, 8, 64, 64, 3]
+    assert 0 < layer["pct_peak_1t"] and layer["bmacs_1t"] > 0 and layer["speedup_vs_sgemm_1t"] > 0
+    assert layer["speedup_vs_openvino_1t"] is None  # not installed here
+
+
+def test_bench_kernels_rejects_bad_threads(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "kernels", "--threads", "0"])
+    assert exit_info.value.code == 2
+    assert "--threads must be >= 1" in capsys.readouterr().err

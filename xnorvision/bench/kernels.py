@@ -1,0 +1,158 @@
+"""``xnorvision bench kernels``: binary kernels against this CPU's popcount ceiling and float baselines.
+
+For each 3x3 layer of a ResNet-18 at 224x224 it times, in one run: ``binary_conv2d`` (zero "same"
+padding, the layer as a network runs it), ``xnor_gemm`` on the layer's im2col shapes, float32 im2col +
+numpy/OpenBLAS sgemm, and ``torch.nn.functional.conv2d`` / OpenVINO when they are installed. The ceiling
+is a register-only XOR + popcount + add loop on the same SIMD path. Times are the best of several
+repeats (the machine is shared); speeds are binary MAC/s, and speedups compare times of the same layer.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from xnorvision import _im2col, kernels
+from xnorvision.bench._timing import best_time, blas_threads
+
+#: (name, H = W, C_in = C_out) of ResNet-18's 3x3 convolutions at 224x224
+LAYERS = [("conv3x3_56x56x64", 56, 64), ("conv3x3_28x28x128", 28, 128), ("conv3x3_14x14x256", 14, 256),
+          ("conv3x3_7x7x512", 7, 512)]
+
+
+@dataclass(frozen=True)
+class Settings:
+    threads: int
+    repeats: int
+    min_seconds: float
+    peak_iters: int
+
+
+def settings(threads: int | None, quick: bool) -> Settings:
+    n = threads if threads is not None else kernels.get_num_threads()
+    if quick:
+        return Settings(n, repeats=5, min_seconds=0.0, peak_iters=100_000)
+    return Settings(n, repeats=20, min_seconds=0.25, peak_iters=100_000)
+
+
+def peak_bmacs(threads: int, iters: int, repeats: int) -> float:
+    """The ceiling: binary MAC/s of the register-only loop on ``threads`` threads.
+
+    Short runs (~0.5 ms), best of many: a run that loses its core to another process is discarded.
+    """
+    from xnorvision import _bconv
+
+    best = 0.0
+    for _ in range(4 * repeats):
+        t0 = time.perf_counter()
+        macs = _bconv.peak(kernels._path, iters, threads)
+        best = max(best, macs / (time.perf_counter() - t0))
+    return best
+
+
+def _threads(n: int):
+    kernels.set_num_threads(n)
+    return blas_threads(n)
+
+
+def _time_layer(hw: int, c: int, threads: int, s: Settings) -> dict[str, float | None]:
+    """Seconds per call of each implementation of one layer on ``threads`` threads (None: not installed)."""
+    rng = np.random.default_rng(hw * c)
+    wc = c // 64
+    x = rng.integers(0, 2**63, (1, hw, hw, wc), dtype=np.uint64)
+    w = rng.integers(0, 2**63, (c, 3, 3, wc), dtype=np.uint64)
+    a = rng.integers(0, 2**63, (hw * hw, 9 * wc), dtype=np.uint64)
+    xf = rng.standard_normal((1, hw, hw, c)).astype(np.float32)
+    wf = rng.standard_normal((9 * c, c)).astype(np.float32)
+    times: dict[str, float | None] = {}
+    with _threads(threads):
+        times["binary_conv2d"] = best_time(lambda: kernels.binary_conv2d(x, w, c, 1, "same_zero"),
+                                           s.repeats, s.min_seconds)
+        times["xnor_gemm"] = best_time(lambda: kernels.xnor_gemm(a, w.reshape(c, -1), 9 * c),
+                                       s.repeats, s.min_seconds)
+        times["sgemm"] = best_time(lambda: _im2col.im2col(xf, 3, 3, 1, 1, 1, hw, hw, threads) @ wf,
+                                   s.repeats, s.min_seconds)
+    times["torch"] = _time_torch(hw, c, threads, s)
+    times["openvino"] = None  # OpenVINO's BinaryConvolution: only when `openvino` is importable
+    return times
+
+
+def _time_torch(hw: int, c: int, threads: int, s: Settings) -> float | None:
+    if importlib.util.find_spec("torch") is None:
+        return None
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        xt = torch.randn(1, c, hw, hw)
+        wt = torch.randn(c, c, 3, 3)
+        with torch.no_grad():
+            return best_time(lambda: torch.nn.functional.conv2d(xt, wt, padding=1), s.repeats, s.min_seconds)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _ratio(num: float | None, den: float | None) -> float | None:
+    return None if num is None or den is None else num / den
+
+
+def run(threads: int | None = None, quick: bool = False) -> tuple[dict, list[dict]]:
+    """Measure everything: (the JSON report, with exactly the issue's keys; extra rows for the table)."""
+    s = settings(threads, quick)
+    before = kernels.get_num_threads()
+    try:
+        peak_1t = peak_bmacs(1, s.peak_iters, s.repeats)
+        peak_mt = peak_bmacs(s.threads, s.peak_iters, s.repeats)
+        layers, rows = [], []
+        for name, hw, c in LAYERS:
+            t1 = _time_layer(hw, c, 1, s)
+            tm = _time_layer(hw, c, s.threads, s)
+            macs = hw * hw * c * 9 * c
+            bmacs_1t = macs / t1["binary_conv2d"]
+            layers.append({
+                "name": name,
+                "shape": [hw, hw, c, c, 3],
+                "bmacs_1t": bmacs_1t,
+                "pct_peak_1t": 100.0 * bmacs_1t / peak_1t,
+                "speedup_vs_sgemm_1t": _ratio(t1["sgemm"], t1["binary_conv2d"]),
+                "speedup_vs_sgemm_mt": _ratio(tm["sgemm"], tm["binary_conv2d"]),
+                "speedup_vs_torch_1t": _ratio(t1["torch"], t1["binary_conv2d"]),
+                "speedup_vs_openvino_1t": _ratio(t1["openvino"], t1["binary_conv2d"]),
+            })
+            rows.append({"gemm_bmacs_1t": macs / t1["xnor_gemm"], "bmacs_mt": macs / tm["binary_conv2d"],
+                         "pct_peak_mt": 100.0 * macs / tm["binary_conv2d"] / peak_mt,
+                         "sgemm_macs_1t": macs / t1["sgemm"]})
+    finally:
+        kernels.set_num_threads(before)
+    info = {"peak_bmacs_mt": peak_mt, "threads": s.threads}
+    return {"peak_bmacs_1t": peak_1t, "layers": layers}, [info, *rows]
+
+
+def _fmt(v: float | None, unit: str = "x") -> str:
+    return "n/a" if v is None else f"{v:.1f}{unit}"
+
+
+def table(report: dict, extra: list[dict]) -> str:
+    """The report as a Markdown table (the README shows one, with the command that made it)."""
+    info, rows = extra[0], extra[1:]
+    g, n = 1e9, info["threads"]
+    lines = [
+        f"popcount path: {kernels.simd_path()}; ceiling {report['peak_bmacs_1t'] / g:.0f} G binary MAC/s on "
+        f"1 thread, {info['peak_bmacs_mt'] / g:.0f} G on {n} threads",
+        "",
+        f"| layer | binary conv 1t (G bMAC/s) | % ceiling 1t | xnor_gemm 1t | sgemm 1t (G MAC/s) "
+        f"| vs sgemm 1t | vs sgemm {n}t | vs torch 1t | vs OpenVINO 1t | binary conv {n}t | % ceiling {n}t |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for layer, row in zip(report["layers"], rows, strict=True):
+        lines.append(
+            f"| {layer['name']} | {layer['bmacs_1t'] / g:.0f} | {layer['pct_peak_1t']:.0f}% "
+            f"| {row['gemm_bmacs_1t'] / g:.0f} | {row['sgemm_macs_1t'] / g:.1f} "
+            f"| {_fmt(layer['speedup_vs_sgemm_1t'])} | {_fmt(layer['speedup_vs_sgemm_mt'])} "
+            f"| {_fmt(layer['speedup_vs_torch_1t'])} | {_fmt(layer['speedup_vs_openvino_1t'])} "
+            f"| {row['bmacs_mt'] / g:.0f} | {row['pct_peak_mt']:.0f}% |")
+    return "\n".join(lines)
