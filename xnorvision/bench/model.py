@@ -47,6 +47,10 @@ def _missing(name: str, why: str) -> dict[str, Any]:
             "note": why}
 
 
+_ONNX_NOTE = ("onnxruntime is not installed" if importlib.util.find_spec("onnxruntime") is None
+              else "not measured: the graph has no ONNX exporter yet")
+
+
 def _torch_row(model: Model, x: np.ndarray, threads: int, seconds: float) -> dict[str, Any]:
     if importlib.util.find_spec("torch") is None:
         return _missing("torch-float32", "torch is not installed")
@@ -77,7 +81,7 @@ def bench_model(path: Path | None = None, reference: str | None = None, threads:
     ours = summarize("xnorvision", time_calls(lambda: model.run(x), seconds), batch,
                      sum(a.nbytes for a in model.file.tensors.values()))
     rows = [ours, _torch_row(model, x, threads, seconds),
-            _missing("onnxruntime-float32", "onnxruntime is not installed")]
+            _missing("onnxruntime-float32", _ONNX_NOTE)]
     base = rows[1]
     report: dict[str, Any] = {
         "model": reference if reference else str(path), "input": list(x.shape), "threads": threads,

@@ -1,0 +1,73 @@
+"""`xnorvision model info/reference` and `xnorvision bench model` through the real entry point."""
+
+from __future__ import annotations
+
+import json
+from importlib.util import find_spec
+from pathlib import Path
+
+import pytest
+
+from tests.runtime import graphs
+from xnorvision.cli import main
+from xnorvision.runtime import save_model
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_reference_then_info(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "v.xnv"
+    code, out, _ = _run(capsys, "model", "reference", "vgg-small", "--out", str(path))
+    assert code == 0 and path.exists() and "vgg-small" in out
+    code, out, _ = _run(capsys, "model", "info", str(path))
+    assert code == 0
+    assert "binary_conv2d5" in out and "604.0M binary" in out and "bits[N,16,16,128]" in out
+    code, out, _ = _run(capsys, "model", "info", str(path), "--json")
+    info = json.loads(out)
+    assert code == 0 and info["labels"] == 10 and info["macs"]["binary"] > 100 * info["macs"]["float"]
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00" * 7, b"garbage that is not a model at all"])
+def test_info_on_a_bad_file_is_one_line_and_exit_2(tmp_path: Path, capsys, content: bytes) -> None:
+    bad = tmp_path / "bad.xnv"
+    bad.write_bytes(content)
+    code, out, err = _run(capsys, "model", "info", str(bad))
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("error: ") and "bad.xnv" in err
+
+
+def test_unknown_reference_is_a_user_error(tmp_path: Path, capsys) -> None:
+    code, _, err = _run(capsys, "model", "reference", "alexnet", "--out", str(tmp_path / "a.xnv"))
+    assert code == 2 and "resnet18, vgg-small" in err
+
+
+def test_bench_model_writes_the_report(tmp_path: Path, capsys) -> None:
+    graph, tensors, spec = graphs.chain()
+    path = save_model(tmp_path / "c.xnv", graph, tensors, spec, [], {})
+    out_json = tmp_path / "bench.json"
+    code, out, _ = _run(capsys, "bench", "model", str(path), "--threads", "1", "--seconds", "0.05",
+                        "--json", str(out_json))
+    assert code == 0 and "| xnorvision |" in out
+    report = json.loads(out_json.read_text())
+    assert report["input"] == [1, 13, 11, 3] and report["threads"] == 1
+    rows = {r["name"]: r for r in report["runtimes"]}
+    assert set(rows) == {"xnorvision", "torch-float32", "onnxruntime-float32"}
+    ours = rows["xnorvision"]
+    assert ours["images_per_s"] > 0 and 0 < ours["p50_ms"] <= ours["p95_ms"]
+    assert ours["weights_mb"] == pytest.approx(sum(a.nbytes for a in tensors.values()) / 1e6, abs=1e-3)
+    torch_ok = find_spec("torch") is not None
+    assert (rows["torch-float32"]["images_per_s"] is not None) == torch_ok
+    assert rows["onnxruntime-float32"]["images_per_s"] is None  # no ONNX export of the graph yet
+
+
+def test_bench_model_needs_exactly_one_model(capsys) -> None:
+    code, _, err = _run(capsys, "bench", "model")
+    assert code == 2 and "either a model PATH or --reference" in err
