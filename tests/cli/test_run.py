@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -111,3 +115,25 @@ def test_bad_input_is_one_line_exit_2(cli, plugins, tmp_path: Path, case: str) -
 def test_debug_shows_the_traceback(cli, plugins) -> None:
     code, _, err = cli("run", "--source", "synth:2", "--plugin", "nosuch", "--headless", "--debug")
     assert code == 2 and "Traceback" in err and "unknown pipeline" in err
+
+
+def test_ctrl_c_stops_cleanly_with_complete_files(tmp_path: Path) -> None:
+    """A real SIGINT to a real process: summary printed, exit 0, video and JSONL whole."""
+    video, jsonl = tmp_path / "o.mp4", tmp_path / "o.jsonl"
+    cmd = [sys.executable, "-c", "from xnorvision.cli import main; main()", "run", "--source", "synth:999999",
+           "--size", "64x48", "--headless", "--save", str(video), "--save-json", str(jsonl)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while (not jsonl.exists() or len(jsonl.read_text().splitlines()) < 20) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and "interrupted" in out, err
+    frames = int(out.split()[0])
+    records = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert len(records) == frames >= 20
+    cap = cv2.VideoCapture(str(video))
+    count = 0
+    while cap.read()[0]:
+        count += 1
+    assert count == frames

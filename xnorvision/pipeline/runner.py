@@ -1,13 +1,14 @@
 """The runner: one loop that takes frames from the capture thread, runs the stages, feeds the sinks.
 
 Each stage is timed on its own. A stage that raises costs one frame (logged, counted) unless ``strict``.
-Ctrl-C and :meth:`Runner.stop` end the loop between frames, and the sinks are always closed, so saved
-files are complete.
+Ctrl-C (when run on the main thread) and :meth:`Runner.stop` end the loop between frames, and the sinks
+are always closed, so saved files are complete and hold exactly the frames counted.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 from collections import deque
@@ -99,7 +100,16 @@ class Runner:
     def stop(self) -> None:
         self._stop.set()
 
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        """First Ctrl-C: finish the current frame, then stop. A second one interrupts at once."""
+        if self.summary.interrupted:
+            raise KeyboardInterrupt
+        self.summary.interrupted = True
+        self._stop.set()
+
     def run(self) -> Summary:
+        in_main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, self._on_sigint) if in_main else None
         capture = CaptureThread(self.source, self.drop_frames).start()
         start = time.perf_counter()
         interval: float | None = None  # smoothed seconds per frame, for the live FPS overlay
@@ -124,6 +134,8 @@ class Runner:
         except KeyboardInterrupt:
             self.summary.interrupted = True
         finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
             capture.stop()
             self.summary.seconds = time.perf_counter() - start
             self.summary.dropped = capture.dropped
