@@ -20,7 +20,7 @@ def test_plugins_json_lists_loaded_and_broken(cli, plugins) -> None:
     assert code == 0
     assert json.loads(out) == [
         {"name": "testing", "version": "1.0", "models": [], "pipelines": ["boxes", "flaky", "classify"],
-         "sources": [], "sinks": [], "error": None},
+         "sources": ["count"], "sinks": ["lines"], "error": None},
         {"name": "broken", "version": "0.3", "models": [], "pipelines": [], "sources": [], "sinks": [],
          "error": "ImportError: No module named 'torchvision'"},
     ]
@@ -28,7 +28,8 @@ def test_plugins_json_lists_loaded_and_broken(cli, plugins) -> None:
 
 def test_plugins_table(cli, plugins) -> None:
     code, out, _ = cli("plugins")
-    assert code == 0 and "testing 1.0\n  pipelines: boxes, flaky, classify" in out
+    assert code == 0 and "testing 1.0\n  pipelines: boxes, flaky, classify\n" in out
+    assert "  sources: count\n  sinks: lines\n" in out
     assert "broken 0.3  FAILED: ImportError" in out
 
 
