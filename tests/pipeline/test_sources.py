@@ -39,13 +39,16 @@ def test_unreadable_image_names_the_file(tmp_path: Path) -> None:
         src.read()
 
 
-def test_video_file_reads_every_frame(tmp_path: Path) -> None:
-    path = tmp_path / "v.avi"
+def write_video(path: Path, frames: int) -> Path:
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (32, 24))
-    for i in range(7):
+    for i in range(frames):
         writer.write(np.full((24, 32, 3), i * 30, np.uint8))
     writer.release()
-    src = open_source(str(path))
+    return path
+
+
+def test_video_file_reads_every_frame(tmp_path: Path) -> None:
+    src = open_source(str(write_video(tmp_path / "v.avi", 7)))
     frames = []
     while (f := src.read()) is not None:
         frames.append(f)
@@ -59,6 +62,13 @@ def test_video_file_reads_every_frame(tmp_path: Path) -> None:
 def test_bad_sources(spec: str | None, message: str) -> None:
     with pytest.raises(SourceError, match=message):
         open_source(spec)
+
+
+def test_stream_urls_are_live(tmp_path: Path) -> None:
+    stream = open_source(f"file://{write_video(tmp_path / 'v.avi', 2)}")
+    assert stream.live and stream.read().shape == (24, 32, 3)
+    with pytest.raises(SourceError, match="cannot open stream file://"):
+        open_source(f"file://{tmp_path}/missing.mp4")
 
 
 def test_corrupt_video(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Frame sources: camera, video file, image file/folder/glob, ``synth:N``, and whatever plugins add.
+"""Frame sources: camera, video file, stream URL, image file/folder/glob, ``synth:N``, and plugins' own.
 
 A source is anything with ``read() -> frame | None`` (None at the end), ``close()``, a ``name`` and a
 ``live`` flag: live sources (cameras, streams) make the capture thread keep only the newest frame.
@@ -83,6 +83,15 @@ def open_video(path: Path) -> CaptureSource:
     return CaptureSource(cap, str(path), live=False)
 
 
+def open_stream(url: str) -> CaptureSource:
+    """A network stream OpenCV's FFmpeg backend reads (rtsp://, http://...): live, newest frame only."""
+    cap = cv2.VideoCapture(url)
+    if not cap.isOpened():
+        cap.release()
+        raise SourceError(f"cannot open stream {url}; check the address, or install a plugin that reads it")
+    return CaptureSource(cap, url, live=True)
+
+
 class ImageFilesSource:
     """A list of image files, read in order; an unreadable one stops the run with its name."""
 
@@ -164,6 +173,8 @@ def open_source(
     plugin = registry.source_for(spec) if registry is not None else None
     if plugin is not None:
         return _open_plugin_source(plugin, spec)
+    if "://" in spec:
+        return open_stream(spec)
     images = _image_list(spec)
     if images is not None:
         if not images:
