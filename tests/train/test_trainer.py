@@ -1,0 +1,133 @@
+"""The training loop on tiny synthetic data: learning, checkpoints, resume, targets, export, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from xnorvision.cli import main  # noqa: E402
+from xnorvision.runtime import Model  # noqa: E402
+from xnorvision.train.data import load_dataset  # noqa: E402
+from xnorvision.train.export import export_checkpoint  # noqa: E402
+from xnorvision.train.recipes import Recipe, get_recipe  # noqa: E402
+from xnorvision.train.refine import Targets  # noqa: E402
+from xnorvision.train.trainer import load_checkpoint, train  # noqa: E402
+
+TINY = dict(width=4, num_classes=2, batch_size=32, val_size=64, lr=5e-3)
+
+
+@pytest.fixture
+def data(chunk_file, tmp_path, monkeypatch):
+    monkeypatch.setenv("XNORVISION_CACHE", str(tmp_path / "cache"))
+    return load_dataset(chunk_file, val_size=64)
+
+
+def test_dataset_cache_and_split(data, chunk_file, tmp_path) -> None:
+    assert data.train_x.shape == (256, 32, 32, 3) and data.val_x.shape == (64, 32, 32, 3)
+    assert data.classes == ["dark", "bright"] and len(data.hash) == 64
+    assert list((tmp_path / "cache" / "xnorvision").glob("chunks-*.npz"))
+    again = load_dataset(chunk_file, val_size=64)  # from the cache
+    assert np.array_equal(again.val_x, data.val_x) and again.hash == data.hash
+
+
+def test_float_training_learns_checkpoints_and_resumes(data, tmp_path) -> None:
+    torch.manual_seed(0)
+    recipe = Recipe("t-float", epochs=2, **TINY)
+    result = train(recipe, data, tmp_path / "run", quiet=True)
+    assert [h["epoch"] for h in result.history] == [1, 2]
+    assert result.history[-1]["val_acc"] >= 0.9  # the two classes differ in overall brightness
+    assert (tmp_path / "run" / "curves.png").stat().st_size > 0
+    ckpt = load_checkpoint(tmp_path / "run")
+    assert ckpt["epoch"] == 2 and ckpt["recipe"]["name"] == "t-float" and ckpt["data_hash"] == data.hash
+    # Resume with more epochs recorded in the checkpoint? No: the run continues as started, so it is done.
+    again = train(recipe, data, tmp_path / "run", resume=True, quiet=True)
+    assert again.history == result.history
+
+
+def test_ctrl_c_loses_at_most_one_epoch_and_resume_finishes_identically(data, tmp_path, monkeypatch) -> None:
+    recipe = Recipe("t-xnor", mode="xnor", epochs=2, **TINY)
+    straight = train(recipe, data, tmp_path / "straight", quiet=True)
+    calls = {"n": 0}
+    real_loss = Targets.loss
+
+    def interrupted(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 12:  # during epoch 2 (8 steps per epoch)
+            raise KeyboardInterrupt
+        return real_loss(self, *args)
+
+    monkeypatch.setattr(Targets, "loss", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train(recipe, data, tmp_path / "run", quiet=True)
+    assert load_checkpoint(tmp_path / "run")["epoch"] == 1
+    monkeypatch.setattr(Targets, "loss", real_loss)
+    resumed = train(recipe, data, tmp_path / "run", resume=True, quiet=True)
+
+    def drop_time(h: list[dict]) -> list[dict]:
+        return [{k: v for k, v in e.items() if k != "seconds"} for e in h]
+
+    assert drop_time(resumed.history) == drop_time(straight.history)
+
+
+def test_refine_and_distill_use_the_teacher(data, tmp_path) -> None:
+    teacher = train(Recipe("t-teacher", epochs=1, **TINY), data, tmp_path / "teacher", quiet=True)
+    for target in ("refine", "distill"):
+        r = Recipe(f"t-{target}", mode="bwn", epochs=1, target=target, init_from_teacher=True, **TINY)
+        res = train(r, data, tmp_path / target, teacher=teacher.checkpoint, quiet=True)
+        assert load_checkpoint(res.checkpoint)["teacher"] == str(teacher.checkpoint)
+    with pytest.raises(Exception, match="teacher"):
+        train(Recipe("t-no", mode="xnor", target="refine", **TINY), data, tmp_path / "no", quiet=True)
+
+
+def test_soft_targets() -> None:
+    class Fixed(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.tensor([[2.0, 0.0]]).expand(len(x), 2)
+
+    logits = torch.tensor([[0.0, 1.0]])
+    y = torch.tensor([1])
+    x = torch.zeros(1, 3, 4, 4)
+    refine = Targets(Recipe("r", target="refine"), Fixed()).loss(logits, x, y)
+    p = torch.softmax(torch.tensor([2.0, 0.0]), 0)
+    expected = -(p * torch.log_softmax(logits[0], 0)).sum()
+    torch.testing.assert_close(refine, expected)
+    plain = Targets(Recipe("p"), None).loss(logits, x, y)
+    torch.testing.assert_close(plain, torch.nn.functional.cross_entropy(logits, y))
+    selfr = Targets(Recipe("s", target="refine", refinery="previous"), None)
+    torch.testing.assert_close(selfr.loss(logits, x, y), plain)  # round one: labels
+    selfr.new_round(Fixed())
+    torch.testing.assert_close(selfr.loss(logits, x, y), expected)
+
+
+def test_export_checkpoint_records_the_recipe_and_matches_torch(data, tmp_path) -> None:
+    res = train(Recipe("t-x", mode="xnor", epochs=1, **TINY), data, tmp_path / "run", quiet=True)
+    path = export_checkpoint(res.checkpoint, tmp_path / "m.xnv")
+    model = Model.load(path, threads=1)
+    assert model.labels == ["dark", "bright"] and model.output_names == ["logits"]
+    meta = model.metadata
+    assert meta["recipe"]["mode"] == "xnor" and meta["data_hash"] == data.hash
+    assert meta["val_top1"] == res.history[-1]["val_acc"]
+    acc = float((model(data.val_x).argmax(1) == data.val_y).mean())
+    assert acc == pytest.approx(res.history[-1]["val_acc"], abs=1e-9)  # same predictions as torch eval
+
+
+def test_cli_train_then_export(chunk_file, tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("XNORVISION_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr("xnorvision.train.recipes.RECIPES",
+                        {"tiny": get_recipe("cifar10-xnor-plain").with_overrides(name="tiny", **TINY)})
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--recipe", "tiny", "--data", str(chunk_file), "--out", str(tmp_path / "run"),
+              "--epochs", "1", "--threads", "1"])
+    assert exc.value.code in (0, None)
+    assert (tmp_path / "run" / "model.xnv").is_file()
+    assert json.loads((tmp_path / "run" / "history.json").read_text())[0]["epoch"] == 1
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--recipe", "nope", "--data", str(chunk_file), "--out", str(tmp_path / "x")])
+    assert exc.value.code == 2 and "unknown recipe" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["export", str(tmp_path / "missing.pt"), "--out", str(tmp_path / "m.xnv")])
+    assert exc.value.code == 2
