@@ -130,7 +130,8 @@ def test_chain_of_binary_convs_passes_bits(tmp_path) -> None:
     model = _randomize_bn(nn.Sequential(
         nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8),
         BinaryConv2d(8, 65, 3, padding=1), nn.BatchNorm2d(65), nn.MaxPool2d(2),
-        BinaryConv2d(65, 16, 3, padding=1), nn.BatchNorm2d(16), nn.Flatten(), nn.Linear(16 * 16 * 16, 3)), seed=10)
+        BinaryConv2d(65, 16, 3, padding=1), nn.BatchNorm2d(16), nn.Flatten(), nn.Linear(16 * 16 * 16, 3)),
+        seed=10)
     images = np.random.default_rng(11).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
     graph = _check_parity(model, tmp_path, input_spec(), images, ["logits"])
     first = next(n for n in graph["nodes"] if n["op"] == "binary_conv2d")

@@ -22,7 +22,8 @@ def example_input(input_spec: dict[str, Any], size: int = 64, batch: int = 2) ->
     """A random NCHW batch of the spec's shape (``size`` for a fully-convolutional side)."""
     h = input_spec.get("height") or size
     w = input_spec.get("width") or size
-    return torch.randn(batch, int(input_spec.get("channels", 3)), h, w, generator=torch.Generator().manual_seed(0))
+    channels = int(input_spec.get("channels", 3))
+    return torch.randn(batch, channels, h, w, generator=torch.Generator().manual_seed(0))
 
 
 def export_model(model: nn.Module, path: str | Path, input_spec: dict[str, Any], labels: list[str],
@@ -45,7 +46,8 @@ def export_checkpoint(checkpoint: str | Path, path: str | Path) -> Path:
     ckpt = load_checkpoint(checkpoint)
     model, recipe = model_from_checkpoint(ckpt)
     history = ckpt.get("history") or []
-    metadata = {"recipe": recipe.to_dict(), "data_hash": ckpt.get("data_hash"), "epochs_done": ckpt.get("epoch"),
+    metadata = {"recipe": recipe.to_dict(), "data_hash": ckpt.get("data_hash"),
+                "epochs_done": ckpt.get("epoch"),
                 "history": history, "teacher": ckpt.get("teacher"), "torch": torch.__version__}
     if history:
         metadata["val_top1"] = history[-1]["val_acc"]
