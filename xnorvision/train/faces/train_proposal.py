@@ -1,0 +1,159 @@
+"""Recipe: train the proposal net on WIDER train crops (GT + YuNet soft labels) and face-free scenes.
+
+    OMP_NUM_THREADS=1 nice -n 10 python -m xnorvision.train.faces.train_proposal \\
+        --faces ../shared/data/faces --out .cache/faces/proposal_xnor.pt --mode xnor --steps 3000
+
+Loss: quality focal loss on the per-cell face score (soft targets), smooth L1 on centre offset and log size.
+The last ``HOLDOUT`` train images are kept out of training and scored at the end (never ``val.txt``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from xnorvision.detect import Detections, nms
+from xnorvision.eval import faces as ev
+from xnorvision.train.faces.data import Sample, augment, load_scenes, load_wider_train
+from xnorvision.train.faces.models import LEVELS, ProposalNet
+from xnorvision.train.faces.targets import decode, encode
+
+MEAN = (0.5, 0.5, 0.5)
+STD = (0.25, 0.25, 0.25)
+HOLDOUT = 100
+INPUT_LONG_SIDE = 320
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    """BGR uint8 NHWC -> normalised RGB NCHW float, exactly as the runtime's input spec does it."""
+    x = torch.from_numpy(images[..., ::-1].astype(np.float32) / 255.0)
+    x = (x - torch.tensor(MEAN)) / torch.tensor(STD)
+    return x.permute(0, 3, 1, 2).contiguous()
+
+
+def batch(samples: list[Sample], scenes: list[Sample], rng: np.random.Generator, n: int, size: int,
+          scene_rate: float) -> tuple[torch.Tensor, list[tuple[torch.Tensor, ...]]]:
+    images, levels = [], []
+    for _ in range(n):
+        pool = scenes if rng.random() < scene_rate else samples
+        image, boxes, targets = augment(pool[int(rng.integers(len(pool)))], rng, size, (160.0, 560.0))
+        images.append(image)
+        levels.append(encode(boxes, targets, size))
+    stacked = [tuple(torch.from_numpy(np.stack([lv[k][j] for lv in levels])) for j in range(3))
+               for k in range(len(LEVELS))]
+    return to_tensor(np.stack(images)), stacked
+
+
+def loss_fn(outputs: tuple[torch.Tensor, ...], targets: list[tuple[torch.Tensor, ...]]) -> torch.Tensor:
+    cls_loss = reg_loss = torch.zeros(())
+    npos = sum(float((t[0] > 0).sum()) for t in targets)
+    for out, (cls, weight, reg) in zip(outputs, targets, strict=True):
+        logit = out[:, 0]
+        p = torch.sigmoid(logit)
+        bce = F.binary_cross_entropy_with_logits(logit, cls, reduction="none")
+        cls_loss = cls_loss + (bce * (cls - p).abs().pow(2) * weight).sum()
+        pos = cls > 0
+        if pos.any():
+            diff = F.smooth_l1_loss(out[:, 1:].permute(0, 2, 3, 1)[pos], reg.permute(0, 2, 3, 1)[pos],
+                                    reduction="none", beta=0.2).sum(1)
+            reg_loss = reg_loss + (diff * cls[pos]).sum()
+    return (cls_loss + reg_loss) / max(npos, 1.0)
+
+
+@torch.no_grad()
+def detect(model: ProposalNet, image: np.ndarray, long_side: int = INPUT_LONG_SIDE,
+           threshold: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes and scores on one BGR image, resized to ``long_side`` and padded to a multiple of 32."""
+    s = long_side / max(image.shape[:2])
+    small = cv2.resize(image, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+    h, w = small.shape[:2]
+    canvas = np.zeros((math.ceil(h / 32) * 32, math.ceil(w / 32) * 32, 3), np.uint8)
+    canvas[:h, :w] = small
+    outs = model(to_tensor(canvas[None]))
+    all_boxes, all_scores = [], []
+    for out, (stride, _, _) in zip(outs, LEVELS, strict=True):
+        o = out[0].numpy()
+        boxes, logits = decode(o[0], o[1:], stride)
+        scores = 1 / (1 + np.exp(-logits))
+        keep = scores >= threshold
+        all_boxes.append(boxes[keep] / s)
+        all_scores.append(scores[keep])
+    boxes, scores = np.concatenate(all_boxes), np.concatenate(all_scores)
+    keep = nms(boxes, scores, 0.4, max_out=300)
+    return boxes[keep], scores[keep]
+
+
+def holdout_ap(model: ProposalNet, samples: list[Sample], scale: float = 448 / 640) -> float:
+    """AP (faces >= 20 px of the original image, IoU 0.5) on held-out train images."""
+    model.eval()
+    items, cache = [], {}
+    for i, s in enumerate(samples):
+        gt = s.boxes[s.targets >= 1.0]
+        items.append(ev.FaceImage(Path(f"holdout/{i}"), gt))
+        cache[i] = s.image()
+    scores, flags, n_faces = [], [], 0
+    for i, item in enumerate(items):
+        boxes, sc = detect(model, cache[i])
+        sides = (item.boxes[:, 2:] - item.boxes[:, :2]).max(1, initial=0) if len(item.boxes) else np.zeros(0)
+        ignored = sides < 20 * scale
+        n_faces += int((~ignored).sum())
+        dets = Detections.from_boxes(boxes, sc, "face")
+        scores.append(dets.scores)
+        flags.append(ev.match_detections(dets.boxes, dets.scores, item.boxes, ignored, 0.5))
+    p, r = ev.precision_recall(np.concatenate(scores), np.concatenate(flags), n_faces)
+    model.train()
+    return ev.average_precision(p, r)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--faces", type=Path, required=True, help="../shared/data/faces")
+    ap.add_argument("--cache", type=Path, default=Path(".cache/faces"))
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--mode", choices=("xnor", "float"), default="xnor")
+    ap.add_argument("--width", type=int, default=64)
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    wider = load_wider_train(args.faces, args.cache)
+    train, held = wider[:-HOLDOUT], wider[-HOLDOUT:]
+    scenes = load_scenes(args.faces, args.cache)
+    model = ProposalNet(args.mode, args.width)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, args.lr, total_steps=args.steps, pct_start=0.05)
+    t0, running = time.time(), 0.0
+    for step in range(1, args.steps + 1):
+        x, targets = batch(train, scenes, rng, args.batch, args.size, scene_rate=0.1)
+        loss = loss_fn(model(x), targets)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        running = 0.98 * running + 0.02 * float(loss) if step > 1 else float(loss)
+        if step % 50 == 0:
+            print(f"step {step} loss {running:.4f} {time.time() - t0:.0f}s", flush=True)
+        if step % 1000 == 0 or step == args.steps:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            torch.save(model.state_dict(), args.out)
+    ap_held = holdout_ap(model, held)
+    print(f"holdout AP {ap_held:.4f}", flush=True)
+    recipe = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+    recipe.update(holdout_ap=round(ap_held, 4), seconds=round(time.time() - t0))
+    args.out.with_suffix(".json").write_text(json.dumps(recipe, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
