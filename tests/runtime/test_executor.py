@@ -50,6 +50,7 @@ def test_unfoldable_batch_norm_runs_standalone(tmp_path: Path) -> None:
     graph, tensors, spec = graphs.residual()
     steps, _, _ = fold(load_xnv(save_model(tmp_path / "r.xnv", graph, tensors, spec, [], {})))
     assert [s.node.name for s in steps if s.node.op == "batch_norm"] == ["bn_s"]
+    assert "relu" not in [s.node.op for s in steps]  # fused into the depthwise conv before it
 
 
 def test_outputs_survive_the_next_call(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Load-time graph rewrites: fold batch norms into the layer before them, fuse ``sign`` into binary convs.
+"""Load-time graph rewrites: fold batch norms into the layer before them, fuse ``sign`` into binary convs
+and ``relu`` into float convs.
 
 After folding, a binary conv followed by batch norm and sign emits packed bits straight from its integer
 accumulators (the Larq Compute Engine "output transform"), so chains of binary layers never touch floats.
@@ -44,6 +45,9 @@ def fold(model: XnvFile) -> tuple[list[Step], list[str], dict[str, TensorType]]:
         elif single and node.op == "sign" and _is_float_binary_conv(prev.node):
             prev.node = replace(prev.node, attrs={**prev.node.attrs, "output": "bits"})
             types[prev.node.name] = types[node.name]
+            alias[node.name] = prev.node.name
+        elif single and node.op == "relu" and prev.node.op == "conv2d":
+            prev.node = replace(prev.node, attrs={**prev.node.attrs, "fused_relu": True})
             alias[node.name] = prev.node.name
         else:
             steps[node.name] = Step(node, params)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from xnorvision import kernels
 
@@ -39,13 +40,14 @@ class _Buffers:
 class Conv2d(Layer):
     """Float convolution (the first layer, shortcuts): im2col into a planned buffer, then one BLAS matmul.
 
-    ``weight`` is [O, kh, kw, C/groups]; grouped and depthwise convolutions contract per group.
+    ``weight`` is [O, kh, kw, C/groups]; grouped and depthwise convolutions contract per group. ``relu``
+    is a following ReLU fused at load time, applied in place.
     """
 
     def __init__(self, weight: np.ndarray, bias: np.ndarray | None, stride: tuple[int, int],
-                 pad: tuple[int, int], groups: int) -> None:
+                 pad: tuple[int, int], groups: int, relu: bool = False) -> None:
         self.o, self.kh, self.kw, self.cg = weight.shape
-        self.stride, self.pad, self.groups = stride, pad, groups
+        self.stride, self.pad, self.groups, self.relu = stride, pad, groups, relu
         g = groups
         # [kh*kw*Cg, O] for one matmul, or [G, kh*kw*Cg, O/G] per group; rows in im2col order (dy, dx, c).
         self.wmat = np.ascontiguousarray(weight.reshape(g, self.o // g, -1).transpose(0, 2, 1))
@@ -72,10 +74,13 @@ class Conv2d(Layer):
             xp = buf["padded"] if ph or pw else x
             if ph or pw:
                 xp[:, ph:ph + h, pw:pw + w] = x
+            # One strided view holds every patch: a kernel row (kw * C floats) is contiguous in NHWC, so
+            # a single copy moves runs of kw * C floats (ten times faster than a copy per tap when C = 3).
+            s0, s1, s2, s3 = xp.strides
             _, ho, wo = out.shape[:3]
-            for dy in range(self.kh):
-                for dx in range(self.kw):
-                    cols[:, :, :, dy, dx] = xp[:, dy:dy + sh * (ho - 1) + 1:sh, dx:dx + sw * (wo - 1) + 1:sw]
+            patches = as_strided(xp, (n, ho, wo, self.kh, self.kw * c), (s0, s1 * sh, s2 * sw, s1, s3),
+                                 writeable=False)
+            np.copyto(cols.reshape(patches.shape), patches)
         m = out.shape[0] * out.shape[1] * out.shape[2]
         if self.groups == 1:
             np.matmul(cols.reshape(m, -1), self.wmat[0], out=out.reshape(m, self.o))
@@ -85,6 +90,8 @@ class Conv2d(Layer):
             out.reshape(m, self.groups, -1)[:] = np.einsum("mtgc,gtco->mgo", taps, wg, optimize=True)
         if self.bias is not None:
             out += self.bias
+        if self.relu:
+            np.maximum(out, 0, out=out)
         return out
 
 
