@@ -112,6 +112,17 @@ def test_bad_input_is_one_line_exit_2(cli, plugins, tmp_path: Path, case: str) -
     assert re.search(pattern, lines[0]), lines[0]
 
 
+def test_window_that_cannot_open_is_a_clear_error(cli, plugins, monkeypatch: pytest.MonkeyPatch) -> None:
+    from xnorvision.pipeline import doctor
+
+    monkeypatch.setenv("DISPLAY", ":99")
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    monkeypatch.setattr(doctor, "_missing_libraries", lambda lib: ["libxcb-icccm.so.4"])
+    code, _, err = cli("run", "--source", "synth:2")
+    assert code == 2 and "error: cannot open a window: the X11 platform plugin lacks libxcb-icccm.so.4" in err
+    assert "--headless" in err
+
+
 def test_debug_shows_the_traceback(cli, plugins) -> None:
     code, _, err = cli("run", "--source", "synth:2", "--plugin", "nosuch", "--headless", "--debug")
     assert code == 2 and "Traceback" in err and "unknown pipeline" in err

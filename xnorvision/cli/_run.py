@@ -12,6 +12,7 @@ import typer
 from typer import Option as Opt
 
 from xnorvision.cli._apps import State, app
+from xnorvision.errors import XnorvisionError
 
 DebugOpt = Annotated[bool, Opt("--debug", hidden=True, help="Show full tracebacks on errors.")]
 
@@ -53,11 +54,17 @@ def run(
                        threshold=threshold, threads=threads, max_frames=max_frames, save=save,
                        save_json=save_json, drop_frames=None if every_frame is None else not every_frame,
                        strict=strict, sinks=list(sink or []))
+    windowed = not headless and display_available()
+    if windowed:
+        from xnorvision.pipeline.doctor import window_problem
+
+        if problem := window_problem():
+            raise XnorvisionError(problem)
     registry = load_registry()
     runner = prepare(registry, config)
     names = ", ".join(s.name for s in runner.stages) or "none: showing frames only"
     typer.echo(f"{runner.source.name} -> {plugin or 'no pipeline'} (stages: {names})", err=True)
-    if headless or not display_available():
+    if not windowed:
         summary = runner.run()
     else:
         from xnorvision.app import run_window

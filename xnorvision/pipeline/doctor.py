@@ -74,6 +74,15 @@ def check_qt() -> Check:
     return Check("qt", "ok", f"platform plugins {', '.join(n[4:-3] for n in names) or 'bundled'}; {where}")
 
 
+def window_problem() -> str | None:
+    """Why the window cannot open here, or None: checked first, because Qt aborts the process instead."""
+    check = check_qt()
+    platform_name = os.environ.get("QT_QPA_PLATFORM", "xcb")
+    if check.status == "ok" or (check.status == "WARN" and not platform_name.startswith("xcb")):
+        return None
+    return f"cannot open a window: {check.detail}; or run with --headless"
+
+
 def cpu_flags() -> set[str]:
     try:
         text = Path("/proc/cpuinfo").read_text()
