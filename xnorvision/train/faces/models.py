@@ -89,7 +89,6 @@ class FaceClassifier(nn.Module):
             nn.Conv2d(1, 16, 3, 2, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),      # 16x16
             conv3x3(16, w, 1, bwn), nn.BatchNorm2d(w), nn.PReLU(w), nn.MaxPool2d(2),    # 8x8
             BiRealBlock(w, w, 1, mode), BiRealBlock(w, 2 * w, 2, mode),                  # 4x4
-            BiRealBlock(2 * w, 2 * w, 1, mode),
             nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2 * w, 5))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

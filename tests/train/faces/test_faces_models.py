@@ -1,0 +1,53 @@
+"""The face networks: shapes, and an exported .xnv that the runtime runs like torch does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from xnorvision.runtime import Model
+from xnorvision.train.export import export_model
+from xnorvision.train.faces.export import CLASSIFIER_SPEC, PROPOSAL_SPEC
+from xnorvision.train.faces.models import BiRealBlock, FaceClassifier, ProposalNet
+from xnorvision.train.faces.train_classifier import MEAN, STD
+from xnorvision.train.faces.train_proposal import to_tensor
+
+
+def _trained_looking(model: torch.nn.Module) -> torch.nn.Module:
+    """Random batch-norm statistics, so the folding the exporter does is really exercised."""
+    g = torch.Generator().manual_seed(0)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.1)
+            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+    return model.eval()
+
+
+def test_block_rejects_unsupported_shapes() -> None:
+    with pytest.raises(ValueError):
+        BiRealBlock(16, 32, stride=1)
+
+
+def test_proposal_net_exports_and_runs_like_torch(tmp_path: Path) -> None:
+    model = _trained_looking(ProposalNet("xnor", width=16))
+    export_model(model, tmp_path / "p.xnv", PROPOSAL_SPEC, ["face"], {}, ["s8", "s16", "s32"])
+    image = np.random.default_rng(0).integers(0, 255, (64, 96, 3), np.uint8)
+    got = Model.load(tmp_path / "p.xnv", threads=1).run(image)
+    with torch.no_grad():
+        want = model(to_tensor(image[None]))
+    for name, w in zip(("s8", "s16", "s32"), want, strict=True):
+        assert got[name].shape == (1, 64 // int(name[1:]), 96 // int(name[1:]), 5)
+        np.testing.assert_allclose(got[name], w.permute(0, 2, 3, 1).numpy(), atol=1e-3)
+
+
+def test_classifier_exports_and_runs_like_torch(tmp_path: Path) -> None:
+    model = _trained_looking(FaceClassifier("xnor", width=16))
+    export_model(model, tmp_path / "c.xnv", CLASSIFIER_SPEC, ["face"], {}, ["face"])
+    crops = np.random.default_rng(1).integers(0, 255, (4, 32, 32), np.uint8)
+    got = Model.load(tmp_path / "c.xnv", threads=1)(crops)
+    with torch.no_grad():
+        want = model(torch.from_numpy((crops.astype(np.float32) / 255 - MEAN) / STD)[:, None])
+    np.testing.assert_allclose(got, want.numpy(), atol=1e-3)

@@ -1,0 +1,58 @@
+"""Export the two trained face networks to ``.xnv`` files (the plugin's package data), recipes as metadata.
+
+    python -m xnorvision.train.faces.export --proposal .cache/faces/proposal_xnor.pt \\
+        --classifier .cache/faces/classifier_xnor.pt --out plugins/xnorvision-faces/xnorvision_faces/models
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from xnorvision.train.export import export_model
+from xnorvision.train.faces.models import CROP, FaceClassifier, ProposalNet
+from xnorvision.train.faces.train_classifier import MEAN as CLS_MEAN
+from xnorvision.train.faces.train_classifier import STD as CLS_STD
+from xnorvision.train.faces.train_proposal import MEAN, STD
+
+PROPOSAL_SPEC = {"height": None, "width": None, "channels": 3, "channel_order": "rgb", "mean": list(MEAN),
+                 "std": list(STD)}
+CLASSIFIER_SPEC = {"height": CROP, "width": CROP, "channels": 1, "channel_order": "gray", "mean": [CLS_MEAN],
+                   "std": [CLS_STD]}
+
+
+def _recipe(checkpoint: Path) -> dict:
+    side = checkpoint.with_suffix(".json")
+    return json.loads(side.read_text()) if side.is_file() else {}
+
+
+def export_faces(proposal: Path, classifier: Path, out: Path) -> tuple[Path, Path]:
+    """Write ``proposal.xnv`` (outputs s8, s16, s32) and ``classifier.xnv`` (output ``face``) into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    rp, rc = _recipe(proposal), _recipe(classifier)
+    p = ProposalNet(rp.get("mode", "xnor"), rp.get("width", 64)).eval()
+    p.load_state_dict(torch.load(proposal))
+    export_model(p, out / "proposal.xnv", PROPOSAL_SPEC, ["face"],
+                 {"recipe": rp, "module": "xnorvision.train.faces.train_proposal"}, ["s8", "s16", "s32"])
+    c = FaceClassifier(rc.get("mode", "xnor"), rc.get("width", 32)).eval()
+    c.load_state_dict(torch.load(classifier))
+    export_model(c, out / "classifier.xnv", CLASSIFIER_SPEC, ["face"],
+                 {"recipe": rc, "module": "xnorvision.train.faces.train_classifier"}, ["face"])
+    return out / "proposal.xnv", out / "classifier.xnv"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--proposal", type=Path, required=True)
+    ap.add_argument("--classifier", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args()
+    for path in export_faces(args.proposal, args.classifier, args.out):
+        print(f"{path}: {path.stat().st_size / 1024:.1f} KB")
+
+
+if __name__ == "__main__":
+    main()
