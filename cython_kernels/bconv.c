@@ -1929,7 +1929,7 @@ static CYTHON_INLINE __pyx_t_long_double_complex __pyx_t_long_double_complex_fro
 /*--- Type declarations ---*/
 struct __pyx_t_10xnorvision_6_bconv_Conv;
 
-/* "cython_kernels/bconv.pyx":34
+/* "cython_kernels/bconv.pyx":33
  *     double xnv_peak(int path, int64_t iters, uint64_t *checksum)
  * 
  * cdef enum:             # <<<<<<<<<<<<<<
@@ -1942,7 +1942,7 @@ enum  {
   __pyx_e_10xnorvision_6_bconv_OUT_BITS = 2
 };
 
-/* "cython_kernels/bconv.pyx":39
+/* "cython_kernels/bconv.pyx":38
  *     OUT_BITS = 2
  * 
  * cdef struct Conv:             # <<<<<<<<<<<<<<
@@ -1983,6 +1983,8 @@ struct __pyx_t_10xnorvision_6_bconv_Conv {
   float const *bias;
   int32_t const *thr;
   uint32_t const *flipbits;
+  uint64_t const *wprep;
+  int32_t const *tsprep;
 };
 /* #### Code section: utility_code_proto ### */
 
@@ -3049,10 +3051,9 @@ static CYTHON_INLINE int __pyx_f_5numpy_import_array(void); /*proto*/
 /* Module declarations from "xnorvision._bconv" */
 static CYTHON_INLINE int __pyx_f_10xnorvision_6_bconv__affine_negative(float, int32_t, float); /*proto*/
 static void __pyx_f_10xnorvision_6_bconv__thresholds(float const *, float const *, int, int32_t, int32_t *, uint32_t *); /*proto*/
-static void __pyx_f_10xnorvision_6_bconv__prepare_block(struct __pyx_t_10xnorvision_6_bconv_Conv const *, int, uint64_t *, int32_t *, int32_t *); /*proto*/
-static CYTHON_INLINE int64_t __pyx_f_10xnorvision_6_bconv__patch_offset(struct __pyx_t_10xnorvision_6_bconv_Conv const *, int64_t); /*proto*/
-static void __pyx_f_10xnorvision_6_bconv__correct_border(struct __pyx_t_10xnorvision_6_bconv_Conv const *, int64_t, int32_t *, int32_t const *); /*proto*/
-static void __pyx_f_10xnorvision_6_bconv__epilogue(struct __pyx_t_10xnorvision_6_bconv_Conv const *, int, int64_t, int32_t *, int32_t const *); /*proto*/
+static void __pyx_f_10xnorvision_6_bconv__prepare_block(struct __pyx_t_10xnorvision_6_bconv_Conv const *, int, uint64_t *, int32_t *, int32_t *, int); /*proto*/
+static void __pyx_f_10xnorvision_6_bconv__correct_border(struct __pyx_t_10xnorvision_6_bconv_Conv const *, int, int, int32_t *, int32_t const *); /*proto*/
+static CYTHON_INLINE void __pyx_f_10xnorvision_6_bconv__epilogue(struct __pyx_t_10xnorvision_6_bconv_Conv const *, int, int64_t, int, int, int32_t *, int32_t const *); /*proto*/
 static void __pyx_f_10xnorvision_6_bconv__run_item(struct __pyx_t_10xnorvision_6_bconv_Conv const *, int64_t, uint64_t *, int32_t *, int32_t *); /*proto*/
 static void __pyx_f_10xnorvision_6_bconv__pad_input(uint64_t const *, uint64_t *, int64_t, int, int, int, int, int, uint64_t); /*proto*/
 static CYTHON_INLINE uint64_t *__pyx_f_10xnorvision_6_bconv__aligned(uint64_t *); /*proto*/
@@ -3067,11 +3068,12 @@ int __pyx_module_is_main_xnorvision___bconv = 0;
 /* #### Code section: string_decls ### */
 static const char __pyx_k_Binary_convolution_and_XNOR_GEMM[] = "Binary convolution and XNOR GEMM on packed bits: the hot path of every binary layer.\n\nOne call = one parallel region. The input is masked (unused channel bits cleared) and padded with zero\nbits (+1) once; work items are (block of 32 output channels) x (range of 4-pixel tiles). An item\ninterleaves its block\047s weights into a thread-local, L1-sized buffer, runs the SIMD microkernel of\n``xnv_simd.h`` on every tile (a direct convolution: no im2col), and its epilogue turns popcounts into \302\2611\ndot products, subtracts the padded taps for zero padding (Larq Compute Engine\047s correction), and writes\nint32, ``scale * acc + bias`` in float32, or packed sign bits through an exact integer threshold.\nArguments are validated by ``xnorvision.kernels``; this module trusts them.\n";
 /* #### Code section: decls ### */
-static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__pyx_self, PyArrayObject *__pyx_v_x, PyArrayObject *__pyx_v_w, int __pyx_v_c_in, int __pyx_v_stride, int __pyx_v_ph, int __pyx_v_pw, int __pyx_v_zero_pad, int __pyx_v_ho, int __pyx_v_wo, int __pyx_v_mode, PyArrayObject *__pyx_v_scale, PyArrayObject *__pyx_v_bias, int __pyx_v_path, int __pyx_v_nthreads); /* proto */
+static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__pyx_self, PyArrayObject *__pyx_v_x, PyArrayObject *__pyx_v_w, int __pyx_v_c_in, int __pyx_v_stride, int __pyx_v_ph, int __pyx_v_pw, int __pyx_v_zero_pad, int __pyx_v_ho, int __pyx_v_wo, int __pyx_v_mode, PyArrayObject *__pyx_v_scale, PyArrayObject *__pyx_v_bias, int __pyx_v_path, int __pyx_v_nthreads, PyObject *__pyx_v_prepared); /* proto */
 static PyObject *__pyx_pf_10xnorvision_6_bconv_2peak(CYTHON_UNUSED PyObject *__pyx_self, int __pyx_v_path, int64_t __pyx_v_iters, int __pyx_v_nthreads); /* proto */
 static PyObject *__pyx_pf_10xnorvision_6_bconv_4cpu_feature_bits(CYTHON_UNUSED PyObject *__pyx_self); /* proto */
 static PyObject *__pyx_pf_10xnorvision_6_bconv_6path_supported(CYTHON_UNUSED PyObject *__pyx_self, int __pyx_v_path); /* proto */
 static PyObject *__pyx_pf_10xnorvision_6_bconv_8best_path(CYTHON_UNUSED PyObject *__pyx_self); /* proto */
+static PyObject *__pyx_pf_10xnorvision_6_bconv_10prepare(CYTHON_UNUSED PyObject *__pyx_self, PyArrayObject *__pyx_v_w, int __pyx_v_c_in, int __pyx_v_path); /* proto */
 /* #### Code section: late_includes ### */
 /* #### Code section: module_state ### */
 /* SmallCodeConfig */
@@ -3114,8 +3116,9 @@ namespace {
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_items;
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_pop;
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_values;
-    PyObject *__pyx_codeobj_tab[5];
-    PyObject *__pyx_string_tab[96];
+    PyObject *__pyx_tuple[1];
+    PyObject *__pyx_codeobj_tab[6];
+    PyObject *__pyx_string_tab[104];
 /* #### Code section: module_state_contents ### */
 /* CommonTypesMetaclass.module_state_decls */
 PyTypeObject *__pyx_CommonTypesMetaclassType;
@@ -3177,84 +3180,92 @@ static __pyx_mstatetype * const __pyx_mstate_global = &__pyx_mstate_global_stati
 #define __pyx_n_u_asyncio_coroutines __pyx_string_tab[15]
 #define __pyx_n_u_best_path __pyx_string_tab[16]
 #define __pyx_n_u_bias __pyx_string_tab[17]
-#define __pyx_n_u_bool __pyx_string_tab[18]
-#define __pyx_n_u_bufwords __pyx_string_tab[19]
-#define __pyx_n_u_c_in __pyx_string_tab[20]
-#define __pyx_n_u_checks __pyx_string_tab[21]
-#define __pyx_n_u_ck __pyx_string_tab[22]
-#define __pyx_n_u_cline_in_traceback __pyx_string_tab[23]
-#define __pyx_n_u_conv __pyx_string_tab[24]
-#define __pyx_n_u_cpu_feature_bits __pyx_string_tab[25]
-#define __pyx_n_u_cv __pyx_string_tab[26]
-#define __pyx_n_u_cvp __pyx_string_tab[27]
-#define __pyx_n_u_dx __pyx_string_tab[28]
-#define __pyx_n_u_dy __pyx_string_tab[29]
-#define __pyx_n_u_empty __pyx_string_tab[30]
-#define __pyx_n_u_flipbits __pyx_string_tab[31]
-#define __pyx_n_u_float32 __pyx_string_tab[32]
-#define __pyx_n_u_full __pyx_string_tab[33]
-#define __pyx_n_u_h __pyx_string_tab[34]
-#define __pyx_n_u_ho __pyx_string_tab[35]
-#define __pyx_n_u_iinfo __pyx_string_tab[36]
-#define __pyx_n_u_int __pyx_string_tab[37]
-#define __pyx_n_u_int32 __pyx_string_tab[38]
-#define __pyx_n_u_int64 __pyx_string_tab[39]
-#define __pyx_n_u_item __pyx_string_tab[40]
-#define __pyx_n_u_items __pyx_string_tab[41]
-#define __pyx_n_u_iters __pyx_string_tab[42]
-#define __pyx_n_u_kh __pyx_string_tab[43]
-#define __pyx_n_u_kw __pyx_string_tab[44]
-#define __pyx_n_u_lastmask __pyx_string_tab[45]
-#define __pyx_n_u_min __pyx_string_tab[46]
-#define __pyx_n_u_mode __pyx_string_tab[47]
-#define __pyx_n_u_n __pyx_string_tab[48]
-#define __pyx_n_u_nblk __pyx_string_tab[49]
-#define __pyx_n_u_nblk_words __pyx_string_tab[50]
-#define __pyx_n_u_nitems __pyx_string_tab[51]
-#define __pyx_n_u_np __pyx_string_tab[52]
-#define __pyx_n_u_nt __pyx_string_tab[53]
-#define __pyx_n_u_nthreads __pyx_string_tab[54]
-#define __pyx_n_u_numpy __pyx_string_tab[55]
-#define __pyx_n_u_o __pyx_string_tab[56]
-#define __pyx_n_u_out __pyx_string_tab[57]
-#define __pyx_n_u_path __pyx_string_tab[58]
-#define __pyx_n_u_path_supported __pyx_string_tab[59]
-#define __pyx_n_u_pc __pyx_string_tab[60]
-#define __pyx_n_u_pcs __pyx_string_tab[61]
-#define __pyx_n_u_peak __pyx_string_tab[62]
-#define __pyx_n_u_ph __pyx_string_tab[63]
-#define __pyx_n_u_pop __pyx_string_tab[64]
-#define __pyx_n_u_pw __pyx_string_tab[65]
-#define __pyx_n_u_return __pyx_string_tab[66]
-#define __pyx_n_u_scale __pyx_string_tab[67]
-#define __pyx_n_u_setdefault __pyx_string_tab[68]
-#define __pyx_n_u_stride __pyx_string_tab[69]
-#define __pyx_n_u_t __pyx_string_tab[70]
-#define __pyx_n_u_tapoff __pyx_string_tab[71]
-#define __pyx_n_u_tapsum __pyx_string_tab[72]
-#define __pyx_n_u_thr __pyx_string_tab[73]
-#define __pyx_n_u_tid __pyx_string_tab[74]
-#define __pyx_n_u_total __pyx_string_tab[75]
-#define __pyx_n_u_ts __pyx_string_tab[76]
-#define __pyx_n_u_uint32 __pyx_string_tab[77]
-#define __pyx_n_u_uint64 __pyx_string_tab[78]
-#define __pyx_n_u_values __pyx_string_tab[79]
-#define __pyx_n_u_w __pyx_string_tab[80]
-#define __pyx_n_u_wb __pyx_string_tab[81]
-#define __pyx_n_u_wbuf __pyx_string_tab[82]
-#define __pyx_n_u_wc __pyx_string_tab[83]
-#define __pyx_n_u_win __pyx_string_tab[84]
-#define __pyx_n_u_wo __pyx_string_tab[85]
-#define __pyx_n_u_x __pyx_string_tab[86]
-#define __pyx_n_u_xnorvision__bconv __pyx_string_tab[87]
-#define __pyx_n_u_xpad __pyx_string_tab[88]
-#define __pyx_n_u_zero_pad __pyx_string_tab[89]
-#define __pyx_n_u_zeros __pyx_string_tab[90]
-#define __pyx_kp_b_iso88591_A_b_at2Q_AQ_s_Q_HAV7_q_44UUV_XQ __pyx_string_tab[91]
-#define __pyx_kp_b_iso88591_1F_9AV1A_6_1F_1_c_Bb_S_Rz_uBc_I __pyx_string_tab[92]
-#define __pyx_kp_b_iso88591_1_2 __pyx_string_tab[93]
-#define __pyx_kp_b_iso88591_1 __pyx_string_tab[94]
-#define __pyx_kp_b_iso88591_4q_1 __pyx_string_tab[95]
+#define __pyx_n_u_blk __pyx_string_tab[18]
+#define __pyx_n_u_blocks __pyx_string_tab[19]
+#define __pyx_n_u_bool __pyx_string_tab[20]
+#define __pyx_n_u_bufwords __pyx_string_tab[21]
+#define __pyx_n_u_c_in __pyx_string_tab[22]
+#define __pyx_n_u_checks __pyx_string_tab[23]
+#define __pyx_n_u_ck __pyx_string_tab[24]
+#define __pyx_n_u_cline_in_traceback __pyx_string_tab[25]
+#define __pyx_n_u_conv __pyx_string_tab[26]
+#define __pyx_n_u_cpu_feature_bits __pyx_string_tab[27]
+#define __pyx_n_u_cv __pyx_string_tab[28]
+#define __pyx_n_u_cvp __pyx_string_tab[29]
+#define __pyx_n_u_dx __pyx_string_tab[30]
+#define __pyx_n_u_dy __pyx_string_tab[31]
+#define __pyx_n_u_empty __pyx_string_tab[32]
+#define __pyx_n_u_flipbits __pyx_string_tab[33]
+#define __pyx_n_u_float32 __pyx_string_tab[34]
+#define __pyx_n_u_full __pyx_string_tab[35]
+#define __pyx_n_u_h __pyx_string_tab[36]
+#define __pyx_n_u_ho __pyx_string_tab[37]
+#define __pyx_n_u_iinfo __pyx_string_tab[38]
+#define __pyx_n_u_int __pyx_string_tab[39]
+#define __pyx_n_u_int32 __pyx_string_tab[40]
+#define __pyx_n_u_int64 __pyx_string_tab[41]
+#define __pyx_n_u_item __pyx_string_tab[42]
+#define __pyx_n_u_items __pyx_string_tab[43]
+#define __pyx_n_u_iters __pyx_string_tab[44]
+#define __pyx_n_u_kh __pyx_string_tab[45]
+#define __pyx_n_u_kw __pyx_string_tab[46]
+#define __pyx_n_u_lastmask __pyx_string_tab[47]
+#define __pyx_n_u_min __pyx_string_tab[48]
+#define __pyx_n_u_mode __pyx_string_tab[49]
+#define __pyx_n_u_n __pyx_string_tab[50]
+#define __pyx_n_u_nblk __pyx_string_tab[51]
+#define __pyx_n_u_nblk_words __pyx_string_tab[52]
+#define __pyx_n_u_nitems __pyx_string_tab[53]
+#define __pyx_n_u_np __pyx_string_tab[54]
+#define __pyx_n_u_nt __pyx_string_tab[55]
+#define __pyx_n_u_ntaps __pyx_string_tab[56]
+#define __pyx_n_u_nthreads __pyx_string_tab[57]
+#define __pyx_n_u_numpy __pyx_string_tab[58]
+#define __pyx_n_u_o __pyx_string_tab[59]
+#define __pyx_n_u_out __pyx_string_tab[60]
+#define __pyx_n_u_path __pyx_string_tab[61]
+#define __pyx_n_u_path_supported __pyx_string_tab[62]
+#define __pyx_n_u_pc __pyx_string_tab[63]
+#define __pyx_n_u_pcs __pyx_string_tab[64]
+#define __pyx_n_u_peak __pyx_string_tab[65]
+#define __pyx_n_u_ph __pyx_string_tab[66]
+#define __pyx_n_u_pop __pyx_string_tab[67]
+#define __pyx_n_u_prepare __pyx_string_tab[68]
+#define __pyx_n_u_prepared __pyx_string_tab[69]
+#define __pyx_n_u_pw __pyx_string_tab[70]
+#define __pyx_n_u_return __pyx_string_tab[71]
+#define __pyx_n_u_scale __pyx_string_tab[72]
+#define __pyx_n_u_setdefault __pyx_string_tab[73]
+#define __pyx_n_u_stride __pyx_string_tab[74]
+#define __pyx_n_u_sums __pyx_string_tab[75]
+#define __pyx_n_u_t __pyx_string_tab[76]
+#define __pyx_n_u_tapoff __pyx_string_tab[77]
+#define __pyx_n_u_tapsum __pyx_string_tab[78]
+#define __pyx_n_u_thr __pyx_string_tab[79]
+#define __pyx_n_u_tid __pyx_string_tab[80]
+#define __pyx_n_u_tile __pyx_string_tab[81]
+#define __pyx_n_u_total __pyx_string_tab[82]
+#define __pyx_n_u_ts __pyx_string_tab[83]
+#define __pyx_n_u_uint32 __pyx_string_tab[84]
+#define __pyx_n_u_uint64 __pyx_string_tab[85]
+#define __pyx_n_u_values __pyx_string_tab[86]
+#define __pyx_n_u_w __pyx_string_tab[87]
+#define __pyx_n_u_wb __pyx_string_tab[88]
+#define __pyx_n_u_wbuf __pyx_string_tab[89]
+#define __pyx_n_u_wc __pyx_string_tab[90]
+#define __pyx_n_u_win __pyx_string_tab[91]
+#define __pyx_n_u_wo __pyx_string_tab[92]
+#define __pyx_n_u_x __pyx_string_tab[93]
+#define __pyx_n_u_xnorvision__bconv __pyx_string_tab[94]
+#define __pyx_n_u_xpad __pyx_string_tab[95]
+#define __pyx_n_u_zero_pad __pyx_string_tab[96]
+#define __pyx_n_u_zeros __pyx_string_tab[97]
+#define __pyx_kp_b_iso88591_PQ_1F_9AV1A_6_1F_1_c_Bb_S_Rz_uB __pyx_string_tab[98]
+#define __pyx_kp_b_iso88591_A_b_at2Q_AQ_s_Q_HAV7_q_44UUV_XQ __pyx_string_tab[99]
+#define __pyx_kp_b_iso88591_Rr_3c_QfAS_6_1F_1_b_b_fBc_Rq_Bf __pyx_string_tab[100]
+#define __pyx_kp_b_iso88591_1_2 __pyx_string_tab[101]
+#define __pyx_kp_b_iso88591_1 __pyx_string_tab[102]
+#define __pyx_kp_b_iso88591_4q_1 __pyx_string_tab[103]
 /* #### Code section: module_state_clear ### */
 #if CYTHON_USE_MODULE_STATE
 static CYTHON_SMALL_CODE int __pyx_m_clear(PyObject *m) {
@@ -3288,8 +3299,9 @@ static CYTHON_SMALL_CODE int __pyx_m_clear(PyObject *m) {
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_items.method);
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_pop.method);
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_values.method);
-  for (int i=0; i<5; ++i) { Py_CLEAR(clear_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<96; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<1; ++i) { Py_CLEAR(clear_module_state->__pyx_tuple[i]); }
+  for (int i=0; i<6; ++i) { Py_CLEAR(clear_module_state->__pyx_codeobj_tab[i]); }
+  for (int i=0; i<104; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
 /* #### Code section: module_state_clear_contents ### */
 /* CommonTypesMetaclass.module_state_clear */
 Py_CLEAR(clear_module_state->__pyx_CommonTypesMetaclassType);
@@ -3331,8 +3343,9 @@ static CYTHON_SMALL_CODE int __pyx_m_traverse(PyObject *m, visitproc visit, void
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_items.method);
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_pop.method);
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_values.method);
-  for (int i=0; i<5; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<96; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<1; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_tuple[i]); }
+  for (int i=0; i<6; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_codeobj_tab[i]); }
+  for (int i=0; i<104; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
 /* #### Code section: module_state_traverse_contents ### */
 /* CommonTypesMetaclass.module_state_traverse */
 Py_VISIT(traverse_module_state->__pyx_CommonTypesMetaclassType);
@@ -5224,7 +5237,7 @@ static CYTHON_INLINE NPY_DATETIMEUNIT __pyx_f_5numpy_get_datetime64_unit(PyObjec
   return __pyx_r;
 }
 
-/* "cython_kernels/bconv.pyx":56
+/* "cython_kernels/bconv.pyx":57
  * 
  * 
  * cdef inline bint _affine_negative(float s, int32_t a, float b) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -5236,7 +5249,7 @@ static CYTHON_INLINE int __pyx_f_10xnorvision_6_bconv__affine_negative(float __p
   float __pyx_v_y;
   int __pyx_r;
 
-  /* "cython_kernels/bconv.pyx":58
+  /* "cython_kernels/bconv.pyx":59
  * cdef inline bint _affine_negative(float s, int32_t a, float b) noexcept nogil:
  *     """float32 ``s * a + b < 0`` rounded twice, as numpy computes it (the build disables FMA contraction)."""
  *     cdef float y = s * <float>a             # <<<<<<<<<<<<<<
@@ -5245,7 +5258,7 @@ static CYTHON_INLINE int __pyx_f_10xnorvision_6_bconv__affine_negative(float __p
 */
   __pyx_v_y = (__pyx_v_s * ((float)__pyx_v_a));
 
-  /* "cython_kernels/bconv.pyx":59
+  /* "cython_kernels/bconv.pyx":60
  *     """float32 ``s * a + b < 0`` rounded twice, as numpy computes it (the build disables FMA contraction)."""
  *     cdef float y = s * <float>a
  *     y = y + b             # <<<<<<<<<<<<<<
@@ -5254,7 +5267,7 @@ static CYTHON_INLINE int __pyx_f_10xnorvision_6_bconv__affine_negative(float __p
 */
   __pyx_v_y = (__pyx_v_y + __pyx_v_b);
 
-  /* "cython_kernels/bconv.pyx":60
+  /* "cython_kernels/bconv.pyx":61
  *     cdef float y = s * <float>a
  *     y = y + b
  *     return y < 0             # <<<<<<<<<<<<<<
@@ -5267,7 +5280,7 @@ static CYTHON_INLINE int __pyx_f_10xnorvision_6_bconv__affine_negative(float __p
   }
   goto __pyx_L0;
 
-  /* "cython_kernels/bconv.pyx":56
+  /* "cython_kernels/bconv.pyx":57
  * 
  * 
  * cdef inline bint _affine_negative(float s, int32_t a, float b) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -5281,7 +5294,7 @@ static CYTHON_INLINE int __pyx_f_10xnorvision_6_bconv__affine_negative(float __p
   return __pyx_r;
 }
 
-/* "cython_kernels/bconv.pyx":63
+/* "cython_kernels/bconv.pyx":64
  * 
  * 
  * cdef void _thresholds(const float *scale, const float *bias, int o, int32_t k, int32_t *thr,             # <<<<<<<<<<<<<<
@@ -5301,7 +5314,7 @@ static void __pyx_f_10xnorvision_6_bconv__thresholds(float const *__pyx_v_scale,
   int __pyx_t_4;
   int __pyx_t_5;
 
-  /* "cython_kernels/bconv.pyx":73
+  /* "cython_kernels/bconv.pyx":74
  *     cdef int32_t lo, hi, mid
  *     cdef bint neg
  *     for ch in range(o):             # <<<<<<<<<<<<<<
@@ -5315,7 +5328,7 @@ static void __pyx_f_10xnorvision_6_bconv__thresholds(float const *__pyx_v_scale,
   for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
     __pyx_v_ch = __pyx_t_3;
 
-    /* "cython_kernels/bconv.pyx":74
+    /* "cython_kernels/bconv.pyx":75
  *     cdef bint neg
  *     for ch in range(o):
  *         neg = scale[ch] < 0             # <<<<<<<<<<<<<<
@@ -5324,7 +5337,7 @@ static void __pyx_f_10xnorvision_6_bconv__thresholds(float const *__pyx_v_scale,
 */
     __pyx_v_neg = ((__pyx_v_scale[__pyx_v_ch]) < 0.0);
 
-    /* "cython_kernels/bconv.pyx":75
+    /* "cython_kernels/bconv.pyx":76
  *     for ch in range(o):
  *         neg = scale[ch] < 0
  *         lo = -k             # <<<<<<<<<<<<<<
@@ -5333,7 +5346,7 @@ static void __pyx_f_10xnorvision_6_bconv__thresholds(float const *__pyx_v_scale,
 */
     __pyx_v_lo = (-__pyx_v_k);
 
-    /* "cython_kernels/bconv.pyx":76
+    /* "cython_kernels/bconv.pyx":77
  *         neg = scale[ch] < 0
  *         lo = -k
  *         hi = k + 1             # <<<<<<<<<<<<<<
@@ -5342,7 +5355,7 @@ static void __pyx_f_10xnorvision_6_bconv__thresholds(float const *__pyx_v_scale,
 */
     __pyx_v_hi = (__pyx_v_k + 1);
 
-    /* "cython_kernels/bconv.pyx":77
+    /* "cython_kernels/bconv.pyx":78
  *         lo = -k
  *         hi = k + 1
  *         while lo < hi:             # <<<<<<<<<<<<<<
@@ -5355,7 +5368,7 @@ static void __pyx_f_10xnorvision_6_bconv__thresholds(float const *__pyx_v_scale,
 
       if (!__pyx_t_4) break;
 
-      /* "cython_kernels/bconv.pyx":78
+      /* "cython_kernels/bconv.pyx":79
  *         hi = k + 1
  *         while lo < hi:
  *             mid = (lo + hi) >> 1             # <<<<<<<<<<<<<<
@@ -5364,7 +5377,7 @@ static void __pyx_f_10xnorvision_6_bconv__thresholds(float const *__pyx_v_scale,
 */
       __pyx_v_mid = ((__pyx_v_lo + __pyx_v_hi) >> 1);
 
-      /* "cython_kernels/bconv.pyx":79
+      /* "cython_kernels/bconv.pyx":80
  *         while lo < hi:
  *             mid = (lo + hi) >> 1
  *             if _affine_negative(scale[ch], mid, bias[ch]) == neg:             # <<<<<<<<<<<<<<
@@ -5376,7 +5389,7 @@ static void __pyx_f_10xnorvision_6_bconv__thresholds(float const *__pyx_v_scale,
       if (__pyx_t_4) {
 
 
-        /* "cython_kernels/bconv.pyx":80
+        /* "cython_kernels/bconv.pyx":81
  *             mid = (lo + hi) >> 1
  *             if _affine_negative(scale[ch], mid, bias[ch]) == neg:
  *                 hi = mid             # <<<<<<<<<<<<<<
@@ -5385,7 +5398,7 @@ static void __pyx_f_10xnorvision_6_bconv__thresholds(float const *__pyx_v_scale,
 */
         __pyx_v_hi = __pyx_v_mid;
 
-        /* "cython_kernels/bconv.pyx":79
+        /* "cython_kernels/bconv.pyx":80
  *         while lo < hi:
  *             mid = (lo + hi) >> 1
  *             if _affine_negative(scale[ch], mid, bias[ch]) == neg:             # <<<<<<<<<<<<<<
@@ -5395,7 +5408,7 @@ static void __pyx_f_10xnorvision_6_bconv__thresholds(float const *__pyx_v_scale,
         goto __pyx_L7;
       }
 
-      /* "cython_kernels/bconv.pyx":82
+      /* "cython_kernels/bconv.pyx":83
  *                 hi = mid
  *             else:
  *                 lo = mid + 1             # <<<<<<<<<<<<<<
@@ -5408,7 +5421,7 @@ static void __pyx_f_10xnorvision_6_bconv__thresholds(float const *__pyx_v_scale,
       __pyx_L7:;
     }
 
-    /* "cython_kernels/bconv.pyx":83
+    /* "cython_kernels/bconv.pyx":84
  *             else:
  *                 lo = mid + 1
  *         thr[ch] = lo             # <<<<<<<<<<<<<<
@@ -5417,7 +5430,7 @@ static void __pyx_f_10xnorvision_6_bconv__thresholds(float const *__pyx_v_scale,
 */
     (__pyx_v_thr[__pyx_v_ch]) = __pyx_v_lo;
 
-    /* "cython_kernels/bconv.pyx":84
+    /* "cython_kernels/bconv.pyx":85
  *                 lo = mid + 1
  *         thr[ch] = lo
  *         if neg:             # <<<<<<<<<<<<<<
@@ -5426,7 +5439,7 @@ static void __pyx_f_10xnorvision_6_bconv__thresholds(float const *__pyx_v_scale,
 */
     if (__pyx_v_neg) {
 
-      /* "cython_kernels/bconv.pyx":85
+      /* "cython_kernels/bconv.pyx":86
  *         thr[ch] = lo
  *         if neg:
  *             flipbits[ch // XNV_BLK] |= (<uint32_t>1) << (ch % XNV_BLK)             # <<<<<<<<<<<<<<
@@ -5437,7 +5450,7 @@ static void __pyx_f_10xnorvision_6_bconv__thresholds(float const *__pyx_v_scale,
       __pyx_t_5 = (__pyx_v_ch / XNV_BLK);
       (__pyx_v_flipbits[__pyx_t_5]) = ((__pyx_v_flipbits[__pyx_t_5]) | (((uint32_t)1) << (__pyx_v_ch % XNV_BLK)));
 
-      /* "cython_kernels/bconv.pyx":84
+      /* "cython_kernels/bconv.pyx":85
  *                 lo = mid + 1
  *         thr[ch] = lo
  *         if neg:             # <<<<<<<<<<<<<<
@@ -5448,7 +5461,7 @@ static void __pyx_f_10xnorvision_6_bconv__thresholds(float const *__pyx_v_scale,
   }
 
 
-  /* "cython_kernels/bconv.pyx":63
+  /* "cython_kernels/bconv.pyx":64
  * 
  * 
  * cdef void _thresholds(const float *scale, const float *bias, int o, int32_t k, int32_t *thr,             # <<<<<<<<<<<<<<
@@ -5464,15 +5477,15 @@ static void __pyx_f_10xnorvision_6_bconv__thresholds(float const *__pyx_v_scale,
 
 }
 
-/* "cython_kernels/bconv.pyx":88
+/* "cython_kernels/bconv.pyx":89
  * 
  * 
- * cdef void _prepare_block(const Conv *cv, int blk, uint64_t *wbuf, int32_t *tapsum, int32_t *tile) noexcept nogil:             # <<<<<<<<<<<<<<
+ * cdef void _prepare_block(const Conv *cv, int blk, uint64_t *wbuf, int32_t *tapsum, int32_t *tile,             # <<<<<<<<<<<<<<
+ *                          bint sums) noexcept nogil:
  *     """Interleave a block's weights by channel (``wbuf[i*32 + c]``, i = t*wc + j); sum each tap's 1 weights."""
- *     cdef int o0 = blk * XNV_BLK, c, i, t, p
 */
 
-static void __pyx_f_10xnorvision_6_bconv__prepare_block(struct __pyx_t_10xnorvision_6_bconv_Conv const *__pyx_v_cv, int __pyx_v_blk, uint64_t *__pyx_v_wbuf, int32_t *__pyx_v_tapsum, int32_t *__pyx_v_tile) {
+static void __pyx_f_10xnorvision_6_bconv__prepare_block(struct __pyx_t_10xnorvision_6_bconv_Conv const *__pyx_v_cv, int __pyx_v_blk, uint64_t *__pyx_v_wbuf, int32_t *__pyx_v_tapsum, int32_t *__pyx_v_tile, int __pyx_v_sums) {
   int __pyx_v_o0;
   int __pyx_v_c;
   int __pyx_v_i;
@@ -5493,8 +5506,8 @@ static void __pyx_f_10xnorvision_6_bconv__prepare_block(struct __pyx_t_10xnorvis
   int __pyx_t_7;
   long __pyx_t_8;
 
-  /* "cython_kernels/bconv.pyx":90
- * cdef void _prepare_block(const Conv *cv, int blk, uint64_t *wbuf, int32_t *tapsum, int32_t *tile) noexcept nogil:
+  /* "cython_kernels/bconv.pyx":92
+ *                          bint sums) noexcept nogil:
  *     """Interleave a block's weights by channel (``wbuf[i*32 + c]``, i = t*wc + j); sum each tap's 1 weights."""
  *     cdef int o0 = blk * XNV_BLK, c, i, t, p             # <<<<<<<<<<<<<<
  *     cdef int nc = min(<int>XNV_BLK, cv.o - o0), wc = cv.wc, nw = cv.ntaps * cv.wc
@@ -5502,7 +5515,7 @@ static void __pyx_f_10xnorvision_6_bconv__prepare_block(struct __pyx_t_10xnorvis
 */
   __pyx_v_o0 = (__pyx_v_blk * XNV_BLK);
 
-  /* "cython_kernels/bconv.pyx":91
+  /* "cython_kernels/bconv.pyx":93
  *     """Interleave a block's weights by channel (``wbuf[i*32 + c]``, i = t*wc + j); sum each tap's 1 weights."""
  *     cdef int o0 = blk * XNV_BLK, c, i, t, p
  *     cdef int nc = min(<int>XNV_BLK, cv.o - o0), wc = cv.wc, nw = cv.ntaps * cv.wc             # <<<<<<<<<<<<<<
@@ -5530,7 +5543,7 @@ static void __pyx_f_10xnorvision_6_bconv__prepare_block(struct __pyx_t_10xnorvis
   __pyx_v_wc = __pyx_t_3;
   __pyx_v_nw = (__pyx_v_cv->ntaps * __pyx_v_cv->wc);
 
-  /* "cython_kernels/bconv.pyx":94
+  /* "cython_kernels/bconv.pyx":96
  *     cdef const uint64_t *src
  *     cdef uint64_t *xp[XNV_TILE]
  *     cdef int64_t zero_off = 0             # <<<<<<<<<<<<<<
@@ -5539,7 +5552,7 @@ static void __pyx_f_10xnorvision_6_bconv__prepare_block(struct __pyx_t_10xnorvis
 */
   __pyx_v_zero_off = 0;
 
-  /* "cython_kernels/bconv.pyx":95
+  /* "cython_kernels/bconv.pyx":97
  *     cdef uint64_t *xp[XNV_TILE]
  *     cdef int64_t zero_off = 0
  *     for c in range(XNV_BLK):             # <<<<<<<<<<<<<<
@@ -5553,7 +5566,7 @@ static void __pyx_f_10xnorvision_6_bconv__prepare_block(struct __pyx_t_10xnorvis
   for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_6; __pyx_t_3+=1) {
     __pyx_v_c = __pyx_t_3;
 
-    /* "cython_kernels/bconv.pyx":96
+    /* "cython_kernels/bconv.pyx":98
  *     cdef int64_t zero_off = 0
  *     for c in range(XNV_BLK):
  *         if c < nc:             # <<<<<<<<<<<<<<
@@ -5565,7 +5578,7 @@ static void __pyx_f_10xnorvision_6_bconv__prepare_block(struct __pyx_t_10xnorvis
     if (__pyx_t_4) {
 
 
-      /* "cython_kernels/bconv.pyx":97
+      /* "cython_kernels/bconv.pyx":99
  *     for c in range(XNV_BLK):
  *         if c < nc:
  *             src = cv.w + <int64_t>(o0 + c) * nw             # <<<<<<<<<<<<<<
@@ -5574,7 +5587,7 @@ static void __pyx_f_10xnorvision_6_bconv__prepare_block(struct __pyx_t_10xnorvis
 */
       __pyx_v_src = (__pyx_v_cv->w + (((int64_t)(__pyx_v_o0 + __pyx_v_c)) * __pyx_v_nw));
 
-      /* "cython_kernels/bconv.pyx":98
+      /* "cython_kernels/bconv.pyx":100
  *         if c < nc:
  *             src = cv.w + <int64_t>(o0 + c) * nw
  *             for i in range(nw):             # <<<<<<<<<<<<<<
@@ -5588,7 +5601,7 @@ static void __pyx_f_10xnorvision_6_bconv__prepare_block(struct __pyx_t_10xnorvis
       for (__pyx_t_7 = 0; __pyx_t_7 < __pyx_t_2; __pyx_t_7+=1) {
         __pyx_v_i = __pyx_t_7;
 
-        /* "cython_kernels/bconv.pyx":99
+        /* "cython_kernels/bconv.pyx":101
  *             src = cv.w + <int64_t>(o0 + c) * nw
  *             for i in range(nw):
  *                 wbuf[i * XNV_BLK + c] = src[i]             # <<<<<<<<<<<<<<
@@ -5599,7 +5612,7 @@ static void __pyx_f_10xnorvision_6_bconv__prepare_block(struct __pyx_t_10xnorvis
       }
 
 
-      /* "cython_kernels/bconv.pyx":100
+      /* "cython_kernels/bconv.pyx":102
  *             for i in range(nw):
  *                 wbuf[i * XNV_BLK + c] = src[i]
  *             for t in range(cv.ntaps):             # <<<<<<<<<<<<<<
@@ -5613,7 +5626,7 @@ static void __pyx_f_10xnorvision_6_bconv__prepare_block(struct __pyx_t_10xnorvis
       for (__pyx_t_7 = 0; __pyx_t_7 < __pyx_t_2; __pyx_t_7+=1) {
         __pyx_v_t = __pyx_t_7;
 
-        /* "cython_kernels/bconv.pyx":101
+        /* "cython_kernels/bconv.pyx":103
  *                 wbuf[i * XNV_BLK + c] = src[i]
  *             for t in range(cv.ntaps):
  *                 wbuf[(t * wc + wc - 1) * XNV_BLK + c] &= cv.lastmask             # <<<<<<<<<<<<<<
@@ -5626,7 +5639,7 @@ static void __pyx_f_10xnorvision_6_bconv__prepare_block(struct __pyx_t_10xnorvis
       }
 
 
-      /* "cython_kernels/bconv.pyx":96
+      /* "cython_kernels/bconv.pyx":98
  *     cdef int64_t zero_off = 0
  *     for c in range(XNV_BLK):
  *         if c < nc:             # <<<<<<<<<<<<<<
@@ -5636,12 +5649,12 @@ static void __pyx_f_10xnorvision_6_bconv__prepare_block(struct __pyx_t_10xnorvis
       goto __pyx_L5;
     }
 
-    /* "cython_kernels/bconv.pyx":103
+    /* "cython_kernels/bconv.pyx":105
  *                 wbuf[(t * wc + wc - 1) * XNV_BLK + c] &= cv.lastmask
  *         else:
  *             for i in range(nw):             # <<<<<<<<<<<<<<
  *                 wbuf[i * XNV_BLK + c] = 0
- *     if cv.zero_pad:
+ *     if sums:
 */
     /*else*/ {
 
@@ -5651,11 +5664,11 @@ static void __pyx_f_10xnorvision_6_bconv__prepare_block(struct __pyx_t_10xnorvis
       for (__pyx_t_7 = 0; __pyx_t_7 < __pyx_t_2; __pyx_t_7+=1) {
         __pyx_v_i = __pyx_t_7;
 
-        /* "cython_kernels/bconv.pyx":104
+        /* "cython_kernels/bconv.pyx":106
  *         else:
  *             for i in range(nw):
  *                 wbuf[i * XNV_BLK + c] = 0             # <<<<<<<<<<<<<<
- *     if cv.zero_pad:
+ *     if sums:
  *         # A tap's weight sum is its dot product with an all-(+1) pixel: let the microkernel do it.
 */
         (__pyx_v_wbuf[((__pyx_v_i * XNV_BLK) + __pyx_v_c)]) = 0;
@@ -5666,20 +5679,17 @@ static void __pyx_f_10xnorvision_6_bconv__prepare_block(struct __pyx_t_10xnorvis
   }
 
 
-  /* "cython_kernels/bconv.pyx":105
+  /* "cython_kernels/bconv.pyx":107
  *             for i in range(nw):
  *                 wbuf[i * XNV_BLK + c] = 0
- *     if cv.zero_pad:             # <<<<<<<<<<<<<<
+ *     if sums:             # <<<<<<<<<<<<<<
  *         # A tap's weight sum is its dot product with an all-(+1) pixel: let the microkernel do it.
  *         for p in range(XNV_TILE):
 */
-  __pyx_t_4 = (__pyx_v_cv->zero_pad != 0);
+  if (__pyx_v_sums) {
 
-  if (__pyx_t_4) {
-
-
-    /* "cython_kernels/bconv.pyx":107
- *     if cv.zero_pad:
+    /* "cython_kernels/bconv.pyx":109
+ *     if sums:
  *         # A tap's weight sum is its dot product with an all-(+1) pixel: let the microkernel do it.
  *         for p in range(XNV_TILE):             # <<<<<<<<<<<<<<
  *             xp[p] = <uint64_t *>cv.zeros
@@ -5692,7 +5702,7 @@ static void __pyx_f_10xnorvision_6_bconv__prepare_block(struct __pyx_t_10xnorvis
     for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_6; __pyx_t_3+=1) {
       __pyx_v_p = __pyx_t_3;
 
-      /* "cython_kernels/bconv.pyx":108
+      /* "cython_kernels/bconv.pyx":110
  *         # A tap's weight sum is its dot product with an all-(+1) pixel: let the microkernel do it.
  *         for p in range(XNV_TILE):
  *             xp[p] = <uint64_t *>cv.zeros             # <<<<<<<<<<<<<<
@@ -5703,7 +5713,7 @@ static void __pyx_f_10xnorvision_6_bconv__prepare_block(struct __pyx_t_10xnorvis
     }
 
 
-    /* "cython_kernels/bconv.pyx":109
+    /* "cython_kernels/bconv.pyx":111
  *         for p in range(XNV_TILE):
  *             xp[p] = <uint64_t *>cv.zeros
  *         for t in range(cv.ntaps):             # <<<<<<<<<<<<<<
@@ -5717,7 +5727,7 @@ static void __pyx_f_10xnorvision_6_bconv__prepare_block(struct __pyx_t_10xnorvis
     for (__pyx_t_2 = 0; __pyx_t_2 < __pyx_t_1; __pyx_t_2+=1) {
       __pyx_v_t = __pyx_t_2;
 
-      /* "cython_kernels/bconv.pyx":110
+      /* "cython_kernels/bconv.pyx":112
  *             xp[p] = <uint64_t *>cv.zeros
  *         for t in range(cv.ntaps):
  *             cv.uk(xp, wbuf + t * wc * XNV_BLK, &zero_off, 1, wc, cv.c_in, tile)             # <<<<<<<<<<<<<<
@@ -5726,7 +5736,7 @@ static void __pyx_f_10xnorvision_6_bconv__prepare_block(struct __pyx_t_10xnorvis
 */
       __pyx_v_cv->uk(__pyx_v_xp, (__pyx_v_wbuf + ((__pyx_v_t * __pyx_v_wc) * XNV_BLK)), (&__pyx_v_zero_off), 1, __pyx_v_wc, __pyx_v_cv->c_in, __pyx_v_tile);
 
-      /* "cython_kernels/bconv.pyx":111
+      /* "cython_kernels/bconv.pyx":113
  *         for t in range(cv.ntaps):
  *             cv.uk(xp, wbuf + t * wc * XNV_BLK, &zero_off, 1, wc, cv.c_in, tile)
  *             for c in range(XNV_BLK):             # <<<<<<<<<<<<<<
@@ -5740,7 +5750,7 @@ static void __pyx_f_10xnorvision_6_bconv__prepare_block(struct __pyx_t_10xnorvis
       for (__pyx_t_7 = 0; __pyx_t_7 < __pyx_t_6; __pyx_t_7+=1) {
         __pyx_v_c = __pyx_t_7;
 
-        /* "cython_kernels/bconv.pyx":112
+        /* "cython_kernels/bconv.pyx":114
  *             cv.uk(xp, wbuf + t * wc * XNV_BLK, &zero_off, 1, wc, cv.c_in, tile)
  *             for c in range(XNV_BLK):
  *                 tapsum[t * XNV_BLK + c] = tile[c]             # <<<<<<<<<<<<<<
@@ -5753,21 +5763,21 @@ static void __pyx_f_10xnorvision_6_bconv__prepare_block(struct __pyx_t_10xnorvis
     }
 
 
-    /* "cython_kernels/bconv.pyx":105
+    /* "cython_kernels/bconv.pyx":107
  *             for i in range(nw):
  *                 wbuf[i * XNV_BLK + c] = 0
- *     if cv.zero_pad:             # <<<<<<<<<<<<<<
+ *     if sums:             # <<<<<<<<<<<<<<
  *         # A tap's weight sum is its dot product with an all-(+1) pixel: let the microkernel do it.
  *         for p in range(XNV_TILE):
 */
   }
 
-  /* "cython_kernels/bconv.pyx":88
+  /* "cython_kernels/bconv.pyx":89
  * 
  * 
- * cdef void _prepare_block(const Conv *cv, int blk, uint64_t *wbuf, int32_t *tapsum, int32_t *tile) noexcept nogil:             # <<<<<<<<<<<<<<
+ * cdef void _prepare_block(const Conv *cv, int blk, uint64_t *wbuf, int32_t *tapsum, int32_t *tile,             # <<<<<<<<<<<<<<
+ *                          bint sums) noexcept nogil:
  *     """Interleave a block's weights by channel (``wbuf[i*32 + c]``, i = t*wc + j); sum each tap's 1 weights."""
- *     cdef int o0 = blk * XNV_BLK, c, i, t, p
 */
 
   /* function exit code */
@@ -5784,92 +5794,15 @@ static void __pyx_f_10xnorvision_6_bconv__prepare_block(struct __pyx_t_10xnorvis
 
 }
 
-/* "cython_kernels/bconv.pyx":115
+/* "cython_kernels/bconv.pyx":117
  * 
  * 
- * cdef inline int64_t _patch_offset(const Conv *cv, int64_t pix) noexcept nogil:             # <<<<<<<<<<<<<<
- *     cdef int64_t plane = <int64_t>cv.ho * cv.wo
- *     cdef int64_t n = pix // plane, r = pix % plane
-*/
-
-static CYTHON_INLINE int64_t __pyx_f_10xnorvision_6_bconv__patch_offset(struct __pyx_t_10xnorvision_6_bconv_Conv const *__pyx_v_cv, int64_t __pyx_v_pix) {
-  int64_t __pyx_v_plane;
-  int64_t __pyx_v_n;
-  int64_t __pyx_v_r;
-  int64_t __pyx_v_oy;
-  int64_t __pyx_v_ox;
-  int64_t __pyx_r;
-
-  /* "cython_kernels/bconv.pyx":116
- * 
- * cdef inline int64_t _patch_offset(const Conv *cv, int64_t pix) noexcept nogil:
- *     cdef int64_t plane = <int64_t>cv.ho * cv.wo             # <<<<<<<<<<<<<<
- *     cdef int64_t n = pix // plane, r = pix % plane
- *     cdef int64_t oy = r // cv.wo, ox = r % cv.wo
-*/
-  __pyx_v_plane = (((int64_t)__pyx_v_cv->ho) * __pyx_v_cv->wo);
-
-  /* "cython_kernels/bconv.pyx":117
- * cdef inline int64_t _patch_offset(const Conv *cv, int64_t pix) noexcept nogil:
- *     cdef int64_t plane = <int64_t>cv.ho * cv.wo
- *     cdef int64_t n = pix // plane, r = pix % plane             # <<<<<<<<<<<<<<
- *     cdef int64_t oy = r // cv.wo, ox = r % cv.wo
- *     return ((n * cv.hp + oy * cv.stride) * cv.wp + ox * cv.stride) * cv.wc
-*/
-  __pyx_v_n = (__pyx_v_pix / __pyx_v_plane);
-  __pyx_v_r = (__pyx_v_pix % __pyx_v_plane);
-
-  /* "cython_kernels/bconv.pyx":118
- *     cdef int64_t plane = <int64_t>cv.ho * cv.wo
- *     cdef int64_t n = pix // plane, r = pix % plane
- *     cdef int64_t oy = r // cv.wo, ox = r % cv.wo             # <<<<<<<<<<<<<<
- *     return ((n * cv.hp + oy * cv.stride) * cv.wp + ox * cv.stride) * cv.wc
- * 
-*/
-  __pyx_v_oy = (__pyx_v_r / __pyx_v_cv->wo);
-  __pyx_v_ox = (__pyx_v_r % __pyx_v_cv->wo);
-
-  /* "cython_kernels/bconv.pyx":119
- *     cdef int64_t n = pix // plane, r = pix % plane
- *     cdef int64_t oy = r // cv.wo, ox = r % cv.wo
- *     return ((n * cv.hp + oy * cv.stride) * cv.wp + ox * cv.stride) * cv.wc             # <<<<<<<<<<<<<<
- * 
- * 
-*/
-  {
-
-    __pyx_r = (((((__pyx_v_n * __pyx_v_cv->hp) + (__pyx_v_oy * __pyx_v_cv->stride)) * __pyx_v_cv->wp) + (__pyx_v_ox * __pyx_v_cv->stride)) * __pyx_v_cv->wc);
-  }
-  goto __pyx_L0;
-
-  /* "cython_kernels/bconv.pyx":115
- * 
- * 
- * cdef inline int64_t _patch_offset(const Conv *cv, int64_t pix) noexcept nogil:             # <<<<<<<<<<<<<<
- *     cdef int64_t plane = <int64_t>cv.ho * cv.wo
- *     cdef int64_t n = pix // plane, r = pix % plane
-*/
-
-  /* function exit code */
-  __pyx_L0:;
-
-
-
-
-
-  return __pyx_r;
-}
-
-/* "cython_kernels/bconv.pyx":122
- * 
- * 
- * cdef void _correct_border(const Conv *cv, int64_t pix, int32_t *acc, const int32_t *tapsum) noexcept nogil:             # <<<<<<<<<<<<<<
+ * cdef void _correct_border(const Conv *cv, int oy, int ox, int32_t *acc, const int32_t *tapsum) noexcept nogil:             # <<<<<<<<<<<<<<
  *     """Zero padding: a padded tap was computed as +1 input; remove its contribution (the tap's weight sum)."""
- *     cdef int64_t r = pix % (<int64_t>cv.ho * cv.wo)
+ *     cdef int iy = oy * cv.stride - cv.ph, ix = ox * cv.stride - cv.pw
 */
 
-static void __pyx_f_10xnorvision_6_bconv__correct_border(struct __pyx_t_10xnorvision_6_bconv_Conv const *__pyx_v_cv, int64_t __pyx_v_pix, int32_t *__pyx_v_acc, int32_t const *__pyx_v_tapsum) {
-  int64_t __pyx_v_r;
+static void __pyx_f_10xnorvision_6_bconv__correct_border(struct __pyx_t_10xnorvision_6_bconv_Conv const *__pyx_v_cv, int __pyx_v_oy, int __pyx_v_ox, int32_t *__pyx_v_acc, int32_t const *__pyx_v_tapsum) {
   int __pyx_v_iy;
   int __pyx_v_ix;
   int __pyx_v_kh;
@@ -5893,28 +5826,19 @@ static void __pyx_f_10xnorvision_6_bconv__correct_border(struct __pyx_t_10xnorvi
   int __pyx_t_11;
   int __pyx_t_12;
 
-  /* "cython_kernels/bconv.pyx":124
- * cdef void _correct_border(const Conv *cv, int64_t pix, int32_t *acc, const int32_t *tapsum) noexcept nogil:
+  /* "cython_kernels/bconv.pyx":119
+ * cdef void _correct_border(const Conv *cv, int oy, int ox, int32_t *acc, const int32_t *tapsum) noexcept nogil:
  *     """Zero padding: a padded tap was computed as +1 input; remove its contribution (the tap's weight sum)."""
- *     cdef int64_t r = pix % (<int64_t>cv.ho * cv.wo)             # <<<<<<<<<<<<<<
- *     cdef int iy = <int>(r // cv.wo) * cv.stride - cv.ph, ix = <int>(r % cv.wo) * cv.stride - cv.pw
- *     cdef int kh = cv.kh, kw = cv.kw, h = cv.h, w = cv.w_in, dy, dx, c
-*/
-  __pyx_v_r = (__pyx_v_pix % (((int64_t)__pyx_v_cv->ho) * __pyx_v_cv->wo));
-
-  /* "cython_kernels/bconv.pyx":125
- *     """Zero padding: a padded tap was computed as +1 input; remove its contribution (the tap's weight sum)."""
- *     cdef int64_t r = pix % (<int64_t>cv.ho * cv.wo)
- *     cdef int iy = <int>(r // cv.wo) * cv.stride - cv.ph, ix = <int>(r % cv.wo) * cv.stride - cv.pw             # <<<<<<<<<<<<<<
+ *     cdef int iy = oy * cv.stride - cv.ph, ix = ox * cv.stride - cv.pw             # <<<<<<<<<<<<<<
  *     cdef int kh = cv.kh, kw = cv.kw, h = cv.h, w = cv.w_in, dy, dx, c
  *     cdef const int32_t *ts
 */
-  __pyx_v_iy = ((((int)(__pyx_v_r / __pyx_v_cv->wo)) * __pyx_v_cv->stride) - __pyx_v_cv->ph);
-  __pyx_v_ix = ((((int)(__pyx_v_r % __pyx_v_cv->wo)) * __pyx_v_cv->stride) - __pyx_v_cv->pw);
+  __pyx_v_iy = ((__pyx_v_oy * __pyx_v_cv->stride) - __pyx_v_cv->ph);
+  __pyx_v_ix = ((__pyx_v_ox * __pyx_v_cv->stride) - __pyx_v_cv->pw);
 
-  /* "cython_kernels/bconv.pyx":126
- *     cdef int64_t r = pix % (<int64_t>cv.ho * cv.wo)
- *     cdef int iy = <int>(r // cv.wo) * cv.stride - cv.ph, ix = <int>(r % cv.wo) * cv.stride - cv.pw
+  /* "cython_kernels/bconv.pyx":120
+ *     """Zero padding: a padded tap was computed as +1 input; remove its contribution (the tap's weight sum)."""
+ *     cdef int iy = oy * cv.stride - cv.ph, ix = ox * cv.stride - cv.pw
  *     cdef int kh = cv.kh, kw = cv.kw, h = cv.h, w = cv.w_in, dy, dx, c             # <<<<<<<<<<<<<<
  *     cdef const int32_t *ts
  *     if iy >= 0 and ix >= 0 and iy + kh <= h and ix + kw <= w:
@@ -5932,7 +5856,7 @@ static void __pyx_f_10xnorvision_6_bconv__correct_border(struct __pyx_t_10xnorvi
 
   __pyx_v_w = __pyx_t_1;
 
-  /* "cython_kernels/bconv.pyx":128
+  /* "cython_kernels/bconv.pyx":122
  *     cdef int kh = cv.kh, kw = cv.kw, h = cv.h, w = cv.w_in, dy, dx, c
  *     cdef const int32_t *ts
  *     if iy >= 0 and ix >= 0 and iy + kh <= h and ix + kw <= w:             # <<<<<<<<<<<<<<
@@ -5978,7 +5902,7 @@ static void __pyx_f_10xnorvision_6_bconv__correct_border(struct __pyx_t_10xnorvi
   if (__pyx_t_2) {
 
 
-    /* "cython_kernels/bconv.pyx":129
+    /* "cython_kernels/bconv.pyx":123
  *     cdef const int32_t *ts
  *     if iy >= 0 and ix >= 0 and iy + kh <= h and ix + kw <= w:
  *         return             # <<<<<<<<<<<<<<
@@ -5989,7 +5913,7 @@ static void __pyx_f_10xnorvision_6_bconv__correct_border(struct __pyx_t_10xnorvi
     }
     goto __pyx_L0;
 
-    /* "cython_kernels/bconv.pyx":128
+    /* "cython_kernels/bconv.pyx":122
  *     cdef int kh = cv.kh, kw = cv.kw, h = cv.h, w = cv.w_in, dy, dx, c
  *     cdef const int32_t *ts
  *     if iy >= 0 and ix >= 0 and iy + kh <= h and ix + kw <= w:             # <<<<<<<<<<<<<<
@@ -5998,7 +5922,7 @@ static void __pyx_f_10xnorvision_6_bconv__correct_border(struct __pyx_t_10xnorvi
 */
   }
 
-  /* "cython_kernels/bconv.pyx":130
+  /* "cython_kernels/bconv.pyx":124
  *     if iy >= 0 and ix >= 0 and iy + kh <= h and ix + kw <= w:
  *         return
  *     for dy in range(kh):             # <<<<<<<<<<<<<<
@@ -6012,7 +5936,7 @@ static void __pyx_f_10xnorvision_6_bconv__correct_border(struct __pyx_t_10xnorvi
   for (__pyx_t_5 = 0; __pyx_t_5 < __pyx_t_4; __pyx_t_5+=1) {
     __pyx_v_dy = __pyx_t_5;
 
-    /* "cython_kernels/bconv.pyx":131
+    /* "cython_kernels/bconv.pyx":125
  *         return
  *     for dy in range(kh):
  *         for dx in range(kw):             # <<<<<<<<<<<<<<
@@ -6026,7 +5950,7 @@ static void __pyx_f_10xnorvision_6_bconv__correct_border(struct __pyx_t_10xnorvi
     for (__pyx_t_8 = 0; __pyx_t_8 < __pyx_t_7; __pyx_t_8+=1) {
       __pyx_v_dx = __pyx_t_8;
 
-      /* "cython_kernels/bconv.pyx":132
+      /* "cython_kernels/bconv.pyx":126
  *     for dy in range(kh):
  *         for dx in range(kw):
  *             if iy + dy < 0 or iy + dy >= h or ix + dx < 0 or ix + dx >= w:             # <<<<<<<<<<<<<<
@@ -6072,7 +5996,7 @@ static void __pyx_f_10xnorvision_6_bconv__correct_border(struct __pyx_t_10xnorvi
       if (__pyx_t_2) {
 
 
-        /* "cython_kernels/bconv.pyx":133
+        /* "cython_kernels/bconv.pyx":127
  *         for dx in range(kw):
  *             if iy + dy < 0 or iy + dy >= h or ix + dx < 0 or ix + dx >= w:
  *                 ts = tapsum + (dy * kw + dx) * XNV_BLK             # <<<<<<<<<<<<<<
@@ -6081,7 +6005,7 @@ static void __pyx_f_10xnorvision_6_bconv__correct_border(struct __pyx_t_10xnorvi
 */
         __pyx_v_ts = (__pyx_v_tapsum + (((__pyx_v_dy * __pyx_v_kw) + __pyx_v_dx) * XNV_BLK));
 
-        /* "cython_kernels/bconv.pyx":134
+        /* "cython_kernels/bconv.pyx":128
  *             if iy + dy < 0 or iy + dy >= h or ix + dx < 0 or ix + dx >= w:
  *                 ts = tapsum + (dy * kw + dx) * XNV_BLK
  *                 for c in range(XNV_BLK):             # <<<<<<<<<<<<<<
@@ -6095,7 +6019,7 @@ static void __pyx_f_10xnorvision_6_bconv__correct_border(struct __pyx_t_10xnorvi
         for (__pyx_t_11 = 0; __pyx_t_11 < __pyx_t_10; __pyx_t_11+=1) {
           __pyx_v_c = __pyx_t_11;
 
-          /* "cython_kernels/bconv.pyx":135
+          /* "cython_kernels/bconv.pyx":129
  *                 ts = tapsum + (dy * kw + dx) * XNV_BLK
  *                 for c in range(XNV_BLK):
  *                     acc[c] -= ts[c]             # <<<<<<<<<<<<<<
@@ -6108,7 +6032,7 @@ static void __pyx_f_10xnorvision_6_bconv__correct_border(struct __pyx_t_10xnorvi
         }
 
 
-        /* "cython_kernels/bconv.pyx":132
+        /* "cython_kernels/bconv.pyx":126
  *     for dy in range(kh):
  *         for dx in range(kw):
  *             if iy + dy < 0 or iy + dy >= h or ix + dx < 0 or ix + dx >= w:             # <<<<<<<<<<<<<<
@@ -6121,12 +6045,12 @@ static void __pyx_f_10xnorvision_6_bconv__correct_border(struct __pyx_t_10xnorvi
   }
 
 
-  /* "cython_kernels/bconv.pyx":122
+  /* "cython_kernels/bconv.pyx":117
  * 
  * 
- * cdef void _correct_border(const Conv *cv, int64_t pix, int32_t *acc, const int32_t *tapsum) noexcept nogil:             # <<<<<<<<<<<<<<
+ * cdef void _correct_border(const Conv *cv, int oy, int ox, int32_t *acc, const int32_t *tapsum) noexcept nogil:             # <<<<<<<<<<<<<<
  *     """Zero padding: a padded tap was computed as +1 input; remove its contribution (the tap's weight sum)."""
- *     cdef int64_t r = pix % (<int64_t>cv.ho * cv.wo)
+ *     cdef int iy = oy * cv.stride - cv.ph, ix = ox * cv.stride - cv.pw
 */
 
   /* function exit code */
@@ -6141,18 +6065,17 @@ static void __pyx_f_10xnorvision_6_bconv__correct_border(struct __pyx_t_10xnorvi
 
 
 
-
 }
 
-/* "cython_kernels/bconv.pyx":138
+/* "cython_kernels/bconv.pyx":132
  * 
  * 
- * cdef void _epilogue(const Conv *cv, int blk, int64_t pix, int32_t *acc, const int32_t *tapsum) noexcept nogil:             # <<<<<<<<<<<<<<
+ * cdef inline void _epilogue(const Conv *cv, int blk, int64_t pix, int oy, int ox, int32_t *acc,             # <<<<<<<<<<<<<<
+ *                     const int32_t *tapsum) noexcept nogil:
  *     cdef int o0 = blk * XNV_BLK, c
- *     cdef int nc = min(<int>XNV_BLK, cv.o - o0)
 */
 
-static void __pyx_f_10xnorvision_6_bconv__epilogue(struct __pyx_t_10xnorvision_6_bconv_Conv const *__pyx_v_cv, int __pyx_v_blk, int64_t __pyx_v_pix, int32_t *__pyx_v_acc, int32_t const *__pyx_v_tapsum) {
+static CYTHON_INLINE void __pyx_f_10xnorvision_6_bconv__epilogue(struct __pyx_t_10xnorvision_6_bconv_Conv const *__pyx_v_cv, int __pyx_v_blk, int64_t __pyx_v_pix, int __pyx_v_oy, int __pyx_v_ox, int32_t *__pyx_v_acc, int32_t const *__pyx_v_tapsum) {
   int __pyx_v_o0;
   int __pyx_v_c;
   int __pyx_v_nc;
@@ -6165,17 +6088,17 @@ static void __pyx_f_10xnorvision_6_bconv__epilogue(struct __pyx_t_10xnorvision_6
   int __pyx_t_3;
   int __pyx_t_4;
 
-  /* "cython_kernels/bconv.pyx":139
- * 
- * cdef void _epilogue(const Conv *cv, int blk, int64_t pix, int32_t *acc, const int32_t *tapsum) noexcept nogil:
+  /* "cython_kernels/bconv.pyx":134
+ * cdef inline void _epilogue(const Conv *cv, int blk, int64_t pix, int oy, int ox, int32_t *acc,
+ *                     const int32_t *tapsum) noexcept nogil:
  *     cdef int o0 = blk * XNV_BLK, c             # <<<<<<<<<<<<<<
  *     cdef int nc = min(<int>XNV_BLK, cv.o - o0)
  *     cdef int32_t *oi
 */
   __pyx_v_o0 = (__pyx_v_blk * XNV_BLK);
 
-  /* "cython_kernels/bconv.pyx":140
- * cdef void _epilogue(const Conv *cv, int blk, int64_t pix, int32_t *acc, const int32_t *tapsum) noexcept nogil:
+  /* "cython_kernels/bconv.pyx":135
+ *                     const int32_t *tapsum) noexcept nogil:
  *     cdef int o0 = blk * XNV_BLK, c
  *     cdef int nc = min(<int>XNV_BLK, cv.o - o0)             # <<<<<<<<<<<<<<
  *     cdef int32_t *oi
@@ -6198,11 +6121,11 @@ static void __pyx_f_10xnorvision_6_bconv__epilogue(struct __pyx_t_10xnorvision_6
   __pyx_v_nc = __pyx_t_3;
 
 
-  /* "cython_kernels/bconv.pyx":145
+  /* "cython_kernels/bconv.pyx":140
  *     cdef const float *sc
  *     cdef const float *bi
  *     if cv.zero_pad:             # <<<<<<<<<<<<<<
- *         _correct_border(cv, pix, acc, tapsum)
+ *         _correct_border(cv, oy, ox, acc, tapsum)
  *     if cv.mode == OUT_INT:
 */
   __pyx_t_4 = (__pyx_v_cv->zero_pad != 0);
@@ -6210,64 +6133,80 @@ static void __pyx_f_10xnorvision_6_bconv__epilogue(struct __pyx_t_10xnorvision_6
   if (__pyx_t_4) {
 
 
-    /* "cython_kernels/bconv.pyx":146
+    /* "cython_kernels/bconv.pyx":141
  *     cdef const float *bi
  *     if cv.zero_pad:
- *         _correct_border(cv, pix, acc, tapsum)             # <<<<<<<<<<<<<<
+ *         _correct_border(cv, oy, ox, acc, tapsum)             # <<<<<<<<<<<<<<
  *     if cv.mode == OUT_INT:
  *         oi = <int32_t *>cv.out + pix * cv.o + o0
 */
-    __pyx_f_10xnorvision_6_bconv__correct_border(__pyx_v_cv, __pyx_v_pix, __pyx_v_acc, __pyx_v_tapsum);
+    __pyx_f_10xnorvision_6_bconv__correct_border(__pyx_v_cv, __pyx_v_oy, __pyx_v_ox, __pyx_v_acc, __pyx_v_tapsum);
 
-    /* "cython_kernels/bconv.pyx":145
+    /* "cython_kernels/bconv.pyx":140
  *     cdef const float *sc
  *     cdef const float *bi
  *     if cv.zero_pad:             # <<<<<<<<<<<<<<
- *         _correct_border(cv, pix, acc, tapsum)
+ *         _correct_border(cv, oy, ox, acc, tapsum)
  *     if cv.mode == OUT_INT:
 */
   }
 
-  /* "cython_kernels/bconv.pyx":147
+  /* "cython_kernels/bconv.pyx":142
  *     if cv.zero_pad:
- *         _correct_border(cv, pix, acc, tapsum)
+ *         _correct_border(cv, oy, ox, acc, tapsum)
  *     if cv.mode == OUT_INT:             # <<<<<<<<<<<<<<
  *         oi = <int32_t *>cv.out + pix * cv.o + o0
- *         memcpy(oi, acc, nc * sizeof(int32_t))
+ *         for c in range(nc):
 */
   switch (__pyx_v_cv->mode) {
     case __pyx_e_10xnorvision_6_bconv_OUT_INT:
 
-    /* "cython_kernels/bconv.pyx":148
- *         _correct_border(cv, pix, acc, tapsum)
+    /* "cython_kernels/bconv.pyx":143
+ *         _correct_border(cv, oy, ox, acc, tapsum)
  *     if cv.mode == OUT_INT:
  *         oi = <int32_t *>cv.out + pix * cv.o + o0             # <<<<<<<<<<<<<<
- *         memcpy(oi, acc, nc * sizeof(int32_t))
- *     elif cv.mode == OUT_FLOAT:
+ *         for c in range(nc):
+ *             oi[c] = acc[c]
 */
     __pyx_v_oi = ((((int32_t *)__pyx_v_cv->out) + (__pyx_v_pix * __pyx_v_cv->o)) + __pyx_v_o0);
 
-    /* "cython_kernels/bconv.pyx":149
+    /* "cython_kernels/bconv.pyx":144
  *     if cv.mode == OUT_INT:
  *         oi = <int32_t *>cv.out + pix * cv.o + o0
- *         memcpy(oi, acc, nc * sizeof(int32_t))             # <<<<<<<<<<<<<<
+ *         for c in range(nc):             # <<<<<<<<<<<<<<
+ *             oi[c] = acc[c]
+ *     elif cv.mode == OUT_FLOAT:
+*/
+
+    __pyx_t_3 = __pyx_v_nc;
+    __pyx_t_1 = __pyx_t_3;
+
+    for (__pyx_t_2 = 0; __pyx_t_2 < __pyx_t_1; __pyx_t_2+=1) {
+      __pyx_v_c = __pyx_t_2;
+
+      /* "cython_kernels/bconv.pyx":145
+ *         oi = <int32_t *>cv.out + pix * cv.o + o0
+ *         for c in range(nc):
+ *             oi[c] = acc[c]             # <<<<<<<<<<<<<<
  *     elif cv.mode == OUT_FLOAT:
  *         of = <float *>cv.out + pix * cv.o + o0
 */
-    (void)(memcpy(__pyx_v_oi, __pyx_v_acc, (__pyx_v_nc * (sizeof(int32_t)))));
+      (__pyx_v_oi[__pyx_v_c]) = (__pyx_v_acc[__pyx_v_c]);
+    }
 
-    /* "cython_kernels/bconv.pyx":147
+
+    /* "cython_kernels/bconv.pyx":142
  *     if cv.zero_pad:
- *         _correct_border(cv, pix, acc, tapsum)
+ *         _correct_border(cv, oy, ox, acc, tapsum)
  *     if cv.mode == OUT_INT:             # <<<<<<<<<<<<<<
  *         oi = <int32_t *>cv.out + pix * cv.o + o0
- *         memcpy(oi, acc, nc * sizeof(int32_t))
+ *         for c in range(nc):
 */
     break;
     case __pyx_e_10xnorvision_6_bconv_OUT_FLOAT:
 
-    /* "cython_kernels/bconv.pyx":151
- *         memcpy(oi, acc, nc * sizeof(int32_t))
+    /* "cython_kernels/bconv.pyx":147
+ *             oi[c] = acc[c]
  *     elif cv.mode == OUT_FLOAT:
  *         of = <float *>cv.out + pix * cv.o + o0             # <<<<<<<<<<<<<<
  *         sc = cv.scale + o0
@@ -6275,7 +6214,7 @@ static void __pyx_f_10xnorvision_6_bconv__epilogue(struct __pyx_t_10xnorvision_6
 */
     __pyx_v_of = ((((float *)__pyx_v_cv->out) + (__pyx_v_pix * __pyx_v_cv->o)) + __pyx_v_o0);
 
-    /* "cython_kernels/bconv.pyx":152
+    /* "cython_kernels/bconv.pyx":148
  *     elif cv.mode == OUT_FLOAT:
  *         of = <float *>cv.out + pix * cv.o + o0
  *         sc = cv.scale + o0             # <<<<<<<<<<<<<<
@@ -6284,7 +6223,7 @@ static void __pyx_f_10xnorvision_6_bconv__epilogue(struct __pyx_t_10xnorvision_6
 */
     __pyx_v_sc = (__pyx_v_cv->scale + __pyx_v_o0);
 
-    /* "cython_kernels/bconv.pyx":153
+    /* "cython_kernels/bconv.pyx":149
  *         of = <float *>cv.out + pix * cv.o + o0
  *         sc = cv.scale + o0
  *         bi = cv.bias + o0             # <<<<<<<<<<<<<<
@@ -6293,7 +6232,7 @@ static void __pyx_f_10xnorvision_6_bconv__epilogue(struct __pyx_t_10xnorvision_6
 */
     __pyx_v_bi = (__pyx_v_cv->bias + __pyx_v_o0);
 
-    /* "cython_kernels/bconv.pyx":154
+    /* "cython_kernels/bconv.pyx":150
  *         sc = cv.scale + o0
  *         bi = cv.bias + o0
  *         for c in range(nc):             # <<<<<<<<<<<<<<
@@ -6307,7 +6246,7 @@ static void __pyx_f_10xnorvision_6_bconv__epilogue(struct __pyx_t_10xnorvision_6
     for (__pyx_t_2 = 0; __pyx_t_2 < __pyx_t_1; __pyx_t_2+=1) {
       __pyx_v_c = __pyx_t_2;
 
-      /* "cython_kernels/bconv.pyx":155
+      /* "cython_kernels/bconv.pyx":151
  *         bi = cv.bias + o0
  *         for c in range(nc):
  *             of[c] = sc[c] * <float>acc[c] + bi[c]             # <<<<<<<<<<<<<<
@@ -6318,9 +6257,9 @@ static void __pyx_f_10xnorvision_6_bconv__epilogue(struct __pyx_t_10xnorvision_6
     }
 
 
-    /* "cython_kernels/bconv.pyx":150
- *         oi = <int32_t *>cv.out + pix * cv.o + o0
- *         memcpy(oi, acc, nc * sizeof(int32_t))
+    /* "cython_kernels/bconv.pyx":146
+ *         for c in range(nc):
+ *             oi[c] = acc[c]
  *     elif cv.mode == OUT_FLOAT:             # <<<<<<<<<<<<<<
  *         of = <float *>cv.out + pix * cv.o + o0
  *         sc = cv.scale + o0
@@ -6328,7 +6267,7 @@ static void __pyx_f_10xnorvision_6_bconv__epilogue(struct __pyx_t_10xnorvision_6
     break;
     default:
 
-    /* "cython_kernels/bconv.pyx":158
+    /* "cython_kernels/bconv.pyx":154
  *     else:
  *         # A block is half a uint64 word (little-endian): threads never share a word they modify.
  *         (<uint32_t *>cv.out)[pix * cv.owords32 + blk] = cv.signbits(acc, cv.thr + o0) ^ cv.flipbits[blk]             # <<<<<<<<<<<<<<
@@ -6339,12 +6278,12 @@ static void __pyx_f_10xnorvision_6_bconv__epilogue(struct __pyx_t_10xnorvision_6
     break;
   }
 
-  /* "cython_kernels/bconv.pyx":138
+  /* "cython_kernels/bconv.pyx":132
  * 
  * 
- * cdef void _epilogue(const Conv *cv, int blk, int64_t pix, int32_t *acc, const int32_t *tapsum) noexcept nogil:             # <<<<<<<<<<<<<<
+ * cdef inline void _epilogue(const Conv *cv, int blk, int64_t pix, int oy, int ox, int32_t *acc,             # <<<<<<<<<<<<<<
+ *                     const int32_t *tapsum) noexcept nogil:
  *     cdef int o0 = blk * XNV_BLK, c
- *     cdef int nc = min(<int>XNV_BLK, cv.o - o0)
 */
 
   /* function exit code */
@@ -6357,7 +6296,7 @@ static void __pyx_f_10xnorvision_6_bconv__epilogue(struct __pyx_t_10xnorvision_6
 
 }
 
-/* "cython_kernels/bconv.pyx":161
+/* "cython_kernels/bconv.pyx":157
  * 
  * 
  * cdef void _run_item(const Conv *cv, int64_t item, uint64_t *wbuf, int32_t *tapsum, int32_t *tile) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -6372,21 +6311,26 @@ static void __pyx_f_10xnorvision_6_bconv__run_item(struct __pyx_t_10xnorvision_6
   int64_t __pyx_v_t1;
   int64_t __pyx_v_t;
   int64_t __pyx_v_pix;
+  int64_t __pyx_v_plane;
   int __pyx_v_p;
   int32_t __pyx_v_k;
   uint64_t *__pyx_v_xp[XNV_TILE];
-  int64_t __pyx_t_1;
+  int __pyx_v_oys[XNV_TILE];
+  int __pyx_v_oxs[XNV_TILE];
+  int64_t __pyx_v_n;
+  int __pyx_v_oy;
+  int __pyx_v_ox;
+  int __pyx_t_1;
   int64_t __pyx_t_2;
   int64_t __pyx_t_3;
-  int __pyx_t_4;
+  int64_t __pyx_t_4;
   int __pyx_t_5;
   int __pyx_t_6;
-  int64_t __pyx_t_7;
-  int64_t __pyx_t_8;
-  int64_t __pyx_t_9;
-  int __pyx_t_10;
+  int __pyx_t_7;
 
-  /* "cython_kernels/bconv.pyx":162
+
+
+  /* "cython_kernels/bconv.pyx":158
  * 
  * cdef void _run_item(const Conv *cv, int64_t item, uint64_t *wbuf, int32_t *tapsum, int32_t *tile) noexcept nogil:
  *     cdef int blk = <int>(item // cv.nchunks)             # <<<<<<<<<<<<<<
@@ -6395,164 +6339,356 @@ static void __pyx_f_10xnorvision_6_bconv__run_item(struct __pyx_t_10xnorvision_6
 */
   __pyx_v_blk = ((int)(__pyx_v_item / __pyx_v_cv->nchunks));
 
-  /* "cython_kernels/bconv.pyx":163
+  /* "cython_kernels/bconv.pyx":159
  * cdef void _run_item(const Conv *cv, int64_t item, uint64_t *wbuf, int32_t *tapsum, int32_t *tile) noexcept nogil:
  *     cdef int blk = <int>(item // cv.nchunks)
  *     cdef int64_t chunk = item % cv.nchunks             # <<<<<<<<<<<<<<
  *     cdef int64_t t0 = cv.ntiles * chunk // cv.nchunks, t1 = cv.ntiles * (chunk + 1) // cv.nchunks
- *     cdef int64_t t, pix
+ *     cdef int64_t t, pix, plane = <int64_t>cv.ho * cv.wo
 */
   __pyx_v_chunk = (__pyx_v_item % __pyx_v_cv->nchunks);
 
-  /* "cython_kernels/bconv.pyx":164
+  /* "cython_kernels/bconv.pyx":160
  *     cdef int blk = <int>(item // cv.nchunks)
  *     cdef int64_t chunk = item % cv.nchunks
  *     cdef int64_t t0 = cv.ntiles * chunk // cv.nchunks, t1 = cv.ntiles * (chunk + 1) // cv.nchunks             # <<<<<<<<<<<<<<
- *     cdef int64_t t, pix
+ *     cdef int64_t t, pix, plane = <int64_t>cv.ho * cv.wo
  *     cdef int p
 */
   __pyx_v_t0 = ((__pyx_v_cv->ntiles * __pyx_v_chunk) / __pyx_v_cv->nchunks);
   __pyx_v_t1 = ((__pyx_v_cv->ntiles * (__pyx_v_chunk + 1)) / __pyx_v_cv->nchunks);
 
-  /* "cython_kernels/bconv.pyx":167
- *     cdef int64_t t, pix
+  /* "cython_kernels/bconv.pyx":161
+ *     cdef int64_t chunk = item % cv.nchunks
+ *     cdef int64_t t0 = cv.ntiles * chunk // cv.nchunks, t1 = cv.ntiles * (chunk + 1) // cv.nchunks
+ *     cdef int64_t t, pix, plane = <int64_t>cv.ho * cv.wo             # <<<<<<<<<<<<<<
+ *     cdef int p
+ *     cdef int32_t k = cv.ntaps * cv.c_in
+*/
+  __pyx_v_plane = (((int64_t)__pyx_v_cv->ho) * __pyx_v_cv->wo);
+
+  /* "cython_kernels/bconv.pyx":163
+ *     cdef int64_t t, pix, plane = <int64_t>cv.ho * cv.wo
  *     cdef int p
  *     cdef int32_t k = cv.ntaps * cv.c_in             # <<<<<<<<<<<<<<
  *     cdef uint64_t *xp[XNV_TILE]
- *     _prepare_block(cv, blk, wbuf, tapsum, tile)
+ *     cdef int oys[XNV_TILE]
 */
   __pyx_v_k = (__pyx_v_cv->ntaps * __pyx_v_cv->c_in);
 
-  /* "cython_kernels/bconv.pyx":169
- *     cdef int32_t k = cv.ntaps * cv.c_in
- *     cdef uint64_t *xp[XNV_TILE]
- *     _prepare_block(cv, blk, wbuf, tapsum, tile)             # <<<<<<<<<<<<<<
- *     for t in range(t0, t1):
- *         for p in range(XNV_TILE):
+  /* "cython_kernels/bconv.pyx":168
+ *     cdef int oxs[XNV_TILE]
+ *     # (n, oy, ox) of the next pixel, advanced one pixel at a time: no divisions in the loop
+ *     cdef int64_t n = t0 * XNV_TILE // plane             # <<<<<<<<<<<<<<
+ *     cdef int oy = <int>(t0 * XNV_TILE % plane // cv.wo), ox = <int>(t0 * XNV_TILE % plane % cv.wo)
+ *     if cv.wprep != NULL:
 */
-  __pyx_f_10xnorvision_6_bconv__prepare_block(__pyx_v_cv, __pyx_v_blk, __pyx_v_wbuf, __pyx_v_tapsum, __pyx_v_tile);
+  __pyx_v_n = ((__pyx_v_t0 * XNV_TILE) / __pyx_v_plane);
+
+  /* "cython_kernels/bconv.pyx":169
+ *     # (n, oy, ox) of the next pixel, advanced one pixel at a time: no divisions in the loop
+ *     cdef int64_t n = t0 * XNV_TILE // plane
+ *     cdef int oy = <int>(t0 * XNV_TILE % plane // cv.wo), ox = <int>(t0 * XNV_TILE % plane % cv.wo)             # <<<<<<<<<<<<<<
+ *     if cv.wprep != NULL:
+ *         wbuf = <uint64_t *>cv.wprep + <int64_t>blk * cv.ntaps * cv.wc * XNV_BLK
+*/
+  __pyx_v_oy = ((int)(((__pyx_v_t0 * XNV_TILE) % __pyx_v_plane) / __pyx_v_cv->wo));
+  __pyx_v_ox = ((int)(((__pyx_v_t0 * XNV_TILE) % __pyx_v_plane) % __pyx_v_cv->wo));
 
   /* "cython_kernels/bconv.pyx":170
- *     cdef uint64_t *xp[XNV_TILE]
- *     _prepare_block(cv, blk, wbuf, tapsum, tile)
- *     for t in range(t0, t1):             # <<<<<<<<<<<<<<
- *         for p in range(XNV_TILE):
- *             pix = min(t * XNV_TILE + p, cv.npix - 1)  # a short last tile repeats its last pixel
+ *     cdef int64_t n = t0 * XNV_TILE // plane
+ *     cdef int oy = <int>(t0 * XNV_TILE % plane // cv.wo), ox = <int>(t0 * XNV_TILE % plane % cv.wo)
+ *     if cv.wprep != NULL:             # <<<<<<<<<<<<<<
+ *         wbuf = <uint64_t *>cv.wprep + <int64_t>blk * cv.ntaps * cv.wc * XNV_BLK
+ *         tapsum = <int32_t *>cv.tsprep + <int64_t>blk * cv.ntaps * XNV_BLK
 */
+  __pyx_t_1 = (__pyx_v_cv->wprep != NULL);
 
-  __pyx_t_1 = __pyx_v_t1;
-  __pyx_t_2 = __pyx_t_1;
+  if (__pyx_t_1) {
 
-  for (__pyx_t_3 = __pyx_v_t0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
-    __pyx_v_t = __pyx_t_3;
 
     /* "cython_kernels/bconv.pyx":171
- *     _prepare_block(cv, blk, wbuf, tapsum, tile)
+ *     cdef int oy = <int>(t0 * XNV_TILE % plane // cv.wo), ox = <int>(t0 * XNV_TILE % plane % cv.wo)
+ *     if cv.wprep != NULL:
+ *         wbuf = <uint64_t *>cv.wprep + <int64_t>blk * cv.ntaps * cv.wc * XNV_BLK             # <<<<<<<<<<<<<<
+ *         tapsum = <int32_t *>cv.tsprep + <int64_t>blk * cv.ntaps * XNV_BLK
+ *     else:
+*/
+    __pyx_v_wbuf = (((uint64_t *)__pyx_v_cv->wprep) + (((((int64_t)__pyx_v_blk) * __pyx_v_cv->ntaps) * __pyx_v_cv->wc) * XNV_BLK));
+
+    /* "cython_kernels/bconv.pyx":172
+ *     if cv.wprep != NULL:
+ *         wbuf = <uint64_t *>cv.wprep + <int64_t>blk * cv.ntaps * cv.wc * XNV_BLK
+ *         tapsum = <int32_t *>cv.tsprep + <int64_t>blk * cv.ntaps * XNV_BLK             # <<<<<<<<<<<<<<
+ *     else:
+ *         _prepare_block(cv, blk, wbuf, tapsum, tile, cv.zero_pad)
+*/
+    __pyx_v_tapsum = (((int32_t *)__pyx_v_cv->tsprep) + ((((int64_t)__pyx_v_blk) * __pyx_v_cv->ntaps) * XNV_BLK));
+
+    /* "cython_kernels/bconv.pyx":170
+ *     cdef int64_t n = t0 * XNV_TILE // plane
+ *     cdef int oy = <int>(t0 * XNV_TILE % plane // cv.wo), ox = <int>(t0 * XNV_TILE % plane % cv.wo)
+ *     if cv.wprep != NULL:             # <<<<<<<<<<<<<<
+ *         wbuf = <uint64_t *>cv.wprep + <int64_t>blk * cv.ntaps * cv.wc * XNV_BLK
+ *         tapsum = <int32_t *>cv.tsprep + <int64_t>blk * cv.ntaps * XNV_BLK
+*/
+    goto __pyx_L3;
+  }
+
+  /* "cython_kernels/bconv.pyx":174
+ *         tapsum = <int32_t *>cv.tsprep + <int64_t>blk * cv.ntaps * XNV_BLK
+ *     else:
+ *         _prepare_block(cv, blk, wbuf, tapsum, tile, cv.zero_pad)             # <<<<<<<<<<<<<<
+ *     for t in range(t0, t1):
+ *         for p in range(XNV_TILE):
+*/
+  /*else*/ {
+    __pyx_f_10xnorvision_6_bconv__prepare_block(__pyx_v_cv, __pyx_v_blk, __pyx_v_wbuf, __pyx_v_tapsum, __pyx_v_tile, __pyx_v_cv->zero_pad);
+  }
+  __pyx_L3:;
+
+  /* "cython_kernels/bconv.pyx":175
+ *     else:
+ *         _prepare_block(cv, blk, wbuf, tapsum, tile, cv.zero_pad)
+ *     for t in range(t0, t1):             # <<<<<<<<<<<<<<
+ *         for p in range(XNV_TILE):
+ *             if t * XNV_TILE + p >= cv.npix:  # a short last tile repeats its last pixel
+*/
+
+  __pyx_t_2 = __pyx_v_t1;
+  __pyx_t_3 = __pyx_t_2;
+
+  for (__pyx_t_4 = __pyx_v_t0; __pyx_t_4 < __pyx_t_3; __pyx_t_4+=1) {
+    __pyx_v_t = __pyx_t_4;
+
+    /* "cython_kernels/bconv.pyx":176
+ *         _prepare_block(cv, blk, wbuf, tapsum, tile, cv.zero_pad)
  *     for t in range(t0, t1):
  *         for p in range(XNV_TILE):             # <<<<<<<<<<<<<<
- *             pix = min(t * XNV_TILE + p, cv.npix - 1)  # a short last tile repeats its last pixel
- *             xp[p] = <uint64_t *>cv.x + _patch_offset(cv, pix)
+ *             if t * XNV_TILE + p >= cv.npix:  # a short last tile repeats its last pixel
+ *                 xp[p] = xp[p - 1]
 */
 
-    __pyx_t_4 = XNV_TILE;
-    __pyx_t_5 = __pyx_t_4;
+    __pyx_t_5 = XNV_TILE;
+    __pyx_t_6 = __pyx_t_5;
 
-    for (__pyx_t_6 = 0; __pyx_t_6 < __pyx_t_5; __pyx_t_6+=1) {
-      __pyx_v_p = __pyx_t_6;
+    for (__pyx_t_7 = 0; __pyx_t_7 < __pyx_t_6; __pyx_t_7+=1) {
+      __pyx_v_p = __pyx_t_7;
 
-      /* "cython_kernels/bconv.pyx":172
+      /* "cython_kernels/bconv.pyx":177
  *     for t in range(t0, t1):
  *         for p in range(XNV_TILE):
- *             pix = min(t * XNV_TILE + p, cv.npix - 1)  # a short last tile repeats its last pixel             # <<<<<<<<<<<<<<
- *             xp[p] = <uint64_t *>cv.x + _patch_offset(cv, pix)
- *         cv.uk(xp, wbuf, cv.tapoff, cv.ntaps, cv.wc, k, tile)
+ *             if t * XNV_TILE + p >= cv.npix:  # a short last tile repeats its last pixel             # <<<<<<<<<<<<<<
+ *                 xp[p] = xp[p - 1]
+ *                 continue
 */
+      __pyx_t_1 = (((__pyx_v_t * XNV_TILE) + __pyx_v_p) >= __pyx_v_cv->npix);
 
-      __pyx_t_7 = (__pyx_v_cv->npix - 1);
+      if (__pyx_t_1) {
 
-      __pyx_t_8 = ((__pyx_v_t * XNV_TILE) + __pyx_v_p);
-      __pyx_t_10 = (__pyx_t_7 < __pyx_t_8);
 
-      if (__pyx_t_10) {
+        /* "cython_kernels/bconv.pyx":178
+ *         for p in range(XNV_TILE):
+ *             if t * XNV_TILE + p >= cv.npix:  # a short last tile repeats its last pixel
+ *                 xp[p] = xp[p - 1]             # <<<<<<<<<<<<<<
+ *                 continue
+ *             oys[p] = oy
+*/
+        (__pyx_v_xp[__pyx_v_p]) = (__pyx_v_xp[(__pyx_v_p - 1)]);
 
-        __pyx_t_9 = __pyx_t_7;
-      } else {
+        /* "cython_kernels/bconv.pyx":179
+ *             if t * XNV_TILE + p >= cv.npix:  # a short last tile repeats its last pixel
+ *                 xp[p] = xp[p - 1]
+ *                 continue             # <<<<<<<<<<<<<<
+ *             oys[p] = oy
+ *             oxs[p] = ox
+*/
+        goto __pyx_L6_continue;
 
-        __pyx_t_9 = __pyx_t_8;
+        /* "cython_kernels/bconv.pyx":177
+ *     for t in range(t0, t1):
+ *         for p in range(XNV_TILE):
+ *             if t * XNV_TILE + p >= cv.npix:  # a short last tile repeats its last pixel             # <<<<<<<<<<<<<<
+ *                 xp[p] = xp[p - 1]
+ *                 continue
+*/
       }
 
-      __pyx_v_pix = __pyx_t_9;
+      /* "cython_kernels/bconv.pyx":180
+ *                 xp[p] = xp[p - 1]
+ *                 continue
+ *             oys[p] = oy             # <<<<<<<<<<<<<<
+ *             oxs[p] = ox
+ *             xp[p] = <uint64_t *>cv.x + ((n * cv.hp + oy * cv.stride) * cv.wp + ox * cv.stride) * cv.wc
+*/
+      (__pyx_v_oys[__pyx_v_p]) = __pyx_v_oy;
+
+      /* "cython_kernels/bconv.pyx":181
+ *                 continue
+ *             oys[p] = oy
+ *             oxs[p] = ox             # <<<<<<<<<<<<<<
+ *             xp[p] = <uint64_t *>cv.x + ((n * cv.hp + oy * cv.stride) * cv.wp + ox * cv.stride) * cv.wc
+ *             ox = ox + 1
+*/
+      (__pyx_v_oxs[__pyx_v_p]) = __pyx_v_ox;
+
+      /* "cython_kernels/bconv.pyx":182
+ *             oys[p] = oy
+ *             oxs[p] = ox
+ *             xp[p] = <uint64_t *>cv.x + ((n * cv.hp + oy * cv.stride) * cv.wp + ox * cv.stride) * cv.wc             # <<<<<<<<<<<<<<
+ *             ox = ox + 1
+ *             if ox == cv.wo:
+*/
+      (__pyx_v_xp[__pyx_v_p]) = (((uint64_t *)__pyx_v_cv->x) + (((((__pyx_v_n * __pyx_v_cv->hp) + (__pyx_v_oy * __pyx_v_cv->stride)) * __pyx_v_cv->wp) + (__pyx_v_ox * __pyx_v_cv->stride)) * __pyx_v_cv->wc));
+
+      /* "cython_kernels/bconv.pyx":183
+ *             oxs[p] = ox
+ *             xp[p] = <uint64_t *>cv.x + ((n * cv.hp + oy * cv.stride) * cv.wp + ox * cv.stride) * cv.wc
+ *             ox = ox + 1             # <<<<<<<<<<<<<<
+ *             if ox == cv.wo:
+ *                 ox = 0
+*/
+      __pyx_v_ox = (__pyx_v_ox + 1);
+
+      /* "cython_kernels/bconv.pyx":184
+ *             xp[p] = <uint64_t *>cv.x + ((n * cv.hp + oy * cv.stride) * cv.wp + ox * cv.stride) * cv.wc
+ *             ox = ox + 1
+ *             if ox == cv.wo:             # <<<<<<<<<<<<<<
+ *                 ox = 0
+ *                 oy = oy + 1
+*/
+      __pyx_t_1 = (__pyx_v_ox == __pyx_v_cv->wo);
+
+      if (__pyx_t_1) {
 
 
-      /* "cython_kernels/bconv.pyx":173
- *         for p in range(XNV_TILE):
- *             pix = min(t * XNV_TILE + p, cv.npix - 1)  # a short last tile repeats its last pixel
- *             xp[p] = <uint64_t *>cv.x + _patch_offset(cv, pix)             # <<<<<<<<<<<<<<
+        /* "cython_kernels/bconv.pyx":185
+ *             ox = ox + 1
+ *             if ox == cv.wo:
+ *                 ox = 0             # <<<<<<<<<<<<<<
+ *                 oy = oy + 1
+ *                 if oy == cv.ho:
+*/
+        __pyx_v_ox = 0;
+
+        /* "cython_kernels/bconv.pyx":186
+ *             if ox == cv.wo:
+ *                 ox = 0
+ *                 oy = oy + 1             # <<<<<<<<<<<<<<
+ *                 if oy == cv.ho:
+ *                     oy = 0
+*/
+        __pyx_v_oy = (__pyx_v_oy + 1);
+
+        /* "cython_kernels/bconv.pyx":187
+ *                 ox = 0
+ *                 oy = oy + 1
+ *                 if oy == cv.ho:             # <<<<<<<<<<<<<<
+ *                     oy = 0
+ *                     n = n + 1
+*/
+        __pyx_t_1 = (__pyx_v_oy == __pyx_v_cv->ho);
+
+        if (__pyx_t_1) {
+
+
+          /* "cython_kernels/bconv.pyx":188
+ *                 oy = oy + 1
+ *                 if oy == cv.ho:
+ *                     oy = 0             # <<<<<<<<<<<<<<
+ *                     n = n + 1
+ *         cv.uk(xp, wbuf, cv.tapoff, cv.ntaps, cv.wc, k, tile)
+*/
+          __pyx_v_oy = 0;
+
+          /* "cython_kernels/bconv.pyx":189
+ *                 if oy == cv.ho:
+ *                     oy = 0
+ *                     n = n + 1             # <<<<<<<<<<<<<<
  *         cv.uk(xp, wbuf, cv.tapoff, cv.ntaps, cv.wc, k, tile)
  *         for p in range(XNV_TILE):
 */
-      (__pyx_v_xp[__pyx_v_p]) = (((uint64_t *)__pyx_v_cv->x) + __pyx_f_10xnorvision_6_bconv__patch_offset(__pyx_v_cv, __pyx_v_pix));
+          __pyx_v_n = (__pyx_v_n + 1);
+
+          /* "cython_kernels/bconv.pyx":187
+ *                 ox = 0
+ *                 oy = oy + 1
+ *                 if oy == cv.ho:             # <<<<<<<<<<<<<<
+ *                     oy = 0
+ *                     n = n + 1
+*/
+        }
+
+        /* "cython_kernels/bconv.pyx":184
+ *             xp[p] = <uint64_t *>cv.x + ((n * cv.hp + oy * cv.stride) * cv.wp + ox * cv.stride) * cv.wc
+ *             ox = ox + 1
+ *             if ox == cv.wo:             # <<<<<<<<<<<<<<
+ *                 ox = 0
+ *                 oy = oy + 1
+*/
+      }
+      __pyx_L6_continue:;
     }
 
 
-    /* "cython_kernels/bconv.pyx":174
- *             pix = min(t * XNV_TILE + p, cv.npix - 1)  # a short last tile repeats its last pixel
- *             xp[p] = <uint64_t *>cv.x + _patch_offset(cv, pix)
+    /* "cython_kernels/bconv.pyx":190
+ *                     oy = 0
+ *                     n = n + 1
  *         cv.uk(xp, wbuf, cv.tapoff, cv.ntaps, cv.wc, k, tile)             # <<<<<<<<<<<<<<
  *         for p in range(XNV_TILE):
  *             pix = t * XNV_TILE + p
 */
     __pyx_v_cv->uk(__pyx_v_xp, __pyx_v_wbuf, __pyx_v_cv->tapoff, __pyx_v_cv->ntaps, __pyx_v_cv->wc, __pyx_v_k, __pyx_v_tile);
 
-    /* "cython_kernels/bconv.pyx":175
- *             xp[p] = <uint64_t *>cv.x + _patch_offset(cv, pix)
+    /* "cython_kernels/bconv.pyx":191
+ *                     n = n + 1
  *         cv.uk(xp, wbuf, cv.tapoff, cv.ntaps, cv.wc, k, tile)
  *         for p in range(XNV_TILE):             # <<<<<<<<<<<<<<
  *             pix = t * XNV_TILE + p
  *             if pix < cv.npix:
 */
 
-    __pyx_t_4 = XNV_TILE;
-    __pyx_t_5 = __pyx_t_4;
+    __pyx_t_5 = XNV_TILE;
+    __pyx_t_6 = __pyx_t_5;
 
-    for (__pyx_t_6 = 0; __pyx_t_6 < __pyx_t_5; __pyx_t_6+=1) {
-      __pyx_v_p = __pyx_t_6;
+    for (__pyx_t_7 = 0; __pyx_t_7 < __pyx_t_6; __pyx_t_7+=1) {
+      __pyx_v_p = __pyx_t_7;
 
-      /* "cython_kernels/bconv.pyx":176
+      /* "cython_kernels/bconv.pyx":192
  *         cv.uk(xp, wbuf, cv.tapoff, cv.ntaps, cv.wc, k, tile)
  *         for p in range(XNV_TILE):
  *             pix = t * XNV_TILE + p             # <<<<<<<<<<<<<<
  *             if pix < cv.npix:
- *                 _epilogue(cv, blk, pix, tile + p * XNV_BLK, tapsum)
+ *                 _epilogue(cv, blk, pix, oys[p], oxs[p], tile + p * XNV_BLK, tapsum)
 */
       __pyx_v_pix = ((__pyx_v_t * XNV_TILE) + __pyx_v_p);
 
-      /* "cython_kernels/bconv.pyx":177
+      /* "cython_kernels/bconv.pyx":193
  *         for p in range(XNV_TILE):
  *             pix = t * XNV_TILE + p
  *             if pix < cv.npix:             # <<<<<<<<<<<<<<
- *                 _epilogue(cv, blk, pix, tile + p * XNV_BLK, tapsum)
+ *                 _epilogue(cv, blk, pix, oys[p], oxs[p], tile + p * XNV_BLK, tapsum)
  * 
 */
-      __pyx_t_10 = (__pyx_v_pix < __pyx_v_cv->npix);
+      __pyx_t_1 = (__pyx_v_pix < __pyx_v_cv->npix);
 
-      if (__pyx_t_10) {
+      if (__pyx_t_1) {
 
 
-        /* "cython_kernels/bconv.pyx":178
+        /* "cython_kernels/bconv.pyx":194
  *             pix = t * XNV_TILE + p
  *             if pix < cv.npix:
- *                 _epilogue(cv, blk, pix, tile + p * XNV_BLK, tapsum)             # <<<<<<<<<<<<<<
+ *                 _epilogue(cv, blk, pix, oys[p], oxs[p], tile + p * XNV_BLK, tapsum)             # <<<<<<<<<<<<<<
  * 
  * 
 */
-        __pyx_f_10xnorvision_6_bconv__epilogue(__pyx_v_cv, __pyx_v_blk, __pyx_v_pix, (__pyx_v_tile + (__pyx_v_p * XNV_BLK)), __pyx_v_tapsum);
+        __pyx_f_10xnorvision_6_bconv__epilogue(__pyx_v_cv, __pyx_v_blk, __pyx_v_pix, (__pyx_v_oys[__pyx_v_p]), (__pyx_v_oxs[__pyx_v_p]), (__pyx_v_tile + (__pyx_v_p * XNV_BLK)), __pyx_v_tapsum);
 
-        /* "cython_kernels/bconv.pyx":177
+        /* "cython_kernels/bconv.pyx":193
  *         for p in range(XNV_TILE):
  *             pix = t * XNV_TILE + p
  *             if pix < cv.npix:             # <<<<<<<<<<<<<<
- *                 _epilogue(cv, blk, pix, tile + p * XNV_BLK, tapsum)
+ *                 _epilogue(cv, blk, pix, oys[p], oxs[p], tile + p * XNV_BLK, tapsum)
  * 
 */
       }
@@ -6561,7 +6697,7 @@ static void __pyx_f_10xnorvision_6_bconv__run_item(struct __pyx_t_10xnorvision_6
   }
 
 
-  /* "cython_kernels/bconv.pyx":161
+  /* "cython_kernels/bconv.pyx":157
  * 
  * 
  * cdef void _run_item(const Conv *cv, int64_t item, uint64_t *wbuf, int32_t *tapsum, int32_t *tile) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -6579,9 +6715,17 @@ static void __pyx_f_10xnorvision_6_bconv__run_item(struct __pyx_t_10xnorvision_6
 
 
 
+
+
+
+
+
+
+
+
 }
 
-/* "cython_kernels/bconv.pyx":181
+/* "cython_kernels/bconv.pyx":197
  * 
  * 
  * cdef void _pad_input(const uint64_t *x, uint64_t *xp, int64_t n, int h, int w, int wc, int ph, int pw,             # <<<<<<<<<<<<<<
@@ -6610,7 +6754,7 @@ static void __pyx_f_10xnorvision_6_bconv__pad_input(uint64_t const *__pyx_v_x, u
   long __pyx_t_11;
   int64_t __pyx_t_12;
 
-  /* "cython_kernels/bconv.pyx":184
+  /* "cython_kernels/bconv.pyx":200
  *                      uint64_t lastmask) noexcept nogil:
  *     """Copy ``x`` into the middle of the zeroed ``xp`` (zero bits are +1), clearing unused channel bits."""
  *     cdef int64_t i, y, xx, j, wp = w + 2 * pw             # <<<<<<<<<<<<<<
@@ -6619,7 +6763,7 @@ static void __pyx_f_10xnorvision_6_bconv__pad_input(uint64_t const *__pyx_v_x, u
 */
   __pyx_v_wp = (__pyx_v_w + (2 * __pyx_v_pw));
 
-  /* "cython_kernels/bconv.pyx":187
+  /* "cython_kernels/bconv.pyx":203
  *     cdef const uint64_t *src
  *     cdef uint64_t *dst
  *     for i in range(n):             # <<<<<<<<<<<<<<
@@ -6633,7 +6777,7 @@ static void __pyx_f_10xnorvision_6_bconv__pad_input(uint64_t const *__pyx_v_x, u
   for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
     __pyx_v_i = __pyx_t_3;
 
-    /* "cython_kernels/bconv.pyx":188
+    /* "cython_kernels/bconv.pyx":204
  *     cdef uint64_t *dst
  *     for i in range(n):
  *         for y in range(h):             # <<<<<<<<<<<<<<
@@ -6647,7 +6791,7 @@ static void __pyx_f_10xnorvision_6_bconv__pad_input(uint64_t const *__pyx_v_x, u
     for (__pyx_t_6 = 0; __pyx_t_6 < __pyx_t_5; __pyx_t_6+=1) {
       __pyx_v_y = __pyx_t_6;
 
-      /* "cython_kernels/bconv.pyx":189
+      /* "cython_kernels/bconv.pyx":205
  *     for i in range(n):
  *         for y in range(h):
  *             for xx in range(w):             # <<<<<<<<<<<<<<
@@ -6661,7 +6805,7 @@ static void __pyx_f_10xnorvision_6_bconv__pad_input(uint64_t const *__pyx_v_x, u
       for (__pyx_t_9 = 0; __pyx_t_9 < __pyx_t_8; __pyx_t_9+=1) {
         __pyx_v_xx = __pyx_t_9;
 
-        /* "cython_kernels/bconv.pyx":190
+        /* "cython_kernels/bconv.pyx":206
  *         for y in range(h):
  *             for xx in range(w):
  *                 src = x + ((i * h + y) * w + xx) * wc             # <<<<<<<<<<<<<<
@@ -6670,7 +6814,7 @@ static void __pyx_f_10xnorvision_6_bconv__pad_input(uint64_t const *__pyx_v_x, u
 */
         __pyx_v_src = (__pyx_v_x + (((((__pyx_v_i * __pyx_v_h) + __pyx_v_y) * __pyx_v_w) + __pyx_v_xx) * __pyx_v_wc));
 
-        /* "cython_kernels/bconv.pyx":191
+        /* "cython_kernels/bconv.pyx":207
  *             for xx in range(w):
  *                 src = x + ((i * h + y) * w + xx) * wc
  *                 dst = xp + ((i * (h + 2 * ph) + y + ph) * wp + xx + pw) * wc             # <<<<<<<<<<<<<<
@@ -6679,7 +6823,7 @@ static void __pyx_f_10xnorvision_6_bconv__pad_input(uint64_t const *__pyx_v_x, u
 */
         __pyx_v_dst = (__pyx_v_xp + (((((((__pyx_v_i * (__pyx_v_h + (2 * __pyx_v_ph))) + __pyx_v_y) + __pyx_v_ph) * __pyx_v_wp) + __pyx_v_xx) + __pyx_v_pw) * __pyx_v_wc));
 
-        /* "cython_kernels/bconv.pyx":192
+        /* "cython_kernels/bconv.pyx":208
  *                 src = x + ((i * h + y) * w + xx) * wc
  *                 dst = xp + ((i * (h + 2 * ph) + y + ph) * wp + xx + pw) * wc
  *                 for j in range(wc - 1):             # <<<<<<<<<<<<<<
@@ -6693,7 +6837,7 @@ static void __pyx_f_10xnorvision_6_bconv__pad_input(uint64_t const *__pyx_v_x, u
         for (__pyx_t_12 = 0; __pyx_t_12 < __pyx_t_11; __pyx_t_12+=1) {
           __pyx_v_j = __pyx_t_12;
 
-          /* "cython_kernels/bconv.pyx":193
+          /* "cython_kernels/bconv.pyx":209
  *                 dst = xp + ((i * (h + 2 * ph) + y + ph) * wp + xx + pw) * wc
  *                 for j in range(wc - 1):
  *                     dst[j] = src[j]             # <<<<<<<<<<<<<<
@@ -6704,7 +6848,7 @@ static void __pyx_f_10xnorvision_6_bconv__pad_input(uint64_t const *__pyx_v_x, u
         }
 
 
-        /* "cython_kernels/bconv.pyx":194
+        /* "cython_kernels/bconv.pyx":210
  *                 for j in range(wc - 1):
  *                     dst[j] = src[j]
  *                 dst[wc - 1] = src[wc - 1] & lastmask             # <<<<<<<<<<<<<<
@@ -6719,7 +6863,7 @@ static void __pyx_f_10xnorvision_6_bconv__pad_input(uint64_t const *__pyx_v_x, u
   }
 
 
-  /* "cython_kernels/bconv.pyx":181
+  /* "cython_kernels/bconv.pyx":197
  * 
  * 
  * cdef void _pad_input(const uint64_t *x, uint64_t *xp, int64_t n, int h, int w, int wc, int ph, int pw,             # <<<<<<<<<<<<<<
@@ -6737,11 +6881,11 @@ static void __pyx_f_10xnorvision_6_bconv__pad_input(uint64_t const *__pyx_v_x, u
 
 }
 
-/* "cython_kernels/bconv.pyx":197
+/* "cython_kernels/bconv.pyx":213
  * 
  * 
  * def conv(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bint zero_pad, int ho, int wo,             # <<<<<<<<<<<<<<
- *          int mode, cnp.ndarray scale, cnp.ndarray bias, int path, int nthreads):
+ *          int mode, cnp.ndarray scale, cnp.ndarray bias, int path, int nthreads, tuple prepared=None):
  *     """Binary convolution of packed ``x`` [N,H,W,wc] with packed ``w`` [O,kh,kw,wc] (arguments pre-checked).
 */
 
@@ -6753,7 +6897,7 @@ PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ); /*proto*/
-PyDoc_STRVAR(__pyx_doc_10xnorvision_6_bconv_conv, "Binary convolution of packed ``x`` [N,H,W,wc] with packed ``w`` [O,kh,kw,wc] (arguments pre-checked).\n\n    mode 0 -> int32 [N,Ho,Wo,O]; 1 -> float32 ``scale*acc + bias``; 2 -> packed signs [N,Ho,Wo,ceil(O/64)].\n    ");
+PyDoc_STRVAR(__pyx_doc_10xnorvision_6_bconv_conv, "Binary convolution of packed ``x`` [N,H,W,wc] with packed ``w`` [O,kh,kw,wc] (arguments pre-checked).\n\n    ``prepared``: ``prepare(w, c_in, path)`` of the same ``w`` and ``c_in``, to skip interleaving weights.\n\n    mode 0 -> int32 [N,Ho,Wo,O]; 1 -> float32 ``scale*acc + bias``; 2 -> packed signs [N,Ho,Wo,ceil(O/64)].\n    ");
 static PyMethodDef __pyx_mdef_10xnorvision_6_bconv_1conv = {"conv", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_10xnorvision_6_bconv_1conv, __Pyx_METH_FASTCALL|METH_KEYWORDS, __pyx_doc_10xnorvision_6_bconv_conv};
 static PyObject *__pyx_pw_10xnorvision_6_bconv_1conv(PyObject *__pyx_self, 
 #if CYTHON_VECTORCALL
@@ -6776,11 +6920,12 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   PyArrayObject *__pyx_v_bias = 0;
   int __pyx_v_path;
   int __pyx_v_nthreads;
+  PyObject *__pyx_v_prepared = 0;
   #if !CYTHON_VECTORCALL
   CYTHON_UNUSED Py_ssize_t __pyx_nargs;
   #endif
   CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
-  PyObject* values[14] = {0,0,0,0,0,0,0,0,0,0,0,0,0,0};
+  PyObject* values[15] = {0,0,0,0,0,0,0,0,0,0,0,0,0,0,0};
   int __pyx_lineno = 0;
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
@@ -6796,125 +6941,147 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   #endif
   __pyx_kwvalues = __Pyx_KwValues_FASTCALL(__pyx_args, __pyx_nargs);
   {
-    PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_x,&__pyx_mstate_global->__pyx_n_u_w,&__pyx_mstate_global->__pyx_n_u_c_in,&__pyx_mstate_global->__pyx_n_u_stride,&__pyx_mstate_global->__pyx_n_u_ph,&__pyx_mstate_global->__pyx_n_u_pw,&__pyx_mstate_global->__pyx_n_u_zero_pad,&__pyx_mstate_global->__pyx_n_u_ho,&__pyx_mstate_global->__pyx_n_u_wo,&__pyx_mstate_global->__pyx_n_u_mode,&__pyx_mstate_global->__pyx_n_u_scale,&__pyx_mstate_global->__pyx_n_u_bias,&__pyx_mstate_global->__pyx_n_u_path,&__pyx_mstate_global->__pyx_n_u_nthreads,0};
+    PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_x,&__pyx_mstate_global->__pyx_n_u_w,&__pyx_mstate_global->__pyx_n_u_c_in,&__pyx_mstate_global->__pyx_n_u_stride,&__pyx_mstate_global->__pyx_n_u_ph,&__pyx_mstate_global->__pyx_n_u_pw,&__pyx_mstate_global->__pyx_n_u_zero_pad,&__pyx_mstate_global->__pyx_n_u_ho,&__pyx_mstate_global->__pyx_n_u_wo,&__pyx_mstate_global->__pyx_n_u_mode,&__pyx_mstate_global->__pyx_n_u_scale,&__pyx_mstate_global->__pyx_n_u_bias,&__pyx_mstate_global->__pyx_n_u_path,&__pyx_mstate_global->__pyx_n_u_nthreads,&__pyx_mstate_global->__pyx_n_u_prepared,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 197, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 213, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
+        case 15:
+        values[14] = __Pyx_ArgRef_FASTCALL(__pyx_args, 14);
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[14])) __PYX_ERR(0, 213, __pyx_L3_error)
+        CYTHON_FALLTHROUGH;
         case 14:
         values[13] = __Pyx_ArgRef_FASTCALL(__pyx_args, 13);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[13])) __PYX_ERR(0, 197, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[13])) __PYX_ERR(0, 213, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case 13:
         values[12] = __Pyx_ArgRef_FASTCALL(__pyx_args, 12);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[12])) __PYX_ERR(0, 197, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[12])) __PYX_ERR(0, 213, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case 12:
         values[11] = __Pyx_ArgRef_FASTCALL(__pyx_args, 11);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[11])) __PYX_ERR(0, 197, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[11])) __PYX_ERR(0, 213, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case 11:
         values[10] = __Pyx_ArgRef_FASTCALL(__pyx_args, 10);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[10])) __PYX_ERR(0, 197, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[10])) __PYX_ERR(0, 213, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case 10:
         values[9] = __Pyx_ArgRef_FASTCALL(__pyx_args, 9);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[9])) __PYX_ERR(0, 197, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[9])) __PYX_ERR(0, 213, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  9:
         values[8] = __Pyx_ArgRef_FASTCALL(__pyx_args, 8);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[8])) __PYX_ERR(0, 197, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[8])) __PYX_ERR(0, 213, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  8:
         values[7] = __Pyx_ArgRef_FASTCALL(__pyx_args, 7);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[7])) __PYX_ERR(0, 197, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[7])) __PYX_ERR(0, 213, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  7:
         values[6] = __Pyx_ArgRef_FASTCALL(__pyx_args, 6);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[6])) __PYX_ERR(0, 197, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[6])) __PYX_ERR(0, 213, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  6:
         values[5] = __Pyx_ArgRef_FASTCALL(__pyx_args, 5);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[5])) __PYX_ERR(0, 197, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[5])) __PYX_ERR(0, 213, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  5:
         values[4] = __Pyx_ArgRef_FASTCALL(__pyx_args, 4);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 197, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 213, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  4:
         values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 197, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 213, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  3:
         values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 197, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 213, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 197, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 213, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 197, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 213, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "conv", 0) < (0)) __PYX_ERR(0, 197, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "conv", 0) < (0)) __PYX_ERR(0, 213, __pyx_L3_error)
+
+      /* "cython_kernels/bconv.pyx":214
+ * 
+ * def conv(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bint zero_pad, int ho, int wo,
+ *          int mode, cnp.ndarray scale, cnp.ndarray bias, int path, int nthreads, tuple prepared=None):             # <<<<<<<<<<<<<<
+ *     """Binary convolution of packed ``x`` [N,H,W,wc] with packed ``w`` [O,kh,kw,wc] (arguments pre-checked).
+ * 
+*/
+      if (!values[14]) values[14] = __Pyx_NewRef(((PyObject*)Py_None));
       for (Py_ssize_t i = __pyx_nargs; i < 14; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("conv", 1, 14, 14, i); __PYX_ERR(0, 197, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("conv", 0, 14, 15, i); __PYX_ERR(0, 213, __pyx_L3_error) }
       }
-    } else if (unlikely(__pyx_nargs != 14)) {
-      goto __pyx_L5_argtuple_error;
     } else {
-      values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 197, __pyx_L3_error)
-      values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 197, __pyx_L3_error)
-      values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 197, __pyx_L3_error)
-      values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 197, __pyx_L3_error)
-      values[4] = __Pyx_ArgRef_FASTCALL(__pyx_args, 4);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 197, __pyx_L3_error)
-      values[5] = __Pyx_ArgRef_FASTCALL(__pyx_args, 5);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[5])) __PYX_ERR(0, 197, __pyx_L3_error)
-      values[6] = __Pyx_ArgRef_FASTCALL(__pyx_args, 6);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[6])) __PYX_ERR(0, 197, __pyx_L3_error)
-      values[7] = __Pyx_ArgRef_FASTCALL(__pyx_args, 7);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[7])) __PYX_ERR(0, 197, __pyx_L3_error)
-      values[8] = __Pyx_ArgRef_FASTCALL(__pyx_args, 8);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[8])) __PYX_ERR(0, 197, __pyx_L3_error)
-      values[9] = __Pyx_ArgRef_FASTCALL(__pyx_args, 9);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[9])) __PYX_ERR(0, 197, __pyx_L3_error)
-      values[10] = __Pyx_ArgRef_FASTCALL(__pyx_args, 10);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[10])) __PYX_ERR(0, 197, __pyx_L3_error)
-      values[11] = __Pyx_ArgRef_FASTCALL(__pyx_args, 11);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[11])) __PYX_ERR(0, 197, __pyx_L3_error)
-      values[12] = __Pyx_ArgRef_FASTCALL(__pyx_args, 12);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[12])) __PYX_ERR(0, 197, __pyx_L3_error)
-      values[13] = __Pyx_ArgRef_FASTCALL(__pyx_args, 13);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[13])) __PYX_ERR(0, 197, __pyx_L3_error)
+      switch (__pyx_nargs) {
+        case 15:
+        values[14] = __Pyx_ArgRef_FASTCALL(__pyx_args, 14);
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[14])) __PYX_ERR(0, 213, __pyx_L3_error)
+        CYTHON_FALLTHROUGH;
+        case 14:
+        values[13] = __Pyx_ArgRef_FASTCALL(__pyx_args, 13);
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[13])) __PYX_ERR(0, 213, __pyx_L3_error)
+        values[12] = __Pyx_ArgRef_FASTCALL(__pyx_args, 12);
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[12])) __PYX_ERR(0, 213, __pyx_L3_error)
+        values[11] = __Pyx_ArgRef_FASTCALL(__pyx_args, 11);
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[11])) __PYX_ERR(0, 213, __pyx_L3_error)
+        values[10] = __Pyx_ArgRef_FASTCALL(__pyx_args, 10);
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[10])) __PYX_ERR(0, 213, __pyx_L3_error)
+        values[9] = __Pyx_ArgRef_FASTCALL(__pyx_args, 9);
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[9])) __PYX_ERR(0, 213, __pyx_L3_error)
+        values[8] = __Pyx_ArgRef_FASTCALL(__pyx_args, 8);
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[8])) __PYX_ERR(0, 213, __pyx_L3_error)
+        values[7] = __Pyx_ArgRef_FASTCALL(__pyx_args, 7);
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[7])) __PYX_ERR(0, 213, __pyx_L3_error)
+        values[6] = __Pyx_ArgRef_FASTCALL(__pyx_args, 6);
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[6])) __PYX_ERR(0, 213, __pyx_L3_error)
+        values[5] = __Pyx_ArgRef_FASTCALL(__pyx_args, 5);
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[5])) __PYX_ERR(0, 213, __pyx_L3_error)
+        values[4] = __Pyx_ArgRef_FASTCALL(__pyx_args, 4);
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 213, __pyx_L3_error)
+        values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 213, __pyx_L3_error)
+        values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 213, __pyx_L3_error)
+        values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 213, __pyx_L3_error)
+        values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 213, __pyx_L3_error)
+        break;
+        default: goto __pyx_L5_argtuple_error;
+      }
+      if (!values[14]) values[14] = __Pyx_NewRef(((PyObject*)Py_None));
     }
     __pyx_v_x = ((PyArrayObject *)values[0]);
     __pyx_v_w = ((PyArrayObject *)values[1]);
-    __pyx_v_c_in = __Pyx_PyLong_As_int(values[2]); if (unlikely((__pyx_v_c_in == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 197, __pyx_L3_error)
-    __pyx_v_stride = __Pyx_PyLong_As_int(values[3]); if (unlikely((__pyx_v_stride == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 197, __pyx_L3_error)
-    __pyx_v_ph = __Pyx_PyLong_As_int(values[4]); if (unlikely((__pyx_v_ph == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 197, __pyx_L3_error)
-    __pyx_v_pw = __Pyx_PyLong_As_int(values[5]); if (unlikely((__pyx_v_pw == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 197, __pyx_L3_error)
-    __pyx_v_zero_pad = __Pyx_PyObject_IsTrue(values[6]); if (unlikely((__pyx_v_zero_pad == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 197, __pyx_L3_error)
-    __pyx_v_ho = __Pyx_PyLong_As_int(values[7]); if (unlikely((__pyx_v_ho == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 197, __pyx_L3_error)
-    __pyx_v_wo = __Pyx_PyLong_As_int(values[8]); if (unlikely((__pyx_v_wo == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 197, __pyx_L3_error)
-    __pyx_v_mode = __Pyx_PyLong_As_int(values[9]); if (unlikely((__pyx_v_mode == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 198, __pyx_L3_error)
+    __pyx_v_c_in = __Pyx_PyLong_As_int(values[2]); if (unlikely((__pyx_v_c_in == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 213, __pyx_L3_error)
+    __pyx_v_stride = __Pyx_PyLong_As_int(values[3]); if (unlikely((__pyx_v_stride == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 213, __pyx_L3_error)
+    __pyx_v_ph = __Pyx_PyLong_As_int(values[4]); if (unlikely((__pyx_v_ph == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 213, __pyx_L3_error)
+    __pyx_v_pw = __Pyx_PyLong_As_int(values[5]); if (unlikely((__pyx_v_pw == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 213, __pyx_L3_error)
+    __pyx_v_zero_pad = __Pyx_PyObject_IsTrue(values[6]); if (unlikely((__pyx_v_zero_pad == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 213, __pyx_L3_error)
+    __pyx_v_ho = __Pyx_PyLong_As_int(values[7]); if (unlikely((__pyx_v_ho == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 213, __pyx_L3_error)
+    __pyx_v_wo = __Pyx_PyLong_As_int(values[8]); if (unlikely((__pyx_v_wo == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 213, __pyx_L3_error)
+    __pyx_v_mode = __Pyx_PyLong_As_int(values[9]); if (unlikely((__pyx_v_mode == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 214, __pyx_L3_error)
     __pyx_v_scale = ((PyArrayObject *)values[10]);
     __pyx_v_bias = ((PyArrayObject *)values[11]);
-    __pyx_v_path = __Pyx_PyLong_As_int(values[12]); if (unlikely((__pyx_v_path == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 198, __pyx_L3_error)
-    __pyx_v_nthreads = __Pyx_PyLong_As_int(values[13]); if (unlikely((__pyx_v_nthreads == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 198, __pyx_L3_error)
+    __pyx_v_path = __Pyx_PyLong_As_int(values[12]); if (unlikely((__pyx_v_path == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 214, __pyx_L3_error)
+    __pyx_v_nthreads = __Pyx_PyLong_As_int(values[13]); if (unlikely((__pyx_v_nthreads == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 214, __pyx_L3_error)
+    __pyx_v_prepared = ((PyObject*)values[14]);
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("conv", 1, 14, 14, __pyx_nargs); __PYX_ERR(0, 197, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("conv", 0, 14, 15, __pyx_nargs); __PYX_ERR(0, 213, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -6925,11 +7092,20 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   __Pyx_RefNannyFinishContext();
   return NULL;
   __pyx_L4_argument_unpacking_done:;
-  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_x), __pyx_mstate_global->__pyx_ptype_5numpy_ndarray, 1, "x", 0))) __PYX_ERR(0, 197, __pyx_L1_error)
-  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_w), __pyx_mstate_global->__pyx_ptype_5numpy_ndarray, 1, "w", 0))) __PYX_ERR(0, 197, __pyx_L1_error)
-  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_scale), __pyx_mstate_global->__pyx_ptype_5numpy_ndarray, 1, "scale", 0))) __PYX_ERR(0, 198, __pyx_L1_error)
-  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_bias), __pyx_mstate_global->__pyx_ptype_5numpy_ndarray, 1, "bias", 0))) __PYX_ERR(0, 198, __pyx_L1_error)
-  __pyx_r = __pyx_pf_10xnorvision_6_bconv_conv(__pyx_self, __pyx_v_x, __pyx_v_w, __pyx_v_c_in, __pyx_v_stride, __pyx_v_ph, __pyx_v_pw, __pyx_v_zero_pad, __pyx_v_ho, __pyx_v_wo, __pyx_v_mode, __pyx_v_scale, __pyx_v_bias, __pyx_v_path, __pyx_v_nthreads);
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_x), __pyx_mstate_global->__pyx_ptype_5numpy_ndarray, 1, "x", 0))) __PYX_ERR(0, 213, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_w), __pyx_mstate_global->__pyx_ptype_5numpy_ndarray, 1, "w", 0))) __PYX_ERR(0, 213, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_scale), __pyx_mstate_global->__pyx_ptype_5numpy_ndarray, 1, "scale", 0))) __PYX_ERR(0, 214, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_bias), __pyx_mstate_global->__pyx_ptype_5numpy_ndarray, 1, "bias", 0))) __PYX_ERR(0, 214, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_prepared), (&PyTuple_Type), 1, "prepared", 1))) __PYX_ERR(0, 214, __pyx_L1_error)
+  __pyx_r = __pyx_pf_10xnorvision_6_bconv_conv(__pyx_self, __pyx_v_x, __pyx_v_w, __pyx_v_c_in, __pyx_v_stride, __pyx_v_ph, __pyx_v_pw, __pyx_v_zero_pad, __pyx_v_ho, __pyx_v_wo, __pyx_v_mode, __pyx_v_scale, __pyx_v_bias, __pyx_v_path, __pyx_v_nthreads, __pyx_v_prepared);
+
+  /* "cython_kernels/bconv.pyx":213
+ * 
+ * 
+ * def conv(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bint zero_pad, int ho, int wo,             # <<<<<<<<<<<<<<
+ *          int mode, cnp.ndarray scale, cnp.ndarray bias, int path, int nthreads, tuple prepared=None):
+ *     """Binary convolution of packed ``x`` [N,H,W,wc] with packed ``w`` [O,kh,kw,wc] (arguments pre-checked).
+*/
 
   /* function exit code */
   goto __pyx_L0;
@@ -6958,7 +7134,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   return __pyx_r;
 }
 
-static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__pyx_self, PyArrayObject *__pyx_v_x, PyArrayObject *__pyx_v_w, int __pyx_v_c_in, int __pyx_v_stride, int __pyx_v_ph, int __pyx_v_pw, int __pyx_v_zero_pad, int __pyx_v_ho, int __pyx_v_wo, int __pyx_v_mode, PyArrayObject *__pyx_v_scale, PyArrayObject *__pyx_v_bias, int __pyx_v_path, int __pyx_v_nthreads) {
+static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__pyx_self, PyArrayObject *__pyx_v_x, PyArrayObject *__pyx_v_w, int __pyx_v_c_in, int __pyx_v_stride, int __pyx_v_ph, int __pyx_v_pw, int __pyx_v_zero_pad, int __pyx_v_ho, int __pyx_v_wo, int __pyx_v_mode, PyArrayObject *__pyx_v_scale, PyArrayObject *__pyx_v_bias, int __pyx_v_path, int __pyx_v_nthreads, PyObject *__pyx_v_prepared) {
   struct __pyx_t_10xnorvision_6_bconv_Conv __pyx_v_cv;
   int __pyx_v_n;
   int __pyx_v_h;
@@ -7023,7 +7199,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("conv", 0);
 
-  /* "cython_kernels/bconv.pyx":204
+  /* "cython_kernels/bconv.pyx":222
  *     """
  *     cdef Conv cv
  *     cdef int n = x.shape[0], h = x.shape[1], win = x.shape[2], wc = x.shape[3]             # <<<<<<<<<<<<<<
@@ -7035,7 +7211,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
   __pyx_v_win = (__pyx_f_5numpy_7ndarray_5shape___get__(__pyx_v_x)[2]);
   __pyx_v_wc = (__pyx_f_5numpy_7ndarray_5shape___get__(__pyx_v_x)[3]);
 
-  /* "cython_kernels/bconv.pyx":205
+  /* "cython_kernels/bconv.pyx":223
  *     cdef Conv cv
  *     cdef int n = x.shape[0], h = x.shape[1], win = x.shape[2], wc = x.shape[3]
  *     cdef int o = w.shape[0], kh = w.shape[1], kw = w.shape[2]             # <<<<<<<<<<<<<<
@@ -7046,7 +7222,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
   __pyx_v_kh = (__pyx_f_5numpy_7ndarray_5shape___get__(__pyx_v_w)[1]);
   __pyx_v_kw = (__pyx_f_5numpy_7ndarray_5shape___get__(__pyx_v_w)[2]);
 
-  /* "cython_kernels/bconv.pyx":206
+  /* "cython_kernels/bconv.pyx":224
  *     cdef int n = x.shape[0], h = x.shape[1], win = x.shape[2], wc = x.shape[3]
  *     cdef int o = w.shape[0], kh = w.shape[1], kw = w.shape[2]
  *     cdef int nt = max(1, nthreads), nblk = (o + XNV_BLK - 1) // XNV_BLK, dy, dx             # <<<<<<<<<<<<<<
@@ -7071,7 +7247,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
 
   __pyx_v_nblk = (((__pyx_v_o + XNV_BLK) - 1) / XNV_BLK);
 
-  /* "cython_kernels/bconv.pyx":209
+  /* "cython_kernels/bconv.pyx":227
  *     cdef int64_t item, nitems, tid
  *     cdef int bufwords
  *     cdef uint64_t lastmask = ~(<uint64_t>0) if c_in % 64 == 0 else ((<uint64_t>1) << (c_in % 64)) - 1             # <<<<<<<<<<<<<<
@@ -7090,7 +7266,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
 
   __pyx_v_lastmask = __pyx_t_5;
 
-  /* "cython_kernels/bconv.pyx":212
+  /* "cython_kernels/bconv.pyx":230
  *     cdef cnp.ndarray xpad, tapoff, out, thr, flipbits, zeros, wbuf, tapsum, pc
  *     cdef int nblk_words
  *     if ph == 0 and pw == 0 and c_in % 64 == 0:             # <<<<<<<<<<<<<<
@@ -7126,7 +7302,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
   if (__pyx_t_4) {
 
 
-    /* "cython_kernels/bconv.pyx":213
+    /* "cython_kernels/bconv.pyx":231
  *     cdef int nblk_words
  *     if ph == 0 and pw == 0 and c_in % 64 == 0:
  *         xpad = x             # <<<<<<<<<<<<<<
@@ -7136,7 +7312,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
     __Pyx_INCREF((PyObject *)__pyx_v_x);
     __pyx_v_xpad = __pyx_v_x;
 
-    /* "cython_kernels/bconv.pyx":212
+    /* "cython_kernels/bconv.pyx":230
  *     cdef cnp.ndarray xpad, tapoff, out, thr, flipbits, zeros, wbuf, tapsum, pc
  *     cdef int nblk_words
  *     if ph == 0 and pw == 0 and c_in % 64 == 0:             # <<<<<<<<<<<<<<
@@ -7146,7 +7322,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
     goto __pyx_L3;
   }
 
-  /* "cython_kernels/bconv.pyx":215
+  /* "cython_kernels/bconv.pyx":233
  *         xpad = x
  *     else:
  *         xpad = np.zeros((n, h + 2 * ph, win + 2 * pw, wc), np.uint64)             # <<<<<<<<<<<<<<
@@ -7155,36 +7331,36 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
 */
   /*else*/ {
     __pyx_t_8 = NULL;
-    __Pyx_GetModuleGlobalName(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 215, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 233, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
-    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_zeros); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 215, __pyx_L1_error)
+    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_zeros); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 233, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
     __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-    __pyx_t_9 = __Pyx_PyLong_From_int(__pyx_v_n); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 215, __pyx_L1_error)
+    __pyx_t_9 = __Pyx_PyLong_From_int(__pyx_v_n); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 233, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
-    __pyx_t_11 = __Pyx_PyLong_From_long((__pyx_v_h + (2 * __pyx_v_ph))); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 215, __pyx_L1_error)
+    __pyx_t_11 = __Pyx_PyLong_From_long((__pyx_v_h + (2 * __pyx_v_ph))); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 233, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_11);
-    __pyx_t_12 = __Pyx_PyLong_From_long((__pyx_v_win + (2 * __pyx_v_pw))); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 215, __pyx_L1_error)
+    __pyx_t_12 = __Pyx_PyLong_From_long((__pyx_v_win + (2 * __pyx_v_pw))); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 233, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_12);
-    __pyx_t_13 = __Pyx_PyLong_From_int(__pyx_v_wc); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 215, __pyx_L1_error)
+    __pyx_t_13 = __Pyx_PyLong_From_int(__pyx_v_wc); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 233, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_13);
-    __pyx_t_14 = PyTuple_New(4); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 215, __pyx_L1_error)
+    __pyx_t_14 = PyTuple_New(4); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 233, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_14);
     __Pyx_GIVEREF(__pyx_t_9);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 0, __pyx_t_9) != (0)) __PYX_ERR(0, 215, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 0, __pyx_t_9) != (0)) __PYX_ERR(0, 233, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_11);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 1, __pyx_t_11) != (0)) __PYX_ERR(0, 215, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 1, __pyx_t_11) != (0)) __PYX_ERR(0, 233, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_12);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 2, __pyx_t_12) != (0)) __PYX_ERR(0, 215, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 2, __pyx_t_12) != (0)) __PYX_ERR(0, 233, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_13);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 3, __pyx_t_13) != (0)) __PYX_ERR(0, 215, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 3, __pyx_t_13) != (0)) __PYX_ERR(0, 233, __pyx_L1_error);
     __pyx_t_9 = 0;
     __pyx_t_11 = 0;
     __pyx_t_12 = 0;
     __pyx_t_13 = 0;
-    __Pyx_GetModuleGlobalName(__pyx_t_13, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 215, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_13, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 233, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_13);
-    __pyx_t_12 = __Pyx_PyObject_GetAttrStr(__pyx_t_13, __pyx_mstate_global->__pyx_n_u_uint64); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 215, __pyx_L1_error)
+    __pyx_t_12 = __Pyx_PyObject_GetAttrStr(__pyx_t_13, __pyx_mstate_global->__pyx_n_u_uint64); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 233, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_12);
     __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
     __pyx_t_15 = 1;
@@ -7206,14 +7382,14 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
       __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
       __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
       __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-      if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 215, __pyx_L1_error)
+      if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 233, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_7);
     }
-    if (!(likely(((__pyx_t_7) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_7, __pyx_mstate_global->__pyx_ptype_5numpy_ndarray))))) __PYX_ERR(0, 215, __pyx_L1_error)
+    if (!(likely(((__pyx_t_7) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_7, __pyx_mstate_global->__pyx_ptype_5numpy_ndarray))))) __PYX_ERR(0, 233, __pyx_L1_error)
     __pyx_v_xpad = ((PyArrayObject *)__pyx_t_7);
     __pyx_t_7 = 0;
 
-    /* "cython_kernels/bconv.pyx":216
+    /* "cython_kernels/bconv.pyx":234
  *     else:
  *         xpad = np.zeros((n, h + 2 * ph, win + 2 * pw, wc), np.uint64)
  *         with nogil:             # <<<<<<<<<<<<<<
@@ -7226,7 +7402,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
         __Pyx_FastGIL_Remember();
         /*try:*/ {
 
-          /* "cython_kernels/bconv.pyx":217
+          /* "cython_kernels/bconv.pyx":235
  *         xpad = np.zeros((n, h + 2 * ph, win + 2 * pw, wc), np.uint64)
  *         with nogil:
  *             _pad_input(<const uint64_t *>cnp.PyArray_DATA(x), <uint64_t *>cnp.PyArray_DATA(xpad), n, h, win, wc,             # <<<<<<<<<<<<<<
@@ -7236,7 +7412,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
           __pyx_f_10xnorvision_6_bconv__pad_input(((uint64_t const *)PyArray_DATA(__pyx_v_x)), ((uint64_t *)PyArray_DATA(__pyx_v_xpad)), __pyx_v_n, __pyx_v_h, __pyx_v_win, __pyx_v_wc, __pyx_v_ph, __pyx_v_pw, __pyx_v_lastmask);
         }
 
-        /* "cython_kernels/bconv.pyx":216
+        /* "cython_kernels/bconv.pyx":234
  *     else:
  *         xpad = np.zeros((n, h + 2 * ph, win + 2 * pw, wc), np.uint64)
  *         with nogil:             # <<<<<<<<<<<<<<
@@ -7255,7 +7431,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
   }
   __pyx_L3:;
 
-  /* "cython_kernels/bconv.pyx":219
+  /* "cython_kernels/bconv.pyx":237
  *             _pad_input(<const uint64_t *>cnp.PyArray_DATA(x), <uint64_t *>cnp.PyArray_DATA(xpad), n, h, win, wc,
  *                        ph, pw, lastmask)
  *     tapoff = np.empty(kh * kw, np.int64)             # <<<<<<<<<<<<<<
@@ -7263,16 +7439,16 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
  *         for dx in range(kw):
 */
   __pyx_t_10 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_12, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 219, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_12, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 237, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_12);
-  __pyx_t_14 = __Pyx_PyObject_GetAttrStr(__pyx_t_12, __pyx_mstate_global->__pyx_n_u_empty); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 219, __pyx_L1_error)
+  __pyx_t_14 = __Pyx_PyObject_GetAttrStr(__pyx_t_12, __pyx_mstate_global->__pyx_n_u_empty); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 237, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_14);
   __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
-  __pyx_t_12 = __Pyx_PyLong_From_int((__pyx_v_kh * __pyx_v_kw)); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 219, __pyx_L1_error)
+  __pyx_t_12 = __Pyx_PyLong_From_int((__pyx_v_kh * __pyx_v_kw)); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 237, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_12);
-  __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 219, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 237, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
-  __pyx_t_13 = __Pyx_PyObject_GetAttrStr(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_int64); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 219, __pyx_L1_error)
+  __pyx_t_13 = __Pyx_PyObject_GetAttrStr(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_int64); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 237, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_13);
   __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
   __pyx_t_15 = 1;
@@ -7294,14 +7470,14 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
     __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
     __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
     __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
-    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 219, __pyx_L1_error)
+    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 237, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
   }
-  if (!(likely(((__pyx_t_7) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_7, __pyx_mstate_global->__pyx_ptype_5numpy_ndarray))))) __PYX_ERR(0, 219, __pyx_L1_error)
+  if (!(likely(((__pyx_t_7) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_7, __pyx_mstate_global->__pyx_ptype_5numpy_ndarray))))) __PYX_ERR(0, 237, __pyx_L1_error)
   __pyx_v_tapoff = ((PyArrayObject *)__pyx_t_7);
   __pyx_t_7 = 0;
 
-  /* "cython_kernels/bconv.pyx":220
+  /* "cython_kernels/bconv.pyx":238
  *                        ph, pw, lastmask)
  *     tapoff = np.empty(kh * kw, np.int64)
  *     for dy in range(kh):             # <<<<<<<<<<<<<<
@@ -7315,7 +7491,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
   for (__pyx_t_17 = 0; __pyx_t_17 < __pyx_t_16; __pyx_t_17+=1) {
     __pyx_v_dy = __pyx_t_17;
 
-    /* "cython_kernels/bconv.pyx":221
+    /* "cython_kernels/bconv.pyx":239
  *     tapoff = np.empty(kh * kw, np.int64)
  *     for dy in range(kh):
  *         for dx in range(kw):             # <<<<<<<<<<<<<<
@@ -7329,7 +7505,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
     for (__pyx_t_20 = 0; __pyx_t_20 < __pyx_t_19; __pyx_t_20+=1) {
       __pyx_v_dx = __pyx_t_20;
 
-      /* "cython_kernels/bconv.pyx":222
+      /* "cython_kernels/bconv.pyx":240
  *     for dy in range(kh):
  *         for dx in range(kw):
  *             (<int64_t *>cnp.PyArray_DATA(tapoff))[dy * kw + dx] = (<int64_t>dy * (win + 2 * pw) + dx) * wc             # <<<<<<<<<<<<<<
@@ -7342,7 +7518,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
   }
 
 
-  /* "cython_kernels/bconv.pyx":223
+  /* "cython_kernels/bconv.pyx":241
  *         for dx in range(kw):
  *             (<int64_t *>cnp.PyArray_DATA(tapoff))[dy * kw + dx] = (<int64_t>dy * (win + 2 * pw) + dx) * wc
  *     if mode == OUT_INT:             # <<<<<<<<<<<<<<
@@ -7352,7 +7528,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
   switch (__pyx_v_mode) {
     case __pyx_e_10xnorvision_6_bconv_OUT_INT:
 
-    /* "cython_kernels/bconv.pyx":224
+    /* "cython_kernels/bconv.pyx":242
  *             (<int64_t *>cnp.PyArray_DATA(tapoff))[dy * kw + dx] = (<int64_t>dy * (win + 2 * pw) + dx) * wc
  *     if mode == OUT_INT:
  *         out = np.empty((n, ho, wo, o), np.int32)             # <<<<<<<<<<<<<<
@@ -7360,36 +7536,36 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
  *         out = np.empty((n, ho, wo, o), np.float32)
 */
     __pyx_t_14 = NULL;
-    __Pyx_GetModuleGlobalName(__pyx_t_13, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 224, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_13, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 242, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_13);
-    __pyx_t_12 = __Pyx_PyObject_GetAttrStr(__pyx_t_13, __pyx_mstate_global->__pyx_n_u_empty); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 224, __pyx_L1_error)
+    __pyx_t_12 = __Pyx_PyObject_GetAttrStr(__pyx_t_13, __pyx_mstate_global->__pyx_n_u_empty); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 242, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_12);
     __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
-    __pyx_t_13 = __Pyx_PyLong_From_int(__pyx_v_n); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 224, __pyx_L1_error)
+    __pyx_t_13 = __Pyx_PyLong_From_int(__pyx_v_n); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 242, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_13);
-    __pyx_t_10 = __Pyx_PyLong_From_int(__pyx_v_ho); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 224, __pyx_L1_error)
+    __pyx_t_10 = __Pyx_PyLong_From_int(__pyx_v_ho); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 242, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
-    __pyx_t_8 = __Pyx_PyLong_From_int(__pyx_v_wo); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 224, __pyx_L1_error)
+    __pyx_t_8 = __Pyx_PyLong_From_int(__pyx_v_wo); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 242, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_8);
-    __pyx_t_11 = __Pyx_PyLong_From_int(__pyx_v_o); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 224, __pyx_L1_error)
+    __pyx_t_11 = __Pyx_PyLong_From_int(__pyx_v_o); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 242, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_11);
-    __pyx_t_9 = PyTuple_New(4); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 224, __pyx_L1_error)
+    __pyx_t_9 = PyTuple_New(4); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 242, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
     __Pyx_GIVEREF(__pyx_t_13);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 0, __pyx_t_13) != (0)) __PYX_ERR(0, 224, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 0, __pyx_t_13) != (0)) __PYX_ERR(0, 242, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_10);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 1, __pyx_t_10) != (0)) __PYX_ERR(0, 224, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 1, __pyx_t_10) != (0)) __PYX_ERR(0, 242, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_8);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 2, __pyx_t_8) != (0)) __PYX_ERR(0, 224, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 2, __pyx_t_8) != (0)) __PYX_ERR(0, 242, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_11);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 3, __pyx_t_11) != (0)) __PYX_ERR(0, 224, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 3, __pyx_t_11) != (0)) __PYX_ERR(0, 242, __pyx_L1_error);
     __pyx_t_13 = 0;
     __pyx_t_10 = 0;
     __pyx_t_8 = 0;
     __pyx_t_11 = 0;
-    __Pyx_GetModuleGlobalName(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 224, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 242, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_11);
-    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_int32); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 224, __pyx_L1_error)
+    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_int32); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 242, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_8);
     __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
     __pyx_t_15 = 1;
@@ -7411,14 +7587,14 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
       __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
       __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
       __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
-      if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 224, __pyx_L1_error)
+      if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 242, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_7);
     }
-    if (!(likely(((__pyx_t_7) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_7, __pyx_mstate_global->__pyx_ptype_5numpy_ndarray))))) __PYX_ERR(0, 224, __pyx_L1_error)
+    if (!(likely(((__pyx_t_7) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_7, __pyx_mstate_global->__pyx_ptype_5numpy_ndarray))))) __PYX_ERR(0, 242, __pyx_L1_error)
     __pyx_v_out = ((PyArrayObject *)__pyx_t_7);
     __pyx_t_7 = 0;
 
-    /* "cython_kernels/bconv.pyx":223
+    /* "cython_kernels/bconv.pyx":241
  *         for dx in range(kw):
  *             (<int64_t *>cnp.PyArray_DATA(tapoff))[dy * kw + dx] = (<int64_t>dy * (win + 2 * pw) + dx) * wc
  *     if mode == OUT_INT:             # <<<<<<<<<<<<<<
@@ -7428,7 +7604,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
     break;
     case __pyx_e_10xnorvision_6_bconv_OUT_FLOAT:
 
-    /* "cython_kernels/bconv.pyx":226
+    /* "cython_kernels/bconv.pyx":244
  *         out = np.empty((n, ho, wo, o), np.int32)
  *     elif mode == OUT_FLOAT:
  *         out = np.empty((n, ho, wo, o), np.float32)             # <<<<<<<<<<<<<<
@@ -7436,36 +7612,36 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
  *         out = np.zeros((n, ho, wo, (o + 63) // 64), np.uint64)
 */
     __pyx_t_12 = NULL;
-    __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 226, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 244, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_8);
-    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_empty); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 226, __pyx_L1_error)
+    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_empty); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 244, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
     __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-    __pyx_t_8 = __Pyx_PyLong_From_int(__pyx_v_n); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 226, __pyx_L1_error)
+    __pyx_t_8 = __Pyx_PyLong_From_int(__pyx_v_n); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 244, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_8);
-    __pyx_t_14 = __Pyx_PyLong_From_int(__pyx_v_ho); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 226, __pyx_L1_error)
+    __pyx_t_14 = __Pyx_PyLong_From_int(__pyx_v_ho); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 244, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_14);
-    __pyx_t_11 = __Pyx_PyLong_From_int(__pyx_v_wo); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 226, __pyx_L1_error)
+    __pyx_t_11 = __Pyx_PyLong_From_int(__pyx_v_wo); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 244, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_11);
-    __pyx_t_10 = __Pyx_PyLong_From_int(__pyx_v_o); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 226, __pyx_L1_error)
+    __pyx_t_10 = __Pyx_PyLong_From_int(__pyx_v_o); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 244, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
-    __pyx_t_13 = PyTuple_New(4); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 226, __pyx_L1_error)
+    __pyx_t_13 = PyTuple_New(4); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 244, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_13);
     __Pyx_GIVEREF(__pyx_t_8);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 0, __pyx_t_8) != (0)) __PYX_ERR(0, 226, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 0, __pyx_t_8) != (0)) __PYX_ERR(0, 244, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_14);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 1, __pyx_t_14) != (0)) __PYX_ERR(0, 226, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 1, __pyx_t_14) != (0)) __PYX_ERR(0, 244, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_11);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 2, __pyx_t_11) != (0)) __PYX_ERR(0, 226, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 2, __pyx_t_11) != (0)) __PYX_ERR(0, 244, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_10);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 3, __pyx_t_10) != (0)) __PYX_ERR(0, 226, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 3, __pyx_t_10) != (0)) __PYX_ERR(0, 244, __pyx_L1_error);
     __pyx_t_8 = 0;
     __pyx_t_14 = 0;
     __pyx_t_11 = 0;
     __pyx_t_10 = 0;
-    __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 226, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 244, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
-    __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_float32); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 226, __pyx_L1_error)
+    __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_float32); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 244, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_11);
     __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
     __pyx_t_15 = 1;
@@ -7487,14 +7663,14 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
       __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
       __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
       __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-      if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 226, __pyx_L1_error)
+      if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 244, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_7);
     }
-    if (!(likely(((__pyx_t_7) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_7, __pyx_mstate_global->__pyx_ptype_5numpy_ndarray))))) __PYX_ERR(0, 226, __pyx_L1_error)
+    if (!(likely(((__pyx_t_7) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_7, __pyx_mstate_global->__pyx_ptype_5numpy_ndarray))))) __PYX_ERR(0, 244, __pyx_L1_error)
     __pyx_v_out = ((PyArrayObject *)__pyx_t_7);
     __pyx_t_7 = 0;
 
-    /* "cython_kernels/bconv.pyx":225
+    /* "cython_kernels/bconv.pyx":243
  *     if mode == OUT_INT:
  *         out = np.empty((n, ho, wo, o), np.int32)
  *     elif mode == OUT_FLOAT:             # <<<<<<<<<<<<<<
@@ -7504,7 +7680,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
     break;
     default:
 
-    /* "cython_kernels/bconv.pyx":228
+    /* "cython_kernels/bconv.pyx":246
  *         out = np.empty((n, ho, wo, o), np.float32)
  *     else:
  *         out = np.zeros((n, ho, wo, (o + 63) // 64), np.uint64)             # <<<<<<<<<<<<<<
@@ -7512,36 +7688,36 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
  *     thr = np.full(nblk_words, np.iinfo(np.int32).min, np.int32)
 */
     __pyx_t_9 = NULL;
-    __Pyx_GetModuleGlobalName(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 228, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 246, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_11);
-    __pyx_t_13 = __Pyx_PyObject_GetAttrStr(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_zeros); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 228, __pyx_L1_error)
+    __pyx_t_13 = __Pyx_PyObject_GetAttrStr(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_zeros); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 246, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_13);
     __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-    __pyx_t_11 = __Pyx_PyLong_From_int(__pyx_v_n); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 228, __pyx_L1_error)
+    __pyx_t_11 = __Pyx_PyLong_From_int(__pyx_v_n); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 246, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_11);
-    __pyx_t_12 = __Pyx_PyLong_From_int(__pyx_v_ho); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 228, __pyx_L1_error)
+    __pyx_t_12 = __Pyx_PyLong_From_int(__pyx_v_ho); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 246, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_12);
-    __pyx_t_10 = __Pyx_PyLong_From_int(__pyx_v_wo); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 228, __pyx_L1_error)
+    __pyx_t_10 = __Pyx_PyLong_From_int(__pyx_v_wo); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 246, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
-    __pyx_t_14 = __Pyx_PyLong_From_long(((__pyx_v_o + 63) / 64)); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 228, __pyx_L1_error)
+    __pyx_t_14 = __Pyx_PyLong_From_long(((__pyx_v_o + 63) / 64)); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 246, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_14);
-    __pyx_t_8 = PyTuple_New(4); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 228, __pyx_L1_error)
+    __pyx_t_8 = PyTuple_New(4); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 246, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_8);
     __Pyx_GIVEREF(__pyx_t_11);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_8, 0, __pyx_t_11) != (0)) __PYX_ERR(0, 228, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_8, 0, __pyx_t_11) != (0)) __PYX_ERR(0, 246, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_12);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_8, 1, __pyx_t_12) != (0)) __PYX_ERR(0, 228, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_8, 1, __pyx_t_12) != (0)) __PYX_ERR(0, 246, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_10);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_8, 2, __pyx_t_10) != (0)) __PYX_ERR(0, 228, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_8, 2, __pyx_t_10) != (0)) __PYX_ERR(0, 246, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_14);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_8, 3, __pyx_t_14) != (0)) __PYX_ERR(0, 228, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_8, 3, __pyx_t_14) != (0)) __PYX_ERR(0, 246, __pyx_L1_error);
     __pyx_t_11 = 0;
     __pyx_t_12 = 0;
     __pyx_t_10 = 0;
     __pyx_t_14 = 0;
-    __Pyx_GetModuleGlobalName(__pyx_t_14, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 228, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_14, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 246, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_14);
-    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_t_14, __pyx_mstate_global->__pyx_n_u_uint64); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 228, __pyx_L1_error)
+    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_t_14, __pyx_mstate_global->__pyx_n_u_uint64); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 246, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
     __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
     __pyx_t_15 = 1;
@@ -7563,16 +7739,16 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
       __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
       __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
       __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
-      if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 228, __pyx_L1_error)
+      if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 246, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_7);
     }
-    if (!(likely(((__pyx_t_7) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_7, __pyx_mstate_global->__pyx_ptype_5numpy_ndarray))))) __PYX_ERR(0, 228, __pyx_L1_error)
+    if (!(likely(((__pyx_t_7) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_7, __pyx_mstate_global->__pyx_ptype_5numpy_ndarray))))) __PYX_ERR(0, 246, __pyx_L1_error)
     __pyx_v_out = ((PyArrayObject *)__pyx_t_7);
     __pyx_t_7 = 0;
     break;
   }
 
-  /* "cython_kernels/bconv.pyx":229
+  /* "cython_kernels/bconv.pyx":247
  *     else:
  *         out = np.zeros((n, ho, wo, (o + 63) // 64), np.uint64)
  *     nblk_words = nblk * XNV_BLK             # <<<<<<<<<<<<<<
@@ -7581,7 +7757,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
 */
   __pyx_v_nblk_words = (__pyx_v_nblk * XNV_BLK);
 
-  /* "cython_kernels/bconv.pyx":230
+  /* "cython_kernels/bconv.pyx":248
  *         out = np.zeros((n, ho, wo, (o + 63) // 64), np.uint64)
  *     nblk_words = nblk * XNV_BLK
  *     thr = np.full(nblk_words, np.iinfo(np.int32).min, np.int32)             # <<<<<<<<<<<<<<
@@ -7589,22 +7765,22 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
  *     zeros = np.zeros(wc, np.uint64)
 */
   __pyx_t_13 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 230, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 248, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
-  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_full); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 230, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_full); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 248, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
   __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-  __pyx_t_10 = __Pyx_PyLong_From_int(__pyx_v_nblk_words); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 230, __pyx_L1_error)
+  __pyx_t_10 = __Pyx_PyLong_From_int(__pyx_v_nblk_words); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 248, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
   __pyx_t_14 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_12, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 230, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_12, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 248, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_12);
-  __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_t_12, __pyx_mstate_global->__pyx_n_u_iinfo); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 230, __pyx_L1_error)
+  __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_t_12, __pyx_mstate_global->__pyx_n_u_iinfo); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 248, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_11);
   __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
-  __Pyx_GetModuleGlobalName(__pyx_t_12, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 230, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_12, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 248, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_12);
-  __pyx_t_21 = __Pyx_PyObject_GetAttrStr(__pyx_t_12, __pyx_mstate_global->__pyx_n_u_int32); if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 230, __pyx_L1_error)
+  __pyx_t_21 = __Pyx_PyObject_GetAttrStr(__pyx_t_12, __pyx_mstate_global->__pyx_n_u_int32); if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 248, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_21);
   __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
   __pyx_t_15 = 1;
@@ -7625,15 +7801,15 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
     __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
     __Pyx_DECREF(__pyx_t_21); __pyx_t_21 = 0;
     __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-    if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 230, __pyx_L1_error)
+    if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 248, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
   }
-  __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_min); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 230, __pyx_L1_error)
+  __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_min); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 248, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_11);
   __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-  __Pyx_GetModuleGlobalName(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 230, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 248, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_9);
-  __pyx_t_21 = __Pyx_PyObject_GetAttrStr(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_int32); if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 230, __pyx_L1_error)
+  __pyx_t_21 = __Pyx_PyObject_GetAttrStr(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_int32); if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 248, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_21);
   __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
   __pyx_t_15 = 1;
@@ -7656,14 +7832,14 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
     __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
     __Pyx_DECREF(__pyx_t_21); __pyx_t_21 = 0;
     __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 230, __pyx_L1_error)
+    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 248, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
   }
-  if (!(likely(((__pyx_t_7) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_7, __pyx_mstate_global->__pyx_ptype_5numpy_ndarray))))) __PYX_ERR(0, 230, __pyx_L1_error)
+  if (!(likely(((__pyx_t_7) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_7, __pyx_mstate_global->__pyx_ptype_5numpy_ndarray))))) __PYX_ERR(0, 248, __pyx_L1_error)
   __pyx_v_thr = ((PyArrayObject *)__pyx_t_7);
   __pyx_t_7 = 0;
 
-  /* "cython_kernels/bconv.pyx":231
+  /* "cython_kernels/bconv.pyx":249
  *     nblk_words = nblk * XNV_BLK
  *     thr = np.full(nblk_words, np.iinfo(np.int32).min, np.int32)
  *     flipbits = np.zeros(nblk, np.uint32)             # <<<<<<<<<<<<<<
@@ -7671,16 +7847,16 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
  *     cv.x = <const uint64_t *>cnp.PyArray_DATA(xpad)
 */
   __pyx_t_8 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_21, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 231, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_21, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 249, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_21);
-  __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_t_21, __pyx_mstate_global->__pyx_n_u_zeros); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 231, __pyx_L1_error)
+  __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_t_21, __pyx_mstate_global->__pyx_n_u_zeros); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 249, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_11);
   __Pyx_DECREF(__pyx_t_21); __pyx_t_21 = 0;
-  __pyx_t_21 = __Pyx_PyLong_From_int(__pyx_v_nblk); if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 231, __pyx_L1_error)
+  __pyx_t_21 = __Pyx_PyLong_From_int(__pyx_v_nblk); if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 249, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_21);
-  __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 231, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 249, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
-  __pyx_t_13 = __Pyx_PyObject_GetAttrStr(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_uint32); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 231, __pyx_L1_error)
+  __pyx_t_13 = __Pyx_PyObject_GetAttrStr(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_uint32); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 249, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_13);
   __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
   __pyx_t_15 = 1;
@@ -7702,14 +7878,14 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
     __Pyx_DECREF(__pyx_t_21); __pyx_t_21 = 0;
     __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
     __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 231, __pyx_L1_error)
+    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 249, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
   }
-  if (!(likely(((__pyx_t_7) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_7, __pyx_mstate_global->__pyx_ptype_5numpy_ndarray))))) __PYX_ERR(0, 231, __pyx_L1_error)
+  if (!(likely(((__pyx_t_7) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_7, __pyx_mstate_global->__pyx_ptype_5numpy_ndarray))))) __PYX_ERR(0, 249, __pyx_L1_error)
   __pyx_v_flipbits = ((PyArrayObject *)__pyx_t_7);
   __pyx_t_7 = 0;
 
-  /* "cython_kernels/bconv.pyx":232
+  /* "cython_kernels/bconv.pyx":250
  *     thr = np.full(nblk_words, np.iinfo(np.int32).min, np.int32)
  *     flipbits = np.zeros(nblk, np.uint32)
  *     zeros = np.zeros(wc, np.uint64)             # <<<<<<<<<<<<<<
@@ -7717,16 +7893,16 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
  *     cv.w = <const uint64_t *>cnp.PyArray_DATA(w)
 */
   __pyx_t_11 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_13, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 232, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_13, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 250, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_13);
-  __pyx_t_21 = __Pyx_PyObject_GetAttrStr(__pyx_t_13, __pyx_mstate_global->__pyx_n_u_zeros); if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 232, __pyx_L1_error)
+  __pyx_t_21 = __Pyx_PyObject_GetAttrStr(__pyx_t_13, __pyx_mstate_global->__pyx_n_u_zeros); if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 250, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_21);
   __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
-  __pyx_t_13 = __Pyx_PyLong_From_int(__pyx_v_wc); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 232, __pyx_L1_error)
+  __pyx_t_13 = __Pyx_PyLong_From_int(__pyx_v_wc); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 250, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_13);
-  __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 232, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 250, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
-  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_uint64); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 232, __pyx_L1_error)
+  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_uint64); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 250, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
   __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
   __pyx_t_15 = 1;
@@ -7748,14 +7924,14 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
     __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
     __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
     __Pyx_DECREF(__pyx_t_21); __pyx_t_21 = 0;
-    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 232, __pyx_L1_error)
+    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 250, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
   }
-  if (!(likely(((__pyx_t_7) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_7, __pyx_mstate_global->__pyx_ptype_5numpy_ndarray))))) __PYX_ERR(0, 232, __pyx_L1_error)
+  if (!(likely(((__pyx_t_7) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_7, __pyx_mstate_global->__pyx_ptype_5numpy_ndarray))))) __PYX_ERR(0, 250, __pyx_L1_error)
   __pyx_v_zeros = ((PyArrayObject *)__pyx_t_7);
   __pyx_t_7 = 0;
 
-  /* "cython_kernels/bconv.pyx":233
+  /* "cython_kernels/bconv.pyx":251
  *     flipbits = np.zeros(nblk, np.uint32)
  *     zeros = np.zeros(wc, np.uint64)
  *     cv.x = <const uint64_t *>cnp.PyArray_DATA(xpad)             # <<<<<<<<<<<<<<
@@ -7764,7 +7940,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
 */
   __pyx_v_cv.x = ((uint64_t const *)PyArray_DATA(__pyx_v_xpad));
 
-  /* "cython_kernels/bconv.pyx":234
+  /* "cython_kernels/bconv.pyx":252
  *     zeros = np.zeros(wc, np.uint64)
  *     cv.x = <const uint64_t *>cnp.PyArray_DATA(xpad)
  *     cv.w = <const uint64_t *>cnp.PyArray_DATA(w)             # <<<<<<<<<<<<<<
@@ -7773,7 +7949,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
 */
   __pyx_v_cv.w = ((uint64_t const *)PyArray_DATA(__pyx_v_w));
 
-  /* "cython_kernels/bconv.pyx":235
+  /* "cython_kernels/bconv.pyx":253
  *     cv.x = <const uint64_t *>cnp.PyArray_DATA(xpad)
  *     cv.w = <const uint64_t *>cnp.PyArray_DATA(w)
  *     cv.tapoff = <const int64_t *>cnp.PyArray_DATA(tapoff)             # <<<<<<<<<<<<<<
@@ -7782,7 +7958,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
 */
   __pyx_v_cv.tapoff = ((int64_t const *)PyArray_DATA(__pyx_v_tapoff));
 
-  /* "cython_kernels/bconv.pyx":236
+  /* "cython_kernels/bconv.pyx":254
  *     cv.w = <const uint64_t *>cnp.PyArray_DATA(w)
  *     cv.tapoff = <const int64_t *>cnp.PyArray_DATA(tapoff)
  *     cv.zeros = <const uint64_t *>cnp.PyArray_DATA(zeros)             # <<<<<<<<<<<<<<
@@ -7791,7 +7967,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
 */
   __pyx_v_cv.zeros = ((uint64_t const *)PyArray_DATA(__pyx_v_zeros));
 
-  /* "cython_kernels/bconv.pyx":237
+  /* "cython_kernels/bconv.pyx":255
  *     cv.tapoff = <const int64_t *>cnp.PyArray_DATA(tapoff)
  *     cv.zeros = <const uint64_t *>cnp.PyArray_DATA(zeros)
  *     cv.h, cv.w_in, cv.hp, cv.wp, cv.wc = h, win, h + 2 * ph, win + 2 * pw, wc             # <<<<<<<<<<<<<<
@@ -7814,7 +7990,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
   __pyx_v_cv.wp = __pyx_t_2;
   __pyx_v_cv.wc = __pyx_t_17;
 
-  /* "cython_kernels/bconv.pyx":238
+  /* "cython_kernels/bconv.pyx":256
  *     cv.zeros = <const uint64_t *>cnp.PyArray_DATA(zeros)
  *     cv.h, cv.w_in, cv.hp, cv.wp, cv.wc = h, win, h + 2 * ph, win + 2 * pw, wc
  *     cv.kh, cv.kw, cv.ntaps, cv.stride, cv.ph, cv.pw, cv.ho, cv.wo = kh, kw, kh * kw, stride, ph, pw, ho, wo             # <<<<<<<<<<<<<<
@@ -7846,7 +8022,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
   __pyx_v_cv.ho = __pyx_t_22;
   __pyx_v_cv.wo = __pyx_t_23;
 
-  /* "cython_kernels/bconv.pyx":239
+  /* "cython_kernels/bconv.pyx":257
  *     cv.h, cv.w_in, cv.hp, cv.wp, cv.wc = h, win, h + 2 * ph, win + 2 * pw, wc
  *     cv.kh, cv.kw, cv.ntaps, cv.stride, cv.ph, cv.pw, cv.ho, cv.wo = kh, kw, kh * kw, stride, ph, pw, ho, wo
  *     cv.o, cv.c_in, cv.zero_pad, cv.mode, cv.owords32 = o, c_in, zero_pad, mode, 2 * ((o + 63) // 64)             # <<<<<<<<<<<<<<
@@ -7869,7 +8045,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
   __pyx_v_cv.mode = __pyx_t_20;
   __pyx_v_cv.owords32 = __pyx_t_2;
 
-  /* "cython_kernels/bconv.pyx":240
+  /* "cython_kernels/bconv.pyx":258
  *     cv.kh, cv.kw, cv.ntaps, cv.stride, cv.ph, cv.pw, cv.ho, cv.wo = kh, kw, kh * kw, stride, ph, pw, ho, wo
  *     cv.o, cv.c_in, cv.zero_pad, cv.mode, cv.owords32 = o, c_in, zero_pad, mode, 2 * ((o + 63) // 64)
  *     cv.lastmask = lastmask             # <<<<<<<<<<<<<<
@@ -7878,7 +8054,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
 */
   __pyx_v_cv.lastmask = __pyx_v_lastmask;
 
-  /* "cython_kernels/bconv.pyx":241
+  /* "cython_kernels/bconv.pyx":259
  *     cv.o, cv.c_in, cv.zero_pad, cv.mode, cv.owords32 = o, c_in, zero_pad, mode, 2 * ((o + 63) // 64)
  *     cv.lastmask = lastmask
  *     cv.npix = <int64_t>n * ho * wo             # <<<<<<<<<<<<<<
@@ -7887,7 +8063,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
 */
   __pyx_v_cv.npix = ((((int64_t)__pyx_v_n) * __pyx_v_ho) * __pyx_v_wo);
 
-  /* "cython_kernels/bconv.pyx":242
+  /* "cython_kernels/bconv.pyx":260
  *     cv.lastmask = lastmask
  *     cv.npix = <int64_t>n * ho * wo
  *     cv.ntiles = (cv.npix + XNV_TILE - 1) // XNV_TILE             # <<<<<<<<<<<<<<
@@ -7896,7 +8072,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
 */
   __pyx_v_cv.ntiles = (((__pyx_v_cv.npix + XNV_TILE) - 1) / XNV_TILE);
 
-  /* "cython_kernels/bconv.pyx":244
+  /* "cython_kernels/bconv.pyx":262
  *     cv.ntiles = (cv.npix + XNV_TILE - 1) // XNV_TILE
  *     # Enough items to balance the threads; repacking a block twice costs less than an idle core.
  *     cv.nchunks = 1 if nt == 1 else max(1, min(cv.ntiles, (4 * nt + nblk - 1) // nblk))             # <<<<<<<<<<<<<<
@@ -7945,7 +8121,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
 
   __pyx_v_cv.nchunks = __pyx_t_24;
 
-  /* "cython_kernels/bconv.pyx":245
+  /* "cython_kernels/bconv.pyx":263
  *     # Enough items to balance the threads; repacking a block twice costs less than an idle core.
  *     cv.nchunks = 1 if nt == 1 else max(1, min(cv.ntiles, (4 * nt + nblk - 1) // nblk))
  *     cv.uk = xnv_ukernel(path)             # <<<<<<<<<<<<<<
@@ -7954,7 +8130,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
 */
   __pyx_v_cv.uk = xnv_ukernel(__pyx_v_path);
 
-  /* "cython_kernels/bconv.pyx":246
+  /* "cython_kernels/bconv.pyx":264
  *     cv.nchunks = 1 if nt == 1 else max(1, min(cv.ntiles, (4 * nt + nblk - 1) // nblk))
  *     cv.uk = xnv_ukernel(path)
  *     cv.signbits = xnv_signbits(path)             # <<<<<<<<<<<<<<
@@ -7963,7 +8139,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
 */
   __pyx_v_cv.signbits = xnv_signbits(__pyx_v_path);
 
-  /* "cython_kernels/bconv.pyx":247
+  /* "cython_kernels/bconv.pyx":265
  *     cv.uk = xnv_ukernel(path)
  *     cv.signbits = xnv_signbits(path)
  *     cv.out = cnp.PyArray_DATA(out)             # <<<<<<<<<<<<<<
@@ -7972,7 +8148,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
 */
   __pyx_v_cv.out = PyArray_DATA(__pyx_v_out);
 
-  /* "cython_kernels/bconv.pyx":248
+  /* "cython_kernels/bconv.pyx":266
  *     cv.signbits = xnv_signbits(path)
  *     cv.out = cnp.PyArray_DATA(out)
  *     cv.scale = <const float *>cnp.PyArray_DATA(scale)             # <<<<<<<<<<<<<<
@@ -7981,7 +8157,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
 */
   __pyx_v_cv.scale = ((float const *)PyArray_DATA(__pyx_v_scale));
 
-  /* "cython_kernels/bconv.pyx":249
+  /* "cython_kernels/bconv.pyx":267
  *     cv.out = cnp.PyArray_DATA(out)
  *     cv.scale = <const float *>cnp.PyArray_DATA(scale)
  *     cv.bias = <const float *>cnp.PyArray_DATA(bias)             # <<<<<<<<<<<<<<
@@ -7990,27 +8166,99 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
 */
   __pyx_v_cv.bias = ((float const *)PyArray_DATA(__pyx_v_bias));
 
-  /* "cython_kernels/bconv.pyx":250
+  /* "cython_kernels/bconv.pyx":268
  *     cv.scale = <const float *>cnp.PyArray_DATA(scale)
  *     cv.bias = <const float *>cnp.PyArray_DATA(bias)
  *     cv.thr = <const int32_t *>cnp.PyArray_DATA(thr)             # <<<<<<<<<<<<<<
  *     cv.flipbits = <const uint32_t *>cnp.PyArray_DATA(flipbits)
- *     if mode == OUT_BITS:
+ *     cv.wprep = NULL
 */
   __pyx_v_cv.thr = ((int32_t const *)PyArray_DATA(__pyx_v_thr));
 
-  /* "cython_kernels/bconv.pyx":251
+  /* "cython_kernels/bconv.pyx":269
  *     cv.bias = <const float *>cnp.PyArray_DATA(bias)
  *     cv.thr = <const int32_t *>cnp.PyArray_DATA(thr)
  *     cv.flipbits = <const uint32_t *>cnp.PyArray_DATA(flipbits)             # <<<<<<<<<<<<<<
- *     if mode == OUT_BITS:
- *         _thresholds(cv.scale, cv.bias, o, cv.ntaps * c_in, <int32_t *>cnp.PyArray_DATA(thr),
+ *     cv.wprep = NULL
+ *     cv.tsprep = NULL
 */
   __pyx_v_cv.flipbits = ((uint32_t const *)PyArray_DATA(__pyx_v_flipbits));
 
-  /* "cython_kernels/bconv.pyx":252
+  /* "cython_kernels/bconv.pyx":270
  *     cv.thr = <const int32_t *>cnp.PyArray_DATA(thr)
  *     cv.flipbits = <const uint32_t *>cnp.PyArray_DATA(flipbits)
+ *     cv.wprep = NULL             # <<<<<<<<<<<<<<
+ *     cv.tsprep = NULL
+ *     if prepared is not None:
+*/
+  __pyx_v_cv.wprep = NULL;
+
+  /* "cython_kernels/bconv.pyx":271
+ *     cv.flipbits = <const uint32_t *>cnp.PyArray_DATA(flipbits)
+ *     cv.wprep = NULL
+ *     cv.tsprep = NULL             # <<<<<<<<<<<<<<
+ *     if prepared is not None:
+ *         cv.wprep = <const uint64_t *>cnp.PyArray_DATA(prepared[0])
+*/
+  __pyx_v_cv.tsprep = NULL;
+
+  /* "cython_kernels/bconv.pyx":272
+ *     cv.wprep = NULL
+ *     cv.tsprep = NULL
+ *     if prepared is not None:             # <<<<<<<<<<<<<<
+ *         cv.wprep = <const uint64_t *>cnp.PyArray_DATA(prepared[0])
+ *         cv.tsprep = <const int32_t *>cnp.PyArray_DATA(prepared[1])
+*/
+  __pyx_t_4 = (__pyx_v_prepared != ((PyObject*)Py_None));
+  if (__pyx_t_4) {
+
+
+    /* "cython_kernels/bconv.pyx":273
+ *     cv.tsprep = NULL
+ *     if prepared is not None:
+ *         cv.wprep = <const uint64_t *>cnp.PyArray_DATA(prepared[0])             # <<<<<<<<<<<<<<
+ *         cv.tsprep = <const int32_t *>cnp.PyArray_DATA(prepared[1])
+ *     if mode == OUT_BITS:
+*/
+    if (unlikely(__pyx_v_prepared == Py_None)) {
+      PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
+      __PYX_ERR(0, 273, __pyx_L1_error)
+    }
+    __pyx_t_7 = __Pyx_PyTuple_GET_ITEM(__pyx_v_prepared, 0);
+    __Pyx_INCREF(__pyx_t_7);
+    if (!(likely(((__pyx_t_7) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_7, __pyx_mstate_global->__pyx_ptype_5numpy_ndarray))))) __PYX_ERR(0, 273, __pyx_L1_error)
+    __pyx_v_cv.wprep = ((uint64_t const *)PyArray_DATA(((PyArrayObject *)__pyx_t_7)));
+    __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
+
+    /* "cython_kernels/bconv.pyx":274
+ *     if prepared is not None:
+ *         cv.wprep = <const uint64_t *>cnp.PyArray_DATA(prepared[0])
+ *         cv.tsprep = <const int32_t *>cnp.PyArray_DATA(prepared[1])             # <<<<<<<<<<<<<<
+ *     if mode == OUT_BITS:
+ *         _thresholds(cv.scale, cv.bias, o, cv.ntaps * c_in, <int32_t *>cnp.PyArray_DATA(thr),
+*/
+    if (unlikely(__pyx_v_prepared == Py_None)) {
+      PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
+      __PYX_ERR(0, 274, __pyx_L1_error)
+    }
+    __pyx_t_7 = __Pyx_PyTuple_GET_ITEM(__pyx_v_prepared, 1);
+    __Pyx_INCREF(__pyx_t_7);
+    if (!(likely(((__pyx_t_7) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_7, __pyx_mstate_global->__pyx_ptype_5numpy_ndarray))))) __PYX_ERR(0, 274, __pyx_L1_error)
+    __pyx_v_cv.tsprep = ((int32_t const *)PyArray_DATA(((PyArrayObject *)__pyx_t_7)));
+    __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
+
+    /* "cython_kernels/bconv.pyx":272
+ *     cv.wprep = NULL
+ *     cv.tsprep = NULL
+ *     if prepared is not None:             # <<<<<<<<<<<<<<
+ *         cv.wprep = <const uint64_t *>cnp.PyArray_DATA(prepared[0])
+ *         cv.tsprep = <const int32_t *>cnp.PyArray_DATA(prepared[1])
+*/
+  }
+
+  /* "cython_kernels/bconv.pyx":275
+ *         cv.wprep = <const uint64_t *>cnp.PyArray_DATA(prepared[0])
+ *         cv.tsprep = <const int32_t *>cnp.PyArray_DATA(prepared[1])
  *     if mode == OUT_BITS:             # <<<<<<<<<<<<<<
  *         _thresholds(cv.scale, cv.bias, o, cv.ntaps * c_in, <int32_t *>cnp.PyArray_DATA(thr),
  *                     <uint32_t *>cnp.PyArray_DATA(flipbits))
@@ -8020,8 +8268,8 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
   if (__pyx_t_4) {
 
 
-    /* "cython_kernels/bconv.pyx":253
- *     cv.flipbits = <const uint32_t *>cnp.PyArray_DATA(flipbits)
+    /* "cython_kernels/bconv.pyx":276
+ *         cv.tsprep = <const int32_t *>cnp.PyArray_DATA(prepared[1])
  *     if mode == OUT_BITS:
  *         _thresholds(cv.scale, cv.bias, o, cv.ntaps * c_in, <int32_t *>cnp.PyArray_DATA(thr),             # <<<<<<<<<<<<<<
  *                     <uint32_t *>cnp.PyArray_DATA(flipbits))
@@ -8029,16 +8277,16 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
 */
     __pyx_f_10xnorvision_6_bconv__thresholds(__pyx_v_cv.scale, __pyx_v_cv.bias, __pyx_v_o, (__pyx_v_cv.ntaps * __pyx_v_c_in), ((int32_t *)PyArray_DATA(__pyx_v_thr)), ((uint32_t *)PyArray_DATA(__pyx_v_flipbits)));
 
-    /* "cython_kernels/bconv.pyx":252
- *     cv.thr = <const int32_t *>cnp.PyArray_DATA(thr)
- *     cv.flipbits = <const uint32_t *>cnp.PyArray_DATA(flipbits)
+    /* "cython_kernels/bconv.pyx":275
+ *         cv.wprep = <const uint64_t *>cnp.PyArray_DATA(prepared[0])
+ *         cv.tsprep = <const int32_t *>cnp.PyArray_DATA(prepared[1])
  *     if mode == OUT_BITS:             # <<<<<<<<<<<<<<
  *         _thresholds(cv.scale, cv.bias, o, cv.ntaps * c_in, <int32_t *>cnp.PyArray_DATA(thr),
  *                     <uint32_t *>cnp.PyArray_DATA(flipbits))
 */
   }
 
-  /* "cython_kernels/bconv.pyx":255
+  /* "cython_kernels/bconv.pyx":278
  *         _thresholds(cv.scale, cv.bias, o, cv.ntaps * c_in, <int32_t *>cnp.PyArray_DATA(thr),
  *                     <uint32_t *>cnp.PyArray_DATA(flipbits))
  *     bufwords = cv.ntaps * wc * XNV_BLK + 8  # + 8: room to align each thread's buffer to 64 bytes             # <<<<<<<<<<<<<<
@@ -8047,7 +8295,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
 */
   __pyx_v_bufwords = (((__pyx_v_cv.ntaps * __pyx_v_wc) * XNV_BLK) + 8);
 
-  /* "cython_kernels/bconv.pyx":256
+  /* "cython_kernels/bconv.pyx":279
  *                     <uint32_t *>cnp.PyArray_DATA(flipbits))
  *     bufwords = cv.ntaps * wc * XNV_BLK + 8  # + 8: room to align each thread's buffer to 64 bytes
  *     wbuf = np.empty(nt * bufwords, np.uint64)             # <<<<<<<<<<<<<<
@@ -8055,16 +8303,16 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
  *     pc = np.empty(nt * XNV_TILE * XNV_BLK, np.int32)
 */
   __pyx_t_21 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 256, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 279, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
-  __pyx_t_13 = __Pyx_PyObject_GetAttrStr(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_empty); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 256, __pyx_L1_error)
+  __pyx_t_13 = __Pyx_PyObject_GetAttrStr(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_empty); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 279, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_13);
   __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-  __pyx_t_10 = __Pyx_PyLong_From_int((__pyx_v_nt * __pyx_v_bufwords)); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 256, __pyx_L1_error)
+  __pyx_t_10 = __Pyx_PyLong_From_int((__pyx_v_nt * __pyx_v_bufwords)); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 279, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
-  __Pyx_GetModuleGlobalName(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 256, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 279, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_11);
-  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_uint64); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 256, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_uint64); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 279, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
   __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
   __pyx_t_15 = 1;
@@ -8086,14 +8334,14 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
     __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
     __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
     __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
-    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 256, __pyx_L1_error)
+    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 279, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
   }
-  if (!(likely(((__pyx_t_7) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_7, __pyx_mstate_global->__pyx_ptype_5numpy_ndarray))))) __PYX_ERR(0, 256, __pyx_L1_error)
+  if (!(likely(((__pyx_t_7) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_7, __pyx_mstate_global->__pyx_ptype_5numpy_ndarray))))) __PYX_ERR(0, 279, __pyx_L1_error)
   __pyx_v_wbuf = ((PyArrayObject *)__pyx_t_7);
   __pyx_t_7 = 0;
 
-  /* "cython_kernels/bconv.pyx":257
+  /* "cython_kernels/bconv.pyx":280
  *     bufwords = cv.ntaps * wc * XNV_BLK + 8  # + 8: room to align each thread's buffer to 64 bytes
  *     wbuf = np.empty(nt * bufwords, np.uint64)
  *     tapsum = np.empty(nt * cv.ntaps * XNV_BLK, np.int32)             # <<<<<<<<<<<<<<
@@ -8101,16 +8349,16 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
  *     nitems = nblk * cv.nchunks
 */
   __pyx_t_13 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 257, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 280, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
-  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_empty); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 257, __pyx_L1_error)
+  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_empty); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 280, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
   __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-  __pyx_t_8 = __Pyx_PyLong_From_int(((__pyx_v_nt * __pyx_v_cv.ntaps) * XNV_BLK)); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 257, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_PyLong_From_int(((__pyx_v_nt * __pyx_v_cv.ntaps) * XNV_BLK)); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 280, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
-  __Pyx_GetModuleGlobalName(__pyx_t_21, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 257, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_21, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 280, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_21);
-  __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_t_21, __pyx_mstate_global->__pyx_n_u_int32); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 257, __pyx_L1_error)
+  __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_t_21, __pyx_mstate_global->__pyx_n_u_int32); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 280, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_11);
   __Pyx_DECREF(__pyx_t_21); __pyx_t_21 = 0;
   __pyx_t_15 = 1;
@@ -8132,14 +8380,14 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
     __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
     __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
     __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 257, __pyx_L1_error)
+    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 280, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
   }
-  if (!(likely(((__pyx_t_7) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_7, __pyx_mstate_global->__pyx_ptype_5numpy_ndarray))))) __PYX_ERR(0, 257, __pyx_L1_error)
+  if (!(likely(((__pyx_t_7) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_7, __pyx_mstate_global->__pyx_ptype_5numpy_ndarray))))) __PYX_ERR(0, 280, __pyx_L1_error)
   __pyx_v_tapsum = ((PyArrayObject *)__pyx_t_7);
   __pyx_t_7 = 0;
 
-  /* "cython_kernels/bconv.pyx":258
+  /* "cython_kernels/bconv.pyx":281
  *     wbuf = np.empty(nt * bufwords, np.uint64)
  *     tapsum = np.empty(nt * cv.ntaps * XNV_BLK, np.int32)
  *     pc = np.empty(nt * XNV_TILE * XNV_BLK, np.int32)             # <<<<<<<<<<<<<<
@@ -8147,16 +8395,16 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
  *     cdef uint64_t *wb = <uint64_t *>cnp.PyArray_DATA(wbuf)
 */
   __pyx_t_10 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 258, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 281, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_11);
-  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_empty); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 258, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_empty); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 281, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
   __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-  __pyx_t_11 = __Pyx_PyLong_From_int(((__pyx_v_nt * XNV_TILE) * XNV_BLK)); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 258, __pyx_L1_error)
+  __pyx_t_11 = __Pyx_PyLong_From_int(((__pyx_v_nt * XNV_TILE) * XNV_BLK)); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 281, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_11);
-  __Pyx_GetModuleGlobalName(__pyx_t_13, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 258, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_13, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 281, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_13);
-  __pyx_t_21 = __Pyx_PyObject_GetAttrStr(__pyx_t_13, __pyx_mstate_global->__pyx_n_u_int32); if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 258, __pyx_L1_error)
+  __pyx_t_21 = __Pyx_PyObject_GetAttrStr(__pyx_t_13, __pyx_mstate_global->__pyx_n_u_int32); if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 281, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_21);
   __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
   __pyx_t_15 = 1;
@@ -8178,14 +8426,14 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
     __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
     __Pyx_DECREF(__pyx_t_21); __pyx_t_21 = 0;
     __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 258, __pyx_L1_error)
+    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 281, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
   }
-  if (!(likely(((__pyx_t_7) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_7, __pyx_mstate_global->__pyx_ptype_5numpy_ndarray))))) __PYX_ERR(0, 258, __pyx_L1_error)
+  if (!(likely(((__pyx_t_7) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_7, __pyx_mstate_global->__pyx_ptype_5numpy_ndarray))))) __PYX_ERR(0, 281, __pyx_L1_error)
   __pyx_v_pc = ((PyArrayObject *)__pyx_t_7);
   __pyx_t_7 = 0;
 
-  /* "cython_kernels/bconv.pyx":259
+  /* "cython_kernels/bconv.pyx":282
  *     tapsum = np.empty(nt * cv.ntaps * XNV_BLK, np.int32)
  *     pc = np.empty(nt * XNV_TILE * XNV_BLK, np.int32)
  *     nitems = nblk * cv.nchunks             # <<<<<<<<<<<<<<
@@ -8194,7 +8442,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
 */
   __pyx_v_nitems = (__pyx_v_nblk * __pyx_v_cv.nchunks);
 
-  /* "cython_kernels/bconv.pyx":260
+  /* "cython_kernels/bconv.pyx":283
  *     pc = np.empty(nt * XNV_TILE * XNV_BLK, np.int32)
  *     nitems = nblk * cv.nchunks
  *     cdef uint64_t *wb = <uint64_t *>cnp.PyArray_DATA(wbuf)             # <<<<<<<<<<<<<<
@@ -8203,7 +8451,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
 */
   __pyx_v_wb = ((uint64_t *)PyArray_DATA(__pyx_v_wbuf));
 
-  /* "cython_kernels/bconv.pyx":261
+  /* "cython_kernels/bconv.pyx":284
  *     nitems = nblk * cv.nchunks
  *     cdef uint64_t *wb = <uint64_t *>cnp.PyArray_DATA(wbuf)
  *     cdef int32_t *ts = <int32_t *>cnp.PyArray_DATA(tapsum)             # <<<<<<<<<<<<<<
@@ -8212,7 +8460,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
 */
   __pyx_v_ts = ((int32_t *)PyArray_DATA(__pyx_v_tapsum));
 
-  /* "cython_kernels/bconv.pyx":262
+  /* "cython_kernels/bconv.pyx":285
  *     cdef uint64_t *wb = <uint64_t *>cnp.PyArray_DATA(wbuf)
  *     cdef int32_t *ts = <int32_t *>cnp.PyArray_DATA(tapsum)
  *     cdef int32_t *pcs = <int32_t *>cnp.PyArray_DATA(pc)             # <<<<<<<<<<<<<<
@@ -8221,7 +8469,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
 */
   __pyx_v_pcs = ((int32_t *)PyArray_DATA(__pyx_v_pc));
 
-  /* "cython_kernels/bconv.pyx":263
+  /* "cython_kernels/bconv.pyx":286
  *     cdef int32_t *ts = <int32_t *>cnp.PyArray_DATA(tapsum)
  *     cdef int32_t *pcs = <int32_t *>cnp.PyArray_DATA(pc)
  *     cdef const Conv *cvp = &cv             # <<<<<<<<<<<<<<
@@ -8230,7 +8478,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
 */
   __pyx_v_cvp = (&__pyx_v_cv);
 
-  /* "cython_kernels/bconv.pyx":264
+  /* "cython_kernels/bconv.pyx":287
  *     cdef int32_t *pcs = <int32_t *>cnp.PyArray_DATA(pc)
  *     cdef const Conv *cvp = &cv
  *     if nt == 1 or nitems == 1:             # <<<<<<<<<<<<<<
@@ -8245,18 +8493,18 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
 
     __pyx_t_4 = __pyx_t_6;
 
-    goto __pyx_L16_bool_binop_done;
+    goto __pyx_L17_bool_binop_done;
   }
   __pyx_t_6 = (__pyx_v_nitems == 1);
 
 
   __pyx_t_4 = __pyx_t_6;
 
-  __pyx_L16_bool_binop_done:;
+  __pyx_L17_bool_binop_done:;
   if (__pyx_t_4) {
 
 
-    /* "cython_kernels/bconv.pyx":265
+    /* "cython_kernels/bconv.pyx":288
  *     cdef const Conv *cvp = &cv
  *     if nt == 1 or nitems == 1:
  *         with nogil:             # <<<<<<<<<<<<<<
@@ -8269,7 +8517,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
         __Pyx_FastGIL_Remember();
         /*try:*/ {
 
-          /* "cython_kernels/bconv.pyx":266
+          /* "cython_kernels/bconv.pyx":289
  *     if nt == 1 or nitems == 1:
  *         with nogil:
  *             for item in range(nitems):             # <<<<<<<<<<<<<<
@@ -8283,7 +8531,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
           for (__pyx_t_25 = 0; __pyx_t_25 < __pyx_t_26; __pyx_t_25+=1) {
             __pyx_v_item = __pyx_t_25;
 
-            /* "cython_kernels/bconv.pyx":267
+            /* "cython_kernels/bconv.pyx":290
  *         with nogil:
  *             for item in range(nitems):
  *                 _run_item(cvp, item, _aligned(wb), ts, pcs)             # <<<<<<<<<<<<<<
@@ -8295,7 +8543,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
 
         }
 
-        /* "cython_kernels/bconv.pyx":265
+        /* "cython_kernels/bconv.pyx":288
  *     cdef const Conv *cvp = &cv
  *     if nt == 1 or nitems == 1:
  *         with nogil:             # <<<<<<<<<<<<<<
@@ -8306,23 +8554,23 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
           /*normal exit:*/{
             __Pyx_FastGIL_Forget();
             PyEval_RestoreThread(_save);
-            goto __pyx_L20;
+            goto __pyx_L21;
           }
-          __pyx_L20:;
+          __pyx_L21:;
         }
     }
 
-    /* "cython_kernels/bconv.pyx":264
+    /* "cython_kernels/bconv.pyx":287
  *     cdef int32_t *pcs = <int32_t *>cnp.PyArray_DATA(pc)
  *     cdef const Conv *cvp = &cv
  *     if nt == 1 or nitems == 1:             # <<<<<<<<<<<<<<
  *         with nogil:
  *             for item in range(nitems):
 */
-    goto __pyx_L15;
+    goto __pyx_L16;
   }
 
-  /* "cython_kernels/bconv.pyx":269
+  /* "cython_kernels/bconv.pyx":292
  *                 _run_item(cvp, item, _aligned(wb), ts, pcs)
  *     else:
  *         for item in prange(nitems, nogil=True, num_threads=nt, schedule="dynamic"):             # <<<<<<<<<<<<<<
@@ -8358,7 +8606,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
                           {
                               __pyx_v_item = (int64_t)(0 + 1 * __pyx_t_26);
 
-                              /* "cython_kernels/bconv.pyx":270
+                              /* "cython_kernels/bconv.pyx":293
  *     else:
  *         for item in prange(nitems, nogil=True, num_threads=nt, schedule="dynamic"):
  *             tid = threadid()             # <<<<<<<<<<<<<<
@@ -8372,7 +8620,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
                               #endif
                               __pyx_v_tid = __pyx_t_20;
 
-                              /* "cython_kernels/bconv.pyx":271
+                              /* "cython_kernels/bconv.pyx":294
  *         for item in prange(nitems, nogil=True, num_threads=nt, schedule="dynamic"):
  *             tid = threadid()
  *             _run_item(cvp, item, _aligned(wb + tid * bufwords), ts + tid * cv.ntaps * XNV_BLK,             # <<<<<<<<<<<<<<
@@ -8394,7 +8642,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
 
         }
 
-        /* "cython_kernels/bconv.pyx":269
+        /* "cython_kernels/bconv.pyx":292
  *                 _run_item(cvp, item, _aligned(wb), ts, pcs)
  *     else:
  *         for item in prange(nitems, nogil=True, num_threads=nt, schedule="dynamic"):             # <<<<<<<<<<<<<<
@@ -8405,15 +8653,15 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
           /*normal exit:*/{
             __Pyx_FastGIL_Forget();
             PyEval_RestoreThread(_save);
-            goto __pyx_L25;
+            goto __pyx_L26;
           }
-          __pyx_L25:;
+          __pyx_L26:;
         }
     }
   }
-  __pyx_L15:;
+  __pyx_L16:;
 
-  /* "cython_kernels/bconv.pyx":273
+  /* "cython_kernels/bconv.pyx":296
  *             _run_item(cvp, item, _aligned(wb + tid * bufwords), ts + tid * cv.ntaps * XNV_BLK,
  *                       pcs + tid * XNV_TILE * XNV_BLK)
  *     return out             # <<<<<<<<<<<<<<
@@ -8431,11 +8679,11 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
   }
   goto __pyx_L0;
 
-  /* "cython_kernels/bconv.pyx":197
+  /* "cython_kernels/bconv.pyx":213
  * 
  * 
  * def conv(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bint zero_pad, int ho, int wo,             # <<<<<<<<<<<<<<
- *          int mode, cnp.ndarray scale, cnp.ndarray bias, int path, int nthreads):
+ *          int mode, cnp.ndarray scale, cnp.ndarray bias, int path, int nthreads, tuple prepared=None):
  *     """Binary convolution of packed ``x`` [N,H,W,wc] with packed ``w`` [O,kh,kw,wc] (arguments pre-checked).
 */
 
@@ -8489,7 +8737,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
   return __pyx_r;
 }
 
-/* "cython_kernels/bconv.pyx":276
+/* "cython_kernels/bconv.pyx":299
  * 
  * 
  * cdef inline uint64_t *_aligned(uint64_t *p) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8500,7 +8748,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_conv(CYTHON_UNUSED PyObject *__py
 static CYTHON_INLINE uint64_t *__pyx_f_10xnorvision_6_bconv__aligned(uint64_t *__pyx_v_p) {
   uint64_t *__pyx_r;
 
-  /* "cython_kernels/bconv.pyx":277
+  /* "cython_kernels/bconv.pyx":300
  * 
  * cdef inline uint64_t *_aligned(uint64_t *p) noexcept nogil:
  *     return <uint64_t *>((<size_t>p + 63) & ~(<size_t>63))             # <<<<<<<<<<<<<<
@@ -8513,7 +8761,7 @@ static CYTHON_INLINE uint64_t *__pyx_f_10xnorvision_6_bconv__aligned(uint64_t *_
   }
   goto __pyx_L0;
 
-  /* "cython_kernels/bconv.pyx":276
+  /* "cython_kernels/bconv.pyx":299
  * 
  * 
  * cdef inline uint64_t *_aligned(uint64_t *p) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8526,7 +8774,7 @@ static CYTHON_INLINE uint64_t *__pyx_f_10xnorvision_6_bconv__aligned(uint64_t *_
   return __pyx_r;
 }
 
-/* "cython_kernels/bconv.pyx":280
+/* "cython_kernels/bconv.pyx":303
  * 
  * 
  * def peak(int path, int64_t iters, int nthreads):             # <<<<<<<<<<<<<<
@@ -8576,46 +8824,46 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_path,&__pyx_mstate_global->__pyx_n_u_iters,&__pyx_mstate_global->__pyx_n_u_nthreads,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 280, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 303, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  3:
         values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 280, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 303, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 280, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 303, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 280, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 303, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "peak", 0) < (0)) __PYX_ERR(0, 280, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "peak", 0) < (0)) __PYX_ERR(0, 303, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 3; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("peak", 1, 3, 3, i); __PYX_ERR(0, 280, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("peak", 1, 3, 3, i); __PYX_ERR(0, 303, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 3)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 280, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 303, __pyx_L3_error)
       values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 280, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 303, __pyx_L3_error)
       values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 280, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 303, __pyx_L3_error)
     }
-    __pyx_v_path = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_path == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 280, __pyx_L3_error)
-    __pyx_v_iters = __Pyx_PyLong_As_int64_t(values[1]); if (unlikely((__pyx_v_iters == ((int64_t)-1)) && PyErr_Occurred())) __PYX_ERR(0, 280, __pyx_L3_error)
-    __pyx_v_nthreads = __Pyx_PyLong_As_int(values[2]); if (unlikely((__pyx_v_nthreads == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 280, __pyx_L3_error)
+    __pyx_v_path = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_path == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 303, __pyx_L3_error)
+    __pyx_v_iters = __Pyx_PyLong_As_int64_t(values[1]); if (unlikely((__pyx_v_iters == ((int64_t)-1)) && PyErr_Occurred())) __PYX_ERR(0, 303, __pyx_L3_error)
+    __pyx_v_nthreads = __Pyx_PyLong_As_int(values[2]); if (unlikely((__pyx_v_nthreads == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 303, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("peak", 1, 3, 3, __pyx_nargs); __PYX_ERR(0, 280, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("peak", 1, 3, 3, __pyx_nargs); __PYX_ERR(0, 303, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -8666,7 +8914,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_2peak(CYTHON_UNUSED PyObject *__p
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("peak", 0);
 
-  /* "cython_kernels/bconv.pyx":282
+  /* "cython_kernels/bconv.pyx":305
  * def peak(int path, int64_t iters, int nthreads):
  *     """Run the path's register-only XOR+popcount+add loop on ``nthreads`` threads; returns binary MACs done."""
  *     cdef int t, nt = max(1, nthreads)             # <<<<<<<<<<<<<<
@@ -8690,7 +8938,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_2peak(CYTHON_UNUSED PyObject *__p
   __pyx_v_nt = __pyx_t_3;
 
 
-  /* "cython_kernels/bconv.pyx":283
+  /* "cython_kernels/bconv.pyx":306
  *     """Run the path's register-only XOR+popcount+add loop on ``nthreads`` threads; returns binary MACs done."""
  *     cdef int t, nt = max(1, nthreads)
  *     cdef double total = 0             # <<<<<<<<<<<<<<
@@ -8699,7 +8947,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_2peak(CYTHON_UNUSED PyObject *__p
 */
   __pyx_v_total = 0.0;
 
-  /* "cython_kernels/bconv.pyx":284
+  /* "cython_kernels/bconv.pyx":307
  *     cdef int t, nt = max(1, nthreads)
  *     cdef double total = 0
  *     cdef cnp.ndarray checks = np.zeros(nt, np.uint64)  # the loops' results, so they cannot be elided             # <<<<<<<<<<<<<<
@@ -8707,16 +8955,16 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_2peak(CYTHON_UNUSED PyObject *__p
  *     if nt == 1:
 */
   __pyx_t_6 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 284, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 307, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
-  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_zeros); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 284, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_zeros); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 307, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-  __pyx_t_7 = __Pyx_PyLong_From_int(__pyx_v_nt); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 284, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyLong_From_int(__pyx_v_nt); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 307, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
-  __Pyx_GetModuleGlobalName(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 284, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 307, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_9);
-  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_uint64); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 284, __pyx_L1_error)
+  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_uint64); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 307, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
   __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
   __pyx_t_11 = 1;
@@ -8738,14 +8986,14 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_2peak(CYTHON_UNUSED PyObject *__p
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
     __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
     __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-    if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 284, __pyx_L1_error)
+    if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 307, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
   }
-  if (!(likely(((__pyx_t_5) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_5, __pyx_mstate_global->__pyx_ptype_5numpy_ndarray))))) __PYX_ERR(0, 284, __pyx_L1_error)
+  if (!(likely(((__pyx_t_5) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_5, __pyx_mstate_global->__pyx_ptype_5numpy_ndarray))))) __PYX_ERR(0, 307, __pyx_L1_error)
   __pyx_v_checks = ((PyArrayObject *)__pyx_t_5);
   __pyx_t_5 = 0;
 
-  /* "cython_kernels/bconv.pyx":285
+  /* "cython_kernels/bconv.pyx":308
  *     cdef double total = 0
  *     cdef cnp.ndarray checks = np.zeros(nt, np.uint64)  # the loops' results, so they cannot be elided
  *     cdef uint64_t *ck = <uint64_t *>cnp.PyArray_DATA(checks)             # <<<<<<<<<<<<<<
@@ -8754,7 +9002,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_2peak(CYTHON_UNUSED PyObject *__p
 */
   __pyx_v_ck = ((uint64_t *)PyArray_DATA(__pyx_v_checks));
 
-  /* "cython_kernels/bconv.pyx":286
+  /* "cython_kernels/bconv.pyx":309
  *     cdef cnp.ndarray checks = np.zeros(nt, np.uint64)  # the loops' results, so they cannot be elided
  *     cdef uint64_t *ck = <uint64_t *>cnp.PyArray_DATA(checks)
  *     if nt == 1:             # <<<<<<<<<<<<<<
@@ -8766,7 +9014,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_2peak(CYTHON_UNUSED PyObject *__p
   if (__pyx_t_4) {
 
 
-    /* "cython_kernels/bconv.pyx":287
+    /* "cython_kernels/bconv.pyx":310
  *     cdef uint64_t *ck = <uint64_t *>cnp.PyArray_DATA(checks)
  *     if nt == 1:
  *         with nogil:             # <<<<<<<<<<<<<<
@@ -8779,7 +9027,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_2peak(CYTHON_UNUSED PyObject *__p
         __Pyx_FastGIL_Remember();
         /*try:*/ {
 
-          /* "cython_kernels/bconv.pyx":288
+          /* "cython_kernels/bconv.pyx":311
  *     if nt == 1:
  *         with nogil:
  *             total = xnv_peak(path, iters, ck)             # <<<<<<<<<<<<<<
@@ -8789,7 +9037,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_2peak(CYTHON_UNUSED PyObject *__p
           __pyx_v_total = xnv_peak(__pyx_v_path, __pyx_v_iters, __pyx_v_ck);
         }
 
-        /* "cython_kernels/bconv.pyx":287
+        /* "cython_kernels/bconv.pyx":310
  *     cdef uint64_t *ck = <uint64_t *>cnp.PyArray_DATA(checks)
  *     if nt == 1:
  *         with nogil:             # <<<<<<<<<<<<<<
@@ -8806,7 +9054,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_2peak(CYTHON_UNUSED PyObject *__p
         }
     }
 
-    /* "cython_kernels/bconv.pyx":286
+    /* "cython_kernels/bconv.pyx":309
  *     cdef cnp.ndarray checks = np.zeros(nt, np.uint64)  # the loops' results, so they cannot be elided
  *     cdef uint64_t *ck = <uint64_t *>cnp.PyArray_DATA(checks)
  *     if nt == 1:             # <<<<<<<<<<<<<<
@@ -8816,7 +9064,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_2peak(CYTHON_UNUSED PyObject *__p
     goto __pyx_L3;
   }
 
-  /* "cython_kernels/bconv.pyx":290
+  /* "cython_kernels/bconv.pyx":313
  *             total = xnv_peak(path, iters, ck)
  *     else:
  *         for t in prange(nt, nogil=True, num_threads=nt, schedule="static", chunksize=1):             # <<<<<<<<<<<<<<
@@ -8854,7 +9102,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_2peak(CYTHON_UNUSED PyObject *__p
                           {
                               __pyx_v_t = (int)(0 + 1 * __pyx_t_12);
 
-                              /* "cython_kernels/bconv.pyx":291
+                              /* "cython_kernels/bconv.pyx":314
  *     else:
  *         for t in prange(nt, nogil=True, num_threads=nt, schedule="static", chunksize=1):
  *             total += xnv_peak(path, iters, ck + t)             # <<<<<<<<<<<<<<
@@ -8877,7 +9125,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_2peak(CYTHON_UNUSED PyObject *__p
 
         }
 
-        /* "cython_kernels/bconv.pyx":290
+        /* "cython_kernels/bconv.pyx":313
  *             total = xnv_peak(path, iters, ck)
  *     else:
  *         for t in prange(nt, nogil=True, num_threads=nt, schedule="static", chunksize=1):             # <<<<<<<<<<<<<<
@@ -8896,14 +9144,14 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_2peak(CYTHON_UNUSED PyObject *__p
   }
   __pyx_L3:;
 
-  /* "cython_kernels/bconv.pyx":292
+  /* "cython_kernels/bconv.pyx":315
  *         for t in prange(nt, nogil=True, num_threads=nt, schedule="static", chunksize=1):
  *             total += xnv_peak(path, iters, ck + t)
  *     return total             # <<<<<<<<<<<<<<
  * 
  * 
 */
-  __pyx_t_5 = PyFloat_FromDouble(__pyx_v_total); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 292, __pyx_L1_error)
+  __pyx_t_5 = PyFloat_FromDouble(__pyx_v_total); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 315, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
   {
     PyObject *__pyx_temp;
@@ -8916,7 +9164,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_2peak(CYTHON_UNUSED PyObject *__p
   __pyx_t_5 = 0;
   goto __pyx_L0;
 
-  /* "cython_kernels/bconv.pyx":280
+  /* "cython_kernels/bconv.pyx":303
  * 
  * 
  * def peak(int path, int64_t iters, int nthreads):             # <<<<<<<<<<<<<<
@@ -8945,7 +9193,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_2peak(CYTHON_UNUSED PyObject *__p
   return __pyx_r;
 }
 
-/* "cython_kernels/bconv.pyx":301
+/* "cython_kernels/bconv.pyx":324
  * 
  * 
  * def cpu_feature_bits() -> int:             # <<<<<<<<<<<<<<
@@ -8979,16 +9227,16 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_4cpu_feature_bits(CYTHON_UNUSED P
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("cpu_feature_bits", 0);
 
-  /* "cython_kernels/bconv.pyx":303
+  /* "cython_kernels/bconv.pyx":326
  * def cpu_feature_bits() -> int:
  *     """Bit set of XNV_CPU_* features (avx2=1, avx512f=2, avx512_vpopcntdq=4, neon=8, popcnt=16)."""
  *     return xnv_cpu_features()             # <<<<<<<<<<<<<<
  * 
  * 
 */
-  __pyx_t_1 = __Pyx_PyLong_From_unsigned_int(xnv_cpu_features()); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 303, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyLong_From_unsigned_int(xnv_cpu_features()); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 326, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  if (__Pyx_PyInt_FromNumber(&__pyx_t_1, NULL, 0) < (0)) __PYX_ERR(0, 303, __pyx_L1_error)
+  if (__Pyx_PyInt_FromNumber(&__pyx_t_1, NULL, 0) < (0)) __PYX_ERR(0, 326, __pyx_L1_error)
   {
     PyObject *__pyx_temp;
     {
@@ -9000,7 +9248,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_4cpu_feature_bits(CYTHON_UNUSED P
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "cython_kernels/bconv.pyx":301
+  /* "cython_kernels/bconv.pyx":324
  * 
  * 
  * def cpu_feature_bits() -> int:             # <<<<<<<<<<<<<<
@@ -9019,7 +9267,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_4cpu_feature_bits(CYTHON_UNUSED P
   return __pyx_r;
 }
 
-/* "cython_kernels/bconv.pyx":306
+/* "cython_kernels/bconv.pyx":329
  * 
  * 
  * def path_supported(int path) -> bool:             # <<<<<<<<<<<<<<
@@ -9067,32 +9315,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_path,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 306, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 329, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 306, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 329, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "path_supported", 0) < (0)) __PYX_ERR(0, 306, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "path_supported", 0) < (0)) __PYX_ERR(0, 329, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("path_supported", 1, 1, 1, i); __PYX_ERR(0, 306, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("path_supported", 1, 1, 1, i); __PYX_ERR(0, 329, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 306, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 329, __pyx_L3_error)
     }
-    __pyx_v_path = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_path == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 306, __pyx_L3_error)
+    __pyx_v_path = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_path == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 329, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("path_supported", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 306, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("path_supported", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 329, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -9123,14 +9371,14 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_6path_supported(CYTHON_UNUSED PyO
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("path_supported", 0);
 
-  /* "cython_kernels/bconv.pyx":308
+  /* "cython_kernels/bconv.pyx":331
  * def path_supported(int path) -> bool:
  *     """Whether this CPU can run popcount path ``path`` (0 portable, 1 avx2, 2 avx512, 3 neon)."""
  *     return bool(xnv_path_supported(path))             # <<<<<<<<<<<<<<
  * 
  * 
 */
-  __pyx_t_1 = __Pyx_PyBool_FromLong((!(!(xnv_path_supported(__pyx_v_path) != 0)))); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 308, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyBool_FromLong((!(!(xnv_path_supported(__pyx_v_path) != 0)))); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 331, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   {
     PyObject *__pyx_temp;
@@ -9143,7 +9391,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_6path_supported(CYTHON_UNUSED PyO
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "cython_kernels/bconv.pyx":306
+  /* "cython_kernels/bconv.pyx":329
  * 
  * 
  * def path_supported(int path) -> bool:             # <<<<<<<<<<<<<<
@@ -9162,7 +9410,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_6path_supported(CYTHON_UNUSED PyO
   return __pyx_r;
 }
 
-/* "cython_kernels/bconv.pyx":311
+/* "cython_kernels/bconv.pyx":334
  * 
  * 
  * def best_path() -> int:             # <<<<<<<<<<<<<<
@@ -9196,14 +9444,16 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_8best_path(CYTHON_UNUSED PyObject
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("best_path", 0);
 
-  /* "cython_kernels/bconv.pyx":313
+  /* "cython_kernels/bconv.pyx":336
  * def best_path() -> int:
  *     """The fastest popcount path this CPU supports."""
  *     return xnv_best_path()             # <<<<<<<<<<<<<<
+ * 
+ * 
 */
-  __pyx_t_1 = __Pyx_PyLong_From_int(xnv_best_path()); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 313, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyLong_From_int(xnv_best_path()); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 336, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  if (__Pyx_PyInt_FromNumber(&__pyx_t_1, NULL, 0) < (0)) __PYX_ERR(0, 313, __pyx_L1_error)
+  if (__Pyx_PyInt_FromNumber(&__pyx_t_1, NULL, 0) < (0)) __PYX_ERR(0, 336, __pyx_L1_error)
   {
     PyObject *__pyx_temp;
     {
@@ -9215,7 +9465,7 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_8best_path(CYTHON_UNUSED PyObject
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "cython_kernels/bconv.pyx":311
+  /* "cython_kernels/bconv.pyx":334
  * 
  * 
  * def best_path() -> int:             # <<<<<<<<<<<<<<
@@ -9229,6 +9479,532 @@ static PyObject *__pyx_pf_10xnorvision_6_bconv_8best_path(CYTHON_UNUSED PyObject
   __Pyx_AddTraceback("xnorvision._bconv.best_path", __pyx_clineno, __pyx_lineno, __pyx_filename);
   __pyx_r = NULL;
   __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* "cython_kernels/bconv.pyx":339
+ * 
+ * 
+ * def prepare(cnp.ndarray w, int c_in, int path):             # <<<<<<<<<<<<<<
+ *     """Interleave packed weights [O,kh,kw,wc] for the microkernel once: (blocks uint64, tap sums int32)."""
+ *     cdef Conv cv
+*/
+
+/* Python wrapper */
+static PyObject *__pyx_pw_10xnorvision_6_bconv_11prepare(PyObject *__pyx_self, 
+#if CYTHON_VECTORCALL
+PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
+#else
+PyObject *__pyx_args, PyObject *__pyx_kwds
+#endif
+); /*proto*/
+PyDoc_STRVAR(__pyx_doc_10xnorvision_6_bconv_10prepare, "Interleave packed weights [O,kh,kw,wc] for the microkernel once: (blocks uint64, tap sums int32).");
+static PyMethodDef __pyx_mdef_10xnorvision_6_bconv_11prepare = {"prepare", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_10xnorvision_6_bconv_11prepare, __Pyx_METH_FASTCALL|METH_KEYWORDS, __pyx_doc_10xnorvision_6_bconv_10prepare};
+static PyObject *__pyx_pw_10xnorvision_6_bconv_11prepare(PyObject *__pyx_self, 
+#if CYTHON_VECTORCALL
+PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
+#else
+PyObject *__pyx_args, PyObject *__pyx_kwds
+#endif
+) {
+  PyArrayObject *__pyx_v_w = 0;
+  int __pyx_v_c_in;
+  int __pyx_v_path;
+  #if !CYTHON_VECTORCALL
+  CYTHON_UNUSED Py_ssize_t __pyx_nargs;
+  #endif
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject* values[3] = {0,0,0};
+  int __pyx_lineno = 0;
+  const char *__pyx_filename = NULL;
+  int __pyx_clineno = 0;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("prepare (wrapper)", 0);
+  #if !CYTHON_VECTORCALL
+  #if CYTHON_ASSUME_SAFE_SIZE
+  __pyx_nargs = PyTuple_GET_SIZE(__pyx_args);
+  #else
+  __pyx_nargs = PyTuple_Size(__pyx_args); if (unlikely(__pyx_nargs < 0)) return NULL;
+  #endif
+  #endif
+  __pyx_kwvalues = __Pyx_KwValues_FASTCALL(__pyx_args, __pyx_nargs);
+  {
+    PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_w,&__pyx_mstate_global->__pyx_n_u_c_in,&__pyx_mstate_global->__pyx_n_u_path,0};
+    const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 339, __pyx_L3_error)
+    if (__pyx_kwds_len > 0) {
+      switch (__pyx_nargs) {
+        case  3:
+        values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 339, __pyx_L3_error)
+        CYTHON_FALLTHROUGH;
+        case  2:
+        values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 339, __pyx_L3_error)
+        CYTHON_FALLTHROUGH;
+        case  1:
+        values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 339, __pyx_L3_error)
+        CYTHON_FALLTHROUGH;
+        case  0: break;
+        default: goto __pyx_L5_argtuple_error;
+      }
+      const Py_ssize_t kwd_pos_args = __pyx_nargs;
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "prepare", 0) < (0)) __PYX_ERR(0, 339, __pyx_L3_error)
+      for (Py_ssize_t i = __pyx_nargs; i < 3; i++) {
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("prepare", 1, 3, 3, i); __PYX_ERR(0, 339, __pyx_L3_error) }
+      }
+    } else if (unlikely(__pyx_nargs != 3)) {
+      goto __pyx_L5_argtuple_error;
+    } else {
+      values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 339, __pyx_L3_error)
+      values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 339, __pyx_L3_error)
+      values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 339, __pyx_L3_error)
+    }
+    __pyx_v_w = ((PyArrayObject *)values[0]);
+    __pyx_v_c_in = __Pyx_PyLong_As_int(values[1]); if (unlikely((__pyx_v_c_in == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 339, __pyx_L3_error)
+    __pyx_v_path = __Pyx_PyLong_As_int(values[2]); if (unlikely((__pyx_v_path == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 339, __pyx_L3_error)
+  }
+  goto __pyx_L6_skip;
+  __pyx_L5_argtuple_error:;
+  __Pyx_RaiseArgtupleInvalid("prepare", 1, 3, 3, __pyx_nargs); __PYX_ERR(0, 339, __pyx_L3_error)
+  __pyx_L6_skip:;
+  goto __pyx_L4_argument_unpacking_done;
+  __pyx_L3_error:;
+  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
+    Py_XDECREF(values[__pyx_temp]);
+  }
+  __Pyx_AddTraceback("xnorvision._bconv.prepare", __pyx_clineno, __pyx_lineno, __pyx_filename);
+  __Pyx_RefNannyFinishContext();
+  return NULL;
+  __pyx_L4_argument_unpacking_done:;
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_w), __pyx_mstate_global->__pyx_ptype_5numpy_ndarray, 1, "w", 0))) __PYX_ERR(0, 339, __pyx_L1_error)
+  __pyx_r = __pyx_pf_10xnorvision_6_bconv_10prepare(__pyx_self, __pyx_v_w, __pyx_v_c_in, __pyx_v_path);
+
+  /* function exit code */
+  goto __pyx_L0;
+  __pyx_L1_error:;
+  __pyx_r = NULL;
+  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
+    Py_XDECREF(values[__pyx_temp]);
+  }
+  goto __pyx_L7_cleaned_up;
+  __pyx_L0:;
+  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
+    Py_XDECREF(values[__pyx_temp]);
+  }
+  __pyx_L7_cleaned_up:;
+
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_10xnorvision_6_bconv_10prepare(CYTHON_UNUSED PyObject *__pyx_self, PyArrayObject *__pyx_v_w, int __pyx_v_c_in, int __pyx_v_path) {
+  struct __pyx_t_10xnorvision_6_bconv_Conv __pyx_v_cv;
+  int __pyx_v_o;
+  int __pyx_v_nblk;
+  int __pyx_v_blk;
+  int __pyx_v_ntaps;
+  int __pyx_v_wc;
+  PyArrayObject *__pyx_v_blocks = 0;
+  PyArrayObject *__pyx_v_sums = 0;
+  PyArrayObject *__pyx_v_zeros = 0;
+  PyArrayObject *__pyx_v_tile = 0;
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  PyObject *__pyx_t_3 = NULL;
+  PyObject *__pyx_t_4 = NULL;
+  PyObject *__pyx_t_5 = NULL;
+  PyObject *__pyx_t_6 = NULL;
+  size_t __pyx_t_7;
+  int __pyx_t_8;
+  int __pyx_t_9;
+  int __pyx_t_10;
+  int __pyx_t_11;
+  uint64_t __pyx_t_12;
+  int __pyx_t_13;
+  int __pyx_lineno = 0;
+  const char *__pyx_filename = NULL;
+  int __pyx_clineno = 0;
+  __Pyx_RefNannySetupContext("prepare", 0);
+
+  /* "cython_kernels/bconv.pyx":342
+ *     """Interleave packed weights [O,kh,kw,wc] for the microkernel once: (blocks uint64, tap sums int32)."""
+ *     cdef Conv cv
+ *     cdef int o = w.shape[0], nblk = (o + XNV_BLK - 1) // XNV_BLK, blk             # <<<<<<<<<<<<<<
+ *     cdef int ntaps = w.shape[1] * w.shape[2], wc = w.shape[3]
+ *     cdef cnp.ndarray blocks = np.empty((nblk, ntaps * wc * XNV_BLK), np.uint64)
+*/
+  __pyx_v_o = (__pyx_f_5numpy_7ndarray_5shape___get__(__pyx_v_w)[0]);
+  __pyx_v_nblk = (((__pyx_v_o + XNV_BLK) - 1) / XNV_BLK);
+
+  /* "cython_kernels/bconv.pyx":343
+ *     cdef Conv cv
+ *     cdef int o = w.shape[0], nblk = (o + XNV_BLK - 1) // XNV_BLK, blk
+ *     cdef int ntaps = w.shape[1] * w.shape[2], wc = w.shape[3]             # <<<<<<<<<<<<<<
+ *     cdef cnp.ndarray blocks = np.empty((nblk, ntaps * wc * XNV_BLK), np.uint64)
+ *     cdef cnp.ndarray sums = np.empty((nblk, ntaps * XNV_BLK), np.int32)
+*/
+  __pyx_v_ntaps = ((__pyx_f_5numpy_7ndarray_5shape___get__(__pyx_v_w)[1]) * (__pyx_f_5numpy_7ndarray_5shape___get__(__pyx_v_w)[2]));
+  __pyx_v_wc = (__pyx_f_5numpy_7ndarray_5shape___get__(__pyx_v_w)[3]);
+
+  /* "cython_kernels/bconv.pyx":344
+ *     cdef int o = w.shape[0], nblk = (o + XNV_BLK - 1) // XNV_BLK, blk
+ *     cdef int ntaps = w.shape[1] * w.shape[2], wc = w.shape[3]
+ *     cdef cnp.ndarray blocks = np.empty((nblk, ntaps * wc * XNV_BLK), np.uint64)             # <<<<<<<<<<<<<<
+ *     cdef cnp.ndarray sums = np.empty((nblk, ntaps * XNV_BLK), np.int32)
+ *     cdef cnp.ndarray zeros = np.zeros(wc, np.uint64)
+*/
+  __pyx_t_2 = NULL;
+  __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 344, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_3);
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_empty); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 344, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_4);
+  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+  __pyx_t_3 = __Pyx_PyLong_From_int(__pyx_v_nblk); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 344, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_3);
+  __pyx_t_5 = __Pyx_PyLong_From_int(((__pyx_v_ntaps * __pyx_v_wc) * XNV_BLK)); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 344, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_5);
+  __pyx_t_6 = PyTuple_New(2); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 344, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_6);
+  __Pyx_GIVEREF(__pyx_t_3);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 0, __pyx_t_3) != (0)) __PYX_ERR(0, 344, __pyx_L1_error);
+  __Pyx_GIVEREF(__pyx_t_5);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 1, __pyx_t_5) != (0)) __PYX_ERR(0, 344, __pyx_L1_error);
+  __pyx_t_3 = 0;
+  __pyx_t_5 = 0;
+  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 344, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_5);
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_uint64); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 344, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_3);
+  __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
+  __pyx_t_7 = 1;
+  #if CYTHON_UNPACK_METHODS
+  if (unlikely(PyMethod_Check(__pyx_t_4))) {
+    __pyx_t_2 = PyMethod_GET_SELF(__pyx_t_4);
+    assert(__pyx_t_2);
+    PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_4);
+    __Pyx_INCREF(__pyx_t_2);
+    __Pyx_INCREF(__pyx__function);
+    __Pyx_DECREF_SET(__pyx_t_4, __pyx__function);
+    __pyx_t_7 = 0;
+  }
+  #endif
+  {
+    PyObject *__pyx_callargs[3] = {__pyx_t_2, __pyx_t_6, __pyx_t_3};
+    __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_4, __pyx_callargs+__pyx_t_7, (3-__pyx_t_7) | (__pyx_t_7*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
+    __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
+    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 344, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_1);
+  }
+  if (!(likely(((__pyx_t_1) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_1, __pyx_mstate_global->__pyx_ptype_5numpy_ndarray))))) __PYX_ERR(0, 344, __pyx_L1_error)
+  __pyx_v_blocks = ((PyArrayObject *)__pyx_t_1);
+  __pyx_t_1 = 0;
+
+  /* "cython_kernels/bconv.pyx":345
+ *     cdef int ntaps = w.shape[1] * w.shape[2], wc = w.shape[3]
+ *     cdef cnp.ndarray blocks = np.empty((nblk, ntaps * wc * XNV_BLK), np.uint64)
+ *     cdef cnp.ndarray sums = np.empty((nblk, ntaps * XNV_BLK), np.int32)             # <<<<<<<<<<<<<<
+ *     cdef cnp.ndarray zeros = np.zeros(wc, np.uint64)
+ *     cdef cnp.ndarray tile = np.empty(XNV_TILE * XNV_BLK, np.int32)
+*/
+  __pyx_t_4 = NULL;
+  __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 345, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_3);
+  __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_empty); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 345, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_6);
+  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+  __pyx_t_3 = __Pyx_PyLong_From_int(__pyx_v_nblk); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 345, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_3);
+  __pyx_t_2 = __Pyx_PyLong_From_int((__pyx_v_ntaps * XNV_BLK)); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 345, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  __pyx_t_5 = PyTuple_New(2); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 345, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_5);
+  __Pyx_GIVEREF(__pyx_t_3);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 0, __pyx_t_3) != (0)) __PYX_ERR(0, 345, __pyx_L1_error);
+  __Pyx_GIVEREF(__pyx_t_2);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 1, __pyx_t_2) != (0)) __PYX_ERR(0, 345, __pyx_L1_error);
+  __pyx_t_3 = 0;
+  __pyx_t_2 = 0;
+  __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 345, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_int32); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 345, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_3);
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+  __pyx_t_7 = 1;
+  #if CYTHON_UNPACK_METHODS
+  if (unlikely(PyMethod_Check(__pyx_t_6))) {
+    __pyx_t_4 = PyMethod_GET_SELF(__pyx_t_6);
+    assert(__pyx_t_4);
+    PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_6);
+    __Pyx_INCREF(__pyx_t_4);
+    __Pyx_INCREF(__pyx__function);
+    __Pyx_DECREF_SET(__pyx_t_6, __pyx__function);
+    __pyx_t_7 = 0;
+  }
+  #endif
+  {
+    PyObject *__pyx_callargs[3] = {__pyx_t_4, __pyx_t_5, __pyx_t_3};
+    __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_6, __pyx_callargs+__pyx_t_7, (3-__pyx_t_7) | (__pyx_t_7*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
+    __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
+    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+    __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 345, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_1);
+  }
+  if (!(likely(((__pyx_t_1) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_1, __pyx_mstate_global->__pyx_ptype_5numpy_ndarray))))) __PYX_ERR(0, 345, __pyx_L1_error)
+  __pyx_v_sums = ((PyArrayObject *)__pyx_t_1);
+  __pyx_t_1 = 0;
+
+  /* "cython_kernels/bconv.pyx":346
+ *     cdef cnp.ndarray blocks = np.empty((nblk, ntaps * wc * XNV_BLK), np.uint64)
+ *     cdef cnp.ndarray sums = np.empty((nblk, ntaps * XNV_BLK), np.int32)
+ *     cdef cnp.ndarray zeros = np.zeros(wc, np.uint64)             # <<<<<<<<<<<<<<
+ *     cdef cnp.ndarray tile = np.empty(XNV_TILE * XNV_BLK, np.int32)
+ *     cv.w = <const uint64_t *>cnp.PyArray_DATA(w)
+*/
+  __pyx_t_6 = NULL;
+  __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 346, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_3);
+  __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_zeros); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 346, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_5);
+  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+  __pyx_t_3 = __Pyx_PyLong_From_int(__pyx_v_wc); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 346, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_3);
+  __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 346, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_4);
+  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_uint64); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 346, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+  __pyx_t_7 = 1;
+  #if CYTHON_UNPACK_METHODS
+  if (unlikely(PyMethod_Check(__pyx_t_5))) {
+    __pyx_t_6 = PyMethod_GET_SELF(__pyx_t_5);
+    assert(__pyx_t_6);
+    PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_5);
+    __Pyx_INCREF(__pyx_t_6);
+    __Pyx_INCREF(__pyx__function);
+    __Pyx_DECREF_SET(__pyx_t_5, __pyx__function);
+    __pyx_t_7 = 0;
+  }
+  #endif
+  {
+    PyObject *__pyx_callargs[3] = {__pyx_t_6, __pyx_t_3, __pyx_t_2};
+    __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_5, __pyx_callargs+__pyx_t_7, (3-__pyx_t_7) | (__pyx_t_7*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
+    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+    __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 346, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_1);
+  }
+  if (!(likely(((__pyx_t_1) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_1, __pyx_mstate_global->__pyx_ptype_5numpy_ndarray))))) __PYX_ERR(0, 346, __pyx_L1_error)
+  __pyx_v_zeros = ((PyArrayObject *)__pyx_t_1);
+  __pyx_t_1 = 0;
+
+  /* "cython_kernels/bconv.pyx":347
+ *     cdef cnp.ndarray sums = np.empty((nblk, ntaps * XNV_BLK), np.int32)
+ *     cdef cnp.ndarray zeros = np.zeros(wc, np.uint64)
+ *     cdef cnp.ndarray tile = np.empty(XNV_TILE * XNV_BLK, np.int32)             # <<<<<<<<<<<<<<
+ *     cv.w = <const uint64_t *>cnp.PyArray_DATA(w)
+ *     cv.zeros = <const uint64_t *>cnp.PyArray_DATA(zeros)
+*/
+  __pyx_t_5 = NULL;
+  __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 347, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_empty); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 347, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_3);
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+  __pyx_t_2 = __Pyx_PyLong_From_int((XNV_TILE * XNV_BLK)); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 347, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_np); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 347, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_6);
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_int32); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 347, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_4);
+  __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
+  __pyx_t_7 = 1;
+  #if CYTHON_UNPACK_METHODS
+  if (unlikely(PyMethod_Check(__pyx_t_3))) {
+    __pyx_t_5 = PyMethod_GET_SELF(__pyx_t_3);
+    assert(__pyx_t_5);
+    PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_3);
+    __Pyx_INCREF(__pyx_t_5);
+    __Pyx_INCREF(__pyx__function);
+    __Pyx_DECREF_SET(__pyx_t_3, __pyx__function);
+    __pyx_t_7 = 0;
+  }
+  #endif
+  {
+    PyObject *__pyx_callargs[3] = {__pyx_t_5, __pyx_t_2, __pyx_t_4};
+    __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_3, __pyx_callargs+__pyx_t_7, (3-__pyx_t_7) | (__pyx_t_7*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
+    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 347, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_1);
+  }
+  if (!(likely(((__pyx_t_1) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_1, __pyx_mstate_global->__pyx_ptype_5numpy_ndarray))))) __PYX_ERR(0, 347, __pyx_L1_error)
+  __pyx_v_tile = ((PyArrayObject *)__pyx_t_1);
+  __pyx_t_1 = 0;
+
+  /* "cython_kernels/bconv.pyx":348
+ *     cdef cnp.ndarray zeros = np.zeros(wc, np.uint64)
+ *     cdef cnp.ndarray tile = np.empty(XNV_TILE * XNV_BLK, np.int32)
+ *     cv.w = <const uint64_t *>cnp.PyArray_DATA(w)             # <<<<<<<<<<<<<<
+ *     cv.zeros = <const uint64_t *>cnp.PyArray_DATA(zeros)
+ *     cv.o, cv.ntaps, cv.wc, cv.c_in = o, ntaps, wc, c_in
+*/
+  __pyx_v_cv.w = ((uint64_t const *)PyArray_DATA(__pyx_v_w));
+
+  /* "cython_kernels/bconv.pyx":349
+ *     cdef cnp.ndarray tile = np.empty(XNV_TILE * XNV_BLK, np.int32)
+ *     cv.w = <const uint64_t *>cnp.PyArray_DATA(w)
+ *     cv.zeros = <const uint64_t *>cnp.PyArray_DATA(zeros)             # <<<<<<<<<<<<<<
+ *     cv.o, cv.ntaps, cv.wc, cv.c_in = o, ntaps, wc, c_in
+ *     cv.lastmask = ~(<uint64_t>0) if c_in % 64 == 0 else ((<uint64_t>1) << (c_in % 64)) - 1
+*/
+  __pyx_v_cv.zeros = ((uint64_t const *)PyArray_DATA(__pyx_v_zeros));
+
+  /* "cython_kernels/bconv.pyx":350
+ *     cv.w = <const uint64_t *>cnp.PyArray_DATA(w)
+ *     cv.zeros = <const uint64_t *>cnp.PyArray_DATA(zeros)
+ *     cv.o, cv.ntaps, cv.wc, cv.c_in = o, ntaps, wc, c_in             # <<<<<<<<<<<<<<
+ *     cv.lastmask = ~(<uint64_t>0) if c_in % 64 == 0 else ((<uint64_t>1) << (c_in % 64)) - 1
+ *     cv.uk = xnv_ukernel(path)
+*/
+  __pyx_t_8 = __pyx_v_o;
+
+  __pyx_t_9 = __pyx_v_ntaps;
+
+  __pyx_t_10 = __pyx_v_wc;
+
+  __pyx_t_11 = __pyx_v_c_in;
+
+  __pyx_v_cv.o = __pyx_t_8;
+  __pyx_v_cv.ntaps = __pyx_t_9;
+  __pyx_v_cv.wc = __pyx_t_10;
+  __pyx_v_cv.c_in = __pyx_t_11;
+
+  /* "cython_kernels/bconv.pyx":351
+ *     cv.zeros = <const uint64_t *>cnp.PyArray_DATA(zeros)
+ *     cv.o, cv.ntaps, cv.wc, cv.c_in = o, ntaps, wc, c_in
+ *     cv.lastmask = ~(<uint64_t>0) if c_in % 64 == 0 else ((<uint64_t>1) << (c_in % 64)) - 1             # <<<<<<<<<<<<<<
+ *     cv.uk = xnv_ukernel(path)
+ *     for blk in range(nblk):
+*/
+  __pyx_t_13 = ((__pyx_v_c_in % 64) == 0);
+
+  if (__pyx_t_13) {
+
+    __pyx_t_12 = (~((uint64_t)0));
+  } else {
+
+    __pyx_t_12 = ((((uint64_t)1) << (__pyx_v_c_in % 64)) - 1);
+  }
+
+  __pyx_v_cv.lastmask = __pyx_t_12;
+
+  /* "cython_kernels/bconv.pyx":352
+ *     cv.o, cv.ntaps, cv.wc, cv.c_in = o, ntaps, wc, c_in
+ *     cv.lastmask = ~(<uint64_t>0) if c_in % 64 == 0 else ((<uint64_t>1) << (c_in % 64)) - 1
+ *     cv.uk = xnv_ukernel(path)             # <<<<<<<<<<<<<<
+ *     for blk in range(nblk):
+ *         _prepare_block(&cv, blk, <uint64_t *>cnp.PyArray_DATA(blocks) + <int64_t>blk * ntaps * wc * XNV_BLK,
+*/
+  __pyx_v_cv.uk = xnv_ukernel(__pyx_v_path);
+
+  /* "cython_kernels/bconv.pyx":353
+ *     cv.lastmask = ~(<uint64_t>0) if c_in % 64 == 0 else ((<uint64_t>1) << (c_in % 64)) - 1
+ *     cv.uk = xnv_ukernel(path)
+ *     for blk in range(nblk):             # <<<<<<<<<<<<<<
+ *         _prepare_block(&cv, blk, <uint64_t *>cnp.PyArray_DATA(blocks) + <int64_t>blk * ntaps * wc * XNV_BLK,
+ *                        <int32_t *>cnp.PyArray_DATA(sums) + <int64_t>blk * ntaps * XNV_BLK,
+*/
+
+  __pyx_t_11 = __pyx_v_nblk;
+  __pyx_t_10 = __pyx_t_11;
+
+  for (__pyx_t_9 = 0; __pyx_t_9 < __pyx_t_10; __pyx_t_9+=1) {
+    __pyx_v_blk = __pyx_t_9;
+
+    /* "cython_kernels/bconv.pyx":354
+ *     cv.uk = xnv_ukernel(path)
+ *     for blk in range(nblk):
+ *         _prepare_block(&cv, blk, <uint64_t *>cnp.PyArray_DATA(blocks) + <int64_t>blk * ntaps * wc * XNV_BLK,             # <<<<<<<<<<<<<<
+ *                        <int32_t *>cnp.PyArray_DATA(sums) + <int64_t>blk * ntaps * XNV_BLK,
+ *                        <int32_t *>cnp.PyArray_DATA(tile), True)
+*/
+    __pyx_f_10xnorvision_6_bconv__prepare_block((&__pyx_v_cv), __pyx_v_blk, (((uint64_t *)PyArray_DATA(__pyx_v_blocks)) + (((((int64_t)__pyx_v_blk) * __pyx_v_ntaps) * __pyx_v_wc) * XNV_BLK)), (((int32_t *)PyArray_DATA(__pyx_v_sums)) + ((((int64_t)__pyx_v_blk) * __pyx_v_ntaps) * XNV_BLK)), ((int32_t *)PyArray_DATA(__pyx_v_tile)), 1);
+  }
+
+
+  /* "cython_kernels/bconv.pyx":357
+ *                        <int32_t *>cnp.PyArray_DATA(sums) + <int64_t>blk * ntaps * XNV_BLK,
+ *                        <int32_t *>cnp.PyArray_DATA(tile), True)
+ *     return blocks, sums             # <<<<<<<<<<<<<<
+*/
+  __pyx_t_1 = PyTuple_New(2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 357, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_INCREF((PyObject *)__pyx_v_blocks);
+  __Pyx_GIVEREF((PyObject *)__pyx_v_blocks);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 0, ((PyObject *)__pyx_v_blocks)) != (0)) __PYX_ERR(0, 357, __pyx_L1_error);
+  __Pyx_INCREF((PyObject *)__pyx_v_sums);
+  __Pyx_GIVEREF((PyObject *)__pyx_v_sums);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 1, ((PyObject *)__pyx_v_sums)) != (0)) __PYX_ERR(0, 357, __pyx_L1_error);
+  {
+    PyObject *__pyx_temp;
+    {
+      __pyx_temp = __pyx_r;
+      __pyx_r = __pyx_t_1;
+    }
+    __Pyx_XDECREF(__pyx_temp);
+  }
+  __pyx_t_1 = 0;
+  goto __pyx_L0;
+
+  /* "cython_kernels/bconv.pyx":339
+ * 
+ * 
+ * def prepare(cnp.ndarray w, int c_in, int path):             # <<<<<<<<<<<<<<
+ *     """Interleave packed weights [O,kh,kw,wc] for the microkernel once: (blocks uint64, tap sums int32)."""
+ *     cdef Conv cv
+*/
+
+  /* function exit code */
+  __pyx_L1_error:;
+  __Pyx_XDECREF(__pyx_t_1);
+  __Pyx_XDECREF(__pyx_t_2);
+  __Pyx_XDECREF(__pyx_t_3);
+  __Pyx_XDECREF(__pyx_t_4);
+  __Pyx_XDECREF(__pyx_t_5);
+  __Pyx_XDECREF(__pyx_t_6);
+  __Pyx_AddTraceback("xnorvision._bconv.prepare", __pyx_clineno, __pyx_lineno, __pyx_filename);
+  __pyx_r = NULL;
+  __pyx_L0:;
+
+
+
+
+
+
+  __Pyx_XDECREF((PyObject *)__pyx_v_blocks);
+  __Pyx_XDECREF((PyObject *)__pyx_v_sums);
+  __Pyx_XDECREF((PyObject *)__pyx_v_zeros);
+  __Pyx_XDECREF((PyObject *)__pyx_v_tile);
   __Pyx_XGIVEREF(__pyx_r);
   __Pyx_RefNannyFinishContext();
   return __pyx_r;
@@ -9747,117 +10523,133 @@ __Pyx_RefNannySetupContext("PyInit__bconv", 0);
   if (__Pyx_InitAfterSharedUtility() < (0)) __PYX_ERR(0, 1, __pyx_L1_error)
   /*--- Execution code ---*/
 
-  /* "cython_kernels/bconv.pyx":19
+  /* "cython_kernels/bconv.pyx":18
  * cimport numpy as cnp
  * 
  * import numpy as np             # <<<<<<<<<<<<<<
  * 
  * cnp.import_array()
 */
-  __pyx_t_1 = __Pyx_Import(__pyx_mstate_global->__pyx_n_u_numpy, 0, 0, NULL, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 19, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_Import(__pyx_mstate_global->__pyx_n_u_numpy, 0, 0, NULL, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 18, __pyx_L1_error)
   __pyx_t_2 = __pyx_t_1;
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_np, __pyx_t_2) < (0)) __PYX_ERR(0, 19, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_np, __pyx_t_2) < (0)) __PYX_ERR(0, 18, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "cython_kernels/bconv.pyx":21
+  /* "cython_kernels/bconv.pyx":20
  * import numpy as np
  * 
  * cnp.import_array()             # <<<<<<<<<<<<<<
  * 
  * cdef extern from "xnv_simd.h" nogil:
 */
-  __pyx_t_3 = __pyx_f_5numpy_import_array(); if (unlikely(__pyx_t_3 == ((int)-1))) __PYX_ERR(0, 21, __pyx_L1_error)
+  __pyx_t_3 = __pyx_f_5numpy_import_array(); if (unlikely(__pyx_t_3 == ((int)-1))) __PYX_ERR(0, 20, __pyx_L1_error)
 
 
-  /* "cython_kernels/bconv.pyx":197
+  /* "cython_kernels/bconv.pyx":213
  * 
  * 
  * def conv(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bint zero_pad, int ho, int wo,             # <<<<<<<<<<<<<<
- *          int mode, cnp.ndarray scale, cnp.ndarray bias, int path, int nthreads):
+ *          int mode, cnp.ndarray scale, cnp.ndarray bias, int path, int nthreads, tuple prepared=None):
  *     """Binary convolution of packed ``x`` [N,H,W,wc] with packed ``w`` [O,kh,kw,wc] (arguments pre-checked).
 */
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_10xnorvision_6_bconv_1conv, 0, __pyx_mstate_global->__pyx_n_u_conv, NULL, __pyx_mstate_global->__pyx_n_u_xnorvision__bconv, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[0])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 197, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_10xnorvision_6_bconv_1conv, 0, __pyx_mstate_global->__pyx_n_u_conv, NULL, __pyx_mstate_global->__pyx_n_u_xnorvision__bconv, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[0])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 213, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_conv, __pyx_t_2) < (0)) __PYX_ERR(0, 197, __pyx_L1_error)
+  __Pyx_CyFunction_SetDefaultsTuple(__pyx_t_2, __pyx_mstate_global->__pyx_tuple[0]);
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_conv, __pyx_t_2) < (0)) __PYX_ERR(0, 213, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "cython_kernels/bconv.pyx":280
+  /* "cython_kernels/bconv.pyx":303
  * 
  * 
  * def peak(int path, int64_t iters, int nthreads):             # <<<<<<<<<<<<<<
  *     """Run the path's register-only XOR+popcount+add loop on ``nthreads`` threads; returns binary MACs done."""
  *     cdef int t, nt = max(1, nthreads)
 */
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_10xnorvision_6_bconv_3peak, 0, __pyx_mstate_global->__pyx_n_u_peak, NULL, __pyx_mstate_global->__pyx_n_u_xnorvision__bconv, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[1])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 280, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_10xnorvision_6_bconv_3peak, 0, __pyx_mstate_global->__pyx_n_u_peak, NULL, __pyx_mstate_global->__pyx_n_u_xnorvision__bconv, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[1])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 303, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_peak, __pyx_t_2) < (0)) __PYX_ERR(0, 280, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_peak, __pyx_t_2) < (0)) __PYX_ERR(0, 303, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "cython_kernels/bconv.pyx":301
+  /* "cython_kernels/bconv.pyx":324
  * 
  * 
  * def cpu_feature_bits() -> int:             # <<<<<<<<<<<<<<
  *     """Bit set of XNV_CPU_* features (avx2=1, avx512f=2, avx512_vpopcntdq=4, neon=8, popcnt=16)."""
  *     return xnv_cpu_features()
 */
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 301, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 324, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 301, __pyx_L1_error)
-  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_10xnorvision_6_bconv_5cpu_feature_bits, 0, __pyx_mstate_global->__pyx_n_u_cpu_feature_bits, NULL, __pyx_mstate_global->__pyx_n_u_xnorvision__bconv, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[2])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 301, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 324, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_10xnorvision_6_bconv_5cpu_feature_bits, 0, __pyx_mstate_global->__pyx_n_u_cpu_feature_bits, NULL, __pyx_mstate_global->__pyx_n_u_xnorvision__bconv, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[2])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 324, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_4);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_4, __pyx_t_2);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_cpu_feature_bits, __pyx_t_4) < (0)) __PYX_ERR(0, 301, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_cpu_feature_bits, __pyx_t_4) < (0)) __PYX_ERR(0, 324, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-  /* "cython_kernels/bconv.pyx":306
+  /* "cython_kernels/bconv.pyx":329
  * 
  * 
  * def path_supported(int path) -> bool:             # <<<<<<<<<<<<<<
  *     """Whether this CPU can run popcount path ``path`` (0 portable, 1 avx2, 2 avx512, 3 neon)."""
  *     return bool(xnv_path_supported(path))
 */
-  __pyx_t_4 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 306, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 329, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 306, __pyx_L1_error)
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_10xnorvision_6_bconv_7path_supported, 0, __pyx_mstate_global->__pyx_n_u_path_supported, NULL, __pyx_mstate_global->__pyx_n_u_xnorvision__bconv, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[3])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 306, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 329, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_10xnorvision_6_bconv_7path_supported, 0, __pyx_mstate_global->__pyx_n_u_path_supported, NULL, __pyx_mstate_global->__pyx_n_u_xnorvision__bconv, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[3])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 329, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_2, __pyx_t_4);
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_path_supported, __pyx_t_2) < (0)) __PYX_ERR(0, 306, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_path_supported, __pyx_t_2) < (0)) __PYX_ERR(0, 329, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "cython_kernels/bconv.pyx":311
+  /* "cython_kernels/bconv.pyx":334
  * 
  * 
  * def best_path() -> int:             # <<<<<<<<<<<<<<
  *     """The fastest popcount path this CPU supports."""
  *     return xnv_best_path()
 */
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 311, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 334, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 311, __pyx_L1_error)
-  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_10xnorvision_6_bconv_9best_path, 0, __pyx_mstate_global->__pyx_n_u_best_path, NULL, __pyx_mstate_global->__pyx_n_u_xnorvision__bconv, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[4])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 311, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 334, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_10xnorvision_6_bconv_9best_path, 0, __pyx_mstate_global->__pyx_n_u_best_path, NULL, __pyx_mstate_global->__pyx_n_u_xnorvision__bconv, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[4])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 334, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_4);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_4, __pyx_t_2);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_best_path, __pyx_t_4) < (0)) __PYX_ERR(0, 311, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_best_path, __pyx_t_4) < (0)) __PYX_ERR(0, 334, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+
+  /* "cython_kernels/bconv.pyx":339
+ * 
+ * 
+ * def prepare(cnp.ndarray w, int c_in, int path):             # <<<<<<<<<<<<<<
+ *     """Interleave packed weights [O,kh,kw,wc] for the microkernel once: (blocks uint64, tap sums int32)."""
+ *     cdef Conv cv
+*/
+  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_10xnorvision_6_bconv_11prepare, 0, __pyx_mstate_global->__pyx_n_u_prepare, NULL, __pyx_mstate_global->__pyx_n_u_xnorvision__bconv, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[5])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 339, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_4);
+  #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
+  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_4);
+  #endif
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_prepare, __pyx_t_4) < (0)) __PYX_ERR(0, 339, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
   /* "cython_kernels/bconv.pyx":1
@@ -9921,10 +10713,53 @@ static int __Pyx_InitCachedBuiltins(__pyx_mstatetype *__pyx_mstate) {
 
 static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
   __Pyx_RefNannyDeclarations
+  int __pyx_lineno = 0;
+  const char *__pyx_filename = NULL;
+  int __pyx_clineno = 0;
   CYTHON_UNUSED_VAR(__pyx_mstate);
   __Pyx_RefNannySetupContext("__Pyx_InitCachedConstants", 0);
+
+  /* "cython_kernels/bconv.pyx":213
+ * 
+ * 
+ * def conv(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bint zero_pad, int ho, int wo,             # <<<<<<<<<<<<<<
+ *          int mode, cnp.ndarray scale, cnp.ndarray bias, int path, int nthreads, tuple prepared=None):
+ *     """Binary convolution of packed ``x`` [N,H,W,wc] with packed ``w`` [O,kh,kw,wc] (arguments pre-checked).
+*/
+  {
+    PyObject* __pyx_temp[1] = {Py_None};
+    __pyx_mstate_global->__pyx_tuple[0] = __Pyx_PyTuple_FromArray(__pyx_temp, 1); if (unlikely(!__pyx_mstate_global->__pyx_tuple[0])) __PYX_ERR(0, 213, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[0]);
+  }
+  __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[0]);
+  #if CYTHON_IMMORTAL_CONSTANTS
+  {
+    PyObject **table = __pyx_mstate->__pyx_tuple;
+    for (Py_ssize_t i=0; i<1; ++i) {
+      #if PY_VERSION_HEX >= 0x030F0000
+      PyUnstable_SetImmortal(table[i]);
+      #elif CYTHON_COMPILING_IN_CPYTHON_FREETHREADING
+      if ((PY_SSIZE_T_MAX <= _Py_IMMORTAL_REFCNT_LOCAL)) break;
+      #if PY_VERSION_HEX < 0x030E0000
+      if (_Py_IsOwnedByCurrentThread(table[i]) && Py_REFCNT(table[i]) == 1)
+      #else
+      if (PyUnstable_Object_IsUniquelyReferenced(table[i]))
+      #endif
+      {
+        Py_SET_REFCNT(table[i], ((Py_ssize_t)_Py_IMMORTAL_REFCNT_LOCAL + 1));
+      }
+      #else
+      if ((PY_SSIZE_T_MAX < _Py_IMMORTAL_INITIAL_REFCNT)) break;
+      Py_SET_REFCNT(table[i], _Py_IMMORTAL_INITIAL_REFCNT);
+      #endif
+    }
+  }
+  #endif
   __Pyx_RefNannyFinishContext();
   return 0;
+  __pyx_L1_error:;
+  __Pyx_RefNannyFinishContext();
+  return -1;
 }
 /* #### Code section: init_constants ### */
 
@@ -9934,38 +10769,38 @@ static int __Pyx_InitConstants(__pyx_mstatetype *__pyx_mstate) {
   int __pyx_clineno = 0;
   CYTHON_UNUSED_VAR(__pyx_mstate);
   {
-    const struct { const unsigned int length: 8; } str_length_index[] = {{1},{179},{8},{24},{39},{34},{20},{12},{8},{8},{10},{8},{12},{8},{13},{18},{9},{4},{4},{8},{4},{6},{2},{18},{4},{16},{2},{3},{2},{2},{5},{8},{7},{4},{1},{2},{5},{3},{5},{5},{4},{5},{5},{2},{2},{8},{3},{4},{1},{4},{10},{6},{2},{2},{8},{5},{1},{3},{4},{14},{2},{3},{4},{2},{3},{2},{6},{5},{10},{6},{1},{6},{6},{3},{3},{5},{2},{6},{6},{6},{1},{2},{4},{2},{3},{2},{1},{17},{4},{8},{5}};
-    const struct { const unsigned int length: 11; } bytes_length_index[] = {{101},{1196},{12},{13},{19}};
+    const struct { const unsigned int length: 8; } str_length_index[] = {{1},{179},{8},{24},{39},{34},{20},{12},{8},{8},{10},{8},{12},{8},{13},{18},{9},{4},{3},{6},{4},{8},{4},{6},{2},{18},{4},{16},{2},{3},{2},{2},{5},{8},{7},{4},{1},{2},{5},{3},{5},{5},{4},{5},{5},{2},{2},{8},{3},{4},{1},{4},{10},{6},{2},{2},{5},{8},{5},{1},{3},{4},{14},{2},{3},{4},{2},{3},{7},{8},{2},{6},{5},{10},{6},{4},{1},{6},{6},{3},{3},{4},{5},{2},{6},{6},{6},{1},{2},{4},{2},{3},{2},{1},{17},{4},{8},{5}};
+    const struct { const unsigned int length: 11; } bytes_length_index[] = {{1258},{101},{341},{12},{13},{19}};
     #ifndef CYTHON_COMPRESS_STRINGS
       #define CYTHON_COMPRESS_STRINGS 90
     #endif
-    #if (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (1452 bytes) */
-static const char cstring[] = "x\332mT\317O\333H\024&\224R\332\002%\241\374(\250\225\201\026T\211eE\310\262[\355vW\204\266lU\265\"i\013\010J\335\261=n\246ql\3073&\244\322\2568\3728\3079\372\350\243\217>\346\230\343\034s\344O\330?a\237M\272\245\352Z\032\317\314{o\346\275\367\275o\336\037\257\034\206\025VCL\331n\263\232c+\204*\006\266\210\206=\304\260\325V(\363\210\316\260\227\032\331\312\356\323\335\037J\277\224\024d\033\212\207?a\235Q\205\372\232n!J1U\034S\321|b1b+\254\355b\272\246<7\225\266\343+6\306\206\302\034\305\005\273\313\007X\r\333\n\305,](+\310\266\035\206\030ql\025\216\023\373\343\212b\020\017\234\220\023\234\236~\206,\212\327\220a\250`\207\365,`\265\216=\033[\364GMw\354\2235\267}j\373\r\267\275\246\352\216\207\327\032>\004\203<\017\265\025\023\021\353\"\010\322p\035\217]6\363\033\210\325\276\263P\325\335\366)\214\047\000\200\372\n\237\262*6U\265\037$V\3413}[O\347\006\"v6;\206oe\032\0335\262\271\351#\353\313\232a\nw\252\204\246N\035\037P\302\210\266m\2358k\377\t\250\226\032\271\020\216F\020\325\034\307\322|\263\345x\006\325Ub\3535\254\327\251^\327-0\205\275\312<\244c\r\201\004\222\327]_51b\276\207U\2150\252\237\350\047\256qj\264q\303em\323\"n*5-\007\261\215\242\351[V\255\346\020b\233\016\261\3015\310\340\267Y\"\0147\322A\341\347\321z\255\336\202Z\261\006\242\365\006\261!Al\333\232UO\207\232\305eg\306\266k3\233\325<\214@\222\"\353@>i\032\351P\251\357\246\200b\303\325]\235\272\030\325\335\232\353\270n\313\303\020\255Muda`\201\201M\004\005K)g`\306\220\353\230&\374\251\337\200\233\0311\030\000\017j?\013\326\317\242=A\226\217i\253\245\265R\234\364\026\261[\316\351\251\355x\047\204\002\217\326\324\214\026\247.2>c\317Q\3733=\313\235\017\335\021\223b\25374+r\275\241{B\013\207C\024\262\250\030UR\331\255\360\257x+\206\345\2653\032,\005\225\336\330xo\3646\377Sl\211\275\360\347h\341|t\2067\345lI\226\336\312\267{\275\321)~ *\302\014w\242\215H\213\341\306\233\301\372Y\356\237\361\201\253\005\236\347\313\"\047f\303|\270\034\345\242\271x=~\226,$\217:[\235\275\356z\027B\310\367M\356\204\013\341f\224""\217\036\366M\326{C\323\\\227wV\2432\\:\222\014&K\311\353N\356\237\341\201\253\367DU|\216\246#?.\307z2\231<\357\034v\251\254\356\311\275#yt,\2175\251\031\322\300\251\351H\226A5`|\203\353\242 J\302\017\313\241\036MF[\275\221[A\363\034~\036\237\346\036\340Q\006\034\006\303\305\360I4\224\371\034\214\357\3078)&\027\371Os$gV\243\227I>\271\2378\335cy\010\316\300\023\226\270&k\r\331\260{3\363p\177\26374\006\016Ox\245\357\320\013\363\275\241\221`8\300|\235\203\327\321\340\031\177\300\233\200\374\330\274x\014\240\314\306\371x)\256\3064YLv:\217\272\333\375d\016\344\301\241<|\047\337}\220\037\300\221)MpD\322\252\370\301v\320\354\215\214\007\032\037\346\232\270\002^XX\n\275(\337\273>\036\350<\377\277\272\363o\204)\016\032d\272\235\301\210\322BL\201\n\252w#X\014\236BUV\373\274\360\242\231x8\326\022P]\200\325\024\303\240\202\355hP\016L\276\305\337@\242P\257\3413,o*\341XT\211\320\367\273Or\342~\370\022r]HwD\336\272\2643\300\345\016/\362\267bQ<\r\013@\204\311\350i\\\210\213\000\213\227\334N\336t\n\235b\247\332a\335\0137A1x\313\027\201\221eA \276)\250\326U0\365\223rbv\236t\207\000COV\200\235\300\006$\021\324\210H\362\351\262\247#(\365JT\210~\003\330\227;7\272\313r\267z\t\365\367\362=\234\323\322\023\026\317B\254\005\004XR\020\033\027\251\017\237\325y\201o\202\340\321\027B\235g\302)(\373\244x\021\266 \246\033P\321r\242C\360?u\007\273K\335\327r\267\222\0365\203\027\031\001\262\333W\005JI\003\000\3611xF\250\217\316Bx7BQ\246\250\311\361K8~\224c\227t\226,\254|}\256}bL\002\323\312\274\006\221^\013i\264\030\355\000\220{\311\357\335\273ro_\356\037\364n/\205\217\343\\\234\277(\350\214\030\024K\360\244N3\002\301\343-\006{p\3016\244;\027\026\303\312\267\204.\212}H\230D^z\374zP\0106\201*K\274\312\333\200\350\303\213\0262\226U\247\314\3217\335d\206\377\035\036\307\013\361z*\035\017\033\360\320\341\375\317\213\365\264\023]\353?T\312W\262\326\224>\271\t>\"\256f\220L\334\021y\361@\234\204\007\200\002\216Kq\363|tN,\310\371_\241O\244\253\264\tU8\026\233\341,\364\220\245\250\0321\310\371\250s\005h""\363\246[\350\026\273\373\362\rTw\2777=\007\034{\3625V\350Ur\000\000;\207\325c\221\223\003p\033\254\345M\010L\016(a.U\224\202\246\234X\204\016\265\376/\273~XY";
-    PyObject *data = __Pyx_DecompressString(cstring, 1452, 1);
+    #if (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (1702 bytes) */
+static const char cstring[] = "x\332mTMs\333F\022\025\025\232\222mI\026)[\037v\234@\224m\255S^m\221b\224xw\275[\244,;\037\225\224H\331\222,\307A\006\300 \200\t\002 f@\212\251\332-\035q\234#\2168\342\210#\216<\3628G\034\365\023\362\023\266\001R\033\272\034V\201\003\364\364L\277~\375\272\377\375\243E\261@5D\205\375\001\325,S\320\211\240`C\227\260\203(6\006\002\241\216.S\354\244N\246pxp\370\327\332\3275\001\231\212\340\340\367X\246D \256$\033\210\020L\004K\025$W7\250n\nt`c\262#|\253\n\003\313\025L\214\025\201Z\202\r~\323\007\250\206M\201`\232\276\010\333\3104-\212\250n\231\"\034\327\315_\267\005Ew \210\336\303\351\351\027\310 x\007)\212\010~X\316\000\213m\354\230\330 \177\223d\313\354\355\330\203s\323\355\330\203\035Q\266\034\274\323q\001\014r\0344\020T\244\033c\020z\307\266\034:\355\346v\020\325>\362\020\305\303\3019<\317\201\000\361G|N[X\025\305\tH,\302OuM9];H7\263\325R\\#\3331Q\047[\273.2\256\336)&p\247\250\2234\250\345\002K\030\221\201)\353\326\316\377\rDJ\235l\200#\351\210HF[2,\271M$\3132$W\355[\216BdQ7e\r\203Un\313\006\234\201o\221:H\306\022\002\013\260 \333\256\250bD]\007\213\222N\211\334\223{\266r\256\014p\307\246\003\325\320\355\324\252\032\026\242\273U\3255\014M\263t\335T-\335\004\014`\203\277\275\232Nq\047}\010\3749\244\255\265\373P4\332A\244\335\321M\310\024\233&\340K\0371\303ef\316\246mR\223\"\233\230Ts0\002s\312\263\005\331\245I\245\217H\\;\245\027+\266l\313\304\306\250mk\266e\333\016\266\021<\343E\261\373\016\206\014L\"#\003\203D\024\254\"\250f\252G\005\023\267C(D\261T5\215\345v \030\325\025\n\005\244P\035ps\263D\334,\223\0362\\L\372}\251\237r(\367u\263o\235\237\233\226\323\323\t\210mG\314\264sn#\3457\354X\342d%\027\271\344\260\371\373\362\314\265\022+\262G~\316_\017\212\301\2430\027\336\215*\321\213x3~:\254\017\217G\225Q=\311\027\047.\033\301f\260\027\026\303\307\023\227J\222_e2\337x\0226B)\232\217g\343\255\370h\230\373\2750s\3553\277\345\377\026\256\206n\324\210\344x%\376vx6\"\274u\314\217\337\362\267\357\370;\211K\nWp\352:\177A\274-\257\345Q\266\313d\277\344\327|7h\004r\270\022""\326\223\371[^\367\022\376\034\266\312\034\177\305o\370R0\033\224\203\347a>\2139\033=\210p\\\215\233\311\342R\262\260\312\020_{\022\376\020\027\343\007\2615z\307\317 \030D\302\034k\\\353\360\216\231\254\335\203\373\273I~\021\002\366Xs\022\320\t\212I~\336+x\230U\030D]\360^\260\207\254\353\347\222\305{\3763 e=*F[Q+\"q9~9|:\332\237$s\312O\317\370\331O\374\247_\370/\020H\345*\004\322\223\374\334\205\353\355{\335d~\311\223X\201I\376\047\020\205\006\265\300\t\213\311\365%Of\305?\335\273\374\300\230\362 A\246\373\031\215(-\304\035\330\312%\371\033^\331;\200\252<\001>\n\001\202\243kQ!\222b\330\032\223\325\365\013\260\005\237\013^\303SY\235\275\202D\241^\205\013\314o\n\301b\330\014\321\307_\357\371\362\203\340\007\310u3\375\322\371\255\251/\005B\276dU\366\332/\373\007A\t\204\260\022\036D\245\250\n\2648\361\355\370\325\2604\254\016[C:\032\207\361\252\336kVf\337@\315t\300w\007\252u\r\\\335\270\021\253\303\347\243<p\350\360\346k\376\032\324\2008\202\032\351\\\177?\035\351-\224z;,\205\377\004\332\037\ro\214\036\361\303\326\024\353?\363\237\341\234\224\2360X\006Q\363tPI\311\337\035\247^\270h\263\022\333\003\303\323+A]f\306;P\366\025\377\373\240\017\230n@E\033\261\014\340\277\034\315\216\266FG\374\260\231\036U\275\3573\001d\267?\361Q*\032 \210-\372M\037M\330\331\014\356\207(\31464\2764\305\343\257|qj\317\340\245\355\340?Q=\312.\326\275\311M\271T&\0036\307@&7\274\307|\345/\341b\324\214\264\030\305\231\345\013~{\332\362\207\246V@\244\r\246A\222s\001\t\313\341K\250\301q\374\257\321}~|\302ON\223\333[\301\263(\027\025\307ZX\363g\375-\350\306\363L{\371\233P\227c\270`\037\230\272\033T\203\346\207\275P\365O\200+=t\322\343\327\275\222\267\007*\333b-6\200b<\016\253a\346\237\026\266\301 \325u\377\326Ufk\354\277\301\273h3\252\244\326\245\240\0033\002F\307=\277\342\327S\354\343\036\047l\033\230\257g\335\272\314\346\375k\031\233\313\033~\321\177\350\367\202S \020G\265\250{\271p\327\337\344\367\376\001#&}K\026\356\000>\354\357\005\3530~\266\302VH!\347\267\303O@q\257F\245Qut\302_\2010N\222\325""\273 \317\347\177`\275\351U.r\227\371\215,*\000\003\322?\233\364\014\035{L\2450F9\236%\267A\271u\3778\370*\334\274\\Xc]\276^\3435P\353q\212\345\024`\253\301\313p\027\004\224\233\004IG\331\325,\3754h\001\333\353\320\035\2730\375\200\311\024\276\n\367\035\001\262\217f\350\030\220\024\026B5\233\226\245\370\357\320GP\361O\241wT(\207\032\276\210\312\321w\2614\204`\367\241\226\275\240\031(P\371\372\225O=x\003P\256\303\321?\351\361\217\373\370\033\250\036\206Z\237\006G\341\034pY\031\313\274\314\276\203\273\016\240\345vC9\332\210\277\030\356C;\177\231\265\035(\353\r\177s\366Ak\314{s\236\013\263\245\231\314\303\350\005[\036&\303\347\321b\334\214\265\2414\272\236\2657\034\204\016\027\2718\031\371\311\332\303L\047{\000\366)\014\202\331I_\037]m|\025o\246\224~\315*|\006\244~\t\357\317\374\034\237\001\035\300;\277\t\222\3423B\220K7j^\227/\227\201\322\312\377\000\0079\022F";
+    PyObject *data = __Pyx_DecompressString(cstring, 1702, 1);
     #define __Pyx_DecompressString_LZSS_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #elif (CYTHON_COMPRESS_STRINGS) > 0 && (CYTHON_COMPRESS_STRINGS) <= 90 /* compression: lzss (1855 bytes) */
-static const char cstring[] = "\377?Note th\377at Cytho\377n is del\377iberatel\377y strict\373er!\001n PEP\377-484 and\377 rejects\377 subclas\377ses of b\377uiltin t\377ypes. If\377 you nee?d to p%\000%\t\377then set\376\200\000e \047anno\177tation_<\000\377ing\047 dir\366b\000iv\242\000o Fa\377lse.add_\366%\000ec\254\002_ker\377nels/bco\377nv.pyxnu\377mpy._cor\357e.mu\212\000arr\177ay fail\177\003\277import\033\tu\357math\021\016__P\353yx\001\000D\376\000_Ne\177xtRef__\236\004\377e____fun\275c\004\001main\003\002owdul\025\002nam\035\002\357qual\004\005tesmt3\000is\230\001ou\243 \377easyncioY.\252\000\013\003sb!\001p\214\000\377biasbool\377bufwords\377c_inchec\377ksckclin\375e\r\000_trace\363ba\017\000\372\000cpu_\377feature_\377bitscvcv\377pdxdyemp\277tyflip\022\001f\377loat32fu\377llhhoiin\217foin\257@\021\000\005\0006_4item\000\001s\006\000\277rskhkw\332@t\377maskminm\377odennblk\352\000\001_\223\002n(\002npn\377tnthread\305s\374\"o\336\000\303\001\307\001_s\373up\357!edpcp\377cspeakph\177poppwre\253\000\277nscale\203`d\347efa\256@\357adet\277tapoff\003\000s{umW\000tidt\233`oltsu\255\00032\002\001\37764values\357wwbw\244!cwi\377nwoxxnor\267vis\305`._\222bx\377padzero_\376\001\004s\200\001\340\004\031\230\377\023\230A\330\004\030\230\001\377\330\004\036\230b\240\006\240\177a\240t\2502\250Q\020\001\277\017\240}\260A\260\010\000\007\377\200s\210#\210Q\330\r\377\016\330\014\024\220H\230A\377\230V\2407\250!\340\014\377\027\220q\320\0304\3204\377U\320UV\330\014\025\220\377X\230Q\230f\240G\250\3573\250b\260O\000\013\2101\377\200\001\360\016\000\005\022\220\377\021\220&\230\001\230\030\240\377\021\240&\250\001\250\032\260\3771\260F\270!\2709\300\277A\300V\3101\310\200\000\021\376\034\004\031\240!\2406\250\021\373\250)\034\0041\330\004\026\220\277c\320\031,\250BR\000\010\377\270\002\270#\270S\300\001\377\360\006\000\005\036\230R\230\377z\250\026\250u\260B\260\377c\270\023\270I\300Z\310\377s\320RV\320V[\320\377[]\320]b\320bd\327\320de\047\001\010\275\002R\210\377t\2203\220c\230\022\230\3774\230u\240B""\240c\250\377\023\250A\330\010\017\210q}\340\002\000r\220\026\220r\215 \375B\205 \002\240\"\240D\250\375\004o\002\002\260$\260e\270\3732\270\372\003\026\220a\320\027\377,\250M\270\021\270$\270\237o\310]\320Zj\000g\000e\377\320eh\320hm\320m\357n\330\027\033]\000q\330\004\177\r\210R\210v\220Qj\004\377r\240\021\330\004\010\210\006\337\210e\2201\220s\000\014\210\337F\220%\220q\367 \r\033\373\230=\222 \030\260\021\260#\377\260R\260s\270\"\270G\357\3009\310C\306\004X\320X\377Z\320Z\\\320\\`\320\335`\320\000f\320ff\000i\330\377\004\007\200u\210C\210q\377\330\010\016\210b\220\006\220\367b\230\003\324\000t\2404\240\377r\250\021\330\t\016\210cK\220\021\007\022\340$\n\204!b\347\000\375C\302\"a\330\004\021\220\025|I\000\215`\n\210\"\210E\266@\375,\221dr\250\027\260\006\260\333b\270\250`\017\210\251!q\230\371\006\260`\267`\014\210B\210f\317\220A\220T\327 \255@\006\200\377e\320\013 \240\r\250Q\371\250M\000\000\013\006\200j\320\020\367$\240M\351\000!\330\004\006\257\200i\320\017\003\010dp\000G\377\2202\220U\230\"\230E\373\240\022\206`\023\250E\260\022\373\2602\224 r\270\024\270T\377\300\022\3002\300R\300t\375\310a\003\2102\210U\220\"\277\220H\230B\230i\364\000\025\372\364`\005\277 u\270B\270f\357\300D\310\004\301 r\320QwU\320U\213`a\320a\241@\317i\320ijt\001b\005[\240\177\002\240\047\250\022\250<\364 \377&\300\n\310&\320PR\\\276b\360#^\320^5\000b\246\001\273l\220\254\002h\210i\243`\022\373\2303\365\003\006\200k\220\022\253\2206\320`9\311e\340\324\000k\376\302 c\230\023\230K\240w\357\250b\260\n\317@B\270c\376\272\0005\310\002\310#\310Sw\320PQ\371\001f\210K\374B~\205 l\220,\230a\230\262`~\236 \220\r\230Q\230a\227$\277!\240\035\250a\250\024\002h\273\320\016\313(g\320\r\021\010l\247\320\022\047\245\206\007\222d\023\347`B\377\220h\230b\240\007\240s\357\250\"\250G\306 V\270>\377\310\035\320VW\320WX\377\330\024#\240=\260\001\260\367\021\330\004\315A\027\230\002\230\337#\230R\230x\274b\004\013\376\332 V\2201\220C\220r\277\230\032\2402\240Q\303\204\0132\377\230W\240B\240i\250r\376;\001""\t\210\022\2106\220\021\277\220#\220R\220y\317 )\272\275\207\003\r\231BB\220a\301\207\n\027\377\220~\240]\260!\2601\376\364\207\001\016\240m\2601\260A\237\330\004\033\2301\206\210\001\345\207\003R\317\210s\220\047\226\210\002\357\207\001\020\220\367\010\230\005\216\"\020\031\230\021\277\230%\230v\240X\331`e\377\2604\260q\340\014\032\230\177!\320\033;\2701\330\006\001\376\201\210\001Q\220e\2306\240\030\377\250\021\250#\250R\250t\356\272`[\300\003\264`T\310\022\177\3102\310W\320TV\374\000\327\330\026\032\341`D\242\007\013\210\3271\320\000\256 \340\366\000=\230g\001\320\000U\000\t\000\320\013\226\000\337\320\000 \240\001\025\0014\210\377q\320\020\"\240!\2401";
-    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 1855, 2101);
+    #elif (CYTHON_COMPRESS_STRINGS) > 0 && (CYTHON_COMPRESS_STRINGS) <= 90 /* compression: lzss (2185 bytes) */
+static const char cstring[] = "\377?Note th\377at Cytho\377n is del\377iberatel\377y strict\373er!\001n PEP\377-484 and\377 rejects\377 subclas\377ses of b\377uiltin t\377ypes. If\377 you nee?d to p%\000%\t\377then set\376\200\000e \047anno\177tation_<\000\377ing\047 dir\366b\000iv\242\000o Fa\377lse.add_\366%\000ec\254\002_ker\377nels/bco\377nv.pyxnu\377mpy._cor\357e.mu\212\000arr\177ay fail\177\003\277import\033\tu\357math\021\016__P\353yx\001\000D\376\000_Ne\177xtRef__\236\004\377e____fun\275c\004\001main\003\002owdul\025\002nam\035\002\357qual\004\005tesmt3\000is\230\001ou\243 \377easyncioY.\252\000\013\003sb!\001p\214\000\377biasblkb\377locksboo\377lbufword\377sc_inche\376\023\000ckcline\376\r\000_traceb\371a\017\000\203 cpu_f\377eature_b\377itscvcvp\377dxdyempt\337yflip\022\001fl\377oat32ful\377lhhoiinf\307oin\270@\021\000\005\00064\257item\000\001s\006\000r\337skhkw\343@tm\377askminmoOdenn\235\000\000\001_\223\002\375n(\002npntnt\377apsnthre\027ads\212Bo\354\000\321\001\325\001\357_sup\375!edp\377cpcspeak\377phpoppre\363pa\001\000\001\003dpwr\375e\277\000nscale\236\240`defa\313@\214\204\001d\277esumstc\000o\333ffh\001umj\000ti\353dt\340@t\300`lts\355u\311\00032\002\00164v\377alueswwb\375w\300!cwinwo\377xxnorvis\366\352`._\267bxpad\337zero_\001\004s\200\377\001\330PQ\360\020\000\005\377\022\220\021\220&\230\001\230\377\030\240\021\240&\250\001\250\377\032\2601\260F\270!\270\3779\300A\300V\3101\310\357A\330\004\021\034\004\031\240!\277\2406\250\021\250)\034\0041\377\330\004\026\220c\320\031,\377\250B\250b\260\010\270\002\377\270#\270S\300\001\360\006\377\000\005\036\230R\230z\250\377\026\250u\260B\260c\270\377\023\270I\300Z\310s\320\377RV\320V[\320[]\377\320]b\320bd\320d\375e\047\001\010\200s\210#\210\377R\210t\2203\220c\230\377\022\2304\230u\240B\240\377c\250\023\250A\330\010\017\367\210q\340\002\000r\220\026\220\377r\230\023\230B\230b\240\177\002\240\"\240D\250\004o\002\377\002\260$\260e\2702\270\377Q\330\r\016\330\014\026\220\377a\320\027,\250M\270\021\377\270$\270o\310]\320Z\374j\000g""\000e\320eh\320h\177m\320mn\330\027\033]\000\357q\330\004\rn\000v\220Q\376j\004r\240\021\330\004\010\210\277\006\210e\2201\220s\000\014\377\210F\220%\220q\230\001\337\330\r\033\230=\222 \030\260\377\021\260#\260R\260s\270\177\"\270G\3009\310C\306\004\377X\320XZ\320Z\\\320\357\\`\320`\320\000f\320f\376f\000i\330\004\007\200u\210\377C\210q\330\010\016\210b\277\220\006\220b\230\003\324\000t\377\2404\240r\250\021\330\t_\016\210c\220\021\007\022\340$\n\252\204!b\347\000C\302\"a\205A\025\376I\000\001\330\004\n\210\"\210uE\266@,\215 \006\240aT\000\277\027\260\006\260b\270\030\000\017\235\210\251!q\230\006\250 \047\000\014\377\210B\210f\220A\220T\374\327 \255@\006\200e\320\013 \237\240\r\250Q\250M\000\000\013\006\177\200j\320\020$\240M\351\000\377!\330\004\006\200i\320\017\372\003\010dp\000G\2202\220U\277\230\"\230E\240\022\206`\023\277\250E\260\022\2602\224 r\377\270\024\270T\300\022\3002\337\300R\300t\310a\003\2102\277\210U\220\"\220H\261@i\352\364\000\025\237`\005\277 u\270B\277\270f\300D\310\004\301 r\337\320QU\320U\213`a\320=a\241@i\320ijt\001b\005}[\350@\047\250\022\250<\364 \377&\300\n\310&\320PR\\\276b\360#^\320^5\000b\246\001\273l\220\254\002h\210i\243`\022\373\2303\365\003\006\200k\220\022\253\2206\320`9\311e\340\324\000k\373\220\025\345`\023\230K\240w\357\250b\260\n\317@B\270c\376\272\0005\310\002\310#\310Sw\320PQ\371\001f\210K\374B~\205 l\220,\230a\230\262`~\236 \220\r\230Q\230a\227$\277!\240\035\250a\250\024\002h\273\320\016\313(g\320\r\021\010l\377\320\022\047\240}\260A\260\346T\002i\210C\004\304@\007\200y\367\220\007\220\244`\n\210)\320\377\023(\250\r\260Q\260hw\270a\270\r\002*\320\024\006\t\376\312g\023\2201\220B\220h\377\230b\240\007\240s\250\"\373\250G\201@V\270>\310\035\377\320VW\320WX\330\024\377#\240=\260\001\260\021\330\375\004\210a\027\230\002\230#\230\267R\230x\367b\004\013\225@V\377\2201\220C\220r\230\032\357\2402\240Q\376\204\0132\230W\277\240B\240i\250r;\001\t\377\210\022\2106\220\021\220#\377\220R\220y\240\002\240)\347\2502\250+\002\325AB\220a""\337\330\004\030\230\017\322\005\027\220\177~\240]\260!\2601\022\001\377\016\240m\2601\260A\330?\004\033\2301\230A\214\205\001\336\206\003\237s\220\047\230\023\016\000\252\206\001\020\357\220\010\230\005\311\"\020\031\230\377\021\230%\230v\240X\250\377Q\250e\2604\260q\340\377\014\032\230!\320\033;\270\3731\330\006\001\330\014\025\220Q\377\220e\2306\240\030\250\021\277\250#\250R\250t\365`[\373\300\003\357`T\310\022\3102\337\310W\320TV\374\000\330\026\337\032\230\"\230D\242\007\013\210?1\200\001\340\004\031q\002\254\000/\001\330\004\036\255\205\004t\310\003\270\010\371\007\205\210\002\306\207\003\024\220H\230A\377\230V\2407\250!\340\014\377\027\220q\320\0304\3204\257U\320UV\210\001X\202`f\377\240G\2503\250b\260\001\343\330\004`\002\362\210\001\304\211\005\034\240R\377\240r\250\030\260\022\2603\277\260c\270\021\330\004\273\001f\316M\000S\240\002\262\211\017\213\003b\250\367\006\250f\251\211\002\022\270:\300\377R\300q\330\004\034\230B\377\230f\240B\240f\250F\377\260\"\260J\270b\300\001\337\330\004\035\230R\247 Q\240\365d\367@A\034\005A\240Y\250?b\260\t\270\022\270\321\206\020\266\206\017\375H\275`e\2302\230X\240\347S\250\007\311 \224\207\002l\220\"\273\220Jm\000E\250\022\326\000c\377\260\031\270*\300C\300t\363\3105\362\205\002\327`Y\320YZ\376\216\205\n\010\210\007\210u\220A\377\220Q\330\010\026\220a\220\377q\230\004\230E\240\037\260\377\r\270Q\270h\300b\310\375\t\332\206\002W\320W]\320]w_\320_\354\212\004\330\027%\243b}6\252\0009\300D\310\002\321\206\004\335S\021\0057\270!\317!8\220\3771\320\000\023\2201\340\004\177\013\210=\230\001\320\000\217`\366\t\000\320\013\320`\320\000 \240\376\323@\013\2104\210q\320\020\037\"\240!\2401";
+    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 2185, 2541);
     #define __Pyx_DecompressString_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #else /* compression: none (2101 bytes) */
-static const char bytes[] = "?Note that Cython is deliberately stricter than PEP-484 and rejects subclasses of builtin types. If you need to pass subclasses then set the \047annotation_typing\047 directive to False.add_notecython_kernels/bconv.pyxnumpy._core.multiarray failed to importnumpy._core.umath failed to import__Pyx_PyDict_NextRef__annotate____func____main____module____name____qualname____test___is_coroutineasyncio.coroutinesbest_pathbiasboolbufwordsc_inchecksckcline_in_tracebackconvcpu_feature_bitscvcvpdxdyemptyflipbitsfloat32fullhhoiinfointint32int64itemitemsiterskhkwlastmaskminmodennblknblk_wordsnitemsnpntnthreadsnumpyooutpathpath_supportedpcpcspeakphpoppwreturnscalesetdefaultstridettapofftapsumthrtidtotaltsuint32uint64valueswwbwbufwcwinwoxxnorvision._bconvxpadzero_padzeros\200\001\340\004\031\230\023\230A\330\004\030\230\001\330\004\036\230b\240\006\240a\240t\2502\250Q\330\004\030\230\017\240}\260A\260Q\330\004\007\200s\210#\210Q\330\r\016\330\014\024\220H\230A\230V\2407\250!\340\014\027\220q\320\0304\3204U\320UV\330\014\025\220X\230Q\230f\240G\2503\250b\260\001\330\004\013\2101\200\001\360\016\000\005\022\220\021\220&\230\001\230\030\240\021\240&\250\001\250\032\2601\260F\270!\2709\300A\300V\3101\310A\330\004\021\220\021\220&\230\001\230\031\240!\2406\250\021\250)\2601\260F\270!\2701\330\004\026\220c\320\031,\250B\250b\260\010\270\002\270#\270S\300\001\360\006\000\005\036\230R\230z\250\026\250u\260B\260c\270\023\270I\300Z\310s\320RV\320V[\320[]\320]b\320bd\320de\360\006\000\005\010\200s\210#\210R\210t\2203\220c\230\022\2304\230u\240B\240c\250\023\250A\330\010\017\210q\340\010\017\210r\220\026\220r\230\023\230B\230b\240\002\240\"\240D\250\004\250B\250b\260\002\260$\260e\2702\270Q\330\r\016\330\014\026\220a\320\027,\250M\270\021\270$\270o\310]\320Z[\320[b\320be\320eh\320hm\320mn\330\027\033\2304\230q\330\004\r\210R\210v\220Q\220c\230\022\2304\230r\240\021\330\004\010\210\006\210e\2201\220A\330\010\014\210F\220%\220q\230\001\330\r\033\230=\250\001\250\030\260\021\260#\260R\260s\270""\"\270G\3009\310C\310s\320RV\320VX\320XZ\320Z\\\320\\`\320`b\320bf\320fh\320hi\330\004\007\200u\210C\210q\330\010\016\210b\220\006\220b\230\003\2304\230t\2404\240r\250\021\330\t\016\210c\220\021\330\010\016\210b\220\006\220b\230\003\2304\230t\2404\240r\250\021\340\010\016\210b\220\006\220b\230\003\2304\230u\240B\240b\250\004\250C\250u\260B\260a\330\004\021\220\025\220b\230\001\330\004\n\210\"\210E\220\021\220,\230b\240\006\240a\240r\250\027\260\006\260b\270\001\330\004\017\210r\220\026\220q\230\006\230b\240\001\330\004\014\210B\210f\220A\220T\230\022\2301\330\004\006\200e\320\013 \240\r\250Q\250a\330\004\006\200e\320\013 \240\r\250Q\250a\330\004\006\200j\320\020$\240M\260\021\260!\330\004\006\200i\320\017$\240M\260\021\260!\330\004\006\200d\210\"\210G\2202\220U\230\"\230E\240\022\2406\250\023\250E\260\022\2602\260R\260r\270\024\270T\300\022\3002\300R\300t\3101\330\004\006\200e\2102\210U\220\"\220H\230B\230i\240r\250\025\250b\260\005\260R\260u\270B\270f\300D\310\004\310C\310r\320QU\320U]\320]a\320ae\320ei\320ij\330\004\006\200d\210\"\210G\2202\220[\240\002\240\047\250\022\250<\260s\270&\300\n\310&\320PR\320RV\320VX\320XZ\320Z^\320^a\320ab\330\004\006\200l\220!\330\004\006\200h\210i\220r\230\022\2303\230b\240\001\330\004\006\200k\220\022\2206\230\022\2309\240B\240c\250\023\250A\340\004\006\200k\220\025\220c\230\023\230K\240w\250b\260\n\270\"\270B\270c\300\022\3005\310\002\310#\310S\320PQ\330\004\006\200f\210K\220q\230\001\330\004\006\200l\220,\230a\230q\330\004\006\200j\220\r\230Q\230a\330\004\006\200i\320\017!\240\035\250a\250q\330\004\006\200h\320\016 \240\r\250Q\250a\330\004\006\200g\320\r!\240\035\250a\250q\330\004\006\200l\320\022\047\240}\260A\260Q\330\004\007\200u\210C\210q\330\010\023\2201\220B\220h\230b\240\007\240s\250\"\250G\2602\260V\270>\310\035\320VW\320WX\330\024#\240=\260\001\260\021\330\004\017\210r\220\027\230\002\230#\230R\230x\240r\250\021\330\004\013\2102\210V\2201\220C\220r\230\032\2402\240Q\330\004\r\210R\210v\220Q\220c\230\022\2302\230W\240B""\240i\250r\260\021\330\004\t\210\022\2106\220\021\220#\220R\220y\240\002\240)\2502\250Q\330\004\r\210U\220\"\220B\220a\330\004\030\230\017\240}\260A\260Q\330\004\027\220~\240]\260!\2601\330\004\030\230\016\240m\2601\260A\330\004\033\2301\230A\330\004\007\200s\210#\210R\210s\220\047\230\023\230A\330\r\016\330\014\020\220\010\230\005\230Q\230a\330\020\031\230\021\230%\230v\240X\250Q\250e\2604\260q\340\014\032\230!\320\033;\2701\330\014\032\230!\330\014\025\220Q\220e\2306\240\030\250\021\250#\250R\250t\2602\260[\300\003\3002\300T\310\022\3102\310W\320TV\320VW\330\026\032\230\"\230D\240\002\240)\2502\250Q\330\004\013\2101\320\000\023\2201\340\004\013\210=\230\001\320\000\032\230!\340\004\013\320\013\033\2301\320\000 \240\001\340\004\013\2104\210q\320\020\"\240!\2401";
+    #else /* compression: none (2541 bytes) */
+static const char bytes[] = "?Note that Cython is deliberately stricter than PEP-484 and rejects subclasses of builtin types. If you need to pass subclasses then set the \047annotation_typing\047 directive to False.add_notecython_kernels/bconv.pyxnumpy._core.multiarray failed to importnumpy._core.umath failed to import__Pyx_PyDict_NextRef__annotate____func____main____module____name____qualname____test___is_coroutineasyncio.coroutinesbest_pathbiasblkblocksboolbufwordsc_inchecksckcline_in_tracebackconvcpu_feature_bitscvcvpdxdyemptyflipbitsfloat32fullhhoiinfointint32int64itemitemsiterskhkwlastmaskminmodennblknblk_wordsnitemsnpntntapsnthreadsnumpyooutpathpath_supportedpcpcspeakphpoppreparepreparedpwreturnscalesetdefaultstridesumsttapofftapsumthrtidtiletotaltsuint32uint64valueswwbwbufwcwinwoxxnorvision._bconvxpadzero_padzeros\200\001\330PQ\360\020\000\005\022\220\021\220&\230\001\230\030\240\021\240&\250\001\250\032\2601\260F\270!\2709\300A\300V\3101\310A\330\004\021\220\021\220&\230\001\230\031\240!\2406\250\021\250)\2601\260F\270!\2701\330\004\026\220c\320\031,\250B\250b\260\010\270\002\270#\270S\300\001\360\006\000\005\036\230R\230z\250\026\250u\260B\260c\270\023\270I\300Z\310s\320RV\320V[\320[]\320]b\320bd\320de\360\006\000\005\010\200s\210#\210R\210t\2203\220c\230\022\2304\230u\240B\240c\250\023\250A\330\010\017\210q\340\010\017\210r\220\026\220r\230\023\230B\230b\240\002\240\"\240D\250\004\250B\250b\260\002\260$\260e\2702\270Q\330\r\016\330\014\026\220a\320\027,\250M\270\021\270$\270o\310]\320Z[\320[b\320be\320eh\320hm\320mn\330\027\033\2304\230q\330\004\r\210R\210v\220Q\220c\230\022\2304\230r\240\021\330\004\010\210\006\210e\2201\220A\330\010\014\210F\220%\220q\230\001\330\r\033\230=\250\001\250\030\260\021\260#\260R\260s\270\"\270G\3009\310C\310s\320RV\320VX\320XZ\320Z\\\320\\`\320`b\320bf\320fh\320hi\330\004\007\200u\210C\210q\330\010\016\210b\220\006\220b\230\003\2304\230t\2404\240r\250\021\330\t\016\210c\220\021\330\010\016\210b\220\006\220b\230\003\2304\230t\2404\240r\250\021\340\010""\016\210b\220\006\220b\230\003\2304\230u\240B\240b\250\004\250C\250u\260B\260a\330\004\021\220\025\220b\230\001\330\004\n\210\"\210E\220\021\220,\230b\240\006\240a\240r\250\027\260\006\260b\270\001\330\004\017\210r\220\026\220q\230\006\230b\240\001\330\004\014\210B\210f\220A\220T\230\022\2301\330\004\006\200e\320\013 \240\r\250Q\250a\330\004\006\200e\320\013 \240\r\250Q\250a\330\004\006\200j\320\020$\240M\260\021\260!\330\004\006\200i\320\017$\240M\260\021\260!\330\004\006\200d\210\"\210G\2202\220U\230\"\230E\240\022\2406\250\023\250E\260\022\2602\260R\260r\270\024\270T\300\022\3002\300R\300t\3101\330\004\006\200e\2102\210U\220\"\220H\230B\230i\240r\250\025\250b\260\005\260R\260u\270B\270f\300D\310\004\310C\310r\320QU\320U]\320]a\320ae\320ei\320ij\330\004\006\200d\210\"\210G\2202\220[\240\002\240\047\250\022\250<\260s\270&\300\n\310&\320PR\320RV\320VX\320XZ\320Z^\320^a\320ab\330\004\006\200l\220!\330\004\006\200h\210i\220r\230\022\2303\230b\240\001\330\004\006\200k\220\022\2206\230\022\2309\240B\240c\250\023\250A\340\004\006\200k\220\025\220c\230\023\230K\240w\250b\260\n\270\"\270B\270c\300\022\3005\310\002\310#\310S\320PQ\330\004\006\200f\210K\220q\230\001\330\004\006\200l\220,\230a\230q\330\004\006\200j\220\r\230Q\230a\330\004\006\200i\320\017!\240\035\250a\250q\330\004\006\200h\320\016 \240\r\250Q\250a\330\004\006\200g\320\r!\240\035\250a\250q\330\004\006\200l\320\022\047\240}\260A\260Q\330\004\006\200i\210q\330\004\006\200j\220\001\330\004\007\200y\220\007\220q\330\010\n\210)\320\023(\250\r\260Q\260h\270a\270q\330\010\n\210*\320\024(\250\r\260Q\260h\270a\270q\330\004\007\200u\210C\210q\330\010\023\2201\220B\220h\230b\240\007\240s\250\"\250G\2602\260V\270>\310\035\320VW\320WX\330\024#\240=\260\001\260\021\330\004\017\210r\220\027\230\002\230#\230R\230x\240r\250\021\330\004\013\2102\210V\2201\220C\220r\230\032\2402\240Q\330\004\r\210R\210v\220Q\220c\230\022\2302\230W\240B\240i\250r\260\021\330\004\t\210\022\2106\220\021\220#\220R\220y\240\002\240)\2502\250Q\330""\004\r\210U\220\"\220B\220a\330\004\030\230\017\240}\260A\260Q\330\004\027\220~\240]\260!\2601\330\004\030\230\016\240m\2601\260A\330\004\033\2301\230A\330\004\007\200s\210#\210R\210s\220\047\230\023\230A\330\r\016\330\014\020\220\010\230\005\230Q\230a\330\020\031\230\021\230%\230v\240X\250Q\250e\2604\260q\340\014\032\230!\320\033;\2701\330\014\032\230!\330\014\025\220Q\220e\2306\240\030\250\021\250#\250R\250t\2602\260[\300\003\3002\300T\310\022\3102\310W\320TV\320VW\330\026\032\230\"\230D\240\002\240)\2502\250Q\330\004\013\2101\200\001\340\004\031\230\023\230A\330\004\030\230\001\330\004\036\230b\240\006\240a\240t\2502\250Q\330\004\030\230\017\240}\260A\260Q\330\004\007\200s\210#\210Q\330\r\016\330\014\024\220H\230A\230V\2407\250!\340\014\027\220q\320\0304\3204U\320UV\330\014\025\220X\230Q\230f\240G\2503\250b\260\001\330\004\013\2101\200\001\360\006\000\005\022\220\021\220&\230\001\230\034\240R\240r\250\030\260\022\2603\260c\270\021\330\004\025\220Q\220f\230A\230S\240\002\240!\2406\250\021\250)\2601\260F\270!\2701\330\004\036\230b\240\006\240b\250\006\250f\260B\260c\270\022\270:\300R\300q\330\004\034\230B\230f\240B\240f\250F\260\"\260J\270b\300\001\330\004\035\230R\230v\240Q\240d\250\"\250A\330\004\034\230B\230f\240A\240Y\250b\260\t\270\022\2701\330\004\006\200e\320\013 \240\r\250Q\250a\330\004\006\200i\320\017$\240M\260\021\260!\330\004\006\200d\210\"\210H\220B\220e\2302\230X\240S\250\007\250t\2601\330\004\006\200l\220\"\220J\230f\240E\250\022\2503\250c\260\031\270*\300C\300t\3105\320PR\320RW\320WY\320YZ\330\004\006\200f\210K\220q\230\001\330\004\010\210\007\210u\220A\220Q\330\010\026\220a\220q\230\004\230E\240\037\260\r\270Q\270h\300b\310\t\320QU\320UW\320W]\320]_\320_b\320bd\320de\330\027%\240]\260!\2606\270\022\2709\300D\310\002\310&\320PR\320RS\330\027%\240]\260!\2607\270!\330\004\013\2108\2201\320\000\023\2201\340\004\013\210=\230\001\320\000\032\230!\340\004\013\320\013\033\2301\320\000 \240\001\340\004\013\2104\210q\320\020\"\240!\2401";
     PyObject *data = NULL;
     #define __Pyx_DecompressString_UNUSED
     #define __Pyx_DecompressString_LZSS_UNUSED
     #endif
     PyObject **stringtab = __pyx_mstate->__pyx_string_tab;
     Py_ssize_t pos = 0;
-    for (int i = 0; i < 91; i++) {
+    for (int i = 0; i < 98; i++) {
       Py_ssize_t bytes_length = str_length_index[i].length;
       PyObject *string = PyUnicode_DecodeUTF8(bytes + pos, bytes_length, NULL);
       if (likely(string) && i >= 6) PyUnicode_InternInPlace(&string);
@@ -9976,8 +10811,8 @@ static const char bytes[] = "?Note that Cython is deliberately stricter than PEP
       stringtab[i] = string;
       pos += bytes_length;
     }
-    for (int i = 91; i < 96; i++) {
-      Py_ssize_t bytes_length = bytes_length_index[i-91].length;
+    for (int i = 98; i < 104; i++) {
+      Py_ssize_t bytes_length = bytes_length_index[i-98].length;
       PyObject *string = PyBytes_FromStringAndSize(bytes + pos, bytes_length);
       stringtab[i] = string;
       pos += bytes_length;
@@ -9987,15 +10822,15 @@ static const char bytes[] = "?Note that Cython is deliberately stricter than PEP
       }
     }
     Py_XDECREF(data);
-    for (Py_ssize_t i = 0; i < 96; i++) {
+    for (Py_ssize_t i = 0; i < 104; i++) {
       if (unlikely(PyObject_Hash(stringtab[i]) == -1)) {
         __PYX_ERR(0, 1, __pyx_L1_error)
       }
     }
     #if CYTHON_IMMORTAL_CONSTANTS
     {
-      PyObject **table = stringtab + 91;
-      for (Py_ssize_t i=0; i<5; ++i) {
+      PyObject **table = stringtab + 98;
+      for (Py_ssize_t i=0; i<6; ++i) {
         #if PY_VERSION_HEX >= 0x030F0000
         PyUnstable_SetImmortal(table[i]);
         #elif CYTHON_COMPILING_IN_CPYTHON_FREETHREADING
@@ -10050,29 +10885,34 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
   PyObject* tuple_dedup_map = PyDict_New();
   if (unlikely(!tuple_dedup_map)) return -1;
   {
-    const __Pyx_PyCode_New_function_description descr = {14, 0, 0, 45, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 197};
-    PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_x, __pyx_mstate->__pyx_n_u_w, __pyx_mstate->__pyx_n_u_c_in, __pyx_mstate->__pyx_n_u_stride, __pyx_mstate->__pyx_n_u_ph, __pyx_mstate->__pyx_n_u_pw, __pyx_mstate->__pyx_n_u_zero_pad, __pyx_mstate->__pyx_n_u_ho, __pyx_mstate->__pyx_n_u_wo, __pyx_mstate->__pyx_n_u_mode, __pyx_mstate->__pyx_n_u_scale, __pyx_mstate->__pyx_n_u_bias, __pyx_mstate->__pyx_n_u_path, __pyx_mstate->__pyx_n_u_nthreads, __pyx_mstate->__pyx_n_u_cv, __pyx_mstate->__pyx_n_u_n, __pyx_mstate->__pyx_n_u_h, __pyx_mstate->__pyx_n_u_win, __pyx_mstate->__pyx_n_u_wc, __pyx_mstate->__pyx_n_u_o, __pyx_mstate->__pyx_n_u_kh, __pyx_mstate->__pyx_n_u_kw, __pyx_mstate->__pyx_n_u_nt, __pyx_mstate->__pyx_n_u_nblk, __pyx_mstate->__pyx_n_u_dy, __pyx_mstate->__pyx_n_u_dx, __pyx_mstate->__pyx_n_u_item, __pyx_mstate->__pyx_n_u_nitems, __pyx_mstate->__pyx_n_u_tid, __pyx_mstate->__pyx_n_u_bufwords, __pyx_mstate->__pyx_n_u_lastmask, __pyx_mstate->__pyx_n_u_xpad, __pyx_mstate->__pyx_n_u_tapoff, __pyx_mstate->__pyx_n_u_out, __pyx_mstate->__pyx_n_u_thr, __pyx_mstate->__pyx_n_u_flipbits, __pyx_mstate->__pyx_n_u_zeros, __pyx_mstate->__pyx_n_u_wbuf, __pyx_mstate->__pyx_n_u_tapsum, __pyx_mstate->__pyx_n_u_pc, __pyx_mstate->__pyx_n_u_nblk_words, __pyx_mstate->__pyx_n_u_wb, __pyx_mstate->__pyx_n_u_ts, __pyx_mstate->__pyx_n_u_pcs, __pyx_mstate->__pyx_n_u_cvp};
-    __pyx_mstate_global->__pyx_codeobj_tab[0] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_cython_kernels_bconv_pyx, __pyx_mstate->__pyx_n_u_conv, __pyx_mstate->__pyx_kp_b_iso88591_1F_9AV1A_6_1F_1_c_Bb_S_Rz_uBc_I, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[0])) goto bad;
+    const __Pyx_PyCode_New_function_description descr = {15, 0, 0, 46, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 213};
+    PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_x, __pyx_mstate->__pyx_n_u_w, __pyx_mstate->__pyx_n_u_c_in, __pyx_mstate->__pyx_n_u_stride, __pyx_mstate->__pyx_n_u_ph, __pyx_mstate->__pyx_n_u_pw, __pyx_mstate->__pyx_n_u_zero_pad, __pyx_mstate->__pyx_n_u_ho, __pyx_mstate->__pyx_n_u_wo, __pyx_mstate->__pyx_n_u_mode, __pyx_mstate->__pyx_n_u_scale, __pyx_mstate->__pyx_n_u_bias, __pyx_mstate->__pyx_n_u_path, __pyx_mstate->__pyx_n_u_nthreads, __pyx_mstate->__pyx_n_u_prepared, __pyx_mstate->__pyx_n_u_cv, __pyx_mstate->__pyx_n_u_n, __pyx_mstate->__pyx_n_u_h, __pyx_mstate->__pyx_n_u_win, __pyx_mstate->__pyx_n_u_wc, __pyx_mstate->__pyx_n_u_o, __pyx_mstate->__pyx_n_u_kh, __pyx_mstate->__pyx_n_u_kw, __pyx_mstate->__pyx_n_u_nt, __pyx_mstate->__pyx_n_u_nblk, __pyx_mstate->__pyx_n_u_dy, __pyx_mstate->__pyx_n_u_dx, __pyx_mstate->__pyx_n_u_item, __pyx_mstate->__pyx_n_u_nitems, __pyx_mstate->__pyx_n_u_tid, __pyx_mstate->__pyx_n_u_bufwords, __pyx_mstate->__pyx_n_u_lastmask, __pyx_mstate->__pyx_n_u_xpad, __pyx_mstate->__pyx_n_u_tapoff, __pyx_mstate->__pyx_n_u_out, __pyx_mstate->__pyx_n_u_thr, __pyx_mstate->__pyx_n_u_flipbits, __pyx_mstate->__pyx_n_u_zeros, __pyx_mstate->__pyx_n_u_wbuf, __pyx_mstate->__pyx_n_u_tapsum, __pyx_mstate->__pyx_n_u_pc, __pyx_mstate->__pyx_n_u_nblk_words, __pyx_mstate->__pyx_n_u_wb, __pyx_mstate->__pyx_n_u_ts, __pyx_mstate->__pyx_n_u_pcs, __pyx_mstate->__pyx_n_u_cvp};
+    __pyx_mstate_global->__pyx_codeobj_tab[0] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_cython_kernels_bconv_pyx, __pyx_mstate->__pyx_n_u_conv, __pyx_mstate->__pyx_kp_b_iso88591_PQ_1F_9AV1A_6_1F_1_c_Bb_S_Rz_uB, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[0])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {3, 0, 0, 8, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 280};
+    const __Pyx_PyCode_New_function_description descr = {3, 0, 0, 8, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 303};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_path, __pyx_mstate->__pyx_n_u_iters, __pyx_mstate->__pyx_n_u_nthreads, __pyx_mstate->__pyx_n_u_t, __pyx_mstate->__pyx_n_u_nt, __pyx_mstate->__pyx_n_u_total, __pyx_mstate->__pyx_n_u_checks, __pyx_mstate->__pyx_n_u_ck};
     __pyx_mstate_global->__pyx_codeobj_tab[1] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_cython_kernels_bconv_pyx, __pyx_mstate->__pyx_n_u_peak, __pyx_mstate->__pyx_kp_b_iso88591_A_b_at2Q_AQ_s_Q_HAV7_q_44UUV_XQ, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[1])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 0, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 301};
+    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 0, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 324};
     PyObject* const varnames[] = {0};
     __pyx_mstate_global->__pyx_codeobj_tab[2] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_cython_kernels_bconv_pyx, __pyx_mstate->__pyx_n_u_cpu_feature_bits, __pyx_mstate->__pyx_kp_b_iso88591_1, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[2])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 306};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 329};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_path};
     __pyx_mstate_global->__pyx_codeobj_tab[3] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_cython_kernels_bconv_pyx, __pyx_mstate->__pyx_n_u_path_supported, __pyx_mstate->__pyx_kp_b_iso88591_4q_1, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[3])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 0, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 311};
+    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 0, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 334};
     PyObject* const varnames[] = {0};
     __pyx_mstate_global->__pyx_codeobj_tab[4] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_cython_kernels_bconv_pyx, __pyx_mstate->__pyx_n_u_best_path, __pyx_mstate->__pyx_kp_b_iso88591_1_2, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[4])) goto bad;
+  }
+  {
+    const __Pyx_PyCode_New_function_description descr = {3, 0, 0, 13, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 339};
+    PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_w, __pyx_mstate->__pyx_n_u_c_in, __pyx_mstate->__pyx_n_u_path, __pyx_mstate->__pyx_n_u_cv, __pyx_mstate->__pyx_n_u_o, __pyx_mstate->__pyx_n_u_nblk, __pyx_mstate->__pyx_n_u_blk, __pyx_mstate->__pyx_n_u_ntaps, __pyx_mstate->__pyx_n_u_wc, __pyx_mstate->__pyx_n_u_blocks, __pyx_mstate->__pyx_n_u_sums, __pyx_mstate->__pyx_n_u_zeros, __pyx_mstate->__pyx_n_u_tile};
+    __pyx_mstate_global->__pyx_codeobj_tab[5] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_cython_kernels_bconv_pyx, __pyx_mstate->__pyx_n_u_prepare, __pyx_mstate->__pyx_kp_b_iso88591_Rr_3c_QfAS_6_1F_1_b_b_fBc_Rq_Bf, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[5])) goto bad;
   }
   Py_DECREF(tuple_dedup_map);
   return 0;

@@ -12,7 +12,6 @@ Arguments are validated by ``xnorvision.kernels``; this module trusts them.
 
 from cython.parallel cimport prange, threadid
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
-from libc.string cimport memcpy
 
 cimport numpy as cnp
 
@@ -51,6 +50,8 @@ cdef struct Conv:
     const float *bias
     const int32_t *thr       # per channel, padded to whole blocks (INT32_MIN: never set)
     const uint32_t *flipbits  # per block: channels whose sign test is inverted (negative scale)
+    const uint64_t *wprep    # weights interleaved ahead of time (``prepare``), or NULL: per item
+    const int32_t *tsprep    # their tap sums
 
 
 cdef inline bint _affine_negative(float s, int32_t a, float b) noexcept nogil:
@@ -85,7 +86,8 @@ cdef void _thresholds(const float *scale, const float *bias, int o, int32_t k, i
             flipbits[ch // XNV_BLK] |= (<uint32_t>1) << (ch % XNV_BLK)
 
 
-cdef void _prepare_block(const Conv *cv, int blk, uint64_t *wbuf, int32_t *tapsum, int32_t *tile) noexcept nogil:
+cdef void _prepare_block(const Conv *cv, int blk, uint64_t *wbuf, int32_t *tapsum, int32_t *tile,
+                         bint sums) noexcept nogil:
     """Interleave a block's weights by channel (``wbuf[i*32 + c]``, i = t*wc + j); sum each tap's ±1 weights."""
     cdef int o0 = blk * XNV_BLK, c, i, t, p
     cdef int nc = min(<int>XNV_BLK, cv.o - o0), wc = cv.wc, nw = cv.ntaps * cv.wc
@@ -102,7 +104,7 @@ cdef void _prepare_block(const Conv *cv, int blk, uint64_t *wbuf, int32_t *tapsu
         else:
             for i in range(nw):
                 wbuf[i * XNV_BLK + c] = 0
-    if cv.zero_pad:
+    if sums:
         # A tap's weight sum is its dot product with an all-(+1) pixel: let the microkernel do it.
         for p in range(XNV_TILE):
             xp[p] = <uint64_t *>cv.zeros
@@ -112,17 +114,9 @@ cdef void _prepare_block(const Conv *cv, int blk, uint64_t *wbuf, int32_t *tapsu
                 tapsum[t * XNV_BLK + c] = tile[c]
 
 
-cdef inline int64_t _patch_offset(const Conv *cv, int64_t pix) noexcept nogil:
-    cdef int64_t plane = <int64_t>cv.ho * cv.wo
-    cdef int64_t n = pix // plane, r = pix % plane
-    cdef int64_t oy = r // cv.wo, ox = r % cv.wo
-    return ((n * cv.hp + oy * cv.stride) * cv.wp + ox * cv.stride) * cv.wc
-
-
-cdef void _correct_border(const Conv *cv, int64_t pix, int32_t *acc, const int32_t *tapsum) noexcept nogil:
+cdef void _correct_border(const Conv *cv, int oy, int ox, int32_t *acc, const int32_t *tapsum) noexcept nogil:
     """Zero padding: a padded tap was computed as +1 input; remove its contribution (the tap's weight sum)."""
-    cdef int64_t r = pix % (<int64_t>cv.ho * cv.wo)
-    cdef int iy = <int>(r // cv.wo) * cv.stride - cv.ph, ix = <int>(r % cv.wo) * cv.stride - cv.pw
+    cdef int iy = oy * cv.stride - cv.ph, ix = ox * cv.stride - cv.pw
     cdef int kh = cv.kh, kw = cv.kw, h = cv.h, w = cv.w_in, dy, dx, c
     cdef const int32_t *ts
     if iy >= 0 and ix >= 0 and iy + kh <= h and ix + kw <= w:
@@ -135,7 +129,8 @@ cdef void _correct_border(const Conv *cv, int64_t pix, int32_t *acc, const int32
                     acc[c] -= ts[c]
 
 
-cdef void _epilogue(const Conv *cv, int blk, int64_t pix, int32_t *acc, const int32_t *tapsum) noexcept nogil:
+cdef inline void _epilogue(const Conv *cv, int blk, int64_t pix, int oy, int ox, int32_t *acc,
+                    const int32_t *tapsum) noexcept nogil:
     cdef int o0 = blk * XNV_BLK, c
     cdef int nc = min(<int>XNV_BLK, cv.o - o0)
     cdef int32_t *oi
@@ -143,10 +138,11 @@ cdef void _epilogue(const Conv *cv, int blk, int64_t pix, int32_t *acc, const in
     cdef const float *sc
     cdef const float *bi
     if cv.zero_pad:
-        _correct_border(cv, pix, acc, tapsum)
+        _correct_border(cv, oy, ox, acc, tapsum)
     if cv.mode == OUT_INT:
         oi = <int32_t *>cv.out + pix * cv.o + o0
-        memcpy(oi, acc, nc * sizeof(int32_t))
+        for c in range(nc):
+            oi[c] = acc[c]
     elif cv.mode == OUT_FLOAT:
         of = <float *>cv.out + pix * cv.o + o0
         sc = cv.scale + o0
@@ -162,20 +158,40 @@ cdef void _run_item(const Conv *cv, int64_t item, uint64_t *wbuf, int32_t *tapsu
     cdef int blk = <int>(item // cv.nchunks)
     cdef int64_t chunk = item % cv.nchunks
     cdef int64_t t0 = cv.ntiles * chunk // cv.nchunks, t1 = cv.ntiles * (chunk + 1) // cv.nchunks
-    cdef int64_t t, pix
+    cdef int64_t t, pix, plane = <int64_t>cv.ho * cv.wo
     cdef int p
     cdef int32_t k = cv.ntaps * cv.c_in
     cdef uint64_t *xp[XNV_TILE]
-    _prepare_block(cv, blk, wbuf, tapsum, tile)
+    cdef int oys[XNV_TILE]
+    cdef int oxs[XNV_TILE]
+    # (n, oy, ox) of the next pixel, advanced one pixel at a time: no divisions in the loop
+    cdef int64_t n = t0 * XNV_TILE // plane
+    cdef int oy = <int>(t0 * XNV_TILE % plane // cv.wo), ox = <int>(t0 * XNV_TILE % plane % cv.wo)
+    if cv.wprep != NULL:
+        wbuf = <uint64_t *>cv.wprep + <int64_t>blk * cv.ntaps * cv.wc * XNV_BLK
+        tapsum = <int32_t *>cv.tsprep + <int64_t>blk * cv.ntaps * XNV_BLK
+    else:
+        _prepare_block(cv, blk, wbuf, tapsum, tile, cv.zero_pad)
     for t in range(t0, t1):
         for p in range(XNV_TILE):
-            pix = min(t * XNV_TILE + p, cv.npix - 1)  # a short last tile repeats its last pixel
-            xp[p] = <uint64_t *>cv.x + _patch_offset(cv, pix)
+            if t * XNV_TILE + p >= cv.npix:  # a short last tile repeats its last pixel
+                xp[p] = xp[p - 1]
+                continue
+            oys[p] = oy
+            oxs[p] = ox
+            xp[p] = <uint64_t *>cv.x + ((n * cv.hp + oy * cv.stride) * cv.wp + ox * cv.stride) * cv.wc
+            ox = ox + 1
+            if ox == cv.wo:
+                ox = 0
+                oy = oy + 1
+                if oy == cv.ho:
+                    oy = 0
+                    n = n + 1
         cv.uk(xp, wbuf, cv.tapoff, cv.ntaps, cv.wc, k, tile)
         for p in range(XNV_TILE):
             pix = t * XNV_TILE + p
             if pix < cv.npix:
-                _epilogue(cv, blk, pix, tile + p * XNV_BLK, tapsum)
+                _epilogue(cv, blk, pix, oys[p], oxs[p], tile + p * XNV_BLK, tapsum)
 
 
 cdef void _pad_input(const uint64_t *x, uint64_t *xp, int64_t n, int h, int w, int wc, int ph, int pw,
@@ -195,8 +211,10 @@ cdef void _pad_input(const uint64_t *x, uint64_t *xp, int64_t n, int h, int w, i
 
 
 def conv(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bint zero_pad, int ho, int wo,
-         int mode, cnp.ndarray scale, cnp.ndarray bias, int path, int nthreads):
+         int mode, cnp.ndarray scale, cnp.ndarray bias, int path, int nthreads, tuple prepared=None):
     """Binary convolution of packed ``x`` [N,H,W,wc] with packed ``w`` [O,kh,kw,wc] (arguments pre-checked).
+
+    ``prepared``: ``prepare(w, c_in, path)`` of the same ``w`` and ``c_in``, to skip interleaving weights.
 
     mode 0 -> int32 [N,Ho,Wo,O]; 1 -> float32 ``scale*acc + bias``; 2 -> packed signs [N,Ho,Wo,ceil(O/64)].
     """
@@ -249,6 +267,11 @@ def conv(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bin
     cv.bias = <const float *>cnp.PyArray_DATA(bias)
     cv.thr = <const int32_t *>cnp.PyArray_DATA(thr)
     cv.flipbits = <const uint32_t *>cnp.PyArray_DATA(flipbits)
+    cv.wprep = NULL
+    cv.tsprep = NULL
+    if prepared is not None:
+        cv.wprep = <const uint64_t *>cnp.PyArray_DATA(prepared[0])
+        cv.tsprep = <const int32_t *>cnp.PyArray_DATA(prepared[1])
     if mode == OUT_BITS:
         _thresholds(cv.scale, cv.bias, o, cv.ntaps * c_in, <int32_t *>cnp.PyArray_DATA(thr),
                     <uint32_t *>cnp.PyArray_DATA(flipbits))
@@ -311,3 +334,24 @@ def path_supported(int path) -> bool:
 def best_path() -> int:
     """The fastest popcount path this CPU supports."""
     return xnv_best_path()
+
+
+def prepare(cnp.ndarray w, int c_in, int path):
+    """Interleave packed weights [O,kh,kw,wc] for the microkernel once: (blocks uint64, tap sums int32)."""
+    cdef Conv cv
+    cdef int o = w.shape[0], nblk = (o + XNV_BLK - 1) // XNV_BLK, blk
+    cdef int ntaps = w.shape[1] * w.shape[2], wc = w.shape[3]
+    cdef cnp.ndarray blocks = np.empty((nblk, ntaps * wc * XNV_BLK), np.uint64)
+    cdef cnp.ndarray sums = np.empty((nblk, ntaps * XNV_BLK), np.int32)
+    cdef cnp.ndarray zeros = np.zeros(wc, np.uint64)
+    cdef cnp.ndarray tile = np.empty(XNV_TILE * XNV_BLK, np.int32)
+    cv.w = <const uint64_t *>cnp.PyArray_DATA(w)
+    cv.zeros = <const uint64_t *>cnp.PyArray_DATA(zeros)
+    cv.o, cv.ntaps, cv.wc, cv.c_in = o, ntaps, wc, c_in
+    cv.lastmask = ~(<uint64_t>0) if c_in % 64 == 0 else ((<uint64_t>1) << (c_in % 64)) - 1
+    cv.uk = xnv_ukernel(path)
+    for blk in range(nblk):
+        _prepare_block(&cv, blk, <uint64_t *>cnp.PyArray_DATA(blocks) + <int64_t>blk * ntaps * wc * XNV_BLK,
+                       <int32_t *>cnp.PyArray_DATA(sums) + <int64_t>blk * ntaps * XNV_BLK,
+                       <int32_t *>cnp.PyArray_DATA(tile), True)
+    return blocks, sums

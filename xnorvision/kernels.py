@@ -23,6 +23,7 @@ import numpy as np
 from xnorvision import _bconv, _bitpack, _im2col, _pool
 
 __all__ = [
+    "BinaryConvWeights",
     "avgpool2d",
     "binary_conv2d",
     "binary_conv2d_fused",
@@ -107,6 +108,11 @@ def _conv_geometry(h: int, w: int, kh: int, kw: int, stride: object,
 
 
 def _binary_conv_args(x: object, w: object, c_in: object, stride: object, padding: object):
+    prepared = None
+    if isinstance(w, BinaryConvWeights):
+        if c_in != w.c_in:
+            raise ValueError(f"c_in = {c_in} but the prepared weights were made for c_in = {w.c_in}")
+        w, prepared = w.packed, w._prepared
     x = _array("x", x, (np.uint64,), 4)
     w = _array("w", w, (np.uint64,), 4)
     c_in = _positive_int("c_in", c_in)
@@ -118,7 +124,30 @@ def _binary_conv_args(x: object, w: object, c_in: object, stride: object, paddin
     if padding not in _BINARY_PADDINGS:
         raise ValueError(f"padding must be one of {_BINARY_PADDINGS}, got {padding!r}")
     geom = _conv_geometry(x.shape[1], x.shape[2], w.shape[1], w.shape[2], stride, padding != "valid")
-    return x, w, c_in, geom
+    return x, w, c_in, geom, prepared
+
+
+class BinaryConvWeights:
+    """Packed conv weights [O, kh, kw, ceil(c_in/64)] interleaved for the microkernel once (at model load).
+
+    Pass one to :func:`binary_conv2d` / :func:`binary_conv2d_fused` in place of the packed array: the
+    kernels then skip re-interleaving the weights on every call (a quarter of a 7x7x512 layer's time).
+    The array is copied, so later changes to it are not seen.
+    """
+
+    def __init__(self, w: np.ndarray, c_in: int) -> None:
+        w = _array("w", w, (np.uint64,), 4)
+        self.c_in = _positive_int("c_in", c_in)
+        if w.shape[3] != _words(self.c_in):
+            raise ValueError(f"w must hold ceil(c_in/64) = {_words(self.c_in)} words per tap, "
+                             f"got {w.shape[3]}")
+        self.packed = w.copy()
+        self.packed.flags.writeable = False
+        self._prepared = _bconv.prepare(self.packed, self.c_in, _path)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.packed.shape
 
 
 # ---------------------------------------------------------------------------------------- bit packing
@@ -153,19 +182,19 @@ def xnor_gemm(a: np.ndarray, b: np.ndarray, k: int) -> np.ndarray:
     return out.reshape(m, n)
 
 
-def binary_conv2d(x: np.ndarray, w: np.ndarray, c_in: int, stride: int = 1,
+def binary_conv2d(x: np.ndarray, w: np.ndarray | BinaryConvWeights, c_in: int, stride: int = 1,
                   padding: BinaryPadding = "valid") -> np.ndarray:
     """Binary convolution of packed NHWC ``x`` with packed ``w`` -> int32 ±1 dot products [N, Ho, Wo, O].
 
     ``"same_zero"`` equals zero-padding the ±1 input (padded taps add nothing); ``"same_one"`` pads with +1.
     """
-    x, w, c_in, (s, ph, pw, ho, wo) = _binary_conv_args(x, w, c_in, stride, padding)
+    x, w, c_in, (s, ph, pw, ho, wo), prepared = _binary_conv_args(x, w, c_in, stride, padding)
     return _bconv.conv(x, w, c_in, s, ph, pw, padding == "same_zero", ho, wo, 0, _NO_AFFINE, _NO_AFFINE,
-                       _path, _num_threads)
+                       _path, _num_threads, prepared)
 
 
-def binary_conv2d_fused(x: np.ndarray, w: np.ndarray, c_in: int, scale: np.ndarray, bias: np.ndarray,
-                        stride: int = 1, padding: BinaryPadding = "same_zero",
+def binary_conv2d_fused(x: np.ndarray, w: np.ndarray | BinaryConvWeights, c_in: int, scale: np.ndarray,
+                        bias: np.ndarray, stride: int = 1, padding: BinaryPadding = "same_zero",
                         output: Literal["float", "bits"] = "float") -> np.ndarray:
     """Binary convolution followed by ``y = scale[o] * acc + bias[o]`` (float32 arithmetic).
 
@@ -174,10 +203,10 @@ def binary_conv2d_fused(x: np.ndarray, w: np.ndarray, c_in: int, scale: np.ndarr
     """
     if output not in ("float", "bits"):
         raise ValueError(f"output must be 'float' or 'bits', got {output!r}")
-    x, w, c_in, (s, ph, pw, ho, wo) = _binary_conv_args(x, w, c_in, stride, padding)
+    x, w, c_in, (s, ph, pw, ho, wo), prepared = _binary_conv_args(x, w, c_in, stride, padding)
     scale, bias = _affine("scale", scale, w.shape[0]), _affine("bias", bias, w.shape[0])
     return _bconv.conv(x, w, c_in, s, ph, pw, padding == "same_zero", ho, wo, 1 if output == "float" else 2,
-                       scale, bias, _path, _num_threads)
+                       scale, bias, _path, _num_threads, prepared)
 
 
 def bwn_conv2d(x: np.ndarray, w: np.ndarray, c_in: int, scale: np.ndarray, bias: np.ndarray,

@@ -93,3 +93,20 @@ def test_xnor_gemm_matches_reference(simd: str, threads: int, m: int, n: int, k:
     a = _random_packed(rng, (m,), k, True)
     b = _random_packed(rng, (n,), k, True)
     np.testing.assert_array_equal(K.xnor_gemm(a, b, k), ref.xnor_gemm(a, b, k))
+
+
+def test_prepared_weights_give_the_same_results(simd: str, threads: int) -> None:
+    rng = np.random.default_rng(11)
+    shape = (2, 5, 6, 100, 40, 3, 3)
+    x, w = _case(rng, shape)
+    prepared = K.BinaryConvWeights(w, 100)
+    w_before = w.copy()
+    w[...] = 0  # the prepared copy must not see later changes
+    scale, bias = rng.standard_normal(40).astype(np.float32), rng.standard_normal(40).astype(np.float32)
+    for padding in PADDINGS:
+        want = ref.binary_conv2d(x, w_before, 100, 2, padding)
+        np.testing.assert_array_equal(K.binary_conv2d(x, prepared, 100, 2, padding), want)
+        bits = K.binary_conv2d_fused(x, prepared, 100, scale, bias, 2, padding, output="bits")
+        np.testing.assert_array_equal(bits, ref.pack_bits(ref.affine(want, scale, bias)))
+    with pytest.raises(ValueError, match="prepared weights were made for c_in = 100"):
+        K.binary_conv2d(x, prepared, 128)
