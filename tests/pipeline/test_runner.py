@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
@@ -12,6 +13,7 @@ import pytest
 from xnorvision.errors import SinkError
 from xnorvision.pipeline import JsonlSink, Runner, StageError, SynthSource, VideoSink
 from xnorvision.pipeline.capture import CaptureThread
+from xnorvision.pipeline.sinks import ProgressSink
 
 
 class SlowSource(SynthSource):
@@ -105,6 +107,13 @@ def test_video_has_boxes_drawn(tmp_path: Path, fake_stage) -> None:
     ok, frame = cv2.VideoCapture(str(video)).read()
     plain = SynthSource(2, (64, 48)).frame(0)
     assert ok and np.abs(frame[10, 20:30].astype(int) - plain[10, 20:30]).mean() > 40  # top edge of the box
+
+
+def test_progress_lines(fake_stage) -> None:
+    stream = io.StringIO()
+    Runner(SynthSource(3, (32, 24)), [fake_stage("det")], [ProgressSink(stream, every=0.0)]).run()
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 3 and lines[2].startswith("frame 2: 3 processed, ") and " FPS | det " in lines[2]
 
 
 @pytest.mark.parametrize("name", ["missing_dir/out.mp4", "out.xyz", "."])

@@ -65,6 +65,10 @@ def run(
     names = ", ".join(s.name for s in runner.stages) or "none: showing frames only"
     typer.echo(f"{runner.source.name} -> {plugin or 'no pipeline'} (stages: {names})", err=True)
     if not windowed:
+        if sys.stderr.isatty():
+            from xnorvision.pipeline.sinks import ProgressSink
+
+            runner.sinks.append(ProgressSink(sys.stderr))
         summary = runner.run()
     else:
         from xnorvision.app import run_window

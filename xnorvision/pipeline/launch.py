@@ -103,7 +103,7 @@ def open_plugin_sink(registry: Registry, item: str) -> Sink:
     return sink
 
 
-def prepare(registry: Registry, config: RunConfig, extra_sinks: list[Sink] | None = None) -> Runner:
+def prepare(registry: Registry, config: RunConfig) -> Runner:
     """A runner wired from ``config``; the caller runs it (headless) or hands it to the window."""
     if config.threshold < 0 or config.threshold > 1:
         raise XnorvisionError(f"--threshold {config.threshold}: must be between 0 and 1")
@@ -126,5 +126,5 @@ def prepare(registry: Registry, config: RunConfig, extra_sinks: list[Sink] | Non
         for sink in sinks:
             sink.close()
         raise
-    return Runner(source, stages, sinks + list(extra_sinks or []), drop_frames=config.drop_frames,
+    return Runner(source, stages, sinks, drop_frames=config.drop_frames,
                   strict=config.strict, max_frames=config.max_frames, threshold=config.threshold)

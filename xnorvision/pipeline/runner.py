@@ -51,14 +51,6 @@ class Summary:
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "frames": self.frames, "errors": self.errors, "dropped": self.dropped,
-            "seconds": round(self.seconds, 3), "fps": round(self.fps, 2), "interrupted": self.interrupted,
-            "stage_ms": {k: {"p50": round(a, 3), "p95": round(b, 3)} for k, (a, b) in self.stage_ms.items()},
-            "stage_errors": dict(self.stage_errors),
-        }
-
     def format(self) -> str:
         head = (f"{self.frames} frames in {self.seconds:.2f} s ({self.fps:.1f} FPS), {self.errors} errors, "
                 f"{self.dropped} dropped" + (", interrupted" if self.interrupted else ""))

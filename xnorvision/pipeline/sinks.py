@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import IO, Protocol, runtime_checkable
 
 import cv2
 
 from xnorvision.errors import SinkError
-from xnorvision.pipeline.draw import annotate
+from xnorvision.pipeline.draw import annotate, overlay_text
 from xnorvision.pipeline.result import FrameResult
 
 VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "mp4v"}
@@ -61,6 +62,26 @@ class VideoSink:
         if self._writer is not None:
             self._writer.release()
             self._writer = None
+
+
+class ProgressSink:
+    """A status line every ``every`` seconds (headless runs on a terminal): frames, FPS, stage latencies."""
+
+    def __init__(self, stream: IO[str], every: float = 5.0) -> None:
+        self.stream = stream
+        self.every = every
+        self._frames = 0
+        self._next = time.monotonic() + every
+
+    def write(self, result: FrameResult) -> None:
+        self._frames += 1
+        if time.monotonic() >= self._next:
+            self._next = time.monotonic() + self.every
+            self.stream.write(f"frame {result.index}: {self._frames} processed, {overlay_text(result)}\n")
+            self.stream.flush()
+
+    def close(self) -> None:
+        pass
 
 
 class JsonlSink:
