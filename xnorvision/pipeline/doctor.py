@@ -104,8 +104,9 @@ def check_cpu() -> Check:
     return Check("cpu", "ok", f"{platform.machine()}, {os.cpu_count()} cores: {' '.join(found)}")
 
 
-def check_kernels() -> Check:
-    package = Path(importlib.util.find_spec("xnorvision").origin).parent
+def check_kernels(package: Path | None = None) -> Check:
+    """The compiled ``xnorvision._*`` extension modules are there and import."""
+    package = package or Path(importlib.util.find_spec("xnorvision").origin).parent
     suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
     modules = sorted({p.name.split(".")[0] for p in package.glob("_*") if p.name.endswith(suffixes)})
     if not modules:

@@ -1,0 +1,36 @@
+"""Install checks: each names the problem and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from xnorvision.pipeline import doctor
+
+
+def test_kernels_found_here_and_missing_elsewhere(tmp_path: Path) -> None:
+    here = doctor.check_kernels()
+    assert here.status == "ok" and here.detail.startswith("compiled: _")
+    (tmp_path / "_fake.py").write_text("")  # Python source is not a compiled kernel
+    missing = doctor.check_kernels(tmp_path)
+    assert missing.status == "FAIL" and "pip install --no-build-isolation -e ." in missing.detail
+
+
+def test_cpu_flags_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(doctor, "cpu_flags", lambda: {"fpu", "popcnt", "avx2"})
+    check = doctor.check_cpu()
+    assert check.status == "ok" and check.detail.endswith(": popcnt avx2")
+    monkeypatch.setattr(doctor, "cpu_flags", lambda: set())
+    assert doctor.check_cpu().status == "WARN"
+
+
+def test_window_problem_only_for_the_x11_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(doctor, "_missing_libraries", lambda lib: ["libxcb-keysyms.so.1"])
+    monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
+    assert "lacks libxcb-keysyms.so.1" in doctor.window_problem()
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    assert doctor.window_problem() is None
+    monkeypatch.setattr(doctor, "_missing_libraries", lambda lib: [])
+    monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
+    assert doctor.window_problem() is None
