@@ -37,6 +37,9 @@ class _Buffers:
         return found
 
 
+_BLOCK_FLOATS = 1 << 18  # 1 MiB of im2col rows per block: inside a core's L2 (2 MiB here)
+
+
 class Conv2d(Layer):
     """Float convolution (the first layer, shortcuts): im2col into a planned buffer, then one BLAS matmul.
 
@@ -58,41 +61,55 @@ class Conv2d(Layer):
         (sh, sw), (ph, pw) = self.stride, self.pad
         ho, wo = (h + 2 * ph - self.kh) // sh + 1, (w + 2 * pw - self.kw) // sw + 1
         c = self.cg * self.groups
+        rows = ho if self.groups > 1 else max(1, min(ho, _BLOCK_FLOATS // (wo * self.kh * self.kw * c)))
         return {"padded": np.zeros((n, h + 2 * ph, w + 2 * pw, c) if ph or pw else (0,), np.float32),
-                "cols": np.empty((n, ho, wo, self.kh, self.kw, c), np.float32),
+                "cols": np.empty((n if self.groups > 1 else 1, rows, wo, self.kh, self.kw * c), np.float32),
                 "out": np.empty((n, ho, wo, self.o), np.float32)}
 
     def __call__(self, xs: list[np.ndarray]) -> np.ndarray:
         x = xs[0]
         n, h, w, c = x.shape
         buf = self.buffers.get(x.shape, lambda: self._plan(n, h, w))
-        out, cols = buf["out"], buf["cols"]
+        out = buf["out"]
         (sh, sw), (ph, pw) = self.stride, self.pad
-        if (self.kh, self.kw, sh, sw, ph, pw) == (1, 1, 1, 1, 0, 0):
-            cols = x
-        else:
-            xp = buf["padded"] if ph or pw else x
-            if ph or pw:
-                xp[:, ph:ph + h, pw:pw + w] = x
-            # One strided view holds every patch: a kernel row (kw * C floats) is contiguous in NHWC, so
-            # a single copy moves runs of kw * C floats (ten times faster than a copy per tap when C = 3).
-            s0, s1, s2, s3 = xp.strides
-            _, ho, wo = out.shape[:3]
-            patches = as_strided(xp, (n, ho, wo, self.kh, self.kw * c), (s0, s1 * sh, s2 * sw, s1, s3),
-                                 writeable=False)
-            np.copyto(cols.reshape(patches.shape), patches)
-        m = out.shape[0] * out.shape[1] * out.shape[2]
-        if self.groups == 1:
-            np.matmul(cols.reshape(m, -1), self.wmat[0], out=out.reshape(m, self.o))
-        else:
-            taps = cols.reshape(m, self.kh * self.kw, self.groups, self.cg)
+        if (self.kh, self.kw, sh, sw, ph, pw, self.groups) == (1, 1, 1, 1, 0, 0, 1):
+            self._gemm(x.reshape(-1, c), out.reshape(-1, self.o))
+            return out
+        xp = buf["padded"] if ph or pw else x
+        if ph or pw:
+            xp[:, ph:ph + h, pw:pw + w] = x
+        # A strided view holds the patches: a kernel row (kw * C floats) is contiguous in NHWC, so one
+        # copy moves runs of kw * C floats (ten times faster than a copy per tap when C = 3).
+        s0, s1, s2, s3 = xp.strides
+        cols, ho, wo = buf["cols"], out.shape[1], out.shape[2]
+        if self.groups > 1:
+            np.copyto(cols, as_strided(xp, cols.shape, (s0, s1 * sh, s2 * sw, s1, s3), writeable=False))
+            taps = cols.reshape(-1, self.kh * self.kw, self.groups, self.cg)
             wg = self.wmat.reshape(self.groups, self.kh * self.kw, self.cg, -1)
-            out.reshape(m, self.groups, -1)[:] = np.einsum("mtgc,gtco->mgo", taps, wg, optimize=True)
+            out.reshape(len(taps), self.groups, -1)[:] = np.einsum("mtgc,gtco->mgo", taps, wg, optimize=True)
+            self._epilogue(out)
+            return out
+        # Blocks of output rows keep the im2col block in cache while the matmul reads it.
+        rows = cols.shape[1]
+        for i in range(n):
+            for r0 in range(0, ho, rows):
+                r = min(rows, ho - r0)
+                view = as_strided(xp[i:i + 1, r0 * sh:], (1, r, wo, self.kh, self.kw * c),
+                                  (s0, s1 * sh, s2 * sw, s1, s3), writeable=False)
+                block = cols[:, :r]
+                np.copyto(block, view)
+                self._gemm(block.reshape(r * wo, -1), out[i, r0:r0 + r].reshape(r * wo, self.o))
+        return out
+
+    def _gemm(self, a: np.ndarray, out: np.ndarray) -> None:
+        np.matmul(a, self.wmat[0], out=out)
+        self._epilogue(out)
+
+    def _epilogue(self, out: np.ndarray) -> None:
         if self.bias is not None:
             out += self.bias
         if self.relu:
             np.maximum(out, 0, out=out)
-        return out
 
 
 def _binary_padding(attrs: dict[str, Any]) -> str:
