@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PyQt5.QtCore import QRectF, Qt, QThread, pyqtSignal
 from PyQt5.QtGui import QColor, QFont, QImage, QKeyEvent, QPainter, QPaintEvent, QPen
-from PyQt5.QtWidgets import QLabel, QMainWindow, QSlider, QStatusBar, QWidget
+from PyQt5.QtWidgets import QDockWidget, QLabel, QMainWindow, QSlider, QStatusBar, QWidget
 
 from xnorvision.pipeline.draw import label_text, overlay_text
 from xnorvision.pipeline.result import FrameResult
@@ -84,6 +84,19 @@ class FrameView(QWidget):
         painter.drawText(rect, Qt.AlignCenter, text)
 
 
+def detections_text(result: FrameResult) -> str:
+    """The side panel: one line per box, then the object classifier's best classes when it ran."""
+    det = result.detections
+    if not len(det):
+        return "no detections"
+    lines = []
+    for i, (label, score) in enumerate(zip(det.labels, det.scores, strict=True)):
+        lines.append(label_text(label, float(score)))
+        if det.top_k:
+            lines.extend(f"    {name} {p:.2f}" for name, p in det.top_k[i][1:])
+    return "\n".join(lines)
+
+
 class PipelineWorker(QThread):
     """Runs the runner off the GUI thread; an error it raises is kept for the caller to re-raise."""
 
@@ -117,7 +130,10 @@ class PipelineWorker(QThread):
 
 
 class MainWindow(QMainWindow):
-    """Frame view, a threshold slider and a status bar; keys: space pause, s snapshot, q/Esc quit."""
+    """Frame view, a detections panel, a threshold slider and a status bar.
+
+    Keys: space pause, s snapshot, q/Esc quit.
+    """
 
     def __init__(self, runner: Runner, pipeline: str | None = None, model: str | None = None,
                  snapshot_dir: Path = Path(".")) -> None:
@@ -127,11 +143,18 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"xnorvision - {pipeline or 'no pipeline'}")
         self.view = FrameView(self)
         self.setCentralWidget(self.view)
+        self.panel = QLabel("no detections")
+        self.panel.setAlignment(Qt.AlignTop | Qt.AlignLeft)
+        self.panel.setMinimumWidth(150)
+        dock = QDockWidget("Detections", self)
+        dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetClosable)
+        dock.setWidget(self.panel)
+        self.addDockWidget(Qt.RightDockWidgetArea, dock)
         self.worker = PipelineWorker(runner)
         self.worker.frame_ready.connect(self._on_frame)
         self.worker.finished.connect(self.close)
         self._build_status_bar(pipeline, model)
-        self.resize(800, 600)
+        self.resize(960, 600)
 
     def _build_status_bar(self, pipeline: str | None, model: str | None) -> None:
         bar = QStatusBar(self)
@@ -163,6 +186,9 @@ class MainWindow(QMainWindow):
 
     def _on_frame(self, result: FrameResult) -> None:
         self.view.show_result(result)
+        text = detections_text(result)
+        if text != self.panel.text():
+            self.panel.setText(text)
         self.worker.taken()
 
     def snapshot(self) -> Path:
