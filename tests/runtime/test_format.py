@@ -49,6 +49,14 @@ def test_file_is_plain_little_endian_safetensors(tmp_path: Path) -> None:
     assert struct.unpack("<f", raw[begin:begin + 4])[0] == tensors["conv.bias"][0]
 
 
+def test_bytes_do_not_depend_on_the_writers_byte_order(tmp_path: Path) -> None:
+    """Big-endian arrays (as on a big-endian machine) give the very same file: no platform layout."""
+    graph, tensors, spec = graphs.chain()
+    native = save_model(tmp_path / "a.xnv", graph, tensors, spec, [], {}).read_bytes()
+    swapped = {k: v.astype(v.dtype.newbyteorder(">")) for k, v in tensors.items()}
+    assert save_model(tmp_path / "b.xnv", graph, swapped, spec, [], {}).read_bytes() == native
+
+
 def _node(graph: dict, name: str) -> dict:
     return next(n for n in graph["nodes"] if n["name"] == name)
 

@@ -62,7 +62,7 @@ def save_model(path: str | os.PathLike[str], graph: dict[str, Any], tensors: dic
     arrays: dict[str, np.ndarray] = {}
     for name, arr in tensors.items():
         a = np.asarray(arr)
-        if a.dtype not in _NUMPY_TO_DTYPE:
+        if a.dtype.newbyteorder("=") not in _NUMPY_TO_DTYPE:
             raise ModelFormatError(f"tensor {name!r}: dtype {a.dtype} is not float32 or uint64")
         arrays[name] = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))
     table = {k: (_NUMPY_TO_DTYPE[a.dtype.newbyteorder("=")], a.shape) for k, a in arrays.items()}
