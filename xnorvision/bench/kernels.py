@@ -34,9 +34,11 @@ class Settings:
 
 def settings(threads: int | None, quick: bool) -> Settings:
     n = threads if threads is not None else kernels.get_num_threads()
+    # Many short repeats: on a shared machine most multi-thread runs lose a core for a while; the best
+    # of many is the run that did not.
     if quick:
-        return Settings(n, repeats=5, min_seconds=0.0, peak_iters=100_000)
-    return Settings(n, repeats=20, min_seconds=0.25, peak_iters=100_000)
+        return Settings(n, repeats=15, min_seconds=0.0, peak_iters=100_000)
+    return Settings(n, repeats=100, min_seconds=0.5, peak_iters=100_000)
 
 
 def peak_bmacs(threads: int, iters: int, repeats: int) -> float:
@@ -114,7 +116,9 @@ def run(threads: int | None = None, quick: bool = False) -> tuple[dict, list[dic
         layers, rows = [], []
         for name, hw, c in LAYERS:
             t1 = _time_layer(hw, c, 1, s)
+            time.sleep(0.3)  # let the baselines' BLAS/torch worker threads stop spinning before ours start
             tm = _time_layer(hw, c, s.threads, s)
+            time.sleep(0.3)
             macs = hw * hw * c * 9 * c
             bmacs_1t = macs / t1["binary_conv2d"]
             layers.append({
