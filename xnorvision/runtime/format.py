@@ -1,9 +1,10 @@
 """Read, write and validate .xnv model files (see docs/xnv-format.md).
 
-The writer is the ``safetensors`` package. The reader is a strict parser of the same layout written here,
-so that every malformed byte becomes a :class:`ModelFormatError` naming the problem: the file is checked
-completely (layout, metadata, graph, every tensor's dtype and shape) before any array reaches the executor.
-Tensors are little-endian on disk and read as such, so a file moves between machines unchanged.
+The layout is safetensors' (any safetensors reader opens an .xnv file). Reader and writer are written here:
+the reader so that every malformed byte becomes a :class:`ModelFormatError` naming the problem, with the
+file checked completely (layout, metadata, graph, every tensor's dtype and shape) before any array reaches
+the executor; the writer so that equal models give equal bytes. Tensors are little-endian on disk and read
+as such, so a file moves between machines unchanged.
 """
 
 from __future__ import annotations
@@ -51,8 +52,6 @@ def save_model(path: str | os.PathLike[str], graph: dict[str, Any], tensors: dic
     Raises :class:`ModelFormatError` for anything :func:`load_xnv` would reject, so an exporter learns of
     a mistake when it writes, not when someone loads the file.
     """
-    import safetensors.numpy
-
     try:
         meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "graph": json.dumps(graph),
                 "input": json.dumps(input_spec), "labels": json.dumps(labels),
@@ -68,14 +67,32 @@ def save_model(path: str | os.PathLike[str], graph: dict[str, Any], tensors: dic
     table = {k: (_NUMPY_TO_DTYPE[a.dtype.newbyteorder("=")], a.shape) for k, a in arrays.items()}
     model = _validate(meta, table)
     _check_padding_bits(model.nodes, model.types, {k: np.asarray(a) for k, a in tensors.items()})
+    data = serialise(meta, arrays)
+    if len(data) > MAX_FILE_BYTES:
+        raise ModelFormatError(f"model is larger than {MAX_FILE_BYTES >> 20} MiB")
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    safetensors.numpy.save_file(arrays, str(tmp), metadata=meta)
-    if tmp.stat().st_size > MAX_FILE_BYTES:
-        tmp.unlink()
-        raise ModelFormatError(f"model is larger than {MAX_FILE_BYTES >> 20} MiB")
+    tmp.write_bytes(data)
     os.replace(tmp, path)
     return path
+
+
+def serialise(meta: dict[str, str], arrays: dict[str, np.ndarray]) -> bytes:
+    """The safetensors layout, byte-for-byte reproducible: sorted keys, uint64 data first (8-byte aligned).
+
+    (The ``safetensors`` writer orders the metadata by a hash map, so equal models could differ in bytes.)
+    """
+    order = sorted(arrays, key=lambda k: (arrays[k].dtype.itemsize != 8, k))
+    entries: dict[str, Any] = {"__metadata__": dict(sorted(meta.items()))}
+    offset = 0
+    for name in order:
+        a = arrays[name]
+        entries[name] = {"dtype": _NUMPY_TO_DTYPE[a.dtype.newbyteorder("=")], "shape": list(a.shape),
+                         "data_offsets": [offset, offset + a.nbytes]}
+        offset += a.nbytes
+    header = json.dumps(entries, separators=(",", ":")).encode()
+    header += b" " * (-len(header) % 8)
+    return b"".join([len(header).to_bytes(8, "little"), header, *(arrays[k].tobytes() for k in order)])
 
 
 def load_xnv(path: str | os.PathLike[str]) -> XnvFile:
