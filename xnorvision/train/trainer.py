@@ -190,6 +190,9 @@ def train(recipe: Recipe, data: str | Path | Dataset, out: str | Path, *, device
             history.append({"epoch": epoch + 1, "loss": total_loss / seen, "train_acc": correct / seen,
                             "val_acc": val, "seconds": round(time.perf_counter() - t0, 1)})
             progress.update(task, status=f"loss {total_loss / seen:.3f} val {val:.4f}")
+            if not quiet:  # one plain line per epoch too, for logs where the bar does not render
+                stats = ", ".join(f"{k} {v:.4f}" for k, v in history[-1].items() if k != "epoch")
+                progress.console.print(f"{recipe.name} epoch {epoch + 1}/{recipe.epochs}: {stats}")
             _atomic_save({"recipe": recipe.to_dict(), "model": model.state_dict(),
                           "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                           "epoch": epoch + 1, "history": history,
