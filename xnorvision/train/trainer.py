@@ -155,7 +155,8 @@ def train(recipe: Recipe, data: str | Path | Dataset, out: str | Path, *, device
             targets.new_round(model)
     net: torch.nn.Module = model
     if world > 1:
-        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.index else None)
+        ids = [dev] if dev.type == "cuda" else None
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
     out.mkdir(parents=True, exist_ok=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
