@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tests.runtime import reference_ops as ref
-from xnorvision.runtime import layers
+from xnorvision.runtime import _threads, layers
 from xnorvision.runtime.reference import random_packed
 
 rng = np.random.default_rng(7)
@@ -16,17 +16,26 @@ def _x(*shape: int) -> np.ndarray:
     return rng.standard_normal(shape).astype(np.float32)
 
 
-@pytest.mark.parametrize(("k", "stride", "pad", "groups", "cin", "cout"), [
-    (3, 1, 1, 1, 5, 7), (7, 2, 3, 1, 3, 8), (1, 1, 0, 1, 6, 4), (1, 2, 0, 1, 6, 4), (3, 2, 0, 1, 4, 4),
-    (3, 1, 1, 3, 3, 6), (3, 1, 1, 4, 8, 4),
+@pytest.fixture(params=[1, 3], ids=["1-thread", "3-threads"])
+def float_threads(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(layers, "_BLOCK_FLOATS", 1000)  # many im2col blocks per image and per worker
+    _threads.set_threads(request.param)
+    yield request.param
+    _threads.set_threads(1)
+
+
+@pytest.mark.parametrize(("k", "stride", "pad", "groups", "cin", "cout", "size"), [
+    (3, 1, 1, 1, 5, 7, 9), (7, 2, 3, 1, 3, 8, 30), (1, 1, 0, 1, 6, 4, 30), (1, 2, 0, 1, 6, 4, 9),
+    (3, 2, 0, 1, 4, 4, 9), (3, 1, 1, 3, 3, 6, 9), (3, 1, 1, 4, 8, 4, 9),
 ])
-def test_float_conv(k: int, stride: int, pad: int, groups: int, cin: int, cout: int) -> None:
-    x, w, b = _x(2, 9, 10, cin), _x(cout, k, k, cin // groups), _x(cout)
+def test_float_conv(float_threads: int, k: int, stride: int, pad: int, groups: int, cin: int, cout: int,
+                    size: int) -> None:
+    x, w, b = _x(2, size, size + 1, cin), _x(cout, k, k, cin // groups), _x(cout)
     layer = layers.Conv2d(w, b, (stride, stride), (pad, pad), groups)
     want = ref.conv(x.astype(np.float64), w.astype(np.float64), stride, pad, groups) + b
     first = layer([x]).copy()
     np.testing.assert_allclose(first, want, rtol=1e-4, atol=1e-4)
-    x2 = _x(2, 9, 10, cin)  # same shape again: the planned buffers are reused, not stale
+    x2 = _x(2, size, size + 1, cin)  # same shape again: the planned buffers are reused, not stale
     np.testing.assert_allclose(layer([x2]), ref.conv(x2.astype(np.float64), w.astype(np.float64), stride, pad,
                                                      groups) + b, rtol=1e-4, atol=1e-4)
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from xnorvision import kernels
 from xnorvision.errors import ModelFormatError, XnorvisionError
-from xnorvision.runtime import _blas
+from xnorvision.runtime import _threads
 from xnorvision.runtime._fold import Step, bn_affine, fold
 from xnorvision.runtime._info import model_info
 from xnorvision.runtime._schema import TensorType, infer
@@ -58,12 +58,12 @@ class Model:
         return cls(load_xnv(path), threads, Path(path))
 
     def set_threads(self, n: int) -> None:
-        """Threads for the binary kernels and the float matmuls (process-wide: both are global pools)."""
+        """Threads for the binary kernels and the float layers (process-wide: both are global pools)."""
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise XnorvisionError(f"threads must be a positive integer, got {n!r}")
         self.threads = n
         kernels.set_num_threads(n)
-        _blas.set_num_threads(n)
+        _threads.set_threads(n)
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         """Run BGR uint8 images; return the first output."""

@@ -15,6 +15,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from xnorvision import kernels
+from xnorvision.runtime import _threads
 
 
 class Layer:
@@ -57,23 +58,30 @@ class Conv2d(Layer):
         self.bias = None if bias is None else bias.astype(np.float32)
         self.buffers = _Buffers()
 
-    def _plan(self, n: int, h: int, w: int) -> dict[str, np.ndarray]:
+    def _plan(self, n: int, h: int, w: int, workers: int) -> dict[str, np.ndarray]:
         (sh, sw), (ph, pw) = self.stride, self.pad
         ho, wo = (h + 2 * ph - self.kh) // sh + 1, (w + 2 * pw - self.kw) // sw + 1
         c = self.cg * self.groups
         rows = ho if self.groups > 1 else max(1, min(ho, _BLOCK_FLOATS // (wo * self.kh * self.kw * c)))
+        depth = n if self.groups > 1 else workers  # per-worker im2col blocks
         return {"padded": np.zeros((n, h + 2 * ph, w + 2 * pw, c) if ph or pw else (0,), np.float32),
-                "cols": np.empty((n if self.groups > 1 else 1, rows, wo, self.kh, self.kw * c), np.float32),
+                "cols": np.empty((depth, rows, wo, self.kh, self.kw * c), np.float32),
                 "out": np.empty((n, ho, wo, self.o), np.float32)}
 
     def __call__(self, xs: list[np.ndarray]) -> np.ndarray:
         x = xs[0]
         n, h, w, c = x.shape
-        buf = self.buffers.get(x.shape, lambda: self._plan(n, h, w))
+        workers = _threads.threads()
+        buf = self.buffers.get((x.shape, workers), lambda: self._plan(n, h, w, workers))
         out = buf["out"]
         (sh, sw), (ph, pw) = self.stride, self.pad
         if (self.kh, self.kw, sh, sw, ph, pw, self.groups) == (1, 1, 1, 1, 0, 0, 1):
-            self._gemm(x.reshape(-1, c), out.reshape(-1, self.o))
+            flat_x, flat_out = x.reshape(-1, c), out.reshape(-1, self.o)
+
+            def pixels(_: int, start: int, stop: int) -> None:
+                self._gemm(flat_x[start:stop], flat_out[start:stop])
+
+            _threads.run_chunks(pixels, len(flat_x), grain=256)
             return out
         xp = buf["padded"] if ph or pw else x
         if ph or pw:
@@ -91,14 +99,18 @@ class Conv2d(Layer):
             return out
         # Blocks of output rows keep the im2col block in cache while the matmul reads it.
         rows = cols.shape[1]
-        for i in range(n):
-            for r0 in range(0, ho, rows):
+        blocks = [(i, r0) for i in range(n) for r0 in range(0, ho, rows)]
+
+        def work(worker: int, start: int, stop: int) -> None:
+            for i, r0 in blocks[start:stop]:
                 r = min(rows, ho - r0)
                 view = as_strided(xp[i:i + 1, r0 * sh:], (1, r, wo, self.kh, self.kw * c),
                                   (s0, s1 * sh, s2 * sw, s1, s3), writeable=False)
-                block = cols[:, :r]
+                block = cols[worker:worker + 1, :r]
                 np.copyto(block, view)
                 self._gemm(block.reshape(r * wo, -1), out[i, r0:r0 + r].reshape(r * wo, self.o))
+
+        _threads.run_chunks(work, len(blocks))
         return out
 
     def _gemm(self, a: np.ndarray, out: np.ndarray) -> None:
