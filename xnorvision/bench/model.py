@@ -1,12 +1,13 @@
 """``bench model``: a network on our runtime vs the same graph in float32, same inputs, same threads, one run.
 
 Speed-ups are only meaningful within one run (the machine may be shared or throttled), so every runtime
-is timed here, back to back, on the same preprocessed batch; the JSON records all of them.
+is timed here, in alternating slices, on the same preprocessed batch; the JSON records all of them.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import platform
 import tempfile
 import time
@@ -20,16 +21,31 @@ from xnorvision.runtime import Model
 from xnorvision.runtime.reference import write_reference
 
 
-def time_calls(fn: Callable[[], Any], seconds: float, min_calls: int = 5, warmup: int = 2) -> list[float]:
-    """Latencies (s) of ``fn`` called repeatedly for about ``seconds``, after ``warmup`` untimed calls."""
-    for _ in range(warmup):
-        fn()
+def time_calls(fn: Callable[[], Any], seconds: float, min_calls: int = 1) -> list[float]:
+    """Latencies (s) of ``fn`` called repeatedly for about ``seconds`` (at least ``min_calls`` calls)."""
     times: list[float] = []
     end = time.perf_counter() + seconds
     while len(times) < min_calls or time.perf_counter() < end:
         t = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t)
+    return times
+
+
+def time_interleaved(fns: dict[str, Callable[[], Any]], seconds: float, slice_s: float = 0.5,
+                     warmup: int = 2) -> dict[str, list[float]]:
+    """Time every function for about ``seconds`` each, in alternating slices of ``slice_s``.
+
+    Alternating means a change in machine load (a shared machine, thermal throttling) hits every runtime
+    alike, so their ratio stays meaningful even when the absolute numbers drift.
+    """
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(max(1, round(seconds / slice_s))):
+        for name, fn in fns.items():
+            times[name] += time_calls(fn, min(slice_s, seconds))
     return times
 
 
@@ -51,9 +67,10 @@ _ONNX_NOTE = ("onnxruntime is not installed" if importlib.util.find_spec("onnxru
               else "not measured: the graph has no ONNX exporter yet")
 
 
-def _torch_row(model: Model, x: np.ndarray, threads: int, seconds: float) -> dict[str, Any]:
+def _torch_runner(model: Model, x: np.ndarray, threads: int) -> tuple[Callable[[], Any], int] | None:
+    """The same graph as a float32 torch module, ready to call on ``x``; None without torch."""
     if importlib.util.find_spec("torch") is None:
-        return _missing("torch-float32", "torch is not installed")
+        return None
     import torch
 
     from xnorvision.bench.torch_graph import build_torch_module
@@ -61,10 +78,12 @@ def _torch_row(model: Model, x: np.ndarray, threads: int, seconds: float) -> dic
     torch.set_num_threads(threads)
     module = build_torch_module(model.file)
     xt = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
-    with torch.inference_mode():
-        times = time_calls(lambda: module(xt), seconds)
-    weight_bytes = sum(p.numel() * p.element_size() for p in module.parameters())
-    return summarize("torch-float32", times, x.shape[0], weight_bytes)
+
+    def run() -> None:
+        with torch.inference_mode():
+            module(xt)
+
+    return run, sum(p.numel() * p.element_size() for p in module.parameters())
 
 
 def bench_model(path: Path | None = None, reference: str | None = None, threads: int = 1, batch: int = 1,
@@ -78,14 +97,21 @@ def bench_model(path: Path | None = None, reference: str | None = None, threads:
     h, w = spec["height"] or 224, spec["width"] or 224
     images = np.random.default_rng(seed).integers(0, 256, (batch, h, w, 3), dtype=np.uint8)
     x = model.preprocess(images)
-    ours = summarize("xnorvision", time_calls(lambda: model.run(x), seconds), batch,
-                     sum(a.nbytes for a in model.file.tensors.values()))
-    rows = [ours, _torch_row(model, x, threads, seconds),
-            _missing("onnxruntime-float32", _ONNX_NOTE)]
-    base = rows[1]
+    runners: dict[str, tuple[Callable[[], Any], int]] = {
+        "xnorvision": (lambda: model.run(x), sum(a.nbytes for a in model.file.tensors.values()))}
+    torch_runner = _torch_runner(model, x, threads)
+    if torch_runner is not None:
+        runners["torch-float32"] = torch_runner
+    times = time_interleaved({name: fn for name, (fn, _) in runners.items()}, seconds)
+    rows = [summarize(name, times[name], batch, size) for name, (_, size) in runners.items()]
+    if torch_runner is None:
+        rows.append(_missing("torch-float32", "torch is not installed"))
+    rows.append(_missing("onnxruntime-float32", _ONNX_NOTE))
+    ours, base = rows[0], rows[1]
     report: dict[str, Any] = {
         "model": reference if reference else str(path), "input": list(x.shape), "threads": threads,
         "runtimes": rows, "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2),
     }
     if base["images_per_s"]:
         report["speedup_vs_torch_float32"] = round(ours["images_per_s"] / base["images_per_s"], 2)
@@ -95,7 +121,8 @@ def bench_model(path: Path | None = None, reference: str | None = None, threads:
 
 def format_report(report: dict[str, Any]) -> str:
     """A Markdown table of the report (what the README shows)."""
-    lines = [f"model {report['model']}, input {report['input']}, {report['threads']} thread(s)", "",
+    lines = [f"model {report['model']}, input {report['input']}, {report['threads']} thread(s); "
+             f"{report['cpus']} CPUs, load average {report['load_average_1m']} at the end", "",
              "| runtime | images/s | p50 ms | p95 ms | weights MB |", "|---|---:|---:|---:|---:|"]
     for r in report["runtimes"]:
         if r["images_per_s"] is None:
