@@ -53,6 +53,15 @@ def test_unfoldable_batch_norm_runs_standalone(tmp_path: Path) -> None:
     assert "relu" not in [s.node.op for s in steps]  # fused into the depthwise conv before it
 
 
+def test_a_tensor_read_twice_by_one_node(tmp_path: Path) -> None:
+    graph = {"inputs": ["input"], "outputs": ["twice"], "nodes": [
+        {"name": "r", "op": "relu", "inputs": ["input"]},
+        {"name": "twice", "op": "add", "inputs": ["r", "r"]}]}
+    model = _load(tmp_path, (graph, {}, graphs.SPEC))
+    x = _input(graphs.SPEC)
+    np.testing.assert_allclose(model.run(x)["twice"], 2 * np.maximum(x, 0))
+
+
 def test_outputs_survive_the_next_call(tmp_path: Path) -> None:
     graph, tensors, spec = graphs.chain()
     model = _load(tmp_path, graphs.chain())

@@ -36,6 +36,8 @@ class Model:
 
     ``model(images)`` takes BGR uint8 images (``(H, W, 3)`` or ``(N, H, W, 3)``), preprocesses them as the
     file's input spec says and returns the first output; ``model.run(x)`` returns every output by name.
+    Run one model from one thread at a time: its layers reuse their buffers from call to call (the outputs
+    handed back are copies and stay valid).
     """
 
     def __init__(self, file: XnvFile, threads: int | None = None, path: Path | None = None) -> None:
@@ -78,7 +80,7 @@ class Model:
             env[name] = layer([env[k] for k in inputs])
             for k in inputs:
                 if self._last_use.get(k) == i:
-                    del env[k]
+                    env.pop(k, None)  # free it (``add(x, x)`` names it twice)
         return {pub: np.array(env[own]) for pub, own in zip(self.output_names, self._outputs, strict=True)}
 
     def preprocess(self, images: np.ndarray) -> np.ndarray:
