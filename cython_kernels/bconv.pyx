@@ -21,7 +21,7 @@ cnp.import_array()
 
 cdef extern from "xnv_simd.h" nogil:
     ctypedef void (*xnv_ukernel_t)(uint64_t **xp, const uint64_t *w, const int64_t *tapoff, int ntaps,
-                                   int wc, int32_t k, int32_t *out)
+                                   int wc, int32_t k, int32_t **out)
     ctypedef uint32_t (*xnv_signbits_t)(const int32_t *acc, const int32_t *thr)
     enum:
         XNV_BLK
@@ -93,6 +93,7 @@ cdef void _prepare_block(const Conv *cv, int blk, uint64_t *wbuf, int32_t *tapsu
     cdef int nc = min(<int>XNV_BLK, cv.o - o0), wc = cv.wc, nw = cv.ntaps * cv.wc
     cdef const uint64_t *src
     cdef uint64_t *xp[XNV_TILE]
+    cdef int32_t *op[XNV_TILE]
     cdef int64_t zero_off = 0
     for c in range(XNV_BLK):
         if c < nc:
@@ -108,13 +109,14 @@ cdef void _prepare_block(const Conv *cv, int blk, uint64_t *wbuf, int32_t *tapsu
         # A tap's weight sum is its dot product with an all-(+1) pixel: let the microkernel do it.
         for p in range(XNV_TILE):
             xp[p] = <uint64_t *>cv.zeros
+            op[p] = tile + p * XNV_BLK
         for t in range(cv.ntaps):
-            cv.uk(xp, wbuf + t * wc * XNV_BLK, &zero_off, 1, wc, cv.c_in, tile)
+            cv.uk(xp, wbuf + t * wc * XNV_BLK, &zero_off, 1, wc, cv.c_in, op)
             for c in range(XNV_BLK):
                 tapsum[t * XNV_BLK + c] = tile[c]
 
 
-cdef void _correct_border(const Conv *cv, int oy, int ox, int32_t *acc, const int32_t *tapsum) noexcept nogil:
+cdef inline void _correct_border(const Conv *cv, int oy, int ox, int32_t *acc, const int32_t *tapsum) noexcept nogil:
     """Zero padding: a padded tap was computed as +1 input; remove its contribution (the tap's weight sum)."""
     cdef int iy = oy * cv.stride - cv.ph, ix = ox * cv.stride - cv.pw
     cdef int kh = cv.kh, kw = cv.kw, h = cv.h, w = cv.w_in, dy, dx, c
@@ -130,7 +132,8 @@ cdef void _correct_border(const Conv *cv, int oy, int ox, int32_t *acc, const in
 
 
 cdef inline void _epilogue(const Conv *cv, int blk, int64_t pix, int oy, int ox, int32_t *acc,
-                    const int32_t *tapsum) noexcept nogil:
+                           const int32_t *tapsum, bint direct) noexcept nogil:
+    """Finish one pixel of a block: ``acc`` is the tile row, or the output itself when ``direct``."""
     cdef int o0 = blk * XNV_BLK, c
     cdef int nc = min(<int>XNV_BLK, cv.o - o0)
     cdef int32_t *oi
@@ -139,6 +142,8 @@ cdef inline void _epilogue(const Conv *cv, int blk, int64_t pix, int oy, int ox,
     cdef const float *bi
     if cv.zero_pad:
         _correct_border(cv, oy, ox, acc, tapsum)
+    if direct:
+        return
     if cv.mode == OUT_INT:
         oi = <int32_t *>cv.out + pix * cv.o + o0
         for c in range(nc):
@@ -162,6 +167,9 @@ cdef void _run_item(const Conv *cv, int64_t item, uint64_t *wbuf, int32_t *tapsu
     cdef int p
     cdef int32_t k = cv.ntaps * cv.c_in
     cdef uint64_t *xp[XNV_TILE]
+    cdef int32_t *op[XNV_TILE]
+    # int32 output of a whole block: the microkernel writes straight into the output tensor
+    cdef bint direct = cv.mode == OUT_INT and (blk + 1) * XNV_BLK <= cv.o
     cdef int oys[XNV_TILE]
     cdef int oxs[XNV_TILE]
     # (n, oy, ox) of the next pixel, advanced one pixel at a time: no divisions in the loop
@@ -174,9 +182,13 @@ cdef void _run_item(const Conv *cv, int64_t item, uint64_t *wbuf, int32_t *tapsu
         _prepare_block(cv, blk, wbuf, tapsum, tile, cv.zero_pad)
     for t in range(t0, t1):
         for p in range(XNV_TILE):
-            if t * XNV_TILE + p >= cv.npix:  # a short last tile repeats its last pixel
+            pix = t * XNV_TILE + p
+            op[p] = tile + p * XNV_BLK
+            if pix >= cv.npix:  # a short last tile repeats its last pixel into the scratch tile
                 xp[p] = xp[p - 1]
                 continue
+            if direct:
+                op[p] = <int32_t *>cv.out + pix * cv.o + blk * XNV_BLK
             oys[p] = oy
             oxs[p] = ox
             xp[p] = <uint64_t *>cv.x + ((n * cv.hp + oy * cv.stride) * cv.wp + ox * cv.stride) * cv.wc
@@ -187,11 +199,11 @@ cdef void _run_item(const Conv *cv, int64_t item, uint64_t *wbuf, int32_t *tapsu
                 if oy == cv.ho:
                     oy = 0
                     n = n + 1
-        cv.uk(xp, wbuf, cv.tapoff, cv.ntaps, cv.wc, k, tile)
+        cv.uk(xp, wbuf, cv.tapoff, cv.ntaps, cv.wc, k, op)
         for p in range(XNV_TILE):
             pix = t * XNV_TILE + p
             if pix < cv.npix:
-                _epilogue(cv, blk, pix, oys[p], oxs[p], tile + p * XNV_BLK, tapsum)
+                _epilogue(cv, blk, pix, oys[p], oxs[p], op[p], tapsum, direct)
 
 
 cdef void _pad_input(const uint64_t *x, uint64_t *xp, int64_t n, int h, int w, int wc, int ph, int pw,

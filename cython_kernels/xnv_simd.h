@@ -2,7 +2,8 @@
  *
  * Each path provides two functions:
  *   - a microkernel: ±1 dot products over one tile of XNV_TILE output pixels x XNV_BLK output channels,
- *     out[p * XNV_BLK + c] = k - 2 * sum_t sum_j popcount(xp[p][tapoff[t] + j] ^ w[(t * wc + j) * XNV_BLK + c]);
+ *     out[p][c] = k - 2 * sum_t sum_j popcount(xp[p][tapoff[t] + j] ^ w[(t * wc + j) * XNV_BLK + c])
+ *     (out[p] may point straight into the output tensor);
  *     the weights of a block are interleaved by channel so one vector holds 8 (AVX-512) channels' words
  *     and each input word is broadcast: no horizontal sums, any channel count;
  *   - a peak loop: the same XOR + popcount + add on registers only, the ceiling the kernels are held to;
@@ -23,14 +24,14 @@ enum { XNV_PATH_PORTABLE = 0, XNV_PATH_AVX2 = 1, XNV_PATH_AVX512 = 2, XNV_PATH_N
 enum { XNV_CPU_AVX2 = 1, XNV_CPU_AVX512F = 2, XNV_CPU_AVX512_VPOPCNTDQ = 4, XNV_CPU_NEON = 8, XNV_CPU_POPCNT = 16 };
 
 typedef void (*xnv_ukernel_t)(uint64_t **xp, const uint64_t *w, const int64_t *tapoff, int ntaps, int wc,
-                              int32_t k, int32_t *out);
+                              int32_t k, int32_t **out);
 typedef uint32_t (*xnv_signbits_t)(const int32_t *acc, const int32_t *thr);
 
 static inline int xnv_popcount64(uint64_t v) { return __builtin_popcountll(v); }
 
 /* ------------------------------------------------------------------------------------------ portable */
 static void xnv_uk_portable(uint64_t **xp, const uint64_t *w, const int64_t *tapoff, int ntaps, int wc,
-                            int32_t k, int32_t *out) {
+                            int32_t k, int32_t **out) {
     for (int p = 0; p < XNV_TILE; p++) {
         int64_t acc[XNV_BLK] = {0};
         const uint64_t *wp = w;
@@ -41,7 +42,7 @@ static void xnv_uk_portable(uint64_t **xp, const uint64_t *w, const int64_t *tap
                 for (int c = 0; c < XNV_BLK; c++) acc[c] += xnv_popcount64(xv ^ wp[c]);
             }
         }
-        for (int c = 0; c < XNV_BLK; c++) out[p * XNV_BLK + c] = k - 2 * (int32_t)acc[c];
+        for (int c = 0; c < XNV_BLK; c++) out[p][c] = k - 2 * (int32_t)acc[c];
     }
 }
 
@@ -88,7 +89,7 @@ static uint64_t xnv_peak_portable(int64_t iters) {
 #define XNV_ACC512(a, b, wv) a = _mm512_add_epi64(a, _mm512_popcnt_epi64(_mm512_xor_si512(b, wv)))
 
 XNV_AVX512 static void xnv_uk_avx512(uint64_t **xp, const uint64_t *w, const int64_t *tapoff, int ntaps, int wc,
-                                     int32_t k, int32_t *out) {
+                                     int32_t k, int32_t **out) {
     __m512i a00 = _mm512_setzero_si512(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00,
             a13 = a00, a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
     const uint64_t *wp = w;
@@ -111,7 +112,7 @@ XNV_AVX512 static void xnv_uk_avx512(uint64_t **xp, const uint64_t *w, const int
     __m512i acc[16] = {a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23, a30, a31, a32, a33};
     const __m512i kv = _mm512_set1_epi64(k);
     for (int i = 0; i < 16; i++)
-        _mm256_storeu_si256((__m256i *)(out + 8 * i),
+        _mm256_storeu_si256((__m256i *)(out[i / 4] + 8 * (i % 4)),
                             _mm512_cvtepi64_epi32(_mm512_sub_epi64(kv, _mm512_slli_epi64(acc[i], 1))));
 }
 
@@ -175,7 +176,7 @@ XNV_AVX2 static inline __m256i xnv_popcnt8_avx2(__m256i v) {
 
 /* Byte counters hold at most 255: flush them into 64-bit lanes (vpsadbw) every 31 words. */
 XNV_AVX2 static void xnv_uk_avx2(uint64_t **xp, const uint64_t *w, const int64_t *tapoff, int ntaps, int wc,
-                                 int32_t k, int32_t *out) {
+                                 int32_t k, int32_t **out) {
     const __m256i zero = _mm256_setzero_si256();
     for (int p = 0; p < XNV_TILE; p++) {
         __m256i s[8], b[8];
@@ -201,7 +202,7 @@ XNV_AVX2 static void xnv_uk_avx2(uint64_t **xp, const uint64_t *w, const int64_t
             s[v] = _mm256_add_epi64(s[v], _mm256_sad_epu8(b[v], zero));
             _mm256_storeu_si256((__m256i *)(tmp + 4 * v), s[v]);
         }
-        for (int c = 0; c < XNV_BLK; c++) out[p * XNV_BLK + c] = k - 2 * (int32_t)tmp[c];
+        for (int c = 0; c < XNV_BLK; c++) out[p][c] = k - 2 * (int32_t)tmp[c];
     }
 }
 
@@ -239,7 +240,7 @@ XNV_AVX2 static uint64_t xnv_peak_avx2(int64_t iters) {
 /* vcntq_u8 counts bits per byte; pairwise widening adds (u8 -> u16 -> u32 -> u64) keep each 64-bit lane,
  * i.e. each output channel, separate. u16 lanes gain at most 16 per word: flush every 4000 words. */
 static void xnv_uk_neon(uint64_t **xp, const uint64_t *w, const int64_t *tapoff, int ntaps, int wc,
-                        int32_t k, int32_t *out) {
+                        int32_t k, int32_t **out) {
     for (int p = 0; p < XNV_TILE; p++) {
         uint16x8_t a[16];
         uint64x2_t s[16];
@@ -260,8 +261,8 @@ static void xnv_uk_neon(uint64_t **xp, const uint64_t *w, const int64_t *tapoff,
         }
         for (int v = 0; v < 16; v++) {
             s[v] = vpadalq_u32(s[v], vpaddlq_u16(a[v]));
-            out[p * XNV_BLK + 2 * v] = k - 2 * (int32_t)vgetq_lane_u64(s[v], 0);
-            out[p * XNV_BLK + 2 * v + 1] = k - 2 * (int32_t)vgetq_lane_u64(s[v], 1);
+            out[p][2 * v] = k - 2 * (int32_t)vgetq_lane_u64(s[v], 0);
+            out[p][2 * v + 1] = k - 2 * (int32_t)vgetq_lane_u64(s[v], 1);
         }
     }
 }
