@@ -112,6 +112,8 @@ def test_any_size_model_plans_each_size(tmp_path: Path) -> None:
         x = _input({"height": h, "width": w, "channels": 3}, n=1, seed=h)
         np.testing.assert_allclose(model.run(x)["head"], ref.run_graph(graph, keep, x)["head"], rtol=1e-3,
                                    atol=1e-3)
+    with pytest.raises(XnorvisionError, match="does not fit this model: node 'b1'.*2.3 GiB per image"):
+        model.run(np.zeros((1, 6000, 6000, 3), np.float32))  # calloc'd: untouched pages cost nothing
     with pytest.raises(XnorvisionError, match="input has 4 channels"):
         model.run(np.zeros((1, 5, 5, 4), np.float32))
 

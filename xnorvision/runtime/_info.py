@@ -6,19 +6,10 @@ import math
 from typing import Any
 
 from xnorvision.errors import XnorvisionError
-from xnorvision.runtime._schema import TensorType, infer, words
+from xnorvision.runtime._schema import TensorType, infer, tensor_bytes
 from xnorvision.runtime.format import XnvFile
 
 _BINARY = ("binary_conv2d", "binary_linear")
-
-
-def tensor_bytes(t: TensorType, batch: int = 1) -> int | None:
-    """Bytes of one activation (float32, or packed uint64 words for bits); None when its size is open."""
-    dims = [t.h, t.w, t.channels] if t.rank == 4 else [t.channels]
-    if None in dims:
-        return None
-    *spatial, c = dims
-    return batch * math.prod(spatial) * (words(c) * 8 if t.kind == "bits" else c * 4)  # type: ignore[arg-type]
 
 
 def model_info(model: XnvFile, height: int | None = None, width: int | None = None) -> dict[str, Any]:

@@ -7,6 +7,7 @@ so a graph that validates is a graph the executor can run.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from xnorvision.errors import ModelFormatError
 
 MAX_DIM = 1 << 20
+MAX_ACTIVATION_BYTES = 1 << 30
 F32 = "F32"
 U64 = "U64"
 
@@ -345,11 +347,33 @@ def parse_nodes(graph: Any) -> tuple[list[Node], list[str]]:
     return nodes, outputs
 
 
+def tensor_bytes(t: TensorType, batch: int = 1) -> int | None:
+    """Bytes of one activation (float32, or packed uint64 words for bits); None when its size is open."""
+    dims = [t.h, t.w, t.channels] if t.rank == 4 else [t.channels]
+    if None in dims:
+        return None
+    *spatial, c = dims
+    return batch * math.prod(spatial) * (words(c) * 8 if t.kind == "bits" else c * 4)  # type: ignore[arg-type]
+
+
 def infer(nodes: list[Node], input_type: TensorType) -> tuple[dict[str, TensorType], dict[str, dict]]:
-    """Type every tensor; return the types and, per node, the parameter tensors it needs."""
+    """Type every tensor; return the types and, per node, the parameter tensors it needs.
+
+    A tensor over :data:`MAX_ACTIVATION_BYTES` per image is an error: no real network needs one, and a
+    file declaring one would otherwise exhaust memory when it runs.
+    """
+    _check_size("input", input_type)
     types = {"input": input_type}
     params: dict[str, dict[str, ParamSpec]] = {}
     for node in nodes:
         out, params[node.name] = OPS[node.op](_Ctx(node, [types[x] for x in node.inputs]))
+        _check_size(f"node {node.name!r} ({node.op})", out)
         types[node.name] = out
     return types, params
+
+
+def _check_size(what: str, t: TensorType) -> None:
+    size = tensor_bytes(t)
+    if size is not None and size > MAX_ACTIVATION_BYTES:
+        raise ModelFormatError(f"{what}: the tensor would take {size / 2**30:.1f} GiB per image "
+                               f"(limit {MAX_ACTIVATION_BYTES >> 30} GiB)")

@@ -9,6 +9,7 @@ out.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -26,15 +27,24 @@ class Layer:
 
 
 class _Buffers:
-    """Scratch arrays keyed by input shape: allocated once per shape, reused afterwards."""
+    """Scratch arrays keyed by input shape: allocated once per shape, reused afterwards.
+
+    Only the most recent shapes are kept (an image pyramid's levels, say), so a stream of ever-new sizes
+    does not grow memory without bound.
+    """
+
+    KEEP = 8
 
     def __init__(self) -> None:
-        self._by_shape: dict[tuple[Any, ...], dict[str, np.ndarray]] = {}
+        self._by_shape: OrderedDict[tuple[Any, ...], dict[str, np.ndarray]] = OrderedDict()
 
     def get(self, key: tuple[Any, ...], make: Any) -> dict[str, np.ndarray]:
         found = self._by_shape.get(key)
         if found is None:
             found = self._by_shape[key] = make()
+            if len(self._by_shape) > self.KEEP:
+                self._by_shape.popitem(last=False)
+        self._by_shape.move_to_end(key)
         return found
 
 
