@@ -107,3 +107,13 @@ def test_simple_ops(op: str) -> None:
     want = ref._op(op, attrs, [x.astype(np.float64), x[..., :2].astype(np.float64)], params)
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_planned_buffers_are_kept_for_recent_shapes_only() -> None:
+    layer = layers.Conv2d(_x(4, 3, 3, 2), None, (1, 1), (1, 1), 1)
+    for size in range(4, 16):
+        layer([_x(1, size, size, 2)])
+    assert len(layer.buffers._by_shape) == layers._Buffers.KEEP
+    x = _x(1, 5, 5, 2)  # an evicted shape is planned afresh and still right
+    np.testing.assert_allclose(layer([x]), ref.conv(x.astype(np.float64), layer.wmat[0].T.reshape(4, 3, 3, 2)
+                                                    .astype(np.float64), 1, 1), rtol=1e-4, atol=1e-4)
