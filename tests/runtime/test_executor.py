@@ -143,3 +143,24 @@ def test_reference_resnet18_matches_its_torch_twin(tmp_path: Path) -> None:
     with torch.inference_mode():
         want = build_torch_module(load_xnv(path))(torch.from_numpy(x).permute(0, 3, 1, 2))[0].numpy()
     np.testing.assert_allclose(model.run(x)["logits"], want, rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("build", [graphs.chain, graphs.residual])
+def test_torch_twin_of_small_graphs(tmp_path: Path, build) -> None:
+    """Every op of the float32 baseline (padding with +1, flatten order, groups...) matches the reference."""
+    import torch
+
+    from xnorvision.bench.torch_graph import build_torch_module
+
+    graph, tensors, spec = build()
+    file = load_xnv(save_model(tmp_path / "m.xnv", graph, tensors, spec, [], {}))
+    x = _input(spec)
+    with torch.inference_mode():
+        got = build_torch_module(file)(torch.from_numpy(x).permute(0, 3, 1, 2))
+    want = ref.run_graph(graph, tensors, x)
+    for name, value in zip(graph["outputs"], got, strict=True):
+        value = value.numpy()
+        if value.ndim == 4:
+            value = value.transpose(0, 2, 3, 1)
+        np.testing.assert_allclose(value, want[name], rtol=1e-3, atol=1e-3)
