@@ -163,20 +163,15 @@ def yunet_detector(model_path: str | Path, score_threshold: float = 0.3) -> Dete
 
 
 def haar_detector(cascade_path: str | Path) -> Detector:
-    """An OpenCV Haar cascade; its last-stage level weight is the score (squashed to [0, 1])."""
-    path = _existing(cascade_path, "Haar cascade")
-    cascade = cv2.CascadeClassifier(str(path))
-    if cascade.empty():
-        raise XnorvisionError(f"not a Haar cascade file: {path}")
+    """A Haar cascade (numpy, :mod:`faces_haar`); more neighbours in its cluster means a higher score."""
+    from xnorvision.eval.faces_haar import HaarCascade
+
+    cascade = HaarCascade(_existing(cascade_path, "Haar cascade"))
 
     def detect(image: np.ndarray) -> Detections:
         gray = cv2.equalizeHist(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
-        rects, _, weights = cascade.detectMultiScale3(gray, 1.1, 3, minSize=(12, 12), outputRejectLevels=True)
-        if len(rects) == 0:
-            return Detections.empty()
-        xywh = np.asarray(rects, np.float32).reshape(-1, 4)
-        score = 1.0 / (1.0 + np.exp(-np.asarray(weights, np.float32).reshape(-1)))
-        return Detections.from_boxes(_xyxy(xywh), score, "face")
+        boxes, neighbours = cascade.detect(gray)
+        return Detections.from_boxes(boxes, neighbours / (neighbours + 10.0), "face")
 
     return detect
 
