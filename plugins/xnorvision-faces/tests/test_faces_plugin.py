@@ -1,0 +1,83 @@
+"""The faces plugin: registration, box decoding, crops, and the shipped detector on the demo video."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import xnorvision_faces as plugin
+from xnorvision_faces.stages import ClassifierStage, crop_square, decode_level
+
+from xnorvision.api import Detections
+
+ROOT = Path(__file__).resolve().parents[3]
+DEMO = ROOT / "assets" / "demo_faces.mp4"
+YUNET = Path(os.environ.get("XNORVISION_DATA", ROOT.parent / "shared" / "data")) / "teachers" / \
+    "face_detection_yunet_2026may.onnx"
+
+
+def test_registers_pipeline_and_both_models(xnv_registry) -> None:
+    registry = xnv_registry(plugin)
+    assert "faces" in registry.pipelines
+    assert {"faces-proposal", "faces-classifier"} <= set(registry.models)
+    for name in ("faces-proposal", "faces-classifier"):
+        assert registry.resolve_model(name).stat().st_size < 100_000
+
+
+def test_decode_level_inverts_the_training_encoding() -> None:
+    out = np.full((4, 5, 5), -8.0, np.float32)
+    out[2, 3] = [4.0, 0.25, -0.5, np.log(3.0), np.log(2.0)]  # cell (row 2, col 3), stride 16
+    boxes, scores = decode_level(out, 16, floor=0.5)
+    cx, cy = (3 + 0.5 + 0.25) * 16, (2 + 0.5 - 0.5) * 16
+    np.testing.assert_allclose(boxes, [[cx - 24, cy - 16, cx + 24, cy + 16]], rtol=1e-5)
+    assert scores[0] == pytest.approx(1 / (1 + np.exp(-4.0)))
+
+
+def test_crop_square_cuts_the_centred_square() -> None:
+    gray = np.random.default_rng(0).integers(0, 255, (100, 120), np.uint8)
+    np.testing.assert_array_equal(crop_square(gray, 50, 40, 32), gray[24:56, 34:66])
+    assert crop_square(gray, 0, 0, 32)[:16].max() == 0  # outside the image: black
+
+
+def test_classifier_stage_passes_no_proposals_through(xnv_registry) -> None:
+    stage = ClassifierStage(None)  # type: ignore[arg-type]  # never called without boxes
+    assert len(stage(np.zeros((10, 10, 3), np.uint8), Detections.empty())) == 0
+
+
+def test_pipeline_runs_on_synthetic_frames(xnv_registry, run_pipeline) -> None:
+    results = run_pipeline(xnv_registry(plugin), "faces", frames=3, threads=1)
+    assert len(results) == 3
+    for r in results:
+        assert set(r.detections.labels) <= {"face"}
+        assert ((r.detections.scores >= 0) & (r.detections.scores <= 1)).all()
+
+
+@pytest.mark.skipif(not YUNET.is_file(), reason="needs ../shared/data (the YuNet teacher)")
+def test_finds_the_faces_yunet_finds_in_the_demo_video(xnv_registry) -> None:
+    from xnorvision.api import PipelineOptions, box_iou
+
+    stages = xnv_registry(plugin).pipeline("faces").build(PipelineOptions(threads=1))
+    yunet = cv2.FaceDetectorYN.create(str(YUNET), "", (320, 320), 0.7)
+    cap = cv2.VideoCapture(str(DEMO))
+    found = total = 0
+    for i in range(0, 96, 12):
+        cap.set(cv2.CAP_PROP_POS_FRAMES, i)
+        ok, frame = cap.read()
+        assert ok
+        yunet.setInputSize((frame.shape[1], frame.shape[0]))
+        faces = yunet.detect(frame)[1]
+        if faces is None:
+            continue
+        ref = np.concatenate([faces[:, :2], faces[:, :2] + faces[:, 2:4]], 1)
+        ref = ref[faces[:, 2] >= 40]  # the faces big enough to ask of a 320-px detector
+        dets = Detections.empty()
+        for stage in stages:
+            dets = stage(frame, dets)
+        dets = dets.select(dets.scores >= 0.3)
+        total += len(ref)
+        if len(dets) and len(ref):
+            found += int((box_iou(ref, dets.boxes).max(1) >= 0.4).sum())
+    assert total > 0 and found / total >= 0.5

@@ -1,0 +1,94 @@
+"""The two stages of the faces pipeline: binary proposal net over the frame, binary classifier on crops.
+
+The proposal net sees the frame at a small size (long side 320 by default) and scores every cell of
+strides 8, 16 and 32 for a face centre, with the face's size; the classifier sees each surviving proposal
+as a 32x32 grey crop cut from the full-resolution frame, accepts or rejects it and refines its box.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from xnorvision.api import Detections, Model, nms
+
+STRIDES = (8, 16, 32)
+CROP = 32
+CROP_CONTEXT = 1.3  # a crop is a square this many times the proposal's long side (as in training)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def decode_level(out: np.ndarray, stride: int, floor: float) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes (x1, y1, x2, y2, input pixels) and scores of the cells of one ``(H, W, 5)`` head above ``floor``.
+
+    Channel 0 is the face logit; 1-2 the face centre's offset from the cell centre and 3-4 the log of its
+    width and height, all in strides.
+    """
+    score = _sigmoid(out[..., 0])
+    ys, xs = np.nonzero(score >= floor)
+    o = out[ys, xs]
+    cx = (xs + 0.5 + o[:, 1]) * stride
+    cy = (ys + 0.5 + o[:, 2]) * stride
+    w = np.exp(np.clip(o[:, 3], -4, 6)) * stride
+    h = np.exp(np.clip(o[:, 4], -4, 6)) * stride
+    boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1).astype(np.float32)
+    return boxes, score[ys, xs].astype(np.float32)
+
+
+class ProposalStage:
+    """Candidate face boxes over the whole frame (the first stage)."""
+
+    def __init__(self, model: Model, long_side: int = 320, floor: float = 0.05, max_out: int = 50,
+                 nms_iou: float = 0.4) -> None:
+        self.name = "faces-proposal"
+        self.model, self.long_side, self.floor = model, long_side, floor
+        self.max_out, self.nms_iou = max_out, nms_iou
+
+    def __call__(self, frame: np.ndarray, detections: Detections) -> Detections:
+        s = self.long_side / max(frame.shape[:2])
+        small = cv2.resize(frame, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+        h, w = small.shape[:2]
+        canvas = np.zeros((math.ceil(h / 32) * 32, math.ceil(w / 32) * 32, 3), np.uint8)
+        canvas[:h, :w] = small  # padded with black, as in training
+        outs = self.model.run(canvas)
+        parts = [decode_level(outs[name][0], stride, self.floor)
+                 for name, stride in zip(self.model.output_names, STRIDES, strict=True)]
+        boxes = np.concatenate([p[0] for p in parts]) / s
+        scores = np.concatenate([p[1] for p in parts])
+        keep = nms(boxes, scores, self.nms_iou, self.max_out)
+        return Detections.from_boxes(boxes[keep], scores[keep], "face")
+
+
+def crop_square(gray: np.ndarray, cx: float, cy: float, side: float, out: int = CROP) -> np.ndarray:
+    """The ``side`` x ``side`` square centred on (cx, cy), resized to ``out``; outside the image is black."""
+    s = out / side
+    m = np.array([[s, 0, out / 2 - s * cx], [0, s, out / 2 - s * cy]], np.float32)
+    return cv2.warpAffine(gray, m, (out, out), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+
+
+class ClassifierStage:
+    """Re-scores each proposal from its crop (geometric mean of both scores) and refines its box."""
+
+    def __init__(self, model: Model, nms_iou: float = 0.4) -> None:
+        self.name = "faces-classifier"
+        self.model, self.nms_iou = model, nms_iou
+
+    def __call__(self, frame: np.ndarray, detections: Detections) -> Detections:
+        if not len(detections):
+            return detections
+        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
+        b = detections.boxes
+        cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+        side = np.maximum(CROP_CONTEXT * np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]), 2.0)
+        crops = np.stack([crop_square(gray, *args) for args in zip(cx, cy, side, strict=True)])
+        out = self.model(crops)
+        scores = np.sqrt(detections.scores * _sigmoid(out[:, 0])).astype(np.float32)
+        x0, y0 = cx - side / 2, cy - side / 2
+        boxes = np.stack([x0, y0, x0, y0], 1) + out[:, 1:5] * side[:, None]
+        keep = nms(boxes, scores, self.nms_iou)
+        return Detections.from_boxes(boxes[keep], scores[keep], "face")
