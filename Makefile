@@ -27,9 +27,18 @@ test: dev
 lint: dev
 	$(BIN)/ruff check xnorvision tests plugins
 
+# The faces pipeline on the bundled demo video: a window when there is a display, else annotated video + JSONL.
+DEMO_VIDEO := assets/demo_faces.mp4
 demo: install
 	$(BIN)/xnorvision doctor
-	$(BIN)/xnorvision bench kernels --quick
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
+		$(BIN)/xnorvision run --source $(DEMO_VIDEO) --plugin faces; \
+	else \
+		mkdir -p $(DEMO_OUT) && \
+		$(BIN)/xnorvision run --source $(DEMO_VIDEO) --plugin faces --headless \
+			--save $(DEMO_OUT)/faces.mp4 --save-json $(DEMO_OUT)/faces.jsonl && \
+		echo "no display: annotated video in $(DEMO_OUT)/faces.mp4, detections in $(DEMO_OUT)/faces.jsonl"; \
+	fi
 
 clean:
 	rm -rf build $(VENV) xnorvision/*.so xnorvision/_*.c
