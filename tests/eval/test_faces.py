@@ -74,6 +74,8 @@ def test_evaluate_scores_detectors_and_writes_outputs(tmp_path: Path) -> None:
     ev.write_json(res, tmp_path / "r.json")
     rows = json.loads((tmp_path / "r.json").read_text())["results"]
     assert [set(r) for r in rows] == [{"name", "ap", "max_recall", "ms_per_image"}] * 2
+    table = ev.markdown_table(res).splitlines()
+    assert len(table) == 4 and table[2].startswith("| oracle | 1.000 | 1.000 |")
     ev.plot_pr(res, tmp_path / "pr.png")
     assert cv2.imread(str(tmp_path / "pr.png")).shape[2] == 3
 

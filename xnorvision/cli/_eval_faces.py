@@ -50,6 +50,7 @@ def eval_faces(
     threshold: Annotated[float, _Opt("--threshold", help="Score threshold of our pipeline.")] = 0.3,
     threads: Annotated[int, _Opt("--threads", help="Threads for every detector (OpenCV and ours).")] = 2,
     limit: Annotated[int, _Opt("--limit", help="Use only the first N images (0: all).")] = 0,
+    markdown: Annotated[Path | None, _Opt("--markdown", help="Write the table as Markdown here.")] = None,
 ) -> None:
     """Score the faces pipeline and baselines on one labelled set, in one loop, under the same load."""
     if not 0.0 < iou <= 1.0:
@@ -75,3 +76,7 @@ def eval_faces(
     if json_path is not None:
         ev.write_json(results, json_path)
         typer.echo(f"JSON: {json_path}")
+    if markdown is not None:
+        markdown.parent.mkdir(parents=True, exist_ok=True)
+        markdown.write_text(ev.markdown_table(results))
+        typer.echo(f"Markdown: {markdown}")

@@ -193,6 +193,13 @@ def write_json(results: Sequence[FaceResult], path: str | Path) -> None:
     path.write_text(json.dumps({"results": [r.to_json() for r in results]}, indent=2) + "\n")
 
 
+def markdown_table(results: Sequence[FaceResult]) -> str:
+    """The results as a Markdown table (what the model card and the README show, regenerated per run)."""
+    rows = ["| detector | AP | max recall | ms / image |", "|---|---:|---:|---:|"]
+    rows += [f"| {r.name} | {r.ap:.3f} | {r.max_recall:.3f} | {r.ms_per_image:.1f} |" for r in results]
+    return "\n".join(rows) + "\n"
+
+
 _COLOURS = [(200, 80, 0), (0, 140, 255), (60, 160, 60), (180, 0, 180), (0, 0, 200), (120, 120, 0)]
 
 
