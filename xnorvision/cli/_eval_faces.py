@@ -16,18 +16,18 @@ from xnorvision.eval import faces as ev
 from xnorvision.plugins import PipelineOptions
 
 
-def _pipeline_detector(name: str, threshold: float, threads: int) -> ev.Detector:
-    """The registered pipeline as one callable: its stages in order, proposal stage first."""
+def _pipeline_detector(name: str, threshold: float, threads: int, model: str | None) -> ev.Detector:
+    """The registered pipeline as one callable: its stages in order, then the score threshold."""
     from xnorvision.plugins._manager import load_registry
 
     spec = load_registry().pipeline(name)
-    stages = list(spec.build(PipelineOptions(threshold=threshold, threads=threads)))
+    stages = list(spec.build(PipelineOptions(threshold=threshold, threads=threads, model=model)))
 
     def detect(frame: np.ndarray) -> Detections:
         dets = Detections.empty()
         for stage in stages:
             dets = stage(frame, dets)
-        return dets
+        return dets.select(dets.scores >= threshold)
 
     return detect
 
@@ -46,8 +46,9 @@ def eval_faces(
     json_path: Annotated[Path | None, _Opt("--json", help="Write {\"results\": [...]} here.")] = None,
     plot: Annotated[Path, _Opt("--plot", help="Precision-recall plot (PNG).")] = DEFAULT_PLOT,
     pipeline: Annotated[str, _Opt("--pipeline", help="Registered pipeline scored as ours.")] = "faces",
+    model: Annotated[str | None, _Opt("--model", help="Model name or .xnv path for the pipeline.")] = None,
     baselines_only: Annotated[bool, _Opt("--baselines-only", help="Score only the baselines.")] = False,
-    threshold: Annotated[float, _Opt("--threshold", help="Score threshold of our pipeline.")] = 0.3,
+    threshold: Annotated[float, _Opt("--threshold", help="Lowest score of our pipeline's boxes.")] = 0.05,
     threads: Annotated[int, _Opt("--threads", help="Threads for every detector (OpenCV and ours).")] = 2,
     limit: Annotated[int, _Opt("--limit", help="Use only the first N images (0: all).")] = 0,
     markdown: Annotated[Path | None, _Opt("--markdown", help="Write the table as Markdown here.")] = None,
@@ -60,7 +61,8 @@ def eval_faces(
     items = items[:limit] if limit > 0 else items
     detectors: dict[str, ev.Detector] = {}
     if not baselines_only:
-        detectors[pipeline] = _pipeline_detector(pipeline, threshold, threads)
+        name = pipeline if model is None else f"{pipeline} ({Path(model).stem})"
+        detectors[name] = _pipeline_detector(pipeline, threshold, threads, model)
     for spec in baseline or []:
         name, det = ev.baseline_detector(spec)
         detectors[name] = det
