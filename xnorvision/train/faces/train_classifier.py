@@ -6,7 +6,8 @@
 
 Positives: Caltech face crops and jittered crops of WIDER train faces (these carry box targets). Negatives:
 random squares of the face-free scenes, squares of WIDER train images away from every face, and (with
-``--proposal``) the proposal net's own false positives on WIDER train images: mined hard negatives.
+``--proposal``) the proposal net's own false positives on the scenes and WIDER train images: mined hard
+negatives.
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ def main() -> None:
     if args.proposal:
         prop = ProposalNet().eval()
         prop.load_state_dict(torch.load(args.proposal))
-        mined = _mine(prop, wider, limit=8000)
+        mined = _mine(prop, scenes + wider, limit=8000)
     n_pos = len(caltech) + len(wider_pos)
     neg = _negatives(wider, scenes, rng, n_pos, mined)
     x = np.concatenate([caltech, wider_pos, neg])
