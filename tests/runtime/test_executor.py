@@ -9,7 +9,7 @@ import pytest
 
 from tests.runtime import graphs
 from tests.runtime import reference_ops as ref
-from xnorvision.errors import XnorvisionError
+from xnorvision.errors import ModelFormatError, XnorvisionError
 from xnorvision.runtime import Model, load_xnv, save_model
 from xnorvision.runtime._fold import fold
 from xnorvision.runtime.reference import write_reference
@@ -51,6 +51,14 @@ def test_unfoldable_batch_norm_runs_standalone(tmp_path: Path) -> None:
     steps, _, _ = fold(load_xnv(save_model(tmp_path / "r.xnv", graph, tensors, spec, [], {})))
     assert [s.node.name for s in steps if s.node.op == "batch_norm"] == ["bn_s"]
     assert "relu" not in [s.node.op for s in steps]  # fused into the depthwise conv before it
+
+
+def test_folding_that_overflows_float32_is_a_format_error(tmp_path: Path) -> None:
+    graph, tensors, spec = graphs.chain()
+    tensors["bn0.weight"] = np.full(8, 1e30, np.float32)
+    tensors["conv.weight"] = tensors["conv.weight"] * np.float32(1e10)
+    with pytest.raises(ModelFormatError, match="'conv': weight is not finite after batch norm folding"):
+        _load(tmp_path, (graph, tensors, spec))
 
 
 def test_a_tensor_read_twice_by_one_node(tmp_path: Path) -> None:

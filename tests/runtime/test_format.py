@@ -89,6 +89,10 @@ def _broken(what: str):
         spec = {**spec, "std": [1.0, 0.0, 1.0]}
     elif what == "even_same":
         _node(graph, "conv")["attrs"]["kernel"] = [2, 2]
+    elif what == "nan":
+        tensors["fc.weight"][0, 0] = np.nan
+    elif what == "variance":
+        tensors["bn1.running_var"][3] = -1.0
     elif what == "huge":
         spec = {**spec, "height": 1 << 15, "width": 1 << 15}
     elif what == "too_small":
@@ -105,7 +109,8 @@ def _broken(what: str):
     ("kind", "expected float"), ("duplicate", "duplicate name"), ("output", "'nope' is not a node"),
     ("padding_bits", "bits set beyond channel 70"), ("spec", "std must be positive"),
     ("even_same", "odd kernel"), ("too_small", "too small"),
-    ("huge", "input: the tensor would take 12.0 GiB"),
+    ("huge", "input: the tensor would take 12.0 GiB"), ("nan", "'fc.weight' holds NaN"),
+    ("variance", "'bn1': running_var \\+ eps must be positive"),
 ])
 def test_save_rejects_invalid_models(tmp_path: Path, what: str, message: str) -> None:
     with pytest.raises(ModelFormatError, match=message.replace("[", r"\[").replace("]", r"\]")):

@@ -50,6 +50,9 @@ def fold(model: XnvFile) -> tuple[list[Step], list[str], dict[str, TensorType]]:
             prev.node = replace(prev.node, attrs={**prev.node.attrs, "fused_relu": True})
             alias[node.name] = prev.node.name
         else:
+            if node.op == "batch_norm":  # no neighbour to fold into: a per-channel affine
+                a, b = _f32(*bn_affine(params, node.attrs.get("eps", 1e-5)))
+                params = {"a": a, "b": b}
             steps[node.name] = Step(node, params)
             continue
         readers[prev.node.name] = readers[node.name]
@@ -64,8 +67,9 @@ def _is_float_binary_conv(node: Node) -> bool:
 
 def bn_affine(params: dict[str, np.ndarray], eps: float) -> tuple[np.ndarray, np.ndarray]:
     """Batch norm as ``x * a + b``."""
-    a = params["weight"].astype(np.float64) / np.sqrt(params["running_var"].astype(np.float64) + eps)
-    b = params["bias"].astype(np.float64) - params["running_mean"] * a
+    with np.errstate(all="ignore"):  # extreme values overflow: the finite check after folding reports them
+        a = params["weight"].astype(np.float64) / np.sqrt(params["running_var"].astype(np.float64) + eps)
+        b = params["bias"].astype(np.float64) - params["running_mean"] * a
     return a, b
 
 
@@ -77,12 +81,17 @@ def _fold_bn(prev: Step, bn: dict[str, np.ndarray], eps: float) -> bool:
         return False
     a, b = bn_affine(bn, eps)
     if op in _SCALED:
-        p["scale"], p["bias"] = (p["scale"] * a).astype(np.float32), (p["bias"] * a + b).astype(np.float32)
+        p["scale"], p["bias"] = _f32(p["scale"] * a, p["bias"] * a + b)
     else:
         w = p["weight"]
-        p["weight"] = (w * a.reshape(-1, *[1] * (w.ndim - 1))).astype(np.float32)
-        p["bias"] = (p.get("bias", 0.0) * a + b).astype(np.float32)
+        p["weight"], p["bias"] = _f32(w * a.reshape(-1, *[1] * (w.ndim - 1)), p.get("bias", 0.0) * a + b)
     return True
+
+
+def _f32(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Cast to float32; an overflow becomes inf, which the finite check after folding reports."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return tuple(np.asarray(x).astype(np.float32) for x in arrays)
 
 
 def _check_finite(step: Step) -> None:

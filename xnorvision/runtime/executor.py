@@ -12,7 +12,7 @@ import numpy as np
 from xnorvision import kernels
 from xnorvision.errors import ModelFormatError, XnorvisionError
 from xnorvision.runtime import _threads
-from xnorvision.runtime._fold import Step, bn_affine, fold
+from xnorvision.runtime._fold import Step, fold
 from xnorvision.runtime._info import model_info
 from xnorvision.runtime._schema import TensorType, infer
 from xnorvision.runtime.format import XnvFile, load_xnv
@@ -166,7 +166,7 @@ def _make_layer(step: Step, types: dict[str, TensorType]) -> Layer:
     if node.op == "linear":
         return Linear(p["weight"], p.get("bias"))
     if node.op == "batch_norm":
-        return Affine(*bn_affine(p, a.get("eps", 1e-5)))
+        return Affine(p["a"], p["b"])
     if node.op == "sign":
         return Sign()
     if node.op in ("maxpool2d", "avgpool2d"):

@@ -66,7 +66,7 @@ def save_model(path: str | os.PathLike[str], graph: dict[str, Any], tensors: dic
         arrays[name] = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))
     table = {k: (_NUMPY_TO_DTYPE[a.dtype.newbyteorder("=")], a.shape) for k, a in arrays.items()}
     model = _validate(meta, table)
-    _check_padding_bits(model.nodes, model.types, {k: np.asarray(a) for k, a in tensors.items()})
+    _check_values(model.nodes, {k: np.asarray(a) for k, a in tensors.items()})
     data = serialise(meta, arrays)
     if len(data) > MAX_FILE_BYTES:
         raise ModelFormatError(f"model is larger than {MAX_FILE_BYTES >> 20} MiB")
@@ -118,20 +118,25 @@ def parse_xnv(data: bytes) -> XnvFile:
     for name, (dtype, shape, begin, _) in entries.items():
         arr = np.frombuffer(body, DTYPES[dtype], math.prod(shape), begin).reshape(shape)
         model.tensors[name] = arr.astype(arr.dtype.newbyteorder("="))  # a native-order, aligned copy
-    _check_padding_bits(model.nodes, model.types, model.tensors)
+    _check_values(model.nodes, model.tensors)
     model.nbytes = len(data)
     return model
 
 
-def _check_padding_bits(nodes: list[Node], types: dict[str, TensorType],
-                        tensors: dict[str, np.ndarray]) -> None:
-    """Packed weights must have the unused high bits of their last word clear, or dot products go wrong."""
+def _check_values(nodes: list[Node], tensors: dict[str, np.ndarray]) -> None:
+    """Values a model can never sensibly hold: non-finite floats, a variance below -eps, and set bits in
+    the unused high end of a packed weight's last word (they would corrupt every dot product)."""
+    for name, arr in tensors.items():
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            raise ModelFormatError(f"tensor {name!r} holds NaN or infinite values")
     for node in nodes:
-        if node.op not in ("binary_conv2d", "bwn_conv2d", "binary_linear"):
-            continue
-        c = types[node.inputs[0]].channels or 0
-        if c % 64 and np.any(tensors[f"{node.name}.weight"][..., -1] >> np.uint64(c % 64)):
-            raise ModelFormatError(f"node {node.name!r}: packed weight has bits set beyond channel {c}")
+        if node.op == "batch_norm":
+            if np.any(tensors[f"{node.name}.running_var"] + node.attrs.get("eps", 1e-5) <= 0):
+                raise ModelFormatError(f"node {node.name!r}: running_var + eps must be positive")
+        elif node.op in ("binary_conv2d", "bwn_conv2d", "binary_linear"):
+            c = node.attrs["in_features" if node.op == "binary_linear" else "in_channels"]
+            if c % 64 and np.any(tensors[f"{node.name}.weight"][..., -1] >> np.uint64(c % 64)):
+                raise ModelFormatError(f"node {node.name!r}: packed weight has bits set beyond channel {c}")
 
 
 Entry = tuple[str, tuple[int, ...], int, int]  # dtype, shape, begin, end

@@ -49,6 +49,8 @@ class _Buffers:
 
 
 _BLOCK_FLOATS = 1 << 18  # 1 MiB of im2col rows per block: inside a core's L2 (2 MiB here)
+_GRAIN_MACS = 1 << 23  # a thread's share must outweigh the ~50 us of handing it over
+_GRAIN_FLOATS = 1 << 17  # likewise for elementwise work
 
 
 class Conv2d(Layer):
@@ -91,7 +93,7 @@ class Conv2d(Layer):
             def pixels(_: int, start: int, stop: int) -> None:
                 self._gemm(flat_x[start:stop], flat_out[start:stop])
 
-            _threads.run_chunks(pixels, len(flat_x), grain=256)
+            _threads.run_chunks(pixels, len(flat_x), grain=max(1, _GRAIN_MACS // (c * self.o)))
             return out
         xp = buf["padded"] if ph or pw else x
         if ph or pw:
@@ -232,7 +234,13 @@ class Add(Layer):
 
     def __call__(self, xs: list[np.ndarray]) -> np.ndarray:
         out = self.buffers.get(xs[0].shape, lambda: {"out": np.empty(xs[0].shape, np.float32)})["out"]
-        return np.add(xs[0], xs[1], out=out)
+        a, b, flat = xs[0].reshape(-1), xs[1].reshape(-1), out.reshape(-1)
+
+        def part(_: int, start: int, stop: int) -> None:
+            np.add(a[start:stop], b[start:stop], out=flat[start:stop])
+
+        _threads.run_chunks(part, len(flat), grain=_GRAIN_FLOATS)
+        return out
 
 
 class Func(Layer):
