@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from xnorvision import kernels
 from xnorvision.runtime import Model
 from xnorvision.runtime.reference import write_reference
 
@@ -67,6 +68,17 @@ _ONNX_NOTE = ("onnxruntime is not installed" if importlib.util.find_spec("onnxru
               else "not measured: the graph has no ONNX exporter yet")
 
 
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
 def _torch_runner(model: Model, x: np.ndarray, threads: int) -> tuple[Callable[[], Any], int] | None:
     """The same graph as a float32 torch module, ready to call on ``x``; None without torch."""
     if importlib.util.find_spec("torch") is None:
@@ -110,7 +122,7 @@ def bench_model(path: Path | None = None, reference: str | None = None, threads:
     ours, base = rows[0], rows[1]
     report: dict[str, Any] = {
         "model": reference if reference else str(path), "input": list(x.shape), "threads": threads,
-        "runtimes": rows, "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "runtimes": rows, "machine": _cpu_name(), "kernels": kernels.simd_path(),
         "cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2),
     }
     if base["images_per_s"]:
@@ -122,7 +134,8 @@ def bench_model(path: Path | None = None, reference: str | None = None, threads:
 def format_report(report: dict[str, Any]) -> str:
     """A Markdown table of the report (what the README shows)."""
     lines = [f"model {report['model']}, input {report['input']}, {report['threads']} thread(s); "
-             f"{report['cpus']} CPUs, load average {report['load_average_1m']} at the end", "",
+             f"{report['machine']} ({report['cpus']} CPUs, kernels: {report['kernels']}), "
+             f"load average {report['load_average_1m']} at the end", "",
              "| runtime | images/s | p50 ms | p95 ms | weights MB |", "|---|---:|---:|---:|---:|"]
     for r in report["runtimes"]:
         if r["images_per_s"] is None:
