@@ -240,8 +240,7 @@ def _add(ctx: _Ctx) -> Result:
 
 def _concat(ctx: _Ctx) -> Result:
     first = ctx.input(0, "float", None)
-    axis = ctx.choice("axis", (-1, first.rank - 1), -1)
-    del axis
+    ctx.choice("axis", (-1, first.rank - 1), -1)  # channels only
     total: int | None = 0
     for i in range(len(ctx.ins)):
         t = ctx.input(i, "float", first.rank)
