@@ -123,6 +123,8 @@ def _binary_conv_args(x: object, w: object, c_in: object, stride: object, paddin
         raise ValueError(f"w must hold ceil(c_in/64) = {wc} words per tap, got {w.shape[3]}")
     if padding not in _BINARY_PADDINGS:
         raise ValueError(f"padding must be one of {_BINARY_PADDINGS}, got {padding!r}")
+    if w.shape[1] * w.shape[2] * c_in >= 2**30:
+        raise ValueError(f"kernel {w.shape[1]}x{w.shape[2]} x {c_in} channels is too large for int32 sums")
     geom = _conv_geometry(x.shape[1], x.shape[2], w.shape[1], w.shape[2], stride, padding != "valid")
     return x, w, c_in, geom, prepared
 
@@ -176,6 +178,8 @@ def xnor_gemm(a: np.ndarray, b: np.ndarray, k: int) -> np.ndarray:
         raise ValueError(f"a and b must have the same number of words, got {a.shape[1]} and {b.shape[1]}")
     if a.shape[1] != _words(k):
         raise ValueError(f"a and b must hold ceil(k/64) = {_words(k)} words per row, got {a.shape[1]}")
+    if k >= 2**30:
+        raise ValueError(f"k = {k} is too large for int32 sums")
     m, n, wc = a.shape[0], b.shape[0], a.shape[1]
     out = _bconv.conv(a.reshape(1, 1, m, wc), b.reshape(n, 1, 1, wc), k, 1, 0, 0, False, 1, m, 0,
                       _NO_AFFINE, _NO_AFFINE, _path, _num_threads)

@@ -31,6 +31,7 @@ class Settings:
     repeats: int
     min_seconds: float
     peak_iters: int
+    settle_seconds: float
 
 
 def settings(threads: int | None, quick: bool) -> Settings:
@@ -38,8 +39,8 @@ def settings(threads: int | None, quick: bool) -> Settings:
     # Many short repeats: on a shared machine most multi-thread runs lose a core for a while; the best
     # of many is the run that did not.
     if quick:
-        return Settings(n, repeats=15, min_seconds=0.0, peak_iters=100_000)
-    return Settings(n, repeats=100, min_seconds=0.5, peak_iters=100_000)
+        return Settings(n, repeats=5, min_seconds=0.0, peak_iters=100_000, settle_seconds=0.02)
+    return Settings(n, repeats=100, min_seconds=0.5, peak_iters=100_000, settle_seconds=0.2)
 
 
 def peak_bmacs(threads: int, iters: int, repeats: int) -> float:
@@ -84,17 +85,17 @@ def _time_layer(hw: int, c: int, threads: int, s: Settings) -> dict[str, float |
     with _threads(threads):
         for name, call in calls.items():
             times[name] = best_time(call, s.repeats, s.min_seconds)
-            _settle(threads)
+            _settle(threads, s)
     times["torch"] = _time_torch(hw, c, threads, s)
-    _settle(threads)
+    _settle(threads, s)
     times["openvino"] = None  # OpenVINO's BinaryConvolution: only when `openvino` is importable
     return times
 
 
-def _settle(threads: int) -> None:
+def _settle(threads: int, s: Settings) -> None:
     """Let worker threads that spin after a call (OpenMP, OpenBLAS) go to sleep before the next contender."""
     if threads > 1:
-        time.sleep(0.2)
+        time.sleep(s.settle_seconds)
 
 
 def _time_torch(hw: int, c: int, threads: int, s: Settings) -> float | None:
