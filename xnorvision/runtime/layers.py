@@ -147,7 +147,9 @@ class BinaryConv2d(Layer):
 
     def __init__(self, weight: np.ndarray, scale: np.ndarray, bias: np.ndarray, c_in: int,
                  attrs: dict[str, Any]) -> None:
-        self.weight, self.scale, self.bias, self.c_in = weight, scale, bias, c_in
+        # interleaved for the microkernel once here, not on every call
+        self.weight = kernels.BinaryConvWeights(np.ascontiguousarray(weight), c_in)
+        self.scale, self.bias, self.c_in = scale, bias, c_in
         self.stride, self.padding = attrs.get("stride", 1), _binary_padding(attrs)
         self.output = attrs.get("output", "float")
 
