@@ -19,6 +19,7 @@ def _x(*shape: int) -> np.ndarray:
 @pytest.fixture(params=[1, 3], ids=["1-thread", "3-threads"])
 def float_threads(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(layers, "_BLOCK_FLOATS", 1000)  # many im2col blocks per image and per worker
+    monkeypatch.setattr(layers, "_GRAIN_MACS", 1)  # and every one worth a thread
     _threads.set_threads(request.param)
     yield request.param
     _threads.set_threads(1)

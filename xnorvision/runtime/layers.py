@@ -122,7 +122,8 @@ class Conv2d(Layer):
                 np.copyto(block, view)
                 self._gemm(block.reshape(r * wo, -1), out[i, r0:r0 + r].reshape(r * wo, self.o))
 
-        _threads.run_chunks(work, len(blocks))
+        block_macs = rows * wo * self.kh * self.kw * c * self.o
+        _threads.run_chunks(work, len(blocks), grain=max(1, _GRAIN_MACS // block_macs))
         return out
 
     def _gemm(self, a: np.ndarray, out: np.ndarray) -> None:
