@@ -20,6 +20,7 @@ def _x(*shape: int) -> np.ndarray:
 def float_threads(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(layers, "_BLOCK_FLOATS", 1000)  # many im2col blocks per image and per worker
     monkeypatch.setattr(layers, "_GRAIN_MACS", 1)  # and every one worth a thread
+    monkeypatch.setattr(layers, "_GRAIN_FLOATS", 8)
     _threads.set_threads(request.param)
     yield request.param
     _threads.set_threads(1)
@@ -91,7 +92,7 @@ def test_linear_layers_and_sign() -> None:
     np.testing.assert_allclose(got, scale * (xs @ ref.unpack(wb, 130).T) + b, rtol=1e-5, atol=1e-4)
 
 
-def test_add_and_affine() -> None:
+def test_add_and_affine(float_threads: int) -> None:
     a, b = _x(1, 3, 3, 4), _x(1, 3, 3, 4)
     np.testing.assert_allclose(layers.Add()([a, b]), a + b)
     scale, shift = _x(4), _x(4)
