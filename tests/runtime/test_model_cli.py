@@ -71,3 +71,15 @@ def test_bench_model_writes_the_report(tmp_path: Path, capsys) -> None:
 def test_bench_model_needs_exactly_one_model(capsys) -> None:
     code, _, err = _run(capsys, "bench", "model")
     assert code == 2 and "either a model PATH or --reference" in err
+
+
+def test_info_of_an_any_size_model_takes_a_size(tmp_path: Path, capsys) -> None:
+    graph, tensors, spec = graphs.chain()
+    path = save_model(tmp_path / "any.xnv", graph, tensors, {**spec, "height": None, "width": None}, [], {})
+    code, out, _ = _run(capsys, "model", "info", str(path))
+    assert code == 0 and "any size" in out and "give --height/--width" in out
+    code, out, _ = _run(capsys, "model", "info", str(path), "--json", "--height", "13", "--width", "11")
+    sized = json.loads(out)
+    code, out, _ = _run(capsys, "model", "info", str(save_model(tmp_path / "fixed.xnv", graph, tensors, spec,
+                                                                  [], {})), "--json")
+    assert sized["macs"] == json.loads(out)["macs"] and sized["macs"]["binary"] > 0
