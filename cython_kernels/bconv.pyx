@@ -21,7 +21,7 @@ cnp.import_array()
 
 cdef extern from "xnv_simd.h" nogil:
     ctypedef void (*xnv_ukernel_t)(uint64_t **xp, const uint64_t *w, const int64_t *tapoff, int ntaps,
-                                   int wc, int32_t k, int32_t **out)
+                                   int wc, int32_t k, int32_t **out, int npx)
     ctypedef uint32_t (*xnv_signbits_t)(const int32_t *acc, const int32_t *thr)
     enum:
         XNV_BLK
@@ -111,7 +111,7 @@ cdef void _prepare_block(const Conv *cv, int blk, uint64_t *wbuf, int32_t *tapsu
             xp[p] = <uint64_t *>cv.zeros
             op[p] = tile + p * XNV_BLK
         for t in range(cv.ntaps):
-            cv.uk(xp, wbuf + t * wc * XNV_BLK, &zero_off, 1, wc, cv.c_in, op)
+            cv.uk(xp, wbuf + t * wc * XNV_BLK, &zero_off, 1, wc, cv.c_in, op, 1)
             for c in range(XNV_BLK):
                 tapsum[t * XNV_BLK + c] = tile[c]
 
@@ -164,7 +164,7 @@ cdef void _run_item(const Conv *cv, int64_t item, uint64_t *wbuf, int32_t *tapsu
     cdef int64_t chunk = item % cv.nchunks
     cdef int64_t t0 = cv.ntiles * chunk // cv.nchunks, t1 = cv.ntiles * (chunk + 1) // cv.nchunks
     cdef int64_t t, pix, plane = <int64_t>cv.ho * cv.wo
-    cdef int p
+    cdef int p, npx
     cdef int32_t k = cv.ntaps * cv.c_in
     cdef uint64_t *xp[XNV_TILE]
     cdef int32_t *op[XNV_TILE]
@@ -181,12 +181,10 @@ cdef void _run_item(const Conv *cv, int64_t item, uint64_t *wbuf, int32_t *tapsu
     else:
         _prepare_block(cv, blk, wbuf, tapsum, tile, cv.zero_pad)
     for t in range(t0, t1):
-        for p in range(XNV_TILE):
+        npx = <int>min(<int64_t>XNV_TILE, cv.npix - t * XNV_TILE)  # the last tile may be short
+        for p in range(npx):
             pix = t * XNV_TILE + p
             op[p] = tile + p * XNV_BLK
-            if pix >= cv.npix:  # a short last tile repeats its last pixel into the scratch tile
-                xp[p] = xp[p - 1]
-                continue
             if direct:
                 op[p] = <int32_t *>cv.out + pix * cv.o + blk * XNV_BLK
             oys[p] = oy
@@ -199,11 +197,9 @@ cdef void _run_item(const Conv *cv, int64_t item, uint64_t *wbuf, int32_t *tapsu
                 if oy == cv.ho:
                     oy = 0
                     n = n + 1
-        cv.uk(xp, wbuf, cv.tapoff, cv.ntaps, cv.wc, k, op)
-        for p in range(XNV_TILE):
-            pix = t * XNV_TILE + p
-            if pix < cv.npix:
-                _epilogue(cv, blk, pix, oys[p], oxs[p], op[p], tapsum, direct)
+        cv.uk(xp, wbuf, cv.tapoff, cv.ntaps, cv.wc, k, op, npx)
+        for p in range(npx):
+            _epilogue(cv, blk, t * XNV_TILE + p, oys[p], oxs[p], op[p], tapsum, direct)
 
 
 cdef void _pad_input(const uint64_t *x, uint64_t *xp, int64_t n, int h, int w, int wc, int ph, int pw,

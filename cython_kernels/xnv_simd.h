@@ -1,8 +1,8 @@
 /* SIMD popcount paths for the binary kernels, chosen at run time (the build never uses -march=native).
  *
  * Each path provides two functions:
- *   - a microkernel: ±1 dot products over one tile of XNV_TILE output pixels x XNV_BLK output channels,
- *     out[p][c] = k - 2 * sum_t sum_j popcount(xp[p][tapoff[t] + j] ^ w[(t * wc + j) * XNV_BLK + c])
+ *   - a microkernel: ±1 dot products over one tile of npx <= XNV_TILE output pixels x XNV_BLK output
+ *     channels, out[p][c] = k - 2 * sum_t sum_j popcount(xp[p][tapoff[t] + j] ^ w[(t * wc + j) * XNV_BLK + c])
  *     (out[p] may point straight into the output tensor);
  *     the weights of a block are interleaved by channel so one vector holds 8 (AVX-512) channels' words
  *     and each input word is broadcast: no horizontal sums, any channel count;
@@ -24,15 +24,15 @@ enum { XNV_PATH_PORTABLE = 0, XNV_PATH_AVX2 = 1, XNV_PATH_AVX512 = 2, XNV_PATH_N
 enum { XNV_CPU_AVX2 = 1, XNV_CPU_AVX512F = 2, XNV_CPU_AVX512_VPOPCNTDQ = 4, XNV_CPU_NEON = 8, XNV_CPU_POPCNT = 16 };
 
 typedef void (*xnv_ukernel_t)(uint64_t **xp, const uint64_t *w, const int64_t *tapoff, int ntaps, int wc,
-                              int32_t k, int32_t **out);
+                              int32_t k, int32_t **out, int npx);
 typedef uint32_t (*xnv_signbits_t)(const int32_t *acc, const int32_t *thr);
 
 static inline int xnv_popcount64(uint64_t v) { return __builtin_popcountll(v); }
 
 /* ------------------------------------------------------------------------------------------ portable */
 static void xnv_uk_portable(uint64_t **xp, const uint64_t *w, const int64_t *tapoff, int ntaps, int wc,
-                            int32_t k, int32_t **out) {
-    for (int p = 0; p < XNV_TILE; p++) {
+                            int32_t k, int32_t **out, int npx) {
+    for (int p = 0; p < npx; p++) {
         int64_t acc[XNV_BLK] = {0};
         const uint64_t *wp = w;
         for (int t = 0; t < ntaps; t++) {
@@ -88,8 +88,32 @@ static uint64_t xnv_peak_portable(int64_t iters) {
 #define XNV_AVX512 __attribute__((target("avx512f,avx512vpopcntdq")))
 #define XNV_ACC512(a, b, wv) a = _mm512_add_epi64(a, _mm512_popcnt_epi64(_mm512_xor_si512(b, wv)))
 
+/* One pixel x 32 channels: the tail of a pixel range shorter than a tile. */
+XNV_AVX512 static void xnv_uk_avx512_1px(const uint64_t *xp, const uint64_t *w, const int64_t *tapoff, int ntaps,
+                                         int wc, int32_t k, int32_t *out) {
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+    const uint64_t *wp = w;
+    for (int t = 0; t < ntaps; t++) {
+        const uint64_t *x = xp + tapoff[t];
+        for (int j = 0; j < wc; j++, wp += XNV_BLK) {
+            __m512i b = _mm512_set1_epi64((long long)x[j]);
+            XNV_ACC512(a0, b, _mm512_loadu_si512(wp)); XNV_ACC512(a1, b, _mm512_loadu_si512(wp + 8));
+            XNV_ACC512(a2, b, _mm512_loadu_si512(wp + 16)); XNV_ACC512(a3, b, _mm512_loadu_si512(wp + 24));
+        }
+    }
+    const __m512i kv = _mm512_set1_epi64(k);
+    __m512i acc[4] = {a0, a1, a2, a3};
+    for (int i = 0; i < 4; i++)
+        _mm256_storeu_si256((__m256i *)(out + 8 * i),
+                            _mm512_cvtepi64_epi32(_mm512_sub_epi64(kv, _mm512_slli_epi64(acc[i], 1))));
+}
+
 XNV_AVX512 static void xnv_uk_avx512(uint64_t **xp, const uint64_t *w, const int64_t *tapoff, int ntaps, int wc,
-                                     int32_t k, int32_t **out) {
+                                     int32_t k, int32_t **out, int npx) {
+    if (npx < XNV_TILE) {
+        for (int p = 0; p < npx; p++) xnv_uk_avx512_1px(xp[p], w, tapoff, ntaps, wc, k, out[p]);
+        return;
+    }
     __m512i a00 = _mm512_setzero_si512(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00,
             a13 = a00, a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
     const uint64_t *wp = w;
@@ -176,9 +200,9 @@ XNV_AVX2 static inline __m256i xnv_popcnt8_avx2(__m256i v) {
 
 /* Byte counters hold at most 255: flush them into 64-bit lanes (vpsadbw) every 31 words. */
 XNV_AVX2 static void xnv_uk_avx2(uint64_t **xp, const uint64_t *w, const int64_t *tapoff, int ntaps, int wc,
-                                 int32_t k, int32_t **out) {
+                                 int32_t k, int32_t **out, int npx) {
     const __m256i zero = _mm256_setzero_si256();
-    for (int p = 0; p < XNV_TILE; p++) {
+    for (int p = 0; p < npx; p++) {
         __m256i s[8], b[8];
         for (int v = 0; v < 8; v++) { s[v] = zero; b[v] = zero; }
         const uint64_t *wp = w;
@@ -240,8 +264,8 @@ XNV_AVX2 static uint64_t xnv_peak_avx2(int64_t iters) {
 /* vcntq_u8 counts bits per byte; pairwise widening adds (u8 -> u16 -> u32 -> u64) keep each 64-bit lane,
  * i.e. each output channel, separate. u16 lanes gain at most 16 per word: flush every 4000 words. */
 static void xnv_uk_neon(uint64_t **xp, const uint64_t *w, const int64_t *tapoff, int ntaps, int wc,
-                        int32_t k, int32_t **out) {
-    for (int p = 0; p < XNV_TILE; p++) {
+                        int32_t k, int32_t **out, int npx) {
+    for (int p = 0; p < npx; p++) {
         uint16x8_t a[16];
         uint64x2_t s[16];
         for (int v = 0; v < 16; v++) { a[v] = vdupq_n_u16(0); s[v] = vdupq_n_u64(0); }
