@@ -125,6 +125,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--init", type=Path, help="start from this checkpoint (a second training cycle)")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
@@ -132,6 +133,9 @@ def main() -> None:
     train, held = wider[:-HOLDOUT], wider[-HOLDOUT:]
     scenes = load_scenes(args.faces, args.cache)
     model = ProposalNet(args.mode, args.width)
+    if args.init:
+        model.load_state_dict(torch.load(args.init))
+        args.init_recipe = json.loads(args.init.with_suffix(".json").read_text())
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, args.lr, total_steps=args.steps, pct_start=0.05)
     t0, running = time.time(), 0.0
