@@ -1,8 +1,9 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 """im2col for float32 NHWC: the patch matrix a float GEMM convolves with (BWN layers, the float baseline).
 
-Row (n, oy, ox) holds the kh x kw x C patch in (dy, dx, c) order, zeros where the patch leaves the image.
-Arguments are validated by the caller; this module trusts them.
+Row (n, oy, ox) holds the kh x kw x C patch in (dy, dx, c) order, zeros where the patch leaves the image,
+and optionally a final 1.0 so that a bias row in the weights adds the bias inside the GEMM. Arguments are
+validated by the caller; this module trusts them.
 """
 
 from cython.parallel cimport prange
@@ -16,15 +17,18 @@ import numpy as np
 cnp.import_array()
 
 
-def im2col(cnp.ndarray x, int kh, int kw, int stride, int ph, int pw, int ho, int wo, int nthreads):
-    """float32 [N,H,W,C] -> float32 [N*Ho*Wo, kh*kw*C]."""
+def im2col(cnp.ndarray x, int kh, int kw, int stride, int ph, int pw, int ho, int wo, int nthreads,
+           bint ones_column=False):
+    """float32 [N,H,W,C] -> float32 [N*Ho*Wo, kh*kw*C (+ 1 with ``ones_column``)]."""
     cdef int n = x.shape[0], h = x.shape[1], w = x.shape[2], c = x.shape[3]
-    cdef int64_t k = <int64_t>kh * kw * c, row, ox
+    cdef int64_t kp = <int64_t>kh * kw * c, k = kp + ones_column, row, ox
     cdef int b, oy, dy, dx, iy, ix
     cdef cnp.ndarray cols = np.empty((<int64_t>n * ho * wo, k), np.float32)
     cdef const float *src = <const float *>cnp.PyArray_DATA(x)
     cdef float *dst = <float *>cnp.PyArray_DATA(cols)
     cdef float *d
+    cdef const float *s
+    cdef int j
     cdef int nt = max(1, nthreads) if cols.size >= (1 << 16) else 1
     for row in prange(<int64_t>n * ho, nogil=True, num_threads=nt, schedule="static"):
         b = <int>(row // ho)
@@ -37,7 +41,13 @@ def im2col(cnp.ndarray x, int kh, int kw, int stride, int ph, int pw, int ho, in
                     ix = <int>ox * stride - pw + dx
                     if iy < 0 or iy >= h or ix < 0 or ix >= w:
                         memset(d + (dy * kw + dx) * c, 0, c * sizeof(float))
+                    elif c < 16:  # the few channels of an image: a call to memcpy costs more than the copy
+                        s = src + ((<int64_t>b * h + iy) * w + ix) * c
+                        for j in range(c):
+                            d[(dy * kw + dx) * c + j] = s[j]
                     else:
                         memcpy(d + (dy * kw + dx) * c, src + ((<int64_t>b * h + iy) * w + ix) * c,
                                c * sizeof(float))
+            if ones_column:
+                d[kp] = 1.0
     return cols

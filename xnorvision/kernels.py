@@ -217,8 +217,9 @@ def bwn_conv2d(x: np.ndarray, w: np.ndarray, c_in: int, scale: np.ndarray, bias:
                stride: int = 1, padding: Literal["valid", "same"] = "valid") -> np.ndarray:
     """Binary-weight convolution of real NHWC ``x``: ``y = scale[o] * conv(x, ±1 weights) + bias[o]``.
 
-    im2col + float32 GEMM (OpenBLAS through numpy, which uses its own threads) against the ±1 weights,
-    unpacked once per weight array and cached: this measured faster than any popcount-free bit trick.
+    One float32 GEMM (OpenBLAS through numpy, with its own threads), the same work as the float32 im2col +
+    sgemm baseline: the weights are unpacked to ±scale once per (w, scale, bias) and cached with a bias
+    row, which a column of ones in the im2col matrix adds inside the GEMM.
     """
     x = _array("x", x, (np.float32,), 4)
     w = _array("w", w, (np.uint64,), 4)
@@ -233,29 +234,30 @@ def bwn_conv2d(x: np.ndarray, w: np.ndarray, c_in: int, scale: np.ndarray, bias:
     s, ph, pw, ho, wo = _conv_geometry(x.shape[1], x.shape[2], w.shape[1], w.shape[2], stride, same)
     scale, bias = _affine("scale", scale, w.shape[0]), _affine("bias", bias, w.shape[0])
     o, kh, kw, _ = w.shape
+    weights = _bwn_weights(w, c_in, scale, bias)
     if kh == kw == 1 and s == 1:
-        cols = x.reshape(-1, c_in)
+        y = x.reshape(-1, c_in) @ weights[:-1]
+        y += weights[-1]
     else:
-        cols = _im2col.im2col(x, kh, kw, s, ph, pw, ho, wo, _num_threads)
-    y = cols @ _bwn_weights(w, c_in)
-    y *= scale
-    y += bias
+        y = _im2col.im2col(x, kh, kw, s, ph, pw, ho, wo, _num_threads, True) @ weights
     return y.reshape(x.shape[0], ho, wo, o)
 
 
-_bwn_cache: dict[int, tuple[np.ndarray, int, np.ndarray]] = {}
+_bwn_cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, int, np.ndarray]] = {}
 
 
-def _bwn_weights(w: np.ndarray, c_in: int) -> np.ndarray:
-    """±1 float32 weights [kh*kw*c_in, O] for ``w``, cached; a hit is checked against a copy of ``w``."""
+def _bwn_weights(w: np.ndarray, c_in: int, scale: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """[kh*kw*c_in + 1, O] float32: ±scale weights, then the bias row; cached, hits checked by content."""
     hit = _bwn_cache.get(id(w))
-    if hit is not None and hit[1] == c_in and hit[0].shape == w.shape and np.array_equal(hit[0], w):
-        return hit[2]
-    wt = np.ascontiguousarray(unpack_bits(w, c_in).reshape(w.shape[0], -1).T)
+    if (hit is not None and hit[3] == c_in and hit[0].shape == w.shape and np.array_equal(hit[0], w)
+            and np.array_equal(hit[1], scale) and np.array_equal(hit[2], bias)):
+        return hit[4]
+    signs = unpack_bits(w, c_in).reshape(w.shape[0], -1)
+    weights = np.ascontiguousarray(np.concatenate([(signs * scale[:, None]).T, bias[None, :]]))
     if len(_bwn_cache) >= 64:
         _bwn_cache.pop(next(iter(_bwn_cache)))
-    _bwn_cache[id(w)] = (w.copy(), c_in, wt)
-    return wt
+    _bwn_cache[id(w)] = (w.copy(), scale.copy(), bias.copy(), c_in, weights)
+    return weights
 
 
 # ------------------------------------------------------------------------------------------- pooling

@@ -31,7 +31,7 @@ def test_bwn_matches_reference(threads: int, shape: tuple[int, ...], stride: int
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
-def test_bwn_weight_cache_sees_changed_weights() -> None:
+def test_bwn_weight_cache_sees_changed_weights_scale_and_bias() -> None:
     rng = np.random.default_rng(3)
     x = rng.standard_normal((1, 4, 4, 8)).astype(np.float32)
     wp = ref.pack_bits(rng.standard_normal((4, 3, 3, 8)).astype(np.float32))
@@ -42,3 +42,6 @@ def test_bwn_weight_cache_sees_changed_weights() -> None:
     want = ref.conv_float(x, ref.unpack_bits(wp, 8), 1, 1, 1, 0.0)
     np.testing.assert_allclose(after, want, rtol=1e-4, atol=1e-4)
     assert not np.allclose(before[..., 0], after[..., 0])
+    one[1], zero[2] = 3.0, -1.0  # same scale/bias arrays, new values
+    got = K.bwn_conv2d(x, wp, 8, one, zero, 1, "same")
+    np.testing.assert_allclose(got, one * want + zero, rtol=1e-4, atol=1e-4)
