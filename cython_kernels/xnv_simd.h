@@ -1,13 +1,14 @@
 /* SIMD popcount paths for the binary kernels, chosen at run time (the build never uses -march=native).
  *
- * Each path provides two functions:
+ * Each path provides:
  *   - a microkernel: ±1 dot products over one tile of npx <= XNV_TILE output pixels x XNV_BLK output
  *     channels, out[p][c] = k - 2 * sum_t sum_j popcount(xp[p][tapoff[t] + j] ^ w[(t * wc + j) * XNV_BLK + c])
  *     (out[p] may point straight into the output tensor);
  *     the weights of a block are interleaved by channel so one vector holds 8 (AVX-512) channels' words
  *     and each input word is broadcast: no horizontal sums, any channel count;
  *   - a peak loop: the same XOR + popcount + add on registers only, the ceiling the kernels are held to;
- *   - (AVX-512 only) the sign bits of a block: bit c = acc[c] < thr[c], one compare-to-mask.
+ * and, where a vector form pays (AVX-512; portable C elsewhere), the sign bits of a block (bit c =
+ * acc[c] < thr[c], one compare-to-mask) and the sign bits of a float row (pack_bits).
  * AVX-512 VPOPCNTDQ and AVX2 (nibble table) are compiled with __attribute__((target)) and picked with
  * __builtin_cpu_supports; NEON is the AArch64 baseline; the portable path is plain C.
  */
