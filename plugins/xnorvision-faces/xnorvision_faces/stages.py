@@ -43,7 +43,7 @@ def decode_level(out: np.ndarray, stride: int, floor: float) -> tuple[np.ndarray
 class ProposalStage:
     """Candidate face boxes over the whole frame (the first stage)."""
 
-    def __init__(self, model: Model, long_side: int = 320, floor: float = 0.05, max_out: int = 50,
+    def __init__(self, model: Model, long_side: int = 320, floor: float = 0.05, max_out: int = 24,
                  nms_iou: float = 0.4) -> None:
         self.name = "faces-proposal"
         self.model, self.long_side, self.floor = model, long_side, floor
