@@ -85,11 +85,12 @@ def _words(c: int) -> int:
     return (c + 63) // 64
 
 
-def _affine(name: str, a: object, o: int) -> np.ndarray:
+def _affine(name: str, a: object, o: int, finite: bool = True) -> np.ndarray:
+    """A per-output-channel float32 vector; ``finite=False`` leaves that check to the compiled kernel."""
     a = _array(name, a, (np.float32,), 1)
     if a.shape[0] != o:
         raise ValueError(f"{name} must have shape ({o},) (one per output channel), got {a.shape}")
-    if not np.isfinite(a).all():
+    if finite and not np.isfinite(a).all():
         raise ValueError(f"{name} must be finite")
     return a
 
@@ -208,7 +209,7 @@ def binary_conv2d_fused(x: np.ndarray, w: np.ndarray | BinaryConvWeights, c_in: 
     if output not in ("float", "bits"):
         raise ValueError(f"output must be 'float' or 'bits', got {output!r}")
     x, w, c_in, (s, ph, pw, ho, wo), prepared = _binary_conv_args(x, w, c_in, stride, padding)
-    scale, bias = _affine("scale", scale, w.shape[0]), _affine("bias", bias, w.shape[0])
+    scale, bias = _affine("scale", scale, w.shape[0], False), _affine("bias", bias, w.shape[0], False)
     return _bconv.conv(x, w, c_in, s, ph, pw, padding == "same_zero", ho, wo, 1 if output == "float" else 2,
                        scale, bias, _path, _num_threads, prepared)
 
