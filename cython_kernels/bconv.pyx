@@ -24,11 +24,13 @@ cdef extern from "xnv_simd.h" nogil:
     ctypedef void (*xnv_ukernel_t)(uint64_t **xp, const uint64_t *w, const int64_t *tapoff, int ntaps,
                                    int wc, int32_t k, int32_t **out, int npx)
     ctypedef uint32_t (*xnv_signbits_t)(const int32_t *acc, const int32_t *thr)
+    ctypedef void (*xnv_affine_t)(const int32_t *acc, const float *scale, const float *bias, float *out)
     enum:
         XNV_BLK
         XNV_TILE
     xnv_ukernel_t xnv_ukernel(int path)
     xnv_signbits_t xnv_signbits(int path)
+    xnv_affine_t xnv_affine(int path)
     double xnv_peak(int path, int64_t iters, uint64_t *checksum)
 
 cdef enum:
@@ -46,6 +48,7 @@ cdef struct Conv:
     int64_t npix, ntiles, nchunks
     xnv_ukernel_t uk
     xnv_signbits_t signbits
+    xnv_affine_t affine
     void *out
     const float *scale
     const float *bias
@@ -153,8 +156,11 @@ cdef inline void _epilogue(const Conv *cv, int blk, int64_t pix, int oy, int ox,
         of = <float *>cv.out + pix * cv.o + o0
         sc = cv.scale + o0
         bi = cv.bias + o0
-        for c in range(nc):
-            of[c] = sc[c] * <float>acc[c] + bi[c]
+        if nc == XNV_BLK:
+            cv.affine(acc, sc, bi, of)
+        else:
+            for c in range(nc):
+                of[c] = sc[c] * <float>acc[c] + bi[c]
     else:
         # A block is half a uint64 word (little-endian): threads never share a word they modify.
         (<uint32_t *>cv.out)[pix * cv.owords32 + blk] = cv.signbits(acc, cv.thr + o0) ^ cv.flipbits[blk]
@@ -274,6 +280,7 @@ def conv(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bin
     cv.nchunks = 1 if nt == 1 else max(1, min(cv.ntiles, (4 * nt + nblk - 1) // nblk))
     cv.uk = xnv_ukernel(path)
     cv.signbits = xnv_signbits(path)
+    cv.affine = xnv_affine(path)
     cv.out = cnp.PyArray_DATA(out)
     cv.scale = <const float *>cnp.PyArray_DATA(scale)
     cv.bias = <const float *>cnp.PyArray_DATA(bias)

@@ -7,8 +7,9 @@
  *     the weights of a block are interleaved by channel so one vector holds 8 (AVX-512) channels' words
  *     and each input word is broadcast: no horizontal sums, any channel count;
  *   - a peak loop: the same XOR + popcount + add on registers only, the ceiling the kernels are held to;
- * and, where a vector form pays (AVX-512; portable C elsewhere), the sign bits of a block (bit c =
- * acc[c] < thr[c], one compare-to-mask) and the sign bits of a float row (pack_bits).
+ * and, where a vector form pays (AVX-512; portable C elsewhere), the fused epilogues of a block (the
+ * float32 affine, and the sign bits c = acc[c] < thr[c] as one compare-to-mask) and the sign bits of a
+ * float row (pack_bits).
  * AVX-512 VPOPCNTDQ and AVX2 (nibble table) are compiled with __attribute__((target)) and picked with
  * __builtin_cpu_supports; NEON is the AArch64 baseline; the portable path is plain C.
  */
@@ -27,6 +28,7 @@ enum { XNV_CPU_AVX2 = 1, XNV_CPU_AVX512F = 2, XNV_CPU_AVX512_VPOPCNTDQ = 4, XNV_
 typedef void (*xnv_ukernel_t)(uint64_t **xp, const uint64_t *w, const int64_t *tapoff, int ntaps, int wc,
                               int32_t k, int32_t **out, int npx);
 typedef uint32_t (*xnv_signbits_t)(const int32_t *acc, const int32_t *thr);
+typedef void (*xnv_affine_t)(const int32_t *acc, const float *scale, const float *bias, float *out);
 
 static inline int xnv_popcount64(uint64_t v) { return __builtin_popcountll(v); }
 
@@ -67,6 +69,11 @@ static int xnv_pack_f32_portable(const float *x, int64_t c, uint64_t *out) {
         out[w] = bits;
     }
     return nan;
+}
+
+/* out[c] = scale[c] * (float)acc[c] + bias[c] for a block, rounded twice (the build forbids FMA contraction). */
+static void xnv_affine_portable(const int32_t *acc, const float *scale, const float *bias, float *out) {
+    for (int c = 0; c < XNV_BLK; c++) out[c] = scale[c] * (float)acc[c] + bias[c];
 }
 
 static uint64_t xnv_peak_portable(int64_t iters) {
@@ -163,6 +170,13 @@ __attribute__((target("avx512f"))) static int xnv_pack_f32_avx512(const float *x
         out[w] = bits;
     }
     return nan != 0;
+}
+
+XNV_AVX512 static void xnv_affine_avx512(const int32_t *acc, const float *scale, const float *bias, float *out) {
+    for (int h = 0; h < XNV_BLK; h += 16) {
+        __m512 y = _mm512_mul_ps(_mm512_loadu_ps(scale + h), _mm512_cvtepi32_ps(_mm512_loadu_si512(acc + h)));
+        _mm512_storeu_ps(out + h, _mm512_add_ps(y, _mm512_loadu_ps(bias + h)));
+    }
 }
 
 XNV_AVX512 static uint64_t xnv_peak_avx512(int64_t iters) {
@@ -369,6 +383,14 @@ static xnv_signbits_t xnv_signbits(int path) {
 #endif
     (void)path;
     return xnv_signbits_portable;
+}
+
+static xnv_affine_t xnv_affine(int path) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (path == XNV_PATH_AVX512) return xnv_affine_avx512;
+#endif
+    (void)path;
+    return xnv_affine_portable;
 }
 
 typedef int (*xnv_pack_f32_t)(const float *x, int64_t c, uint64_t *out);
