@@ -172,3 +172,12 @@ def test_torch_twin_of_small_graphs(tmp_path: Path, build) -> None:
         if value.ndim == 4:
             value = value.transpose(0, 2, 3, 1)
         np.testing.assert_allclose(value, want[name], rtol=1e-3, atol=1e-3)
+
+
+def test_loading_without_threads_keeps_the_process_setting(tmp_path: Path) -> None:
+    from xnorvision import kernels
+
+    first = _load(tmp_path, graphs.chain(), threads=1)
+    graph, tensors, spec = graphs.residual()
+    second = Model.load(save_model(tmp_path / "r.xnv", graph, tensors, spec, [], {}))
+    assert first.threads == second.threads == kernels.get_num_threads() == 1

@@ -52,11 +52,15 @@ class Model:
         self._checked_sizes: set[tuple[int, int]] = set()
         self._norm = _normaliser(self.input_spec)
         self.threads = 1
-        self.set_threads(threads or os.cpu_count() or 1)
+        # None keeps the process-wide count (the kernels start at one thread per CPU)
+        self.set_threads(kernels.get_num_threads() if threads is None else threads)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], threads: int | None = None) -> Model:
-        """Read and validate ``path``; raises :class:`ModelFormatError` if it is not a valid .xnv file."""
+        """Read and validate ``path``; raises :class:`ModelFormatError` if it is not a valid .xnv file.
+
+        ``threads`` sets the process-wide thread count (see :meth:`set_threads`); None keeps it.
+        """
         return cls(load_xnv(path), threads, Path(path))
 
     def set_threads(self, n: int) -> None:
