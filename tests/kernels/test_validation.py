@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -67,3 +71,11 @@ def test_cpu_features_and_path_agree() -> None:
     # the best path wins: nothing faster than the chosen one is available
     order = ["avx512", "neon", "avx2", "portable"]
     assert not any(expected[p] for p in order[: order.index(K.simd_path())])
+
+
+@pytest.mark.parametrize(("value", "expected"), [("portable", "portable"), ("sse9", "unknown SIMD path")])
+def test_simd_environment_variable(value: str, expected: str) -> None:
+    env = {**os.environ, "XNORVISION_SIMD": value}
+    code = "from xnorvision import kernels; print(kernels.simd_path())"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert expected in (done.stdout if expected == value else done.stderr)
