@@ -7,12 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.runtime import graphs
-from tests.runtime import reference_ops as ref
 from xnorvision.errors import ModelFormatError, XnorvisionError
 from xnorvision.runtime import Model, load_xnv, save_model
 from xnorvision.runtime._fold import fold
 from xnorvision.runtime.reference import write_reference
+
+from . import graphs
+from . import reference_ops as ref
 
 
 def _load(tmp_path: Path, model: graphs.Model, threads: int = 1) -> Model:

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 import safetensors.numpy
 
-from tests.runtime import graphs
 from xnorvision.errors import ModelFormatError
 from xnorvision.runtime import load_xnv, save_model
 from xnorvision.runtime.format import parse_xnv
+
+from . import graphs
 
 
 def _save(tmp_path: Path, model=None, **changes) -> Path:

@@ -16,10 +16,11 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.runtime import graphs
 from xnorvision.errors import ModelFormatError
 from xnorvision.runtime import Model, load_xnv, save_model
 from xnorvision.runtime.format import parse_xnv
+
+from . import graphs
 
 
 def _file_bytes(build: Callable[[], graphs.Model]) -> bytes:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.runtime import reference_ops as ref
 from xnorvision.runtime import _threads, layers
 from xnorvision.runtime.reference import random_packed
+
+from . import reference_ops as ref
 
 rng = np.random.default_rng(7)
 

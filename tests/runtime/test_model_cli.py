@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.runtime import graphs
 from xnorvision.cli import main
 from xnorvision.runtime import save_model
+
+from . import graphs
 
 
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
