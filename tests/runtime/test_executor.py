@@ -95,14 +95,21 @@ def test_images_are_preprocessed_by_the_input_spec(tmp_path: Path) -> None:
     big = np.repeat(np.repeat(img, 2, axis=0), 2, axis=1)  # resized to the model's size
     assert model.preprocess(big).shape == (1, 13, 11, 3)
     assert model(np.stack([img, img])).shape == (2, 5)
+    np.testing.assert_allclose(model([img, big])[0], model(img)[0], rtol=1e-6)  # a list may mix sizes
+    gray = img[..., 0]
+    assert np.array_equal(model.preprocess(gray), model.preprocess(gray[..., None]))  # gray -> BGR
 
 
 def test_bad_inputs_are_user_errors(tmp_path: Path) -> None:
     model = _load(tmp_path, graphs.chain())
     with pytest.raises(XnorvisionError, match="the model takes 13x11"):
         model.run(np.zeros((1, 8, 8, 3), np.float32))
-    with pytest.raises(XnorvisionError, match="expected BGR images"):
+    with pytest.raises(XnorvisionError, match="expected uint8 BGR images"):
         model(np.zeros((2, 2, 2, 2, 2), np.uint8))
+    with pytest.raises(XnorvisionError, match="expected uint8 BGR images"):
+        model([np.zeros((4, 4, 3), np.float32)])
+    with pytest.raises(XnorvisionError, match="no images"):
+        model([])
     with pytest.raises(XnorvisionError, match="threads"):
         model.set_threads(0)
 
@@ -123,6 +130,8 @@ def test_any_size_model_plans_each_size(tmp_path: Path) -> None:
                                    atol=1e-3)
     with pytest.raises(XnorvisionError, match="does not fit this model: node 'b1'.*2.3 GiB per image"):
         model.run(np.zeros((1, 6000, 6000, 3), np.float32))  # calloc'd: untouched pages cost nothing
+    with pytest.raises(XnorvisionError, match="different sizes"):
+        model([np.zeros((8, 8, 3), np.uint8), np.zeros((9, 9, 3), np.uint8)])
     with pytest.raises(XnorvisionError, match="input has 4 channels"):
         model.run(np.zeros((1, 5, 5, 4), np.float32))
 

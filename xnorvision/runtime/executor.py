@@ -71,13 +71,14 @@ class Model:
         kernels.set_num_threads(n)
         _threads.set_threads(n)
 
-    def __call__(self, images: np.ndarray) -> np.ndarray:
+    def __call__(self, images: np.ndarray | list[np.ndarray]) -> np.ndarray:
         """Run BGR uint8 images; return the first output."""
         return self.run(images)[self.output_names[0]]
 
     def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """Run images (uint8) or an already normalised float32 NHWC tensor; return every output."""
-        x = self.preprocess(x) if np.asarray(x).dtype == np.uint8 else self._check_tensor(x)
+        images = isinstance(x, list | tuple) or (isinstance(x, np.ndarray) and x.dtype == np.uint8)
+        x = self.preprocess(x) if images else self._check_tensor(x)
         self._check_size(x.shape[1], x.shape[2])
         env: dict[str, np.ndarray] = {"input": x}
         for i, (name, inputs, layer) in enumerate(self._steps):
@@ -87,19 +88,16 @@ class Model:
                     env.pop(k, None)  # free it (``add(x, x)`` names it twice)
         return {pub: np.array(env[own]) for pub, own in zip(self.output_names, self._outputs, strict=True)}
 
-    def preprocess(self, images: np.ndarray) -> np.ndarray:
-        """BGR uint8 ``(H, W, 3)``/``(N, H, W, 3)`` (or gray ``(H, W)``/``(N, H, W)``) -> float32 NHWC."""
-        images = np.asarray(images)
+    def preprocess(self, images: np.ndarray | list[np.ndarray]) -> np.ndarray:
+        """BGR uint8 images -> the float32 NHWC input tensor, as the input spec says.
+
+        Takes one image ``(H, W, 3)`` (or gray ``(H, W)``), a batch ``(N, H, W, 3)``, or a list of images;
+        a fixed-size model resizes each, so a list may mix sizes.
+        """
         spec = self.input_spec
-        if images.ndim in (2, 3) and (images.ndim == 2 or images.shape[-1] in (1, 3)):
-            images = images[None]
-        if images.ndim == 3:
-            images = images[..., None]
-        if images.ndim != 4 or images.shape[-1] not in (1, 3) or 0 in images.shape:
-            raise XnorvisionError(f"expected BGR images (H, W, 3) or (N, H, W, 3), got shape {images.shape}")
         size = (spec["width"], spec["height"])
         out = []
-        for img in images:
+        for img in _image_list(images):
             if spec["channels"] == 1 and img.shape[-1] == 3:
                 img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)[..., None]
             elif spec["channels"] == 3 and img.shape[-1] == 1:
@@ -107,6 +105,8 @@ class Model:
             if spec["height"] is not None and img.shape[:2] != (spec["height"], spec["width"]):
                 img = cv2.resize(img, size, interpolation=cv2.INTER_AREA).reshape(*size[::-1], -1)
             out.append(img)
+        if len({img.shape for img in out}) > 1:
+            raise XnorvisionError("images of different sizes cannot share a batch of an any-size model")
         batch = np.stack(out)
         if spec["channel_order"] == "rgb":
             batch = batch[..., ::-1]
@@ -137,6 +137,26 @@ class Model:
         except ModelFormatError as exc:
             raise XnorvisionError(f"input size {h}x{w} does not fit this model: {exc}") from None
         self._checked_sizes.add((h, w))
+
+
+def _image_list(images: np.ndarray | list[np.ndarray]) -> list[np.ndarray]:
+    """Split one image, a batch or a list into (H, W, C) uint8 images, C being 1 or 3."""
+    if isinstance(images, np.ndarray):
+        single = images.ndim == 2 or (images.ndim == 3 and images.shape[-1] in (1, 3))
+        items = [images] if single else list(images) if images.ndim in (3, 4) else [images]
+    else:
+        items = [np.asarray(img) for img in images]
+    out = []
+    for img in items:
+        if img.ndim == 2:
+            img = img[..., None]
+        if img.dtype != np.uint8 or img.ndim != 3 or img.shape[-1] not in (1, 3) or 0 in img.shape:
+            raise XnorvisionError(f"expected uint8 BGR images (H, W, 3), a batch (N, H, W, 3) or a list of "
+                                  f"images; got {img.dtype} {img.shape}")
+        out.append(img)
+    if not out:
+        raise XnorvisionError("no images given")
+    return out
 
 
 def _normaliser(spec: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
