@@ -10,4 +10,17 @@ __version__ = "0.1.0"
 #: Version of the plugin API (hooks and spec types). A plugin built for a newer one gets a warning.
 API_VERSION = 1
 
-__all__ = ["API_VERSION", "__version__"]
+__all__ = ["API_VERSION", "Detections", "Model", "__version__"]
+
+
+def __getattr__(name: str) -> object:
+    """``xnorvision.Model`` and ``xnorvision.Detections``, imported on first use to keep start-up light."""
+    if name == "Model":
+        from xnorvision.runtime import Model
+
+        return Model
+    if name == "Detections":
+        from xnorvision.detect import Detections
+
+        return Detections
+    raise AttributeError(f"module 'xnorvision' has no attribute {name!r}")
