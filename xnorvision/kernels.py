@@ -20,7 +20,12 @@ from typing import Literal
 
 import numpy as np
 
-from xnorvision import _bconv, _bitpack, _im2col, _pool
+# OpenMP threads that spin while they wait steal the core that the capture and Qt threads need, and on a
+# busy machine they made 2-thread runs up to 30x slower than 1 thread: wait passively unless the user
+# chose a policy. Must be set before the compiled modules load the OpenMP runtime.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from xnorvision import _bconv, _bitpack, _im2col, _pool  # noqa: E402
 
 __all__ = [
     "BinaryConvWeights",
