@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import cv2
 import numpy as np
@@ -16,12 +17,28 @@ from xnorvision.eval import faces as ev
 from xnorvision.plugins import PipelineOptions
 
 
-def _pipeline_detector(name: str, threshold: float, threads: int, model: str | None) -> ev.Detector:
+def _extra(settings: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs for ``PipelineOptions.extra``; values are JSON where they parse (false, 256)."""
+    extra: dict[str, Any] = {}
+    for item in settings:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise XnorvisionError(f"--set takes KEY=VALUE, got {item!r}")
+        try:
+            extra[key] = json.loads(value)
+        except json.JSONDecodeError:
+            extra[key] = value
+    return extra
+
+
+def _pipeline_detector(name: str, threshold: float, threads: int, model: str | None,
+                       extra: dict[str, Any]) -> ev.Detector:
     """The registered pipeline as one callable: its stages in order, then the score threshold."""
     from xnorvision.plugins._manager import load_registry
 
     spec = load_registry().pipeline(name)
-    stages = list(spec.build(PipelineOptions(threshold=threshold, threads=threads, model=model)))
+    options = PipelineOptions(threshold=threshold, threads=threads, model=model, extra=extra)
+    stages = list(spec.build(options))
 
     def detect(frame: np.ndarray) -> Detections:
         dets = Detections.empty()
@@ -47,6 +64,7 @@ def eval_faces(
     plot: Annotated[Path, _Opt("--plot", help="Precision-recall plot (PNG).")] = DEFAULT_PLOT,
     pipeline: Annotated[str, _Opt("--pipeline", help="Registered pipeline scored as ours.")] = "faces",
     model: Annotated[str | None, _Opt("--model", help="Model name or .xnv path for the pipeline.")] = None,
+    settings: Annotated[list[str] | None, _Opt("--set", help="Pipeline option KEY=VALUE.")] = None,
     baselines_only: Annotated[bool, _Opt("--baselines-only", help="Score only the baselines.")] = False,
     threshold: Annotated[float, _Opt("--threshold", help="Lowest score of our pipeline's boxes.")] = 0.05,
     threads: Annotated[int, _Opt("--threads", help="Threads for every detector (OpenCV and ours).")] = 2,
@@ -61,8 +79,10 @@ def eval_faces(
     items = items[:limit] if limit > 0 else items
     detectors: dict[str, ev.Detector] = {}
     if not baselines_only:
-        name = pipeline if model is None else f"{pipeline} ({Path(model).stem})"
-        detectors[name] = _pipeline_detector(pipeline, threshold, threads, model)
+        extra = _extra(settings or [])
+        tag = " ".join(([Path(model).stem] if model else []) + [f"{k}={v}" for k, v in extra.items()])
+        name = f"{pipeline} ({tag})" if tag else pipeline
+        detectors[name] = _pipeline_detector(pipeline, threshold, threads, model, extra)
     for spec in baseline or []:
         name, det = ev.baseline_detector(spec)
         detectors[name] = det
