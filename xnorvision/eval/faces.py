@@ -206,7 +206,7 @@ _COLOURS = [(200, 80, 0), (0, 140, 255), (60, 160, 60), (180, 0, 180), (0, 0, 20
 def plot_pr(results: Sequence[FaceResult], path: str | Path, size: int = 480) -> None:
     """Draw the PR curves with OpenCV (no matplotlib at run time) and write a PNG."""
     margin = 50
-    canvas = np.full((size + 2 * margin, size + 2 * margin, 3), 255, np.uint8)
+    canvas = np.full((size + 2 * margin + 20 * len(results), size + 2 * margin, 3), 255, np.uint8)
     ox, oy = margin, margin + size
 
     def to_px(r: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -227,9 +227,9 @@ def plot_pr(results: Sequence[FaceResult], path: str | Path, size: int = 480) ->
             pts = to_px(np.r_[0.0, res.recall], np.r_[res.precision[0], res.precision])
             cv2.polylines(canvas, [pts], False, colour, 2, cv2.LINE_AA)
         label = f"{res.name}  AP {res.ap:.3f}  {res.ms_per_image:.1f} ms"
-        y = oy - size + 20 + 20 * i
-        cv2.line(canvas, (ox + size - 230, y - 4), (ox + size - 210, y - 4), colour, 2)
-        cv2.putText(canvas, label, (ox + size - 205, y), cv2.FONT_HERSHEY_SIMPLEX, 0.4, 0, 1, cv2.LINE_AA)
+        y = oy + 62 + 20 * i  # the legend sits under the axes, one line per detector
+        cv2.line(canvas, (ox, y - 4), (ox + 20, y - 4), colour, 2)
+        cv2.putText(canvas, label, (ox + 26, y), cv2.FONT_HERSHEY_SIMPLEX, 0.4, 0, 1, cv2.LINE_AA)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(path), canvas):
