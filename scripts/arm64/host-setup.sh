@@ -18,10 +18,12 @@ fi
 if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
     mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null || true
 fi
-if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
-    update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
-fi
-if ! grep -q '^enabled' /proc/sys/fs/binfmt_misc/qemu-aarch64 2>/dev/null; then
+enabled() { grep -q '^enabled' /proc/sys/fs/binfmt_misc/qemu-aarch64 2>/dev/null; }
+enabled || update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
+# Registered but switched off (update-binfmts then believes it is on): switch it back on.
+enabled || { [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] && echo 1 >/proc/sys/fs/binfmt_misc/qemu-aarch64; } \
+    2>/dev/null || true
+if ! enabled; then
     log "cannot register qemu-aarch64 with binfmt_misc here (no CAP_SYS_ADMIN?)."
     log "on the host run: sudo update-binfmts --enable qemu-aarch64  (or docker run --privileged)"
     exit 2
