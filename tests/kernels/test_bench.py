@@ -36,3 +36,18 @@ def test_bench_kernels_rejects_bad_threads(capsys: pytest.CaptureFixture[str]) -
         main(["bench", "kernels", "--threads", "0"])
     assert exit_info.value.code == 2
     assert "--threads must be >= 1" in capsys.readouterr().err
+
+
+def test_emulation_is_detected_from_a_foreign_cpuinfo(monkeypatch, tmp_path):
+    from xnorvision.bench import kernels as bench
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("vendor_id\t: GenuineIntel\n")
+    real_path = bench.Path
+    monkeypatch.setattr(bench, "Path", lambda p: cpuinfo if p == "/proc/cpuinfo" else real_path(p))
+    monkeypatch.setattr(bench.platform, "machine", lambda: "aarch64")
+    assert bench.emulated_cpu()
+    cpuinfo.write_text("CPU implementer\t: 0x41\nFeatures\t: fp asimd\n")
+    assert not bench.emulated_cpu()
+    monkeypatch.setattr(bench.platform, "machine", lambda: "x86_64")
+    assert not bench.emulated_cpu()

@@ -17,7 +17,13 @@ def test_kernels_found_here_and_missing_elsewhere(tmp_path: Path) -> None:
     assert missing.status == "FAIL" and "pip install --no-build-isolation -e ." in missing.detail
 
 
-def test_cpu_flags_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cpu_flags_come_from_the_kernels_run_time_detection() -> None:
+    from xnorvision import kernels
+
+    assert doctor.cpu_flags() == {k for k, v in kernels.cpu_features().items() if v}
+
+
+def test_cpu_flags_are_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(doctor, "cpu_flags", lambda: {"fpu", "popcnt", "avx2"})
     check = doctor.check_cpu()
     assert check.status == "ok" and check.detail.endswith(": popcnt avx2")
@@ -25,6 +31,7 @@ def test_cpu_flags_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
     assert doctor.check_cpu().status == "WARN"
 
 
+@pytest.mark.qt
 def test_window_problem_only_for_the_x11_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(doctor, "_missing_libraries", lambda lib: ["libxcb-keysyms.so.1"])
     monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")

@@ -12,8 +12,10 @@ speedups compare times of the same layer.
 from __future__ import annotations
 
 import importlib.util
+import platform
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -179,6 +181,20 @@ def run(threads: int | None = None, quick: bool = False) -> tuple[dict, list[dic
     return {"peak_bmacs_1t": peak_1t, "layers": layers}, [info, *rows]
 
 
+def emulated_cpu() -> bool:
+    """True under user-mode emulation (qemu running aarch64 code on an x86 host), where speeds mean nothing.
+
+    qemu-user passes the host's /proc/cpuinfo through, so an x86 vendor on a non-x86 machine gives it away.
+    """
+    if platform.machine().lower() in ("x86_64", "amd64", "i686"):
+        return False
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "GenuineIntel" in text or "AuthenticAMD" in text
+
+
 def _fmt(v: float | None, unit: str = "x") -> str:
     return "n/a" if v is None else f"{v:.1f}{unit}"
 
@@ -196,6 +212,8 @@ def table(report: dict, extra: list[dict]) -> str:
         f"| vs sgemm 1t | vs sgemm {n}t | vs torch 1t | vs OpenVINO 1t | binary conv {n}t | % ceiling {n}t |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    if emulated_cpu():
+        lines[1:1] = ["", "NOTE: this CPU is emulated (qemu): the kernels ran, but these speeds mean nothing"]
     for layer, row in zip(report["layers"], rows, strict=True):
         lines.append(
             f"| {layer['name']} | {layer['bmacs_1t'] / g:.0f} | {layer['pct_peak_1t']:.0f}% "

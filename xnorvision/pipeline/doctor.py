@@ -23,7 +23,7 @@ from xnorvision.pipeline.sources import try_camera
 
 OPENCV_WHEELS = ("opencv-python", "opencv-python-headless", "opencv-contrib-python",
                  "opencv-contrib-python-headless")
-SIMD_FLAGS = ("popcnt", "sse4_2", "avx2", "avx512f", "avx512bw", "avx512_vpopcntdq", "asimd")
+SIMD_FLAGS = ("popcnt", "avx2", "avx512f", "avx512_vpopcntdq", "neon")
 
 
 @dataclass(frozen=True)
@@ -84,16 +84,15 @@ def window_problem() -> str | None:
 
 
 def cpu_flags() -> set[str]:
+    """The SIMD features the compiled kernels detect at run time.
+
+    Not /proc/cpuinfo: under qemu-user emulation that file describes the host, not the emulated CPU.
+    """
     try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
+        from xnorvision import kernels
+    except ImportError:  # not compiled: check_kernels says so
         return set()
-    flags: set[str] = set()
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() in {"flags", "Features"}:
-            flags.update(value.split())
-    return flags
+    return {name for name, present in kernels.cpu_features().items() if present}
 
 
 def check_cpu() -> Check:
