@@ -16,5 +16,4 @@ bench.LAYERS = [("conv3x3_7x7x64", 7, 64)]
 _settings = bench.settings
 bench.settings = lambda threads, quick: dataclasses.replace(_settings(threads, quick), repeats=1,
                                                             peak_iters=4000)
-print("NOTE: emulated by qemu: these speeds and ratios mean nothing about a real ARM CPU", flush=True)
 main(["bench", "kernels", "--quick", "--threads", "1"])
