@@ -66,8 +66,9 @@ class Recipe:
 
 _BINARY = dict(weight_decay=0.0, lr=1e-3)
 # CPU-sized defaults (about 3 CPU-minutes per epoch at width 32); on a GPU: --width 128 --epochs 60.
-# The shipped binary recipes refine labels with the previous epoch's model, so they need no teacher and
-# run beside it; the "-teacher" variants use the float teacher as refinery (``--teacher``).
+# "cifar10-bwn"/"cifar10-xnor" refine labels with the previous epoch's model (no teacher needed); the
+# "-teacher" variants use a float checkpoint as refinery and "-distill" distils it (both need --teacher).
+# The objects plugin ships cifar10-float, cifar10-bwn-teacher and cifar10-xnor-distill (see its card).
 RECIPES: dict[str, Recipe] = {r.name: r for r in [
     Recipe("cifar10-float", mode="float", epochs=3),
     Recipe("cifar10-bwn", mode="bwn", epochs=2, target="refine", refinery="previous",
