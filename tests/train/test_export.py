@@ -75,7 +75,8 @@ def _intermediates(twin: torch.fx.GraphModule, x: torch.Tensor) -> dict[str, tor
 
 def _check_parity(model: nn.Module, tmp_path, spec: dict, images: np.ndarray, names=None) -> dict:
     lowered = export_model(model, tmp_path / "m.xnv", spec, [], {"test": True}, names)
-    binary = [n["name"] for n in lowered.graph["nodes"] if n["op"] in ("binary_conv2d", "binary_linear")]
+    probed = ("binary_conv2d", "binary_linear", "sign")
+    binary = [n["name"] for n in lowered.graph["nodes"] if n["op"] in probed]
     # A second file whose outputs also expose every binary layer, to compare them one by one.
     graph = dict(lowered.graph, outputs=lowered.graph["outputs"] + binary)
     save_model(tmp_path / "probe.xnv", graph, lowered.tensors, spec, [], {})

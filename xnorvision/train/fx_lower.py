@@ -71,12 +71,36 @@ def _fold_into(layer: nn.Module, bn: nn.Module) -> None:
     layer.bias = nn.Parameter((bias * a + b).float())
 
 
+def _replace_module(gm: torch.fx.GraphModule, target: str, new: nn.Module) -> None:
+    parent, _, name = target.rpartition(".")
+    setattr(gm.get_submodule(parent) if parent else gm, name, new)
+
+
 def _foldable(layer: nn.Module | None) -> bool:
     if isinstance(layer, _BINARY):
         return True
     if isinstance(layer, nn.Conv2d):
         return layer.groups == 1 or layer.groups == layer.out_channels
     return isinstance(layer, nn.Linear)
+
+
+class RuntimeBatchNorm(nn.Module):
+    """A batch norm with no layer to fold into, computed as the runtime does: ``x * a + b`` in float32.
+
+    ``a``, ``b`` are rounded once from float64 (as the runtime's loader folds them), so a ``sign`` that
+    follows makes the same decision as the runtime even for values within an ulp of zero.
+    """
+
+    def __init__(self, bn: nn.Module) -> None:
+        super().__init__()
+        self.bn = bn
+        a, b = _bn_affine(bn)
+        self.register_buffer("a", a.float())
+        self.register_buffer("b", b.float())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        return x * self.a.view(shape) + self.b.view(shape)
 
 
 def fuse_for_runtime(model: nn.Module, example: torch.Tensor) -> torch.fx.GraphModule:
@@ -93,6 +117,7 @@ def fuse_for_runtime(model: nn.Module, example: torch.Tensor) -> torch.fx.GraphM
             continue
         prev = node.args[0]
         if not isinstance(prev, torch.fx.Node) or len(prev.users) != 1 or not _foldable(_mod(gm, prev)):
+            _replace_module(gm, str(node.target), RuntimeBatchNorm(bn))
             continue
         _fold_into(_mod(gm, prev), bn)  # type: ignore[arg-type]
         node.replace_all_uses_with(prev)
@@ -141,7 +166,7 @@ class _Emitter:
         self.rank: dict[str, int] = {}
         self.flat_from: dict[str, tuple[int, int, int]] = {}  # flattened tensor -> its NCHW (C, H, W)
         self.signs: dict[str, str] = {}
-        self.sources: dict[str, str] = {}  # xnv node name -> fx node name in the twin
+        self.sources: dict[str, str] = {"input": next(iter(gm.graph.nodes)).name}  # xnv name -> fx name
 
     # -- helpers -----------------------------------------------------------------------------------------
     def add(self, name: str, op: str, inputs: list[str], attrs: dict[str, Any] | None = None, *,
@@ -172,6 +197,7 @@ class _Emitter:
             return x
         if x not in self.signs:
             self.signs[x] = self.add(f"{x}_sign", "sign", [x], kind="bits")
+            self.sources[self.signs[x]] = self.sources.get(x, x)  # its values: the signs of x's
         return self.signs[x]
 
     def shape(self, node: torch.fx.Node) -> tuple[int, ...]:

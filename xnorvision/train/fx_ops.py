@@ -11,7 +11,7 @@ import torch.fx
 import torch.nn.functional as F
 from torch import nn
 
-from xnorvision.train.fx_lower import ExportError, _Emitter, _mod, _np
+from xnorvision.train.fx_lower import ExportError, RuntimeBatchNorm, _Emitter, _mod, _np
 from xnorvision.train.layers import BinaryConv2d, BinaryLinear, SignActivation
 
 __all__ = ["emit"]
@@ -35,6 +35,8 @@ def _module(e: _Emitter, node: torch.fx.Node, m: nn.Module) -> str:
         return e.as_bits(x)
     if isinstance(m, _IDENTITY):
         return x
+    if isinstance(m, RuntimeBatchNorm):
+        m = m.bn
     if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
         if m.running_mean is None or m.running_var is None:
             raise ExportError(f"node {node.name!r}: batch norm without running statistics")
