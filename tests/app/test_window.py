@@ -124,3 +124,15 @@ def test_run_window_returns_the_summary_and_reraises_errors(qapp) -> None:
     assert summary.frames == 5
     with pytest.raises(StageError, match="broken weights"):
         run_window(Runner(SynthSource(5, (64, 48)), [FailStage()], strict=True))
+
+
+def test_keep_open_leaves_the_last_frame_up_when_the_source_ends(qapp) -> None:
+    runner = Runner(SynthSource(3, (64, 48)), [BoxStage()])
+    win = MainWindow(runner, keep_open=True)
+    win.show()
+    win.start()
+    wait_for(qapp, lambda: win.worker.isFinished() and "end of" in win.statusBar().currentMessage())
+    assert win.isVisible() and win.view.result is not None and runner.summary.frames == 3
+    assert "3 frames" in win.statusBar().currentMessage()
+    press(win, Qt.Key_Q)
+    assert not win.isVisible()

@@ -12,10 +12,14 @@ from xnorvision.app.window import MainWindow
 from xnorvision.pipeline.runner import Runner, Summary
 
 
-def run_window(runner: Runner, pipeline: str | None = None, model: str | None = None) -> Summary:
-    """Show ``runner``'s frames live; Ctrl-C in the terminal closes the window cleanly like q does."""
+def run_window(runner: Runner, pipeline: str | None = None, model: str | None = None,
+               keep_open: bool = False) -> Summary:
+    """Show ``runner``'s frames live; Ctrl-C in the terminal closes the window cleanly like q does.
+
+    ``keep_open`` leaves the last frame on screen when the source ends, until the user closes the window.
+    """
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    window = MainWindow(runner, pipeline, model)
+    window = MainWindow(runner, pipeline, model, keep_open=keep_open)
     previous = signal.signal(signal.SIGINT, lambda *_: _interrupt(window))
     tick = QTimer()  # Qt's loop is C++: wake Python regularly so the SIGINT handler can run
     tick.timeout.connect(lambda: None)

@@ -136,9 +136,10 @@ class MainWindow(QMainWindow):
     """
 
     def __init__(self, runner: Runner, pipeline: str | None = None, model: str | None = None,
-                 snapshot_dir: Path = Path(".")) -> None:
+                 snapshot_dir: Path = Path("."), keep_open: bool = False) -> None:
         super().__init__()
         self.runner = runner
+        self.keep_open = keep_open
         self.snapshot_dir = snapshot_dir
         self.setWindowTitle(f"xnorvision - {pipeline or 'no pipeline'}")
         self.view = FrameView(self)
@@ -152,7 +153,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.RightDockWidgetArea, dock)
         self.worker = PipelineWorker(runner)
         self.worker.frame_ready.connect(self._on_frame)
-        self.worker.finished.connect(self.close)
+        self.worker.finished.connect(self._on_worker_finished)
         self._build_status_bar(pipeline, model)
         self.resize(960, 600)
 
@@ -190,6 +191,14 @@ class MainWindow(QMainWindow):
         if text != self.panel.text():
             self.panel.setText(text)
         self.worker.taken()
+
+    def _on_worker_finished(self) -> None:
+        """The source ended: close, or (``keep_open``) leave the last frame up until the user closes it."""
+        if not self.keep_open or self.worker.error is not None or not self.isVisible():
+            self.close()
+            return
+        self.statusBar().showMessage(f"end of {self.runner.source.name}: {self.runner.summary.frames} frames "
+                                     "(q closes)")
 
     def snapshot(self) -> Path:
         index = self.view.result.index if self.view.result else 0

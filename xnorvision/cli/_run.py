@@ -43,6 +43,8 @@ def run(
     ] = None,
     strict: Annotated[bool, Opt("--strict", help="Stop on the first stage error.")] = False,
     sink: Annotated[list[str] | None, Opt("--sink", help="Plugin output NAME:TARGET (repeatable).")] = None,
+    fast: Annotated[bool, Opt("--fast", help="In a window, run files as fast as possible instead of at "
+                                             "their own frame rate.")] = False,
     debug: DebugOpt = False,
 ) -> None:
     """Run a pipeline on a camera, video, images or synthetic frames; show, save, or both."""
@@ -72,8 +74,11 @@ def run(
         summary = runner.run()
     else:
         from xnorvision.app import run_window
+        from xnorvision.pipeline.pacing import play_in_real_time
 
-        summary = run_window(runner, pipeline=plugin, model=model)
+        if not fast:
+            runner.source = play_in_real_time(runner.source)
+        summary = run_window(runner, pipeline=plugin, model=model, keep_open=True)
     typer.echo(summary.format())
 
 
