@@ -20,7 +20,8 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0).astype(np.float32)
 
 
-def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float = 0.4, max_out: int | None = None) -> np.ndarray:
+def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float = 0.4,
+        max_out: int | None = None) -> np.ndarray:
     """Indices of the boxes kept by greedy NMS, best score first."""
     boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
     order = np.argsort(-np.asarray(scores, np.float32).reshape(-1), kind="stable")
