@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
 DEMO_OUT ?= out/demo
 
-.PHONY: venv install dev test demo lint clean
+.PHONY: venv install dev test demo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +22,8 @@ dev: venv
 	$(BIN)/pip install -q --no-build-isolation -e ".[dev,train]" $(addprefix -e ,$(PLUGINS))
 
 test: dev
+	$(BIN)/ruff check xnorvision tests plugins scripts
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q tests $(PLUGINS)
-
-lint: dev
-	$(BIN)/ruff check xnorvision tests plugins
 
 # The faces pipeline on the bundled demo video: a window when there is a display, else annotated video + JSONL.
 DEMO_VIDEO := assets/demo_faces.mp4
