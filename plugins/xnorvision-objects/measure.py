@@ -77,7 +77,8 @@ def main() -> None:
         refinery = r["refinery"] if r["target"] != "labels" else "-"
         epochs = meta["epochs_done"]
         abl.append(f"| `{r['name']}` | {r['target']} | {refinery} | {epochs} | {ev['top1']:.4f} |")
-    title = "Label refinement and distillation (XNOR from scratch, same net, schedule and epochs):"
+    title = ("Label refinement and distillation (XNOR from scratch, same net and schedule; compare rows of "
+             "equal epochs):")
     text = "\n".join(rows) + f"\n\n{title}\n\n" + "\n".join(abl)
     card = HERE / "MODEL_CARD.md"
     body = card.read_text()
