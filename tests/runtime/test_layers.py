@@ -120,3 +120,16 @@ def test_planned_buffers_are_kept_for_recent_shapes_only() -> None:
     x = _x(1, 5, 5, 2)  # an evicted shape is planned afresh and still right
     np.testing.assert_allclose(layer([x]), ref.conv(x.astype(np.float64), layer.wmat[0].T.reshape(4, 3, 3, 2)
                                                     .astype(np.float64), 1, 1), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("slopes", ["unit", "any"])
+def test_prelu_is_exactly_the_masked_formula(slopes: str) -> None:
+    x = _x(2, 3, 4, 6)
+    x[0, 0, 0] = 0.0  # zero and negative zero stay zero
+    x[0, 0, 1] = -0.0
+    a = np.abs(_x(6)) / 4 if slopes == "unit" else _x(6) * 2
+    layer = layers.simple_layer("prelu", {}, {"weight": a})
+    assert layer.unit_slopes == (slopes == "unit")
+    got = layer([x])
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, np.where(x >= 0, x, x * a))

@@ -50,7 +50,7 @@ class Model:
         self._steps = [(s.node.name, s.node.inputs, _make_layer(s, types)) for s in steps]
         self._last_use = _last_use(self._steps, self._outputs)
         self._checked_sizes: set[tuple[int, int]] = set()
-        self._norm = _normaliser(self.input_spec)
+        self._lut = _normalising_lut(self.input_spec)
         self.threads = 1
         # None keeps the process-wide count (the kernels start at one thread per CPU)
         self.set_threads(kernels.get_num_threads() if threads is None else threads)
@@ -108,10 +108,11 @@ class Model:
         if len({img.shape for img in out}) > 1:
             raise XnorvisionError("images of different sizes cannot share a batch of an any-size model")
         batch = np.stack(out)
-        if spec["channel_order"] == "rgb":
-            batch = batch[..., ::-1]
-        scale, shift = self._norm
-        return np.ascontiguousarray(batch * scale + shift, dtype=np.float32)
+        n, h, w, c = batch.shape
+        rows = batch.reshape(n * h, w, c)
+        if spec["channel_order"] == "rgb" and c == 3:
+            rows = cv2.cvtColor(rows, cv2.COLOR_BGR2RGB)
+        return cv2.LUT(rows, self._lut).reshape(n, h, w, c)
 
     def info(self, height: int | None = None, width: int | None = None) -> dict[str, Any]:
         """Layers, parameters, binary vs float MACs, bytes on disk, peak activation memory (batch 1)."""
@@ -159,10 +160,16 @@ def _image_list(images: np.ndarray | list[np.ndarray]) -> list[np.ndarray]:
     return out
 
 
-def _normaliser(spec: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """``pixel * scale + shift`` equals ``(pixel / 255 - mean) / std`` per channel (in model order)."""
+def _normalising_lut(spec: dict[str, Any]) -> np.ndarray:
+    """A ``(1, 256, C)`` float32 table: pixel value -> ``(pixel / 255 - mean) / std`` per channel.
+
+    Computed as ``pixel * scale + shift`` in float32; ``cv2.LUT`` then normalises an image in one pass,
+    several times faster than the same arithmetic in numpy.
+    """
     mean, std = np.asarray(spec["mean"], np.float32), np.asarray(spec["std"], np.float32)
-    return (1.0 / (255.0 * std)).astype(np.float32), (-mean / std).astype(np.float32)
+    scale, shift = (1.0 / (255.0 * std)).astype(np.float32), (-mean / std).astype(np.float32)
+    pixels = np.arange(256, dtype=np.float32)[:, None]
+    return (pixels * scale + shift).astype(np.float32).reshape(1, 256, -1)
 
 
 def _last_use(steps: list[tuple[str, tuple[str, ...], Layer]], outputs: list[str]) -> dict[str, int]:

@@ -256,6 +256,28 @@ class Func(Layer):
         return self.fn(xs)
 
 
+class PReLU(Layer):
+    """``x if x >= 0 else a * x`` per channel, in two passes without a boolean mask.
+
+    With every slope in [0, 1] it is ``max(x, a * x)``; otherwise ``min(x, 0) * a + max(x, 0)``. Both are
+    exact (adding zero rounds nothing) and several times faster than ``np.where``.
+    """
+
+    def __init__(self, slope: np.ndarray) -> None:
+        self.slope = np.asarray(slope, np.float32)
+        self.unit_slopes = bool(np.all((self.slope >= 0) & (self.slope <= 1)))
+
+    def __call__(self, xs: list[np.ndarray]) -> np.ndarray:
+        x = xs[0]
+        if self.unit_slopes:
+            out = np.multiply(x, self.slope, dtype=np.float32)
+            return np.maximum(x, out, out=out)
+        out = np.minimum(x, np.float32(0))
+        out *= self.slope
+        out += np.maximum(x, np.float32(0))
+        return out
+
+
 def _softmax(x: np.ndarray) -> np.ndarray:
     e = np.exp(x - x.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
@@ -267,12 +289,13 @@ def _upsample(x: np.ndarray, s: int) -> np.ndarray:
 
 def simple_layer(op: str, attrs: dict[str, Any], params: dict[str, np.ndarray]) -> Layer:
     """Layers without weights worth planning: elementwise ops, reshapes, global pooling."""
+    if op == "prelu":
+        return PReLU(params["weight"])
     lo, hi = float(attrs.get("min_val", -1.0)), float(attrs.get("max_val", 1.0))
     fns = {
         "relu": lambda xs: np.maximum(xs[0], 0, dtype=np.float32),
         "sigmoid": lambda xs: (1.0 / (1.0 + np.exp(-xs[0]))).astype(np.float32),
         "hardtanh": lambda xs: np.clip(xs[0], lo, hi),
-        "prelu": lambda xs: np.where(xs[0] >= 0, xs[0], xs[0] * params["weight"]).astype(np.float32),
         "global_avgpool": lambda xs: xs[0].mean(axis=(1, 2), dtype=np.float32),
         "concat": lambda xs: np.concatenate(xs, axis=-1),
         "upsample_nearest": lambda xs: _upsample(xs[0], attrs.get("scale", 1)),

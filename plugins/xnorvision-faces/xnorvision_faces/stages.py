@@ -44,10 +44,10 @@ class ProposalStage:
     """Candidate face boxes over the whole frame (the first stage)."""
 
     def __init__(self, model: Model, long_side: int = 320, floor: float = 0.05, max_out: int = 24,
-                 nms_iou: float = 0.4) -> None:
+                 nms_iou: float = 0.4, pre_nms: int = 300) -> None:
         self.name = "faces-proposal"
         self.model, self.long_side, self.floor = model, long_side, floor
-        self.max_out, self.nms_iou = max_out, nms_iou
+        self.max_out, self.nms_iou, self.pre_nms = max_out, nms_iou, pre_nms
 
     def __call__(self, frame: np.ndarray, detections: Detections) -> Detections:
         s = self.long_side / max(frame.shape[:2])
@@ -60,6 +60,9 @@ class ProposalStage:
                  for name, stride in zip(self.model.output_names, STRIDES, strict=True)]
         boxes = np.concatenate([p[0] for p in parts]) / s
         scores = np.concatenate([p[1] for p in parts])
+        if len(scores) > self.pre_nms:  # NMS cost grows with the candidates; the best few hundred suffice
+            top = np.argpartition(-scores, self.pre_nms)[:self.pre_nms]
+            boxes, scores = boxes[top], scores[top]
         keep = nms(boxes, scores, self.nms_iou, self.max_out)
         return Detections.from_boxes(boxes[keep], scores[keep], "face")
 
