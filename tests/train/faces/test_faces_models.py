@@ -43,8 +43,9 @@ def test_proposal_net_exports_and_runs_like_torch(tmp_path: Path) -> None:
         np.testing.assert_allclose(got[name], w.permute(0, 2, 3, 1).numpy(), atol=1e-3)
 
 
-def test_classifier_exports_and_runs_like_torch(tmp_path: Path) -> None:
-    model = _trained_looking(FaceClassifier("xnor", width=16))
+@pytest.mark.parametrize("pool_first", [False, True])
+def test_classifier_exports_and_runs_like_torch(tmp_path: Path, pool_first: bool) -> None:
+    model = _trained_looking(FaceClassifier("xnor", width=16, pool_first=pool_first))
     export_model(model, tmp_path / "c.xnv", CLASSIFIER_SPEC, ["face"], {}, ["face"])
     crops = np.random.default_rng(1).integers(0, 255, (4, 32, 32), np.uint8)
     got = Model.load(tmp_path / "c.xnv", threads=1)(crops)

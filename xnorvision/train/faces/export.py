@@ -37,7 +37,7 @@ def export_faces(proposal: Path, classifier: Path, out: Path) -> tuple[Path, Pat
     p.load_state_dict(torch.load(proposal))
     export_model(p, out / "proposal.xnv", PROPOSAL_SPEC, ["face"],
                  {"recipe": rp, "module": "xnorvision.train.faces.train_proposal"}, ["s8", "s16", "s32"])
-    c = FaceClassifier(rc.get("mode", "xnor"), rc.get("width", 32)).eval()
+    c = FaceClassifier(rc.get("mode", "xnor"), rc.get("width", 32), rc.get("pool_first", False)).eval()
     c.load_state_dict(torch.load(classifier))
     export_model(c, out / "classifier.xnv", CLASSIFIER_SPEC, ["face"],
                  {"recipe": rc, "module": "xnorvision.train.faces.train_classifier"}, ["face"])

@@ -100,6 +100,7 @@ def main() -> None:
     ap.add_argument("--proposal", type=Path, help="proposal checkpoint for hard-negative mining")
     ap.add_argument("--mode", choices=("xnor", "float"), default="xnor")
     ap.add_argument("--width", type=int, default=32)
+    ap.add_argument("--pool-first", action="store_true", help="max-pool before the BWN layer (4x cheaper)")
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=0)
@@ -129,7 +130,7 @@ def main() -> None:
     n_val = len(x) // 10
     val, tr = order[:n_val], order[n_val:]
     xt = torch.from_numpy((x.astype(np.float32) / 255 - MEAN) / STD)[:, None]
-    model = FaceClassifier(args.mode, args.width)
+    model = FaceClassifier(args.mode, args.width, args.pool_first)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     steps = args.epochs * (len(tr) // 128)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, args.lr, total_steps=steps, pct_start=0.05)
