@@ -149,7 +149,12 @@ def evaluate(detectors: dict[str, Detector], items: Sequence[FaceImage], min_fac
 def yunet_detector(model_path: str | Path, score_threshold: float = 0.3) -> Detector:
     """OpenCV's float YuNet (``cv2.FaceDetectorYN``), run at the image's own size."""
     path = _existing(model_path, "YuNet model")
-    net = cv2.FaceDetectorYN.create(str(path), "", (320, 320), score_threshold, 0.3, 5000)
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # its "targets not supported" warning
+    try:
+        net = cv2.FaceDetectorYN.create(str(path), "", (320, 320), score_threshold, 0.3, 5000)
+    finally:
+        cv2.utils.logging.setLogLevel(level)
 
     def detect(image: np.ndarray) -> Detections:
         net.setInputSize((image.shape[1], image.shape[0]))

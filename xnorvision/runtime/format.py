@@ -53,9 +53,8 @@ def save_model(path: str | os.PathLike[str], graph: dict[str, Any], tensors: dic
     a mistake when it writes, not when someone loads the file.
     """
     try:
-        meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "graph": json.dumps(graph),
-                "input": json.dumps(input_spec), "labels": json.dumps(labels),
-                "metadata": json.dumps(metadata)}
+        meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "graph": _compact(graph),
+                "input": _compact(input_spec), "labels": _compact(labels), "metadata": _compact(metadata)}
     except (TypeError, ValueError) as exc:
         raise ModelFormatError(f"graph, input spec, labels and metadata must be JSON: {exc}") from None
     arrays: dict[str, np.ndarray] = {}
@@ -270,3 +269,8 @@ def _finite(v: Any) -> bool:
         return math.isfinite(float(v))
     except OverflowError:  # an integer too large for a float
         return False
+
+
+def _compact(value: Any) -> str:
+    """JSON without spaces: the header is part of the file size a detector budget counts."""
+    return json.dumps(value, separators=(",", ":"))

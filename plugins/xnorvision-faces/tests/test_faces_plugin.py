@@ -81,3 +81,16 @@ def test_finds_the_faces_yunet_finds_in_the_demo_video(xnv_registry) -> None:
         if len(dets) and len(ref):
             found += int((box_iou(ref, dets.boxes).max(1) >= 0.4).sum())
     assert total > 0 and found / total >= 0.5
+
+
+def test_pipeline_options_choose_the_classifier_and_its_weight(xnv_registry) -> None:
+    from xnorvision.api import PipelineOptions, PluginError
+
+    spec = xnv_registry(plugin).pipeline("faces")
+    assert len(spec.build(PipelineOptions(threads=1, extra={"classifier": False}))) == 1
+    path = str(plugin.MODELS / "classifier.xnv")
+    stages = spec.build(PipelineOptions(threads=1, extra={"classifier": path, "classifier_weight": 0.5}))
+    assert isinstance(stages[1], ClassifierStage) and stages[1].weight == 0.5
+    assert stages[1].model.path == Path(path)
+    with pytest.raises(PluginError, match="classifier_weight"):
+        spec.build(PipelineOptions(threads=1, extra={"classifier_weight": 2}))

@@ -1,8 +1,9 @@
 """xnorvision plugin 'faces': a binary face detector (proposal net + crop classifier + NMS).
 
 Registers the models ``faces-proposal`` and ``faces-classifier`` and the pipeline ``faces``. Options
-(``PipelineOptions.extra``): ``long_side`` (proposal input size, default 320) and ``classifier`` (False to
-skip the second stage). ``--model`` replaces the proposal model.
+(``PipelineOptions.extra``): ``long_side`` (proposal input size, default 320), ``classifier`` (False skips
+the second stage; a model name or .xnv path replaces its model) and ``classifier_weight`` (the classifier's
+share of the final score, default 0.25). ``--model`` replaces the proposal model.
 """
 
 from __future__ import annotations
@@ -28,8 +29,13 @@ def build(options: PipelineOptions) -> list[Any]:
         raise PluginError(f"the faces proposal model needs 3 outputs (strides 8, 16, 32), "
                           f"got {proposal.output_names}")
     stages: list[Any] = [ProposalStage(proposal, long_side=int(options.extra.get("long_side", 320)))]
-    if options.extra.get("classifier", True):
-        stages.append(ClassifierStage(load_model(CLASSIFIER, threads=options.threads)))
+    classifier = options.extra.get("classifier", True)
+    if classifier is not False:
+        name = classifier if isinstance(classifier, str) else CLASSIFIER
+        weight = float(options.extra.get("classifier_weight", 0.25))
+        if not 0 <= weight <= 1:
+            raise PluginError(f"classifier_weight must be in [0, 1], got {weight}")
+        stages.append(ClassifierStage(load_model(name, threads=options.threads), weight=weight))
     return stages
 
 
