@@ -90,3 +90,14 @@ def test_bad_size(text: str) -> None:
 
 def test_size() -> None:
     assert parse_size("640X480") == (640, 480)
+
+
+def test_size_scales_file_frames_to_fit_keeping_their_shape(tmp_path: Path) -> None:
+    video = str(write_video(tmp_path / "v.avi", 3))
+    src = open_source(video, size=(16, 16))  # 32x24 frames fit inside 16x16 as 16x12
+    assert src.read().shape == (12, 16, 3) and src.fps == pytest.approx(10, abs=0.5)
+    images = tmp_path / "imgs"
+    images.mkdir()
+    cv2.imwrite(str(images / "a.png"), np.zeros((10, 40, 3), np.uint8))
+    assert open_source(str(images), size=(80, 80)).read().shape == (20, 80, 3)  # scaled up too
+    assert open_source(str(images), size=(40, 10)).read().shape == (10, 40, 3)  # already fits exactly

@@ -27,7 +27,8 @@ def _set_debug(debug: bool) -> None:
 def run(
     source: Annotated[str | None, Opt("--source", help="Video, image, folder, glob, or synth:N.")] = None,
     camera: Annotated[int | None, Opt("--camera", help="Camera index (see `xnorvision cameras`).")] = None,
-    size: Annotated[str | None, Opt("--size", help="Frame size WxH for --camera or synth:N.")] = None,
+    size: Annotated[str | None, Opt("--size", help="Frame size WxH: a camera's mode; other sources' frames "
+                                    "are scaled to fit inside it.")] = None,
     plugin: Annotated[str | None, Opt("--plugin", help="Pipeline(s), e.g. faces or faces,objects.")] = None,
     model: Annotated[str | None, Opt("--model", help="Registered model name or .xnv path.")] = None,
     threshold: Annotated[float, Opt("--threshold", help="Minimum score of a shown detection.")] = 0.5,

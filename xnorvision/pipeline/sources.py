@@ -49,6 +49,32 @@ class CaptureSource:
         self._cap.release()
 
 
+class FittedSource:
+    """Another source's frames scaled down (or up) to fit inside ``size``, keeping their aspect ratio.
+
+    What ``--size`` means for files, streams and images: a camera is asked for the mode instead.
+    """
+
+    def __init__(self, inner: Source, size: tuple[int, int]) -> None:
+        self._inner, self._size = inner, size
+        self.name, self.live = inner.name, inner.live
+        self.fps = getattr(inner, "fps", None)
+
+    def read(self) -> np.ndarray | None:
+        frame = self._inner.read()
+        if frame is None:
+            return None
+        h, w = frame.shape[:2]
+        s = min(self._size[0] / w, self._size[1] / h)
+        if s == 1:
+            return frame
+        out = (max(1, round(w * s)), max(1, round(h * s)))
+        return cv2.resize(frame, out, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
 def try_camera(index: int) -> cv2.VideoCapture | None:
     """An opened camera, or None; OpenCV's own warnings about absent devices are silenced."""
     level = cv2.utils.logging.getLogLevel()
@@ -160,7 +186,11 @@ def open_source(
     size: tuple[int, int] | None = None,
     registry: Registry | None = None,
 ) -> Source:
-    """Open what ``--camera``/``--source`` named; plugin sources (by prefix) take precedence over files."""
+    """Open what ``--camera``/``--source`` named; plugin sources (by prefix) take precedence over files.
+
+    ``size`` is the capture mode of a camera, the frame size of ``synth:N``, and for anything else the box
+    its frames are scaled to fit inside.
+    """
     if camera is not None:
         return open_camera(camera, size)
     if spec is None:
@@ -170,6 +200,11 @@ def open_source(
         if not count.isdigit() or int(count) < 1:
             raise SourceError(f"--source {spec!r}: write synth:N, N a positive frame count, e.g. synth:300")
         return SynthSource(int(count), size or (320, 240))
+    source = _open_file_or_plugin(spec, registry)
+    return source if size is None else FittedSource(source, size)
+
+
+def _open_file_or_plugin(spec: str, registry: Registry | None) -> Source:
     plugin = registry.source_for(spec) if registry is not None else None
     if plugin is not None:
         return _open_plugin_source(plugin, spec)
