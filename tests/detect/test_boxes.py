@@ -48,3 +48,13 @@ def test_nms_max_out(max_out):
 
 def test_nms_empty():
     assert nms(np.zeros((0, 4)), np.zeros(0)).shape == (0,)
+
+
+def test_crop_square_cuts_the_centred_square_and_pads_with_black() -> None:
+    from xnorvision.detect import crop_square
+
+    gray = np.random.default_rng(0).integers(0, 255, (100, 120), np.uint8)
+    np.testing.assert_array_equal(crop_square(gray, 50, 40, 32, 32), gray[24:56, 34:66])
+    assert crop_square(gray, 0, 0, 32, 32)[:16].max() == 0  # outside the image
+    half = crop_square(gray, 50, 40, 64, 32)  # shrinking by 2 samples every other pixel
+    np.testing.assert_array_equal(half, gray[8:72:2, 18:82:2])

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 import xnorvision_faces as plugin
-from xnorvision_faces.stages import ClassifierStage, crop_square, decode_level
+from xnorvision_faces.stages import ClassifierStage, decode_level
 
 from xnorvision.api import Detections
 
@@ -34,12 +34,6 @@ def test_decode_level_inverts_the_training_encoding() -> None:
     cx, cy = (3 + 0.5 + 0.25) * 16, (2 + 0.5 - 0.5) * 16
     np.testing.assert_allclose(boxes, [[cx - 24, cy - 16, cx + 24, cy + 16]], rtol=1e-5)
     assert scores[0] == pytest.approx(1 / (1 + np.exp(-4.0)))
-
-
-def test_crop_square_cuts_the_centred_square() -> None:
-    gray = np.random.default_rng(0).integers(0, 255, (100, 120), np.uint8)
-    np.testing.assert_array_equal(crop_square(gray, 50, 40, 32), gray[24:56, 34:66])
-    assert crop_square(gray, 0, 0, 32)[:16].max() == 0  # outside the image: black
 
 
 def test_classifier_stage_passes_no_proposals_through(xnv_registry) -> None:

@@ -12,7 +12,7 @@ import math
 import cv2
 import numpy as np
 
-from xnorvision.api import Detections, Model, nms
+from xnorvision.api import Detections, Model, crop_square, nms
 
 STRIDES = (8, 16, 32)
 CROP = 32
@@ -67,13 +67,6 @@ class ProposalStage:
         return Detections.from_boxes(boxes[keep], scores[keep], "face")
 
 
-def crop_square(gray: np.ndarray, cx: float, cy: float, side: float, out: int = CROP) -> np.ndarray:
-    """The ``side`` x ``side`` square centred on (cx, cy), resized to ``out``; outside the image is black."""
-    s = out / side
-    m = np.array([[s, 0, out / 2 - s * cx], [0, s, out / 2 - s * cy]], np.float32)
-    return cv2.warpAffine(gray, m, (out, out), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
-
-
 class ClassifierStage:
     """Re-scores each proposal from its crop and refines its box.
 
@@ -93,7 +86,7 @@ class ClassifierStage:
         b = detections.boxes
         cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
         side = np.maximum(CROP_CONTEXT * np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]), 2.0)
-        crops = np.stack([crop_square(gray, *args) for args in zip(cx, cy, side, strict=True)])
+        crops = np.stack([crop_square(gray, *args, CROP) for args in zip(cx, cy, side, strict=True)])
         out = self.model(crops)
         w = self.weight
         scores = (detections.scores ** (1 - w) * _sigmoid(out[:, 0]) ** w).astype(np.float32)

@@ -22,19 +22,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from xnorvision.detect import box_iou
+from xnorvision.detect import box_iou, crop_square
 from xnorvision.train.faces.data import Sample, load_scenes, load_wider_train
 from xnorvision.train.faces.models import CROP, CROP_CONTEXT, FaceClassifier, ProposalNet
 from xnorvision.train.faces.train_proposal import HOLDOUT, detect
 
 MEAN, STD = 0.5, 0.25
-
-
-def crop_square(gray: np.ndarray, cx: float, cy: float, side: float, out: int = CROP) -> np.ndarray:
-    """The ``side`` x ``side`` square centred on (cx, cy), resized to ``out``; outside the image is black."""
-    s = out / side
-    m = np.array([[s, 0, out / 2 - s * cx], [0, s, out / 2 - s * cy]], np.float32)
-    return cv2.warpAffine(gray, m, (out, out), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
 
 
 def _face_crops(samples: list[Sample], rng: np.random.Generator, per_face: int) -> tuple[np.ndarray, ...]:
@@ -51,7 +44,7 @@ def _face_crops(samples: list[Sample], rng: np.random.Generator, per_face: int) 
                 side = CROP_CONTEXT * max(x2 - x1, y2 - y1) * rng.uniform(0.8, 1.25)
                 cx = (x1 + x2) / 2 + rng.uniform(-0.12, 0.12) * side
                 cy = (y1 + y2) / 2 + rng.uniform(-0.12, 0.12) * side
-                crops.append(crop_square(gray, cx, cy, side))
+                crops.append(crop_square(gray, cx, cy, side, CROP))
                 regs.append([(x1 - cx) / side + 0.5, (y1 - cy) / side + 0.5, (x2 - cx) / side + 0.5,
                              (y2 - cy) / side + 0.5])
     return np.stack(crops), np.asarray(regs, np.float32)
@@ -71,7 +64,7 @@ def _negatives(samples: list[Sample], scenes: list[Sample], rng: np.random.Gener
             sq = np.array([[cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2]], np.float32)
             if len(s.boxes) and box_iou(sq, s.boxes * np.float32(1)).max() >= 0.2:
                 continue
-            crops.append(crop_square(gray, cx, cy, side))
+            crops.append(crop_square(gray, cx, cy, side, CROP))
     return np.stack(crops[:n])
 
 
@@ -86,7 +79,8 @@ def _mine(model: ProposalNet, samples: list[Sample], limit: int) -> list[np.ndar
         far = box_iou(boxes, s.boxes).max(1) < 0.25 if len(s.boxes) else np.ones(len(boxes), bool)
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         for x1, y1, x2, y2 in boxes[far][:10]:
-            out.append(crop_square(gray, (x1 + x2) / 2, (y1 + y2) / 2, CROP_CONTEXT * max(x2 - x1, y2 - y1)))
+            side = CROP_CONTEXT * max(x2 - x1, y2 - y1)
+            out.append(crop_square(gray, (x1 + x2) / 2, (y1 + y2) / 2, side, CROP))
         if len(out) >= limit:
             break
     return out[:limit]
