@@ -80,7 +80,7 @@ def load_dataset(path: str | Path, val_size: int = 5000, limit: int | None = Non
         x = np.concatenate([p[0] for p in parts])
         y = np.concatenate([p[1] for p in parts])
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp.npz")
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp.npz")  # ranks of one torchrun write at once
         np.savez(tmp, x=x, y=y)
         tmp.replace(cache)
     if not 0 < val_size < len(y):
