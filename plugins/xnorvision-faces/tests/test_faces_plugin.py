@@ -66,7 +66,7 @@ def test_finds_the_faces_yunet_finds_in_the_demo_video(xnv_registry) -> None:
         if faces is None:
             continue
         ref = np.concatenate([faces[:, :2], faces[:, :2] + faces[:, 2:4]], 1)
-        ref = ref[faces[:, 2] >= 40]  # the faces big enough to ask of a 320-px detector
+        ref = ref[faces[:, 2] >= 40]  # faces big enough for the proposal net's input size
         dets = Detections.empty()
         for stage in stages:
             dets = stage(frame, dets)

@@ -1,7 +1,7 @@
 """xnorvision plugin 'faces': a binary face detector (proposal net + crop classifier + NMS).
 
 Registers the models ``faces-proposal`` and ``faces-classifier`` and the pipeline ``faces``. Options
-(``PipelineOptions.extra``): ``long_side`` (proposal input size, default 320), ``classifier`` (False skips
+(``PipelineOptions.extra``): ``long_side`` (proposal input size, default 416), ``classifier`` (False skips
 the second stage; a model name or .xnv path replaces its model) and ``classifier_weight`` (the classifier's
 share of the final score, default 0.25). ``--model`` replaces the proposal model.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from xnorvision.api import ModelSpec, PipelineOptions, PipelineSpec, PluginError, hookimpl, load_model
-from xnorvision_faces.stages import ClassifierStage, ProposalStage
+from xnorvision_faces.stages import LONG_SIDE, ClassifierStage, ProposalStage
 
 #: The plugin API this plugin was written for.
 XNORVISION_API_VERSION = 1
@@ -28,7 +28,7 @@ def build(options: PipelineOptions) -> list[Any]:
     if len(proposal.output_names) != 3:
         raise PluginError(f"the faces proposal model needs 3 outputs (strides 8, 16, 32), "
                           f"got {proposal.output_names}")
-    stages: list[Any] = [ProposalStage(proposal, long_side=int(options.extra.get("long_side", 320)))]
+    stages: list[Any] = [ProposalStage(proposal, long_side=int(options.extra.get("long_side", LONG_SIDE)))]
     classifier = options.extra.get("classifier", True)
     if classifier is not False:
         name = classifier if isinstance(classifier, str) else CLASSIFIER
