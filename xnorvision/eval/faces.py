@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from xnorvision._opencv import opencv_log_level
 from xnorvision.detect import Detections, box_iou
 from xnorvision.errors import XnorvisionError
 
@@ -149,12 +150,8 @@ def evaluate(detectors: dict[str, Detector], items: Sequence[FaceImage], min_fac
 def yunet_detector(model_path: str | Path, score_threshold: float = 0.3) -> Detector:
     """OpenCV's float YuNet (``cv2.FaceDetectorYN``), run at the image's own size."""
     path = _existing(model_path, "YuNet model")
-    level = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # its "targets not supported" warning
-    try:
+    with opencv_log_level(cv2.utils.logging.LOG_LEVEL_ERROR):  # its "targets not supported" warning
         net = cv2.FaceDetectorYN.create(str(path), "", (320, 320), score_threshold, 0.3, 5000)
-    finally:
-        cv2.utils.logging.setLogLevel(level)
 
     def detect(image: np.ndarray) -> Detections:
         net.setInputSize((image.shape[1], image.shape[0]))

@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
+from xnorvision._opencv import opencv_log_level
 from xnorvision.errors import SourceError, XnorvisionError
 from xnorvision.pipeline.synth import SynthSource
 from xnorvision.plugins._registry import Registry
@@ -77,12 +78,8 @@ class FittedSource:
 
 def try_camera(index: int) -> cv2.VideoCapture | None:
     """An opened camera, or None; OpenCV's own warnings about absent devices are silenced."""
-    level = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-    try:
+    with opencv_log_level(cv2.utils.logging.LOG_LEVEL_SILENT):
         cap = cv2.VideoCapture(index)
-    finally:
-        cv2.utils.logging.setLogLevel(level)
     if cap.isOpened():
         return cap
     cap.release()
