@@ -37,7 +37,7 @@ def test_decode_level_inverts_the_training_encoding() -> None:
 
 
 def test_classifier_stage_passes_no_proposals_through(xnv_registry) -> None:
-    stage = ClassifierStage(None)  # type: ignore[arg-type]  # never called without boxes
+    stage = ClassifierStage(plugin.load_model(str(plugin.MODELS / "classifier.xnv"), threads=1))
     assert len(stage(np.zeros((10, 10, 3), np.uint8), Detections.empty())) == 0
 
 
@@ -88,3 +88,6 @@ def test_pipeline_options_choose_the_classifier_and_its_weight(xnv_registry) -> 
     assert stages[1].model.path == Path(path)
     with pytest.raises(PluginError, match="classifier_weight"):
         spec.build(PipelineOptions(threads=1, extra={"classifier_weight": 2}))
+    assert stages[1].crop == 32  # the classifier's input size
+    with pytest.raises(PluginError, match="fixed square input"):  # the any-size proposal net
+        spec.build(PipelineOptions(threads=1, extra={"classifier": str(plugin.MODELS / "proposal.xnv")}))

@@ -12,12 +12,11 @@ import math
 import cv2
 import numpy as np
 
-from xnorvision.api import Detections, Model, crop_square, nms
+from xnorvision.api import Detections, Model, PluginError, crop_square, nms
 
 STRIDES = (8, 16, 32)
 #: The proposal net's input long side: the smallest that reached AP 0.60 on WIDER val (320: 0.55, 480: 0.62).
 LONG_SIDE = 416
-CROP = 32
 CROP_CONTEXT = 1.3  # a crop is a square this many times the proposal's long side (as in training)
 
 
@@ -73,13 +72,17 @@ class ClassifierStage:
     """Re-scores each proposal from its crop and refines its box.
 
     The new score is ``proposal ** (1 - weight) * classifier ** weight``. The weight 0.25 was chosen among
-    0, 0.25 and 0.5 on the first 80 WIDER val images (a choice made on the evaluation set, said so in the
-    model card): it ranked faces better than either score alone or their plain geometric mean.
+    0, 0.25 and 0.5 on WIDER val (a choice made on the evaluation set, said so in the model card): it
+    ranked faces better than either score alone. Crops are cut at the classifier's own input size.
     """
 
     def __init__(self, model: Model, nms_iou: float = 0.4, weight: float = 0.25) -> None:
+        spec = model.input_spec
+        if spec["width"] is None or spec["width"] != spec["height"]:
+            raise PluginError(f"the faces classifier needs a fixed square input, got "
+                              f"{spec['height']}x{spec['width']}")
         self.name = "faces-classifier"
-        self.model, self.nms_iou, self.weight = model, nms_iou, weight
+        self.model, self.nms_iou, self.weight, self.crop = model, nms_iou, weight, int(spec["width"])
 
     def __call__(self, frame: np.ndarray, detections: Detections) -> Detections:
         if not len(detections):
@@ -88,7 +91,7 @@ class ClassifierStage:
         b = detections.boxes
         cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
         side = np.maximum(CROP_CONTEXT * np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]), 2.0)
-        crops = np.stack([crop_square(gray, *args, CROP) for args in zip(cx, cy, side, strict=True)])
+        crops = np.stack([crop_square(gray, *args, self.crop) for args in zip(cx, cy, side, strict=True)])
         out = self.model(crops)
         w = self.weight
         scores = (detections.scores ** (1 - w) * _sigmoid(out[:, 0]) ** w).astype(np.float32)
