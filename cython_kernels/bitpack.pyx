@@ -1,8 +1,8 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 """Sign packing: channels-last float32/int8 -> uint64 words (bit = 1 where x < 0) and back to ±1 floats.
 
-Arguments are validated by ``xnorvision.kernels``; this module trusts them. Rows are pixels; large inputs
-are split over threads in one parallel region.
+Arguments are validated by ``xnorvision.kernels``; this module trusts them. Rows are pixels, split over
+``nthreads`` threads (the caller decides when that pays) in one parallel region.
 """
 
 from cython.parallel cimport prange
@@ -17,8 +17,6 @@ cnp.import_array()
 cdef extern from "xnv_simd.h" nogil:
     ctypedef int (*xnv_pack_f32_t)(const float *x, int64_t c, uint64_t *out)
     xnv_pack_f32_t xnv_pack_f32(int path)
-
-cdef int64_t PARALLEL_MIN = 1 << 16  # values below which a thread wake-up costs more than it saves
 
 
 cdef void _pack_i8_row(const int8_t *x, int64_t c, uint64_t *out) noexcept nogil:
@@ -35,7 +33,7 @@ cdef void _pack_i8_row(const int8_t *x, int64_t c, uint64_t *out) noexcept nogil
 def pack(cnp.ndarray x, int path, int nthreads):
     """Pack a C-contiguous float32/int8 array along its last axis; raises ValueError on NaN."""
     cdef int64_t c = x.shape[x.ndim - 1], rows = x.size // c, wc = (c + 63) // 64, r
-    cdef int nt = max(1, nthreads) if x.size >= PARALLEL_MIN else 1
+    cdef int nt = max(1, nthreads)
     shape = list((<object>x).shape)
     shape[len(shape) - 1] = wc
     cdef cnp.ndarray out = np.empty(shape, np.uint64)
@@ -58,7 +56,7 @@ def pack(cnp.ndarray x, int path, int nthreads):
 def unpack(cnp.ndarray p, int64_t c, int nthreads):
     """±1 float32 [..., c] from packed words (-1 where the bit is set)."""
     cdef int64_t wc = p.shape[p.ndim - 1], rows = p.size // wc, r, j
-    cdef int nt = max(1, nthreads) if rows * c >= PARALLEL_MIN else 1
+    cdef int nt = max(1, nthreads)
     shape = list((<object>p).shape)
     shape[len(shape) - 1] = c
     cdef cnp.ndarray out = np.empty(shape, np.float32)

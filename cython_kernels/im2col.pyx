@@ -29,7 +29,7 @@ def im2col(cnp.ndarray x, int kh, int kw, int stride, int ph, int pw, int ho, in
     cdef float *d
     cdef const float *s
     cdef int j
-    cdef int nt = max(1, nthreads) if cols.size >= (1 << 16) else 1
+    cdef int nt = max(1, nthreads)
     for row in prange(<int64_t>n * ho, nogil=True, num_threads=nt, schedule="static"):
         b = <int>(row // ho)
         oy = <int>(row % ho)

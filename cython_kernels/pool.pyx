@@ -62,7 +62,7 @@ def pool(cnp.ndarray x, int op, int kh, int kw, int sh, int sw, int ph, int pw, 
     cdef int n = x.shape[0], h = x.shape[1], w = x.shape[2]
     cdef int64_t c = x.shape[3], row, ox, isz = <int64_t>h * w * c, esz = x.itemsize
     cdef int oy, b, y0, x0
-    cdef int nt = max(1, nthreads) if x.size >= (1 << 16) else 1
+    cdef int nt = max(1, nthreads)
     cdef cnp.ndarray out = np.empty((n, ho, wo, c), x.dtype)
     cdef char *src = <char *>cnp.PyArray_DATA(x)
     cdef char *dst = <char *>cnp.PyArray_DATA(out)

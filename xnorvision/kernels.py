@@ -25,7 +25,7 @@ import numpy as np
 # chose a policy. Must be set before the compiled modules load the OpenMP runtime.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from xnorvision import _bconv, _bitpack, _im2col, _pool  # noqa: E402
+from xnorvision import _bconv, _bitpack, _eltwise, _im2col, _pool  # noqa: E402
 
 __all__ = [
     "BinaryConvWeights",
@@ -38,6 +38,7 @@ __all__ = [
     "maxpool2d",
     "maxpool2d_bits",
     "pack_bits",
+    "prelu",
     "set_num_threads",
     "simd_path",
     "unpack_bits",
@@ -49,6 +50,17 @@ _BINARY_PADDINGS = ("valid", "same_zero", "same_one")
 _num_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 _PATHS = {"portable": 0, "avx2": 1, "avx512": 2, "neon": 3}
 _NO_AFFINE = np.zeros(0, np.float32)
+
+# Waking a sleeping (passive) OpenMP thread costs 50-100 us on a small VM: a 13 us bit-pack took 105 us on
+# two threads, and a 120 us binary conv 150 us. A call therefore goes parallel only when its work would
+# take well over that on one core; below, the second thread costs more than it saves.
+_PARALLEL_VALUES = 1 << 21  # elementwise kernels (pack, pool, im2col): values touched, ~1 ms of traffic
+_PARALLEL_WORD_OPS = 1 << 23  # binary conv: output values x taps x words, ~0.7 ms on one core
+
+
+def _threads_for(work: int, parallel_from: int) -> int:
+    """All threads for a call of at least ``parallel_from`` units of work, else one."""
+    return _num_threads if work >= parallel_from else 1
 
 
 # ----------------------------------------------------------------------------------------- validation
@@ -135,6 +147,11 @@ def _binary_conv_args(x: object, w: object, c_in: object, stride: object, paddin
     return x, w, c_in, geom, prepared
 
 
+def _conv_threads(x: np.ndarray, w: np.ndarray, ho: int, wo: int) -> int:
+    o, kh, kw, wc = w.shape
+    return _threads_for(x.shape[0] * ho * wo * o * kh * kw * wc, _PARALLEL_WORD_OPS)
+
+
 class BinaryConvWeights:
     """Packed conv weights [O, kh, kw, ceil(c_in/64)] interleaved for the microkernel once (at model load).
 
@@ -162,7 +179,7 @@ class BinaryConvWeights:
 def pack_bits(x: np.ndarray) -> np.ndarray:
     """Pack the signs of ``x`` (last axis = channels) into uint64 words: bit = 1 where x < 0."""
     x = _array("x", x, (np.float32, np.int8))
-    return _bitpack.pack(x, _path, _num_threads)
+    return _bitpack.pack(x, _path, _threads_for(x.size, _PARALLEL_VALUES))
 
 
 def unpack_bits(p: np.ndarray, c: int) -> np.ndarray:
@@ -171,7 +188,7 @@ def unpack_bits(p: np.ndarray, c: int) -> np.ndarray:
     c = _positive_int("c", c)
     if p.shape[-1] != _words(c):
         raise ValueError(f"p must hold ceil(c/64) = {_words(c)} words on its last axis, got {p.shape[-1]}")
-    return _bitpack.unpack(p, c, _num_threads)
+    return _bitpack.unpack(p, c, _threads_for(p.size // p.shape[-1] * c, _PARALLEL_VALUES))
 
 
 # ----------------------------------------------------------------------------------- GEMM and conv
@@ -188,7 +205,7 @@ def xnor_gemm(a: np.ndarray, b: np.ndarray, k: int) -> np.ndarray:
         raise ValueError(f"k = {k} is too large for int32 sums")
     m, n, wc = a.shape[0], b.shape[0], a.shape[1]
     out = _bconv.conv(a.reshape(1, 1, m, wc), b.reshape(n, 1, 1, wc), k, 1, 0, 0, False, 1, m, 0,
-                      _NO_AFFINE, _NO_AFFINE, _path, _num_threads)
+                      _NO_AFFINE, _NO_AFFINE, _path, _threads_for(m * n * wc, _PARALLEL_WORD_OPS))
     return out.reshape(m, n)
 
 
@@ -200,7 +217,7 @@ def binary_conv2d(x: np.ndarray, w: np.ndarray | BinaryConvWeights, c_in: int, s
     """
     x, w, c_in, (s, ph, pw, ho, wo), prepared = _binary_conv_args(x, w, c_in, stride, padding)
     return _bconv.conv(x, w, c_in, s, ph, pw, padding == "same_zero", ho, wo, 0, _NO_AFFINE, _NO_AFFINE,
-                       _path, _num_threads, prepared)
+                       _path, _conv_threads(x, w, ho, wo), prepared)
 
 
 def binary_conv2d_fused(x: np.ndarray, w: np.ndarray | BinaryConvWeights, c_in: int, scale: np.ndarray,
@@ -216,7 +233,7 @@ def binary_conv2d_fused(x: np.ndarray, w: np.ndarray | BinaryConvWeights, c_in: 
     x, w, c_in, (s, ph, pw, ho, wo), prepared = _binary_conv_args(x, w, c_in, stride, padding)
     scale, bias = _affine("scale", scale, w.shape[0], False), _affine("bias", bias, w.shape[0], False)
     return _bconv.conv(x, w, c_in, s, ph, pw, padding == "same_zero", ho, wo, 1 if output == "float" else 2,
-                       scale, bias, _path, _num_threads, prepared)
+                       scale, bias, _path, _conv_threads(x, w, ho, wo), prepared)
 
 
 def bwn_conv2d(x: np.ndarray, w: np.ndarray, c_in: int, scale: np.ndarray, bias: np.ndarray,
@@ -245,7 +262,8 @@ def bwn_conv2d(x: np.ndarray, w: np.ndarray, c_in: int, scale: np.ndarray, bias:
         y = x.reshape(-1, c_in) @ weights[:-1]
         y += weights[-1]
     else:
-        y = _im2col.im2col(x, kh, kw, s, ph, pw, ho, wo, _num_threads, True) @ weights
+        cols = x.shape[0] * ho * wo * (kh * kw * c_in + 1)
+        y = _im2col.im2col(x, kh, kw, s, ph, pw, ho, wo, _threads_for(cols, _PARALLEL_VALUES), True) @ weights
     return y.reshape(x.shape[0], ho, wo, o)
 
 
@@ -281,7 +299,8 @@ def _pool_geometry(x: np.ndarray, kernel: object, stride: object, padding: objec
 
 def _pool_call(x: np.ndarray, op: int, kernel: object, stride: object, padding: object) -> np.ndarray:
     kh, kw, sh, sw, ph, pw, ho, wo = _pool_geometry(x, kernel, stride, padding)
-    return _pool.pool(x, op, kh, kw, sh, sw, ph, pw, ho, wo, _num_threads)
+    threads = _threads_for(x.shape[0] * ho * wo * x.shape[3] * kh * kw, _PARALLEL_VALUES)
+    return _pool.pool(x, op, kh, kw, sh, sw, ph, pw, ho, wo, threads)
 
 
 def maxpool2d_bits(x: np.ndarray, kernel: int, stride: int, padding: int = 0) -> np.ndarray:
@@ -297,6 +316,27 @@ def maxpool2d(x: np.ndarray, kernel: int, stride: int, padding: int = 0) -> np.n
 def avgpool2d(x: np.ndarray, kernel: int, stride: int, padding: int = 0) -> np.ndarray:
     """Float32 NHWC average-pool; the average is over real cells only (padding is not counted)."""
     return _pool_call(_array("x", x, (np.float32,), 4), 2, kernel, stride, padding)
+
+
+# --------------------------------------------------------------------------------------- elementwise
+def prelu(x: np.ndarray, slope: np.ndarray, residual: np.ndarray | None = None,
+          out: np.ndarray | None = None) -> np.ndarray:
+    """``v if v >= 0 else slope * v`` per channel (last axis), ``v = x + residual`` when one is given.
+
+    One pass over memory, bit-exact with PyTorch's ``prelu(x + residual)`` in float32. ``out`` (same shape,
+    float32, C-contiguous; may be ``x`` or ``residual``) receives the result, else a new array does.
+    """
+    x = _array("x", x, (np.float32,))
+    slope = _affine("slope", slope, x.shape[-1])
+    if residual is not None:
+        residual = _array("residual", residual, (np.float32,))
+        if residual.shape != x.shape:
+            raise ValueError(f"residual must have the shape of x {x.shape}, got {residual.shape}")
+    if out is None:
+        out = np.empty_like(x)
+    elif _array("out", out, (np.float32,)).shape != x.shape:
+        raise ValueError(f"out must have the shape of x {x.shape}, got {out.shape}")
+    return _eltwise.prelu(x, slope, residual, out, _threads_for(x.size, _PARALLEL_VALUES))
 
 
 # --------------------------------------------------------------------------------- threads and CPU

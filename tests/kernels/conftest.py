@@ -20,8 +20,12 @@ def simd(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 @pytest.fixture(params=[1, 2], ids=["1t", "2t"])
-def threads(request: pytest.FixtureRequest) -> Iterator[int]:
+def threads(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    """1 or 2 threads; with 2, every call goes parallel (test inputs are below the real thresholds)."""
     before = kernels.get_num_threads()
     kernels.set_num_threads(request.param)
+    if request.param > 1:
+        monkeypatch.setattr(kernels, "_PARALLEL_VALUES", 1)
+        monkeypatch.setattr(kernels, "_PARALLEL_WORD_OPS", 1)
     yield request.param
     kernels.set_num_threads(before)

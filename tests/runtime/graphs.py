@@ -93,3 +93,16 @@ def tiny(seed: int = 2) -> Model:
               weight=b.f32(2, 4))
     spec = {**SPEC, "height": 2, "width": 2}
     return b.graph(x), b.tensors, spec
+
+
+def bireal(seed: int = 2) -> Model:
+    """A Bi-Real block: ``prelu(bn(binary conv) + shortcut)``, the add fused into the prelu at load time;
+    the second block's sum is also a graph output, so it must stay unfused."""
+    b = Builder(seed)
+    attrs = {"kernel": [3, 3], "stride": 1, "padding": "same", "in_channels": 3, "out_channels": 8}
+    x = b.add("conv", "conv2d", ["input"], attrs, weight=b.f32(8, 3, 3, 3), bias=b.f32(8))
+    y = b.bn("bn1", b.binary("b1", b.add("s1", "sign", [x]), 8, 8), 8)
+    x = b.add("act1", "prelu", [b.add("sum1", "add", [y, x])], weight=b.f32(8))
+    y = b.binary("b2", b.add("s2", "sign", [x]), 8, 8)
+    x = b.add("act2", "prelu", [b.add("sum2", "add", [x, y])], weight=b.f32(8, lo=0.0))
+    return b.graph("act2", "sum2"), b.tensors, SPEC

@@ -26,7 +26,7 @@ def _input(spec: dict, n: int = 2, seed: int = 0) -> np.ndarray:
     return rng.standard_normal((n, spec["height"], spec["width"], spec["channels"])).astype(np.float32)
 
 
-@pytest.mark.parametrize("build", [graphs.chain, graphs.residual])
+@pytest.mark.parametrize("build", [graphs.chain, graphs.residual, graphs.bireal])
 def test_graph_matches_numpy_reference(tmp_path: Path, build) -> None:
     graph, tensors, spec = build()
     model = _load(tmp_path, (graph, tensors, spec))
@@ -45,6 +45,16 @@ def test_folding_removes_batch_norms_and_fuses_signs(tmp_path: Path) -> None:
     b1 = next(s for s in steps if s.node.name == "b1")
     assert b1.node.attrs["output"] == "bits" and types["b1"].kind == "bits"
     assert outputs == ["prob", "ht"]
+
+
+def test_a_residual_add_fuses_into_the_prelu_after_it(tmp_path: Path) -> None:
+    graph, tensors, spec = graphs.bireal()
+    steps, outputs, _ = fold(load_xnv(save_model(tmp_path / "b.xnv", graph, tensors, spec, [], {})))
+    by_name = {s.node.name: s for s in steps}
+    assert by_name["sum1"].node.op == "prelu" and by_name["sum1"].node.inputs == ("b1", "conv")
+    assert "act1" not in by_name and by_name["s2"].node.inputs == ("sum1",)
+    assert by_name["sum2"].node.op == "add" and by_name["act2"].node.op == "prelu"  # sum2 is an output
+    assert outputs == ["act2", "sum2"]
 
 
 def test_unfoldable_batch_norm_runs_standalone(tmp_path: Path) -> None:

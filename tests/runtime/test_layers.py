@@ -106,8 +106,9 @@ def test_simple_ops(op: str) -> None:
     x = _x(2, 3, 4, 5)
     params = {"weight": _x(5)}
     attrs = {"scale": 2}
-    got = layers.simple_layer(op, attrs, params)([x, x[..., :2].copy()])
-    want = ref._op(op, attrs, [x.astype(np.float64), x[..., :2].astype(np.float64)], params)
+    xs = [x] if op == "prelu" else [x, x[..., :2].copy()]  # a second prelu input is a fused residual
+    got = layers.simple_layer(op, attrs, params)(xs)
+    want = ref._op(op, attrs, [a.astype(np.float64) for a in xs], params)
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
@@ -123,13 +124,15 @@ def test_planned_buffers_are_kept_for_recent_shapes_only() -> None:
 
 
 @pytest.mark.parametrize("slopes", ["unit", "any"])
-def test_prelu_is_exactly_the_masked_formula(slopes: str) -> None:
+@pytest.mark.parametrize("inputs", [1, 2])
+def test_prelu_is_exactly_the_masked_formula(slopes: str, inputs: int) -> None:
     x = _x(2, 3, 4, 6)
     x[0, 0, 0] = 0.0  # zero and negative zero stay zero
     x[0, 0, 1] = -0.0
+    r = _x(2, 3, 4, 6) if inputs == 2 else np.zeros_like(x)  # two inputs: the add fused before it
     a = np.abs(_x(6)) / 4 if slopes == "unit" else _x(6) * 2
     layer = layers.simple_layer("prelu", {}, {"weight": a})
-    assert layer.unit_slopes == (slopes == "unit")
-    got = layer([x])
+    got = layer([x, r][:inputs])
     assert got.dtype == np.float32
-    np.testing.assert_array_equal(got, np.where(x >= 0, x, x * a))
+    v = x + r if inputs == 2 else x
+    np.testing.assert_array_equal(got, np.where(v >= 0, v, v * a))

@@ -1,5 +1,5 @@
-"""Load-time graph rewrites: fold batch norms into the layer before them, fuse ``sign`` into binary convs
-and ``relu`` into float convs.
+"""Load-time graph rewrites: fold batch norms into the layer before them, fuse ``sign`` into binary convs,
+``relu`` into float convs and a residual ``add`` into the ``prelu`` after it.
 
 After folding, a binary conv followed by batch norm and sign emits packed bits straight from its integer
 accumulators (the Larq Compute Engine "output transform"), so chains of binary layers never touch floats.
@@ -48,6 +48,9 @@ def fold(model: XnvFile) -> tuple[list[Step], list[str], dict[str, TensorType]]:
             alias[node.name] = prev.node.name
         elif single and node.op == "relu" and prev.node.op == "conv2d":
             prev.node = replace(prev.node, attrs={**prev.node.attrs, "fused_relu": True})
+            alias[node.name] = prev.node.name
+        elif single and node.op == "prelu" and prev.node.op == "add":  # prelu(a + b): one kernel pass
+            prev.node, prev.params = replace(prev.node, op="prelu"), params
             alias[node.name] = prev.node.name
         else:
             if node.op == "batch_norm":  # no neighbour to fold into: a per-channel affine
