@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from xnorvision import _nms
+
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pairwise IoU, ``(len(a), len(b))``; boxes of zero area have IoU 0 with everything."""
@@ -22,15 +24,18 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float = 0.4,
         max_out: int | None = None) -> np.ndarray:
-    """Indices of the boxes kept by greedy NMS, best score first."""
-    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-    order = np.argsort(-np.asarray(scores, np.float32).reshape(-1), kind="stable")
-    keep: list[int] = []
-    while order.size and (max_out is None or len(keep) < max_out):
-        i = int(order[0])
-        keep.append(i)
-        if order.size == 1:
-            break
-        ious = box_iou(boxes[i : i + 1], boxes[order[1:]])[0]
-        order = order[1:][ious <= iou_threshold]
-    return np.asarray(keep, dtype=np.int64)
+    """Indices of the boxes kept by greedy NMS, best score first (ties: lower index first).
+
+    A box is kept unless a box kept before it has IoU > ``iou_threshold`` with it; at most ``max_out``
+    are kept. The loop runs in ``xnorvision._nms`` (a numpy loop cost ~1 ms for 300 boxes).
+    """
+    boxes = np.ascontiguousarray(np.asarray(boxes, np.float32).reshape(-1, 4))
+    scores = np.asarray(scores, np.float32).reshape(-1)
+    if len(scores) != len(boxes):
+        raise ValueError(f"nms: {len(boxes)} boxes but {len(scores)} scores")
+    order = np.argsort(-scores, kind="stable").astype(np.int64, copy=False)
+    # numpy compared the float32 IoU with a Python float in float32 but with a numpy float64 in float64:
+    # round the threshold the same way so the kernel's double comparison keeps the same boxes.
+    thr = float(np.asarray(iou_threshold, np.result_type(np.float32, iou_threshold)))
+    limit = -1 if max_out is None else max(int(max_out), 0)
+    return _nms.nms(boxes, order, thr, limit)
