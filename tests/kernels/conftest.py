@@ -27,5 +27,7 @@ def threads(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     if request.param > 1:
         monkeypatch.setattr(kernels, "_PARALLEL_VALUES", 1)
         monkeypatch.setattr(kernels, "_PARALLEL_WORD_OPS", 1)
+        monkeypatch.setattr(kernels, "_PARALLEL_FLOAT_MACS", 1)
+        monkeypatch.setattr(kernels, "_PARALLEL_FLOAT_MACS_PORTABLE", 1)
     yield request.param
     kernels.set_num_threads(before)

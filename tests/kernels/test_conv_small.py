@@ -1,0 +1,170 @@
+"""conv2d_small: the direct float convolution of few taps x channels, against a float64 numpy reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xnorvision import kernels as K
+from xnorvision.runtime.layers import Conv2d
+
+from .conftest import PATHS
+
+
+def reference(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, stride: tuple[int, int],
+              pad: tuple[int, int], relu: bool) -> np.ndarray:
+    """Zero-padded cross-correlation of NHWC x with HWIO w, summed in float64."""
+    (sh, sw), (ph, pw) = stride, pad
+    kh, kw, _, o = w.shape
+    xp = np.pad(x.astype(np.float64), ((0, 0), (ph, ph), (pw, pw), (0, 0)))
+    ho, wo = (xp.shape[1] - kh) // sh + 1, (xp.shape[2] - kw) // sw + 1
+    y = np.zeros((x.shape[0], ho, wo, o))
+    for dy in range(kh):
+        for dx in range(kw):
+            taps = xp[:, dy:dy + sh * (ho - 1) + 1:sh, dx:dx + sw * (wo - 1) + 1:sw]
+            y += taps @ w[dy, dx].astype(np.float64)
+    if bias is not None:
+        y += bias
+    return np.maximum(y, 0) if relu else y
+
+
+def case(rng: np.random.Generator, n: int, h: int, w: int, c: int, k: tuple[int, int], o: int,
+         bias: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    x = rng.standard_normal((n, h, w, c)).astype(np.float32)
+    wt = rng.standard_normal((*k, c, o)).astype(np.float32)
+    return x, wt, rng.standard_normal(o).astype(np.float32) if bias else None
+
+
+def check(got: np.ndarray, want: np.ndarray) -> None:
+    assert got.dtype == np.float32 and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+# (n, h, w, c, kernel, stride, padding, o)
+SHAPES = [
+    (1, 1, 1, 3, (3, 3), 2, 1, 16),  # a 1x1 image: every tap but the centre is padding
+    (1, 1, 1, 1, (1, 1), 1, 0, 5),
+    (2, 7, 9, 3, (3, 3), 2, 1, 16),
+    (1, 13, 11, 3, (3, 3), 1, 1, 17),
+    (3, 8, 8, 1, (3, 3), 2, 1, 16),
+    (1, 5, 23, 2, (3, 3), 1, 0, 1),
+    (1, 9, 30, 4, (3, 3), 2, 0, 5),
+    (2, 6, 21, 4, (1, 1), 1, 0, 17),
+    (1, 10, 12, 2, (5, 5), 2, 2, 16),
+    (1, 4, 37, 3, (2, 3), (1, 2), (0, 1), 33),
+    (1, 3, 2, 1, (3, 3), 3, 1, 16),  # stride 3, every pixel at an edge
+    (1, 2, 64, 3, (3, 3), 1, 1, 16),  # long rows: many full tiles and an overlapping last one
+]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=[str(i) for i in range(len(SHAPES))])
+def test_matches_reference(simd: str, threads: int, shape: tuple) -> None:
+    n, h, w, c, k, stride, padding, o = shape
+    rng = np.random.default_rng(hash(shape) % 2**32)
+    st = stride if isinstance(stride, tuple) else (stride, stride)
+    pd = padding if isinstance(padding, tuple) else (padding, padding)
+    for bias in (False, True):
+        x, wt, b = case(rng, n, h, w, c, k, o, bias)
+        for relu in (False, True):
+            check(K.conv2d_small(x, wt, b, stride, padding, relu), reference(x, wt, b, st, pd, relu))
+
+
+def test_writes_into_out_and_reuses_it(simd: str) -> None:
+    rng = np.random.default_rng(0)
+    x, wt, b = case(rng, 2, 9, 14, 3, (3, 3), 16, True)
+    out = np.full((2, 5, 7, 16), np.nan, np.float32)
+    assert K.conv2d_small(x, wt, b, 2, 1, True, out) is out
+    check(out, reference(x, wt, b, (2, 2), (1, 1), True))
+    x2 = rng.standard_normal(x.shape).astype(np.float32)
+    K.conv2d_small(x2, wt, b, 2, 1, False, out)
+    check(out, reference(x2, wt, b, (2, 2), (1, 1), False))
+
+
+@pytest.mark.parametrize("path", [p for p in PATHS if p != "portable"])
+def test_simd_paths_agree_with_portable(path: str) -> None:
+    rng = np.random.default_rng(1)
+    x, wt, b = case(rng, 2, 33, 47, 3, (3, 3), 40, True)
+    x[0, 5, 7, 1] = np.nan  # NaN reaches its outputs on every path, ReLU or not
+    try:
+        K._force_path("portable")
+        want = K.conv2d_small(x, wt, b, 2, 1, True)
+        K._force_path(path)
+        got = K.conv2d_small(x, wt, b, 2, 1, True)
+    finally:
+        K._force_path(None)
+    assert np.isnan(want).sum() > 0
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_large_input_runs_parallel_by_itself(threads: int) -> None:
+    rng = np.random.default_rng(2)
+    x, wt, b = case(rng, 1, 320, 416, 3, (3, 3), 16, True)  # above the threshold: parallel with 2 threads
+    check(K.conv2d_small(x, wt, b, 2, 1, True), reference(x, wt, b, (2, 2), (1, 1), True))
+
+
+@pytest.mark.parametrize(("shape", "stride", "pad", "groups"), [
+    ((1, 20, 26, 3), (2, 2), (1, 1), 1),  # direct kernel
+    ((2, 9, 9, 1), (1, 1), (1, 1), 1),  # direct kernel
+    ((1, 10, 12, 8), (1, 1), (1, 1), 1),  # 72 taps x channels: im2col + BLAS
+    ((1, 10, 12, 4), (1, 1), (1, 1), 2),  # grouped: im2col + BLAS
+])
+def test_conv2d_layer_matches_reference(shape: tuple, stride: tuple, pad: tuple, groups: int) -> None:
+    rng = np.random.default_rng(3)
+    c = shape[3]
+    weight = rng.standard_normal((16, 3, 3, c // groups)).astype(np.float32)
+    bias = rng.standard_normal(16).astype(np.float32)
+    layer = Conv2d(weight, bias, stride, pad, groups, relu=True)
+    assert (layer.direct is not None) == (groups == 1 and 9 * c <= Conv2d.DIRECT_MAX_TAPS)
+    x = rng.standard_normal(shape).astype(np.float32)
+    if groups == 1:
+        want = reference(x, weight.transpose(1, 2, 3, 0), bias, stride, pad, True)
+    else:
+        halves = [reference(x[..., g * 2:(g + 1) * 2], weight[g * 8:(g + 1) * 8].transpose(1, 2, 3, 0),
+                            bias[g * 8:(g + 1) * 8], stride, pad, True) for g in range(2)]
+        want = np.concatenate(halves, axis=-1)
+    for _ in range(2):  # the second call reuses the planned output
+        np.testing.assert_allclose(layer([x]), want, rtol=1e-4, atol=1e-4)
+
+
+X = np.zeros((1, 6, 6, 3), np.float32)
+W = np.zeros((3, 3, 3, 16), np.float32)
+B = np.zeros(16, np.float32)
+OUT = np.zeros((1, 3, 3, 16), np.float32)
+
+
+@pytest.mark.parametrize(("call", "match"), [
+    (lambda: K.conv2d_small(X.astype(np.float64), W), "x must have dtype float32"),
+    (lambda: K.conv2d_small(X, W.astype(np.float16)), "w must have dtype float32"),
+    (lambda: K.conv2d_small(X[0], W), "x must have 4 dimensions"),
+    (lambda: K.conv2d_small(X, W[0]), "w must have 4 dimensions"),
+    (lambda: K.conv2d_small(X[:, :, ::2], W), "C-contiguous"),
+    (lambda: K.conv2d_small(X[:, :0], W), "empty"),
+    (lambda: K.conv2d_small(X.tolist(), W), "numpy array"),
+    (lambda: K.conv2d_small(X, np.zeros((3, 3, 2, 16), np.float32)), r"C = 3"),
+    (lambda: K.conv2d_small(X, W, B[:5]), r"shape \(16,\)"),
+    (lambda: K.conv2d_small(X, W, B.astype(np.float64)), "bias must have dtype float32"),
+    (lambda: K.conv2d_small(X, W, stride=0), "stride must be >= 1"),
+    (lambda: K.conv2d_small(X, W, stride=(1, 2, 3)), "pair"),
+    (lambda: K.conv2d_small(X, W, stride=1.5), "stride must be an int"),
+    (lambda: K.conv2d_small(X, W, padding=-1), "padding must be >= 0"),
+    (lambda: K.conv2d_small(X[:, :2], W), "larger than"),
+    (lambda: K.conv2d_small(X, W, relu="yes"), "relu must be a bool"),
+    (lambda: K.conv2d_small(X, W, B, 2, 1, out=np.zeros((1, 4, 4, 16), np.float32)), "out must have shape"),
+    (lambda: K.conv2d_small(X, W, B, 2, 1, out=OUT.astype(np.float64)), "out must have dtype float32"),
+    (lambda: K.conv2d_small(X, W, B, 2, 1, out=np.zeros((1, 3, 3, 32), np.float32)[..., ::2]),
+     "C-contiguous"),
+])
+def test_bad_arguments(call, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_out_must_be_writeable_and_separate() -> None:
+    frozen = OUT.copy()
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="writeable"):
+        K.conv2d_small(X, W, B, 2, 1, out=frozen)
+    x = np.zeros((1, 3, 3, 16), np.float32)
+    with pytest.raises(ValueError, match="overlap"):
+        K.conv2d_small(x, np.zeros((1, 1, 16, 16), np.float32), out=x)
