@@ -97,9 +97,9 @@ def test_simd_paths_agree_with_portable(path: str) -> None:
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
-def test_large_input_runs_parallel_by_itself(threads: int) -> None:
+def test_a_detector_sized_first_layer(threads: int) -> None:
     rng = np.random.default_rng(2)
-    x, wt, b = case(rng, 1, 320, 416, 3, (3, 3), 16, True)  # above the threshold: parallel with 2 threads
+    x, wt, b = case(rng, 1, 320, 416, 3, (3, 3), 16, True)  # the faces proposal net's stem
     check(K.conv2d_small(x, wt, b, 2, 1, True), reference(x, wt, b, (2, 2), (1, 1), True))
 
 

@@ -30,15 +30,15 @@ def decode_level(out: np.ndarray, stride: int, floor: float) -> tuple[np.ndarray
     Channel 0 is the face logit; 1-2 the face centre's offset from the cell centre and 3-4 the log of its
     width and height, all in strides.
     """
-    score = _sigmoid(out[..., 0])
-    ys, xs = np.nonzero(score >= floor)
+    # logits against the floor's logit: the sigmoid then runs on the kept cells only
+    ys, xs = np.nonzero(out[..., 0] >= math.log(floor / (1 - floor)))
     o = out[ys, xs]
     cx = (xs + 0.5 + o[:, 1]) * stride
     cy = (ys + 0.5 + o[:, 2]) * stride
     w = np.exp(np.clip(o[:, 3], -4, 6)) * stride
     h = np.exp(np.clip(o[:, 4], -4, 6)) * stride
     boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1).astype(np.float32)
-    return boxes, score[ys, xs].astype(np.float32)
+    return boxes, _sigmoid(o[:, 0]).astype(np.float32)
 
 
 class ProposalStage:
