@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 import xnorvision_faces as plugin
-from xnorvision_faces.stages import ClassifierStage, decode_level
+from xnorvision_faces.stages import ClassifierStage, decode_level, shrink
 
 from xnorvision.api import Detections
 
@@ -34,6 +34,18 @@ def test_decode_level_inverts_the_training_encoding() -> None:
     cx, cy = (3 + 0.5 + 0.25) * 16, (2 + 0.5 - 0.5) * 16
     np.testing.assert_allclose(boxes, [[cx - 24, cy - 16, cx + 24, cy + 16]], rtol=1e-5)
     assert scores[0] == pytest.approx(1 / (1 + np.exp(-4.0)))
+
+
+@pytest.mark.parametrize(("shape", "size"), [((480, 640, 3), (416, 312)), ((1080, 1920, 3), (416, 234)),
+                                             ((40, 900, 3), (416, 18)), ((200, 300, 3), (416, 277))])
+def test_shrink_gives_the_size_asked_without_aliasing(shape: tuple[int, ...], size: tuple[int, int]) -> None:
+    columns = (np.arange(shape[1]) % 2 * 255).astype(np.uint8)  # 1-px vertical stripes
+    stripes = np.ascontiguousarray(np.broadcast_to(columns[None, :, None], shape))
+    small = shrink(stripes, size)
+    assert small.shape == (size[1], size[0], 3) and small.dtype == np.uint8
+    if shape[1] > size[0]:  # bilinear sampling alone would keep stripes at full contrast
+        plain = cv2.resize(stripes, size, interpolation=cv2.INTER_LINEAR)
+        assert small[1:-1, 1:-1].std() < 0.5 * plain[1:-1, 1:-1].std()
 
 
 def test_classifier_stage_passes_no_proposals_through(xnv_registry) -> None:
