@@ -4,11 +4,15 @@
 im2col + GEMM is a poor fit there (K = 27, N = 16, and the patch matrix is 9x the image); the SIMD tiles
 of ``xnv_fconv.h`` read the NHWC input in place instead. One call = at most one parallel region, over
 output rows, with ``nthreads`` threads (the caller passes 1 unless the work outweighs waking the others).
+A uint8 image is read through a table (``lut``, ``chan``): each thread converts the input rows it needs
+into its part of a scratch buffer, as float rows that the same tiles read.
 Arguments are validated by ``xnorvision.kernels``; this module trusts them.
 """
 
 from cython.parallel cimport prange
-from libc.stdint cimport int64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t
+
+import numpy as np
 
 cimport numpy as cnp
 
@@ -21,23 +25,36 @@ cdef extern from "xnv_fconv.h" nogil:
         const float *bias
         float *out
         int h, w_in, c, kh, kw, sh, sw, ph, pw, ho, wo, o, relu
-    ctypedef void (*xnv_fconv_rows_t)(const xnv_fconv_t *p, int64_t r0, int64_t r1)
+        const uint8_t *x8
+        int cx, rows
+        const int32_t *chan
+        const float *lut
+    ctypedef void (*xnv_fconv_rows_t)(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch)
+    int xnv_fc_u8_nrows(int kh, int sh, int64_t row_floats)
+    void xnv_fc_u8_table(const float *lut, int c, float *dst)
     xnv_fconv_rows_t xnv_fconv_rows(int path)
     int xnv_fconv_path(int path)
 
 
 def conv(cnp.ndarray x, cnp.ndarray w, object bias, int sh, int sw, int ph, int pw, bint relu,
-         cnp.ndarray out, int path, int nthreads):
-    """x float32 [N,H,W,C], w float32 [kh,kw,C,O], bias float32 [O] or None -> out float32 [N,Ho,Wo,O]."""
+         cnp.ndarray out, int path, int nthreads, object lut=None, object chan=None):
+    """x float32 [N,H,W,C], w float32 [kh,kw,C,O], bias float32 [O] or None -> out float32 [N,Ho,Wo,O].
+
+    Or x uint8 [N,H,W,Cx] with lut float32 [256, C] (or [1, 256, C]; C-contiguous) and chan int32 [C]
+    (values in [0, Cx)): input channel k of a pixel is ``lut[x[..., chan[k]], k]``.
+    """
     cdef xnv_fconv_t p
     cdef int n = x.shape[0]
-    p.x = <const float *>cnp.PyArray_DATA(x)
+    cdef int c = w.shape[2]
+    cdef cnp.ndarray scratch = None
+    p.x = NULL
+    p.x8 = NULL
     p.w = <const float *>cnp.PyArray_DATA(w)
     p.bias = NULL
     if bias is not None:
         p.bias = <float *>cnp.PyArray_DATA(<cnp.ndarray>bias)
     p.out = <float *>cnp.PyArray_DATA(out)
-    p.h, p.w_in, p.c = x.shape[1], x.shape[2], x.shape[3]
+    p.h, p.w_in, p.c = x.shape[1], x.shape[2], c
     p.kh, p.kw, p.o = w.shape[0], w.shape[1], w.shape[3]
     p.sh, p.sw, p.ph, p.pw = sh, sw, ph, pw
     p.ho, p.wo = out.shape[1], out.shape[2]
@@ -46,13 +63,29 @@ def conv(cnp.ndarray x, cnp.ndarray w, object bias, int sh, int sw, int ph, int 
     cdef int64_t nrows = <int64_t>n * p.ho
     cdef int nt = <int>min(<int64_t>max(1, nthreads), nrows)
     cdef int t
+    cdef int64_t per_thread = 0
+    cdef float *sp = NULL
+    if lut is None:
+        p.x = <const float *>cnp.PyArray_DATA(x)
+    else:
+        p.x8 = <const uint8_t *>cnp.PyArray_DATA(x)
+        p.cx = x.shape[3]
+        p.rows = xnv_fc_u8_nrows(p.kh, p.sh, <int64_t>p.w_in * c)
+        p.chan = <const int32_t *>cnp.PyArray_DATA(<cnp.ndarray>chan)
+        per_thread = <int64_t>p.rows * p.w_in * c
+        # the table [c][256], then each thread's rows
+        scratch = np.empty(256 * c + nt * per_thread, np.float32)
+        sp = <float *>cnp.PyArray_DATA(scratch)
+        xnv_fc_u8_table(<const float *>cnp.PyArray_DATA(<cnp.ndarray>lut), c, sp)
+        p.lut = sp
+        sp += 256 * c
     cdef const xnv_fconv_t *pp = &p
     if nt == 1:
         with nogil:
-            rows(pp, 0, nrows)
+            rows(pp, 0, nrows, sp)
     else:
         for t in prange(nt, nogil=True, num_threads=nt, schedule="static", chunksize=1):
-            rows(pp, nrows * t // nt, nrows * (t + 1) // nt)
+            rows(pp, nrows * t // nt, nrows * (t + 1) // nt, sp + per_thread * t if sp != NULL else NULL)
     return out
 
 

@@ -10,6 +10,14 @@
  * For one row and one tap row dy, the taps (dx, c) of a pixel are kw*C consecutive floats in both the
  * input and the weights, so a tile walks j in [0, kw*C) and padding only clips that range: rows at the
  * top and bottom drop tap rows, the few pixels at the left and right edges get a clipped j range.
+ *
+ * uint8 input (x8 set, x NULL): an image [n][h][w_in][cx] read through a table, tap channel k of a pixel
+ * being lut[k][its byte chan[k]]. Each thread keeps the input rows that its output rows need as float rows
+ * in a scratch buffer, laid out like the float input (w_in * c floats a row), and runs the unchanged tiles
+ * on them: the sums are those of the float path on the table's values, bit for bit. Each input row is
+ * converted once per thread, several rows in one loop. The look-ups are scalar, 2 loads and a store a
+ * value (~0.25 ns): AVX-512/AVX2 gathers (of the bytes, then from the table) were slower, and so was
+ * converting a row a few columns ahead of the tile that reads them (to overlap look-ups and FMAs).
  */
 #ifndef XNV_FCONV_H
 #define XNV_FCONV_H
@@ -27,13 +35,31 @@ typedef struct {
     const float *bias; /* [o], or NULL */
     float *out;        /* [n][ho][wo][o] */
     int h, w_in, c, kh, kw, sh, sw, ph, pw, ho, wo, o, relu;
+    /* uint8 input (x8 NULL: float input x) */
+    const uint8_t *x8;   /* [n][h][w_in][cx] */
+    int cx;              /* channels of x8 */
+    int rows;            /* float rows per thread in the scratch buffer: xnv_fc_u8_nrows */
+    const int32_t *chan; /* [c]: the channel of x8 read by tap channel k */
+    const float *lut;    /* [c][256]: tap channel k of byte v -> lut[k * 256 + v] */
 } xnv_fconv_t;
+
+/* Float rows per thread in the scratch buffer (w_in * c floats each): kh, plus what fits in XNV_FC_U8_BYTES
+ * (at least sh, so that one conversion serves two output rows or more; at most 64). 4 KB to 64 KB: the
+ * same speed. */
+#define XNV_FC_U8_BYTES 16384
+static int xnv_fc_u8_nrows(int kh, int sh, int64_t row_floats) {
+    int64_t more = XNV_FC_U8_BYTES / (row_floats * (int64_t)sizeof(float));
+    if (more > 64) more = 64;
+    if (more < sh) more = sh;
+    return kh + (int)more;
+}
 
 /* One tile: npx output pixels (sw*c floats apart in x, o apart in out), ndy tap rows, nj taps per row;
  * x and w point at the first tap used. */
 typedef void (*xnv_fc_tile_t)(const xnv_fconv_t *p, const float *x, const float *w, float *out, int ndy,
                               int nj);
-typedef void (*xnv_fconv_rows_t)(const xnv_fconv_t *p, int64_t r0, int64_t r1);
+/* Output rows [r0, r1); scratch: this thread's p->rows * w_in * c floats (uint8 input only, else NULL). */
+typedef void (*xnv_fconv_rows_t)(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch);
 
 #if defined(__GNUC__)
 #define XNV_FC_INLINE static inline __attribute__((always_inline))
@@ -54,11 +80,76 @@ XNV_FC_INLINE void xnv_fc_edge(const xnv_fconv_t *p, const float *xrow, const fl
         (dx1 - dx0) * p->c);
 }
 
+/* ------------------------------------------------------------------------------------- uint8 input */
+/* Pixels [px0, px1) of a uint8 row -> floats (c, cx constants when inlined from below). */
+XNV_FC_INLINE void xnv_fc_u8_px_n(const xnv_fconv_t *p, const uint8_t *src, float *dst, int px0, int px1, int c,
+                                  int cx) {
+    const int32_t *ch = p->chan;
+    const float *lut = p->lut;
+    const uint8_t *s = src + (int64_t)px0 * cx;
+    float *d = dst + (int64_t)px0 * c;
+    int px = px0;
+    for (; px + 4 <= px1; px += 4, s += 4 * cx, d += 4 * c) /* 4 pixels a loop: ~7% faster */
+        for (int q = 0; q < 4; q++)
+            for (int k = 0; k < c; k++) d[q * c + k] = lut[k * 256 + s[q * cx + ch[k]]];
+    for (; px < px1; px++, s += cx, d += c)
+        for (int k = 0; k < c; k++) d[k] = lut[k * 256 + s[ch[k]]];
+}
+
+/* Pixels [px0, px1) of uint8 rows (consecutive rows are consecutive pixels) -> w_in * c floats a row. */
+static void xnv_fc_u8_px(const xnv_fconv_t *p, const uint8_t *src, float *dst, int px0, int px1) {
+    if (p->c == 3 && p->cx == 3)
+        xnv_fc_u8_px_n(p, src, dst, px0, px1, 3, 3);
+    else if (p->c == 1 && p->cx == 1)
+        xnv_fc_u8_px_n(p, src, dst, px0, px1, 1, 1);
+    else if (p->c == 3 && p->cx == 4)
+        xnv_fc_u8_px_n(p, src, dst, px0, px1, 3, 4);
+    else
+        xnv_fc_u8_px_n(p, src, dst, px0, px1, p->c, p->cx);
+}
+
+/* lut [256][c] (as given) -> [c][256] (as the conversion reads it). */
+static void xnv_fc_u8_table(const float *lut, int c, float *dst) {
+    for (int k = 0; k < c; k++)
+        for (int v = 0; v < 256; v++) dst[k * 256 + v] = lut[v * c + k];
+}
+
+/* A thread's scratch rows: global input rows (image * h + y) [first, first + n) in its rows [0, n); the
+ * thread reads no row from `end` on. */
+typedef struct {
+    float *buf;
+    int64_t first, end;
+    int n;
+} xnv_fc_u8_t;
+
+/* The ndy input rows from global row g0 on, as consecutive float rows of the scratch buffer (g0 never
+ * decreases along a thread's rows). When some are missing, those held from g0 on move to the top and
+ * the rows after them are converted, as many as the buffer holds: long conversion loops, called once
+ * every few output rows. */
+static const float *xnv_fc_u8_rows(const xnv_fconv_t *p, xnv_fc_u8_t *u, int64_t g0, int ndy) {
+    const int64_t rl = (int64_t)p->w_in * p->c, xrl = (int64_t)p->w_in * p->cx, d = g0 - u->first;
+    if (d >= 0 && d + ndy <= u->n) return u->buf + d * rl;
+    const int keep = d >= 0 && d < u->n ? (int)(u->n - d) : 0;
+    if (keep && d) memmove(u->buf, u->buf + d * rl, (size_t)(keep * rl) * sizeof(float));
+    int64_t last = g0 + p->rows;
+    if (last > u->end) last = u->end;
+    xnv_fc_u8_px(p, p->x8 + (g0 + keep) * xrl, u->buf + keep * rl, 0, (int)((last - g0 - keep) * p->w_in));
+    u->first = g0;
+    u->n = (int)(last - g0);
+    return u->buf;
+}
+
 /* Output rows [r0, r1) (row = image * ho + oy): tiles of `np` pixels across the interior columns (the last
  * tile overlaps the one before rather than running short), single pixels at the clipped edges. */
-XNV_FC_INLINE void xnv_fc_rows(const xnv_fconv_t *p, int64_t r0, int64_t r1, xnv_fc_tile_t tile, int np,
-                               xnv_fc_tile_t one) {
+XNV_FC_INLINE void xnv_fc_rows(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch, xnv_fc_tile_t tile,
+                               int np, xnv_fc_tile_t one) {
     const int64_t kwc = (int64_t)p->kw * p->c;
+    const int u8 = p->x8 != 0;
+    xnv_fc_u8_t u = {scratch, 0, 0, 0};
+    if (u8 && r1 > r0) { /* the row after the last one read by output row r1 - 1 */
+        const int iy = (int)((r1 - 1) % p->ho) * p->sh - p->ph;
+        u.end = (r1 - 1) / p->ho * p->h + (p->h - iy < p->kh ? p->h : iy + p->kh);
+    }
     /* interior columns [lo, hi): every horizontal tap inside the image */
     int lo = (p->pw + p->sw - 1) / p->sw;
     int hi = p->w_in + p->pw >= p->kw ? (p->w_in + p->pw - p->kw) / p->sw + 1 : 0;
@@ -70,7 +161,9 @@ XNV_FC_INLINE void xnv_fc_rows(const xnv_fconv_t *p, int64_t r0, int64_t r1, xnv
         const int iy = (int)(r % p->ho) * p->sh - p->ph;
         const int dy0 = iy < 0 ? -iy : 0, dy1 = p->h - iy < p->kh ? p->h - iy : p->kh;
         const int ndy = dy1 > dy0 ? dy1 - dy0 : 0; /* 0 only with padding >= kernel */
-        const float *xrow = ndy ? p->x + ((b * p->h + iy + dy0) * p->w_in) * p->c : p->x;
+        const int64_t g0 = b * p->h + iy + dy0; /* the first input row read */
+        const float *xrow = u8 ? (ndy ? xnv_fc_u8_rows(p, &u, g0, ndy) : scratch)
+                               : (ndy ? p->x + g0 * p->w_in * p->c : p->x);
         const float *wrow = ndy ? p->w + dy0 * kwc * p->o : p->w;
         float *orow = p->out + r * p->wo * (int64_t)p->o;
         for (int ox = 0; ox < lo; ox++) xnv_fc_edge(p, xrow, wrow, orow, ndy, ox, one);
@@ -176,8 +269,8 @@ static void xnv_fc_one_portable(const xnv_fconv_t *p, const float *x, const floa
     xnv_fc_tile_portable_n(p, x, w, out, ndy, nj, 1);
 }
 
-static void xnv_fconv_rows_portable(const xnv_fconv_t *p, int64_t r0, int64_t r1) {
-    xnv_fc_rows(p, r0, r1, xnv_fc_tile_portable, XNV_FC_PORT_TILE, xnv_fc_one_portable);
+static void xnv_fconv_rows_portable(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch) {
+    xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_portable, XNV_FC_PORT_TILE, xnv_fc_one_portable);
 }
 
 /* ------------------------------------------------------------------------------------------------ x86 */
@@ -228,8 +321,8 @@ XNV_FC512 static void xnv_fc_one_avx512(const xnv_fconv_t *p, const float *x, co
     xnv_fc_tile_avx512_n(p, x, w, out, ndy, nj, 1);
 }
 
-XNV_FC512 static void xnv_fconv_rows_avx512(const xnv_fconv_t *p, int64_t r0, int64_t r1) {
-    xnv_fc_rows(p, r0, r1, xnv_fc_tile_avx512, XNV_FC512_TILE, xnv_fc_one_avx512);
+XNV_FC512 static void xnv_fconv_rows_avx512(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch) {
+    xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx512, XNV_FC512_TILE, xnv_fc_one_avx512);
 }
 
 #define XNV_FC256 __attribute__((target("avx2,fma")))
@@ -302,8 +395,8 @@ XNV_FC256 static void xnv_fc_one_avx2(const xnv_fconv_t *p, const float *x, cons
     xnv_fc_tile_avx2_n(p, x, w, out, ndy, nj, 1);
 }
 
-XNV_FC256 static void xnv_fconv_rows_avx2(const xnv_fconv_t *p, int64_t r0, int64_t r1) {
-    xnv_fc_rows(p, r0, r1, xnv_fc_tile_avx2, XNV_FC256_TILE, xnv_fc_one_avx2);
+XNV_FC256 static void xnv_fconv_rows_avx2(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch) {
+    xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx2, XNV_FC256_TILE, xnv_fc_one_avx2);
 }
 #endif /* x86 */
 

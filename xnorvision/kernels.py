@@ -52,9 +52,10 @@ _num_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") 
 _PATHS = {"portable": 0, "avx2": 1, "avx512": 2, "neon": 3}
 _NO_AFFINE = np.zeros(0, np.float32)
 
-# Waking a sleeping (passive) OpenMP thread costs 50-100 us on a small VM: a 13 us bit-pack took 105 us on
-# two threads, and a 120 us binary conv 150 us. A call therefore goes parallel only when its work would
-# take well over that on one core; below, the second thread costs more than it saves.
+# A second thread pays only for large calls. Waking a passively waiting OpenMP thread costs 5 to 100 us on
+# a small VM, depending on the host (a 13 us bit-pack once took 105 us on two threads, a 120 us binary conv
+# 150 us), and the VM's two vCPUs gave binary convs no speed-up below ~0.7 ms of work. Smaller calls run on
+# the calling thread; the thresholds are in each kernel's own units of work.
 _PARALLEL_VALUES = 1 << 21  # elementwise kernels (pack, pool, im2col): values touched, ~1 ms of traffic
 _PARALLEL_WORD_OPS = 1 << 23  # binary conv: output values x taps x words, ~0.7 ms on one core
 # direct float conv: multiply-adds (whole blocks of 16 output channels), ~0.3 ms on one core (AVX2/AVX-512
@@ -291,7 +292,8 @@ def _bwn_weights(w: np.ndarray, c_in: int, scale: np.ndarray, bias: np.ndarray) 
 
 def conv2d_small(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None,
                  stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0, relu: bool = False,
-                 out: np.ndarray | None = None) -> np.ndarray:
+                 out: np.ndarray | None = None, *, lut: np.ndarray | None = None,
+                 channels: tuple[int, ...] | list[int] | np.ndarray | None = None) -> np.ndarray:
     """Direct float32 convolution of NHWC ``x`` with ``w`` [kh, kw, C, O] (HWIO), for few taps x channels.
 
     Made for a network's first layer (3x3 x 3 channels -> 16, several times faster than im2col + BLAS
@@ -302,13 +304,55 @@ def conv2d_small(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None,
     C-contiguous, not overlapping the inputs) when given, else into a new array. Sums are float32 in
     (dy, dx, c) order, fused multiply-adds on the AVX2/AVX-512 paths: they differ from an exact sum by
     float32 rounding only, not bit-for-bit from numpy's.
+
+    ``x`` may instead be a uint8 image [N, H, W, Cx], normalised as it is read: ``lut`` (float32 [256, C],
+    or [1, 256, C] as ``cv2.LUT`` takes it) gives the value of byte v in input channel c, ``lut[v, c]``, and
+    ``channels`` (C ints in [0, Cx); None is ``range(C)`` and needs Cx = C) the channel of ``x`` that input
+    channel c reads, e.g. ``(2, 1, 0)`` for a BGR image and an RGB model. The result is bit-for-bit that of
+    the float input ``lut[x[..., channels], range(C)]`` on every path, padding included (zeros of that
+    normalised tensor), without the float image: each thread converts the input rows it needs into a small
+    buffer as it goes (~0.25 ns a value, about a third of the convolution's time for a 3x3 stride-2 stem).
     """
-    x = _array("x", x, (np.float32,), 4)
+    x = _array("x", x, (np.float32, np.uint8), 4)
     w = _array("w", w, (np.float32,), 4)
-    n, h, wi, c = x.shape
-    kh, kw, wc, o = w.shape
-    if wc != c:
-        raise ValueError(f"w must be [kh, kw, C, O] with C = {c} (the channels of x), got shape {w.shape}")
+    n, h, wi, cx = x.shape
+    kh, kw, c, o = w.shape
+    chan = None
+    if x.dtype == np.uint8:
+        if lut is None:
+            raise ValueError(f"a uint8 x needs lut (float32 [256, {c}]) to normalise it")
+        if not isinstance(lut, np.ndarray):
+            raise ValueError(f"lut must be a numpy array, got {type(lut).__name__}")
+        if lut.dtype != np.float32:
+            raise ValueError(f"lut must have dtype float32, got {lut.dtype}")
+        if lut.shape != (256, c) and lut.shape != (1, 256, c):
+            raise ValueError(f"lut must have shape (256, {c}) or (1, 256, {c}) (a value per byte and per "
+                             f"input channel of w), got {lut.shape}")
+        lut = np.ascontiguousarray(lut)
+        if channels is None:
+            if cx != c:
+                raise ValueError(f"x has {cx} channels and w takes C = {c}: pass channels (the channel of x "
+                                 f"that each of the {c} reads)")
+            chan = np.arange(c, dtype=np.int32)
+        else:
+            if isinstance(channels, np.ndarray) and channels.ndim == 1 and channels.dtype.kind in "iu":
+                items = channels.tolist()
+            elif isinstance(channels, tuple | list) and all(
+                    type(v) is int or (isinstance(v, int | np.integer) and not isinstance(v, bool))
+                    for v in channels):
+                items = [int(v) for v in channels]
+            else:
+                raise ValueError(f"channels must be a sequence of ints, got {channels!r}")
+            if len(items) != c:
+                raise ValueError(f"channels must have C = {c} entries (one per input channel of w), "
+                                 f"got {len(items)}")
+            if not all(0 <= v < cx for v in items):
+                raise ValueError(f"channels must be in [0, {cx}) (the channels of x), got {tuple(items)}")
+            chan = np.array(items, np.int32)
+    elif lut is not None or channels is not None:
+        raise ValueError("lut and channels are for a uint8 x; this x is float32 (already normalised)")
+    elif c != cx:
+        raise ValueError(f"w must be [kh, kw, C, O] with C = {cx} (the channels of x), got shape {w.shape}")
     if bias is not None:
         bias = _affine("bias", bias, o, False)
     sh, sw = _pair("stride", stride, 1)
@@ -331,7 +375,7 @@ def conv2d_small(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None,
     macs = shape[0] * shape[1] * shape[2] * kh * kw * c * ((o + 15) // 16 * 16)
     simd = _fconv.path(_path) != _PATHS["portable"]
     threads = _threads_for(macs, _PARALLEL_FLOAT_MACS if simd else _PARALLEL_FLOAT_MACS_PORTABLE)
-    return _fconv.conv(x, w, bias, sh, sw, ph, pw, bool(relu), out, _path, threads)
+    return _fconv.conv(x, w, bias, sh, sw, ph, pw, bool(relu), out, _path, threads, lut, chan)
 
 
 # ------------------------------------------------------------------------------------------- pooling

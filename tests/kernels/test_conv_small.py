@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
+import mmap
+import sys
+
+import cv2
 import numpy as np
 import pytest
 
@@ -168,3 +173,159 @@ def test_out_must_be_writeable_and_separate() -> None:
     x = np.zeros((1, 3, 3, 16), np.float32)
     with pytest.raises(ValueError, match="overlap"):
         K.conv2d_small(x, np.zeros((1, 1, 16, 16), np.float32), out=x)
+
+
+# ------------------------------------------------------------------------------- uint8 input + table
+def random_lut(rng: np.random.Generator, c: int) -> np.ndarray:
+    """A (256, c) float32 table of signed values (ReLU bites), -0.0 and a large value among them."""
+    lut = (rng.standard_normal((256, c)) * 2).astype(np.float32)
+    lut[0, 0] = -0.0
+    lut[255, c - 1] = 3e4
+    return lut
+
+
+def normalised(x8: np.ndarray, lut: np.ndarray, channels) -> np.ndarray:
+    """The float input that the uint8 path must match: ``lut[x[..., channels], range(C)]``."""
+    lut = lut.reshape(256, -1)
+    chan = np.arange(lut.shape[1]) if channels is None else np.asarray(channels)
+    return np.ascontiguousarray(lut[x8[..., chan], np.arange(lut.shape[1])], dtype=np.float32)
+
+
+def assert_bits_equal(got: np.ndarray, want: np.ndarray) -> None:
+    assert got.dtype == want.dtype == np.float32 and got.shape == want.shape
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
+# (n, h, w, cx, channels, kernel, stride, padding, o)
+U8_SHAPES = [
+    (1, 1, 1, 3, (2, 1, 0), (3, 3), 2, 1, 16),  # a 1x1 image: every tap but the centre is padding
+    (1, 1, 1, 1, None, (3, 3), 1, 1, 5),
+    (1, 1, 1, 3, None, (1, 1), 1, 0, 17),
+    (2, 7, 9, 3, (2, 1, 0), (3, 3), 2, 1, 16),
+    (1, 13, 11, 3, (2, 1, 0), (3, 3), 1, 1, 17),
+    (1, 13, 11, 3, None, (3, 3), 1, 0, 5),
+    (3, 8, 8, 1, None, (3, 3), 2, 1, 16),
+    (24, 9, 7, 1, None, (3, 3), 2, 1, 17),  # many small images: rows of every image in one buffer
+    (2, 11, 15, 1, (0, 0, 0), (3, 3), 2, 0, 16),  # gray image, 3-channel model
+    (1, 9, 19, 4, (2, 1, 0), (3, 3), 2, 1, 16),  # BGRA -> RGB
+    (1, 6, 10, 4, (3, 1), (3, 3), 1, 1, 5),  # a general channel map
+    (1, 3, 4, 3, (1, 2, 0), (1, 1), 1, 1, 16),  # padding >= kernel: rows and columns of bias alone
+    (1, 3, 2, 1, None, (3, 3), 3, 1, 16),  # stride 3, every pixel at an edge
+    (1, 2, 64, 3, (2, 1, 0), (3, 3), 1, 1, 16),  # long rows: many full tiles and an overlapping last one
+    (1, 5, 23, 2, (1, 0), (3, 3), 1, 0, 1),
+    (1, 10, 12, 2, None, (5, 5), 2, 2, 16),
+    (1, 4, 37, 3, (2, 1, 0), (2, 3), (1, 2), (0, 1), 33),
+    (1, 41, 333, 3, (2, 1, 0), (3, 3), 2, 1, 16),  # wide rows: the buffer refills every few output rows
+    (2, 150, 5, 1, None, (3, 3), 1, 1, 16),  # narrow rows: 64 rows a refill, over two images
+]
+
+
+@pytest.mark.parametrize("shape", U8_SHAPES, ids=[str(i) for i in range(len(U8_SHAPES))])
+def test_uint8_input_is_bit_exact_with_normalised_float_input(simd: str, threads: int, shape: tuple) -> None:
+    n, h, w, cx, channels, k, stride, padding, o = shape
+    c = cx if channels is None else len(channels)
+    rng = np.random.default_rng(U8_SHAPES.index(shape))  # (hash(None) varies between runs before 3.12)
+    x8 = rng.integers(0, 256, (n, h, w, cx), np.uint8)
+    x8.flat[:2] = (0, 255)
+    lut = random_lut(rng, c)
+    xf = normalised(x8, lut, channels)
+    for bias in (False, True):
+        _, wt, b = case(rng, 1, 1, 1, c, k, o, bias)
+        for relu in (False, True):
+            want = K.conv2d_small(xf, wt, b, stride, padding, relu)
+            got = K.conv2d_small(x8, wt, b, stride, padding, relu, lut=lut, channels=channels)
+            assert_bits_equal(got, want)
+
+
+def test_uint8_bgr_frame_matches_cvtcolor_and_lut(threads: int) -> None:
+    """The executor's preprocessing (BGR -> RGB, then a (1, 256, 3) cv2.LUT) fused into the faces stem."""
+    rng = np.random.default_rng(4)
+    frame = rng.integers(0, 256, (1, 320, 416, 3), np.uint8)
+    mean, std = np.float32([0.485, 0.456, 0.406]), np.float32([0.229, 0.224, 0.225])
+    scale, shift = (1.0 / (255.0 * std)).astype(np.float32), (-mean / std).astype(np.float32)
+    lut = (np.arange(256, dtype=np.float32)[:, None] * scale + shift).astype(np.float32).reshape(1, 256, 3)
+    x = cv2.LUT(cv2.cvtColor(frame[0], cv2.COLOR_BGR2RGB), lut)[None]
+    _, wt, b = case(rng, 1, 1, 1, 3, (3, 3), 16, True)
+    want = K.conv2d_small(x, wt, b, 2, 1, True)
+    out = np.full_like(want, np.nan)
+    assert K.conv2d_small(frame, wt, b, 2, 1, True, out, lut=lut, channels=(2, 1, 0)) is out
+    assert_bits_equal(out, want)
+
+
+def test_uint8_input_takes_channel_arrays_and_any_table_layout() -> None:
+    rng = np.random.default_rng(5)
+    x8 = rng.integers(0, 256, (1, 9, 10, 3), np.uint8)
+    table = random_lut(rng, 3)
+    _, wt, b = case(rng, 1, 1, 1, 3, (3, 3), 16, True)
+    want = K.conv2d_small(normalised(x8, table, (2, 0, 1)), wt, b, 2, 1, False)
+    for lut in (table, table.reshape(1, 256, 3), np.asfortranarray(table)):
+        for channels in ((2, 0, 1), [2, 0, 1], np.array([2, 0, 1]), np.array([2, 0, 1], np.uint8),
+                         (np.int64(2), 0, 1)):
+            assert_bits_equal(K.conv2d_small(x8, wt, b, 2, 1, False, lut=lut, channels=channels), want)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mprotect through ctypes")
+@pytest.mark.parametrize(("shape", "stride"), [((2, 17, 13, 3), 2), ((3, 20, 6, 1), 1)])
+def test_uint8_input_reads_nothing_past_x(simd: str, threads: int, shape: tuple, stride: int) -> None:
+    """x ends where an unreadable page starts: a read past it (say one row too many converted) crashes."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+    page, size = mmap.PAGESIZE, int(np.prod(shape))
+    pages = (size + page - 1) // page
+    buf = mmap.mmap(-1, (pages + 1) * page)
+    guard = ctypes.addressof(ctypes.c_char.from_buffer(buf)) + pages * page
+    assert libc.mprotect(guard, page, 0) == 0  # PROT_NONE
+    try:
+        x8 = np.frombuffer(buf, np.uint8, size, pages * page - size).reshape(shape)
+        x8[:] = np.random.default_rng(6).integers(0, 256, shape, np.uint8)
+        lut = random_lut(np.random.default_rng(7), shape[3])
+        _, wt, b = case(np.random.default_rng(8), 1, 1, 1, shape[3], (3, 3), 16, True)
+        got = K.conv2d_small(x8, wt, b, stride, 1, True, lut=lut)
+        assert_bits_equal(got, K.conv2d_small(normalised(x8, lut, None), wt, b, stride, 1, True))
+        del x8
+    finally:
+        assert libc.mprotect(guard, page, 3) == 0  # PROT_READ | PROT_WRITE, so that the map can go
+    buf.close()
+
+
+X8 = np.zeros((1, 6, 6, 3), np.uint8)
+LUT = np.zeros((256, 3), np.float32)
+
+
+@pytest.mark.parametrize(("call", "match"), [
+    (lambda: K.conv2d_small(X8, W), r"uint8 x needs lut"),
+    (lambda: K.conv2d_small(X8, W, channels=(0, 1, 2)), r"uint8 x needs lut"),
+    (lambda: K.conv2d_small(X, W, lut=LUT), r"lut and channels are for a uint8 x"),
+    (lambda: K.conv2d_small(X, W, channels=(2, 1, 0)), r"lut and channels are for a uint8 x"),
+    (lambda: K.conv2d_small(X8.astype(np.int8), W, lut=LUT), r"x must have dtype float32 or uint8, got int8"),
+    (lambda: K.conv2d_small(X8.astype(np.uint16), W, lut=LUT), r"x must have dtype float32 or uint8"),
+    (lambda: K.conv2d_small(X8[0], W, lut=LUT), r"x must have 4 dimensions"),
+    (lambda: K.conv2d_small(X8[:, :, ::2], W, lut=LUT), "C-contiguous"),
+    (lambda: K.conv2d_small(X8, W, lut=LUT.tolist()), r"lut must be a numpy array"),
+    (lambda: K.conv2d_small(X8, W, lut=LUT.astype(np.float64)), r"lut must have dtype float32, got float64"),
+    (lambda: K.conv2d_small(X8, W, lut=LUT[:255]), r"lut must have shape \(256, 3\) or \(1, 256, 3\)"),
+    (lambda: K.conv2d_small(X8, W, lut=LUT[:, :1]), r"lut must have shape \(256, 3\)"),
+    (lambda: K.conv2d_small(X8, W, lut=LUT.T.copy()), r"lut must have shape \(256, 3\)"),
+    (lambda: K.conv2d_small(X8, W, lut=np.zeros((2, 256, 3), np.float32)), r"lut must have shape"),
+    (lambda: K.conv2d_small(X8, W, lut=LUT.ravel()), r"lut must have shape"),
+    (lambda: K.conv2d_small(np.zeros((1, 6, 6, 4), np.uint8), W, lut=LUT), r"x has 4 channels .* channels"),
+    (lambda: K.conv2d_small(X8[..., :1].copy(), W, lut=LUT), r"x has 1 channels .* pass channels"),
+    (lambda: K.conv2d_small(X8, W, lut=LUT, channels=(2, 1)), r"channels must have C = 3 entries"),
+    (lambda: K.conv2d_small(X8, W, lut=LUT, channels=(2, 1, 0, 0)), r"channels must have C = 3 entries"),
+    (lambda: K.conv2d_small(X8, W, lut=LUT, channels=(3, 1, 0)), r"channels must be in \[0, 3\)"),
+    (lambda: K.conv2d_small(X8, W, lut=LUT, channels=(-1, 1, 0)), r"channels must be in \[0, 3\)"),
+    (lambda: K.conv2d_small(X8, W, lut=LUT, channels=(2.0, 1, 0)), r"channels must be a sequence of ints"),
+    (lambda: K.conv2d_small(X8, W, lut=LUT, channels=(True, 1, 0)), r"channels must be a sequence of ints"),
+    (lambda: K.conv2d_small(X8, W, lut=LUT, channels="210"), r"channels must be a sequence of ints"),
+    (lambda: K.conv2d_small(X8, W, lut=LUT, channels=2), r"channels must be a sequence of ints"),
+    (lambda: K.conv2d_small(X8, W, lut=LUT, channels=np.array([2.0, 1, 0])), r"sequence of ints"),
+    (lambda: K.conv2d_small(X8, W, lut=LUT, channels=np.array([[2, 1, 0]])), r"sequence of ints"),
+    (lambda: K.conv2d_small(X8, W, lut=LUT, channels=np.array([True, False, True])), r"sequence of ints"),
+    (lambda: K.conv2d_small(X8, W, B, 2, 1, lut=LUT, out=np.zeros((1, 4, 4, 16), np.float32)),
+     "out must have shape"),
+    (lambda: K.conv2d_small(X8, W, lut=LUT, stride=0), "stride must be >= 1"),
+    (lambda: K.conv2d_small(X8[:, :2], W, lut=LUT), "larger than"),
+])
+def test_uint8_bad_arguments(call, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        call()

@@ -111,6 +111,20 @@ def test_images_are_preprocessed_by_the_input_spec(tmp_path: Path) -> None:
     assert np.array_equal(model.preprocess(gray), model.preprocess(gray[..., None]))  # gray -> BGR
 
 
+@pytest.mark.parametrize(("build", "reads_images"), [(graphs.chain, True), (graphs.residual, False)])
+def test_a_direct_first_conv_reads_images_bit_exactly(tmp_path: Path, build, reads_images: bool) -> None:
+    """A direct-kernel first conv normalises uint8 images itself; a depthwise one gets the float tensor."""
+    graph, tensors, spec = build()
+    model = _load(tmp_path, (graph, tensors, spec))
+    assert model._first_layer_reads_images is reads_images
+    rng = np.random.default_rng(4)
+    for shape in [(13, 11, 3), (3, 13, 11, 3), (13, 11)]:  # one image, a batch, a grey image
+        batch = rng.integers(0, 256, shape, dtype=np.uint8)
+        got, want = model.run(batch), model.run(model.preprocess(batch))
+        for name in graph["outputs"]:
+            np.testing.assert_array_equal(got[name], want[name])
+
+
 def test_bad_inputs_are_user_errors(tmp_path: Path) -> None:
     model = _load(tmp_path, graphs.chain())
     with pytest.raises(XnorvisionError, match="the model takes 13x11"):
