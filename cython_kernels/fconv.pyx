@@ -5,7 +5,9 @@ im2col + GEMM is a poor fit there (K = 27, N = 16, and the patch matrix is 9x th
 of ``xnv_fconv.h`` read the NHWC input in place instead. One call = at most one parallel region, over
 output rows, with ``nthreads`` threads (the caller passes 1 unless the work outweighs waking the others).
 A uint8 image is read through a table (``lut``, ``chan``): each thread converts the input rows it needs
-into its part of a scratch buffer, as float rows that the same tiles read.
+into its part of a scratch buffer, as float rows that the same tiles read. With ``pool=2`` (a fused 2x2
+stride-2 max pool) the rows split among threads are pooled rows, each thread computing its two conv rows
+into its part of that buffer.
 Arguments are validated by ``xnorvision.kernels``; this module trusts them.
 """
 
@@ -24,24 +26,26 @@ cdef extern from "xnv_fconv.h" nogil:
         const float *w
         const float *bias
         float *out
-        int h, w_in, c, kh, kw, sh, sw, ph, pw, ho, wo, o, relu
+        int h, w_in, c, kh, kw, sh, sw, ph, pw, ho, wo, o, relu, pool
         const uint8_t *x8
         int cx, rows
         const int32_t *chan
         const float *lut
     ctypedef void (*xnv_fconv_rows_t)(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch)
     int xnv_fc_u8_nrows(int kh, int sh, int64_t row_floats)
+    int64_t xnv_fc_scratch_floats(const xnv_fconv_t *p)
     void xnv_fc_u8_table(const float *lut, int c, float *dst)
     xnv_fconv_rows_t xnv_fconv_rows(int path)
     int xnv_fconv_path(int path)
 
 
 def conv(cnp.ndarray x, cnp.ndarray w, object bias, int sh, int sw, int ph, int pw, bint relu,
-         cnp.ndarray out, int path, int nthreads, object lut=None, object chan=None):
+         cnp.ndarray out, int path, int nthreads, object lut=None, object chan=None, int pool=0):
     """x float32 [N,H,W,C], w float32 [kh,kw,C,O], bias float32 [O] or None -> out float32 [N,Ho,Wo,O].
 
     Or x uint8 [N,H,W,Cx] with lut float32 [256, C] (or [1, 256, C]; C-contiguous) and chan int32 [C]
-    (values in [0, Cx)): input channel k of a pixel is ``lut[x[..., chan[k]], k]``.
+    (values in [0, Cx)): input channel k of a pixel is ``lut[x[..., chan[k]], k]``. ``pool=2``: out is
+    [N, Ho // 2, Wo // 2, O], the 2x2 stride-2 max pool of the conv (Ho, Wo >= 2).
     """
     cdef xnv_fconv_t p
     cdef int n = x.shape[0]
@@ -57,14 +61,16 @@ def conv(cnp.ndarray x, cnp.ndarray w, object bias, int sh, int sw, int ph, int 
     p.h, p.w_in, p.c = x.shape[1], x.shape[2], c
     p.kh, p.kw, p.o = w.shape[0], w.shape[1], w.shape[3]
     p.sh, p.sw, p.ph, p.pw = sh, sw, ph, pw
-    p.ho, p.wo = out.shape[1], out.shape[2]
+    p.ho, p.wo = (p.h + 2 * ph - p.kh) // sh + 1, (p.w_in + 2 * pw - p.kw) // sw + 1
     p.relu = relu
+    p.pool = pool
     cdef xnv_fconv_rows_t rows = xnv_fconv_rows(path)
-    cdef int64_t nrows = <int64_t>n * p.ho
+    cdef int64_t nrows = <int64_t>n * out.shape[1]  # pooled rows with pool
     cdef int nt = <int>min(<int64_t>max(1, nthreads), nrows)
     cdef int t
     cdef int64_t per_thread = 0
     cdef float *sp = NULL
+    cdef int64_t table = 0
     if lut is None:
         p.x = <const float *>cnp.PyArray_DATA(x)
     else:
@@ -72,13 +78,18 @@ def conv(cnp.ndarray x, cnp.ndarray w, object bias, int sh, int sw, int ph, int 
         p.cx = x.shape[3]
         p.rows = xnv_fc_u8_nrows(p.kh, p.sh, <int64_t>p.w_in * c)
         p.chan = <const int32_t *>cnp.PyArray_DATA(<cnp.ndarray>chan)
-        per_thread = <int64_t>p.rows * p.w_in * c
-        # the table [c][256], then each thread's rows
-        scratch = np.empty(256 * c + nt * per_thread, np.float32)
+        table = 256 * c
+    # the table [c][256] (uint8 input), then each thread's scratch (uint8 input rows, pool's conv rows)
+    per_thread = xnv_fc_scratch_floats(&p)
+    if table or per_thread:
+        scratch = np.empty(table + nt * per_thread, np.float32)
         sp = <float *>cnp.PyArray_DATA(scratch)
+    if table:
         xnv_fc_u8_table(<const float *>cnp.PyArray_DATA(<cnp.ndarray>lut), c, sp)
         p.lut = sp
-        sp += 256 * c
+        sp += table
+    if not per_thread:
+        sp = NULL
     cdef const xnv_fconv_t *pp = &p
     if nt == 1:
         with nogil:

@@ -11,6 +11,14 @@
  * input and the weights, so a tile walks j in [0, kw*C) and padding only clips that range: rows at the
  * top and bottom drop tap rows, the few pixels at the left and right edges get a clipped j range.
  *
+ * A fused 2x2 stride-2 max pool (pool = 2): a thread computes conv rows 2r and 2r + 1 (the first 2 * (wo / 2)
+ * columns; an odd last row or column is never computed), XNV_FC_POOL_COLS columns at a time, into a small
+ * buffer of its own and writes the max of each 2x2 block, so the full-size conv output never goes to
+ * memory. The fold is kernels.maxpool2d's (xnv_pool.h): row-major cells, acc = s > acc ? s : acc (MAXPS
+ * with the later cell first), hence bit for bit maxpool2d(conv, 2, 2), NaN payloads and -0/+0 included;
+ * the conv values are the unfused ones (a pixel's sum does not depend on the tile that computes it). A
+ * thread's two conv rows read their uint8 input rows from one fill of its scratch rows (kh + sh at most).
+ *
  * uint8 input (x8 set, x NULL): an image [n][h][w_in][cx] read through a table, tap channel k of a pixel
  * being lut[k][its byte chan[k]]. Each thread keeps the input rows that its output rows need as float rows
  * in a scratch buffer, laid out like the float input (w_in * c floats a row), and runs the unchanged tiles
@@ -29,12 +37,19 @@
 
 #define XNV_FC_BLK 16 /* output channels per block */
 
+/* Conv columns a thread computes at a time before pooling them (pool = 2): 2 rows x 32 pixels x o floats
+ * (4 KB for o = 16) stay in L1 between the conv's stores and the pool's loads. Whole 2-row buffers (26 KB
+ * for a 208-pixel row, next to the uint8 path's 30 KB of rows) were read back from L2: the pool then cost
+ * ~30 us on top of a 390 us 320x416 stem (AVX-512, one thread), against ~3-10 us in chunks of 32. */
+#define XNV_FC_POOL_COLS 32
+
 typedef struct {
     const float *x;    /* input [n][h][w_in][c] */
     const float *w;    /* weights [kh][kw][c][o] */
     const float *bias; /* [o], or NULL */
-    float *out;        /* [n][ho][wo][o] */
-    int h, w_in, c, kh, kw, sh, sw, ph, pw, ho, wo, o, relu;
+    float *out;        /* [n][ho][wo][o], or [n][ho / 2][wo / 2][o] with pool */
+    int h, w_in, c, kh, kw, sh, sw, ph, pw, ho, wo, o, relu; /* ho, wo: the conv's output, before any pool */
+    int pool;            /* 0, or 2: a fused 2x2 stride-2 max pool (kernels.maxpool2d(out, 2, 2)) */
     /* uint8 input (x8 NULL: float input x) */
     const uint8_t *x8;   /* [n][h][w_in][cx] */
     int cx;              /* channels of x8 */
@@ -54,12 +69,24 @@ static int xnv_fc_u8_nrows(int kh, int sh, int64_t row_floats) {
     return kh + (int)more;
 }
 
+/* Floats of a thread's scratch buffer: the uint8 input's float rows, then (pool) two conv output rows; each
+ * part a multiple of 16 floats. */
+static int64_t xnv_fc_u8_floats(const xnv_fconv_t *p) {
+    return p->x8 ? ((int64_t)p->rows * p->w_in * p->c + 15) / 16 * 16 : 0;
+}
+static int64_t xnv_fc_scratch_floats(const xnv_fconv_t *p) {
+    return xnv_fc_u8_floats(p) + (p->pool ? (int64_t)2 * XNV_FC_POOL_COLS * p->o : 0);
+}
+
 /* One tile: npx output pixels (sw*c floats apart in x, o apart in out), ndy tap rows, nj taps per row;
  * x and w point at the first tap used. */
 typedef void (*xnv_fc_tile_t)(const xnv_fconv_t *p, const float *x, const float *w, float *out, int ndy,
                               int nj);
-/* Output rows [r0, r1); scratch: this thread's p->rows * w_in * c floats (uint8 input only, else NULL). */
+/* Output rows [r0, r1) (pooled rows with pool); scratch: this thread's xnv_fc_scratch_floats(p) floats
+ * (NULL when that is 0). */
 typedef void (*xnv_fconv_rows_t)(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch);
+/* The 2x2 max pool of two conv rows a and b (2 * wp pixels of o floats each) -> wp pixels of out. */
+typedef void (*xnv_fc_pool_t)(const float *a, const float *b, int wp, int o, float *out);
 
 #if defined(__GNUC__)
 #define XNV_FC_INLINE static inline __attribute__((always_inline))
@@ -67,17 +94,17 @@ typedef void (*xnv_fconv_rows_t)(const xnv_fconv_t *p, int64_t r0, int64_t r1, f
 #define XNV_FC_INLINE static inline
 #endif
 
-/* One output pixel whose taps leave the image sideways: the taps dx in [dx0, dx1) are the ones inside. */
-XNV_FC_INLINE void xnv_fc_edge(const xnv_fconv_t *p, const float *xrow, const float *wrow, float *orow, int ndy,
+/* Output pixel ox (at opx) alone, its taps dx clipped to [dx0, dx1), the ones inside the image: the edges,
+ * and interior pixels too few for a tile (the same sums as a tile's). */
+XNV_FC_INLINE void xnv_fc_edge(const xnv_fconv_t *p, const float *xrow, const float *wrow, float *opx, int ndy,
                                int ox, xnv_fc_tile_t one) {
     const int ix = ox * p->sw - p->pw;
     const int dx0 = ix < 0 ? -ix : 0, dx1 = p->w_in - ix < p->kw ? p->w_in - ix : p->kw;
     if (dx1 <= dx0) { /* no tap inside (only with padding >= kernel): the bias alone */
-        one(p, xrow, wrow, orow + (int64_t)ox * p->o, 0, 0);
+        one(p, xrow, wrow, opx, 0, 0);
         return;
     }
-    one(p, xrow + (int64_t)(ix + dx0) * p->c, wrow + (int64_t)dx0 * p->c * p->o, orow + (int64_t)ox * p->o, ndy,
-        (dx1 - dx0) * p->c);
+    one(p, xrow + (int64_t)(ix + dx0) * p->c, wrow + (int64_t)dx0 * p->c * p->o, opx, ndy, (dx1 - dx0) * p->c);
 }
 
 /* ------------------------------------------------------------------------------------- uint8 input */
@@ -139,39 +166,80 @@ static const float *xnv_fc_u8_rows(const xnv_fconv_t *p, xnv_fc_u8_t *u, int64_t
     return u->buf;
 }
 
-/* Output rows [r0, r1) (row = image * ho + oy): tiles of `np` pixels across the interior columns (the last
- * tile overlaps the one before rather than running short), single pixels at the clipped edges. */
+/* Columns [c0, c1) of one output row into ob (ob: column c0); interior columns [lo, hi) (every horizontal
+ * tap inside the image) in tiles of `np` pixels, the last tile overlapping the one before rather than
+ * running short; single pixels at the clipped edges (and where the interior part is shorter than a tile). */
+XNV_FC_INLINE void xnv_fc_cols(const xnv_fconv_t *p, const float *xrow, const float *wrow, int ndy, float *ob,
+                               int c0, int c1, int lo, int hi, xnv_fc_tile_t tile, int np, xnv_fc_tile_t one) {
+    const int kwc = p->kw * p->c, o = p->o;
+    const int a = lo > c0 ? (lo < c1 ? lo : c1) : c0, z = hi < c1 ? (hi > a ? hi : a) : c1; /* interior */
+    for (int ox = c0; ox < a; ox++) xnv_fc_edge(p, xrow, wrow, ob + (int64_t)(ox - c0) * o, ndy, ox, one);
+    if (z - a >= np) {
+        for (int t = a; t < z; t += np) {
+            const int s = t + np > z ? z - np : t;
+            tile(p, xrow + ((int64_t)s * p->sw - p->pw) * p->c, wrow, ob + (int64_t)(s - c0) * o, ndy, kwc);
+        }
+    } else {
+        for (int ox = a; ox < z; ox++) xnv_fc_edge(p, xrow, wrow, ob + (int64_t)(ox - c0) * o, ndy, ox, one);
+    }
+    for (int ox = z; ox < c1; ox++) xnv_fc_edge(p, xrow, wrow, ob + (int64_t)(ox - c0) * o, ndy, ox, one);
+}
+
+/* Output rows [r0, r1) (row = image * ho + oy). With pool, pooled rows (image * (ho / 2) + py): conv rows
+ * 2 py and 2 py + 1, XNV_FC_POOL_COLS columns at a time into the scratch buffer, each chunk then pooled. */
 XNV_FC_INLINE void xnv_fc_rows(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch, xnv_fc_tile_t tile,
-                               int np, xnv_fc_tile_t one) {
-    const int64_t kwc = (int64_t)p->kw * p->c;
-    const int u8 = p->x8 != 0;
+                               int np, xnv_fc_tile_t one, xnv_fc_pool_t pool) {
+    const int64_t kwc = (int64_t)p->kw * p->c, rl = (int64_t)p->w_in * p->c;
+    const int u8 = p->x8 != 0, pooled = p->pool != 0;
+    const int hp = p->ho / 2, wo = pooled ? p->wo / 2 * 2 : p->wo; /* conv columns computed */
+    const int chunk = pooled ? XNV_FC_POOL_COLS : wo;
+    const int64_t ors = (int64_t)wo * p->o; /* floats of a conv row */
+    float *cbuf = pooled ? scratch + xnv_fc_u8_floats(p) : 0;
     xnv_fc_u8_t u = {scratch, 0, 0, 0};
-    if (u8 && r1 > r0) { /* the row after the last one read by output row r1 - 1 */
-        const int iy = (int)((r1 - 1) % p->ho) * p->sh - p->ph;
-        u.end = (r1 - 1) / p->ho * p->h + (p->h - iy < p->kh ? p->h : iy + p->kh);
+    if (u8 && r1 > r0) { /* the row after the last one read by the last conv row */
+        const int64_t last = pooled ? (r1 - 1) / hp * p->ho + (r1 - 1) % hp * 2 + 1 : r1 - 1;
+        const int iy = (int)(last % p->ho) * p->sh - p->ph;
+        u.end = last / p->ho * p->h + (p->h - iy < p->kh ? p->h : iy + p->kh);
     }
     /* interior columns [lo, hi): every horizontal tap inside the image */
     int lo = (p->pw + p->sw - 1) / p->sw;
     int hi = p->w_in + p->pw >= p->kw ? (p->w_in + p->pw - p->kw) / p->sw + 1 : 0;
-    if (lo > p->wo) lo = p->wo;
-    if (hi > p->wo) hi = p->wo;
-    if (hi - lo < np) hi = lo; /* too few for a tile: all single pixels */
-    for (int64_t r = r0; r < r1; r++) {
-        const int64_t b = r / p->ho;
-        const int iy = (int)(r % p->ho) * p->sh - p->ph;
-        const int dy0 = iy < 0 ? -iy : 0, dy1 = p->h - iy < p->kh ? p->h - iy : p->kh;
-        const int ndy = dy1 > dy0 ? dy1 - dy0 : 0; /* 0 only with padding >= kernel */
-        const int64_t g0 = b * p->h + iy + dy0; /* the first input row read */
-        const float *xrow = u8 ? (ndy ? xnv_fc_u8_rows(p, &u, g0, ndy) : scratch)
-                               : (ndy ? p->x + g0 * p->w_in * p->c : p->x);
-        const float *wrow = ndy ? p->w + dy0 * kwc * p->o : p->w;
-        float *orow = p->out + r * p->wo * (int64_t)p->o;
-        for (int ox = 0; ox < lo; ox++) xnv_fc_edge(p, xrow, wrow, orow, ndy, ox, one);
-        for (int t = lo; t < hi; t += np) {
-            const int s = t + np > hi ? hi - np : t;
-            tile(p, xrow + ((int64_t)s * p->sw - p->pw) * p->c, wrow, orow + (int64_t)s * p->o, ndy, (int)kwc);
+    if (lo > wo) lo = wo;
+    if (hi < lo) hi = lo;
+    if (hi > wo) hi = wo;
+    for (int64_t q = r0; q < r1; q++) {
+        /* the conv rows of this step (two with pool): their input rows and first tap row */
+        const float *xrow[2] = {0, 0}, *wrow[2] = {0, 0};
+        int ndy[2] = {0, 0};
+        int64_t g0[2] = {0, 0}, gfirst = -1, gend = 0;
+        for (int half = 0; half <= pooled; half++) {
+            const int64_t r = pooled ? q / hp * p->ho + q % hp * 2 + half : q;
+            const int iy = (int)(r % p->ho) * p->sh - p->ph;
+            const int dy0 = iy < 0 ? -iy : 0, dy1 = p->h - iy < p->kh ? p->h - iy : p->kh;
+            ndy[half] = dy1 > dy0 ? dy1 - dy0 : 0; /* 0 only with padding >= kernel */
+            g0[half] = r / p->ho * p->h + iy + dy0; /* the first input row read */
+            wrow[half] = ndy[half] ? p->w + dy0 * kwc * p->o : p->w;
+            xrow[half] = u8 ? scratch : (ndy[half] ? p->x + g0[half] * rl : p->x);
+            if (ndy[half]) {
+                if (gfirst < 0) gfirst = g0[half];
+                gend = g0[half] + ndy[half];
+            }
         }
-        for (int ox = hi; ox < p->wo; ox++) xnv_fc_edge(p, xrow, wrow, orow, ndy, ox, one);
+        if (u8 && gfirst >= 0) { /* both rows' inputs from one call: kh + sh rows at most, which it holds */
+            const float *buf = xnv_fc_u8_rows(p, &u, gfirst, (int)(gend - gfirst));
+            for (int half = 0; half <= pooled; half++)
+                if (ndy[half]) xrow[half] = buf + (g0[half] - gfirst) * rl;
+        }
+        for (int c0 = 0; c0 < wo; c0 += chunk) {
+            const int c1 = c0 + chunk < wo ? c0 + chunk : wo;
+            for (int half = 0; half <= pooled; half++) {
+                float *ob = pooled ? cbuf + (int64_t)half * chunk * p->o : p->out + q * ors;
+                xnv_fc_cols(p, xrow[half], wrow[half], ndy[half], ob, c0, c1, lo, hi, tile, np, one);
+            }
+            if (pooled)
+                pool(cbuf, cbuf + (int64_t)chunk * p->o, (c1 - c0) / 2, p->o,
+                     p->out + q * (ors / 2) + (int64_t)c0 / 2 * p->o);
+        }
     }
 }
 
@@ -269,8 +337,44 @@ static void xnv_fc_one_portable(const xnv_fconv_t *p, const float *x, const floa
     xnv_fc_tile_portable_n(p, x, w, out, ndy, nj, 1);
 }
 
+/* The pool's step, s > acc ? s : acc (NaN > x is false: acc stays, payload and all): MAXPS with s first on
+ * x86 (one instruction for the four of a compare and a bitwise select), a compare and a select elsewhere. */
+#if defined(__SSE2__) && !defined(__aarch64__)
+#include <emmintrin.h>
+static inline xnv_v4f xnv_v4f_max(xnv_v4f s, xnv_v4f acc) { return (xnv_v4f)_mm_max_ps((__m128)s, (__m128)acc); }
+#elif defined(__aarch64__)
+static inline xnv_v4f xnv_v4f_max(xnv_v4f s, xnv_v4f acc) { return vbslq_f32(vcgtq_f32(s, acc), s, acc); }
+#else
+static inline xnv_v4f xnv_v4f_max(xnv_v4f s, xnv_v4f acc) {
+    const xnv_v4i m = (xnv_v4i)(s > acc);
+    return (xnv_v4f)(((xnv_v4i)s & m) | ((xnv_v4i)acc & ~m));
+}
+#endif
+
+static void xnv_fc_pool_portable(const float *a, const float *b, int wp, int o, float *out) {
+    for (int px = 0; px < wp; px++) {
+        const float *a0 = a + (int64_t)2 * px * o, *a1 = a0 + o, *b0 = b + (int64_t)2 * px * o, *b1 = b0 + o;
+        float *op = out + (int64_t)px * o;
+        int l = 0;
+        for (; l + 4 <= o; l += 4) {
+            xnv_v4f v = xnv_v4f_load(a0 + l);
+            v = xnv_v4f_max(xnv_v4f_load(a1 + l), v);
+            v = xnv_v4f_max(xnv_v4f_load(b0 + l), v);
+            v = xnv_v4f_max(xnv_v4f_load(b1 + l), v);
+            memcpy(op + l, &v, sizeof v);
+        }
+        for (; l < o; l++) {
+            float v = a0[l];
+            v = a1[l] > v ? a1[l] : v;
+            v = b0[l] > v ? b0[l] : v;
+            op[l] = b1[l] > v ? b1[l] : v;
+        }
+    }
+}
+
 static void xnv_fconv_rows_portable(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch) {
-    xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_portable, XNV_FC_PORT_TILE, xnv_fc_one_portable);
+    xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_portable, XNV_FC_PORT_TILE, xnv_fc_one_portable,
+                xnv_fc_pool_portable);
 }
 
 /* ------------------------------------------------------------------------------------------------ x86 */
@@ -321,8 +425,25 @@ XNV_FC512 static void xnv_fc_one_avx512(const xnv_fconv_t *p, const float *x, co
     xnv_fc_tile_avx512_n(p, x, w, out, ndy, nj, 1);
 }
 
+/* _mm512_max_ps(s, acc) is s > acc ? s : acc (VMAXPS returns its second operand on NaN or two zeros). */
+XNV_FC512 static void xnv_fc_pool_avx512(const float *a, const float *b, int wp, int o, float *out) {
+    for (int px = 0; px < wp; px++) {
+        const float *a0 = a + (int64_t)2 * px * o, *a1 = a0 + o, *b0 = b + (int64_t)2 * px * o, *b1 = b0 + o;
+        float *op = out + (int64_t)px * o;
+        for (int l = 0; l < o; l += XNV_FC_BLK) {
+            const int nl = o - l < XNV_FC_BLK ? o - l : XNV_FC_BLK;
+            const __mmask16 m = (__mmask16)((1u << nl) - 1);
+            __m512 v = _mm512_maskz_loadu_ps(m, a0 + l);
+            v = _mm512_max_ps(_mm512_maskz_loadu_ps(m, a1 + l), v);
+            v = _mm512_max_ps(_mm512_maskz_loadu_ps(m, b0 + l), v);
+            v = _mm512_max_ps(_mm512_maskz_loadu_ps(m, b1 + l), v);
+            _mm512_mask_storeu_ps(op + l, m, v);
+        }
+    }
+}
+
 XNV_FC512 static void xnv_fconv_rows_avx512(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch) {
-    xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx512, XNV_FC512_TILE, xnv_fc_one_avx512);
+    xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx512, XNV_FC512_TILE, xnv_fc_one_avx512, xnv_fc_pool_avx512);
 }
 
 #define XNV_FC256 __attribute__((target("avx2,fma")))
@@ -395,8 +516,33 @@ XNV_FC256 static void xnv_fc_one_avx2(const xnv_fconv_t *p, const float *x, cons
     xnv_fc_tile_avx2_n(p, x, w, out, ndy, nj, 1);
 }
 
+/* 8 channels a ymm (_mm256_max_ps(s, acc): s > acc ? s : acc); the last < 8 masked (vmaskmov). */
+XNV_FC256 static void xnv_fc_pool_avx2(const float *a, const float *b, int wp, int o, float *out) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(o % 8), lane);
+    const int full = o / 8 * 8;
+    for (int px = 0; px < wp; px++) {
+        const float *a0 = a + (int64_t)2 * px * o, *a1 = a0 + o, *b0 = b + (int64_t)2 * px * o, *b1 = b0 + o;
+        float *op = out + (int64_t)px * o;
+        for (int l = 0; l < full; l += 8) {
+            __m256 v = _mm256_loadu_ps(a0 + l);
+            v = _mm256_max_ps(_mm256_loadu_ps(a1 + l), v);
+            v = _mm256_max_ps(_mm256_loadu_ps(b0 + l), v);
+            v = _mm256_max_ps(_mm256_loadu_ps(b1 + l), v);
+            _mm256_storeu_ps(op + l, v);
+        }
+        if (full < o) {
+            __m256 v = _mm256_maskload_ps(a0 + full, m);
+            v = _mm256_max_ps(_mm256_maskload_ps(a1 + full, m), v);
+            v = _mm256_max_ps(_mm256_maskload_ps(b0 + full, m), v);
+            v = _mm256_max_ps(_mm256_maskload_ps(b1 + full, m), v);
+            _mm256_maskstore_ps(op + full, m, v);
+        }
+    }
+}
+
 XNV_FC256 static void xnv_fconv_rows_avx2(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch) {
-    xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx2, XNV_FC256_TILE, xnv_fc_one_avx2);
+    xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx2, XNV_FC256_TILE, xnv_fc_one_avx2, xnv_fc_pool_avx2);
 }
 #endif /* x86 */
 

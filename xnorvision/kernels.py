@@ -293,7 +293,8 @@ def _bwn_weights(w: np.ndarray, c_in: int, scale: np.ndarray, bias: np.ndarray) 
 def conv2d_small(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None,
                  stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0, relu: bool = False,
                  out: np.ndarray | None = None, *, lut: np.ndarray | None = None,
-                 channels: tuple[int, ...] | list[int] | np.ndarray | None = None) -> np.ndarray:
+                 channels: tuple[int, ...] | list[int] | np.ndarray | None = None,
+                 pool: int | None = None) -> np.ndarray:
     """Direct float32 convolution of NHWC ``x`` with ``w`` [kh, kw, C, O] (HWIO), for few taps x channels.
 
     Made for a network's first layer (3x3 x 3 channels -> 16, several times faster than im2col + BLAS
@@ -312,6 +313,11 @@ def conv2d_small(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None,
     the float input ``lut[x[..., channels], range(C)]`` on every path, padding included (zeros of that
     normalised tensor), without the float image: each thread converts the input rows it needs into a small
     buffer as it goes (~0.25 ns a value, about a third of the convolution's time for a 3x3 stride-2 stem).
+
+    ``pool=2`` fuses a 2x2 stride-2 max pool (no padding; an odd last row or column is dropped, as with
+    PyTorch's ``MaxPool2d(2)``): the result (and ``out``) is [N, Ho // 2, Wo // 2, O], bit for bit
+    ``maxpool2d(conv2d_small(...), 2, 2)`` (NaN and signed zeros included), without writing the full-size
+    conv output to memory: each thread pools its two conv rows from a small buffer. Needs Ho, Wo >= 2.
     """
     x = _array("x", x, (np.float32, np.uint8), 4)
     w = _array("w", w, (np.float32,), 4)
@@ -361,7 +367,14 @@ def conv2d_small(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None,
         raise ValueError(f"kernel {kh}x{kw} is larger than the (padded) input {h + 2 * ph}x{wi + 2 * pw}")
     if not isinstance(relu, bool | np.bool_):
         raise ValueError(f"relu must be a bool, got {type(relu).__name__}")
-    shape = (n, (h + 2 * ph - kh) // sh + 1, (wi + 2 * pw - kw) // sw + 1, o)
+    ho, wo = (h + 2 * ph - kh) // sh + 1, (wi + 2 * pw - kw) // sw + 1
+    if pool is not None:
+        if isinstance(pool, bool) or not isinstance(pool, int | np.integer) or pool != 2:
+            raise ValueError(f"pool must be None or 2 (a fused 2x2 stride-2 max pool), got {pool!r}")
+        if ho < 2 or wo < 2:
+            raise ValueError(f"pool 2x2 is larger than the convolution's output {ho}x{wo}")
+        ho, wo = ho // 2 * 2, wo // 2 * 2  # the conv rows and columns computed
+    shape = (n, ho // 2, wo // 2, o) if pool is not None else (n, ho, wo, o)
     if out is None:
         out = np.empty(shape, np.float32)
     else:
@@ -372,10 +385,11 @@ def conv2d_small(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None,
             raise ValueError("out must be writeable")
         if any(a is not None and np.may_share_memory(out, a) for a in (x, w, bias)):
             raise ValueError("out must not overlap x, w or bias")
-    macs = shape[0] * shape[1] * shape[2] * kh * kw * c * ((o + 15) // 16 * 16)
+    macs = n * ho * wo * kh * kw * c * ((o + 15) // 16 * 16)
     simd = _fconv.path(_path) != _PATHS["portable"]
     threads = _threads_for(macs, _PARALLEL_FLOAT_MACS if simd else _PARALLEL_FLOAT_MACS_PORTABLE)
-    return _fconv.conv(x, w, bias, sh, sw, ph, pw, bool(relu), out, _path, threads, lut, chan)
+    return _fconv.conv(x, w, bias, sh, sw, ph, pw, bool(relu), out, _path, threads, lut, chan,
+                       0 if pool is None else 2)
 
 
 # ------------------------------------------------------------------------------------------- pooling

@@ -265,8 +265,9 @@ def test_uint8_input_takes_channel_arrays_and_any_table_layout() -> None:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mprotect through ctypes")
+@pytest.mark.parametrize("pool", [None, 2])
 @pytest.mark.parametrize(("shape", "stride"), [((2, 17, 13, 3), 2), ((3, 20, 6, 1), 1)])
-def test_uint8_input_reads_nothing_past_x(simd: str, threads: int, shape: tuple, stride: int) -> None:
+def test_uint8_input_reads_nothing_past_x(simd: str, threads: int, shape: tuple, stride: int, pool) -> None:
     """x ends where an unreadable page starts: a read past it (say one row too many converted) crashes."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
@@ -280,8 +281,8 @@ def test_uint8_input_reads_nothing_past_x(simd: str, threads: int, shape: tuple,
         x8[:] = np.random.default_rng(6).integers(0, 256, shape, np.uint8)
         lut = random_lut(np.random.default_rng(7), shape[3])
         _, wt, b = case(np.random.default_rng(8), 1, 1, 1, shape[3], (3, 3), 16, True)
-        got = K.conv2d_small(x8, wt, b, stride, 1, True, lut=lut)
-        assert_bits_equal(got, K.conv2d_small(normalised(x8, lut, None), wt, b, stride, 1, True))
+        got = K.conv2d_small(x8, wt, b, stride, 1, True, lut=lut, pool=pool)
+        assert_bits_equal(got, K.conv2d_small(normalised(x8, lut, None), wt, b, stride, 1, True, pool=pool))
         del x8
     finally:
         assert libc.mprotect(guard, page, 3) == 0  # PROT_READ | PROT_WRITE, so that the map can go
@@ -329,3 +330,153 @@ LUT = np.zeros((256, 3), np.float32)
 def test_uint8_bad_arguments(call, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# ------------------------------------------------------------------------------------ fused max pool
+def pooled_reference(x: np.ndarray, wt: np.ndarray, b: np.ndarray | None, stride, padding, relu: bool,
+                     **u8) -> np.ndarray:
+    """What ``pool=2`` must equal bit for bit: the runtime's max pool of the unfused conv."""
+    return K.maxpool2d(K.conv2d_small(x, wt, b, stride, padding, relu, **u8), 2, 2)
+
+
+def with_specials(rng: np.random.Generator, wt: np.ndarray, b: np.ndarray | None) -> tuple:
+    """Channel 0: zero weights and a -0.0 bias, so the conv gives -0.0 or +0.0 by the signs of its taps
+    (pool ties of signed zeros); the inputs get NaN and inf (NaN outputs, some from inf - inf)."""
+    wt, b = wt.copy(), (np.zeros(wt.shape[3], np.float32) if b is None else b.copy())
+    wt[..., 0] = 0.0
+    b[0] = -0.0
+    return wt, b
+
+
+# (n, h, w, c, kernel, stride, padding, o): conv outputs of odd and even sizes, 2x2 and up
+POOL_SHAPES = [
+    (1, 1, 1, 3, (1, 1), 1, 1, 16),  # a 1x1 image padded to a 3x3 conv output: one pooled pixel
+    (2, 1, 1, 1, (3, 3), 1, 2, 5),  # padding >= kernel: rows and columns of bias alone
+    (1, 3, 5, 3, (3, 3), 1, 1, 17),  # 3x5 -> 1x2: the odd last row and column dropped
+    (2, 3, 5, 1, (3, 3), 2, 1, 16),  # 2x3 -> 1x1
+    (1, 7, 6, 3, (3, 3), 2, 1, 16),  # 4x3 -> 2x1
+    (3, 7, 6, 1, (3, 3), 1, 1, 5),  # 7x6 -> 3x3, three images
+    (1, 7, 6, 3, (3, 3), 1, 0, 17),  # 5x4 -> 2x2
+    (2, 7, 6, 3, (3, 3), 2, 1, 5),
+    (1, 22, 141, 3, (3, 3), 2, 1, 16),  # 11x71 -> 5x35: column chunks, the odd last column dropped
+    (1, 9, 150, 1, (3, 3), 1, 1, 17),  # 9x150: chunks of 32 columns and a short last one
+    (1, 10, 12, 2, (5, 5), 2, 2, 16),
+    (1, 4, 37, 3, (2, 3), (1, 2), (0, 1), 33),
+    (5, 32, 32, 1, (3, 3), 2, 1, 16),  # the faces classifier's stem on a batch of crops
+]
+
+
+@pytest.mark.parametrize("shape", POOL_SHAPES, ids=[str(i) for i in range(len(POOL_SHAPES))])
+def test_fused_maxpool_is_bit_exact(simd: str, threads: int, shape: tuple) -> None:
+    n, h, w, c, k, stride, padding, o = shape
+    rng = np.random.default_rng(POOL_SHAPES.index(shape))
+    x = rng.standard_normal((n, h, w, c)).astype(np.float32)
+    x.flat[rng.integers(0, x.size, 3)] = (np.nan, np.inf, -np.inf)
+    for bias in (False, True):
+        _, wt, b = case(rng, 1, 1, 1, c, k, o, bias)
+        for relu in (False, True):
+            want = pooled_reference(x, wt, b, stride, padding, relu)
+            assert_bits_equal(K.conv2d_small(x, wt, b, stride, padding, relu, pool=2), want)
+        ws, bs = with_specials(rng, wt, b)
+        for relu in (False, True):
+            want = pooled_reference(x, ws, bs, stride, padding, relu)
+            assert_bits_equal(K.conv2d_small(x, ws, bs, stride, padding, relu, pool=2), want)
+
+
+def test_fused_maxpool_keeps_the_first_nan_and_zero_of_each_block() -> None:
+    """The pool's NaN and signed-zero rules through the fused path: a 1x1 conv of one channel with weight
+    1 and bias -0.0 copies its input bit for bit (quiet NaN payloads, -0.0 and +0.0), so the result must be
+    the runtime's max pool of x itself."""
+    specials = np.array([np.nan, -np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0], np.float32)
+    rng = np.random.default_rng(9)
+    x = rng.choice(specials, (2, 16, 18, 1)).astype(np.float32)
+    bits = x.view(np.uint32)
+    bits[np.isnan(x)] |= rng.integers(0, 1 << 22, np.isnan(x).sum()).astype(np.uint32)  # payloads
+    wt, b = np.ones((1, 1, 1, 1), np.float32), np.full(1, -0.0, np.float32)
+    for path in PATHS:
+        try:
+            K._force_path(path)
+            assert_bits_equal(K.conv2d_small(x, wt, b), x)
+            got = K.conv2d_small(x, wt, b, pool=2)
+        finally:
+            K._force_path(None)
+        assert_bits_equal(got, K.maxpool2d(x, 2, 2))
+
+
+@pytest.mark.parametrize("shape", [s for s in U8_SHAPES if s[1] >= 2 and s[2] >= 2],
+                         ids=[str(i) for i, s in enumerate(U8_SHAPES) if s[1] >= 2 and s[2] >= 2])
+def test_fused_maxpool_on_uint8_input_is_bit_exact(simd: str, threads: int, shape: tuple) -> None:
+    n, h, w, cx, channels, k, stride, padding, o = shape
+    c = cx if channels is None else len(channels)
+    rng = np.random.default_rng(100 + U8_SHAPES.index(shape))
+    x8 = rng.integers(0, 256, (n, h, w, cx), np.uint8)
+    lut = random_lut(rng, c)
+    lut[7, :] = np.nan
+    u8 = {"lut": lut, "channels": channels}
+    for bias in (False, True):
+        _, wt, b = case(rng, 1, 1, 1, c, k, o, bias)
+        for ws, bs in ((wt, b), with_specials(rng, wt, b)):
+            for relu in (False, True):
+                conv = K.conv2d_small(x8, ws, bs, stride, padding, relu, **u8)
+                if conv.shape[1] < 2 or conv.shape[2] < 2:
+                    with pytest.raises(ValueError, match="larger than the convolution's output"):
+                        K.conv2d_small(x8, ws, bs, stride, padding, relu, **u8, pool=2)
+                    continue
+                want = K.maxpool2d(conv, 2, 2)
+                assert_bits_equal(K.conv2d_small(x8, ws, bs, stride, padding, relu, **u8, pool=2), want)
+                # ... and the float path on the normalised input
+                xf = normalised(x8, lut, channels)
+                assert_bits_equal(K.conv2d_small(xf, ws, bs, stride, padding, relu, pool=2), want)
+
+
+def test_fused_maxpool_on_a_detector_stem_frame(threads: int) -> None:
+    """The faces proposal stem: a BGR frame through the table, conv 3x3 stride 2, ReLU, 2x2 pool."""
+    rng = np.random.default_rng(10)
+    frame = rng.integers(0, 256, (1, 320, 416, 3), np.uint8)
+    lut = random_lut(rng, 3)
+    _, wt, b = case(rng, 1, 1, 1, 3, (3, 3), 16, True)
+    want = pooled_reference(frame, wt, b, 2, 1, True, lut=lut, channels=(2, 1, 0))
+    out = np.full((1, 80, 104, 16), np.nan, np.float32)
+    assert K.conv2d_small(frame, wt, b, 2, 1, True, out, lut=lut, channels=(2, 1, 0), pool=2) is out
+    assert_bits_equal(out, want)
+
+
+@pytest.mark.parametrize(("call", "match"), [
+    (lambda: K.conv2d_small(X, W, pool=3), r"pool must be None or 2"),
+    (lambda: K.conv2d_small(X, W, pool=1), r"pool must be None or 2"),
+    (lambda: K.conv2d_small(X, W, pool=0), r"pool must be None or 2"),
+    (lambda: K.conv2d_small(X, W, pool=True), r"pool must be None or 2"),
+    (lambda: K.conv2d_small(X, W, pool=2.0), r"pool must be None or 2"),
+    (lambda: K.conv2d_small(X, W, pool="2"), r"pool must be None or 2"),
+    (lambda: K.conv2d_small(X, W, pool=(2, 2)), r"pool must be None or 2"),
+    (lambda: K.conv2d_small(X[:, :3], W, pool=2), r"pool 2x2 is larger than the convolution's output 1x4"),
+    (lambda: K.conv2d_small(X, W, stride=(1, 4), pool=2), r"larger than the convolution's output 4x1"),
+    (lambda: K.conv2d_small(X, W, B, 2, 1, out=OUT, pool=2), r"out must have shape \(1, 1, 1, 16\)"),
+    (lambda: K.conv2d_small(X8, W, lut=LUT, pool=2, out=np.zeros((1, 4, 4, 16), np.float32)),
+     r"out must have shape \(1, 2, 2, 16\)"),
+])
+def test_fused_maxpool_bad_arguments(call, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_fused_maxpool_takes_numpy_ints() -> None:
+    rng = np.random.default_rng(11)
+    x, wt, b = case(rng, 1, 8, 8, 3, (3, 3), 16, True)
+    assert_bits_equal(K.conv2d_small(x, wt, b, 1, 1, True, pool=np.int64(2)),
+                      pooled_reference(x, wt, b, 1, 1, True))
+
+
+def test_conv2d_layer_with_a_fused_pool() -> None:
+    rng = np.random.default_rng(12)
+    weight = rng.standard_normal((16, 3, 3, 3)).astype(np.float32)
+    bias = rng.standard_normal(16).astype(np.float32)
+    layer = Conv2d(weight, bias, (2, 2), (1, 1), 1, relu=True, pool=2)
+    for shape in [(1, 21, 27, 3), (2, 8, 8, 3), (1, 21, 27, 3)]:  # planned per shape, reused
+        x = rng.standard_normal(shape).astype(np.float32)
+        want = pooled_reference(x, weight.transpose(1, 2, 3, 0).copy(), bias, 2, 1, True)
+        assert_bits_equal(layer([x]), want)
+    with pytest.raises(ValueError, match="fused max pool"):
+        Conv2d(rng.standard_normal((16, 3, 3, 8)).astype(np.float32), None, (1, 1), (1, 1), 1, pool=2)
+    with pytest.raises(ValueError, match="fused max pool"):
+        Conv2d(weight, None, (1, 1), (1, 1), 1, pool=3)

@@ -216,3 +216,83 @@ def test_loading_without_threads_keeps_the_process_setting(tmp_path: Path) -> No
     graph, tensors, spec = graphs.residual()
     second = Model.load(save_model(tmp_path / "r.xnv", graph, tensors, spec, [], {}))
     assert first.threads == second.threads == kernels.get_num_threads() == 1
+
+
+def _steps(tmp_path: Path, model: graphs.Model) -> dict:
+    graph, tensors, spec = model
+    steps, outputs, types = fold(load_xnv(save_model(tmp_path / "f.xnv", graph, tensors, spec, [], {})))
+    return {s.node.name: s for s in steps}, outputs, types
+
+
+def _unfused(tmp_path: Path, model: graphs.Model, monkeypatch: pytest.MonkeyPatch, threads: int) -> Model:
+    from xnorvision.runtime import _fold
+
+    with monkeypatch.context() as m:
+        m.setattr(_fold, "_fuses_pool", lambda conv, pool: False)
+        graph, tensors, spec = model
+        return Model.load(save_model(tmp_path / "u.xnv", graph, tensors, spec, ["x"], {}), threads=threads)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("c_in", [3, 1])
+def test_a_stem_max_pool_fuses_into_the_conv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threads: int,
+                                             c_in: int) -> None:
+    """conv -> bn -> relu -> maxpool(2) is one step, bit for bit the unfused graph's, float or uint8 input."""
+    from xnorvision import kernels
+
+    monkeypatch.setattr(kernels, "_PARALLEL_FLOAT_MACS", 1)  # 2 threads go parallel even on small inputs
+    monkeypatch.setattr(kernels, "_PARALLEL_FLOAT_MACS_PORTABLE", 1)
+    model = graphs.stem_pool(c_in=c_in)
+    steps, outputs, types = _steps(tmp_path, model)
+    assert list(steps) == ["conv", "bwn", "gap"] and outputs == ["gap", "bwn"]
+    conv = steps["conv"].node
+    assert conv.attrs["fused_relu"] is True and conv.attrs["fused_maxpool"] == 2
+    assert steps["bwn"].node.inputs == ("conv",)
+    assert (types["conv"].h, types["conv"].w, types["conv"].channels) == (3, 3, 16)  # 13x11 -> 7x6 -> 3x3
+    fused = _load(tmp_path, model, threads=threads)
+    plain = _unfused(tmp_path, model, monkeypatch, threads)
+    assert len(plain._steps) == 4 and len(fused._steps) == 3
+    assert fused._first_layer_reads_images and plain._first_layer_reads_images  # uint8 through the table
+    spec = model[2]
+    x = _input(spec, n=3)
+    x[0, 4, 5, 0] = np.nan
+    images = np.random.default_rng(5).integers(0, 256, (2, 13, 11, 3), np.uint8)
+    for inp in (x, images, images[0]):
+        got, want = fused.run(inp), plain.run(inp)
+        for name in ("gap", "bwn"):
+            np.testing.assert_array_equal(got[name].view(np.uint32), want[name].view(np.uint32))
+    # and by hand: the unfused kernels on the first conv's folded parameters
+    layer = fused._steps[0][2]
+    pooled = layer([x])
+    direct = np.ascontiguousarray(layer.direct)
+    want = kernels.maxpool2d(kernels.conv2d_small(x, direct, layer.bias, 2, 1, True), 2, 2)
+    np.testing.assert_array_equal(pooled.view(np.uint32), want.view(np.uint32))
+
+
+@pytest.mark.parametrize(("kwargs", "fused"), [
+    ({"after_pool": "relu"}, True),  # a ReLU after the pool is a step of its own
+    ({"after_pool": "pool"}, True),  # and so is a second pool
+    ({"extra_reader": True}, False),  # the pool's input is read twice
+    ({"pool": {"kernel": 2, "stride": 1, "padding": 0}}, False),
+    ({"pool": {"kernel": 3, "stride": 2, "padding": 1}}, False),
+    ({"pool": {"kernel": [2, 2], "stride": [2, 2], "padding": [0, 0]}}, True),
+    ({"pool": {"kernel": 2}}, True),  # stride defaults to the kernel, padding to 0
+    ({"k": 5}, False),  # 75 taps x channels: im2col + BLAS, which does not pool
+])
+def test_which_max_pools_fuse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kwargs: dict,
+                              fused: bool) -> None:
+    model = graphs.stem_pool(**kwargs)
+    steps, _, types = _steps(tmp_path, model)
+    assert ("pool" not in steps) is fused
+    assert steps["conv"].node.attrs.get("fused_maxpool") == (2 if fused else None)
+    assert steps["conv"].node.attrs["fused_relu"] is True
+    if fused:
+        assert types["conv"] == types["pool"]
+    for name in ("relu2", "pool2"):
+        if name in model[0]["outputs"]:
+            assert name in steps  # not fused into the pooled conv
+    got = _load(tmp_path, model).run(_input(model[2]))
+    want = _unfused(tmp_path, model, monkeypatch, 1).run(_input(model[2]))
+    for name in model[0]["outputs"]:
+        np.testing.assert_array_equal(got[name].view(np.uint32), want[name].view(np.uint32))
+

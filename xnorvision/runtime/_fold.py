@@ -1,9 +1,12 @@
 """Load-time graph rewrites: fold batch norms into the layer before them, fuse ``sign`` into binary convs,
-``relu`` into float convs and a residual ``add`` into the ``prelu`` after it.
+``relu`` into float convs, a 2x2 stride-2 ``maxpool2d`` into a direct-kernel float conv (the stem's
+conv -> relu -> pool becomes one step that never writes the full-size conv output) and a residual ``add``
+into the ``prelu`` after it.
 
 After folding, a binary conv followed by batch norm and sign emits packed bits straight from its integer
 accumulators (the Larq Compute Engine "output transform"), so chains of binary layers never touch floats.
-A rewrite applies only when the intermediate tensor has no other reader and is not a graph output.
+A rewrite applies only when the intermediate tensor has no other reader and is not a graph output, and
+nothing fuses into a conv after its pool (a batch norm or ReLU after the pool is not one before it).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import numpy as np
 from xnorvision.errors import ModelFormatError
 from xnorvision.runtime._schema import Node, TensorType
 from xnorvision.runtime.format import XnvFile
+from xnorvision.runtime.layers import Conv2d
 
 _SCALED = ("binary_conv2d", "bwn_conv2d", "binary_linear")
 
@@ -39,7 +43,8 @@ def fold(model: XnvFile) -> tuple[list[Step], list[str], dict[str, TensorType]]:
         params = {p: model.tensors[f"{node.name}.{p}"] for p in model.params[node.name]
                   if f"{node.name}.{p}" in model.tensors}
         prev = steps.get(node.inputs[0])
-        single = prev is not None and readers[prev.node.name] == 1 and prev.node.name not in model.outputs
+        single = (prev is not None and readers[prev.node.name] == 1 and prev.node.name not in model.outputs
+                  and not prev.node.attrs.get("fused_maxpool"))
         if single and node.op == "batch_norm" and _fold_bn(prev, params, node.attrs.get("eps", 1e-5)):
             alias[node.name] = prev.node.name
         elif single and node.op == "sign" and _is_float_binary_conv(prev.node):
@@ -48,6 +53,10 @@ def fold(model: XnvFile) -> tuple[list[Step], list[str], dict[str, TensorType]]:
             alias[node.name] = prev.node.name
         elif single and node.op == "relu" and prev.node.op == "conv2d":
             prev.node = replace(prev.node, attrs={**prev.node.attrs, "fused_relu": True})
+            alias[node.name] = prev.node.name
+        elif single and node.op == "maxpool2d" and _fuses_pool(prev, node):
+            prev.node = replace(prev.node, attrs={**prev.node.attrs, "fused_maxpool": 2})
+            types[prev.node.name] = types[node.name]  # the conv's output is now the pooled tensor
             alias[node.name] = prev.node.name
         elif single and node.op == "prelu" and prev.node.op == "add":  # prelu(a + b): one kernel pass
             prev.node, prev.params = replace(prev.node, op="prelu"), params
@@ -62,6 +71,20 @@ def fold(model: XnvFile) -> tuple[list[Step], list[str], dict[str, TensorType]]:
     for step in steps.values():
         _check_finite(step)
     return list(steps.values()), [alias.get(o, o) for o in model.outputs], types
+
+
+def _fuses_pool(conv: Step, pool: Node) -> bool:
+    """A 2x2 stride-2 unpadded max pool after a float conv that runs on the direct kernel (which pools)."""
+    if conv.node.op != "conv2d" or not Conv2d.takes_direct(conv.params["weight"].shape,
+                                                          conv.node.attrs.get("groups", 1)):
+        return False
+    kernel = _pair(pool.attrs["kernel"])
+    stride, padding = _pair(pool.attrs.get("stride", kernel)), _pair(pool.attrs.get("padding", 0))
+    return kernel == stride == (2, 2) and padding == (0, 0)
+
+
+def _pair(v: int | list[int] | tuple[int, ...]) -> tuple[int, ...]:
+    return (v, v) if isinstance(v, int) else tuple(v)
 
 
 def _is_float_binary_conv(node: Node) -> bool:

@@ -218,7 +218,7 @@ def _make_layer(step: Step, types: dict[str, TensorType]) -> Layer:
         kh, kw = _pair(a["kernel"])
         pad = ((kh - 1) // 2, (kw - 1) // 2) if a.get("padding", "valid") == "same" else (0, 0)
         return Conv2d(p["weight"], p.get("bias"), _pair(a.get("stride", 1)), pad, a.get("groups", 1),
-                      a.get("fused_relu", False))
+                      a.get("fused_relu", False), a.get("fused_maxpool"))
     if node.op == "binary_conv2d":
         return BinaryConv2d(p["weight"], p["scale"], p["bias"], c_in, a)
     if node.op == "bwn_conv2d":

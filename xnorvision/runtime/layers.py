@@ -62,23 +62,34 @@ class Conv2d(Layer):
     * Otherwise im2col into a planned buffer, then one BLAS matmul; grouped and depthwise convolutions
       contract per group.
 
-    ``weight`` is [O, kh, kw, C/groups]; ``relu`` is a following ReLU fused at load time.
+    ``weight`` is [O, kh, kw, C/groups]; ``relu`` is a following ReLU fused at load time, ``pool=2`` a
+    following 2x2 stride-2 max pool (direct path only, see :meth:`takes_direct`): the output is then the
+    pooled one, and the full-size conv output never goes to memory.
     """
 
     # kh*kw*C up to which the direct kernel is used. Measured with O = 16-64: up to 64 it beats im2col + BLAS
     # on the AVX2 (1.1-9x) and AVX-512 (1.3-10x) paths; by 128-288 the AVX2 path falls behind BLAS.
     DIRECT_MAX_TAPS = 64
 
+    @classmethod
+    def takes_direct(cls, weight_shape: tuple[int, ...], groups: int) -> bool:
+        """Whether a conv of ``weight`` [O, kh, kw, C/groups] runs on the direct kernel."""
+        _, kh, kw, cg = weight_shape
+        return groups == 1 and kh * kw * cg <= cls.DIRECT_MAX_TAPS
+
     def __init__(self, weight: np.ndarray, bias: np.ndarray | None, stride: tuple[int, int],
-                 pad: tuple[int, int], groups: int, relu: bool = False) -> None:
+                 pad: tuple[int, int], groups: int, relu: bool = False, pool: int | None = None) -> None:
         self.o, self.kh, self.kw, self.cg = weight.shape
         self.stride, self.pad, self.groups, self.relu = stride, pad, groups, relu
+        if pool is not None and (pool != 2 or not self.takes_direct(weight.shape, groups)):
+            raise ValueError(f"a fused max pool is 2 (2x2, stride 2) on a direct-kernel conv, got {pool!r}")
+        self.pool = pool
         g = groups
         # [kh*kw*Cg, O] for one matmul, or [G, kh*kw*Cg, O/G] per group; rows in im2col order (dy, dx, c).
         self.wmat = np.ascontiguousarray(weight.reshape(g, self.o // g, -1).transpose(0, 2, 1))
         self.bias = None if bias is None else bias.astype(np.float32)
         # [kh, kw, C, O] for the direct kernel, or None: im2col + BLAS
-        direct = groups == 1 and self.kh * self.kw * self.cg <= self.DIRECT_MAX_TAPS
+        direct = self.takes_direct(weight.shape, groups)
         self.direct = np.ascontiguousarray(weight.transpose(1, 2, 3, 0), np.float32) if direct else None
         self.image_lut: np.ndarray | None = None
         self.image_channels: tuple[int, ...] | None = None
@@ -99,9 +110,10 @@ class Conv2d(Layer):
     def _plan(self, n: int, h: int, w: int, workers: int) -> dict[str, np.ndarray]:
         (sh, sw), (ph, pw) = self.stride, self.pad
         ho, wo = (h + 2 * ph - self.kh) // sh + 1, (w + 2 * pw - self.kw) // sw + 1
-        out = np.empty((n, ho, wo, self.o), np.float32)
         if self.direct is not None:
-            return {"out": out}
+            return {"out": np.empty((n, ho // 2, wo // 2, self.o) if self.pool else (n, ho, wo, self.o),
+                                    np.float32)}
+        out = np.empty((n, ho, wo, self.o), np.float32)
         c = self.cg * self.groups
         rows = ho if self.groups > 1 else max(1, min(ho, _BLOCK_FLOATS // (wo * self.kh * self.kw * c)))
         depth = n if self.groups > 1 else workers  # per-worker im2col blocks
@@ -116,10 +128,10 @@ class Conv2d(Layer):
         out = buf["out"]
         if self.direct is not None and x.dtype == np.uint8:  # raw images, see ``read_images``
             return kernels.conv2d_small(x, self.direct, self.bias, self.stride, self.pad, self.relu, out,
-                                        lut=self.image_lut, channels=self.image_channels)
+                                        lut=self.image_lut, channels=self.image_channels, pool=self.pool)
         if self.direct is not None:
             return kernels.conv2d_small(np.ascontiguousarray(x, np.float32), self.direct, self.bias,
-                                        self.stride, self.pad, self.relu, out)
+                                        self.stride, self.pad, self.relu, out, pool=self.pool)
         (sh, sw), (ph, pw) = self.stride, self.pad
         if (self.kh, self.kw, sh, sw, ph, pw, self.groups) == (1, 1, 1, 1, 0, 0, 1):
             flat_x, flat_out = x.reshape(-1, c), out.reshape(-1, self.o)
