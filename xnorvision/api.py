@@ -4,7 +4,7 @@ Plugins import only from here (or the package root), so the private modules can 
 """
 
 from xnorvision import API_VERSION, __version__
-from xnorvision.detect import Detections, box_iou, crop_square, nms
+from xnorvision.detect import Detections, box_iou, crop_square, crop_squares, nms
 from xnorvision.errors import ModelFormatError, PluginError, XnorvisionError
 from xnorvision.pipeline import FrameResult, Sink, Source
 from xnorvision.plugins import (
@@ -39,6 +39,7 @@ __all__ = [
     "__version__",
     "box_iou",
     "crop_square",
+    "crop_squares",
     "hookimpl",
     "load_model",
     "nms",

@@ -58,3 +58,18 @@ def test_crop_square_cuts_the_centred_square_and_pads_with_black() -> None:
     assert crop_square(gray, 0, 0, 32, 32)[:16].max() == 0  # outside the image
     half = crop_square(gray, 50, 40, 64, 32)  # shrinking by 2 samples every other pixel
     np.testing.assert_array_equal(half, gray[8:72:2, 18:82:2])
+
+
+def test_crop_squares_cuts_each_crop_as_crop_square_does() -> None:
+    from xnorvision.detect import crop_square, crop_squares
+
+    rng = np.random.default_rng(1)
+    colour = rng.integers(0, 255, (90, 130, 3), np.uint8)
+    cx, cy, side = rng.uniform(-10, 140, 7), rng.uniform(-10, 100, 7), rng.uniform(3, 200, 7)
+    crops = crop_squares(colour, cx, cy, side, 24)
+    assert crops.shape == (7, 24, 24, 3) and crops.dtype == np.uint8
+    for i in range(7):
+        np.testing.assert_array_equal(crops[i], crop_square(colour, cx[i], cy[i], side[i], 24))
+    grey = np.ascontiguousarray(colour[..., 0])
+    np.testing.assert_array_equal(crops[..., 0], crop_squares(grey, cx, cy, side, 24))  # the same samples
+    assert crop_squares(colour, [], [], [], 24).shape == (0, 24, 24, 3)

@@ -12,7 +12,7 @@ import math
 import cv2
 import numpy as np
 
-from xnorvision.api import Detections, Model, PluginError, crop_square, nms
+from xnorvision.api import Detections, Model, PluginError, crop_squares, nms
 
 STRIDES = (8, 16, 32)
 #: The proposal net's input long side: the smallest that reached AP 0.60 on WIDER val (320: 0.55, 480: 0.62).
@@ -116,7 +116,7 @@ class ClassifierStage:
         b = detections.boxes
         cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
         side = np.maximum(CROP_CONTEXT * np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]), 2.0)
-        crops = np.stack([crop_square(gray, *args, self.crop) for args in zip(cx, cy, side, strict=True)])
+        crops = crop_squares(gray, cx, cy, side, self.crop)
         out = self.model(crops)
         w = self.weight
         scores = (detections.scores ** (1 - w) * _sigmoid(out[:, 0]) ** w).astype(np.float32)
