@@ -122,6 +122,12 @@ class Model:
         """BGR uint8 images -> one uint8 NHWC batch with the model's channel count and (fixed) size."""
         spec = self.input_spec
         size = (spec["width"], spec["height"])
+        if isinstance(images, np.ndarray) and images.dtype == np.uint8 and 0 not in images.shape:
+            # a batch already as the model takes it (the faces classifier's 24 crops): no split and restack
+            batch = images[..., None] if images.ndim == 3 and images.shape[-1] not in (1, 3) else images
+            fits = spec["height"] is None or batch.shape[1:3] == (spec["height"], spec["width"])
+            if batch.ndim == 4 and batch.shape[-1] == spec["channels"] and fits:
+                return np.ascontiguousarray(batch)
         out = []
         for img in _image_list(images):
             if spec["channels"] == 1 and img.shape[-1] == 3:
