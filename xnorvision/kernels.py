@@ -20,10 +20,12 @@ from typing import Literal
 
 import numpy as np
 
-# OpenMP threads that spin while they wait steal the core that the capture and Qt threads need, and on a
-# busy machine they made 2-thread runs up to 30x slower than 1 thread: wait passively unless the user
-# chose a policy. Must be set before the compiled modules load the OpenMP runtime.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Waiting OpenMP threads spin for about 0.3 ms (libgomp counts ~100 spins a microsecond), then sleep: long
+# enough to stay awake between the layers of one frame, far shorter than libgomp's 3 ms default, which kept
+# a core busy between frames that the capture and Qt threads need. A user's own policy wins. Must be set
+# before the compiled modules load the OpenMP runtime.
+if "OMP_WAIT_POLICY" not in os.environ:
+    os.environ.setdefault("GOMP_SPINCOUNT", "30000")
 
 from xnorvision import _bconv, _bitpack, _eltwise, _fconv, _im2col, _pool  # noqa: E402
 
@@ -35,12 +37,14 @@ __all__ = [
     "bwn_conv2d",
     "conv2d_small",
     "cpu_features",
+    "eager_threads",
     "get_num_threads",
     "maxpool2d",
     "maxpool2d_bits",
     "pack_bits",
     "prelu",
     "set_num_threads",
+    "set_eager_threads",
     "simd_path",
     "unpack_bits",
     "xnor_gemm",
@@ -52,21 +56,25 @@ _num_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") 
 _PATHS = {"portable": 0, "avx2": 1, "avx512": 2, "neon": 3}
 _NO_AFFINE = np.zeros(0, np.float32)
 
-# A second thread pays only for large calls. Waking a passively waiting OpenMP thread costs 5 to 100 us on
-# a small VM, depending on the host (a 13 us bit-pack once took 105 us on two threads, a 120 us binary conv
-# 150 us), and the VM's two vCPUs gave binary convs no speed-up below ~0.7 ms of work. Smaller calls run on
-# the calling thread; the thresholds are in each kernel's own units of work.
+# How large a call must be to go parallel, in each kernel's own units of work. The "cautious" sizes below
+# (0.3-1 ms of work on one core) keep small calls on the calling thread: when the other cores are busy or
+# asleep, each parallel region waits for a thread (a 13 us bit-pack once took 105 us on two threads, and
+# with another process on the second core the faces pipeline ran 5x slower with eager thresholds). The
+# "eager" policy divides them by _EAGER_DIVISOR (calls from ~40 us), 17% faster for the faces pipeline on
+# an idle 2-core machine; the runtime picks the policy by measuring both (runtime/_governor.py).
 _PARALLEL_VALUES = 1 << 21  # elementwise kernels (pack, pool, im2col): values touched, ~1 ms of traffic
 _PARALLEL_WORD_OPS = 1 << 23  # binary conv: output values x taps x words, ~0.7 ms on one core
 # direct float conv: multiply-adds (whole blocks of 16 output channels), ~0.3 ms on one core (AVX2/AVX-512
 # run 40-60 GMAC/s here, the portable SSE2/NEON code about 18)
 _PARALLEL_FLOAT_MACS = 1 << 24
 _PARALLEL_FLOAT_MACS_PORTABLE = 1 << 22
+_EAGER_DIVISOR = 20
+_eager = False
 
 
 def _threads_for(work: int, parallel_from: int) -> int:
-    """All threads for a call of at least ``parallel_from`` units of work, else one."""
-    return _num_threads if work >= parallel_from else 1
+    """All threads for a call of at least ``parallel_from`` units of work (fewer when eager), else one."""
+    return _num_threads if work * (_EAGER_DIVISOR if _eager else 1) >= parallel_from else 1
 
 
 # ----------------------------------------------------------------------------------------- validation
@@ -452,6 +460,17 @@ def set_num_threads(n: int) -> None:
     """Threads used by every kernel call (one parallel region per call)."""
     global _num_threads
     _num_threads = _positive_int("n", n)
+
+
+def set_eager_threads(eager: bool) -> None:
+    """Let calls from ~40 us of work go parallel (True) or only those of 0.3-1 ms (False, the default)."""
+    global _eager
+    _eager = bool(eager)
+
+
+def eager_threads() -> bool:
+    """Whether the eager thread policy is on (see :func:`set_eager_threads`)."""
+    return _eager
 
 
 def get_num_threads() -> int:

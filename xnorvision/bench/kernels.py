@@ -14,6 +14,8 @@ from __future__ import annotations
 import importlib.util
 import platform
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,9 +62,16 @@ def peak_bmacs(threads: int, iters: int, repeats: int) -> float:
     return best
 
 
-def _threads(n: int):
+@contextmanager
+def _threads(n: int) -> Iterator[None]:
+    """``n`` threads for our kernels (eager policy: layers of this size go parallel) and numpy's BLAS."""
     kernels.set_num_threads(n)
-    return blas_threads(n)
+    kernels.set_eager_threads(n > 1)
+    try:
+        with blas_threads(n):
+            yield
+    finally:
+        kernels.set_eager_threads(False)
 
 
 def _time_layer(hw: int, c: int, threads: int, s: Settings) -> dict[str, float | None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from xnorvision import kernels
 from xnorvision.errors import ModelFormatError, XnorvisionError
 from xnorvision.runtime import _threads
 from xnorvision.runtime._fold import Step, fold
+from xnorvision.runtime._governor import ThreadGovernor
 from xnorvision.runtime._info import model_info
 from xnorvision.runtime._schema import TensorType, infer
 from xnorvision.runtime.format import XnvFile, load_xnv
@@ -53,6 +55,7 @@ class Model:
         self._checked_sizes: set[tuple[int, int]] = set()
         self._lut = _normalising_lut(self.input_spec)
         self._input_buffers = _Buffers()
+        self._governor = ThreadGovernor()
         self._first_layer_reads_images = _first_layer_reads_images(self._steps, self._outputs,
                                                                    self.input_spec, self._lut)
         self.threads = 1
@@ -87,6 +90,19 @@ class Model:
         else:
             x = self._preprocess(x, self._input_buffers) if images else self._check_tensor(x)
         self._check_size(x.shape[1], x.shape[2])
+        # with several threads, each run uses the thread policy the governor measured to be faster
+        eager = kernels.get_num_threads() > 1 and self._governor.choose()
+        kernels.set_eager_threads(eager)
+        start = time.perf_counter()
+        try:
+            outputs = self._run_layers(x)
+        finally:
+            kernels.set_eager_threads(False)
+        if kernels.get_num_threads() > 1:
+            self._governor.record(eager, time.perf_counter() - start, x.shape[0] * x.shape[1] * x.shape[2])
+        return outputs
+
+    def _run_layers(self, x: np.ndarray) -> dict[str, np.ndarray]:
         env: dict[str, np.ndarray] = {"input": x}
         for i, (name, inputs, layer) in enumerate(self._steps):
             env[name] = layer([env[k] for k in inputs])
