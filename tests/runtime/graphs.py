@@ -113,8 +113,8 @@ def stem_pool(seed: int = 3, after_pool: str = "bwn", pool: dict[str, Any] | Non
     """A detector stem: conv 3x3 stride 2 -> BN -> ReLU -> 2x2 max pool (all four one step after folding),
     then ``after_pool``: "bwn" (a BWN conv and a global pool, as in the faces nets), "relu" (a ReLU after
     the pool: must stay a step of its own) or "pool" (a second max pool: likewise). ``extra_reader``: the
-    ReLU's output is also read by a global pool (a second output), so the max pool cannot fuse; ``k`` = 5
-    makes the conv too large for the direct kernel (75 taps x channels), which alone pools."""
+    ReLU's output is also read by a global pool (a second output), so the max pool cannot fuse; ``k`` sets
+    the conv's kernel size."""
     b = Builder(seed)
     attrs = {"kernel": [k, k], "stride": 2, "padding": "same", "in_channels": c_in, "out_channels": 16}
     x = b.add("conv", "conv2d", ["input"], attrs, weight=b.f32(16, k, k, c_in))

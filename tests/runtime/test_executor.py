@@ -269,6 +269,15 @@ def test_a_stem_max_pool_fuses_into_the_conv(tmp_path: Path, monkeypatch: pytest
     np.testing.assert_array_equal(pooled.view(np.uint32), want.view(np.uint32))
 
 
+def test_which_convs_take_the_direct_kernel() -> None:
+    from xnorvision.runtime.layers import Conv2d
+
+    assert Conv2d.takes_direct((16, 3, 3, 3), 1) and Conv2d.takes_direct((64, 1, 1, 64), 1)
+    assert Conv2d.takes_direct((64, 7, 7, 3), 1)  # an image input at any kernel size (ResNet's stem)
+    assert not Conv2d.takes_direct((64, 3, 3, 32), 1)  # 288 taps x channels: im2col + BLAS, no pooling
+    assert not Conv2d.takes_direct((16, 3, 3, 1), 3)  # grouped
+
+
 @pytest.mark.parametrize(("kwargs", "fused"), [
     ({"after_pool": "relu"}, True),  # a ReLU after the pool is a step of its own
     ({"after_pool": "pool"}, True),  # and so is a second pool
@@ -277,7 +286,7 @@ def test_a_stem_max_pool_fuses_into_the_conv(tmp_path: Path, monkeypatch: pytest
     ({"pool": {"kernel": 3, "stride": 2, "padding": 1}}, False),
     ({"pool": {"kernel": [2, 2], "stride": [2, 2], "padding": [0, 0]}}, True),
     ({"pool": {"kernel": 2}}, True),  # stride defaults to the kernel, padding to 0
-    ({"k": 5}, False),  # 75 taps x channels: im2col + BLAS, which does not pool
+    ({"k": 5}, True),  # 75 taps x channels, but of an image: still the direct kernel
 ])
 def test_which_max_pools_fuse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kwargs: dict,
                               fused: bool) -> None:
