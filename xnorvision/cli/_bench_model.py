@@ -1,4 +1,4 @@
-"""``xnorvision bench model``: our runtime vs the same graph in float32 (torch), same inputs, one run."""
+"""``xnorvision bench model``: our runtime vs its peers on the same graph, same inputs, one run."""
 
 from __future__ import annotations
 
@@ -24,13 +24,15 @@ def bench_model_cmd(
     batch: Annotated[int, _Opt("--batch", min=1, help="Images per call.")] = 1,
     seconds: Annotated[float, _Opt("--seconds", min=0.0, help="Timed seconds per runtime.")] = 5.0,
     json_path: Annotated[Path | None, _Opt("--json", help="Also write the report as JSON here.")] = None,
+    profile: Annotated[bool, _Opt("--profile", help="Also time our runtime per step and op kind.")] = False,
 ) -> None:
-    """Images/s, p50/p95 latency and weight size of a model on xnorvision and on float32 torch."""
+    """Images/s, p50/p95 latency and weight size of a model on xnorvision and its peers (torch, onnxruntime,
+    OpenVINO), each checked to compute our outputs before it is timed."""
     if (path is None) == (reference is None):
         raise XnorvisionError("give either a model PATH or --reference NAME")
     if reference is not None and reference not in REFERENCES:
         raise XnorvisionError(f"unknown reference network {reference!r}; choose from {', '.join(REFERENCES)}")
-    report = bench_model(path, reference, threads, batch, seconds)
+    report = bench_model(path, reference, threads, batch, seconds, profile=profile)
     typer.echo(format_report(report))
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
