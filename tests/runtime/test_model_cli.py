@@ -50,23 +50,36 @@ def test_unknown_reference_is_a_user_error(tmp_path: Path, capsys) -> None:
     assert code == 2 and "resnet18, vgg-small" in err
 
 
+#: each peer's row is measured exactly when these are installed
+PEER_NEEDS = {"torch-float32": ["torch"], "onnxruntime-float32": ["onnxruntime", "torch"],
+              "openvino-float32": ["openvino", "torch"], "openvino-binary": ["openvino"]}
+
+
 def test_bench_model_writes_the_report(tmp_path: Path, capsys) -> None:
-    graph, tensors, spec = graphs.chain()
-    path = save_model(tmp_path / "c.xnv", graph, tensors, spec, [], {})
+    graph, tensors, spec = graphs.peers()
+    path = save_model(tmp_path / "p.xnv", graph, tensors, spec, [], {})
     out_json = tmp_path / "bench.json"
     code, out, _ = _run(capsys, "bench", "model", str(path), "--threads", "1", "--seconds", "0.05",
-                        "--json", str(out_json))
-    assert code == 0 and "| xnorvision |" in out
+                        "--json", str(out_json), "--profile")
+    assert code == 0 and "| xnorvision |" in out and "| binary conv |" in out
     report = json.loads(out_json.read_text())
     assert report["input"] == [1, 13, 11, 3] and report["threads"] == 1
+    assert [r["name"] for r in report["runtimes"]] == ["xnorvision", *PEER_NEEDS]
     rows = {r["name"]: r for r in report["runtimes"]}
-    assert set(rows) == {"xnorvision", "torch-float32", "onnxruntime-float32"}
+    for row in rows.values():
+        assert set(row) >= {"name", "images_per_s", "p50_ms", "p95_ms", "weights_mb"}
     ours = rows["xnorvision"]
     assert ours["images_per_s"] > 0 and 0 < ours["p50_ms"] <= ours["p95_ms"]
     assert ours["weights_mb"] == pytest.approx(sum(a.nbytes for a in tensors.values()) / 1e6, abs=1e-3)
-    torch_ok = find_spec("torch") is not None
-    assert (rows["torch-float32"]["images_per_s"] is not None) == torch_ok
-    assert rows["onnxruntime-float32"]["images_per_s"] is None  # no ONNX export of the graph yet
+    for name, modules in PEER_NEEDS.items():
+        installed = all(find_spec(m) is not None for m in modules)
+        assert (rows[name]["images_per_s"] is not None) == installed, rows[name]
+        assert installed or rows[name]["note"].startswith("not installed")
+        if installed:
+            assert report["speedup"][name] > 0 and rows[name]["weights_mb"] > 0
+    profile = report["profile"]
+    assert {"total_ms", "layers", "kinds", "popcount_ms", "popcount_share", "ceiling_ms"} <= set(profile)
+    assert profile["binary_macs"] > 0 and 0 < profile["popcount_share"] < 1
 
 
 def test_bench_model_needs_exactly_one_model(capsys) -> None:

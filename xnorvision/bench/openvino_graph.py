@@ -54,7 +54,8 @@ def build_openvino_model(model: XnvFile, batch: int, height: int, width: int) ->
         env[node.name] = _output(lower(node, [env[i] for i in node.inputs], params, t_in))
     import openvino as ov
 
-    outputs = [binarize(env[o]).output(0) if model.types[o].kind == "bits" else env[o] for o in model.outputs]
+    outputs = [_signs(env[o]) if model.types[o].kind == "bits" else env[o]
+               for o in model.outputs]  # a bits output as ±1, as the float twin gives it
     return ov.Model(outputs, [x], "xnorvision")
 
 
@@ -79,12 +80,22 @@ def _affine(x: Any, scale: np.ndarray, bias: np.ndarray | None) -> Any:
     return y if bias is None else ops.add(y, ops.constant(_per_channel(bias, rank)))
 
 
-def binarize(x: Any, low: float = 0.0) -> Any:
-    """``sign`` as OpenVINO's binarized models write it: a 2-level FakeQuantize, < 0 to ``low``, >= 0 to 1."""
+def binarize(x: Any) -> Any:
+    """``sign`` as OpenVINO's binarized models write it: a 2-level FakeQuantize, < 0 to 0, >= 0 to 1.
+
+    Only a BinaryConvolution may read it: elsewhere OpenVINO computes the FakeQuantize's general formula,
+    which divides by its zero-width input range (NaN); other readers take :func:`_signs`.
+    """
     ops, rank = _ops(), x.get_partial_shape().rank.get_length()
     t = ops.constant(np.full([1] * rank, _THRESHOLD, np.float32))
-    return ops.fake_quantize(x, t, t, ops.constant(np.full([1] * rank, low, np.float32)),
+    return ops.fake_quantize(x, t, t, ops.constant(np.zeros([1] * rank, np.float32)),
                              ops.constant(np.ones([1] * rank, np.float32)), 2)
+
+
+def _signs(x: Any) -> Any:
+    """``sign`` as ±1 floats (1 where ``x >= 0``), for a binary linear layer and a bits graph output."""
+    ops = _ops()
+    return ops.select(ops.greater_equal(x, np.float32(0)), np.float32(1), np.float32(-1)).output(0)
 
 
 def _pads(attrs: dict[str, Any]) -> list[int]:
@@ -144,7 +155,7 @@ def _bwn_conv2d(node: Node, xs: list[Any], p: dict[str, np.ndarray], t_in: Tenso
 def _binary_linear(node: Node, xs: list[Any], p: dict[str, np.ndarray], t_in: TensorType) -> Any:
     ops = _ops()
     w = ops.constant(unpack_signs(p["weight"], t_in.channels or 0))
-    y = ops.matmul(binarize(xs[0], -1.0), w, False, True)
+    y = ops.matmul(_signs(xs[0]), w, False, True)
     return _affine(y.output(0), p["scale"], p["bias"])
 
 

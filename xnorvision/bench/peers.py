@@ -47,14 +47,14 @@ def _need(module: str, why: str = "not installed") -> None:
 def check_outputs(model: Model, ours: dict[str, np.ndarray], theirs: list[np.ndarray], nchw: bool) -> None:
     """Raise :class:`PeerUnavailable` unless the peer's outputs equal ours (bits exactly, floats to RTOL).
 
-    A peer's bits output holds 0/1 with 1 meaning +1, ours packed words with bit 1 meaning -1.
+    A peer's bits output holds ±1 floats, ours packed words with bit 1 meaning -1.
     """
     for name, got in zip(model.output_names, theirs, strict=True):
         want, got = ours[name], np.asarray(got)
         if nchw and got.ndim == 4:
             got = got.transpose(0, 2, 3, 1)
         if want.dtype == np.uint64:
-            want, got = unpack_signs(want, model.file.types[name].channels or 0), 2 * got - 1
+            want, got = unpack_signs(want, model.file.types[name].channels or 0), got
         if got.shape != want.shape:
             raise PeerUnavailable(f"error: output {name!r} has shape {got.shape}, ours {want.shape}")
         tol = 0.0 if ours[name].dtype == np.uint64 else RTOL * max(1.0, float(np.abs(want).max()))
