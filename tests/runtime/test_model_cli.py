@@ -97,3 +97,30 @@ def test_info_of_an_any_size_model_takes_a_size(tmp_path: Path, capsys) -> None:
     code, out, _ = _run(capsys, "model", "info", str(save_model(tmp_path / "fixed.xnv", graph, tensors, spec,
                                                                   [], {})), "--json")
     assert sized["macs"] == json.loads(out)["macs"] and sized["macs"]["binary"] > 0
+
+
+def test_bench_model_sizes_an_any_size_model(tmp_path: Path, capsys) -> None:
+    graph, tensors, spec = graphs.stem_pool()
+    path = save_model(tmp_path / "any.xnv", graph, tensors, {**spec, "height": None, "width": None}, [], {})
+    out_json = tmp_path / "b.json"
+    code, _, err = _run(capsys, "bench", "model", str(path), "--seconds", "0", "--height", "26",
+                        "--width", "22", "--json", str(out_json))
+    assert code == 0, err
+    report = json.loads(out_json.read_text())
+    assert report["input"] == [1, 26, 22, 3]
+    assert all(r["images_per_s"] for r in report["runtimes"] if "note" not in r)
+
+
+@pytest.mark.parametrize("args", [["--height", "26"], ["--height", "1", "--width", "1"]])
+def test_bench_model_size_errors_are_one_line(tmp_path: Path, capsys, args: list[str]) -> None:
+    graph, tensors, spec = graphs.stem_pool()
+    path = save_model(tmp_path / "any.xnv", graph, tensors, {**spec, "height": None, "width": None}, [], {})
+    code, out, err = _run(capsys, "bench", "model", str(path), "--seconds", "0", *args)
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1, err
+
+
+def test_bench_model_refuses_another_size_for_a_fixed_size_model(tmp_path: Path, capsys) -> None:
+    graph, tensors, spec = graphs.peers()
+    path = save_model(tmp_path / "fixed.xnv", graph, tensors, spec, [], {})
+    code, _, err = _run(capsys, "bench", "model", str(path), "--height", "26", "--width", "22")
+    assert code == 2 and "13x11" in err

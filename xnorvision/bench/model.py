@@ -19,6 +19,7 @@ import numpy as np
 from xnorvision import kernels
 from xnorvision.bench.peers import PEERS, PeerUnavailable, Runner
 from xnorvision.bench.profile import format_profile, profile_model
+from xnorvision.errors import XnorvisionError
 from xnorvision.runtime import Model
 from xnorvision.runtime.reference import write_reference
 
@@ -93,19 +94,26 @@ def _build_peers(model: Model, x: np.ndarray, threads: int, workdir: Path) -> tu
 
 
 def bench_model(path: Path | None = None, reference: str | None = None, threads: int = 1, batch: int = 1,
-                seconds: float = 5.0, seed: int = 0, profile: bool = False) -> dict[str, Any]:
+                seconds: float = 5.0, seed: int = 0, profile: bool = False,
+                size: tuple[int, int] | None = None) -> dict[str, Any]:
     """Time the model (a file, or a reference network written to a temporary file) on every runtime.
 
-    ``profile`` adds where our runtime's time goes (:func:`xnorvision.bench.profile.profile_model`).
+    ``profile`` adds where our runtime's time goes (:func:`xnorvision.bench.profile.profile_model`);
+    ``size`` (height, width) sizes the input of a model that leaves it open (default 224x224).
     """
     with tempfile.TemporaryDirectory() as tmp:
         if path is None:
             path = write_reference(reference or "resnet18", Path(tmp) / "reference.xnv")
         model = Model.load(path, threads=threads)
         spec = model.input_spec
-        h, w = spec["height"] or 224, spec["width"] or 224
+        fixed = None if spec["height"] is None else (spec["height"], spec["width"])
+        if fixed is not None and size is not None and size != fixed:
+            raise XnorvisionError(f"this model takes {fixed[0]}x{fixed[1]} images only, "
+                                  f"not {size[0]}x{size[1]}")
+        h, w = fixed or size or (224, 224)
         images = np.random.default_rng(seed).integers(0, 256, (batch, h, w, 3), dtype=np.uint8)
         x = model.preprocess(images)
+        model.run(x)  # a size the model cannot take is the user's error, before any peer is built
         weight_bytes = sum(a.nbytes for a in model.file.tensors.values())
         runners = {"xnorvision": Runner(lambda: model.run(x), weight_bytes)}
         peers, notes = _build_peers(model, x, threads, Path(tmp))

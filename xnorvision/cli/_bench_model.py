@@ -25,6 +25,8 @@ def bench_model_cmd(
     seconds: Annotated[float, _Opt("--seconds", min=0.0, help="Timed seconds per runtime.")] = 5.0,
     json_path: Annotated[Path | None, _Opt("--json", help="Also write the report as JSON here.")] = None,
     profile: Annotated[bool, _Opt("--profile", help="Also time our runtime per step and op kind.")] = False,
+    height: Annotated[int | None, _Opt("--height", min=1, help="Input height of an any-size model.")] = None,
+    width: Annotated[int | None, _Opt("--width", min=1, help="Input width of an any-size model.")] = None,
 ) -> None:
     """Images/s, p50/p95 latency and weight size of a model on xnorvision and its peers (torch, onnxruntime,
     OpenVINO), each checked to compute our outputs before it is timed."""
@@ -32,7 +34,10 @@ def bench_model_cmd(
         raise XnorvisionError("give either a model PATH or --reference NAME")
     if reference is not None and reference not in REFERENCES:
         raise XnorvisionError(f"unknown reference network {reference!r}; choose from {', '.join(REFERENCES)}")
-    report = bench_model(path, reference, threads, batch, seconds, profile=profile)
+    if (height is None) != (width is None):
+        raise XnorvisionError("give both --height and --width, or neither")
+    size = None if height is None or width is None else (height, width)
+    report = bench_model(path, reference, threads, batch, seconds, profile=profile, size=size)
     typer.echo(format_report(report))
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
