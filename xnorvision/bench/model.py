@@ -94,16 +94,18 @@ def _build_peers(model: Model, x: np.ndarray, threads: int, workdir: Path) -> tu
 
 
 def bench_model(path: Path | None = None, reference: str | None = None, threads: int = 1, batch: int = 1,
-                seconds: float = 5.0, seed: int = 0, profile: bool = False,
+                seconds: float = 5.0, seed: int = 0, float_storage: str = "float32", profile: bool = False,
                 size: tuple[int, int] | None = None) -> dict[str, Any]:
     """Time the model (a file, or a reference network written to a temporary file) on every runtime.
 
+    ``float_storage`` is how a reference network's float weights are written (what its file size counts);
     ``profile`` adds where our runtime's time goes (:func:`xnorvision.bench.profile.profile_model`);
     ``size`` (height, width) sizes the input of a model that leaves it open (default 224x224).
     """
     with tempfile.TemporaryDirectory() as tmp:
         if path is None:
-            path = write_reference(reference or "resnet18", Path(tmp) / "reference.xnv")
+            path = write_reference(reference or "resnet18", Path(tmp) / "reference.xnv",
+                                   float_storage=float_storage)
         model = Model.load(path, threads=threads)
         spec = model.input_spec
         fixed = None if spec["height"] is None else (spec["height"], spec["width"])
@@ -114,7 +116,7 @@ def bench_model(path: Path | None = None, reference: str | None = None, threads:
         images = np.random.default_rng(seed).integers(0, 256, (batch, h, w, 3), dtype=np.uint8)
         x = model.preprocess(images)
         model.run(x)  # a size the model cannot take is the user's error, before any peer is built
-        weight_bytes = sum(a.nbytes for a in model.file.tensors.values())
+        weight_bytes = model.file.weight_bytes
         runners = {"xnorvision": Runner(lambda: model.run(x), weight_bytes)}
         peers, notes = _build_peers(model, x, threads, Path(tmp))
         runners.update(peers)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from xnorvision.bench.model import bench_model, format_report
-from xnorvision.cli._apps import bench_app
+from xnorvision.cli._apps import FLOAT_STORAGE_HELP, bench_app
 from xnorvision.errors import XnorvisionError
 from xnorvision.runtime.reference import REFERENCES
 
@@ -24,6 +24,8 @@ def bench_model_cmd(
     batch: Annotated[int, _Opt("--batch", min=1, help="Images per call.")] = 1,
     seconds: Annotated[float, _Opt("--seconds", min=0.0, help="Timed seconds per runtime.")] = 5.0,
     json_path: Annotated[Path | None, _Opt("--json", help="Also write the report as JSON here.")] = None,
+    float_storage: Annotated[str, _Opt("--float-storage", help="With --reference: " + FLOAT_STORAGE_HELP)]
+    = "float32",
     profile: Annotated[bool, _Opt("--profile", help="Also time our runtime per step and op kind.")] = False,
     height: Annotated[int | None, _Opt("--height", min=1, help="Input height of an any-size model.")] = None,
     width: Annotated[int | None, _Opt("--width", min=1, help="Input width of an any-size model.")] = None,
@@ -37,7 +39,8 @@ def bench_model_cmd(
     if (height is None) != (width is None):
         raise XnorvisionError("give both --height and --width, or neither")
     size = None if height is None or width is None else (height, width)
-    report = bench_model(path, reference, threads, batch, seconds, profile=profile, size=size)
+    report = bench_model(path, reference, threads, batch, seconds, float_storage=float_storage,
+                         profile=profile, size=size)
     typer.echo(format_report(report))
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
