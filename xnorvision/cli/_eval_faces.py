@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import typer
 
+from xnorvision._outputs import Named, check_outputs
 from xnorvision.cli._apps import eval_app
 from xnorvision.detect import Detections
 from xnorvision.errors import XnorvisionError
@@ -49,6 +50,18 @@ def _pipeline_detector(name: str, threshold: float, threads: int, model: str | N
     return detect
 
 
+def _check_paths(data: Path, items: list[ev.FaceImage], model: str | None, baselines: list[str],
+                 outputs: list[Named]) -> None:
+    """No output is the face list, an image, the model or a baseline's file, or another output."""
+    from xnorvision.plugins._manager import load_registry
+
+    inputs: list[Named] = [("--data", data)] + [("image", item.path) for item in items]
+    inputs += [("--baseline", spec.partition(":")[2] or None) for spec in baselines]
+    if model is not None:
+        inputs.append(("--model", load_registry().resolve_model(model)))
+    check_outputs(inputs, outputs)
+
+
 _Opt = typer.Option
 DEFAULT_PLOT = Path("out/eval/faces_pr.png")
 
@@ -77,6 +90,8 @@ def eval_faces(
     cv2.setNumThreads(threads)
     items = ev.load_face_list(data, root)
     items = items[:limit] if limit > 0 else items
+    _check_paths(data, items, model, baseline or [], [("--json", json_path), ("--plot", plot),
+                                                       ("--markdown", markdown)])
     detectors: dict[str, ev.Detector] = {}
     if not baselines_only:
         extra = _extra(settings or [])

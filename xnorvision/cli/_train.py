@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from typer import Option as Opt
 
+from xnorvision._outputs import check_outputs
 from xnorvision.cli._apps import app
 from xnorvision.errors import XnorvisionError
 
@@ -34,6 +35,8 @@ def train(
 ) -> None:
     """Train a recipe: a checkpoint every epoch (Ctrl-C loses at most one), then OUT/model.xnv."""
     _need_torch()
+    check_outputs([("--data", data), ("--teacher", teacher)],
+                  [("checkpoint", out / "checkpoint.pt"), ("model", out / "model.xnv")])
     import torch
 
     from xnorvision.train.export import export_checkpoint
@@ -59,6 +62,8 @@ def export(
     out: Annotated[Path, Opt("--out", help="The .xnv file to write.")],
 ) -> None:
     """Export a training checkpoint to .xnv (batch norm and scaling folded; bit-exact with torch)."""
+    source = checkpoint / "checkpoint.pt" if checkpoint.is_dir() else checkpoint
+    check_outputs([("checkpoint", source)], [("--out", out)])
     _need_torch()
     from xnorvision.train.export import export_checkpoint
 
