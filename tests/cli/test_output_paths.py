@@ -10,14 +10,6 @@ import numpy as np
 import pytest
 
 
-def write_video(path: Path, frames: int = 4, size: tuple[int, int] = (32, 24)) -> Path:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, size)
-    for i in range(frames):
-        writer.write(np.full((size[1], size[0], 3), i * 20, np.uint8))
-    writer.release()
-    return path
-
-
 def _run_cases(tmp: Path, video: Path, model: Path) -> dict[str, list[str]]:
     link = tmp / "link.mp4"
     link.symlink_to(video)
@@ -48,9 +40,9 @@ CASES = ["save-is-source", "save-via-dot", "save-via-symlink", "save-via-hard-li
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_output_equal_to_an_input_is_refused(cli, plugins, tiny_model: Path, tmp_path: Path,
+def test_output_equal_to_an_input_is_refused(cli, plugins, make_video, tiny_model: Path, tmp_path: Path,
                                              case: str) -> None:
-    video = write_video(tmp_path / "v.mp4")
+    video = make_video()
     (tmp_path / "ckpt.pt").write_bytes(b"checkpoint bytes")
     (tmp_path / "d.npz").write_bytes(b"data bytes")
     (tmp_path / "f.txt").write_text("a.jpg 1,2,3,4\n")
@@ -64,8 +56,8 @@ def test_output_equal_to_an_input_is_refused(cli, plugins, tiny_model: Path, tmp
     assert not (tmp_path / "o.mp4").exists()
 
 
-def test_distinct_outputs_still_run(cli, plugins, tmp_path: Path) -> None:
-    video = write_video(tmp_path / "v.mp4")
+def test_distinct_outputs_still_run(cli, plugins, make_video, tmp_path: Path) -> None:
+    video = make_video()
     code, out, err = cli("run", "--headless", "--source", str(video), "--save", str(tmp_path / "o.mp4"),
                          "--save-json", str(tmp_path / "o.jsonl"))
     assert code == 0 and "4 frames" in out, err

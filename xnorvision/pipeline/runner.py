@@ -1,14 +1,14 @@
 """The runner: one loop that takes frames from the capture thread, runs the stages, feeds the sinks.
 
 Each stage is timed on its own. A stage that raises costs one frame (logged, counted) unless ``strict``.
-Ctrl-C (when run on the main thread) and :meth:`Runner.stop` end the loop between frames, and the sinks
-are always closed, so saved files are complete and hold exactly the frames counted.
+Ctrl-C, SIGTERM and SIGHUP (when run on the main thread; see :mod:`.stop_signals`) and :meth:`Runner.stop`
+end the loop between frames, and the sinks are always closed, so saved files are complete and hold exactly
+the frames counted.
 """
 
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
 from collections import deque
@@ -24,6 +24,7 @@ from xnorvision.pipeline.capture import CaptureThread, Frame
 from xnorvision.pipeline.result import FrameResult
 from xnorvision.pipeline.sinks import Sink
 from xnorvision.pipeline.sources import Source
+from xnorvision.pipeline.stop_signals import handle_stop_signals
 from xnorvision.plugins.specs import Stage
 
 log = logging.getLogger(__name__)
@@ -92,16 +93,19 @@ class Runner:
     def stop(self) -> None:
         self._stop.set()
 
-    def _on_sigint(self, signum: int, frame: Any) -> None:
-        """First Ctrl-C: finish the current frame, then stop. A second one interrupts at once."""
+    def _on_stop_signal(self, signum: int, frame: Any) -> None:
+        """First Ctrl-C (or SIGTERM, SIGHUP): finish the current frame, then stop. A second one interrupts
+        at once."""
         if self.summary.interrupted:
             raise KeyboardInterrupt
         self.summary.interrupted = True
         self._stop.set()
 
     def run(self) -> Summary:
-        in_main = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGINT, self._on_sigint) if in_main else None
+        with handle_stop_signals(self._on_stop_signal):
+            return self._run()
+
+    def _run(self) -> Summary:
         capture = CaptureThread(self.source, self.drop_frames).start()
         start = time.perf_counter()
         interval: float | None = None  # smoothed seconds per frame, for the live FPS overlay
@@ -126,8 +130,6 @@ class Runner:
         except KeyboardInterrupt:
             self.summary.interrupted = True
         finally:
-            if previous is not None:
-                signal.signal(signal.SIGINT, previous)
             capture.stop()
             self.summary.seconds = time.perf_counter() - start
             self.summary.dropped = capture.dropped
