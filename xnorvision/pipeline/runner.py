@@ -133,8 +133,10 @@ class Runner:
             capture.stop()
             self.summary.seconds = time.perf_counter() - start
             self.summary.dropped = capture.dropped
-            self._close_sinks()
+            failure = self._close_sinks()
             self.summary.stage_ms = {name: _p50_p95(v) for name, v in self._latency.items()}
+        if failure is not None:  # only when the run itself did not raise first
+            raise failure
         return self.summary
 
     def _reached_max(self) -> bool:
@@ -173,9 +175,15 @@ class Runner:
         for sink in self.sinks:
             sink.write(result)
 
-    def _close_sinks(self) -> None:
+    def _close_sinks(self) -> Exception | None:
+        """Close every sink, even after one fails; the first failure is returned for the caller to raise."""
+        failure: Exception | None = None
         for sink in self.sinks:
-            sink.close()
+            try:
+                sink.close()
+            except Exception as exc:
+                failure = failure or exc
+        return failure
 
 
 def _ema(prev: float | None, value: float, alpha: float = 0.1) -> float:
