@@ -9,6 +9,7 @@ import typer
 from typer import Option as Opt
 
 from xnorvision._outputs import check_outputs
+from xnorvision._replace import check_regular_target
 from xnorvision.cli._apps import app
 from xnorvision.errors import XnorvisionError
 
@@ -35,8 +36,10 @@ def train(
 ) -> None:
     """Train a recipe: a checkpoint every epoch (Ctrl-C loses at most one), then OUT/model.xnv."""
     _need_torch()
-    check_outputs([("--data", data), ("--teacher", teacher)],
-                  [("checkpoint", out / "checkpoint.pt"), ("model", out / "model.xnv")])
+    outputs = [out / "checkpoint.pt", out / "model.xnv"]
+    check_outputs([("--data", data), ("--teacher", teacher)], [(p.name, p) for p in outputs])
+    for path in outputs:  # refused now rather than after the first epoch
+        check_regular_target(path)
     import torch
 
     from xnorvision.train.export import export_checkpoint

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from xnorvision._replace import replace_atomically
 from xnorvision.detect import Detections, nms
 from xnorvision.eval import faces as ev
 from xnorvision.train.faces.data import Sample, augment, load_scenes, load_wider_train
@@ -151,7 +152,8 @@ def main() -> None:
             print(f"step {step} loss {running:.4f} {time.time() - t0:.0f}s", flush=True)
         if step % 1000 == 0 or step == args.steps:
             args.out.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(model.state_dict(), args.out)
+            with replace_atomically(args.out) as file:
+                torch.save(model.state_dict(), file)
     ap_held = holdout_ap(model, held)
     print(f"holdout AP {ap_held:.4f}", flush=True)
     recipe = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
