@@ -16,6 +16,8 @@ from xnorvision.detect import Detections
 from xnorvision.errors import XnorvisionError
 from xnorvision.eval import faces as ev
 from xnorvision.plugins import PipelineOptions
+from xnorvision.plugins._manager import load_registry
+from xnorvision.plugins._registry import Registry
 
 
 def _extra(settings: list[str]) -> dict[str, Any]:
@@ -32,12 +34,10 @@ def _extra(settings: list[str]) -> dict[str, Any]:
     return extra
 
 
-def _pipeline_detector(name: str, threshold: float, threads: int, model: str | None,
+def _pipeline_detector(registry: Registry, name: str, threshold: float, threads: int, model: str | None,
                        extra: dict[str, Any]) -> ev.Detector:
     """The registered pipeline as one callable: its stages in order, then the score threshold."""
-    from xnorvision.plugins._manager import load_registry
-
-    spec = load_registry().pipeline(name)
+    spec = registry.pipeline(name)
     options = PipelineOptions(threshold=threshold, threads=threads, model=model, extra=extra)
     stages = list(spec.build(options))
 
@@ -50,15 +50,11 @@ def _pipeline_detector(name: str, threshold: float, threads: int, model: str | N
     return detect
 
 
-def _check_paths(data: Path, items: list[ev.FaceImage], model: str | None, baselines: list[str],
+def _check_paths(data: Path, items: list[ev.FaceImage], model: Path | None, baselines: list[str],
                  outputs: list[Named]) -> None:
     """No output is the face list, an image, the model or a baseline's file, or another output."""
-    from xnorvision.plugins._manager import load_registry
-
-    inputs: list[Named] = [("--data", data)] + [("image", item.path) for item in items]
+    inputs: list[Named] = [("--data", data), ("--model", model)] + [("image", item.path) for item in items]
     inputs += [("--baseline", spec.partition(":")[2] or None) for spec in baselines]
-    if model is not None:
-        inputs.append(("--model", load_registry().resolve_model(model)))
     check_outputs(inputs, outputs)
 
 
@@ -90,14 +86,16 @@ def eval_faces(
     cv2.setNumThreads(threads)
     items = ev.load_face_list(data, root)
     items = items[:limit] if limit > 0 else items
-    _check_paths(data, items, model, baseline or [], [("--json", json_path), ("--plot", plot),
-                                                       ("--markdown", markdown)])
+    registry = None if baselines_only else load_registry()
+    model_path = registry.resolve_model(model) if registry is not None and model is not None else None
+    _check_paths(data, items, model_path, baseline or [], [("--json", json_path), ("--plot", plot),
+                                                            ("--markdown", markdown)])
     detectors: dict[str, ev.Detector] = {}
-    if not baselines_only:
+    if registry is not None:
         extra = _extra(settings or [])
         tag = " ".join(([Path(model).stem] if model else []) + [f"{k}={v}" for k, v in extra.items()])
         name = f"{pipeline} ({tag})" if tag else pipeline
-        detectors[name] = _pipeline_detector(pipeline, threshold, threads, model, extra)
+        detectors[name] = _pipeline_detector(registry, pipeline, threshold, threads, model, extra)
     for spec in baseline or []:
         name, det = ev.baseline_detector(spec)
         detectors[name] = det

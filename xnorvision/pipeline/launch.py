@@ -107,7 +107,7 @@ def open_plugin_sink(registry: Registry, item: str) -> Sink:
 def check_run_paths(registry: Registry, config: RunConfig) -> None:
     """No output is an input (the source's files, the model, any registered model) or another output."""
     inputs: list[Named] = [("--source", p) for p in source_files(config.source, registry)]
-    if config.model is not None:
+    if config.model is not None and config.plugin is not None:  # without --plugin, build_stages says so
         inputs.append(("--model", registry.resolve_model(config.model)))
     inputs += [(f"model {name!r}", spec.path) for name, spec in registry.models.items()]
     outputs: list[Named] = [("--save", config.save), ("--save-json", config.save_json)]
