@@ -30,13 +30,15 @@ def _run_cases(tmp: Path, video: Path, model: Path) -> dict[str, list[str]]:
                                "--json", str(model)],
         "faces-plot-is-list": ["eval", "faces", "--data", str(tmp / "f.txt"), "--root", str(tmp),
                                "--baselines-only", "--baseline", "haar:no.xml", "--plot", str(tmp / "f.txt")],
+        "convert-out-is-model": ["model", "convert", str(model), "--out", str(model)],
+        "bench-json-is-model": ["bench", "model", str(model), "--json", str(model)],
         "export-out-is-checkpoint": ["export", str(tmp / "ckpt.pt"), "--out", str(tmp / "ckpt.pt")],
     }
 
 
 CASES = ["save-is-source", "save-via-dot", "save-via-symlink", "save-via-hard-link", "json-is-source",
          "json-is-model", "save-is-json", "sink-is-source", "eval-json-is-model", "faces-plot-is-list",
-         "export-out-is-checkpoint"]
+         "convert-out-is-model", "bench-json-is-model", "export-out-is-checkpoint"]
 
 
 @pytest.mark.parametrize("case", CASES)
