@@ -3,7 +3,10 @@ summary printed, exit 0, the MP4 playable (it has its index) with exactly the fr
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pty
+import select
 import signal
 import subprocess
 import sys
@@ -64,3 +67,25 @@ def test_signal_closes_the_window(make_video, tmp_path: Path, sig: signal.Signal
     code, out, err = _stop_mid_run(args, jsonl, sig, env)
     assert "--headless" not in args and "Traceback" not in err
     _check_stopped_cleanly(code, out, err, video, jsonl)
+
+
+def test_closing_the_terminal_stops_like_ctrl_c(make_video, tmp_path: Path) -> None:
+    """A real terminal (a pty) closes under a headless run: the kernel's SIGHUP stops it, files complete,
+    and the summary nobody can read any more is no error (exit 0, like Ctrl-C)."""
+    source = make_video("in.mp4", frames=900, size=(160, 120))
+    video, jsonl = tmp_path / "out.mp4", tmp_path / "out.jsonl"
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: its controlling terminal is the pty
+        os.execv(sys.executable, [sys.executable, "-c", "from xnorvision.cli import main; main()", "run",
+                                  "--source", str(source), "--size", "1280x960", "--headless",
+                                  "--save", str(video), "--save-json", str(jsonl)])
+    deadline = time.monotonic() + 60
+    while (not jsonl.exists() or len(jsonl.read_text().splitlines()) < 10) and time.monotonic() < deadline:
+        if select.select([terminal], [], [], 0.02)[0]:
+            with contextlib.suppress(OSError):
+                os.read(terminal, 65536)  # what the run prints on its terminal
+    os.close(terminal)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    frames = len(jsonl.read_text().splitlines())
+    assert frames >= 10 and _video_frames(video) == frames

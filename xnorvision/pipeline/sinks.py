@@ -135,8 +135,9 @@ class ProgressSink:
         self._frames += 1
         if time.monotonic() >= self._next:
             self._next = time.monotonic() + self.every
-            self.stream.write(f"frame {result.index}: {self._frames} processed, {overlay_text(result)}\n")
-            self.stream.flush()
+            with contextlib.suppress(OSError):  # the terminal closed (SIGHUP stops the run): no one reads
+                self.stream.write(f"frame {result.index}: {self._frames} processed, {overlay_text(result)}\n")
+                self.stream.flush()
 
     def close(self) -> None:
         pass
