@@ -31,6 +31,7 @@ from xnorvision.cli import (  # noqa: E402, F401, I001
     _eval_faces,
     _model,
     _run,
+    _tables,
     _train,
 )
 from xnorvision.cli._apps import State, app  # noqa: E402
