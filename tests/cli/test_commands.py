@@ -78,7 +78,9 @@ def test_new_plugin_installs_registers_and_passes_its_own_test(cli, tmp_path: Pa
     pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target",
            str(site), str(root)]
     subprocess.run(pip, check=True, capture_output=True, timeout=300)
-    env = {**os.environ, "PYTHONPATH": str(site), "XNORVISION_STRICT_PLUGINS": "1"}
+    # the plugin, then whatever checkout the caller tests
+    path = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "PYTHONPATH": path, "XNORVISION_STRICT_PLUGINS": "1"}
     env.pop("XNORVISION_DISABLE_PLUGINS", None)
     xnv = [sys.executable, "-c", "from xnorvision.cli import main; main()"]
 

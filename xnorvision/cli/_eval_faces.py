@@ -7,14 +7,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import cv2
-import numpy as np
 import typer
 
 from xnorvision.cli._apps import eval_app
-from xnorvision.detect import Detections
 from xnorvision.errors import XnorvisionError
 from xnorvision.eval import faces as ev
-from xnorvision.plugins import PipelineOptions
 
 
 def _extra(settings: list[str]) -> dict[str, Any]:
@@ -33,20 +30,12 @@ def _extra(settings: list[str]) -> dict[str, Any]:
 
 def _pipeline_detector(name: str, threshold: float, threads: int, model: str | None,
                        extra: dict[str, Any]) -> ev.Detector:
-    """The registered pipeline as one callable: its stages in order, then the score threshold."""
+    """The registered pipeline (or chain) as one callable: the same :class:`Pipeline` that ``run`` uses."""
+    from xnorvision.pipeline.launch import RunConfig, build_pipeline
     from xnorvision.plugins._manager import load_registry
 
-    spec = load_registry().pipeline(name)
-    options = PipelineOptions(threshold=threshold, threads=threads, model=model, extra=extra)
-    stages = list(spec.build(options))
-
-    def detect(frame: np.ndarray) -> Detections:
-        dets = Detections.empty()
-        for stage in stages:
-            dets = stage(frame, dets)
-        return dets.select(dets.scores >= threshold)
-
-    return detect
+    config = RunConfig(plugin=name, model=model, threshold=threshold, threads=threads, extra=extra)
+    return build_pipeline(load_registry(), config).detect
 
 
 _Opt = typer.Option

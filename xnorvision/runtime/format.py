@@ -20,6 +20,7 @@ import numpy as np
 
 from xnorvision.errors import ModelFormatError
 from xnorvision.runtime._schema import MAX_DIM, Node, ParamSpec, TensorType, infer, parse_nodes
+from xnorvision.runtime.outputs import OutputKind, output_kinds
 
 FORMAT = "xnv"
 FORMAT_VERSION = "1"
@@ -43,6 +44,7 @@ class XnvFile:
     metadata: dict[str, Any]
     nbytes: int = 0
     params: dict[str, dict[str, ParamSpec]] = field(default_factory=dict)
+    output_kinds: dict[str, OutputKind] = field(default_factory=dict)  # output name -> logits/probabilities
 
 
 def save_model(path: str | os.PathLike[str], graph: dict[str, Any], tensors: dict[str, np.ndarray],
@@ -215,9 +217,10 @@ def _validate(meta: dict[str, str], tensors: dict[str, tuple[str, tuple[int, ...
     if not isinstance(free, dict):
         raise ModelFormatError("metadata must be a JSON object")
     nodes, outputs = parse_nodes(graph)
+    kinds = output_kinds(graph, outputs)
     types, params = infer(nodes, TensorType("float", 4, spec["channels"], spec["height"], spec["width"]))
     _check_tensors(params, tensors)
-    return XnvFile(graph, nodes, outputs, types, {}, spec, labels, free, params=params)
+    return XnvFile(graph, nodes, outputs, types, {}, spec, labels, free, params=params, output_kinds=kinds)
 
 
 def _check_tensors(params: dict[str, dict[str, ParamSpec]],

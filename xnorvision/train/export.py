@@ -13,6 +13,8 @@ import torch
 from torch import nn
 
 from xnorvision.runtime import save_model
+from xnorvision.runtime.outputs import OutputKind
+from xnorvision.runtime.outputs import output_kinds as runtime_output_kinds
 from xnorvision.train.fx_lower import ExportError, Lowered, lower
 
 __all__ = ["ExportError", "example_input", "export_checkpoint", "export_model"]
@@ -27,13 +29,19 @@ def example_input(input_spec: dict[str, Any], size: int = 64, batch: int = 2) ->
 
 
 def export_model(model: nn.Module, path: str | Path, input_spec: dict[str, Any], labels: list[str],
-                 metadata: dict[str, Any], output_names: list[str] | None = None) -> Lowered:
+                 metadata: dict[str, Any], output_names: list[str] | None = None,
+                 output_kinds: dict[str, OutputKind] | None = None) -> Lowered:
     """Write ``model`` as ``path``; returns the lowered graph and the torch twin (for parity checks).
 
     ``input_spec`` is the .xnv input spec (the normalisation the model was trained with); the model's
     ``forward`` must take one NCHW float tensor and return a tensor, a tuple or a dict of tensors.
+    ``output_kinds`` says which outputs are ``"logits"`` and which ``"probabilities"``; the file always
+    records every output's kind (an output not given is probabilities after a softmax or sigmoid, else
+    logits), so ``Model.probabilities`` never guesses.
     """
     lowered = lower(model, example_input(input_spec), output_names)
+    outputs = lowered.graph["outputs"]
+    lowered.graph["output_kinds"] = {**runtime_output_kinds(lowered.graph, outputs), **(output_kinds or {})}
     save_model(path, lowered.graph, lowered.tensors, input_spec, labels, metadata)
     return lowered
 
