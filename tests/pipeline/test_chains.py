@@ -7,6 +7,7 @@ takes: the registry, the chain builder and the one ``Pipeline``.
 from __future__ import annotations
 
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from xnorvision.api import Detections, PipelineSpec, hookimpl, load_model
 
 faces = pytest.importorskip("xnorvision_faces")
 objects = pytest.importorskip("xnorvision_objects")
+DEMO = Path(__file__).parents[2] / "assets" / "demo_faces.mp4"
 
 
 def _same_boxes_and_scores(alone, chained) -> None:
@@ -38,6 +40,16 @@ def test_faces_then_objects_keeps_the_faces_boxes_and_scores(xnv_registry, run_p
         assert all(len(top) == 3 and top[0][0] == label for top, label in zip(det.top_k, det.labels, strict=True))
         if not len(det):
             assert "objects" not in r.latency_ms  # nothing above the threshold: the labeler is not run
+
+
+@pytest.mark.skipif(not DEMO.is_file(), reason="needs assets/demo_faces.mp4")
+def test_faces_then_objects_on_the_demo_video(xnv_registry, run_pipeline) -> None:
+    registry = xnv_registry(faces, objects)
+    alone = run_pipeline(registry, "faces", frames=24, source=str(DEMO), threshold=0.5, threads=1)
+    chained = run_pipeline(registry, "faces,objects", frames=24, source=str(DEMO), threshold=0.5, threads=1)
+    _same_boxes_and_scores(alone, chained)
+    assert sum(len(r.detections) for r in chained) > 0
+    assert all(len(r.detections.top_k) == len(r.detections) for r in chained)
 
 
 class SquareDetector:

@@ -2,6 +2,6 @@
 
 from xnorvision.runtime.executor import Model
 from xnorvision.runtime.format import XnvFile, load_xnv, save_model
-from xnorvision.runtime.outputs import output_kinds, to_probabilities
+from xnorvision.runtime.outputs import to_probabilities
 
-__all__ = ["Model", "XnvFile", "load_xnv", "output_kinds", "save_model", "to_probabilities"]
+__all__ = ["Model", "XnvFile", "load_xnv", "save_model", "to_probabilities"]

@@ -93,6 +93,9 @@ class Model:
         name = output or self.output_names[0]
         if name not in self.output_kinds:
             raise XnorvisionError(f"model has no output {name!r} (outputs: {', '.join(self.output_names)})")
+        if self.output_kinds[name] == "raw":
+            raise XnorvisionError(f"model output {name!r} is raw (not logits or probabilities): decode it "
+                                  "with model.run")
         return to_probabilities(self.run(images)[name], self.output_kinds[name])
 
     def run(self, x: np.ndarray) -> dict[str, np.ndarray]:

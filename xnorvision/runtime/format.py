@@ -217,10 +217,18 @@ def _validate(meta: dict[str, str], tensors: dict[str, tuple[str, tuple[int, ...
     if not isinstance(free, dict):
         raise ModelFormatError("metadata must be a JSON object")
     nodes, outputs = parse_nodes(graph)
-    kinds = output_kinds(graph, outputs)
     types, params = infer(nodes, TensorType("float", 4, spec["channels"], spec["height"], spec["width"]))
+    kinds = output_kinds(graph, outputs, types)
     _check_tensors(params, tensors)
     return XnvFile(graph, nodes, outputs, types, {}, spec, labels, free, params=params, output_kinds=kinds)
+
+
+def describe_outputs(graph: dict[str, Any], input_spec: dict[str, Any]) -> dict[str, OutputKind]:
+    """Each output's kind as a file with this graph would be read (what an exporter writes explicitly)."""
+    spec = validate_input_spec(input_spec)
+    nodes, outputs = parse_nodes(graph)
+    types, _ = infer(nodes, TensorType("float", 4, spec["channels"], spec["height"], spec["width"]))
+    return output_kinds(graph, outputs, types)
 
 
 def _check_tensors(params: dict[str, dict[str, ParamSpec]],

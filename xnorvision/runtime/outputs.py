@@ -1,28 +1,34 @@
-"""What a model's outputs mean: ``logits`` or ``probabilities``, and the one helper that turns either into
-probabilities.
+"""What a model's outputs mean (``logits``, ``probabilities`` or ``raw``) and the one helper that turns
+logits or probabilities into probabilities.
 
 Stages report scores in [0, 1]. Models exported by ``xnorvision train`` end at a linear layer (logits),
 others end at a softmax; the graph says which (``output_kinds``), so no stage guesses from an output's name.
+``raw`` outputs (box offsets, dense head maps) are decoded by the stage that knows them.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from xnorvision.errors import ModelFormatError
 
-OutputKind = Literal["logits", "probabilities"]
-KINDS: tuple[OutputKind, ...] = ("logits", "probabilities")
+if TYPE_CHECKING:
+    from xnorvision.runtime._schema import TensorType
+
+OutputKind = Literal["logits", "probabilities", "raw"]
+KINDS: tuple[OutputKind, ...] = ("logits", "probabilities", "raw")
 _PROBABILITY_OPS = frozenset({"softmax", "sigmoid"})
 
 
-def output_kinds(graph: dict[str, Any], outputs: list[str]) -> dict[str, OutputKind]:
-    """Each output's kind: as the graph's ``output_kinds`` declares it, else inferred for older files.
+def output_kinds(
+    graph: dict[str, Any], outputs: list[str], types: dict[str, TensorType]
+) -> dict[str, OutputKind]:
+    """Each output's kind: as the graph's ``output_kinds`` declares it, else inferred (files before it).
 
-    An undeclared output made by a ``softmax`` or ``sigmoid`` node holds probabilities; any other holds
-    logits (what an exporter's classifier head produces).
+    An undeclared output made by a ``softmax`` or ``sigmoid`` node holds probabilities; another ``[N, C]``
+    output (a classifier head) holds logits; anything else (NHWC maps, bits) is raw.
     """
     declared = graph.get("output_kinds", {})
     if not isinstance(declared, dict):
@@ -34,21 +40,26 @@ def output_kinds(graph: dict[str, Any], outputs: list[str]) -> dict[str, OutputK
             raise ModelFormatError(f"graph output_kinds[{name!r}] is {kind!r}; "
                                    f"expected one of {', '.join(KINDS)}")
     ops = {n.get("name"): n.get("op") for n in graph.get("nodes", []) if isinstance(n, dict)}
-    return {o: declared.get(o) or ("probabilities" if ops.get(o) in _PROBABILITY_OPS else "logits")
-            for o in outputs}
+    return {o: declared.get(o) or _inferred(ops.get(o), types[o]) for o in outputs}
+
+
+def _inferred(op: str | None, t: TensorType) -> OutputKind:
+    if op in _PROBABILITY_OPS:
+        return "probabilities"
+    return "logits" if t.kind == "float" and t.rank == 2 else "raw"
 
 
 def to_probabilities(values: np.ndarray, kind: OutputKind) -> np.ndarray:
     """Class probabilities along the last axis, float32.
 
     ``logits`` get a softmax (a single column, a sigmoid: one-unit binary heads); ``probabilities`` are
-    returned as they are.
+    returned as they are; ``raw`` outputs have no probabilities (``ValueError``).
     """
     x = np.asarray(values, np.float32)
     if kind == "probabilities":
         return x
     if kind != "logits":
-        raise ValueError(f"unknown output kind {kind!r}; expected one of {', '.join(KINDS)}")
+        raise ValueError(f"a {kind!r} output has no probabilities (only logits or probabilities do)")
     if x.shape[-1] == 1:
         return (1.0 / (1.0 + np.exp(-x))).astype(np.float32)
     z = np.exp(x - x.max(axis=-1, keepdims=True))

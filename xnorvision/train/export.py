@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 from xnorvision.runtime import save_model
+from xnorvision.runtime.format import describe_outputs
 from xnorvision.runtime.outputs import OutputKind
-from xnorvision.runtime.outputs import output_kinds as runtime_output_kinds
 from xnorvision.train.fx_lower import ExportError, Lowered, lower
 
 __all__ = ["ExportError", "example_input", "export_checkpoint", "export_model"]
@@ -35,13 +35,12 @@ def export_model(model: nn.Module, path: str | Path, input_spec: dict[str, Any],
 
     ``input_spec`` is the .xnv input spec (the normalisation the model was trained with); the model's
     ``forward`` must take one NCHW float tensor and return a tensor, a tuple or a dict of tensors.
-    ``output_kinds`` says which outputs are ``"logits"`` and which ``"probabilities"``; the file always
-    records every output's kind (an output not given is probabilities after a softmax or sigmoid, else
-    logits), so ``Model.probabilities`` never guesses.
+    ``output_kinds`` says which outputs are ``"logits"``, ``"probabilities"`` or ``"raw"``; the file always
+    records every output's kind (one not given is probabilities after a softmax or sigmoid, logits for
+    another ``[N, C]`` output, else raw), so ``Model.probabilities`` never guesses.
     """
     lowered = lower(model, example_input(input_spec), output_names)
-    outputs = lowered.graph["outputs"]
-    lowered.graph["output_kinds"] = {**runtime_output_kinds(lowered.graph, outputs), **(output_kinds or {})}
+    lowered.graph["output_kinds"] = {**describe_outputs(lowered.graph, input_spec), **(output_kinds or {})}
     save_model(path, lowered.graph, lowered.tensors, input_spec, labels, metadata)
     return lowered
 
