@@ -1,7 +1,7 @@
 """Chains keep their boxes: ``--plugin A,B`` with B a labeler shows A's boxes and scores, labelled by B.
 
-Run through the plugin author's fixtures (``xnv_registry``, ``run_pipeline``), i.e. the path ``xnorvision run``
-takes: the registry, the chain builder and the one ``Pipeline``.
+Run through the plugin author's fixtures (``xnv_registry``, ``run_pipeline``), i.e. the path
+``xnorvision run`` takes: the registry, the chain builder and the one ``Pipeline``.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ def test_faces_then_objects_keeps_the_faces_boxes_and_scores(xnv_registry, run_p
     for r in chained:
         det = r.detections
         assert set(det.labels) <= cifar and len(det.top_k) == len(det)
-        assert all(len(top) == 3 and top[0][0] == label for top, label in zip(det.top_k, det.labels, strict=True))
+        for top, label in zip(det.top_k, det.labels, strict=True):
+            assert len(top) == 3 and top[0][0] == label
         if not len(det):
             assert "objects" not in r.latency_ms  # nothing above the threshold: the labeler is not run
 
@@ -58,7 +59,8 @@ class SquareDetector:
     name = "squares"
 
     def __call__(self, frame, detections):
-        return Detections(np.array([[10, 10, 60, 60], [100, 20, 180, 100]], np.float32), [0.8, 0.3], ("sq", "sq"))
+        boxes = np.array([[10, 10, 60, 60], [100, 20, 180, 100]], np.float32)
+        return Detections(boxes, [0.8, 0.3], ("sq", "sq"))
 
 
 class TinyLabeler:
@@ -83,7 +85,7 @@ def _test_plugin(model_path: str) -> types.SimpleNamespace:
     @hookimpl
     def xnorvision_register_pipelines(register):
         register(PipelineSpec("squares", build=lambda options: [SquareDetector()]))
-        register(PipelineSpec("tiny", build=lambda options: [TinyLabeler(load_model(options.model or model_path))]))
+        register(PipelineSpec("tiny", build=lambda o: [TinyLabeler(load_model(o.model or model_path))]))
 
     return types.SimpleNamespace(__name__="squares_plugin",
                                  xnorvision_register_pipelines=xnorvision_register_pipelines)

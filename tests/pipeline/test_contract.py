@@ -1,4 +1,4 @@
-"""The pipeline contract: stage roles, the chain rule and the threshold, in the one ``Pipeline`` every caller uses."""
+"""The pipeline contract: stage roles, the chain rule and the threshold, in the one ``Pipeline``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Output kinds: the graph says logits, probabilities or raw; ``Model.probabilities`` is the one conversion."""
+"""Output kinds: the graph says logits, probabilities or raw; ``Model.probabilities`` converts."""
 
 from __future__ import annotations
 

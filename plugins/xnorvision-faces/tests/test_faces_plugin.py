@@ -68,7 +68,8 @@ def test_pipeline_runs_on_synthetic_frames(xnv_registry, run_pipeline) -> None:
 def test_finds_the_faces_yunet_finds_in_the_demo_video(xnv_registry) -> None:
     from xnorvision.api import Pipeline, PipelineOptions, box_iou
 
-    pipeline = Pipeline(xnv_registry(plugin).pipeline("faces").build(PipelineOptions(threads=1)), threshold=0.3)
+    stages = xnv_registry(plugin).pipeline("faces").build(PipelineOptions(threads=1))
+    pipeline = Pipeline(stages, threshold=0.3)
     yunet = cv2.FaceDetectorYN.create(str(YUNET), "", (320, 320), 0.7)
     cap = cv2.VideoCapture(str(DEMO))
     found = total = 0
