@@ -7,6 +7,7 @@ surfaces resolve their names through this instead of importing every module up f
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable
 
 
@@ -22,6 +23,6 @@ def lazy_exports(
         return getattr(importlib.import_module(module), name)
 
     def __dir__() -> list[str]:
-        return sorted(where)
+        return sorted(set(where) | set(vars(sys.modules[package])))
 
     return __getattr__, __dir__

@@ -90,9 +90,13 @@ def test_new_plugin_installs_registers_and_passes_its_own_test(cli, tmp_path: Pa
     assert mine == [{"name": "traffic-signs", "version": "0.1.0", "models": ["traffic-signs-default"],
                      "pipelines": ["traffic-signs"], "sources": [], "sinks": [], "error": None}]
 
+    jsonl = tmp_path / "o.jsonl"
     ran = subprocess.run([*xnv, "run", "--source", "synth:3", "--plugin", "traffic-signs", "--headless",
-                          "--threshold", "0"], env=env, capture_output=True, text=True, timeout=120)
+                          "--threshold", "0", "--save-json", str(jsonl)],
+                         env=env, capture_output=True, text=True, timeout=120)
     assert ran.returncode == 0 and "3 frames" in ran.stdout, ran.stderr
+    scores = [d["score"] for line in jsonl.read_text().splitlines() for d in json.loads(line)["detections"]]
+    assert len(scores) == 3 and all(0 <= s <= 1 for s in scores)  # logits in, probabilities out
 
     pytest_cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(root / "tests")]
     tests = subprocess.run(pytest_cmd, env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
