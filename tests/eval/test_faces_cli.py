@@ -24,3 +24,31 @@ def test_missing_list_exits_2(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["eval", "faces", "--data", str(tmp_path / "none.txt"), "--root", str(tmp_path)])
     assert exc.value.code == 2
+
+
+def test_eval_scores_a_chain_as_run_shows_it(xnv_cli, tmp_path: Path) -> None:
+    """``eval faces`` runs the same Pipeline as ``run``: a labeler after faces changes no box and no score."""
+    import json
+
+    import cv2
+
+    from xnorvision.pipeline import SynthSource
+
+    faces = pytest.importorskip("xnorvision_faces")
+    objects = pytest.importorskip("xnorvision_objects")
+    synth, lines = SynthSource(6, (320, 240)), []
+    for i in range(6):
+        cv2.imwrite(str(tmp_path / f"{i}.jpg"), synth.frame(i))
+        xywh = [f"{x1},{y1},{x2 - x1},{y2 - y1}" for x1, y1, x2, y2 in synth.face_boxes(i).tolist()]
+        lines.append(f"{i}.jpg " + " ".join(xywh))
+    (tmp_path / "list.txt").write_text("\n".join(lines) + "\n")
+    scored = {}
+    for chain in ("faces", "faces,objects"):
+        result = xnv_cli("eval", "faces", "--data", tmp_path / "list.txt", "--root", tmp_path,
+                         "--pipeline", chain, "--threads", "1", "--json", "r.json", "--plot", "pr.png",
+                         plugins=[faces, objects])
+        assert result.exit_code == 0, result.stderr
+        (scored[chain],) = json.loads(result.files["r.json"].read_text())["results"]
+    assert scored["faces"]["ap"] > 0.5  # the drawn faces are found
+    assert scored["faces,objects"]["ap"] == scored["faces"]["ap"]
+    assert scored["faces,objects"]["max_recall"] == scored["faces"]["max_recall"]
