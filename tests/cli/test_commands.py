@@ -102,7 +102,7 @@ def test_new_plugin_installs_registers_and_passes_its_own_test(cli, tmp_path: Pa
 
     pytest_cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(root / "tests")]
     tests = subprocess.run(pytest_cmd, env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    assert tests.returncode == 0 and "2 passed" in tests.stdout, tests.stdout + tests.stderr
+    assert tests.returncode == 0 and "3 passed" in tests.stdout, tests.stdout + tests.stderr
 
 
 ROOT = Path(__file__).parents[2]
