@@ -45,3 +45,25 @@ clean:
 .PHONY: test-arm64
 test-arm64:
 	scripts/arm64/test.sh
+
+# Every results table in README.md, docs/ and the model cards: run the commands (idle machine, about
+# 15 minutes), keep their JSON in docs/results/, rebuild the tables from it. DATA: ../shared/data layout.
+DATA ?= ../shared/data
+RESULTS := docs/results
+.PHONY: measure tables
+measure: install
+	mkdir -p $(RESULTS)
+	$(BIN)/xnorvision bench kernels --json $(RESULTS)/kernels.json
+	for net in resnet18 vgg-small; do for t in 1 2; do \
+		$(BIN)/xnorvision bench model --reference $$net --threads $$t --seconds 6 --float-storage int8 \
+			--json $(RESULTS)/model-$$net-t$$t.json || exit 1; \
+	done; done
+	$(BIN)/xnorvision eval faces --data $(DATA)/faces/wider/val.txt --root $(DATA)/faces --threads 2 \
+		--sweep long_side=320,416 \
+		--baseline yunet@320:$(DATA)/teachers/face_detection_yunet_2026may.onnx \
+		--baseline yunet@416:$(DATA)/teachers/face_detection_yunet_2026may.onnx \
+		--json $(RESULTS)/faces-val.json --plot $(RESULTS)/faces-val.png
+	$(MAKE) tables
+
+tables:
+	$(BIN)/xnorvision tables README.md docs/*.md plugins/*/MODEL_CARD.md
