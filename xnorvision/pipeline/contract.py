@@ -92,12 +92,13 @@ class Pipeline:
         Raises :class:`StageFailed` naming the stage when a stage raises or breaks its role's rule. A labeler
         skipped for want of boxes has no time entry.
         """
+        threshold = self.threshold  # once per frame: the slider may move while the stages run
         detections = Detections.empty()
         latency: dict[str, float] = {}
         for i, (stage, role) in enumerate(zip(self.stages, self.roles, strict=True)):
             role = "detector" if i == 0 else role
             if role == "labeler":
-                detections = self.above_threshold(detections)
+                detections = _above(detections, threshold)
                 if not len(detections):
                     continue
             t0 = time.perf_counter()
@@ -109,17 +110,17 @@ class Pipeline:
             except Exception as exc:
                 raise StageFailed(stage, exc) from exc
             latency[stage.name] = (time.perf_counter() - t0) * 1e3
-        return self.above_threshold(detections), latency
+        return _above(detections, threshold), latency
 
     def detect(self, frame: np.ndarray) -> Detections:
         """The final detections of one frame (for callers that time the whole pipeline themselves)."""
         return self.run(frame)[0]
 
-    def above_threshold(self, detections: Detections) -> Detections:
-        threshold = self.threshold
-        if threshold <= 0 or not len(detections):
-            return detections
-        return detections.select(detections.scores >= threshold)
+
+def _above(detections: Detections, threshold: float) -> Detections:
+    if threshold <= 0 or not len(detections):
+        return detections
+    return detections.select(detections.scores >= threshold)
 
 
 def _apply(role: Role, before: Detections, out: Detections) -> Detections:
