@@ -13,6 +13,14 @@ from xnorvision._lazy import lazy_exports
 if TYPE_CHECKING:
     from xnorvision.detect import Detections, box_iou, crop_square, crop_squares, nms
     from xnorvision.errors import ModelFormatError, PluginError, XnorvisionError
+    from xnorvision.eval.faces import (
+        TUNE_IMAGES,
+        FaceImage,
+        average_precision,
+        load_face_list,
+        match_detections,
+        precision_recall,
+    )
     from xnorvision.pipeline import FrameResult, Pipeline, PipelineOptions, Sink, Source, Stage
     from xnorvision.plugins import (
         ModelSpec,
@@ -28,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "API_VERSION",
     "Detections",
+    "FaceImage",
     "FrameResult",
     "Model",
     "ModelFormatError",
@@ -41,14 +50,19 @@ __all__ = [
     "Source",
     "SourceSpec",
     "Stage",
+    "TUNE_IMAGES",
     "XnorvisionError",
     "__version__",
+    "average_precision",
     "box_iou",
     "crop_square",
     "crop_squares",
     "hookimpl",
+    "load_face_list",
     "load_model",
+    "match_detections",
     "nms",
+    "precision_recall",
     "resolve_model",
     "save_model",
     "to_probabilities",
@@ -57,6 +71,8 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(__name__, {
     **dict.fromkeys(["Detections", "box_iou", "crop_square", "crop_squares", "nms"], "xnorvision.detect"),
     **dict.fromkeys(["ModelFormatError", "PluginError", "XnorvisionError"], "xnorvision.errors"),
+    **dict.fromkeys(["TUNE_IMAGES", "FaceImage", "average_precision", "load_face_list", "match_detections",
+                     "precision_recall"], "xnorvision.eval.faces"),
     **dict.fromkeys(["FrameResult", "Pipeline", "PipelineOptions", "Sink", "Source", "Stage"],
                     "xnorvision.pipeline"),
     **dict.fromkeys(["ModelSpec", "PipelineSpec", "SinkSpec", "SourceSpec", "load_model", "resolve_model"],

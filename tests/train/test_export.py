@@ -144,7 +144,8 @@ def test_chain_of_binary_convs_passes_bits(tmp_path) -> None:
 
 def test_declared_output_kinds_are_written(tmp_path) -> None:
     model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.Flatten(), nn.Linear(4 * 32 * 32, 2)).eval()
-    export_model(model, tmp_path / "m.xnv", input_spec(), ["a", "b"], {}, ["p"], {"p": "probabilities"})
+    export_model(model, tmp_path / "m.xnv", input_spec(), ["a", "b"], {}, ["p"],
+                 output_kinds={"p": "probabilities"})
     assert Model.load(tmp_path / "m.xnv", threads=1).output_kinds == {"p": "probabilities"}
 
 
