@@ -50,6 +50,7 @@ test-arm64:
 # 15 minutes), keep their JSON in docs/results/, rebuild the tables from it. DATA: ../shared/data layout.
 DATA ?= ../shared/data
 RESULTS := docs/results
+YUNET = $(DATA)/teachers/face_detection_yunet_2026may.onnx
 .PHONY: measure tables
 measure: install
 	mkdir -p $(RESULTS)
@@ -59,10 +60,10 @@ measure: install
 			--json $(RESULTS)/model-$$net-t$$t.json || exit 1; \
 	done; done
 	$(BIN)/xnorvision eval faces --data $(DATA)/faces/wider/val.txt --root $(DATA)/faces --threads 2 \
-		--sweep long_side=320,416 \
-		--baseline yunet@320:$(DATA)/teachers/face_detection_yunet_2026may.onnx \
-		--baseline yunet@416:$(DATA)/teachers/face_detection_yunet_2026may.onnx \
-		--json $(RESULTS)/faces-val.json --plot $(RESULTS)/faces-val.png
+		--sweep long_side=320,416,480 --baseline yunet@320:$(YUNET) --baseline yunet@416:$(YUNET) \
+		--baseline yunet@480:$(YUNET) --baseline yunet:$(YUNET) --corrupt gray,jpeg30,blur \
+		--json $(RESULTS)/faces-val.json --plot plugins/xnorvision-faces/speed_accuracy_val.png \
+		--pr-plot plugins/xnorvision-faces/precision_recall_val.png
 	$(MAKE) tables
 
 tables:
