@@ -72,3 +72,19 @@ def test_cli_missing_report_is_one_line_exit_2(tmp_path: Path, capsys: pytest.Ca
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: cannot read report")
+
+
+def test_robustness_rows_give_each_corruption_and_its_drop(tmp_path: Path) -> None:
+    results = [{"name": n, "corruption": c, "ap": ap, "max_recall": 0.9, "ms_per_image": 1.0,
+                "long_side": 320}
+               for n, c, ap in [("faces@320", "none", 0.7), ("faces@320", "gray", 0.6),
+                                ("yunet@320", "none", 0.8), ("yunet@320", "gray", 0.75)]]
+    name = _write(tmp_path / "robust.json", {"results": results})
+    md = tmp_path / "card.md"
+    md.write_text(f"<!-- table eval-faces-robust: {name} -->\n<!-- /table -->\n"
+                  f"<!-- table eval-faces: {name} -->\n<!-- /table -->\n")
+    regenerate(md)
+    text = md.read_text()
+    assert "| faces@320 | 0.700 | 0.600 (0.100) |" in text
+    assert "| yunet@320 | 0.800 | 0.750 (0.050) |" in text
+    assert text.count("| faces@320 |") == 2  # the plain table keeps the clean rows only

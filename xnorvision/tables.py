@@ -74,7 +74,7 @@ def eval_faces_table(reports: Sequence[Report]) -> str:
     lines = ["| detector | long side | AP | max recall | ms / image | ms vs YuNet at that size |",
              "|---|---:|---:|---:|---:|---:|"]
     for report in reports:
-        results = report["results"]
+        results = [r for r in report["results"] if r.get("corruption", "none") == "none"]
         yunet = {r.get("long_side"): r["ms_per_image"] for r in results if str(r["name"]).startswith("yunet")}
         for r in results:
             side = r.get("long_side")
@@ -85,10 +85,28 @@ def eval_faces_table(reports: Sequence[Report]) -> str:
     return "\n".join(lines)
 
 
+def eval_faces_robust_table(reports: Sequence[Report]) -> str:
+    """``eval faces --corrupt ...``: each detector's AP on clean and degraded copies, and its drop."""
+    lines: list[str] = []
+    for report in reports:
+        kinds = list(dict.fromkeys(r.get("corruption", "none") for r in report["results"]))
+        degraded = [k for k in kinds if k != "none"]
+        ap = {(r["name"], r.get("corruption", "none")): r["ap"] for r in report["results"]}
+        names = list(dict.fromkeys(r["name"] for r in report["results"]))
+        lines += ["| detector | AP clean | " + " | ".join(f"AP {k} (drop)" for k in degraded) + " |",
+                  "|---|---:|" + "---:|" * len(degraded)]
+        for name in names:
+            clean = ap[(name, "none")]
+            cells = [f"{ap[(name, k)]:.3f} ({clean - ap[(name, k)]:.3f})" for k in degraded]
+            lines.append(f"| {name} | {clean:.3f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 RENDERERS: dict[str, Callable[[Sequence[Report]], str]] = {
     "bench-kernels": bench_kernels_table,
     "bench-model": bench_model_table,
     "eval-faces": eval_faces_table,
+    "eval-faces-robust": eval_faces_robust_table,
 }
 
 

@@ -81,7 +81,8 @@ def test_evaluate_scores_detectors_and_writes_outputs(tmp_path: Path) -> None:
     assert all(r.ms_per_image >= 0 for r in res)
     ev.write_json(res, tmp_path / "r.json")
     rows = json.loads((tmp_path / "r.json").read_text())["results"]
-    assert [set(r) for r in rows] == [{"name", "ap", "max_recall", "ms_per_image", "long_side", "family"}] * 2
+    assert [set(r) for r in rows] == [{"name", "ap", "max_recall", "ms_per_image", "long_side", "family",
+                                       "corruption"}] * 2
     assert [r["long_side"] for r in rows] == [None, 320]
     table = ev.markdown_table(res).splitlines()
     assert len(table) == 4 and table[2].startswith("| oracle | - | 1.000 | 1.000 |")

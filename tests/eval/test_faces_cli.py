@@ -101,7 +101,7 @@ def test_end_to_end_on_a_labelled_set_scores_a_sweep(tmp_path: Path, synth_face_
 
 @pytest.mark.parametrize("extra", [["--sweep", "long_side"], ["--sweep", "long_side=320,320"],
                                    ["--split", "tune"], ["--split", "val"], ["--floor", "1"],
-                                   ["--baseline", "yunet@x:m.onnx"]])
+                                   ["--baseline", "yunet@x:m.onnx"], ["--corrupt", "sepia"]])
 def test_bad_sweep_split_floor_exit_2(synth_face_list: Path, skin_plugin: None, extra: list[str],
                                       capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
@@ -110,3 +110,30 @@ def test_bad_sweep_split_floor_exit_2(synth_face_list: Path, skin_plugin: None, 
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "\n" not in err
+
+
+def test_corruptions_are_scored_beside_the_clean_images(tmp_path: Path, synth_face_list: Path,
+                                                        skin_plugin: None) -> None:
+    """A detector of skin colour is perfect on the clean frames and blind on their grey copies."""
+    out = tmp_path / "r.json"
+    args = ["eval", "faces", "--data", str(synth_face_list), "--root", str(synth_face_list.parent)]
+    assert _exit_code([*args, "--threads", "1", "--pipeline", "skin", "--corrupt", "gray,blur",
+                       "--json", str(out)]) == 0
+    ap = {r["corruption"]: r["ap"] for r in json.loads(out.read_text())["results"]}
+    assert set(ap) == {"none", "gray", "blur"}
+    assert ap["none"] > 0.95 and ap["gray"] == 0.0
+
+
+def test_eval_scores_a_chain_as_run_shows_it(xnv_cli, synth_face_list: Path) -> None:
+    """``eval faces`` runs the same Pipeline as ``run``: a labeler after faces changes no box and no score."""
+    faces = pytest.importorskip("xnorvision_faces")
+    objects = pytest.importorskip("xnorvision_objects")
+    scored = {}
+    for chain in ("faces", "faces,objects"):
+        result = xnv_cli("eval", "faces", "--data", synth_face_list, "--root", synth_face_list.parent,
+                         "--pipeline", chain, "--threads", "1", "--json", "r.json", plugins=[faces, objects])
+        assert result.exit_code == 0, result.stderr
+        (scored[chain],) = json.loads(result.files["r.json"].read_text())["results"]
+    assert scored["faces"]["ap"] > 0.5  # the drawn faces are found
+    assert scored["faces,objects"]["ap"] == scored["faces"]["ap"]
+    assert scored["faces,objects"]["max_recall"] == scored["faces"]["max_recall"]

@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import cv2
-import numpy as np
 import typer
 
+from xnorvision._outputs import Named, check_outputs
 from xnorvision.cli._apps import eval_app
-from xnorvision.detect import Detections
 from xnorvision.errors import XnorvisionError
 from xnorvision.eval import faces as ev
+from xnorvision.eval.corruptions import parse_corruptions
 from xnorvision.eval.faces_plot import plot_pr, plot_speed
 
 
@@ -46,20 +46,13 @@ def _sweep(spec: str | None) -> tuple[str, list[Any]]:
 
 def _pipeline_detector(pipeline: str, floor: float, threads: int, model: str | None,
                        extra: dict[str, Any]) -> ev.Detector:
-    """The registered pipeline as one callable: its stages in order (the run's own stage builder)."""
-    from xnorvision.pipeline.launch import RunConfig, build_stages
+    """The registered pipeline (or chain) as one callable: the same :class:`Pipeline` that ``run`` uses,
+    at the floor as its threshold (a labeler in a chain sees the boxes that will be scored)."""
+    from xnorvision.pipeline.launch import RunConfig, build_pipeline
     from xnorvision.plugins._manager import load_registry
 
     config = RunConfig(plugin=pipeline, model=model, threshold=floor, threads=threads, extra=extra)
-    stages = build_stages(load_registry(), config)
-
-    def detect(frame: np.ndarray) -> Detections:
-        dets = Detections.empty()
-        for stage in stages:
-            dets = stage(frame, dets)
-        return dets
-
-    return detect
+    return build_pipeline(load_registry(), config).detect
 
 
 def _ours(pipeline: str, floor: float, threads: int, model: str | None, settings: list[str],
@@ -80,6 +73,18 @@ def _ours(pipeline: str, floor: float, threads: int, model: str | None, settings
                                 _pipeline_detector(pipeline, floor, threads, model, options), pipeline,
                                 long_side if isinstance(long_side, int) else None))
     return out
+
+
+def _check_paths(data: Path, images: list[ev.FaceImage], model: str | None, baselines: list[str],
+                 outputs: list[Named]) -> None:
+    """No output is the face list, one of its images, the model or a baseline's file, or another output."""
+    from xnorvision.plugins._manager import load_registry
+
+    inputs: list[Named] = [("--data", data)] + [("image", item.path) for item in images]
+    inputs += [("--baseline", spec.partition(":")[2] or None) for spec in baselines]
+    if model is not None:
+        inputs.append(("--model", load_registry().resolve_model(model)))
+    check_outputs(inputs, outputs)
 
 
 _Opt = typer.Option
@@ -111,6 +116,8 @@ def eval_faces(
                      ] = "all",
     limit: Annotated[int, _Opt("--limit", help="Use only the first N images of the split (0: all).")] = 0,
     markdown: Annotated[Path | None, _Opt("--markdown", help="Write the table as Markdown here.")] = None,
+    corrupt: Annotated[str | None, _Opt(
+        "--corrupt", help="Also score degraded copies, e.g. gray,jpeg30,blur (robustness).")] = None,
 ) -> None:
     """Score the faces pipeline and baselines on one labelled set, in one loop, under the same load."""
     if not 0.0 < iou <= 1.0:
@@ -119,20 +126,26 @@ def eval_faces(
         raise XnorvisionError(f"--floor must be in [0, 1), got {floor}")
     if threads < 1:
         raise XnorvisionError(f"--threads must be at least 1, got {threads}")
-    items = ev.select_split(ev.load_face_list(data, root), split)
+    listed = ev.load_face_list(data, root)
+    _check_paths(data, listed, None if baselines_only else model, baseline or [],
+                 [("--json", json_path), ("--plot", plot), ("--pr-plot", pr_plot), ("--markdown", markdown)])
+    items = ev.select_split(listed, split)
     items = items[:limit] if limit > 0 else items
     cv2.setNumThreads(threads)
     contenders = [] if baselines_only else _ours(pipeline, floor, threads, model, settings or [], sweep)
     contenders += [ev.baseline_detector(spec, floor) for spec in baseline or []]
     if not contenders:
         raise XnorvisionError("nothing to evaluate: --baselines-only needs at least one --baseline")
-    results = ev.evaluate(contenders, items, min_face=min_face, iou_threshold=iou, floor=floor)
+    corruptions = ["none", *parse_corruptions(corrupt)]
+    results = [r for c in corruptions
+               for r in ev.evaluate(contenders, items, min_face=min_face, iou_threshold=iou, floor=floor,
+                                    corruption=c)]
     typer.echo(f"{len(items)} images ({split}), faces >= {min_face:g} px, IoU {iou:g}, floor {floor:g}, "
                f"{threads} threads")
-    typer.echo(f"{'name':<40} {'long side':>9} {'AP':>6} {'max rec':>8} {'ms/img':>8}")
+    typer.echo(f"{'name':<40} {'long side':>9} {'images':>7} {'AP':>6} {'max rec':>8} {'ms/img':>8}")
     for r in results:
-        typer.echo(f"{r.name:<40} {r.long_side or '-':>9} {r.ap:>6.3f} {r.max_recall:>8.3f} "
-                   f"{r.ms_per_image:>8.2f}")
+        typer.echo(f"{r.name:<40} {r.long_side or '-':>9} {r.corruption:>7} {r.ap:>6.3f} "
+                   f"{r.max_recall:>8.3f} {r.ms_per_image:>8.2f}")
     if plot is not None:
         plot_speed(results, plot)
         typer.echo(f"speed plot: {plot}")

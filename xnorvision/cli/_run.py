@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -59,9 +60,13 @@ def run(
                        strict=strict, sinks=list(sink or []))
     windowed = not headless and display_available()
     if windowed:
-        from xnorvision.pipeline.doctor import window_problem
+        from xnorvision.pipeline.doctor import GUI_INSTALL, qt_installed, window_problem
 
-        if problem := window_problem():
+        if not qt_installed():
+            typer.echo(f"warning: no window without PyQt5, running headless; for the window: {GUI_INSTALL}",
+                       err=True)
+            windowed = False
+        elif problem := window_problem():
             raise XnorvisionError(problem)
     registry = load_registry()
     runner = prepare(registry, config)
@@ -80,7 +85,16 @@ def run(
         if not fast:
             runner.source = play_in_real_time(runner.source)
         summary = run_window(runner, pipeline=plugin, model=model, keep_open=True)
-    typer.echo(summary.format())
+    _print_summary(summary.format())
+
+
+def _print_summary(text: str) -> None:
+    """The run's summary on stdout. A terminal closed under the run (SIGHUP) cannot show it: no error then,
+    so closing the terminal ends the run like Ctrl-C does."""
+    try:
+        typer.echo(text)
+    except OSError:  # EIO or EPIPE: nobody reads any more
+        sys.stdout = open(os.devnull, "w")  # so the exit's own flush does not fail again
 
 
 @app.command()

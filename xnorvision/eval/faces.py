@@ -19,6 +19,7 @@ import numpy as np
 from xnorvision._opencv import opencv_log_level
 from xnorvision.detect import Detections, box_iou
 from xnorvision.errors import XnorvisionError
+from xnorvision.eval.corruptions import CORRUPTIONS
 
 Detector = Callable[[np.ndarray], Detections]
 """A BGR uint8 frame in, face boxes with scores out."""
@@ -63,11 +64,12 @@ class FaceResult:
     recall: np.ndarray
     family: str = ""
     long_side: int | None = None
+    corruption: str = "none"
 
     def to_json(self) -> dict[str, float | str | int | None]:
         return {"name": self.name, "ap": round(self.ap, 4), "max_recall": round(self.max_recall, 4),
                 "ms_per_image": round(self.ms_per_image, 2), "long_side": self.long_side,
-                "family": self.family}
+                "family": self.family, "corruption": self.corruption}
 
 
 def load_face_list(list_file: str | Path, root: str | Path) -> list[FaceImage]:
@@ -156,16 +158,19 @@ def average_precision(precision: np.ndarray, recall: np.ndarray) -> float:
 
 def evaluate(contenders: Sequence[Contender], items: Sequence[FaceImage], min_face: float = 20.0,
              iou_threshold: float = 0.5, floor: float = FLOOR,
-             progress: Callable[[int, int], None] | None = None) -> list[FaceResult]:
+             progress: Callable[[int, int], None] | None = None, corruption: str = "none"
+             ) -> list[FaceResult]:
     """Run every detector on every image (decoded once) and score each from ``floor`` up.
 
-    Timing covers detection only. The detectors take turns per image, starting one later each image,
-    so none always runs first (on cold caches) or last.
+    ``corruption`` (a name of :data:`~xnorvision.eval.corruptions.CORRUPTIONS`) degrades every image first,
+    the same way for every detector. Timing covers detection only. The detectors take turns per image,
+    starting one later each image, so none always runs first (on cold caches) or last.
     """
     names = [c.name for c in contenders]
     if len(set(names)) != len(names):
         raise XnorvisionError(f"two detectors share a name: {', '.join(names)}")
     n = len(contenders)
+    corrupt = None if corruption == "none" else CORRUPTIONS[corruption]
     scores: list[list[np.ndarray]] = [[] for _ in contenders]
     flags: list[list[np.ndarray]] = [[] for _ in contenders]
     seconds = [0.0] * n
@@ -174,6 +179,8 @@ def evaluate(contenders: Sequence[Contender], items: Sequence[FaceImage], min_fa
         image = cv2.imread(str(item.path), cv2.IMREAD_COLOR)
         if image is None:
             raise XnorvisionError(f"cannot read image: {item.path}")
+        if corrupt is not None:
+            image = corrupt(image)
         sides = item.boxes[:, 2:] - item.boxes[:, :2]
         ignored = sides.max(axis=1, initial=0.0) < min_face if len(sides) else np.zeros(0, bool)
         n_faces += int((~ignored).sum())
@@ -193,7 +200,7 @@ def evaluate(contenders: Sequence[Contender], items: Sequence[FaceImage], min_fa
         results.append(FaceResult(c.name, average_precision(precision, recall),
                                   float(recall[-1]) if len(recall) else 0.0,
                                   1000.0 * seconds[j] / max(len(items), 1), precision, recall,
-                                  c.family, c.long_side))
+                                  c.family, c.long_side, corruption))
     return results
 
 

@@ -14,12 +14,14 @@ from typing import Any
 
 import cv2
 
+from xnorvision._outputs import Named, check_outputs
 from xnorvision.errors import PluginError, XnorvisionError
+from xnorvision.pipeline.contract import Pipeline, PipelineOptions, Stage
 from xnorvision.pipeline.runner import Runner
 from xnorvision.pipeline.sinks import JsonlSink, Sink, VideoSink
-from xnorvision.pipeline.sources import open_source, parse_size
+from xnorvision.pipeline.sources import open_source, parse_size, source_files
 from xnorvision.plugins._registry import Registry
-from xnorvision.plugins.specs import PipelineOptions, PipelineSpec, Stage
+from xnorvision.plugins.specs import PipelineSpec
 
 
 @dataclass
@@ -70,6 +72,13 @@ def build_stages(registry: Registry, config: RunConfig) -> list[Stage]:
     return stages
 
 
+def build_pipeline(registry: Registry, config: RunConfig) -> Pipeline:
+    """The chain ``config.plugin`` names, built and held to the pipeline contract at ``config.threshold``."""
+    if config.threshold < 0 or config.threshold > 1:
+        raise XnorvisionError(f"--threshold {config.threshold}: must be between 0 and 1")
+    return Pipeline(build_stages(registry, config), config.threshold)
+
+
 def _build_one(spec: PipelineSpec, options: PipelineOptions) -> list[Stage]:
     try:
         stages = list(spec.build(options))
@@ -103,16 +112,29 @@ def open_plugin_sink(registry: Registry, item: str) -> Sink:
     return sink
 
 
+def check_run_paths(registry: Registry, config: RunConfig) -> None:
+    """No output is an input (the source's files, the model, any registered model) or another output."""
+    inputs: list[Named] = [("--source", p) for p in source_files(config.source, registry)]
+    if config.model is not None and config.plugin is not None:  # without --plugin, build_stages says so
+        inputs.append(("--model", registry.resolve_model(config.model)))
+    inputs += [(f"model {name!r}", spec.path) for name, spec in registry.models.items()]
+    outputs: list[Named] = [("--save", config.save), ("--save-json", config.save_json)]
+    for item in config.sinks:
+        name, _, target = item.partition(":")
+        if target and "://" not in target:  # a sink target that names a local file
+            outputs.append((f"--sink {name}", target))
+    check_outputs(inputs, outputs)
+
+
 def prepare(registry: Registry, config: RunConfig) -> Runner:
     """A runner wired from ``config``; the caller runs it (headless) or hands it to the window."""
-    if config.threshold < 0 or config.threshold > 1:
-        raise XnorvisionError(f"--threshold {config.threshold}: must be between 0 and 1")
+    check_run_paths(registry, config)
     if config.threads is not None:
         if config.threads < 1:
             raise XnorvisionError(f"--threads {config.threads}: must be at least 1")
         cv2.setNumThreads(config.threads)
     size = parse_size(config.size) if config.size else None
-    stages = build_stages(registry, config)
+    pipeline = build_pipeline(registry, config)
     source = open_source(config.source, camera=config.camera, size=size, registry=registry)
     sinks: list[Sink] = []
     try:
@@ -126,5 +148,5 @@ def prepare(registry: Registry, config: RunConfig) -> Runner:
         for sink in sinks:
             sink.close()
         raise
-    return Runner(source, stages, sinks, drop_frames=config.drop_frames,
-                  strict=config.strict, max_frames=config.max_frames, threshold=config.threshold)
+    return Runner(source, pipeline, sinks, drop_frames=config.drop_frames,
+                  strict=config.strict, max_frames=config.max_frames)

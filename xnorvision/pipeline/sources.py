@@ -15,6 +15,7 @@ import numpy as np
 
 from xnorvision._opencv import opencv_log_level
 from xnorvision.errors import SourceError, XnorvisionError
+from xnorvision.pipeline.streams import StreamSource
 from xnorvision.pipeline.synth import SynthSource
 from xnorvision.plugins._registry import Registry
 from xnorvision.plugins.specs import SourceSpec
@@ -106,13 +107,10 @@ def open_video(path: Path) -> CaptureSource:
     return CaptureSource(cap, str(path), live=False)
 
 
-def open_stream(url: str) -> CaptureSource:
-    """A network stream OpenCV's FFmpeg backend reads (rtsp://, http://...): live, newest frame only."""
-    cap = cv2.VideoCapture(url)
-    if not cap.isOpened():
-        cap.release()
-        raise SourceError(f"cannot open stream {url}; check the address, or install a plugin that reads it")
-    return CaptureSource(cap, url, live=True)
+def open_stream(url: str) -> StreamSource:
+    """A network stream OpenCV's FFmpeg backend reads (rtsp://, http://...): live, newest frame only,
+    reconnected when it drops or stalls (see :mod:`xnorvision.pipeline.streams`)."""
+    return StreamSource(url)
 
 
 class ImageFilesSource:
@@ -161,6 +159,22 @@ def _image_list(spec: str) -> list[Path] | None:
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return [path] if path.is_file() else None
     return None
+
+
+def source_files(spec: str | None, registry: Registry | None = None) -> list[Path]:
+    """The local files ``--source spec`` reads (none for cameras, streams, ``synth:N`` and plugin sources).
+
+    What the output-path guard protects: an output must never be one of these.
+    """
+    if spec is None or spec.startswith("synth:") or "://" in spec:
+        return []
+    if registry is not None and registry.source_for(spec) is not None:
+        return []
+    images = _image_list(spec)
+    if images is not None:
+        return images
+    path = Path(spec).expanduser()
+    return [path] if path.exists() else []
 
 
 def _open_plugin_source(plugin: SourceSpec, spec: str) -> Source:

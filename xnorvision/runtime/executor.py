@@ -33,6 +33,7 @@ from xnorvision.runtime.layers import (
     _Buffers,
     simple_layer,
 )
+from xnorvision.runtime.outputs import OutputKind, to_probabilities
 
 #: called after each step with (its index in :attr:`Model.steps`, its wall time in seconds)
 StepHook = Callable[[int, float], None]
@@ -53,6 +54,8 @@ class Model:
         self.labels: list[str] = file.labels
         self.metadata: dict[str, Any] = file.metadata
         self.output_names: list[str] = list(file.outputs)
+        #: per output, ``"logits"`` or ``"probabilities"`` (the graph says; see docs/xnv-format.md)
+        self.output_kinds: dict[str, OutputKind] = dict(file.output_kinds)
         steps, self._outputs, types = fold(file)
         self._steps = [(s.node.name, s.node.inputs, _make_layer(s, types)) for s in steps]
         self._nodes = [s.node for s in steps]
@@ -63,29 +66,40 @@ class Model:
         self._governor = ThreadGovernor()
         self._first_layer_reads_images = _first_layer_reads_images(self._steps, self._outputs,
                                                                    self.input_spec, self._lut)
+        # None: the kernels' process default (one thread per CPU unless kernels.set_num_threads said else)
         self.threads = 1
-        # None keeps the process-wide count (the kernels start at one thread per CPU)
         self.set_threads(kernels.get_num_threads() if threads is None else threads)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], threads: int | None = None) -> Model:
         """Read and validate ``path``; raises :class:`ModelFormatError` if it is not a valid .xnv file.
 
-        ``threads`` sets the process-wide thread count (see :meth:`set_threads`); None keeps it.
+        ``threads``: this model's thread count (see :meth:`set_threads`); None: the process default.
         """
         return cls(load_xnv(path), threads, Path(path))
 
     def set_threads(self, n: int) -> None:
-        """Threads for the binary kernels and the float layers (process-wide: both are global pools)."""
+        """Threads for this model's binary kernels and float layers; other models keep their own."""
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise XnorvisionError(f"threads must be a positive integer, got {n!r}")
         self.threads = n
-        kernels.set_num_threads(n)
-        _threads.set_threads(n)
 
     def __call__(self, images: np.ndarray | list[np.ndarray]) -> np.ndarray:
         """Run BGR uint8 images; return the first output."""
         return self.run(images)[self.output_names[0]]
+
+    def probabilities(self, images: np.ndarray | list[np.ndarray], output: str | None = None) -> np.ndarray:
+        """Run BGR uint8 images; return ``output`` (default the first) as probabilities in [0, 1].
+
+        Scores a stage reports must be probabilities: this is the one place logits become them.
+        """
+        name = output or self.output_names[0]
+        if name not in self.output_kinds:
+            raise XnorvisionError(f"model has no output {name!r} (outputs: {', '.join(self.output_names)})")
+        if self.output_kinds[name] == "raw":
+            raise XnorvisionError(f"model output {name!r} is raw (not logits or probabilities): decode it "
+                                  "with model.run")
+        return to_probabilities(self.run(images)[name], self.output_kinds[name])
 
     def run(self, x: np.ndarray, on_step: StepHook | None = None) -> dict[str, np.ndarray]:
         """Run images (uint8) or an already normalised float32 NHWC tensor; return every output.
@@ -100,14 +114,11 @@ class Model:
             x = self._preprocess(x, self._input_buffers) if images else self._check_tensor(x)
         self._check_size(x.shape[1], x.shape[2])
         # with several threads, each run uses the thread policy the governor measured to be faster
-        eager = kernels.get_num_threads() > 1 and self._governor.choose()
-        kernels.set_eager_threads(eager)
+        eager = self.threads > 1 and self._governor.choose()
         start = time.perf_counter()
-        try:
+        with kernels.using_threads(self.threads, eager), _threads.using_threads(self.threads):
             outputs = self._run_layers(x, on_step)
-        finally:
-            kernels.set_eager_threads(False)
-        if kernels.get_num_threads() > 1:
+        if self.threads > 1:
             self._governor.record(eager, time.perf_counter() - start, x.shape[0] * x.shape[1] * x.shape[2])
         return outputs
 
