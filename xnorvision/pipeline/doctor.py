@@ -18,8 +18,9 @@ from pathlib import Path
 
 import cv2
 
+from xnorvision.errors import SourceError
 from xnorvision.pipeline.launch import display_available
-from xnorvision.pipeline.sources import try_camera
+from xnorvision.pipeline.sources import MAX_CAMERA_INDEX, try_camera
 
 OPENCV_WHEELS = ("opencv-python", "opencv-python-headless", "opencv-contrib-python",
                  "opencv-contrib-python-headless")
@@ -140,7 +141,10 @@ def run_checks() -> list[Check]:
 
 
 def probe_cameras(max_index: int = 8) -> dict[int, tuple[int, int]]:
-    """Camera indices that open and give a frame, with the frame's (width, height)."""
+    """Camera indices below ``max_index`` that open and give a frame, with the frame's (width, height)."""
+    top = MAX_CAMERA_INDEX + 1
+    if isinstance(max_index, bool) or not isinstance(max_index, int) or not 1 <= max_index <= top:
+        raise SourceError(f"--max-index {max_index!r}: must be 1..{top} (tries indices 0..N-1)")
     found: dict[int, tuple[int, int]] = {}
     for index in range(max_index):
         cap = try_camera(index)

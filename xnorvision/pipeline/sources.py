@@ -20,6 +20,7 @@ from xnorvision.plugins._registry import Registry
 from xnorvision.plugins.specs import SourceSpec
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+MAX_CAMERA_INDEX = 99  # OpenCV reads an index of 100 or more as a backend selector plus a camera number
 
 
 @runtime_checkable
@@ -76,8 +77,19 @@ class FittedSource:
         self._inner.close()
 
 
+def check_camera_index(index: int) -> None:
+    """Refuse what cannot name a camera: a negative index crashes OpenCV (a segfault, not an error)."""
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index <= MAX_CAMERA_INDEX:
+        raise SourceError(f"--camera {index!r}: a camera index is 0..{MAX_CAMERA_INDEX}; "
+                          "list the working ones with `xnorvision cameras`")
+
+
 def try_camera(index: int) -> cv2.VideoCapture | None:
-    """An opened camera, or None; OpenCV's own warnings about absent devices are silenced."""
+    """An opened camera, or None; OpenCV's own warnings about absent devices are silenced.
+
+    The one gate before ``cv2.VideoCapture(int)``: a bad index is a :class:`SourceError`.
+    """
+    check_camera_index(index)
     with opencv_log_level(cv2.utils.logging.LOG_LEVEL_SILENT):
         cap = cv2.VideoCapture(index)
     if cap.isOpened():
