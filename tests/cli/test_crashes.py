@@ -6,9 +6,13 @@ assertion (exit code -11 or a timeout), not a dead test session.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 
@@ -39,3 +43,38 @@ def test_camera_index_out_of_range_is_an_error_not_a_segfault(index: str) -> Non
 def test_cameras_max_index_is_checked(n: str) -> None:
     line = one_error_line(*xnorvision("cameras", "--max-index", n)[::2])
     assert f"--max-index {n}: must be 1..100" in line
+
+
+@pytest.fixture
+def fifo(tmp_path: Path) -> Path:
+    """A named pipe nobody writes to: opening it for reading blocks, reading it never ends."""
+    path = tmp_path / "model.xnv"
+    os.mkfifo(path)
+    return path
+
+
+@pytest.mark.parametrize("target", ["/dev/zero", "/dev/urandom", "fifo"])
+def test_model_info_refuses_what_is_not_a_regular_file(target: str, fifo: Path) -> None:
+    path = str(fifo) if target == "fifo" else target
+    line = one_error_line(*xnorvision("model", "info", path, timeout=30)[::2])
+    assert f"{path}: not a regular file" in line
+
+
+@pytest.mark.parametrize("target", ["/dev/zero", "fifo"])
+def test_model_load_refuses_what_is_not_a_regular_file(target: str, fifo: Path) -> None:
+    path = str(fifo) if target == "fifo" else target
+    code = ("from xnorvision.api import Model, ModelFormatError\n"
+            f"try:\n    Model.load({path!r})\nexcept ModelFormatError as exc:\n    print(exc)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0 and "not a regular file" in proc.stdout, proc.stderr
+
+
+def test_image_folder_skips_a_fifo_named_like_an_image(tmp_path: Path) -> None:
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), np.zeros((16, 16, 3), np.uint8))
+    os.mkfifo(folder / "b.png")
+    code, out, err = xnorvision("run", "--source", str(folder), "--headless", timeout=30)
+    assert code == 0 and "1 frames" in out, err
+    code, out, err = xnorvision("run", "--source", str(folder / "*.png"), "--headless", timeout=30)
+    assert code == 0 and "1 frames" in out, err

@@ -164,12 +164,17 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def _is_image_file(path: Path) -> bool:
+    """An image name on a regular file: a FIFO or device named ``b.png`` would block ``imread`` forever."""
+    return path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
+
+
 def _image_list(spec: str) -> list[Path] | None:
     path = Path(spec).expanduser()
     if path.is_dir():
-        return sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        return sorted(p for p in path.iterdir() if _is_image_file(p))
     if any(c in spec for c in "*?["):
-        return sorted(Path(p) for p in glob.glob(str(path)) if Path(p).suffix.lower() in IMAGE_SUFFIXES)
+        return sorted(p for p in map(Path, glob.glob(str(path))) if _is_image_file(p))
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return [path] if path.is_file() else None
     return None
