@@ -78,3 +78,32 @@ def test_image_folder_skips_a_fifo_named_like_an_image(tmp_path: Path) -> None:
     assert code == 0 and "1 frames" in out, err
     code, out, err = xnorvision("run", "--source", str(folder / "*.png"), "--headless", timeout=30)
     assert code == 0 and "1 frames" in out, err
+
+
+def test_model_threads_are_capped_at_the_cpu_count(tiny_model: Path) -> None:
+    from xnorvision import kernels
+    from xnorvision.api import Model
+    from xnorvision.runtime._threads import cpu_count
+
+    net = Model.load(tiny_model, threads=100_000)
+    assert net.threads == kernels.get_num_threads() == cpu_count()
+
+
+def test_threads_option_caps_with_a_warning(cli, plugins, tiny_model: Path) -> None:
+    from xnorvision import kernels
+    from xnorvision.runtime._threads import cpu_count
+
+    code, out, err = cli("run", "--source", "synth:2", "--plugin", "classify", "--model", str(tiny_model),
+                         "--threads", "100000", "--headless")
+    assert code == 0 and "2 frames" in out, err
+    assert f"warning: --threads 100000 is more than the {cpu_count()} CPUs" in err
+    assert kernels.get_num_threads() == cpu_count()
+
+
+@pytest.mark.parametrize("command", [["run", "--source", "synth:2", "--headless"], ["bench", "kernels"],
+                                     ["bench", "model", "--reference", "x"], ["eval", "classify", "--model",
+                                     "m", "--data", "d"], ["eval", "faces", "--data", "d"],
+                                     ["train", "--recipe", "r", "--data", "d", "--out", "o"]])
+def test_threads_below_one_is_one_error_line_in_every_command(cli, command: list[str]) -> None:
+    code, _, err = cli(*command, "--threads", "0")
+    assert "error: --threads 0: must be at least 1" in one_error_line(code, err)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from xnorvision.bench.model import bench_model, format_report
-from xnorvision.cli._apps import bench_app
+from xnorvision.cli._apps import bench_app, threads_option
 from xnorvision.errors import XnorvisionError
 from xnorvision.runtime.reference import REFERENCES
 
@@ -20,7 +20,7 @@ _Opt = typer.Option
 def bench_model_cmd(
     path: Annotated[Path | None, typer.Argument(help="An .xnv model file.")] = None,
     reference: Annotated[str | None, _Opt("--reference", help=f"One of: {', '.join(REFERENCES)}.")] = None,
-    threads: Annotated[int, _Opt("--threads", min=1, help="Threads for every runtime.")] = 1,
+    threads: Annotated[int, threads_option("Threads for every runtime.")] = 1,
     batch: Annotated[int, _Opt("--batch", min=1, help="Images per call.")] = 1,
     seconds: Annotated[float, _Opt("--seconds", min=0.0, help="Timed seconds per runtime.")] = 5.0,
     json_path: Annotated[Path | None, _Opt("--json", help="Also write the report as JSON here.")] = None,

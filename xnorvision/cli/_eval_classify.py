@@ -10,7 +10,7 @@ import cv2
 import typer
 from typer import Option as Opt
 
-from xnorvision.cli._apps import eval_app
+from xnorvision.cli._apps import eval_app, threads_option
 from xnorvision.errors import XnorvisionError
 
 
@@ -22,7 +22,7 @@ def eval_classify(
     json_path: Annotated[Path | None, Opt("--json", help="Write the full report as JSON here.")] = None,
     confusion: Annotated[Path | None, Opt("--confusion", help="Confusion-matrix PNG.")] = None,
     batch: Annotated[int, Opt("--batch", min=1, help="Images per runtime call.")] = 100,
-    threads: Annotated[int | None, Opt("--threads", min=1, help="Runtime threads.")] = None,
+    threads: Annotated[int | None, threads_option("Runtime threads.")] = None,
 ) -> None:
     """Score a classifier on labelled images with the runtime (no torch)."""
     import numpy as np

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import typer
 
-from xnorvision.cli._apps import eval_app
+from xnorvision.cli._apps import eval_app, threads_option
 from xnorvision.detect import Detections
 from xnorvision.errors import XnorvisionError
 from xnorvision.eval import faces as ev
@@ -67,7 +67,7 @@ def eval_faces(
     settings: Annotated[list[str] | None, _Opt("--set", help="Pipeline option KEY=VALUE.")] = None,
     baselines_only: Annotated[bool, _Opt("--baselines-only", help="Score only the baselines.")] = False,
     threshold: Annotated[float, _Opt("--threshold", help="Lowest score of our pipeline's boxes.")] = 0.05,
-    threads: Annotated[int, _Opt("--threads", help="Threads for every detector (OpenCV and ours).")] = 2,
+    threads: Annotated[int, threads_option("Threads for every detector (OpenCV and ours).")] = 2,
     limit: Annotated[int, _Opt("--limit", help="Use only the first N images (0: all).")] = 0,
     markdown: Annotated[Path | None, _Opt("--markdown", help="Write the table as Markdown here.")] = None,
 ) -> None:

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from typer import Option as Opt
 
-from xnorvision.cli._apps import State, app
+from xnorvision.cli._apps import State, app, threads_option
 from xnorvision.errors import XnorvisionError
 
 DebugOpt = Annotated[bool, Opt("--debug", hidden=True, help="Show full tracebacks on errors.")]
@@ -32,7 +32,7 @@ def run(
     plugin: Annotated[str | None, Opt("--plugin", help="Pipeline(s), e.g. faces or faces,objects.")] = None,
     model: Annotated[str | None, Opt("--model", help="Registered model name or .xnv path.")] = None,
     threshold: Annotated[float, Opt("--threshold", help="Minimum score of a shown detection.")] = 0.5,
-    threads: Annotated[int | None, Opt("--threads", help="Threads for the kernels and OpenCV.")] = None,
+    threads: Annotated[int | None, threads_option("Threads for the kernels and OpenCV.")] = None,
     max_frames: Annotated[int | None, Opt("--max-frames", min=1, help="Stop after N frames.")] = None,
     headless: Annotated[bool, Opt("--headless", help="No window (automatic without a display).")] = False,
     save: Annotated[Path | None, Opt("--save", help="Annotated video (.mp4, .avi, .mkv).")] = None,

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from typer import Option as Opt
 
-from xnorvision.cli._apps import app
+from xnorvision.cli._apps import app, threads_option
 from xnorvision.errors import XnorvisionError
 
 
@@ -29,7 +29,7 @@ def train(
     device: Annotated[str, Opt("--device", help="cpu or cuda.")] = "cpu",
     resume: Annotated[bool, Opt("--resume", help="Continue from OUT/checkpoint.pt.")] = False,
     teacher: Annotated[Path | None, Opt("--teacher", help="Float checkpoint (refinery, teacher).")] = None,
-    threads: Annotated[int | None, Opt("--threads", min=1, help="torch CPU threads.")] = None,
+    threads: Annotated[int | None, threads_option("torch CPU threads.")] = None,
     limit: Annotated[int | None, Opt("--limit", min=1, help="Use only the first N training images.")] = None,
 ) -> None:
     """Train a recipe: a checkpoint every epoch (Ctrl-C loses at most one), then OUT/model.xnv."""

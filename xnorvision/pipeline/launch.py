@@ -20,6 +20,7 @@ from xnorvision.pipeline.sinks import JsonlSink, Sink, VideoSink
 from xnorvision.pipeline.sources import open_source, parse_size
 from xnorvision.plugins._registry import Registry
 from xnorvision.plugins.specs import PipelineOptions, PipelineSpec, Stage
+from xnorvision.runtime._threads import usable_threads
 
 
 @dataclass
@@ -110,7 +111,7 @@ def prepare(registry: Registry, config: RunConfig) -> Runner:
     if config.threads is not None:
         if config.threads < 1:
             raise XnorvisionError(f"--threads {config.threads}: must be at least 1")
-        cv2.setNumThreads(config.threads)
+        cv2.setNumThreads(usable_threads(config.threads))
     size = parse_size(config.size) if config.size else None
     stages = build_stages(registry, config)
     source = open_source(config.source, camera=config.camera, size=size, registry=registry)

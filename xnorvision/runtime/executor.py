@@ -71,9 +71,11 @@ class Model:
         return cls(load_xnv(path), threads, Path(path))
 
     def set_threads(self, n: int) -> None:
-        """Threads for the binary kernels and the float layers (process-wide: both are global pools)."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise XnorvisionError(f"threads must be a positive integer, got {n!r}")
+        """Threads for the binary kernels and the float layers (process-wide: both are global pools).
+
+        More than the CPUs this process may use is capped at their number.
+        """
+        n = _threads.usable_threads(n)
         self.threads = n
         kernels.set_num_threads(n)
         _threads.set_threads(n)
