@@ -107,3 +107,68 @@ def test_threads_option_caps_with_a_warning(cli, plugins, tiny_model: Path) -> N
 def test_threads_below_one_is_one_error_line_in_every_command(cli, command: list[str]) -> None:
     code, _, err = cli(*command, "--threads", "0")
     assert "error: --threads 0: must be at least 1" in one_error_line(code, err)
+
+
+_EXITING_STAGES = '''
+import sys
+from xnorvision.api import PipelineSpec, hookimpl
+
+class ExitStage:
+    name = "exits"
+
+    def __call__(self, frame, detections):
+        sys.exit(5)
+
+def _build_exits(options):
+    sys.exit(6)
+
+@hookimpl
+def xnorvision_register_pipelines(register):
+    register(PipelineSpec("exit-call", build=lambda options: [ExitStage()]))
+    register(PipelineSpec("exit-build", build=_build_exits))
+'''
+_EXITING_HOOK = '''
+import sys
+from xnorvision.api import hookimpl
+
+@hookimpl
+def xnorvision_register_pipelines(register):
+    sys.exit(4)
+'''
+
+
+@pytest.fixture
+def installed(tmp_path: Path) -> dict[str, str]:
+    """Real installed plugins (module + dist-info entry point) that call ``sys.exit`` or hang a while at
+    import; returns the environment in which they are installed."""
+    site = tmp_path / "site"
+    site.mkdir()
+    plugins = {"atimport": "import sys\nsys.exit(3)\n", "inhook": _EXITING_HOOK, "stages": _EXITING_STAGES,
+               "slow": "import time\ntime.sleep(4.5)\n"}
+    for name, code in plugins.items():
+        (site / f"xnv_{name}.py").write_text(code)
+        info = site / f"xnv_{name}-1.0.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: xnv-{name}\nVersion: 1.0\n")
+        (info / "entry_points.txt").write_text(f"[xnorvision]\n{name} = xnv_{name}\n")
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+
+
+def test_sys_exit_in_a_plugin_is_its_failure_and_a_slow_import_is_named(installed: dict[str, str]) -> None:
+    code, out, err = xnorvision("plugins", env=installed)
+    assert code == 0, err
+    assert "atimport 1.0  FAILED: SystemExit: 3" in out and "inhook 1.0  FAILED: SystemExit: 4" in out
+    assert "stages 1.0\n  pipelines: exit-call, exit-build" in out
+    assert ("still loading plugin 'slow' after 3 s; if it hangs, skip it with "
+            "XNORVISION_DISABLE_PLUGINS=slow") in err
+
+
+def test_sys_exit_in_a_stage_costs_its_frame_and_in_a_build_is_one_error_line(installed) -> None:
+    installed["XNORVISION_DISABLE_PLUGINS"] = "slow"
+    code, out, err = xnorvision("run", "--source", "synth:3", "--plugin", "exit-call", "--headless",
+                                env=installed)
+    assert code != 5 and "0 frames" in out and "3 errors" in out, (code, out, err)
+    assert "stage 'exits' failed on frame 0: SystemExit: 5" in err
+    code, out, err = xnorvision("run", "--source", "synth:3", "--plugin", "exit-build", "--headless",
+                                env=installed)
+    assert "pipeline 'exit-build' failed to build: SystemExit: 6" in one_error_line(code, err)

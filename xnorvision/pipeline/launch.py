@@ -14,7 +14,7 @@ from typing import Any
 
 import cv2
 
-from xnorvision.errors import PluginError, XnorvisionError
+from xnorvision.errors import PLUGIN_FAILURES, PluginError, XnorvisionError
 from xnorvision.pipeline.runner import Runner
 from xnorvision.pipeline.sinks import JsonlSink, Sink, VideoSink
 from xnorvision.pipeline.sources import open_source, parse_size
@@ -76,7 +76,7 @@ def _build_one(spec: PipelineSpec, options: PipelineOptions) -> list[Stage]:
         stages = list(spec.build(options))
     except XnorvisionError:
         raise
-    except Exception as exc:  # plugin code: report it as the plugin's failure, in one line
+    except PLUGIN_FAILURES as exc:  # plugin code: report it as the plugin's failure, in one line
         raise PluginError(f"pipeline {spec.name!r} failed to build: {type(exc).__name__}: {exc}") from exc
     for stage in stages:
         if not isinstance(stage, Stage):
@@ -97,7 +97,7 @@ def open_plugin_sink(registry: Registry, item: str) -> Sink:
         sink = registry.sinks[name].open(target)
     except XnorvisionError:
         raise
-    except Exception as exc:  # plugin code: its failure, in one line
+    except PLUGIN_FAILURES as exc:  # plugin code: its failure, in one line
         raise PluginError(f"sink {name!r} cannot open {target!r}: {type(exc).__name__}: {exc}") from exc
     if not isinstance(sink, Sink):
         raise PluginError(f"sink {name!r} returned {type(sink).__name__}, which lacks write/close")

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from xnorvision.detect.detections import Detections
-from xnorvision.errors import XnorvisionError
+from xnorvision.errors import PLUGIN_FAILURES, XnorvisionError
 from xnorvision.pipeline.capture import CaptureThread, Frame
 from xnorvision.pipeline.result import FrameResult
 from xnorvision.pipeline.sinks import Sink
@@ -147,7 +147,7 @@ class Runner:
                 detections = stage(frame.image, detections)
                 if not isinstance(detections, Detections):
                     raise TypeError(f"returned {type(detections).__name__}, not Detections")
-            except Exception as exc:
+            except PLUGIN_FAILURES as exc:  # a stage is plugin code: even sys.exit costs one frame
                 self._stage_failed(stage, frame, exc)
                 return None
             latency[stage.name] = ms = (time.perf_counter() - t0) * 1e3
@@ -157,7 +157,7 @@ class Runner:
         self.summary.frames += 1
         return FrameResult(frame.index, frame.timestamp, frame.image, detections, latency)
 
-    def _stage_failed(self, stage: Stage, frame: Frame, exc: Exception) -> None:
+    def _stage_failed(self, stage: Stage, frame: Frame, exc: BaseException) -> None:
         self.summary.errors += 1
         count = self.summary.stage_errors[stage.name] = self.summary.stage_errors[stage.name] + 1
         message = f"stage {stage.name!r} failed on frame {frame.index}: {type(exc).__name__}: {exc}"

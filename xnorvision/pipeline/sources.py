@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from xnorvision._opencv import opencv_log_level
-from xnorvision.errors import SourceError, XnorvisionError
+from xnorvision.errors import PLUGIN_FAILURES, SourceError, XnorvisionError
 from xnorvision.pipeline.synth import SynthSource
 from xnorvision.plugins._registry import Registry
 from xnorvision.plugins.specs import SourceSpec
@@ -185,7 +185,7 @@ def _open_plugin_source(plugin: SourceSpec, spec: str) -> Source:
         source = plugin.open(spec)
     except XnorvisionError:
         raise
-    except Exception as exc:  # plugin code: its failure, reported in one line
+    except PLUGIN_FAILURES as exc:  # plugin code: its failure, reported in one line
         raise SourceError(f"source {plugin.name!r} cannot open {spec}: {type(exc).__name__}: {exc}") from exc
     if not isinstance(source, Source):
         raise SourceError(f"source {plugin.name!r} returned {type(source).__name__}, which lacks "
