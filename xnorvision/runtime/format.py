@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from xnorvision.errors import ModelFormatError
-from xnorvision.runtime._schema import MAX_DIM, Node, ParamSpec, TensorType, infer, parse_nodes
+from xnorvision.runtime._schema import MAX_DIM, Node, ParamSpec, TensorType, check_peak, infer, parse_nodes
 
 FORMAT = "xnv"
 FORMAT_VERSION = "1"
@@ -231,6 +231,7 @@ def _validate(meta: dict[str, str], tensors: dict[str, tuple[str, tuple[int, ...
         raise ModelFormatError("metadata must be a JSON object")
     nodes, outputs = parse_nodes(graph)
     types, params = infer(nodes, TensorType("float", 4, spec["channels"], spec["height"], spec["width"]))
+    check_peak(nodes, outputs, types)
     _check_tensors(params, tensors)
     return XnvFile(graph, nodes, outputs, types, {}, spec, labels, free, params=params)
 
