@@ -6,14 +6,19 @@ assertion (exit code -11 or a timeout), not a dead test session.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+
+from xnorvision.api import Detections, PipelineSpec, hookimpl
+from xnorvision.plugins import _manager
 
 
 def xnorvision(*argv: str, timeout: float = 60, env: dict[str, str] | None = None) -> tuple[int, str, str]:
@@ -172,3 +177,59 @@ def test_sys_exit_in_a_stage_costs_its_frame_and_in_a_build_is_one_error_line(in
     code, out, err = xnorvision("run", "--source", "synth:3", "--plugin", "exit-build", "--headless",
                                 env=installed)
     assert "pipeline 'exit-build' failed to build: SystemExit: 6" in one_error_line(code, err)
+
+
+class NanStage:
+    """Every other frame, a box whose corner is NaN and an infinite score (a model gone wrong)."""
+
+    name = "nan"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, frame: np.ndarray, detections: Detections) -> Detections:
+        self.calls += 1
+        bad = self.calls % 2 == 0
+        box = [[np.nan if bad else 4.0, 4.0, 20.0, 20.0]]
+        return Detections(np.array(box, np.float32), [np.inf if bad else 0.9], ("thing",))
+
+
+@pytest.fixture
+def nan_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
+    @hookimpl
+    def xnorvision_register_pipelines(register):
+        register(PipelineSpec("nan", build=lambda options: [NanStage()]))
+
+    plugin = types.SimpleNamespace(xnorvision_register_pipelines=xnorvision_register_pipelines)
+    monkeypatch.setattr(_manager, "_entry_point_plugins", lambda: [("nan", "1.0", lambda: plugin)])
+
+
+def test_nan_boxes_are_a_stage_error_never_drawn_or_written(cli, nan_plugin, tmp_path: Path,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    video, jsonl = tmp_path / "o.avi", tmp_path / "o.jsonl"
+    code, out, err = cli("run", "--source", "synth:6", "--size", "64x48", "--plugin", "nan", "--headless",
+                         "--save", str(video), "--save-json", str(jsonl))
+    assert code == 0 and "3 frames" in out and "3 errors" in out, err
+    assert "stage 'nan' failed on frame 1: ValueError: Detections: NaN or infinite boxes" in caplog.text
+    records = [json.loads(line, parse_constant=pytest.fail) for line in jsonl.read_text().splitlines()]
+    assert [r["index"] for r in records] == [0, 2, 4] and records[0]["detections"][0]["score"] == 0.9
+    assert int(cv2.VideoCapture(str(video)).get(cv2.CAP_PROP_FRAME_COUNT)) == 3
+
+
+def test_detections_refuse_non_finite_values_and_select_takes_an_empty_list() -> None:
+    for boxes, scores in (([[0, 0, np.inf, 1]], [0.5]), ([[0, 0, 1, 1]], [np.nan])):
+        with pytest.raises(ValueError, match="NaN or infinite"):
+            Detections(np.array(boxes, np.float32), scores, ("x",))
+    dets = Detections(np.array([[0, 0, 1, 1]], np.float32), [0.5], ("x",))
+    assert len(dets.select([])) == 0 and len(dets.select(np.array([], int))) == 0
+
+
+def test_jsonl_sink_never_writes_a_bare_nan(tmp_path: Path) -> None:
+    from xnorvision.pipeline.result import FrameResult
+    from xnorvision.pipeline.sinks import JsonlSink
+
+    sink = JsonlSink(tmp_path / "o.jsonl")
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        sink.write(FrameResult(0, 0.0, np.zeros((4, 4, 3), np.uint8), Detections.empty(), {"s": np.nan}))
+    sink.close()
+    assert "NaN" not in (tmp_path / "o.jsonl").read_text()

@@ -97,7 +97,7 @@ class JsonlSink:
 
     def write(self, result: FrameResult) -> None:
         assert self._file is not None, "write after close"
-        self._file.write(json.dumps(result.to_json()) + "\n")
+        self._file.write(json.dumps(result.to_json(), allow_nan=False) + "\n")  # bare NaN is not JSON
         self._file.flush()
 
     def close(self) -> None:
