@@ -233,3 +233,28 @@ def test_jsonl_sink_never_writes_a_bare_nan(tmp_path: Path) -> None:
         sink.write(FrameResult(0, 0.0, np.zeros((4, 4, 3), np.uint8), Detections.empty(), {"s": np.nan}))
     sink.close()
     assert "NaN" not in (tmp_path / "o.jsonl").read_text()
+
+
+@pytest.fixture
+def stale_display(tmp_path: Path) -> dict[str, str]:
+    """An environment naming displays with no server behind them (an old session's leftovers)."""
+    env = {**os.environ, "DISPLAY": ":87", "WAYLAND_DISPLAY": "wayland-87", "XDG_RUNTIME_DIR": str(tmp_path)}
+    env["QT_QPA_PLATFORM"] = "wayland"  # the platform of that session: Qt aborts when it cannot connect
+    return env
+
+
+def test_stale_display_falls_back_to_headless_with_a_warning(stale_display: dict[str, str]) -> None:
+    code, out, err = xnorvision("run", "--source", "synth:3", env=stale_display)
+    assert code == 0 and "3 frames" in out, (code, err)
+    assert "warning: display :87 does not answer (no server there?); running headless" in err
+
+
+def test_doctor_does_not_claim_a_stale_display(stale_display: dict[str, str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from xnorvision.pipeline import doctor
+
+    for key in ("DISPLAY", "WAYLAND_DISPLAY", "XDG_RUNTIME_DIR", "QT_QPA_PLATFORM"):
+        monkeypatch.setenv(key, stale_display[key])
+    monkeypatch.setattr(doctor, "_missing_libraries", lambda lib: [])  # the X11 libraries are not the point
+    check = doctor.check_qt()
+    assert "display :87 does not answer" in check.detail and "a display is available" not in check.detail

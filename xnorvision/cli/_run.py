@@ -49,7 +49,8 @@ def run(
     debug: DebugOpt = False,
 ) -> None:
     """Run a pipeline on a camera, video, images or synthetic frames; show, save, or both."""
-    from xnorvision.pipeline.launch import RunConfig, display_available, prepare
+    from xnorvision.pipeline.display import display_available, named_display
+    from xnorvision.pipeline.launch import RunConfig, prepare
     from xnorvision.plugins import load_registry
 
     _set_debug(debug)
@@ -57,12 +58,16 @@ def run(
                        threshold=threshold, threads=threads, max_frames=max_frames, save=save,
                        save_json=save_json, drop_frames=None if every_frame is None else not every_frame,
                        strict=strict, sinks=list(sink or []))
-    windowed = not headless and display_available()
+    windowed = not headless and named_display() is not None
     if windowed:
         from xnorvision.pipeline.doctor import window_problem
 
         if problem := window_problem():
             raise XnorvisionError(problem)
+        windowed = display_available()
+        if not windowed:
+            typer.echo(f"warning: display {named_display()} does not answer (no server there?); running "
+                       "headless", err=True)
     registry = load_registry()
     runner = prepare(registry, config)
     names = ", ".join(s.name for s in runner.stages) or "none: showing frames only"

@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 
 from xnorvision.errors import SourceError
-from xnorvision.pipeline.launch import display_available
+from xnorvision.pipeline.display import display_available, named_display
 from xnorvision.pipeline.sources import MAX_CAMERA_INDEX, try_camera
 
 OPENCV_WHEELS = ("opencv-python", "opencv-python-headless", "opencv-contrib-python",
@@ -71,7 +71,12 @@ def check_qt() -> Check:
         return Check("qt", "WARN", f"the X11 platform plugin lacks {', '.join(missing)}; on Debian/Ubuntu: "
                      "apt-get install libxcb-icccm4 libxcb-keysyms1 libxcb-xinerama0 libxcb-image0 "
                      "libxcb-render-util0 libxkbcommon-x11-0")
-    where = "a display is available" if display_available() else "no display: `run` goes headless"
+    if display_available():
+        where = "a display is available"
+    elif named_display() is None:
+        where = "no display: `run` goes headless"
+    else:
+        where = f"display {named_display()} does not answer (no server there?): `run` goes headless"
     return Check("qt", "ok", f"platform plugins {', '.join(n[4:-3] for n in names) or 'bundled'}; {where}")
 
 

@@ -6,8 +6,6 @@ pipeline builds, the output paths are writable.
 
 from __future__ import annotations
 
-import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,13 +37,6 @@ class RunConfig:
     strict: bool = False
     sinks: list[str] = field(default_factory=list)  # plugin sinks as "NAME:TARGET"
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def display_available() -> bool:
-    """Whether a window can open: on Linux that needs an X11 or Wayland display."""
-    if not sys.platform.startswith("linux"):
-        return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def build_stages(registry: Registry, config: RunConfig) -> list[Stage]:
