@@ -45,3 +45,26 @@ clean:
 .PHONY: test-arm64
 test-arm64:
 	scripts/arm64/test.sh
+
+# Every results table in README.md, docs/ and the model cards: run the commands (idle machine, about
+# 15 minutes), keep their JSON in docs/results/, rebuild the tables from it. DATA: ../shared/data layout.
+DATA ?= ../shared/data
+RESULTS := docs/results
+YUNET = $(DATA)/teachers/face_detection_yunet_2026may.onnx
+.PHONY: measure tables
+measure: install
+	mkdir -p $(RESULTS)
+	$(BIN)/xnorvision bench kernels --json $(RESULTS)/kernels.json
+	for net in resnet18 vgg-small; do for t in 1 2; do \
+		$(BIN)/xnorvision bench model --reference $$net --threads $$t --seconds 6 --float-storage int8 \
+			--json $(RESULTS)/model-$$net-t$$t.json || exit 1; \
+	done; done
+	$(BIN)/xnorvision eval faces --data $(DATA)/faces/wider/val.txt --root $(DATA)/faces --threads 2 \
+		--sweep long_side=320,416,480 --baseline yunet@320:$(YUNET) --baseline yunet@416:$(YUNET) \
+		--baseline yunet@480:$(YUNET) --baseline yunet:$(YUNET) --corrupt gray,jpeg30,blur \
+		--json $(RESULTS)/faces-val.json --plot plugins/xnorvision-faces/speed_accuracy_val.png \
+		--pr-plot plugins/xnorvision-faces/precision_recall_val.png
+	$(MAKE) tables
+
+tables:
+	$(BIN)/xnorvision tables README.md docs/*.md plugins/*/MODEL_CARD.md

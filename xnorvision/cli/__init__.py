@@ -9,7 +9,16 @@ from __future__ import annotations
 import sys
 import traceback
 
-from xnorvision.cli import _bench_kernels, _bench_model, _eval_classify, _eval_faces, _model, _run, _train  # noqa: F401
+from xnorvision.cli import (  # noqa: F401
+    _bench_kernels,
+    _bench_model,
+    _eval_classify,
+    _eval_faces,
+    _model,
+    _run,
+    _tables,
+    _train,
+)
 from xnorvision.cli._apps import State, app
 from xnorvision.errors import XnorvisionError
 
