@@ -258,3 +258,11 @@ def test_doctor_does_not_claim_a_stale_display(stale_display: dict[str, str],
     monkeypatch.setattr(doctor, "_missing_libraries", lambda lib: [])  # the X11 libraries are not the point
     check = doctor.check_qt()
     assert "display :87 does not answer" in check.detail and "a display is available" not in check.detail
+
+
+@pytest.mark.parametrize("option", ["--source", "--model"])
+def test_run_names_a_device_or_pipe_as_such(option: str, fifo: Path) -> None:
+    args = ["--source", str(fifo)] if option == "--source" else ["--source", "synth:2", "--model",
+                                                                 "/dev/zero"]
+    line = one_error_line(*xnorvision("run", *args, "--plugin", "faces", "--headless", timeout=30)[::2])
+    assert "not a regular file" in line

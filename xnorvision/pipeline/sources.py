@@ -230,6 +230,8 @@ def _open_file_or_plugin(spec: str, registry: Registry | None) -> Source:
             raise SourceError(f"no images found in {spec} (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
         return ImageFilesSource(images, spec)
     path = Path(spec).expanduser()
+    if path.exists() and not path.is_file():
+        raise SourceError(f"--source {spec}: not a regular file (a device or a pipe)")
     if not path.is_file():
         raise SourceError(f"--source {spec}: no such file, folder or glob")
     return open_video(path)

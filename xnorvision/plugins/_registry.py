@@ -96,9 +96,10 @@ class Registry:
                                   "reinstall its plugin")
             return path
         path = Path(key).expanduser()
-        if path.is_file():
-            return path
-        if path.suffix or "/" in key or "\\" in key:
+        looks_like_path = bool(path.suffix) or "/" in key or "\\" in key
+        if path.is_file() or (looks_like_path and path.exists()):
+            return path  # a device or pipe: the loader says it is not a regular file
+        if looks_like_path:
             raise XnorvisionError(f"model file not found: {key}")
         known = ", ".join(sorted(self.models)) or "none registered"
         raise PluginError(f"unknown model {key!r} (registered: {known}); "
