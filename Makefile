@@ -13,13 +13,14 @@ $(BIN)/python:
 
 venv: $(BIN)/python
 
-# Runtime install: the core (kernels compiled in place) and the first-party plugins.
+# Runtime install: the core (kernels compiled in place) with the window (the [gui] extra: PyQt5), and the
+# first-party plugins.
 install: venv
-	$(BIN)/pip install -q --no-build-isolation -e . $(addprefix -e ,$(PLUGINS))
+	$(BIN)/pip install -q --no-build-isolation -e ".[gui]" $(addprefix -e ,$(PLUGINS))
 
 # Developer install: adds the test tools and the [train] extra (torch, CPU wheel).
 dev: venv
-	$(BIN)/pip install -q --no-build-isolation -e ".[dev,train]" $(addprefix -e ,$(PLUGINS))
+	$(BIN)/pip install -q --no-build-isolation -e ".[gui,dev,train]" $(addprefix -e ,$(PLUGINS))
 
 test: dev
 	$(BIN)/ruff check xnorvision tests plugins scripts

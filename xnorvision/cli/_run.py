@@ -60,12 +60,16 @@ def run(
                        strict=strict, sinks=list(sink or []))
     windowed = not headless and named_display() is not None
     if windowed:
-        from xnorvision.pipeline.doctor import window_problem
+        from xnorvision.pipeline.doctor import GUI_INSTALL, qt_installed, window_problem
 
-        if problem := window_problem():
+        if not qt_installed():
+            typer.echo(f"warning: no window without PyQt5, running headless; for the window: {GUI_INSTALL}",
+                       err=True)
+            windowed = False
+        elif problem := window_problem():
             raise XnorvisionError(problem)
-        windowed = display_available()
-        if not windowed:
+        elif not display_available():
+            windowed = False
             typer.echo(f"warning: display {named_display()} does not answer (no server there?); running "
                        "headless", err=True)
     registry = load_registry()
