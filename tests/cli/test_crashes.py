@@ -265,3 +265,18 @@ def test_run_names_a_device_or_pipe_as_such(option: str, fifo: Path) -> None:
                                                                  "/dev/zero"]
     line = one_error_line(*xnorvision("run", *args, "--plugin", "faces", "--headless", timeout=30)[::2])
     assert "not a regular file" in line
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs CPU affinity (Linux)")
+def test_a_default_thread_count_is_capped_quietly_an_asked_one_with_a_warning(tmp_path: Path) -> None:
+    """On one CPU, ``eval faces`` (default 2 threads) warns only when the user asked for 2."""
+    def on_one_cpu(*argv: str) -> str:
+        cmd = [sys.executable, "-c", "from xnorvision.cli import main; main()", "eval", "faces",
+               "--data", str(tmp_path / "none.txt"), "--root", str(tmp_path), *argv]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60,
+                              preexec_fn=lambda: os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}))
+        return proc.stderr
+
+    assert "warning: --threads" not in on_one_cpu()
+    assert "warning: --threads 2 is more than the 1 CPUs this process may use; using 1" in on_one_cpu(
+        "--threads", "2")

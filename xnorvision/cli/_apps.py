@@ -26,15 +26,17 @@ app.add_typer(model_app, name="model")
 app.add_typer(eval_app, name="eval")
 
 
-def _check_threads(value: int | None) -> int | None:
-    """Every command's ``--threads``: positive, and at most the CPU count (with a warning when capped)."""
+def _check_threads(ctx: typer.Context, param: typer.CallbackParam, value: int | None) -> int | None:
+    """Every command's ``--threads``: positive, and at most the CPU count (with a warning when the user
+    asked for more; a command's own default is capped quietly)."""
     if value is None:
         return None
     try:
         n = usable_threads(value)
     except XnorvisionError:
         raise XnorvisionError(f"--threads {value}: must be at least 1") from None
-    if n < value:
+    source = ctx.get_parameter_source(param.name or "")
+    if n < value and getattr(source, "name", None) != "DEFAULT":
         typer.echo(f"warning: --threads {value} is more than the {cpu_count()} CPUs this process may use; "
                    f"using {n}", err=True)
     return n
