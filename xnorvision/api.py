@@ -9,6 +9,7 @@ from xnorvision.errors import ModelFormatError, PluginError, XnorvisionError
 from xnorvision.pipeline import FrameResult, Sink, Source
 from xnorvision.plugins import (
     ModelSpec,
+    Option,
     PipelineOptions,
     PipelineSpec,
     SinkSpec,
@@ -16,6 +17,7 @@ from xnorvision.plugins import (
     Stage,
     hookimpl,
     load_model,
+    model_or_off,
     resolve_model,
 )
 from xnorvision.runtime import Model, save_model
@@ -27,6 +29,7 @@ __all__ = [
     "Model",
     "ModelFormatError",
     "ModelSpec",
+    "Option",
     "PipelineOptions",
     "PipelineSpec",
     "PluginError",
@@ -42,6 +45,7 @@ __all__ = [
     "crop_squares",
     "hookimpl",
     "load_model",
+    "model_or_off",
     "nms",
     "resolve_model",
     "save_model",

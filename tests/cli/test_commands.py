@@ -20,9 +20,10 @@ def test_plugins_json_lists_loaded_and_broken(cli, plugins) -> None:
     assert code == 0
     assert json.loads(out) == [
         {"name": "testing", "version": "1.0", "models": [], "pipelines": ["boxes", "flaky", "classify"],
-         "sources": ["count"], "sinks": ["lines"], "error": None},
+         "sources": ["count"], "sinks": ["lines"], "options": {"boxes": [], "flaky": [], "classify": []},
+         "error": None},
         {"name": "broken", "version": "0.3", "models": [], "pipelines": [], "sources": [], "sinks": [],
-         "error": "ImportError: No module named 'torchvision'"},
+         "options": {}, "error": "ImportError: No module named 'torchvision'"},
     ]
 
 
@@ -86,7 +87,8 @@ def test_new_plugin_installs_registers_and_passes_its_own_test(cli, tmp_path: Pa
     assert listed.returncode == 0, listed.stderr
     mine = [p for p in json.loads(listed.stdout) if p["name"] == "traffic-signs"]
     assert mine == [{"name": "traffic-signs", "version": "0.1.0", "models": ["traffic-signs-default"],
-                     "pipelines": ["traffic-signs"], "sources": [], "sinks": [], "error": None}]
+                     "pipelines": ["traffic-signs"], "sources": [], "sinks": [],
+                     "options": {"traffic-signs": []}, "error": None}]
 
     ran = subprocess.run([*xnv, "run", "--source", "synth:3", "--plugin", "traffic-signs", "--headless",
                           "--threshold", "0"], env=env, capture_output=True, text=True, timeout=120)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,29 +13,12 @@ from xnorvision.cli._apps import eval_app
 from xnorvision.detect import Detections
 from xnorvision.errors import XnorvisionError
 from xnorvision.eval import faces as ev
-from xnorvision.plugins import PipelineOptions
+from xnorvision.plugins import PipelineOptions, PipelineSpec
 
 
-def _extra(settings: list[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` pairs for ``PipelineOptions.extra``; values are JSON where they parse (false, 256)."""
-    extra: dict[str, Any] = {}
-    for item in settings:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise XnorvisionError(f"--set takes KEY=VALUE, got {item!r}")
-        try:
-            extra[key] = json.loads(value)
-        except json.JSONDecodeError:
-            extra[key] = value
-    return extra
-
-
-def _pipeline_detector(name: str, threshold: float, threads: int, model: str | None,
+def _pipeline_detector(spec: PipelineSpec, threshold: float, threads: int, model: str | None,
                        extra: dict[str, Any]) -> ev.Detector:
     """The registered pipeline as one callable: its stages in order, then the score threshold."""
-    from xnorvision.plugins._manager import load_registry
-
-    spec = load_registry().pipeline(name)
     options = PipelineOptions(threshold=threshold, threads=threads, model=model, extra=extra)
     stages = list(spec.build(options))
 
@@ -75,14 +57,19 @@ def eval_faces(
     if not 0.0 < iou <= 1.0:
         raise XnorvisionError(f"--iou must be in (0, 1], got {iou}")
     cv2.setNumThreads(threads)
+    detectors: dict[str, ev.Detector] = {}
+    if not baselines_only:  # options checked first: a typo fails before any image is read
+        from xnorvision.plugins import load_registry, parse_settings
+        from xnorvision.plugins._options import split_settings
+
+        spec = load_registry().pipeline(pipeline)
+        extra = parse_settings(settings or [], {pipeline: spec.options})[pipeline]
+        given = split_settings(settings or [])
+        tag = " ".join(([Path(model).stem] if model else []) + [f"{k}={extra[k]}" for k in given])
+        name = f"{pipeline} ({tag})" if tag else pipeline
+        detectors[name] = _pipeline_detector(spec, threshold, threads, model, extra)
     items = ev.load_face_list(data, root)
     items = items[:limit] if limit > 0 else items
-    detectors: dict[str, ev.Detector] = {}
-    if not baselines_only:
-        extra = _extra(settings or [])
-        tag = " ".join(([Path(model).stem] if model else []) + [f"{k}={v}" for k, v in extra.items()])
-        name = f"{pipeline} ({tag})" if tag else pipeline
-        detectors[name] = _pipeline_detector(pipeline, threshold, threads, model, extra)
     for spec in baseline or []:
         name, det = ev.baseline_detector(spec)
         detectors[name] = det

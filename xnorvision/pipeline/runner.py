@@ -2,13 +2,16 @@
 
 Each stage is timed on its own. A stage that raises costs one frame (logged, counted) unless ``strict``.
 Ctrl-C (when run on the main thread) and :meth:`Runner.stop` end the loop between frames, and the sinks
-are always closed, so saved files are complete and hold exactly the frames counted.
+are always closed, every one even when another fails, so saved files are complete and hold exactly the
+frames counted. A sink that fails to write stops the run (the others are closed complete) and its error
+is raised.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 import time
 from collections import deque
@@ -46,6 +49,11 @@ class Summary:
     interrupted: bool = False
     stage_ms: dict[str, tuple[float, float]] = field(default_factory=dict)  # name -> (p50, p95)
     stage_errors: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def all_failed(self) -> bool:
+        """Frames came in and a stage failed on every one: the run produced nothing."""
+        return self.frames == 0 and self.errors > 0
 
     @property
     def fps(self) -> float:
@@ -128,11 +136,15 @@ class Runner:
         finally:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
-            capture.stop()
             self.summary.seconds = time.perf_counter() - start
             self.summary.dropped = capture.dropped
-            self._close_sinks()
             self.summary.stage_ms = {name: _p50_p95(v) for name, v in self._latency.items()}
+            failures = self._close_all(capture)
+            in_flight = sys.exc_info()[1] is not None
+            for failure in failures if in_flight else failures[1:]:
+                log.warning("%s", failure)
+        if failures:  # only reached when the loop itself ended cleanly
+            raise failures[0]
         return self.summary
 
     def _reached_max(self) -> bool:
@@ -171,9 +183,15 @@ class Runner:
         for sink in self.sinks:
             sink.write(result)
 
-    def _close_sinks(self) -> None:
-        for sink in self.sinks:
-            sink.close()
+    def _close_all(self, capture: CaptureThread) -> list[Exception]:
+        """Stop the capture and close every sink, each on its own; the failures, in order."""
+        failures: list[Exception] = []
+        for close in [capture.stop] + [sink.close for sink in self.sinks]:
+            try:
+                close()
+            except Exception as exc:
+                failures.append(exc)
+        return failures
 
 
 def _ema(prev: float | None, value: float, alpha: float = 0.1) -> float:

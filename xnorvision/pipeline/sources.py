@@ -163,17 +163,19 @@ def _image_list(spec: str) -> list[Path] | None:
     return None
 
 
-def _open_plugin_source(plugin: SourceSpec, spec: str) -> Source:
+def _open_plugin_source(plugin: SourceSpec, owner: str, spec: str) -> Source:
+    from xnorvision.pipeline.guard import GuardedSource  # guard imports this module
+
+    label = f"source {plugin.name!r} of plugin {owner!r}"
     try:
         source = plugin.open(spec)
     except XnorvisionError:
         raise
     except Exception as exc:  # plugin code: its failure, reported in one line
-        raise SourceError(f"source {plugin.name!r} cannot open {spec}: {type(exc).__name__}: {exc}") from exc
+        raise SourceError(f"{label} cannot open {spec}: {type(exc).__name__}: {exc}") from exc
     if not isinstance(source, Source):
-        raise SourceError(f"source {plugin.name!r} returned {type(source).__name__}, which lacks "
-                          "name/live/read/close")
-    return source
+        raise SourceError(f"{label} returned {type(source).__name__}, which lacks name/live/read/close")
+    return GuardedSource(source, label)
 
 
 def open_source(
@@ -202,9 +204,8 @@ def open_source(
 
 
 def _open_file_or_plugin(spec: str, registry: Registry | None) -> Source:
-    plugin = registry.source_for(spec) if registry is not None else None
-    if plugin is not None:
-        return _open_plugin_source(plugin, spec)
+    if registry is not None and (plugin := registry.source_for(spec)) is not None:
+        return _open_plugin_source(plugin, registry.owner_of("sources", plugin), spec)
     if "://" in spec:
         return open_stream(spec)
     images = _image_list(spec)

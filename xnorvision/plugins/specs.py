@@ -10,6 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from xnorvision.detect.detections import Detections
+from xnorvision.plugins._options import Option
 
 
 @runtime_checkable
@@ -47,12 +48,21 @@ class PipelineOptions:
 
 @dataclass(frozen=True)
 class PipelineSpec:
-    """A named pipeline: ``build(options)`` returns its stages (proposal stage first)."""
+    """A named pipeline: ``build(options)`` returns its stages (proposal stage first).
+
+    ``options`` declares what ``--set NAME=VALUE`` may set; ``build`` finds the typed values (defaults
+    filled) in ``options.extra``.
+    """
 
     name: str
     build: Callable[[PipelineOptions], Sequence[Stage]]
     description: str = ""
     models: tuple[str, ...] = ()
+    options: tuple[Option, ...] = ()
+
+    def defaults(self) -> dict[str, Any]:
+        """``extra`` as the pipeline sees it when nothing is set."""
+        return {o.name: o.default for o in self.options}
 
 
 @dataclass(frozen=True)
