@@ -18,7 +18,7 @@ _Opt = typer.Option
 
 @bench_app.command("model")
 def bench_model_cmd(
-    path: Annotated[Path | None, typer.Argument(help="An .xnv model file.")] = None,
+    model: Annotated[str | None, typer.Argument(help="A registered model name or .xnv path.")] = None,
     reference: Annotated[str | None, _Opt("--reference", help=f"One of: {', '.join(REFERENCES)}.")] = None,
     threads: Annotated[int, _Opt("--threads", min=1, help="Threads for every runtime.")] = 1,
     batch: Annotated[int, _Opt("--batch", min=1, help="Images per call.")] = 1,
@@ -26,10 +26,15 @@ def bench_model_cmd(
     json_path: Annotated[Path | None, _Opt("--json", help="Also write the report as JSON here.")] = None,
 ) -> None:
     """Images/s, p50/p95 latency and weight size of a model on xnorvision and on float32 torch."""
-    if (path is None) == (reference is None):
-        raise XnorvisionError("give either a model PATH or --reference NAME")
+    if (model is None) == (reference is None):
+        raise XnorvisionError("give either a MODEL (name or path) or --reference NAME")
     if reference is not None and reference not in REFERENCES:
         raise XnorvisionError(f"unknown reference network {reference!r}; choose from {', '.join(REFERENCES)}")
+    path = None
+    if model is not None:
+        from xnorvision.plugins import load_registry, resolve_model
+
+        path = resolve_model(model, load_registry())
     report = bench_model(path, reference, threads, batch, seconds)
     typer.echo(format_report(report))
     if json_path is not None:
