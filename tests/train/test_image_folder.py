@@ -95,3 +95,16 @@ def test_train_help_lists_every_recipe(capsys) -> None:
     code, out, _ = _cli(capsys, "train", "--help")
     flat = " ".join(out.replace("│", " ").split())
     assert code == 0 and all(name in flat for name in RECIPES)
+
+
+def test_the_custom_training_example_of_the_docs_runs(tmp_path, capsys, monkeypatch) -> None:
+    """docs/plugins.md's Python example, as written: own nn.Module -> binarize -> train -> export_model."""
+    doc = (Path(__file__).parents[2] / "docs" / "plugins.md").read_text()
+    after = doc.split("<!-- doc-example: custom-training", 1)[1]
+    code = after.split("```python\n", 1)[1].split("\n```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    shapes_folder(tmp_path / "my-shapes", per_class=20)
+    exec(compile(code, "docs/plugins.md", "exec"), {"__name__": "doc_example"})
+    assert "runtime agrees with torch on 1.0 of the images" in capsys.readouterr().out
+    code, out, err = _cli(capsys, "eval", "classify", "--model", "shapes.xnv", "--data", "my-shapes")
+    assert code == 0 and "on 40 images" in out and "circle" in out, err
