@@ -33,6 +33,9 @@ class FailingStage:
         raise RuntimeError("always")
 
 
+CLOSED: list[str] = []  # paths of the FileSinks closed, in order
+
+
 class FileSink:
     """``PATH``: one line per frame; raises on write ``fail_at`` or on close when asked."""
 
@@ -46,6 +49,7 @@ class FileSink:
 
     def close(self) -> None:
         self.file.close()
+        CLOSED.append(self.file.name)
         if self.fail_close:
             raise ValueError("lost the handle")
 
@@ -210,7 +214,7 @@ def test_sink_that_fails_to_close_is_named_and_others_still_close(cli, installed
     code, _, err = cli("run", "--source", "synth:3", "--headless", "--sink", f"badclose:{tmp_path / 'b'}",
                        "--sink", f"vehicles:csv:{good}")
     assert code == 2 and "sink 'badclose' of plugin 'vehicles' failed to close: ValueError" in _one_error(err)
-    assert good.read_text() == "0\n1\n2\n"
+    assert CLOSED[-1] == str(good) and good.read_text() == "0\n1\n2\n"  # closed after the one that failed
 
 
 def test_source_that_fails_to_read_is_named(cli, installed, tmp_path: Path) -> None:
