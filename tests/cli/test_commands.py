@@ -79,7 +79,8 @@ def test_new_plugin_installs_registers_and_passes_its_own_test(cli, tmp_path: Pa
     pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target",
            str(site), str(root)]
     subprocess.run(pip, check=True, capture_output=True, timeout=300)
-    env = {**os.environ, "PYTHONPATH": str(site), "XNORVISION_STRICT_PLUGINS": "1"}
+    repo = str(Path(__file__).parents[2])  # the xnorvision under test, even where another copy is installed
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), repo]), "XNORVISION_STRICT_PLUGINS": "1"}
     env.pop("XNORVISION_DISABLE_PLUGINS", None)
     xnv = [sys.executable, "-c", "from xnorvision.cli import main; main()"]
 
@@ -88,7 +89,9 @@ def test_new_plugin_installs_registers_and_passes_its_own_test(cli, tmp_path: Pa
     mine = [p for p in json.loads(listed.stdout) if p["name"] == "traffic-signs"]
     assert mine == [{"name": "traffic-signs", "version": "0.1.0", "models": ["traffic-signs-default"],
                      "pipelines": ["traffic-signs"], "sources": [], "sinks": [],
-                     "options": {"traffic-signs": []}, "error": None}]
+                     "options": {"traffic-signs": [{"name": "top_k", "type": "int", "default": 3,
+                                                    "help": "how many of the best classes each box keeps"}]},
+                     "error": None}]
 
     ran = subprocess.run([*xnv, "run", "--source", "synth:3", "--plugin", "traffic-signs", "--headless",
                           "--threshold", "0"], env=env, capture_output=True, text=True, timeout=120)
