@@ -6,14 +6,38 @@ Errors the user can act on (:class:`~xnorvision.errors.XnorvisionError`) print o
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 
-from xnorvision.cli import _bench_kernels, _bench_model, _eval_classify, _eval_faces, _model, _run, _train  # noqa: F401
-from xnorvision.cli._apps import State, app
-from xnorvision.errors import XnorvisionError
 
-__all__ = ["app", "main"]
+def process_settings() -> None:
+    """The process-wide choices that belong to the app, not the library; before the kernels load.
+
+    Waiting OpenMP threads spin for about 0.3 ms (libgomp counts ~100 spins a microsecond), then sleep:
+    long enough to stay awake between the layers of one frame, far shorter than libgomp's 3 ms default,
+    which kept a core busy between frames that the capture and Qt threads need. A user's own policy wins.
+    """
+    if "OMP_WAIT_POLICY" not in os.environ:
+        os.environ.setdefault("GOMP_SPINCOUNT", "30000")
+
+
+process_settings()  # here, because the command modules below load the kernels (and with them OpenMP)
+
+from xnorvision.cli import (  # noqa: E402, F401, I001
+    _bench_kernels,
+    _bench_model,
+    _eval_classify,
+    _eval_faces,
+    _model,
+    _run,
+    _tables,
+    _train,
+)
+from xnorvision.cli._apps import State, app  # noqa: E402
+from xnorvision.errors import XnorvisionError  # noqa: E402
+
+__all__ = ["app", "main", "process_settings"]
 
 
 def main(argv: list[str] | None = None) -> None:

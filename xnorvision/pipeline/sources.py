@@ -15,6 +15,7 @@ import numpy as np
 
 from xnorvision._opencv import opencv_log_level
 from xnorvision.errors import SourceError, XnorvisionError
+from xnorvision.pipeline.streams import StreamSource
 from xnorvision.pipeline.synth import SynthSource
 from xnorvision.plugins._registry import Registry
 from xnorvision.plugins.specs import SourceSpec
@@ -106,13 +107,10 @@ def open_video(path: Path) -> CaptureSource:
     return CaptureSource(cap, str(path), live=False)
 
 
-def open_stream(url: str) -> CaptureSource:
-    """A network stream OpenCV's FFmpeg backend reads (rtsp://, http://...): live, newest frame only."""
-    cap = cv2.VideoCapture(url)
-    if not cap.isOpened():
-        cap.release()
-        raise SourceError(f"cannot open stream {url}; check the address, or install a plugin that reads it")
-    return CaptureSource(cap, url, live=True)
+def open_stream(url: str) -> StreamSource:
+    """A network stream OpenCV's FFmpeg backend reads (rtsp://, http://...): live, newest frame only,
+    reconnected when it drops or stalls (see :mod:`xnorvision.pipeline.streams`)."""
+    return StreamSource(url)
 
 
 class ImageFilesSource:
