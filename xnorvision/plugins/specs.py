@@ -60,10 +60,6 @@ class PipelineSpec:
     models: tuple[str, ...] = ()
     options: tuple[Option, ...] = ()
 
-    def defaults(self) -> dict[str, Any]:
-        """``extra`` as the pipeline sees it when nothing is set."""
-        return {o.name: o.default for o in self.options}
-
 
 @dataclass(frozen=True)
 class SourceSpec:
