@@ -232,3 +232,14 @@ def test_run_where_every_frame_failed_exits_3(cli, installed) -> None:
     assert "error: every frame failed" in err
     code, _, err = cli("run", "--source", "synth:3", "--plugin", "doomed", "--headless", "--strict")
     assert code == 2 and "--strict" in err
+
+
+def test_set_without_a_pipeline_is_an_error(cli, installed) -> None:
+    code, _, err = cli("run", "--source", "synth:2", "--headless", "--set", "size=1")
+    assert code == 2 and "--set needs --plugin NAME" in _one_error(err)
+
+
+def test_plugins_table_lists_options_and_clash_warnings(cli, installed) -> None:
+    code, out, _ = cli("plugins")
+    assert code == 0 and "--set size=<int> (opts, default 4): a size" in out
+    assert "warning: " in out and "sink 'csv' is registered by plugins 'boats' and 'vehicles'" in out
