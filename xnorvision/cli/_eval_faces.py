@@ -6,11 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import cv2
-import numpy as np
 import typer
 
 from xnorvision.cli._apps import eval_app
-from xnorvision.detect import Detections
 from xnorvision.errors import XnorvisionError
 from xnorvision.eval import faces as ev
 from xnorvision.eval.corruptions import parse_corruptions
@@ -32,20 +30,13 @@ def _sweep(spec: str | None) -> tuple[str, list[str]]:
 
 def _pipeline_detector(pipeline: str, floor: float, threads: int, model: str | None,
                        settings: list[str]) -> ev.Detector:
-    """The registered pipeline as one callable: its stages in order (the run's own stage builder)."""
-    from xnorvision.pipeline.launch import RunConfig, build_stages
+    """The registered pipeline (or chain) as one callable: the same :class:`Pipeline` that ``run`` uses,
+    at the floor as its threshold (a labeler in a chain sees the boxes that will be scored)."""
+    from xnorvision.pipeline.launch import RunConfig, build_pipeline
     from xnorvision.plugins._manager import load_registry
 
     config = RunConfig(plugin=pipeline, model=model, threshold=floor, threads=threads, settings=settings)
-    stages = build_stages(load_registry(), config)
-
-    def detect(frame: np.ndarray) -> Detections:
-        dets = Detections.empty()
-        for stage in stages:
-            dets = stage(frame, dets)
-        return dets
-
-    return detect
+    return build_pipeline(load_registry(), config).detect
 
 
 def _ours(pipeline: str, floor: float, threads: int, model: str | None, settings: list[str],
@@ -58,14 +49,16 @@ def _ours(pipeline: str, floor: float, threads: int, model: str | None, settings
     from xnorvision.plugins import load_registry, parse_settings
     from xnorvision.plugins._options import split_settings
 
-    declared = {pipeline: load_registry().pipeline(pipeline).options}
+    registry = load_registry()
+    names = [n.strip() for n in pipeline.split(",")]
+    declared = {n: registry.pipeline(n).options for n in names}
     given = [k.rpartition(".")[2] for k in split_settings(settings)]
     key, values = _sweep(sweep)
     bare = key.rpartition(".")[2]
     out = []
     for value in values:
         run = [*settings, *([f"{key}={value}"] if key else [])]
-        extra = parse_settings(run, declared)[pipeline]
+        extra = {k: v for e in reversed(parse_settings(run, declared).values()) for k, v in e.items()}
         fixed = [f"{k}={extra[k]}" for k in given if k != bare]
         tag = " ".join(([Path(model).stem] if model else []) + fixed)
         if bare == "long_side":

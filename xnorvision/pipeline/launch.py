@@ -10,17 +10,19 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 
 from xnorvision.errors import PluginError, XnorvisionError
+from xnorvision.pipeline.contract import Pipeline, PipelineOptions, Stage
 from xnorvision.pipeline.guard import GuardedSink
 from xnorvision.pipeline.runner import Runner
 from xnorvision.pipeline.sinks import JsonlSink, Sink, VideoSink
 from xnorvision.pipeline.sources import open_source, parse_size
 from xnorvision.plugins._options import parse_settings
 from xnorvision.plugins._registry import Registry
-from xnorvision.plugins.specs import PipelineOptions, PipelineSpec, Stage
+from xnorvision.plugins.specs import PipelineSpec
 
 
 @dataclass
@@ -39,6 +41,7 @@ class RunConfig:
     strict: bool = False
     sinks: list[str] = field(default_factory=list)  # plugin sinks as "[PLUGIN:]NAME:TARGET"
     settings: list[str] = field(default_factory=list)  # pipeline options as "[PIPELINE.]KEY=VALUE"
+    extra: dict[str, Any] = field(default_factory=dict)  # the same, already typed (Python callers)
 
 
 def display_available() -> bool:
@@ -56,13 +59,14 @@ def build_stages(registry: Registry, config: RunConfig) -> list[Stage]:
     ``--set`` options it declares, typed, with its defaults filled.
     """
     if config.plugin is None:
-        for flag, given in (("--model", config.model), ("--set", config.settings)):
+        for flag, given in (("--model", config.model), ("--set", config.settings or config.extra)):
             if given:
                 raise XnorvisionError(f"{flag} needs --plugin NAME, the pipeline it is for")
         return []
     names = [n.strip() for n in config.plugin.split(",")]
     specs = [registry.pipeline(n) for n in names]  # every name checked before anything loads
-    extras = parse_settings(config.settings, {n: s.options for n, s in zip(names, specs, strict=True)})
+    declared = {n: s.options for n, s in zip(names, specs, strict=True)}
+    extras = parse_settings(config.settings, declared, config.extra)
     if config.model is not None:
         registry.resolve_model(config.model)  # a clear error now rather than inside the plugin
     stages: list[Stage] = []
@@ -72,6 +76,13 @@ def build_stages(registry: Registry, config: RunConfig) -> list[Stage]:
                                   extra=extras[name])
         stages.extend(_build_one(spec, options))
     return stages
+
+
+def build_pipeline(registry: Registry, config: RunConfig) -> Pipeline:
+    """The chain ``config.plugin`` names, built and held to the pipeline contract at ``config.threshold``."""
+    if config.threshold < 0 or config.threshold > 1:
+        raise XnorvisionError(f"--threshold {config.threshold}: must be between 0 and 1")
+    return Pipeline(build_stages(registry, config), config.threshold)
 
 
 def _build_one(spec: PipelineSpec, options: PipelineOptions) -> list[Stage]:
@@ -110,14 +121,12 @@ def open_plugin_sink(registry: Registry, item: str) -> Sink:
 
 def prepare(registry: Registry, config: RunConfig) -> Runner:
     """A runner wired from ``config``; the caller runs it (headless) or hands it to the window."""
-    if config.threshold < 0 or config.threshold > 1:
-        raise XnorvisionError(f"--threshold {config.threshold}: must be between 0 and 1")
     if config.threads is not None:
         if config.threads < 1:
             raise XnorvisionError(f"--threads {config.threads}: must be at least 1")
         cv2.setNumThreads(config.threads)
     size = parse_size(config.size) if config.size else None
-    stages = build_stages(registry, config)
+    pipeline = build_pipeline(registry, config)
     source = open_source(config.source, camera=config.camera, size=size, registry=registry)
     sinks: list[Sink] = []
     try:
@@ -131,5 +140,5 @@ def prepare(registry: Registry, config: RunConfig) -> Runner:
         for sink in sinks:
             sink.close()
         raise
-    return Runner(source, stages, sinks, drop_frames=config.drop_frames,
-                  strict=config.strict, max_frames=config.max_frames, threshold=config.threshold)
+    return Runner(source, pipeline, sinks, drop_frames=config.drop_frames,
+                  strict=config.strict, max_frames=config.max_frames)

@@ -76,16 +76,21 @@ def split_settings(settings: Iterable[str]) -> dict[str, str]:
 
 
 def parse_settings(
-    settings: Iterable[str], declared: Mapping[str, tuple[Option, ...]]
+    settings: Iterable[str],
+    declared: Mapping[str, tuple[Option, ...]],
+    typed: Mapping[str, Any] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """``--set`` items for a chain of pipelines -> each pipeline's typed ``extra``, defaults filled.
 
     ``declared`` maps each pipeline of the chain to its options. A bare key goes to every pipeline that
     declares it; ``PIPELINE.KEY`` to that one only. A key no pipeline declares is an error listing the
-    ones that exist.
+    ones that exist. ``typed`` holds values a Python caller already typed (the fixtures' ``extra``):
+    routed and checked the same way, not parsed.
     """
     extras = {name: {o.name: o.default for o in options} for name, options in declared.items()}
-    for key, text in split_settings(settings).items():
+    items = [(k, v, True) for k, v in split_settings(settings).items()]
+    items += [(k, v, False) for k, v in (typed or {}).items()]
+    for key, value, is_text in items:
         target, dot, bare = key.rpartition(".")
         targets = [target] if dot and target in declared else list(declared)
         name = bare if dot and target in declared else key
@@ -95,5 +100,5 @@ def parse_settings(
             where = " and ".join(targets) or "no pipeline"
             raise XnorvisionError(f"--set {key}: unknown option for {where} (options: {known})")
         for pipeline, option in hits:
-            extras[pipeline][name] = option.parse(text)
+            extras[pipeline][name] = option.parse(value) if is_text else value
     return extras
