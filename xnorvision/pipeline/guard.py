@@ -7,14 +7,16 @@ A plugin's ``read``, ``write`` or ``close`` may raise anything; the user should 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from xnorvision.errors import SinkError, SourceError, XnorvisionError
-from xnorvision.pipeline.result import FrameResult
-from xnorvision.pipeline.sinks import Sink
-from xnorvision.pipeline.sources import Source
+
+if TYPE_CHECKING:  # types only: sources.py imports this module
+    import numpy as np
+
+    from xnorvision.pipeline.result import FrameResult
+    from xnorvision.pipeline.sinks import Sink
+    from xnorvision.pipeline.sources import Source
 
 T = TypeVar("T")
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from xnorvision._opencv import opencv_log_level
 from xnorvision.errors import SourceError, XnorvisionError
+from xnorvision.pipeline.guard import GuardedSource
 from xnorvision.pipeline.streams import StreamSource
 from xnorvision.pipeline.synth import SynthSource
 from xnorvision.plugins._registry import Registry
@@ -162,8 +163,6 @@ def _image_list(spec: str) -> list[Path] | None:
 
 
 def _open_plugin_source(plugin: SourceSpec, owner: str, spec: str) -> Source:
-    from xnorvision.pipeline.guard import GuardedSource  # guard imports this module
-
     label = f"source {plugin.name!r} of plugin {owner!r}"
     try:
         source = plugin.open(spec)
