@@ -151,6 +151,7 @@ def test_plugins_json_lists_options(cli, installed) -> None:
     code, out, _ = cli("plugins", "--json")
     (info,) = [p for p in json.loads(out) if p["name"] == "vehicles"]
     assert info["options"]["opts"][0] == {"name": "size", "type": "int", "default": 4, "help": "a size"}
+    assert "sink 'csv' is registered by plugins 'boats' and 'vehicles'" in info["warning"]
 
 
 def test_faces_declares_the_options_eval_faces_sets(cli, tmp_path: Path) -> None:

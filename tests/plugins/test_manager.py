@@ -58,7 +58,8 @@ def test_registers_everything_and_reports_it() -> None:
     (info,) = reg.plugins
     assert info.to_json() == {"name": "good", "version": None, "models": ["good-model"],
                               "pipelines": ["good", "good-2"], "sources": ["good-src"],
-                              "sinks": ["good-sink"], "options": {"good": [], "good-2": []}, "error": None}
+                              "sinks": ["good-sink"], "options": {"good": [], "good-2": []}, "error": None,
+                              "warning": None}
 
 
 def test_broken_entry_point_is_skipped_and_reported(monkeypatch: pytest.MonkeyPatch) -> None:

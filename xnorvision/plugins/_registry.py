@@ -54,6 +54,7 @@ class PluginInfo:
             "sinks": list(self.sinks),
             "options": {k: list(v) for k, v in self.options.items()},
             "error": self.error,
+            "warning": self.warning,
         }
 
 
