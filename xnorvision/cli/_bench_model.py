@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from xnorvision._outputs import check_outputs
 from xnorvision.bench.model import bench_model, format_report
 from xnorvision.cli._apps import FLOAT_STORAGE_HELP, bench_app
 from xnorvision.errors import XnorvisionError
@@ -37,6 +38,7 @@ def bench_model_cmd(
         from xnorvision.plugins import load_registry, resolve_model
 
         path = resolve_model(model, load_registry())
+    check_outputs([("model", path)], [("--json", json_path)])
     report = bench_model(path, reference, threads, batch, seconds, float_storage=float_storage)
     typer.echo(format_report(report))
     if json_path is not None:

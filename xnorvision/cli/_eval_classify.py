@@ -10,6 +10,7 @@ import cv2
 import typer
 from typer import Option as Opt
 
+from xnorvision._outputs import check_outputs
 from xnorvision.cli._apps import eval_app
 from xnorvision.errors import XnorvisionError
 
@@ -40,6 +41,7 @@ def eval_classify(
     from xnorvision.plugins import load_registry
 
     path = resolve_model(model, load_registry())
+    check_outputs([("--model", path), ("--data", data)], [("--json", json_path), ("--confusion", confusion)])
     net = Model.load(path, threads=threads)
     images, truth, classes = read_labelled(data, last)
     outputs = int(net(images[:1]).shape[-1])

@@ -8,6 +8,7 @@ from typing import Annotated
 import cv2
 import typer
 
+from xnorvision._outputs import Named, check_outputs
 from xnorvision.cli._apps import eval_app
 from xnorvision.errors import XnorvisionError
 from xnorvision.eval import faces as ev
@@ -72,6 +73,18 @@ def _ours(pipeline: str, floor: float, threads: int, model: str | None, settings
     return out
 
 
+def _check_paths(data: Path, images: list[ev.FaceImage], model: str | None, baselines: list[str],
+                 outputs: list[Named]) -> None:
+    """No output is the face list, one of its images, the model or a baseline's file, or another output."""
+    from xnorvision.plugins._manager import load_registry
+
+    inputs: list[Named] = [("--data", data)] + [("image", item.path) for item in images]
+    inputs += [("--baseline", spec.partition(":")[2] or None) for spec in baselines]
+    if model is not None:
+        inputs.append(("--model", load_registry().resolve_model(model)))
+    check_outputs(inputs, outputs)
+
+
 _Opt = typer.Option
 
 
@@ -111,7 +124,10 @@ def eval_faces(
         raise XnorvisionError(f"--floor must be in [0, 1), got {floor}")
     if threads < 1:
         raise XnorvisionError(f"--threads must be at least 1, got {threads}")
-    items = ev.select_split(ev.load_face_list(data, root), split)
+    listed = ev.load_face_list(data, root)
+    _check_paths(data, listed, None if baselines_only else model, baseline or [],
+                 [("--json", json_path), ("--plot", plot), ("--pr-plot", pr_plot), ("--markdown", markdown)])
+    items = ev.select_split(listed, split)
     items = items[:limit] if limit > 0 else items
     cv2.setNumThreads(threads)
     contenders = [] if baselines_only else _ours(pipeline, floor, threads, model, settings or [], sweep)

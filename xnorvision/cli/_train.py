@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 from typer import Option as Opt
 
+from xnorvision._outputs import check_outputs
+from xnorvision._replace import check_regular_target
 from xnorvision.cli._apps import FLOAT_STORAGE_HELP, app
 from xnorvision.errors import XnorvisionError
 
@@ -61,6 +63,10 @@ def train(
     if mode is not None and mode not in ("xnor", "bwn", "float"):
         raise XnorvisionError(f"--mode {mode!r}: choose xnor, bwn or float")
     _need_torch()
+    outputs = [out / "checkpoint.pt", out / "model.xnv"]
+    check_outputs([("--data", data), ("--teacher", teacher)], [(p.name, p) for p in outputs])
+    for path in outputs:  # refused now rather than after the first epoch
+        check_regular_target(path)
     import torch
 
     from xnorvision.train.export import export_checkpoint
@@ -94,6 +100,8 @@ def export(
     float_storage: Annotated[str, Opt("--float-storage", help=FLOAT_STORAGE_HELP)] = "float32",
 ) -> None:
     """Export a training checkpoint to .xnv (batch norm and scaling folded; bit-exact with torch)."""
+    source = checkpoint / "checkpoint.pt" if checkpoint.is_dir() else checkpoint
+    check_outputs([("checkpoint", source)], [("--out", out)])
     _need_torch()
     from xnorvision.runtime.format import check_float_storage
     from xnorvision.train.export import export_checkpoint

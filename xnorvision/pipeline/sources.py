@@ -162,6 +162,22 @@ def _image_list(spec: str) -> list[Path] | None:
     return None
 
 
+def source_files(spec: str | None, registry: Registry | None = None) -> list[Path]:
+    """The local files ``--source spec`` reads (none for cameras, streams, ``synth:N`` and plugin sources).
+
+    What the output-path guard protects: an output must never be one of these.
+    """
+    if spec is None or spec.startswith("synth:") or "://" in spec:
+        return []
+    if registry is not None and registry.source_for(spec) is not None:
+        return []
+    images = _image_list(spec)
+    if images is not None:
+        return images
+    path = Path(spec).expanduser()
+    return [path] if path.exists() else []
+
+
 def _open_plugin_source(plugin: SourceSpec, owner: str, spec: str) -> Source:
     label = f"source {plugin.name!r} of plugin {owner!r}"
     try:

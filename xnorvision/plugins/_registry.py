@@ -94,6 +94,10 @@ class Registry:
             if info.name in owners:
                 info.warn(message)
 
+    def qualified(self, kind: str) -> dict[str, Any]:
+        """Every spec of ``kind`` by its ``plugin:name``, shared names included."""
+        return dict(self._qualified[kind])
+
     def owner(self, kind: str, name: str) -> str:
         """The plugin that registered ``name`` (bare or qualified) of ``kind``."""
         plugin, sep, _ = name.partition(SEP)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from xnorvision._replace import replace_atomically
 from xnorvision.errors import XnorvisionError
 from xnorvision.eval.classify import read_jpeg_chunk
 from xnorvision.eval.image_folder import SUFFIXES, is_image_folder, read_image_folder
@@ -87,9 +88,8 @@ def load_dataset(path: str | Path, val_size: int = 5000, limit: int | None = Non
         x = np.concatenate([p[0] for p in parts])
         y = np.concatenate([p[1] for p in parts])
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f".{os.getpid()}.tmp.npz")  # ranks of one torchrun write at once
-        np.savez(tmp, x=x, y=y)
-        tmp.replace(cache)
+        with replace_atomically(cache) as file:  # ranks of one torchrun may write it at once
+            np.savez(file, x=x, y=y)
     if not 0 < val_size < len(y):
         raise XnorvisionError(f"validation size {val_size} does not fit {len(y)} images")
     classes_file = (path if path.is_dir() else path.parent) / "classes.txt"
