@@ -70,6 +70,17 @@ class BrokenSource:
         pass
 
 
+class CloseFailsSource(BrokenSource):
+    """Two frames, then the end; its ``close`` raises."""
+
+    def read(self):
+        self.n += 1
+        return np.zeros((24, 32, 3), np.uint8) if self.n <= 2 else None
+
+    def close(self) -> None:
+        raise RuntimeError("socket already gone")
+
+
 OPTIONS = (Option("size", int, 4, "a size"), Option("fast", bool, False, "go fast"),
            Option("name", str, "x", "a name"))
 
@@ -90,6 +101,7 @@ def vehicles() -> types.SimpleNamespace:
     @hookimpl
     def xnorvision_register_sources(register):
         register(SourceSpec("broken", "broken://", open=BrokenSource))
+        register(SourceSpec("stuck", "stuck://", open=CloseFailsSource))
 
     return types.SimpleNamespace(**{k: v for k, v in locals().items() if k.startswith("xnorvision_")})
 
@@ -225,6 +237,14 @@ def test_source_that_fails_to_read_is_named(cli, installed, tmp_path: Path) -> N
     assert code == 2 and "source 'broken' of plugin 'vehicles' failed to read a frame: ConnectionError" \
         in line
     assert len(jsonl.read_text().splitlines()) == 2
+
+
+def test_source_that_fails_to_close_is_named_and_sinks_still_close(cli, installed, tmp_path: Path) -> None:
+    good = tmp_path / "good.txt"
+    code, _, err = cli("run", "--source", "stuck://cam", "--headless", "--sink", f"vehicles:csv:{good}")
+    line = _one_error(err)
+    assert code == 2 and "source 'stuck' of plugin 'vehicles' failed to close: RuntimeError" in line
+    assert CLOSED[-1] == str(good) and good.read_text() == "0\n1\n"
 
 
 def test_run_where_every_frame_failed_exits_3(cli, installed) -> None:
