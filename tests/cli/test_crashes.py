@@ -115,7 +115,7 @@ def test_threads_below_one_is_one_error_line_in_every_command(cli, command: list
 
 _EXITING_STAGES = '''
 import sys
-from xnorvision.api import PipelineSpec, hookimpl
+from xnorvision.api import PipelineSpec, SinkSpec, SourceSpec, hookimpl
 
 class ExitStage:
     name = "exits"
@@ -130,6 +130,30 @@ def _build_exits(options):
 def xnorvision_register_pipelines(register):
     register(PipelineSpec("exit-call", build=lambda options: [ExitStage()]))
     register(PipelineSpec("exit-build", build=_build_exits))
+
+class ExitSource:
+    name, live = "exits", False
+
+    def read(self):
+        sys.exit(7)
+
+    def close(self):
+        pass
+
+class ExitSink:
+    def write(self, result):
+        sys.exit(8)
+
+    def close(self):
+        pass
+
+@hookimpl
+def xnorvision_register_sources(register):
+    register(SourceSpec("exits", "exit://", open=lambda spec: ExitSource()))
+
+@hookimpl
+def xnorvision_register_sinks(register):
+    register(SinkSpec("exits", open=lambda target: ExitSink()))
 '''
 _EXITING_HOOK = '''
 import sys
@@ -280,3 +304,11 @@ def test_a_default_thread_count_is_capped_quietly_an_asked_one_with_a_warning(tm
     assert "warning: --threads" not in on_one_cpu()
     assert "warning: --threads 2 is more than the 1 CPUs this process may use; using 1" in on_one_cpu(
         "--threads", "2")
+
+
+def test_sys_exit_in_a_plugin_source_or_sink_is_one_error_line(installed: dict[str, str]) -> None:
+    installed["XNORVISION_DISABLE_PLUGINS"] = "slow"
+    code, _, err = xnorvision("run", "--source", "exit://x", "--headless", env=installed)
+    assert "failed to read a frame: SystemExit: 7" in one_error_line(code, err)
+    code, _, err = xnorvision("run", "--source", "synth:2", "--sink", "exits:x", "--headless", env=installed)
+    assert "failed to write: SystemExit: 8" in one_error_line(code, err)

@@ -6,6 +6,7 @@ keep every frame behind a small bounded queue (the reader waits, memory stays fl
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from xnorvision.pipeline.sources import Source
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -66,8 +69,12 @@ class CaptureThread:
                 self._done = True
                 close = self._close_when_done
                 self._cond.notify_all()
-            if close:
-                self._close_source()
+            if close:  # nobody waits for this thread any more: a failure to close can only be logged
+                try:
+                    self._close_source()
+                except Exception as exc:
+                    log.warning("closing %s after its stalled read failed: %s: %s", self.source.name,
+                                type(exc).__name__, exc)
 
     def _put(self, frame: Frame) -> None:
         with self._cond:

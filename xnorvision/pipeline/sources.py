@@ -15,6 +15,7 @@ import numpy as np
 
 from xnorvision._opencv import opencv_log_level
 from xnorvision.errors import PLUGIN_FAILURES, SourceError, XnorvisionError
+from xnorvision.pipeline.guard import GuardedSource
 from xnorvision.pipeline.streams import StreamSource
 from xnorvision.pipeline.synth import SynthSource
 from xnorvision.plugins._registry import Registry
@@ -194,17 +195,17 @@ def source_files(spec: str | None, registry: Registry | None = None) -> list[Pat
     return [path] if path.exists() else []
 
 
-def _open_plugin_source(plugin: SourceSpec, spec: str) -> Source:
+def _open_plugin_source(plugin: SourceSpec, owner: str, spec: str) -> Source:
+    label = f"source {plugin.name!r} of plugin {owner!r}"
     try:
         source = plugin.open(spec)
     except XnorvisionError:
         raise
     except PLUGIN_FAILURES as exc:  # plugin code: its failure, reported in one line
-        raise SourceError(f"source {plugin.name!r} cannot open {spec}: {type(exc).__name__}: {exc}") from exc
+        raise SourceError(f"{label} cannot open {spec}: {type(exc).__name__}: {exc}") from exc
     if not isinstance(source, Source):
-        raise SourceError(f"source {plugin.name!r} returned {type(source).__name__}, which lacks "
-                          "name/live/read/close")
-    return source
+        raise SourceError(f"{label} returned {type(source).__name__}, which lacks name/live/read/close")
+    return GuardedSource(source, label)
 
 
 def open_source(
@@ -233,9 +234,8 @@ def open_source(
 
 
 def _open_file_or_plugin(spec: str, registry: Registry | None) -> Source:
-    plugin = registry.source_for(spec) if registry is not None else None
-    if plugin is not None:
-        return _open_plugin_source(plugin, spec)
+    if registry is not None and (plugin := registry.source_for(spec)) is not None:
+        return _open_plugin_source(plugin, registry.owner_of("sources", plugin), spec)
     if "://" in spec:
         return open_stream(spec)
     images = _image_list(spec)

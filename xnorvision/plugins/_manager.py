@@ -127,11 +127,11 @@ def _load_one(
         for impl in getattr(pm.hook, hook_name).get_hookimpls():
             if impl.plugin_name == info.name:
                 impl.function(**_hook_kwargs(impl.argnames, _collector(staged, kind, spec_type, info.name)))
-    for kind, spec in staged:  # all hooks succeeded: keep everything, or nothing on a clash
-        registry.check_free(kind, spec.name, info.name)
-    for kind, spec in staged:
+    for kind, spec in staged:  # all hooks succeeded: keep everything (a shared name loses only its bare form)
         registry.add(kind, spec, info.name)
         getattr(info, kind).append(spec.name)
+        if kind == "pipelines":
+            info.options[spec.name] = [option.to_json() for option in spec.options]
 
 
 def _hook_kwargs(argnames: tuple[str, ...], register: Callable[[Any], None]) -> dict[str, Any]:
