@@ -59,3 +59,23 @@ def test_stop_closes_at_once_when_the_thread_has_ended() -> None:
         time.sleep(0.01)
     capture.stop()
     assert source.closes == 1 and not source.closed_during_read
+
+
+def test_a_deferred_close_that_fails_is_logged_not_a_thread_traceback(monkeypatch, caplog) -> None:
+    class FailingClose(StalledSource):
+        def close(self) -> None:
+            super().close()
+            raise OSError("device gone")
+
+    uncaught: list[threading.ExceptHookArgs] = []
+    monkeypatch.setattr(threading, "excepthook", uncaught.append)
+    source = FailingClose()
+    capture = CaptureThread(source, drop_frames=True)
+    capture.stop_wait_seconds = 0.1
+    capture.start()
+    assert source.reading.wait(10)
+    capture.stop()
+    source.resume.set()
+    capture._thread.join(10)
+    assert source.closes == 1 and not uncaught
+    assert "could not close stalled after a stalled read: OSError: device gone" in caplog.text

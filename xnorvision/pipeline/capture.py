@@ -73,7 +73,7 @@ class CaptureThread:
                 try:
                     self._close_source()
                 except Exception as exc:
-                    log.warning("closing %s after its stalled read failed: %s: %s", self.source.name,
+                    log.warning("could not close %s after a stalled read: %s: %s", self.source.name,
                                 type(exc).__name__, exc)
 
     def _put(self, frame: Frame) -> None:
