@@ -1,8 +1,10 @@
-"""CIFAR-style training data: decode the JPEG chunks once, cache the arrays, batch and augment in torch.
+"""Training data: CIFAR-style JPEG chunks or an image folder; batch and augment in torch.
 
-The decoded arrays live in an ignored cache folder (``.cache/`` by default, ``XNORVISION_CACHE`` to move it),
-keyed by the hash of the source files, so a second run starts in a second and never copies data into git.
-Validation is the tail of the last chunk (``val_size`` images), as the model card reports it.
+Chunks are decoded once into an ignored cache folder (``.cache/`` by default, ``XNORVISION_CACHE`` to move
+it), keyed by the hash of the source files, so a second run starts in a second and never copies data into
+git. Their validation set is the tail of the last chunk (``val_size`` images), as the model card reports
+it. An image folder (one sub-folder per class, the names are the labels) is resized to the input size and
+split at random with a seed (``holdout`` of it validates).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import torch
 from xnorvision._replace import replace_atomically
 from xnorvision.errors import XnorvisionError
 from xnorvision.eval.classify import read_jpeg_chunk
+from xnorvision.eval.image_folder import SUFFIXES, is_image_folder, read_image_folder
 
 __all__ = ["MEAN", "STD", "Dataset", "data_hash", "input_spec", "load_dataset", "to_tensor"]
 
@@ -64,12 +67,16 @@ def _cache_dir() -> Path:
     return Path(os.environ.get("XNORVISION_CACHE", Path.cwd() / ".cache")) / "xnorvision"
 
 
-def load_dataset(path: str | Path, val_size: int = 5000, limit: int | None = None) -> Dataset:
+def load_dataset(path: str | Path, val_size: int = 5000, limit: int | None = None, *, holdout: float = 0.2,
+                 size: int = 32, seed: int = 0) -> Dataset:
     """All chunks under ``path`` (a folder of ``train_*.npz`` or one file); the last ``val_size`` validate.
 
-    ``limit`` keeps only the first ``limit`` training images (quick runs and tests).
+    An image folder instead is resized to ``size`` x ``size`` and a seeded random ``holdout`` fraction of
+    it validates. ``limit`` keeps only the first ``limit`` training images (quick runs and tests).
     """
     path = Path(path)
+    if is_image_folder(path):
+        return _folder_dataset(path, holdout, size, seed, limit)
     files = _chunks(path)
     digest = data_hash(files)
     cache = _cache_dir() / f"chunks-{digest[:16]}.npz"
@@ -92,6 +99,25 @@ def load_dataset(path: str | Path, val_size: int = 5000, limit: int | None = Non
     if limit is not None:
         tx, ty = tx[:limit], ty[:limit]
     return Dataset(tx, ty, x[-val_size:], y[-val_size:], classes, digest)
+
+
+def _folder_dataset(path: Path, holdout: float, size: int, seed: int, limit: int | None) -> Dataset:
+    if not 0 < holdout < 1:
+        raise XnorvisionError(f"--holdout {holdout}: give the validation fraction, between 0 and 1")
+    x, y, classes = read_image_folder(path, (size, size))
+    order = np.random.default_rng(seed).permutation(len(y))
+    n_val = max(1, round(holdout * len(y)))
+    if n_val >= len(y):
+        raise XnorvisionError(f"{path}: {len(y)} images are too few to hold out {holdout:g} of them")
+    val, tr = order[:n_val], order[n_val:]
+    if limit is not None:
+        tr = tr[:limit]
+    files = sorted(f for f in path.rglob("*") if f.suffix.lower() in SUFFIXES)
+    h = hashlib.sha256()
+    for f in files:
+        h.update(str(f.relative_to(path)).encode())
+        h.update(f.read_bytes())
+    return Dataset(x[tr], y[tr], x[val], y[val], classes, h.hexdigest())
 
 
 def to_tensor(images: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:

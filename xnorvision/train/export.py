@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from xnorvision.errors import XnorvisionError
 from xnorvision.runtime import save_model
 from xnorvision.runtime.format import describe_outputs
 from xnorvision.runtime.outputs import OutputKind
@@ -52,7 +53,16 @@ def export_checkpoint(checkpoint: str | Path, path: str | Path, float_storage: s
     from xnorvision.train.data import input_spec
     from xnorvision.train.trainer import load_checkpoint, model_from_checkpoint
 
-    ckpt = load_checkpoint(checkpoint)
+    not_ours = (f"{checkpoint}: not a checkpoint written by `xnorvision train` (%s); export your own torch "
+                "model from Python with xnorvision.train.export_model (docs/plugins.md)")
+    try:
+        ckpt = load_checkpoint(checkpoint)
+    except XnorvisionError:
+        raise
+    except Exception as exc:  # a pickled module, a foreign format, junk: the file's problem, in one line
+        raise XnorvisionError(not_ours % f"weights-only torch.load fails: {type(exc).__name__}") from None
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("recipe"), dict) or "model" not in ckpt:
+        raise XnorvisionError(not_ours % "it holds no recipe and model state")
     model, recipe = model_from_checkpoint(ckpt)
     history = ckpt.get("history") or []
     metadata = {"recipe": recipe.to_dict(), "data_hash": ckpt.get("data_hash"),
@@ -61,6 +71,7 @@ def export_checkpoint(checkpoint: str | Path, path: str | Path, float_storage: s
     if history:
         metadata["val_top1"] = history[-1]["val_acc"]
         metadata["val_images"] = recipe.val_size
-    export_model(model, path, input_spec(), list(ckpt.get("classes") or []), metadata, ["logits"],
+    size = recipe.input_size
+    export_model(model, path, input_spec(size, size), list(ckpt.get("classes") or []), metadata, ["logits"],
                  float_storage)
     return Path(path)

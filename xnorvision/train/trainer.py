@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -125,7 +125,10 @@ def train(recipe: Recipe, data: str | Path | Dataset, out: str | Path, *, device
     if state is not None:
         recipe = Recipe.from_dict(state["recipe"])  # the run continues as it was started
         teacher = state.get("teacher") or teacher
-    ds = data if isinstance(data, Dataset) else load_dataset(data, recipe.val_size, limit)
+    ds = data if isinstance(data, Dataset) else load_dataset(
+        data, recipe.val_size, limit, holdout=recipe.holdout, size=recipe.input_size, seed=recipe.seed)
+    # the data decides the class count, and a small data set a smaller batch (both recorded in the recipe)
+    recipe = replace(recipe, num_classes=len(ds.classes), batch_size=min(recipe.batch_size, len(ds.train_y)))
     torch.manual_seed(recipe.seed)
 
     teacher_model = teacher_state = None
