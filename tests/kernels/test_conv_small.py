@@ -59,6 +59,11 @@ SHAPES = [
     (1, 4, 37, 3, (2, 3), (1, 2), (0, 1), 33),
     (1, 3, 2, 1, (3, 3), 3, 1, 16),  # stride 3, every pixel at an edge
     (1, 2, 64, 3, (3, 3), 1, 1, 16),  # long rows: many full tiles and an overlapping last one
+    # AVX-512 tiles of several channel blocks: 4 x 6 pixels (ResNet's 7x7 stem), 3 x 8, 2 x 12
+    (1, 6, 40, 3, (7, 7), 2, 3, 64),
+    (1, 3, 50, 3, (3, 3), 1, 1, 48),
+    (1, 3, 45, 2, (3, 3), 1, 1, 30),
+    (1, 3, 40, 2, (3, 3), 1, 1, 100),  # 7 blocks: one tile of 4, one of 3 with the last masked
 ]
 
 
@@ -363,6 +368,8 @@ POOL_SHAPES = [
     (1, 10, 12, 2, (5, 5), 2, 2, 16),
     (1, 4, 37, 3, (2, 3), (1, 2), (0, 1), 33),
     (5, 32, 32, 1, (3, 3), 2, 1, 16),  # the faces classifier's stem on a batch of crops
+    (1, 6, 90, 3, (3, 3), 1, 1, 64),  # tiles of 4 channel blocks in chunks of 32 columns
+    (1, 5, 80, 2, (3, 3), 1, 1, 40),  # 3 blocks, the last masked
 ]
 
 
