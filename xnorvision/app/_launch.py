@@ -7,9 +7,9 @@ import sys
 from PyQt5.QtCore import QTimer
 from PyQt5.QtWidgets import QApplication
 
-from xnorvision.app.window import MainWindow
-from xnorvision.pipeline.runner import Runner, Summary
-from xnorvision.pipeline.stop_signals import handle_stop_signals
+from xnorvision.app._window import MainWindow
+from xnorvision.pipeline._runner import Runner, Summary
+from xnorvision.pipeline._stop_signals import handle_stop_signals
 
 
 def run_window(runner: Runner, pipeline: str | None = None, model: str | None = None,

@@ -15,9 +15,9 @@ from PyQt5.QtCore import QRectF, Qt, QThread, pyqtSignal
 from PyQt5.QtGui import QColor, QFont, QImage, QKeyEvent, QPainter, QPaintEvent, QPen
 from PyQt5.QtWidgets import QDockWidget, QLabel, QMainWindow, QSlider, QStatusBar, QWidget
 
-from xnorvision.pipeline.draw import label_text, overlay_text
-from xnorvision.pipeline.result import FrameResult
-from xnorvision.pipeline.runner import Runner
+from xnorvision.pipeline._draw import label_text, overlay_text
+from xnorvision.pipeline._result import FrameResult
+from xnorvision.pipeline._runner import Runner
 
 BOX_COLOUR = QColor(60, 220, 60)
 TEXT_COLOUR = QColor(255, 255, 255)

@@ -1,4 +1,4 @@
-"""``bench model``: a network on our runtime vs its peers (:mod:`xnorvision.bench.peers`), one run.
+"""``bench model``: a network on our runtime vs its peers (:mod:`xnorvision.bench._peers`), one run.
 
 Speed-ups are only meaningful within one run (the machine may be shared or throttled), so every runtime
 is timed here, in alternating slices, on the same preprocessed batch; the JSON records all of them.
@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 
 from xnorvision import kernels
-from xnorvision.bench.peers import PEERS, PeerUnavailable, Runner
-from xnorvision.bench.profile import format_profile, profile_model
+from xnorvision.bench._peers import PEERS, PeerUnavailable, Runner
+from xnorvision.bench._profile import format_profile, profile_model
 from xnorvision.errors import XnorvisionError
 from xnorvision.runtime import Model
-from xnorvision.runtime.reference import write_reference
+from xnorvision.runtime._reference import write_reference
 
 
 def time_calls(fn: Callable[[], Any], seconds: float, min_calls: int = 1) -> list[float]:
@@ -99,7 +99,7 @@ def bench_model(path: Path | None = None, reference: str | None = None, threads:
     """Time the model (a file, or a reference network written to a temporary file) on every runtime.
 
     ``float_storage`` is how a reference network's float weights are written (what its file size counts);
-    ``profile`` adds where our runtime's time goes (:func:`xnorvision.bench.profile.profile_model`);
+    ``profile`` adds where our runtime's time goes (:func:`xnorvision.bench._profile.profile_model`);
     ``size`` (height, width) sizes the input of a model that leaves it open (default 224x224).
     """
     with tempfile.TemporaryDirectory() as tmp:

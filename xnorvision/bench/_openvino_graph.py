@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from xnorvision.bench.torch_graph import unpack_signs
+from xnorvision.bench._torch_graph import unpack_signs
 from xnorvision.runtime._fold import bn_affine
+from xnorvision.runtime._format import XnvFile
 from xnorvision.runtime._schema import Node, TensorType
-from xnorvision.runtime.format import XnvFile
 
 #: the binarization threshold: the largest float32 below zero that survives flushing denormals
 _THRESHOLD = -float(np.finfo(np.float32).tiny)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from xnorvision.bench.torch_graph import unpack_signs
+from xnorvision.bench._torch_graph import unpack_signs
 from xnorvision.runtime import Model
 
 
@@ -69,11 +69,11 @@ def _nchw(x: np.ndarray) -> np.ndarray:
 
 
 def torch_float32(model: Model, x: np.ndarray, threads: int, workdir: Path) -> Runner:
-    """The float twin (:mod:`xnorvision.bench.torch_graph`) in torch eager mode."""
+    """The float twin (:mod:`xnorvision.bench._torch_graph`) in torch eager mode."""
     _need("torch")
     import torch
 
-    from xnorvision.bench.torch_graph import build_torch_module
+    from xnorvision.bench._torch_graph import build_torch_module
 
     torch.set_num_threads(threads)
     module = build_torch_module(model.file)
@@ -92,7 +92,7 @@ def export_onnx(model: Model, x: np.ndarray, path: Path) -> Path:
     _need("torch", "not installed: torch (the [train] extra) exports the float twin to ONNX")
     import torch
 
-    from xnorvision.bench.torch_graph import build_torch_module
+    from xnorvision.bench._torch_graph import build_torch_module
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -134,11 +134,11 @@ def _openvino_runner(model: Model, x: np.ndarray, threads: int, ov_model: Any, w
 
 
 def openvino_binary(model: Model, x: np.ndarray, threads: int, workdir: Path) -> Runner:
-    """The graph built for OpenVINO with its binary convolution (:mod:`xnorvision.bench.openvino_graph`)."""
+    """The graph built for OpenVINO with its binary convolution (:mod:`xnorvision.bench._openvino_graph`)."""
     _need("openvino")
     import openvino as ov
 
-    from xnorvision.bench.openvino_graph import Unsupported, build_openvino_model
+    from xnorvision.bench._openvino_graph import Unsupported, build_openvino_model
 
     try:
         ov_model = build_openvino_model(model.file, *x.shape[:3])

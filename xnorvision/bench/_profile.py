@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from xnorvision.bench.kernels import peak_bmacs
+from xnorvision.bench._kernels import peak_bmacs
 from xnorvision.runtime import Model
 
 #: op kinds, by op name after folding; binary conv is what runs in the popcount kernels

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from xnorvision.runtime._format import XnvFile
 from xnorvision.runtime._schema import Node
-from xnorvision.runtime.format import XnvFile
 
 
 def unpack_signs(words: np.ndarray, n: int) -> np.ndarray:

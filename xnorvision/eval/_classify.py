@@ -52,7 +52,7 @@ def read_labelled(path: str | Path, last: int | None = None) -> tuple[object, np
     A chunk file's class names come from ``classes.txt`` beside it (one per line, in label order), as in
     ``../shared/data/cifar10``; ``last`` keeps the last N images (the held-out tail of a chunk).
     """
-    from xnorvision.eval.image_folder import is_image_folder, read_image_folder
+    from xnorvision.eval._image_folder import is_image_folder, read_image_folder
 
     path = Path(path)
     if is_image_folder(path):

@@ -19,7 +19,7 @@ import numpy as np
 from xnorvision._opencv import opencv_log_level
 from xnorvision.detect import Detections, box_iou
 from xnorvision.errors import XnorvisionError
-from xnorvision.eval.corruptions import CORRUPTIONS
+from xnorvision.eval._corruptions import CORRUPTIONS
 
 Detector = Callable[[np.ndarray], Detections]
 """A BGR uint8 frame in, face boxes with scores out."""
@@ -162,7 +162,7 @@ def evaluate(contenders: Sequence[Contender], items: Sequence[FaceImage], min_fa
              ) -> list[FaceResult]:
     """Run every detector on every image (decoded once) and score each from ``floor`` up.
 
-    ``corruption`` (a name of :data:`~xnorvision.eval.corruptions.CORRUPTIONS`) degrades every image first,
+    ``corruption`` (a name of :data:`~xnorvision.eval._corruptions.CORRUPTIONS`) degrades every image first,
     the same way for every detector. Timing covers detection only. The detectors take turns per image,
     starting one later each image, so none always runs first (on cold caches) or last.
     """
@@ -249,7 +249,7 @@ def haar_detector(cascade_path: str | Path, floor: float = FLOOR) -> Detector:
     """A Haar cascade (numpy, :mod:`faces_haar`); more neighbours in its cluster means a higher score.
 
     Its lowest score (one neighbour, 0.09) is above the default floor; ``evaluate`` applies the floor."""
-    from xnorvision.eval.faces_haar import HaarCascade
+    from xnorvision.eval._faces_haar import HaarCascade
 
     cascade = HaarCascade(_existing(cascade_path, "Haar cascade"))
 

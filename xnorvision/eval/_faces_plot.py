@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from xnorvision.errors import XnorvisionError
-from xnorvision.eval.faces import FaceResult
+from xnorvision.eval._faces import FaceResult
 
 _COLOURS = [(200, 80, 0), (0, 140, 255), (60, 160, 60), (180, 0, 180), (0, 0, 200), (120, 120, 0)]
 _FONT = cv2.FONT_HERSHEY_SIMPLEX

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xnorvision.pipeline.sources import Source
+from xnorvision.pipeline._sources import Source
 
 log = logging.getLogger(__name__)
 

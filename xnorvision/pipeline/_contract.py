@@ -14,7 +14,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from xnorvision.detect.detections import Detections
+from xnorvision.detect._detections import Detections
 from xnorvision.errors import PLUGIN_FAILURES, PluginError
 
 Role = Literal["detector", "verifier", "labeler"]

@@ -19,8 +19,8 @@ from pathlib import Path
 import cv2
 
 from xnorvision.errors import SourceError
-from xnorvision.pipeline.display import display_available, named_display
-from xnorvision.pipeline.sources import MAX_CAMERA_INDEX, try_camera
+from xnorvision.pipeline._display import display_available, named_display
+from xnorvision.pipeline._sources import MAX_CAMERA_INDEX, try_camera
 
 OPENCV_WHEELS = ("opencv-python", "opencv-python-headless", "opencv-contrib-python",
                  "opencv-contrib-python-headless")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from xnorvision.pipeline.result import FrameResult
+from xnorvision.pipeline._result import FrameResult
 
 BOX_COLOUR = (60, 220, 60)  # BGR
 

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from xnorvision.errors import PLUGIN_FAILURES, SinkError, SourceError, XnorvisionError
 
-if TYPE_CHECKING:  # types only: sources.py imports this module
+if TYPE_CHECKING:  # types only: _sources.py imports this module
     import numpy as np
 
-    from xnorvision.pipeline.result import FrameResult
-    from xnorvision.pipeline.sinks import Sink
-    from xnorvision.pipeline.sources import Source
+    from xnorvision.pipeline._result import FrameResult
+    from xnorvision.pipeline._sinks import Sink
+    from xnorvision.pipeline._sources import Source
 
 T = TypeVar("T")
 

@@ -14,14 +14,14 @@ import cv2
 
 from xnorvision._outputs import Named, check_outputs
 from xnorvision.errors import PLUGIN_FAILURES, PluginError, XnorvisionError
-from xnorvision.pipeline.contract import Pipeline, PipelineOptions, Stage
-from xnorvision.pipeline.guard import GuardedSink
-from xnorvision.pipeline.runner import Runner
-from xnorvision.pipeline.sinks import JsonlSink, Sink, VideoSink
-from xnorvision.pipeline.sources import open_source, parse_size, source_files
+from xnorvision.pipeline._contract import Pipeline, PipelineOptions, Stage
+from xnorvision.pipeline._guard import GuardedSink
+from xnorvision.pipeline._runner import Runner
+from xnorvision.pipeline._sinks import JsonlSink, Sink, VideoSink
+from xnorvision.pipeline._sources import open_source, parse_size, source_files
 from xnorvision.plugins._options import parse_settings
 from xnorvision.plugins._registry import Registry
-from xnorvision.plugins.specs import PipelineSpec
+from xnorvision.plugins._specs import PipelineSpec
 from xnorvision.runtime._threads import usable_threads
 
 

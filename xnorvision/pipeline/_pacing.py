@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from xnorvision.pipeline.sources import Source
+from xnorvision.pipeline._sources import Source
 
 #: Falling further behind than this (a pause, a slow pipeline) re-anchors the clock instead of bursting.
 MAX_LAG_S = 0.25

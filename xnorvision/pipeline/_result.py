@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from xnorvision.detect.detections import Detections
+from xnorvision.detect._detections import Detections
 
 
 @dataclass(frozen=True)

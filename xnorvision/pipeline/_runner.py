@@ -21,12 +21,12 @@ from typing import Any
 import numpy as np
 
 from xnorvision.errors import XnorvisionError
-from xnorvision.pipeline.capture import CaptureThread, Frame
-from xnorvision.pipeline.contract import Pipeline, Stage, StageFailed
-from xnorvision.pipeline.result import FrameResult
-from xnorvision.pipeline.sinks import Sink
-from xnorvision.pipeline.sources import Source
-from xnorvision.pipeline.stop_signals import handle_stop_signals
+from xnorvision.pipeline._capture import CaptureThread, Frame
+from xnorvision.pipeline._contract import Pipeline, Stage, StageFailed
+from xnorvision.pipeline._result import FrameResult
+from xnorvision.pipeline._sinks import Sink
+from xnorvision.pipeline._sources import Source
+from xnorvision.pipeline._stop_signals import handle_stop_signals
 
 log = logging.getLogger(__name__)
 LATENCY_WINDOW = 100_000  # percentiles cover the most recent frames, so memory stays bounded

@@ -19,8 +19,8 @@ import cv2
 import numpy as np
 
 from xnorvision.errors import SinkError
-from xnorvision.pipeline.draw import annotate, overlay_text
-from xnorvision.pipeline.result import FrameResult
+from xnorvision.pipeline._draw import annotate, overlay_text
+from xnorvision.pipeline._result import FrameResult
 
 VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "mp4v"}
 # Free space a video keeps in hand: OpenCV cannot tell (before 5.x) that a write failed, and an MP4 whose

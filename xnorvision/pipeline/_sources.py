@@ -15,11 +15,11 @@ import numpy as np
 
 from xnorvision._opencv import opencv_log_level
 from xnorvision.errors import PLUGIN_FAILURES, SourceError, XnorvisionError
-from xnorvision.pipeline.guard import GuardedSource
-from xnorvision.pipeline.streams import StreamSource
-from xnorvision.pipeline.synth import SynthSource
+from xnorvision.pipeline._guard import GuardedSource
+from xnorvision.pipeline._streams import StreamSource
+from xnorvision.pipeline._synth import SynthSource
 from xnorvision.plugins._registry import Registry
-from xnorvision.plugins.specs import SourceSpec
+from xnorvision.plugins._specs import SourceSpec
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 MAX_CAMERA_INDEX = 99  # OpenCV reads an index of 100 or more as a backend selector plus a camera number
@@ -122,7 +122,7 @@ def open_video(path: Path) -> CaptureSource:
 
 def open_stream(url: str) -> StreamSource:
     """A network stream OpenCV's FFmpeg backend reads (rtsp://, http://...): live, newest frame only,
-    reconnected when it drops or stalls (see :mod:`xnorvision.pipeline.streams`)."""
+    reconnected when it drops or stalls (see :mod:`xnorvision.pipeline._streams`)."""
     return StreamSource(url)
 
 

@@ -1,6 +1,6 @@
 """What plugins register: small frozen records.
 
-``Stage`` and ``PipelineOptions`` live in the core (:mod:`xnorvision.pipeline.contract`) and are re-exported
+``Stage`` and ``PipelineOptions`` live in the core (:mod:`xnorvision.pipeline._contract`) and are re-exported
 here so older imports keep working.
 """
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from xnorvision.pipeline.contract import PipelineOptions, Stage
+from xnorvision.pipeline._contract import PipelineOptions, Stage
 from xnorvision.plugins._options import Option
 
 __all__ = ["ModelSpec", "PipelineOptions", "PipelineSpec", "SinkSpec", "SourceSpec", "Stage"]

@@ -15,11 +15,10 @@ from xnorvision import kernels
 from xnorvision.errors import ModelFormatError, XnorvisionError
 from xnorvision.runtime import _threads
 from xnorvision.runtime._fold import Step, fold
+from xnorvision.runtime._format import XnvFile, load_xnv
 from xnorvision.runtime._governor import ThreadGovernor
 from xnorvision.runtime._info import model_info
-from xnorvision.runtime._schema import TensorType, check_peak, infer
-from xnorvision.runtime.format import XnvFile, load_xnv
-from xnorvision.runtime.layers import (
+from xnorvision.runtime._layers import (
     Add,
     Affine,
     BinaryConv2d,
@@ -33,7 +32,8 @@ from xnorvision.runtime.layers import (
     _Buffers,
     simple_layer,
 )
-from xnorvision.runtime.outputs import OutputKind, to_probabilities
+from xnorvision.runtime._outputs import OutputKind, to_probabilities
+from xnorvision.runtime._schema import TensorType, check_peak, infer
 
 #: called after each step with (its index in :attr:`Model.steps`, its wall time in seconds)
 StepHook = Callable[[int, float], None]

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from xnorvision.errors import XnorvisionError
+from xnorvision.runtime._format import save_model
 from xnorvision.runtime._schema import words
-from xnorvision.runtime.format import save_model
 
 IMAGENET = {"channel_order": "rgb", "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
 CIFAR10 = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from xnorvision.train.layers import MODES, BinaryConv2d, BinaryLinear
+from xnorvision.train._layers import MODES, BinaryConv2d, BinaryLinear
 
 __all__ = ["binarize"]
 

@@ -19,8 +19,8 @@ import torch
 
 from xnorvision._replace import replace_atomically
 from xnorvision.errors import XnorvisionError
-from xnorvision.eval.classify import read_jpeg_chunk
-from xnorvision.eval.image_folder import SUFFIXES, is_image_folder, read_image_folder
+from xnorvision.eval._classify import read_jpeg_chunk
+from xnorvision.eval._image_folder import SUFFIXES, is_image_folder, read_image_folder
 
 __all__ = ["MEAN", "STD", "Dataset", "data_hash", "input_spec", "load_dataset", "to_tensor"]
 

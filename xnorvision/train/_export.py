@@ -14,9 +14,9 @@ from torch import nn
 
 from xnorvision.errors import XnorvisionError
 from xnorvision.runtime import save_model
-from xnorvision.runtime.format import describe_outputs
-from xnorvision.runtime.outputs import OutputKind
-from xnorvision.train.fx_lower import ExportError, Lowered, lower
+from xnorvision.runtime._format import describe_outputs
+from xnorvision.runtime._outputs import OutputKind
+from xnorvision.train._fx_lower import ExportError, Lowered, lower
 
 __all__ = ["ExportError", "example_input", "export_checkpoint", "export_model"]
 
@@ -49,9 +49,9 @@ def export_model(model: nn.Module, path: str | Path, input_spec: dict[str, Any],
 
 
 def export_checkpoint(checkpoint: str | Path, path: str | Path, float_storage: str = "float32") -> Path:
-    """Export a :func:`~xnorvision.train.trainer.train` checkpoint, its recipe and history as metadata."""
-    from xnorvision.train.data import input_spec
-    from xnorvision.train.trainer import load_checkpoint, model_from_checkpoint
+    """Export a :func:`~xnorvision.train._trainer.train` checkpoint, its recipe and history as metadata."""
+    from xnorvision.train._data import input_spec
+    from xnorvision.train._trainer import load_checkpoint, model_from_checkpoint
 
     not_ours = (f"{checkpoint}: not a checkpoint written by `xnorvision train` (%s); export your own torch "
                 "model from Python with xnorvision.train.export_model (docs/plugins.md)")

@@ -22,7 +22,7 @@ from torch import nn
 from torch.fx.passes.shape_prop import ShapeProp
 
 from xnorvision.errors import XnorvisionError
-from xnorvision.train.layers import BinaryConv2d, BinaryLinear, SignActivation
+from xnorvision.train._layers import BinaryConv2d, BinaryLinear, SignActivation
 
 __all__ = ["Lowered", "fuse_for_runtime", "lower", "pack_signs"]
 
@@ -315,7 +315,7 @@ def lower(model: nn.Module, example: torch.Tensor, output_names: list[str] | Non
 
     ``output_names`` renames the graph outputs (e.g. ``["logits"]``); a model returning a dict gets its keys.
     """
-    from xnorvision.train.fx_ops import emit
+    from xnorvision.train._fx_ops import emit
 
     twin = fuse_for_runtime(model, example)
     e = _Emitter(twin)

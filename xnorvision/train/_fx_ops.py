@@ -11,8 +11,8 @@ import torch.fx
 import torch.nn.functional as F
 from torch import nn
 
-from xnorvision.train.fx_lower import ExportError, RuntimeBatchNorm, _Emitter, _mod, _np
-from xnorvision.train.layers import BinaryConv2d, BinaryLinear, SignActivation
+from xnorvision.train._fx_lower import ExportError, RuntimeBatchNorm, _Emitter, _mod, _np
+from xnorvision.train._layers import BinaryConv2d, BinaryLinear, SignActivation
 
 __all__ = ["emit"]
 

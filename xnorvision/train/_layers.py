@@ -4,7 +4,7 @@ The latent weight ``W`` is what the optimiser updates; the forward pass uses ``a
 ``alpha = mean |W|`` per output channel (XNOR-Net's optimal scaling). In eval mode the layers compute exactly
 what the runtime computes: an exact integer (xnor) or float (bwn) accumulation ``acc`` against ``sign(W)``,
 then ``y = scale * acc + bias`` in float32, so exported models make the same sign decisions bit for bit.
-``scale``/``bias`` default to ``alpha``/the layer bias; :func:`xnorvision.train.export.fuse_for_runtime`
+``scale``/``bias`` default to ``alpha``/the layer bias; :func:`xnorvision.train._export.fuse_for_runtime`
 folds a following batch norm into them (``out_scale``/``out_bias``).
 """
 
@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from xnorvision.train.estimators import ESTIMATORS, hard_sign, sign
+from xnorvision.train._estimators import ESTIMATORS, hard_sign, sign
 
 __all__ = ["MODES", "BinaryConv2d", "BinaryLinear", "SignActivation"]
 

@@ -13,8 +13,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from xnorvision.train.binarize import binarize
-from xnorvision.train.models import build_architecture
+from xnorvision.train._binarize import binarize
+from xnorvision.train._models import build_architecture
 
 __all__ = ["RECIPES", "Recipe", "build_model", "get_recipe"]
 

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from xnorvision.train.recipes import Recipe
+from xnorvision.train._recipes import Recipe
 
 __all__ = ["Targets"]
 

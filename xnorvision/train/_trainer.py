@@ -19,9 +19,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from xnorvision._replace import replace_atomically
 from xnorvision.errors import XnorvisionError
-from xnorvision.train.data import Dataset, augment, load_dataset, to_tensor
-from xnorvision.train.recipes import Recipe, build_model
-from xnorvision.train.refine import Targets
+from xnorvision.train._data import Dataset, augment, load_dataset, to_tensor
+from xnorvision.train._recipes import Recipe, build_model
+from xnorvision.train._refine import Targets
 
 __all__ = ["TrainResult", "evaluate", "load_checkpoint", "train"]
 
