@@ -57,11 +57,11 @@ measure: dev
 	mkdir -p $(RESULTS)
 	$(BIN)/xnorvision bench kernels --json $(RESULTS)/kernels.json
 	for net in resnet18 vgg-small; do for t in 1 2; do \
-		$(BIN)/xnorvision bench model --reference $$net --threads $$t --seconds 6 --float-storage int8 \
+		$(BIN)/xnorvision bench model --reference $$net --threads $$t --seconds 6 --float-storage int8 --profile \
 			--json $(RESULTS)/model-$$net-t$$t.json || exit 1; \
 	done; done
 	for t in 1 2; do \
-		$(BIN)/xnorvision bench model faces-proposal --height 320 --width 416 --threads $$t --seconds 6 \
+		$(BIN)/xnorvision bench model faces-proposal --height 320 --width 416 --threads $$t --seconds 6 --profile \
 			--json $(RESULTS)/model-faces-proposal-t$$t.json || exit 1; \
 	done
 	$(BIN)/xnorvision eval faces --data $(DATA)/faces/wider/val.txt --root $(DATA)/faces --threads 2 \
