@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+from xnorvision._tables import eval_faces_table
 from xnorvision.detect import Detections, box_iou
 from xnorvision.errors import XnorvisionError
 from xnorvision.eval import _faces as ev
@@ -84,8 +85,8 @@ def test_evaluate_scores_detectors_and_writes_outputs(tmp_path: Path) -> None:
     assert [set(r) for r in rows] == [{"name", "ap", "max_recall", "ms_per_image", "long_side", "family",
                                        "corruption"}] * 2
     assert [r["long_side"] for r in rows] == [None, 320]
-    table = ev.markdown_table(res).splitlines()
-    assert len(table) == 4 and table[2].startswith("| oracle | - | 1.000 | 1.000 |")
+    table = eval_faces_table([{"results": rows}]).splitlines()
+    assert len(table) == 4 and table[2].startswith("| oracle | native | 1.000 | 1.000 |")
     plot_pr(res, tmp_path / "pr.png")
     plot_speed(res, tmp_path / "speed.png")
     assert cv2.imread(str(tmp_path / "pr.png")).shape[2] == 3

@@ -9,6 +9,7 @@ import cv2
 import typer
 
 from xnorvision._outputs import Named, check_outputs
+from xnorvision._tables import eval_faces_table
 from xnorvision.cli._apps import eval_app, threads_option
 from xnorvision.errors import XnorvisionError
 from xnorvision.eval import _faces as ev
@@ -154,5 +155,5 @@ def eval_faces(
         typer.echo(f"JSON: {json_path}")
     if markdown is not None:
         markdown.parent.mkdir(parents=True, exist_ok=True)
-        markdown.write_text(ev.markdown_table(results))
+        markdown.write_text(eval_faces_table([{"results": [r.to_json() for r in results]}]) + "\n")
         typer.echo(f"Markdown: {markdown}")
