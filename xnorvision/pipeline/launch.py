@@ -105,7 +105,7 @@ def open_plugin_sink(registry: Registry, item: str) -> Sink:
 
 def prepare(registry: Registry, config: RunConfig) -> Runner:
     """A runner wired from ``config``; the caller runs it (headless) or hands it to the window."""
-    if config.threshold < 0 or config.threshold > 1:
+    if not 0.0 <= config.threshold <= 1.0:  # written so that NaN fails too
         raise XnorvisionError(f"--threshold {config.threshold}: must be between 0 and 1")
     if config.threads is not None:
         if config.threads < 1:

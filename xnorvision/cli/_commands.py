@@ -1,0 +1,8 @@
+"""Every command module, imported for its side effect of attaching commands to the Typer apps."""
+
+from __future__ import annotations
+
+from xnorvision.cli import _bench_kernels, _bench_model, _eval_classify, _eval_faces, _model, _run, _train  # noqa: F401
+from xnorvision.cli._apps import app
+
+__all__ = ["app"]
