@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from xnorvision.errors import XnorvisionError
-from xnorvision.eval.classify import read_jpeg_chunk
+from xnorvision.eval.chunks import MAX_CLASSES, check_labels, read_jpeg_chunk
 
 __all__ = ["MEAN", "STD", "Dataset", "data_hash", "input_spec", "load_dataset", "to_tensor"]
 
@@ -55,7 +55,10 @@ def data_hash(files: list[Path]) -> str:
     h = hashlib.sha256()
     for f in files:
         h.update(f.name.encode())
-        h.update(f.read_bytes())
+        try:
+            h.update(f.read_bytes())
+        except PermissionError:
+            raise XnorvisionError(f"{f}: permission denied") from None
     return h.hexdigest()
 
 
@@ -63,10 +66,12 @@ def _cache_dir() -> Path:
     return Path(os.environ.get("XNORVISION_CACHE", Path.cwd() / ".cache")) / "xnorvision"
 
 
-def load_dataset(path: str | Path, val_size: int = 5000, limit: int | None = None) -> Dataset:
+def load_dataset(path: str | Path, val_size: int = 5000, limit: int | None = None,
+                 classes: int = MAX_CLASSES) -> Dataset:
     """All chunks under ``path`` (a folder of ``train_*.npz`` or one file); the last ``val_size`` validate.
 
-    ``limit`` keeps only the first ``limit`` training images (quick runs and tests).
+    ``limit`` keeps only the first ``limit`` training images (quick runs and tests); every label must be
+    below ``classes`` (the network's outputs), checked on cached arrays too.
     """
     path = Path(path)
     files = _chunks(path)
@@ -76,13 +81,17 @@ def load_dataset(path: str | Path, val_size: int = 5000, limit: int | None = Non
         with np.load(cache) as d:
             x, y = d["x"], d["y"]
     else:
-        parts = [read_jpeg_chunk(f) for f in files]
+        parts = [read_jpeg_chunk(f, classes=classes) for f in files]
         x = np.concatenate([p[0] for p in parts])
         y = np.concatenate([p[1] for p in parts])
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(f".{os.getpid()}.tmp.npz")  # ranks of one torchrun write at once
         np.savez(tmp, x=x, y=y)
         tmp.replace(cache)
+    try:
+        y = check_labels(y, classes)
+    except XnorvisionError as exc:
+        raise XnorvisionError(f"{path}: {exc}") from None
     if not 0 < val_size < len(y):
         raise XnorvisionError(f"validation size {val_size} does not fit {len(y)} images")
     classes_file = (path if path.is_dir() else path.parent) / "classes.txt"

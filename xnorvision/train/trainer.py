@@ -125,7 +125,7 @@ def train(recipe: Recipe, data: str | Path | Dataset, out: str | Path, *, device
     if state is not None:
         recipe = Recipe.from_dict(state["recipe"])  # the run continues as it was started
         teacher = state.get("teacher") or teacher
-    ds = data if isinstance(data, Dataset) else load_dataset(data, recipe.val_size, limit)
+    ds = data if isinstance(data, Dataset) else load_dataset(data, recipe.val_size, limit, recipe.num_classes)
     torch.manual_seed(recipe.seed)
 
     teacher_model = teacher_state = None
