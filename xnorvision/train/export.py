@@ -44,7 +44,7 @@ def export_checkpoint(checkpoint: str | Path, path: str | Path) -> Path:
     from xnorvision.train.trainer import load_checkpoint, model_from_checkpoint
 
     ckpt = load_checkpoint(checkpoint)
-    model, recipe = model_from_checkpoint(ckpt)
+    model, recipe = model_from_checkpoint(ckpt, checkpoint)
     history = ckpt.get("history") or []
     metadata = {"recipe": recipe.to_dict(), "data_hash": ckpt.get("data_hash"),
                 "epochs_done": ckpt.get("epoch"),

@@ -134,7 +134,7 @@ def main() -> None:
     scenes = load_scenes(args.faces, args.cache)
     model = ProposalNet(args.mode, args.width)
     if args.init:
-        model.load_state_dict(torch.load(args.init))
+        model.load_state_dict(torch.load(args.init, weights_only=True))
         args.init_recipe = json.loads(args.init.with_suffix(".json").read_text())
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, args.lr, total_steps=args.steps, pct_start=0.05)
