@@ -81,6 +81,15 @@ def test_teacher_and_resume_refuse_it_too(cli, chunk_file, tmp_path: Path, monke
     assert code == 2 and NOT_OURS in _one_line(err)
 
 
+def test_export_creates_a_missing_output_folder_and_refuses_a_folder_as_out(cli, tmp_path: Path) -> None:
+    torch.save(_ours(), tmp_path / "checkpoint.pt")
+    out = tmp_path / "new" / "deeper" / "m.xnv"
+    code, _, err = cli("export", str(tmp_path), "--out", str(out))
+    assert code == 0 and out.is_file(), err
+    code, _, err = cli("export", str(tmp_path), "--out", str(tmp_path / "new"))
+    assert code == 2 and f"--out {tmp_path / 'new'}: is a folder" in _one_line(err)
+
+
 def test_a_checkpoint_shaped_like_trains_loads_from_its_folder(tmp_path: Path) -> None:
     torch.save(_ours(), tmp_path / "checkpoint.pt")
     assert load_checkpoint(tmp_path)["recipe"]["name"] == "tiny"

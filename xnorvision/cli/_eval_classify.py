@@ -10,6 +10,7 @@ import cv2
 import typer
 from typer import Option as Opt
 
+from xnorvision._writable import check_writable
 from xnorvision.cli._apps import eval_app
 from xnorvision.errors import XnorvisionError
 
@@ -31,6 +32,8 @@ def eval_classify(
     from xnorvision.eval.classify import confusion_image, evaluate_classifier, read_jpeg_chunk
     from xnorvision.plugins import load_registry
 
+    check_writable("--json", json_path)
+    check_writable("--confusion", confusion)
     path = resolve_model(model, load_registry())
     net = Model.load(path, threads=threads)
     images, labels = read_jpeg_chunk(data, start=-last if last else 0)
@@ -41,10 +44,8 @@ def eval_classify(
     for name, acc in report.per_class.items():
         typer.echo(f"  {name:>12s} {acc:.4f}")
     if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(report.to_dict() | {"file": str(path)}, indent=1))
     if confusion is not None:
-        confusion.parent.mkdir(parents=True, exist_ok=True)
         names = net.labels or [str(i) for i in range(len(report.confusion))]
         img = confusion_image(np.asarray(report.confusion), names)
         if not cv2.imwrite(str(confusion), img):

@@ -10,11 +10,11 @@ import cv2
 import numpy as np
 import typer
 
+from xnorvision._writable import check_writable
 from xnorvision.cli._apps import eval_app
 from xnorvision.detect import Detections
 from xnorvision.errors import XnorvisionError
 from xnorvision.eval import faces as ev
-from xnorvision.plugins import PipelineOptions
 
 
 def _extra(settings: list[str]) -> dict[str, Any]:
@@ -31,14 +31,20 @@ def _extra(settings: list[str]) -> dict[str, Any]:
     return extra
 
 
+def _check_outputs(json_path: Path | None, plot: Path | None, markdown: Path | None) -> None:
+    """Every output writable before the evaluation (minutes long) starts."""
+    for flag, path in (("--json", json_path), ("--plot", plot), ("--markdown", markdown)):
+        check_writable(flag, path)
+
+
 def _pipeline_detector(name: str, threshold: float, threads: int, model: str | None,
                        extra: dict[str, Any]) -> ev.Detector:
     """The registered pipeline as one callable: its stages in order, then the score threshold."""
+    from xnorvision.pipeline.launch import RunConfig, build_stages
     from xnorvision.plugins._manager import load_registry
 
-    spec = load_registry().pipeline(name)
-    options = PipelineOptions(threshold=threshold, threads=threads, model=model, extra=extra)
-    stages = list(spec.build(options))
+    config = RunConfig(plugin=name, model=model, threshold=threshold, threads=threads, extra=extra)
+    stages = build_stages(load_registry(), config)  # as `run` builds them: a plugin's failure is one line
 
     def detect(frame: np.ndarray) -> Detections:
         dets = Detections.empty()
@@ -76,6 +82,7 @@ def eval_faces(
     """Score the faces pipeline and baselines on one labelled set, in one loop, under the same load."""
     if not 0.0 < iou <= 1.0:
         raise XnorvisionError(f"--iou must be in (0, 1], got {iou}")
+    _check_outputs(json_path, plot, markdown)
     cv2.setNumThreads(threads)
     items = ev.load_face_list(data, root)
     items = items[:limit] if limit > 0 else items

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from typer import Option as Opt
 
+from xnorvision._writable import check_writable
 from xnorvision.cli._apps import app
 from xnorvision.errors import XnorvisionError
 
@@ -62,4 +63,5 @@ def export(
     _need_torch()
     from xnorvision.train.export import export_checkpoint
 
+    check_writable("--out", out)
     typer.echo(f"wrote {export_checkpoint(checkpoint, out)}")
