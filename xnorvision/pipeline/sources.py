@@ -7,6 +7,7 @@ A source is anything with ``read() -> frame | None`` (None at the end), ``close(
 from __future__ import annotations
 
 import glob
+import os
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -96,7 +97,22 @@ def open_camera(index: int, size: tuple[int, int] | None = None) -> CaptureSourc
     return CaptureSource(cap, f"camera {index}", live=True)
 
 
+def check_readable(path: Path) -> None:
+    """Raise ``PermissionError`` if ``path`` cannot be opened for reading.
+
+    OpenCV reports a file it may not open exactly like a corrupt one; opening it ourselves first (without
+    blocking, should it be a FIFO) tells the two apart. Other errors are left to the decoder's message.
+    """
+    try:
+        os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+    except PermissionError:
+        raise
+    except OSError:
+        pass
+
+
 def open_video(path: Path) -> CaptureSource:
+    check_readable(path)
     cap = cv2.VideoCapture(str(path))
     ok = cap.isOpened() and cap.grab()
     if not ok:
@@ -131,8 +147,13 @@ class ImageFilesSource:
             return None
         path = self.paths[self._next]
         self._next += 1
-        frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        with opencv_log_level(cv2.utils.logging.LOG_LEVEL_ERROR):  # our message below says it better
+            frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if frame is None:
+            try:
+                check_readable(path)
+            except PermissionError:
+                raise SourceError(f"cannot read image {path}: permission denied") from None
             raise SourceError(f"cannot read image {path}: not an image or corrupt; remove it or fix it")
         return frame
 
@@ -207,6 +228,13 @@ def _open_file_or_plugin(spec: str, registry: Registry | None) -> Source:
         return _open_plugin_source(plugin, spec)
     if "://" in spec:
         return open_stream(spec)
+    try:
+        return _open_path(spec)
+    except PermissionError as exc:  # a folder we may not list, a file we may not read: not "corrupt"
+        raise SourceError(f"--source {spec}: permission denied ({exc.filename or spec})") from None
+
+
+def _open_path(spec: str) -> Source:
     images = _image_list(spec)
     if images is not None:
         if not images:
