@@ -6,6 +6,7 @@ keep every frame behind a small bounded queue (the reader waits, memory stays fl
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -13,7 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from xnorvision.errors import FramesSkipped
 from xnorvision.pipeline.sources import Source
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class CaptureThread:
         self.source = source
         self.drop_frames = drop_frames
         self.dropped = 0
+        self.skipped = 0  # frames the source could not decode (counted as errors of the run)
         self._depth = 1 if drop_frames else depth
         self._queue: deque[Frame] = deque()
         self._cond = threading.Condition()
@@ -46,7 +51,13 @@ class CaptureThread:
         index = 0
         try:
             while not self._stopped:
-                image = self.source.read()
+                try:
+                    image = self.source.read()
+                except FramesSkipped as exc:  # a damaged stretch of a file: count it, read on
+                    self.skipped += exc.lost
+                    index += exc.lost
+                    log.warning("%s", exc)
+                    continue
                 if image is None:
                     break
                 self._put(Frame(index, time.time(), image))

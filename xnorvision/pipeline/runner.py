@@ -44,6 +44,7 @@ class Summary:
     dropped: int = 0
     seconds: float = 0.0
     interrupted: bool = False
+    skipped: int = 0  # frames the source could not decode (also in ``errors``)
     stage_ms: dict[str, tuple[float, float]] = field(default_factory=dict)  # name -> (p50, p95)
     stage_errors: dict[str, int] = field(default_factory=dict)
 
@@ -56,6 +57,8 @@ class Summary:
                 f"{self.dropped} dropped" + (", interrupted" if self.interrupted else ""))
         lines = [head] + [f"  {name}: p50 {a:.2f} ms, p95 {b:.2f} ms, {self.stage_errors.get(name, 0)} errors"
                           for name, (a, b) in self.stage_ms.items()]
+        if self.skipped:
+            lines.append(f"  source: {self.skipped} frames could not be decoded and were skipped")
         return "\n".join(lines)
 
 
@@ -131,6 +134,8 @@ class Runner:
             capture.stop()
             self.summary.seconds = time.perf_counter() - start
             self.summary.dropped = capture.dropped
+            self.summary.skipped = capture.skipped
+            self.summary.errors += capture.skipped
             self._close_sinks()
             self.summary.stage_ms = {name: _p50_p95(v) for name, v in self._latency.items()}
         return self.summary

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from xnorvision._opencv import opencv_log_level
-from xnorvision.errors import SourceError, XnorvisionError
+from xnorvision.errors import FramesSkipped, SourceError, XnorvisionError
 from xnorvision.pipeline.synth import SynthSource
 from xnorvision.plugins._registry import Registry
 from xnorvision.plugins.specs import SourceSpec
@@ -33,8 +33,17 @@ class Source(Protocol):
     def close(self) -> None: ...
 
 
+#: Consecutive undecodable frames a file is read past before it counts as ended.
+SKIP_TRIES = 25
+
+
 class CaptureSource:
-    """An OpenCV ``VideoCapture``: a camera index (live) or a video file (every frame)."""
+    """An OpenCV ``VideoCapture``: a camera index (live) or a video file (every frame).
+
+    A file whose frame fails to decode in the middle is read on (up to :data:`SKIP_TRIES` frames), and the
+    frames lost there, or missing at its end against the container's frame count, are raised as
+    :class:`FramesSkipped` rather than ending the run as if the file were complete.
+    """
 
     def __init__(self, cap: cv2.VideoCapture, name: str, live: bool) -> None:
         self._cap = cap
@@ -42,10 +51,40 @@ class CaptureSource:
         self.live = live
         fps = cap.get(cv2.CAP_PROP_FPS)
         self.fps = float(fps) if fps and fps > 0 else None
+        self._declared = 0 if live else max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
+        self._seen = 0  # frames read or counted as lost
+        self._pending: np.ndarray | None = None  # the frame read just after skipped ones
+        self._ended = False
 
     def read(self) -> np.ndarray | None:
+        if self._pending is not None:
+            frame, self._pending = self._pending, None
+            return frame
+        if self._ended:
+            return None
         ok, frame = self._cap.read()
-        return frame if ok else None
+        if ok:
+            self._seen += 1
+            return frame
+        if self.live:
+            return None
+        return self._skip_on()
+
+    def _skip_on(self) -> np.ndarray | None:
+        """After a failed read of a file: read on past undecodable frames, or end and report a shortfall."""
+        for lost in range(1, SKIP_TRIES + 1):
+            ok, frame = self._cap.read()
+            if ok:
+                self._pending, first = frame, self._seen
+                self._seen += lost + 1
+                raise FramesSkipped(f"{self.name}: {lost} frame(s) from frame {first} could not be decoded; "
+                                    "skipped", lost)
+        self._ended = True
+        missing = self._declared - self._seen
+        if missing > 0:
+            raise FramesSkipped(f"{self.name}: ended after {self._seen} of its {self._declared} frames; "
+                                f"{missing} could not be decoded", missing)
+        return None
 
     def close(self) -> None:
         self._cap.release()
