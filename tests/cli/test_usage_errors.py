@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import cv2
+import numpy as np
 import pytest
 
 from xnorvision.errors import XnorvisionError
@@ -50,3 +54,22 @@ def test_debug_shows_the_traceback_of_a_usage_error(cli) -> None:
 def test_prepare_refuses_a_threshold_outside_0_1_nan_included(threshold: float) -> None:
     with pytest.raises(XnorvisionError, match="--threshold"):
         prepare(Registry(), RunConfig(source="synth:1", threshold=threshold))
+
+
+@pytest.mark.parametrize("spec", ["", "  "])
+def test_an_empty_source_is_refused_not_the_current_folder(cli, tmp_path: Path, monkeypatch,
+                                                           spec: str) -> None:
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((8, 8, 3), np.uint8))  # what "" would have run on
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli("run", "--source", spec, "--headless")
+    assert code == 2 and out == ""
+    says = f"error: --source {spec!r} is empty: give a video, image, folder, glob or synth:N"
+    assert _one_error_line(err) == says
+
+
+@pytest.mark.parametrize("name", ["birds\n", "birds\nx", "\nbirds", "birds ", "Birds", "bird_s", "birds-",
+                                  "../birds", "bi/rds", ""])
+def test_new_plugin_refuses_names_but_lower_letters_digits_dashes(cli, tmp_path: Path, name: str) -> None:
+    code, _, err = cli("new-plugin", name, "--dir", str(tmp_path))
+    assert code == 2 and "lower case letters" in _one_error_line(err)
+    assert list(tmp_path.iterdir()) == []

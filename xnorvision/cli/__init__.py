@@ -9,6 +9,7 @@ the commands (Typer, numpy, OpenCV) are imported inside :func:`main`.
 
 from __future__ import annotations
 
+import re
 import sys
 import traceback
 from typing import Any, NoReturn
@@ -28,10 +29,10 @@ def __getattr__(name: str) -> Any:
 
 
 def _fail(message: str, debug: bool, code: int = 2) -> NoReturn:
-    """One line on stderr (whitespace folded, so a wrapped message stays one line), then exit."""
+    """One line on stderr (line breaks folded, so a wrapped message stays one line), then exit."""
     if debug:
         traceback.print_exc()
-    print(" ".join(message.split()), file=sys.stderr)
+    print(re.sub(r"\s*[\r\n]+\s*", " ", message.strip()), file=sys.stderr)
     raise SystemExit(code) from None
 
 

@@ -252,6 +252,8 @@ def open_source(
         return open_camera(camera, size)
     if spec is None:
         raise SourceError("no input: pass --camera N or --source PATH|folder|glob|synth:N")
+    if not spec.strip():  # "" is the current folder to pathlib: never what was meant
+        raise SourceError(f"--source {spec!r} is empty: give a video, image, folder, glob or synth:N")
     if spec.startswith("synth:"):
         count = spec.removeprefix("synth:")
         if not count.isdigit() or int(count) < 1:
