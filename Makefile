@@ -13,13 +13,14 @@ $(BIN)/python:
 
 venv: $(BIN)/python
 
-# Runtime install: the core (kernels compiled in place) and the first-party plugins.
+# Runtime install: the core (kernels compiled in place) with the window (the [gui] extra: PyQt5), and the
+# first-party plugins.
 install: venv
-	$(BIN)/pip install -q --no-build-isolation -e . $(addprefix -e ,$(PLUGINS))
+	$(BIN)/pip install -q --no-build-isolation -e ".[gui]" $(addprefix -e ,$(PLUGINS))
 
 # Developer install: adds the test tools and the [train] extra (torch, CPU wheel).
 dev: venv
-	$(BIN)/pip install -q --no-build-isolation -e ".[dev,train]" $(addprefix -e ,$(PLUGINS))
+	$(BIN)/pip install -q --no-build-isolation -e ".[gui,dev,train]" $(addprefix -e ,$(PLUGINS))
 
 test: dev
 	$(BIN)/ruff check xnorvision tests plugins scripts
@@ -45,3 +46,26 @@ clean:
 .PHONY: test-arm64
 test-arm64:
 	scripts/arm64/test.sh
+
+# Every results table in README.md, docs/ and the model cards: run the commands (idle machine, about
+# 15 minutes), keep their JSON in docs/results/, rebuild the tables from it. DATA: ../shared/data layout.
+DATA ?= ../shared/data
+RESULTS := docs/results
+YUNET = $(DATA)/teachers/face_detection_yunet_2026may.onnx
+.PHONY: measure tables
+measure: install
+	mkdir -p $(RESULTS)
+	$(BIN)/xnorvision bench kernels --json $(RESULTS)/kernels.json
+	for net in resnet18 vgg-small; do for t in 1 2; do \
+		$(BIN)/xnorvision bench model --reference $$net --threads $$t --seconds 6 --float-storage int8 \
+			--json $(RESULTS)/model-$$net-t$$t.json || exit 1; \
+	done; done
+	$(BIN)/xnorvision eval faces --data $(DATA)/faces/wider/val.txt --root $(DATA)/faces --threads 2 \
+		--sweep long_side=320,416,480 --baseline yunet@320:$(YUNET) --baseline yunet@416:$(YUNET) \
+		--baseline yunet@480:$(YUNET) --baseline yunet:$(YUNET) --corrupt gray,jpeg30,blur \
+		--json $(RESULTS)/faces-val.json --plot plugins/xnorvision-faces/speed_accuracy_val.png \
+		--pr-plot plugins/xnorvision-faces/precision_recall_val.png
+	$(MAKE) tables
+
+tables:
+	$(BIN)/xnorvision tables README.md docs/*.md plugins/*/MODEL_CARD.md

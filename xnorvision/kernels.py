@@ -16,18 +16,16 @@ check happens here. The popcount path (AVX-512 VPOPCNTDQ, AVX2, NEON, portable) 
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Literal
 
 import numpy as np
 
-# Waiting OpenMP threads spin for about 0.3 ms (libgomp counts ~100 spins a microsecond), then sleep: long
-# enough to stay awake between the layers of one frame, far shorter than libgomp's 3 ms default, which kept
-# a core busy between frames that the capture and Qt threads need. A user's own policy wins. Must be set
-# before the compiled modules load the OpenMP runtime.
-if "OMP_WAIT_POLICY" not in os.environ:
-    os.environ.setdefault("GOMP_SPINCOUNT", "30000")
-
-from xnorvision import _bconv, _bitpack, _eltwise, _fconv, _im2col, _pool  # noqa: E402
+# (How long waiting OpenMP threads spin, GOMP_SPINCOUNT, is a process-wide choice: the CLI makes it, see
+# xnorvision.cli.process_settings; importing this module changes no environment variable.)
+from xnorvision import _bconv, _bitpack, _eltwise, _fconv, _im2col, _pool
 
 __all__ = [
     "BinaryConvWeights",
@@ -47,6 +45,7 @@ __all__ = [
     "set_num_threads",
     "simd_path",
     "unpack_bits",
+    "using_threads",
     "xnor_gemm",
 ]
 
@@ -70,11 +69,13 @@ _PARALLEL_FLOAT_MACS = 1 << 24
 _PARALLEL_FLOAT_MACS_PORTABLE = 1 << 22
 _EAGER_DIVISOR = 20
 _eager = False
+_local = threading.local()  # .settings: (threads, eager) of the calling thread inside using_threads
 
 
 def _threads_for(work: int, parallel_from: int) -> int:
     """All threads for a call of at least ``parallel_from`` units of work (fewer when eager), else one."""
-    return _num_threads if work * (_EAGER_DIVISOR if _eager else 1) >= parallel_from else 1
+    threads, eager = getattr(_local, "settings", None) or (_num_threads, _eager)
+    return threads if work * (_EAGER_DIVISOR if eager else 1) >= parallel_from else 1
 
 
 # ----------------------------------------------------------------------------------------- validation
@@ -457,7 +458,8 @@ def prelu(x: np.ndarray, slope: np.ndarray, residual: np.ndarray | None = None,
 
 # --------------------------------------------------------------------------------- threads and CPU
 def set_num_threads(n: int) -> None:
-    """Threads used by every kernel call (one parallel region per call)."""
+    """The process default: threads of every kernel call outside :func:`using_threads` (a Model runs inside
+    its own)."""
     global _num_threads
     _num_threads = _positive_int("n", n)
 
@@ -474,8 +476,23 @@ def eager_threads() -> bool:
 
 
 def get_num_threads() -> int:
-    """Threads the kernels use."""
+    """Threads the kernels use outside :func:`using_threads` (the process default)."""
     return _num_threads
+
+
+@contextmanager
+def using_threads(threads: int, eager: bool = False) -> Iterator[None]:
+    """Kernel calls made by this Python thread inside the block use ``threads`` and the ``eager`` policy.
+
+    How each :class:`~xnorvision.runtime.Model` keeps its own thread count: the process default, other
+    models and other Python threads never see the change.
+    """
+    previous = getattr(_local, "settings", None)
+    _local.settings = (_positive_int("threads", threads), bool(eager))
+    try:
+        yield
+    finally:
+        _local.settings = previous
 
 
 def cpu_features() -> dict[str, bool]:

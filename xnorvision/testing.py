@@ -6,6 +6,8 @@
 - ``run_pipeline(registry, name, frames=10, **options)``: build a registered pipeline and run it on
   synthetic frames, returning every :class:`~xnorvision.pipeline.FrameResult`.
 - ``tiny_model``: path to a small valid ``.xnv`` classifier (labels cat, dog, face; 16x16 input).
+- ``synth_face_list``: ``list.txt`` of 8 synthetic frames saved as PNGs beside it, with their drawn
+  faces as boxes: a labelled set for ``xnorvision eval faces --data LIST --root LIST_FOLDER``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 
@@ -67,6 +70,27 @@ def synth_source() -> Callable[..., SynthSource]:
 @pytest.fixture
 def run_pipeline() -> Callable[..., list[FrameResult]]:
     return run_registered_pipeline
+
+
+def write_face_list(folder: str | Path, count: int = 8, size: tuple[int, int] = (320, 240),
+                    seed: int = 0) -> Path:
+    """``count`` frames of ``synth:`` as PNGs in ``folder`` and ``list.txt`` naming them with their faces
+    (``path x,y,w,h ...``, the list format ``eval faces`` reads): a labelled face set made from nothing."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    source = SynthSource(count, size, seed)
+    lines = []
+    for i in range(count):
+        cv2.imwrite(str(folder / f"synth{i:03d}.png"), source.frame(i))
+        xywh = [f"{x1:g},{y1:g},{x2 - x1:g},{y2 - y1:g}" for x1, y1, x2, y2 in source.face_boxes(i)]
+        lines.append(" ".join([f"synth{i:03d}.png", *xywh]))
+    (folder / "list.txt").write_text("\n".join(lines) + "\n")
+    return folder / "list.txt"
+
+
+@pytest.fixture
+def synth_face_list(tmp_path: Path) -> Path:
+    return write_face_list(tmp_path / "synth_faces")
 
 
 def write_tiny_model(

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the arm64 Debian root with debootstrap (second stage under qemu) unless a valid one is cached.
 # Valid = the stamp file holds the current recipe; anything else (absent, half-built, old) is rebuilt.
+# shellcheck source-path=SCRIPTDIR source=common.sh
 source "$(dirname "$0")/common.sh"
 need_root
 

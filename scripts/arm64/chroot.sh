@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs a command inside the arm64 root with /proc, /sys and /dev mounted and a clean environment
 # (the host's PIP_* settings point at host paths). `chroot.sh --umount ROOT` only unmounts.
+# shellcheck source-path=SCRIPTDIR source=common.sh
 source "$(dirname "$0")/common.sh"
 
 umount_all() {

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # the variables are read by the scripts that source this
 # Shared settings for the arm64 scripts (sourced, not run).
 # The root lives outside the checkout so a fresh clone (CI) reuses it and `git clean` never touches it.
 set -euo pipefail

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the host tools (debootstrap, qemu-user-static, binfmt-support) when missing and makes
 # sure the kernel runs aarch64 ELF files through qemu (binfmt_misc), so plain `chroot` works.
+# shellcheck source-path=SCRIPTDIR source=common.sh
 source "$(dirname "$0")/common.sh"
 need_root
 

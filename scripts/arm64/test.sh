@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # `make test-arm64`: builds (or reuses) the arm64 root, copies this checkout into it, installs it there
 # without torch or PyQt5, compiles the Cython kernels with the aarch64 compiler (so the NEON path is the
-# one built) and runs the kernel, runtime and pipeline tests under qemu. Emulated speed means nothing;
-# the answers must match the numpy references exactly as on x86.
+# one built) and runs the kernel, runtime and pipeline tests under qemu. Then it installs the project as
+# a Raspberry Pi user would (`pip install .` with its dependencies, no [gui] extra) and checks that the
+# faces pipeline finds on the demo video what it finds on x86. Emulated speed means nothing; the answers
+# must match the numpy references exactly as on x86.
+# shellcheck source-path=SCRIPTDIR source=common.sh
 source "$(dirname "$0")/common.sh"
 need_root
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -18,8 +21,11 @@ in_root() { "$here/chroot.sh" "$@"; }
 src="$ARM64_ROOT/work/src"
 mkdir -p "$src"
 find "$src" -mindepth 1 ! -type d ! -name '*.so' ! -name .arm64-build-stamp -delete
-(cd "$repo" && git ls-files -z -co --exclude-standard) \
-    | tar -C "$repo" --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -C "$src" -xf -
+checkout() {  # the files of this checkout as a tar stream on stdout
+    (cd "$repo" && git ls-files -z -co --exclude-standard) \
+        | tar -C "$repo" --null --ignore-failed-read -T - -cf - 2>/dev/null
+}
+checkout | tar -C "$src" -xf -
 
 # 2. A venv with the runtime and test dependencies, rebuilt when the requirement list changes.
 venv=/opt/xnorvision-venv
@@ -62,7 +68,29 @@ else
         --hypothesis-profile=arm64-emulated ${dirs[*]}"
 fi
 
-# 5. The kernel benchmark must run on ARM too (on one small layer: see bench_smoke.py); its numbers are
+# 5. A Pi user's install: a clean copy of the checkout (no compiled modules, no build folder) and a fresh
+#    venv, `pip install .` with every dependency and without the [gui] extra (PyQt5 has no aarch64 wheel),
+#    the kernels compiled by pip's own isolated build. --prefer-binary: a dependency whose newest release
+#    lacks an aarch64 wheel comes as an older wheel instead of an hour-long build under emulation.
+pi_src=/work/pi-src
+pi_venv=/opt/xnorvision-pi
+log "installing as a Pi user would: pip install . (the kernels build under emulation: minutes)"
+rm -rf "${ARM64_ROOT:?}$pi_src" "${ARM64_ROOT:?}$pi_venv"
+mkdir -p "$ARM64_ROOT$pi_src"
+checkout | tar -C "$ARM64_ROOT$pi_src" -xf -
+in_root python3 -m venv "$pi_venv"
+in_root sh -c "cd /tmp && $pi_venv/bin/pip install -q --prefer-binary $pi_src $pi_src/plugins/xnorvision-faces"
+if in_root "$pi_venv/bin/python" -c 'import PyQt5' 2>/dev/null; then
+    log "PyQt5 was installed without the [gui] extra: pyproject.toml's dependencies must not name it"
+    exit 1
+fi
+# The faces pipeline, headless, on the demo video (the command a user types: faces_check.py shows it), from
+# outside the checkout so the installed package is the one that runs; then its detections against x86's.
+in_root sh -c "cd /tmp && $pi_venv/bin/python $pi_src/scripts/arm64/faces_check.py write /tmp/faces-arm64.jsonl"
+in_root "$pi_venv/bin/python" "$pi_src/scripts/arm64/faces_check.py" compare \
+    "$pi_src/scripts/arm64/faces_x86.jsonl" /tmp/faces-arm64.jsonl
+
+# 6. The kernel benchmark must run on ARM too (on one small layer: see bench_smoke.py); its numbers are
 #    qemu's, not a CPU's.
 log "xnorvision bench kernels under qemu: proves it runs; EMULATED SPEED MEANS NOTHING"
 in_root sh -c "cd /work/src && $venv/bin/python scripts/arm64/bench_smoke.py"

@@ -27,7 +27,7 @@ def _one_error_line(err: str) -> str:
     (["run", "--camera", "abc"], "'--camera'"),
     (["run", "--no-such-option"], "--no-such-option"),
     (["eval", "classify", "--model", "m", "--data", "d", "--batch", "0"], "'--batch'"),
-    (["eval", "faces", "--data", "d", "--root", "r", "--threshold", "nan"], "'--threshold'"),
+    (["eval", "faces", "--data", "d", "--root", "r", "--floor", "nan"], "--floor must be in [0, 1), got nan"),
     (["bench", "model", "--seconds", "inf"], "'--seconds'"),
     (["nosuch"], "No such command 'nosuch'"),
     (["export"], "Missing argument 'checkpoint'"),

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from xnorvision.detect import Detections
+from xnorvision.detect import Detections, box_iou
 from xnorvision.errors import XnorvisionError
 from xnorvision.eval import faces as ev
+from xnorvision.eval.faces_plot import plot_pr, plot_speed
+from xnorvision.pipeline.synth import SynthSource
+
+ROOT = Path(__file__).resolve().parents[2]
+YUNET = Path(os.environ.get("XNORVISION_DATA", ROOT.parent / "shared" / "data")) / "teachers" / \
+    "face_detection_yunet_2026may.onnx"
 
 
 def test_match_marks_tp_duplicate_and_ignored() -> None:
@@ -66,18 +73,99 @@ def test_evaluate_scores_detectors_and_writes_outputs(tmp_path: Path) -> None:
     def blind(image: np.ndarray) -> Detections:
         return Detections.from_boxes(np.array([[60, 60, 90, 90]]), np.array([0.9]), "face")
 
-    res = ev.evaluate({"oracle": oracle, "blind": blind}, items, min_face=20)
+    res = ev.evaluate([ev.Contender("oracle", oracle, "o"), ev.Contender("blind", blind, "b", 320)], items,
+                      min_face=20)
     by = {r.name: r for r in res}
     assert by["oracle"].ap == pytest.approx(1.0) and by["oracle"].max_recall == pytest.approx(1.0)
     assert by["blind"].ap == 0.0 and by["blind"].max_recall == 0.0
     assert all(r.ms_per_image >= 0 for r in res)
     ev.write_json(res, tmp_path / "r.json")
     rows = json.loads((tmp_path / "r.json").read_text())["results"]
-    assert [set(r) for r in rows] == [{"name", "ap", "max_recall", "ms_per_image"}] * 2
+    assert [set(r) for r in rows] == [{"name", "ap", "max_recall", "ms_per_image", "long_side", "family",
+                                       "corruption"}] * 2
+    assert [r["long_side"] for r in rows] == [None, 320]
     table = ev.markdown_table(res).splitlines()
-    assert len(table) == 4 and table[2].startswith("| oracle | 1.000 | 1.000 |")
-    ev.plot_pr(res, tmp_path / "pr.png")
+    assert len(table) == 4 and table[2].startswith("| oracle | - | 1.000 | 1.000 |")
+    plot_pr(res, tmp_path / "pr.png")
+    plot_speed(res, tmp_path / "speed.png")
     assert cv2.imread(str(tmp_path / "pr.png")).shape[2] == 3
+    assert cv2.imread(str(tmp_path / "speed.png")).shape[2] == 3
+
+
+def test_every_detector_is_scored_from_the_same_floor(tmp_path: Path) -> None:
+    items = ev.load_face_list(_dataset(tmp_path), tmp_path)
+
+    def timid(image: np.ndarray) -> Detections:  # right box, score under the default floor
+        return Detections.from_boxes(np.array([[10, 10, 50, 60]]), np.array([0.01]), "face")
+
+    contenders = [ev.Contender("timid", timid, "t")]
+    assert ev.evaluate(contenders, items)[0].max_recall == 0.0
+    assert ev.evaluate(contenders, items, floor=0.0)[0].ap == pytest.approx(1.0)
+
+
+def test_detectors_take_turns_starting_one_later_each_image(tmp_path: Path) -> None:
+    items = ev.load_face_list(_dataset(tmp_path), tmp_path)
+    calls: list[str] = []
+
+    def named(name: str) -> ev.Contender:
+        return ev.Contender(name, lambda image: calls.append(name) or Detections.empty(), name)
+
+    ev.evaluate([named("a"), named("b"), named("c")], items)
+    assert calls == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]
+    with pytest.raises(XnorvisionError, match="share a name"):
+        ev.evaluate([named("a"), named("a")], items)
+
+
+def test_at_long_side_runs_the_detector_small_and_maps_boxes_back() -> None:
+    seen: list[tuple[int, ...]] = []
+
+    def quarter(image: np.ndarray) -> Detections:  # the box over the image's second quarter, each way
+        seen.append(image.shape)
+        h, w = image.shape[:2]
+        return Detections.from_boxes(np.array([[w / 4, h / 4, w / 2, h / 2]]), np.array([0.9]), "face")
+
+    dets = ev.at_long_side(quarter, 320)(np.zeros((480, 640, 3), np.uint8))
+    assert seen == [(240, 320, 3)]
+    np.testing.assert_allclose(dets.boxes, [[160, 120, 320, 240]])
+    ev.at_long_side(quarter, 320)(np.zeros((200, 100, 3), np.uint8))  # enlarged: long side 320 too
+    assert seen[-1] == (320, 160, 3)
+
+
+def test_baseline_spec_names_and_long_side(tmp_path: Path) -> None:
+    cascade = tmp_path / "c.xml"
+    cascade.write_text("<opencv_storage/>")
+    with pytest.raises(XnorvisionError):
+        ev.baseline_detector(f"haar@abc:{cascade}")
+    with pytest.raises(XnorvisionError, match="long side"):
+        ev.baseline_detector(f"yunet@4:{cascade}")
+    with pytest.raises(XnorvisionError, match="cannot load YuNet"):
+        ev.baseline_detector(f"yunet@320:{cascade}")
+
+
+@pytest.mark.skipif(not YUNET.is_file(), reason="needs ../shared/data (the YuNet model)")
+def test_yunet_at_a_long_side_finds_the_same_faces_in_image_pixels() -> None:
+    native = ev.baseline_detector(f"yunet:{YUNET}")
+    small = ev.baseline_detector(f"yunet@320:{YUNET}")
+    assert (native.name, native.long_side, small.name, small.long_side) == ("yunet", None, "yunet@320", 320)
+    source = SynthSource(3, (480, 360))  # YuNet finds one drawn face of each frame at 320x240
+    for i in range(3):
+        dets = small.detect(source.frame(i))
+        dets = dets.select(dets.scores >= 0.3)
+        assert len(dets) > 0
+        assert (box_iou(dets.boxes, source.face_boxes(i)).max(1) >= 0.5).all()  # in the frame's pixels
+
+
+def test_tune_split_is_the_last_images_of_the_list(tmp_path: Path) -> None:
+    lines = [f"im{i}.jpg 1,1,30,30" for i in range(ev.TUNE_IMAGES + 5)]
+    (tmp_path / "train.txt").write_text("\n".join(lines) + "\n")
+    items = ev.load_face_list(tmp_path / "train.txt", tmp_path)
+    tune = ev.select_split(items, "tune")
+    assert [i.path.name for i in tune] == [f"im{i}.jpg" for i in range(5, ev.TUNE_IMAGES + 5)]
+    assert ev.select_split(items, "all") == items
+    with pytest.raises(XnorvisionError, match="longer list"):
+        ev.select_split(items[:ev.TUNE_IMAGES], "tune")
+    with pytest.raises(XnorvisionError, match="--split"):
+        ev.select_split(items, "val")
 
 
 def test_bad_inputs_are_user_errors(tmp_path: Path) -> None:

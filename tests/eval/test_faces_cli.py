@@ -1,12 +1,19 @@
-"""``xnorvision eval faces`` on the command line: user errors are one line and exit 2."""
+"""``xnorvision eval faces`` on the command line: a run end to end on a labelled set made by the test, and
+user errors as one line with exit code 2."""
 
 from __future__ import annotations
 
+import json
+import types
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
+from xnorvision.api import Detections, PipelineSpec, hookimpl
 from xnorvision.cli import main
+from xnorvision.plugins import _manager
 
 
 @pytest.mark.parametrize("extra", [["--baselines-only"], ["--baselines-only", "--baseline", "ssd:x.onnx"],
@@ -24,3 +31,94 @@ def test_missing_list_exits_2(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["eval", "faces", "--data", str(tmp_path / "none.txt"), "--root", str(tmp_path)])
     assert exc.value.code == 2
+
+
+class SkinStage:
+    """Finds the synth source's drawn faces by their fill colour: a stand-in detector that is right."""
+
+    name = "skin"
+
+    def __call__(self, frame: np.ndarray, detections: Detections) -> Detections:
+        mask = cv2.inRange(frame, (140, 170, 215), (160, 190, 235))
+        n, _, stats, _ = cv2.connectedComponentsWithStats(mask)
+        boxes = [[x, y, x + w, y + h] for x, y, w, h, area in stats[1:n] if area > 50]
+        return Detections.from_boxes(np.array(boxes, np.float32).reshape(-1, 4), np.full(len(boxes), 0.9),
+                                     "face")
+
+
+class BlindStage:
+    """A detector that returns no boxes: what a broken one looks like."""
+
+    name = "blind"
+
+    def __call__(self, frame: np.ndarray, detections: Detections) -> Detections:
+        return Detections.empty()
+
+
+@hookimpl
+def xnorvision_register_pipelines(register) -> None:  # noqa: ANN001
+    register(PipelineSpec("skin", build=lambda options: [SkinStage()]))
+    register(PipelineSpec("blind", build=lambda options: [BlindStage()]))
+
+
+def _exit_code(argv: list[str]) -> int:
+    try:
+        main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+@pytest.fixture
+def skin_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
+    plugin = types.SimpleNamespace(xnorvision_register_pipelines=xnorvision_register_pipelines)
+    monkeypatch.setattr(_manager, "_entry_point_plugins", lambda: [("skin", "1.0", lambda: plugin)])
+    monkeypatch.delenv("XNORVISION_DISABLE_PLUGINS", raising=False)
+
+
+def test_end_to_end_on_a_labelled_set_scores_a_sweep(tmp_path: Path, synth_face_list: Path,
+                                                     skin_plugin: None, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)  # nothing may be written where no option points
+    args = ["eval", "faces", "--data", str(synth_face_list), "--root", str(synth_face_list.parent),
+            "--threads", "1"]
+    assert _exit_code([*args, "--pipeline", "skin", "--sweep", "long_side=320,416", "--json", "r.json",
+                       "--plot", "p.png"]) == 0
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert [r["name"] for r in doc["results"]] == ["skin@320", "skin@416"]
+    assert [r["long_side"] for r in doc["results"]] == [320, 416]
+    for r in doc["results"]:
+        assert {"name", "ap", "max_recall", "ms_per_image", "long_side"} <= set(r)
+        assert r["ap"] > 0.95 and r["ms_per_image"] > 0
+    assert (doc["images"], doc["floor"], doc["threads"]) == (8, 0.05, 1)
+    assert cv2.imread(str(tmp_path / "p.png")) is not None
+    assert _exit_code([*args, "--pipeline", "blind", "--json", "blind.json"]) == 0
+    [blind] = json.loads((tmp_path / "blind.json").read_text())["results"]
+    assert blind["ap"] == 0.0 and blind["max_recall"] == 0.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blind.json", "p.png", "r.json", "synth_faces"]
+    assert "skin@416" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("extra", [["--sweep", "long_side"], ["--sweep", "long_side=320,320"],
+                                   ["--split", "tune"], ["--split", "val"], ["--floor", "1"],
+                                   ["--baseline", "yunet@x:m.onnx"], ["--corrupt", "sepia"]])
+def test_bad_sweep_split_floor_exit_2(synth_face_list: Path, skin_plugin: None, extra: list[str],
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["eval", "faces", "--data", str(synth_face_list), "--root", str(synth_face_list.parent),
+              "--pipeline", "skin", *extra])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "\n" not in err
+
+
+def test_corruptions_are_scored_beside_the_clean_images(tmp_path: Path, synth_face_list: Path,
+                                                        skin_plugin: None) -> None:
+    """A detector of skin colour is perfect on the clean frames and blind on their grey copies."""
+    out = tmp_path / "r.json"
+    args = ["eval", "faces", "--data", str(synth_face_list), "--root", str(synth_face_list.parent)]
+    assert _exit_code([*args, "--threads", "1", "--pipeline", "skin", "--corrupt", "gray,blur",
+                       "--json", str(out)]) == 0
+    ap = {r["corruption"]: r["ap"] for r in json.loads(out.read_text())["results"]}
+    assert set(ap) == {"none", "gray", "blur"}
+    assert ap["none"] > 0.95 and ap["gray"] == 0.0

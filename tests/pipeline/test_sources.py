@@ -64,9 +64,8 @@ def test_bad_sources(spec: str | None, message: str) -> None:
         open_source(spec)
 
 
-def test_stream_urls_are_live(tmp_path: Path) -> None:
-    stream = open_source(f"file://{write_video(tmp_path / 'v.avi', 2)}")
-    assert stream.live and stream.read().shape == (24, 32, 3)
+def test_stream_url_that_does_not_open(tmp_path: Path) -> None:
+    # (live streams and files behind URLs: tests/pipeline/test_streams.py)
     with pytest.raises(SourceError, match="cannot open stream file://"):
         open_source(f"file://{tmp_path}/missing.mp4")
 

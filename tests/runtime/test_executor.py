@@ -209,15 +209,6 @@ def test_torch_twin_of_small_graphs(tmp_path: Path, build) -> None:
         np.testing.assert_allclose(value, want[name], rtol=1e-3, atol=1e-3)
 
 
-def test_loading_without_threads_keeps_the_process_setting(tmp_path: Path) -> None:
-    from xnorvision import kernels
-
-    first = _load(tmp_path, graphs.chain(), threads=1)
-    graph, tensors, spec = graphs.residual()
-    second = Model.load(save_model(tmp_path / "r.xnv", graph, tensors, spec, [], {}))
-    assert first.threads == second.threads == kernels.get_num_threads() == 1
-
-
 def _steps(tmp_path: Path, model: graphs.Model) -> dict:
     graph, tensors, spec = model
     steps, outputs, types = fold(load_xnv(save_model(tmp_path / "f.xnv", graph, tensors, spec, [], {})))

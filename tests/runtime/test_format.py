@@ -137,7 +137,7 @@ def _rewrite(path: Path, edit) -> bytes:
     (lambda h: h["__metadata__"].update(graph="{"), "'graph' is not valid JSON"),
     (lambda h: h["conv.bias"].update(shape=[1 << 40]), "bad shape"),
     (lambda h: h["conv.bias"].update(data_offsets=[0, 1 << 62]), "outside the file"),
-    (lambda h: h["conv.bias"].update(dtype="F64"), "not F32 or U64"),
+    (lambda h: h["conv.bias"].update(dtype="F64"), "not F32, U64 or I8"),
     (lambda h: h.pop("__metadata__"), "no string-to-string __metadata__"),
 ])
 def test_load_rejects_edited_headers(tmp_path: Path, edit, message: str) -> None:

@@ -22,9 +22,8 @@ def float_threads(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(layers, "_BLOCK_FLOATS", 1000)  # many im2col blocks per image and per worker
     monkeypatch.setattr(layers, "_GRAIN_MACS", 1)  # and every one worth a thread
     monkeypatch.setattr(layers, "_GRAIN_FLOATS", 8)
-    _threads.set_threads(request.param)
-    yield request.param
-    _threads.set_threads(1)
+    with _threads.using_threads(request.param):
+        yield request.param
 
 
 @pytest.mark.parametrize(("k", "stride", "pad", "groups", "cin", "cout", "size"), [

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from xnorvision.cli import main
-from xnorvision.runtime import save_model
+from xnorvision.runtime import load_xnv, save_model
 
 from . import graphs
 
@@ -84,3 +84,18 @@ def test_info_of_an_any_size_model_takes_a_size(tmp_path: Path, capsys) -> None:
     code, out, _ = _run(capsys, "model", "info", str(save_model(tmp_path / "fixed.xnv", graph, tensors, spec,
                                                                   [], {})), "--json")
     assert sized["macs"] == json.loads(out)["macs"] and sized["macs"]["binary"] > 0
+
+
+def test_convert_and_reference_take_the_float_storage(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    graph, tensors, spec = graphs.chain()
+    src = save_model(tmp_path / "m.xnv", graph, tensors, spec, [], {})
+    code, out, _ = _run(capsys, "model", "convert", str(src), "--out", str(tmp_path / "m8.xnv"))
+    assert code == 0 and load_xnv(tmp_path / "m8.xnv").int8_tensors == ("conv.weight", "fc.weight")
+    code, _, _ = _run(capsys, "model", "reference", "vgg-small", "--out", str(tmp_path / "v.xnv"),
+                      "--float-storage", "int8")
+    assert code == 0 and load_xnv(tmp_path / "v.xnv").int8_tensors
+    code, _, err = _run(capsys, "model", "convert", str(src), "--out", str(tmp_path / "x.xnv"),
+                        "--float-storage", "fp16")
+    assert code == 2 and err.startswith("error: float storage 'fp16'") and len(err.splitlines()) == 1
+    assert not (tmp_path / "x.xnv").exists()

@@ -26,7 +26,7 @@ def test_project_requirements_leave_out_qt_torch_and_ruff() -> None:
 def test_follows_pyproject_names_case_insensitively(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
         '[build-system]\nrequires = ["setuptools>=68"]\n'
-        '[project]\ndependencies = ["PyQt5>=5.15", "pluggy[x]>=1.3; python_version>\'3\'"]\n'
-        '[project.optional-dependencies]\ndev = ["pytest>=8", "Ruff>=0.5"]\n')
+        '[project]\ndependencies = ["pluggy[x]>=1.3; python_version>\'3\'"]\n'
+        '[project.optional-dependencies]\ndev = ["pytest>=8", "Ruff>=0.5"]\ngui = ["PyQt5>=5.15"]\n')
     assert _requirements(tmp_path / "pyproject.toml") == [
         "pluggy[x]>=1.3; python_version>'3'", "pytest>=8", "setuptools>=68"]

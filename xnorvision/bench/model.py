@@ -99,18 +99,22 @@ def _torch_runner(model: Model, x: np.ndarray, threads: int) -> tuple[Callable[[
 
 
 def bench_model(path: Path | None = None, reference: str | None = None, threads: int = 1, batch: int = 1,
-                seconds: float = 5.0, seed: int = 0) -> dict[str, Any]:
-    """Time the model (a file, or a reference network written to a temporary file) on every runtime."""
+                seconds: float = 5.0, seed: int = 0, float_storage: str = "float32") -> dict[str, Any]:
+    """Time the model (a file, or a reference network written to a temporary file) on every runtime.
+
+    ``float_storage`` is how a reference network's float weights are written (what its file size counts).
+    """
     with tempfile.TemporaryDirectory() as tmp:
         if path is None:
-            path = write_reference(reference or "resnet18", Path(tmp) / "reference.xnv")
+            path = write_reference(reference or "resnet18", Path(tmp) / "reference.xnv",
+                                   float_storage=float_storage)
         model = Model.load(path, threads=threads)
     spec = model.input_spec
     h, w = spec["height"] or 224, spec["width"] or 224
     images = np.random.default_rng(seed).integers(0, 256, (batch, h, w, 3), dtype=np.uint8)
     x = model.preprocess(images)
     runners: dict[str, tuple[Callable[[], Any], int]] = {
-        "xnorvision": (lambda: model.run(x), sum(a.nbytes for a in model.file.tensors.values()))}
+        "xnorvision": (lambda: model.run(x), model.file.weight_bytes)}
     torch_runner = _torch_runner(model, x, threads)
     if torch_runner is not None:
         runners["torch-float32"] = torch_runner

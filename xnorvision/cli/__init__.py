@@ -9,14 +9,29 @@ the commands (Typer, numpy, OpenCV) are imported inside :func:`main`.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import traceback
 from typing import Any, NoReturn
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "process_settings"]
 
 INTERRUPTED = 130  # 128 + SIGINT, the shell's convention
+
+
+def process_settings() -> None:
+    """The process-wide choices that belong to the app, not the library; before the kernels load.
+
+    Waiting OpenMP threads spin for about 0.3 ms (libgomp counts ~100 spins a microsecond), then sleep:
+    long enough to stay awake between the layers of one frame, far shorter than libgomp's 3 ms default,
+    which kept a core busy between frames that the capture and Qt threads need. A user's own policy wins.
+    """
+    if "OMP_WAIT_POLICY" not in os.environ:
+        os.environ.setdefault("GOMP_SPINCOUNT", "30000")
+
+
+process_settings()  # here, before `main` imports the command modules, which load the kernels (and OpenMP)
 
 
 def __getattr__(name: str) -> Any:

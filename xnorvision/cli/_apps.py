@@ -30,3 +30,7 @@ class State:
 @app.callback()
 def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.")) -> None:
     State.debug = debug
+
+
+FLOAT_STORAGE_HELP = ("How float weights are stored: float32, or int8 with a per-output-channel scale "
+                      "(a quarter of their bytes; dequantized at load).")

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from xnorvision.bench.model import bench_model, format_report
-from xnorvision.cli._apps import bench_app
+from xnorvision.cli._apps import FLOAT_STORAGE_HELP, bench_app
 from xnorvision.errors import XnorvisionError
 from xnorvision.runtime.reference import REFERENCES
 
@@ -25,13 +25,15 @@ def bench_model_cmd(
     seconds: Annotated[float, _Opt("--seconds", min=0.0, max=3600.0,
                                    help="Timed seconds per runtime.")] = 5.0,
     json_path: Annotated[Path | None, _Opt("--json", help="Also write the report as JSON here.")] = None,
+    float_storage: Annotated[str, _Opt("--float-storage", help="With --reference: " + FLOAT_STORAGE_HELP)]
+    = "float32",
 ) -> None:
     """Images/s, p50/p95 latency and weight size of a model on xnorvision and on float32 torch."""
     if (path is None) == (reference is None):
         raise XnorvisionError("give either a model PATH or --reference NAME")
     if reference is not None and reference not in REFERENCES:
         raise XnorvisionError(f"unknown reference network {reference!r}; choose from {', '.join(REFERENCES)}")
-    report = bench_model(path, reference, threads, batch, seconds)
+    report = bench_model(path, reference, threads, batch, seconds, float_storage=float_storage)
     typer.echo(format_report(report))
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,8 @@ from xnorvision.cli._apps import eval_app
 from xnorvision.detect import Detections
 from xnorvision.errors import XnorvisionError
 from xnorvision.eval import faces as ev
+from xnorvision.eval.corruptions import parse_corruptions
+from xnorvision.eval.faces_plot import plot_pr, plot_speed
 
 
 def _extra(settings: list[str]) -> dict[str, Any]:
@@ -31,32 +33,64 @@ def _extra(settings: list[str]) -> dict[str, Any]:
     return extra
 
 
-def _check_outputs(json_path: Path | None, plot: Path | None, markdown: Path | None) -> None:
+def _check_outputs(*outputs: tuple[str, Path | None]) -> None:
     """Every output writable before the evaluation (minutes long) starts."""
-    for flag, path in (("--json", json_path), ("--plot", plot), ("--markdown", markdown)):
+    for flag, path in outputs:
         check_writable(flag, path)
 
 
-def _pipeline_detector(name: str, threshold: float, threads: int, model: str | None,
+def _sweep(spec: str | None) -> tuple[str, list[Any]]:
+    """``KEY=V1,V2,...`` into the key and its values (JSON where they parse); none: one run as set."""
+    if spec is None:
+        return "", [None]
+    key, sep, values = spec.partition("=")
+    items = [v for v in values.split(",") if v]
+    if not sep or not key or not items:
+        raise XnorvisionError(f"--sweep takes KEY=V1,V2,... (e.g. long_side=320,416,480), got {spec!r}")
+    if len(set(items)) != len(items):
+        raise XnorvisionError(f"--sweep lists a value twice: {spec!r}")
+    return key, [_extra([f"{key}={v}"])[key] for v in items]
+
+
+def _pipeline_detector(pipeline: str, floor: float, threads: int, model: str | None,
                        extra: dict[str, Any]) -> ev.Detector:
-    """The registered pipeline as one callable: its stages in order, then the score threshold."""
+    """The registered pipeline as one callable: its stages in order (the run's own stage builder)."""
     from xnorvision.pipeline.launch import RunConfig, build_stages
     from xnorvision.plugins._manager import load_registry
 
-    config = RunConfig(plugin=name, model=model, threshold=threshold, threads=threads, extra=extra)
-    stages = build_stages(load_registry(), config)  # as `run` builds them: a plugin's failure is one line
+    config = RunConfig(plugin=pipeline, model=model, threshold=floor, threads=threads, extra=extra)
+    stages = build_stages(load_registry(), config)
 
     def detect(frame: np.ndarray) -> Detections:
         dets = Detections.empty()
         for stage in stages:
             dets = stage(frame, dets)
-        return dets.select(dets.scores >= threshold)
+        return dets
 
     return detect
 
 
+def _ours(pipeline: str, floor: float, threads: int, model: str | None, settings: list[str],
+          sweep: str | None) -> list[ev.Contender]:
+    """Our pipeline once per swept value: ``faces@320``... for ``long_side``, ``faces (KEY=V)`` otherwise."""
+    extra = _extra(settings)
+    key, values = _sweep(sweep)
+    tag = " ".join(([Path(model).stem] if model else []) + [f"{k}={v}" for k, v in extra.items() if k != key])
+    out = []
+    for value in values:
+        options = dict(extra, **({key: value} if key else {}))
+        if key == "long_side":
+            name, tags = f"{pipeline}@{value}", tag
+        else:
+            name, tags = pipeline, " ".join(filter(None, [tag, f"{key}={value}" if key else ""]))
+        long_side = options.get("long_side")
+        out.append(ev.Contender(name + (f" ({tags})" if tags else ""),
+                                _pipeline_detector(pipeline, floor, threads, model, options), pipeline,
+                                long_side if isinstance(long_side, int) else None))
+    return out
+
+
 _Opt = typer.Option
-DEFAULT_PLOT = Path("out/eval/faces_pr.png")
 
 
 @eval_app.command("faces")
@@ -66,46 +100,63 @@ def eval_faces(
     min_face: Annotated[float, _Opt("--min-face", min=0.0,
                                     help="Faces with a smaller long side are ignored.")] = 20.0,
     iou: Annotated[float, _Opt("--iou", help="IoU a detection needs to match a face.")] = 0.5,
-    baseline: Annotated[list[str] | None, _Opt("--baseline", help="yunet:PATH or haar:PATH")] = None,
-    json_path: Annotated[Path | None, _Opt("--json", help="Write {\"results\": [...]} here.")] = None,
-    plot: Annotated[Path, _Opt("--plot", help="Precision-recall plot (PNG).")] = DEFAULT_PLOT,
+    baseline: Annotated[list[str] | None, _Opt(
+        "--baseline", help="KIND:PATH at the image's size, or KIND@LONG_SIDE:PATH (KIND: yunet, haar).")
+    ] = None,
+    json_path: Annotated[Path | None, _Opt("--json", help="Write {\"results\": [...], ...} here.")] = None,
+    plot: Annotated[Path | None, _Opt("--plot", help="AP against ms/image, a line per family (PNG).")] = None,
+    pr_plot: Annotated[Path | None, _Opt("--pr-plot", help="Precision-recall curves (PNG).")] = None,
     pipeline: Annotated[str, _Opt("--pipeline", help="Registered pipeline scored as ours.")] = "faces",
     model: Annotated[str | None, _Opt("--model", help="Model name or .xnv path for the pipeline.")] = None,
     settings: Annotated[list[str] | None, _Opt("--set", help="Pipeline option KEY=VALUE.")] = None,
+    sweep: Annotated[str | None, _Opt(
+        "--sweep", help="Run our pipeline once per value of one option, e.g. long_side=320,416,480.")] = None,
     baselines_only: Annotated[bool, _Opt("--baselines-only", help="Score only the baselines.")] = False,
-    threshold: Annotated[float, _Opt("--threshold", min=0.0, max=1.0,
-                                      help="Lowest score of our pipeline's boxes.")] = 0.05,
+    floor: Annotated[float, _Opt("--floor", help="Every detector's lowest score (caps max recall).")
+                     ] = ev.FLOOR,
     threads: Annotated[int, _Opt("--threads", help="Threads for every detector (OpenCV and ours).")] = 2,
-    limit: Annotated[int, _Opt("--limit", help="Use only the first N images (0: all).")] = 0,
+    split: Annotated[str, _Opt("--split", help=f"all, or tune: the last {ev.TUNE_IMAGES} images of the list "
+                                "(of wider/train.txt: the training's held-out images; tune there).")
+                     ] = "all",
+    limit: Annotated[int, _Opt("--limit", help="Use only the first N images of the split (0: all).")] = 0,
     markdown: Annotated[Path | None, _Opt("--markdown", help="Write the table as Markdown here.")] = None,
+    corrupt: Annotated[str | None, _Opt(
+        "--corrupt", help="Also score degraded copies, e.g. gray,jpeg30,blur (robustness).")] = None,
 ) -> None:
     """Score the faces pipeline and baselines on one labelled set, in one loop, under the same load."""
     if not 0.0 < iou <= 1.0:
         raise XnorvisionError(f"--iou must be in (0, 1], got {iou}")
-    _check_outputs(json_path, plot, markdown)
-    cv2.setNumThreads(threads)
-    items = ev.load_face_list(data, root)
+    if not 0.0 <= floor < 1.0:
+        raise XnorvisionError(f"--floor must be in [0, 1), got {floor}")
+    if threads < 1:
+        raise XnorvisionError(f"--threads must be at least 1, got {threads}")
+    _check_outputs(("--json", json_path), ("--plot", plot), ("--pr-plot", pr_plot), ("--markdown", markdown))
+    items = ev.select_split(ev.load_face_list(data, root), split)
     items = items[:limit] if limit > 0 else items
-    detectors: dict[str, ev.Detector] = {}
-    if not baselines_only:
-        extra = _extra(settings or [])
-        tag = " ".join(([Path(model).stem] if model else []) + [f"{k}={v}" for k, v in extra.items()])
-        name = f"{pipeline} ({tag})" if tag else pipeline
-        detectors[name] = _pipeline_detector(pipeline, threshold, threads, model, extra)
-    for spec in baseline or []:
-        name, det = ev.baseline_detector(spec)
-        detectors[name] = det
-    if not detectors:
+    cv2.setNumThreads(threads)
+    contenders = [] if baselines_only else _ours(pipeline, floor, threads, model, settings or [], sweep)
+    contenders += [ev.baseline_detector(spec, floor) for spec in baseline or []]
+    if not contenders:
         raise XnorvisionError("nothing to evaluate: --baselines-only needs at least one --baseline")
-    results = ev.evaluate(detectors, items, min_face=min_face, iou_threshold=iou)
-    typer.echo(f"{len(items)} images, faces >= {min_face:g} px, IoU {iou:g}, {threads} threads")
-    typer.echo(f"{'name':<40} {'AP':>6} {'max rec':>8} {'ms/img':>8}")
+    corruptions = ["none", *parse_corruptions(corrupt)]
+    results = [r for c in corruptions
+               for r in ev.evaluate(contenders, items, min_face=min_face, iou_threshold=iou, floor=floor,
+                                    corruption=c)]
+    typer.echo(f"{len(items)} images ({split}), faces >= {min_face:g} px, IoU {iou:g}, floor {floor:g}, "
+               f"{threads} threads")
+    typer.echo(f"{'name':<40} {'long side':>9} {'images':>7} {'AP':>6} {'max rec':>8} {'ms/img':>8}")
     for r in results:
-        typer.echo(f"{r.name:<40} {r.ap:>6.3f} {r.max_recall:>8.3f} {r.ms_per_image:>8.2f}")
-    ev.plot_pr(results, plot)
-    typer.echo(f"PR plot: {plot}")
+        typer.echo(f"{r.name:<40} {r.long_side or '-':>9} {r.corruption:>7} {r.ap:>6.3f} "
+                   f"{r.max_recall:>8.3f} {r.ms_per_image:>8.2f}")
+    if plot is not None:
+        plot_speed(results, plot)
+        typer.echo(f"speed plot: {plot}")
+    if pr_plot is not None:
+        plot_pr(results, pr_plot)
+        typer.echo(f"PR plot: {pr_plot}")
     if json_path is not None:
-        ev.write_json(results, json_path)
+        ev.write_json(results, json_path, data=str(data), split=split, images=len(items), min_face=min_face,
+                      iou=iou, floor=floor, threads=threads)
         typer.echo(f"JSON: {json_path}")
     if markdown is not None:
         markdown.parent.mkdir(parents=True, exist_ok=True)

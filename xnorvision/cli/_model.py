@@ -1,4 +1,4 @@
-"""``xnorvision model info`` and ``xnorvision model reference``: inspect and create .xnv files."""
+"""``xnorvision model info``, ``reference`` and ``convert``: inspect, create and re-store .xnv files."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from xnorvision.cli._apps import model_app
-from xnorvision.runtime import Model
+from xnorvision.cli._apps import FLOAT_STORAGE_HELP, model_app
+from xnorvision.runtime import Model, load_xnv, save_model
 from xnorvision.runtime.reference import REFERENCES, write_reference
 
 
@@ -64,8 +64,21 @@ def reference(
     name: Annotated[str, typer.Argument(help=f"One of: {', '.join(REFERENCES)}.")],
     out: Annotated[Path, typer.Option("--out", help="Where to write the .xnv file.")],
     seed: Annotated[int, typer.Option(help="Seed of the random weights.")] = 0,
+    float_storage: Annotated[str, typer.Option("--float-storage", help=FLOAT_STORAGE_HELP)] = "float32",
 ) -> None:
     """Write a reference network with random weights (a fixture for tests and benchmarks)."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    path = write_reference(name, out, seed)
+    path = write_reference(name, out, seed, float_storage)
     typer.echo(f"wrote {name} to {path} ({path.stat().st_size / 1e6:.2f} MB)")
+
+
+@model_app.command("convert")
+def convert(
+    path: Annotated[Path, typer.Argument(help="An .xnv model file.")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the re-stored model.")],
+    float_storage: Annotated[str, typer.Option("--float-storage", help=FLOAT_STORAGE_HELP)] = "int8",
+) -> None:
+    """Write a model again with another float storage (same graph, labels and metadata)."""
+    f = load_xnv(path)
+    save_model(out, f.graph, f.tensors, f.input_spec, f.labels, f.metadata, float_storage)
+    typer.echo(f"wrote {out} ({f.nbytes} -> {out.stat().st_size} bytes, float weights as {float_storage})")

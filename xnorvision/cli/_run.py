@@ -59,9 +59,13 @@ def run(
                        strict=strict, sinks=list(sink or []))
     windowed = not headless and display_available()
     if windowed:
-        from xnorvision.pipeline.doctor import window_problem
+        from xnorvision.pipeline.doctor import GUI_INSTALL, qt_installed, window_problem
 
-        if problem := window_problem():
+        if not qt_installed():
+            typer.echo(f"warning: no window without PyQt5, running headless; for the window: {GUI_INSTALL}",
+                       err=True)
+            windowed = False
+        elif problem := window_problem():
             raise XnorvisionError(problem)
     registry = load_registry()
     runner = prepare(registry, config)

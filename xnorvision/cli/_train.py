@@ -9,7 +9,7 @@ import typer
 from typer import Option as Opt
 
 from xnorvision._writable import check_writable
-from xnorvision.cli._apps import app
+from xnorvision.cli._apps import FLOAT_STORAGE_HELP, app
 from xnorvision.errors import XnorvisionError
 
 
@@ -58,10 +58,13 @@ def train(
 def export(
     checkpoint: Annotated[Path, typer.Argument(help="checkpoint.pt of `xnorvision train` (or its folder).")],
     out: Annotated[Path, Opt("--out", help="The .xnv file to write.")],
+    float_storage: Annotated[str, Opt("--float-storage", help=FLOAT_STORAGE_HELP)] = "float32",
 ) -> None:
     """Export a training checkpoint to .xnv (batch norm and scaling folded; bit-exact with torch)."""
     _need_torch()
+    from xnorvision.runtime.format import check_float_storage
     from xnorvision.train.export import export_checkpoint
 
+    check_float_storage(float_storage)  # before torch loads the checkpoint
     check_writable("--out", out)
-    typer.echo(f"wrote {export_checkpoint(checkpoint, out)}")
+    typer.echo(f"wrote {export_checkpoint(checkpoint, out, float_storage)}")

@@ -1,7 +1,8 @@
 """Face-detection accuracy and speed: VOC all-point AP at one IoU, with small faces as ignore regions.
 
 Every detector (our pipeline and the OpenCV baselines) sees the same decoded images in the same loop, one
-image at a time, so their ms/image are measured side by side under the same machine load.
+image at a time, in an order that rotates per image, so their ms/image are measured side by side under
+the same machine load; every one is scored from the same score floor, which caps its max recall.
 """
 
 from __future__ import annotations
@@ -18,11 +19,17 @@ import numpy as np
 from xnorvision._opencv import opencv_log_level
 from xnorvision.detect import Detections, box_iou
 from xnorvision.errors import XnorvisionError
+from xnorvision.eval.corruptions import CORRUPTIONS
 
 Detector = Callable[[np.ndarray], Detections]
 """A BGR uint8 frame in, face boxes with scores out."""
 
 IGNORED, FALSE_POS, TRUE_POS = -1, 0, 1
+#: Default score floor: every detector's boxes below it are dropped (low, so max recall is barely capped).
+FLOOR = 0.05
+#: The tuning split: the last this many images of a list. Of ``wider/train.txt`` these are the images the
+#: faces training holds out (``HOLDOUT`` of its recipes), so choices are made there, not on val.
+TUNE_IMAGES = 100
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,18 @@ class FaceImage:
 
     path: Path
     boxes: np.ndarray
+
+
+@dataclass(frozen=True)
+class Contender:
+    """A detector under test: its result name, its family (one line of the speed plot: ``faces``,
+    ``yunet``, ``haar``) and the input long side it runs at (None: the image's own size, or the
+    pipeline's default)."""
+
+    name: str
+    detect: Detector
+    family: str
+    long_side: int | None = None
 
 
 @dataclass(frozen=True)
@@ -43,10 +62,14 @@ class FaceResult:
     ms_per_image: float
     precision: np.ndarray
     recall: np.ndarray
+    family: str = ""
+    long_side: int | None = None
+    corruption: str = "none"
 
-    def to_json(self) -> dict[str, float | str]:
+    def to_json(self) -> dict[str, float | str | int | None]:
         return {"name": self.name, "ap": round(self.ap, 4), "max_recall": round(self.max_recall, 4),
-                "ms_per_image": round(self.ms_per_image, 2)}
+                "ms_per_image": round(self.ms_per_image, 2), "long_side": self.long_side,
+                "family": self.family, "corruption": self.corruption}
 
 
 #: Largest coordinate or side (px) a list may hold: far beyond any photo, and finite in float32.
@@ -89,6 +112,25 @@ def _parse_boxes(fields: list[str], where: str) -> np.ndarray:
         value = xywh[bad][0]
         raise XnorvisionError(f"{where}: box value {value:g} is not a pixel coordinate (0..{MAX_COORD:g})")
     return xywh.astype(np.float32)
+
+
+SPLITS = ("all", "tune")
+
+
+def select_split(items: Sequence[FaceImage], split: str) -> list[FaceImage]:
+    """``all`` the images, or ``tune``: the last :data:`TUNE_IMAGES` of the list.
+
+    Given ``wider/train.txt`` the tuning split is the faces training's held-out set: input sizes, score
+    weights and thresholds are chosen on it, and WIDER val is scored once per release.
+    """
+    if split == "all":
+        return list(items)
+    if split != "tune":
+        raise XnorvisionError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
+    if len(items) <= TUNE_IMAGES:
+        raise XnorvisionError(f"the tune split is the last {TUNE_IMAGES} images of a longer list "
+                              f"(wider/train.txt); this list has {len(items)}")
+    return list(items[-TUNE_IMAGES:])
 
 
 def match_detections(det_boxes: np.ndarray, det_scores: np.ndarray, gt_boxes: np.ndarray,
@@ -136,44 +178,83 @@ def average_precision(precision: np.ndarray, recall: np.ndarray) -> float:
     return float(np.sum((r[steps + 1] - r[steps]) * p[steps + 1]))
 
 
-def evaluate(detectors: dict[str, Detector], items: Sequence[FaceImage], min_face: float = 20.0,
-             iou_threshold: float = 0.5,
-             progress: Callable[[int, int], None] | None = None) -> list[FaceResult]:
-    """Run every detector on every image (decoded once) and score each; timing covers detection only."""
-    scores: dict[str, list[np.ndarray]] = {name: [] for name in detectors}
-    flags: dict[str, list[np.ndarray]] = {name: [] for name in detectors}
-    seconds = dict.fromkeys(detectors, 0.0)
+def evaluate(contenders: Sequence[Contender], items: Sequence[FaceImage], min_face: float = 20.0,
+             iou_threshold: float = 0.5, floor: float = FLOOR,
+             progress: Callable[[int, int], None] | None = None, corruption: str = "none"
+             ) -> list[FaceResult]:
+    """Run every detector on every image (decoded once) and score each from ``floor`` up.
+
+    ``corruption`` (a name of :data:`~xnorvision.eval.corruptions.CORRUPTIONS`) degrades every image first,
+    the same way for every detector. Timing covers detection only. The detectors take turns per image,
+    starting one later each image, so none always runs first (on cold caches) or last.
+    """
+    names = [c.name for c in contenders]
+    if len(set(names)) != len(names):
+        raise XnorvisionError(f"two detectors share a name: {', '.join(names)}")
+    n = len(contenders)
+    corrupt = None if corruption == "none" else CORRUPTIONS[corruption]
+    scores: list[list[np.ndarray]] = [[] for _ in contenders]
+    flags: list[list[np.ndarray]] = [[] for _ in contenders]
+    seconds = [0.0] * n
     n_faces = 0
     for k, item in enumerate(items):
         image = cv2.imread(str(item.path), cv2.IMREAD_COLOR)
         if image is None:
             raise XnorvisionError(f"cannot read image: {item.path}")
+        if corrupt is not None:
+            image = corrupt(image)
         sides = item.boxes[:, 2:] - item.boxes[:, :2]
         ignored = sides.max(axis=1, initial=0.0) < min_face if len(sides) else np.zeros(0, bool)
         n_faces += int((~ignored).sum())
-        for name, detect in detectors.items():
+        for j in ((k + i) % n for i in range(n)):
             t0 = time.perf_counter()
-            dets = detect(image)
-            seconds[name] += time.perf_counter() - t0
-            scores[name].append(dets.scores)
-            flags[name].append(match_detections(dets.boxes, dets.scores, item.boxes, ignored, iou_threshold))
+            dets = contenders[j].detect(image)
+            seconds[j] += time.perf_counter() - t0
+            dets = dets.select(dets.scores >= floor)
+            scores[j].append(dets.scores)
+            flags[j].append(match_detections(dets.boxes, dets.scores, item.boxes, ignored, iou_threshold))
         if progress:
             progress(k + 1, len(items))
     results = []
-    for name in detectors:
-        s, f = np.concatenate(scores[name] or [np.zeros(0)]), np.concatenate(flags[name] or [np.zeros(0)])
+    for j, c in enumerate(contenders):
+        s, f = np.concatenate(scores[j] or [np.zeros(0)]), np.concatenate(flags[j] or [np.zeros(0)])
         precision, recall = precision_recall(s, f, n_faces)
-        results.append(FaceResult(name, average_precision(precision, recall),
+        results.append(FaceResult(c.name, average_precision(precision, recall),
                                   float(recall[-1]) if len(recall) else 0.0,
-                                  1000.0 * seconds[name] / max(len(items), 1), precision, recall))
+                                  1000.0 * seconds[j] / max(len(items), 1), precision, recall,
+                                  c.family, c.long_side, corruption))
     return results
 
 
-def yunet_detector(model_path: str | Path, score_threshold: float = 0.3) -> Detector:
-    """OpenCV's float YuNet (``cv2.FaceDetectorYN``), run at the image's own size."""
+def at_long_side(detect: Detector, long_side: int) -> Detector:
+    """``detect`` run on the image resized to ``long_side`` (its longer side), boxes mapped back.
+
+    The resize (INTER_AREA when shrinking, the best-ranked faces for a baseline) is timed with the
+    detector, as our pipeline's own shrink is.
+    """
+
+    def run(image: np.ndarray) -> Detections:
+        h, w = image.shape[:2]
+        s = long_side / max(h, w)
+        size = (max(1, round(w * s)), max(1, round(h * s)))
+        if size == (w, h):
+            return detect(image)
+        small = cv2.resize(image, size, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+        dets = detect(small)
+        back = np.array([w / size[0], h / size[1]] * 2, np.float32)
+        return Detections(dets.boxes * back, dets.scores, dets.labels)
+
+    return run
+
+
+def yunet_detector(model_path: str | Path, floor: float = FLOOR) -> Detector:
+    """OpenCV's float YuNet (``cv2.FaceDetectorYN``) at the size of the image it is given, from ``floor``."""
     path = _existing(model_path, "YuNet model")
-    with opencv_log_level(cv2.utils.logging.LOG_LEVEL_ERROR):  # its "targets not supported" warning
-        net = cv2.FaceDetectorYN.create(str(path), "", (320, 320), score_threshold, 0.3, 5000)
+    try:
+        with opencv_log_level(cv2.utils.logging.LOG_LEVEL_ERROR):  # its "targets not supported" warning
+            net = cv2.FaceDetectorYN.create(str(path), "", (320, 320), floor, 0.3, 5000)
+    except cv2.error:
+        raise XnorvisionError(f"cannot load YuNet model (not an ONNX face detector?): {path}") from None
 
     def detect(image: np.ndarray) -> Detections:
         net.setInputSize((image.shape[1], image.shape[0]))
@@ -186,8 +267,10 @@ def yunet_detector(model_path: str | Path, score_threshold: float = 0.3) -> Dete
     return detect
 
 
-def haar_detector(cascade_path: str | Path) -> Detector:
-    """A Haar cascade (numpy, :mod:`faces_haar`); more neighbours in its cluster means a higher score."""
+def haar_detector(cascade_path: str | Path, floor: float = FLOOR) -> Detector:
+    """A Haar cascade (numpy, :mod:`faces_haar`); more neighbours in its cluster means a higher score.
+
+    Its lowest score (one neighbour, 0.09) is above the default floor; ``evaluate`` applies the floor."""
     from xnorvision.eval.faces_haar import HaarCascade
 
     cascade = HaarCascade(_existing(cascade_path, "Haar cascade"))
@@ -200,64 +283,41 @@ def haar_detector(cascade_path: str | Path) -> Detector:
     return detect
 
 
-BASELINES: dict[str, Callable[[str], Detector]] = {"yunet": yunet_detector, "haar": haar_detector}
+BASELINES: dict[str, Callable[[str, float], Detector]] = {"yunet": yunet_detector, "haar": haar_detector}
 
 
-def baseline_detector(spec: str) -> tuple[str, Detector]:
-    """Parse ``KIND:PATH`` (e.g. ``haar:cascade.xml``) into a display name and a detector."""
-    kind, sep, path = spec.partition(":")
-    if not sep or kind not in BASELINES or not path:
-        raise XnorvisionError(f"baseline must be KIND:PATH, KIND one of {sorted(BASELINES)}; got {spec!r}")
-    return f"{kind}:{Path(path).stem}", BASELINES[kind](path)
+def baseline_detector(spec: str, floor: float = FLOOR) -> Contender:
+    """Parse ``KIND:PATH`` (the image's own size) or ``KIND@LONG_SIDE:PATH`` (e.g. ``yunet@320:m.onnx``).
+
+    Results are named ``KIND`` and ``KIND@LONG_SIDE``.
+    """
+    head, sep, path = spec.partition(":")
+    kind, at, side = head.partition("@")
+    if not sep or kind not in BASELINES or not path or (at and not side.isdigit()):
+        raise XnorvisionError(f"baseline must be KIND:PATH or KIND@LONG_SIDE:PATH, KIND one of "
+                              f"{sorted(BASELINES)}; got {spec!r}")
+    if at and not 16 <= int(side) <= 8192:
+        raise XnorvisionError(f"baseline long side must be 16..8192, got {side} in {spec!r}")
+    detect = BASELINES[kind](path, floor)
+    if not at:
+        return Contender(kind, detect, kind)
+    return Contender(f"{kind}@{side}", at_long_side(detect, int(side)), kind, int(side))
 
 
-def write_json(results: Sequence[FaceResult], path: str | Path) -> None:
+def write_json(results: Sequence[FaceResult], path: str | Path, **settings: object) -> None:
+    """``{"results": [...], **settings}``: the settings (images, floor, threads...) say what was run."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"results": [r.to_json() for r in results]}, indent=2) + "\n")
+    doc = {"results": [r.to_json() for r in results], **settings}
+    path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
 
 
 def markdown_table(results: Sequence[FaceResult]) -> str:
     """The results as a Markdown table (what the model card and the README show, regenerated per run)."""
-    rows = ["| detector | AP | max recall | ms / image |", "|---|---:|---:|---:|"]
-    rows += [f"| {r.name} | {r.ap:.3f} | {r.max_recall:.3f} | {r.ms_per_image:.1f} |" for r in results]
+    rows = ["| detector | long side | AP | max recall | ms / image |", "|---|---:|---:|---:|---:|"]
+    rows += [f"| {r.name} | {r.long_side or '-'} | {r.ap:.3f} | {r.max_recall:.3f} | "
+             f"{r.ms_per_image:.1f} |" for r in results]
     return "\n".join(rows) + "\n"
-
-
-_COLOURS = [(200, 80, 0), (0, 140, 255), (60, 160, 60), (180, 0, 180), (0, 0, 200), (120, 120, 0)]
-
-
-def plot_pr(results: Sequence[FaceResult], path: str | Path, size: int = 480) -> None:
-    """Draw the PR curves with OpenCV (no matplotlib at run time) and write a PNG."""
-    margin = 50
-    canvas = np.full((size + 2 * margin + 20 * len(results), size + 2 * margin, 3), 255, np.uint8)
-    ox, oy = margin, margin + size
-
-    def to_px(r: np.ndarray, p: np.ndarray) -> np.ndarray:
-        return np.stack([ox + r * size, oy - p * size], 1).round().astype(np.int32)
-
-    for t in np.linspace(0, 1, 6):
-        cv2.line(canvas, (int(ox + t * size), oy), (int(ox + t * size), oy - size), (230, 230, 230), 1)
-        cv2.line(canvas, (ox, int(oy - t * size)), (ox + size, int(oy - t * size)), (230, 230, 230), 1)
-        tick = f"{t:.1f}"
-        cv2.putText(canvas, tick, (int(ox + t * size) - 10, oy + 18), cv2.FONT_HERSHEY_SIMPLEX, 0.4, 0, 1)
-        cv2.putText(canvas, tick, (ox - 30, int(oy - t * size) + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, 0, 1)
-    cv2.rectangle(canvas, (ox, oy - size), (ox + size, oy), (0, 0, 0), 1)
-    cv2.putText(canvas, "recall", (ox + size // 2 - 20, oy + 38), cv2.FONT_HERSHEY_SIMPLEX, 0.5, 0, 1)
-    cv2.putText(canvas, "precision", (6, margin - 14), cv2.FONT_HERSHEY_SIMPLEX, 0.5, 0, 1)
-    for i, res in enumerate(results):
-        colour = _COLOURS[i % len(_COLOURS)]
-        if len(res.recall):
-            pts = to_px(np.r_[0.0, res.recall], np.r_[res.precision[0], res.precision])
-            cv2.polylines(canvas, [pts], False, colour, 2, cv2.LINE_AA)
-        label = f"{res.name}  AP {res.ap:.3f}  {res.ms_per_image:.1f} ms"
-        y = oy + 62 + 20 * i  # the legend sits under the axes, one line per detector
-        cv2.line(canvas, (ox, y - 4), (ox + 20, y - 4), colour, 2)
-        cv2.putText(canvas, label, (ox + 26, y), cv2.FONT_HERSHEY_SIMPLEX, 0.4, 0, 1, cv2.LINE_AA)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), canvas):
-        raise XnorvisionError(f"cannot write plot: {path}")
 
 
 def _xyxy(xywh: np.ndarray) -> np.ndarray:

@@ -55,10 +55,20 @@ def _missing_libraries(library: Path) -> list[str]:
     return sorted({line.split()[0] for line in out.splitlines() if "not found" in line})
 
 
+# PyQt5 is the optional [gui] extra: it publishes no aarch64 wheel, so a Raspberry Pi install goes without.
+GUI_INSTALL = "pip install 'xnorvision[gui]' (or the distribution's PyQt5, e.g. apt install python3-pyqt5)"
+
+
+def qt_installed() -> bool:
+    """Whether PyQt5, which only the window needs, is importable (checked without importing it)."""
+    return importlib.util.find_spec("PyQt5") is not None
+
+
 def check_qt() -> Check:
     spec = importlib.util.find_spec("PyQt5")
     if spec is None or spec.origin is None:
-        return Check("qt", "FAIL", "PyQt5 is not installed: pip install pyqt5 (the window needs it)")
+        return Check("qt", "WARN", f"PyQt5 is not installed: `run` goes headless; for the window: "
+                     f"{GUI_INSTALL}")
     platforms = Path(spec.origin).parent / "Qt5" / "plugins" / "platforms"
     names = sorted(p.name for p in platforms.glob("libq*.so"))
     if not names and platform.system() == "Linux":

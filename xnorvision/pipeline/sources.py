@@ -16,7 +16,7 @@ import numpy as np
 
 from xnorvision._opencv import opencv_log_level
 from xnorvision.errors import FramesSkipped, SourceError, XnorvisionError
-from xnorvision.pipeline.interruptible import call_interruptibly
+from xnorvision.pipeline.streams import StreamSource
 from xnorvision.pipeline.synth import SynthSource
 from xnorvision.plugins._registry import Registry
 from xnorvision.plugins.specs import SourceSpec
@@ -162,22 +162,10 @@ def open_video(path: Path) -> CaptureSource:
     return CaptureSource(cap, str(path), live=False)
 
 
-#: Seconds a stream may take to open before it counts as unreachable (OpenCV's default is 30).
-STREAM_OPEN_TIMEOUT_S = 10.0
-
-
-def open_stream(url: str) -> CaptureSource:
-    """A network stream OpenCV's FFmpeg backend reads (rtsp://, http://...): live, newest frame only.
-
-    Opening waits at most :data:`STREAM_OPEN_TIMEOUT_S`, and Ctrl-C interrupts the wait at once.
-    """
-    ms = int(STREAM_OPEN_TIMEOUT_S * 1000)
-    cap = call_interruptibly(lambda: cv2.VideoCapture(url, cv2.CAP_ANY, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms]),
-                             discard=cv2.VideoCapture.release)
-    if not cap.isOpened():
-        cap.release()
-        raise SourceError(f"cannot open stream {url}; check the address, or install a plugin that reads it")
-    return CaptureSource(cap, url, live=True)
+def open_stream(url: str) -> StreamSource:
+    """A network stream OpenCV's FFmpeg backend reads (rtsp://, http://...): live, newest frame only,
+    reconnected when it drops or stalls (see :mod:`xnorvision.pipeline.streams`)."""
+    return StreamSource(url)
 
 
 class ImageFilesSource:

@@ -1,4 +1,4 @@
-"""Set the thread count of numpy's BLAS (the float layers' matmuls) without extra dependencies.
+"""Numpy's BLAS on one thread while a model runs, without extra dependencies, then back as it was.
 
 numpy wheels bundle OpenBLAS under a prefixed symbol name; when it cannot be found (another BLAS, another
 platform) this does nothing and the float layers use whatever the BLAS decides.
@@ -8,34 +8,62 @@ from __future__ import annotations
 
 import ctypes
 import functools
-from collections.abc import Callable
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-_SYMBOLS = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
-            "openblas_set_num_threads64_", "openblas_set_num_threads")
+_PREFIXES = ("scipy_openblas_", "openblas_")
+_SUFFIXES = ("64_", "")
+_lock = threading.Lock()
+_holders = 0  # runs inside single_threaded() now, over all Python threads
+_saved = 1  # the BLAS's thread count before the first of them
 
 
 @functools.cache
-def _setter() -> Callable[[int], None] | None:
+def _library() -> tuple[ctypes._CFuncPtr, ctypes._CFuncPtr] | None:
+    """OpenBLAS's (set_num_threads, get_num_threads), or None."""
     libs = Path(np.__file__).parent.parent / "numpy.libs"
     for lib_path in sorted(libs.glob("*openblas*")) if libs.is_dir() else []:
         try:
             lib = ctypes.CDLL(str(lib_path))
         except OSError:
             continue
-        for name in _SYMBOLS:
-            fn = getattr(lib, name, None)
-            if fn is not None:
-                fn.argtypes, fn.restype = [ctypes.c_int], None
-                return fn
+        for prefix in _PREFIXES:
+            for suffix in _SUFFIXES:
+                setter = getattr(lib, f"{prefix}set_num_threads{suffix}", None)
+                getter = getattr(lib, f"{prefix}get_num_threads{suffix}", None)
+                if setter is not None and getter is not None:
+                    setter.argtypes, setter.restype = [ctypes.c_int], None
+                    getter.argtypes, getter.restype = [], ctypes.c_int
+                    return setter, getter
     return None
 
 
-def set_num_threads(n: int) -> bool:
-    """Ask the BLAS for ``n`` threads; return whether a BLAS took the request."""
-    fn = _setter()
-    if fn is not None:
-        fn(n)
-    return fn is not None
+@contextmanager
+def single_threaded() -> Iterator[None]:
+    """BLAS on one thread inside the block; the last block to end (of any Python thread) restores it.
+
+    The float layers bring their own threads (``_threads``): a second, spinning BLAS pool fought them (a
+    2-thread run became 30x slower on a busy machine). The user's own numpy keeps its setting otherwise.
+    """
+    global _holders, _saved
+    fns = _library()
+    if fns is None:
+        yield
+        return
+    setter, getter = fns
+    with _lock:
+        if _holders == 0:
+            _saved = getter()
+            setter(1)
+        _holders += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _holders -= 1
+            if _holders == 0:
+                setter(_saved)

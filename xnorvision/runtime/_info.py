@@ -41,7 +41,7 @@ def model_info(model: XnvFile, height: int | None = None, width: int | None = No
         layers.append({"name": node.name, "op": node.op, "output": types[node.name].describe(),
                        "params": n_params, "macs": macs, "kind": kind if macs else None})
     known = all(lay["macs"] is not None or _macs_free(lay["op"]) for lay in layers)
-    weight_bytes = sum(a.nbytes for a in model.tensors.values())
+    weight_bytes = model.weight_bytes
     return {
         "input": {**spec, "height": h, "width": w},
         "outputs": model.outputs, "labels": len(model.labels), "layers": layers,

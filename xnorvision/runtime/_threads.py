@@ -1,35 +1,51 @@
-"""Threads for the float layers: one pool of sleeping Python threads instead of BLAS's own.
+"""Threads for the float layers: pools of sleeping Python threads instead of BLAS's own.
 
 The binary kernels run on OpenMP threads. Letting OpenBLAS start a second pool of the same size makes the
 two pools spin against each other between layers (on a busy machine a 2-thread run became 30x slower), so
-BLAS is pinned to one thread and the float layers split their work here; numpy releases the GIL in matmul
-and copies, so the chunks run in parallel.
+BLAS runs on one thread while a model runs and the float layers split their work here; numpy releases the
+GIL in matmul and copies, so the chunks run in parallel.
+
+The count is per model, set for the calling Python thread while that model runs (:func:`using_threads`):
+one model's ``threads`` never changes another's. Models of the same count share one pool.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 from xnorvision.runtime import _blas
 
-_threads = 1
-_pool: ThreadPoolExecutor | None = None
+_local = threading.local()  # .threads: the count of the model this Python thread is running
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
 
 
-def set_threads(n: int) -> None:
-    """Use ``n`` threads for the float layers (process-wide, like the kernels' thread count)."""
-    global _threads, _pool
-    _blas.set_num_threads(1)
-    if n != _threads:
-        if _pool is not None:
-            _pool.shutdown(wait=True)
-        _pool = ThreadPoolExecutor(n - 1, thread_name_prefix="xnv-float") if n > 1 else None
-        _threads = n
+@contextmanager
+def using_threads(n: int) -> Iterator[None]:
+    """The float layers run by this Python thread inside the block use ``n`` threads (BLAS one)."""
+    previous = threads()
+    _local.threads = n
+    try:
+        with _blas.single_threaded():
+            yield
+    finally:
+        _local.threads = previous
 
 
 def threads() -> int:
-    return _threads
+    """The calling thread's count (1 outside :func:`using_threads`)."""
+    return getattr(_local, "threads", 1)
+
+
+def _pool(n: int) -> ThreadPoolExecutor:
+    """The shared pool of ``n - 1`` helpers (the caller is the n-th), started on first use."""
+    with _pools_lock:
+        if n not in _pools:
+            _pools[n] = ThreadPoolExecutor(n - 1, thread_name_prefix=f"xnv-float{n}")
+        return _pools[n]
 
 
 def run_chunks(fn: Callable[[int, int, int], None], count: int, grain: int = 1) -> None:
@@ -38,12 +54,13 @@ def run_chunks(fn: Callable[[int, int, int], None], count: int, grain: int = 1) 
     ``worker`` is the chunk's index (below :func:`threads`), so a chunk may use per-worker scratch buffers.
     Chunks are at least ``grain`` items: small jobs stay on the calling thread.
     """
-    chunks = max(1, min(_threads, count // max(grain, 1)))
-    if chunks == 1 or _pool is None:
+    chunks = max(1, min(threads(), count // max(grain, 1)))
+    if chunks == 1:
         fn(0, 0, count)
         return
+    pool = _pool(threads())
     bounds = [count * k // chunks for k in range(chunks + 1)]
-    futures = [_pool.submit(fn, k, bounds[k], bounds[k + 1]) for k in range(1, chunks)]
+    futures = [pool.submit(fn, k, bounds[k], bounds[k + 1]) for k in range(1, chunks)]
     fn(0, bounds[0], bounds[1])
     for f in futures:
         f.result()

@@ -58,25 +58,23 @@ class Model:
         self._governor = ThreadGovernor()
         self._first_layer_reads_images = _first_layer_reads_images(self._steps, self._outputs,
                                                                    self.input_spec, self._lut)
+        # None: the kernels' process default (one thread per CPU unless kernels.set_num_threads said else)
         self.threads = 1
-        # None keeps the process-wide count (the kernels start at one thread per CPU)
         self.set_threads(kernels.get_num_threads() if threads is None else threads)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], threads: int | None = None) -> Model:
         """Read and validate ``path``; raises :class:`ModelFormatError` if it is not a valid .xnv file.
 
-        ``threads`` sets the process-wide thread count (see :meth:`set_threads`); None keeps it.
+        ``threads``: this model's thread count (see :meth:`set_threads`); None: the process default.
         """
         return cls(load_xnv(path), threads, Path(path))
 
     def set_threads(self, n: int) -> None:
-        """Threads for the binary kernels and the float layers (process-wide: both are global pools)."""
+        """Threads for this model's binary kernels and float layers; other models keep their own."""
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise XnorvisionError(f"threads must be a positive integer, got {n!r}")
         self.threads = n
-        kernels.set_num_threads(n)
-        _threads.set_threads(n)
 
     def __call__(self, images: np.ndarray | list[np.ndarray]) -> np.ndarray:
         """Run BGR uint8 images; return the first output."""
@@ -91,14 +89,11 @@ class Model:
             x = self._preprocess(x, self._input_buffers) if images else self._check_tensor(x)
         self._check_size(x.shape[1], x.shape[2])
         # with several threads, each run uses the thread policy the governor measured to be faster
-        eager = kernels.get_num_threads() > 1 and self._governor.choose()
-        kernels.set_eager_threads(eager)
+        eager = self.threads > 1 and self._governor.choose()
         start = time.perf_counter()
-        try:
+        with kernels.using_threads(self.threads, eager), _threads.using_threads(self.threads):
             outputs = self._run_layers(x)
-        finally:
-            kernels.set_eager_threads(False)
-        if kernels.get_num_threads() > 1:
+        if self.threads > 1:
             self._governor.record(eager, time.perf_counter() - start, x.shape[0] * x.shape[1] * x.shape[2])
         return outputs
 

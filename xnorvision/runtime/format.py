@@ -25,8 +25,10 @@ FORMAT = "xnv"
 FORMAT_VERSION = "1"
 MAX_FILE_BYTES = 1 << 30
 MAX_HEADER_BYTES = 100 << 20
-DTYPES: dict[str, np.dtype] = {"F32": np.dtype("<f4"), "U64": np.dtype("<u8")}
-_NUMPY_TO_DTYPE = {np.dtype("float32"): "F32", np.dtype("uint64"): "U64"}
+DTYPES: dict[str, np.dtype] = {"F32": np.dtype("<f4"), "U64": np.dtype("<u8"), "I8": np.dtype("i1")}
+_NUMPY_TO_DTYPE = {np.dtype("float32"): "F32", np.dtype("uint64"): "U64", np.dtype("int8"): "I8"}
+FLOAT_STORAGES = ("float32", "int8")
+SCALE_SUFFIX = "@scale"  # ``<tensor>@scale``: the per-output-channel scale of a tensor stored as int8
 
 
 @dataclass
@@ -42,16 +44,22 @@ class XnvFile:
     labels: list[str]
     metadata: dict[str, Any]
     nbytes: int = 0
+    weight_bytes: int = 0  # tensor bytes as stored (int8 tensors count one byte a value)
+    int8_tensors: tuple[str, ...] = ()  # float tensors the file stores as int8 (dequantized at load)
     params: dict[str, dict[str, ParamSpec]] = field(default_factory=dict)
 
 
 def save_model(path: str | os.PathLike[str], graph: dict[str, Any], tensors: dict[str, np.ndarray],
-               input_spec: dict[str, Any], labels: list[str], metadata: dict[str, Any]) -> Path:
+               input_spec: dict[str, Any], labels: list[str], metadata: dict[str, Any],
+               float_storage: str = "float32") -> Path:
     """Validate a model completely, then write it as .xnv (atomically: a half-written file never appears).
 
     Raises :class:`ModelFormatError` for anything :func:`load_xnv` would reject, so an exporter learns of
-    a mistake when it writes, not when someone loads the file.
+    a mistake when it writes, not when someone loads the file. ``float_storage="int8"`` stores every float
+    weight of two or more dimensions as int8 with a per-output-channel scale (a quarter of the bytes; the
+    loader dequantizes once), which is where a binary network's file size goes once its convs are bits.
     """
+    check_float_storage(float_storage)
     try:
         meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "graph": _compact(graph),
                 "input": _compact(input_spec), "labels": _compact(labels), "metadata": _compact(metadata)}
@@ -60,12 +68,14 @@ def save_model(path: str | os.PathLike[str], graph: dict[str, Any], tensors: dic
     arrays: dict[str, np.ndarray] = {}
     for name, arr in tensors.items():
         a = np.asarray(arr)
-        if a.dtype.newbyteorder("=") not in _NUMPY_TO_DTYPE:
+        if a.dtype.newbyteorder("=") not in (np.dtype("float32"), np.dtype("uint64")):
             raise ModelFormatError(f"tensor {name!r}: dtype {a.dtype} is not float32 or uint64")
         arrays[name] = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))
     table = {k: (_NUMPY_TO_DTYPE[a.dtype.newbyteorder("=")], a.shape) for k, a in arrays.items()}
     model = _validate(meta, table)
     _check_values(model.nodes, {k: np.asarray(a) for k, a in tensors.items()})
+    if float_storage == "int8":
+        arrays = _to_int8(arrays)
     data = serialise(meta, arrays)
     if len(data) > MAX_FILE_BYTES:
         raise ModelFormatError(f"model is larger than {MAX_FILE_BYTES >> 20} MiB")
@@ -76,12 +86,18 @@ def save_model(path: str | os.PathLike[str], graph: dict[str, Any], tensors: dic
     return path
 
 
+def check_float_storage(name: str) -> None:
+    """A float storage this writer knows (``--float-storage``), else one clear error."""
+    if name not in FLOAT_STORAGES:
+        raise ModelFormatError(f"float storage {name!r}: choose one of {', '.join(FLOAT_STORAGES)}")
+
+
 def serialise(meta: dict[str, str], arrays: dict[str, np.ndarray]) -> bytes:
     """The safetensors layout, byte-for-byte reproducible: sorted keys, uint64 data first (8-byte aligned).
 
     (The ``safetensors`` writer orders the metadata by a hash map, so equal models could differ in bytes.)
     """
-    order = sorted(arrays, key=lambda k: (arrays[k].dtype.itemsize != 8, k))
+    order = sorted(arrays, key=lambda k: (-arrays[k].dtype.itemsize, k))
     entries: dict[str, Any] = {"__metadata__": dict(sorted(meta.items()))}
     offset = 0
     for name in order:
@@ -113,13 +129,69 @@ def load_xnv(path: str | os.PathLike[str]) -> XnvFile:
 def parse_xnv(data: bytes) -> XnvFile:
     """Parse and validate the bytes of an .xnv file."""
     meta, entries, body = _parse_layout(data)
-    model = _validate(meta, {k: (e[0], e[1]) for k, e in entries.items()})
+    table, int8 = _logical_table(entries)
+    model = _validate(meta, table)
+    raw: dict[str, np.ndarray] = {}
     for name, (dtype, shape, begin, _) in entries.items():
         arr = np.frombuffer(body, DTYPES[dtype], math.prod(shape), begin).reshape(shape)
-        model.tensors[name] = arr.astype(arr.dtype.newbyteorder("="))  # a native-order, aligned copy
+        raw[name] = arr.astype(arr.dtype.newbyteorder("="))  # a native-order, aligned copy
+    for name in int8:
+        scale = raw.pop(name + SCALE_SUFFIX)
+        if not (np.isfinite(scale).all() and (scale > 0).all()):
+            raise ModelFormatError(f"tensor {name + SCALE_SUFFIX!r}: scales must be finite and positive")
+        raw[name] = _dequantize(raw[name], scale)
+    model.tensors = raw
+    model.int8_tensors = tuple(sorted(int8))
     _check_values(model.nodes, model.tensors)
-    model.nbytes = len(data)
+    model.nbytes, model.weight_bytes = len(data), len(body)
     return model
+
+
+def _to_int8(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Float weights of 2+ dimensions as symmetric int8, one scale per output channel (the first axis).
+
+    ``scale = max|w| / 127`` per channel, so the largest weight of each channel is exact; all-zero channels
+    get scale 1. Deterministic: equal models still give equal bytes.
+    """
+    out: dict[str, np.ndarray] = {}
+    for name, a in arrays.items():
+        if a.dtype.kind != "f" or a.ndim < 2 or a.shape[0] == 0:
+            out[name] = a
+            continue
+        w = a.astype(np.float32).reshape(a.shape[0], -1)
+        peak = np.abs(w).max(axis=1) if w.shape[1] else np.zeros(a.shape[0], np.float32)
+        scale = np.where(peak > 0, peak / np.float32(127), np.float32(1)).astype("<f4")
+        q = np.clip(np.rint(w / scale[:, None]), -127, 127).astype(np.int8).reshape(a.shape)
+        out[name], out[name + SCALE_SUFFIX] = q, scale
+    return out
+
+
+def _dequantize(arr: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    shape = (arr.shape[0],) + (1,) * (arr.ndim - 1)
+    return (arr.astype(np.float32) * scale.reshape(shape)).astype(np.float32)
+
+
+def _logical_table(entries: dict[str, Entry]) -> tuple[dict[str, tuple[str, tuple[int, ...]]], set[str]]:
+    """The tensors as the graph sees them: an int8 tensor and its ``@scale`` become one float32 tensor."""
+    table: dict[str, tuple[str, tuple[int, ...]]] = {}
+    int8: set[str] = set()
+    for name, (dtype, shape, _, _) in entries.items():
+        if name.endswith(SCALE_SUFFIX):
+            base = name[: -len(SCALE_SUFFIX)]
+            if base not in entries or entries[base][0] != "I8":
+                raise ModelFormatError(f"tensor {name!r} scales no int8 tensor")
+            if dtype != "F32" or shape != entries[base][1][:1]:
+                raise ModelFormatError(f"tensor {name!r}: must be F32 [{entries[base][1][0]}], the first "
+                                       f"dimension of {base!r}")
+            continue
+        if dtype == "I8":
+            if len(shape) < 2 or name + SCALE_SUFFIX not in entries:
+                raise ModelFormatError(f"int8 tensor {name!r} needs 2+ dimensions and a "
+                                       f"{name + SCALE_SUFFIX!r} scale")
+            int8.add(name)
+            dtype = "F32"
+        table[name] = (dtype, shape)
+    return table, int8
 
 
 def _check_values(nodes: list[Node], tensors: dict[str, np.ndarray]) -> None:
@@ -177,7 +249,7 @@ def _parse_entry(name: str, e: Any, body_len: int) -> Entry:
         raise ModelFormatError(f"tensor {name!r}: malformed header entry")
     dtype, shape, offsets = e["dtype"], e["shape"], e["data_offsets"]
     if not isinstance(dtype, str) or dtype not in DTYPES:
-        raise ModelFormatError(f"tensor {name!r}: dtype {dtype!r} is not F32 or U64")
+        raise ModelFormatError(f"tensor {name!r}: dtype {dtype!r} is not F32, U64 or I8")
     if not (isinstance(shape, list) and len(shape) <= 8 and all(_nonneg(d, MAX_DIM) for d in shape)):
         raise ModelFormatError(f"tensor {name!r}: bad shape {shape!r}")
     if not (isinstance(offsets, list) and len(offsets) == 2 and all(_nonneg(o, body_len) for o in offsets)):

@@ -125,11 +125,12 @@ def vgg_small(seed: int = 0) -> Network:
 REFERENCES = {"resnet18": resnet18, "vgg-small": vgg_small}
 
 
-def write_reference(name: str, path: str | os.PathLike[str], seed: int = 0) -> Path:
+def write_reference(name: str, path: str | os.PathLike[str], seed: int = 0,
+                    float_storage: str = "float32") -> Path:
     """Write the reference network ``name`` with random weights (seeded) to ``path``."""
     if name not in REFERENCES:
         raise XnorvisionError(f"unknown reference network {name!r}; choose from {', '.join(REFERENCES)}")
     graph, tensors, spec = REFERENCES[name](seed)
     labels = CIFAR10 if name == "vgg-small" else []
     meta = {"reference": name, "weights": f"random (seed {seed})", "note": "a fixture: not trained"}
-    return save_model(path, graph, tensors, spec, labels, meta)
+    return save_model(path, graph, tensors, spec, labels, meta, float_storage)

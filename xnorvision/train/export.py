@@ -27,18 +27,20 @@ def example_input(input_spec: dict[str, Any], size: int = 64, batch: int = 2) ->
 
 
 def export_model(model: nn.Module, path: str | Path, input_spec: dict[str, Any], labels: list[str],
-                 metadata: dict[str, Any], output_names: list[str] | None = None) -> Lowered:
+                 metadata: dict[str, Any], output_names: list[str] | None = None,
+                 float_storage: str = "float32") -> Lowered:
     """Write ``model`` as ``path``; returns the lowered graph and the torch twin (for parity checks).
 
     ``input_spec`` is the .xnv input spec (the normalisation the model was trained with); the model's
     ``forward`` must take one NCHW float tensor and return a tensor, a tuple or a dict of tensors.
+    ``float_storage="int8"`` stores the float weights as int8 with per-channel scales (docs/xnv-format.md).
     """
     lowered = lower(model, example_input(input_spec), output_names)
-    save_model(path, lowered.graph, lowered.tensors, input_spec, labels, metadata)
+    save_model(path, lowered.graph, lowered.tensors, input_spec, labels, metadata, float_storage)
     return lowered
 
 
-def export_checkpoint(checkpoint: str | Path, path: str | Path) -> Path:
+def export_checkpoint(checkpoint: str | Path, path: str | Path, float_storage: str = "float32") -> Path:
     """Export a :func:`~xnorvision.train.trainer.train` checkpoint, its recipe and history as metadata."""
     from xnorvision.train.data import input_spec
     from xnorvision.train.trainer import load_checkpoint, model_from_checkpoint
@@ -52,5 +54,6 @@ def export_checkpoint(checkpoint: str | Path, path: str | Path) -> Path:
     if history:
         metadata["val_top1"] = history[-1]["val_acc"]
         metadata["val_images"] = recipe.val_size
-    export_model(model, path, input_spec(), list(ckpt.get("classes") or []), metadata, ["logits"])
+    export_model(model, path, input_spec(), list(ckpt.get("classes") or []), metadata, ["logits"],
+                 float_storage)
     return Path(path)

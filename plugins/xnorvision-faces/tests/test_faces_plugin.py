@@ -64,6 +64,38 @@ def test_pipeline_runs_on_synthetic_frames(xnv_registry, run_pipeline) -> None:
         assert ((r.detections.scores >= 0) & (r.detections.scores <= 1)).all()
 
 
+def test_finds_every_drawn_face_of_synth_frames_and_nothing_else(xnv_registry, run_pipeline,
+                                                                  synth_source) -> None:
+    """Data-free: the shipped nets find the synth source's drawn faces (frames 0-19, where the two faces
+    are apart) at IoU >= 0.5 and score >= 0.5, and nothing else scores that high."""
+    from xnorvision.api import box_iou
+
+    source = synth_source(20)
+    results = run_pipeline(xnv_registry(plugin), "faces", frames=20, threads=1)
+    assert [r.index for r in results] == list(range(20))
+    for r in results:
+        dets = r.detections.select(r.detections.scores >= 0.5)
+        faces = source.face_boxes(r.index)
+        assert len(dets) > 0, f"frame {r.index}: no face found"
+        iou = box_iou(faces, dets.boxes)
+        assert (iou.max(1) >= 0.5).all(), f"frame {r.index}: a drawn face missed"
+        assert (iou.max(0) >= 0.5).all(), f"frame {r.index}: a box off the faces"
+
+
+@pytest.mark.parametrize("frame", ["black", "grey", "background"])
+def test_finds_nothing_on_blank_frames(xnv_registry, frame: str) -> None:
+    from xnorvision.api import PipelineOptions
+
+    stages = xnv_registry(plugin).pipeline("faces").build(PipelineOptions(threads=1))
+    gradient = np.linspace(40, 110, 240)[:, None, None] * np.float32([1.0, 0.9, 0.8])  # synth's, no shapes
+    image = {"black": np.zeros((240, 320, 3), np.uint8), "grey": np.full((480, 640, 3), 128, np.uint8),
+             "background": np.broadcast_to(gradient, (240, 320, 3)).astype(np.uint8)}[frame]
+    dets = Detections.empty()
+    for stage in stages:
+        dets = stage(image, dets)
+    assert not (dets.scores >= 0.3).any()
+
+
 @pytest.mark.skipif(not YUNET.is_file(), reason="needs ../shared/data (the YuNet teacher)")
 def test_finds_the_faces_yunet_finds_in_the_demo_video(xnv_registry) -> None:
     from xnorvision.api import PipelineOptions, box_iou

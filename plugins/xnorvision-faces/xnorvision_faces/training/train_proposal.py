@@ -1,10 +1,11 @@
 """Recipe: train the proposal net on WIDER train crops (GT + YuNet soft labels) and face-free scenes.
 
-    OMP_NUM_THREADS=1 nice -n 10 python -m xnorvision.train.faces.train_proposal \\
+    OMP_NUM_THREADS=1 nice -n 10 python -m xnorvision_faces.training.train_proposal \\
         --faces ../shared/data/faces --out .cache/faces/proposal_xnor.pt --mode xnor --steps 3000
 
 Loss: quality focal loss on the per-cell face score (soft targets), smooth L1 on centre offset and log size.
-The last ``HOLDOUT`` train images are kept out of training and scored at the end (never ``val.txt``).
+The last ``HOLDOUT`` train images are kept out of training and scored at the end (never ``val.txt``): the
+tuning split, which ``xnorvision eval faces --data .../wider/train.txt --split tune`` scores too.
 """
 
 from __future__ import annotations
@@ -20,15 +21,22 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from xnorvision.detect import Detections, nms
-from xnorvision.eval import faces as ev
-from xnorvision.train.faces.data import Sample, augment, load_scenes, load_wider_train
-from xnorvision.train.faces.models import LEVELS, ProposalNet
-from xnorvision.train.faces.targets import decode, encode
+from xnorvision.api import (
+    TUNE_IMAGES,
+    Detections,
+    FaceImage,
+    average_precision,
+    match_detections,
+    nms,
+    precision_recall,
+)
+from xnorvision_faces.training.data import Sample, augment, load_scenes, load_wider_train
+from xnorvision_faces.training.models import LEVELS, ProposalNet
+from xnorvision_faces.training.targets import decode, encode
 
 MEAN = (0.5, 0.5, 0.5)
 STD = (0.25, 0.25, 0.25)
-HOLDOUT = 100
+HOLDOUT = TUNE_IMAGES  # the images `eval faces --split tune` scores
 INPUT_LONG_SIDE = 320
 
 
@@ -97,7 +105,7 @@ def holdout_ap(model: ProposalNet, samples: list[Sample], scale: float = 448 / 6
     items, cache = [], {}
     for i, s in enumerate(samples):
         gt = s.boxes[s.targets >= 1.0]
-        items.append(ev.FaceImage(Path(f"holdout/{i}"), gt))
+        items.append(FaceImage(Path(f"holdout/{i}"), gt))
         cache[i] = s.image()
     scores, flags, n_faces = [], [], 0
     for i, item in enumerate(items):
@@ -107,10 +115,10 @@ def holdout_ap(model: ProposalNet, samples: list[Sample], scale: float = 448 / 6
         n_faces += int((~ignored).sum())
         dets = Detections.from_boxes(boxes, sc, "face")
         scores.append(dets.scores)
-        flags.append(ev.match_detections(dets.boxes, dets.scores, item.boxes, ignored, 0.5))
-    p, r = ev.precision_recall(np.concatenate(scores), np.concatenate(flags), n_faces)
+        flags.append(match_detections(dets.boxes, dets.scores, item.boxes, ignored, 0.5))
+    p, r = precision_recall(np.concatenate(scores), np.concatenate(flags), n_faces)
     model.train()
-    return ev.average_precision(p, r)
+    return average_precision(p, r)
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from xnorvision.train.faces.models import LEVELS
+from xnorvision_faces.training.models import LEVELS
 
 MIN_FACE = 4.0  # input pixels: smaller faces are only ignore regions
 

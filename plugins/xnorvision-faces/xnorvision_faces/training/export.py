@@ -1,6 +1,6 @@
 """Export the two trained face networks to ``.xnv`` files (the plugin's package data), recipes as metadata.
 
-    python -m xnorvision.train.faces.export --proposal .cache/faces/proposal_xnor.pt \\
+    python -m xnorvision_faces.training.export --proposal .cache/faces/proposal_xnor.pt \\
         --classifier .cache/faces/classifier_xnor.pt --out plugins/xnorvision-faces/xnorvision_faces/models
 """
 
@@ -12,11 +12,11 @@ from pathlib import Path
 
 import torch
 
-from xnorvision.train.export import export_model
-from xnorvision.train.faces.models import CROP, FaceClassifier, ProposalNet
-from xnorvision.train.faces.train_classifier import MEAN as CLS_MEAN
-from xnorvision.train.faces.train_classifier import STD as CLS_STD
-from xnorvision.train.faces.train_proposal import MEAN, STD
+from xnorvision.train import export_model
+from xnorvision_faces.training.models import CROP, FaceClassifier, ProposalNet
+from xnorvision_faces.training.train_classifier import MEAN as CLS_MEAN
+from xnorvision_faces.training.train_classifier import STD as CLS_STD
+from xnorvision_faces.training.train_proposal import MEAN, STD
 
 PROPOSAL_SPEC = {"height": None, "width": None, "channels": 3, "channel_order": "rgb", "mean": list(MEAN),
                  "std": list(STD)}
@@ -36,11 +36,11 @@ def export_faces(proposal: Path, classifier: Path, out: Path) -> tuple[Path, Pat
     p = ProposalNet(rp.get("mode", "xnor"), rp.get("width", 64)).eval()
     p.load_state_dict(torch.load(proposal, weights_only=True))
     export_model(p, out / "proposal.xnv", PROPOSAL_SPEC, ["face"],
-                 {"recipe": rp, "module": "xnorvision.train.faces.train_proposal"}, ["s8", "s16", "s32"])
+                 {"recipe": rp, "module": "xnorvision_faces.training.train_proposal"}, ["s8", "s16", "s32"])
     c = FaceClassifier(rc.get("mode", "xnor"), rc.get("width", 32), rc.get("pool_first", False)).eval()
     c.load_state_dict(torch.load(classifier, weights_only=True))
     export_model(c, out / "classifier.xnv", CLASSIFIER_SPEC, ["face"],
-                 {"recipe": rc, "module": "xnorvision.train.faces.train_classifier"}, ["face"])
+                 {"recipe": rc, "module": "xnorvision_faces.training.train_classifier"}, ["face"])
     return out / "proposal.xnv", out / "classifier.xnv"
 
 

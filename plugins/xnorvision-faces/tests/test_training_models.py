@@ -6,14 +6,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-from xnorvision.runtime import Model
-from xnorvision.train.export import export_model
-from xnorvision.train.faces.export import CLASSIFIER_SPEC, PROPOSAL_SPEC
-from xnorvision.train.faces.models import BiRealBlock, FaceClassifier, ProposalNet
-from xnorvision.train.faces.train_classifier import MEAN, STD
-from xnorvision.train.faces.train_proposal import to_tensor
+torch = pytest.importorskip("torch")  # the train extra: absent in the arm64 root
+from xnorvision_faces.training.export import CLASSIFIER_SPEC, PROPOSAL_SPEC  # noqa: E402
+from xnorvision_faces.training.models import BiRealBlock, FaceClassifier, ProposalNet  # noqa: E402
+from xnorvision_faces.training.train_classifier import MEAN, STD  # noqa: E402
+from xnorvision_faces.training.train_proposal import to_tensor  # noqa: E402
+
+from xnorvision.runtime import Model  # noqa: E402
+from xnorvision.train import export_model  # noqa: E402
 
 
 def _trained_looking(model: torch.nn.Module) -> torch.nn.Module:

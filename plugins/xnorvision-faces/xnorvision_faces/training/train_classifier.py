@@ -1,6 +1,6 @@
 """Recipe: train the crop classifier (face / not face, plus box refinement) on fixed, cached crops.
 
-    OMP_NUM_THREADS=1 nice -n 10 python -m xnorvision.train.faces.train_classifier \\
+    OMP_NUM_THREADS=1 nice -n 10 python -m xnorvision_faces.training.train_classifier \\
         --faces ../shared/data/faces --proposal .cache/faces/proposal_xnor.pt \\
         --out .cache/faces/classifier_xnor.pt
 
@@ -22,10 +22,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from xnorvision.detect import box_iou, crop_square
-from xnorvision.train.faces.data import Sample, load_scenes, load_wider_train
-from xnorvision.train.faces.models import CROP, CROP_CONTEXT, FaceClassifier, ProposalNet
-from xnorvision.train.faces.train_proposal import HOLDOUT, detect
+from xnorvision.api import box_iou, crop_square
+from xnorvision_faces.training.data import Sample, load_scenes, load_wider_train
+from xnorvision_faces.training.models import CROP, CROP_CONTEXT, FaceClassifier, ProposalNet
+from xnorvision_faces.training.train_proposal import HOLDOUT, detect
 
 MEAN, STD = 0.5, 0.25
 

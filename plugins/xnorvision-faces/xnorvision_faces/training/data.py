@@ -13,8 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from xnorvision.detect import box_iou
-from xnorvision.eval.faces import load_face_list
+from xnorvision.api import box_iou, load_face_list
 
 CACHE_SIDE = 448
 EXCLUDED_SCENES = {"market_outdoor_sun_bnshngjecrewktzn.jpg"}  # it has people in it

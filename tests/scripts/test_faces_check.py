@@ -1,0 +1,80 @@
+"""``make test-arm64``'s faces check: the committed x86 reference is today's x86 answer, and the comparison
+catches a moved box, a lost or extra face and a lost frame while forgiving float noise and the threshold."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location("faces_check", ROOT / "scripts" / "arm64" / "faces_check.py")
+faces_check = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(faces_check)
+
+
+@pytest.fixture(scope="module")
+def reference() -> dict:
+    return faces_check.read_frames(faces_check.REFERENCE)
+
+
+def test_the_reference_is_what_x86_finds_today(tmp_path: Path, reference: dict) -> None:
+    if not Path(sys.executable).with_name("xnorvision").exists():
+        pytest.skip("no xnorvision console script beside this python")
+    faces_check.write(tmp_path / "now.jsonl")
+    now = faces_check.read_frames(tmp_path / "now.jsonl")
+    problems = faces_check.compare(reference, now, box_tol=0.0, score_tol=0.0)
+    rerun = f"python scripts/arm64/faces_check.py write {faces_check.REFERENCE}"
+    assert not problems, f"rerun: {rerun}\n{problems}"
+    assert len(now) == 96 and sum(map(len, now.values())) > 96  # the demo video's faces, found
+
+
+def _frames_with_clear_faces(reference: dict) -> list[int]:
+    """Frames (not the first) whose every face scores well above the threshold."""
+    return [i for i, d in reference.items() if i and d and min(x["score"] for x in d) > 0.55]
+
+
+def test_noise_within_a_pixel_passes(reference: dict) -> None:
+    got = copy.deepcopy(reference)
+    for detections in got.values():
+        for d in detections:
+            d["box"] = [v + 0.4 for v in d["box"]]
+            d["score"] -= 0.005
+        detections.reverse()  # order does not matter
+    assert faces_check.compare(reference, got) == []
+
+
+def test_a_moved_box_a_lost_face_an_extra_face_and_a_lost_frame_are_caught(reference: dict) -> None:
+    got = copy.deepcopy(reference)
+    i, j, k = _frames_with_clear_faces(reference)[:3]
+    got[i][0]["box"][2] += 3.0
+    lost = got[j].pop()
+    got[k].append({"box": [1.0, 1.0, 20.0, 20.0], "score": 0.9, "label": "face"})
+    del got[0]
+    problems = faces_check.compare(reference, got)
+    assert problems[0] == "frame 0: missing"
+    moved = [p for p in problems if p.startswith(f"frame {i}: ")]  # a moved face: lost here, new there
+    assert len(moved) == 2 and "is missing" in moved[0] and "is not in the reference" in moved[1]
+    assert f"frame {j}: face {lost['box']} (score {lost['score']}) is missing" in problems
+    assert f"frame {k}: face [1.0, 1.0, 20.0, 20.0] (score 0.9) is not in the reference" in problems
+
+
+def test_a_face_at_the_threshold_may_fall_either_side(reference: dict) -> None:
+    got = copy.deepcopy(reference)
+    got[0].append({"box": [1.0, 1.0, 20.0, 20.0], "score": 0.505, "label": "face"})
+    assert faces_check.compare(reference, got) == []
+    got[0][-1]["score"] = 0.52
+    assert faces_check.compare(reference, got) == [
+        "frame 0: face [1.0, 1.0, 20.0, 20.0] (score 0.52) is not in the reference"]
+
+
+def test_compare_on_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ref = faces_check.REFERENCE
+    assert faces_check.main(["compare", str(ref), str(ref)]) == 0
+    short = tmp_path / "short.jsonl"
+    short.write_text("".join(ref.read_text().splitlines(keepends=True)[:-1]))
+    assert faces_check.main(["compare", str(ref), str(short)]) == 1
+    assert "frame 95: missing" in capsys.readouterr().err

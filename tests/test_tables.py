@@ -1,0 +1,90 @@
+"""Generated Markdown tables: rebuilt from the JSON the commands write, text around them untouched."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from xnorvision.cli import main
+from xnorvision.errors import XnorvisionError
+from xnorvision.tables import regenerate
+
+
+def _model_report(name: str, threads: int, ours: float, torch: float | None) -> dict:
+    runtimes = [{"name": "xnorvision", "images_per_s": ours, "p50_ms": 1000 / ours, "p95_ms": 1.0,
+                 "weights_mb": 1.5}]
+    runtimes.append({"name": "torch-float32", "images_per_s": torch, "p50_ms": None, "p95_ms": None,
+                     "weights_mb": None, "note": "torch is not installed"})
+    return {"model": name, "threads": threads, "runtimes": runtimes}
+
+
+def _write(path: Path, data: dict) -> str:
+    path.write_text(json.dumps(data))
+    return path.name
+
+
+def test_bench_model_block_is_rebuilt_and_the_rest_kept(tmp_path: Path) -> None:
+    a = _write(tmp_path / "a.json", _model_report("resnet18", 1, 200.0, 25.0))
+    b = _write(tmp_path / "b.json", _model_report("resnet18", 2, 300.0, None))
+    md = tmp_path / "README.md"
+    md.write_text(f"intro\n<!-- table bench-model: {a} {b} -->\nOLD ROW 1.0\n<!-- /table -->\noutro\n")
+    assert regenerate(md) == 1
+    text = md.read_text()
+    assert "OLD ROW" not in text and text.startswith("intro\n") and text.endswith("<!-- /table -->\noutro\n")
+    rows = [line for line in text.splitlines() if line.startswith("| resnet18")]
+    assert rows[0].split("|")[1:6] == [" resnet18 ", " 1 ", " 200.0 ", " 5.00 ", " 8.00x "]
+    assert rows[1].split("|")[5] == " - "  # a peer that did not run gives no ratio
+    before = md.read_text()
+    regenerate(md)
+    assert md.read_text() == before  # idempotent
+
+
+def test_faces_rows_are_timed_against_yunet_at_the_same_size(tmp_path: Path) -> None:
+    results = [{"name": "faces@320", "long_side": 320, "ap": 0.7, "max_recall": 0.8, "ms_per_image": 2.0},
+               {"name": "yunet@320", "long_side": 320, "ap": 0.72, "max_recall": 0.8, "ms_per_image": 4.0},
+               {"name": "faces@416", "long_side": 416, "ap": 0.75, "max_recall": 0.8, "ms_per_image": 3.0}]
+    name = _write(tmp_path / "faces.json", {"results": results})
+    md = tmp_path / "card.md"
+    md.write_text(f"<!-- table eval-faces: {name} -->\n<!-- /table -->\n")
+    regenerate(md)
+    rows = {line.split("|")[1].strip(): line.split("|")[6].strip() for line in md.read_text().splitlines()
+            if line.startswith("| faces") or line.startswith("| yunet")}
+    assert rows == {"faces@320": "0.50x", "yunet@320": "-", "faces@416": "-"}
+
+
+def test_a_bad_report_changes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "bad.json").write_text('{"runtimes": []}')
+    md = tmp_path / "README.md"
+    original = "<!-- table bench-model: bad.json -->\nkeep me\n<!-- /table -->\n"
+    md.write_text(original)
+    with pytest.raises(XnorvisionError, match="lacks"):
+        regenerate(md)
+    assert md.read_text() == original
+
+
+def test_cli_missing_report_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    md = tmp_path / "README.md"
+    md.write_text("<!-- table eval-faces: nowhere.json -->\n<!-- /table -->\n")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["tables", str(md)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: cannot read report")
+
+
+def test_robustness_rows_give_each_corruption_and_its_drop(tmp_path: Path) -> None:
+    results = [{"name": n, "corruption": c, "ap": ap, "max_recall": 0.9, "ms_per_image": 1.0,
+                "long_side": 320}
+               for n, c, ap in [("faces@320", "none", 0.7), ("faces@320", "gray", 0.6),
+                                ("yunet@320", "none", 0.8), ("yunet@320", "gray", 0.75)]]
+    name = _write(tmp_path / "robust.json", {"results": results})
+    md = tmp_path / "card.md"
+    md.write_text(f"<!-- table eval-faces-robust: {name} -->\n<!-- /table -->\n"
+                  f"<!-- table eval-faces: {name} -->\n<!-- /table -->\n")
+    regenerate(md)
+    text = md.read_text()
+    assert "| faces@320 | 0.700 | 0.600 (0.100) |" in text
+    assert "| yunet@320 | 0.800 | 0.750 (0.050) |" in text
+    assert text.count("| faces@320 |") == 2  # the plain table keeps the clean rows only
