@@ -36,6 +36,7 @@ def test_boxes_must_be_finite_pixel_coordinates(cli, tmp_path: Path, box: str) -
 @pytest.mark.parametrize(("value", "says"), [("0", "long_side must be whole pixels from 32 to 4096, got 0"),
                                              ("-416", "got -416"), ("abc", "'abc'")])
 def test_bad_long_side_is_one_line(cli, tmp_path: Path, value: str, says: str) -> None:
+    cv2.imwrite(str(tmp_path / "a.jpg"), np.full((64, 64, 3), 128, np.uint8))
     code, _, err = _eval(cli, tmp_path, "--set", f"long_side={value}", "--plot", str(tmp_path / "p.png"))
     assert code == 2 and says in _one_line(err)
 
@@ -56,6 +57,15 @@ def test_an_unwritable_json_is_refused_before_the_evaluation(cli, tmp_path: Path
     says = f"--json {target}: cannot write there ({tmp_path / 'file'} is a file, not a folder)"
     assert code == 2 and says in _one_line(err)
     assert not (tmp_path / "p.png").exists()
+
+
+def test_missing_images_are_found_before_anything_runs(cli, tmp_path: Path) -> None:
+    """Found before the pipeline is even built (its bad long_side is not what is reported)."""
+    cv2.imwrite(str(tmp_path / "a.jpg"), np.full((64, 64, 3), 128, np.uint8))
+    code, _, err = _eval(cli, tmp_path, "--set", "long_side=0",
+                         listing="a.jpg 1,1,30,30\nb.jpg 1,1,30,30\nc.jpg 2,2,9,9\n")
+    says = f"2 of 3 listed images are missing or not files, e.g. {tmp_path / 'b.jpg'}"
+    assert code == 2 and says in _one_line(err)
 
 
 def test_good_outputs_are_written(cli, tmp_path: Path) -> None:

@@ -133,6 +133,7 @@ def eval_faces(
     _check_outputs(("--json", json_path), ("--plot", plot), ("--pr-plot", pr_plot), ("--markdown", markdown))
     items = ev.select_split(ev.load_face_list(data, root), split)
     items = items[:limit] if limit > 0 else items
+    ev.check_images(items)
     cv2.setNumThreads(threads)
     contenders = [] if baselines_only else _ours(pipeline, floor, threads, model, settings or [], sweep)
     contenders += [ev.baseline_detector(spec, floor) for spec in baseline or []]

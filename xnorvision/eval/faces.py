@@ -89,6 +89,14 @@ def load_face_list(list_file: str | Path, root: str | Path) -> list[FaceImage]:
     return items
 
 
+def check_images(items: Sequence[FaceImage]) -> None:
+    """Every listed image a regular file: checked first, not found missing minutes into an evaluation."""
+    missing = [item.path for item in items if not item.path.is_file()]
+    if missing:
+        raise XnorvisionError(f"{len(missing)} of {len(items)} listed images are missing or not files, "
+                              f"e.g. {missing[0]}; is --root the folder the list's paths are relative to?")
+
+
 def _read_list(list_file: Path) -> str:
     """The list's text; a missing, unreadable or non-UTF-8 file is one line."""
     if not list_file.is_file():
