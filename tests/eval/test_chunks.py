@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import zipfile
 from pathlib import Path
 
@@ -101,6 +102,17 @@ def test_eval_classify_says_one_line_exit_2(cli, tmp_path: Path, case: str) -> N
     code, out, err = cli("eval", "classify", "--model", str(model), "--data", str(path))
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and lines[0].startswith(f"error: {path}: "), err
+
+
+@pytest.mark.parametrize("kind", ["missing", "folder", "fifo"])
+def test_only_a_regular_file_is_opened(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "c.npz"
+    if kind == "folder":
+        path.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(path)  # opening it to read would block until a writer came
+    with pytest.raises(XnorvisionError, match=r"c\.npz: not a JPEG chunk file \(no such regular file\)"):
+        load_chunk(path)
 
 
 def test_labels_bounded_by_the_classes_asked_for(tmp_path: Path) -> None:

@@ -61,6 +61,8 @@ def check_labels(labels: np.ndarray, classes: int = MAX_CLASSES) -> np.ndarray:
 
 def load_chunk(path: str | Path, classes: int = MAX_CLASSES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(jpeg, offsets, labels)`` of a chunk file whose schema and values are checked (one-line errors)."""
+    if not Path(path).is_file():  # missing, a folder, or a FIFO/device that would block or never end
+        raise XnorvisionError(f"{path}: not a JPEG chunk file (no such regular file)")
     try:
         with zipfile.ZipFile(path) as archive:
             for name in _KINDS:
