@@ -1,18 +1,28 @@
 """pytest fixtures for plugin authors (loaded through the ``pytest11`` entry point).
 
+They run what users run: the same plugin loading, chain building and :class:`~xnorvision.pipeline.Pipeline`
+as ``xnorvision run``.
+
 - ``xnv_registry(*plugins)``: a registry holding only the given plugin modules/objects (no entry-point
   discovery, strict, so a broken hook fails the test instead of being skipped).
 - ``synth_source(count=30, size=(320, 240))``: a :class:`~xnorvision.pipeline.SynthSource`.
-- ``run_pipeline(registry, name, frames=10, **options)``: build a registered pipeline and run it on
-  synthetic frames, returning every :class:`~xnorvision.pipeline.FrameResult`.
-- ``tiny_model``: path to a small valid ``.xnv`` classifier (labels cat, dog, face; 16x16 input).
+- ``run_pipeline(registry, chain, frames=10, size=(320, 240), source=None, sinks=(), threshold=0.5,
+  threads=None, model=None, extra=None)``: run a registered pipeline or chain (``"faces,birds"``) as
+  ``xnorvision run --plugin CHAIN`` does, on ``synth:FRAMES`` or a plugin ``source``, into plugin ``sinks``
+  (``"NAME:TARGET"``); returns every :class:`~xnorvision.pipeline.FrameResult`.
+- ``xnv_cli(*args, plugins=(...))``: run ``xnorvision ARGS`` in-process in a fresh working folder with
+  exactly ``plugins`` installed; returns a :class:`CliResult` (exit code, stdout, stderr, written files).
+- ``tiny_model``: path to a small valid ``.xnv`` classifier (labels cat, dog, face; 16x16 input) whose
+  output is logits, like every model ``xnorvision train`` exports.
 - ``synth_face_list``: ``list.txt`` of 8 synthetic frames saved as PNGs beside it, with their drawn
   faces as boxes: a labelled set for ``xnorvision eval faces --data LIST --root LIST_FOLDER``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +31,10 @@ import numpy as np
 import pytest
 
 from xnorvision.pipeline.result import FrameResult
-from xnorvision.pipeline.runner import Runner
 from xnorvision.pipeline.synth import SynthSource
+from xnorvision.plugins import _manager
 from xnorvision.plugins._manager import load_registry
 from xnorvision.plugins._registry import Registry
-from xnorvision.plugins.specs import PipelineOptions
 
 
 class _Collect:
@@ -41,20 +50,53 @@ class _Collect:
         pass
 
 
+def _named(plugins: Iterable[Any]) -> list[tuple[str, Any]]:
+    return [(getattr(p, "__name__", type(p).__name__), p) for p in plugins]
+
+
 def make_registry(*plugins: Any) -> Registry:
     """A strict registry of exactly these plugins, named after their ``__name__`` (or class name)."""
-    named = [(getattr(p, "__name__", type(p).__name__), p) for p in plugins]
-    return load_registry(named, discover=False, strict=True, disabled=())
+    return load_registry(_named(plugins), discover=False, strict=True, disabled=())
 
 
 def run_registered_pipeline(
-    registry: Registry, name: str, frames: int = 10, size: tuple[int, int] = (320, 240), **options: Any
+    registry: Registry,
+    chain: str,
+    frames: int = 10,
+    size: tuple[int, int] = (320, 240),
+    *,
+    source: str | None = None,
+    sinks: Sequence[str] = (),
+    threshold: float = 0.5,
+    threads: int | None = None,
+    model: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> list[FrameResult]:
-    """Build pipeline ``name`` with ``PipelineOptions(**options)``; run it on ``frames`` synthetic frames."""
-    stages = registry.pipeline(name).build(PipelineOptions(**options))
-    sink = _Collect()
-    Runner(SynthSource(frames, size), stages, [sink], strict=True).run()
-    return sink.results
+    """``xnorvision run --plugin CHAIN`` on ``synth:FRAMES`` (or ``source``, at most ``frames`` frames).
+
+    Stops on the first stage error (``--strict``), so a failing stage fails the test.
+    """
+    from xnorvision.pipeline.launch import RunConfig, prepare
+
+    config = RunConfig(source=source or f"synth:{frames}", size=None if source else f"{size[0]}x{size[1]}",
+                       plugin=chain, model=model, threshold=threshold, threads=threads, max_frames=frames,
+                       drop_frames=False, strict=True, sinks=list(sinks), extra=dict(extra or {}))
+    runner = prepare(registry, config)
+    collect = _Collect()
+    runner.sinks.append(collect)
+    runner.run()
+    return collect.results
+
+
+@dataclass(frozen=True)
+class CliResult:
+    """What one in-process ``xnorvision`` command did; ``files`` are those it wrote under its folder."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+    cwd: Path
+    files: dict[str, Path]
 
 
 @pytest.fixture
@@ -70,6 +112,38 @@ def synth_source() -> Callable[..., SynthSource]:
 @pytest.fixture
 def run_pipeline() -> Callable[..., list[FrameResult]]:
     return run_registered_pipeline
+
+
+@pytest.fixture
+def xnv_cli(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch,
+            capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[..., CliResult]]:
+    """Run ``xnorvision ARGS`` in-process (as pytest's ``pytester.runpytest_inprocess`` does).
+
+    ``plugins`` are the plugin modules/objects installed for the command (entry-point discovery is
+    replaced, strict loading off, as for a user). Each command runs in a fresh working folder; relative
+    output paths land there and come back in ``CliResult.files`` (relative path -> absolute path).
+    """
+    from xnorvision.cli import main
+
+    def run(*args: str | os.PathLike[str], plugins: Iterable[Any] = ()) -> CliResult:
+        named = _named(plugins)
+        monkeypatch.setattr(_manager, "_entry_point_plugins",
+                            lambda: [(name, None, (lambda obj=obj: obj)) for name, obj in named])
+        monkeypatch.delenv("XNORVISION_STRICT_PLUGINS", raising=False)
+        monkeypatch.delenv("XNORVISION_DISABLE_PLUGINS", raising=False)
+        cwd = tmp_path_factory.mktemp("xnv_cli")
+        monkeypatch.chdir(cwd)
+        capsys.readouterr()  # only this command's output
+        try:
+            main([os.fspath(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        out, err = capsys.readouterr()
+        files = {p.relative_to(cwd).as_posix(): p for p in sorted(cwd.rglob("*")) if p.is_file()}
+        return CliResult(code, out, err, cwd, files)
+
+    yield run
 
 
 def write_face_list(folder: str | Path, count: int = 8, size: tuple[int, int] = (320, 240),
@@ -96,27 +170,30 @@ def synth_face_list(tmp_path: Path) -> Path:
 def write_tiny_model(
     path: str | Path, labels: tuple[str, ...] = ("cat", "dog", "face"), seed: int = 0
 ) -> Path:
-    """A valid 3-class ``.xnv`` classifier on 16x16 BGR input: sign -> binary conv -> pool -> linear."""
+    """A valid 3-class ``.xnv`` classifier on 16x16 BGR input: sign -> binary conv -> pool -> linear.
+
+    Its output is ``logits`` (declared so in the graph), like every model ``xnorvision train`` exports, so
+    a stage that forgets ``Model.probabilities`` shows scores outside [0, 1] in its tests.
+    """
     from xnorvision.runtime import save_model
 
     rng = np.random.default_rng(seed)
     k, classes = 8, len(labels)
-    graph = {"inputs": ["input"], "outputs": ["probs"], "nodes": [
+    graph = {"inputs": ["input"], "outputs": ["logits"], "output_kinds": {"logits": "logits"}, "nodes": [
         {"name": "sign", "op": "sign", "inputs": ["input"], "attrs": {}},
         {"name": "conv", "op": "binary_conv2d", "inputs": ["sign"],
          "attrs": {"kernel": [3, 3], "stride": 1, "padding": "same", "pad_value": 0, "in_channels": 3,
                    "out_channels": k, "output": "float"}},
         {"name": "pool", "op": "global_avgpool", "inputs": ["conv"], "attrs": {}},
-        {"name": "fc", "op": "linear", "inputs": ["pool"],
+        {"name": "logits", "op": "linear", "inputs": ["pool"],
          "attrs": {"in_features": k, "out_features": classes}},
-        {"name": "probs", "op": "softmax", "inputs": ["fc"], "attrs": {"axis": -1}},
     ]}
     tensors = {
         "conv.weight": rng.integers(0, 8, (k, 3, 3, 1), dtype=np.uint64),  # 3 channels: low 3 bits only
         "conv.scale": rng.uniform(0.5, 1.5, k).astype(np.float32),
         "conv.bias": rng.normal(0, 1, k).astype(np.float32),
-        "fc.weight": rng.normal(0, 0.05, (classes, k)).astype(np.float32),
-        "fc.bias": np.zeros(classes, np.float32),
+        "logits.weight": rng.normal(0, 1.0, (classes, k)).astype(np.float32),
+        "logits.bias": np.zeros(classes, np.float32),
     }
     spec = {"height": 16, "width": 16, "channels": 3, "channel_order": "rgb",
             "mean": [0.5] * 3, "std": [0.25] * 3}

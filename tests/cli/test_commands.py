@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -78,7 +80,9 @@ def test_new_plugin_installs_registers_and_passes_its_own_test(cli, tmp_path: Pa
     pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target",
            str(site), str(root)]
     subprocess.run(pip, check=True, capture_output=True, timeout=300)
-    env = {**os.environ, "PYTHONPATH": str(site), "XNORVISION_STRICT_PLUGINS": "1"}
+    # the plugin, then whatever checkout the caller tests
+    path = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "PYTHONPATH": path, "XNORVISION_STRICT_PLUGINS": "1"}
     env.pop("XNORVISION_DISABLE_PLUGINS", None)
     xnv = [sys.executable, "-c", "from xnorvision.cli import main; main()"]
 
@@ -88,13 +92,52 @@ def test_new_plugin_installs_registers_and_passes_its_own_test(cli, tmp_path: Pa
     assert mine == [{"name": "traffic-signs", "version": "0.1.0", "models": ["traffic-signs-default"],
                      "pipelines": ["traffic-signs"], "sources": [], "sinks": [], "error": None}]
 
+    jsonl = tmp_path / "o.jsonl"
     ran = subprocess.run([*xnv, "run", "--source", "synth:3", "--plugin", "traffic-signs", "--headless",
-                          "--threshold", "0"], env=env, capture_output=True, text=True, timeout=120)
+                          "--threshold", "0", "--save-json", str(jsonl)],
+                         env=env, capture_output=True, text=True, timeout=120)
     assert ran.returncode == 0 and "3 frames" in ran.stdout, ran.stderr
+    scores = [d["score"] for line in jsonl.read_text().splitlines() for d in json.loads(line)["detections"]]
+    assert len(scores) == 3 and all(0 <= s <= 1 for s in scores)  # logits in, probabilities out
 
     pytest_cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(root / "tests")]
     tests = subprocess.run(pytest_cmd, env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    assert tests.returncode == 0 and "2 passed" in tests.stdout, tests.stdout + tests.stderr
+    assert tests.returncode == 0 and "3 passed" in tests.stdout, tests.stdout + tests.stderr
+
+
+ROOT = Path(__file__).parents[2]
+
+
+def _build_wheel(project: Path, out: Path) -> str:
+    """``python -m build --wheel --no-isolation`` (pip wheel where build is missing); returns its output."""
+    if importlib.util.find_spec("build") is not None:
+        cmd = [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(project)]
+    else:
+        cmd = [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "--no-build-isolation", "--no-index",
+               "-w", str(out), str(project)]
+    ran = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=out.parent)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    return ran.stdout + ran.stderr
+
+
+@pytest.mark.parametrize("plugin", ["scaffold", "faces", "objects"])
+def test_plugin_wheels_build_without_setuptools_warnings_and_hold_their_models(cli, tmp_path: Path,
+                                                                             plugin: str) -> None:
+    if plugin == "scaffold":
+        assert cli("new-plugin", "birds", "--dir", str(tmp_path))[0] == 0
+        project = tmp_path / "xnorvision-birds"
+        write_tiny_model(project / "xnorvision_birds" / "models" / "model.xnv")
+    else:  # a copy, so the build's scratch folders stay out of the checkout
+        project = tmp_path / plugin
+        subprocess.run(["cp", "-r", str(ROOT / "plugins" / f"xnorvision-{plugin}"), str(project)], check=True)
+    log = _build_wheel(project, tmp_path / "dist")
+    assert "Warning" not in log and "!!" not in log, log  # SetuptoolsDeprecationWarning banners and the like
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    models = [n for n in names if n.endswith(".xnv")]
+    assert models and all("/models/" in n for n in models), names
+    expected = {"scaffold": 1, "faces": 2, "objects": 3}[plugin]
+    assert len(models) == expected
 
 
 @pytest.mark.parametrize("name", ["a", "birds", "traffic-signs", "v2"])

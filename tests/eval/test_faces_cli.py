@@ -122,3 +122,18 @@ def test_corruptions_are_scored_beside_the_clean_images(tmp_path: Path, synth_fa
     ap = {r["corruption"]: r["ap"] for r in json.loads(out.read_text())["results"]}
     assert set(ap) == {"none", "gray", "blur"}
     assert ap["none"] > 0.95 and ap["gray"] == 0.0
+
+
+def test_eval_scores_a_chain_as_run_shows_it(xnv_cli, synth_face_list: Path) -> None:
+    """``eval faces`` runs the same Pipeline as ``run``: a labeler after faces changes no box and no score."""
+    faces = pytest.importorskip("xnorvision_faces")
+    objects = pytest.importorskip("xnorvision_objects")
+    scored = {}
+    for chain in ("faces", "faces,objects"):
+        result = xnv_cli("eval", "faces", "--data", synth_face_list, "--root", synth_face_list.parent,
+                         "--pipeline", chain, "--threads", "1", "--json", "r.json", plugins=[faces, objects])
+        assert result.exit_code == 0, result.stderr
+        (scored[chain],) = json.loads(result.files["r.json"].read_text())["results"]
+    assert scored["faces"]["ap"] > 0.5  # the drawn faces are found
+    assert scored["faces,objects"]["ap"] == scored["faces"]["ap"]
+    assert scored["faces,objects"]["max_recall"] == scored["faces"]["max_recall"]

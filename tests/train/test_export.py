@@ -108,7 +108,7 @@ def test_binarized_vgg_matches_runtime(tmp_path, mode: str) -> None:
     model = _randomize_bn(binarize(vgg_small(width=24), mode=mode), seed=4)
     images = np.random.default_rng(5).integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
     graph = _check_parity(model, tmp_path, input_spec(), images, ["logits"])
-    assert graph["outputs"] == ["logits"]
+    assert graph["outputs"] == ["logits"] and graph["output_kinds"] == {"logits": "logits"}
     ops = [n["op"] for n in graph["nodes"]]
     assert ("binary_conv2d" in ops) == (mode == "xnor") and ("bwn_conv2d" in ops) == (mode == "bwn")
     assert ops.count("binary_conv2d") + ops.count("bwn_conv2d") == 5  # six convs, the first stays float
@@ -121,6 +121,7 @@ def test_detector_exports_with_bit_outputs_between_binary_convs(tmp_path) -> Non
     images = np.random.default_rng(8).integers(0, 256, (2, 24, 40, 3), dtype=np.uint8)
     graph = _check_parity(model, tmp_path, input_spec(None, None), images)
     assert graph["outputs"] == ["scores", "boxes"]
+    assert graph["output_kinds"] == {"scores": "probabilities", "boxes": "raw"}  # written, not left to guess
     out = {n["name"]: n["attrs"].get("output") for n in graph["nodes"] if n["op"] == "binary_conv2d"}
     # b1's conv feeds the residual add (needs floats); b2's feeds the add and b3 -> float; none only bits.
     assert set(out.values()) == {"float"}
@@ -139,6 +140,13 @@ def test_chain_of_binary_convs_passes_bits(tmp_path) -> None:
     assert first["attrs"]["output"] == "bits"
     pool = next(n for n in graph["nodes"] if n["op"] == "maxpool2d")
     assert pool["inputs"] == [first["name"]]
+
+
+def test_declared_output_kinds_are_written(tmp_path) -> None:
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.Flatten(), nn.Linear(4 * 32 * 32, 2)).eval()
+    export_model(model, tmp_path / "m.xnv", input_spec(), ["a", "b"], {}, ["p"],
+                 output_kinds={"p": "probabilities"})
+    assert Model.load(tmp_path / "m.xnv", threads=1).output_kinds == {"p": "probabilities"}
 
 
 def test_pack_signs_layout() -> None:

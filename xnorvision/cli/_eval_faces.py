@@ -7,12 +7,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import cv2
-import numpy as np
 import typer
 
 from xnorvision._writable import check_writable
 from xnorvision.cli._apps import eval_app
-from xnorvision.detect import Detections
 from xnorvision.errors import XnorvisionError
 from xnorvision.eval import faces as ev
 from xnorvision.eval.corruptions import parse_corruptions
@@ -54,20 +52,13 @@ def _sweep(spec: str | None) -> tuple[str, list[Any]]:
 
 def _pipeline_detector(pipeline: str, floor: float, threads: int, model: str | None,
                        extra: dict[str, Any]) -> ev.Detector:
-    """The registered pipeline as one callable: its stages in order (the run's own stage builder)."""
-    from xnorvision.pipeline.launch import RunConfig, build_stages
+    """The registered pipeline (or chain) as one callable: the same :class:`Pipeline` that ``run`` uses,
+    at the floor as its threshold (a labeler in a chain sees the boxes that will be scored)."""
+    from xnorvision.pipeline.launch import RunConfig, build_pipeline
     from xnorvision.plugins._manager import load_registry
 
     config = RunConfig(plugin=pipeline, model=model, threshold=floor, threads=threads, extra=extra)
-    stages = build_stages(load_registry(), config)
-
-    def detect(frame: np.ndarray) -> Detections:
-        dets = Detections.empty()
-        for stage in stages:
-            dets = stage(frame, dets)
-        return dets
-
-    return detect
+    return build_pipeline(load_registry(), config).detect
 
 
 def _ours(pipeline: str, floor: float, threads: int, model: str | None, settings: list[str],

@@ -1,7 +1,19 @@
-"""Detection results and the box arithmetic every stage shares."""
+"""Detection results and the box arithmetic every stage shares (imported on first use: NMS is a kernel)."""
 
-from xnorvision.detect.boxes import box_iou, nms
-from xnorvision.detect.crops import crop_square, crop_squares
-from xnorvision.detect.detections import Detections
+from typing import TYPE_CHECKING
+
+from xnorvision._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from xnorvision.detect.boxes import box_iou, nms
+    from xnorvision.detect.crops import crop_square, crop_squares
+    from xnorvision.detect.detections import Detections
 
 __all__ = ["Detections", "box_iou", "crop_square", "crop_squares", "nms"]
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "Detections": "xnorvision.detect.detections",
+    "box_iou": "xnorvision.detect.boxes",
+    "nms": "xnorvision.detect.boxes",
+    "crop_square": "xnorvision.detect.crops",
+    "crop_squares": "xnorvision.detect.crops",
+})

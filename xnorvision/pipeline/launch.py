@@ -15,11 +15,12 @@ from typing import Any
 import cv2
 
 from xnorvision.errors import PluginError, XnorvisionError
+from xnorvision.pipeline.contract import Pipeline, PipelineOptions, Stage
 from xnorvision.pipeline.runner import Runner
 from xnorvision.pipeline.sinks import JsonlSink, Sink, VideoSink
 from xnorvision.pipeline.sources import open_source, parse_size
 from xnorvision.plugins._registry import Registry
-from xnorvision.plugins.specs import PipelineOptions, PipelineSpec, Stage
+from xnorvision.plugins.specs import PipelineSpec
 
 
 @dataclass
@@ -70,6 +71,13 @@ def build_stages(registry: Registry, config: RunConfig) -> list[Stage]:
     return stages
 
 
+def build_pipeline(registry: Registry, config: RunConfig) -> Pipeline:
+    """The chain ``config.plugin`` names, built and held to the pipeline contract at ``config.threshold``."""
+    if not 0.0 <= config.threshold <= 1.0:  # written so that NaN fails too
+        raise XnorvisionError(f"--threshold {config.threshold}: must be between 0 and 1")
+    return Pipeline(build_stages(registry, config), config.threshold)
+
+
 def _build_one(spec: PipelineSpec, options: PipelineOptions) -> list[Stage]:
     try:
         stages = list(spec.build(options))
@@ -105,14 +113,12 @@ def open_plugin_sink(registry: Registry, item: str) -> Sink:
 
 def prepare(registry: Registry, config: RunConfig) -> Runner:
     """A runner wired from ``config``; the caller runs it (headless) or hands it to the window."""
-    if not 0.0 <= config.threshold <= 1.0:  # written so that NaN fails too
-        raise XnorvisionError(f"--threshold {config.threshold}: must be between 0 and 1")
     if config.threads is not None:
         if config.threads < 1:
             raise XnorvisionError(f"--threads {config.threads}: must be at least 1")
         cv2.setNumThreads(config.threads)
     size = parse_size(config.size) if config.size else None
-    stages = build_stages(registry, config)
+    pipeline = build_pipeline(registry, config)
     source = open_source(config.source, camera=config.camera, size=size, registry=registry)
     sinks: list[Sink] = []
     try:
@@ -126,5 +132,5 @@ def prepare(registry: Registry, config: RunConfig) -> Runner:
         for sink in sinks:
             sink.close()
         raise
-    return Runner(source, stages, sinks, drop_frames=config.drop_frames,
-                  strict=config.strict, max_frames=config.max_frames, threshold=config.threshold)
+    return Runner(source, pipeline, sinks, drop_frames=config.drop_frames,
+                  strict=config.strict, max_frames=config.max_frames)

@@ -1,6 +1,7 @@
-"""The runner: one loop that takes frames from the capture thread, runs the stages, feeds the sinks.
+"""The runner: one loop that takes frames from the capture thread, runs the pipeline, feeds the sinks.
 
-Each stage is timed on its own. A stage that raises costs one frame (logged, counted) unless ``strict``.
+What a frame's detections are (stages, chain rule, threshold) is :class:`Pipeline`'s job; each stage is
+timed on its own. A stage that raises costs one frame (logged, counted) unless ``strict``.
 Ctrl-C (when run on the main thread) and :meth:`Runner.stop` end the loop between frames, and the sinks
 are always closed, so saved files are complete and hold exactly the frames counted.
 """
@@ -18,13 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from xnorvision.detect.detections import Detections
 from xnorvision.errors import XnorvisionError
 from xnorvision.pipeline.capture import CaptureThread, Frame
+from xnorvision.pipeline.contract import Pipeline, Stage, StageFailed
 from xnorvision.pipeline.result import FrameResult
 from xnorvision.pipeline.sinks import Sink
 from xnorvision.pipeline.sources import Source
-from xnorvision.plugins.specs import Stage
 
 log = logging.getLogger(__name__)
 LATENCY_WINDOW = 100_000  # percentiles cover the most recent frames, so memory stays bounded
@@ -63,34 +63,49 @@ class Summary:
 
 
 class Runner:
-    """Run ``stages`` over ``source`` into ``sinks``.
+    """Run ``pipeline`` (a :class:`Pipeline`, or its stages) over ``source`` into ``sinks``.
 
-    ``drop_frames`` defaults to the source being live. ``threshold``, ``paused`` and :meth:`stop` may be
-    changed from another thread (the window does) while :meth:`run` works.
+    ``drop_frames`` defaults to the source being live. ``threshold`` (the pipeline's), ``paused`` and
+    :meth:`stop` may be changed from another thread (the window does) while :meth:`run` works.
     """
 
     def __init__(
         self,
         source: Source,
-        stages: Sequence[Stage],
+        pipeline: Pipeline | Sequence[Stage],
         sinks: Iterable[Sink] = (),
         *,
         drop_frames: bool | None = None,
         strict: bool = False,
         max_frames: int | None = None,
-        threshold: float = 0.0,
+        threshold: float | None = None,
     ) -> None:
         self.source = source
-        self.stages = list(stages)
+        if not isinstance(pipeline, Pipeline):
+            pipeline = Pipeline(pipeline)
+        self.pipeline = pipeline
+        if threshold is not None:
+            pipeline.threshold = threshold
         self.sinks = list(sinks)
         self.drop_frames = source.live if drop_frames is None else drop_frames
         self.strict = strict
         self.max_frames = max_frames
-        self.threshold = threshold
         self.paused = threading.Event()
         self._stop = threading.Event()
         self._latency: dict[str, deque[float]] = {s.name: deque(maxlen=LATENCY_WINDOW) for s in self.stages}
         self.summary = Summary(stage_errors={s.name: 0 for s in self.stages})
+
+    @property
+    def stages(self) -> list[Stage]:
+        return self.pipeline.stages
+
+    @property
+    def threshold(self) -> float:
+        return self.pipeline.threshold
+
+    @threshold.setter
+    def threshold(self, value: float) -> None:
+        self.pipeline.threshold = value
 
     def stop(self) -> None:
         self._stop.set()
@@ -144,21 +159,13 @@ class Runner:
         return self.max_frames is not None and self.summary.frames + self.summary.errors >= self.max_frames
 
     def _process(self, frame: Frame) -> FrameResult | None:
-        detections = Detections.empty()
-        latency: dict[str, float] = {}
-        for stage in self.stages:
-            t0 = time.perf_counter()
-            try:
-                detections = stage(frame.image, detections)
-                if not isinstance(detections, Detections):
-                    raise TypeError(f"returned {type(detections).__name__}, not Detections")
-            except Exception as exc:
-                self._stage_failed(stage, frame, exc)
-                return None
-            latency[stage.name] = ms = (time.perf_counter() - t0) * 1e3
-            self._latency[stage.name].append(ms)
-        if self.threshold > 0 and len(detections):
-            detections = detections.select(detections.scores >= self.threshold)
+        try:
+            detections, latency = self.pipeline.run(frame.image)
+        except StageFailed as failure:
+            self._stage_failed(failure.stage, frame, failure.cause)
+            return None
+        for name, ms in latency.items():
+            self._latency[name].append(ms)
         self.summary.frames += 1
         return FrameResult(frame.index, frame.timestamp, frame.image, detections, latency)
 

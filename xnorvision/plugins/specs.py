@@ -1,29 +1,19 @@
-"""What plugins register: small frozen records and the ``Stage`` protocol a pipeline is made of."""
+"""What plugins register: small frozen records.
+
+``Stage`` and ``PipelineOptions`` live in the core (:mod:`xnorvision.pipeline.contract`) and are re-exported
+here so older imports keep working.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-import numpy as np
+from xnorvision.pipeline.contract import PipelineOptions, Stage
 
-from xnorvision.detect.detections import Detections
-
-
-@runtime_checkable
-class Stage(Protocol):
-    """One step of a pipeline.
-
-    It reads a BGR uint8 frame (as OpenCV gives it) and the detections of the previous stage (empty for the
-    first) and returns new detections. A proposal stage returns candidate boxes; an object stage classifies
-    the given boxes (or the frame's centre crop when there are none).
-    """
-
-    name: str
-
-    def __call__(self, frame: np.ndarray, detections: Detections) -> Detections: ...
+__all__ = ["ModelSpec", "PipelineOptions", "PipelineSpec", "SinkSpec", "SourceSpec", "Stage"]
 
 
 @dataclass(frozen=True)
@@ -33,16 +23,6 @@ class ModelSpec:
     name: str
     path: Path
     description: str = ""
-
-
-@dataclass(frozen=True)
-class PipelineOptions:
-    """What the user chose on the command line, passed to a pipeline's ``build``."""
-
-    threshold: float = 0.5
-    threads: int | None = None
-    model: str | None = None  # a registered model name or a path, overriding the pipeline's default
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

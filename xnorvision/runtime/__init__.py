@@ -2,5 +2,6 @@
 
 from xnorvision.runtime.executor import Model
 from xnorvision.runtime.format import XnvFile, load_xnv, save_model
+from xnorvision.runtime.outputs import to_probabilities
 
-__all__ = ["Model", "XnvFile", "load_xnv", "save_model"]
+__all__ = ["Model", "XnvFile", "load_xnv", "save_model", "to_probabilities"]

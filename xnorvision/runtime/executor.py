@@ -32,6 +32,7 @@ from xnorvision.runtime.layers import (
     _Buffers,
     simple_layer,
 )
+from xnorvision.runtime.outputs import OutputKind, to_probabilities
 
 
 class Model:
@@ -49,6 +50,8 @@ class Model:
         self.labels: list[str] = file.labels
         self.metadata: dict[str, Any] = file.metadata
         self.output_names: list[str] = list(file.outputs)
+        #: per output, ``"logits"`` or ``"probabilities"`` (the graph says; see docs/xnv-format.md)
+        self.output_kinds: dict[str, OutputKind] = dict(file.output_kinds)
         steps, self._outputs, types = fold(file)
         self._steps = [(s.node.name, s.node.inputs, _make_layer(s, types)) for s in steps]
         self._last_use = _last_use(self._steps, self._outputs)
@@ -79,6 +82,19 @@ class Model:
     def __call__(self, images: np.ndarray | list[np.ndarray]) -> np.ndarray:
         """Run BGR uint8 images; return the first output."""
         return self.run(images)[self.output_names[0]]
+
+    def probabilities(self, images: np.ndarray | list[np.ndarray], output: str | None = None) -> np.ndarray:
+        """Run BGR uint8 images; return ``output`` (default the first) as probabilities in [0, 1].
+
+        Scores a stage reports must be probabilities: this is the one place logits become them.
+        """
+        name = output or self.output_names[0]
+        if name not in self.output_kinds:
+            raise XnorvisionError(f"model has no output {name!r} (outputs: {', '.join(self.output_names)})")
+        if self.output_kinds[name] == "raw":
+            raise XnorvisionError(f"model output {name!r} is raw (not logits or probabilities): decode it "
+                                  "with model.run")
+        return to_probabilities(self.run(images)[name], self.output_kinds[name])
 
     def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """Run images (uint8) or an already normalised float32 NHWC tensor; return every output."""

@@ -20,6 +20,7 @@ import numpy as np
 
 from xnorvision.errors import ModelFormatError
 from xnorvision.runtime._schema import MAX_DIM, Node, ParamSpec, TensorType, infer, parse_nodes
+from xnorvision.runtime.outputs import OutputKind, output_kinds
 
 FORMAT = "xnv"
 FORMAT_VERSION = "1"
@@ -47,6 +48,7 @@ class XnvFile:
     weight_bytes: int = 0  # tensor bytes as stored (int8 tensors count one byte a value)
     int8_tensors: tuple[str, ...] = ()  # float tensors the file stores as int8 (dequantized at load)
     params: dict[str, dict[str, ParamSpec]] = field(default_factory=dict)
+    output_kinds: dict[str, OutputKind] = field(default_factory=dict)  # output name -> logits/probabilities
 
 
 def save_model(path: str | os.PathLike[str], graph: dict[str, Any], tensors: dict[str, np.ndarray],
@@ -288,8 +290,17 @@ def _validate(meta: dict[str, str], tensors: dict[str, tuple[str, tuple[int, ...
         raise ModelFormatError("metadata must be a JSON object")
     nodes, outputs = parse_nodes(graph)
     types, params = infer(nodes, TensorType("float", 4, spec["channels"], spec["height"], spec["width"]))
+    kinds = output_kinds(graph, outputs, types)
     _check_tensors(params, tensors)
-    return XnvFile(graph, nodes, outputs, types, {}, spec, labels, free, params=params)
+    return XnvFile(graph, nodes, outputs, types, {}, spec, labels, free, params=params, output_kinds=kinds)
+
+
+def describe_outputs(graph: dict[str, Any], input_spec: dict[str, Any]) -> dict[str, OutputKind]:
+    """Each output's kind as a file with this graph would be read (what an exporter writes explicitly)."""
+    spec = validate_input_spec(input_spec)
+    nodes, outputs = parse_nodes(graph)
+    types, _ = infer(nodes, TensorType("float", 4, spec["channels"], spec["height"], spec["width"]))
+    return output_kinds(graph, outputs, types)
 
 
 def _check_tensors(params: dict[str, dict[str, ParamSpec]],

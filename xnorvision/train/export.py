@@ -13,6 +13,8 @@ import torch
 from torch import nn
 
 from xnorvision.runtime import save_model
+from xnorvision.runtime.format import describe_outputs
+from xnorvision.runtime.outputs import OutputKind
 from xnorvision.train.fx_lower import ExportError, Lowered, lower
 
 __all__ = ["ExportError", "example_input", "export_checkpoint", "export_model"]
@@ -28,14 +30,19 @@ def example_input(input_spec: dict[str, Any], size: int = 64, batch: int = 2) ->
 
 def export_model(model: nn.Module, path: str | Path, input_spec: dict[str, Any], labels: list[str],
                  metadata: dict[str, Any], output_names: list[str] | None = None,
-                 float_storage: str = "float32") -> Lowered:
+                 float_storage: str = "float32", *,
+                 output_kinds: dict[str, OutputKind] | None = None) -> Lowered:
     """Write ``model`` as ``path``; returns the lowered graph and the torch twin (for parity checks).
 
     ``input_spec`` is the .xnv input spec (the normalisation the model was trained with); the model's
     ``forward`` must take one NCHW float tensor and return a tensor, a tuple or a dict of tensors.
     ``float_storage="int8"`` stores the float weights as int8 with per-channel scales (docs/xnv-format.md).
+    ``output_kinds`` says which outputs are ``"logits"``, ``"probabilities"`` or ``"raw"``; the file always
+    records every output's kind (one not given is probabilities after a softmax or sigmoid, logits for
+    another ``[N, C]`` output, else raw), so ``Model.probabilities`` never guesses.
     """
     lowered = lower(model, example_input(input_spec), output_names)
+    lowered.graph["output_kinds"] = {**describe_outputs(lowered.graph, input_spec), **(output_kinds or {})}
     save_model(path, lowered.graph, lowered.tensors, input_spec, labels, metadata, float_storage)
     return lowered
 

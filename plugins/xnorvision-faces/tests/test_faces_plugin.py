@@ -98,9 +98,10 @@ def test_finds_nothing_on_blank_frames(xnv_registry, frame: str) -> None:
 
 @pytest.mark.skipif(not YUNET.is_file(), reason="needs ../shared/data (the YuNet teacher)")
 def test_finds_the_faces_yunet_finds_in_the_demo_video(xnv_registry) -> None:
-    from xnorvision.api import PipelineOptions, box_iou
+    from xnorvision.api import Pipeline, PipelineOptions, box_iou
 
     stages = xnv_registry(plugin).pipeline("faces").build(PipelineOptions(threads=1))
+    pipeline = Pipeline(stages, threshold=0.3)
     yunet = cv2.FaceDetectorYN.create(str(YUNET), "", (320, 320), 0.7)
     cap = cv2.VideoCapture(str(DEMO))
     found = total = 0
@@ -114,10 +115,7 @@ def test_finds_the_faces_yunet_finds_in_the_demo_video(xnv_registry) -> None:
             continue
         ref = np.concatenate([faces[:, :2], faces[:, :2] + faces[:, 2:4]], 1)
         ref = ref[faces[:, 2] >= 40]  # faces big enough for the proposal net's input size
-        dets = Detections.empty()
-        for stage in stages:
-            dets = stage(frame, dets)
-        dets = dets.select(dets.scores >= 0.3)
+        dets = pipeline.detect(frame)
         total += len(ref)
         if len(dets) and len(ref):
             found += int((box_iou(ref, dets.boxes).max(1) >= 0.4).sum())

@@ -7,13 +7,7 @@ import numpy as np
 
 from xnorvision.api import Detections, Model
 
-__all__ = ["ObjectStage", "centre_square", "softmax"]
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+__all__ = ["ObjectStage", "centre_square"]
 
 
 def centre_square(width: int, height: int) -> np.ndarray:
@@ -26,9 +20,13 @@ def centre_square(width: int, height: int) -> np.ndarray:
 class ObjectStage:
     """One model call per frame: every crop is resized to the model's input and classified in a batch.
 
-    Scores are class probabilities (a softmax is applied when the model's output is named ``logits``);
-    each detection keeps the ``top_k`` best classes for the overlay.
+    A labeler: after a detector (``--plugin faces,objects``) it labels the boxes that passed the threshold
+    and keeps their boxes and scores; each detection keeps the ``top_k`` best classes (probabilities, from
+    ``Model.probabilities``) for the overlay. First in a chain it labels the frame's centre square, and
+    that box's score is the best class's probability.
     """
+
+    role = "labeler"
 
     def __init__(self, model: Model, top_k: int = 3) -> None:
         self.name = "objects"
@@ -36,7 +34,6 @@ class ObjectStage:
         self.top_k = top_k
         spec = model.input_spec
         self.size = (int(spec.get("width") or 32), int(spec.get("height") or 32))
-        self.logits = model.output_names[0] == "logits"
 
     def _label(self, i: int) -> str:
         return self.model.labels[i] if i < len(self.model.labels) else str(i)
@@ -49,8 +46,7 @@ class ObjectStage:
             x1, y1 = min(max(x1, 0), w - 1), min(max(y1, 0), h - 1)
             crop = frame[y1:max(min(y2, h), y1 + 1), x1:max(min(x2, w), x1 + 1)]
             crops.append(cv2.resize(crop, self.size, interpolation=cv2.INTER_AREA))
-        out = np.asarray(self.model(np.stack(crops)), np.float32)
-        probs = softmax(out) if self.logits else out
+        probs = self.model.probabilities(np.stack(crops))
         order = np.argsort(-probs, axis=1)[:, : self.top_k]
         best = order[:, 0]
         top = tuple(tuple((self._label(int(j)), float(p[j])) for j in row)

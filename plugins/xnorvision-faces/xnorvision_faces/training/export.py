@@ -40,7 +40,8 @@ def export_faces(proposal: Path, classifier: Path, out: Path) -> tuple[Path, Pat
     c = FaceClassifier(rc.get("mode", "xnor"), rc.get("width", 32), rc.get("pool_first", False)).eval()
     c.load_state_dict(torch.load(classifier, weights_only=True))
     export_model(c, out / "classifier.xnv", CLASSIFIER_SPEC, ["face"],
-                 {"recipe": rc, "module": "xnorvision_faces.training.train_classifier"}, ["face"])
+                 {"recipe": rc, "module": "xnorvision_faces.training.train_classifier"}, ["face"],
+                 output_kinds={"face": "raw"})  # a face logit and 4 box offsets: ClassifierStage decodes them
     return out / "proposal.xnv", out / "classifier.xnv"
 
 
