@@ -3,17 +3,19 @@
 Every problem the user can act on prints exactly one line ``error: ...`` on stderr and exits 2: a
 :class:`~xnorvision.errors.XnorvisionError` from the core, and Typer/Click's own usage errors (a bad option
 value, an unknown command, a missing argument), which would otherwise print a boxed panel. ``--debug``
-shows the traceback. This module imports nothing heavy, so Ctrl-C is handled from the first instant:
-the commands (Typer, numpy, OpenCV) are imported inside :func:`main`.
+shows the traceback. This module imports only what the interpreter has already loaded (``os``, ``sys``),
+so Ctrl-C is handled from the first instant: the commands (Typer, numpy, OpenCV) and everything else are
+imported inside :func:`main`, under its ``except KeyboardInterrupt``.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import sys
-import traceback
-from typing import Any, NoReturn
+
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing (milliseconds) before main runs
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
 
 __all__ = ["app", "main", "process_settings"]
 
@@ -45,6 +47,9 @@ def __getattr__(name: str) -> Any:
 
 def _fail(message: str, debug: bool, code: int = 2) -> NoReturn:
     """One line on stderr (line breaks folded, so a wrapped message stays one line), then exit."""
+    import re
+    import traceback
+
     if debug:
         traceback.print_exc()
     print(re.sub(r"\s*[\r\n]+\s*", " ", message.strip()), file=sys.stderr)
