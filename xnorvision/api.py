@@ -11,6 +11,7 @@ from xnorvision import API_VERSION, __version__
 from xnorvision._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from xnorvision._replace import replace_atomically
     from xnorvision.detect import Detections, box_iou, crop_square, crop_squares, nms
     from xnorvision.errors import ModelFormatError, PluginError, XnorvisionError
     from xnorvision.eval.faces import (
@@ -63,6 +64,7 @@ __all__ = [
     "match_detections",
     "nms",
     "precision_recall",
+    "replace_atomically",
     "resolve_model",
     "save_model",
     "to_probabilities",
@@ -78,5 +80,6 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     **dict.fromkeys(["ModelSpec", "PipelineSpec", "SinkSpec", "SourceSpec", "load_model", "resolve_model"],
                     "xnorvision.plugins"),
     "hookimpl": "xnorvision.plugins.hookspecs",
+    "replace_atomically": "xnorvision._replace",
     **dict.fromkeys(["Model", "save_model", "to_probabilities"], "xnorvision.runtime"),
 })

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import types
+from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -105,3 +107,18 @@ def plugins(monkeypatch: pytest.MonkeyPatch):
                         lambda: [("testing", "1.0", lambda: good), ("broken", "0.3", _broken)])
     monkeypatch.delenv("XNORVISION_STRICT_PLUGINS", raising=False)
     monkeypatch.delenv("XNORVISION_DISABLE_PLUGINS", raising=False)
+
+
+def write_video(path: Path, frames: int = 4, size: tuple[int, int] = (32, 24)) -> Path:
+    """A real MP4 of ``frames`` grey frames (pixel value ``3 * i % 256``), for runs on a video file."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, size)
+    for i in range(frames):
+        writer.write(np.full((size[1], size[0], 3), 3 * i % 256, np.uint8))
+    writer.release()
+    return path
+
+
+@pytest.fixture
+def make_video(tmp_path: Path):
+    """``make_video(name, frames, size)``: a generated MP4 in the test's folder."""
+    return lambda name="v.mp4", frames=4, size=(32, 24): write_video(tmp_path / name, frames, size)

@@ -29,6 +29,27 @@ def test_headless_run_writes_video_and_jsonl(cli, plugins, tmp_path: Path) -> No
     assert ok and frame.shape == (64, 96, 3) and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 12
 
 
+def test_images_of_different_sizes_all_reach_the_video(cli, plugins, tmp_path: Path) -> None:
+    """Every frame is letterboxed to the first one's size; OpenCV would drop the others silently."""
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    sizes = [(64, 48), (32, 96), (64, 48), (100, 40), (32, 96)]  # (w, h): three sizes, five images
+    for i, (w, h) in enumerate(sizes):
+        cv2.imwrite(str(folder / f"{i}.png"), np.full((h, w, 3), 200, np.uint8))
+    video, jsonl = tmp_path / "o.mp4", tmp_path / "o.jsonl"
+    code, out, err = cli("run", "--source", str(folder), "--headless", "--save", str(video),
+                         "--save-json", str(jsonl))
+    assert code == 0 and "5 frames" in out, err
+    cap = cv2.VideoCapture(str(video))
+    frames = []
+    while (got := cap.read())[0]:
+        frames.append(got[1])
+    assert len(frames) == 5 == len(jsonl.read_text().splitlines())
+    assert all(f.shape == (48, 64, 3) for f in frames)
+    tall = frames[1]  # 32x96 into 64x48: 16x48 in the middle, black bars left and right
+    assert tall[24, 32].mean() > 150 and tall[24, :10].mean() < 30 and tall[24, -10:].mean() < 30
+
+
 def test_pipelines_chain_and_model_goes_to_the_last(cli, plugins, tiny_model: Path, tmp_path: Path) -> None:
     jsonl = tmp_path / "o.jsonl"
     code, _, err = cli("run", "--source", "synth:2", "--plugin", "boxes,classify", "--model", str(tiny_model),

@@ -8,6 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
+from xnorvision.testing import write_tiny_model
+
 
 def _one_line(err: str) -> str:
     lines = err.strip().splitlines()
@@ -78,9 +80,9 @@ def test_good_outputs_are_written(cli, tmp_path: Path) -> None:
     assert all(p.is_file() for p in outs) and not list((tmp_path / "new").glob("*.probe"))
 
 
-def test_eval_classify_checks_json_before_loading_the_model(cli, tmp_path: Path) -> None:
+def test_eval_classify_checks_json_before_reading_the_data(cli, tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     target = tmp_path / "file" / "r.json"
-    code, _, err = cli("eval", "classify", "--model", str(tmp_path / "missing.xnv"), "--data",
+    code, _, err = cli("eval", "classify", "--model", str(write_tiny_model(tmp_path / "m.xnv")), "--data",
                        str(tmp_path / "missing.npz"), "--json", str(target))
     assert code == 2 and f"--json {target}: cannot write there" in _one_line(err)

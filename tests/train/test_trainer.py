@@ -37,7 +37,12 @@ def test_dataset_cache_and_split(data, chunk_file, tmp_path) -> None:
 def test_float_training_learns_checkpoints_and_resumes(data, tmp_path) -> None:
     torch.manual_seed(0)
     recipe = Recipe("t-float", epochs=2, **TINY)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "checkpoint.tmp").symlink_to(victim)  # planted at the writer's old temporary name
     result = train(recipe, data, tmp_path / "run", quiet=True)
+    assert victim.read_text() == "precious" and not list((tmp_path / "run").glob(".checkpoint.pt.*"))
     assert [h["epoch"] for h in result.history] == [1, 2]
     assert result.history[-1]["val_acc"] >= 0.9  # the two classes differ in overall brightness
     assert (tmp_path / "run" / "curves.png").stat().st_size > 0

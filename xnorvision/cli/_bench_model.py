@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from xnorvision._outputs import check_outputs
 from xnorvision.bench.model import bench_model, format_report
 from xnorvision.cli._apps import FLOAT_STORAGE_HELP, bench_app
 from xnorvision.errors import XnorvisionError
@@ -33,6 +34,7 @@ def bench_model_cmd(
         raise XnorvisionError("give either a model PATH or --reference NAME")
     if reference is not None and reference not in REFERENCES:
         raise XnorvisionError(f"unknown reference network {reference!r}; choose from {', '.join(REFERENCES)}")
+    check_outputs([("model", path)], [("--json", json_path)])
     report = bench_model(path, reference, threads, batch, seconds, float_storage=float_storage)
     typer.echo(format_report(report))
     if json_path is not None:

@@ -10,6 +10,7 @@ import cv2
 import typer
 from typer import Option as Opt
 
+from xnorvision._outputs import check_outputs
 from xnorvision._writable import check_writable
 from xnorvision.cli._apps import eval_app
 from xnorvision.errors import XnorvisionError
@@ -32,9 +33,10 @@ def eval_classify(
     from xnorvision.eval.classify import confusion_image, evaluate_classifier, read_jpeg_chunk
     from xnorvision.plugins import load_registry
 
+    path = resolve_model(model, load_registry())
+    check_outputs([("--model", path), ("--data", data)], [("--json", json_path), ("--confusion", confusion)])
     check_writable("--json", json_path)
     check_writable("--confusion", confusion)
-    path = resolve_model(model, load_registry())
     net = Model.load(path, threads=threads)
     images, labels = read_jpeg_chunk(data, start=-last if last else 0)
     report = evaluate_classifier(net, images, labels, labels_names=net.labels, batch=batch,

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import cv2
 import typer
 
+from xnorvision._outputs import Named, check_outputs
 from xnorvision._writable import check_writable
 from xnorvision.cli._apps import eval_app
 from xnorvision.errors import XnorvisionError
@@ -31,7 +32,7 @@ def _extra(settings: list[str]) -> dict[str, Any]:
     return extra
 
 
-def _check_outputs(*outputs: tuple[str, Path | None]) -> None:
+def _check_writable(outputs: list[Named]) -> None:
     """Every output writable before the evaluation (minutes long) starts."""
     for flag, path in outputs:
         check_writable(flag, path)
@@ -81,6 +82,18 @@ def _ours(pipeline: str, floor: float, threads: int, model: str | None, settings
     return out
 
 
+def _check_paths(data: Path, images: list[ev.FaceImage], model: str | None, baselines: list[str],
+                 outputs: list[Named]) -> None:
+    """No output is the face list, one of its images, the model or a baseline's file, or another output."""
+    from xnorvision.plugins._manager import load_registry
+
+    inputs: list[Named] = [("--data", data)] + [("image", item.path) for item in images]
+    inputs += [("--baseline", spec.partition(":")[2] or None) for spec in baselines]
+    if model is not None:
+        inputs.append(("--model", load_registry().resolve_model(model)))
+    check_outputs(inputs, outputs)
+
+
 _Opt = typer.Option
 
 
@@ -121,8 +134,12 @@ def eval_faces(
         raise XnorvisionError(f"--floor must be in [0, 1), got {floor}")
     if threads < 1:
         raise XnorvisionError(f"--threads must be at least 1, got {threads}")
-    _check_outputs(("--json", json_path), ("--plot", plot), ("--pr-plot", pr_plot), ("--markdown", markdown))
-    items = ev.select_split(ev.load_face_list(data, root), split)
+    listed = ev.load_face_list(data, root)
+    outputs: list[Named] = [("--json", json_path), ("--plot", plot), ("--pr-plot", pr_plot),
+                            ("--markdown", markdown)]
+    _check_paths(data, listed, None if baselines_only else model, baseline or [], outputs)
+    _check_writable(outputs)
+    items = ev.select_split(listed, split)
     items = items[:limit] if limit > 0 else items
     ev.check_images(items)
     cv2.setNumThreads(threads)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from xnorvision._outputs import check_outputs
 from xnorvision.cli._apps import FLOAT_STORAGE_HELP, model_app
 from xnorvision.runtime import Model, load_xnv, save_model
 from xnorvision.runtime.reference import REFERENCES, write_reference
@@ -79,6 +80,7 @@ def convert(
     float_storage: Annotated[str, typer.Option("--float-storage", help=FLOAT_STORAGE_HELP)] = "int8",
 ) -> None:
     """Write a model again with another float storage (same graph, labels and metadata)."""
+    check_outputs([("model", path)], [("--out", out)])  # int8 storage is lossy: never over the original
     f = load_xnv(path)
     save_model(out, f.graph, f.tensors, f.input_spec, f.labels, f.metadata, float_storage)
     typer.echo(f"wrote {out} ({f.nbytes} -> {out.stat().st_size} bytes, float weights as {float_storage})")

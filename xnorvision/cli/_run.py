@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -84,7 +85,16 @@ def run(
         if not fast:
             runner.source = play_in_real_time(runner.source)
         summary = run_window(runner, pipeline=plugin, model=model, keep_open=True)
-    typer.echo(summary.format())
+    _print_summary(summary.format())
+
+
+def _print_summary(text: str) -> None:
+    """The run's summary on stdout. A terminal closed under the run (SIGHUP) cannot show it: no error then,
+    so closing the terminal ends the run like Ctrl-C does."""
+    try:
+        typer.echo(text)
+    except OSError:  # EIO or EPIPE: nobody reads any more
+        sys.stdout = open(os.devnull, "w")  # so the exit's own flush does not fail again
 
 
 @app.command()

@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 from typer import Option as Opt
 
+from xnorvision._outputs import check_outputs
+from xnorvision._replace import check_regular_target
 from xnorvision._writable import check_writable
 from xnorvision.cli._apps import FLOAT_STORAGE_HELP, app
 from xnorvision.errors import XnorvisionError
@@ -35,6 +37,10 @@ def train(
 ) -> None:
     """Train a recipe: a checkpoint every epoch (Ctrl-C loses at most one), then OUT/model.xnv."""
     _need_torch()
+    outputs = [out / "checkpoint.pt", out / "model.xnv"]
+    check_outputs([("--data", data), ("--teacher", teacher)], [(p.name, p) for p in outputs])
+    for path in outputs:  # refused now rather than after the first epoch
+        check_regular_target(path)
     import torch
 
     from xnorvision.train.export import export_checkpoint
@@ -61,6 +67,8 @@ def export(
     float_storage: Annotated[str, Opt("--float-storage", help=FLOAT_STORAGE_HELP)] = "float32",
 ) -> None:
     """Export a training checkpoint to .xnv (batch norm and scaling folded; bit-exact with torch)."""
+    source = checkpoint / "checkpoint.pt" if checkpoint.is_dir() else checkpoint
+    check_outputs([("checkpoint", source)], [("--out", out)])
     _need_torch()
     from xnorvision.runtime.format import check_float_storage
     from xnorvision.train.export import export_checkpoint

@@ -14,11 +14,12 @@ from typing import Any
 
 import cv2
 
+from xnorvision._outputs import Named, check_outputs
 from xnorvision.errors import PluginError, XnorvisionError
 from xnorvision.pipeline.contract import Pipeline, PipelineOptions, Stage
 from xnorvision.pipeline.runner import Runner
 from xnorvision.pipeline.sinks import JsonlSink, Sink, VideoSink
-from xnorvision.pipeline.sources import open_source, parse_size
+from xnorvision.pipeline.sources import open_source, parse_size, source_files
 from xnorvision.plugins._registry import Registry
 from xnorvision.plugins.specs import PipelineSpec
 
@@ -111,8 +112,23 @@ def open_plugin_sink(registry: Registry, item: str) -> Sink:
     return sink
 
 
+def check_run_paths(registry: Registry, config: RunConfig) -> None:
+    """No output is an input (the source's files, the model, any registered model) or another output."""
+    inputs: list[Named] = [("--source", p) for p in source_files(config.source, registry)]
+    if config.model is not None and config.plugin is not None:  # without --plugin, build_stages says so
+        inputs.append(("--model", registry.resolve_model(config.model)))
+    inputs += [(f"model {name!r}", spec.path) for name, spec in registry.models.items()]
+    outputs: list[Named] = [("--save", config.save), ("--save-json", config.save_json)]
+    for item in config.sinks:
+        name, _, target = item.partition(":")
+        if target and "://" not in target:  # a sink target that names a local file
+            outputs.append((f"--sink {name}", target))
+    check_outputs(inputs, outputs)
+
+
 def prepare(registry: Registry, config: RunConfig) -> Runner:
     """A runner wired from ``config``; the caller runs it (headless) or hands it to the window."""
+    check_run_paths(registry, config)
     if config.threads is not None:
         if config.threads < 1:
             raise XnorvisionError(f"--threads {config.threads}: must be at least 1")

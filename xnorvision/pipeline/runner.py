@@ -2,14 +2,14 @@
 
 What a frame's detections are (stages, chain rule, threshold) is :class:`Pipeline`'s job; each stage is
 timed on its own. A stage that raises costs one frame (logged, counted) unless ``strict``.
-Ctrl-C (when run on the main thread) and :meth:`Runner.stop` end the loop between frames, and the sinks
-are always closed, so saved files are complete and hold exactly the frames counted.
+Ctrl-C, SIGTERM and SIGHUP (when run on the main thread; see :mod:`.stop_signals`) and :meth:`Runner.stop`
+end the loop between frames, and the sinks are always closed, so saved files are complete and hold exactly
+the frames counted.
 """
 
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
 from collections import deque
@@ -25,6 +25,7 @@ from xnorvision.pipeline.contract import Pipeline, Stage, StageFailed
 from xnorvision.pipeline.result import FrameResult
 from xnorvision.pipeline.sinks import Sink
 from xnorvision.pipeline.sources import Source
+from xnorvision.pipeline.stop_signals import handle_stop_signals
 
 log = logging.getLogger(__name__)
 LATENCY_WINDOW = 100_000  # percentiles cover the most recent frames, so memory stays bounded
@@ -110,16 +111,19 @@ class Runner:
     def stop(self) -> None:
         self._stop.set()
 
-    def _on_sigint(self, signum: int, frame: Any) -> None:
-        """First Ctrl-C: finish the current frame, then stop. A second one interrupts at once."""
+    def _on_stop_signal(self, signum: int, frame: Any) -> None:
+        """First Ctrl-C (or SIGTERM, SIGHUP): finish the current frame, then stop. A second one interrupts
+        at once."""
         if self.summary.interrupted:
             raise KeyboardInterrupt
         self.summary.interrupted = True
         self._stop.set()
 
     def run(self) -> Summary:
-        in_main = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGINT, self._on_sigint) if in_main else None
+        with handle_stop_signals(self._on_stop_signal):
+            return self._run()
+
+    def _run(self) -> Summary:
         capture = CaptureThread(self.source, self.drop_frames).start()
         start = time.perf_counter()
         interval: float | None = None  # smoothed seconds per frame, for the live FPS overlay
@@ -144,15 +148,15 @@ class Runner:
         except KeyboardInterrupt:
             self.summary.interrupted = True
         finally:
-            if previous is not None:
-                signal.signal(signal.SIGINT, previous)
             capture.stop()
             self.summary.seconds = time.perf_counter() - start
             self.summary.dropped = capture.dropped
             self.summary.skipped = capture.skipped
             self.summary.errors += capture.skipped
-            self._close_sinks()
+            failure = self._close_sinks()
             self.summary.stage_ms = {name: _p50_p95(v) for name, v in self._latency.items()}
+        if failure is not None:  # only when the run itself did not raise first
+            raise failure
         return self.summary
 
     def _reached_max(self) -> bool:
@@ -183,9 +187,15 @@ class Runner:
         for sink in self.sinks:
             sink.write(result)
 
-    def _close_sinks(self) -> None:
+    def _close_sinks(self) -> Exception | None:
+        """Close every sink, even after one fails; the first failure is returned for the caller to raise."""
+        failure: Exception | None = None
         for sink in self.sinks:
-            sink.close()
+            try:
+                sink.close()
+            except Exception as exc:
+                failure = failure or exc
+        return failure
 
 
 def _ema(prev: float | None, value: float, alpha: float = 0.1) -> float:

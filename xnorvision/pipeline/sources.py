@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import glob
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -221,6 +223,32 @@ def _image_list(spec: str) -> list[Path] | None:
     return None
 
 
+def source_files(spec: str | None, registry: Registry | None = None) -> list[Path]:
+    """The local files ``--source spec`` reads (none for cameras, streams, ``synth:N`` and plugin sources).
+
+    What the output-path guard protects: an output must never be one of these.
+    """
+    if spec is None or spec.startswith("synth:") or "://" in spec:
+        return []
+    if registry is not None and registry.source_for(spec) is not None:
+        return []
+    with _denied_as_source_error(spec):
+        images = _image_list(spec)
+        if images is not None:
+            return images
+        path = Path(spec).expanduser()
+        return [path] if path.exists() else []
+
+
+@contextmanager
+def _denied_as_source_error(spec: str) -> Iterator[None]:
+    """A folder we may not list or a file we may not read: "permission denied", not "corrupt" or a bug."""
+    try:
+        yield
+    except PermissionError as exc:
+        raise SourceError(f"--source {spec}: permission denied ({exc.filename or spec})") from None
+
+
 def _open_plugin_source(plugin: SourceSpec, spec: str) -> Source:
     try:
         source = plugin.open(spec)
@@ -267,10 +295,8 @@ def _open_file_or_plugin(spec: str, registry: Registry | None) -> Source:
         return _open_plugin_source(plugin, spec)
     if "://" in spec:
         return open_stream(spec)
-    try:
+    with _denied_as_source_error(spec):
         return _open_path(spec)
-    except PermissionError as exc:  # a folder we may not list, a file we may not read: not "corrupt"
-        raise SourceError(f"--source {spec}: permission denied ({exc.filename or spec})") from None
 
 
 def _open_path(spec: str) -> Source:

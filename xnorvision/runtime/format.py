@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from xnorvision._replace import replace_atomically
 from xnorvision.errors import ModelFormatError
 from xnorvision.runtime._schema import MAX_DIM, Node, ParamSpec, TensorType, infer, parse_nodes
 from xnorvision.runtime.outputs import OutputKind, output_kinds
@@ -82,9 +83,8 @@ def save_model(path: str | os.PathLike[str], graph: dict[str, Any], tensors: dic
     if len(data) > MAX_FILE_BYTES:
         raise ModelFormatError(f"model is larger than {MAX_FILE_BYTES >> 20} MiB")
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    with replace_atomically(path) as file:
+        file.write(data)
     return path
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from xnorvision._replace import replace_atomically
 from xnorvision.errors import XnorvisionError
 from xnorvision.eval.chunks import MAX_CLASSES, check_labels, read_jpeg_chunk
 
@@ -85,9 +86,8 @@ def load_dataset(path: str | Path, val_size: int = 5000, limit: int | None = Non
         x = np.concatenate([p[0] for p in parts])
         y = np.concatenate([p[1] for p in parts])
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f".{os.getpid()}.tmp.npz")  # ranks of one torchrun write at once
-        np.savez(tmp, x=x, y=y)
-        tmp.replace(cache)
+        with replace_atomically(cache) as file:  # ranks of one torchrun may write it at once
+            np.savez(file, x=x, y=y)
     try:
         y = check_labels(y, classes)
     except XnorvisionError as exc:

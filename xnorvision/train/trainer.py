@@ -17,6 +17,7 @@ import torch
 import torch.distributed as dist
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from xnorvision._replace import replace_atomically
 from xnorvision.errors import XnorvisionError
 from xnorvision.train.data import Dataset, augment, load_dataset, to_tensor
 from xnorvision.train.recipes import Recipe, build_model
@@ -134,9 +135,8 @@ def _save_curves(history: list[dict], path: Path) -> None:
 
 
 def _atomic_save(obj: dict, path: Path) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)
+    with replace_atomically(path) as file:
+        torch.save(obj, file)
 
 
 def train(recipe: Recipe, data: str | Path | Dataset, out: str | Path, *, device: str = "cpu",

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from xnorvision.api import box_iou, load_face_list
+from xnorvision.api import box_iou, load_face_list, replace_atomically
 
 CACHE_SIDE = 448
 EXCLUDED_SCENES = {"market_outdoor_sun_bnshngjecrewktzn.jpg"}  # it has people in it
@@ -55,11 +55,12 @@ def _soft_boxes(gt: np.ndarray, yunet: list[list[float]]) -> tuple[np.ndarray, n
 
 def _pack(samples: list[Sample], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, jpeg=np.concatenate([s.jpeg for s in samples]),
-             offsets=np.cumsum([0] + [len(s.jpeg) for s in samples]),
-             boxes=np.concatenate([s.boxes for s in samples] + [np.zeros((0, 4), np.float32)]),
-             targets=np.concatenate([s.targets for s in samples] + [np.zeros(0, np.float32)]),
-             counts=np.array([len(s.boxes) for s in samples]))
+    with replace_atomically(path) as file:
+        np.savez(file, jpeg=np.concatenate([s.jpeg for s in samples]),
+                 offsets=np.cumsum([0] + [len(s.jpeg) for s in samples]),
+                 boxes=np.concatenate([s.boxes for s in samples] + [np.zeros((0, 4), np.float32)]),
+                 targets=np.concatenate([s.targets for s in samples] + [np.zeros(0, np.float32)]),
+                 counts=np.array([len(s.boxes) for s in samples]))
 
 
 def _unpack(path: Path) -> list[Sample]:

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from xnorvision.api import box_iou, crop_square
+from xnorvision.api import box_iou, crop_square, replace_atomically
 from xnorvision_faces.training.data import Sample, load_scenes, load_wider_train
 from xnorvision_faces.training.models import CROP, CROP_CONTEXT, FaceClassifier, ProposalNet
 from xnorvision_faces.training.train_proposal import HOLDOUT, detect
@@ -152,7 +152,8 @@ def main() -> None:
         acc = float(((pv >= 0.5) == (y[val] >= 0.5)).mean())
         print(f"epoch {epoch + 1} val accuracy {acc:.4f} {time.time() - t0:.0f}s", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict(), args.out)
+    with replace_atomically(args.out) as file:
+        torch.save(model.state_dict(), file)
     recipe = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
     recipe.update(val_accuracy=round(acc, 4), crops=len(x), mined=len(mined), seconds=round(time.time() - t0))
     args.out.with_suffix(".json").write_text(json.dumps(recipe, indent=2) + "\n")

@@ -29,6 +29,7 @@ from xnorvision.api import (
     match_detections,
     nms,
     precision_recall,
+    replace_atomically,
 )
 from xnorvision_faces.training.data import Sample, augment, load_scenes, load_wider_train
 from xnorvision_faces.training.models import LEVELS, ProposalNet
@@ -159,7 +160,8 @@ def main() -> None:
             print(f"step {step} loss {running:.4f} {time.time() - t0:.0f}s", flush=True)
         if step % 1000 == 0 or step == args.steps:
             args.out.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(model.state_dict(), args.out)
+            with replace_atomically(args.out) as file:
+                torch.save(model.state_dict(), file)
     ap_held = holdout_ap(model, held)
     print(f"holdout AP {ap_held:.4f}", flush=True)
     recipe = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
