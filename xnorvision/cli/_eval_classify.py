@@ -10,8 +10,7 @@ import cv2
 import typer
 from typer import Option as Opt
 
-from xnorvision._outputs import check_outputs
-from xnorvision._writable import check_writable
+from xnorvision._outputs import check_outputs, check_writable
 from xnorvision.cli._apps import eval_app
 from xnorvision.errors import XnorvisionError
 

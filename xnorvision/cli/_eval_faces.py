@@ -9,8 +9,7 @@ from typing import Annotated, Any
 import cv2
 import typer
 
-from xnorvision._outputs import Named, check_outputs
-from xnorvision._writable import check_writable
+from xnorvision._outputs import Named, check_outputs, check_writable
 from xnorvision.cli._apps import eval_app
 from xnorvision.errors import XnorvisionError
 from xnorvision.eval import faces as ev

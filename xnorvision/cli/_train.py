@@ -8,9 +8,8 @@ from typing import Annotated
 import typer
 from typer import Option as Opt
 
-from xnorvision._outputs import check_outputs
+from xnorvision._outputs import check_outputs, check_writable
 from xnorvision._replace import check_regular_target
-from xnorvision._writable import check_writable
 from xnorvision.cli._apps import FLOAT_STORAGE_HELP, app
 from xnorvision.errors import XnorvisionError
 
