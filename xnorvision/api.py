@@ -25,11 +25,13 @@ if TYPE_CHECKING:
     from xnorvision.pipeline import FrameResult, Pipeline, PipelineOptions, Sink, Source, Stage
     from xnorvision.plugins import (
         ModelSpec,
+        Option,
         PipelineSpec,
         SinkSpec,
         SourceSpec,
         hookimpl,
         load_model,
+        model_or_off,
         resolve_model,
     )
     from xnorvision.runtime import Model, save_model, to_probabilities
@@ -42,6 +44,7 @@ __all__ = [
     "Model",
     "ModelFormatError",
     "ModelSpec",
+    "Option",
     "Pipeline",
     "PipelineOptions",
     "PipelineSpec",
@@ -62,6 +65,7 @@ __all__ = [
     "load_face_list",
     "load_model",
     "match_detections",
+    "model_or_off",
     "nms",
     "precision_recall",
     "replace_atomically",
@@ -80,6 +84,7 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     **dict.fromkeys(["ModelSpec", "PipelineSpec", "SinkSpec", "SourceSpec", "load_model", "resolve_model"],
                     "xnorvision.plugins"),
     "hookimpl": "xnorvision.plugins.hookspecs",
+    **dict.fromkeys(["Option", "model_or_off"], "xnorvision.plugins._options"),
     "replace_atomically": "xnorvision._replace",
     **dict.fromkeys(["Model", "save_model", "to_probabilities"], "xnorvision.runtime"),
 })

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# What plugin code may raise that must cost only that plugin, build or frame: any exception, and
+# SystemExit too (a ``sys.exit`` in a plugin must not end the app). KeyboardInterrupt still stops the app.
+PLUGIN_FAILURES: tuple[type[BaseException], ...] = (Exception, SystemExit)
+
 
 class XnorvisionError(Exception):
     """A problem with the user's input or environment (file, camera, plugin, argument)."""

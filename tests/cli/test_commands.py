@@ -22,9 +22,10 @@ def test_plugins_json_lists_loaded_and_broken(cli, plugins) -> None:
     assert code == 0
     assert json.loads(out) == [
         {"name": "testing", "version": "1.0", "models": [], "pipelines": ["boxes", "flaky", "classify"],
-         "sources": ["count"], "sinks": ["lines"], "error": None},
+         "sources": ["count"], "sinks": ["lines"], "options": {"boxes": [], "flaky": [], "classify": []},
+         "error": None, "warning": None},
         {"name": "broken", "version": "0.3", "models": [], "pipelines": [], "sources": [], "sinks": [],
-         "error": "ImportError: No module named 'torchvision'"},
+         "options": {}, "error": "ImportError: No module named 'torchvision'", "warning": None},
     ]
 
 
@@ -90,7 +91,10 @@ def test_new_plugin_installs_registers_and_passes_its_own_test(cli, tmp_path: Pa
     assert listed.returncode == 0, listed.stderr
     mine = [p for p in json.loads(listed.stdout) if p["name"] == "traffic-signs"]
     assert mine == [{"name": "traffic-signs", "version": "0.1.0", "models": ["traffic-signs-default"],
-                     "pipelines": ["traffic-signs"], "sources": [], "sinks": [], "error": None}]
+                     "pipelines": ["traffic-signs"], "sources": [], "sinks": [],
+                     "options": {"traffic-signs": [{"name": "top_k", "type": "int", "default": 3,
+                                                    "help": "how many of the best classes each box keeps"}]},
+                     "error": None, "warning": None}]
 
     jsonl = tmp_path / "o.jsonl"
     ran = subprocess.run([*xnv, "run", "--source", "synth:3", "--plugin", "traffic-signs", "--headless",

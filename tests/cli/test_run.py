@@ -114,7 +114,7 @@ def _bad_inputs(tmp: Path) -> dict[str, tuple[list[str], str]]:
         "save path": ([*synth, "--save", str(tmp / "no" / "x.mp4")], "--save .*does not exist"),
         "save type": ([*synth, "--save", str(tmp / "x.gif")], "unknown video type"),
         "threshold": ([*synth, "--threshold", "3"], "between 0 and 1"),
-        "plugin source fails": (["--source", "count://many"], "source 'count' cannot open count://many"),
+        "plugin source fails": (["--source", "count://many"], "source 'count' of plugin 'testing' cannot open count://many"),
         "unknown sink": ([*synth, "--sink", "nope:x"], r"unknown sink 'nope' \(available: lines\)"),
         "sink syntax": ([*synth, "--sink", "lines"], "NAME:TARGET"),
     }

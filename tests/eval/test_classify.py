@@ -91,3 +91,57 @@ def test_cli_bad_data_is_one_line_exit_2(tmp_path, capsys) -> None:
         main(["eval", "classify", "--model", str(tmp_path / "m.xnv"), "--data", str(tmp_path / "bad.npz")])
     assert exc.value.code == 2
     assert capsys.readouterr().err.startswith("error: ")
+
+
+def _eval(capsys, *args: str) -> tuple[int, str, str]:
+    try:
+        main(["eval", "classify", *args])
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_refuses_labels_that_do_not_match_the_data(tmp_path, capsys) -> None:
+    """A model is scored only against the classes it knows: by name (any order) or mapped with --labels."""
+    _chunk(tmp_path / "c.npz", [0, 1, 2, 1, 0])
+    (tmp_path / "classes.txt").write_text("sky\ngrass\nfire\n")
+    _colour_model(tmp_path / "m.xnv")  # labels blue, green, red
+    model, data = ["--model", str(tmp_path / "m.xnv")], ["--data", str(tmp_path / "c.npz")]
+    code, _, err = _eval(capsys, *model, *data)
+    assert code == 2 and err.count("\n") == 1
+    assert "labels (blue, green, red) do not match the data's classes (sky, grass, fire)" in err
+    code, out, err = _eval(capsys, *model, *data, "--labels", "blue=sky,red=fire", "--json",
+                           str(tmp_path / "r.json"))
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert code == 0 and report["images"] == 3 and report["top1"] == 1.0, err
+    (tmp_path / "classes.txt").write_text("red\ngreen\nblue\n")  # same names, other order: matched by name
+    code, out, _ = _eval(capsys, *model, *data)
+    assert code == 0 and "top-1 0.4000" in out  # the two green images: names, not indices, decide
+    code, _, err = _eval(capsys, *model, *data, "--labels", "purple=red")
+    assert code == 2 and "the model has no label 'purple'" in err
+
+
+def test_cli_refuses_a_model_with_fewer_outputs_than_classes(tmp_path, capsys) -> None:
+    _chunk(tmp_path / "c.npz", [0, 1, 2])
+    graph = {"inputs": ["input"], "outputs": ["logits"], "nodes": [
+        {"name": "gap", "op": "global_avgpool", "inputs": ["input"], "attrs": {}},
+        {"name": "logits", "op": "linear", "inputs": ["gap"],
+         "attrs": {"in_features": 3, "out_features": 2}}]}
+    spec = {"height": 16, "width": 16, "channels": 3, "channel_order": "rgb", "mean": [0, 0, 0],
+            "std": [1, 1, 1]}
+    save_model(tmp_path / "two.xnv", graph, {"logits.weight": np.ones((2, 3), np.float32)}, spec, [], {})
+    code, _, err = _eval(capsys, "--model", str(tmp_path / "two.xnv"), "--data", str(tmp_path / "c.npz"))
+    assert code == 2 and "classes up to index 2 but the model has 2 outputs" in err
+
+
+def test_cli_scores_an_image_folder_by_its_folder_names(tmp_path, capsys) -> None:
+    for name, colour in COLORS.items():
+        (tmp_path / "data" / name).mkdir(parents=True)
+        for i in range(2):
+            image = np.zeros((20, 24, 3), np.uint8) + np.uint8(colour)
+            cv2.imwrite(str(tmp_path / "data" / name / f"{i}.png"), image)
+    _colour_model(tmp_path / "m.xnv")
+    code, out, err = _eval(capsys, "--model", str(tmp_path / "m.xnv"), "--data", str(tmp_path / "data"))
+    assert code == 0 and "top-1 1.0000 on 6 images" in out, err

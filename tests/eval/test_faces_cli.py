@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from xnorvision.api import Detections, PipelineSpec, hookimpl
+from xnorvision.api import Detections, Option, PipelineSpec, hookimpl
 from xnorvision.cli import main
 from xnorvision.plugins import _manager
 
@@ -57,7 +57,8 @@ class BlindStage:
 
 @hookimpl
 def xnorvision_register_pipelines(register) -> None:  # noqa: ANN001
-    register(PipelineSpec("skin", build=lambda options: [SkinStage()]))
+    register(PipelineSpec("skin", build=lambda options: [SkinStage()],  # swept: declared, like any option
+                          options=(Option("long_side", int, 416, "ignored by this stand-in"),)))
     register(PipelineSpec("blind", build=lambda options: [BlindStage()]))
 
 

@@ -61,10 +61,10 @@ def test_an_unwritable_json_is_refused_before_the_evaluation(cli, tmp_path: Path
     assert not (tmp_path / "p.png").exists()
 
 
-def test_missing_images_are_found_before_anything_runs(cli, tmp_path: Path) -> None:
-    """Found before the pipeline is even built (its bad long_side is not what is reported)."""
+def test_missing_images_are_found_before_the_evaluation(cli, tmp_path: Path) -> None:
+    """All of them, before a.jpg is evaluated (the evaluation would stop at b.jpg: "cannot read image")."""
     cv2.imwrite(str(tmp_path / "a.jpg"), np.full((64, 64, 3), 128, np.uint8))
-    code, _, err = _eval(cli, tmp_path, "--set", "long_side=0",
+    code, _, err = _eval(cli, tmp_path, "--set", "long_side=64",
                          listing="a.jpg 1,1,30,30\nb.jpg 1,1,30,30\nc.jpg 2,2,9,9\n")
     says = f"2 of 3 listed images are missing or not files, e.g. {tmp_path / 'b.jpg'}"
     assert code == 2 and says in _one_line(err)

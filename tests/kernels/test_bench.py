@@ -35,7 +35,7 @@ def test_bench_kernels_rejects_bad_threads(capsys: pytest.CaptureFixture[str]) -
     with pytest.raises(SystemExit) as exit_info:
         main(["bench", "kernels", "--threads", "0"])
     assert exit_info.value.code == 2
-    assert "--threads must be >= 1" in capsys.readouterr().err
+    assert "error: --threads 0: must be at least 1" in capsys.readouterr().err
 
 
 def test_emulation_is_detected_from_a_foreign_cpuinfo(monkeypatch, tmp_path):

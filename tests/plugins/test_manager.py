@@ -58,7 +58,8 @@ def test_registers_everything_and_reports_it() -> None:
     (info,) = reg.plugins
     assert info.to_json() == {"name": "good", "version": None, "models": ["good-model"],
                               "pipelines": ["good", "good-2"], "sources": ["good-src"],
-                              "sinks": ["good-sink"], "error": None}
+                              "sinks": ["good-sink"], "options": {"good": [], "good-2": []}, "error": None,
+                              "warning": None}
 
 
 def test_broken_entry_point_is_skipped_and_reported(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -115,11 +116,17 @@ def test_wrong_spec_type_is_rejected() -> None:
     assert "passed PipelineSpec" in reg.plugins[0].error and reg.pipelines == {} and reg.models == {}
 
 
-def test_name_clash_fails_the_later_plugin_whole() -> None:
-    reg = load_registry([("first", good_plugin("x")), ("second", good_plugin("x"))], discover=False)
-    first, second = reg.plugins
-    assert first.error is None and "already registered by 'first'" in second.error
-    assert second.pipelines == [] and len(reg.pipelines) == 2
+@pytest.mark.parametrize("order", [("first", "second"), ("second", "first")])
+def test_name_clash_disables_only_the_bare_names(order: tuple[str, str]) -> None:
+    reg = load_registry([(name, good_plugin("x")) for name in order], discover=False)
+    assert all(p.error is None and p.pipelines == ["x", "x-2"] for p in reg.plugins)
+    assert reg.pipelines == {} and reg.names("pipelines")[:2] == ["first:x", "first:x-2"]
+    assert all("registered by plugins 'first' and 'second'" in p.warning for p in reg.plugins)
+    assert reg.pipeline("second:x").name == "x"
+    with pytest.raises(PluginError, match="write first:x or second:x"):
+        reg.pipeline("x")
+    with pytest.raises(PluginError, match="'x://' is claimed by sources 'first:x-src' and 'second:x-src'"):
+        reg.source_for("x://cam")
 
 
 def test_newer_api_version_warns(caplog: pytest.LogCaptureFixture) -> None:

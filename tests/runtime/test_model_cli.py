@@ -71,7 +71,28 @@ def test_bench_model_writes_the_report(tmp_path: Path, capsys) -> None:
 
 def test_bench_model_needs_exactly_one_model(capsys) -> None:
     code, _, err = _run(capsys, "bench", "model")
-    assert code == 2 and "either a model PATH or --reference" in err
+    assert code == 2 and "either a MODEL (name or path) or --reference" in err
+
+
+def test_model_info_and_bench_take_a_registered_name(tmp_path: Path, capsys, monkeypatch) -> None:
+    from xnorvision.plugins import ModelSpec, _manager, hookimpl
+
+    graph, tensors, spec = graphs.chain()
+    path = save_model(tmp_path / "m.xnv", graph, tensors, spec, [], {})
+
+    class Plugin:
+        @hookimpl
+        def xnorvision_register_models(self, register) -> None:
+            register(ModelSpec("chain-model", path))
+
+    monkeypatch.setattr(_manager, "_entry_point_plugins", lambda: [("chains", "1", lambda: Plugin())])
+    code, out, err = _run(capsys, "model", "info", "chain-model", "--json")
+    assert code == 0, err
+    assert json.loads(out)["file_bytes"] == path.stat().st_size
+    code, out, err = _run(capsys, "bench", "model", "chains:chain-model", "--seconds", "0.05")
+    assert code == 0 and "xnorvision" in out, err
+    code, _, err = _run(capsys, "model", "info", "no-such-model")
+    assert code == 2 and "unknown model 'no-such-model' (registered: chain-model)" in err
 
 
 def test_info_of_an_any_size_model_takes_a_size(tmp_path: Path, capsys) -> None:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
+
+from xnorvision.errors import XnorvisionError
+from xnorvision.runtime._threads import cpu_count, usable_threads
 
 app = typer.Typer(
     name="xnorvision",
@@ -19,6 +24,27 @@ eval_app = typer.Typer(help="Measure accuracy on a labelled data set.", no_args_
 app.add_typer(bench_app, name="bench")
 app.add_typer(model_app, name="model")
 app.add_typer(eval_app, name="eval")
+
+
+def _check_threads(ctx: typer.Context, param: typer.CallbackParam, value: int | None) -> int | None:
+    """Every command's ``--threads``: positive, and at most the CPU count (with a warning when the user
+    asked for more; a command's own default is capped quietly)."""
+    if value is None:
+        return None
+    try:
+        n = usable_threads(value)
+    except XnorvisionError:
+        raise XnorvisionError(f"--threads {value}: must be at least 1") from None
+    source = ctx.get_parameter_source(param.name or "")
+    if n < value and getattr(source, "name", None) != "DEFAULT":
+        typer.echo(f"warning: --threads {value} is more than the {cpu_count()} CPUs this process may use; "
+                   f"using {n}", err=True)
+    return n
+
+
+def threads_option(help: str) -> Any:
+    """The ``--threads`` option, checked and capped in this one place for every command that has it."""
+    return typer.Option("--threads", help=help, callback=_check_threads)
 
 
 class State:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import typer
 
-from xnorvision.cli._apps import bench_app
+from xnorvision.cli._apps import bench_app, threads_option
 from xnorvision.errors import XnorvisionError
 
-_THREADS = typer.Option(None, "--threads", help="Threads for the multi-thread runs (default: all cores).")
+_THREADS = threads_option("Threads for the multi-thread runs (default: all cores).")
 _JSON = typer.Option(None, "--json", help="Also write the results as JSON to this file.")
 _QUICK = typer.Option(False, "--quick", help="Few repeats: a run of a few seconds, noisier numbers.")
 
@@ -19,8 +19,6 @@ _QUICK = typer.Option(False, "--quick", help="Few repeats: a run of a few second
 def bench_kernels(threads: int | None = _THREADS, json_path: Path | None = _JSON,
                   quick: bool = _QUICK) -> None:
     """Binary conv / XNOR GEMM speed vs the CPU's popcount ceiling and float32 baselines (ResNet-18)."""
-    if threads is not None and threads < 1:
-        raise XnorvisionError(f"--threads must be >= 1, got {threads}")
     from xnorvision.bench.kernels import run, table
 
     report, extra = run(threads, quick)

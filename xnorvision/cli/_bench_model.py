@@ -10,7 +10,7 @@ import typer
 
 from xnorvision._outputs import check_outputs
 from xnorvision.bench.model import bench_model, format_report
-from xnorvision.cli._apps import FLOAT_STORAGE_HELP, bench_app
+from xnorvision.cli._apps import FLOAT_STORAGE_HELP, bench_app, threads_option
 from xnorvision.errors import XnorvisionError
 from xnorvision.runtime.reference import REFERENCES
 
@@ -19,9 +19,9 @@ _Opt = typer.Option
 
 @bench_app.command("model")
 def bench_model_cmd(
-    path: Annotated[Path | None, typer.Argument(help="An .xnv model file.")] = None,
+    model: Annotated[str | None, typer.Argument(help="A registered model name or .xnv path.")] = None,
     reference: Annotated[str | None, _Opt("--reference", help=f"One of: {', '.join(REFERENCES)}.")] = None,
-    threads: Annotated[int, _Opt("--threads", min=1, help="Threads for every runtime.")] = 1,
+    threads: Annotated[int, threads_option("Threads for every runtime.")] = 1,
     batch: Annotated[int, _Opt("--batch", min=1, help="Images per call.")] = 1,
     seconds: Annotated[float, _Opt("--seconds", min=0.0, max=3600.0,
                                    help="Timed seconds per runtime.")] = 5.0,
@@ -30,10 +30,15 @@ def bench_model_cmd(
     = "float32",
 ) -> None:
     """Images/s, p50/p95 latency and weight size of a model on xnorvision and on float32 torch."""
-    if (path is None) == (reference is None):
-        raise XnorvisionError("give either a model PATH or --reference NAME")
+    if (model is None) == (reference is None):
+        raise XnorvisionError("give either a MODEL (name or path) or --reference NAME")
     if reference is not None and reference not in REFERENCES:
         raise XnorvisionError(f"unknown reference network {reference!r}; choose from {', '.join(REFERENCES)}")
+    path = None
+    if model is not None:
+        from xnorvision.plugins import load_registry, resolve_model
+
+        path = resolve_model(model, load_registry())
     check_outputs([("model", path)], [("--json", json_path)])
     report = bench_model(path, reference, threads, batch, seconds, float_storage=float_storage)
     typer.echo(format_report(report))

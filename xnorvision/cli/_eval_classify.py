@@ -11,25 +11,33 @@ import typer
 from typer import Option as Opt
 
 from xnorvision._outputs import check_outputs, check_writable
-from xnorvision.cli._apps import eval_app
+from xnorvision.cli._apps import eval_app, threads_option
 from xnorvision.errors import XnorvisionError
 
 
 @eval_app.command("classify")
 def eval_classify(
     model: Annotated[str, Opt("--model", help="Registered model name (cifar10-xnor...) or .xnv path.")],
-    data: Annotated[Path, Opt("--data", help="JPEG chunk file (.npz: jpeg, offsets, y).")],
+    data: Annotated[Path, Opt("--data", help="Image folder (one sub-folder per class) or JPEG chunk "
+                                             "file (.npz: jpeg, offsets, y; classes.txt beside it names the "
+                                             "classes).")],
+    labels: Annotated[str | None, Opt("--labels", help="Map model labels to the data's classes: "
+                                      "MODEL=DATA,... (only mapped classes are scored).")] = None,
     last: Annotated[int | None, Opt("--last", min=1, help="Only the last N images (held out).")] = None,
     json_path: Annotated[Path | None, Opt("--json", help="Write the full report as JSON here.")] = None,
     confusion: Annotated[Path | None, Opt("--confusion", help="Confusion-matrix PNG.")] = None,
     batch: Annotated[int, Opt("--batch", min=1, help="Images per runtime call.")] = 100,
-    threads: Annotated[int | None, Opt("--threads", min=1, help="Runtime threads.")] = None,
+    threads: Annotated[int | None, threads_option("Runtime threads.")] = None,
 ) -> None:
-    """Score a classifier on labelled images with the runtime (no torch)."""
+    """Score a classifier on labelled images with the runtime (no torch).
+
+    The model's labels must match the data's classes by name (any order), or be mapped with --labels.
+    """
     import numpy as np
 
     from xnorvision.api import Model, resolve_model
-    from xnorvision.eval.classify import confusion_image, evaluate_classifier, read_jpeg_chunk
+    from xnorvision.eval.classify import confusion_image, evaluate_classifier, read_labelled
+    from xnorvision.eval.labels import align_labels, parse_label_map
     from xnorvision.plugins import load_registry
 
     path = resolve_model(model, load_registry())
@@ -37,8 +45,12 @@ def eval_classify(
     check_writable("--json", json_path)
     check_writable("--confusion", confusion)
     net = Model.load(path, threads=threads)
-    images, labels = read_jpeg_chunk(data, start=-last if last else 0)
-    report = evaluate_classifier(net, images, labels, labels_names=net.labels, batch=batch,
+    images, truth, classes = read_labelled(data, last)
+    outputs = int(net(images[:1]).shape[-1])
+    aligned = align_labels(net.labels, outputs, classes, truth, parse_label_map(labels) if labels else None)
+    kept = images[aligned.keep] if isinstance(images, np.ndarray) else [
+        images[i] for i in np.flatnonzero(aligned.keep)]
+    report = evaluate_classifier(net, kept, aligned.truth, labels_names=aligned.names, batch=batch,
                                  model_name=model, data_name=f"{data}" + (f" (last {last})" if last else ""))
     typer.echo(f"{model}: top-1 {report.top1:.4f} on {report.images} images, "
                f"{report.images_per_s:.0f} images/s (batch {batch}, {net.threads} threads)")
@@ -47,8 +59,8 @@ def eval_classify(
     if json_path is not None:
         json_path.write_text(json.dumps(report.to_dict() | {"file": str(path)}, indent=1))
     if confusion is not None:
-        names = net.labels or [str(i) for i in range(len(report.confusion))]
-        img = confusion_image(np.asarray(report.confusion), names)
+        confusion.parent.mkdir(parents=True, exist_ok=True)
+        img = confusion_image(np.asarray(report.confusion), aligned.names)
         if not cv2.imwrite(str(confusion), img):
             raise XnorvisionError(f"cannot write {confusion}")
         typer.echo(f"wrote {confusion}")

@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import cv2
 import typer
 
 from xnorvision._outputs import Named, check_outputs, check_writable
-from xnorvision.cli._apps import eval_app
+from xnorvision.cli._apps import eval_app, threads_option
 from xnorvision.errors import XnorvisionError
 from xnorvision.eval import faces as ev
 from xnorvision.eval.corruptions import parse_corruptions
 from xnorvision.eval.faces_plot import plot_pr, plot_speed
-
-
-def _extra(settings: list[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` pairs for ``PipelineOptions.extra``; values are JSON where they parse (false, 256)."""
-    extra: dict[str, Any] = {}
-    for item in settings:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise XnorvisionError(f"--set takes KEY=VALUE, got {item!r}")
-        try:
-            extra[key] = json.loads(value)
-        except json.JSONDecodeError:
-            extra[key] = value
-    return extra
 
 
 def _check_writable(outputs: list[Named]) -> None:
@@ -37,46 +22,59 @@ def _check_writable(outputs: list[Named]) -> None:
         check_writable(flag, path)
 
 
-def _sweep(spec: str | None) -> tuple[str, list[Any]]:
-    """``KEY=V1,V2,...`` into the key and its values (JSON where they parse); none: one run as set."""
+def _sweep(spec: str | None) -> tuple[str, list[str]]:
+    """``KEY=V1,V2,...`` into the key and its values (as text); none: one run as set."""
     if spec is None:
-        return "", [None]
+        return "", [""]
     key, sep, values = spec.partition("=")
     items = [v for v in values.split(",") if v]
     if not sep or not key or not items:
         raise XnorvisionError(f"--sweep takes KEY=V1,V2,... (e.g. long_side=320,416,480), got {spec!r}")
     if len(set(items)) != len(items):
         raise XnorvisionError(f"--sweep lists a value twice: {spec!r}")
-    return key, [_extra([f"{key}={v}"])[key] for v in items]
+    return key, items
 
 
 def _pipeline_detector(pipeline: str, floor: float, threads: int, model: str | None,
-                       extra: dict[str, Any]) -> ev.Detector:
+                       settings: list[str]) -> ev.Detector:
     """The registered pipeline (or chain) as one callable: the same :class:`Pipeline` that ``run`` uses,
     at the floor as its threshold (a labeler in a chain sees the boxes that will be scored)."""
     from xnorvision.pipeline.launch import RunConfig, build_pipeline
     from xnorvision.plugins._manager import load_registry
 
-    config = RunConfig(plugin=pipeline, model=model, threshold=floor, threads=threads, extra=extra)
+    config = RunConfig(plugin=pipeline, model=model, threshold=floor, threads=threads, settings=settings)
     return build_pipeline(load_registry(), config).detect
 
 
 def _ours(pipeline: str, floor: float, threads: int, model: str | None, settings: list[str],
           sweep: str | None) -> list[ev.Contender]:
-    """Our pipeline once per swept value: ``faces@320``... for ``long_side``, ``faces (KEY=V)`` otherwise."""
-    extra = _extra(settings)
+    """Our pipeline once per swept value: ``faces@320``... for ``long_side``, ``faces (KEY=V)`` otherwise.
+
+    ``--set`` and ``--sweep`` values go through the pipeline's declared options, as ``run --set`` does:
+    an unknown key or a bad value fails here, before any image is read.
+    """
+    from xnorvision.plugins import load_registry, parse_settings
+    from xnorvision.plugins._options import split_settings
+
+    registry = load_registry()
+    names = [n.strip() for n in pipeline.split(",")]
+    declared = {n: registry.pipeline(n).options for n in names}
+    given = [k.rpartition(".")[2] for k in split_settings(settings)]
     key, values = _sweep(sweep)
-    tag = " ".join(([Path(model).stem] if model else []) + [f"{k}={v}" for k, v in extra.items() if k != key])
+    bare = key.rpartition(".")[2]
     out = []
     for value in values:
-        options = dict(extra, **({key: value} if key else {}))
-        if key == "long_side":
-            name, tags = f"{pipeline}@{value}", tag
+        run = [*settings, *([f"{key}={value}"] if key else [])]
+        extra = {k: v for e in reversed(parse_settings(run, declared).values()) for k, v in e.items()}
+        fixed = [f"{k}={extra[k]}" for k in given if k != bare]
+        tag = " ".join(([Path(model).stem] if model else []) + fixed)
+        if bare == "long_side":
+            name, tags = f"{pipeline}@{extra[bare]}", tag
         else:
-            name, tags = pipeline, " ".join(filter(None, [tag, f"{key}={value}" if key else ""]))
-        long_side = options.get("long_side")
+            name, tags = pipeline, " ".join(filter(None, [tag, f"{bare}={extra[bare]}" if key else ""]))
+        long_side = extra.get("long_side")
         out.append(ev.Contender(name + (f" ({tags})" if tags else ""),
-                                _pipeline_detector(pipeline, floor, threads, model, options), pipeline,
+                                _pipeline_detector(pipeline, floor, threads, model, run), pipeline,
                                 long_side if isinstance(long_side, int) else None))
     return out
 
@@ -117,7 +115,7 @@ def eval_faces(
     baselines_only: Annotated[bool, _Opt("--baselines-only", help="Score only the baselines.")] = False,
     floor: Annotated[float, _Opt("--floor", help="Every detector's lowest score (caps max recall).")
                      ] = ev.FLOOR,
-    threads: Annotated[int, _Opt("--threads", help="Threads for every detector (OpenCV and ours).")] = 2,
+    threads: Annotated[int, threads_option("Threads for every detector (OpenCV and ours).")] = 2,
     split: Annotated[str, _Opt("--split", help=f"all, or tune: the last {ev.TUNE_IMAGES} images of the list "
                                 "(of wider/train.txt: the training's held-out images; tune there).")
                      ] = "all",
@@ -131,8 +129,6 @@ def eval_faces(
         raise XnorvisionError(f"--iou must be in (0, 1], got {iou}")
     if not 0.0 <= floor < 1.0:
         raise XnorvisionError(f"--floor must be in [0, 1), got {floor}")
-    if threads < 1:
-        raise XnorvisionError(f"--threads must be at least 1, got {threads}")
     listed = ev.load_face_list(data, root)
     outputs: list[Named] = [("--json", json_path), ("--plot", plot), ("--pr-plot", pr_plot),
                             ("--markdown", markdown)]
@@ -140,12 +136,12 @@ def eval_faces(
     _check_writable(outputs)
     items = ev.select_split(listed, split)
     items = items[:limit] if limit > 0 else items
-    ev.check_images(items)
     cv2.setNumThreads(threads)
     contenders = [] if baselines_only else _ours(pipeline, floor, threads, model, settings or [], sweep)
     contenders += [ev.baseline_detector(spec, floor) for spec in baseline or []]
     if not contenders:
         raise XnorvisionError("nothing to evaluate: --baselines-only needs at least one --baseline")
+    ev.check_images(items)  # all of them now, not the first missing one minutes into the evaluation
     corruptions = ["none", *parse_corruptions(corrupt)]
     results = [r for c in corruptions
                for r in ev.evaluate(contenders, items, min_face=min_face, iou_threshold=iou, floor=floor,

@@ -50,13 +50,16 @@ def format_info(info: dict[str, Any]) -> str:
 
 @model_app.command("info")
 def info(
-    path: Annotated[Path, typer.Argument(help="An .xnv model file.")],
+    model: Annotated[str, typer.Argument(help="A registered model name (cifar10-xnor...) or .xnv path.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     height: Annotated[int | None, typer.Option(help="Input height for an any-size model's MACs.")] = None,
     width: Annotated[int | None, typer.Option(help="Input width for an any-size model's MACs.")] = None,
 ) -> None:
     """Validate a model file and show its layers, parameters, MACs, sizes and metadata."""
-    summary = Model.load(path, threads=1).info(height, width if width is not None else height)
+    from xnorvision.plugins import load_registry, resolve_model
+
+    net = Model.load(resolve_model(model, load_registry()), threads=1)
+    summary = net.info(height, width if width is not None else height)
     typer.echo(json.dumps(summary, indent=2) if as_json else format_info(summary))
 
 

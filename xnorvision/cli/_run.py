@@ -12,9 +12,10 @@ from typing import Annotated
 import typer
 from typer import Option as Opt
 
-from xnorvision.cli._apps import State, app
+from xnorvision.cli._apps import State, app, threads_option
 from xnorvision.errors import XnorvisionError
 
+ALL_FRAMES_FAILED = 3  # the run ended but a stage failed on every frame
 DebugOpt = Annotated[bool, Opt("--debug", hidden=True, help="Show full tracebacks on errors.")]
 
 
@@ -33,7 +34,7 @@ def run(
     plugin: Annotated[str | None, Opt("--plugin", help="Pipeline(s), e.g. faces or faces,objects.")] = None,
     model: Annotated[str | None, Opt("--model", help="Registered model name or .xnv path.")] = None,
     threshold: Annotated[float, Opt("--threshold", help="Minimum score of a shown detection.")] = 0.5,
-    threads: Annotated[int | None, Opt("--threads", help="Threads for the kernels and OpenCV.")] = None,
+    threads: Annotated[int | None, threads_option("Threads for the kernels and OpenCV.")] = None,
     max_frames: Annotated[int | None, Opt("--max-frames", min=1, help="Stop after N frames.")] = None,
     headless: Annotated[bool, Opt("--headless", help="No window (automatic without a display).")] = False,
     save: Annotated[Path | None, Opt("--save", help="Annotated video (.mp4, .avi, .mkv).")] = None,
@@ -44,21 +45,29 @@ def run(
                                                 "for cameras and streams, every frame for files)."),
     ] = None,
     strict: Annotated[bool, Opt("--strict", help="Stop on the first stage error.")] = False,
-    sink: Annotated[list[str] | None, Opt("--sink", help="Plugin output NAME:TARGET (repeatable).")] = None,
+    sink: Annotated[list[str] | None, Opt("--sink", help="Plugin output [PLUGIN:]NAME:TARGET, e.g. "
+                                          "csv:out.csv or vehicles:csv:out.csv (repeatable).")] = None,
+    settings: Annotated[list[str] | None, Opt("--set", help="Pipeline option [PIPELINE.]KEY=VALUE "
+                                              "(repeatable; `xnorvision plugins` lists them).")] = None,
     fast: Annotated[bool, Opt("--fast", help="In a window, run files as fast as possible instead of at "
                                              "their own frame rate.")] = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Run a pipeline on a camera, video, images or synthetic frames; show, save, or both."""
-    from xnorvision.pipeline.launch import RunConfig, display_available, prepare
+    """Run a pipeline on a camera, video, images or synthetic frames; show, save, or both.
+
+    Exit codes: 0 done; 2 a bad argument, file, plugin, source or sink (one `error:` line); 3 a stage
+    failed on every frame, so nothing was produced (`--strict` stops at the first failure instead, exit 2).
+    """
+    from xnorvision.pipeline.display import display_available, named_display
+    from xnorvision.pipeline.launch import RunConfig, prepare
     from xnorvision.plugins import load_registry
 
     _set_debug(debug)
     config = RunConfig(source=source, camera=camera, size=size, plugin=plugin, model=model,
                        threshold=threshold, threads=threads, max_frames=max_frames, save=save,
                        save_json=save_json, drop_frames=None if every_frame is None else not every_frame,
-                       strict=strict, sinks=list(sink or []))
-    windowed = not headless and display_available()
+                       strict=strict, sinks=list(sink or []), settings=list(settings or []))
+    windowed = not headless and named_display() is not None
     if windowed:
         from xnorvision.pipeline.doctor import GUI_INSTALL, qt_installed, window_problem
 
@@ -68,6 +77,10 @@ def run(
             windowed = False
         elif problem := window_problem():
             raise XnorvisionError(problem)
+        elif not display_available():
+            windowed = False
+            typer.echo(f"warning: display {named_display()} does not answer (no server there?); running "
+                       "headless", err=True)
     registry = load_registry()
     runner = prepare(registry, config)
     names = ", ".join(s.name for s in runner.stages) or "none: showing frames only"
@@ -86,6 +99,10 @@ def run(
             runner.source = play_in_real_time(runner.source)
         summary = run_window(runner, pipeline=plugin, model=model, keep_open=True)
     _print_summary(summary.format())
+    if summary.all_failed:
+        typer.echo(f"error: every frame failed ({summary.errors} errors, no frame processed; the warnings "
+                   "above say why)", err=True)
+        raise typer.Exit(ALL_FRAMES_FAILED)
 
 
 def _print_summary(text: str) -> None:
@@ -118,6 +135,10 @@ def plugins(
         for kind in ("pipelines", "models", "sources", "sinks"):
             if getattr(info, kind):
                 typer.echo(f"  {kind}: {', '.join(getattr(info, kind))}")
+        for pipeline, options in info.options.items():
+            for o in options:
+                typer.echo(f"  --set {o['name']}=<{o['type']}> ({pipeline}, default {o['default']}): "
+                           f"{o['help']}")
         if info.warning:
             typer.echo(f"  warning: {info.warning}")
 

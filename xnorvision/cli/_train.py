@@ -10,7 +10,7 @@ from typer import Option as Opt
 
 from xnorvision._outputs import check_outputs, check_writable
 from xnorvision._replace import check_regular_target
-from xnorvision.cli._apps import FLOAT_STORAGE_HELP, app
+from xnorvision.cli._apps import FLOAT_STORAGE_HELP, app, threads_option
 from xnorvision.errors import XnorvisionError
 
 
@@ -21,20 +21,47 @@ def _need_torch() -> None:
         raise XnorvisionError("training needs torch: pip install 'xnorvision[train]'") from None
 
 
+#: every recipe of ``xnorvision.train.recipes.RECIPES`` (kept here so `--help` needs no torch; a test
+#: checks the two agree)
+RECIPE_NAMES = ("cifar10-float", "cifar10-bwn", "cifar10-xnor", "cifar10-xnor-plain", "cifar10-xnor-teacher",
+                "cifar10-bwn-teacher", "cifar10-xnor-distill", "image-folder")
+FOLDER_RECIPE = "image-folder"
+
+
 @app.command()
 def train(
-    recipe: Annotated[str, Opt("--recipe", help="Recipe name: cifar10-float, cifar10-bwn, cifar10-xnor.")],
-    data: Annotated[Path, Opt("--data", help="Folder of train_*.npz JPEG chunks, or one chunk file.")],
+    data: Annotated[Path, Opt("--data", help="An image folder (one sub-folder per class; the folder names "
+                                             "become the labels), a folder of train_*.npz JPEG chunks, or "
+                                             "one chunk file.")],
     out: Annotated[Path, Opt("--out", help="Run folder: checkpoint.pt, curves.png, model.xnv.")],
-    epochs: Annotated[int | None, Opt("--epochs", min=1, help="Override the recipe's epochs.")] = None,
+    recipe: Annotated[str | None, Opt("--recipe", help=f"Recipe: {', '.join(RECIPE_NAMES)} (default "
+                                      f"{FOLDER_RECIPE} for an image folder).")] = None,
+    mode: Annotated[str | None, Opt("--mode", help="Override the precision: xnor, bwn or float.")] = None,
+    arch: Annotated[str | None, Opt("--arch", help="Override the architecture (vgg_small).")] = None,
     width: Annotated[int | None, Opt("--width", min=1, help="Override the recipe's network width.")] = None,
+    input_size: Annotated[int | None, Opt("--input-size", min=8, help="Square input side, a multiple of 8 "
+                                          "(image folders are resized to it; default 32).")] = None,
+    holdout: Annotated[float | None, Opt("--holdout", help="Image folders: fraction held out for validation, "
+                                         "split at random with the recipe's seed (default 0.2).")] = None,
+    epochs: Annotated[int | None, Opt("--epochs", min=1, help="Override the recipe's epochs.")] = None,
+    batch_size: Annotated[int | None, Opt("--batch-size", min=1, help="Override the batch size.")] = None,
+    seed: Annotated[int | None, Opt("--seed", help="Override the recipe's seed.")] = None,
     device: Annotated[str, Opt("--device", help="cpu or cuda.")] = "cpu",
     resume: Annotated[bool, Opt("--resume", help="Continue from OUT/checkpoint.pt.")] = False,
     teacher: Annotated[Path | None, Opt("--teacher", help="Float checkpoint (refinery, teacher).")] = None,
-    threads: Annotated[int | None, Opt("--threads", min=1, help="torch CPU threads.")] = None,
+    threads: Annotated[int | None, threads_option("torch CPU threads.")] = None,
     limit: Annotated[int | None, Opt("--limit", min=1, help="Use only the first N training images.")] = None,
 ) -> None:
-    """Train a recipe: a checkpoint every epoch (Ctrl-C loses at most one), then OUT/model.xnv."""
+    """Train a binary classifier: a checkpoint every epoch (Ctrl-C loses at most one), then OUT/model.xnv.
+
+    On your own classes: `xnorvision train --data DIR --out runs/mine` (recipe image-folder, XNOR, 32x32).
+    """
+    from xnorvision.eval.image_folder import is_image_folder
+
+    if recipe is None and not is_image_folder(data):
+        raise XnorvisionError(f"--recipe is needed for chunk data (one of: {', '.join(RECIPE_NAMES)})")
+    if mode is not None and mode not in ("xnor", "bwn", "float"):
+        raise XnorvisionError(f"--mode {mode!r}: choose xnor, bwn or float")
     _need_torch()
     outputs = [out / "checkpoint.pt", out / "model.xnv"]
     check_outputs([("--data", data), ("--teacher", teacher)], [(p.name, p) for p in outputs])
@@ -43,13 +70,20 @@ def train(
     import torch
 
     from xnorvision.train.export import export_checkpoint
+    from xnorvision.train.models import ARCHITECTURES
     from xnorvision.train.recipes import get_recipe
     from xnorvision.train.trainer import train as run
 
+    if arch is not None and arch not in ARCHITECTURES:
+        raise XnorvisionError(f"--arch {arch!r}: choose from {', '.join(ARCHITECTURES)}")
+    if input_size is not None and input_size % 8:
+        raise XnorvisionError(f"--input-size {input_size}: must be a multiple of 8")
     if threads:
         torch.set_num_threads(threads)
     try:
-        r = get_recipe(recipe).with_overrides(epochs=epochs, width=width)
+        r = get_recipe(recipe or FOLDER_RECIPE).with_overrides(
+            epochs=epochs, width=width, mode=mode, arch=arch, input_size=input_size, holdout=holdout,
+            batch_size=batch_size, seed=seed)
     except KeyError as exc:
         raise XnorvisionError(str(exc.args[0])) from None
     result = run(r, data, out, device=device, resume=resume, teacher=teacher, limit=limit)

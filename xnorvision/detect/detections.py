@@ -18,6 +18,9 @@ class Detections:
     ``boxes`` are ``(N, 4)`` float32 ``x1, y1, x2, y2`` in frame pixels, ``scores`` ``(N,)`` float32 in
     [0, 1], ``labels`` one string per box. ``top_k`` optionally holds, per box, the object classifier's best
     classes with their probabilities (empty tuple when no classifier ran).
+
+    Boxes and scores are finite: a NaN or infinite one raises ``ValueError`` here, in the stage that made
+    it (the runner counts it as that stage's error), instead of crashing the drawing or reaching the JSONL.
     """
 
     boxes: np.ndarray
@@ -32,6 +35,8 @@ class Detections:
         object.__setattr__(self, "scores", scores)
         object.__setattr__(self, "labels", tuple(self.labels))
         object.__setattr__(self, "top_k", tuple(tuple(t) for t in self.top_k))
+        if not (np.isfinite(boxes).all() and np.isfinite(scores).all()):
+            raise ValueError("Detections: NaN or infinite boxes or scores")
         n = len(boxes)
         if len(scores) != n or len(self.labels) != n or (self.top_k and len(self.top_k) != n):
             raise ValueError(
@@ -56,6 +61,8 @@ class Detections:
         idx = np.asarray(index)
         if idx.dtype == bool:
             idx = np.flatnonzero(idx)
+        elif idx.size == 0:  # ``[]`` is a float array to numpy, which cannot index
+            idx = idx.astype(np.intp)
         return Detections(
             self.boxes[idx],
             self.scores[idx],

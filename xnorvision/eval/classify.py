@@ -10,13 +10,32 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 from xnorvision.eval.chunks import read_jpeg_chunk
 
-__all__ = ["ClassifyReport", "confusion_image", "evaluate_classifier", "read_jpeg_chunk"]
+__all__ = ["ClassifyReport", "confusion_image", "evaluate_classifier", "read_jpeg_chunk", "read_labelled"]
+
+
+def read_labelled(path: str | Path, last: int | None = None) -> tuple[object, np.ndarray, list[str] | None]:
+    """Images, labels and class names (None when unknown) of an image folder or a chunk file.
+
+    A chunk file's class names come from ``classes.txt`` beside it (one per line, in label order), as in
+    ``../shared/data/cifar10``; ``last`` keeps the last N images (the held-out tail of a chunk).
+    """
+    from xnorvision.eval.image_folder import is_image_folder, read_image_folder
+
+    path = Path(path)
+    if is_image_folder(path):
+        images, labels, classes = read_image_folder(path)
+        start = -last if last else 0
+        return images[start:], labels[start:], classes
+    images, labels = read_jpeg_chunk(path, start=-last if last else 0)
+    names = path.parent / "classes.txt"
+    return images, labels, names.read_text().split() if names.is_file() else None
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,13 @@ class Frame:
 
 
 class CaptureThread:
-    """Iterate frames from ``source`` read on a background thread; ``stop()`` ends it from any thread."""
+    """Iterate frames from ``source`` read on a background thread; ``stop()`` ends it from any thread.
+
+    The source is closed exactly once, and never under a ``read()`` still running: releasing a
+    ``VideoCapture`` while another thread reads it can segfault (a stalled stream after Ctrl-C).
+    """
+
+    stop_wait_seconds = 2.0  # how long stop() waits for a read in progress before leaving the close to it
 
     def __init__(self, source: Source, drop_frames: bool, depth: int = 4) -> None:
         self.source = source
@@ -41,6 +47,8 @@ class CaptureThread:
         self._done = False
         self._stopped = False
         self._error: BaseException | None = None
+        self._close_when_done = False  # stop() gave up waiting: the thread closes the source as it ends
+        self._closed = False
         self._thread = threading.Thread(target=self._loop, name="xnorvision-capture", daemon=True)
 
     def start(self) -> CaptureThread:
@@ -67,7 +75,14 @@ class CaptureThread:
         finally:
             with self._cond:
                 self._done = True
+                close = self._close_when_done
                 self._cond.notify_all()
+            if close:  # nobody waits for this thread any more: a failure to close can only be logged
+                try:
+                    self._close_source()
+                except Exception as exc:
+                    log.warning("could not close %s after a stalled read: %s: %s", self.source.name,
+                                type(exc).__name__, exc)
 
     def _put(self, frame: Frame) -> None:
         with self._cond:
@@ -109,5 +124,15 @@ class CaptureThread:
             self._queue.clear()
             self._cond.notify_all()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
-            self._thread.join(timeout=2.0)
+            self._thread.join(timeout=self.stop_wait_seconds)
+        with self._cond:  # the thread sets _done under this lock: exactly one of us closes
+            self._close_when_done = self._thread.is_alive() and not self._done
+        if not self._close_when_done:
+            self._close_source()
+
+    def _close_source(self) -> None:
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
         self.source.close()

@@ -15,7 +15,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 
 from xnorvision.detect.detections import Detections
-from xnorvision.errors import PluginError
+from xnorvision.errors import PLUGIN_FAILURES, PluginError
 
 Role = Literal["detector", "verifier", "labeler"]
 ROLES: tuple[Role, ...] = ("detector", "verifier", "labeler")
@@ -51,7 +51,7 @@ class PipelineOptions:
 class StageFailed(Exception):
     """A stage raised, or broke its role's rule, on one frame; ``cause`` is what went wrong."""
 
-    def __init__(self, stage: Stage, cause: Exception) -> None:
+    def __init__(self, stage: Stage, cause: BaseException) -> None:
         super().__init__(f"stage {stage.name!r}: {type(cause).__name__}: {cause}")
         self.stage, self.cause = stage, cause
 
@@ -107,7 +107,7 @@ class Pipeline:
                 if not isinstance(out, Detections):
                     raise TypeError(f"returned {type(out).__name__}, not Detections")
                 detections = _apply(role, detections, out)
-            except Exception as exc:
+            except PLUGIN_FAILURES as exc:  # a stage is plugin code: even sys.exit costs one frame
                 raise StageFailed(stage, exc) from exc
             latency[stage.name] = (time.perf_counter() - t0) * 1e3
         return _above(detections, threshold), latency

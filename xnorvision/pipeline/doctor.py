@@ -18,8 +18,9 @@ from pathlib import Path
 
 import cv2
 
-from xnorvision.pipeline.launch import display_available
-from xnorvision.pipeline.sources import try_camera
+from xnorvision.errors import SourceError
+from xnorvision.pipeline.display import display_available, named_display
+from xnorvision.pipeline.sources import MAX_CAMERA_INDEX, try_camera
 
 OPENCV_WHEELS = ("opencv-python", "opencv-python-headless", "opencv-contrib-python",
                  "opencv-contrib-python-headless")
@@ -80,7 +81,12 @@ def check_qt() -> Check:
         return Check("qt", "WARN", f"the X11 platform plugin lacks {', '.join(missing)}; on Debian/Ubuntu: "
                      "apt-get install libxcb-icccm4 libxcb-keysyms1 libxcb-xinerama0 libxcb-image0 "
                      "libxcb-render-util0 libxkbcommon-x11-0")
-    where = "a display is available" if display_available() else "no display: `run` goes headless"
+    if display_available():
+        where = "a display is available"
+    elif named_display() is None:
+        where = "no display: `run` goes headless"
+    else:
+        where = f"display {named_display()} does not answer (no server there?): `run` goes headless"
     return Check("qt", "ok", f"platform plugins {', '.join(n[4:-3] for n in names) or 'bundled'}; {where}")
 
 
@@ -150,7 +156,10 @@ def run_checks() -> list[Check]:
 
 
 def probe_cameras(max_index: int = 8) -> dict[int, tuple[int, int]]:
-    """Camera indices that open and give a frame, with the frame's (width, height)."""
+    """Camera indices below ``max_index`` that open and give a frame, with the frame's (width, height)."""
+    top = MAX_CAMERA_INDEX + 1
+    if isinstance(max_index, bool) or not isinstance(max_index, int) or not 1 <= max_index <= top:
+        raise SourceError(f"--max-index {max_index!r}: must be 1..{top} (tries indices 0..N-1)")
     found: dict[int, tuple[int, int]] = {}
     for index in range(max_index):
         cap = try_camera(index)

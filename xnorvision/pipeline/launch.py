@@ -6,8 +6,6 @@ pipeline builds, the output paths are writable.
 
 from __future__ import annotations
 
-import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,13 +13,16 @@ from typing import Any
 import cv2
 
 from xnorvision._outputs import Named, check_outputs
-from xnorvision.errors import PluginError, XnorvisionError
+from xnorvision.errors import PLUGIN_FAILURES, PluginError, XnorvisionError
 from xnorvision.pipeline.contract import Pipeline, PipelineOptions, Stage
+from xnorvision.pipeline.guard import GuardedSink
 from xnorvision.pipeline.runner import Runner
 from xnorvision.pipeline.sinks import JsonlSink, Sink, VideoSink
 from xnorvision.pipeline.sources import open_source, parse_size, source_files
+from xnorvision.plugins._options import parse_settings
 from xnorvision.plugins._registry import Registry
 from xnorvision.plugins.specs import PipelineSpec
+from xnorvision.runtime._threads import usable_threads
 
 
 @dataclass
@@ -38,36 +39,34 @@ class RunConfig:
     save_json: Path | None = None
     drop_frames: bool | None = None  # None: drop for live sources only
     strict: bool = False
-    sinks: list[str] = field(default_factory=list)  # plugin sinks as "NAME:TARGET"
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def display_available() -> bool:
-    """Whether a window can open: on Linux that needs an X11 or Wayland display."""
-    if not sys.platform.startswith("linux"):
-        return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    sinks: list[str] = field(default_factory=list)  # plugin sinks as "[PLUGIN:]NAME:TARGET"
+    settings: list[str] = field(default_factory=list)  # pipeline options as "[PIPELINE.]KEY=VALUE"
+    extra: dict[str, Any] = field(default_factory=dict)  # the same, already typed (Python callers)
 
 
 def build_stages(registry: Registry, config: RunConfig) -> list[Stage]:
     """The selected pipelines' stages, chained in order; none (frames only) without ``--plugin``.
 
     ``--plugin faces,objects`` runs the faces stages, then the objects stages on their boxes; ``--model``
-    goes to the last pipeline of the chain (the others use their default models).
+    goes to the last pipeline of the chain (the others use their default models); each pipeline gets the
+    ``--set`` options it declares, typed, with its defaults filled.
     """
     if config.plugin is None:
-        if config.model is not None:
-            raise XnorvisionError("--model needs --plugin NAME, the pipeline that runs the model")
+        for flag, given in (("--model", config.model), ("--set", config.settings or config.extra)):
+            if given:
+                raise XnorvisionError(f"{flag} needs --plugin NAME, the pipeline it is for")
         return []
     names = [n.strip() for n in config.plugin.split(",")]
     specs = [registry.pipeline(n) for n in names]  # every name checked before anything loads
+    declared = {n: s.options for n, s in zip(names, specs, strict=True)}
+    extras = parse_settings(config.settings, declared, config.extra)
     if config.model is not None:
         registry.resolve_model(config.model)  # a clear error now rather than inside the plugin
     stages: list[Stage] = []
-    for i, spec in enumerate(specs):
+    for i, (name, spec) in enumerate(zip(names, specs, strict=True)):
         model = config.model if i == len(specs) - 1 else None
         options = PipelineOptions(threshold=config.threshold, threads=config.threads, model=model,
-                                  extra=dict(config.extra))
+                                  extra=extras[name])
         stages.extend(_build_one(spec, options))
     return stages
 
@@ -84,7 +83,7 @@ def _build_one(spec: PipelineSpec, options: PipelineOptions) -> list[Stage]:
         stages = list(spec.build(options))
     except XnorvisionError:
         raise
-    except Exception as exc:  # plugin code: report it as the plugin's failure, in one line
+    except PLUGIN_FAILURES as exc:  # plugin code: report it as the plugin's failure, in one line
         raise PluginError(f"pipeline {spec.name!r} failed to build: {type(exc).__name__}: {exc}") from exc
     for stage in stages:
         if not isinstance(stage, Stage):
@@ -94,22 +93,23 @@ def _build_one(spec: PipelineSpec, options: PipelineOptions) -> list[Stage]:
 
 
 def open_plugin_sink(registry: Registry, item: str) -> Sink:
-    """``--sink NAME:TARGET``: the plugin sink ``NAME`` opened on ``TARGET``."""
-    name, sep, target = item.partition(":")
-    if not sep or not name:
-        raise XnorvisionError(f"--sink {item!r}: write NAME:TARGET, e.g. --sink mqtt:broker.local/topic")
-    if name not in registry.sinks:
-        known = ", ".join(sorted(registry.sinks)) or "none installed"
-        raise PluginError(f"unknown sink {name!r} (available: {known})")
+    """``--sink [PLUGIN:]NAME:TARGET``: the plugin sink ``NAME`` opened on ``TARGET``.
+
+    ``vehicles:csv:out.csv`` is sink ``csv`` of plugin ``vehicles`` (always works); ``csv:out.csv`` is the
+    sink ``csv`` while only one plugin registers that name. Its errors are reported with both names.
+    """
+    name, target = registry.split_sink(item)
+    spec = registry.sink(name)
+    label = f"sink {spec.name!r} of plugin {registry.owner('sinks', name)!r}"
     try:
-        sink = registry.sinks[name].open(target)
+        sink = spec.open(target)
     except XnorvisionError:
         raise
-    except Exception as exc:  # plugin code: its failure, in one line
-        raise PluginError(f"sink {name!r} cannot open {target!r}: {type(exc).__name__}: {exc}") from exc
+    except PLUGIN_FAILURES as exc:  # plugin code: its failure, in one line
+        raise PluginError(f"{label} cannot open {target!r}: {type(exc).__name__}: {exc}") from exc
     if not isinstance(sink, Sink):
-        raise PluginError(f"sink {name!r} returned {type(sink).__name__}, which lacks write/close")
-    return sink
+        raise PluginError(f"{label} returned {type(sink).__name__}, which lacks write/close")
+    return GuardedSink(sink, label)
 
 
 def check_run_paths(registry: Registry, config: RunConfig) -> None:
@@ -117,10 +117,10 @@ def check_run_paths(registry: Registry, config: RunConfig) -> None:
     inputs: list[Named] = [("--source", p) for p in source_files(config.source, registry)]
     if config.model is not None and config.plugin is not None:  # without --plugin, build_stages says so
         inputs.append(("--model", registry.resolve_model(config.model)))
-    inputs += [(f"model {name!r}", spec.path) for name, spec in registry.models.items()]
+    inputs += [(f"model {name!r}", spec.path) for name, spec in registry.qualified("models").items()]
     outputs: list[Named] = [("--save", config.save), ("--save-json", config.save_json)]
     for item in config.sinks:
-        name, _, target = item.partition(":")
+        name, target = registry.split_sink(item)
         if target and "://" not in target:  # a sink target that names a local file
             outputs.append((f"--sink {name}", target))
     check_outputs(inputs, outputs)
@@ -132,7 +132,7 @@ def prepare(registry: Registry, config: RunConfig) -> Runner:
     if config.threads is not None:
         if config.threads < 1:
             raise XnorvisionError(f"--threads {config.threads}: must be at least 1")
-        cv2.setNumThreads(config.threads)
+        cv2.setNumThreads(usable_threads(config.threads))
     size = parse_size(config.size) if config.size else None
     pipeline = build_pipeline(registry, config)
     source = open_source(config.source, camera=config.camera, size=size, registry=registry)

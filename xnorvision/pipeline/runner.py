@@ -3,8 +3,9 @@
 What a frame's detections are (stages, chain rule, threshold) is :class:`Pipeline`'s job; each stage is
 timed on its own. A stage that raises costs one frame (logged, counted) unless ``strict``.
 Ctrl-C, SIGTERM and SIGHUP (when run on the main thread; see :mod:`.stop_signals`) and :meth:`Runner.stop`
-end the loop between frames, and the sinks are always closed, so saved files are complete and hold exactly
-the frames counted.
+end the loop between frames, and the source and every sink are always closed (each even after another
+fails), so saved files are complete and hold exactly the frames counted. A sink that fails to write stops
+the run, and its error is raised.
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ class Summary:
     skipped: int = 0  # frames the source could not decode (also in ``errors``)
     stage_ms: dict[str, tuple[float, float]] = field(default_factory=dict)  # name -> (p50, p95)
     stage_errors: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def all_failed(self) -> bool:
+        """Frames came in and a stage failed on every one: the run produced nothing."""
+        return self.frames == 0 and self.errors > 0
 
     @property
     def fps(self) -> float:
@@ -148,12 +154,11 @@ class Runner:
         except KeyboardInterrupt:
             self.summary.interrupted = True
         finally:
-            capture.stop()
             self.summary.seconds = time.perf_counter() - start
             self.summary.dropped = capture.dropped
-            self.summary.skipped = capture.skipped
+            failure = self._close_all(capture)
+            self.summary.skipped = capture.skipped  # final: the capture thread has stopped
             self.summary.errors += capture.skipped
-            failure = self._close_sinks()
             self.summary.stage_ms = {name: _p50_p95(v) for name, v in self._latency.items()}
         if failure is not None:  # only when the run itself did not raise first
             raise failure
@@ -173,7 +178,7 @@ class Runner:
         self.summary.frames += 1
         return FrameResult(frame.index, frame.timestamp, frame.image, detections, latency)
 
-    def _stage_failed(self, stage: Stage, frame: Frame, exc: Exception) -> None:
+    def _stage_failed(self, stage: Stage, frame: Frame, exc: BaseException) -> None:
         self.summary.errors += 1
         count = self.summary.stage_errors[stage.name] = self.summary.stage_errors[stage.name] + 1
         message = f"stage {stage.name!r} failed on frame {frame.index}: {type(exc).__name__}: {exc}"
@@ -187,12 +192,13 @@ class Runner:
         for sink in self.sinks:
             sink.write(result)
 
-    def _close_sinks(self) -> Exception | None:
-        """Close every sink, even after one fails; the first failure is returned for the caller to raise."""
+    def _close_all(self, capture: CaptureThread) -> Exception | None:
+        """Stop the capture (it closes the source), then close every sink, each even after another failed
+        (a plugin source's ``close`` too); the first failure is returned for the caller to raise."""
         failure: Exception | None = None
-        for sink in self.sinks:
+        for close in [capture.stop, *(sink.close for sink in self.sinks)]:
             try:
-                sink.close()
+                close()
             except Exception as exc:
                 failure = failure or exc
         return failure

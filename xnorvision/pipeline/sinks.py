@@ -150,7 +150,7 @@ class JsonlSink:
 
     def write(self, result: FrameResult) -> None:
         assert self._file is not None, "write after close"
-        line = (json.dumps(result.to_json()) + "\n").encode()
+        line = (json.dumps(result.to_json(), allow_nan=False) + "\n").encode()
         fd = self._file.fileno()
         try:
             done = 0

@@ -17,13 +17,15 @@ import cv2
 import numpy as np
 
 from xnorvision._opencv import opencv_log_level
-from xnorvision.errors import FramesSkipped, SourceError, XnorvisionError
+from xnorvision.errors import PLUGIN_FAILURES, FramesSkipped, SourceError, XnorvisionError
+from xnorvision.pipeline.guard import GuardedSource
 from xnorvision.pipeline.streams import StreamSource
 from xnorvision.pipeline.synth import SynthSource
 from xnorvision.plugins._registry import Registry
 from xnorvision.plugins.specs import SourceSpec
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+MAX_CAMERA_INDEX = 99  # OpenCV reads an index of 100 or more as a backend selector plus a camera number
 
 
 @runtime_checkable
@@ -119,8 +121,19 @@ class FittedSource:
         self._inner.close()
 
 
+def check_camera_index(index: int) -> None:
+    """Refuse what cannot name a camera: a negative index crashes OpenCV (a segfault, not an error)."""
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index <= MAX_CAMERA_INDEX:
+        raise SourceError(f"--camera {index!r}: a camera index is 0..{MAX_CAMERA_INDEX}; "
+                          "list the working ones with `xnorvision cameras`")
+
+
 def try_camera(index: int) -> cv2.VideoCapture | None:
-    """An opened camera, or None; OpenCV's own warnings about absent devices are silenced."""
+    """An opened camera, or None; OpenCV's own warnings about absent devices are silenced.
+
+    The one gate before ``cv2.VideoCapture(int)``: a bad index is a :class:`SourceError`.
+    """
+    check_camera_index(index)
     with opencv_log_level(cv2.utils.logging.LOG_LEVEL_SILENT):
         cap = cv2.VideoCapture(index)
     if cap.isOpened():
@@ -212,12 +225,17 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def _is_image_file(path: Path) -> bool:
+    """An image name on a regular file: a FIFO or device named ``b.png`` would block ``imread`` forever."""
+    return path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
+
+
 def _image_list(spec: str) -> list[Path] | None:
     path = Path(spec).expanduser()
     if path.is_dir():
-        return sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        return sorted(p for p in path.iterdir() if _is_image_file(p))
     if any(c in spec for c in "*?["):
-        return sorted(Path(p) for p in glob.glob(str(path)) if Path(p).suffix.lower() in IMAGE_SUFFIXES)
+        return sorted(p for p in map(Path, glob.glob(str(path))) if _is_image_file(p))
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return [path] if path.is_file() else None
     return None
@@ -249,17 +267,17 @@ def _denied_as_source_error(spec: str) -> Iterator[None]:
         raise SourceError(f"--source {spec}: permission denied ({exc.filename or spec})") from None
 
 
-def _open_plugin_source(plugin: SourceSpec, spec: str) -> Source:
+def _open_plugin_source(plugin: SourceSpec, owner: str, spec: str) -> Source:
+    label = f"source {plugin.name!r} of plugin {owner!r}"
     try:
         source = plugin.open(spec)
     except XnorvisionError:
         raise
-    except Exception as exc:  # plugin code: its failure, reported in one line
-        raise SourceError(f"source {plugin.name!r} cannot open {spec}: {type(exc).__name__}: {exc}") from exc
+    except PLUGIN_FAILURES as exc:  # plugin code: its failure, reported in one line
+        raise SourceError(f"{label} cannot open {spec}: {type(exc).__name__}: {exc}") from exc
     if not isinstance(source, Source):
-        raise SourceError(f"source {plugin.name!r} returned {type(source).__name__}, which lacks "
-                          "name/live/read/close")
-    return source
+        raise SourceError(f"{label} returned {type(source).__name__}, which lacks name/live/read/close")
+    return GuardedSource(source, label)
 
 
 def open_source(
@@ -290,9 +308,8 @@ def open_source(
 
 
 def _open_file_or_plugin(spec: str, registry: Registry | None) -> Source:
-    plugin = registry.source_for(spec) if registry is not None else None
-    if plugin is not None:
-        return _open_plugin_source(plugin, spec)
+    if registry is not None and (plugin := registry.source_for(spec)) is not None:
+        return _open_plugin_source(plugin, registry.owner_of("sources", plugin), spec)
     if "://" in spec:
         return open_stream(spec)
     with _denied_as_source_error(spec):
@@ -306,6 +323,8 @@ def _open_path(spec: str) -> Source:
             raise SourceError(f"no images found in {spec} (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
         return ImageFilesSource(images, spec)
     path = Path(spec).expanduser()
+    if path.exists() and not path.is_file():
+        raise SourceError(f"--source {spec}: not a regular file (a device or a pipe)")
     if not path.is_file():
         raise SourceError(f"--source {spec}: no such file, folder or glob")
     return open_video(path)

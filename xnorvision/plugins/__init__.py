@@ -8,6 +8,7 @@ from xnorvision.plugins._manager import (
     new_plugin_manager,
     resolve_model,
 )
+from xnorvision.plugins._options import Option, model_or_off, parse_settings
 from xnorvision.plugins._registry import PluginInfo, Registry
 from xnorvision.plugins.hookspecs import hookimpl, hookspec
 from xnorvision.plugins.specs import ModelSpec, PipelineOptions, PipelineSpec, SinkSpec, SourceSpec, Stage
@@ -15,6 +16,7 @@ from xnorvision.plugins.specs import ModelSpec, PipelineOptions, PipelineSpec, S
 __all__ = [
     "ENTRY_POINT_GROUP",
     "ModelSpec",
+    "Option",
     "PipelineOptions",
     "PipelineSpec",
     "PluginInfo",
@@ -27,6 +29,8 @@ __all__ = [
     "hookspec",
     "load_model",
     "load_registry",
+    "model_or_off",
     "new_plugin_manager",
+    "parse_settings",
     "resolve_model",
 ]

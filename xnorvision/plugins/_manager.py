@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from xnorvision import API_VERSION
-from xnorvision.errors import PluginError
+from xnorvision.errors import PLUGIN_FAILURES, PluginError
 from xnorvision.plugins import hookspecs
 from xnorvision.plugins._registry import KINDS, PluginInfo, Registry
 
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from xnorvision.runtime import Model
 
 ENTRY_POINT_GROUP = "xnorvision"
+SLOW_LOAD_SECONDS = 3.0
 log = logging.getLogger(__name__)
 _current: Registry | None = None
 
@@ -78,8 +81,9 @@ def load_registry(
             info.error = "disabled by XNORVISION_DISABLE_PLUGINS"
             continue
         try:
-            _load_one(pm, registry, info, load)
-        except Exception as exc:  # a plugin is third-party code: any failure is its failure, not ours
+            with _name_a_slow_load(name):
+                _load_one(pm, registry, info, load)
+        except PLUGIN_FAILURES as exc:  # a plugin is third-party code: any failure is its failure, not ours
             info.error = f"{type(exc).__name__}: {exc}"
             log.warning("plugin %r skipped: %s", name, info.error)
             if strict:
@@ -87,6 +91,24 @@ def load_registry(
                                   "(XNORVISION_STRICT_PLUGINS is set)") from exc
     _current = registry
     return registry
+
+
+@contextmanager
+def _name_a_slow_load(name: str) -> Iterator[None]:
+    """Warn, naming the plugin, when loading it takes over :data:`SLOW_LOAD_SECONDS`.
+
+    A plugin that hangs at import hangs every command; this cannot stop it (an import cannot be
+    interrupted), but it tells the user which plugin to disable.
+    """
+    timer = threading.Timer(SLOW_LOAD_SECONDS, log.warning, (
+        "still loading plugin %r after %g s; if it hangs, skip it with XNORVISION_DISABLE_PLUGINS=%s",
+        name, SLOW_LOAD_SECONDS, name))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 def _load_one(
@@ -105,11 +127,11 @@ def _load_one(
         for impl in getattr(pm.hook, hook_name).get_hookimpls():
             if impl.plugin_name == info.name:
                 impl.function(**_hook_kwargs(impl.argnames, _collector(staged, kind, spec_type, info.name)))
-    for kind, spec in staged:  # all hooks succeeded: keep everything, or nothing on a clash
-        registry.check_free(kind, spec.name, info.name)
-    for kind, spec in staged:
+    for kind, spec in staged:  # all hooks succeeded: keep everything (a shared name loses only its bare form)
         registry.add(kind, spec, info.name)
         getattr(info, kind).append(spec.name)
+        if kind == "pipelines":
+            info.options[spec.name] = [option.to_json() for option in spec.options]
 
 
 def _hook_kwargs(argnames: tuple[str, ...], register: Callable[[Any], None]) -> dict[str, Any]:

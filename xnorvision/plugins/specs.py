@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from xnorvision.pipeline.contract import PipelineOptions, Stage
+from xnorvision.plugins._options import Option
 
 __all__ = ["ModelSpec", "PipelineOptions", "PipelineSpec", "SinkSpec", "SourceSpec", "Stage"]
 
@@ -27,12 +28,17 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class PipelineSpec:
-    """A named pipeline: ``build(options)`` returns its stages (proposal stage first)."""
+    """A named pipeline: ``build(options)`` returns its stages (proposal stage first).
+
+    ``options`` declares what ``--set NAME=VALUE`` may set; ``build`` finds the typed values (defaults
+    filled) in ``options.extra``.
+    """
 
     name: str
     build: Callable[[PipelineOptions], Sequence[Stage]]
     description: str = ""
     models: tuple[str, ...] = ()
+    options: tuple[Option, ...] = ()
 
 
 @dataclass(frozen=True)

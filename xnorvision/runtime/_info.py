@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from xnorvision.errors import XnorvisionError
-from xnorvision.runtime._schema import TensorType, infer, tensor_bytes
+from xnorvision.runtime._schema import TensorType, infer, peak_activation_bytes
 from xnorvision.runtime.format import XnvFile
 
 _BINARY = ("binary_conv2d", "binary_linear")
@@ -48,7 +48,8 @@ def model_info(model: XnvFile, height: int | None = None, width: int | None = No
         "params": {**params, "total": params["float"] + params["binary"]},
         "macs": {**totals, "total": sum(totals.values())} if known else None,
         "weight_bytes": weight_bytes, "float32_weight_bytes": 4 * (params["float"] + params["binary"]),
-        "file_bytes": model.nbytes, "peak_activation_bytes": _peak_bytes(model, types),
+        "file_bytes": model.nbytes,
+        "peak_activation_bytes": peak_activation_bytes(model.nodes, model.outputs, types),
         "metadata": model.metadata,
     }
 
@@ -73,21 +74,3 @@ def _macs(op: str, attrs: dict[str, Any], t_in: TensorType, t_out: TensorType) -
     kh, kw = (k, k) if isinstance(k, int) else k
     cin = attrs["in_channels"] // attrs.get("groups", 1)
     return t_out.h * t_out.w * attrs["out_channels"] * kh * kw * cin
-
-
-def _peak_bytes(model: XnvFile, types: dict[str, TensorType]) -> int | None:
-    """Largest sum of live activations while running the graph in order (before load-time fusion)."""
-    last = {k: i for i, n in enumerate(model.nodes) for k in n.inputs}
-    live: dict[str, int] = {}
-    peak = 0
-    for i, node in enumerate(model.nodes):
-        size = tensor_bytes(types[node.name])
-        if size is None or tensor_bytes(types["input"]) is None:
-            return None
-        live.setdefault("input", tensor_bytes(types["input"]) or 0)
-        live[node.name] = size
-        peak = max(peak, sum(live.values()))
-        for k in node.inputs:
-            if last.get(k) == i and k not in model.outputs:
-                live.pop(k, None)
-    return peak

@@ -371,6 +371,40 @@ def infer(nodes: list[Node], input_type: TensorType) -> tuple[dict[str, TensorTy
     return types, params
 
 
+def peak_activation_bytes(nodes: list[Node], outputs: list[str], types: dict[str, TensorType]) -> int | None:
+    """Largest sum of live activations per image while running the graph in order (before load-time
+    fusion, which only lowers it); None when a size is open (an any-size model before its input size).
+
+    The input counts throughout: the runtime keeps its preprocessing buffer for the next call.
+    """
+    sizes = {k: tensor_bytes(t) for k, t in types.items()}
+    if None in sizes.values():
+        return None
+    last = {k: i for i, n in enumerate(nodes) for k in n.inputs}
+    live = {"input": sizes["input"]}
+    total = peak = sizes["input"] or 0
+    for i, node in enumerate(nodes):
+        live[node.name] = sizes[node.name]
+        total += sizes[node.name] or 0
+        peak = max(peak, total)
+        for k in set(node.inputs):
+            if last.get(k) == i and k not in outputs and k != "input":
+                total -= live.pop(k, None) or 0
+    return peak
+
+
+def check_peak(nodes: list[Node], outputs: list[str], types: dict[str, TensorType]) -> None:
+    """The live tensors together stay within :data:`MAX_ACTIVATION_BYTES` per image, the limit each one has.
+
+    Each tensor under the limit is not enough: a few kilobytes of graph that keeps many of them alive at
+    once (an "activation bomb") would pass, then fail with MemoryError on every frame.
+    """
+    peak = peak_activation_bytes(nodes, outputs, types)
+    if peak is not None and peak > MAX_ACTIVATION_BYTES:
+        raise ModelFormatError(f"running the graph would hold {peak / 2**30:.1f} GiB of activations at once "
+                               f"per image (limit {MAX_ACTIVATION_BYTES >> 30} GiB)")
+
+
 def _check_size(what: str, t: TensorType) -> None:
     size = tensor_bytes(t)
     if size is not None and size > MAX_ACTIVATION_BYTES:

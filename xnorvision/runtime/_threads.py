@@ -11,16 +11,38 @@ one model's ``threads`` never changes another's. Models of the same count share 
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
+from xnorvision.errors import XnorvisionError
 from xnorvision.runtime import _blas
 
 _local = threading.local()  # .threads: the count of the model this Python thread is running
 _pools: dict[int, ThreadPoolExecutor] = {}
 _pools_lock = threading.Lock()
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on: its affinity mask (a container's or ``taskset``'s), not the machine's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def usable_threads(n: int) -> int:
+    """``n`` capped at :func:`cpu_count`; not a positive integer is an error.
+
+    The one check every thread count passes (``--threads`` of each command, ``Model(threads=)``): more
+    threads than CPUs only spin against each other, and a typo like 100000 once started OpenMP threads
+    until ``fork`` failed machine-wide.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise XnorvisionError(f"threads must be a positive integer, got {n!r}")
+    return min(n, cpu_count())
 
 
 @contextmanager

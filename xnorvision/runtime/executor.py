@@ -16,7 +16,7 @@ from xnorvision.runtime import _threads
 from xnorvision.runtime._fold import Step, fold
 from xnorvision.runtime._governor import ThreadGovernor
 from xnorvision.runtime._info import model_info
-from xnorvision.runtime._schema import TensorType, infer
+from xnorvision.runtime._schema import TensorType, check_peak, infer
 from xnorvision.runtime.format import XnvFile, load_xnv
 from xnorvision.runtime.layers import (
     Add,
@@ -74,9 +74,11 @@ class Model:
         return cls(load_xnv(path), threads, Path(path))
 
     def set_threads(self, n: int) -> None:
-        """Threads for this model's binary kernels and float layers; other models keep their own."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise XnorvisionError(f"threads must be a positive integer, got {n!r}")
+        """Threads for this model's binary kernels and float layers; other models keep their own.
+
+        More than the CPUs this process may use is capped at their number.
+        """
+        n = _threads.usable_threads(n)
         self.threads = n
 
     def __call__(self, images: np.ndarray | list[np.ndarray]) -> np.ndarray:
@@ -188,7 +190,8 @@ class Model:
         if spec["height"] is not None and (h, w) != (spec["height"], spec["width"]):
             raise XnorvisionError(f"input is {h}x{w}, the model takes {spec['height']}x{spec['width']}")
         try:
-            infer(self.file.nodes, TensorType("float", 4, spec["channels"], h, w))
+            types, _ = infer(self.file.nodes, TensorType("float", 4, spec["channels"], h, w))
+            check_peak(self.file.nodes, self.file.outputs, types)
         except ModelFormatError as exc:
             raise XnorvisionError(f"input size {h}x{w} does not fit this model: {exc}") from None
         self._checked_sizes.add((h, w))

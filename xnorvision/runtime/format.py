@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import numpy as np
 
 from xnorvision._replace import replace_atomically
 from xnorvision.errors import ModelFormatError
-from xnorvision.runtime._schema import MAX_DIM, Node, ParamSpec, TensorType, infer, parse_nodes
+from xnorvision.runtime._schema import MAX_DIM, Node, ParamSpec, TensorType, check_peak, infer, parse_nodes
 from xnorvision.runtime.outputs import OutputKind, output_kinds
 
 FORMAT = "xnv"
@@ -115,17 +116,31 @@ def serialise(meta: dict[str, str], arrays: dict[str, np.ndarray]) -> bytes:
 def load_xnv(path: str | os.PathLike[str]) -> XnvFile:
     """Read and fully validate an .xnv file; any problem raises :class:`ModelFormatError`."""
     try:
-        size = os.path.getsize(path)
-        if size > MAX_FILE_BYTES:
-            raise ModelFormatError(f"{path}: {size} bytes is over the {MAX_FILE_BYTES >> 20} MiB limit")
-        with open(path, "rb") as f:
-            data = f.read()
+        data = _read_regular_file(path)
     except OSError as exc:
         raise ModelFormatError(f"{path}: cannot read model file: {exc.strerror or exc}") from None
     try:
         return parse_xnv(data)
     except ModelFormatError as exc:
         raise ModelFormatError(f"{path}: {exc}") from None
+
+
+def _read_regular_file(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of a regular file of at most :data:`MAX_FILE_BYTES`, read in one bounded read.
+
+    A device (``/dev/zero``) or a FIFO never ends, and opening a FIFO blocks until a writer comes: the
+    file is opened without blocking, checked with ``fstat`` (the very file opened, not the path again), and
+    read for exactly its size. The header's declared sizes must then account for every byte read.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise ModelFormatError(f"{path}: not a regular file (a device or a pipe); "
+                                   "a model is an .xnv file")
+        if st.st_size > MAX_FILE_BYTES:
+            raise ModelFormatError(f"{path}: {st.st_size} bytes is over the {MAX_FILE_BYTES >> 20} MiB limit")
+        return f.read(st.st_size)
 
 
 def parse_xnv(data: bytes) -> XnvFile:
@@ -290,6 +305,7 @@ def _validate(meta: dict[str, str], tensors: dict[str, tuple[str, tuple[int, ...
         raise ModelFormatError("metadata must be a JSON object")
     nodes, outputs = parse_nodes(graph)
     types, params = infer(nodes, TensorType("float", 4, spec["channels"], spec["height"], spec["width"]))
+    check_peak(nodes, outputs, types)
     kinds = output_kinds(graph, outputs, types)
     _check_tensors(params, tensors)
     return XnvFile(graph, nodes, outputs, types, {}, spec, labels, free, params=params, output_kinds=kinds)

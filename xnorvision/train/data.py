@@ -1,8 +1,10 @@
-"""CIFAR-style training data: decode the JPEG chunks once, cache the arrays, batch and augment in torch.
+"""Training data: CIFAR-style JPEG chunks or an image folder; batch and augment in torch.
 
-The decoded arrays live in an ignored cache folder (``.cache/`` by default, ``XNORVISION_CACHE`` to move it),
-keyed by the hash of the source files, so a second run starts in a second and never copies data into git.
-Validation is the tail of the last chunk (``val_size`` images), as the model card reports it.
+Chunks are decoded once into an ignored cache folder (``.cache/`` by default, ``XNORVISION_CACHE`` to move
+it), keyed by the hash of the source files, so a second run starts in a second and never copies data into
+git. Their validation set is the tail of the last chunk (``val_size`` images), as the model card reports
+it. An image folder (one sub-folder per class, the names are the labels) is resized to the input size and
+split at random with a seed (``holdout`` of it validates).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import torch
 from xnorvision._replace import replace_atomically
 from xnorvision.errors import XnorvisionError
 from xnorvision.eval.chunks import MAX_CLASSES, check_labels, read_jpeg_chunk
+from xnorvision.eval.image_folder import SUFFIXES, is_image_folder, read_image_folder
 
 __all__ = ["MEAN", "STD", "Dataset", "data_hash", "input_spec", "load_dataset", "to_tensor"]
 
@@ -67,14 +70,18 @@ def _cache_dir() -> Path:
     return Path(os.environ.get("XNORVISION_CACHE", Path.cwd() / ".cache")) / "xnorvision"
 
 
-def load_dataset(path: str | Path, val_size: int = 5000, limit: int | None = None,
-                 classes: int = MAX_CLASSES) -> Dataset:
+def load_dataset(path: str | Path, val_size: int = 5000, limit: int | None = None, *, holdout: float = 0.2,
+                 size: int = 32, seed: int = 0) -> Dataset:
     """All chunks under ``path`` (a folder of ``train_*.npz`` or one file); the last ``val_size`` validate.
 
-    ``limit`` keeps only the first ``limit`` training images (quick runs and tests); every label must be
-    below ``classes`` (the network's outputs), checked on cached arrays too.
+    An image folder instead is resized to ``size`` x ``size`` and a seeded random ``holdout`` fraction of
+    it validates. ``limit`` keeps only the first ``limit`` training images (quick runs and tests). Every
+    label must name a class: one of ``classes.txt`` beside the chunks where it exists, else below
+    :data:`~xnorvision.eval.chunks.MAX_CLASSES`; cached arrays are checked too.
     """
     path = Path(path)
+    if is_image_folder(path):
+        return _folder_dataset(path, holdout, size, seed, limit)
     files = _chunks(path)
     digest = data_hash(files)
     cache = _cache_dir() / f"chunks-{digest[:16]}.npz"
@@ -82,25 +89,44 @@ def load_dataset(path: str | Path, val_size: int = 5000, limit: int | None = Non
         with np.load(cache) as d:
             x, y = d["x"], d["y"]
     else:
-        parts = [read_jpeg_chunk(f, classes=classes) for f in files]
+        parts = [read_jpeg_chunk(f) for f in files]
         x = np.concatenate([p[0] for p in parts])
         y = np.concatenate([p[1] for p in parts])
         cache.parent.mkdir(parents=True, exist_ok=True)
         with replace_atomically(cache) as file:  # ranks of one torchrun may write it at once
             np.savez(file, x=x, y=y)
-    try:
-        y = check_labels(y, classes)
+    classes_file = (path if path.is_dir() else path.parent) / "classes.txt"
+    names = classes_file.read_text().split() if classes_file.is_file() else None
+    try:  # a label the network has no output for fails in the loss, minutes in: refuse it now
+        y = check_labels(y, MAX_CLASSES if names is None else len(names))
     except XnorvisionError as exc:
         raise XnorvisionError(f"{path}: {exc}") from None
     if not 0 < val_size < len(y):
         raise XnorvisionError(f"validation size {val_size} does not fit {len(y)} images")
-    classes_file = (path if path.is_dir() else path.parent) / "classes.txt"
-    k = int(y.max()) + 1
-    classes = classes_file.read_text().split() if classes_file.is_file() else [str(i) for i in range(k)]
+    classes = names if names is not None else [str(i) for i in range(int(y.max()) + 1)]
     tx, ty = x[:-val_size], y[:-val_size]
     if limit is not None:
         tx, ty = tx[:limit], ty[:limit]
     return Dataset(tx, ty, x[-val_size:], y[-val_size:], classes, digest)
+
+
+def _folder_dataset(path: Path, holdout: float, size: int, seed: int, limit: int | None) -> Dataset:
+    if not 0 < holdout < 1:
+        raise XnorvisionError(f"--holdout {holdout}: give the validation fraction, between 0 and 1")
+    x, y, classes = read_image_folder(path, (size, size))
+    order = np.random.default_rng(seed).permutation(len(y))
+    n_val = max(1, round(holdout * len(y)))
+    if n_val >= len(y):
+        raise XnorvisionError(f"{path}: {len(y)} images are too few to hold out {holdout:g} of them")
+    val, tr = order[:n_val], order[n_val:]
+    if limit is not None:
+        tr = tr[:limit]
+    files = sorted(f for f in path.rglob("*") if f.suffix.lower() in SUFFIXES)
+    h = hashlib.sha256()
+    for f in files:
+        h.update(str(f.relative_to(path)).encode())
+        h.update(f.read_bytes())
+    return Dataset(x[tr], y[tr], x[val], y[val], classes, h.hexdigest())
 
 
 def to_tensor(images: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:

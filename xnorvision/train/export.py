@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from xnorvision.errors import XnorvisionError
 from xnorvision.runtime import save_model
 from xnorvision.runtime.format import describe_outputs
 from xnorvision.runtime.outputs import OutputKind
@@ -50,10 +51,14 @@ def export_model(model: nn.Module, path: str | Path, input_spec: dict[str, Any],
 def export_checkpoint(checkpoint: str | Path, path: str | Path, float_storage: str = "float32") -> Path:
     """Export a :func:`~xnorvision.train.trainer.train` checkpoint, its recipe and history as metadata."""
     from xnorvision.train.data import input_spec
-    from xnorvision.train.trainer import load_checkpoint, model_from_checkpoint
+    from xnorvision.train.trainer import NotACheckpoint, load_checkpoint, model_from_checkpoint
 
-    ckpt = load_checkpoint(checkpoint)
-    model, recipe = model_from_checkpoint(ckpt, checkpoint)
+    try:
+        ckpt = load_checkpoint(checkpoint)
+        model, recipe = model_from_checkpoint(ckpt, checkpoint)
+    except NotACheckpoint as exc:
+        raise XnorvisionError(f"{exc}; export your own torch model from Python with "
+                              "xnorvision.train.export_model (docs/plugins.md)") from None
     history = ckpt.get("history") or []
     metadata = {"recipe": recipe.to_dict(), "data_hash": ckpt.get("data_hash"),
                 "epochs_done": ckpt.get("epoch"),
@@ -61,6 +66,7 @@ def export_checkpoint(checkpoint: str | Path, path: str | Path, float_storage: s
     if history:
         metadata["val_top1"] = history[-1]["val_acc"]
         metadata["val_images"] = recipe.val_size
-    export_model(model, path, input_spec(), list(ckpt.get("classes") or []), metadata, ["logits"],
+    size = recipe.input_size
+    export_model(model, path, input_spec(size, size), list(ckpt.get("classes") or []), metadata, ["logits"],
                  float_storage)
     return Path(path)

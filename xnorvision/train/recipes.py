@@ -47,7 +47,9 @@ class Recipe:
     distill_weight: float = 0.7
     init_from_teacher: bool = False
     seed: int = 0
-    val_size: int = 5000
+    val_size: int = 5000  # CIFAR chunks: the last N images validate
+    input_size: int = 32  # square input side; image folders are resized to it
+    holdout: float = 0.2  # image folders: the fraction that validates (a seeded random split)
 
     def needs_teacher(self) -> bool:
         return self.init_from_teacher or (self.target in ("refine", "distill") and self.refinery == "teacher")
@@ -81,6 +83,8 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
     Recipe("cifar10-bwn-teacher", mode="bwn", epochs=2, target="refine", init_from_teacher=True,
            **_BINARY),  # type: ignore[arg-type]
     Recipe("cifar10-xnor-distill", mode="xnor", epochs=4, target="distill", **_BINARY),  # type: ignore[arg-type]
+    # Your own classes: `--data DIR` of one sub-folder per class; --mode/--width/--input-size/--arch adapt it.
+    Recipe("image-folder", mode="xnor", epochs=10, batch_size=32, target="labels", **_BINARY),  # type: ignore[arg-type]
 ]}
 
 
@@ -92,7 +96,7 @@ def get_recipe(name: str) -> Recipe:
 
 def build_model(recipe: Recipe, teacher_state: dict[str, torch.Tensor] | None = None) -> nn.Module:
     """The recipe's float architecture, optionally initialised from a teacher, then binarized."""
-    model = build_architecture(recipe.arch, recipe.width, recipe.num_classes)
+    model = build_architecture(recipe.arch, recipe.width, recipe.num_classes, recipe.input_size)
     if teacher_state is not None:
         model.load_state_dict(teacher_state)
     if recipe.mode != "float":

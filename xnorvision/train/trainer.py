@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,7 @@ from xnorvision.train.data import Dataset, augment, load_dataset, to_tensor
 from xnorvision.train.recipes import Recipe, build_model
 from xnorvision.train.refine import Targets
 
-__all__ = ["TrainResult", "evaluate", "load_checkpoint", "train"]
+__all__ = ["NotACheckpoint", "TrainResult", "evaluate", "load_checkpoint", "train"]
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -41,9 +41,13 @@ class TrainResult:
 _CHECKPOINT_KEYS = ("recipe", "model", "optimizer", "scheduler", "epoch", "history")
 
 
-def _not_ours(path: Path, why: str = "") -> XnorvisionError:
+class NotACheckpoint(XnorvisionError):
+    """A file given as a checkpoint that ``xnorvision train`` did not write (pickled, foreign, cut short)."""
+
+
+def _not_ours(path: Path, why: str = "") -> NotACheckpoint:
     reason = f" ({why})" if why else ""
-    return XnorvisionError(f"{path}: not a checkpoint written by xnorvision train{reason}")
+    return NotACheckpoint(f"{path}: not a checkpoint written by xnorvision train{reason}")
 
 
 def load_checkpoint(path: str | Path) -> dict:
@@ -153,7 +157,10 @@ def train(recipe: Recipe, data: str | Path | Dataset, out: str | Path, *, device
     if state is not None:
         recipe = Recipe.from_dict(state["recipe"])  # the run continues as it was started
         teacher = state.get("teacher") or teacher
-    ds = data if isinstance(data, Dataset) else load_dataset(data, recipe.val_size, limit, recipe.num_classes)
+    ds = data if isinstance(data, Dataset) else load_dataset(
+        data, recipe.val_size, limit, holdout=recipe.holdout, size=recipe.input_size, seed=recipe.seed)
+    # the data decides the class count, and a small data set a smaller batch (both recorded in the recipe)
+    recipe = replace(recipe, num_classes=len(ds.classes), batch_size=min(recipe.batch_size, len(ds.train_y)))
     torch.manual_seed(recipe.seed)
 
     teacher_model = teacher_state = None

@@ -1,9 +1,8 @@
 """xnorvision plugin 'faces': a binary face detector (proposal net + crop classifier + NMS).
 
-Registers the models ``faces-proposal`` and ``faces-classifier`` and the pipeline ``faces``. Options
-(``PipelineOptions.extra``): ``long_side`` (proposal input size, default 416), ``classifier`` (False skips
-the second stage; a model name or .xnv path replaces its model) and ``classifier_weight`` (the classifier's
-share of the final score, default 0.25). ``--model`` replaces the proposal model.
+Registers the models ``faces-proposal`` and ``faces-classifier`` and the pipeline ``faces``, whose
+options (``--set KEY=VALUE``, read from ``PipelineOptions.extra``) are declared in ``OPTIONS``.
+``--model`` replaces the proposal model.
 """
 
 from __future__ import annotations
@@ -11,7 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from xnorvision.api import ModelSpec, PipelineOptions, PipelineSpec, PluginError, hookimpl, load_model
+from xnorvision.api import (
+    ModelSpec,
+    Option,
+    PipelineOptions,
+    PipelineSpec,
+    PluginError,
+    hookimpl,
+    load_model,
+    model_or_off,
+)
 from xnorvision_faces.stages import LONG_SIDE, ClassifierStage, ProposalStage
 
 #: The plugin API this plugin was written for.
@@ -19,7 +27,14 @@ XNORVISION_API_VERSION = 1
 MODELS = Path(__file__).parent / "models"
 PROPOSAL, CLASSIFIER = "faces-proposal", "faces-classifier"
 
-__all__ = ["ClassifierStage", "ProposalStage", "build"]
+__all__ = ["OPTIONS", "ClassifierStage", "ProposalStage", "build"]
+OPTIONS = (
+    Option("long_side", int, LONG_SIDE, "long side (px) the frame is scaled to for the proposal net"),
+    Option("classifier", model_or_off, CLASSIFIER, "crop classifier: a model name or .xnv path, or false "
+           "to skip the second stage"),
+    Option("classifier_weight", float, 0.25, "the classifier's share of the final score, in [0, 1]"),
+)
+_DEFAULTS = {o.name: o.default for o in OPTIONS}
 
 
 def build(options: PipelineOptions) -> list[Any]:
@@ -28,11 +43,12 @@ def build(options: PipelineOptions) -> list[Any]:
     if len(proposal.output_names) != 3:
         raise PluginError(f"the faces proposal model needs 3 outputs (strides 8, 16, 32), "
                           f"got {proposal.output_names}")
-    stages: list[Any] = [ProposalStage(proposal, long_side=int(options.extra.get("long_side", LONG_SIDE)))]
-    classifier = options.extra.get("classifier", True)
+    extra = _DEFAULTS | options.extra  # Python callers may leave options out
+    stages: list[Any] = [ProposalStage(proposal, long_side=int(extra["long_side"]))]
+    classifier = extra["classifier"]
     if classifier is not False:
         name = classifier if isinstance(classifier, str) else CLASSIFIER
-        weight = float(options.extra.get("classifier_weight", 0.25))
+        weight = float(extra["classifier_weight"])
         if not 0 <= weight <= 1:
             raise PluginError(f"classifier_weight must be in [0, 1], got {weight}")
         stages.append(ClassifierStage(load_model(name, threads=options.threads), weight=weight))
@@ -48,4 +64,4 @@ def xnorvision_register_models(register) -> None:  # noqa: ANN001 (pluggy passes
 @hookimpl
 def xnorvision_register_pipelines(register) -> None:  # noqa: ANN001
     register(PipelineSpec("faces", build=build, description="binary face detector: proposals, crop "
-                          "classifier, NMS", models=(PROPOSAL, CLASSIFIER)))
+                          "classifier, NMS", models=(PROPOSAL, CLASSIFIER), options=OPTIONS))

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xnorvision.api import ModelSpec, PipelineOptions, PipelineSpec, hookimpl, load_model
+from xnorvision.api import ModelSpec, Option, PipelineOptions, PipelineSpec, hookimpl, load_model
 from xnorvision_objects.stage import ObjectStage
 
-__all__ = ["DEFAULT_MODEL", "MODELS", "ObjectStage", "build"]
+__all__ = ["DEFAULT_MODEL", "MODELS", "OPTIONS", "ObjectStage", "build"]
 
 #: The plugin API this plugin was written for.
 XNORVISION_API_VERSION = 1
@@ -23,11 +23,12 @@ MODELS = {
     "cifar10-xnor": "CIFAR-10 VGG-small, binary weights and activations (XNOR-Net)",
 }
 DEFAULT_MODEL = "cifar10-xnor"
+OPTIONS = (Option("top_k", int, 3, "how many of the best classes each box keeps"),)
 
 
 def build(options: PipelineOptions) -> list[ObjectStage]:
     """The ``objects`` pipeline: one object stage (put a proposal pipeline's stages before it to chain)."""
-    top_k = int(options.extra.get("top_k", 3))
+    top_k = int(options.extra.get("top_k", OPTIONS[0].default))
     return [ObjectStage(load_model(options.model or DEFAULT_MODEL, threads=options.threads), top_k=top_k)]
 
 
@@ -42,4 +43,5 @@ def xnorvision_register_models(register) -> None:
 @hookimpl
 def xnorvision_register_pipelines(register) -> None:
     register(PipelineSpec("objects", build=build, models=tuple(MODELS),
-                          description="CIFAR-10 classes of the frame's centre crop, or of each proposal"))
+                          description="CIFAR-10 classes of the frame's centre crop, or of each proposal",
+                          options=OPTIONS))

@@ -1,0 +1,58 @@
+"""An image-folder data set: one sub-folder per class, the folder names are the labels (sorted).
+
+``xnorvision train --data DIR`` trains on it and ``xnorvision eval classify --data DIR`` scores on it, so
+both read the same files in the same order with the same class indices.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from xnorvision.errors import XnorvisionError
+
+__all__ = ["is_image_folder", "read_image_folder"]
+SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+
+
+def _classes(root: Path) -> list[Path]:
+    return sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+
+
+def is_image_folder(path: str | Path) -> bool:
+    """A folder with at least one class sub-folder (a folder of chunk files is not one)."""
+    path = Path(path)
+    return path.is_dir() and bool(_classes(path))
+
+
+def read_image_folder(
+    root: str | Path, size: tuple[int, int] | None = None
+) -> tuple[list[np.ndarray] | np.ndarray, np.ndarray, list[str]]:
+    """BGR uint8 images, their class indices and the class names of ``root/<class>/<image>``.
+
+    With ``size`` (width, height) every image is resized to it and the images come as one NHWC array;
+    without, as a list in their own sizes. Files are taken in sorted order, class by class.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise XnorvisionError(f"{root}: no such folder")
+    folders = _classes(root)
+    if len(folders) < 2:
+        raise XnorvisionError(f"{root}: an image-folder data set needs at least 2 class sub-folders, "
+                              f"found {len(folders)}")
+    images: list[np.ndarray] = []
+    labels: list[int] = []
+    for index, folder in enumerate(folders):
+        files = sorted(f for f in folder.iterdir() if f.suffix.lower() in SUFFIXES)
+        if not files:
+            raise XnorvisionError(f"{folder}: no images ({', '.join(sorted(SUFFIXES))})")
+        for f in files:
+            img = cv2.imread(str(f), cv2.IMREAD_COLOR)
+            if img is None:
+                raise XnorvisionError(f"{f}: cannot read this image")
+            images.append(img if size is None else cv2.resize(img, size, interpolation=cv2.INTER_AREA))
+            labels.append(index)
+    return (images if size is None else np.stack(images)), np.asarray(labels, np.int64), [
+        f.name for f in folders]
