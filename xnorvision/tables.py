@@ -69,6 +69,21 @@ def bench_model_table(reports: Sequence[Report]) -> str:
     return "\n".join(lines)
 
 
+def bench_profile_table(reports: Sequence[Report]) -> str:
+    """``bench model --profile --json``: a run's time by op kind, and the popcount time at the ceiling."""
+    kinds: list[str] = []
+    for report in reports:
+        kinds += [k for k in report["profile"]["kinds"] if k not in kinds]
+    lines = ["| model | threads | ms per run | " + " | ".join(kinds) + " | popcount ms at the ceiling |",
+             "|---|---:|---:|" + "---:|" * len(kinds) + "---:|"]
+    for report in reports:
+        p = report["profile"]
+        cells = [f"{100 * p['kinds'][k]['share']:.0f}%" if k in p["kinds"] else "-" for k in kinds]
+        lines.append(f"| {Path(str(report['model'])).name} | {p['threads']} | {p['total_ms']:.2f} | "
+                     + " | ".join(cells) + f" | {p['ceiling_ms']:.2f} |")
+    return "\n".join(lines)
+
+
 def eval_faces_table(reports: Sequence[Report]) -> str:
     """``eval faces --json`` rows; our time as a ratio of YuNet's where it ran at the same long side."""
     lines = ["| detector | long side | AP | max recall | ms / image | ms vs YuNet at that size |",
@@ -105,6 +120,7 @@ def eval_faces_robust_table(reports: Sequence[Report]) -> str:
 RENDERERS: dict[str, Callable[[Sequence[Report]], str]] = {
     "bench-kernels": bench_kernels_table,
     "bench-model": bench_model_table,
+    "bench-profile": bench_profile_table,
     "eval-faces": eval_faces_table,
     "eval-faces-robust": eval_faces_robust_table,
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,8 @@ def test_bench_kernels_quick_writes_json(tmp_path: Path, monkeypatch: pytest.Mon
     assert set(layer) == LAYER_KEYS
     assert layer["shape"] == [8, 8, 64, 64, 3]
     assert 0 < layer["pct_peak_1t"] and layer["bmacs_1t"] > 0 and layer["speedup_vs_sgemm_1t"] > 0
-    assert layer["speedup_vs_openvino_1t"] is None  # not installed here
+    # measured exactly where OpenVINO is installed (the [bench] extra)
+    assert (layer["speedup_vs_openvino_1t"] is None) == (find_spec("openvino") is None)
 
 
 def test_bench_kernels_rejects_bad_threads(capsys: pytest.CaptureFixture[str]) -> None:

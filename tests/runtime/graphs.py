@@ -133,3 +133,32 @@ def stem_pool(seed: int = 3, after_pool: str = "bwn", pool: dict[str, Any] | Non
         outputs.append(b.add("gap_relu", "global_avgpool", [r]))
     return b.graph(*outputs), b.tensors, {**SPEC, "channels": c_in, "channel_order": "rgb" if c_in == 3 else
                                           "gray", "mean": SPEC["mean"][:c_in], "std": SPEC["std"][:c_in]}
+
+
+def peers(seed: int = 4) -> Model:
+    """Every op the peers lower, with binary channels a multiple of 8 (OpenVINO's u1 kernel needs it):
+    zero- and one-padded binary convs, a strided one emitting bits into a max pool on bits, a Bi-Real
+    shortcut, BWN, concat, upsampling, a binary linear layer, and a bits graph output."""
+    b = Builder(seed)
+    attrs = {"kernel": [3, 3], "stride": 1, "padding": "same", "in_channels": 3, "out_channels": 16}
+    x = b.add("conv", "conv2d", ["input"], attrs, weight=b.f32(16, 3, 3, 3), bias=b.f32(16))
+    x = b.add("relu", "relu", [b.bn("bn0", x, 16)])
+    y = b.bn("bn1", b.binary("b1", b.add("s1", "sign", [x]), 16, 16, pad_value=0), 16)
+    x = b.add("act", "prelu", [b.add("sum", "add", [y, x])], weight=b.f32(16, lo=0.0))
+    z = b.binary("b2", b.add("s2", "sign", [x]), 16, 24, stride=2, pad_value=1, output="bits")
+    bits = b.add("mp", "maxpool2d", [z], {"kernel": 3, "stride": 1, "padding": 1})
+    z = b.binary("b3", bits, 24, 16, k=1, padding="valid")
+    w = b.add("ap", "avgpool2d", [x], {"kernel": 3, "stride": 2, "padding": 1})
+    w = b.add("bwn", "bwn_conv2d", [w], {"kernel": [3, 3], "stride": 1, "padding": "same", "in_channels": 16,
+                                          "out_channels": 8}, weight=random_packed(b.rng, (8, 3, 3), 16),
+              scale=b.f32(8, lo=0.1), bias=b.f32(8))
+    cat = b.add("ht", "hardtanh", [b.add("cat", "concat", [z, w], {"axis": -1})])
+    up = b.add("sig", "sigmoid", [b.add("up", "upsample_nearest", [cat], {"scale": 2})])
+    head = b.add("fc", "linear", [b.add("gap", "global_avgpool", [up])],
+                 {"in_features": 24, "out_features": 5}, weight=b.f32(5, 24), bias=b.f32(5))
+    prob = b.add("prob", "softmax", [head], {"axis": -1})
+    k = 7 * 6 * 24
+    bl = b.add("bl", "binary_linear", [b.add("s3", "sign", [b.add("flat", "flatten", [cat])])],
+               {"in_features": k, "out_features": 4}, weight=random_packed(b.rng, (4,), k),
+               scale=b.f32(4, lo=0.01), bias=b.f32(4))
+    return b.graph(prob, bl, bits), b.tensors, SPEC

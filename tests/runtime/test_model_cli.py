@@ -50,23 +50,36 @@ def test_unknown_reference_is_a_user_error(tmp_path: Path, capsys) -> None:
     assert code == 2 and "resnet18, vgg-small" in err
 
 
+#: each peer's row is measured exactly when these are installed
+PEER_NEEDS = {"torch-float32": ["torch"], "onnxruntime-float32": ["onnxruntime", "torch"],
+              "openvino-float32": ["openvino", "torch"], "openvino-binary": ["openvino"]}
+
+
 def test_bench_model_writes_the_report(tmp_path: Path, capsys) -> None:
-    graph, tensors, spec = graphs.chain()
-    path = save_model(tmp_path / "c.xnv", graph, tensors, spec, [], {})
+    graph, tensors, spec = graphs.peers()
+    path = save_model(tmp_path / "p.xnv", graph, tensors, spec, [], {})
     out_json = tmp_path / "bench.json"
     code, out, _ = _run(capsys, "bench", "model", str(path), "--threads", "1", "--seconds", "0.05",
-                        "--json", str(out_json))
-    assert code == 0 and "| xnorvision |" in out
+                        "--json", str(out_json), "--profile")
+    assert code == 0 and "| xnorvision |" in out and "| binary conv |" in out
     report = json.loads(out_json.read_text())
     assert report["input"] == [1, 13, 11, 3] and report["threads"] == 1
+    assert [r["name"] for r in report["runtimes"]] == ["xnorvision", *PEER_NEEDS]
     rows = {r["name"]: r for r in report["runtimes"]}
-    assert set(rows) == {"xnorvision", "torch-float32", "onnxruntime-float32"}
+    for row in rows.values():
+        assert set(row) >= {"name", "images_per_s", "p50_ms", "p95_ms", "weights_mb"}
     ours = rows["xnorvision"]
     assert ours["images_per_s"] > 0 and 0 < ours["p50_ms"] <= ours["p95_ms"]
     assert ours["weights_mb"] == pytest.approx(sum(a.nbytes for a in tensors.values()) / 1e6, abs=1e-3)
-    torch_ok = find_spec("torch") is not None
-    assert (rows["torch-float32"]["images_per_s"] is not None) == torch_ok
-    assert rows["onnxruntime-float32"]["images_per_s"] is None  # no ONNX export of the graph yet
+    for name, modules in PEER_NEEDS.items():
+        installed = all(find_spec(m) is not None for m in modules)
+        assert (rows[name]["images_per_s"] is not None) == installed, rows[name]
+        assert installed or rows[name]["note"].startswith("not installed")
+        if installed:
+            assert report["speedup"][name] > 0 and rows[name]["weights_mb"] > 0
+    profile = report["profile"]
+    assert {"total_ms", "layers", "kinds", "popcount_ms", "popcount_share", "ceiling_ms"} <= set(profile)
+    assert profile["binary_macs"] > 0 and 0 < profile["popcount_share"] < 1
 
 
 def test_bench_model_needs_exactly_one_model(capsys) -> None:
@@ -105,6 +118,33 @@ def test_info_of_an_any_size_model_takes_a_size(tmp_path: Path, capsys) -> None:
     code, out, _ = _run(capsys, "model", "info", str(save_model(tmp_path / "fixed.xnv", graph, tensors, spec,
                                                                   [], {})), "--json")
     assert sized["macs"] == json.loads(out)["macs"] and sized["macs"]["binary"] > 0
+
+
+def test_bench_model_sizes_an_any_size_model(tmp_path: Path, capsys) -> None:
+    graph, tensors, spec = graphs.stem_pool()
+    path = save_model(tmp_path / "any.xnv", graph, tensors, {**spec, "height": None, "width": None}, [], {})
+    out_json = tmp_path / "b.json"
+    code, _, err = _run(capsys, "bench", "model", str(path), "--seconds", "0", "--height", "26",
+                        "--width", "22", "--json", str(out_json))
+    assert code == 0, err
+    report = json.loads(out_json.read_text())
+    assert report["input"] == [1, 26, 22, 3]
+    assert all(r["images_per_s"] for r in report["runtimes"] if "note" not in r)
+
+
+@pytest.mark.parametrize("args", [["--height", "26"], ["--height", "1", "--width", "1"]])
+def test_bench_model_size_errors_are_one_line(tmp_path: Path, capsys, args: list[str]) -> None:
+    graph, tensors, spec = graphs.stem_pool()
+    path = save_model(tmp_path / "any.xnv", graph, tensors, {**spec, "height": None, "width": None}, [], {})
+    code, out, err = _run(capsys, "bench", "model", str(path), "--seconds", "0", *args)
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1, err
+
+
+def test_bench_model_refuses_another_size_for_a_fixed_size_model(tmp_path: Path, capsys) -> None:
+    graph, tensors, spec = graphs.peers()
+    path = save_model(tmp_path / "fixed.xnv", graph, tensors, spec, [], {})
+    code, _, err = _run(capsys, "bench", "model", str(path), "--height", "26", "--width", "22")
+    assert code == 2 and "13x11" in err
 
 
 def test_convert_and_reference_take_the_float_storage(tmp_path: Path,

@@ -1,4 +1,4 @@
-"""``bench model``: a network on our runtime vs the same graph in float32, same inputs, same threads, one run.
+"""``bench model``: a network on our runtime vs its peers (:mod:`xnorvision.bench.peers`), one run.
 
 Speed-ups are only meaningful within one run (the machine may be shared or throttled), so every runtime
 is timed here, in alternating slices, on the same preprocessed batch; the JSON records all of them.
@@ -6,7 +6,6 @@ is timed here, in alternating slices, on the same preprocessed batch; the JSON r
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import platform
 import tempfile
@@ -18,6 +17,9 @@ from typing import Any
 import numpy as np
 
 from xnorvision import kernels
+from xnorvision.bench.peers import PEERS, PeerUnavailable, Runner
+from xnorvision.bench.profile import format_profile, profile_model
+from xnorvision.errors import XnorvisionError
 from xnorvision.runtime import Model
 from xnorvision.runtime.reference import write_reference
 
@@ -64,10 +66,6 @@ def _missing(name: str, why: str) -> dict[str, Any]:
             "note": why}
 
 
-_ONNX_NOTE = ("onnxruntime is not installed" if importlib.util.find_spec("onnxruntime") is None
-              else "not measured: the graph has no ONNX exporter yet")
-
-
 def _cpu_name() -> str:
     try:
         with open("/proc/cpuinfo") as f:
@@ -79,59 +77,66 @@ def _cpu_name() -> str:
     return platform.machine()
 
 
-def _torch_runner(model: Model, x: np.ndarray, threads: int) -> tuple[Callable[[], Any], int] | None:
-    """The same graph as a float32 torch module, ready to call on ``x``; None without torch."""
-    if importlib.util.find_spec("torch") is None:
-        return None
-    import torch
-
-    from xnorvision.bench.torch_graph import build_torch_module
-
-    torch.set_num_threads(threads)
-    module = build_torch_module(model.file)
-    xt = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
-
-    def run() -> None:
-        with torch.inference_mode():
-            module(xt)
-
-    return run, sum(p.numel() * p.element_size() for p in module.parameters())
+def _build_peers(model: Model, x: np.ndarray, threads: int, workdir: Path) -> tuple[dict[str, Runner],
+                                                                                     dict[str, str]]:
+    """Every peer that is installed and computes our outputs, and why each other one is not timed."""
+    runners: dict[str, Runner] = {}
+    notes: dict[str, str] = {}
+    for name, peer in PEERS.items():
+        try:
+            runners[name] = peer(model, x, threads, workdir)
+        except PeerUnavailable as exc:
+            notes[name] = str(exc)
+        except Exception as exc:  # a peer's own failure is its row's note, not the end of the benchmark
+            last_line = (str(exc).strip().splitlines() or [""])[-1]
+            notes[name] = f"error: {type(exc).__name__}: {last_line}"
+    return runners, notes
 
 
 def bench_model(path: Path | None = None, reference: str | None = None, threads: int = 1, batch: int = 1,
-                seconds: float = 5.0, seed: int = 0, float_storage: str = "float32") -> dict[str, Any]:
+                seconds: float = 5.0, seed: int = 0, float_storage: str = "float32", profile: bool = False,
+                size: tuple[int, int] | None = None) -> dict[str, Any]:
     """Time the model (a file, or a reference network written to a temporary file) on every runtime.
 
-    ``float_storage`` is how a reference network's float weights are written (what its file size counts).
+    ``float_storage`` is how a reference network's float weights are written (what its file size counts);
+    ``profile`` adds where our runtime's time goes (:func:`xnorvision.bench.profile.profile_model`);
+    ``size`` (height, width) sizes the input of a model that leaves it open (default 224x224).
     """
     with tempfile.TemporaryDirectory() as tmp:
         if path is None:
             path = write_reference(reference or "resnet18", Path(tmp) / "reference.xnv",
                                    float_storage=float_storage)
         model = Model.load(path, threads=threads)
-    spec = model.input_spec
-    h, w = spec["height"] or 224, spec["width"] or 224
-    images = np.random.default_rng(seed).integers(0, 256, (batch, h, w, 3), dtype=np.uint8)
-    x = model.preprocess(images)
-    runners: dict[str, tuple[Callable[[], Any], int]] = {
-        "xnorvision": (lambda: model.run(x), model.file.weight_bytes)}
-    torch_runner = _torch_runner(model, x, threads)
-    if torch_runner is not None:
-        runners["torch-float32"] = torch_runner
-    times = time_interleaved({name: fn for name, (fn, _) in runners.items()}, seconds)
-    rows = [summarize(name, times[name], batch, size) for name, (_, size) in runners.items()]
-    if torch_runner is None:
-        rows.append(_missing("torch-float32", "torch is not installed"))
-    rows.append(_missing("onnxruntime-float32", _ONNX_NOTE))
-    ours, base = rows[0], rows[1]
+        spec = model.input_spec
+        fixed = None if spec["height"] is None else (spec["height"], spec["width"])
+        if fixed is not None and size is not None and size != fixed:
+            raise XnorvisionError(f"this model takes {fixed[0]}x{fixed[1]} images only, "
+                                  f"not {size[0]}x{size[1]}")
+        h, w = fixed or size or (224, 224)
+        images = np.random.default_rng(seed).integers(0, 256, (batch, h, w, 3), dtype=np.uint8)
+        x = model.preprocess(images)
+        model.run(x)  # a size the model cannot take is the user's error, before any peer is built
+        weight_bytes = model.file.weight_bytes
+        runners = {"xnorvision": Runner(lambda: model.run(x), weight_bytes)}
+        peers, notes = _build_peers(model, x, threads, Path(tmp))
+        runners.update(peers)
+        times = time_interleaved({name: r.call for name, r in runners.items()}, seconds)
+    rows = [summarize(name, times[name], batch, runners[name].weight_bytes) if name in runners
+            else _missing(name, notes[name]) for name in ["xnorvision", *PEERS]]
+    ours = rows[0]
     report: dict[str, Any] = {
         "model": reference if reference else str(path), "input": list(x.shape), "threads": threads,
         "runtimes": rows, "machine": _cpu_name(), "kernels": kernels.simd_path(),
         "cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2),
+        "speedup": {r["name"]: round(ours["images_per_s"] / r["images_per_s"], 2) for r in rows[1:]
+                    if r["images_per_s"]},
     }
+    base = rows[1]
     if base["images_per_s"]:
-        report["speedup_vs_torch_float32"] = round(ours["images_per_s"] / base["images_per_s"], 2)
+        report["speedup_vs_torch_float32"] = report["speedup"][base["name"]]
         report["weights_smaller_than_torch_float32"] = round(base["weights_mb"] / ours["weights_mb"], 1)
+    if profile:
+        report["profile"] = profile_model(model, x, seconds)
     return report
 
 
@@ -147,7 +152,11 @@ def format_report(report: dict[str, Any]) -> str:
         else:
             lines.append(f"| {r['name']} | {r['images_per_s']:.1f} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} | "
                          f"{r['weights_mb']:.2f} |")
+    if report["speedup"]:
+        ratios = ", ".join(f"{v}x vs {k}" for k, v in report["speedup"].items())
+        lines += ["", f"xnorvision's speed-up: {ratios}"]
     if "speedup_vs_torch_float32" in report:
-        lines += ["", f"speed-up vs torch float32: {report['speedup_vs_torch_float32']}x; weights "
-                      f"{report['weights_smaller_than_torch_float32']}x smaller"]
+        lines += [f"weights {report['weights_smaller_than_torch_float32']}x smaller than torch float32"]
+    if "profile" in report:
+        lines += ["", format_profile(report["profile"])]
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""``xnorvision bench model``: our runtime vs the same graph in float32 (torch), same inputs, one run."""
+"""``xnorvision bench model``: our runtime vs its peers on the same graph, same inputs, one run."""
 
 from __future__ import annotations
 
@@ -28,8 +28,12 @@ def bench_model_cmd(
     json_path: Annotated[Path | None, _Opt("--json", help="Also write the report as JSON here.")] = None,
     float_storage: Annotated[str, _Opt("--float-storage", help="With --reference: " + FLOAT_STORAGE_HELP)]
     = "float32",
+    profile: Annotated[bool, _Opt("--profile", help="Also time our runtime per step and op kind.")] = False,
+    height: Annotated[int | None, _Opt("--height", min=1, help="Input height of an any-size model.")] = None,
+    width: Annotated[int | None, _Opt("--width", min=1, help="Input width of an any-size model.")] = None,
 ) -> None:
-    """Images/s, p50/p95 latency and weight size of a model on xnorvision and on float32 torch."""
+    """Images/s, p50/p95 latency and weight size of a model on xnorvision and its peers (torch, onnxruntime,
+    OpenVINO), each checked to compute our outputs before it is timed."""
     if (model is None) == (reference is None):
         raise XnorvisionError("give either a MODEL (name or path) or --reference NAME")
     if reference is not None and reference not in REFERENCES:
@@ -40,7 +44,11 @@ def bench_model_cmd(
 
         path = resolve_model(model, load_registry())
     check_outputs([("model", path)], [("--json", json_path)])
-    report = bench_model(path, reference, threads, batch, seconds, float_storage=float_storage)
+    if (height is None) != (width is None):
+        raise XnorvisionError("give both --height and --width, or neither")
+    size = None if height is None or width is None else (height, width)
+    report = bench_model(path, reference, threads, batch, seconds, float_storage=float_storage,
+                         profile=profile, size=size)
     typer.echo(format_report(report))
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)

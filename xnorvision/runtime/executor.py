@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,9 @@ from xnorvision.runtime.layers import (
 )
 from xnorvision.runtime.outputs import OutputKind, to_probabilities
 
+#: called after each step with (its index in :attr:`Model.steps`, its wall time in seconds)
+StepHook = Callable[[int, float], None]
+
 
 class Model:
     """A validated, folded network ready to run.
@@ -54,6 +58,7 @@ class Model:
         self.output_kinds: dict[str, OutputKind] = dict(file.output_kinds)
         steps, self._outputs, types = fold(file)
         self._steps = [(s.node.name, s.node.inputs, _make_layer(s, types)) for s in steps]
+        self._nodes = [s.node for s in steps]
         self._last_use = _last_use(self._steps, self._outputs)
         self._checked_sizes: set[tuple[int, int]] = set()
         self._lut = _normalising_lut(self.input_spec)
@@ -98,8 +103,12 @@ class Model:
                                   "with model.run")
         return to_probabilities(self.run(images)[name], self.output_kinds[name])
 
-    def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        """Run images (uint8) or an already normalised float32 NHWC tensor; return every output."""
+    def run(self, x: np.ndarray, on_step: StepHook | None = None) -> dict[str, np.ndarray]:
+        """Run images (uint8) or an already normalised float32 NHWC tensor; return every output.
+
+        ``on_step(i, seconds)`` is called after step ``i`` of :attr:`steps` with its wall time (the
+        profiler's hook); without it the loop reads no clock.
+        """
         images = isinstance(x, list | tuple) or (isinstance(x, np.ndarray) and x.dtype == np.uint8)
         if images and self._first_layer_reads_images:
             x = self._image_batch(x)
@@ -110,15 +119,26 @@ class Model:
         eager = self.threads > 1 and self._governor.choose()
         start = time.perf_counter()
         with kernels.using_threads(self.threads, eager), _threads.using_threads(self.threads):
-            outputs = self._run_layers(x)
+            outputs = self._run_layers(x, on_step)
         if self.threads > 1:
             self._governor.record(eager, time.perf_counter() - start, x.shape[0] * x.shape[1] * x.shape[2])
         return outputs
 
-    def _run_layers(self, x: np.ndarray) -> dict[str, np.ndarray]:
+    @property
+    def steps(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """What runs, in order, after load-time folding: (name, op, attributes) of each step."""
+        return [(name, node.op, node.attrs)
+                for (name, _, _), node in zip(self._steps, self._nodes, strict=True)]
+
+    def _run_layers(self, x: np.ndarray, on_step: StepHook | None = None) -> dict[str, np.ndarray]:
         env: dict[str, np.ndarray] = {"input": x}
         for i, (name, inputs, layer) in enumerate(self._steps):
-            env[name] = layer([env[k] for k in inputs])
+            if on_step is None:
+                env[name] = layer([env[k] for k in inputs])
+            else:
+                start = time.perf_counter()
+                env[name] = layer([env[k] for k in inputs])
+                on_step(i, time.perf_counter() - start)
             for k in inputs:
                 if self._last_use.get(k) == i:
                     env.pop(k, None)  # free it (``add(x, x)`` names it twice)

@@ -1,0 +1,99 @@
+"""`bench model`'s peers compute our outputs before they are timed, and `--profile` accounts for the run."""
+
+from __future__ import annotations
+
+from importlib.util import find_spec
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from xnorvision.bench import openvino_graph
+from xnorvision.bench.model import bench_model
+from xnorvision.bench.peers import PEERS, PeerUnavailable, check_outputs
+from xnorvision.bench.profile import KINDS, POPCOUNT, profile_model
+from xnorvision.runtime import Model, save_model
+from xnorvision.runtime.reference import write_reference
+
+from . import graphs
+
+#: the module each peer needs: a peer is skipped only where it is missing
+NEEDS = {"torch-float32": ["torch"], "onnxruntime-float32": ["onnxruntime", "torch"],
+         "openvino-float32": ["openvino", "torch"], "openvino-binary": ["openvino"]}
+
+
+def _model(tmp_path: Path, build=graphs.peers) -> tuple[Model, np.ndarray]:
+    graph, tensors, spec = build()
+    model = Model.load(save_model(tmp_path / "m.xnv", graph, tensors, spec, [], {}), threads=1)
+    x = model.preprocess(np.random.default_rng(0).integers(0, 256, (2, 13, 11, 3), dtype=np.uint8))
+    return model, x
+
+
+@pytest.mark.parametrize("name", list(PEERS))
+def test_each_peer_computes_our_outputs(tmp_path: Path, name: str) -> None:
+    for module in NEEDS[name]:
+        pytest.importorskip(module)
+    model, x = _model(tmp_path)
+    runner = PEERS[name](model, x, 1, tmp_path)  # raises unless every output matches ours
+    runner.call()
+    assert runner.weight_bytes > 0
+
+
+def test_bits_outputs_must_match_exactly(tmp_path: Path) -> None:
+    """A peer's ±1 bits against our packed words: one flipped sign is a mismatch."""
+    model, x = _model(tmp_path)
+    ours = model.run(x)
+    peer = [ours["prob"], ours["bl"],
+            np.ones((2, 7, 6, 1), np.float32)]  # one channel, not 24
+    with pytest.raises(PeerUnavailable, match="shape"):
+        check_outputs(model, ours, peer, nchw=False)
+    from xnorvision.bench.torch_graph import unpack_signs
+
+    bits = unpack_signs(ours["mp"], 24)
+    check_outputs(model, ours, [ours["prob"], ours["bl"], bits], nchw=False)
+    bits[0, 0, 0, 0] *= -1
+    with pytest.raises(PeerUnavailable, match="'mp' differs"):
+        check_outputs(model, ours, [ours["prob"], ours["bl"], bits], nchw=False)
+
+
+@pytest.mark.skipif(find_spec("openvino") is None, reason="openvino is not installed")
+def test_an_openvino_graph_that_computes_something_else_is_an_error_row(tmp_path, monkeypatch) -> None:
+    """Break one lowering on purpose (hardtanh left out): the row says why and has no time."""
+    model, _ = _model(tmp_path)
+    monkeypatch.setitem(openvino_graph.LOWERINGS, "hardtanh", lambda node, xs, params, t_in: xs[0])
+    rows = {r["name"]: r for r in bench_model(model.path, seconds=0.05)["runtimes"]}
+    assert rows["openvino-binary"]["images_per_s"] is None
+    assert rows["openvino-binary"]["note"].startswith("error: output")
+
+
+@pytest.mark.skipif(find_spec("openvino") is None, reason="openvino is not installed")
+def test_channels_openvino_cannot_sum_are_refused(tmp_path: Path) -> None:
+    """graphs.chain has a 70-channel binary conv: OpenVINO's u1 kernel would sum it wrongly."""
+    model, _ = _model(tmp_path, graphs.chain)
+    rows = {r["name"]: r for r in bench_model(model.path, seconds=0.05)["runtimes"]}
+    note = rows["openvino-binary"]["note"]
+    assert note.startswith("unsupported:") and "70" in note
+    assert rows["xnorvision"]["images_per_s"] > 0
+
+
+def test_the_step_hook_sees_every_step_once_per_run(tmp_path: Path) -> None:
+    model, x = _model(tmp_path)
+    seen: list[int] = []
+    out = model.run(x, lambda i, dt: seen.append(i) if dt >= 0 else None)
+    assert seen == list(range(len(model.steps)))
+    for name, value in model.run(x).items():
+        np.testing.assert_array_equal(out[name], value)
+
+
+def test_profile_sums_to_the_run(tmp_path: Path) -> None:
+    model = Model.load(write_reference("vgg-small", tmp_path / "v.xnv"), threads=1)
+    x = model.preprocess(np.zeros((1, 32, 32, 3), np.uint8))
+    p = profile_model(model, x, seconds=0.3, ceiling_repeats=2)
+    assert [lay["name"] for lay in p["layers"]] == [name for name, _, _ in model.steps]
+    assert {lay["kind"] for lay in p["layers"]} <= set(KINDS.values())
+    # the steps are the run, less the executor's own bookkeeping
+    assert 0.75 * p["total_ms"] <= p["steps_ms"] <= p["total_ms"]
+    assert sum(k["ms"] for k in p["kinds"].values()) == pytest.approx(p["steps_ms"], rel=1e-3)
+    assert p["popcount_ms"] == pytest.approx(p["kinds"][POPCOUNT]["ms"])
+    assert p["binary_macs"] == model.info()["macs"]["binary"] > 0
+    assert 0 < p["ceiling_ms"] < p["popcount_ms"]
