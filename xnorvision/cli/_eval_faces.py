@@ -14,6 +14,7 @@ from xnorvision.errors import XnorvisionError
 from xnorvision.eval import faces as ev
 from xnorvision.eval.corruptions import parse_corruptions
 from xnorvision.eval.faces_plot import plot_pr, plot_speed
+from xnorvision.tables import eval_faces_table
 
 
 def _check_writable(outputs: list[Named]) -> None:
@@ -164,5 +165,5 @@ def eval_faces(
         typer.echo(f"JSON: {json_path}")
     if markdown is not None:
         markdown.parent.mkdir(parents=True, exist_ok=True)
-        markdown.write_text(ev.markdown_table(results))
+        markdown.write_text(eval_faces_table([{"results": [r.to_json() for r in results]}]) + "\n")
         typer.echo(f"Markdown: {markdown}")

@@ -320,14 +320,6 @@ def write_json(results: Sequence[FaceResult], path: str | Path, **settings: obje
     path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
 
 
-def markdown_table(results: Sequence[FaceResult]) -> str:
-    """The results as a Markdown table (what the model card and the README show, regenerated per run)."""
-    rows = ["| detector | long side | AP | max recall | ms / image |", "|---|---:|---:|---:|---:|"]
-    rows += [f"| {r.name} | {r.long_side or '-'} | {r.ap:.3f} | {r.max_recall:.3f} | "
-             f"{r.ms_per_image:.1f} |" for r in results]
-    return "\n".join(rows) + "\n"
-
-
 def _xyxy(xywh: np.ndarray) -> np.ndarray:
     xywh = np.asarray(xywh, np.float32).reshape(-1, 4)
     return np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
