@@ -1,7 +1,7 @@
 """``xnorvision eval classify``: accuracy of an image classifier (.xnv) on a JPEG chunk file, no torch.
 
 A chunk file is the format of ``../shared/data/cifar10/train_*.npz``: ``jpeg`` (concatenated JPEG files),
-``offsets`` (n + 1 byte offsets), ``y`` (labels), read and checked by :mod:`xnorvision.eval.chunks`.
+``offsets`` (n + 1 byte offsets), ``y`` (labels), read and checked by :mod:`xnorvision.eval._chunks`.
 Results are plain data so the CLI, tests and model cards all read the same numbers.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from xnorvision.eval.chunks import read_jpeg_chunk
+from xnorvision.eval._chunks import read_jpeg_chunk
 
 __all__ = ["ClassifyReport", "confusion_image", "evaluate_classifier", "read_jpeg_chunk", "read_labelled"]
 

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from xnorvision.errors import SourceError
-from xnorvision.pipeline.interruptible import call_interruptibly
+from xnorvision.pipeline._interruptible import call_interruptibly
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ import torch
 
 from xnorvision._replace import replace_atomically
 from xnorvision.errors import XnorvisionError
+from xnorvision.eval._chunks import MAX_CLASSES, check_labels, read_jpeg_chunk
 from xnorvision.eval._image_folder import SUFFIXES, is_image_folder, read_image_folder
-from xnorvision.eval.chunks import MAX_CLASSES, check_labels, read_jpeg_chunk
 
 __all__ = ["MEAN", "STD", "Dataset", "data_hash", "input_spec", "load_dataset", "to_tensor"]
 
@@ -77,7 +77,7 @@ def load_dataset(path: str | Path, val_size: int = 5000, limit: int | None = Non
     An image folder instead is resized to ``size`` x ``size`` and a seeded random ``holdout`` fraction of
     it validates. ``limit`` keeps only the first ``limit`` training images (quick runs and tests). Every
     label must name a class: one of ``classes.txt`` beside the chunks where it exists, else below
-    :data:`~xnorvision.eval.chunks.MAX_CLASSES`; cached arrays are checked too.
+    :data:`~xnorvision.eval._chunks.MAX_CLASSES`; cached arrays are checked too.
     """
     path = Path(path)
     if is_image_folder(path):
