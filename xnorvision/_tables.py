@@ -55,17 +55,20 @@ def bench_model_table(reports: Sequence[Report]) -> str:
     for report in reports:
         peers += [r["name"] for r in report["runtimes"][1:] if r["name"] not in peers]
     head = "| model | threads | xnorvision images/s | p50 ms | " + " | ".join(f"vs {p}" for p in peers)
-    lines = [head + " | file MB |", "|---|---:|---:|---:|" + "---:|" * len(peers) + "---:|"]
+    lines = [head + " | weights MB | smaller than float32 |",
+             "|---|---:|---:|---:|" + "---:|" * len(peers) + "---:|---:|"]
     for report in reports:
         ours = report["runtimes"][0]
         rate = {r["name"]: r.get("images_per_s") for r in report["runtimes"]}
+        size = {r["name"]: r.get("weights_mb") for r in report["runtimes"]}
         cells = []
         for peer in peers:
             ratio = _ratio(ours["images_per_s"], rate.get(peer))
             cells.append(_fmt(ratio, ".2f", "x") if peer in rate else "n/a")
         name = Path(str(report["model"])).name
         lines.append(f"| {name} | {report['threads']} | {ours['images_per_s']:.1f} | {ours['p50_ms']:.2f} | "
-                     + " | ".join(cells) + f" | {ours['weights_mb']:.2f} |")
+                     + " | ".join(cells) + f" | {ours['weights_mb']:.2f} "
+                     f"| {_fmt(_ratio(size.get('torch-float32'), ours['weights_mb']), '.1f', 'x')} |")
     return "\n".join(lines)
 
 
