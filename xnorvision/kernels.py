@@ -63,8 +63,8 @@ _NO_AFFINE = np.zeros(0, np.float32)
 # an idle 2-core machine; the runtime picks the policy by measuring both (runtime/_governor.py).
 _PARALLEL_VALUES = 1 << 21  # elementwise kernels (pack, pool, im2col): values touched, ~1 ms of traffic
 _PARALLEL_WORD_OPS = 1 << 23  # binary conv: output values x taps x words, ~0.7 ms on one core
-# direct float conv: multiply-adds (whole blocks of 16 output channels), ~0.3 ms on one core (AVX2/AVX-512
-# run 40-60 GMAC/s here, the portable SSE2/NEON code about 18)
+# direct float conv: multiply-adds (whole blocks of 16 output channels), ~0.3 ms on one core (AVX2 runs 40-60
+# GMAC/s here, AVX-512 50-75, the portable SSE2/NEON code about 18)
 _PARALLEL_FLOAT_MACS = 1 << 24
 _PARALLEL_FLOAT_MACS_PORTABLE = 1 << 22
 _EAGER_DIVISOR = 20
@@ -328,8 +328,9 @@ def conv2d_small(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None,
     """Direct float32 convolution of NHWC ``x`` with ``w`` [kh, kw, C, O] (HWIO), for few taps x channels.
 
     Made for a network's first layer (3x3 x 3 channels -> 16, several times faster than im2col + BLAS
-    there): the SIMD kernel reads ``x`` in place and multiplies each input value into 16 output channels at
-    a time, which pays while ``kh * kw * C`` is small (up to ~64); larger contractions belong to a GEMM.
+    there): the SIMD kernel reads ``x`` in place and multiplies each input value into a tile of output
+    channels (16 at a time on AVX2, up to 64 on AVX-512), which pays while ``kh * kw * C`` is small (up to
+    ~64; on AVX-512 with O <= 64 up to ~576, see :func:`_bwn_direct`); larger contractions belong to a GEMM.
     Zero padding (an int or a pair), any stride (likewise); ``bias`` [O] is added, ``relu`` clamps at 0
     (NaN stays NaN, as with ``np.maximum``). The result goes into ``out`` (float32 [N, Ho, Wo, O],
     C-contiguous, not overlapping the inputs) when given, else into a new array. Sums are float32 in
