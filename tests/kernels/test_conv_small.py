@@ -107,6 +107,24 @@ def test_simd_paths_agree_with_portable(path: str) -> None:
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize(("c", "k", "stride", "o"), [
+    (3, (3, 3), 2, 16), (1, (3, 3), 2, 16), (3, (3, 3), 2, 5),  # the AVX-512 stem tiles (RGB, grey, masked)
+    (3, (7, 7), 2, 64), (3, (3, 3), 1, 40), (2, (3, 3), 1, 16),
+])
+def test_a_pixel_sums_alike_in_a_tile_and_alone(simd: str, c: int, k: tuple[int, int], stride: int,
+                                                o: int) -> None:
+    """Rows too short for a tile go pixel by pixel; the same pixels of a long row come from tiles (and at
+    other offsets in them): bit for bit the same sums, which the fused pool and the edges rely on."""
+    rng = np.random.default_rng(c * 100 + o)
+    pad = k[1] // 2
+    x, wt, b = case(rng, 1, 5, 24 * stride + k[1], c, k, o, True)
+    crop = 3 * stride + k[1] - pad  # input columns whose outputs 0..3 see no padding on the right
+    full = K.conv2d_small(x, wt, b, stride, pad, True)
+    short = K.conv2d_small(np.ascontiguousarray(x[:, :, :crop]), wt, b, stride, pad, True)
+    assert short.shape[2] < 6 <= full.shape[2]  # pixel by pixel vs in tiles
+    assert_bits_equal(full[:, :, :4], short[:, :, :4])
+
+
 def test_a_detector_sized_first_layer(threads: int) -> None:
     rng = np.random.default_rng(2)
     x, wt, b = case(rng, 1, 320, 416, 3, (3, 3), 16, True)  # the faces proposal net's stem
