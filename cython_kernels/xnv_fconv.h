@@ -43,6 +43,10 @@
  * for a 208-pixel row, next to the uint8 path's 30 KB of rows) were read back from L2: the pool then cost
  * ~30 us on top of a 390 us 320x416 stem (AVX-512, one thread), against ~3-10 us in chunks of 32. */
 #define XNV_FC_POOL_COLS 32
+/* A chunk is a whole number of tiles (np pixels), at least XNV_FC_POOL_COLS columns and even: 36 for tiles
+ * of 6 and 12 (no overlapping last tile in each chunk: AVX2's pooled faces stem 0.38 -> 0.35 ms). */
+#define XNV_FC_POOL_CHUNK(np) (((XNV_FC_POOL_COLS + (np) - 1) / (np) * (np) + 1) / 2 * 2)
+#define XNV_FC_POOL_COLS_MAX 48 /* the largest chunk, for tiles of up to 16 pixels */
 
 typedef struct {
     const float *x;    /* input [n][h][w_in][c] */
@@ -76,7 +80,7 @@ static int64_t xnv_fc_u8_floats(const xnv_fconv_t *p) {
     return p->x8 ? ((int64_t)p->rows * p->w_in * p->c + 15) / 16 * 16 : 0;
 }
 static int64_t xnv_fc_scratch_floats(const xnv_fconv_t *p) {
-    return xnv_fc_u8_floats(p) + (p->pool ? (int64_t)2 * XNV_FC_POOL_COLS * p->o : 0);
+    return xnv_fc_u8_floats(p) + (p->pool ? (int64_t)2 * XNV_FC_POOL_COLS_MAX * p->o : 0);
 }
 
 /* One tile: npx output pixels (sw*c floats apart in x, o apart in out), ndy tap rows, nj taps per row;
@@ -187,13 +191,14 @@ XNV_FC_INLINE void xnv_fc_cols(const xnv_fconv_t *p, const float *xrow, const fl
 }
 
 /* Output rows [r0, r1) (row = image * ho + oy). With pool, pooled rows (image * (ho / 2) + py): conv rows
- * 2 py and 2 py + 1, XNV_FC_POOL_COLS columns at a time into the scratch buffer, each chunk then pooled. */
+ * 2 py and 2 py + 1, XNV_FC_POOL_CHUNK(np) columns at a time into the scratch buffer, each chunk then
+ * pooled. */
 XNV_FC_INLINE void xnv_fc_rows(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch, xnv_fc_tile_t tile,
                                int np, xnv_fc_tile_t one, xnv_fc_pool_t pool) {
     const int64_t kwc = (int64_t)p->kw * p->c, rl = (int64_t)p->w_in * p->c;
     const int u8 = p->x8 != 0, pooled = p->pool != 0;
     const int hp = p->ho / 2, wo = pooled ? p->wo / 2 * 2 : p->wo; /* conv columns computed */
-    const int chunk = pooled ? XNV_FC_POOL_COLS : wo;
+    const int chunk = pooled ? XNV_FC_POOL_CHUNK(np) : wo;
     const int64_t ors = (int64_t)wo * p->o; /* floats of a conv row */
     float *cbuf = pooled ? scratch + xnv_fc_u8_floats(p) : 0;
     xnv_fc_u8_t u = {scratch, 0, 0, 0};
