@@ -139,7 +139,7 @@ def _fuse_add(steps: dict[str, Step], add: Node, readers: Counter[str], types: d
     The conv then reads the shortcut as its second input and runs where the add did (the last step).
     """
     if len(add.inputs) != 2 or add.inputs[0] == add.inputs[1]:
-        return False
+        return None
     for name, shortcut in (add.inputs, add.inputs[::-1]):
         conv = steps.get(name)
         if (conv is not None and _epilogue_free(conv.node) and readers[name] == 1 and name not in outputs
