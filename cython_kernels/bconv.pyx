@@ -22,21 +22,20 @@ import numpy as np
 
 cnp.import_array()
 
-cdef extern from "xnv_eltwise.h" nogil:
-    uint32_t xnv_epilogue_row(const int32_t *acc, const float *scale, const float *bias, const float *r,
-                              const float *a, float *out, int n, int *nan)
-
 cdef extern from "xnv_simd.h" nogil:
     ctypedef void (*xnv_ukernel_t)(uint64_t **xp, const uint64_t *w, const int64_t *tapoff, int ntaps,
                                    int wc, int32_t k, int32_t **out, int npx)
     ctypedef uint32_t (*xnv_signbits_t)(const int32_t *acc, const int32_t *thr)
     ctypedef void (*xnv_affine_t)(const int32_t *acc, const float *scale, const float *bias, float *out)
+    ctypedef uint32_t (*xnv_epilogue_t)(const int32_t *acc, const float *scale, const float *bias,
+                                        const float *r, const float *a, float *out, int n, int *nan)
     enum:
         XNV_BLK
         XNV_TILE
     xnv_ukernel_t xnv_ukernel(int path)
     xnv_signbits_t xnv_signbits(int path)
     xnv_affine_t xnv_affine(int path)
+    xnv_epilogue_t xnv_epilogue(int path)
     double xnv_peak(int path, int64_t iters, uint64_t *checksum)
 
 cdef enum:
@@ -55,6 +54,7 @@ cdef struct Conv:
     xnv_ukernel_t uk
     xnv_signbits_t signbits
     xnv_affine_t affine
+    xnv_epilogue_t epilogue
     void *out
     const float *scale
     const float *bias
@@ -168,8 +168,8 @@ cdef inline void _epilogue(const Conv *cv, int blk, int64_t pix, int oy, int ox,
         sc = cv.scale + o0
         bi = cv.bias + o0
         if cv.residual != NULL or cv.slope != NULL or cv.bits != NULL:
-            signs = xnv_epilogue_row(acc, sc, bi, NULL if cv.residual == NULL else cv.residual + pix * cv.o + o0,
-                                     NULL if cv.slope == NULL else cv.slope + o0, of, nc, nans)
+            signs = cv.epilogue(acc, sc, bi, NULL if cv.residual == NULL else cv.residual + pix * cv.o + o0,
+                                NULL if cv.slope == NULL else cv.slope + o0, of, nc, nans)
             if cv.bits != NULL:
                 cv.bits[pix * cv.owords32 + blk] = signs
         elif nc == XNV_BLK:
@@ -301,6 +301,7 @@ def conv(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bin
     cv.uk = xnv_ukernel(path)
     cv.signbits = xnv_signbits(path)
     cv.affine = xnv_affine(path)
+    cv.epilogue = xnv_epilogue(path)
     cv.out = cnp.PyArray_DATA(out)
     cv.scale = <const float *>cnp.PyArray_DATA(scale)
     cv.bias = <const float *>cnp.PyArray_DATA(bias)
