@@ -55,17 +55,35 @@ def bench_model_table(reports: Sequence[Report]) -> str:
     for report in reports:
         peers += [r["name"] for r in report["runtimes"][1:] if r["name"] not in peers]
     head = "| model | threads | xnorvision images/s | p50 ms | " + " | ".join(f"vs {p}" for p in peers)
-    lines = [head + " | file MB |", "|---|---:|---:|---:|" + "---:|" * len(peers) + "---:|"]
+    lines = [head + " | weights MB | smaller than float32 |",
+             "|---|---:|---:|---:|" + "---:|" * len(peers) + "---:|---:|"]
     for report in reports:
         ours = report["runtimes"][0]
         rate = {r["name"]: r.get("images_per_s") for r in report["runtimes"]}
+        size = {r["name"]: r.get("weights_mb") for r in report["runtimes"]}
         cells = []
         for peer in peers:
             ratio = _ratio(ours["images_per_s"], rate.get(peer))
             cells.append(_fmt(ratio, ".2f", "x") if peer in rate else "n/a")
         name = Path(str(report["model"])).name
         lines.append(f"| {name} | {report['threads']} | {ours['images_per_s']:.1f} | {ours['p50_ms']:.2f} | "
-                     + " | ".join(cells) + f" | {ours['weights_mb']:.2f} |")
+                     + " | ".join(cells) + f" | {ours['weights_mb']:.2f} "
+                     f"| {_fmt(_ratio(size.get('torch-float32'), ours['weights_mb']), '.1f', 'x')} |")
+    return "\n".join(lines)
+
+
+def bench_profile_table(reports: Sequence[Report]) -> str:
+    """``bench model --profile --json``: a run's time by op kind, and the popcount time at the ceiling."""
+    kinds: list[str] = []
+    for report in reports:
+        kinds += [k for k in report["profile"]["kinds"] if k not in kinds]
+    lines = ["| model | threads | ms per run | " + " | ".join(kinds) + " | popcount ms at the ceiling |",
+             "|---|---:|---:|" + "---:|" * len(kinds) + "---:|"]
+    for report in reports:
+        p = report["profile"]
+        cells = [f"{100 * p['kinds'][k]['share']:.0f}%" if k in p["kinds"] else "-" for k in kinds]
+        lines.append(f"| {Path(str(report['model'])).name} | {p['threads']} | {p['total_ms']:.2f} | "
+                     + " | ".join(cells) + f" | {p['ceiling_ms']:.2f} |")
     return "\n".join(lines)
 
 
@@ -105,6 +123,7 @@ def eval_faces_robust_table(reports: Sequence[Report]) -> str:
 RENDERERS: dict[str, Callable[[Sequence[Report]], str]] = {
     "bench-kernels": bench_kernels_table,
     "bench-model": bench_model_table,
+    "bench-profile": bench_profile_table,
     "eval-faces": eval_faces_table,
     "eval-faces-robust": eval_faces_robust_table,
 }

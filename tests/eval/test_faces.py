@@ -15,6 +15,7 @@ from xnorvision.errors import XnorvisionError
 from xnorvision.eval import faces as ev
 from xnorvision.eval.faces_plot import plot_pr, plot_speed
 from xnorvision.pipeline.synth import SynthSource
+from xnorvision.tables import eval_faces_table
 
 ROOT = Path(__file__).resolve().parents[2]
 YUNET = Path(os.environ.get("XNORVISION_DATA", ROOT.parent / "shared" / "data")) / "teachers" / \
@@ -84,8 +85,8 @@ def test_evaluate_scores_detectors_and_writes_outputs(tmp_path: Path) -> None:
     assert [set(r) for r in rows] == [{"name", "ap", "max_recall", "ms_per_image", "long_side", "family",
                                        "corruption"}] * 2
     assert [r["long_side"] for r in rows] == [None, 320]
-    table = ev.markdown_table(res).splitlines()
-    assert len(table) == 4 and table[2].startswith("| oracle | - | 1.000 | 1.000 |")
+    table = eval_faces_table([{"results": rows}]).splitlines()
+    assert len(table) == 4 and table[2].startswith("| oracle | native | 1.000 | 1.000 |")
     plot_pr(res, tmp_path / "pr.png")
     plot_speed(res, tmp_path / "speed.png")
     assert cv2.imread(str(tmp_path / "pr.png")).shape[2] == 3

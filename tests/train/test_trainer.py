@@ -10,6 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from xnorvision.cli import main  # noqa: E402
+from xnorvision.errors import XnorvisionError  # noqa: E402
 from xnorvision.runtime import Model  # noqa: E402
 from xnorvision.train.data import load_dataset  # noqa: E402
 from xnorvision.train.export import export_checkpoint  # noqa: E402
@@ -176,3 +177,27 @@ def test_torchrun_with_two_processes_trains_one_synchronised_model(chunk_file, t
     ckpt = load_checkpoint(out)  # rank 0 alone wrote the checkpoint, each epoch
     assert ckpt["epoch"] == 2 and [h["epoch"] for h in ckpt["history"]] == [1, 2]
     assert ckpt["history"][-1]["val_acc"] >= 0.8
+
+
+@pytest.mark.parametrize("label", [2, 10**6])
+def test_cli_train_refuses_labels_the_network_cannot_output(chunk_file, tmp_path, monkeypatch, cli,
+                                                            label: int) -> None:
+    """classes.txt names 2 classes: label 2 is one line, exit 2, cached arrays included; 10^6 is past any
+    chunk's class bound (1000)."""
+    monkeypatch.setenv("XNORVISION_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr("xnorvision.train.recipes.RECIPES",
+                        {"tiny": get_recipe("cifar10-xnor-plain").with_overrides(name="tiny", **TINY)})
+    chunk = chunk_file / "train_0.npz"
+    with np.load(chunk) as d:
+        arrays = {name: d[name] for name in d.files}
+    arrays["y"] = arrays["y"].astype(np.int64)
+    arrays["y"][5] = label
+    np.savez(chunk, **arrays)
+    with pytest.raises(XnorvisionError):  # (the chunk itself is valid: its arrays are cached, label and all)
+        load_dataset(chunk_file, val_size=64)
+    code, _, err = cli("train", "--recipe", "tiny", "--data", str(chunk_file), "--out", str(tmp_path / "run"),
+                       "--epochs", "1", "--threads", "1")
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, err
+    bound = f"{chunk_file}: labels must lie in 0..1" if label == 2 else f"{chunk}: labels must lie in 0..999"
+    assert lines[0] == f"error: {bound}, found 0..{label}"

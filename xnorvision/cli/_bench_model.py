@@ -23,7 +23,8 @@ def bench_model_cmd(
     reference: Annotated[str | None, _Opt("--reference", help=f"One of: {', '.join(REFERENCES)}.")] = None,
     threads: Annotated[int, threads_option("Threads for every runtime.")] = 1,
     batch: Annotated[int, _Opt("--batch", min=1, help="Images per call.")] = 1,
-    seconds: Annotated[float, _Opt("--seconds", min=0.0, help="Timed seconds per runtime.")] = 5.0,
+    seconds: Annotated[float, _Opt("--seconds", min=0.0, max=3600.0,
+                                   help="Timed seconds per runtime.")] = 5.0,
     json_path: Annotated[Path | None, _Opt("--json", help="Also write the report as JSON here.")] = None,
     float_storage: Annotated[str, _Opt("--float-storage", help="With --reference: " + FLOAT_STORAGE_HELP)]
     = "float32",

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from typer import Option as Opt
 
-from xnorvision._outputs import check_outputs
+from xnorvision._outputs import check_outputs, check_writable
 from xnorvision._replace import check_regular_target
 from xnorvision.cli._apps import FLOAT_STORAGE_HELP, app, threads_option
 from xnorvision.errors import XnorvisionError
@@ -107,4 +107,5 @@ def export(
     from xnorvision.train.export import export_checkpoint
 
     check_float_storage(float_storage)  # before torch loads the checkpoint
+    check_writable("--out", out)
     typer.echo(f"wrote {export_checkpoint(checkpoint, out, float_storage)}")

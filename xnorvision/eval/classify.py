@@ -1,14 +1,13 @@
 """``xnorvision eval classify``: accuracy of an image classifier (.xnv) on a JPEG chunk file, no torch.
 
 A chunk file is the format of ``../shared/data/cifar10/train_*.npz``: ``jpeg`` (concatenated JPEG files),
-``offsets`` (n + 1 byte offsets), ``y`` (labels). Results are plain data so the CLI, tests and model cards
-all read the same numbers.
+``offsets`` (n + 1 byte offsets), ``y`` (labels), read and checked by :mod:`xnorvision.eval.chunks`.
+Results are plain data so the CLI, tests and model cards all read the same numbers.
 """
 
 from __future__ import annotations
 
 import time
-import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,34 +15,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from xnorvision.errors import XnorvisionError
+from xnorvision.eval.chunks import read_jpeg_chunk
 
 __all__ = ["ClassifyReport", "confusion_image", "evaluate_classifier", "read_jpeg_chunk", "read_labelled"]
-
-
-def read_jpeg_chunk(path: str | Path, start: int = 0,
-                    stop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Decode images ``start:stop`` of a chunk file into BGR uint8 ``(N, H, W, 3)`` and their labels."""
-    try:
-        with np.load(path, allow_pickle=False) as d:
-            jpeg, offsets, labels = d["jpeg"], d["offsets"], d["y"]
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-        raise XnorvisionError(f"{path}: not a JPEG chunk file (jpeg, offsets, y): {exc}") from None
-    n = len(offsets) - 1
-    if n != len(labels) or n < 0:
-        raise XnorvisionError(f"{path}: {n} offsets but {len(labels)} labels")
-    idx = range(n)[start:stop]
-    images = []
-    for i in idx:
-        img = cv2.imdecode(jpeg[offsets[i]:offsets[i + 1]], cv2.IMREAD_COLOR)
-        if img is None:
-            raise XnorvisionError(f"{path}: image {i} is not a decodable JPEG")
-        images.append(img)
-    if not images:
-        raise XnorvisionError(f"{path}: no images in range {start}:{stop}")
-    if len({im.shape for im in images}) != 1:
-        raise XnorvisionError(f"{path}: images differ in size")
-    return np.stack(images), labels[idx.start:idx.stop].astype(np.int64)
 
 
 def read_labelled(path: str | Path, last: int | None = None) -> tuple[object, np.ndarray, list[str] | None]:

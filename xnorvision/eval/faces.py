@@ -72,24 +72,54 @@ class FaceResult:
                 "family": self.family, "corruption": self.corruption}
 
 
+#: Largest coordinate or side (px) a list may hold: far beyond any photo, and finite in float32.
+MAX_COORD = 1e6
+
+
 def load_face_list(list_file: str | Path, root: str | Path) -> list[FaceImage]:
     """Read ``relative/path.jpg x,y,w,h ...`` lines (the WIDER list format) into ``FaceImage`` records."""
     list_file, root = Path(list_file), Path(root)
-    if not list_file.is_file():
-        raise XnorvisionError(f"face list not found: {list_file}")
     items = []
-    for lineno, line in enumerate(list_file.read_text().splitlines(), 1):
+    for lineno, line in enumerate(_read_list(list_file).splitlines(), 1):
         parts = line.split()
-        if not parts:
-            continue
-        try:
-            xywh = np.array([[float(v) for v in p.split(",")] for p in parts[1:]], np.float32).reshape(-1, 4)
-        except ValueError:
-            raise XnorvisionError(f"{list_file}:{lineno}: boxes must be x,y,w,h numbers") from None
-        items.append(FaceImage(root / parts[0], _xyxy(xywh)))
+        if parts:
+            items.append(FaceImage(root / parts[0], _xyxy(_parse_boxes(parts[1:], f"{list_file}:{lineno}"))))
     if not items:
         raise XnorvisionError(f"face list is empty: {list_file}")
     return items
+
+
+def check_images(items: Sequence[FaceImage]) -> None:
+    """Every listed image a regular file: checked first, not found missing minutes into an evaluation."""
+    missing = [item.path for item in items if not item.path.is_file()]
+    if missing:
+        raise XnorvisionError(f"{len(missing)} of {len(items)} listed images are missing or not files, "
+                              f"e.g. {missing[0]}; is --root the folder the list's paths are relative to?")
+
+
+def _read_list(list_file: Path) -> str:
+    """The list's text; a missing, unreadable or non-UTF-8 file is one line."""
+    if not list_file.is_file():
+        raise XnorvisionError(f"face list not found: {list_file}")
+    try:
+        return list_file.read_text(encoding="utf-8")
+    except PermissionError:
+        raise XnorvisionError(f"{list_file}: permission denied") from None
+    except UnicodeDecodeError as exc:
+        raise XnorvisionError(f"{list_file}: not UTF-8 text (byte {exc.start}); is it a face list?") from None
+
+
+def _parse_boxes(fields: list[str], where: str) -> np.ndarray:
+    """``x,y,w,h`` fields as an ``(N, 4)`` array: finite, not negative, at most :data:`MAX_COORD`."""
+    try:
+        xywh = np.array([[float(v) for v in f.split(",")] for f in fields], np.float64).reshape(-1, 4)
+    except ValueError:
+        raise XnorvisionError(f"{where}: boxes must be x,y,w,h numbers") from None
+    bad = ~np.isfinite(xywh) | (xywh < 0) | (xywh > MAX_COORD)
+    if bad.any():
+        value = xywh[bad][0]
+        raise XnorvisionError(f"{where}: box value {value:g} is not a pixel coordinate (0..{MAX_COORD:g})")
+    return xywh.astype(np.float32)
 
 
 SPLITS = ("all", "tune")
@@ -288,14 +318,6 @@ def write_json(results: Sequence[FaceResult], path: str | Path, **settings: obje
     path.parent.mkdir(parents=True, exist_ok=True)
     doc = {"results": [r.to_json() for r in results], **settings}
     path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
-
-
-def markdown_table(results: Sequence[FaceResult]) -> str:
-    """The results as a Markdown table (what the model card and the README show, regenerated per run)."""
-    rows = ["| detector | long side | AP | max recall | ms / image |", "|---|---:|---:|---:|---:|"]
-    rows += [f"| {r.name} | {r.long_side or '-'} | {r.ap:.3f} | {r.max_recall:.3f} | "
-             f"{r.ms_per_image:.1f} |" for r in results]
-    return "\n".join(rows) + "\n"
 
 
 def _xyxy(xywh: np.ndarray) -> np.ndarray:

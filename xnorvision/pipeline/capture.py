@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from xnorvision.errors import FramesSkipped
 from xnorvision.pipeline.sources import Source
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class CaptureThread:
         self.source = source
         self.drop_frames = drop_frames
         self.dropped = 0
+        self.skipped = 0  # frames the source could not decode (counted as errors of the run)
         self._depth = 1 if drop_frames else depth
         self._queue: deque[Frame] = deque()
         self._cond = threading.Condition()
@@ -57,7 +59,13 @@ class CaptureThread:
         index = 0
         try:
             while not self._stopped:
-                image = self.source.read()
+                try:
+                    image = self.source.read()
+                except FramesSkipped as exc:  # a damaged stretch of a file: count it, read on
+                    self.skipped += exc.lost
+                    index += exc.lost
+                    log.warning("%s", exc)
+                    continue
                 if image is None:
                     break
                 self._put(Frame(index, time.time(), image))

@@ -73,7 +73,7 @@ def build_stages(registry: Registry, config: RunConfig) -> list[Stage]:
 
 def build_pipeline(registry: Registry, config: RunConfig) -> Pipeline:
     """The chain ``config.plugin`` names, built and held to the pipeline contract at ``config.threshold``."""
-    if config.threshold < 0 or config.threshold > 1:
+    if not 0.0 <= config.threshold <= 1.0:  # written so that NaN fails too
         raise XnorvisionError(f"--threshold {config.threshold}: must be between 0 and 1")
     return Pipeline(build_stages(registry, config), config.threshold)
 

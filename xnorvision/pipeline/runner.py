@@ -46,6 +46,7 @@ class Summary:
     dropped: int = 0
     seconds: float = 0.0
     interrupted: bool = False
+    skipped: int = 0  # frames the source could not decode (also in ``errors``)
     stage_ms: dict[str, tuple[float, float]] = field(default_factory=dict)  # name -> (p50, p95)
     stage_errors: dict[str, int] = field(default_factory=dict)
 
@@ -63,6 +64,8 @@ class Summary:
                 f"{self.dropped} dropped" + (", interrupted" if self.interrupted else ""))
         lines = [head] + [f"  {name}: p50 {a:.2f} ms, p95 {b:.2f} ms, {self.stage_errors.get(name, 0)} errors"
                           for name, (a, b) in self.stage_ms.items()]
+        if self.skipped:
+            lines.append(f"  source: {self.skipped} frames could not be decoded and were skipped")
         return "\n".join(lines)
 
 
@@ -154,6 +157,8 @@ class Runner:
             self.summary.seconds = time.perf_counter() - start
             self.summary.dropped = capture.dropped
             failure = self._close_all(capture)
+            self.summary.skipped = capture.skipped  # final: the capture thread has stopped
+            self.summary.errors += capture.skipped
             self.summary.stage_ms = {name: _p50_p95(v) for name, v in self._latency.items()}
         if failure is not None:  # only when the run itself did not raise first
             raise failure

@@ -18,6 +18,7 @@ from typing import IO, Protocol, runtime_checkable
 import cv2
 import numpy as np
 
+from xnorvision._outputs import check_writable
 from xnorvision.errors import SinkError
 from xnorvision.pipeline.draw import annotate, overlay_text
 from xnorvision.pipeline.result import FrameResult
@@ -35,16 +36,6 @@ class Sink(Protocol):
     def write(self, result: FrameResult) -> None: ...
 
     def close(self) -> None: ...
-
-
-def _check_writable(path: Path, flag: str) -> None:
-    parent = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise SinkError(f"{flag} {path}: is a folder; give a file name")
-    if not parent.is_dir():
-        raise SinkError(f"{flag} {path}: folder {parent} does not exist; create it first")
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise SinkError(f"{flag} {path}: not writable; choose another path")
 
 
 def fit_frame(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -74,7 +65,7 @@ class VideoSink:
 
     def __init__(self, path: str | Path, fps: float | None = None) -> None:
         self.path = Path(path)
-        _check_writable(self.path, "--save")
+        check_writable("--save", self.path, make_folders=False, error=SinkError)
         if self.path.suffix.lower() not in VIDEO_CODECS:
             raise SinkError(f"--save {self.path}: unknown video type; use one of {', '.join(VIDEO_CODECS)}")
         self.fps = fps or 30.0
@@ -149,7 +140,7 @@ class JsonlSink:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        _check_writable(self.path, "--save-json")
+        check_writable("--save-json", self.path, make_folders=False, error=SinkError)
         try:
             self._file: IO[bytes] | None = self.path.open("wb", buffering=0)
         except OSError as exc:

@@ -7,6 +7,9 @@ A source is anything with ``read() -> frame | None`` (None at the end), ``close(
 from __future__ import annotations
 
 import glob
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -14,7 +17,7 @@ import cv2
 import numpy as np
 
 from xnorvision._opencv import opencv_log_level
-from xnorvision.errors import PLUGIN_FAILURES, SourceError, XnorvisionError
+from xnorvision.errors import PLUGIN_FAILURES, FramesSkipped, SourceError, XnorvisionError
 from xnorvision.pipeline.guard import GuardedSource
 from xnorvision.pipeline.streams import StreamSource
 from xnorvision.pipeline.synth import SynthSource
@@ -35,8 +38,17 @@ class Source(Protocol):
     def close(self) -> None: ...
 
 
+#: Consecutive undecodable frames a file is read past before it counts as ended.
+SKIP_TRIES = 25
+
+
 class CaptureSource:
-    """An OpenCV ``VideoCapture``: a camera index (live) or a video file (every frame)."""
+    """An OpenCV ``VideoCapture``: a camera index (live) or a video file (every frame).
+
+    A file whose frame fails to decode in the middle is read on (up to :data:`SKIP_TRIES` frames), and the
+    frames lost there, or missing at its end against the container's frame count, are raised as
+    :class:`FramesSkipped` rather than ending the run as if the file were complete.
+    """
 
     def __init__(self, cap: cv2.VideoCapture, name: str, live: bool) -> None:
         self._cap = cap
@@ -44,10 +56,40 @@ class CaptureSource:
         self.live = live
         fps = cap.get(cv2.CAP_PROP_FPS)
         self.fps = float(fps) if fps and fps > 0 else None
+        self._declared = 0 if live else max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
+        self._seen = 0  # frames read or counted as lost
+        self._pending: np.ndarray | None = None  # the frame read just after skipped ones
+        self._ended = False
 
     def read(self) -> np.ndarray | None:
+        if self._pending is not None:
+            frame, self._pending = self._pending, None
+            return frame
+        if self._ended:
+            return None
         ok, frame = self._cap.read()
-        return frame if ok else None
+        if ok:
+            self._seen += 1
+            return frame
+        if self.live:
+            return None
+        return self._skip_on()
+
+    def _skip_on(self) -> np.ndarray | None:
+        """After a failed read of a file: read on past undecodable frames, or end and report a shortfall."""
+        for lost in range(1, SKIP_TRIES + 1):
+            ok, frame = self._cap.read()
+            if ok:
+                self._pending, first = frame, self._seen
+                self._seen += lost + 1
+                raise FramesSkipped(f"{self.name}: {lost} frame(s) from frame {first} could not be decoded; "
+                                    "skipped", lost)
+        self._ended = True
+        missing = self._declared - self._seen
+        if missing > 0:
+            raise FramesSkipped(f"{self.name}: ended after {self._seen} of its {self._declared} frames; "
+                                f"{missing} could not be decoded", missing)
+        return None
 
     def close(self) -> None:
         self._cap.release()
@@ -110,7 +152,22 @@ def open_camera(index: int, size: tuple[int, int] | None = None) -> CaptureSourc
     return CaptureSource(cap, f"camera {index}", live=True)
 
 
+def check_readable(path: Path) -> None:
+    """Raise ``PermissionError`` if ``path`` cannot be opened for reading.
+
+    OpenCV reports a file it may not open exactly like a corrupt one; opening it ourselves first (without
+    blocking, should it be a FIFO) tells the two apart. Other errors are left to the decoder's message.
+    """
+    try:
+        os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+    except PermissionError:
+        raise
+    except OSError:
+        pass
+
+
 def open_video(path: Path) -> CaptureSource:
+    check_readable(path)
     cap = cv2.VideoCapture(str(path))
     ok = cap.isOpened() and cap.grab()
     if not ok:
@@ -142,8 +199,13 @@ class ImageFilesSource:
             return None
         path = self.paths[self._next]
         self._next += 1
-        frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        with opencv_log_level(cv2.utils.logging.LOG_LEVEL_ERROR):  # our message below says it better
+            frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if frame is None:
+            try:
+                check_readable(path)
+            except PermissionError:
+                raise SourceError(f"cannot read image {path}: permission denied") from None
             raise SourceError(f"cannot read image {path}: not an image or corrupt; remove it or fix it")
         return frame
 
@@ -188,11 +250,21 @@ def source_files(spec: str | None, registry: Registry | None = None) -> list[Pat
         return []
     if registry is not None and registry.source_for(spec) is not None:
         return []
-    images = _image_list(spec)
-    if images is not None:
-        return images
-    path = Path(spec).expanduser()
-    return [path] if path.exists() else []
+    with _denied_as_source_error(spec):
+        images = _image_list(spec)
+        if images is not None:
+            return images
+        path = Path(spec).expanduser()
+        return [path] if path.exists() else []
+
+
+@contextmanager
+def _denied_as_source_error(spec: str) -> Iterator[None]:
+    """A folder we may not list or a file we may not read: "permission denied", not "corrupt" or a bug."""
+    try:
+        yield
+    except PermissionError as exc:
+        raise SourceError(f"--source {spec}: permission denied ({exc.filename or spec})") from None
 
 
 def _open_plugin_source(plugin: SourceSpec, owner: str, spec: str) -> Source:
@@ -224,6 +296,8 @@ def open_source(
         return open_camera(camera, size)
     if spec is None:
         raise SourceError("no input: pass --camera N or --source PATH|folder|glob|synth:N")
+    if not spec.strip():  # "" is the current folder to pathlib: never what was meant
+        raise SourceError(f"--source {spec!r} is empty: give a video, image, folder, glob or synth:N")
     if spec.startswith("synth:"):
         count = spec.removeprefix("synth:")
         if not count.isdigit() or int(count) < 1:
@@ -238,6 +312,11 @@ def _open_file_or_plugin(spec: str, registry: Registry | None) -> Source:
         return _open_plugin_source(plugin, registry.owner_of("sources", plugin), spec)
     if "://" in spec:
         return open_stream(spec)
+    with _denied_as_source_error(spec):
+        return _open_path(spec)
+
+
+def _open_path(spec: str) -> Source:
     images = _image_list(spec)
     if images is not None:
         if not images:

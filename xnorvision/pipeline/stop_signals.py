@@ -17,6 +17,21 @@ STOP_SIGNALS: tuple[signal.Signals, ...] = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 Handler = Callable[[int, FrameType | None], object]
+_early_interrupt = threading.Event()
+
+
+def remember_early_interrupts() -> None:
+    """Until a run installs its handler, Ctrl-C raises KeyboardInterrupt as Python's default does, and is
+    also noted: C code running an import (OpenCV's, numpy's) can swallow the exception, never the note, and
+    the next :func:`handle_stop_signals` block delivers it, so the run stops before its first frame."""
+    _early_interrupt.clear()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _note_and_raise)
+
+
+def _note_and_raise(signum: int, frame: FrameType | None) -> None:
+    _early_interrupt.set()
+    raise KeyboardInterrupt
 
 
 @contextmanager
@@ -31,6 +46,9 @@ def handle_stop_signals(handler: Handler) -> Iterator[bool]:
         return
     previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
     try:
+        if _early_interrupt.is_set():  # a Ctrl-C that reached no handler while the run was being set up
+            _early_interrupt.clear()
+            handler(signal.SIGINT, None)
         yield True
     finally:
         for sig, old in previous.items():

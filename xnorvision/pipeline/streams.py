@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from xnorvision.errors import SourceError
+from xnorvision.pipeline.interruptible import call_interruptibly
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,11 @@ def _connect(url: str, timeout_s: float) -> cv2.VideoCapture | None:
     return None
 
 
+def _release_capture(cap: cv2.VideoCapture | None) -> None:
+    if cap is not None:
+        cap.release()
+
+
 class StreamSource:
     """A URL read through OpenCV's FFmpeg backend, reconnected with backoff when it drops or stalls.
 
@@ -51,7 +57,8 @@ class StreamSource:
                  max_tries: int | None = MAX_TRIES) -> None:
         self.name = url
         self._stall_s, self._backoff_s, self._max_tries = stall_s, backoff_s, max_tries
-        cap = _connect(url, stall_s)
+        # on a worker thread, so Ctrl-C ends the wait for a server that does not answer
+        cap = call_interruptibly(lambda: _connect(url, stall_s), discard=_release_capture)
         if cap is None:
             raise SourceError(f"cannot open stream {url}; check the address, or install a plugin that "
                               "reads it")

@@ -19,7 +19,7 @@ import torch
 
 from xnorvision._replace import replace_atomically
 from xnorvision.errors import XnorvisionError
-from xnorvision.eval.classify import read_jpeg_chunk
+from xnorvision.eval.chunks import MAX_CLASSES, check_labels, read_jpeg_chunk
 from xnorvision.eval.image_folder import SUFFIXES, is_image_folder, read_image_folder
 
 __all__ = ["MEAN", "STD", "Dataset", "data_hash", "input_spec", "load_dataset", "to_tensor"]
@@ -59,7 +59,10 @@ def data_hash(files: list[Path]) -> str:
     h = hashlib.sha256()
     for f in files:
         h.update(f.name.encode())
-        h.update(f.read_bytes())
+        try:
+            h.update(f.read_bytes())
+        except PermissionError:
+            raise XnorvisionError(f"{f}: permission denied") from None
     return h.hexdigest()
 
 
@@ -72,7 +75,9 @@ def load_dataset(path: str | Path, val_size: int = 5000, limit: int | None = Non
     """All chunks under ``path`` (a folder of ``train_*.npz`` or one file); the last ``val_size`` validate.
 
     An image folder instead is resized to ``size`` x ``size`` and a seeded random ``holdout`` fraction of
-    it validates. ``limit`` keeps only the first ``limit`` training images (quick runs and tests).
+    it validates. ``limit`` keeps only the first ``limit`` training images (quick runs and tests). Every
+    label must name a class: one of ``classes.txt`` beside the chunks where it exists, else below
+    :data:`~xnorvision.eval.chunks.MAX_CLASSES`; cached arrays are checked too.
     """
     path = Path(path)
     if is_image_folder(path):
@@ -90,11 +95,15 @@ def load_dataset(path: str | Path, val_size: int = 5000, limit: int | None = Non
         cache.parent.mkdir(parents=True, exist_ok=True)
         with replace_atomically(cache) as file:  # ranks of one torchrun may write it at once
             np.savez(file, x=x, y=y)
+    classes_file = (path if path.is_dir() else path.parent) / "classes.txt"
+    names = classes_file.read_text().split() if classes_file.is_file() else None
+    try:  # a label the network has no output for fails in the loss, minutes in: refuse it now
+        y = check_labels(y, MAX_CLASSES if names is None else len(names))
+    except XnorvisionError as exc:
+        raise XnorvisionError(f"{path}: {exc}") from None
     if not 0 < val_size < len(y):
         raise XnorvisionError(f"validation size {val_size} does not fit {len(y)} images")
-    classes_file = (path if path.is_dir() else path.parent) / "classes.txt"
-    k = int(y.max()) + 1
-    classes = classes_file.read_text().split() if classes_file.is_file() else [str(i) for i in range(k)]
+    classes = names if names is not None else [str(i) for i in range(int(y.max()) + 1)]
     tx, ty = x[:-val_size], y[:-val_size]
     if limit is not None:
         tx, ty = tx[:limit], ty[:limit]

@@ -51,19 +51,14 @@ def export_model(model: nn.Module, path: str | Path, input_spec: dict[str, Any],
 def export_checkpoint(checkpoint: str | Path, path: str | Path, float_storage: str = "float32") -> Path:
     """Export a :func:`~xnorvision.train.trainer.train` checkpoint, its recipe and history as metadata."""
     from xnorvision.train.data import input_spec
-    from xnorvision.train.trainer import load_checkpoint, model_from_checkpoint
+    from xnorvision.train.trainer import NotACheckpoint, load_checkpoint, model_from_checkpoint
 
-    not_ours = (f"{checkpoint}: not a checkpoint written by `xnorvision train` (%s); export your own torch "
-                "model from Python with xnorvision.train.export_model (docs/plugins.md)")
     try:
         ckpt = load_checkpoint(checkpoint)
-    except XnorvisionError:
-        raise
-    except Exception as exc:  # a pickled module, a foreign format, junk: the file's problem, in one line
-        raise XnorvisionError(not_ours % f"weights-only torch.load fails: {type(exc).__name__}") from None
-    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("recipe"), dict) or "model" not in ckpt:
-        raise XnorvisionError(not_ours % "it holds no recipe and model state")
-    model, recipe = model_from_checkpoint(ckpt)
+        model, recipe = model_from_checkpoint(ckpt, checkpoint)
+    except NotACheckpoint as exc:
+        raise XnorvisionError(f"{exc}; export your own torch model from Python with "
+                              "xnorvision.train.export_model (docs/plugins.md)") from None
     history = ckpt.get("history") or []
     metadata = {"recipe": recipe.to_dict(), "data_hash": ckpt.get("data_hash"),
                 "epochs_done": ckpt.get("epoch"),

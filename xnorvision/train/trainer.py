@@ -23,7 +23,7 @@ from xnorvision.train.data import Dataset, augment, load_dataset, to_tensor
 from xnorvision.train.recipes import Recipe, build_model
 from xnorvision.train.refine import Targets
 
-__all__ = ["TrainResult", "evaluate", "load_checkpoint", "train"]
+__all__ = ["NotACheckpoint", "TrainResult", "evaluate", "load_checkpoint", "train"]
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -37,22 +37,54 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)
 
 
+#: What every checkpoint :func:`train` writes holds; a file without these was written by something else.
+_CHECKPOINT_KEYS = ("recipe", "model", "optimizer", "scheduler", "epoch", "history")
+
+
+class NotACheckpoint(XnorvisionError):
+    """A file given as a checkpoint that ``xnorvision train`` did not write (pickled, foreign, cut short)."""
+
+
+def _not_ours(path: Path, why: str = "") -> NotACheckpoint:
+    reason = f" ({why})" if why else ""
+    return NotACheckpoint(f"{path}: not a checkpoint written by xnorvision train{reason}")
+
+
 def load_checkpoint(path: str | Path) -> dict:
-    """A checkpoint written by :func:`train` (tensors and plain data only: ``weights_only`` loading)."""
+    """A checkpoint written by :func:`train`, loaded ``weights_only`` (tensors and plain data, never pickle).
+
+    A pickled, foreign, truncated or unrelated file is one :class:`XnorvisionError`, whatever torch raised.
+    """
     path = Path(path)
     if path.is_dir():
         path = path / CHECKPOINT
+    if not path.is_file():
+        raise XnorvisionError(f"{path}: cannot read checkpoint: no such file")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError) as exc:
-        raise XnorvisionError(f"{path}: cannot read checkpoint: {exc}") from None
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except PermissionError:
+        raise XnorvisionError(f"{path}: permission denied") from None
+    except Exception as exc:  # torch's loader raises many types (UnpicklingError, RuntimeError, EOFError...)
+        raise _not_ours(path, type(exc).__name__) from None
+    if not isinstance(ckpt, dict) or any(key not in ckpt for key in _CHECKPOINT_KEYS):
+        raise _not_ours(path, "it lacks the recipe, weights and training state")
+    if not isinstance(ckpt["recipe"], dict) or not isinstance(ckpt["model"], dict):
+        raise _not_ours(path, "its recipe or weights are not what train writes")
+    try:
+        Recipe.from_dict(ckpt["recipe"])
+    except (TypeError, ValueError) as exc:
+        raise _not_ours(path, f"its recipe: {exc}") from None
+    return ckpt
 
 
-def model_from_checkpoint(ckpt: dict) -> tuple[torch.nn.Module, Recipe]:
+def model_from_checkpoint(ckpt: dict, path: str | Path = "checkpoint") -> tuple[torch.nn.Module, Recipe]:
     """Rebuild the recorded architecture and load its weights (eval mode)."""
-    recipe = Recipe.from_dict(ckpt["recipe"])
-    model = build_model(recipe)
-    model.load_state_dict(ckpt["model"])
+    try:
+        recipe = Recipe.from_dict(ckpt["recipe"])
+        model = build_model(recipe)
+        model.load_state_dict(ckpt["model"])
+    except (TypeError, ValueError, KeyError, RuntimeError) as exc:
+        raise _not_ours(Path(path), f"its weights do not fit its recipe: {type(exc).__name__}") from None
     return model.eval(), recipe
 
 
@@ -136,7 +168,7 @@ def train(recipe: Recipe, data: str | Path | Dataset, out: str | Path, *, device
         if teacher is None:
             raise XnorvisionError(f"recipe {recipe.name} needs --teacher CHECKPOINT (a float model)")
         tck = load_checkpoint(teacher)
-        teacher_model, _ = model_from_checkpoint(tck)
+        teacher_model, _ = model_from_checkpoint(tck, teacher)
         teacher_model.to(dev)
         teacher_state = tck["model"] if recipe.init_from_teacher else None
     model = build_model(recipe, teacher_state).to(dev)

@@ -64,6 +64,8 @@ class ProposalStage:
 
     def __init__(self, model: Model, long_side: int = LONG_SIDE, floor: float = 0.05, max_out: int = 24,
                  nms_iou: float = 0.4, pre_nms: int = 300) -> None:
+        if isinstance(long_side, bool) or not isinstance(long_side, int) or not 32 <= long_side <= 4096:
+            raise PluginError(f"faces: long_side must be whole pixels from 32 to 4096, got {long_side!r}")
         self.name = "faces-proposal"
         self.model, self.long_side, self.floor = model, long_side, floor
         self.max_out, self.nms_iou, self.pre_nms = max_out, nms_iou, pre_nms
