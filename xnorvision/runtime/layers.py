@@ -211,8 +211,12 @@ class BinaryConv2d(Layer):
 
     def __call__(self, xs: list[np.ndarray]) -> Any:
         return kernels.binary_conv2d_fused(xs[0], self.weight, self.c_in, self.scale, self.bias, self.stride,
-                                           self.padding, self.output, xs[1] if len(xs) > 1 else None,
-                                           self.slope)
+                                           self.padding, self.output, self._residual(xs), self.slope)
+
+    @staticmethod
+    def _residual(xs: list[np.ndarray]) -> np.ndarray | None:
+        """The fused shortcut as the kernel takes it (float layers already hand C-contiguous float32)."""
+        return np.ascontiguousarray(xs[1], np.float32) if len(xs) > 1 else None
 
 
 class BwnConv2d(Layer):
