@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from xnorvision._tables import regenerate
 from xnorvision.cli import main
 from xnorvision.errors import XnorvisionError
-from xnorvision.tables import regenerate
 
 
 def _model_report(name: str, threads: int, ours: float, torch: float | None) -> dict:

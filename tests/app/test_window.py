@@ -14,7 +14,7 @@ from PyQt5.QtGui import QColor, QKeyEvent
 from PyQt5.QtWidgets import QApplication
 
 from xnorvision.app import MainWindow, run_window
-from xnorvision.app.window import BOX_COLOUR
+from xnorvision.app._window import BOX_COLOUR
 from xnorvision.detect import Detections
 from xnorvision.pipeline import JsonlSink, Runner, StageError, SynthSource, VideoSink
 

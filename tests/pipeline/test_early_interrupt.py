@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from xnorvision.pipeline import Runner, SynthSource
-from xnorvision.pipeline.stop_signals import remember_early_interrupts
+from xnorvision.pipeline._stop_signals import remember_early_interrupts
 
 
 @pytest.fixture

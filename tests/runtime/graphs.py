@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from xnorvision.runtime.reference import random_packed
+from xnorvision.runtime._reference import random_packed
 
 Model = tuple[dict[str, Any], dict[str, np.ndarray], dict[str, Any]]
 SPEC = {"height": 13, "width": 11, "channels": 3, "channel_order": "rgb", "mean": [0.4, 0.5, 0.6],

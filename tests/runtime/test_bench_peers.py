@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from xnorvision.bench import openvino_graph
-from xnorvision.bench.model import bench_model
-from xnorvision.bench.peers import PEERS, PeerUnavailable, check_outputs
-from xnorvision.bench.profile import KINDS, POPCOUNT, profile_model
+from xnorvision.bench import _openvino_graph as openvino_graph
+from xnorvision.bench._model import bench_model
+from xnorvision.bench._peers import PEERS, PeerUnavailable, check_outputs
+from xnorvision.bench._profile import KINDS, POPCOUNT, profile_model
 from xnorvision.runtime import Model, save_model
-from xnorvision.runtime.reference import write_reference
+from xnorvision.runtime._reference import write_reference
 
 from . import graphs
 
@@ -48,7 +48,7 @@ def test_bits_outputs_must_match_exactly(tmp_path: Path) -> None:
             np.ones((2, 7, 6, 1), np.float32)]  # one channel, not 24
     with pytest.raises(PeerUnavailable, match="shape"):
         check_outputs(model, ours, peer, nchw=False)
-    from xnorvision.bench.torch_graph import unpack_signs
+    from xnorvision.bench._torch_graph import unpack_signs
 
     bits = unpack_signs(ours["mp"], 24)
     check_outputs(model, ours, [ours["prob"], ours["bl"], bits], nchw=False)

@@ -10,7 +10,7 @@ import pytest
 from xnorvision.errors import ModelFormatError, XnorvisionError
 from xnorvision.runtime import Model, load_xnv, save_model
 from xnorvision.runtime._fold import fold
-from xnorvision.runtime.reference import write_reference
+from xnorvision.runtime._reference import write_reference
 
 from . import graphs
 from . import reference_ops as ref
@@ -192,7 +192,7 @@ def test_reference_resnet18_matches_its_torch_twin(tmp_path: Path) -> None:
     """The float32 baseline of `bench model` computes the same function as the runtime."""
     import torch
 
-    from xnorvision.bench.torch_graph import build_torch_module
+    from xnorvision.bench._torch_graph import build_torch_module
 
     path = write_reference("resnet18", tmp_path / "r.xnv")
     model = Model.load(path, threads=1)
@@ -208,7 +208,7 @@ def test_torch_twin_of_small_graphs(tmp_path: Path, build) -> None:
     """Every op of the float32 baseline (padding with +1, flatten order, groups...) matches the reference."""
     import torch
 
-    from xnorvision.bench.torch_graph import build_torch_module
+    from xnorvision.bench._torch_graph import build_torch_module
 
     graph, tensors, spec = build()
     file = load_xnv(save_model(tmp_path / "m.xnv", graph, tensors, spec, [], {}))
@@ -275,7 +275,7 @@ def test_a_stem_max_pool_fuses_into_the_conv(tmp_path: Path, monkeypatch: pytest
 
 
 def test_which_convs_take_the_direct_kernel() -> None:
-    from xnorvision.runtime.layers import Conv2d
+    from xnorvision.runtime._layers import Conv2d
 
     assert Conv2d.takes_direct((16, 3, 3, 3), 1) and Conv2d.takes_direct((64, 1, 1, 64), 1)
     assert Conv2d.takes_direct((64, 7, 7, 3), 1)  # an image input at any kernel size (ResNet's stem)

@@ -10,7 +10,7 @@ import pytest
 
 from xnorvision import kernels
 from xnorvision.runtime import Model, _fold, save_model
-from xnorvision.runtime.reference import write_reference
+from xnorvision.runtime._reference import write_reference
 
 from . import graphs
 

@@ -14,8 +14,8 @@ torch = pytest.importorskip("torch")
 from xnorvision.cli import main  # noqa: E402
 from xnorvision.cli._train import RECIPE_NAMES  # noqa: E402
 from xnorvision.runtime import Model  # noqa: E402
-from xnorvision.train.data import load_dataset  # noqa: E402
-from xnorvision.train.recipes import RECIPES  # noqa: E402
+from xnorvision.train._data import load_dataset  # noqa: E402
+from xnorvision.train._recipes import RECIPES  # noqa: E402
 
 
 def shapes_folder(root: Path, per_class: int = 40, seed: int = 0) -> Path:

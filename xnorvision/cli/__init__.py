@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args
     try:
-        from xnorvision.pipeline.stop_signals import remember_early_interrupts
+        from xnorvision.pipeline._stop_signals import remember_early_interrupts
 
         remember_early_interrupts()
         code = _dispatch(args, debug)

@@ -9,10 +9,10 @@ from typing import Annotated
 import typer
 
 from xnorvision._outputs import check_outputs
-from xnorvision.bench.model import bench_model, format_report
+from xnorvision.bench import bench_model, format_report
 from xnorvision.cli._apps import FLOAT_STORAGE_HELP, bench_app, threads_option
 from xnorvision.errors import XnorvisionError
-from xnorvision.runtime.reference import REFERENCES
+from xnorvision.runtime._reference import REFERENCES
 
 _Opt = typer.Option
 

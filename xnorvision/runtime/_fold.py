@@ -22,9 +22,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from xnorvision.errors import ModelFormatError
+from xnorvision.runtime._format import XnvFile
+from xnorvision.runtime._layers import Conv2d
 from xnorvision.runtime._schema import Node, TensorType
-from xnorvision.runtime.format import XnvFile
-from xnorvision.runtime.layers import Conv2d
 
 _SCALED = ("binary_conv2d", "bwn_conv2d", "binary_linear")
 
