@@ -143,7 +143,7 @@ def test_fused_epilogue_matches_reference(simd: str, threads: int, shape: tuple[
             np.testing.assert_array_equal(bits, ref.pack_bits(y))
 
 
-def test_fused_epilogue_rejects_what_it_cannot_do() -> None:
+def test_fused_epilogue_rejects_what_it_cannot_do(simd: str) -> None:
     rng = np.random.default_rng(3)
     x, w = _case(rng, (1, 4, 4, 70, 9, 3, 3))
     scale, bias = np.ones(9, np.float32), np.zeros(9, np.float32)
