@@ -12,7 +12,7 @@ from xnorvision._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from xnorvision._replace import replace_atomically
-    from xnorvision.detect import Detections, box_iou, crop_square, crop_squares, nms
+    from xnorvision.detect import Detections, box_iou, crop_square, crop_squares, drop_nested, nms
     from xnorvision.errors import ModelFormatError, PluginError, XnorvisionError
     from xnorvision.eval._faces import (
         TUNE_IMAGES,
@@ -61,6 +61,7 @@ __all__ = [
     "box_iou",
     "crop_square",
     "crop_squares",
+    "drop_nested",
     "hookimpl",
     "load_face_list",
     "load_model",
@@ -75,7 +76,8 @@ __all__ = [
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, {
-    **dict.fromkeys(["Detections", "box_iou", "crop_square", "crop_squares", "nms"], "xnorvision.detect"),
+    **dict.fromkeys(["Detections", "box_iou", "crop_square", "crop_squares", "drop_nested", "nms"],
+                   "xnorvision.detect"),
     **dict.fromkeys(["ModelFormatError", "PluginError", "XnorvisionError"], "xnorvision.errors"),
     **dict.fromkeys(["TUNE_IMAGES", "FaceImage", "average_precision", "load_face_list", "match_detections",
                      "precision_recall"], "xnorvision.eval._faces"),

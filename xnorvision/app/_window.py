@@ -85,7 +85,8 @@ class FrameView(QWidget):
 
 
 def detections_text(result: FrameResult) -> str:
-    """The side panel: one line per box, then the object classifier's best classes when it ran."""
+    """The side panel: per box the line drawn on it (label, detection score), then the labeler's best
+    classes with their own probabilities, so a label's confidence is never read as the detection's."""
     det = result.detections
     if not len(det):
         return "no detections"
@@ -93,7 +94,7 @@ def detections_text(result: FrameResult) -> str:
     for i, (label, score) in enumerate(zip(det.labels, det.scores, strict=True)):
         lines.append(label_text(label, float(score)))
         if det.top_k:
-            lines.extend(f"    {name} {p:.2f}" for name, p in det.top_k[i][1:])
+            lines.append("    classes: " + ", ".join(f"{name} {p:.2f}" for name, p in det.top_k[i]))
     return "\n".join(lines)
 
 

@@ -39,3 +39,26 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float = 0.4,
     thr = float(np.asarray(iou_threshold, np.result_type(np.float32, iou_threshold)))
     limit = -1 if max_out is None else max(int(max_out), 0)
     return _nms.nms(boxes, order, thr, limit)
+
+
+def drop_nested(boxes: np.ndarray, cover: float) -> np.ndarray:
+    """Indices of ``boxes`` (best first, as NMS returns them) left once every box that shares ``cover`` or
+    more of the smaller one's area with a better box kept before it is dropped.
+
+    NMS compares IoU, and a small box on a face inside a larger box on the same face has a low IoU with it
+    (a quarter of the area gives IoU 0.25): both survive, whichever scored better. The share of the smaller
+    box's area that the two have in common tells them apart.
+    """
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    area = np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
+    kept: list[int] = []
+    for i in range(len(boxes)):
+        if kept:
+            k = boxes[kept]
+            w = np.clip(np.minimum(k[:, 2], boxes[i, 2]) - np.maximum(k[:, 0], boxes[i, 0]), 0, None)
+            h = np.clip(np.minimum(k[:, 3], boxes[i, 3]) - np.maximum(k[:, 1], boxes[i, 1]), 0, None)
+            smaller = np.minimum(area[kept], area[i])
+            if np.any((smaller > 0) & (w * h >= cover * smaller)):
+                continue
+        kept.append(i)
+    return np.asarray(kept, np.int64)

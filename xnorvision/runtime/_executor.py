@@ -59,6 +59,9 @@ class Model:
         steps, self._outputs, types = fold(file)
         self._steps = [(s.node.name, s.node.inputs, _make_layer(s, types)) for s in steps]
         self._nodes = [s.node for s in steps]
+        # steps that also write a second tensor (a binary conv's packed signs beside its float result)
+        self._second = {i: s.node.attrs["bits_output"] for i, s in enumerate(steps)
+                        if "bits_output" in s.node.attrs}
         self._last_use = _last_use(self._steps, self._outputs)
         self._checked_sizes: set[tuple[int, int]] = set()
         self._lut = _normalising_lut(self.input_spec)
@@ -134,11 +137,14 @@ class Model:
         env: dict[str, np.ndarray] = {"input": x}
         for i, (name, inputs, layer) in enumerate(self._steps):
             if on_step is None:
-                env[name] = layer([env[k] for k in inputs])
+                out = layer([env[k] for k in inputs])
             else:
                 start = time.perf_counter()
-                env[name] = layer([env[k] for k in inputs])
+                out = layer([env[k] for k in inputs])
                 on_step(i, time.perf_counter() - start)
+            if i in self._second:
+                out, env[self._second[i]] = out
+            env[name] = out
             for k in inputs:
                 if self._last_use.get(k) == i:
                     env.pop(k, None)  # free it (``add(x, x)`` names it twice)
@@ -276,7 +282,7 @@ def _make_layer(step: Step, types: dict[str, TensorType]) -> Layer:
         return Conv2d(p["weight"], p.get("bias"), _pair(a.get("stride", 1)), pad, a.get("groups", 1),
                       a.get("fused_relu", False), a.get("fused_maxpool"))
     if node.op == "binary_conv2d":
-        return BinaryConv2d(p["weight"], p["scale"], p["bias"], c_in, a)
+        return BinaryConv2d(p["weight"], p["scale"], p["bias"], c_in, a, p.get("slope"))
     if node.op == "bwn_conv2d":
         return BwnConv2d(p["weight"], p["scale"], p["bias"], c_in, a)
     if node.op == "binary_linear":

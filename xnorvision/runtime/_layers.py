@@ -194,19 +194,29 @@ def _binary_padding(attrs: dict[str, Any]) -> str:
 
 
 class BinaryConv2d(Layer):
-    """XNOR convolution on packed bits with the fused ``scale * acc + bias`` (and sign, for bits output)."""
+    """XNOR convolution on packed bits with the fused ``scale * acc + bias`` (and sign, for bits output).
+
+    Fused at load time (``_fold``): ``fused_add`` adds the second input (a Bi-Real shortcut), ``slope`` is a
+    PReLU after that, and ``bits_output`` makes the call return ``(float result, its packed signs)``.
+    """
 
     def __init__(self, weight: np.ndarray, scale: np.ndarray, bias: np.ndarray, c_in: int,
-                 attrs: dict[str, Any]) -> None:
+                 attrs: dict[str, Any], slope: np.ndarray | None = None) -> None:
         # interleaved for the microkernel once here, not on every call
         self.weight = kernels.BinaryConvWeights(np.ascontiguousarray(weight), c_in)
         self.scale, self.bias, self.c_in = scale, bias, c_in
         self.stride, self.padding = attrs.get("stride", 1), _binary_padding(attrs)
-        self.output = attrs.get("output", "float")
+        self.output = "both" if "bits_output" in attrs else attrs.get("output", "float")
+        self.slope = None if slope is None else np.ascontiguousarray(slope, np.float32)
 
-    def __call__(self, xs: list[np.ndarray]) -> np.ndarray:
-        return kernels.binary_conv2d_fused(xs[0], self.weight, self.c_in, self.scale, self.bias,
-                                           self.stride, self.padding, self.output)
+    def __call__(self, xs: list[np.ndarray]) -> Any:
+        return kernels.binary_conv2d_fused(xs[0], self.weight, self.c_in, self.scale, self.bias, self.stride,
+                                           self.padding, self.output, self._residual(xs), self.slope)
+
+    @staticmethod
+    def _residual(xs: list[np.ndarray]) -> np.ndarray | None:
+        """The fused shortcut as the kernel takes it (float layers already hand C-contiguous float32)."""
+        return np.ascontiguousarray(xs[1], np.float32) if len(xs) > 1 else None
 
 
 class BwnConv2d(Layer):
