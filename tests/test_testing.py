@@ -117,3 +117,27 @@ def test_xnv_cli_reports_a_users_error_as_one_line_and_exit_2(xnv_cli) -> None:
     assert result.files == {}
     listed = xnv_cli("plugins", "--json", plugins=[PLUGIN])
     assert [p["name"] for p in json.loads(listed.stdout)] == ["counting"]  # discovery replaced by `plugins`
+
+
+TEMPLATE_NAMED = types.SimpleNamespace(**{**vars(PLUGIN), "__name__": "xnorvision_traffic_signs"})
+
+
+def test_a_plugin_module_is_named_as_users_name_it(xnv_registry, xnv_cli) -> None:
+    """`plugin:name` means in a test what it means once installed: the entry point's name, not the module."""
+    registry = xnv_registry(TEMPLATE_NAMED)
+    assert [p.name for p in registry.plugins] == ["traffic-signs"]
+    result = xnv_cli("run", "--source", "count://2", "--plugin", "traffic-signs:corner", "--headless",
+                     "--sink", "traffic-signs:labels:labels.txt", plugins=[TEMPLATE_NAMED])
+    assert result.exit_code == 0, result.stderr
+    assert result.files["labels.txt"].read_text().splitlines() == ["thing", "thing"]
+
+
+def test_an_installed_plugin_is_named_by_its_entry_point() -> None:
+    from importlib import metadata
+
+    from xnorvision.testing import plugin_name
+
+    installed = [ep for ep in metadata.entry_points(group="xnorvision") if ep.value.startswith("xnorvision_")]
+    assert installed, "needs a first-party plugin installed (make dev)"
+    for ep in installed:
+        assert plugin_name(types.SimpleNamespace(__name__=ep.value)) == ep.name

@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +51,25 @@ class _Collect:
         pass
 
 
+def plugin_name(plugin: Any) -> str:
+    """The name users see for ``plugin``: its entry point's, so ``birds:csv`` means in a test what it means
+    after ``pip install`` (the name of the installed entry point pointing at this module, else the
+    template's ``xnorvision_traffic_signs`` -> ``traffic-signs``; an object: its ``__name__`` or class name).
+    """
+    module = getattr(plugin, "__name__", type(plugin).__name__)
+    for ep in metadata.entry_points(group=_manager.ENTRY_POINT_GROUP):
+        if ep.value == module:
+            return ep.name
+    prefix = "xnorvision_"
+    return module.removeprefix(prefix).replace("_", "-") if module.startswith(prefix) else module
+
+
 def _named(plugins: Iterable[Any]) -> list[tuple[str, Any]]:
-    return [(getattr(p, "__name__", type(p).__name__), p) for p in plugins]
+    return [(plugin_name(p), p) for p in plugins]
 
 
 def make_registry(*plugins: Any) -> Registry:
-    """A strict registry of exactly these plugins, named after their ``__name__`` (or class name)."""
+    """A strict registry of exactly these plugins, each named as ``xnorvision plugins`` names it."""
     return load_registry(_named(plugins), discover=False, strict=True, disabled=())
 
 
