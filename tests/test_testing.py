@@ -141,3 +141,28 @@ def test_an_installed_plugin_is_named_by_its_entry_point() -> None:
     assert installed, "needs a first-party plugin installed (make dev)"
     for ep in installed:
         assert plugin_name(types.SimpleNamespace(__name__=ep.value)) == ep.name
+
+
+def test_xnv_cli_stderr_holds_the_warnings_the_user_sees(xnv_cli) -> None:
+    """`every frame failed (... the warnings above say why)`: the warnings must be in stderr too."""
+
+    class Broken:
+        name = "broken"
+
+        def __call__(self, frame, detections):
+            raise ValueError("no luck")
+
+    @hookimpl
+    def xnorvision_register_pipelines(register):
+        register(PipelineSpec("broken", build=lambda options: [Broken()]))
+
+    plugin = types.SimpleNamespace(__name__="breaking",
+                                   xnorvision_register_pipelines=xnorvision_register_pipelines)
+    result = xnv_cli("run", "--source", "count://2", "--plugin", "broken", "--headless",
+                     plugins=[PLUGIN, plugin])
+    assert result.exit_code == 3
+    lines = result.stderr.splitlines()
+    assert lines[-1].startswith("error: every frame failed")
+    assert [x for x in lines if x.startswith("WARNING: stage 'broken' failed on frame")] == [
+        "WARNING: stage 'broken' failed on frame 0: ValueError: no luck; frame skipped",
+        "WARNING: stage 'broken' failed on frame 1: ValueError: no luck; frame skipped"]

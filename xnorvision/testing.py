@@ -20,8 +20,11 @@ as ``xnorvision run``.
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -102,6 +105,27 @@ def run_registered_pipeline(
     return collect.results
 
 
+@contextmanager
+def _warnings_on_stderr(debug: bool) -> Iterator[None]:
+    """Log records on this command's stderr, formatted as the CLI prints them.
+
+    The CLI's ``logging.basicConfig`` does nothing under pytest (pytest's capture handlers are already on
+    the root logger), so without this a run's warnings ("stage 'x' failed on frame 0") were missing from
+    ``CliResult.stderr`` while the user would see them.
+    """
+    from xnorvision.cli._run import LOG_FORMAT
+
+    handler = logging.StreamHandler(sys.stderr)  # capsys's stream, read back after the command
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.setLevel(logging.DEBUG if debug else logging.WARNING)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+
+
 @dataclass(frozen=True)
 class CliResult:
     """What one in-process ``xnorvision`` command did; ``files`` are those it wrote under its folder."""
@@ -148,11 +172,13 @@ def xnv_cli(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monkey
         cwd = tmp_path_factory.mktemp("xnv_cli")
         monkeypatch.chdir(cwd)
         capsys.readouterr()  # only this command's output
-        try:
-            main([os.fspath(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        argv = [os.fspath(a) for a in args]
+        with _warnings_on_stderr(debug="--debug" in argv):
+            try:
+                main(argv)
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         out, err = capsys.readouterr()
         files = {p.relative_to(cwd).as_posix(): p for p in sorted(cwd.rglob("*")) if p.is_file()}
         return CliResult(code, out, err, cwd, files)

@@ -19,10 +19,13 @@ ALL_FRAMES_FAILED = 3  # the run ended but a stage failed on every frame
 DebugOpt = Annotated[bool, Opt("--debug", hidden=True, help="Show full tracebacks on errors.")]
 
 
+LOG_FORMAT = "%(levelname)s: %(message)s"  # warnings on stderr, as `xnorvision run` prints them
+
+
 def _set_debug(debug: bool) -> None:
     State.debug = State.debug or debug
-    logging.basicConfig(level=logging.DEBUG if State.debug else logging.WARNING,
-                        format="%(levelname)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(level=logging.DEBUG if State.debug else logging.WARNING, format=LOG_FORMAT,
+                        stream=sys.stderr)
 
 
 @app.command()
