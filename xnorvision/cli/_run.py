@@ -35,7 +35,8 @@ def run(
     size: Annotated[str | None, Opt("--size", help="Frame size WxH: a camera's mode; other sources' frames "
                                     "are scaled to fit inside it.")] = None,
     plugin: Annotated[str | None, Opt("--plugin", help="Pipeline(s), e.g. faces or faces,objects.")] = None,
-    model: Annotated[str | None, Opt("--model", help="Registered model name or .xnv path.")] = None,
+    model: Annotated[str | None, Opt("--model", help="Registered model name or .xnv path (in a chain: the "
+                                                    "last pipeline's).")] = None,
     threshold: Annotated[float, Opt("--threshold", help="Minimum score of a shown detection.")] = 0.5,
     threads: Annotated[int | None, threads_option("Threads for the kernels and OpenCV.")] = None,
     max_frames: Annotated[int | None, Opt("--max-frames", min=1, help="Stop after N frames.")] = None,
