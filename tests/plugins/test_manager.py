@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from xnorvision import API_VERSION
+from xnorvision.api import Option
 from xnorvision.errors import PluginError, XnorvisionError
 from xnorvision.plugins import (
     ModelSpec,
@@ -164,3 +165,27 @@ def test_resolve_model(tmp_path: Path) -> None:
     model.unlink()
     with pytest.raises(PluginError, match="its file .* is missing"):
         resolve_model("good-model", reg)
+
+
+@pytest.mark.parametrize(("options", "error"), [
+    (lambda: (Option("k", int, "3"),), "TypeError: Option 'k': default '3' is not a int"),
+    (lambda: (Option("k", int, True),), "TypeError: Option 'k': default True is not a int"),
+    (lambda: (Option("on", bool, 0),), "TypeError: Option 'on': default 0 is not a bool"),
+    (lambda: (Option("k", "int", 3),), "TypeError: Option 'k': type 'int' is not callable"),
+    (lambda: (Option("a.b", int, 3),), "ValueError: Option name 'a.b': use letters"),
+    (lambda: (Option("k", int, 3), Option("k", int, 4)), "ValueError: pipeline 'p' declares option k twice"),
+    (lambda: ("k",), "TypeError: pipeline 'p': options must be Option records, got a str"),
+])
+def test_a_bad_option_declaration_is_the_plugins_error(options, error: str) -> None:
+    """Caught when the plugin loads, not when `build` gets a default of the wrong type (or never)."""
+    bad = plugin_with("xnorvision_register_pipelines",
+                      lambda r: r(PipelineSpec("p", build=lambda o: [], options=options())))
+    reg = load_registry([("bad", bad)], discover=False)
+    assert reg.plugins[0].error.startswith(error) and reg.pipelines == {}
+
+
+def test_option_defaults_keep_their_type_and_none_means_unset() -> None:
+    assert Option("w", float, 1).default == 1.0 and isinstance(Option("w", float, 1).default, float)
+    assert Option("m", str, None).default is None and Option("f", lambda t: t, object).default is object
+    listed = PipelineSpec("p", build=lambda o: [], options=[Option("k", int, 3)])
+    assert listed.options == (Option("k", int, 3),)
