@@ -143,6 +143,14 @@ def test_an_installed_plugin_is_named_by_its_entry_point() -> None:
         assert plugin_name(types.SimpleNamespace(__name__=ep.value)) == ep.name
 
 
+def test_xnv_cli_lists_an_installed_plugin_with_its_version(xnv_cli) -> None:
+    from importlib import metadata
+
+    ep = next(ep for ep in metadata.entry_points(group="xnorvision") if ep.value.startswith("xnorvision_"))
+    listed = json.loads(xnv_cli("plugins", "--json", plugins=[ep.load()]).stdout)
+    assert [(p["name"], p["version"]) for p in listed] == [(ep.name, ep.dist.version)]
+
+
 def test_xnv_cli_stderr_holds_the_warnings_the_user_sees(xnv_cli) -> None:
     """`every frame failed (... the warnings above say why)`: the warnings must be in stderr too."""
 

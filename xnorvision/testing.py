@@ -59,12 +59,16 @@ def plugin_name(plugin: Any) -> str:
     after ``pip install`` (the name of the installed entry point pointing at this module, else the
     template's ``xnorvision_traffic_signs`` -> ``traffic-signs``; an object: its ``__name__`` or class name).
     """
+    return _name_and_version(plugin)[0]
+
+
+def _name_and_version(plugin: Any) -> tuple[str, str | None]:
     module = getattr(plugin, "__name__", type(plugin).__name__)
     for ep in metadata.entry_points(group=_manager.ENTRY_POINT_GROUP):
         if ep.value == module:
-            return ep.name
+            return ep.name, ep.dist.version if ep.dist is not None else None
     prefix = "xnorvision_"
-    return module.removeprefix(prefix).replace("_", "-") if module.startswith(prefix) else module
+    return (module.removeprefix(prefix).replace("_", "-") if module.startswith(prefix) else module), None
 
 
 def _named(plugins: Iterable[Any]) -> list[tuple[str, Any]]:
@@ -164,9 +168,8 @@ def xnv_cli(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monkey
     from xnorvision.cli import main
 
     def run(*args: str | os.PathLike[str], plugins: Iterable[Any] = ()) -> CliResult:
-        named = _named(plugins)
-        monkeypatch.setattr(_manager, "_entry_point_plugins",
-                            lambda: [(name, None, (lambda obj=obj: obj)) for name, obj in named])
+        installed = [(*_name_and_version(obj), (lambda obj=obj: obj)) for obj in plugins]
+        monkeypatch.setattr(_manager, "_entry_point_plugins", lambda: installed)
         monkeypatch.delenv("XNORVISION_STRICT_PLUGINS", raising=False)
         monkeypatch.delenv("XNORVISION_DISABLE_PLUGINS", raising=False)
         cwd = tmp_path_factory.mktemp("xnv_cli")
