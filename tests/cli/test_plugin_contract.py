@@ -203,6 +203,23 @@ def test_faces_declares_the_options_eval_faces_sets(cli, tmp_path: Path) -> None
     assert code == 2 and "bad value for int option 'long_side'" in _one_error(err)
 
 
+@pytest.mark.parametrize(("plugin", "key"), [("vehicles:opts", "opts.size"), ("opts", "vehicles:opts.size"),
+                                             ("vehicles:opts", "vehicles:opts.size")])
+def test_set_names_a_pipeline_however_plugin_wrote_it(cli, installed, tmp_path: Path, plugin: str,
+                                                       key: str) -> None:
+    jsonl = tmp_path / "o.jsonl"
+    code, _, err = cli("run", "--source", "synth:1", "--plugin", plugin, "--set", f"{key}=7", "--headless",
+                       "--save-json", str(jsonl))
+    assert code == 0, err
+    assert json.loads(_labels(jsonl)[0]) == {"fast": False, "name": "x", "size": 7}
+
+
+def test_set_with_a_bare_name_two_chain_entries_share_is_refused(cli, installed) -> None:
+    code, _, err = cli("run", "--source", "synth:1", "--plugin", "vehicles:shared,boats:shared", "--set",
+                       "shared.k=1", "--headless")
+    assert code == 2 and "--set shared.k: unknown option" in _one_error(err)
+
+
 # -- names -----------------------------------------------------------------------------------------------
 
 def test_a_clash_disables_only_the_bare_name(cli, installed, tmp_path: Path) -> None:

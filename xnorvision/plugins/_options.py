@@ -101,19 +101,23 @@ def parse_settings(
     settings: Iterable[str],
     declared: Mapping[str, tuple[Option, ...]],
     typed: Mapping[str, Any] | None = None,
+    aliases: Mapping[str, str] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """``--set`` items for a chain of pipelines -> each pipeline's typed ``extra``, defaults filled.
 
     ``declared`` maps each pipeline of the chain to its options. A bare key goes to every pipeline that
-    declares it; ``PIPELINE.KEY`` to that one only. A key no pipeline declares is an error listing the
-    ones that exist. ``typed`` holds values a Python caller already typed (the fixtures' ``extra``):
-    routed and checked the same way, not parsed.
+    declares it; ``PIPELINE.KEY`` to that one only, ``PIPELINE`` being a key of ``declared`` or of
+    ``aliases`` (another name of it: ``birds`` and ``birds:birds`` both name the pipeline however
+    ``--plugin`` wrote it). A key no pipeline declares is an error listing the ones that exist. ``typed``
+    holds values a Python caller already typed (the fixtures' ``extra``): routed and checked the same way,
+    not parsed.
     """
     extras = {name: {o.name: o.default for o in options} for name, options in declared.items()}
     items = [(k, v, True) for k, v in split_settings(settings).items()]
     items += [(k, v, False) for k, v in (typed or {}).items()]
     for key, value, is_text in items:
         target, dot, bare = key.rpartition(".")
+        target = (aliases or {}).get(target, target)
         targets = [target] if dot and target in declared else list(declared)
         name = bare if dot and target in declared else key
         hits = [(p, o) for p in targets for o in declared[p] if o.name == name]
