@@ -189,3 +189,32 @@ def test_option_defaults_keep_their_type_and_none_means_unset() -> None:
     assert Option("m", str, None).default is None and Option("f", lambda t: t, object).default is object
     listed = PipelineSpec("p", build=lambda o: [], options=[Option("k", int, 3)])
     assert listed.options == (Option("k", int, 3),)
+
+
+@pytest.mark.parametrize(("kind", "spec", "error"), [
+    ("pipelines", lambda: PipelineSpec("a,b", build=lambda o: []), "registers pipeline 'a,b': a name is"),
+    ("pipelines", lambda: PipelineSpec("x:y", build=lambda o: []), "registers pipeline 'x:y': a name is"),
+    ("pipelines", lambda: PipelineSpec("", build=lambda o: []), "registers pipeline '': a name is"),
+    ("sinks", lambda: SinkSpec("my sink", open=lambda t: None), "registers sink 'my sink': a name is"),
+    ("models", lambda: ModelSpec("m:n", Path("m.xnv")), "registers model 'm:n': a name is"),
+    ("sources", lambda: SourceSpec("all", "", open=lambda s: None), "source 'all' with prefix ''"),
+    ("sources", lambda: SourceSpec("abs", "/", open=lambda s: None), "source 'abs' with prefix '/'"),
+    ("sources", lambda: SourceSpec("pics", "photos", open=lambda s: None), "prefix 'photos'"),
+    ("sources", lambda: SourceSpec("drive", "C:", open=lambda s: None), "prefix 'C:'"),
+])
+def test_a_name_users_cannot_type_or_a_file_claiming_prefix_is_refused(kind: str, spec, error: str) -> None:
+    """Plugin sources are looked up before files: prefix '' would silently take over every --source."""
+    bad = plugin_with(f"xnorvision_register_{kind}", lambda r: r(spec()))
+    reg = load_registry([("bad", bad)], discover=False)
+    assert error in reg.plugins[0].error and not getattr(reg, kind)
+    assert reg.source_for("/tmp/a.png") is None
+
+
+def test_scheme_prefixes_and_dotted_names_are_fine() -> None:
+    def hook(register):
+        register(SourceSpec("cam", "rtsp://cam", open=lambda s: None))
+        register(SourceSpec("shapes.v2", "shapes:", open=lambda s: None))
+        register(SourceSpec("x", "x://", open=lambda s: None))
+
+    reg = load_registry([("ok", plugin_with("xnorvision_register_sources", hook))], discover=False)
+    assert reg.plugins[0].error is None and reg.source_for("shapes:3").name == "shapes.v2"
