@@ -18,9 +18,9 @@ venv: $(BIN)/python
 install: venv
 	$(BIN)/pip install -q --no-build-isolation -e ".[gui]" $(addprefix -e ,$(PLUGINS))
 
-# Developer install: adds the test tools and the [train] extra (torch, CPU wheel).
+# Developer install: adds the test tools, the [train] extra (torch, CPU wheel) and the [bench] peers.
 dev: venv
-	$(BIN)/pip install -q --no-build-isolation -e ".[gui,dev,train]" $(addprefix -e ,$(PLUGINS))
+	$(BIN)/pip install -q --no-build-isolation -e ".[gui,dev,train,bench]" $(addprefix -e ,$(PLUGINS))
 
 test: dev
 	$(BIN)/ruff check xnorvision tests plugins scripts
@@ -53,13 +53,17 @@ DATA ?= ../shared/data
 RESULTS := docs/results
 YUNET = $(DATA)/teachers/face_detection_yunet_2026may.onnx
 .PHONY: measure tables
-measure: install
+measure: dev
 	mkdir -p $(RESULTS)
 	$(BIN)/xnorvision bench kernels --json $(RESULTS)/kernels.json
 	for net in resnet18 vgg-small; do for t in 1 2; do \
-		$(BIN)/xnorvision bench model --reference $$net --threads $$t --seconds 6 --float-storage int8 \
+		$(BIN)/xnorvision bench model --reference $$net --threads $$t --seconds 6 --float-storage int8 --profile \
 			--json $(RESULTS)/model-$$net-t$$t.json || exit 1; \
 	done; done
+	for t in 1 2; do \
+		$(BIN)/xnorvision bench model faces-proposal --height 320 --width 416 --threads $$t --seconds 6 --profile \
+			--json $(RESULTS)/model-faces-proposal-t$$t.json || exit 1; \
+	done
 	$(BIN)/xnorvision eval faces --data $(DATA)/faces/wider/val.txt --root $(DATA)/faces --threads 2 \
 		--sweep long_side=320,416,480 --baseline yunet@320:$(YUNET) --baseline yunet@416:$(YUNET) \
 		--baseline yunet@480:$(YUNET) --baseline yunet:$(YUNET) --corrupt gray,jpeg30,blur \

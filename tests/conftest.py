@@ -12,6 +12,8 @@ from importlib.util import find_spec
 import pytest
 from hypothesis import HealthCheck, settings
 
+from xnorvision.cli import main
+
 _MISSING = {name: find_spec(module) is None for name, module in (("torch", "torch"), ("qt", "PyQt5"))}
 _FOLDERS = {"torch": ["train/*"], "qt": ["app/*"]}
 
@@ -35,3 +37,19 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     for name, missing in _MISSING.items():
         if missing and item.get_closest_marker(name):
             pytest.skip(f"{name} is not installed")
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]):
+    """Run the console entry point in-process: returns (exit code, stdout, stderr)."""
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        try:
+            main(list(argv))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

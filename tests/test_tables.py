@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from xnorvision._tables import regenerate
 from xnorvision.cli import main
 from xnorvision.errors import XnorvisionError
-from xnorvision.tables import regenerate
 
 
 def _model_report(name: str, threads: int, ours: float, torch: float | None) -> dict:
     runtimes = [{"name": "xnorvision", "images_per_s": ours, "p50_ms": 1000 / ours, "p95_ms": 1.0,
                  "weights_mb": 1.5}]
     runtimes.append({"name": "torch-float32", "images_per_s": torch, "p50_ms": None, "p95_ms": None,
-                     "weights_mb": None, "note": "torch is not installed"})
+                     "weights_mb": 33.0 if torch else None, "note": "torch is not installed"})
     return {"model": name, "threads": threads, "runtimes": runtimes}
 
 
@@ -35,6 +35,7 @@ def test_bench_model_block_is_rebuilt_and_the_rest_kept(tmp_path: Path) -> None:
     assert "OLD ROW" not in text and text.startswith("intro\n") and text.endswith("<!-- /table -->\noutro\n")
     rows = [line for line in text.splitlines() if line.startswith("| resnet18")]
     assert rows[0].split("|")[1:6] == [" resnet18 ", " 1 ", " 200.0 ", " 5.00 ", " 8.00x "]
+    assert rows[0].split("|")[6:8] == [" 1.50 ", " 22.0x "]  # weights MB, and 22x smaller than float32
     assert rows[1].split("|")[5] == " - "  # a peer that did not run gives no ratio
     before = md.read_text()
     regenerate(md)
@@ -88,3 +89,20 @@ def test_robustness_rows_give_each_corruption_and_its_drop(tmp_path: Path) -> No
     assert "| faces@320 | 0.700 | 0.600 (0.100) |" in text
     assert "| yunet@320 | 0.800 | 0.750 (0.050) |" in text
     assert text.count("| faces@320 |") == 2  # the plain table keeps the clean rows only
+
+
+def test_profile_rows_give_each_kinds_share(tmp_path: Path) -> None:
+    def report(model: str, kinds: dict[str, float]) -> dict:
+        total = sum(kinds.values())
+        return {"model": model, "threads": 1, "runtimes": [], "profile": {
+            "threads": 1, "total_ms": total, "ceiling_ms": 0.5,
+            "kinds": {k: {"ms": v, "share": v / total} for k, v in kinds.items()}}}
+
+    a = _write(tmp_path / "a.json", report("resnet18", {"binary conv": 3.0, "float conv": 1.0}))
+    b = _write(tmp_path / "b.json", report("vgg-small", {"binary conv": 1.0, "pool": 1.0}))
+    md = tmp_path / "README.md"
+    md.write_text(f"<!-- table bench-profile: {a} {b} -->\n<!-- /table -->\n")
+    regenerate(md)
+    text = md.read_text()
+    assert "| resnet18 | 1 | 4.00 | 75% | 25% | - | 0.50 |" in text
+    assert "| vgg-small | 1 | 2.00 | 50% | - | 50% | 0.50 |" in text

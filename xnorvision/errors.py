@@ -23,5 +23,17 @@ class SourceError(XnorvisionError):
     """A frame source (camera, video, image folder) cannot be opened or read."""
 
 
+class FramesSkipped(SourceError):
+    """Frames of a file could not be decoded and were skipped; the source goes on (or ends) after them.
+
+    Raised by a source's ``read()`` in place of a frame; the capture thread counts ``lost`` as errors,
+    reports them, and reads on.
+    """
+
+    def __init__(self, message: str, lost: int) -> None:
+        super().__init__(message)
+        self.lost = lost
+
+
 class SinkError(XnorvisionError):
     """An output (video file, JSONL, window) cannot be written."""

@@ -237,18 +237,35 @@ def binary_conv2d(x: np.ndarray, w: np.ndarray | BinaryConvWeights, c_in: int, s
 
 def binary_conv2d_fused(x: np.ndarray, w: np.ndarray | BinaryConvWeights, c_in: int, scale: np.ndarray,
                         bias: np.ndarray, stride: int = 1, padding: BinaryPadding = "same_zero",
-                        output: Literal["float", "bits"] = "float") -> np.ndarray:
+                        output: Literal["float", "bits", "both"] = "float",
+                        residual: np.ndarray | None = None,
+                        slope: np.ndarray | None = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Binary convolution followed by ``y = scale[o] * acc + bias[o]`` (float32 arithmetic).
 
     ``output="float"`` returns y as float32 [N, Ho, Wo, O]; ``output="bits"`` returns the packed signs of y
     (bit = 1 iff y < 0) so the next binary layer never sees floats.
+
+    The step between two Bi-Real binary convs goes into the same pass over the accumulators: ``residual``
+    (float32 [N, Ho, Wo, O]) is added to y, then ``prelu`` with ``slope`` [O] applied, each rounded as
+    ``y + residual`` and :func:`prelu` round it; ``output="both"`` returns ``(y, pack_bits(y))`` (a
+    ValueError if y holds NaN, as :func:`pack_bits` raises). The integer threshold of ``"bits"`` cannot
+    see a residual or a slope: those take ``"float"`` or ``"both"``.
     """
-    if output not in ("float", "bits"):
-        raise ValueError(f"output must be 'float' or 'bits', got {output!r}")
+    if output not in ("float", "bits", "both"):
+        raise ValueError(f"output must be 'float', 'bits' or 'both', got {output!r}")
+    if output == "bits" and (residual is not None or slope is not None):
+        raise ValueError("a residual or slope needs output 'float' or 'both' (bits come from a threshold)")
     x, w, c_in, (s, ph, pw, ho, wo), prepared = _binary_conv_args(x, w, c_in, stride, padding)
-    scale, bias = _affine("scale", scale, w.shape[0], False), _affine("bias", bias, w.shape[0], False)
-    return _bconv.conv(x, w, c_in, s, ph, pw, padding == "same_zero", ho, wo, 1 if output == "float" else 2,
-                       scale, bias, _path, _conv_threads(x, w, ho, wo), prepared)
+    o = w.shape[0]
+    scale, bias = _affine("scale", scale, o, False), _affine("bias", bias, o, False)
+    shape = (x.shape[0], ho, wo, o)
+    if residual is not None and _array("residual", residual, (np.float32,), 4).shape != shape:
+        raise ValueError(f"residual must have the output's shape {shape}, got {residual.shape}")
+    if slope is not None:
+        slope = _affine("slope", slope, o)
+    return _bconv.conv(x, w, c_in, s, ph, pw, padding == "same_zero", ho, wo, 2 if output == "bits" else 1,
+                       scale, bias, _path, _conv_threads(x, w, ho, wo), prepared, residual, slope,
+                       output == "both")
 
 
 def bwn_conv2d(x: np.ndarray, w: np.ndarray, c_in: int, scale: np.ndarray, bias: np.ndarray,

@@ -34,8 +34,8 @@ import cv2
 import numpy as np
 import pytest
 
-from xnorvision.pipeline.result import FrameResult
-from xnorvision.pipeline.synth import SynthSource
+from xnorvision.pipeline._result import FrameResult
+from xnorvision.pipeline._synth import SynthSource
 from xnorvision.plugins import _manager
 from xnorvision.plugins._manager import load_registry
 from xnorvision.plugins._registry import Registry
@@ -97,7 +97,7 @@ def run_registered_pipeline(
 
     Stops on the first stage error (``--strict``), so a failing stage fails the test.
     """
-    from xnorvision.pipeline.launch import RunConfig, prepare
+    from xnorvision.pipeline._launch import RunConfig, prepare
 
     config = RunConfig(source=source or f"synth:{frames}", size=None if source else f"{size[0]}x{size[1]}",
                        plugin=chain, model=model, threshold=threshold, threads=threads, max_frames=frames,

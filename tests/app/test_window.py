@@ -14,7 +14,7 @@ from PyQt5.QtGui import QColor, QKeyEvent
 from PyQt5.QtWidgets import QApplication
 
 from xnorvision.app import MainWindow, run_window
-from xnorvision.app.window import BOX_COLOUR
+from xnorvision.app._window import BOX_COLOUR
 from xnorvision.detect import Detections
 from xnorvision.pipeline import JsonlSink, Runner, StageError, SynthSource, VideoSink
 
@@ -136,3 +136,13 @@ def test_keep_open_leaves_the_last_frame_up_when_the_source_ends(qapp) -> None:
     assert "3 frames" in win.statusBar().currentMessage()
     press(win, Qt.Key_Q)
     assert not win.isVisible()
+
+
+def test_side_panel_keeps_the_detection_score_apart_from_the_labels_probabilities() -> None:
+    from xnorvision.app._window import detections_text
+    from xnorvision.pipeline import FrameResult
+
+    det = Detections(np.array([[0, 0, 10, 10]], np.float32), np.array([0.81]), ("dog",),
+                     top_k=((("dog", 0.55), ("cat", 0.37), ("deer", 0.01)),))
+    text = detections_text(FrameResult(0, 0.0, np.zeros((4, 4, 3), np.uint8), det, {}))
+    assert text.splitlines() == ["dog 0.81", "    classes: dog 0.55, cat 0.37, deer 0.01"]

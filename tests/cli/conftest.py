@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from xnorvision.api import Detections, PipelineSpec, SinkSpec, SourceSpec, hookimpl, load_model
-from xnorvision.cli import main
 from xnorvision.plugins import _manager
 
 
@@ -108,22 +107,6 @@ def plugins(monkeypatch: pytest.MonkeyPatch):
                         lambda: [("testing", "1.0", lambda: good), ("broken", "0.3", _broken)])
     monkeypatch.delenv("XNORVISION_STRICT_PLUGINS", raising=False)
     monkeypatch.delenv("XNORVISION_DISABLE_PLUGINS", raising=False)
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]):
-    """Run the console entry point in-process: returns (exit code, stdout, stderr)."""
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        try:
-            main(list(argv))
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def write_video(path: Path, frames: int = 4, size: tuple[int, int] = (32, 24)) -> Path:

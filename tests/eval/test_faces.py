@@ -1,4 +1,4 @@
-"""``xnorvision.eval.faces``: matching with ignore regions, VOC AP, the evaluation loop and its outputs."""
+"""``xnorvision.eval._faces``: matching with ignore regions, VOC AP, the evaluation loop and its outputs."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ import cv2
 import numpy as np
 import pytest
 
+from xnorvision._tables import eval_faces_table
 from xnorvision.detect import Detections, box_iou
 from xnorvision.errors import XnorvisionError
-from xnorvision.eval import faces as ev
-from xnorvision.eval.faces_plot import plot_pr, plot_speed
-from xnorvision.pipeline.synth import SynthSource
+from xnorvision.eval import _faces as ev
+from xnorvision.eval._faces_plot import plot_pr, plot_speed
+from xnorvision.pipeline._synth import SynthSource
 
 ROOT = Path(__file__).resolve().parents[2]
 YUNET = Path(os.environ.get("XNORVISION_DATA", ROOT.parent / "shared" / "data")) / "teachers" / \
@@ -84,8 +85,8 @@ def test_evaluate_scores_detectors_and_writes_outputs(tmp_path: Path) -> None:
     assert [set(r) for r in rows] == [{"name", "ap", "max_recall", "ms_per_image", "long_side", "family",
                                        "corruption"}] * 2
     assert [r["long_side"] for r in rows] == [None, 320]
-    table = ev.markdown_table(res).splitlines()
-    assert len(table) == 4 and table[2].startswith("| oracle | - | 1.000 | 1.000 |")
+    table = eval_faces_table([{"results": rows}]).splitlines()
+    assert len(table) == 4 and table[2].startswith("| oracle | native | 1.000 | 1.000 |")
     plot_pr(res, tmp_path / "pr.png")
     plot_speed(res, tmp_path / "speed.png")
     assert cv2.imread(str(tmp_path / "pr.png")).shape[2] == 3

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from xnorvision import kernels as K
-from xnorvision.runtime.layers import Conv2d
+from xnorvision.runtime._layers import Conv2d
 
 from .conftest import PATHS
 

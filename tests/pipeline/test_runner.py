@@ -13,8 +13,8 @@ import pytest
 from xnorvision.detect import Detections
 from xnorvision.errors import SinkError
 from xnorvision.pipeline import JsonlSink, Runner, StageError, SynthSource, VideoSink
-from xnorvision.pipeline.capture import CaptureThread
-from xnorvision.pipeline.sinks import ProgressSink
+from xnorvision.pipeline._capture import CaptureThread
+from xnorvision.pipeline._sinks import ProgressSink
 
 
 class SlowSource(SynthSource):

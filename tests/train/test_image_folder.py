@@ -14,8 +14,8 @@ torch = pytest.importorskip("torch")
 from xnorvision.cli import main  # noqa: E402
 from xnorvision.cli._train import RECIPE_NAMES  # noqa: E402
 from xnorvision.runtime import Model  # noqa: E402
-from xnorvision.train.data import load_dataset  # noqa: E402
-from xnorvision.train.recipes import RECIPES  # noqa: E402
+from xnorvision.train._data import load_dataset  # noqa: E402
+from xnorvision.train._recipes import RECIPES  # noqa: E402
 
 
 def shapes_folder(root: Path, per_class: int = 40, seed: int = 0) -> Path:
@@ -91,7 +91,7 @@ def test_export_of_a_foreign_checkpoint_is_one_line_exit_2(tmp_path, capsys, con
         torch.save(net.state_dict() if content == "state_dict" else net, path)
     code, out, err = _cli(capsys, "export", str(path), "--out", str(tmp_path / "o.xnv"))
     assert code == 2 and err.count("\n") == 1
-    assert "not a checkpoint written by `xnorvision train`" in err and "export_model" in err
+    assert "not a checkpoint written by xnorvision train" in err and "export_model" in err
 
 
 def test_train_help_lists_every_recipe(capsys) -> None:

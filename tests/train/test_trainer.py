@@ -10,12 +10,13 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from xnorvision.cli import main  # noqa: E402
+from xnorvision.errors import XnorvisionError  # noqa: E402
 from xnorvision.runtime import Model  # noqa: E402
-from xnorvision.train.data import load_dataset  # noqa: E402
-from xnorvision.train.export import export_checkpoint  # noqa: E402
-from xnorvision.train.recipes import Recipe, get_recipe  # noqa: E402
-from xnorvision.train.refine import Targets  # noqa: E402
-from xnorvision.train.trainer import load_checkpoint, train  # noqa: E402
+from xnorvision.train._data import load_dataset  # noqa: E402
+from xnorvision.train._export import export_checkpoint  # noqa: E402
+from xnorvision.train._recipes import Recipe, get_recipe  # noqa: E402
+from xnorvision.train._refine import Targets  # noqa: E402
+from xnorvision.train._trainer import load_checkpoint, train  # noqa: E402
 
 TINY = dict(width=4, num_classes=2, batch_size=32, val_size=64, lr=5e-3)
 
@@ -122,7 +123,7 @@ def test_export_checkpoint_records_the_recipe_and_matches_torch(data, tmp_path) 
 
 def test_cli_train_then_export(chunk_file, tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("XNORVISION_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr("xnorvision.train.recipes.RECIPES",
+    monkeypatch.setattr("xnorvision.train._recipes.RECIPES",
                         {"tiny": get_recipe("cifar10-xnor-plain").with_overrides(name="tiny", **TINY)})
     with pytest.raises(SystemExit) as exc:
         main(["train", "--recipe", "tiny", "--data", str(chunk_file), "--out", str(tmp_path / "run"),
@@ -140,8 +141,8 @@ def test_cli_train_then_export(chunk_file, tmp_path, monkeypatch, capsys) -> Non
 
 DDP_SCRIPT = """
 import os, sys, torch
-import xnorvision.train.trainer as trainer
-from xnorvision.train.recipes import Recipe
+import xnorvision.train._trainer as trainer
+from xnorvision.train._recipes import Recipe
 out, data = sys.argv[1], sys.argv[2]
 built = []
 real_build = trainer.build_model
@@ -176,3 +177,27 @@ def test_torchrun_with_two_processes_trains_one_synchronised_model(chunk_file, t
     ckpt = load_checkpoint(out)  # rank 0 alone wrote the checkpoint, each epoch
     assert ckpt["epoch"] == 2 and [h["epoch"] for h in ckpt["history"]] == [1, 2]
     assert ckpt["history"][-1]["val_acc"] >= 0.8
+
+
+@pytest.mark.parametrize("label", [2, 10**6])
+def test_cli_train_refuses_labels_the_network_cannot_output(chunk_file, tmp_path, monkeypatch, cli,
+                                                            label: int) -> None:
+    """classes.txt names 2 classes: label 2 is one line, exit 2, cached arrays included; 10^6 is past any
+    chunk's class bound (1000)."""
+    monkeypatch.setenv("XNORVISION_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr("xnorvision.train._recipes.RECIPES",
+                        {"tiny": get_recipe("cifar10-xnor-plain").with_overrides(name="tiny", **TINY)})
+    chunk = chunk_file / "train_0.npz"
+    with np.load(chunk) as d:
+        arrays = {name: d[name] for name in d.files}
+    arrays["y"] = arrays["y"].astype(np.int64)
+    arrays["y"][5] = label
+    np.savez(chunk, **arrays)
+    with pytest.raises(XnorvisionError):  # (the chunk itself is valid: its arrays are cached, label and all)
+        load_dataset(chunk_file, val_size=64)
+    code, _, err = cli("train", "--recipe", "tiny", "--data", str(chunk_file), "--out", str(tmp_path / "run"),
+                       "--epochs", "1", "--threads", "1")
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, err
+    bound = f"{chunk_file}: labels must lie in 0..1" if label == 2 else f"{chunk}: labels must lie in 0..999"
+    assert lines[0] == f"error: {bound}, found 0..{label}"

@@ -1,14 +1,25 @@
 """The ``xnorvision`` command. Command modules only parse, call the core and print.
 
-Errors the user can act on (:class:`~xnorvision.errors.XnorvisionError`) print one line and exit 2;
-``--debug`` shows the traceback.
+Every problem the user can act on prints exactly one line ``error: ...`` on stderr and exits 2: a
+:class:`~xnorvision.errors.XnorvisionError` from the core, and Typer/Click's own usage errors (a bad option
+value, an unknown command, a missing argument), which would otherwise print a boxed panel. ``--debug``
+shows the traceback. This module imports only what the interpreter has already loaded (``os``, ``sys``),
+so Ctrl-C is handled from the first instant: the commands (Typer, numpy, OpenCV) and everything else are
+imported inside :func:`main`, under its ``except KeyboardInterrupt``.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import traceback
+
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing (milliseconds) before main runs
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
+__all__ = ["app", "main", "process_settings"]
+
+INTERRUPTED = 130  # 128 + SIGINT, the shell's convention
 
 
 def process_settings() -> None:
@@ -22,41 +33,68 @@ def process_settings() -> None:
         os.environ.setdefault("GOMP_SPINCOUNT", "30000")
 
 
-process_settings()  # here, because the command modules below load the kernels (and with them OpenMP)
-
-from xnorvision.cli import (  # noqa: E402, F401, I001
-    _bench_kernels,
-    _bench_model,
-    _eval_classify,
-    _eval_faces,
-    _model,
-    _run,
-    _tables,
-    _train,
-)
-from xnorvision.cli._apps import State, app  # noqa: E402
-from xnorvision.errors import XnorvisionError  # noqa: E402
-
-__all__ = ["app", "main", "process_settings"]
+process_settings()  # here, before `main` imports the command modules, which load the kernels (and OpenMP)
 
 
-def main(argv: list[str] | None = None) -> None:
+def __getattr__(name: str) -> Any:
+    """``xnorvision.cli.app``, imported on first use so that importing ``main`` stays instant."""
+    if name == "app":
+        from xnorvision.cli._commands import app
+
+        return app
+    raise AttributeError(f"module 'xnorvision.cli' has no attribute {name!r}")
+
+
+def _fail(message: str, debug: bool, code: int = 2) -> NoReturn:
+    """One line on stderr (line breaks folded, so a wrapped message stays one line), then exit."""
+    import re
+    import traceback
+
+    if debug:
+        traceback.print_exc()
+    print(re.sub(r"\s*[\r\n]+\s*", " ", message.strip()), file=sys.stderr)
+    raise SystemExit(code) from None
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
     """Entry point of the console script; never lets a traceback reach the user unless ``--debug``."""
-    args = sys.argv[1:] if argv is None else argv
-    State.debug = "--debug" in args
+    args = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in args
     try:
-        app(args=args, prog_name="xnorvision")
-    except XnorvisionError as exc:
-        if State.debug:
-            traceback.print_exc()
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    except KeyboardInterrupt:
+        from xnorvision.pipeline._stop_signals import remember_early_interrupts
+
+        remember_early_interrupts()
+        code = _dispatch(args, debug)
+    except KeyboardInterrupt:  # Ctrl-C before a command installed its own handling (imports, parsing)
         print("interrupted", file=sys.stderr)
-        raise SystemExit(130) from None
+        raise SystemExit(INTERRUPTED) from None
+    if code == INTERRUPTED:
+        print("interrupted", file=sys.stderr)
+    raise SystemExit(code)  # always, as Click's standalone mode did: callers rely on it
+
+
+def _dispatch(args: list[str], debug: bool) -> int:
+    """Run the command without Click's standalone mode, so its errors come here as exceptions."""
+    from typer import TyperException
+    from typer._click.exceptions import NoArgsIsHelpError
+
+    from xnorvision.cli._apps import State
+    from xnorvision.cli._commands import app
+    from xnorvision.errors import XnorvisionError
+
+    State.debug = debug
+    try:
+        code = app(args=args, prog_name="xnorvision", standalone_mode=False)
+    except NoArgsIsHelpError as exc:  # `xnorvision` or `xnorvision eval` alone: the help, as before
+        exc.show()
+        return 2
+    except XnorvisionError as exc:
+        _fail(f"error: {exc}", State.debug)
+    except TyperException as exc:  # Click's usage errors: bad value, unknown command, missing argument
+        _fail(f"error: {exc.format_message()}", State.debug)
+    except KeyboardInterrupt:
+        raise
     except Exception as exc:  # a bug: still one line, the traceback behind --debug
-        if State.debug:
-            traceback.print_exc()
-        print(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
-              file=sys.stderr)
-        raise SystemExit(1) from None
+        _fail(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+              State.debug, code=1)
+    return code if isinstance(code, int) else 0

@@ -9,10 +9,10 @@ from typing import Annotated
 import typer
 
 from xnorvision._outputs import check_outputs
-from xnorvision.bench.model import bench_model, format_report
+from xnorvision.bench import bench_model, format_report
 from xnorvision.cli._apps import FLOAT_STORAGE_HELP, bench_app, threads_option
 from xnorvision.errors import XnorvisionError
-from xnorvision.runtime.reference import REFERENCES
+from xnorvision.runtime._reference import REFERENCES
 
 _Opt = typer.Option
 
@@ -23,7 +23,8 @@ def bench_model_cmd(
     reference: Annotated[str | None, _Opt("--reference", help=f"One of: {', '.join(REFERENCES)}.")] = None,
     threads: Annotated[int, threads_option("Threads for every runtime.")] = 1,
     batch: Annotated[int, _Opt("--batch", min=1, help="Images per call.")] = 1,
-    seconds: Annotated[float, _Opt("--seconds", min=0.0, help="Timed seconds per runtime.")] = 5.0,
+    seconds: Annotated[float, _Opt("--seconds", min=0.0, max=3600.0,
+                                   help="Timed seconds per runtime.")] = 5.0,
     json_path: Annotated[Path | None, _Opt("--json", help="Also write the report as JSON here.")] = None,
     float_storage: Annotated[str, _Opt("--float-storage", help="With --reference: " + FLOAT_STORAGE_HELP)]
     = "float32",

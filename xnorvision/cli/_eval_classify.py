@@ -10,7 +10,7 @@ import cv2
 import typer
 from typer import Option as Opt
 
-from xnorvision._outputs import check_outputs
+from xnorvision._outputs import check_outputs, check_writable
 from xnorvision.cli._apps import eval_app, threads_option
 from xnorvision.errors import XnorvisionError
 
@@ -36,12 +36,14 @@ def eval_classify(
     import numpy as np
 
     from xnorvision.api import Model, resolve_model
-    from xnorvision.eval.classify import confusion_image, evaluate_classifier, read_labelled
-    from xnorvision.eval.labels import align_labels, parse_label_map
+    from xnorvision.eval._classify import confusion_image, evaluate_classifier, read_labelled
+    from xnorvision.eval._labels import align_labels, parse_label_map
     from xnorvision.plugins import load_registry
 
     path = resolve_model(model, load_registry())
     check_outputs([("--model", path), ("--data", data)], [("--json", json_path), ("--confusion", confusion)])
+    check_writable("--json", json_path)
+    check_writable("--confusion", confusion)
     net = Model.load(path, threads=threads)
     images, truth, classes = read_labelled(data, last)
     outputs = int(net(images[:1]).shape[-1])
@@ -55,7 +57,6 @@ def eval_classify(
     for name, acc in report.per_class.items():
         typer.echo(f"  {name:>12s} {acc:.4f}")
     if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(report.to_dict() | {"file": str(path)}, indent=1))
     if confusion is not None:
         confusion.parent.mkdir(parents=True, exist_ok=True)

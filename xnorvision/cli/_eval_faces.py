@@ -8,12 +8,19 @@ from typing import Annotated
 import cv2
 import typer
 
-from xnorvision._outputs import Named, check_outputs
+from xnorvision._outputs import Named, check_outputs, check_writable
+from xnorvision._tables import eval_faces_table
 from xnorvision.cli._apps import eval_app, threads_option
 from xnorvision.errors import XnorvisionError
-from xnorvision.eval import faces as ev
-from xnorvision.eval.corruptions import parse_corruptions
-from xnorvision.eval.faces_plot import plot_pr, plot_speed
+from xnorvision.eval import _faces as ev
+from xnorvision.eval._corruptions import parse_corruptions
+from xnorvision.eval._faces_plot import plot_pr, plot_speed
+
+
+def _check_writable(outputs: list[Named]) -> None:
+    """Every output writable before the evaluation (minutes long) starts."""
+    for flag, path in outputs:
+        check_writable(flag, path)
 
 
 def _sweep(spec: str | None) -> tuple[str, list[str]]:
@@ -33,7 +40,7 @@ def _pipeline_detector(pipeline: str, floor: float, threads: int, model: str | N
                        settings: list[str]) -> ev.Detector:
     """The registered pipeline (or chain) as one callable: the same :class:`Pipeline` that ``run`` uses,
     at the floor as its threshold (a labeler in a chain sees the boxes that will be scored)."""
-    from xnorvision.pipeline.launch import RunConfig, build_pipeline
+    from xnorvision.pipeline._launch import RunConfig, build_pipeline
     from xnorvision.plugins._manager import load_registry
 
     config = RunConfig(plugin=pipeline, model=model, threshold=floor, threads=threads, settings=settings)
@@ -92,7 +99,8 @@ _Opt = typer.Option
 def eval_faces(
     data: Annotated[Path, _Opt("--data", help="List file: one line per image, `path x,y,w,h ...`.")],
     root: Annotated[Path, _Opt("--root", help="Folder the list's image paths are relative to.")],
-    min_face: Annotated[float, _Opt("--min-face", help="Faces with a smaller long side are ignored.")] = 20.0,
+    min_face: Annotated[float, _Opt("--min-face", min=0.0,
+                                    help="Faces with a smaller long side are ignored.")] = 20.0,
     iou: Annotated[float, _Opt("--iou", help="IoU a detection needs to match a face.")] = 0.5,
     baseline: Annotated[list[str] | None, _Opt(
         "--baseline", help="KIND:PATH at the image's size, or KIND@LONG_SIDE:PATH (KIND: yunet, haar).")
@@ -123,8 +131,10 @@ def eval_faces(
     if not 0.0 <= floor < 1.0:
         raise XnorvisionError(f"--floor must be in [0, 1), got {floor}")
     listed = ev.load_face_list(data, root)
-    _check_paths(data, listed, None if baselines_only else model, baseline or [],
-                 [("--json", json_path), ("--plot", plot), ("--pr-plot", pr_plot), ("--markdown", markdown)])
+    outputs: list[Named] = [("--json", json_path), ("--plot", plot), ("--pr-plot", pr_plot),
+                            ("--markdown", markdown)]
+    _check_paths(data, listed, None if baselines_only else model, baseline or [], outputs)
+    _check_writable(outputs)
     items = ev.select_split(listed, split)
     items = items[:limit] if limit > 0 else items
     cv2.setNumThreads(threads)
@@ -132,6 +142,7 @@ def eval_faces(
     contenders += [ev.baseline_detector(spec, floor) for spec in baseline or []]
     if not contenders:
         raise XnorvisionError("nothing to evaluate: --baselines-only needs at least one --baseline")
+    ev.check_images(items)  # all of them now, not the first missing one minutes into the evaluation
     corruptions = ["none", *parse_corruptions(corrupt)]
     results = [r for c in corruptions
                for r in ev.evaluate(contenders, items, min_face=min_face, iou_threshold=iou, floor=floor,
@@ -154,5 +165,5 @@ def eval_faces(
         typer.echo(f"JSON: {json_path}")
     if markdown is not None:
         markdown.parent.mkdir(parents=True, exist_ok=True)
-        markdown.write_text(ev.markdown_table(results))
+        markdown.write_text(eval_faces_table([{"results": [r.to_json() for r in results]}]) + "\n")
         typer.echo(f"Markdown: {markdown}")

@@ -62,8 +62,8 @@ def run(
     Exit codes: 0 done; 2 a bad argument, file, plugin, source or sink (one `error:` line); 3 a stage
     failed on every frame, so nothing was produced (`--strict` stops at the first failure instead, exit 2).
     """
-    from xnorvision.pipeline.display import display_available, named_display
-    from xnorvision.pipeline.launch import RunConfig, prepare
+    from xnorvision.pipeline._display import display_available, named_display
+    from xnorvision.pipeline._launch import RunConfig, prepare
     from xnorvision.plugins import load_registry
 
     _set_debug(debug)
@@ -73,7 +73,7 @@ def run(
                        strict=strict, sinks=list(sink or []), settings=list(settings or []))
     windowed = not headless and named_display() is not None
     if windowed:
-        from xnorvision.pipeline.doctor import GUI_INSTALL, qt_installed, window_problem
+        from xnorvision.pipeline._doctor import GUI_INSTALL, qt_installed, window_problem
 
         if not qt_installed():
             typer.echo(f"warning: no window without PyQt5, running headless; for the window: {GUI_INSTALL}",
@@ -91,13 +91,13 @@ def run(
     typer.echo(f"{runner.source.name} -> {plugin or 'no pipeline'} (stages: {names})", err=True)
     if not windowed:
         if sys.stderr.isatty():
-            from xnorvision.pipeline.sinks import ProgressSink
+            from xnorvision.pipeline._sinks import ProgressSink
 
             runner.sinks.append(ProgressSink(sys.stderr))
         summary = runner.run()
     else:
         from xnorvision.app import run_window
-        from xnorvision.pipeline.pacing import play_in_real_time
+        from xnorvision.pipeline._pacing import play_in_real_time
 
         if not fast:
             runner.source = play_in_real_time(runner.source)
@@ -167,7 +167,7 @@ def cameras(
     debug: DebugOpt = False,
 ) -> None:
     """List the camera indices that open, with their frame size."""
-    from xnorvision.pipeline.doctor import probe_cameras
+    from xnorvision.pipeline._doctor import probe_cameras
 
     _set_debug(debug)
     found = probe_cameras(max_index)
@@ -180,7 +180,7 @@ def cameras(
 @app.command()
 def doctor(debug: DebugOpt = False) -> None:
     """Check the install: OpenCV wheels, Qt platform plugin, CPU features, compiled kernels, plugins."""
-    from xnorvision.pipeline.doctor import run_checks
+    from xnorvision.pipeline._doctor import run_checks
 
     _set_debug(debug)
     failed = 0

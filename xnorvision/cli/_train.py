@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from typer import Option as Opt
 
-from xnorvision._outputs import check_outputs
+from xnorvision._outputs import check_outputs, check_writable
 from xnorvision._replace import check_regular_target
 from xnorvision.cli._apps import FLOAT_STORAGE_HELP, app, threads_option
 from xnorvision.errors import XnorvisionError
@@ -21,7 +21,7 @@ def _need_torch() -> None:
         raise XnorvisionError("training needs torch: pip install 'xnorvision[train]'") from None
 
 
-#: every recipe of ``xnorvision.train.recipes.RECIPES`` (kept here so `--help` needs no torch; a test
+#: every recipe of ``xnorvision.train._recipes.RECIPES`` (kept here so `--help` needs no torch; a test
 #: checks the two agree)
 RECIPE_NAMES = ("cifar10-float", "cifar10-bwn", "cifar10-xnor", "cifar10-xnor-plain", "cifar10-xnor-teacher",
                 "cifar10-bwn-teacher", "cifar10-xnor-distill", "image-folder")
@@ -56,7 +56,7 @@ def train(
 
     On your own classes: `xnorvision train --data DIR --out runs/mine` (recipe image-folder, XNOR, 32x32).
     """
-    from xnorvision.eval.image_folder import is_image_folder
+    from xnorvision.eval._image_folder import is_image_folder
 
     if recipe is None and not is_image_folder(data):
         raise XnorvisionError(f"--recipe is needed for chunk data (one of: {', '.join(RECIPE_NAMES)})")
@@ -69,10 +69,10 @@ def train(
         check_regular_target(path)
     import torch
 
-    from xnorvision.train.export import export_checkpoint
-    from xnorvision.train.models import ARCHITECTURES
-    from xnorvision.train.recipes import get_recipe
-    from xnorvision.train.trainer import train as run
+    from xnorvision.train._export import export_checkpoint
+    from xnorvision.train._models import ARCHITECTURES
+    from xnorvision.train._recipes import get_recipe
+    from xnorvision.train._trainer import train as run
 
     if arch is not None and arch not in ARCHITECTURES:
         raise XnorvisionError(f"--arch {arch!r}: choose from {', '.join(ARCHITECTURES)}")
@@ -103,8 +103,9 @@ def export(
     source = checkpoint / "checkpoint.pt" if checkpoint.is_dir() else checkpoint
     check_outputs([("checkpoint", source)], [("--out", out)])
     _need_torch()
-    from xnorvision.runtime.format import check_float_storage
-    from xnorvision.train.export import export_checkpoint
+    from xnorvision.runtime._format import check_float_storage
+    from xnorvision.train._export import export_checkpoint
 
     check_float_storage(float_storage)  # before torch loads the checkpoint
+    check_writable("--out", out)
     typer.echo(f"wrote {export_checkpoint(checkpoint, out, float_storage)}")

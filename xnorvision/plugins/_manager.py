@@ -21,7 +21,7 @@ import pluggy
 
 from xnorvision import API_VERSION
 from xnorvision.errors import PLUGIN_FAILURES, PluginError
-from xnorvision.plugins import hookspecs
+from xnorvision.plugins import _hookspecs
 from xnorvision.plugins._registry import KINDS, PluginInfo, Registry
 
 if TYPE_CHECKING:
@@ -35,8 +35,8 @@ _current: Registry | None = None
 
 def new_plugin_manager() -> pluggy.PluginManager:
     """A pluggy manager that knows our hook specs and has no plugins registered (no discovery)."""
-    pm = pluggy.PluginManager(hookspecs.PROJECT)
-    pm.add_hookspecs(hookspecs)
+    pm = pluggy.PluginManager(_hookspecs.PROJECT)
+    pm.add_hookspecs(_hookspecs)
     return pm
 
 

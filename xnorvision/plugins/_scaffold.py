@@ -10,7 +10,7 @@ from string import Template
 from xnorvision import __version__
 from xnorvision.errors import XnorvisionError
 
-NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+NAME = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")  # used with fullmatch: "$" would let "birds\n" in
 #: template file -> path in the new package (``{module}`` filled in)
 FILES = {
     "pyproject.toml.tmpl": "pyproject.toml",
@@ -22,7 +22,7 @@ FILES = {
 
 def write_plugin(name: str, directory: Path) -> Path:
     """Create ``directory/xnorvision-<name>/`` and return it; refuses to overwrite anything."""
-    if not NAME.match(name):
+    if not NAME.fullmatch(name):
         raise XnorvisionError(f"plugin name {name!r}: use lower case letters, digits and single dashes, "
                               "starting with a letter (e.g. 'birds' or 'traffic-signs')")
     module = "xnorvision_" + name.replace("-", "_")

@@ -105,8 +105,44 @@ def load_scenes(faces_root: Path, cache: Path) -> list[Sample]:
     return samples
 
 
-def augment(sample: Sample, rng: np.random.Generator, size: int, long_side: tuple[float, float]
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class Degrade:
+    """How often a training crop is made grey, recoloured, JPEG-compressed or blurred.
+
+    WIDER's colour photos taught the first nets colour, not faces: on grey copies of val their AP fell by a
+    third. These are the corruptions a camera or a scan brings (and the robustness test applies).
+    """
+
+    gray: float = 0.0
+    colour: float = 0.0
+    jpeg: float = 0.0
+    blur: float = 0.0
+
+
+def degrade(image: np.ndarray, rng: np.random.Generator, d: Degrade) -> np.ndarray:
+    """Apply each corruption of ``d`` with its probability (BGR uint8 in and out)."""
+    if d.colour and rng.random() < d.colour:  # per-channel gains and a saturation change
+        f = image.astype(np.float32)
+        grey = f.mean(axis=2, keepdims=True)
+        f = grey + (f - grey) * rng.uniform(0.3, 1.5)
+        image = np.clip(f * rng.uniform(0.8, 1.2, 3).astype(np.float32), 0, 255).astype(np.uint8)
+    if d.gray and rng.random() < d.gray:
+        image = cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    if d.blur and rng.random() < d.blur:  # half resolution, then back up: a soft, low-detail frame
+        h, w = image.shape[:2]
+        small = cv2.resize(image, (max(w // 2, 1), max(h // 2, 1)), interpolation=cv2.INTER_AREA)
+        image = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    if d.jpeg and rng.random() < d.jpeg:
+        ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(20, 70))])
+        image = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else image
+    return image
+
+
+NO_DEGRADE = Degrade()
+
+
+def augment(sample: Sample, rng: np.random.Generator, size: int, long_side: tuple[float, float],
+            corrupt: Degrade = NO_DEGRADE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A random ``size`` x ``size`` BGR crop at a random scale (long side in ``long_side``), maybe flipped.
 
     Small long sides put whole images (and so their large faces) inside one crop.
@@ -128,6 +164,7 @@ def augment(sample: Sample, rng: np.random.Generator, size: int, long_side: tupl
         boxes = np.stack([size - boxes[:, 2], boxes[:, 1], size - boxes[:, 0], boxes[:, 3]], 1)
     alpha, beta = rng.uniform(0.7, 1.3), rng.uniform(-25, 25)
     canvas = np.clip(canvas.astype(np.float32) * alpha + beta, 0, 255).astype(np.uint8)
+    canvas = degrade(canvas, rng, corrupt)
     # Keep boxes whose centre stays in the crop, whole: a face cut by the border still has its full box.
     c = (boxes[:, :2] + boxes[:, 2:]) / 2
     keep = (c >= 0).all(1) & (c < size).all(1)

@@ -34,11 +34,11 @@ def export_faces(proposal: Path, classifier: Path, out: Path) -> tuple[Path, Pat
     out.mkdir(parents=True, exist_ok=True)
     rp, rc = _recipe(proposal), _recipe(classifier)
     p = ProposalNet(rp.get("mode", "xnor"), rp.get("width", 64)).eval()
-    p.load_state_dict(torch.load(proposal))
+    p.load_state_dict(torch.load(proposal, weights_only=True))
     export_model(p, out / "proposal.xnv", PROPOSAL_SPEC, ["face"],
                  {"recipe": rp, "module": "xnorvision_faces.training.train_proposal"}, ["s8", "s16", "s32"])
     c = FaceClassifier(rc.get("mode", "xnor"), rc.get("width", 32), rc.get("pool_first", False)).eval()
-    c.load_state_dict(torch.load(classifier))
+    c.load_state_dict(torch.load(classifier, weights_only=True))
     export_model(c, out / "classifier.xnv", CLASSIFIER_SPEC, ["face"],
                  {"recipe": rc, "module": "xnorvision_faces.training.train_classifier"}, ["face"],
                  output_kinds={"face": "raw"})  # a face logit and 4 box offsets: ClassifierStage decodes them

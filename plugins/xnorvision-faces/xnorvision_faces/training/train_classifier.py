@@ -110,7 +110,7 @@ def main() -> None:
     mined: list[np.ndarray] = []
     if args.proposal:
         prop = ProposalNet().eval()
-        prop.load_state_dict(torch.load(args.proposal))
+        prop.load_state_dict(torch.load(args.proposal, weights_only=True))
         mined = _mine(prop, scenes + wider, limit=8000)
     n_pos = len(caltech) + len(wider_pos)
     neg = _negatives(wider, scenes, rng, n_pos, mined)

@@ -31,7 +31,14 @@ from xnorvision.api import (
     precision_recall,
     replace_atomically,
 )
-from xnorvision_faces.training.data import Sample, augment, load_scenes, load_wider_train
+from xnorvision_faces.training.data import (
+    NO_DEGRADE,
+    Degrade,
+    Sample,
+    augment,
+    load_scenes,
+    load_wider_train,
+)
 from xnorvision_faces.training.models import LEVELS, ProposalNet
 from xnorvision_faces.training.targets import decode, encode
 
@@ -49,11 +56,13 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
 
 
 def batch(samples: list[Sample], scenes: list[Sample], rng: np.random.Generator, n: int, size: int,
-          scene_rate: float) -> tuple[torch.Tensor, list[tuple[torch.Tensor, ...]]]:
+          scene_rate: float, corrupt: Degrade = NO_DEGRADE
+          ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, ...]]]:
     images, levels = [], []
     for _ in range(n):
         pool = scenes if rng.random() < scene_rate else samples
-        image, boxes, targets = augment(pool[int(rng.integers(len(pool)))], rng, size, (160.0, 560.0))
+        image, boxes, targets = augment(pool[int(rng.integers(len(pool)))], rng, size, (160.0, 560.0),
+                                        corrupt)
         images.append(image)
         levels.append(encode(boxes, targets, size))
     stacked = [tuple(torch.from_numpy(np.stack([lv[k][j] for lv in levels])) for j in range(3))
@@ -100,14 +109,18 @@ def detect(model: ProposalNet, image: np.ndarray, long_side: int = INPUT_LONG_SI
     return boxes[keep], scores[keep]
 
 
-def holdout_ap(model: ProposalNet, samples: list[Sample], scale: float = 448 / 640) -> float:
-    """AP (faces >= 20 px of the original image, IoU 0.5) on held-out train images."""
+def holdout_ap(model: ProposalNet, samples: list[Sample], scale: float = 448 / 640, gray: bool = False
+               ) -> float:
+    """AP (faces >= 20 px of the original image, IoU 0.5) on held-out train images (or grey copies)."""
     model.eval()
     items, cache = [], {}
     for i, s in enumerate(samples):
         gt = s.boxes[s.targets >= 1.0]
         items.append(FaceImage(Path(f"holdout/{i}"), gt))
-        cache[i] = s.image()
+        image = s.image()
+        if gray:
+            image = cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+        cache[i] = image
     scores, flags, n_faces = [], [], 0
     for i, item in enumerate(items):
         boxes, sc = detect(model, cache[i])
@@ -135,21 +148,33 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--init", type=Path, help="start from this checkpoint (a second training cycle)")
+    ap.add_argument("--gray", type=float, default=0.0, help="share of crops made grey")
+    ap.add_argument("--colour", type=float, default=0.0, help="share of crops recoloured")
+    ap.add_argument("--jpeg", type=float, default=0.0, help="share of crops JPEG-compressed (q 20-70)")
+    ap.add_argument("--blur", type=float, default=0.0, help="share of crops halved and scaled back")
+    ap.add_argument("--save-every", type=int, default=200, help="steps between resumable checkpoints")
+    ap.add_argument("--resume", action="store_true", help="continue from OUT's .state.pt exactly")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
+    corrupt = Degrade(args.gray, args.colour, args.jpeg, args.blur)
     wider = load_wider_train(args.faces, args.cache)
     train, held = wider[:-HOLDOUT], wider[-HOLDOUT:]
     scenes = load_scenes(args.faces, args.cache)
     model = ProposalNet(args.mode, args.width)
     if args.init:
-        model.load_state_dict(torch.load(args.init))
+        model.load_state_dict(torch.load(args.init, weights_only=True))
         args.init_recipe = json.loads(args.init.with_suffix(".json").read_text())
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, args.lr, total_steps=args.steps, pct_start=0.05)
-    t0, running = time.time(), 0.0
-    for step in range(1, args.steps + 1):
-        x, targets = batch(train, scenes, rng, args.batch, args.size, scene_rate=0.1)
+    state_path = args.out.with_suffix(".state.pt")
+    start, spent, running = 1, 0.0, 0.0
+    if args.resume:
+        start, spent, running = _load_state(state_path, model, opt, sched, rng)
+        print(f"resumed at step {start} ({spent:.0f} s spent)", flush=True)
+    t0 = time.time() - spent
+    for step in range(start, args.steps + 1):
+        x, targets = batch(train, scenes, rng, args.batch, args.size, scene_rate=0.1, corrupt=corrupt)
         loss = loss_fn(model(x), targets)
         opt.zero_grad()
         loss.backward()
@@ -158,15 +183,40 @@ def main() -> None:
         running = 0.98 * running + 0.02 * float(loss) if step > 1 else float(loss)
         if step % 50 == 0:
             print(f"step {step} loss {running:.4f} {time.time() - t0:.0f}s", flush=True)
-        if step % 1000 == 0 or step == args.steps:
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            with replace_atomically(args.out) as file:
-                torch.save(model.state_dict(), file)
-    ap_held = holdout_ap(model, held)
-    print(f"holdout AP {ap_held:.4f}", flush=True)
+        if step % args.save_every == 0 or step == args.steps:
+            _save_state(state_path, model, opt, sched, rng, step + 1, time.time() - t0, running)
+            _atomic_save(model.state_dict(), args.out)
+    ap_held, ap_gray = holdout_ap(model, held), holdout_ap(model, held, gray=True)
+    print(f"holdout AP {ap_held:.4f}, on grey copies {ap_gray:.4f}", flush=True)
     recipe = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
-    recipe.update(holdout_ap=round(ap_held, 4), seconds=round(time.time() - t0))
+    recipe.update(holdout_ap=round(ap_held, 4), holdout_ap_gray=round(ap_gray, 4),
+                  seconds=round(time.time() - t0))
     args.out.with_suffix(".json").write_text(json.dumps(recipe, indent=2) + "\n")
+
+
+def _atomic_save(obj: object, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with replace_atomically(path) as file:
+        torch.save(obj, file)
+
+
+def _save_state(path: Path, model: ProposalNet, opt: torch.optim.Optimizer, sched: object,
+                rng: np.random.Generator, next_step: int, spent: float, running: float) -> None:
+    """Everything a run needs to go on as if never stopped: weights, optimiser, schedule, both RNGs."""
+    _atomic_save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                  "torch_rng": torch.get_rng_state(), "numpy_rng": json.dumps(rng.bit_generator.state),
+                  "next_step": next_step, "spent": spent, "running": running}, path)
+
+
+def _load_state(path: Path, model: ProposalNet, opt: torch.optim.Optimizer, sched: object,
+                rng: np.random.Generator) -> tuple[int, float, float]:
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["opt"])
+    sched.load_state_dict(state["sched"])
+    torch.set_rng_state(state["torch_rng"])
+    rng.bit_generator.state = json.loads(state["numpy_rng"])
+    return int(state["next_step"]), float(state["spent"]), float(state["running"])
 
 
 if __name__ == "__main__":
