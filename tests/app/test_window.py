@@ -78,7 +78,7 @@ def test_box_and_overlay_are_drawn_where_the_box_is(window: MainWindow) -> None:
     tag = colour_at(image, x1 + 2, y1 - 4)  # the label tag sits above the box: dark panel
     assert tag.lightness() < 90
     assert "pipeline: test (boxer)" in window.info.text() and "model: tiny" in window.info.text()
-    assert window.panel.text() == "face 0.87\n    cat 0.10\n    dog 0.03"  # the label, then the runners-up
+    assert window.panel.text() == "face 0.87\n    classes: face 0.87, cat 0.10, dog 0.03"  # box, then classes
 
 
 def test_threshold_slider_pause_and_snapshot(qapp, window: MainWindow, tmp_path: Path) -> None:

@@ -19,10 +19,13 @@ ALL_FRAMES_FAILED = 3  # the run ended but a stage failed on every frame
 DebugOpt = Annotated[bool, Opt("--debug", hidden=True, help="Show full tracebacks on errors.")]
 
 
+LOG_FORMAT = "%(levelname)s: %(message)s"  # warnings on stderr, as `xnorvision run` prints them
+
+
 def _set_debug(debug: bool) -> None:
     State.debug = State.debug or debug
-    logging.basicConfig(level=logging.DEBUG if State.debug else logging.WARNING,
-                        format="%(levelname)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(level=logging.DEBUG if State.debug else logging.WARNING, format=LOG_FORMAT,
+                        stream=sys.stderr)
 
 
 @app.command()
@@ -32,7 +35,8 @@ def run(
     size: Annotated[str | None, Opt("--size", help="Frame size WxH: a camera's mode; other sources' frames "
                                     "are scaled to fit inside it.")] = None,
     plugin: Annotated[str | None, Opt("--plugin", help="Pipeline(s), e.g. faces or faces,objects.")] = None,
-    model: Annotated[str | None, Opt("--model", help="Registered model name or .xnv path.")] = None,
+    model: Annotated[str | None, Opt("--model", help="Registered model name or .xnv path (in a chain: the "
+                                                    "last pipeline's).")] = None,
     threshold: Annotated[float, Opt("--threshold", help="Minimum score of a shown detection.")] = 0.5,
     threads: Annotated[int | None, threads_option("Threads for the kernels and OpenCV.")] = None,
     max_frames: Annotated[int | None, Opt("--max-frames", min=1, help="Stop after N frames.")] = None,

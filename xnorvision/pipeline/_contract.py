@@ -125,6 +125,8 @@ def _above(detections: Detections, threshold: float) -> Detections:
 
 def _apply(role: Role, before: Detections, out: Detections) -> Detections:
     """What a stage of ``role`` may change: a detector anything, the others one entry per incoming box."""
+    if role != "labeler":  # a labeler's scores are ignored; everyone else's are what --threshold filters
+        _check_scores(out)
     if role == "detector":
         return out
     if len(out) != len(before):
@@ -133,3 +135,11 @@ def _apply(role: Role, before: Detections, out: Detections) -> Detections:
     if role == "verifier":
         return Detections(before.boxes, out.scores, out.labels, out.top_k or before.top_k)
     return Detections(before.boxes, before.scores, out.labels, out.top_k)
+
+
+def _check_scores(out: Detections) -> None:
+    """Scores are probabilities: a stage reporting logits (9.4) would defeat --threshold and the slider."""
+    bad = out.scores[(out.scores < 0) | (out.scores > 1)]
+    if len(bad):
+        raise ValueError(f"returned score {float(bad[0]):.4g}; scores are probabilities in [0, 1] "
+                         "(turn a model's logits into them with Model.probabilities)")

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import numpy as np
+
 from xnorvision.errors import PLUGIN_FAILURES, SinkError, SourceError, XnorvisionError
 
 if TYPE_CHECKING:  # types only: _sources.py imports this module
-    import numpy as np
-
     from xnorvision.pipeline._result import FrameResult
     from xnorvision.pipeline._sinks import Sink
     from xnorvision.pipeline._sources import Source
@@ -39,10 +39,25 @@ class GuardedSource:
         self.fps = getattr(inner, "fps", None)
 
     def read(self) -> np.ndarray | None:
-        return _guarded(self._inner.read, SourceError, f"{self.label} failed to read a frame")
+        frame = _guarded(self._inner.read, SourceError, f"{self.label} failed to read a frame")
+        if frame is not None:
+            _check_frame(frame, self.label)
+        return frame
 
     def close(self) -> None:
         _guarded(self._inner.close, SourceError, f"{self.label} failed to close")
+
+
+def _check_frame(frame: Any, label: str) -> None:
+    """A frame every stage and sink can take, or the source's error: a float, grey or empty frame otherwise
+    fails later inside OpenCV (an internal error, or a video write blamed on the disk)."""
+    if (isinstance(frame, np.ndarray) and frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
+            and frame.size):
+        return
+    is_array = isinstance(frame, np.ndarray)
+    what = f"{frame.dtype} array of shape {frame.shape}" if is_array else type(frame).__name__
+    raise SourceError(f"{label} returned a frame that is a {what}; read() must return a BGR uint8 "
+                      "(height, width, 3) array, or None at the end")
 
 
 class GuardedSink:

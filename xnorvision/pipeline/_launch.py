@@ -20,7 +20,7 @@ from xnorvision.pipeline._runner import Runner
 from xnorvision.pipeline._sinks import JsonlSink, Sink, VideoSink
 from xnorvision.pipeline._sources import open_source, parse_size, source_files
 from xnorvision.plugins._options import parse_settings
-from xnorvision.plugins._registry import Registry
+from xnorvision.plugins._registry import SEP, Registry
 from xnorvision.plugins._specs import PipelineSpec
 from xnorvision.runtime._threads import usable_threads
 
@@ -59,7 +59,8 @@ def build_stages(registry: Registry, config: RunConfig) -> list[Stage]:
     names = [n.strip() for n in config.plugin.split(",")]
     specs = [registry.pipeline(n) for n in names]  # every name checked before anything loads
     declared = {n: s.options for n, s in zip(names, specs, strict=True)}
-    extras = parse_settings(config.settings, declared, config.extra)
+    aliases = _pipeline_aliases(registry, names, specs)
+    extras = parse_settings(config.settings, declared, config.extra, aliases)
     if config.model is not None:
         registry.resolve_model(config.model)  # a clear error now rather than inside the plugin
     stages: list[Stage] = []
@@ -69,6 +70,17 @@ def build_stages(registry: Registry, config: RunConfig) -> list[Stage]:
                                   extra=extras[name])
         stages.extend(_build_one(spec, options))
     return stages
+
+
+def _pipeline_aliases(registry: Registry, names: list[str], specs: list[PipelineSpec]) -> dict[str, str]:
+    """Each chain entry's other names (bare ``birds``, qualified ``birds:birds``) -> the name as written,
+    so ``--set birds.top_k=1`` reaches ``--plugin birds:birds`` and the other way round."""
+    aliases: dict[str, set[str]] = {}
+    for name, spec in zip(names, specs, strict=True):
+        for alias in (spec.name, f"{registry.owner_of('pipelines', spec)}{SEP}{spec.name}"):
+            aliases.setdefault(alias, set()).add(name)
+    # a bare name two entries share (vehicles:shared,boats:shared) names neither
+    return {alias: next(iter(n)) for alias, n in aliases.items() if len(n) == 1 and alias not in names}
 
 
 def build_pipeline(registry: Registry, config: RunConfig) -> Pipeline:

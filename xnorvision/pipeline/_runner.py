@@ -49,6 +49,7 @@ class Summary:
     skipped: int = 0  # frames the source could not decode (also in ``errors``)
     stage_ms: dict[str, tuple[float, float]] = field(default_factory=dict)  # name -> (p50, p95)
     stage_errors: dict[str, int] = field(default_factory=dict)
+    stage_frames: dict[str, int] = field(default_factory=dict)  # name -> frames it ran on (labelers: fewer)
 
     @property
     def all_failed(self) -> bool:
@@ -62,11 +63,21 @@ class Summary:
     def format(self) -> str:
         head = (f"{self.frames} frames in {self.seconds:.2f} s ({self.fps:.1f} FPS), {self.errors} errors, "
                 f"{self.dropped} dropped" + (", interrupted" if self.interrupted else ""))
-        lines = [head] + [f"  {name}: p50 {a:.2f} ms, p95 {b:.2f} ms, {self.stage_errors.get(name, 0)} errors"
-                          for name, (a, b) in self.stage_ms.items()]
+        lines = [head] + [self._stage_line(name, a, b) for name, (a, b) in self.stage_ms.items()]
         if self.skipped:
             lines.append(f"  source: {self.skipped} frames could not be decoded and were skipped")
         return "\n".join(lines)
+
+    def _stage_line(self, name: str, p50: float, p95: float) -> str:
+        """A stage's timing, and on how many frames when fewer than all (a labeler skips frames without
+        boxes above the threshold: "p50 0.00 ms" would claim it ran for free)."""
+        ran, errors = self.stage_frames.get(name, 0), self.stage_errors.get(name, 0)
+        if ran == 0:
+            timing = "ran on no frame"
+        else:
+            timing = f"p50 {p50:.2f} ms, p95 {p95:.2f} ms"
+            timing += f" on {ran} of {self.frames} frames" if ran < self.frames else ""
+        return f"  {name}: {timing}, {errors} errors"
 
 
 class Runner:
@@ -175,6 +186,7 @@ class Runner:
             return None
         for name, ms in latency.items():
             self._latency[name].append(ms)
+            self.summary.stage_frames[name] = self.summary.stage_frames.get(name, 0) + 1
         self.summary.frames += 1
         return FrameResult(frame.index, frame.timestamp, frame.image, detections, latency)
 

@@ -40,6 +40,18 @@ class PipelineSpec:
     models: tuple[str, ...] = ()
     options: tuple[Option, ...] = ()
 
+    def __post_init__(self) -> None:
+        """Options are ``Option`` records with distinct names (``--set`` could set only one of two)."""
+        options = tuple(self.options)
+        names = [o.name for o in options if isinstance(o, Option)]
+        if len(names) != len(options):
+            wrong = next(type(o).__name__ for o in options if not isinstance(o, Option))
+            raise TypeError(f"pipeline {self.name!r}: options must be Option records, got a {wrong}")
+        if len(set(names)) != len(names):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(f"pipeline {self.name!r} declares option {', '.join(twice)} twice")
+        object.__setattr__(self, "options", options)
+
 
 @dataclass(frozen=True)
 class SourceSpec:

@@ -65,7 +65,8 @@ def export_checkpoint(checkpoint: str | Path, path: str | Path, float_storage: s
                 "history": history, "teacher": ckpt.get("teacher"), "torch": torch.__version__}
     if history:
         metadata["val_top1"] = history[-1]["val_acc"]
-        metadata["val_images"] = recipe.val_size
+        # the held-out images the accuracy was measured on (checkpoints before it was recorded: the recipe's)
+        metadata["val_images"] = history[-1].get("val_images", recipe.val_size)
     size = recipe.input_size
     export_model(model, path, input_spec(size, size), list(ckpt.get("classes") or []), metadata, ["logits"],
                  float_storage)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from xnorvision._replace import replace_atomically
@@ -138,6 +139,13 @@ def _save_curves(history: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def _epoch_line(recipe: Recipe, h: dict) -> str:
+    """One epoch as one line, never wrapped (a log file is not 80 columns wide)."""
+    return (f"{recipe.name} epoch {h['epoch']}/{recipe.epochs}: loss {h['loss']:.4f}, "
+            f"train_acc {h['train_acc']:.4f}, val_acc {h['val_acc']:.4f} of {h['val_images']} images, "
+            f"{h['seconds']:.1f} s")
+
+
 def _atomic_save(obj: dict, path: Path) -> None:
     with replace_atomically(path) as file:
         torch.save(obj, file)
@@ -196,7 +204,9 @@ def train(recipe: Recipe, data: str | Path | Dataset, out: str | Path, *, device
     out.mkdir(parents=True, exist_ok=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                TextColumn("{task.fields[status]}"))
-    with Progress(*columns, disable=quiet or rank != 0) as progress:
+    console = Console()  # piped into a log: the plain epoch lines only, not every bar again at the end
+    bars = not quiet and rank == 0 and console.is_terminal
+    with Progress(*columns, console=console, disable=not bars) as progress:
         for epoch in range(start, recipe.epochs):
             label = f"{recipe.name} epoch {epoch + 1}/{recipe.epochs}"
             task = progress.add_task(label, total=steps, status="")
@@ -224,11 +234,11 @@ def train(recipe: Recipe, data: str | Path | Dataset, out: str | Path, *, device
                 continue
             val = evaluate(model, ds.val_x, ds.val_y, dev)
             history.append({"epoch": epoch + 1, "loss": total_loss / seen, "train_acc": correct / seen,
-                            "val_acc": val, "seconds": round(time.perf_counter() - t0, 1)})
+                            "val_acc": val, "val_images": len(ds.val_y),
+                            "seconds": round(time.perf_counter() - t0, 1)})
             progress.update(task, status=f"loss {total_loss / seen:.3f} val {val:.4f}")
             if not quiet:  # one plain line per epoch too, for logs where the bar does not render
-                stats = ", ".join(f"{k} {v:.4f}" for k, v in history[-1].items() if k != "epoch")
-                progress.console.print(f"{recipe.name} epoch {epoch + 1}/{recipe.epochs}: {stats}")
+                progress.console.print(_epoch_line(recipe, history[-1]), soft_wrap=True)
             _atomic_save({"recipe": recipe.to_dict(), "model": model.state_dict(),
                           "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                           "epoch": epoch + 1, "history": history,
