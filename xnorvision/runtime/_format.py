@@ -21,8 +21,9 @@ import numpy as np
 
 from xnorvision._replace import replace_atomically
 from xnorvision.errors import ModelFormatError
+from xnorvision.runtime._graph import check_peak, infer, parse_nodes
 from xnorvision.runtime._outputs import OutputKind, output_kinds
-from xnorvision.runtime._schema import MAX_DIM, Node, ParamSpec, TensorType, check_peak, infer, parse_nodes
+from xnorvision.runtime._schema import MAX_DIM, Node, ParamSpec, TensorType
 
 FORMAT = "xnv"
 FORMAT_VERSION = "1"
