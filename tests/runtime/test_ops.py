@@ -42,6 +42,7 @@ def test_every_op_has_every_part(name: str) -> None:
     # an OpenVINO lowering, or the reason there is none
     assert callable(op.to_openvino) or (isinstance(op.to_openvino, str) and op.to_openvino.strip())
     assert op.kind in ("float", "binary", "bwn")
+    assert op.work in ("binary conv", "float conv", "pack", "pool", "elementwise", "copy")
 
 
 def test_the_registry_imports_neither_torch_nor_openvino() -> None:

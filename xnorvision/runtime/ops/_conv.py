@@ -18,7 +18,7 @@ from xnorvision.runtime._schema import (
     scaled_params,
     words,
 )
-from xnorvision.runtime.ops._def import OpDef, Params
+from xnorvision.runtime.ops._def import OpDef, Params, packed_weight_check
 from xnorvision.runtime.ops._lowering import pair, same_pads, signs_oihw, torch_functional, torch_sign
 from xnorvision.runtime.ops._openvino import Unsupported, affine, binarize, ov_ops, per_channel
 
@@ -136,9 +136,11 @@ def _bwn_conv2d_openvino(node: Node, xs: list[Any], p: Params, t_in: TensorType)
 
 
 DEFS = [
-    OpDef("conv2d", _conv2d_schema, _conv2d_layer, _conv2d_torch, _conv2d_openvino, conv_macs),
+    OpDef("conv2d", _conv2d_schema, _conv2d_layer, _conv2d_torch, _conv2d_openvino, conv_macs,
+          work="float conv"),
     OpDef("binary_conv2d", _binary_conv2d_schema, _binary_conv2d_layer, _scaled_conv_torch,
-          _binary_conv2d_openvino, conv_macs, kind="binary"),
+          _binary_conv2d_openvino, conv_macs, kind="binary", work="binary conv",
+          check_values=packed_weight_check("in_channels")),
     OpDef("bwn_conv2d", _bwn_conv2d_schema, _bwn_conv2d_layer, _scaled_conv_torch, _bwn_conv2d_openvino,
-          conv_macs, kind="bwn"),
+          conv_macs, kind="bwn", work="float conv", check_values=packed_weight_check("in_channels")),
 ]

@@ -8,11 +8,12 @@ switches on op names. The torch and OpenVINO parts import their library when cal
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
+from xnorvision.errors import ModelFormatError
 from xnorvision.runtime._layers import Layer
 from xnorvision.runtime._schema import Ctx, Node, Result, TensorType
 
@@ -26,6 +27,8 @@ MacCount = Callable[[dict[str, Any], TensorType, TensorType], int | None]
 #: the float32 torch twin of the op (NCHW): (node, input tensors, parameters in torch layout) -> tensor.
 #: It is also what ONNX peers run (torch.onnx exports the twin).
 TorchLowering = Callable[[Node, list[Any], dict[str, Any]], Any]
+#: rejects parameter values the op can never sensibly hold (ModelFormatError); shapes are checked already
+ValueCheck = Callable[[Node, Params], None]
 #: the op in an OpenVINO graph (NCHW): (node, input outputs, parameters, first input's type) -> node
 OpenVinoLowering = Callable[[Node, list[Any], Params, TensorType], Any]
 
@@ -35,6 +38,18 @@ def no_macs(attrs: dict[str, Any], t_in: TensorType, t_out: TensorType) -> int:
     return 0
 
 
+def packed_weight_check(channels_attr: str) -> ValueCheck:
+    """A packed ``weight`` has no bits set past the channel count in ``channels_attr``: set bits in the unused
+    high end of the last word would corrupt every dot product."""
+
+    def check(node: Node, p: Params) -> None:
+        c = node.attrs[channels_attr]
+        if c % 64 and np.any(p["weight"][..., -1] >> np.uint64(c % 64)):
+            raise ModelFormatError(f"node {node.name!r}: packed weight has bits set beyond channel {c}")
+
+    return check
+
+
 @dataclass(frozen=True)
 class OpDef:
     """One op: its name as files spell it and every part that knows it.
@@ -42,7 +57,10 @@ class OpDef:
     ``macs`` is :func:`no_macs` for ops whose arithmetic is not counted (elementwise, pooling, reshapes);
     ``kind`` says which total an op's MACs join. ``to_openvino`` is a lowering, or a string saying why the
     op has none (the peer then reports that reason). ``variadic`` ops (``add``, ``concat``) take several
-    inputs.
+    inputs. ``work`` is what the op's time counts as in ``bench model --profile`` ("binary conv" is what
+    runs in the popcount kernels). An undeclared graph output made by a ``probabilities`` op holds
+    probabilities (see :mod:`xnorvision.runtime._outputs`). ``check_values``, where given, rejects
+    parameter values no model can sensibly hold when a file is read or written.
     """
 
     name: str
@@ -53,3 +71,6 @@ class OpDef:
     macs: MacCount = no_macs
     kind: Literal["float", "binary", "bwn"] = "float"
     variadic: bool = False
+    probabilities: bool = False
+    check_values: ValueCheck | None = None
+    work: Literal["binary conv", "float conv", "pack", "pool", "elementwise", "copy"] = field(kw_only=True)

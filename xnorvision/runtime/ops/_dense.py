@@ -8,7 +8,7 @@ import numpy as np
 
 from xnorvision.runtime._layers import BinaryLinear, Layer, Linear
 from xnorvision.runtime._schema import F32, Ctx, Node, ParamSpec, Result, TensorType, scaled_params, words
-from xnorvision.runtime.ops._def import OpDef, Params
+from xnorvision.runtime.ops._def import OpDef, Params, packed_weight_check
 from xnorvision.runtime.ops._lowering import torch_functional, unpack_signs
 from xnorvision.runtime.ops._openvino import affine, ov_ops, per_channel, signs
 
@@ -62,7 +62,9 @@ def _binary_linear_openvino(node: Node, xs: list[Any], p: Params, t_in: TensorTy
 
 
 DEFS = [
-    OpDef("linear", _linear_schema, _linear_layer, _linear_torch, _linear_openvino, dense_macs),
+    OpDef("linear", _linear_schema, _linear_layer, _linear_torch, _linear_openvino, dense_macs,
+          work="float conv"),
     OpDef("binary_linear", _binary_linear_schema, _binary_linear_layer, _binary_linear_torch,
-          _binary_linear_openvino, dense_macs, kind="binary"),
+          _binary_linear_openvino, dense_macs, kind="binary", work="binary conv",
+          check_values=packed_weight_check("in_features")),
 ]

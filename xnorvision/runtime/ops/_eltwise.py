@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from xnorvision.errors import ModelFormatError
 from xnorvision.runtime._layers import Add, Affine, Func, Layer, PReLU, Sign
 from xnorvision.runtime._schema import (
     F32,
@@ -47,6 +48,11 @@ def _batch_norm_schema(ctx: Ctx) -> Result:
     ctx.number("eps", 1e-5)
     c = known_channels(ctx, t)
     return t, {k: ParamSpec(F32, (c,)) for k in ("weight", "bias", "running_mean", "running_var")}
+
+
+def _batch_norm_values(node: Node, p: Params) -> None:
+    if np.any(p["running_var"] + node.attrs.get("eps", 1e-5) <= 0):
+        raise ModelFormatError(f"node {node.name!r}: running_var + eps must be positive")
 
 
 def _batch_norm_torch(node: Node, xs: list[Any], p: dict[str, Any]) -> Any:
@@ -120,25 +126,40 @@ def _add_schema(ctx: Ctx) -> Result:
 
 
 DEFS = [
-    OpDef("sign", _sign_schema, lambda node, p, t_in: Sign(), lambda node, xs, p: torch_sign(xs[0]),
-          lambda node, xs, p, t_in: xs[0]),  # OpenVINO: binarized by the binary layer that reads it
-    OpDef("batch_norm", _batch_norm_schema, lambda node, p, t_in: Affine(p["a"], p["b"]),  # folded a, b
-          _batch_norm_torch, _batch_norm_openvino),
-    OpDef("relu", _float_in, lambda node, p, t_in: Func(lambda xs: np.maximum(xs[0], 0, dtype=np.float32)),
-          lambda node, xs, p: torch_functional().relu(xs[0]), lambda node, xs, p, t_in: ov_ops().relu(xs[0])),
+    OpDef("sign", _sign_schema,
+          layer=lambda node, p, t_in: Sign(),
+          to_torch=lambda node, xs, p: torch_sign(xs[0]),
+          to_openvino=lambda node, xs, p, t_in: xs[0],  # binarized by the binary layer that reads it
+          work="pack"),
+    OpDef("batch_norm", _batch_norm_schema,
+          layer=lambda node, p, t_in: Affine(p["a"], p["b"]),  # a, b: folded at load time
+          to_torch=_batch_norm_torch, to_openvino=_batch_norm_openvino, work="elementwise",
+          check_values=_batch_norm_values),
+    OpDef("relu", _float_in,
+          layer=lambda node, p, t_in: Func(lambda xs: np.maximum(xs[0], 0, dtype=np.float32)),
+          to_torch=lambda node, xs, p: torch_functional().relu(xs[0]),
+          to_openvino=lambda node, xs, p, t_in: ov_ops().relu(xs[0]), work="elementwise"),
     OpDef("sigmoid", _float_in,
-          lambda node, p, t_in: Func(lambda xs: (1.0 / (1.0 + np.exp(-xs[0]))).astype(np.float32)),
-          lambda node, xs, p: _torch().sigmoid(xs[0]), lambda node, xs, p, t_in: ov_ops().sigmoid(xs[0])),
+          layer=lambda node, p, t_in: Func(lambda xs: (1.0 / (1.0 + np.exp(-xs[0]))).astype(np.float32)),
+          to_torch=lambda node, xs, p: _torch().sigmoid(xs[0]),
+          to_openvino=lambda node, xs, p, t_in: ov_ops().sigmoid(xs[0]),
+          work="elementwise", probabilities=True),
     OpDef("hardtanh", _hardtanh_schema, _hardtanh_layer,
-          lambda node, xs, p: torch_functional().hardtanh(xs[0], node.attrs.get("min_val", -1.0),
-                                                          node.attrs.get("max_val", 1.0)),
-          _hardtanh_openvino),
-    OpDef("prelu", _prelu_schema, lambda node, p, t_in: PReLU(p["weight"]),
-          lambda node, xs, p: torch_functional().prelu(xs[0], p["weight"]), _prelu_openvino),
-    OpDef("add", _add_schema, lambda node, p, t_in: Add(), lambda node, xs, p: xs[0] + xs[1],
-          lambda node, xs, p, t_in: ov_ops().add(xs[0], xs[1]), variadic=True),
+          to_torch=lambda node, xs, p: torch_functional().hardtanh(xs[0], node.attrs.get("min_val", -1.0),
+                                                                   node.attrs.get("max_val", 1.0)),
+          to_openvino=_hardtanh_openvino, work="elementwise"),
+    OpDef("prelu", _prelu_schema,
+          layer=lambda node, p, t_in: PReLU(p["weight"]),
+          to_torch=lambda node, xs, p: torch_functional().prelu(xs[0], p["weight"]),
+          to_openvino=_prelu_openvino, work="elementwise"),
+    OpDef("add", _add_schema,
+          layer=lambda node, p, t_in: Add(),
+          to_torch=lambda node, xs, p: xs[0] + xs[1],
+          to_openvino=lambda node, xs, p, t_in: ov_ops().add(xs[0], xs[1]),
+          variadic=True, work="elementwise"),
     OpDef("softmax", _softmax_schema,
-          lambda node, p, t_in: Func(lambda xs: softmax(xs[0]).astype(np.float32)),
-          lambda node, xs, p: _torch().softmax(xs[0], 1),
-          lambda node, xs, p, t_in: ov_ops().softmax(xs[0], 1)),  # the channel axis, last in NHWC
+          layer=lambda node, p, t_in: Func(lambda xs: softmax(xs[0]).astype(np.float32)),
+          to_torch=lambda node, xs, p: _torch().softmax(xs[0], 1),
+          to_openvino=lambda node, xs, p, t_in: ov_ops().softmax(xs[0], 1),  # the channel axis, last in NHWC
+          work="elementwise", probabilities=True),
 ]

@@ -64,8 +64,8 @@ def _global_avgpool_openvino(node: Node, xs: list[Any], p: Params, t_in: TensorT
 
 
 DEFS = [
-    OpDef("maxpool2d", _pool_schema(None), _pool_layer, _maxpool_torch, _pool_openvino),
-    OpDef("avgpool2d", _pool_schema("float"), _pool_layer, _avgpool_torch, _pool_openvino),
+    OpDef("maxpool2d", _pool_schema(None), _pool_layer, _maxpool_torch, _pool_openvino, work="pool"),
+    OpDef("avgpool2d", _pool_schema("float"), _pool_layer, _avgpool_torch, _pool_openvino, work="pool"),
     OpDef("global_avgpool", _global_avgpool_schema, _global_avgpool_layer,
-          lambda node, xs, p: xs[0].mean((2, 3)), _global_avgpool_openvino),
+          lambda node, xs, p: xs[0].mean((2, 3)), _global_avgpool_openvino, work="pool"),
 ]
