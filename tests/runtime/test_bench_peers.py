@@ -70,6 +70,17 @@ def test_an_openvino_graph_that_computes_something_else_is_an_error_row(tmp_path
 
 
 @pytest.mark.skipif(find_spec("openvino") is None, reason="openvino is not installed")
+def test_an_op_without_an_openvino_lowering_is_a_row_with_its_reason(tmp_path, monkeypatch) -> None:
+    model, _ = _model(tmp_path)
+    monkeypatch.setitem(OPS, "hardtanh", dataclasses.replace(OPS["hardtanh"], to_openvino="no clamp op"))
+    rows = {r["name"]: r for r in bench_model(model.path, seconds=0.05)["runtimes"]}
+    assert rows["openvino-binary"]["images_per_s"] is None
+    note = "unsupported: op 'hardtanh' has no OpenVINO lowering: no clamp op"
+    assert rows["openvino-binary"]["note"] == note
+    assert rows["xnorvision"]["images_per_s"] > 0
+
+
+@pytest.mark.skipif(find_spec("openvino") is None, reason="openvino is not installed")
 def test_channels_openvino_cannot_sum_are_refused(tmp_path: Path) -> None:
     """graphs.chain has a 70-channel binary conv: OpenVINO's u1 kernel would sum it wrongly."""
     model, _ = _model(tmp_path, graphs.chain)
