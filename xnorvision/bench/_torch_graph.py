@@ -1,8 +1,9 @@
 """The float32 baseline: the same .xnv graph as a torch module (NCHW), binary values as float ±1.
 
 It is what the same network costs when run the usual way, in float, so the speed-up that ``bench model``
-reports compares like with like. It also gives an independent implementation of every op, which the
-tests use to check the runtime end to end. torch is imported lazily: only the benchmark needs it.
+reports compares like with like. Each op's part is its record's ``to_torch`` (:mod:`xnorvision.runtime.ops`),
+an independent implementation the tests use to check the runtime end to end. torch is imported lazily:
+only the benchmark needs it.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def build_torch_module(model: XnvFile) -> Any:
         def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
             env = {"input": x}
             for node, params in self.steps:
-                env[node.name] = _run(node, [env[i] for i in node.inputs], params)
+                env[node.name] = OPS[node.op].to_torch(node, [env[i] for i in node.inputs], params)
             return [env[o] for o in model.outputs]
 
     return Graph().eval()
@@ -53,7 +54,3 @@ def _param_tensors(node: Node, model: XnvFile) -> dict[str, Any]:
             a = a.transpose(0, 3, 1, 2)
         out[pname] = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
     return out
-
-
-def _run(node: Node, xs: list[Any], p: dict[str, Any]) -> Any:
-    return OPS[node.op].to_torch(node, xs, p)
