@@ -128,4 +128,5 @@ def test_a_run_preempted_in_one_step_does_not_move_the_profile(tmp_path: Path) -
 
     model._steps[3] = (name, inputs, preempted)
     p = profile_model(model, x, seconds=0.3, ceiling_repeats=2)
-    assert p["runs"] >= 3 and p["layers"][3]["ms"] < 50 and p["total_ms"] < 100
+    # a mean would put at least 400/3 ms on the step; the median keeps its own time (any machine, qemu too)
+    assert p["runs"] >= 3 and p["layers"][3]["ms"] < 100
