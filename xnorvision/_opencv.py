@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import cv2
+
+from xnorvision.errors import XnorvisionError
 
 
 @contextmanager
@@ -20,3 +23,15 @@ def opencv_log_level(level: int) -> Iterator[None]:
         yield
     finally:
         cv2.utils.logging.setLogLevel(previous)
+
+
+def opencv_name(path: str | os.PathLike[str]) -> str:
+    """The file name (or URL) to hand OpenCV, which crashes the process (a segfault) on a Python str it
+    cannot encode as UTF-8, as a non-UTF-8 file name arrives. Every name given to ``cv2`` passes here."""
+    name = os.fspath(path)
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise XnorvisionError(f"{name!r}: OpenCV cannot open a file whose name is not valid UTF-8; "
+                              "rename it") from None
+    return name

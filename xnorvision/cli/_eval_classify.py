@@ -10,6 +10,7 @@ import cv2
 import typer
 from typer import Option as Opt
 
+from xnorvision._opencv import opencv_name
 from xnorvision._outputs import check_outputs, check_writable
 from xnorvision.cli._apps import eval_app, threads_option
 from xnorvision.errors import XnorvisionError
@@ -61,6 +62,6 @@ def eval_classify(
     if confusion is not None:
         confusion.parent.mkdir(parents=True, exist_ok=True)
         img = confusion_image(np.asarray(report.confusion), aligned.names)
-        if not cv2.imwrite(str(confusion), img):
+        if not cv2.imwrite(opencv_name(confusion), img):
             raise XnorvisionError(f"cannot write {confusion}")
         typer.echo(f"wrote {confusion}")

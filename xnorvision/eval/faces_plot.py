@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from xnorvision._opencv import opencv_name
 from xnorvision.errors import XnorvisionError
 from xnorvision.eval.faces import FaceResult
 
@@ -53,7 +54,7 @@ def _legend(canvas: np.ndarray, size: int, i: int, colour: tuple[int, int, int],
 def _write(canvas: np.ndarray, path: str | Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), canvas):
+    if not cv2.imwrite(opencv_name(path), canvas):
         raise XnorvisionError(f"cannot write plot: {path}")
 
 

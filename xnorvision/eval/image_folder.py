@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from xnorvision._opencv import opencv_name
 from xnorvision.errors import XnorvisionError
 
 __all__ = ["is_image_folder", "read_image_folder"]
@@ -49,7 +50,7 @@ def read_image_folder(
         if not files:
             raise XnorvisionError(f"{folder}: no images ({', '.join(sorted(SUFFIXES))})")
         for f in files:
-            img = cv2.imread(str(f), cv2.IMREAD_COLOR)
+            img = cv2.imread(opencv_name(f), cv2.IMREAD_COLOR)
             if img is None:
                 raise XnorvisionError(f"{f}: cannot read this image")
             images.append(img if size is None else cv2.resize(img, size, interpolation=cv2.INTER_AREA))

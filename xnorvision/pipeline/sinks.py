@@ -18,6 +18,7 @@ from typing import IO, Protocol, runtime_checkable
 import cv2
 import numpy as np
 
+from xnorvision._opencv import opencv_name
 from xnorvision._outputs import check_writable
 from xnorvision.errors import SinkError
 from xnorvision.pipeline.draw import annotate, overlay_text
@@ -78,7 +79,7 @@ class VideoSink:
         if self._writer is None:
             fourcc = cv2.VideoWriter_fourcc(*VIDEO_CODECS[self.path.suffix.lower()])
             self._size = (img.shape[1], img.shape[0])
-            self._writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, self._size)
+            self._writer = cv2.VideoWriter(opencv_name(self.path), fourcc, self.fps, self._size)
             if not self._writer.isOpened():
                 raise SinkError(f"--save {self.path}: OpenCV cannot write this video type here; try .avi")
         img = fit_frame(img, self._size)
@@ -106,7 +107,7 @@ class VideoSink:
 
 def _plays(path: Path) -> bool:
     """Whether the video opens and its first frame decodes (an MP4 without its index does not open)."""
-    cap = cv2.VideoCapture(str(path))
+    cap = cv2.VideoCapture(opencv_name(path))
     try:
         return cap.isOpened() and cap.grab()
     finally:

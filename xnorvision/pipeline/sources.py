@@ -16,7 +16,7 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
-from xnorvision._opencv import opencv_log_level
+from xnorvision._opencv import opencv_log_level, opencv_name
 from xnorvision.errors import PLUGIN_FAILURES, FramesSkipped, SourceError, XnorvisionError
 from xnorvision.pipeline.guard import GuardedSource
 from xnorvision.pipeline.streams import StreamSource
@@ -168,7 +168,7 @@ def check_readable(path: Path) -> None:
 
 def open_video(path: Path) -> CaptureSource:
     check_readable(path)
-    cap = cv2.VideoCapture(str(path))
+    cap = cv2.VideoCapture(opencv_name(path))
     ok = cap.isOpened() and cap.grab()
     if not ok:
         cap.release()
@@ -200,7 +200,7 @@ class ImageFilesSource:
         path = self.paths[self._next]
         self._next += 1
         with opencv_log_level(cv2.utils.logging.LOG_LEVEL_ERROR):  # our message below says it better
-            frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            frame = cv2.imread(opencv_name(path), cv2.IMREAD_COLOR)
         if frame is None:
             try:
                 check_readable(path)
