@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import cv2
+import numpy as np
 
 from xnorvision.errors import XnorvisionError
 
@@ -35,3 +36,16 @@ def opencv_name(path: str | os.PathLike[str]) -> str:
         raise XnorvisionError(f"{name!r}: OpenCV cannot open a file whose name is not valid UTF-8; "
                               "rename it") from None
     return name
+
+
+def encode_image(path: str | os.PathLike[str], image: np.ndarray) -> bytes:
+    """``image`` in the format the suffix of ``path`` names (.png, .jpg...), to write with ``write_file``
+    (``cv2.imwrite`` would leave a half-written file on a full disk, and fails with OpenCV's own error)."""
+    suffix = os.path.splitext(os.fspath(path))[1].lower()
+    try:
+        ok, data = cv2.imencode(suffix, image) if suffix else (False, None)
+    except cv2.error:
+        ok = False
+    if not ok:
+        raise XnorvisionError(f"{os.fspath(path)}: not an image type OpenCV writes; use .png or .jpg")
+    return data.tobytes()

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from xnorvision._replace import write_file
 from xnorvision.errors import XnorvisionError
 
 Report = dict[str, Any]
@@ -160,5 +161,5 @@ def regenerate(markdown: Path) -> int:
 
     new, count = _BLOCK.subn(rebuild, text)
     if new != text:
-        markdown.write_text(new, encoding="utf-8")
+        write_file(markdown, new.encode("utf-8"))  # a full disk must not cut a README in half
     return count

@@ -11,9 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from tests.cli.conftest import write_video
+from xnorvision.testing import write_tiny_model
 
 
 def xnorvision(*argv: str | bytes, cwd: Path | None = None) -> tuple[int, str]:
@@ -63,3 +66,58 @@ def test_opencv_and_ffmpeg_log_nothing_before_the_error_line(tmp_path: Path, dam
     video.write_bytes(b"" if damage == "empty" else data[: len(data) // 2])
     line = only_error_line(*xnorvision("run", "--headless", "--source", str(video)))
     assert "cannot decode video" in line
+
+
+def classify_set(tmp_path: Path) -> dict[str, Path]:
+    """A 2-class model and an image folder it can score (what eval classify and train take)."""
+    for label in ("cat", "dog"):
+        (tmp_path / "data" / label).mkdir(parents=True)
+        cv2.imwrite(str(tmp_path / "data" / label / "a.png"), np.full((16, 16, 3), 90, np.uint8))
+    return {"model": write_tiny_model(tmp_path / "m.xnv", labels=("cat", "dog")), "data": tmp_path / "data"}
+
+
+def test_an_image_folder_data_set_holding_a_fifo_does_not_hang(tmp_path: Path) -> None:
+    model = classify_set(tmp_path)["model"]
+    os.mkfifo(tmp_path / "data" / "dog" / "b.png")  # imread would wait forever for a writer
+    code, err = xnorvision("eval", "classify", "--model", str(model), "--data", str(tmp_path / "data"))
+    assert code == 0 and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("argv", [
+    ("run", "--headless", "--source", "synth:2", "--save", "{fifo}.mp4"),
+    ("run", "--headless", "--source", "synth:2", "--save", "{loop}"),
+    ("run", "--headless", "--source", "synth:2", "--save-json", "{loop}"),
+    ("bench", "model", "--reference", "vgg-small", "--seconds", "0.1", "--json", "{fifo}.json"),
+    ("bench", "model", "--reference", "vgg-small", "--seconds", "0.1", "--json", "/dev/full"),
+    ("model", "convert", "{model}", "--out", "{loop}"),
+    ("model", "reference", "vgg-small", "--out", "/proc/version"),
+    ("eval", "classify", "--model", "{model}", "--data", "{data}", "--json", "/dev/full"),
+    ("eval", "classify", "--model", "{model}", "--data", "{data}", "--json", "{loop}"),
+    ("eval", "classify", "--model", "{model}", "--data", "{data}", "--confusion", "{out}.txt"),
+    ("eval", "classify", "--model", "{model}", "--data", "{data}", "--confusion", "/dev/zero"),
+], ids=lambda argv: " ".join(argv[:2] + argv[-2:]))
+def test_an_output_that_cannot_be_a_file_is_one_line(tmp_path: Path, argv: tuple[str, ...]) -> None:
+    """A FIFO (which blocked the writer), a device, a symlink loop, a place no file can be made, a type
+    OpenCV does not write: each was a hang or an internal error."""
+    if "/proc/version" in argv and not Path("/proc/version").is_file():
+        pytest.skip("no /proc")
+    names = {"fifo": tmp_path / "fifo", "loop": tmp_path / "loop", "out": tmp_path / "out",
+             **classify_set(tmp_path)}
+    for suffix in (".mp4", ".json"):
+        os.mkfifo(tmp_path / f"fifo{suffix}")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    only_error_line(*xnorvision(*(a.format(**names) for a in argv)))
+
+
+@pytest.mark.parametrize("argv", [
+    ("model", "reference", "vgg-small", "--out", "{tmp}/r.xnv", "--seed", "-1"),
+    ("train", "--data", "{data}", "--out", "{tmp}/run", "--seed", "99999999999999999999"),
+    ("train", "--data", "{data}", "--out", "{tmp}/run", "--width", "99999999999999999999"),
+    ("bench", "model", "--reference", "vgg-small", "--batch", "100000"),
+    ("bench", "model", "faces-proposal", "--seconds", "0.1", "--height", "99999999", "--width", "99999999"),
+], ids=lambda argv: " ".join(argv[:2] + argv[-2:]))
+def test_a_number_out_of_range_is_one_line(tmp_path: Path, argv: tuple[str, ...]) -> None:
+    """Seeds numpy refuses or torch overflows on, a width torch fails on in C++, sizes that were a
+    MemoryError: each was an internal error (or a native backtrace)."""
+    data = classify_set(tmp_path)["data"]
+    only_error_line(*xnorvision(*(a.format(tmp=tmp_path, data=data) for a in argv)))

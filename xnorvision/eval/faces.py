@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from xnorvision._opencv import opencv_log_level, opencv_name
+from xnorvision._replace import write_file
 from xnorvision.detect import Detections, box_iou
 from xnorvision.errors import XnorvisionError
 from xnorvision.eval.corruptions import CORRUPTIONS
@@ -317,7 +318,7 @@ def write_json(results: Sequence[FaceResult], path: str | Path, **settings: obje
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     doc = {"results": [r.to_json() for r in results], **settings}
-    path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    write_file(path, (json.dumps(doc, indent=2, default=str) + "\n").encode())
 
 
 def _xyxy(xywh: np.ndarray) -> np.ndarray:

@@ -141,7 +141,7 @@ class JsonlSink:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        check_writable("--save-json", self.path, make_folders=False, error=SinkError)
+        check_writable("--save-json", self.path, make_folders=False, stream=True, error=SinkError)
         try:
             self._file: IO[bytes] | None = self.path.open("wb", buffering=0)
         except OSError as exc:
