@@ -134,6 +134,8 @@ def _load(path: Path) -> Report:
         raise XnorvisionError(f"cannot read report {path}: {exc.strerror}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise XnorvisionError(f"report {path} is not JSON: {exc}") from None
+    except RecursionError:  # json's decoder recurses per level: "[[[[...]]]]" is not a report
+        raise XnorvisionError(f"report {path} is not a report: its JSON is nested too deeply") from None
     if not isinstance(data, dict):
         raise XnorvisionError(f"report {path} is not a JSON object")
     return data
@@ -153,7 +155,12 @@ def render_block(kind: str, paths: Sequence[Path]) -> str:
 
 def regenerate(markdown: Path) -> int:
     """Rebuild every table block of ``markdown`` in place; returns how many blocks were rebuilt."""
-    text = markdown.read_text(encoding="utf-8")
+    try:
+        text = markdown.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise XnorvisionError(f"{markdown} is not UTF-8 text (a Markdown file?)") from None
+    except OSError as exc:
+        raise XnorvisionError(f"cannot read {markdown}: {exc.strerror}") from None
 
     def rebuild(match: re.Match[str]) -> str:
         paths = [markdown.parent / p for p in match["paths"].split()]

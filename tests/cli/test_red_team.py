@@ -121,3 +121,24 @@ def test_a_number_out_of_range_is_one_line(tmp_path: Path, argv: tuple[str, ...]
     MemoryError: each was an internal error (or a native backtrace)."""
     data = classify_set(tmp_path)["data"]
     only_error_line(*xnorvision(*(a.format(tmp=tmp_path, data=data) for a in argv)))
+
+
+@pytest.mark.parametrize("damage", ["markdown not UTF-8", "report nested too deeply"])
+def test_tables_on_a_damaged_file_is_one_line(tmp_path: Path, damage: str) -> None:
+    md = tmp_path / "README.md"
+    if damage == "markdown not UTF-8":
+        md.write_bytes(b"\xff\xfe<!-- table eval-faces: r.json -->\n<!-- /table -->\n")
+    else:
+        (tmp_path / "r.json").write_text("[" * 100_000 + "]" * 100_000)
+        md.write_text("<!-- table eval-faces: r.json -->\nkeep\n<!-- /table -->\n")
+    before = md.read_bytes()
+    only_error_line(*xnorvision("tables", str(md)))
+    assert md.read_bytes() == before
+
+
+def test_a_pickled_checkpoint_is_one_line_without_torch_warnings(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    pickled = tmp_path / "c.pt"
+    pickled.write_bytes(__import__("pickle").dumps({"a": 1}))
+    line = only_error_line(*xnorvision("export", str(pickled), "--out", str(tmp_path / "m.xnv")))
+    assert "not a checkpoint written by xnorvision train" in line

@@ -9,7 +9,6 @@ import typer
 from typer import Option as Opt
 
 from xnorvision._outputs import check_outputs, check_writable
-from xnorvision._replace import check_regular_target
 from xnorvision.cli._apps import FLOAT_STORAGE_HELP, MAX_SEED, app, threads_option
 from xnorvision.errors import XnorvisionError
 
@@ -71,7 +70,7 @@ def train(
     outputs = [out / "checkpoint.pt", out / "model.xnv"]
     check_outputs([("--data", data), ("--teacher", teacher)], [(p.name, p) for p in outputs])
     for path in outputs:  # refused now rather than after the first epoch
-        check_regular_target(path)
+        check_writable("--out", path)
     import torch
 
     from xnorvision.train.export import export_checkpoint
