@@ -142,3 +142,13 @@ def test_a_pickled_checkpoint_is_one_line_without_torch_warnings(tmp_path: Path)
     pickled.write_bytes(__import__("pickle").dumps({"a": 1}))
     line = only_error_line(*xnorvision("export", str(pickled), "--out", str(tmp_path / "m.xnv")))
     assert "not a checkpoint written by xnorvision train" in line
+
+
+@pytest.mark.parametrize("damage", ["not an image", "truncated"])
+def test_a_bad_single_image_is_the_only_line(tmp_path: Path, damage: str) -> None:
+    """Decoded when the source opens, like a video's first frame: no "-> no pipeline" line before it."""
+    png = cv2.imencode(".png", np.zeros((30, 30, 3), np.uint8))[1].tobytes()
+    image = tmp_path / "a.png"
+    image.write_bytes(os.urandom(300) if damage == "not an image" else png[:40])
+    line = only_error_line(*xnorvision("run", "--headless", "--source", str(image)))
+    assert "not an image or corrupt" in line
