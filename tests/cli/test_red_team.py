@@ -152,3 +152,25 @@ def test_a_bad_single_image_is_the_only_line(tmp_path: Path, damage: str) -> Non
     image.write_bytes(os.urandom(300) if damage == "not an image" else png[:40])
     line = only_error_line(*xnorvision("run", "--headless", "--source", str(image)))
     assert "not an image or corrupt" in line
+
+
+def test_json_lines_into_a_fifo_nobody_reads_is_one_line_not_a_hang(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "lines")
+    line = only_error_line(*xnorvision("run", "--headless", "--source", "synth:2", "--save-json",
+                                       str(tmp_path / "lines")))
+    assert "no program is reading this FIFO" in line
+
+
+def test_json_lines_into_a_fifo_reach_its_reader(tmp_path: Path) -> None:
+    fifo = tmp_path / "lines"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+    try:
+        for _ in range(100):  # until cat has opened its end
+            code, err = xnorvision("run", "--headless", "--source", "synth:3", "--save-json", str(fifo))
+            if "no program is reading" not in err:
+                break
+        assert code == 0, err
+        assert len(reader.communicate(timeout=30)[0].splitlines()) == 3
+    finally:
+        reader.kill()

@@ -8,6 +8,7 @@ raises :class:`SinkError` naming the file, which stops the run; the file keeps e
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -135,6 +136,14 @@ class ProgressSink:
         pass
 
 
+def _open_stream(path: Path) -> IO[bytes]:
+    """``path`` opened for writing, unbuffered. Opened non-blocking, so a FIFO no program reads is an
+    error (ENXIO) instead of a wait for ever; writes then block as usual (a slow reader holds the run)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NONBLOCK, 0o666)
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "wb", buffering=0)
+
+
 class JsonlSink:
     """One JSON object per processed frame, each line handed to the OS whole, so an interrupted run leaves
     whole lines; a failed write (a full disk) cuts the file back to its last whole line and stops the run."""
@@ -143,9 +152,11 @@ class JsonlSink:
         self.path = Path(path)
         check_writable("--save-json", self.path, make_folders=False, stream=True, error=SinkError)
         try:
-            self._file: IO[bytes] | None = self.path.open("wb", buffering=0)
+            self._file: IO[bytes] | None = _open_stream(self.path)
         except OSError as exc:
-            raise SinkError(f"--save-json {self.path}: {exc.strerror}; choose another path") from exc
+            reason = ("no program is reading this FIFO; start the reader first" if exc.errno == errno.ENXIO
+                      else f"{exc.strerror}; choose another path")
+            raise SinkError(f"--save-json {self.path}: {reason}") from exc
         self.lines = 0
         self._whole = 0  # bytes of the whole lines written
 
