@@ -68,6 +68,7 @@ class VideoSink:
     def __init__(self, path: str | Path, fps: float | None = None) -> None:
         self.path = Path(path)
         check_writable("--save", self.path, make_folders=False, error=SinkError)
+        opencv_name(self.path)  # a name OpenCV cannot take is refused now, not at the first frame
         if self.path.suffix.lower() not in VIDEO_CODECS:
             raise SinkError(f"--save {self.path}: unknown video type; use one of {', '.join(VIDEO_CODECS)}")
         self.fps = fps or 30.0
