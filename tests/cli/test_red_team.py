@@ -7,8 +7,10 @@ Each case runs the real console entry point in a subprocess, so a segfault is a 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -172,3 +174,33 @@ def test_json_lines_into_a_fifo_reach_its_reader(tmp_path: Path) -> None:
         assert len(reader.communicate(timeout=30)[0].splitlines()) == 3
     finally:
         reader.kill()
+
+
+def _catches(pid: int, sig: int) -> bool:
+    """Whether process ``pid`` has a handler installed for ``sig`` (Linux: the SigCgt mask)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    mask = int(next(x for x in status.splitlines() if x.startswith("SigCgt:")).split()[1], 16)
+    return bool(mask >> (sig - 1) & 1)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the signal mask from /proc")
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
+def test_a_stop_signal_ends_any_command_like_ctrl_c(tmp_path: Path, sig: str) -> None:
+    """Not only `run`: `bench model` (here) or `eval` killed by a service manager exits 130, its cleanup
+    run and its output untouched, instead of dying by the signal (143/129) with temporary files left."""
+    report = tmp_path / "bench.json"
+    cmd = [sys.executable, "-c", "from xnorvision.cli import main; main()", "bench", "model", "--reference",
+           "vgg-small", "--seconds", "60", "--json", str(report)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        number = getattr(signal, sig)
+        deadline = time.monotonic() + 30
+        while not _catches(proc.pid, number) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        time.sleep(1.0)  # into the benchmark
+        proc.send_signal(number)
+        err = proc.communicate(timeout=30)[1].decode()
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and err.strip() == "interrupted", (proc.returncode, err)
+    assert list(tmp_path.iterdir()) == []  # no report, no temporary file
