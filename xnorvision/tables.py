@@ -127,7 +127,16 @@ RENDERERS: dict[str, Callable[[Sequence[Report]], str]] = {
 }
 
 
+#: the largest report read: the commands write a few KB; /dev/zero or a wrong file would fill the memory
+MAX_REPORT_BYTES = 64 * 2**20
+
+
 def _load(path: Path) -> Report:
+    """One JSON report: a regular file (a FIFO would block for ever) of at most ``MAX_REPORT_BYTES``."""
+    if path.exists() and not path.is_file():
+        raise XnorvisionError(f"report {path} is not a regular file (a device, a pipe or a folder)")
+    if path.is_file() and path.stat().st_size > MAX_REPORT_BYTES:
+        raise XnorvisionError(f"report {path} is larger than {MAX_REPORT_BYTES >> 20} MB: not a report")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:

@@ -123,14 +123,19 @@ def test_a_number_out_of_range_is_one_line(tmp_path: Path, argv: tuple[str, ...]
     only_error_line(*xnorvision(*(a.format(tmp=tmp_path, data=data) for a in argv)))
 
 
-@pytest.mark.parametrize("damage", ["markdown not UTF-8", "report nested too deeply"])
+@pytest.mark.parametrize("damage", ["markdown not UTF-8", "report nested too deeply", "report a FIFO",
+                                    "report /dev/zero"])
 def test_tables_on_a_damaged_file_is_one_line(tmp_path: Path, damage: str) -> None:
+    """Each was an internal error, a hang (a FIFO) or a read until the memory ran out (/dev/zero)."""
     md = tmp_path / "README.md"
+    report = {"report a FIFO": "r.fifo", "report /dev/zero": "/dev/zero"}.get(damage, "r.json")
     if damage == "markdown not UTF-8":
         md.write_bytes(b"\xff\xfe<!-- table eval-faces: r.json -->\n<!-- /table -->\n")
     else:
+        if damage == "report a FIFO":
+            os.mkfifo(tmp_path / report)
         (tmp_path / "r.json").write_text("[" * 100_000 + "]" * 100_000)
-        md.write_text("<!-- table eval-faces: r.json -->\nkeep\n<!-- /table -->\n")
+        md.write_text(f"<!-- table eval-faces: {report} -->\nkeep\n<!-- /table -->\n")
     before = md.read_bytes()
     only_error_line(*xnorvision("tables", str(md)))
     assert md.read_bytes() == before
