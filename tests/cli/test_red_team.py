@@ -209,3 +209,12 @@ def test_a_stop_signal_ends_any_command_like_ctrl_c(tmp_path: Path, sig: str) ->
         proc.kill()
     assert proc.returncode == 130 and err.strip() == "interrupted", (proc.returncode, err)
     assert list(tmp_path.iterdir()) == []  # no report, no temporary file
+
+
+def test_a_teacher_the_recipe_does_not_use_is_refused_not_ignored(tmp_path: Path) -> None:
+    """`train --teacher /dev/zero` (or a missing file) on a recipe without a teacher trained and exit 0."""
+    pytest.importorskip("torch")
+    data = classify_set(tmp_path)["data"]
+    line = only_error_line(*xnorvision("train", "--data", str(data), "--out", str(tmp_path / "run"),
+                                       "--teacher", str(tmp_path / "missing.pt"), "--epochs", "1"))
+    assert "uses no teacher" in line and not (tmp_path / "run" / "model.xnv").exists()

@@ -90,6 +90,10 @@ def train(
             batch_size=batch_size, seed=seed)
     except KeyError as exc:
         raise XnorvisionError(str(exc.args[0])) from None
+    if teacher is not None and not r.needs_teacher():  # was ignored, whatever file it named
+        users = ", ".join(n for n in RECIPE_NAMES if "teacher" in n or "distill" in n)
+        raise XnorvisionError(f"--teacher: recipe {r.name} uses no teacher; drop it, or pick one that does "
+                              f"({users})")
     result = run(r, data, out, device=device, resume=resume, teacher=teacher, limit=limit)
     if result.history:
         last = result.history[-1]
