@@ -6,7 +6,9 @@ bits (+1) once; work items are (block of 32 output channels) x (range of 4-pixel
 interleaves its block's weights into a thread-local, L1-sized buffer, runs the SIMD microkernel of
 ``xnv_simd.h`` on every tile (a direct convolution: no im2col), and its epilogue turns popcounts into ±1
 dot products, subtracts the padded taps for zero padding (Larq Compute Engine's correction), and writes
-int32, ``scale * acc + bias`` in float32, or packed sign bits through an exact integer threshold.
+int32, ``scale * acc + bias`` in float32, or packed sign bits through an exact integer threshold. The float
+epilogue may go on (Bi-Real's step between two binary convs, fused at load time): add a residual tensor,
+apply PReLU, and write the packed signs of the result beside it, for the next binary conv.
 Arguments are validated by ``xnorvision.kernels``; this module trusts them.
 """
 
@@ -25,12 +27,15 @@ cdef extern from "xnv_simd.h" nogil:
                                    int wc, int32_t k, int32_t **out, int npx)
     ctypedef uint32_t (*xnv_signbits_t)(const int32_t *acc, const int32_t *thr)
     ctypedef void (*xnv_affine_t)(const int32_t *acc, const float *scale, const float *bias, float *out)
+    ctypedef uint32_t (*xnv_epilogue_t)(const int32_t *acc, const float *scale, const float *bias,
+                                        const float *r, const float *a, float *out, int n, int *nan)
     enum:
         XNV_BLK
         XNV_TILE
     xnv_ukernel_t xnv_ukernel(int path)
     xnv_signbits_t xnv_signbits(int path)
     xnv_affine_t xnv_affine(int path)
+    xnv_epilogue_t xnv_epilogue(int path)
     double xnv_peak(int path, int64_t iters, uint64_t *checksum)
 
 cdef enum:
@@ -49,6 +54,7 @@ cdef struct Conv:
     xnv_ukernel_t uk
     xnv_signbits_t signbits
     xnv_affine_t affine
+    xnv_epilogue_t epilogue
     void *out
     const float *scale
     const float *bias
@@ -56,6 +62,10 @@ cdef struct Conv:
     const uint32_t *flipbits  # per block: channels whose sign test is inverted (negative scale)
     const uint64_t *wprep    # weights interleaved ahead of time (``prepare``), or NULL: per item
     const int32_t *tsprep    # their tap sums
+    const float *residual    # float epilogue: added after the affine [N,Ho,Wo,O], or NULL
+    const float *slope       # then PReLU with this per-channel slope, or NULL
+    uint32_t *bits           # and the result's packed signs [N,Ho,Wo,ceil(O/64)], or NULL
+    int *nans                # per thread: NaN results seen (their sign is undefined)
 
 
 cdef inline bint _affine_negative(float s, int32_t a, float b) noexcept nogil:
@@ -136,7 +146,7 @@ cdef inline void _correct_border(const Conv *cv, int oy, int ox, int32_t *acc, c
 
 
 cdef inline void _epilogue(const Conv *cv, int blk, int64_t pix, int oy, int ox, int32_t *acc,
-                           const int32_t *tapsum, bint direct) noexcept nogil:
+                           const int32_t *tapsum, bint direct, int *nans) noexcept nogil:
     """Finish one pixel of a block: ``acc`` is the tile row, or the output itself when ``direct``."""
     cdef int o0 = blk * XNV_BLK, c
     cdef int nc = min(<int>XNV_BLK, cv.o - o0)
@@ -144,6 +154,7 @@ cdef inline void _epilogue(const Conv *cv, int blk, int64_t pix, int oy, int ox,
     cdef float *of
     cdef const float *sc
     cdef const float *bi
+    cdef uint32_t signs
     if cv.zero_pad:
         _correct_border(cv, oy, ox, acc, tapsum)
     if direct:
@@ -156,7 +167,12 @@ cdef inline void _epilogue(const Conv *cv, int blk, int64_t pix, int oy, int ox,
         of = <float *>cv.out + pix * cv.o + o0
         sc = cv.scale + o0
         bi = cv.bias + o0
-        if nc == XNV_BLK:
+        if cv.residual != NULL or cv.slope != NULL or cv.bits != NULL:
+            signs = cv.epilogue(acc, sc, bi, NULL if cv.residual == NULL else cv.residual + pix * cv.o + o0,
+                                NULL if cv.slope == NULL else cv.slope + o0, of, nc, nans)
+            if cv.bits != NULL:
+                cv.bits[pix * cv.owords32 + blk] = signs
+        elif nc == XNV_BLK:
             cv.affine(acc, sc, bi, of)
         else:
             for c in range(nc):
@@ -166,7 +182,8 @@ cdef inline void _epilogue(const Conv *cv, int blk, int64_t pix, int oy, int ox,
         (<uint32_t *>cv.out)[pix * cv.owords32 + blk] = cv.signbits(acc, cv.thr + o0) ^ cv.flipbits[blk]
 
 
-cdef void _run_item(const Conv *cv, int64_t item, uint64_t *wbuf, int32_t *tapsum, int32_t *tile) noexcept nogil:
+cdef void _run_item(const Conv *cv, int64_t item, uint64_t *wbuf, int32_t *tapsum, int32_t *tile,
+                    int *nans) noexcept nogil:
     cdef int blk = <int>(item // cv.nchunks)
     cdef int64_t chunk = item % cv.nchunks
     cdef int64_t t0 = cv.ntiles * chunk // cv.nchunks, t1 = cv.ntiles * (chunk + 1) // cv.nchunks
@@ -206,7 +223,7 @@ cdef void _run_item(const Conv *cv, int64_t item, uint64_t *wbuf, int32_t *tapsu
                     n = n + 1
         cv.uk(xp, wbuf, cv.tapoff, cv.ntaps, cv.wc, k, op, npx)
         for p in range(npx):
-            _epilogue(cv, blk, t * XNV_TILE + p, oys[p], oxs[p], op[p], tapsum, direct)
+            _epilogue(cv, blk, t * XNV_TILE + p, oys[p], oxs[p], op[p], tapsum, direct, nans)
 
 
 cdef void _pad_input(const uint64_t *x, uint64_t *xp, int64_t n, int h, int w, int wc, int ph, int pw,
@@ -226,12 +243,15 @@ cdef void _pad_input(const uint64_t *x, uint64_t *xp, int64_t n, int h, int w, i
 
 
 def conv(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bint zero_pad, int ho, int wo,
-         int mode, cnp.ndarray scale, cnp.ndarray bias, int path, int nthreads, tuple prepared=None):
+         int mode, cnp.ndarray scale, cnp.ndarray bias, int path, int nthreads, tuple prepared=None,
+         cnp.ndarray residual=None, cnp.ndarray slope=None, bint signs=False):
     """Binary convolution of packed ``x`` [N,H,W,wc] with packed ``w`` [O,kh,kw,wc] (arguments pre-checked).
 
     ``prepared``: ``prepare(w, c_in, path)`` of the same ``w`` and ``c_in``, to skip interleaving weights.
 
     mode 0 -> int32 [N,Ho,Wo,O]; 1 -> float32 ``scale*acc + bias``; 2 -> packed signs [N,Ho,Wo,ceil(O/64)].
+    Mode 1 only: ``y = scale*acc + bias (+ residual)``, then ``prelu(y, slope)`` when ``slope`` is given;
+    ``signs`` returns ``(y, packed signs of y)`` and raises ValueError if y holds NaN (as ``pack`` does).
     """
     cdef Conv cv
     cdef int n = x.shape[0], h = x.shape[1], win = x.shape[2], wc = x.shape[3]
@@ -281,6 +301,7 @@ def conv(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bin
     cv.uk = xnv_ukernel(path)
     cv.signbits = xnv_signbits(path)
     cv.affine = xnv_affine(path)
+    cv.epilogue = xnv_epilogue(path)
     cv.out = cnp.PyArray_DATA(out)
     cv.scale = <const float *>cnp.PyArray_DATA(scale)
     cv.bias = <const float *>cnp.PyArray_DATA(bias)
@@ -288,6 +309,12 @@ def conv(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bin
     cv.flipbits = <const uint32_t *>cnp.PyArray_DATA(flipbits)
     cv.wprep = NULL
     cv.tsprep = NULL
+    cv.residual = NULL if residual is None else <const float *>cnp.PyArray_DATA(residual)
+    cv.slope = NULL if slope is None else <const float *>cnp.PyArray_DATA(slope)
+    cdef cnp.ndarray packed = np.zeros((n, ho, wo, (o + 63) // 64), np.uint64) if signs else None
+    cv.bits = NULL if packed is None else <uint32_t *>cnp.PyArray_DATA(packed)
+    cdef cnp.ndarray nans = np.zeros(nt, np.intc)
+    cdef int *nn = <int *>cnp.PyArray_DATA(nans)
     if prepared is not None:
         cv.wprep = <const uint64_t *>cnp.PyArray_DATA(prepared[0])
         cv.tsprep = <const int32_t *>cnp.PyArray_DATA(prepared[1])
@@ -306,13 +333,17 @@ def conv(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bin
     if nt == 1 or nitems == 1:
         with nogil:
             for item in range(nitems):
-                _run_item(cvp, item, _aligned(wb), ts, pcs)
+                _run_item(cvp, item, _aligned(wb), ts, pcs, nn)
     else:
         for item in prange(nitems, nogil=True, num_threads=nt, schedule="dynamic"):
             tid = threadid()
             _run_item(cvp, item, _aligned(wb + tid * bufwords), ts + tid * cv.ntaps * XNV_BLK,
-                      pcs + tid * XNV_TILE * XNV_BLK)
-    return out
+                      pcs + tid * XNV_TILE * XNV_BLK, nn + tid)
+    if packed is None:
+        return out
+    if nans.any():
+        raise ValueError("x contains NaN: its sign is undefined")
+    return out, packed
 
 
 cdef _check_finite(str name, cnp.ndarray a):

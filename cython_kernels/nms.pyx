@@ -3,7 +3,7 @@
 
 The numpy loop it replaces cost ~1 ms for 300 boxes, a fifth of a frame. The IoU is computed in float32
 step for step like ``xnorvision.detect.box_iou`` (areas clipped at 0, NaN kept, union <= 0 -> IoU 0) so
-that the kept set is bit-identical. Arguments are validated by ``xnorvision.detect.boxes``; this module
+that the kept set is bit-identical. Arguments are validated by ``xnorvision.detect._boxes``; this module
 trusts them (C-contiguous float32 ``(N, 4)``, int64 ``order`` of valid indices).
 """
 

@@ -1,8 +1,9 @@
 /* Direct float32 convolution for few taps x channels (a detector's first layer: 3x3 x 3 channels -> 16),
  * NHWC input, weights [kh][kw][C][O] (HWIO), output [N][Ho][Wo][O]; zero padding, any stride, optional
  * bias and ReLU. Chosen at run time like xnv_simd.h (the build never uses -march=native):
- *   - AVX-512F: 16 output channels in one zmm, tiles of 8 output pixels (8 independent FMA chains);
- *   - AVX2+FMA: 16 output channels in two ymm, tiles of 4 pixels;
+ *   - AVX-512F: 16 output channels a zmm, tiles of up to 4 such blocks x 6 to 16 output pixels (24 or 16
+ *     independent FMA chains; each input value broadcast once for all the tile's channels);
+ *   - AVX2+FMA: 16 output channels in two ymm, tiles of 6 pixels;
  *   - portable C on 4-float vectors (GCC/Clang vector extensions): SSE2 on x86-64, NEON (with FMA) on
  *     AArch64, tiles of 2 (x86) or 4 (AArch64: 32 registers) pixels.
  * A tile broadcasts one input value per pixel and multiplies it into the weight vector of that tap and
@@ -42,6 +43,10 @@
  * for a 208-pixel row, next to the uint8 path's 30 KB of rows) were read back from L2: the pool then cost
  * ~30 us on top of a 390 us 320x416 stem (AVX-512, one thread), against ~3-10 us in chunks of 32. */
 #define XNV_FC_POOL_COLS 32
+/* A chunk is a whole number of tiles (np pixels), at least XNV_FC_POOL_COLS columns and even: 36 for tiles
+ * of 6 and 12 (no overlapping last tile in each chunk: AVX2's pooled faces stem 0.38 -> 0.35 ms). */
+#define XNV_FC_POOL_CHUNK(np) (((XNV_FC_POOL_COLS + (np) - 1) / (np) * (np) + 1) / 2 * 2)
+#define XNV_FC_POOL_COLS_MAX 48 /* the largest chunk, for tiles of up to 16 pixels */
 
 typedef struct {
     const float *x;    /* input [n][h][w_in][c] */
@@ -75,7 +80,7 @@ static int64_t xnv_fc_u8_floats(const xnv_fconv_t *p) {
     return p->x8 ? ((int64_t)p->rows * p->w_in * p->c + 15) / 16 * 16 : 0;
 }
 static int64_t xnv_fc_scratch_floats(const xnv_fconv_t *p) {
-    return xnv_fc_u8_floats(p) + (p->pool ? (int64_t)2 * XNV_FC_POOL_COLS * p->o : 0);
+    return xnv_fc_u8_floats(p) + (p->pool ? (int64_t)2 * XNV_FC_POOL_COLS_MAX * p->o : 0);
 }
 
 /* One tile: npx output pixels (sw*c floats apart in x, o apart in out), ndy tap rows, nj taps per row;
@@ -186,13 +191,14 @@ XNV_FC_INLINE void xnv_fc_cols(const xnv_fconv_t *p, const float *xrow, const fl
 }
 
 /* Output rows [r0, r1) (row = image * ho + oy). With pool, pooled rows (image * (ho / 2) + py): conv rows
- * 2 py and 2 py + 1, XNV_FC_POOL_COLS columns at a time into the scratch buffer, each chunk then pooled. */
+ * 2 py and 2 py + 1, XNV_FC_POOL_CHUNK(np) columns at a time into the scratch buffer, each chunk then
+ * pooled. */
 XNV_FC_INLINE void xnv_fc_rows(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch, xnv_fc_tile_t tile,
                                int np, xnv_fc_tile_t one, xnv_fc_pool_t pool) {
     const int64_t kwc = (int64_t)p->kw * p->c, rl = (int64_t)p->w_in * p->c;
     const int u8 = p->x8 != 0, pooled = p->pool != 0;
     const int hp = p->ho / 2, wo = pooled ? p->wo / 2 * 2 : p->wo; /* conv columns computed */
-    const int chunk = pooled ? XNV_FC_POOL_COLS : wo;
+    const int chunk = pooled ? XNV_FC_POOL_CHUNK(np) : wo;
     const int64_t ors = (int64_t)wo * p->o; /* floats of a conv row */
     float *cbuf = pooled ? scratch + xnv_fc_u8_floats(p) : 0;
     xnv_fc_u8_t u = {scratch, 0, 0, 0};
@@ -382,48 +388,135 @@ static void xnv_fconv_rows_portable(const xnv_fconv_t *p, int64_t r0, int64_t r1
 #include <immintrin.h>
 
 #define XNV_FC512 __attribute__((target("avx512f")))
-#define XNV_FC512_TILE 8
+#define XNV_FC512_MAXB 4 /* channel blocks a tile holds at once: 64 channels */
 
-/* np pixels x one block of 16 channels; lanes past o are masked on load (no read past w) and store. */
+/* np pixels x nb blocks of 16 channels (np * nb <= 24 accumulators + nb weights: 32 zmm), the last block
+ * masked to the lanes below o (no read past w, no write past out). One broadcast of an input value feeds nb
+ * FMAs and one weight load np of them: ResNet's 7x7 stem (O = 64) does 4 blocks x 6 pixels, 10 loads for 24
+ * FMAs, where one block at a time reloaded each input value 4 times (9 loads for 8 FMAs). Every lane still
+ * sums bias, then (dy, j) in order, one FMA each: the sums do not depend on the tile shape. */
 XNV_FC512 XNV_FC_INLINE void xnv_fc_block_avx512(const xnv_fconv_t *p, const float *x, const float *w,
-                                                  float *out, int ndy, int nj, int np, __mmask16 m,
+                                                  float *out, int ndy, int nj, int np, int nb, __mmask16 mlast,
                                                   const float *bias) {
     const int64_t ps = (int64_t)p->sw * p->c, rs = (int64_t)p->w_in * p->c, ws = (int64_t)p->kw * p->c * p->o;
     const int o = p->o;
-    const __m512 init = bias ? _mm512_maskz_loadu_ps(m, bias) : _mm512_setzero_ps();
-    __m512 a[XNV_FC512_TILE];
-    for (int k = 0; k < np; k++) a[k] = init;
+    __mmask16 m[XNV_FC512_MAXB];
+    __m512 a[24];
+    for (int b = 0; b < nb; b++) {
+        m[b] = b == nb - 1 ? mlast : (__mmask16)0xFFFF;
+        const __m512 init = bias ? _mm512_maskz_loadu_ps(m[b], bias + 16 * b) : _mm512_setzero_ps();
+        for (int k = 0; k < np; k++) a[k * nb + b] = init;
+    }
     for (int dy = 0; dy < ndy; dy++) {
         const float *xr = x + dy * rs, *wr = w + dy * ws;
         for (int j = 0; j < nj; j++) {
-            const __m512 wv = _mm512_maskz_loadu_ps(m, wr + (int64_t)j * o);
-            for (int k = 0; k < np; k++) a[k] = _mm512_fmadd_ps(_mm512_set1_ps(xr[j + k * ps]), wv, a[k]);
+            __m512 wv[XNV_FC512_MAXB];
+            for (int b = 0; b < nb; b++) wv[b] = _mm512_maskz_loadu_ps(m[b], wr + (int64_t)j * o + 16 * b);
+            for (int k = 0; k < np; k++) {
+                const __m512 xv = _mm512_set1_ps(xr[j + k * ps]);
+                for (int b = 0; b < nb; b++) a[k * nb + b] = _mm512_fmadd_ps(xv, wv[b], a[k * nb + b]);
+            }
         }
     }
-    for (int k = 0; k < np; k++) {
-        if (p->relu) a[k] = _mm512_max_ps(_mm512_setzero_ps(), a[k]); /* NaN stays, as in np.maximum */
-        _mm512_mask_storeu_ps(out + (int64_t)k * o, m, a[k]);
-    }
+    for (int k = 0; k < np; k++)
+        for (int b = 0; b < nb; b++) {
+            __m512 v = a[k * nb + b];
+            if (p->relu) v = _mm512_max_ps(_mm512_setzero_ps(), v); /* NaN stays, as in np.maximum */
+            _mm512_mask_storeu_ps(out + (int64_t)k * o + 16 * b, m[b], v);
+        }
 }
 
+/* np pixels x all o channels, nbt blocks at a time (the rest: fewer blocks, the same np). */
 XNV_FC512 XNV_FC_INLINE void xnv_fc_tile_avx512_n(const xnv_fconv_t *p, const float *x, const float *w,
-                                                   float *out, int ndy, int nj, int np) {
-    for (int cb = 0; cb < p->o; cb += XNV_FC_BLK) {
-        const int nl = p->o - cb < XNV_FC_BLK ? p->o - cb : XNV_FC_BLK;
-        xnv_fc_block_avx512(p, x, w + cb, out + cb, ndy, nj, np, (__mmask16)((1u << nl) - 1),
-                            p->bias ? p->bias + cb : 0);
+                                                   float *out, int ndy, int nj, int np, int nbt) {
+    const int o = p->o;
+    for (int cb = 0; cb < o; cb += XNV_FC_BLK * nbt) {
+        const int left = o - cb, nb = (left + XNV_FC_BLK - 1) / XNV_FC_BLK; /* blocks left */
+        const float *bias = p->bias ? p->bias + cb : 0;
+        if (nb >= nbt) {
+            const int nl = left - (nbt - 1) * XNV_FC_BLK;
+            if (nl >= XNV_FC_BLK) /* a constant full mask: plain loads, no mask register in the loop */
+                xnv_fc_block_avx512(p, x, w + cb, out + cb, ndy, nj, np, nbt, (__mmask16)0xFFFF, bias);
+            else
+                xnv_fc_block_avx512(p, x, w + cb, out + cb, ndy, nj, np, nbt, (__mmask16)((1u << nl) - 1), bias);
+        } else {
+            const __mmask16 ml = (__mmask16)((1u << (left - (nb - 1) * XNV_FC_BLK)) - 1);
+            /* constants for the inlined block; nb < nbt, so the tests on nbt drop the shapes never run */
+            if (nb == 1 || nbt <= 2)
+                xnv_fc_block_avx512(p, x, w + cb, out + cb, ndy, nj, np, 1, ml, bias);
+            else if (nb == 2 || nbt <= 3)
+                xnv_fc_block_avx512(p, x, w + cb, out + cb, ndy, nj, np, 2, ml, bias);
+            else
+                xnv_fc_block_avx512(p, x, w + cb, out + cb, ndy, nj, np, 3, ml, bias);
+        }
     }
 }
 
-XNV_FC512 static void xnv_fc_tile_avx512(const xnv_fconv_t *p, const float *x, const float *w, float *out,
-                                         int ndy, int nj) {
-    xnv_fc_tile_avx512_n(p, x, w, out, ndy, nj, XNV_FC512_TILE);
-}
+/* Tile shapes by blocks held at once: (blocks, pixels) = (4, 6), (3, 8), (2, 12), (1, 16). One block (a
+ * 3x3 stem's 16 channels): 16 pixels rather than 8 took the faces stem from 0.30 to 0.27 ms (12: 0.29). */
+#define XNV_FC512_NP1 16
+#define XNV_FC512_NP2 12
+#define XNV_FC512_NP3 8
+#define XNV_FC512_NP4 6
+#define XNV_FC512_STEM_TAPS 9 /* kw * c of the stem tiles below */
+#define XNV_FC512_SHAPE(NB, NP)                                                                                \
+    XNV_FC512 static void xnv_fc_tile_avx512_##NB(const xnv_fconv_t *p, const float *x, const float *w,        \
+                                                  float *out, int ndy, int nj) {                               \
+        xnv_fc_tile_avx512_n(p, x, w, out, ndy, nj, NP, NB);                                                   \
+    }                                                                                                          \
+    XNV_FC512 static void xnv_fc_one_avx512_##NB(const xnv_fconv_t *p, const float *x, const float *w,         \
+                                                 float *out, int ndy, int nj) {                                \
+        xnv_fc_tile_avx512_n(p, x, w, out, ndy, nj, 1, NB);                                                    \
+    }
+XNV_FC512_SHAPE(1, XNV_FC512_NP1)
+XNV_FC512_SHAPE(2, XNV_FC512_NP2)
+XNV_FC512_SHAPE(3, XNV_FC512_NP3)
+XNV_FC512_SHAPE(4, XNV_FC512_NP4)
 
-XNV_FC512 static void xnv_fc_one_avx512(const xnv_fconv_t *p, const float *x, const float *w, float *out,
-                                        int ndy, int nj) {
-    xnv_fc_tile_avx512_n(p, x, w, out, ndy, nj, 1);
+/* One block (O <= 16) x XNV_FC512_NP1 pixels of a small stem (kw, c, sw constants, kw > sw), the taps of a
+ * row walked by input column: a column's value is broadcast once and goes to every pixel whose kernel
+ * covers it (two of them for 3x3 stride 2), with the row's kw * c weight vectors held in registers. Each
+ * pixel still sums its taps in (dx, c) order: the sums of xnv_fc_block_avx512, bit for bit. */
+XNV_FC512 XNV_FC_INLINE void xnv_fc_stem_avx512(const xnv_fconv_t *p, const float *x, const float *w,
+                                                 float *out, int ndy, int kw, int c, int sw) {
+    enum { NP = XNV_FC512_NP1 };
+    const int64_t rs = (int64_t)p->w_in * c, ws = (int64_t)kw * c * p->o;
+    const int o = p->o;
+    const __mmask16 m = (__mmask16)((1u << o) - 1);
+    const __m512 init = p->bias ? _mm512_maskz_loadu_ps(m, p->bias) : _mm512_setzero_ps();
+    __m512 a[NP];
+    for (int k = 0; k < NP; k++) a[k] = init;
+    for (int dy = 0; dy < ndy; dy++) {
+        const float *xr = x + dy * rs, *wr = w + dy * ws;
+        __m512 wv[XNV_FC512_STEM_TAPS];
+#pragma GCC unroll 16
+        for (int t = 0; t < kw * c; t++) wv[t] = _mm512_maskz_loadu_ps(m, wr + (int64_t)t * o);
+#pragma GCC unroll 64
+        for (int col = 0; col < (NP - 1) * sw + kw; col++)
+#pragma GCC unroll 4
+            for (int ch = 0; ch < c; ch++) {
+                const __m512 xv = _mm512_set1_ps(xr[col * c + ch]);
+#pragma GCC unroll 16
+                for (int k = 0; k < NP; k++) {
+                    const int dx = col - k * sw;
+                    if (dx >= 0 && dx < kw) a[k] = _mm512_fmadd_ps(xv, wv[dx * c + ch], a[k]);
+                }
+            }
+    }
+    for (int k = 0; k < NP; k++) {
+        __m512 v = a[k];
+        if (p->relu) v = _mm512_max_ps(_mm512_setzero_ps(), v);
+        _mm512_mask_storeu_ps(out + (int64_t)k * o, m, v);
+    }
 }
+#define XNV_FC512_STEM(KW, C, SW)                                                                              \
+    XNV_FC512 static void xnv_fc_stem_avx512_##KW##C##SW(const xnv_fconv_t *p, const float *x, const float *w, \
+                                                         float *out, int ndy, int nj) {                       \
+        (void)nj; /* kw * c: a tile's taps are never clipped */                                               \
+        xnv_fc_stem_avx512(p, x, w, out, ndy, KW, C, SW);                                                      \
+    }
+XNV_FC512_STEM(3, 3, 2) /* an RGB image's 3x3 stride-2 stem (the faces proposal net) */
+XNV_FC512_STEM(3, 1, 2) /* a grey one's (the faces classifier) */
 
 /* _mm512_max_ps(s, acc) is s > acc ? s : acc (VMAXPS returns its second operand on NaN or two zeros). */
 XNV_FC512 static void xnv_fc_pool_avx512(const float *a, const float *b, int wp, int o, float *out) {
@@ -443,11 +536,37 @@ XNV_FC512 static void xnv_fc_pool_avx512(const float *a, const float *b, int wp,
 }
 
 XNV_FC512 static void xnv_fconv_rows_avx512(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch) {
-    xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx512, XNV_FC512_TILE, xnv_fc_one_avx512, xnv_fc_pool_avx512);
+    switch ((p->o + XNV_FC_BLK - 1) / XNV_FC_BLK) {
+    case 1:
+        if (p->kw == 3 && p->c == 3 && p->sw == 2) /* faces stem 0.25 -> 0.19 ms (float input, 1 thread) */
+            xnv_fc_rows(p, r0, r1, scratch, xnv_fc_stem_avx512_332, XNV_FC512_NP1, xnv_fc_one_avx512_1,
+                        xnv_fc_pool_avx512);
+        else if (p->kw == 3 && p->c == 1 && p->sw == 2)
+            xnv_fc_rows(p, r0, r1, scratch, xnv_fc_stem_avx512_312, XNV_FC512_NP1, xnv_fc_one_avx512_1,
+                        xnv_fc_pool_avx512);
+        else
+            xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx512_1, XNV_FC512_NP1, xnv_fc_one_avx512_1,
+                        xnv_fc_pool_avx512);
+        break;
+    case 2:
+        xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx512_2, XNV_FC512_NP2, xnv_fc_one_avx512_2,
+                    xnv_fc_pool_avx512);
+        break;
+    case 3:
+        xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx512_3, XNV_FC512_NP3, xnv_fc_one_avx512_3,
+                    xnv_fc_pool_avx512);
+        break;
+    default:
+        xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx512_4, XNV_FC512_NP4, xnv_fc_one_avx512_4,
+                    xnv_fc_pool_avx512);
+        break;
+    }
 }
 
 #define XNV_FC256 __attribute__((target("avx2,fma")))
-#define XNV_FC256_TILE 4
+/* 6 pixels x 2 ymm: 12 accumulators, 2 weights and a broadcast of the 16 registers (4 pixels: ResNet-18's
+ * 7x7 stem 2.43 -> 2.16 ms, the faces stem 0.335 -> 0.30 ms on float input, 1 thread) */
+#define XNV_FC256_TILE 6
 
 /* np pixels x one block of 16 channels as two ymm halves; `full` (a constant after inlining) picks plain
  * loads and stores, else the lanes past o are masked (vmaskmov: no read or write past the arrays). */

@@ -18,6 +18,8 @@
 
 #include <stdint.h>
 
+#include "xnv_eltwise.h" /* xnv_epilogue_row: the fused epilogue's baseline (SSE2 / NEON / C) */
+
 #define XNV_BLK 32 /* output channels per weight block */
 #define XNV_TILE 4 /* output pixels per microkernel call */
 #define XNV_PEAK_ACC 12 /* independent accumulators in the peak loops */
@@ -29,6 +31,9 @@ typedef void (*xnv_ukernel_t)(uint64_t **xp, const uint64_t *w, const int64_t *t
                               int32_t k, int32_t **out, int npx);
 typedef uint32_t (*xnv_signbits_t)(const int32_t *acc, const int32_t *thr);
 typedef void (*xnv_affine_t)(const int32_t *acc, const float *scale, const float *bias, float *out);
+/* a binary conv's fused float epilogue (residual, PReLU, sign bits): see xnv_epilogue_row */
+typedef uint32_t (*xnv_epilogue_t)(const int32_t *acc, const float *scale, const float *bias, const float *r,
+                                   const float *a, float *out, int n, int *nan);
 
 static inline int xnv_popcount64(uint64_t v) { return __builtin_popcountll(v); }
 
@@ -177,6 +182,27 @@ XNV_AVX512 static void xnv_affine_avx512(const int32_t *acc, const float *scale,
         __m512 y = _mm512_mul_ps(_mm512_loadu_ps(scale + h), _mm512_cvtepi32_ps(_mm512_loadu_si512(acc + h)));
         _mm512_storeu_ps(out + h, _mm512_add_ps(y, _mm512_loadu_ps(bias + h)));
     }
+}
+
+/* xnv_epilogue_row on 16 lanes, n <= 32 channels (masked loads and stores for a short last block). */
+XNV_AVX512 static uint32_t xnv_epilogue_avx512(const int32_t *acc, const float *scale, const float *bias,
+                                               const float *r, const float *a, float *out, int n, int *nan) {
+    const __m512 zero = _mm512_setzero_ps();
+    uint32_t bits = 0;
+    int nans = 0;
+    for (int h = 0; h < n; h += 16) {
+        __mmask16 m = n - h >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - h)) - 1);
+        __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, scale + h),
+                                 _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, acc + h)));
+        v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bias + h));
+        if (r) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, r + h));
+        if (a) v = _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), v, _mm512_maskz_loadu_ps(m, a + h));
+        _mm512_mask_storeu_ps(out + h, m, v);
+        bits |= (uint32_t)(_mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ) & m) << h;
+        nans += __builtin_popcount((unsigned)(_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) & m));
+    }
+    *nan += nans;
+    return bits;
 }
 
 XNV_AVX512 static uint64_t xnv_peak_avx512(int64_t iters) {
@@ -391,6 +417,14 @@ static xnv_affine_t xnv_affine(int path) {
 #endif
     (void)path;
     return xnv_affine_portable;
+}
+
+static xnv_epilogue_t xnv_epilogue(int path) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (path == XNV_PATH_AVX512) return xnv_epilogue_avx512;
+#endif
+    (void)path;
+    return xnv_epilogue_row;
 }
 
 typedef int (*xnv_pack_f32_t)(const float *x, int64_t c, uint64_t *out);

@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from xnorvision._tables import regenerate
 from xnorvision.cli import main
 from xnorvision.errors import XnorvisionError
-from xnorvision.tables import regenerate
 
 
 def _model_report(name: str, threads: int, ours: float, torch: float | None) -> dict:
     runtimes = [{"name": "xnorvision", "images_per_s": ours, "p50_ms": 1000 / ours, "p95_ms": 1.0,
                  "weights_mb": 1.5}]
     runtimes.append({"name": "torch-float32", "images_per_s": torch, "p50_ms": None, "p95_ms": None,
-                     "weights_mb": None, "note": "torch is not installed"})
+                     "weights_mb": 33.0 if torch else None, "note": "torch is not installed"})
     return {"model": name, "threads": threads, "runtimes": runtimes}
 
 
@@ -35,6 +35,7 @@ def test_bench_model_block_is_rebuilt_and_the_rest_kept(tmp_path: Path) -> None:
     assert "OLD ROW" not in text and text.startswith("intro\n") and text.endswith("<!-- /table -->\noutro\n")
     rows = [line for line in text.splitlines() if line.startswith("| resnet18")]
     assert rows[0].split("|")[1:6] == [" resnet18 ", " 1 ", " 200.0 ", " 5.00 ", " 8.00x "]
+    assert rows[0].split("|")[6:8] == [" 1.50 ", " 22.0x "]  # weights MB, and 22x smaller than float32
     assert rows[1].split("|")[5] == " - "  # a peer that did not run gives no ratio
     before = md.read_text()
     regenerate(md)

@@ -117,3 +117,60 @@ def test_xnv_cli_reports_a_users_error_as_one_line_and_exit_2(xnv_cli) -> None:
     assert result.files == {}
     listed = xnv_cli("plugins", "--json", plugins=[PLUGIN])
     assert [p["name"] for p in json.loads(listed.stdout)] == ["counting"]  # discovery replaced by `plugins`
+
+
+TEMPLATE_NAMED = types.SimpleNamespace(**{**vars(PLUGIN), "__name__": "xnorvision_traffic_signs"})
+
+
+def test_a_plugin_module_is_named_as_users_name_it(xnv_registry, xnv_cli) -> None:
+    """`plugin:name` means in a test what it means once installed: the entry point's name, not the module."""
+    registry = xnv_registry(TEMPLATE_NAMED)
+    assert [p.name for p in registry.plugins] == ["traffic-signs"]
+    result = xnv_cli("run", "--source", "count://2", "--plugin", "traffic-signs:corner", "--headless",
+                     "--sink", "traffic-signs:labels:labels.txt", plugins=[TEMPLATE_NAMED])
+    assert result.exit_code == 0, result.stderr
+    assert result.files["labels.txt"].read_text().splitlines() == ["thing", "thing"]
+
+
+def test_an_installed_plugin_is_named_by_its_entry_point() -> None:
+    from importlib import metadata
+
+    from xnorvision.testing import plugin_name
+
+    installed = [ep for ep in metadata.entry_points(group="xnorvision") if ep.value.startswith("xnorvision_")]
+    assert installed, "needs a first-party plugin installed (make dev)"
+    for ep in installed:
+        assert plugin_name(types.SimpleNamespace(__name__=ep.value)) == ep.name
+
+
+def test_xnv_cli_lists_an_installed_plugin_with_its_version(xnv_cli) -> None:
+    from importlib import metadata
+
+    ep = next(ep for ep in metadata.entry_points(group="xnorvision") if ep.value.startswith("xnorvision_"))
+    listed = json.loads(xnv_cli("plugins", "--json", plugins=[ep.load()]).stdout)
+    assert [(p["name"], p["version"]) for p in listed] == [(ep.name, ep.dist.version)]
+
+
+def test_xnv_cli_stderr_holds_the_warnings_the_user_sees(xnv_cli) -> None:
+    """`every frame failed (... the warnings above say why)`: the warnings must be in stderr too."""
+
+    class Broken:
+        name = "broken"
+
+        def __call__(self, frame, detections):
+            raise ValueError("no luck")
+
+    @hookimpl
+    def xnorvision_register_pipelines(register):
+        register(PipelineSpec("broken", build=lambda options: [Broken()]))
+
+    plugin = types.SimpleNamespace(__name__="breaking",
+                                   xnorvision_register_pipelines=xnorvision_register_pipelines)
+    result = xnv_cli("run", "--source", "count://2", "--plugin", "broken", "--headless",
+                     plugins=[PLUGIN, plugin])
+    assert result.exit_code == 3
+    lines = result.stderr.splitlines()
+    assert lines[-1].startswith("error: every frame failed")
+    assert [x for x in lines if x.startswith("WARNING: stage 'broken' failed on frame")] == [
+        "WARNING: stage 'broken' failed on frame 0: ValueError: no luck; frame skipped",
+        "WARNING: stage 'broken' failed on frame 1: ValueError: no luck; frame skipped"]

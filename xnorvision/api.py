@@ -12,9 +12,9 @@ from xnorvision._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from xnorvision._replace import replace_atomically
-    from xnorvision.detect import Detections, box_iou, crop_square, crop_squares, nms
+    from xnorvision.detect import Detections, box_iou, crop_square, crop_squares, drop_nested, nms
     from xnorvision.errors import ModelFormatError, PluginError, XnorvisionError
-    from xnorvision.eval.faces import (
+    from xnorvision.eval._faces import (
         TUNE_IMAGES,
         FaceImage,
         average_precision,
@@ -61,6 +61,7 @@ __all__ = [
     "box_iou",
     "crop_square",
     "crop_squares",
+    "drop_nested",
     "hookimpl",
     "load_face_list",
     "load_model",
@@ -75,15 +76,16 @@ __all__ = [
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, {
-    **dict.fromkeys(["Detections", "box_iou", "crop_square", "crop_squares", "nms"], "xnorvision.detect"),
+    **dict.fromkeys(["Detections", "box_iou", "crop_square", "crop_squares", "drop_nested", "nms"],
+                   "xnorvision.detect"),
     **dict.fromkeys(["ModelFormatError", "PluginError", "XnorvisionError"], "xnorvision.errors"),
     **dict.fromkeys(["TUNE_IMAGES", "FaceImage", "average_precision", "load_face_list", "match_detections",
-                     "precision_recall"], "xnorvision.eval.faces"),
+                     "precision_recall"], "xnorvision.eval._faces"),
     **dict.fromkeys(["FrameResult", "Pipeline", "PipelineOptions", "Sink", "Source", "Stage"],
                     "xnorvision.pipeline"),
     **dict.fromkeys(["ModelSpec", "PipelineSpec", "SinkSpec", "SourceSpec", "load_model", "resolve_model"],
                     "xnorvision.plugins"),
-    "hookimpl": "xnorvision.plugins.hookspecs",
+    "hookimpl": "xnorvision.plugins._hookspecs",
     **dict.fromkeys(["Option", "model_or_off"], "xnorvision.plugins._options"),
     "replace_atomically": "xnorvision._replace",
     **dict.fromkeys(["Model", "save_model", "to_probabilities"], "xnorvision.runtime"),

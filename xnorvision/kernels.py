@@ -63,8 +63,8 @@ _NO_AFFINE = np.zeros(0, np.float32)
 # an idle 2-core machine; the runtime picks the policy by measuring both (runtime/_governor.py).
 _PARALLEL_VALUES = 1 << 21  # elementwise kernels (pack, pool, im2col): values touched, ~1 ms of traffic
 _PARALLEL_WORD_OPS = 1 << 23  # binary conv: output values x taps x words, ~0.7 ms on one core
-# direct float conv: multiply-adds (whole blocks of 16 output channels), ~0.3 ms on one core (AVX2/AVX-512
-# run 40-60 GMAC/s here, the portable SSE2/NEON code about 18)
+# direct float conv: multiply-adds (whole blocks of 16 output channels), ~0.3 ms on one core (AVX2 runs 40-60
+# GMAC/s here, AVX-512 50-75, the portable SSE2/NEON code about 18)
 _PARALLEL_FLOAT_MACS = 1 << 24
 _PARALLEL_FLOAT_MACS_PORTABLE = 1 << 22
 _EAGER_DIVISOR = 20
@@ -237,27 +237,46 @@ def binary_conv2d(x: np.ndarray, w: np.ndarray | BinaryConvWeights, c_in: int, s
 
 def binary_conv2d_fused(x: np.ndarray, w: np.ndarray | BinaryConvWeights, c_in: int, scale: np.ndarray,
                         bias: np.ndarray, stride: int = 1, padding: BinaryPadding = "same_zero",
-                        output: Literal["float", "bits"] = "float") -> np.ndarray:
+                        output: Literal["float", "bits", "both"] = "float",
+                        residual: np.ndarray | None = None,
+                        slope: np.ndarray | None = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Binary convolution followed by ``y = scale[o] * acc + bias[o]`` (float32 arithmetic).
 
     ``output="float"`` returns y as float32 [N, Ho, Wo, O]; ``output="bits"`` returns the packed signs of y
     (bit = 1 iff y < 0) so the next binary layer never sees floats.
+
+    The step between two Bi-Real binary convs goes into the same pass over the accumulators: ``residual``
+    (float32 [N, Ho, Wo, O]) is added to y, then ``prelu`` with ``slope`` [O] applied, each rounded as
+    ``y + residual`` and :func:`prelu` round it; ``output="both"`` returns ``(y, pack_bits(y))`` (a
+    ValueError if y holds NaN, as :func:`pack_bits` raises). The integer threshold of ``"bits"`` cannot
+    see a residual or a slope: those take ``"float"`` or ``"both"``.
     """
-    if output not in ("float", "bits"):
-        raise ValueError(f"output must be 'float' or 'bits', got {output!r}")
+    if output not in ("float", "bits", "both"):
+        raise ValueError(f"output must be 'float', 'bits' or 'both', got {output!r}")
+    if output == "bits" and (residual is not None or slope is not None):
+        raise ValueError("a residual or slope needs output 'float' or 'both' (bits come from a threshold)")
     x, w, c_in, (s, ph, pw, ho, wo), prepared = _binary_conv_args(x, w, c_in, stride, padding)
-    scale, bias = _affine("scale", scale, w.shape[0], False), _affine("bias", bias, w.shape[0], False)
-    return _bconv.conv(x, w, c_in, s, ph, pw, padding == "same_zero", ho, wo, 1 if output == "float" else 2,
-                       scale, bias, _path, _conv_threads(x, w, ho, wo), prepared)
+    o = w.shape[0]
+    scale, bias = _affine("scale", scale, o, False), _affine("bias", bias, o, False)
+    shape = (x.shape[0], ho, wo, o)
+    if residual is not None and _array("residual", residual, (np.float32,), 4).shape != shape:
+        raise ValueError(f"residual must have the output's shape {shape}, got {residual.shape}")
+    if slope is not None:
+        slope = _affine("slope", slope, o)
+    return _bconv.conv(x, w, c_in, s, ph, pw, padding == "same_zero", ho, wo, 2 if output == "bits" else 1,
+                       scale, bias, _path, _conv_threads(x, w, ho, wo), prepared, residual, slope,
+                       output == "both")
 
 
 def bwn_conv2d(x: np.ndarray, w: np.ndarray, c_in: int, scale: np.ndarray, bias: np.ndarray,
                stride: int = 1, padding: Literal["valid", "same"] = "valid") -> np.ndarray:
     """Binary-weight convolution of real NHWC ``x``: ``y = scale[o] * conv(x, ±1 weights) + bias[o]``.
 
-    One float32 GEMM (OpenBLAS through numpy, with its own threads), the same work as the float32 im2col +
-    sgemm baseline: the weights are unpacked to ±scale once per (w, scale, bias) and cached with a bias
-    row, which a column of ones in the im2col matrix adds inside the GEMM.
+    The weights are unpacked to ±scale once per (w, scale, bias) and cached with a bias row. Where every
+    output channel fits one register tile of the direct float kernel (see :func:`_bwn_direct`), that kernel
+    runs them (no im2col copy); else one float32 GEMM (OpenBLAS through numpy, with its own threads), the
+    same work as the float32 im2col + sgemm baseline, a column of ones in the im2col matrix adding the bias.
+    Both sum in float32, in different orders: results agree to float32 rounding.
     """
     x = _array("x", x, (np.float32,), 4)
     w = _array("w", w, (np.uint64,), 4)
@@ -273,6 +292,11 @@ def bwn_conv2d(x: np.ndarray, w: np.ndarray, c_in: int, scale: np.ndarray, bias:
     scale, bias = _affine("scale", scale, w.shape[0]), _affine("bias", bias, w.shape[0])
     o, kh, kw, _ = w.shape
     weights = _bwn_weights(w, c_in, scale, bias)
+    if _bwn_direct(kh * kw * c_in, o):
+        out = np.empty((x.shape[0], ho, wo, o), np.float32)
+        # rows in im2col order (dy, dx, c): the first kh*kw*c_in rows are the [kh, kw, C, O] weights
+        return _direct_conv(x, weights[:-1].reshape(kh, kw, c_in, o), weights[-1], (s, s), (ph, pw), False,
+                            out)
     if kh == kw == 1 and s == 1:
         y = x.reshape(-1, c_in) @ weights[:-1]
         y += weights[-1]
@@ -280,6 +304,20 @@ def bwn_conv2d(x: np.ndarray, w: np.ndarray, c_in: int, scale: np.ndarray, bias:
         cols = x.shape[0] * ho * wo * (kh * kw * c_in + 1)
         y = _im2col.im2col(x, kh, kw, s, ph, pw, ho, wo, _threads_for(cols, _PARALLEL_VALUES), True) @ weights
     return y.reshape(x.shape[0], ho, wo, o)
+
+
+# The direct float kernel's AVX-512 tile holds 4 blocks of 16 output channels x 6 pixels: with O <= 64 it
+# reads each input value once per tile and beats im2col + sgemm (1 thread, faces proposal stem 16 -> 64 3x3
+# stride 2 at 80x104: 0.39 -> 0.25 ms; 3x3 x 64 -> 64 at 40x52: 1.48 -> 1.00 ms; at O = 128 they tie). AVX2
+# and portable tiles hold 16 channels, re-reading each input per block: they keep the GEMM.
+_BWN_DIRECT_MAX_O = 64
+_BWN_DIRECT_MAX_TAPS = 576  # kh * kw * C measured (3x3 x 64)
+
+
+def _bwn_direct(taps: int, o: int) -> bool:
+    """Whether a BWN conv of ``taps`` = kh*kw*C and ``o`` outputs runs on the direct float kernel."""
+    return (_fconv.path(_path) == _PATHS["avx512"] and o <= _BWN_DIRECT_MAX_O
+            and taps <= _BWN_DIRECT_MAX_TAPS)
 
 
 _bwn_cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, int, np.ndarray]] = {}
@@ -307,8 +345,9 @@ def conv2d_small(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None,
     """Direct float32 convolution of NHWC ``x`` with ``w`` [kh, kw, C, O] (HWIO), for few taps x channels.
 
     Made for a network's first layer (3x3 x 3 channels -> 16, several times faster than im2col + BLAS
-    there): the SIMD kernel reads ``x`` in place and multiplies each input value into 16 output channels at
-    a time, which pays while ``kh * kw * C`` is small (up to ~64); larger contractions belong to a GEMM.
+    there): the SIMD kernel reads ``x`` in place and multiplies each input value into a tile of output
+    channels (16 at a time on AVX2, up to 64 on AVX-512), which pays while ``kh * kw * C`` is small (up to
+    ~64; on AVX-512 with O <= 64 up to ~576, see :func:`_bwn_direct`); larger contractions belong to a GEMM.
     Zero padding (an int or a pair), any stride (likewise); ``bias`` [O] is added, ``relu`` clamps at 0
     (NaN stays NaN, as with ``np.maximum``). The result goes into ``out`` (float32 [N, Ho, Wo, O],
     C-contiguous, not overlapping the inputs) when given, else into a new array. Sums are float32 in
@@ -394,10 +433,19 @@ def conv2d_small(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None,
             raise ValueError("out must be writeable")
         if any(a is not None and np.may_share_memory(out, a) for a in (x, w, bias)):
             raise ValueError("out must not overlap x, w or bias")
-    macs = n * ho * wo * kh * kw * c * ((o + 15) // 16 * 16)
+    return _direct_conv(x, w, bias, (sh, sw), (ph, pw), bool(relu), out, lut, chan, pool)
+
+
+def _direct_conv(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, stride: tuple[int, int],
+                 pad: tuple[int, int], relu: bool, out: np.ndarray, lut: np.ndarray | None = None,
+                 chan: np.ndarray | None = None, pool: int | None = None) -> np.ndarray:
+    """The direct float kernel on checked arguments (``out`` the conv's, or the pooled conv's, shape)."""
+    kh, kw, c, o = w.shape
+    ho, wo = out.shape[1:3] if pool is None else (2 * out.shape[1], 2 * out.shape[2])
+    macs = x.shape[0] * ho * wo * kh * kw * c * ((o + 15) // 16 * 16)
     simd = _fconv.path(_path) != _PATHS["portable"]
     threads = _threads_for(macs, _PARALLEL_FLOAT_MACS if simd else _PARALLEL_FLOAT_MACS_PORTABLE)
-    return _fconv.conv(x, w, bias, sh, sw, ph, pw, bool(relu), out, _path, threads, lut, chan,
+    return _fconv.conv(x, w, bias, stride[0], stride[1], pad[0], pad[1], relu, out, _path, threads, lut, chan,
                        0 if pool is None else 2)
 
 

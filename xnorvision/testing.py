@@ -20,9 +20,13 @@ as ``xnorvision run``.
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +35,8 @@ import numpy as np
 import pytest
 
 from xnorvision._opencv import opencv_name
-from xnorvision.pipeline.result import FrameResult
-from xnorvision.pipeline.synth import SynthSource
+from xnorvision.pipeline._result import FrameResult
+from xnorvision.pipeline._synth import SynthSource
 from xnorvision.plugins import _manager
 from xnorvision.plugins._manager import load_registry
 from xnorvision.plugins._registry import Registry
@@ -51,12 +55,29 @@ class _Collect:
         pass
 
 
+def plugin_name(plugin: Any) -> str:
+    """The name users see for ``plugin``: its entry point's, so ``birds:csv`` means in a test what it means
+    after ``pip install`` (the name of the installed entry point pointing at this module, else the
+    template's ``xnorvision_traffic_signs`` -> ``traffic-signs``; an object: its ``__name__`` or class name).
+    """
+    return _name_and_version(plugin)[0]
+
+
+def _name_and_version(plugin: Any) -> tuple[str, str | None]:
+    module = getattr(plugin, "__name__", type(plugin).__name__)
+    for ep in metadata.entry_points(group=_manager.ENTRY_POINT_GROUP):
+        if ep.value == module:
+            return ep.name, ep.dist.version if ep.dist is not None else None
+    prefix = "xnorvision_"
+    return (module.removeprefix(prefix).replace("_", "-") if module.startswith(prefix) else module), None
+
+
 def _named(plugins: Iterable[Any]) -> list[tuple[str, Any]]:
-    return [(getattr(p, "__name__", type(p).__name__), p) for p in plugins]
+    return [(plugin_name(p), p) for p in plugins]
 
 
 def make_registry(*plugins: Any) -> Registry:
-    """A strict registry of exactly these plugins, named after their ``__name__`` (or class name)."""
+    """A strict registry of exactly these plugins, each named as ``xnorvision plugins`` names it."""
     return load_registry(_named(plugins), discover=False, strict=True, disabled=())
 
 
@@ -77,7 +98,7 @@ def run_registered_pipeline(
 
     Stops on the first stage error (``--strict``), so a failing stage fails the test.
     """
-    from xnorvision.pipeline.launch import RunConfig, prepare
+    from xnorvision.pipeline._launch import RunConfig, prepare
 
     config = RunConfig(source=source or f"synth:{frames}", size=None if source else f"{size[0]}x{size[1]}",
                        plugin=chain, model=model, threshold=threshold, threads=threads, max_frames=frames,
@@ -87,6 +108,27 @@ def run_registered_pipeline(
     runner.sinks.append(collect)
     runner.run()
     return collect.results
+
+
+@contextmanager
+def _warnings_on_stderr(debug: bool) -> Iterator[None]:
+    """Log records on this command's stderr, formatted as the CLI prints them.
+
+    The CLI's ``logging.basicConfig`` does nothing under pytest (pytest's capture handlers are already on
+    the root logger), so without this a run's warnings ("stage 'x' failed on frame 0") were missing from
+    ``CliResult.stderr`` while the user would see them.
+    """
+    from xnorvision.cli._run import LOG_FORMAT
+
+    handler = logging.StreamHandler(sys.stderr)  # capsys's stream, read back after the command
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.setLevel(logging.DEBUG if debug else logging.WARNING)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
 
 
 @dataclass(frozen=True)
@@ -127,19 +169,20 @@ def xnv_cli(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monkey
     from xnorvision.cli import main
 
     def run(*args: str | os.PathLike[str], plugins: Iterable[Any] = ()) -> CliResult:
-        named = _named(plugins)
-        monkeypatch.setattr(_manager, "_entry_point_plugins",
-                            lambda: [(name, None, (lambda obj=obj: obj)) for name, obj in named])
+        installed = [(*_name_and_version(obj), (lambda obj=obj: obj)) for obj in plugins]
+        monkeypatch.setattr(_manager, "_entry_point_plugins", lambda: installed)
         monkeypatch.delenv("XNORVISION_STRICT_PLUGINS", raising=False)
         monkeypatch.delenv("XNORVISION_DISABLE_PLUGINS", raising=False)
         cwd = tmp_path_factory.mktemp("xnv_cli")
         monkeypatch.chdir(cwd)
         capsys.readouterr()  # only this command's output
-        try:
-            main([os.fspath(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        argv = [os.fspath(a) for a in args]
+        with _warnings_on_stderr(debug="--debug" in argv):
+            try:
+                main(argv)
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         out, err = capsys.readouterr()
         files = {p.relative_to(cwd).as_posix(): p for p in sorted(cwd.rglob("*")) if p.is_file()}
         return CliResult(code, out, err, cwd, files)

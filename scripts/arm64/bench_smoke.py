@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from xnorvision.bench import kernels as bench
+from xnorvision.bench import _kernels as bench
 from xnorvision.cli import main
 
 bench.LAYERS = [("conv3x3_7x7x64", 7, 64)]

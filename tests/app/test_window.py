@@ -14,7 +14,7 @@ from PyQt5.QtGui import QColor, QKeyEvent
 from PyQt5.QtWidgets import QApplication
 
 from xnorvision.app import MainWindow, run_window
-from xnorvision.app.window import BOX_COLOUR
+from xnorvision.app._window import BOX_COLOUR
 from xnorvision.detect import Detections
 from xnorvision.pipeline import JsonlSink, Runner, StageError, SynthSource, VideoSink
 
@@ -78,7 +78,7 @@ def test_box_and_overlay_are_drawn_where_the_box_is(window: MainWindow) -> None:
     tag = colour_at(image, x1 + 2, y1 - 4)  # the label tag sits above the box: dark panel
     assert tag.lightness() < 90
     assert "pipeline: test (boxer)" in window.info.text() and "model: tiny" in window.info.text()
-    assert window.panel.text() == "face 0.87\n    cat 0.10\n    dog 0.03"  # the label, then the runners-up
+    assert window.panel.text() == "face 0.87\n    classes: face 0.87, cat 0.10, dog 0.03"  # box, then classes
 
 
 def test_threshold_slider_pause_and_snapshot(qapp, window: MainWindow, tmp_path: Path) -> None:
@@ -136,3 +136,13 @@ def test_keep_open_leaves_the_last_frame_up_when_the_source_ends(qapp) -> None:
     assert "3 frames" in win.statusBar().currentMessage()
     press(win, Qt.Key_Q)
     assert not win.isVisible()
+
+
+def test_side_panel_keeps_the_detection_score_apart_from_the_labels_probabilities() -> None:
+    from xnorvision.app._window import detections_text
+    from xnorvision.pipeline import FrameResult
+
+    det = Detections(np.array([[0, 0, 10, 10]], np.float32), np.array([0.81]), ("dog",),
+                     top_k=((("dog", 0.55), ("cat", 0.37), ("deer", 0.01)),))
+    text = detections_text(FrameResult(0, 0.0, np.zeros((4, 4, 3), np.uint8), det, {}))
+    assert text.splitlines() == ["dog 0.81", "    classes: dog 0.55, cat 0.37, deer 0.01"]

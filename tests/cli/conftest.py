@@ -38,7 +38,7 @@ class ModelStage:
         self.model = model
 
     def __call__(self, frame, detections):
-        p = self.model(frame)[0]
+        p = self.model.probabilities(frame)[0]  # scores are probabilities, never logits
         label = self.model.labels[int(p.argmax())]
         return Detections(np.array([[0, 0, 8, 8]], np.float32), [p.max()], (label,))
 

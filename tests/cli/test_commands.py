@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from xnorvision.pipeline import doctor
+from xnorvision.pipeline import _doctor as doctor
 from xnorvision.testing import write_tiny_model
 
 

@@ -248,8 +248,8 @@ def test_detections_refuse_non_finite_values_and_select_takes_an_empty_list() ->
 
 
 def test_jsonl_sink_never_writes_a_bare_nan(tmp_path: Path) -> None:
-    from xnorvision.pipeline.result import FrameResult
-    from xnorvision.pipeline.sinks import JsonlSink
+    from xnorvision.pipeline._result import FrameResult
+    from xnorvision.pipeline._sinks import JsonlSink
 
     sink = JsonlSink(tmp_path / "o.jsonl")
     with pytest.raises(ValueError, match="not JSON compliant"):
@@ -274,7 +274,7 @@ def test_stale_display_falls_back_to_headless_with_a_warning(stale_display: dict
 
 def test_doctor_does_not_claim_a_stale_display(stale_display: dict[str, str],
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    from xnorvision.pipeline import doctor
+    from xnorvision.pipeline import _doctor as doctor
 
     for key in ("DISPLAY", "WAYLAND_DISPLAY", "XDG_RUNTIME_DIR", "QT_QPA_PLATFORM"):
         monkeypatch.setenv(key, stale_display[key])

@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from xnorvision.pipeline import sinks
+from xnorvision.pipeline import _sinks as sinks
 
 
 def _error(err: str) -> str:

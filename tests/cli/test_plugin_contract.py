@@ -81,6 +81,29 @@ class CloseFailsSource(BrokenSource):
         raise RuntimeError("socket already gone")
 
 
+BAD_FRAMES = {"float": np.zeros((24, 32, 3), np.float32), "grey": np.zeros((24, 32), np.uint8),
+              "bgra": np.zeros((24, 32, 4), np.uint8), "empty": np.zeros((0, 0, 3), np.uint8), "list": [[0]]}
+
+
+class OddFrameSource(BrokenSource):
+    """``odd://KIND``: frames that are not BGR uint8 (H, W, 3), as a plugin author might return them."""
+
+    def __init__(self, spec: str) -> None:
+        self.frame = BAD_FRAMES[spec.removeprefix("odd://")]
+
+    def read(self):
+        return self.frame
+
+
+class LogitStage:
+    """A detector that reports a model's logit as its score: what `Model.probabilities` is for."""
+
+    name = "logits"
+
+    def __call__(self, frame, detections):
+        return Detections(np.array([[0, 0, 4, 4]], np.float32), np.array([9.4]), ("x",))
+
+
 OPTIONS = (Option("size", int, 4, "a size"), Option("fast", bool, False, "go fast"),
            Option("name", str, "x", "a name"))
 
@@ -90,6 +113,7 @@ def vehicles() -> types.SimpleNamespace:
     def xnorvision_register_pipelines(register):
         register(PipelineSpec("opts", build=lambda o: [OptionStage(o.extra)], options=OPTIONS))
         register(PipelineSpec("doomed", build=lambda o: [FailingStage()]))
+        register(PipelineSpec("logits", build=lambda o: [LogitStage()]))
         register(PipelineSpec("shared", build=lambda o: [OptionStage({"by": "vehicles"})]))
 
     @hookimpl
@@ -102,6 +126,7 @@ def vehicles() -> types.SimpleNamespace:
     def xnorvision_register_sources(register):
         register(SourceSpec("broken", "broken://", open=BrokenSource))
         register(SourceSpec("stuck", "stuck://", open=CloseFailsSource))
+        register(SourceSpec("odd", "odd://", open=OddFrameSource))
 
     return types.SimpleNamespace(**{k: v for k, v in locals().items() if k.startswith("xnorvision_")})
 
@@ -171,11 +196,29 @@ def test_faces_declares_the_options_eval_faces_sets(cli, tmp_path: Path) -> None
 
     (spec,) = [s for s in load_registry([("faces", xnorvision_faces)], discover=False).pipelines.values()]
     extra = parse_settings(["classifier=false", "long_side=320"], {"faces": spec.options})["faces"]
-    assert extra == {"long_side": 320, "classifier": False, "classifier_weight": 0.25}
+    assert extra == {"long_side": 320, "classifier": False, "classifier_weight": 0.25,
+                     "nested_cover": xnorvision_faces.NESTED_COVER}
     (tmp_path / "list.txt").write_text("a.jpg 1,1,30,30\n")
     code, _, err = cli("eval", "faces", "--data", str(tmp_path / "list.txt"), "--root", str(tmp_path),
                        "--set", "long_side=big")
     assert code == 2 and "bad value for int option 'long_side'" in _one_error(err)
+
+
+@pytest.mark.parametrize(("plugin", "key"), [("vehicles:opts", "opts.size"), ("opts", "vehicles:opts.size"),
+                                             ("vehicles:opts", "vehicles:opts.size")])
+def test_set_names_a_pipeline_however_plugin_wrote_it(cli, installed, tmp_path: Path, plugin: str,
+                                                       key: str) -> None:
+    jsonl = tmp_path / "o.jsonl"
+    code, _, err = cli("run", "--source", "synth:1", "--plugin", plugin, "--set", f"{key}=7", "--headless",
+                       "--save-json", str(jsonl))
+    assert code == 0, err
+    assert json.loads(_labels(jsonl)[0]) == {"fast": False, "name": "x", "size": 7}
+
+
+def test_set_with_a_bare_name_two_chain_entries_share_is_refused(cli, installed) -> None:
+    code, _, err = cli("run", "--source", "synth:1", "--plugin", "vehicles:shared,boats:shared", "--set",
+                       "shared.k=1", "--headless")
+    assert code == 2 and "--set shared.k: unknown option" in _one_error(err)
 
 
 # -- names -----------------------------------------------------------------------------------------------
@@ -245,6 +288,26 @@ def test_source_that_fails_to_close_is_named_and_sinks_still_close(cli, installe
     line = _one_error(err)
     assert code == 2 and "source 'stuck' of plugin 'vehicles' failed to close: RuntimeError" in line
     assert CLOSED[-1] == str(good) and good.read_text() == "0\n1\n"
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_FRAMES))
+def test_source_frame_that_is_not_bgr_uint8_is_the_sources_error(cli, installed, kind: str,
+                                                                 tmp_path: Path) -> None:
+    """Not an internal error inside OpenCV, nor a video write blamed on a full disk."""
+    code, _, err = cli("run", "--source", f"odd://{kind}", "--headless", "--save", str(tmp_path / "o.mp4"))
+    line = _one_error(err)
+    assert code == 2 and "source 'odd' of plugin 'vehicles' returned a frame that is a " in line
+    assert "BGR uint8 (height, width, 3)" in line and "disk" not in line
+
+
+def test_a_score_outside_0_1_fails_the_frame_naming_the_stage(cli, installed, tmp_path: Path, caplog) -> None:
+    jsonl = tmp_path / "o.jsonl"
+    code, out, err = cli("run", "--source", "synth:2", "--plugin", "logits", "--headless", "--save-json",
+                         str(jsonl))
+    assert code == 3 and "0 frames" in out and jsonl.read_text() == ""  # never "score": 9.4 in the JSONL
+    assert "error: every frame failed" in err
+    assert "stage 'logits' failed on frame 0: ValueError: returned score 9.4; scores are probabilities" in \
+        caplog.text
 
 
 def test_run_where_every_frame_failed_exits_3(cli, installed) -> None:

@@ -134,7 +134,7 @@ def test_bad_input_is_one_line_exit_2(cli, plugins, tmp_path: Path, case: str) -
 
 
 def test_window_that_cannot_open_is_a_clear_error(cli, plugins, monkeypatch: pytest.MonkeyPatch) -> None:
-    from xnorvision.pipeline import doctor
+    from xnorvision.pipeline import _doctor as doctor
 
     monkeypatch.setenv("DISPLAY", ":99")
     monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)

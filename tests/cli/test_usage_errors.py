@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from xnorvision.errors import XnorvisionError
-from xnorvision.pipeline.launch import RunConfig, prepare
+from xnorvision.pipeline._launch import RunConfig, prepare
 from xnorvision.plugins import Registry
 
 

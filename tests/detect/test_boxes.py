@@ -73,3 +73,19 @@ def test_crop_squares_cuts_each_crop_as_crop_square_does() -> None:
     grey = np.ascontiguousarray(colour[..., 0])
     np.testing.assert_array_equal(crops[..., 0], crop_squares(grey, cx, cy, side, 24))  # the same samples
     assert crop_squares(colour, [], [], [], 24).shape == (0, 24, 24, 3)
+
+
+def test_drop_nested_keeps_one_box_per_face_whichever_scored_better() -> None:
+    from xnorvision.detect import drop_nested
+
+    face = [100, 100, 140, 150]
+    inner = [110, 112, 132, 140]  # inside the face box: IoU 0.31, so NMS keeps both
+    shifted = [105, 115, 140, 165]  # the same face, lower: 0.7 of the smaller box shared
+    other = [150, 100, 190, 150]  # the next face: touches nothing
+    assert drop_nested(np.array([face, inner, other], np.float32), 0.6).tolist() == [0, 2]
+    assert drop_nested(np.array([inner, face, other], np.float32), 0.6).tolist() == [0, 2]  # inner first
+    assert drop_nested(np.array([face, shifted], np.float32), 0.6).tolist() == [0]
+    assert drop_nested(np.array([face, shifted], np.float32), 0.8).tolist() == [0, 1]
+    assert drop_nested(np.zeros((0, 4), np.float32), 0.6).tolist() == []
+    empty = [5, 5, 5, 5]  # a zero-area box is nobody's nest
+    assert drop_nested(np.array([face, empty, [120, 120, 120, 120]], np.float32), 0.6).tolist() == [0, 1, 2]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from xnorvision.errors import XnorvisionError
-from xnorvision.eval.chunks import MAX_CLASSES, load_chunk, read_jpeg_chunk
+from xnorvision.eval._chunks import MAX_CLASSES, load_chunk, read_jpeg_chunk
 from xnorvision.testing import write_tiny_model
 
 

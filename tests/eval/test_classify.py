@@ -10,7 +10,7 @@ import pytest
 
 from xnorvision.cli import main
 from xnorvision.errors import XnorvisionError
-from xnorvision.eval.classify import confusion_image, evaluate_classifier, read_jpeg_chunk
+from xnorvision.eval._classify import confusion_image, evaluate_classifier, read_jpeg_chunk
 from xnorvision.runtime import Model, save_model
 
 COLORS = {"blue": (255, 0, 0), "green": (0, 255, 0), "red": (0, 0, 255)}  # BGR

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from xnorvision.errors import XnorvisionError
-from xnorvision.eval.corruptions import CORRUPTIONS, blur, gray, jpeg30, parse_corruptions
+from xnorvision.eval._corruptions import CORRUPTIONS, blur, gray, jpeg30, parse_corruptions
 
 
 def _image() -> np.ndarray:

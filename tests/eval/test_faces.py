@@ -1,4 +1,4 @@
-"""``xnorvision.eval.faces``: matching with ignore regions, VOC AP, the evaluation loop and its outputs."""
+"""``xnorvision.eval._faces``: matching with ignore regions, VOC AP, the evaluation loop and its outputs."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import cv2
 import numpy as np
 import pytest
 
+from xnorvision._tables import eval_faces_table
 from xnorvision.detect import Detections, box_iou
 from xnorvision.errors import XnorvisionError
-from xnorvision.eval import faces as ev
-from xnorvision.eval.faces_plot import plot_pr, plot_speed
-from xnorvision.pipeline.synth import SynthSource
-from xnorvision.tables import eval_faces_table
+from xnorvision.eval import _faces as ev
+from xnorvision.eval._faces_plot import plot_pr, plot_speed
+from xnorvision.pipeline._synth import SynthSource
 
 ROOT = Path(__file__).resolve().parents[2]
 YUNET = Path(os.environ.get("XNORVISION_DATA", ROOT.parent / "shared" / "data")) / "teachers" / \

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from xnorvision.errors import XnorvisionError
-from xnorvision.eval.faces_haar import HaarCascade, group_boxes
+from xnorvision.eval._faces_haar import HaarCascade, group_boxes
 
 ROOT = Path(__file__).resolve().parents[2]
 CASCADE = Path(os.environ.get("XNORVISION_DATA", ROOT.parent / "shared" / "data")) / "teachers" / \

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from xnorvision.bench import kernels as bench
+from xnorvision.bench import _kernels as bench
 from xnorvision.cli import main
 
 LAYER_KEYS = {"name", "shape", "bmacs_1t", "pct_peak_1t", "speedup_vs_sgemm_1t", "speedup_vs_sgemm_mt",
@@ -41,7 +41,7 @@ def test_bench_kernels_rejects_bad_threads(capsys: pytest.CaptureFixture[str]) -
 
 
 def test_emulation_is_detected_from_a_foreign_cpuinfo(monkeypatch, tmp_path):
-    from xnorvision.bench import kernels as bench
+    from xnorvision.bench import _kernels as bench
 
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text("vendor_id\t: GenuineIntel\n")

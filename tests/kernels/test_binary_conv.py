@@ -110,3 +110,52 @@ def test_prepared_weights_give_the_same_results(simd: str, threads: int) -> None
         np.testing.assert_array_equal(bits, ref.pack_bits(ref.affine(want, scale, bias)))
     with pytest.raises(ValueError, match="prepared weights were made for c_in = 100"):
         K.binary_conv2d(x, prepared, 128)
+
+
+@pytest.mark.parametrize("shape", SHAPES[:4], ids=lambda s: "x".join(map(str, s)))
+def test_fused_epilogue_matches_reference(simd: str, threads: int, shape: tuple[int, ...]) -> None:
+    """Residual add, PReLU and the packed signs in the conv's epilogue: bit for bit the unfused float ops."""
+    rng = np.random.default_rng(2 + hash(shape) % 2**32)
+    x, w = _case(rng, shape)
+    o = shape[4]
+    scale = rng.choice([-0.75, -0.5, 0.0, 0.25, 1.5], o).astype(np.float32)
+    bias = (rng.integers(-6, 7, o) * 0.25).astype(np.float32)
+    slope = rng.standard_normal(o).astype(np.float32)  # negative slopes flip signs: no threshold can
+    for stride in (1, 2):
+        for padding in PADDINGS:
+            if not _fits(shape, stride, padding):
+                continue
+            y = ref.affine(ref.binary_conv2d(x, w, shape[3], stride, padding), scale, bias)
+            # quarter steps: some sums land exactly on 0, whose bit is 0
+            residual = (rng.integers(-8, 9, y.shape) * 0.25).astype(np.float32)
+            added = y + residual
+            for with_slope in (False, True):
+                want = np.where(added < 0, slope * added, added) if with_slope else added
+                args = (x, w, shape[3], scale, bias, stride, padding)
+                sl = slope if with_slope else None
+                got, bits = K.binary_conv2d_fused(*args, output="both", residual=residual, slope=sl)
+                np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+                np.testing.assert_array_equal(bits, ref.pack_bits(want))
+                only = K.binary_conv2d_fused(*args, output="float", residual=residual, slope=sl)
+                np.testing.assert_array_equal(only.view(np.uint32), want.view(np.uint32))
+            got, bits = K.binary_conv2d_fused(*args, output="both")  # the signs of y alone
+            np.testing.assert_array_equal(got, y)
+            np.testing.assert_array_equal(bits, ref.pack_bits(y))
+
+
+def test_fused_epilogue_rejects_what_it_cannot_do(simd: str) -> None:
+    rng = np.random.default_rng(3)
+    x, w = _case(rng, (1, 4, 4, 70, 9, 3, 3))
+    scale, bias = np.ones(9, np.float32), np.zeros(9, np.float32)
+    residual = np.zeros((1, 4, 4, 9), np.float32)
+    with pytest.raises(ValueError, match="output 'float' or 'both'"):
+        K.binary_conv2d_fused(x, w, 70, scale, bias, output="bits", residual=residual)
+    with pytest.raises(ValueError, match=r"residual must have the output's shape \(1, 2, 2, 9\)"):
+        K.binary_conv2d_fused(x, w, 70, scale, bias, 2, output="both", residual=residual)
+    with pytest.raises(ValueError, match="slope must be finite"):
+        K.binary_conv2d_fused(x, w, 70, scale, bias, slope=np.full(9, np.inf, np.float32))
+    residual[0, 1, 2, 5] = np.nan  # its sign is undefined, as pack_bits says
+    with pytest.raises(ValueError, match="contains NaN"):
+        K.binary_conv2d_fused(x, w, 70, scale, bias, output="both", residual=residual)
+    y = K.binary_conv2d_fused(x, w, 70, scale, bias, output="float", residual=residual)
+    assert np.isnan(y[0, 1, 2, 5]) and np.isfinite(np.delete(y.ravel(), 1 * 4 * 9 + 2 * 9 + 5)).all()

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from xnorvision import kernels as K
-from xnorvision.runtime.layers import Conv2d
+from xnorvision.runtime._layers import Conv2d
 
 from .conftest import PATHS
 
@@ -59,6 +59,11 @@ SHAPES = [
     (1, 4, 37, 3, (2, 3), (1, 2), (0, 1), 33),
     (1, 3, 2, 1, (3, 3), 3, 1, 16),  # stride 3, every pixel at an edge
     (1, 2, 64, 3, (3, 3), 1, 1, 16),  # long rows: many full tiles and an overlapping last one
+    # AVX-512 tiles of several channel blocks: 4 x 6 pixels (ResNet's 7x7 stem), 3 x 8, 2 x 12
+    (1, 6, 40, 3, (7, 7), 2, 3, 64),
+    (1, 3, 50, 3, (3, 3), 1, 1, 48),
+    (1, 3, 45, 2, (3, 3), 1, 1, 30),
+    (1, 3, 40, 2, (3, 3), 1, 1, 100),  # 7 blocks: one tile of 4, one of 3 with the last masked
 ]
 
 
@@ -100,6 +105,24 @@ def test_simd_paths_agree_with_portable(path: str) -> None:
     assert np.isnan(want).sum() > 0
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(("c", "k", "stride", "o"), [
+    (3, (3, 3), 2, 16), (1, (3, 3), 2, 16), (3, (3, 3), 2, 5),  # the AVX-512 stem tiles (RGB, grey, masked)
+    (3, (7, 7), 2, 64), (3, (3, 3), 1, 40), (2, (3, 3), 1, 16),
+])
+def test_a_pixel_sums_alike_in_a_tile_and_alone(simd: str, c: int, k: tuple[int, int], stride: int,
+                                                o: int) -> None:
+    """Rows too short for a tile go pixel by pixel; the same pixels of a long row come from tiles (and at
+    other offsets in them): bit for bit the same sums, which the fused pool and the edges rely on."""
+    rng = np.random.default_rng(c * 100 + o)
+    pad = k[1] // 2
+    x, wt, b = case(rng, 1, 5, 24 * stride + k[1], c, k, o, True)
+    crop = 3 * stride + k[1] - pad  # input columns whose outputs 0..3 see no padding on the right
+    full = K.conv2d_small(x, wt, b, stride, pad, True)
+    short = K.conv2d_small(np.ascontiguousarray(x[:, :, :crop]), wt, b, stride, pad, True)
+    assert short.shape[2] < 6 <= full.shape[2]  # pixel by pixel vs in tiles
+    assert_bits_equal(full[:, :, :4], short[:, :, :4])
 
 
 def test_a_detector_sized_first_layer(threads: int) -> None:
@@ -363,6 +386,8 @@ POOL_SHAPES = [
     (1, 10, 12, 2, (5, 5), 2, 2, 16),
     (1, 4, 37, 3, (2, 3), (1, 2), (0, 1), 33),
     (5, 32, 32, 1, (3, 3), 2, 1, 16),  # the faces classifier's stem on a batch of crops
+    (1, 6, 90, 3, (3, 3), 1, 1, 64),  # tiles of 4 channel blocks in chunks of 32 columns
+    (1, 5, 80, 2, (3, 3), 1, 1, 40),  # 3 blocks, the last masked
 ]
 
 

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from xnorvision.pipeline.capture import CaptureThread
+from xnorvision.pipeline._capture import CaptureThread
 
 
 class StalledSource:

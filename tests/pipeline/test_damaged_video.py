@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from xnorvision.errors import FramesSkipped
-from xnorvision.pipeline.sources import open_video
+from xnorvision.pipeline._sources import open_video
 
 FRAMES = 60
 

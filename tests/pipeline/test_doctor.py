@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from xnorvision.pipeline import doctor
+from xnorvision.pipeline import _doctor as doctor
 
 
 def test_kernels_found_here_and_missing_elsewhere(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from xnorvision.pipeline.pacing import RealTimeSource, play_in_real_time
+from xnorvision.pipeline._pacing import RealTimeSource, play_in_real_time
 
 
 class _Frames:

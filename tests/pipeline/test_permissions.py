@@ -99,7 +99,7 @@ def test_an_unreadable_face_list(tmp_path: Path) -> None:
     proc = _run(tmp_path, "eval", "faces", "--data", str(listing), "--root", str(tmp_path), "--iou", "0.5")
     assert _error(proc) == f"error: Invalid value for '--data': path '{listing}' is not readable."  # Typer's
     listing.chmod(0)
-    code = "import sys; from xnorvision.eval.faces import load_face_list; load_face_list(*sys.argv[1:])"
+    code = "import sys; from xnorvision.eval._faces import load_face_list; load_face_list(*sys.argv[1:])"
     proc = subprocess.run([*_unprivileged(), sys.executable, "-c", code, str(listing), str(tmp_path)],
                           capture_output=True, text=True, timeout=120)
     listing.chmod(0o644)

@@ -10,10 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
+from xnorvision.detect import Detections
 from xnorvision.errors import SinkError
 from xnorvision.pipeline import JsonlSink, Runner, StageError, SynthSource, VideoSink
-from xnorvision.pipeline.capture import CaptureThread
-from xnorvision.pipeline.sinks import ProgressSink
+from xnorvision.pipeline._capture import CaptureThread
+from xnorvision.pipeline._sinks import ProgressSink
 
 
 class SlowSource(SynthSource):
@@ -136,3 +137,35 @@ def test_source_error_still_closes_sinks(tmp_path: Path, collect, fake_stage) ->
     with pytest.raises(SourceError, match="b.png"):
         Runner(open_source(str(tmp_path)), [fake_stage()], [collect]).run()
     assert len(collect.results) == 1 and collect.closed
+
+
+class EveryOther:
+    """A detector whose one box scores 0.9 on even frames and 0.1 on odd ones."""
+
+    name = "every-other"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, frame, detections):
+        self.calls += 1
+        score = 0.9 if self.calls % 2 else 0.1
+        return Detections(np.array([[0, 0, 8, 8]], np.float32), np.array([score]), ("thing",))
+
+
+class Tag:
+    name, role = "tag", "labeler"
+
+    def __call__(self, frame, detections):
+        return Detections(detections.boxes, detections.scores, ("tagged",) * len(detections))
+
+
+def test_summary_says_on_how_many_frames_a_skipped_labeler_ran(collect) -> None:
+    """A labeler runs only on frames with boxes above the threshold; its line must not claim all of them."""
+    summary = Runner(SynthSource(10, (32, 24)), [EveryOther(), Tag()], [collect], threshold=0.5).run()
+    assert summary.frames == 10 and summary.stage_frames == {"every-other": 10, "tag": 5}
+    lines = summary.format().splitlines()
+    assert lines[1].startswith("  every-other: p50 ") and " on " not in lines[1]
+    assert lines[2].startswith("  tag: p50 ") and lines[2].endswith(" on 5 of 10 frames, 0 errors")
+    never = Runner(SynthSource(4, (32, 24)), [EveryOther(), Tag()], threshold=0.95).run()
+    assert never.format().splitlines()[2] == "  tag: ran on no frame, 0 errors"

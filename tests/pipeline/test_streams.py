@@ -25,7 +25,7 @@ import pytest
 
 from xnorvision.errors import SourceError
 from xnorvision.pipeline import open_source
-from xnorvision.pipeline.streams import StreamSource
+from xnorvision.pipeline._streams import StreamSource
 
 FAST = {"stall_s": 1.0, "backoff_s": (0.1, 0.4)}
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from xnorvision import API_VERSION
+from xnorvision.api import Option
 from xnorvision.errors import PluginError, XnorvisionError
 from xnorvision.plugins import (
     ModelSpec,
@@ -164,3 +165,56 @@ def test_resolve_model(tmp_path: Path) -> None:
     model.unlink()
     with pytest.raises(PluginError, match="its file .* is missing"):
         resolve_model("good-model", reg)
+
+
+@pytest.mark.parametrize(("options", "error"), [
+    (lambda: (Option("k", int, "3"),), "TypeError: Option 'k': default '3' is not a int"),
+    (lambda: (Option("k", int, True),), "TypeError: Option 'k': default True is not a int"),
+    (lambda: (Option("on", bool, 0),), "TypeError: Option 'on': default 0 is not a bool"),
+    (lambda: (Option("k", "int", 3),), "TypeError: Option 'k': type 'int' is not callable"),
+    (lambda: (Option("a.b", int, 3),), "ValueError: Option name 'a.b': use letters"),
+    (lambda: (Option("k", int, 3), Option("k", int, 4)), "ValueError: pipeline 'p' declares option k twice"),
+    (lambda: ("k",), "TypeError: pipeline 'p': options must be Option records, got a str"),
+])
+def test_a_bad_option_declaration_is_the_plugins_error(options, error: str) -> None:
+    """Caught when the plugin loads, not when `build` gets a default of the wrong type (or never)."""
+    bad = plugin_with("xnorvision_register_pipelines",
+                      lambda r: r(PipelineSpec("p", build=lambda o: [], options=options())))
+    reg = load_registry([("bad", bad)], discover=False)
+    assert reg.plugins[0].error.startswith(error) and reg.pipelines == {}
+
+
+def test_option_defaults_keep_their_type_and_none_means_unset() -> None:
+    assert Option("w", float, 1).default == 1.0 and isinstance(Option("w", float, 1).default, float)
+    assert Option("m", str, None).default is None and Option("f", lambda t: t, object).default is object
+    listed = PipelineSpec("p", build=lambda o: [], options=[Option("k", int, 3)])
+    assert listed.options == (Option("k", int, 3),)
+
+
+@pytest.mark.parametrize(("kind", "spec", "error"), [
+    ("pipelines", lambda: PipelineSpec("a,b", build=lambda o: []), "registers pipeline 'a,b': a name is"),
+    ("pipelines", lambda: PipelineSpec("x:y", build=lambda o: []), "registers pipeline 'x:y': a name is"),
+    ("pipelines", lambda: PipelineSpec("", build=lambda o: []), "registers pipeline '': a name is"),
+    ("sinks", lambda: SinkSpec("my sink", open=lambda t: None), "registers sink 'my sink': a name is"),
+    ("models", lambda: ModelSpec("m:n", Path("m.xnv")), "registers model 'm:n': a name is"),
+    ("sources", lambda: SourceSpec("all", "", open=lambda s: None), "source 'all' with prefix ''"),
+    ("sources", lambda: SourceSpec("abs", "/", open=lambda s: None), "source 'abs' with prefix '/'"),
+    ("sources", lambda: SourceSpec("pics", "photos", open=lambda s: None), "prefix 'photos'"),
+    ("sources", lambda: SourceSpec("drive", "C:", open=lambda s: None), "prefix 'C:'"),
+])
+def test_a_name_users_cannot_type_or_a_file_claiming_prefix_is_refused(kind: str, spec, error: str) -> None:
+    """Plugin sources are looked up before files: prefix '' would silently take over every --source."""
+    bad = plugin_with(f"xnorvision_register_{kind}", lambda r: r(spec()))
+    reg = load_registry([("bad", bad)], discover=False)
+    assert error in reg.plugins[0].error and not getattr(reg, kind)
+    assert reg.source_for("/tmp/a.png") is None
+
+
+def test_scheme_prefixes_and_dotted_names_are_fine() -> None:
+    def hook(register):
+        register(SourceSpec("cam", "rtsp://cam", open=lambda s: None))
+        register(SourceSpec("shapes.v2", "shapes:", open=lambda s: None))
+        register(SourceSpec("x", "x://", open=lambda s: None))
+
+    reg = load_registry([("ok", plugin_with("xnorvision_register_sources", hook))], discover=False)
+    assert reg.plugins[0].error is None and reg.source_for("shapes:3").name == "shapes.v2"

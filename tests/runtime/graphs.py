@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from xnorvision.runtime.reference import random_packed
+from xnorvision.runtime._reference import random_packed
 
 Model = tuple[dict[str, Any], dict[str, np.ndarray], dict[str, Any]]
 SPEC = {"height": 13, "width": 11, "channels": 3, "channel_order": "rgb", "mean": [0.4, 0.5, 0.6],
@@ -162,3 +162,42 @@ def peers(seed: int = 4) -> Model:
                {"in_features": k, "out_features": 4}, weight=random_packed(b.rng, (4,), k),
                scale=b.f32(4, lo=0.01), bias=b.f32(4))
     return b.graph(prob, bl, bits), b.tensors, SPEC
+
+
+def bireal_blocks(seed: int = 5, pad_value: int = 0, act: bool = True, shortcut_first: bool = False,
+                  swap: bool = False) -> Model:
+    """Bi-Real blocks ``x = [prelu](bn(binary conv(sign(x))) + shortcut)`` on odd channel counts (37 -> 37
+    -> 45 with stride 2 -> 45), as ResNet-18 and the faces nets run them. The downsampling shortcut
+    (avg pool + float 1x1 conv + BN) comes after the binary conv in node order, as ResNet-18 writes it,
+    or before (``shortcut_first``, as the faces nets do); ``swap`` writes ``add(shortcut, conv)``. The
+    last block's sum is a graph output, and a second sign of the first block's result is read by a
+    binary conv of its own."""
+    b = Builder(seed)
+    attrs = {"kernel": [3, 3], "stride": 2, "padding": "same", "in_channels": 3, "out_channels": 37}
+    x = b.add("stem", "conv2d", ["input"], attrs, weight=b.f32(37, 3, 3, 3), bias=b.f32(37))
+    cin = 37
+    for i, (cout, stride) in enumerate([(37, 1), (45, 2), (45, 1)]):
+        if stride == 2 and shortcut_first:
+            short = _down(b, i, x, cin, cout)
+        y = b.bn(f"bn{i}", b.binary(f"b{i}", b.add(f"s{i}", "sign", [x]), cin, cout, stride=stride,
+                                    pad_value=pad_value), cout)
+        if stride == 2 and not shortcut_first:
+            short = _down(b, i, x, cin, cout)
+        elif stride == 1:
+            short = x
+        x = b.add(f"sum{i}", "add", [short, y] if swap else [y, short])
+        if act and i < 2:
+            x = b.add(f"act{i}", "prelu", [x], weight=b.f32(cout))
+        if i == 0:
+            side = b.binary("side", b.add("side_sign", "sign", [x]), cout, 11, k=1, padding="valid")
+        cin = cout
+    spec = {**SPEC, "height": 16, "width": 12}
+    return b.graph(b.add("gap", "global_avgpool", [x]), x, side), b.tensors, spec
+
+
+def _down(b: Builder, i: int, x: str, cin: int, cout: int) -> str:
+    pool = b.add(f"pool{i}", "avgpool2d", [x], {"kernel": 2, "stride": 2, "padding": 0})
+    conv = b.add(f"down{i}", "conv2d", [pool], {"kernel": [1, 1], "stride": 1, "padding": "valid",
+                                                "in_channels": cin, "out_channels": cout},
+                 weight=b.f32(cout, 1, 1, cin))
+    return b.bn(f"bn_down{i}", conv, cout)

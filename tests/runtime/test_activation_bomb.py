@@ -11,7 +11,7 @@ import pytest
 
 from xnorvision.errors import ModelFormatError, XnorvisionError
 from xnorvision.runtime import Model, load_xnv, save_model
-from xnorvision.runtime.format import FORMAT, FORMAT_VERSION, serialise
+from xnorvision.runtime._format import FORMAT, FORMAT_VERSION, serialise
 
 SIDE = 4096  # one 3-channel float32 activation: 192 MiB per image, well under the 1 GiB per-tensor limit
 

@@ -10,7 +10,7 @@ import pytest
 from xnorvision.errors import ModelFormatError, XnorvisionError
 from xnorvision.runtime import Model, load_xnv, save_model
 from xnorvision.runtime._fold import fold
-from xnorvision.runtime.reference import write_reference
+from xnorvision.runtime._reference import write_reference
 
 from . import graphs
 from . import reference_ops as ref
@@ -47,9 +47,23 @@ def test_folding_removes_batch_norms_and_fuses_signs(tmp_path: Path) -> None:
     assert outputs == ["prob", "ht"]
 
 
-def test_a_residual_add_fuses_into_the_prelu_after_it(tmp_path: Path) -> None:
+def test_a_residual_add_fuses_into_the_binary_conv_or_the_prelu(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Into the binary conv's epilogue (with the prelu and the next sign); else into the prelu after it."""
+    from xnorvision.runtime import _fold
+
     graph, tensors, spec = graphs.bireal()
-    steps, outputs, _ = fold(load_xnv(save_model(tmp_path / "b.xnv", graph, tensors, spec, [], {})))
+    file = load_xnv(save_model(tmp_path / "b.xnv", graph, tensors, spec, [], {}))
+    steps, outputs, _ = fold(file)
+    by_name = {s.node.name: s for s in steps}
+    b1, b2 = by_name["b1"].node, by_name["b2"].node
+    assert b1.inputs == ("s1", "conv") and b1.attrs["fused_add"] and b1.attrs["fused_prelu"]
+    assert b1.attrs["bits_output"] == "s2" and not {"sum1", "act1", "s2"} & set(by_name)
+    assert b2.inputs == ("s2", "b1") and b2.attrs["fused_add"] and "fused_prelu" not in b2.attrs
+    assert by_name["act2"].node.inputs == ("b2",)  # sum2 is an output: its prelu stays a step
+    assert outputs == ["act2", "b2"]
+    monkeypatch.setattr(_fold, "_fuse_add", lambda *args: None)
+    steps, outputs, _ = fold(file)
     by_name = {s.node.name: s for s in steps}
     assert by_name["sum1"].node.op == "prelu" and by_name["sum1"].node.inputs == ("b1", "conv")
     assert "act1" not in by_name and by_name["s2"].node.inputs == ("sum1",)
@@ -178,7 +192,7 @@ def test_reference_resnet18_matches_its_torch_twin(tmp_path: Path) -> None:
     """The float32 baseline of `bench model` computes the same function as the runtime."""
     import torch
 
-    from xnorvision.bench.torch_graph import build_torch_module
+    from xnorvision.bench._torch_graph import build_torch_module
 
     path = write_reference("resnet18", tmp_path / "r.xnv")
     model = Model.load(path, threads=1)
@@ -194,7 +208,7 @@ def test_torch_twin_of_small_graphs(tmp_path: Path, build) -> None:
     """Every op of the float32 baseline (padding with +1, flatten order, groups...) matches the reference."""
     import torch
 
-    from xnorvision.bench.torch_graph import build_torch_module
+    from xnorvision.bench._torch_graph import build_torch_module
 
     graph, tensors, spec = build()
     file = load_xnv(save_model(tmp_path / "m.xnv", graph, tensors, spec, [], {}))
@@ -261,7 +275,7 @@ def test_a_stem_max_pool_fuses_into_the_conv(tmp_path: Path, monkeypatch: pytest
 
 
 def test_which_convs_take_the_direct_kernel() -> None:
-    from xnorvision.runtime.layers import Conv2d
+    from xnorvision.runtime._layers import Conv2d
 
     assert Conv2d.takes_direct((16, 3, 3, 3), 1) and Conv2d.takes_direct((64, 1, 1, 64), 1)
     assert Conv2d.takes_direct((64, 7, 7, 3), 1)  # an image input at any kernel size (ResNet's stem)

@@ -13,7 +13,7 @@ import safetensors.numpy
 
 from xnorvision.errors import ModelFormatError
 from xnorvision.runtime import load_xnv, save_model
-from xnorvision.runtime.format import parse_xnv
+from xnorvision.runtime._format import parse_xnv
 
 from . import graphs
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from xnorvision.errors import ModelFormatError
 from xnorvision.runtime import Model, load_xnv, save_model
-from xnorvision.runtime.format import parse_xnv
+from xnorvision.runtime._format import parse_xnv
 
 from . import graphs
 

@@ -11,8 +11,8 @@ import pytest
 
 from xnorvision.errors import ModelFormatError
 from xnorvision.runtime import Model, load_xnv, save_model
-from xnorvision.runtime.format import parse_xnv
-from xnorvision.runtime.reference import write_reference
+from xnorvision.runtime._format import parse_xnv
+from xnorvision.runtime._reference import write_reference
 
 from . import graphs
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xnorvision.runtime import _threads, layers
-from xnorvision.runtime.reference import random_packed
+from xnorvision.runtime import _layers as layers
+from xnorvision.runtime import _threads
+from xnorvision.runtime._reference import random_packed
 
 from . import reference_ops as ref
 

@@ -7,8 +7,8 @@ import pytest
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
-from xnorvision.train.binarize import binarize  # noqa: E402
-from xnorvision.train.layers import BinaryConv2d, BinaryLinear  # noqa: E402
+from xnorvision.train._binarize import binarize  # noqa: E402
+from xnorvision.train._layers import BinaryConv2d, BinaryLinear  # noqa: E402
 
 
 def _vgg() -> nn.Sequential:

@@ -9,8 +9,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from xnorvision.train.recipes import build_model, get_recipe  # noqa: E402
-from xnorvision.train.trainer import load_checkpoint  # noqa: E402
+from xnorvision.train._recipes import build_model, get_recipe  # noqa: E402
+from xnorvision.train._trainer import load_checkpoint  # noqa: E402
 
 TINY = get_recipe("cifar10-xnor-plain").with_overrides(name="tiny", width=4, num_classes=2)
 NOT_OURS = "not a checkpoint written by xnorvision train"
@@ -67,7 +67,7 @@ def test_export_refuses_what_train_did_not_write(cli, tmp_path: Path, case: str)
 def test_teacher_and_resume_refuse_it_too(cli, chunk_file, tmp_path: Path, monkeypatch, case: str) -> None:
     monkeypatch.setenv("XNORVISION_CACHE", str(tmp_path / "cache"))
     small = dict(width=4, num_classes=2, batch_size=32, val_size=64)
-    monkeypatch.setattr("xnorvision.train.recipes.RECIPES", {
+    monkeypatch.setattr("xnorvision.train._recipes.RECIPES", {
         "cifar10-xnor-distill": get_recipe("cifar10-xnor-distill").with_overrides(**small),
         "cifar10-float": get_recipe("cifar10-float").with_overrides(**small)})
     teacher = _write(tmp_path / "t.pt", case)

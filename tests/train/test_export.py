@@ -11,10 +11,10 @@ from torch import nn  # noqa: E402
 from xnorvision.errors import XnorvisionError  # noqa: E402
 from xnorvision.runtime import Model, save_model  # noqa: E402
 from xnorvision.train import BinaryConv2d, SignActivation, binarize  # noqa: E402
-from xnorvision.train.data import input_spec, to_tensor  # noqa: E402
-from xnorvision.train.export import export_model  # noqa: E402
-from xnorvision.train.fx_lower import pack_signs  # noqa: E402
-from xnorvision.train.models import vgg_small  # noqa: E402
+from xnorvision.train._data import input_spec, to_tensor  # noqa: E402
+from xnorvision.train._export import export_model  # noqa: E402
+from xnorvision.train._fx_lower import pack_signs  # noqa: E402
+from xnorvision.train._models import vgg_small  # noqa: E402
 
 
 def _randomize_bn(model: nn.Module, seed: int) -> nn.Module:

@@ -14,8 +14,8 @@ torch = pytest.importorskip("torch")
 from xnorvision.cli import main  # noqa: E402
 from xnorvision.cli._train import RECIPE_NAMES  # noqa: E402
 from xnorvision.runtime import Model  # noqa: E402
-from xnorvision.train.data import load_dataset  # noqa: E402
-from xnorvision.train.recipes import RECIPES  # noqa: E402
+from xnorvision.train._data import load_dataset  # noqa: E402
+from xnorvision.train._recipes import RECIPES  # noqa: E402
 
 
 def shapes_folder(root: Path, per_class: int = 40, seed: int = 0) -> Path:
@@ -64,10 +64,14 @@ def test_train_export_and_eval_on_an_image_folder(tmp_path, capsys, monkeypatch)
                           "--holdout", "0.25", "--threads", "1")
     assert code == 0, err
     assert "image-folder: epoch 6" in out
+    epoch_lines = [x for x in out.splitlines() if x.startswith("image-folder epoch ")]
+    assert len(epoch_lines) == 6, out  # one plain line per epoch, no bars repeated into a pipe
+    assert all(x.endswith(" s") and " of 20 images, " in x for x in epoch_lines), out
     model = Model.load(run / "model.xnv")
     assert model.labels == ["circle", "square"] and model.input_spec["height"] == 16
     meta = model.file.metadata
     assert meta["recipe"]["mode"] == "xnor" and meta["recipe"]["num_classes"] == 2
+    assert meta["val_images"] == 20 and meta["val_top1"] == meta["history"][-1]["val_acc"]  # 0.25 of 80
     code, _, err = _cli(capsys, "export", str(run / "checkpoint.pt"), "--out", str(tmp_path / "again.xnv"))
     assert code == 0, err
     code, out, err = _cli(capsys, "eval", "classify", "--model", str(tmp_path / "again.xnv"), "--data",

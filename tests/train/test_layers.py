@@ -6,8 +6,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from xnorvision.train.estimators import hard_sign, sign  # noqa: E402
-from xnorvision.train.layers import BinaryConv2d, BinaryLinear, SignActivation  # noqa: E402
+from xnorvision.train._estimators import hard_sign, sign  # noqa: E402
+from xnorvision.train._layers import BinaryConv2d, BinaryLinear, SignActivation  # noqa: E402
 
 
 def test_sign_maps_zero_to_plus_one() -> None:

@@ -12,11 +12,11 @@ torch = pytest.importorskip("torch")
 from xnorvision.cli import main  # noqa: E402
 from xnorvision.errors import XnorvisionError  # noqa: E402
 from xnorvision.runtime import Model  # noqa: E402
-from xnorvision.train.data import load_dataset  # noqa: E402
-from xnorvision.train.export import export_checkpoint  # noqa: E402
-from xnorvision.train.recipes import Recipe, get_recipe  # noqa: E402
-from xnorvision.train.refine import Targets  # noqa: E402
-from xnorvision.train.trainer import load_checkpoint, train  # noqa: E402
+from xnorvision.train._data import load_dataset  # noqa: E402
+from xnorvision.train._export import export_checkpoint  # noqa: E402
+from xnorvision.train._recipes import Recipe, get_recipe  # noqa: E402
+from xnorvision.train._refine import Targets  # noqa: E402
+from xnorvision.train._trainer import load_checkpoint, train  # noqa: E402
 
 TINY = dict(width=4, num_classes=2, batch_size=32, val_size=64, lr=5e-3)
 
@@ -123,7 +123,7 @@ def test_export_checkpoint_records_the_recipe_and_matches_torch(data, tmp_path) 
 
 def test_cli_train_then_export(chunk_file, tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("XNORVISION_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr("xnorvision.train.recipes.RECIPES",
+    monkeypatch.setattr("xnorvision.train._recipes.RECIPES",
                         {"tiny": get_recipe("cifar10-xnor-plain").with_overrides(name="tiny", **TINY)})
     with pytest.raises(SystemExit) as exc:
         main(["train", "--recipe", "tiny", "--data", str(chunk_file), "--out", str(tmp_path / "run"),
@@ -141,8 +141,8 @@ def test_cli_train_then_export(chunk_file, tmp_path, monkeypatch, capsys) -> Non
 
 DDP_SCRIPT = """
 import os, sys, torch
-import xnorvision.train.trainer as trainer
-from xnorvision.train.recipes import Recipe
+import xnorvision.train._trainer as trainer
+from xnorvision.train._recipes import Recipe
 out, data = sys.argv[1], sys.argv[2]
 built = []
 real_build = trainer.build_model
@@ -185,7 +185,7 @@ def test_cli_train_refuses_labels_the_network_cannot_output(chunk_file, tmp_path
     """classes.txt names 2 classes: label 2 is one line, exit 2, cached arrays included; 10^6 is past any
     chunk's class bound (1000)."""
     monkeypatch.setenv("XNORVISION_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr("xnorvision.train.recipes.RECIPES",
+    monkeypatch.setattr("xnorvision.train._recipes.RECIPES",
                         {"tiny": get_recipe("cifar10-xnor-plain").with_overrides(name="tiny", **TINY)})
     chunk = chunk_file / "train_0.npz"
     with np.load(chunk) as d:

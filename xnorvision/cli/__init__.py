@@ -64,45 +64,17 @@ def main(argv: list[str] | None = None) -> NoReturn:
     """Entry point of the console script; never lets a traceback reach the user unless ``--debug``."""
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args
-    previous: dict[int, Any] = {}
     try:
-        _stop_like_ctrl_c(previous)
+        from xnorvision.pipeline._stop_signals import remember_early_interrupts
+
+        remember_early_interrupts()
         code = _dispatch(args, debug)
     except KeyboardInterrupt:  # Ctrl-C before a command installed its own handling (imports, parsing)
         print("interrupted", file=sys.stderr)
         raise SystemExit(INTERRUPTED) from None
-    finally:  # main may run in-process (tests, xnv_cli): leave the caller's handlers as they were
-        _restore(previous)
     if code == INTERRUPTED:
         print("interrupted", file=sys.stderr)
     raise SystemExit(code)  # always, as Click's standalone mode did: callers rely on it
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-def _stop_like_ctrl_c(previous: dict[int, Any]) -> None:
-    """SIGTERM (``kill``, a service manager) and SIGHUP (a closed terminal) end every command as Ctrl-C
-    does: its cleanup runs (a private temporary file removed, the output complete or untouched) and it
-    exits 130, instead of dying mid-write with 143 or 129. ``run`` installs its own stop handler over this.
-    The handlers replaced go into ``previous``."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():  # only the main thread may set them
-        return
-    for name in ("SIGTERM", "SIGHUP"):
-        if hasattr(signal, name):
-            number = getattr(signal, name)
-            previous[number] = signal.signal(number, _interrupt)
-
-
-def _restore(previous: dict[int, Any]) -> None:
-    import signal
-
-    for number, handler in previous.items():
-        signal.signal(number, signal.SIG_DFL if handler is None else handler)
 
 
 def _dispatch(args: list[str], debug: bool) -> int:

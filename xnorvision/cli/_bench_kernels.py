@@ -20,7 +20,7 @@ _QUICK = typer.Option(False, "--quick", help="Few repeats: a run of a few second
 def bench_kernels(threads: int | None = _THREADS, json_path: Path | None = _JSON,
                   quick: bool = _QUICK) -> None:
     """Binary conv / XNOR GEMM speed vs the CPU's popcount ceiling and float32 baselines (ResNet-18)."""
-    from xnorvision.bench.kernels import run, table
+    from xnorvision.bench._kernels import run, table
 
     check_writable("--json", json_path)  # before the benchmark, not after it
     report, extra = run(threads, quick)

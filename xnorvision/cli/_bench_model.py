@@ -10,10 +10,10 @@ import typer
 
 from xnorvision._outputs import check_outputs, check_writable
 from xnorvision._replace import write_file
-from xnorvision.bench.model import bench_model, format_report
+from xnorvision.bench import bench_model, format_report
 from xnorvision.cli._apps import FLOAT_STORAGE_HELP, bench_app, threads_option
 from xnorvision.errors import XnorvisionError
-from xnorvision.runtime.reference import REFERENCES
+from xnorvision.runtime._reference import REFERENCES
 
 _Opt = typer.Option
 MAX_BATCH = 1024  # a larger batch measures the memory system (or MemoryError), not the kernels

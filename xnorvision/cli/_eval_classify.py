@@ -36,8 +36,8 @@ def eval_classify(
     import numpy as np
 
     from xnorvision.api import Model, resolve_model
-    from xnorvision.eval.classify import confusion_image, evaluate_classifier, read_labelled
-    from xnorvision.eval.labels import align_labels, parse_label_map
+    from xnorvision.eval._classify import confusion_image, evaluate_classifier, read_labelled
+    from xnorvision.eval._labels import align_labels, parse_label_map
     from xnorvision.plugins import load_registry
 
     path = resolve_model(model, load_registry())

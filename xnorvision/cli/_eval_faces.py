@@ -10,12 +10,12 @@ import typer
 
 from xnorvision._outputs import Named, check_outputs, check_writable
 from xnorvision._replace import write_file
+from xnorvision._tables import eval_faces_table
 from xnorvision.cli._apps import eval_app, threads_option
 from xnorvision.errors import XnorvisionError
-from xnorvision.eval import faces as ev
-from xnorvision.eval.corruptions import parse_corruptions
-from xnorvision.eval.faces_plot import plot_pr, plot_speed
-from xnorvision.tables import eval_faces_table
+from xnorvision.eval import _faces as ev
+from xnorvision.eval._corruptions import parse_corruptions
+from xnorvision.eval._faces_plot import plot_pr, plot_speed
 
 
 def _check_writable(outputs: list[Named]) -> None:
@@ -41,7 +41,7 @@ def _pipeline_detector(pipeline: str, floor: float, threads: int, model: str | N
                        settings: list[str]) -> ev.Detector:
     """The registered pipeline (or chain) as one callable: the same :class:`Pipeline` that ``run`` uses,
     at the floor as its threshold (a labeler in a chain sees the boxes that will be scored)."""
-    from xnorvision.pipeline.launch import RunConfig, build_pipeline
+    from xnorvision.pipeline._launch import RunConfig, build_pipeline
     from xnorvision.plugins._manager import load_registry
 
     config = RunConfig(plugin=pipeline, model=model, threshold=floor, threads=threads, settings=settings)

@@ -11,7 +11,7 @@ import typer
 from xnorvision._outputs import check_outputs
 from xnorvision.cli._apps import FLOAT_STORAGE_HELP, MAX_SEED, model_app
 from xnorvision.runtime import Model, load_xnv, save_model
-from xnorvision.runtime.reference import REFERENCES, write_reference
+from xnorvision.runtime._reference import REFERENCES, write_reference
 
 
 def _mb(n: int | None) -> str:

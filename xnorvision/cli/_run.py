@@ -19,10 +19,13 @@ ALL_FRAMES_FAILED = 3  # the run ended but a stage failed on every frame
 DebugOpt = Annotated[bool, Opt("--debug", hidden=True, help="Show full tracebacks on errors.")]
 
 
+LOG_FORMAT = "%(levelname)s: %(message)s"  # warnings on stderr, as `xnorvision run` prints them
+
+
 def _set_debug(debug: bool) -> None:
     State.debug = State.debug or debug
-    logging.basicConfig(level=logging.DEBUG if State.debug else logging.WARNING,
-                        format="%(levelname)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(level=logging.DEBUG if State.debug else logging.WARNING, format=LOG_FORMAT,
+                        stream=sys.stderr)
 
 
 @app.command()
@@ -32,7 +35,8 @@ def run(
     size: Annotated[str | None, Opt("--size", help="Frame size WxH: a camera's mode; other sources' frames "
                                     "are scaled to fit inside it.")] = None,
     plugin: Annotated[str | None, Opt("--plugin", help="Pipeline(s), e.g. faces or faces,objects.")] = None,
-    model: Annotated[str | None, Opt("--model", help="Registered model name or .xnv path.")] = None,
+    model: Annotated[str | None, Opt("--model", help="Registered model name or .xnv path (in a chain: the "
+                                                    "last pipeline's).")] = None,
     threshold: Annotated[float, Opt("--threshold", help="Minimum score of a shown detection.")] = 0.5,
     threads: Annotated[int | None, threads_option("Threads for the kernels and OpenCV.")] = None,
     max_frames: Annotated[int | None, Opt("--max-frames", min=1, help="Stop after N frames.")] = None,
@@ -58,8 +62,8 @@ def run(
     Exit codes: 0 done; 2 a bad argument, file, plugin, source or sink (one `error:` line); 3 a stage
     failed on every frame, so nothing was produced (`--strict` stops at the first failure instead, exit 2).
     """
-    from xnorvision.pipeline.display import display_available, named_display
-    from xnorvision.pipeline.launch import RunConfig, prepare
+    from xnorvision.pipeline._display import display_available, named_display
+    from xnorvision.pipeline._launch import RunConfig, prepare
     from xnorvision.plugins import load_registry
 
     _set_debug(debug)
@@ -69,7 +73,7 @@ def run(
                        strict=strict, sinks=list(sink or []), settings=list(settings or []))
     windowed = not headless and named_display() is not None
     if windowed:
-        from xnorvision.pipeline.doctor import GUI_INSTALL, qt_installed, window_problem
+        from xnorvision.pipeline._doctor import GUI_INSTALL, qt_installed, window_problem
 
         if not qt_installed():
             typer.echo(f"warning: no window without PyQt5, running headless; for the window: {GUI_INSTALL}",
@@ -87,13 +91,13 @@ def run(
     typer.echo(f"{runner.source.name} -> {plugin or 'no pipeline'} (stages: {names})", err=True)
     if not windowed:
         if sys.stderr.isatty():
-            from xnorvision.pipeline.sinks import ProgressSink
+            from xnorvision.pipeline._sinks import ProgressSink
 
             runner.sinks.append(ProgressSink(sys.stderr))
         summary = runner.run()
     else:
         from xnorvision.app import run_window
-        from xnorvision.pipeline.pacing import play_in_real_time
+        from xnorvision.pipeline._pacing import play_in_real_time
 
         if not fast:
             runner.source = play_in_real_time(runner.source)
@@ -163,7 +167,7 @@ def cameras(
     debug: DebugOpt = False,
 ) -> None:
     """List the camera indices that open, with their frame size."""
-    from xnorvision.pipeline.doctor import probe_cameras
+    from xnorvision.pipeline._doctor import probe_cameras
 
     _set_debug(debug)
     found = probe_cameras(max_index)
@@ -176,7 +180,7 @@ def cameras(
 @app.command()
 def doctor(debug: DebugOpt = False) -> None:
     """Check the install: OpenCV wheels, Qt platform plugin, CPU features, compiled kernels, plugins."""
-    from xnorvision.pipeline.doctor import run_checks
+    from xnorvision.pipeline._doctor import run_checks
 
     _set_debug(debug)
     failed = 0

@@ -16,7 +16,7 @@ def tables_cmd(
     files: Annotated[list[Path], typer.Argument(help="Markdown files with table blocks.")],
 ) -> None:
     """Regenerate every `<!-- table ... -->` block (README, docs, model cards) from its JSON reports."""
-    from xnorvision.tables import regenerate
+    from xnorvision._tables import regenerate
 
     for path in files:
         if not path.is_file():

@@ -20,7 +20,7 @@ def _need_torch() -> None:
         raise XnorvisionError("training needs torch: pip install 'xnorvision[train]'") from None
 
 
-#: every recipe of ``xnorvision.train.recipes.RECIPES`` (kept here so `--help` needs no torch; a test
+#: every recipe of ``xnorvision.train._recipes.RECIPES`` (kept here so `--help` needs no torch; a test
 #: checks the two agree)
 RECIPE_NAMES = ("cifar10-float", "cifar10-bwn", "cifar10-xnor", "cifar10-xnor-plain", "cifar10-xnor-teacher",
                 "cifar10-bwn-teacher", "cifar10-xnor-distill", "image-folder")
@@ -60,7 +60,7 @@ def train(
 
     On your own classes: `xnorvision train --data DIR --out runs/mine` (recipe image-folder, XNOR, 32x32).
     """
-    from xnorvision.eval.image_folder import is_image_folder
+    from xnorvision.eval._image_folder import is_image_folder
 
     if recipe is None and not is_image_folder(data):
         raise XnorvisionError(f"--recipe is needed for chunk data (one of: {', '.join(RECIPE_NAMES)})")
@@ -73,10 +73,10 @@ def train(
         check_writable("--out", path)
     import torch
 
-    from xnorvision.train.export import export_checkpoint
-    from xnorvision.train.models import ARCHITECTURES
-    from xnorvision.train.recipes import get_recipe
-    from xnorvision.train.trainer import train as run
+    from xnorvision.train._export import export_checkpoint
+    from xnorvision.train._models import ARCHITECTURES
+    from xnorvision.train._recipes import get_recipe
+    from xnorvision.train._trainer import train as run
 
     if arch is not None and arch not in ARCHITECTURES:
         raise XnorvisionError(f"--arch {arch!r}: choose from {', '.join(ARCHITECTURES)}")
@@ -111,8 +111,8 @@ def export(
     source = checkpoint / "checkpoint.pt" if checkpoint.is_dir() else checkpoint
     check_outputs([("checkpoint", source)], [("--out", out)])
     _need_torch()
-    from xnorvision.runtime.format import check_float_storage
-    from xnorvision.train.export import export_checkpoint
+    from xnorvision.runtime._format import check_float_storage
+    from xnorvision.train._export import export_checkpoint
 
     check_float_storage(float_storage)  # before torch loads the checkpoint
     check_writable("--out", out)

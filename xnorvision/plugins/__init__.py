@@ -1,5 +1,6 @@
 """Plugin hooks, the records plugins register, and the manager that loads them safely."""
 
+from xnorvision.plugins._hookspecs import hookimpl, hookspec
 from xnorvision.plugins._manager import (
     ENTRY_POINT_GROUP,
     current_registry,
@@ -10,8 +11,7 @@ from xnorvision.plugins._manager import (
 )
 from xnorvision.plugins._options import Option, model_or_off, parse_settings
 from xnorvision.plugins._registry import PluginInfo, Registry
-from xnorvision.plugins.hookspecs import hookimpl, hookspec
-from xnorvision.plugins.specs import ModelSpec, PipelineOptions, PipelineSpec, SinkSpec, SourceSpec, Stage
+from xnorvision.plugins._specs import ModelSpec, PipelineOptions, PipelineSpec, SinkSpec, SourceSpec, Stage
 
 __all__ = [
     "ENTRY_POINT_GROUP",

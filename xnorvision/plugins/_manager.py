@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ import pluggy
 
 from xnorvision import API_VERSION
 from xnorvision.errors import PLUGIN_FAILURES, PluginError
-from xnorvision.plugins import hookspecs
+from xnorvision.plugins import _hookspecs
 from xnorvision.plugins._registry import KINDS, PluginInfo, Registry
 
 if TYPE_CHECKING:
@@ -34,8 +35,8 @@ _current: Registry | None = None
 
 def new_plugin_manager() -> pluggy.PluginManager:
     """A pluggy manager that knows our hook specs and has no plugins registered (no discovery)."""
-    pm = pluggy.PluginManager(hookspecs.PROJECT)
-    pm.add_hookspecs(hookspecs)
+    pm = pluggy.PluginManager(_hookspecs.PROJECT)
+    pm.add_hookspecs(_hookspecs)
     return pm
 
 
@@ -147,9 +148,29 @@ def _collector(
                               f"xnorvision_register_{kind}; expected {spec_type.__name__}")
         if any(k == kind and s.name == spec.name for k, s in staged):
             raise PluginError(f"plugin {plugin!r} registers {kind[:-1]} {spec.name!r} twice")
+        _check_spec_names(plugin, kind, spec)
         staged.append((kind, spec))
 
     return register
+
+
+#: a name users can type: no ',' (chains), ':' (plugin:name, NAME:TARGET) or spaces
+_SPEC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+#: a source prefix starts with a URL scheme (``rtsp://``, ``x://``, ``birds:``; one letter only with
+#: ``//``), so it never claims file paths (``""``, ``/``, ``photos``) nor Windows drives (``C:``)
+_SOURCE_PREFIX = re.compile(r"^[A-Za-z](?:[A-Za-z0-9+.-]*://|[A-Za-z0-9+.-]+:)")
+
+
+def _check_spec_names(plugin: str, kind: str, spec: Any) -> None:
+    """Refuse a name ``--plugin``/``--sink``/``--model`` could never select, and a source prefix that would
+    silently take over every ``--source`` path (plugin sources are looked up before files)."""
+    if not isinstance(spec.name, str) or not _SPEC_NAME.match(spec.name):
+        raise PluginError(f"plugin {plugin!r} registers {kind[:-1]} {spec.name!r}: a name is letters, "
+                          "digits, '.', '_' and '-' (no ',', ':' or spaces)")
+    if kind == "sources" and (not isinstance(spec.prefix, str) or not _SOURCE_PREFIX.match(spec.prefix)):
+        raise PluginError(f"plugin {plugin!r} registers source {spec.name!r} with prefix {spec.prefix!r}: "
+                          "a prefix starts with a scheme such as 'rtsp://' or 'birds:', so it never "
+                          "claims file paths")
 
 
 def _check_api_version(plugin: Any, info: PluginInfo) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from xnorvision.errors import PluginError, XnorvisionError
-from xnorvision.plugins.specs import ModelSpec, PipelineSpec, SinkSpec, SourceSpec
+from xnorvision.plugins._specs import ModelSpec, PipelineSpec, SinkSpec, SourceSpec
 
 log = logging.getLogger(__name__)
 #: hook name -> (kind, the spec type its register callback accepts)

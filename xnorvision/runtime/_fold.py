@@ -5,6 +5,11 @@ into the ``prelu`` after it.
 
 After folding, a binary conv followed by batch norm and sign emits packed bits straight from its integer
 accumulators (the Larq Compute Engine "output transform"), so chains of binary layers never touch floats.
+Where the real value is needed too (Bi-Real blocks: ``sign(prelu(bn(conv) + shortcut))`` whose float result
+is the next block's shortcut), the residual ``add``, the ``prelu`` and the ``sign`` go into the conv's float
+epilogue instead: one pass over its accumulators writes the float tensor and, as the sign node's tensor,
+its packed bits (``bits_output``). A conv whose ``add`` reads a shortcut computed after it moves down to the
+add's place (nothing else reads the conv, so the order stays valid).
 A rewrite applies only when the intermediate tensor has no other reader and is not a graph output, and
 nothing fuses into a conv after its pool (a batch norm or ReLU after the pool is not one before it).
 """
@@ -17,9 +22,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from xnorvision.errors import ModelFormatError
+from xnorvision.runtime._format import XnvFile
+from xnorvision.runtime._layers import Conv2d
 from xnorvision.runtime._schema import Node, TensorType
-from xnorvision.runtime.format import XnvFile
-from xnorvision.runtime.layers import Conv2d
 
 _SCALED = ("binary_conv2d", "bwn_conv2d", "binary_linear")
 
@@ -42,12 +47,20 @@ def fold(model: XnvFile) -> tuple[list[Step], list[str], dict[str, TensorType]]:
         node = replace(node, inputs=tuple(alias.get(x, x) for x in node.inputs))
         params = {p: model.tensors[f"{node.name}.{p}"] for p in model.params[node.name]
                   if f"{node.name}.{p}" in model.tensors}
+        conv = _fuse_add(steps, node, readers, types, model.outputs) if node.op == "add" else None
+        if conv is not None:
+            alias[node.name] = conv
+            readers[conv] = readers[node.name]
+            continue
         prev = steps.get(node.inputs[0])
+        if node.op == "sign" and _bits_beside(prev, readers, model.outputs):
+            prev.node = replace(prev.node, attrs={**prev.node.attrs, "bits_output": node.name})
+            continue
         single = (prev is not None and readers[prev.node.name] == 1 and prev.node.name not in model.outputs
                   and not prev.node.attrs.get("fused_maxpool"))
         if single and node.op == "batch_norm" and _fold_bn(prev, params, node.attrs.get("eps", 1e-5)):
             alias[node.name] = prev.node.name
-        elif single and node.op == "sign" and _is_float_binary_conv(prev.node):
+        elif single and node.op == "sign" and _epilogue_free(prev.node):
             prev.node = replace(prev.node, attrs={**prev.node.attrs, "output": "bits"})
             types[prev.node.name] = types[node.name]
             alias[node.name] = prev.node.name
@@ -60,6 +73,10 @@ def fold(model: XnvFile) -> tuple[list[Step], list[str], dict[str, TensorType]]:
             alias[node.name] = prev.node.name
         elif single and node.op == "prelu" and prev.node.op == "add":  # prelu(a + b): one kernel pass
             prev.node, prev.params = replace(prev.node, op="prelu"), params
+            alias[node.name] = prev.node.name
+        elif single and node.op == "prelu" and _fuses_prelu(prev):
+            prev.node = replace(prev.node, attrs={**prev.node.attrs, "fused_prelu": True})
+            prev.params["slope"] = params["weight"]
             alias[node.name] = prev.node.name
         else:
             if node.op == "batch_norm":  # no neighbour to fold into: a per-channel affine
@@ -87,8 +104,51 @@ def _pair(v: int | list[int] | tuple[int, ...]) -> tuple[int, ...]:
     return (v, v) if isinstance(v, int) else tuple(v)
 
 
-def _is_float_binary_conv(node: Node) -> bool:
-    return node.op == "binary_conv2d" and node.attrs.get("output", "float") == "float"
+def _takes_epilogue(node: Node) -> bool:
+    """A binary conv with float output whose value may still change (its bits are not taken yet)."""
+    return (node.op == "binary_conv2d" and node.attrs.get("output", "float") == "float"
+            and "bits_output" not in node.attrs)
+
+
+def _epilogue_free(node: Node) -> bool:
+    """A float-output binary conv computing ``scale * acc + bias`` alone: a threshold can make it bits."""
+    return _takes_epilogue(node) and not node.attrs.get("fused_add") and not node.attrs.get("fused_prelu")
+
+
+def _fuses_prelu(prev: Step) -> bool:
+    """A PReLU after a binary conv's float epilogue (plain or with a residual add) joins it."""
+    return _takes_epilogue(prev.node) and not prev.node.attrs.get("fused_prelu")
+
+
+def _bits_beside(prev: Step | None, readers: Counter[str], outputs: list[str]) -> bool:
+    """Whether a sign of ``prev`` comes out of its float epilogue, beside the float result it still writes.
+
+    So it does when that float has other readers, or when the epilogue adds or applies PReLU (an integer
+    threshold cannot see those); a lone ``scale * acc + bias`` becomes bits by threshold instead.
+    """
+    if prev is None or not _takes_epilogue(prev.node):
+        return False
+    name = prev.node.name
+    return readers[name] > 1 or name in outputs or not _epilogue_free(prev.node)
+
+
+def _fuse_add(steps: dict[str, Step], add: Node, readers: Counter[str], types: dict[str, TensorType],
+              outputs: list[str]) -> str | None:
+    """Fuse ``add(conv, shortcut)`` (either order) into a binary conv's epilogue; return the conv's name.
+
+    The conv then reads the shortcut as its second input and runs where the add did (the last step).
+    """
+    if len(add.inputs) != 2 or add.inputs[0] == add.inputs[1]:
+        return None
+    for name, shortcut in (add.inputs, add.inputs[::-1]):
+        conv = steps.get(name)
+        if (conv is not None and _epilogue_free(conv.node) and readers[name] == 1 and name not in outputs
+                and types[name] == types[shortcut]):
+            conv.node = replace(conv.node, inputs=(*conv.node.inputs, shortcut),
+                                attrs={**conv.node.attrs, "fused_add": True})
+            steps[name] = steps.pop(name)
+            return name
+    return None
 
 
 def bn_affine(params: dict[str, np.ndarray], eps: float) -> tuple[np.ndarray, np.ndarray]:
@@ -104,6 +164,8 @@ def _fold_bn(prev: Step, bn: dict[str, np.ndarray], eps: float) -> bool:
     op, p = prev.node.op, prev.params
     float_out = prev.node.attrs.get("output", "float") == "float"
     if op not in ("conv2d", "linear") and not (op in _SCALED and float_out):
+        return False
+    if op == "binary_conv2d" and not _epilogue_free(prev.node):
         return False
     a, b = bn_affine(bn, eps)
     if op in _SCALED:

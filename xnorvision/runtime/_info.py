@@ -6,8 +6,8 @@ import math
 from typing import Any
 
 from xnorvision.errors import XnorvisionError
+from xnorvision.runtime._format import XnvFile
 from xnorvision.runtime._schema import TensorType, infer, peak_activation_bytes
-from xnorvision.runtime.format import XnvFile
 
 _BINARY = ("binary_conv2d", "binary_linear")
 

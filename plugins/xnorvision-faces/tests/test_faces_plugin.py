@@ -136,3 +136,41 @@ def test_pipeline_options_choose_the_classifier_and_its_weight(xnv_registry) -> 
     assert stages[1].crop == 32  # the classifier's input size
     with pytest.raises(PluginError, match="fixed square input"):  # the any-size proposal net
         spec.build(PipelineOptions(threads=1, extra={"classifier": str(plugin.MODELS / "proposal.xnv")}))
+
+
+def _overlap_of_smaller(a: np.ndarray, b: np.ndarray) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return max(w, 0) * max(h, 0) / smaller if smaller > 0 else 0.0
+
+
+def test_no_face_of_the_demo_video_gets_two_boxes(xnv_registry) -> None:
+    """A small box inside a larger one on the same face has a low IoU with it and passed NMS (8 pairs in
+    the 96 frames before); ``nested_cover`` drops it. Every frame, at the run's default threshold."""
+    from xnorvision.api import Pipeline, PipelineOptions
+
+    pipeline = Pipeline(xnv_registry(plugin).pipeline("faces").build(PipelineOptions(threads=1)), 0.5)
+    cap = cv2.VideoCapture(str(DEMO))
+    pairs, frames = [], 0
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        boxes = pipeline.detect(frame).boxes
+        pairs += [(frames, i, j) for i in range(len(boxes)) for j in range(i + 1, len(boxes))
+                  if _overlap_of_smaller(boxes[i], boxes[j]) >= 0.3]
+        frames += 1
+    assert frames == 96 and pairs == []
+
+
+def test_nested_cover_is_an_option(xnv_registry) -> None:
+    from xnorvision.api import PipelineOptions, PluginError
+
+    spec = xnv_registry(plugin).pipeline("faces")
+    stages = spec.build(PipelineOptions(threads=1, extra={"nested_cover": 1.0}))
+    assert stages[0].nested_cover is None and stages[1].nested_cover is None
+    stages = spec.build(PipelineOptions(threads=1, extra={"classifier": False}))
+    assert stages[0].nested_cover == plugin.NESTED_COVER  # the last stage has the last word
+    with pytest.raises(PluginError, match="nested_cover"):
+        spec.build(PipelineOptions(threads=1, extra={"nested_cover": 0}))

@@ -13,7 +13,7 @@ from xnorvision_faces.training.models import BiRealBlock, FaceClassifier, Propos
 from xnorvision_faces.training.train_classifier import MEAN, STD  # noqa: E402
 from xnorvision_faces.training.train_proposal import to_tensor  # noqa: E402
 
-from xnorvision.runtime import Model  # noqa: E402
+from xnorvision.api import Model  # noqa: E402
 from xnorvision.train import export_model  # noqa: E402
 
 

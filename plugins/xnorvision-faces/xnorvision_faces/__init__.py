@@ -26,6 +26,7 @@ from xnorvision_faces.stages import LONG_SIDE, ClassifierStage, ProposalStage
 XNORVISION_API_VERSION = 1
 MODELS = Path(__file__).parent / "models"
 PROPOSAL, CLASSIFIER = "faces-proposal", "faces-classifier"
+NESTED_COVER = 0.6  # tuning split: no AP lost within its noise (MODEL_CARD.md)
 
 __all__ = ["OPTIONS", "ClassifierStage", "ProposalStage", "build"]
 OPTIONS = (
@@ -33,6 +34,8 @@ OPTIONS = (
     Option("classifier", model_or_off, CLASSIFIER, "crop classifier: a model name or .xnv path, or false "
            "to skip the second stage"),
     Option("classifier_weight", float, 0.25, "the classifier's share of the final score, in [0, 1]"),
+    Option("nested_cover", float, NESTED_COVER, "drop a final box when this share of its area lies inside a "
+           "better box (a second box on one face); 1 keeps them all"),
 )
 _DEFAULTS = {o.name: o.default for o in OPTIONS}
 
@@ -44,14 +47,20 @@ def build(options: PipelineOptions) -> list[Any]:
         raise PluginError(f"the faces proposal model needs 3 outputs (strides 8, 16, 32), "
                           f"got {proposal.output_names}")
     extra = _DEFAULTS | options.extra  # Python callers may leave options out
-    stages: list[Any] = [ProposalStage(proposal, long_side=int(extra["long_side"]))]
+    cover = float(extra["nested_cover"])
+    if not 0 < cover <= 1:
+        raise PluginError(f"nested_cover must be in (0, 1], got {cover}")
     classifier = extra["classifier"]
+    last = None if cover >= 1 else cover
+    stages: list[Any] = [ProposalStage(proposal, long_side=int(extra["long_side"]),
+                                       nested_cover=last if classifier is False else None)]
     if classifier is not False:
         name = classifier if isinstance(classifier, str) else CLASSIFIER
         weight = float(extra["classifier_weight"])
         if not 0 <= weight <= 1:
             raise PluginError(f"classifier_weight must be in [0, 1], got {weight}")
-        stages.append(ClassifierStage(load_model(name, threads=options.threads), weight=weight))
+        stages.append(ClassifierStage(load_model(name, threads=options.threads), weight=weight,
+                                      nested_cover=last))
     return stages
 
 

@@ -12,7 +12,7 @@ import math
 import cv2
 import numpy as np
 
-from xnorvision.api import Detections, Model, PluginError, crop_squares, nms
+from xnorvision.api import Detections, Model, PluginError, crop_squares, drop_nested, nms
 
 STRIDES = (8, 16, 32)
 #: The proposal net's input long side: the smallest that reached AP 0.60 on WIDER val (320: 0.55, 480: 0.62).
@@ -63,12 +63,13 @@ class ProposalStage:
     """Candidate face boxes over the whole frame (the first stage)."""
 
     def __init__(self, model: Model, long_side: int = LONG_SIDE, floor: float = 0.05, max_out: int = 24,
-                 nms_iou: float = 0.4, pre_nms: int = 300) -> None:
+                 nms_iou: float = 0.4, pre_nms: int = 300, nested_cover: float | None = None) -> None:
         if isinstance(long_side, bool) or not isinstance(long_side, int) or not 32 <= long_side <= 4096:
             raise PluginError(f"faces: long_side must be whole pixels from 32 to 4096, got {long_side!r}")
         self.name = "faces-proposal"
         self.model, self.long_side, self.floor = model, long_side, floor
         self.max_out, self.nms_iou, self.pre_nms = max_out, nms_iou, pre_nms
+        self.nested_cover = nested_cover  # set when this stage's boxes are the pipeline's last word
         self._canvases: dict[tuple[int, int], np.ndarray] = {}
 
     def _canvas(self, h: int, w: int) -> np.ndarray:
@@ -93,7 +94,7 @@ class ProposalStage:
         if len(scores) > self.pre_nms:  # NMS cost grows with the candidates; the best few hundred suffice
             top = np.argpartition(-scores, self.pre_nms)[:self.pre_nms]
             boxes, scores = boxes[top], scores[top]
-        keep = nms(boxes, scores, self.nms_iou, self.max_out)
+        keep = _suppress(boxes, scores, self.nms_iou, self.nested_cover, self.max_out)
         return Detections.from_boxes(boxes[keep], scores[keep], "face")
 
 
@@ -105,13 +106,15 @@ class ClassifierStage:
     ranked faces better than either score alone. Crops are cut at the classifier's own input size.
     """
 
-    def __init__(self, model: Model, nms_iou: float = 0.4, weight: float = 0.25) -> None:
+    def __init__(self, model: Model, nms_iou: float = 0.4, weight: float = 0.25,
+                 nested_cover: float | None = None) -> None:
         spec = model.input_spec
         if spec["width"] is None or spec["width"] != spec["height"]:
             raise PluginError(f"the faces classifier needs a fixed square input, got "
                               f"{spec['height']}x{spec['width']}")
         self.name = "faces-classifier"
         self.model, self.nms_iou, self.weight, self.crop = model, nms_iou, weight, int(spec["width"])
+        self.nested_cover = nested_cover
 
     def __call__(self, frame: np.ndarray, detections: Detections) -> Detections:
         if not len(detections):
@@ -126,5 +129,12 @@ class ClassifierStage:
         scores = (detections.scores ** (1 - w) * _sigmoid(out[:, 0]) ** w).astype(np.float32)
         x0, y0 = cx - side / 2, cy - side / 2
         boxes = np.stack([x0, y0, x0, y0], 1) + out[:, 1:5] * side[:, None]
-        keep = nms(boxes, scores, self.nms_iou)
+        keep = _suppress(boxes, scores, self.nms_iou, self.nested_cover)
         return Detections.from_boxes(boxes[keep], scores[keep], "face")
+
+
+def _suppress(boxes: np.ndarray, scores: np.ndarray, iou: float, nested_cover: float | None,
+              max_out: int | None = None) -> np.ndarray:
+    """NMS, then (for the pipeline's final boxes) no box mostly inside a better one: one box per face."""
+    keep = nms(boxes, scores, iou, max_out)
+    return keep if nested_cover is None else keep[drop_nested(boxes[keep], nested_cover)]

@@ -1,0 +1,104 @@
+"""The Bi-Real step between two binary convs (residual add, PReLU, sign) fused into the conv's epilogue:
+bit for bit the unfused layers, on random graphs and on the networks the profile is about."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from xnorvision import kernels
+from xnorvision.runtime import Model, _fold, save_model
+from xnorvision.runtime._reference import write_reference
+
+from . import graphs
+
+FACES_PROPOSAL = Path(__file__).parents[2] / "plugins/xnorvision-faces/xnorvision_faces/models/proposal.xnv"
+
+
+def _load(path: Path, fused: bool, threads: int, monkeypatch: pytest.MonkeyPatch) -> Model:
+    """The model with the epilogue fusions, or as it ran before them (every other rewrite kept)."""
+    if fused:
+        return Model.load(path, threads=threads)
+    with monkeypatch.context() as m:
+        m.setattr(_fold, "_fuse_add", lambda *args: None)
+        m.setattr(_fold, "_fuses_prelu", lambda prev: False)
+        m.setattr(_fold, "_bits_beside", lambda *args: False)
+        return Model.load(path, threads=threads)
+
+
+def _assert_same(fused: Model, plain: Model, x: np.ndarray) -> None:
+    got, want = fused.run(x), plain.run(x)
+    assert list(got) == list(want)
+    for name in want:
+        assert got[name].dtype == want[name].dtype and got[name].shape == want[name].shape
+        np.testing.assert_array_equal(got[name].view(np.uint8), want[name].view(np.uint8), err_msg=name)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("pad_value", [0, 1])
+@pytest.mark.parametrize(("act", "shortcut_first", "swap"), [
+    (True, False, False), (True, True, True), (False, False, True), (False, True, False)])
+def test_bireal_blocks_fuse_bit_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threads: int,
+                                        pad_value: int, act: bool, shortcut_first: bool, swap: bool) -> None:
+    monkeypatch.setattr(kernels, "_PARALLEL_WORD_OPS", 1)  # 2 threads go parallel even on these sizes
+    graph, tensors, spec = graphs.bireal_blocks(pad_value=pad_value, act=act, shortcut_first=shortcut_first,
+                                                swap=swap)
+    path = save_model(tmp_path / "m.xnv", graph, tensors, spec, [], {})
+    fused, plain = _load(path, True, threads, monkeypatch), _load(path, False, threads, monkeypatch)
+    steps = {name: attrs for name, op, attrs in fused.steps if op == "binary_conv2d"}
+    # every block's add (and prelu) is in its conv; the sign the next block reads comes out beside it
+    assert all(steps[f"b{i}"].get("fused_add") for i in range(3))
+    assert [bool(steps[f"b{i}"].get("fused_prelu")) for i in range(3)] == [act, act, False]
+    assert [steps[f"b{i}"].get("bits_output") for i in range(3)] == ["side_sign", "s2", None]
+    names = {name for name, _, _ in fused.steps}
+    assert not {"sum0", "sum1", "sum2", "side_sign", "s2", "act0", "act1"} & names
+    assert "s1" in names  # a second sign of the same tensor: a pack of its own
+    assert len(plain.steps) - len(fused.steps) == 5  # three adds (or prelu(add)s) and two signs
+    rng = np.random.default_rng(pad_value)
+    images = rng.integers(0, 256, (2, 16, 12, 3), np.uint8)
+    x = rng.standard_normal((1, 16, 12, 3)).astype(np.float32)
+    for inp in (images, x, np.zeros_like(x)):  # zeros: sums that are exactly 0
+        _assert_same(fused, plain, inp)
+    x[0, 5, 5, 1] = np.nan  # a sign of NaN is an error, the same one
+    with pytest.raises(ValueError, match="contains NaN") as want:
+        plain.run(x)
+    with pytest.raises(ValueError, match="contains NaN") as got:
+        fused.run(x)
+    assert str(got.value) == str(want.value)
+
+
+def test_a_batch_norm_after_a_fused_add_stays_a_step(tmp_path: Path) -> None:
+    """``bn`` after a fused add is not the conv's batch norm: it must not fold into the conv's scale."""
+    b = graphs.Builder(6)
+    x = b.add("stem", "conv2d", ["input"], {"kernel": [1, 1], "stride": 1, "padding": "valid",
+                                             "in_channels": 3, "out_channels": 9}, weight=b.f32(9, 1, 1, 3))
+    y = b.binary("b", b.add("s", "sign", [x]), 9, 9)
+    x = b.bn("bn", b.add("sum", "add", [y, x]), 9)
+    path = save_model(tmp_path / "m.xnv", b.graph(x), b.tensors, graphs.SPEC, [], {})
+    model = Model.load(path)
+    assert [op for _, op, _ in model.steps] == ["conv2d", "sign", "binary_conv2d", "batch_norm"]
+    x_in = np.random.default_rng(0).standard_normal((1, 13, 11, 3)).astype(np.float32)
+    stem = np.einsum("nhwc,oc->nhwo", x_in, b.tensors["stem.weight"][:, 0, 0])
+    got = model.run(x_in)["bn"]
+    t = b.tensors
+    sum_ = stem + kernels.binary_conv2d_fused(kernels.pack_bits(stem), t["b.weight"], 9, t["b.scale"],
+                                              t["b.bias"])
+    a = b.tensors["bn.weight"] / np.sqrt(b.tensors["bn.running_var"] + 1e-5)
+    np.testing.assert_allclose(got, sum_ * a + (b.tensors["bn.bias"] - b.tensors["bn.running_mean"] * a),
+                               rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("network", ["resnet18", "faces-proposal"])
+def test_the_profiled_networks_fuse_bit_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                network: str) -> None:
+    if network == "resnet18":
+        path, size = write_reference("resnet18", tmp_path / "r.xnv"), (224, 224)
+    else:
+        path, size = FACES_PROPOSAL, (320, 416)
+    fused, plain = _load(path, True, 1, monkeypatch), _load(path, False, 1, monkeypatch)
+    ops = [op for _, op, _ in fused.steps]
+    assert "add" not in ops and ops.count("sign") == 1  # only the sign of the stem is a pack of its own
+    images = np.random.default_rng(1).integers(0, 256, (1, *size, 3), np.uint8)
+    _assert_same(fused, plain, images)

@@ -1,0 +1,184 @@
+"""Generated tables in Markdown files: a block between markers, rebuilt from the JSON a command wrote.
+
+A number in the README, the docs or a model card is only as good as the command behind it, so tables are
+never typed in. A block names its kind and the JSON reports it is made from::
+
+    <!-- table bench-model: results/resnet18-t1.json results/resnet18-t2.json -->
+    ...replaced on every `xnorvision tables FILE`...
+    <!-- /table -->
+
+Paths are relative to the Markdown file. Each kind has one renderer here; the commands that write the JSON
+(`bench kernels`, `bench model`, `eval faces`) stay the only source of the numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from xnorvision._replace import write_file
+from xnorvision.errors import XnorvisionError
+
+Report = dict[str, Any]
+_BLOCK = re.compile(r"(<!-- table (?P<kind>[\w-]+): (?P<paths>[^>]*?) -->\n)(?P<body>.*?)(<!-- /table -->)",
+                    re.S)
+
+
+def _fmt(value: float | None, spec: str, suffix: str = "") -> str:
+    return "-" if value is None else f"{value:{spec}}{suffix}"
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a and b else None
+
+
+def bench_kernels_table(reports: Sequence[Report]) -> str:
+    """A row per layer of ``bench kernels --json``: speed, share of the popcount ceiling, ratios."""
+    lines = ["| layer | binary conv 1t (G bMAC/s) | % of ceiling | vs sgemm 1t | vs sgemm (all threads) "
+             "| vs torch 1t | vs OpenVINO 1t |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for report in reports:
+        for layer in report["layers"]:
+            lines.append(
+                f"| {layer['name']} | {layer['bmacs_1t'] / 1e9:.0f} | {layer['pct_peak_1t']:.0f}% "
+                f"| {_fmt(layer.get('speedup_vs_sgemm_1t'), '.1f', 'x')} "
+                f"| {_fmt(layer.get('speedup_vs_sgemm_mt'), '.1f', 'x')} "
+                f"| {_fmt(layer.get('speedup_vs_torch_1t'), '.1f', 'x')} "
+                f"| {_fmt(layer.get('speedup_vs_openvino_1t'), '.1f', 'x')} |")
+    return "\n".join(lines)
+
+
+def bench_model_table(reports: Sequence[Report]) -> str:
+    """One row per ``bench model --json`` report: our images/s, then our speed-up over every peer measured."""
+    peers: list[str] = []
+    for report in reports:
+        peers += [r["name"] for r in report["runtimes"][1:] if r["name"] not in peers]
+    head = "| model | threads | xnorvision images/s | p50 ms | " + " | ".join(f"vs {p}" for p in peers)
+    lines = [head + " | weights MB | smaller than float32 |",
+             "|---|---:|---:|---:|" + "---:|" * len(peers) + "---:|---:|"]
+    for report in reports:
+        ours = report["runtimes"][0]
+        rate = {r["name"]: r.get("images_per_s") for r in report["runtimes"]}
+        size = {r["name"]: r.get("weights_mb") for r in report["runtimes"]}
+        cells = []
+        for peer in peers:
+            ratio = _ratio(ours["images_per_s"], rate.get(peer))
+            cells.append(_fmt(ratio, ".2f", "x") if peer in rate else "n/a")
+        name = Path(str(report["model"])).name
+        lines.append(f"| {name} | {report['threads']} | {ours['images_per_s']:.1f} | {ours['p50_ms']:.2f} | "
+                     + " | ".join(cells) + f" | {ours['weights_mb']:.2f} "
+                     f"| {_fmt(_ratio(size.get('torch-float32'), ours['weights_mb']), '.1f', 'x')} |")
+    return "\n".join(lines)
+
+
+def bench_profile_table(reports: Sequence[Report]) -> str:
+    """``bench model --profile --json``: a run's time by op kind, and the popcount time at the ceiling."""
+    kinds: list[str] = []
+    for report in reports:
+        kinds += [k for k in report["profile"]["kinds"] if k not in kinds]
+    lines = ["| model | threads | ms per run | " + " | ".join(kinds) + " | popcount ms at the ceiling |",
+             "|---|---:|---:|" + "---:|" * len(kinds) + "---:|"]
+    for report in reports:
+        p = report["profile"]
+        cells = [f"{100 * p['kinds'][k]['share']:.0f}%" if k in p["kinds"] else "-" for k in kinds]
+        lines.append(f"| {Path(str(report['model'])).name} | {p['threads']} | {p['total_ms']:.2f} | "
+                     + " | ".join(cells) + f" | {p['ceiling_ms']:.2f} |")
+    return "\n".join(lines)
+
+
+def eval_faces_table(reports: Sequence[Report]) -> str:
+    """``eval faces --json`` rows; our time as a ratio of YuNet's where it ran at the same long side."""
+    lines = ["| detector | long side | AP | max recall | ms / image | ms vs YuNet at that size |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for report in reports:
+        results = [r for r in report["results"] if r.get("corruption", "none") == "none"]
+        yunet = {r.get("long_side"): r["ms_per_image"] for r in results if str(r["name"]).startswith("yunet")}
+        for r in results:
+            side = r.get("long_side")
+            base = None if str(r["name"]).startswith("yunet") else yunet.get(side)
+            lines.append(f"| {r['name']} | {side if side is not None else 'native'} | {r['ap']:.3f} "
+                         f"| {r['max_recall']:.3f} | {r['ms_per_image']:.2f} "
+                         f"| {_fmt(_ratio(r['ms_per_image'], base), '.2f', 'x')} |")
+    return "\n".join(lines)
+
+
+def eval_faces_robust_table(reports: Sequence[Report]) -> str:
+    """``eval faces --corrupt ...``: each detector's AP on clean and degraded copies, and its drop."""
+    lines: list[str] = []
+    for report in reports:
+        kinds = list(dict.fromkeys(r.get("corruption", "none") for r in report["results"]))
+        degraded = [k for k in kinds if k != "none"]
+        ap = {(r["name"], r.get("corruption", "none")): r["ap"] for r in report["results"]}
+        names = list(dict.fromkeys(r["name"] for r in report["results"]))
+        lines += ["| detector | AP clean | " + " | ".join(f"AP {k} (drop)" for k in degraded) + " |",
+                  "|---|---:|" + "---:|" * len(degraded)]
+        for name in names:
+            clean = ap[(name, "none")]
+            cells = [f"{ap[(name, k)]:.3f} ({clean - ap[(name, k)]:.3f})" for k in degraded]
+            lines.append(f"| {name} | {clean:.3f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+RENDERERS: dict[str, Callable[[Sequence[Report]], str]] = {
+    "bench-kernels": bench_kernels_table,
+    "bench-model": bench_model_table,
+    "bench-profile": bench_profile_table,
+    "eval-faces": eval_faces_table,
+    "eval-faces-robust": eval_faces_robust_table,
+}
+
+
+#: the largest report read: the commands write a few KB; /dev/zero or a wrong file would fill the memory
+MAX_REPORT_BYTES = 64 * 2**20
+
+
+def _load(path: Path) -> Report:
+    """One JSON report: a regular file (a FIFO would block for ever) of at most ``MAX_REPORT_BYTES``."""
+    if path.exists() and not path.is_file():
+        raise XnorvisionError(f"report {path} is not a regular file (a device, a pipe or a folder)")
+    if path.is_file() and path.stat().st_size > MAX_REPORT_BYTES:
+        raise XnorvisionError(f"report {path} is larger than {MAX_REPORT_BYTES >> 20} MB: not a report")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise XnorvisionError(f"cannot read report {path}: {exc.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise XnorvisionError(f"report {path} is not JSON: {exc}") from None
+    except RecursionError:  # json's decoder recurses per level: "[[[[...]]]]" is not a report
+        raise XnorvisionError(f"report {path} is not a report: its JSON is nested too deeply") from None
+    if not isinstance(data, dict):
+        raise XnorvisionError(f"report {path} is not a JSON object")
+    return data
+
+
+def render_block(kind: str, paths: Sequence[Path]) -> str:
+    """The table of ``kind`` made from the reports at ``paths``."""
+    if kind not in RENDERERS:
+        raise XnorvisionError(f"unknown table kind {kind!r} (known: {', '.join(RENDERERS)})")
+    reports = [_load(p) for p in paths]
+    try:
+        return RENDERERS[kind](reports)
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise XnorvisionError(f"a report for a {kind} table lacks what it needs: {exc!r} "
+                              f"(files: {', '.join(map(str, paths))})") from None
+
+
+def regenerate(markdown: Path) -> int:
+    """Rebuild every table block of ``markdown`` in place; returns how many blocks were rebuilt."""
+    try:
+        text = markdown.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise XnorvisionError(f"{markdown} is not UTF-8 text (a Markdown file?)") from None
+    except OSError as exc:
+        raise XnorvisionError(f"cannot read {markdown}: {exc.strerror}") from None
+
+    def rebuild(match: re.Match[str]) -> str:
+        paths = [markdown.parent / p for p in match["paths"].split()]
+        return f"{match[1]}{render_block(match['kind'], paths)}\n{match[5]}"
+
+    new, count = _BLOCK.subn(rebuild, text)
+    if new != text:
+        write_file(markdown, new.encode("utf-8"))  # a full disk must not cut a README in half
+    return count

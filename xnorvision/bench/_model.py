@@ -1,0 +1,163 @@
+"""``bench model``: a network on our runtime vs its peers (:mod:`xnorvision.bench._peers`), one run.
+
+Speed-ups are only meaningful within one run (the machine may be shared or throttled), so every runtime
+is timed here, in alternating slices, on the same preprocessed batch; the JSON records all of them.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xnorvision import kernels
+from xnorvision.bench._peers import PEERS, PeerUnavailable, Runner
+from xnorvision.bench._profile import format_profile, profile_model
+from xnorvision.errors import XnorvisionError
+from xnorvision.runtime import Model
+from xnorvision.runtime._reference import write_reference
+
+
+def time_calls(fn: Callable[[], Any], seconds: float, min_calls: int = 1) -> list[float]:
+    """Latencies (s) of ``fn`` called repeatedly for about ``seconds`` (at least ``min_calls`` calls)."""
+    times: list[float] = []
+    end = time.perf_counter() + seconds
+    while len(times) < min_calls or time.perf_counter() < end:
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def time_interleaved(fns: dict[str, Callable[[], Any]], seconds: float, slice_s: float = 0.5,
+                     warmup: int = 2) -> dict[str, list[float]]:
+    """Time every function for about ``seconds`` each, in alternating slices of ``slice_s``.
+
+    Alternating means a change in machine load (a shared machine, thermal throttling) hits every runtime
+    alike, so their ratio stays meaningful even when the absolute numbers drift.
+    """
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(max(1, round(seconds / slice_s))):
+        for name, fn in fns.items():
+            times[name] += time_calls(fn, min(slice_s, seconds))
+    return times
+
+
+def summarize(name: str, times: list[float], batch: int, weight_bytes: int | None) -> dict[str, Any]:
+    """One runtime's row of the report."""
+    ms = np.asarray(times) * 1e3
+    p50, p95 = (round(float(np.percentile(ms, q)), 3) for q in (50, 95))
+    mb = None if weight_bytes is None else round(weight_bytes / 1e6, 3)
+    return {"name": name, "images_per_s": round(batch * len(times) / sum(times), 2), "p50_ms": p50,
+            "p95_ms": p95, "weights_mb": mb, "calls": len(times)}
+
+
+def _missing(name: str, why: str) -> dict[str, Any]:
+    return {"name": name, "images_per_s": None, "p50_ms": None, "p95_ms": None, "weights_mb": None,
+            "note": why}
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
+def _build_peers(model: Model, x: np.ndarray, threads: int, workdir: Path) -> tuple[dict[str, Runner],
+                                                                                     dict[str, str]]:
+    """Every peer that is installed and computes our outputs, and why each other one is not timed."""
+    runners: dict[str, Runner] = {}
+    notes: dict[str, str] = {}
+    for name, peer in PEERS.items():
+        try:
+            runners[name] = peer(model, x, threads, workdir)
+        except PeerUnavailable as exc:
+            notes[name] = str(exc)
+        except Exception as exc:  # a peer's own failure is its row's note, not the end of the benchmark
+            last_line = (str(exc).strip().splitlines() or [""])[-1]
+            notes[name] = f"error: {type(exc).__name__}: {last_line}"
+    return runners, notes
+
+
+def bench_model(path: Path | None = None, reference: str | None = None, threads: int = 1, batch: int = 1,
+                seconds: float = 5.0, seed: int = 0, float_storage: str = "float32", profile: bool = False,
+                size: tuple[int, int] | None = None) -> dict[str, Any]:
+    """Time the model (a file, or a reference network written to a temporary file) on every runtime.
+
+    ``float_storage`` is how a reference network's float weights are written (what its file size counts);
+    ``profile`` adds where our runtime's time goes (:func:`xnorvision.bench._profile.profile_model`);
+    ``size`` (height, width) sizes the input of a model that leaves it open (default 224x224).
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        if path is None:
+            path = write_reference(reference or "resnet18", Path(tmp) / "reference.xnv",
+                                   float_storage=float_storage)
+        model = Model.load(path, threads=threads)
+        spec = model.input_spec
+        fixed = None if spec["height"] is None else (spec["height"], spec["width"])
+        if fixed is not None and size is not None and size != fixed:
+            raise XnorvisionError(f"this model takes {fixed[0]}x{fixed[1]} images only, "
+                                  f"not {size[0]}x{size[1]}")
+        h, w = fixed or size or (224, 224)
+        model.info(h, w)  # a size the model cannot take is the user's error, before the images are made
+        images = np.random.default_rng(seed).integers(0, 256, (batch, h, w, 3), dtype=np.uint8)
+        x = model.preprocess(images)
+        model.run(x)  # a size the model cannot take is the user's error, before any peer is built
+        weight_bytes = model.file.weight_bytes
+        runners = {"xnorvision": Runner(lambda: model.run(x), weight_bytes)}
+        peers, notes = _build_peers(model, x, threads, Path(tmp))
+        runners.update(peers)
+        times = time_interleaved({name: r.call for name, r in runners.items()}, seconds)
+    rows = [summarize(name, times[name], batch, runners[name].weight_bytes) if name in runners
+            else _missing(name, notes[name]) for name in ["xnorvision", *PEERS]]
+    ours = rows[0]
+    report: dict[str, Any] = {
+        "model": reference if reference else str(path), "input": list(x.shape), "threads": threads,
+        "runtimes": rows, "machine": _cpu_name(), "kernels": kernels.simd_path(),
+        "cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2),
+        "speedup": {r["name"]: round(ours["images_per_s"] / r["images_per_s"], 2) for r in rows[1:]
+                    if r["images_per_s"]},
+    }
+    base = rows[1]
+    if base["images_per_s"]:
+        report["speedup_vs_torch_float32"] = report["speedup"][base["name"]]
+        report["weights_smaller_than_torch_float32"] = round(base["weights_mb"] / ours["weights_mb"], 1)
+    if profile:
+        report["profile"] = profile_model(model, x, seconds)
+    return report
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """A Markdown table of the report (what the README shows)."""
+    lines = [f"model {report['model']}, input {report['input']}, {report['threads']} thread(s); "
+             f"{report['machine']} ({report['cpus']} CPUs, kernels: {report['kernels']}), "
+             f"load average {report['load_average_1m']} at the end", "",
+             "| runtime | images/s | p50 ms | p95 ms | weights MB |", "|---|---:|---:|---:|---:|"]
+    for r in report["runtimes"]:
+        if r["images_per_s"] is None:
+            lines.append(f"| {r['name']} | - | - | - | - ({r['note']}) |")
+        else:
+            lines.append(f"| {r['name']} | {r['images_per_s']:.1f} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} | "
+                         f"{r['weights_mb']:.2f} |")
+    if report["speedup"]:
+        ratios = ", ".join(f"{v}x vs {k}" for k, v in report["speedup"].items())
+        lines += ["", f"xnorvision's speed-up: {ratios}"]
+    if "speedup_vs_torch_float32" in report:
+        lines += [f"weights {report['weights_smaller_than_torch_float32']}x smaller than torch float32"]
+    if "profile" in report:
+        lines += ["", format_profile(report["profile"])]
+    return "\n".join(lines)

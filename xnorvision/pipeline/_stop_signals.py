@@ -1,0 +1,58 @@
+"""The signals that ask a run to stop, and the one place that routes them to a handler.
+
+Ctrl-C (SIGINT), a service manager or ``kill`` (SIGTERM) and a closed terminal (SIGHUP) all mean "stop":
+each must end a run the same way, between frames, with the sinks closed so a saved video keeps its index.
+The headless runner and the window both install their handler through :func:`handle_stop_signals`.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+STOP_SIGNALS: tuple[signal.Signals, ...] = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+Handler = Callable[[int, FrameType | None], object]
+_early_interrupt = threading.Event()
+
+
+def remember_early_interrupts() -> None:
+    """Until a run installs its handler, every stop signal raises KeyboardInterrupt as Python's default
+    does for Ctrl-C, and is also noted: C code running an import (OpenCV's, numpy's) can swallow the
+    exception, never the note, and the next :func:`handle_stop_signals` block delivers it, so the run stops
+    before its first frame. So SIGTERM and SIGHUP also end every other command (bench, eval, train, tables)
+    as Ctrl-C does: its cleanup runs (no temporary file, no half output) and it exits 130, not 143/129."""
+    _early_interrupt.clear()
+    if threading.current_thread() is threading.main_thread():
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, _note_and_raise)
+
+
+def _note_and_raise(signum: int, frame: FrameType | None) -> None:
+    _early_interrupt.set()
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def handle_stop_signals(handler: Handler) -> Iterator[bool]:
+    """Route every stop signal to ``handler`` inside the block; the previous handlers come back after it.
+
+    Python runs signal handlers on the main thread only, so elsewhere nothing is installed and the block
+    gets ``False`` (whoever owns the main thread handles the signals then, as the window does).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield False
+        return
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
+    try:
+        if _early_interrupt.is_set():  # a Ctrl-C that reached no handler while the run was being set up
+            _early_interrupt.clear()
+            handler(signal.SIGINT, None)
+        yield True
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, signal.SIG_DFL if old is None else old)
