@@ -218,3 +218,9 @@ def test_a_teacher_the_recipe_does_not_use_is_refused_not_ignored(tmp_path: Path
     line = only_error_line(*xnorvision("train", "--data", str(data), "--out", str(tmp_path / "run"),
                                        "--teacher", str(tmp_path / "missing.pt"), "--epochs", "1"))
     assert "uses no teacher" in line and not (tmp_path / "run" / "model.xnv").exists()
+
+
+def test_a_pipeline_name_with_a_line_break_keeps_the_banner_one_line(tmp_path: Path) -> None:
+    """`--plugin $'faces\\n'` runs faces (names are stripped); its banner printed the line break too."""
+    code, err = xnorvision("run", "--headless", "--source", "synth:1", "--plugin", "objects\n")
+    assert code == 0 and err.splitlines() == ["synth:1 -> objects (stages: objects)"], err
