@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from importlib.util import find_spec
 from pathlib import Path
@@ -9,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from xnorvision.bench import _openvino_graph as openvino_graph
 from xnorvision.bench._model import bench_model
 from xnorvision.bench._peers import PEERS, PeerUnavailable, check_outputs
 from xnorvision.bench._profile import KINDS, POPCOUNT, profile_model
 from xnorvision.runtime import Model, save_model
 from xnorvision.runtime._reference import write_reference
+from xnorvision.runtime.ops import OPS
 
 from . import graphs
 
@@ -48,7 +49,7 @@ def test_bits_outputs_must_match_exactly(tmp_path: Path) -> None:
             np.ones((2, 7, 6, 1), np.float32)]  # one channel, not 24
     with pytest.raises(PeerUnavailable, match="shape"):
         check_outputs(model, ours, peer, nchw=False)
-    from xnorvision.bench._torch_graph import unpack_signs
+    from xnorvision.runtime.ops import unpack_signs
 
     bits = unpack_signs(ours["mp"], 24)
     check_outputs(model, ours, [ours["prob"], ours["bl"], bits], nchw=False)
@@ -61,10 +62,22 @@ def test_bits_outputs_must_match_exactly(tmp_path: Path) -> None:
 def test_an_openvino_graph_that_computes_something_else_is_an_error_row(tmp_path, monkeypatch) -> None:
     """Break one lowering on purpose (hardtanh left out): the row says why and has no time."""
     model, _ = _model(tmp_path)
-    monkeypatch.setitem(openvino_graph.LOWERINGS, "hardtanh", lambda node, xs, params, t_in: xs[0])
+    broken = dataclasses.replace(OPS["hardtanh"], to_openvino=lambda node, xs, params, t_in: xs[0])
+    monkeypatch.setitem(OPS, "hardtanh", broken)
     rows = {r["name"]: r for r in bench_model(model.path, seconds=0.05)["runtimes"]}
     assert rows["openvino-binary"]["images_per_s"] is None
     assert rows["openvino-binary"]["note"].startswith("error: output")
+
+
+@pytest.mark.skipif(find_spec("openvino") is None, reason="openvino is not installed")
+def test_an_op_without_an_openvino_lowering_is_a_row_with_its_reason(tmp_path, monkeypatch) -> None:
+    model, _ = _model(tmp_path)
+    monkeypatch.setitem(OPS, "hardtanh", dataclasses.replace(OPS["hardtanh"], to_openvino="no clamp op"))
+    rows = {r["name"]: r for r in bench_model(model.path, seconds=0.05)["runtimes"]}
+    assert rows["openvino-binary"]["images_per_s"] is None
+    note = "unsupported: op 'hardtanh' has no OpenVINO lowering: no clamp op"
+    assert rows["openvino-binary"]["note"] == note
+    assert rows["xnorvision"]["images_per_s"] > 0
 
 
 @pytest.mark.skipif(find_spec("openvino") is None, reason="openvino is not installed")

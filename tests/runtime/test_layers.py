@@ -8,6 +8,8 @@ import pytest
 from xnorvision.runtime import _layers as layers
 from xnorvision.runtime import _threads
 from xnorvision.runtime._reference import random_packed
+from xnorvision.runtime._schema import Node, TensorType
+from xnorvision.runtime.ops import OPS
 
 from . import reference_ops as ref
 
@@ -107,7 +109,8 @@ def test_simple_ops(op: str) -> None:
     params = {"weight": _x(5)}
     attrs = {"scale": 2}
     xs = [x] if op == "prelu" else [x, x[..., :2].copy()]  # a second prelu input is a fused residual
-    got = layers.simple_layer(op, attrs, params)(xs)
+    node = Node("n", op, ("input",), attrs)
+    got = OPS[op].layer(node, params, TensorType("float", 4, 5, 3, 4))(xs)
     want = ref._op(op, attrs, [a.astype(np.float64) for a in xs], params)
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
@@ -131,7 +134,7 @@ def test_prelu_is_exactly_the_masked_formula(slopes: str, inputs: int) -> None:
     x[0, 0, 1] = -0.0
     r = _x(2, 3, 4, 6) if inputs == 2 else np.zeros_like(x)  # two inputs: the add fused before it
     a = np.abs(_x(6)) / 4 if slopes == "unit" else _x(6) * 2
-    layer = layers.simple_layer("prelu", {}, {"weight": a})
+    layer = layers.PReLU(a)
     got = layer([x, r][:inputs])
     assert got.dtype == np.float32
     v = x + r if inputs == 2 else x

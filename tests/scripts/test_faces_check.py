@@ -26,10 +26,11 @@ def test_the_reference_is_what_x86_finds_today(tmp_path: Path, reference: dict) 
         pytest.skip("no xnorvision console script beside this python")
     faces_check.write(tmp_path / "now.jsonl")
     now = faces_check.read_frames(tmp_path / "now.jsonl")
-    problems = faces_check.compare(reference, now, box_tol=0.0, score_tol=0.0)
+    problems = faces_check.compare(reference, now, box_tol=0.0, score_tol=0.0, near=0.0)
     rerun = f"python scripts/arm64/faces_check.py write {faces_check.REFERENCE}"
     assert not problems, f"rerun: {rerun}\n{problems}"
-    assert len(now) == 96 and sum(map(len, now.values())) > 96  # the demo video's faces, found
+    n = faces_check.FRAMES
+    assert len(now) == n and sum(map(len, now.values())) > n  # the demo video's faces, found
 
 
 def _frames_with_clear_faces(reference: dict) -> list[int]:
@@ -37,12 +38,14 @@ def _frames_with_clear_faces(reference: dict) -> list[int]:
     return [i for i, d in reference.items() if i and d and min(x["score"] for x in d) > 0.55]
 
 
-def test_noise_within_a_pixel_passes(reference: dict) -> None:
+def test_cross_architecture_noise_passes(reference: dict) -> None:
+    """What the first qemu run showed: boxes moved by up to 0.06 of their size, scores by 0.07."""
     got = copy.deepcopy(reference)
     for detections in got.values():
         for d in detections:
-            d["box"] = [v + 0.4 for v in d["box"]]
-            d["score"] -= 0.005
+            side = max(d["box"][2] - d["box"][0], d["box"][3] - d["box"][1])
+            d["box"] = [v + 0.08 * side for v in d["box"]]
+            d["score"] -= 0.08
         detections.reverse()  # order does not matter
     assert faces_check.compare(reference, got) == []
 
@@ -50,7 +53,8 @@ def test_noise_within_a_pixel_passes(reference: dict) -> None:
 def test_a_moved_box_a_lost_face_an_extra_face_and_a_lost_frame_are_caught(reference: dict) -> None:
     got = copy.deepcopy(reference)
     i, j, k = _frames_with_clear_faces(reference)[:3]
-    got[i][0]["box"][2] += 3.0
+    box = got[i][0]["box"]
+    box[2] += 0.3 * max(box[2] - box[0], box[3] - box[1])
     lost = got[j].pop()
     got[k].append({"box": [1.0, 1.0, 20.0, 20.0], "score": 0.9, "label": "face"})
     del got[0]
@@ -64,11 +68,11 @@ def test_a_moved_box_a_lost_face_an_extra_face_and_a_lost_frame_are_caught(refer
 
 def test_a_face_at_the_threshold_may_fall_either_side(reference: dict) -> None:
     got = copy.deepcopy(reference)
-    got[0].append({"box": [1.0, 1.0, 20.0, 20.0], "score": 0.505, "label": "face"})
+    got[0].append({"box": [1.0, 1.0, 20.0, 20.0], "score": 0.58, "label": "face"})
     assert faces_check.compare(reference, got) == []
-    got[0][-1]["score"] = 0.52
+    got[0][-1]["score"] = 0.65
     assert faces_check.compare(reference, got) == [
-        "frame 0: face [1.0, 1.0, 20.0, 20.0] (score 0.52) is not in the reference"]
+        "frame 0: face [1.0, 1.0, 20.0, 20.0] (score 0.65) is not in the reference"]
 
 
 def test_compare_on_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -77,4 +81,4 @@ def test_compare_on_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     short = tmp_path / "short.jsonl"
     short.write_text("".join(ref.read_text().splitlines(keepends=True)[:-1]))
     assert faces_check.main(["compare", str(ref), str(short)]) == 1
-    assert "frame 95: missing" in capsys.readouterr().err
+    assert f"frame {faces_check.FRAMES - 1}: missing" in capsys.readouterr().err

@@ -13,7 +13,7 @@ from xnorvision.runtime import Model, save_model  # noqa: E402
 from xnorvision.train import BinaryConv2d, SignActivation, binarize  # noqa: E402
 from xnorvision.train._data import input_spec, to_tensor  # noqa: E402
 from xnorvision.train._export import export_model  # noqa: E402
-from xnorvision.train._fx_lower import pack_signs  # noqa: E402
+from xnorvision.train._fx_emit import pack_signs  # noqa: E402
 from xnorvision.train._models import vgg_small  # noqa: E402
 
 

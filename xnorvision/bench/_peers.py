@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from xnorvision.bench._torch_graph import unpack_signs
 from xnorvision.runtime import Model
+from xnorvision.runtime.ops import unpack_signs
 
 
 class PeerUnavailable(Exception):

@@ -19,17 +19,10 @@ import numpy as np
 
 from xnorvision.bench._kernels import peak_bmacs
 from xnorvision.runtime import Model
+from xnorvision.runtime.ops import OPS
 
-#: op kinds, by op name after folding; binary conv is what runs in the popcount kernels
-KINDS = {
-    "binary_conv2d": "binary conv", "binary_linear": "binary conv",
-    "conv2d": "float conv", "bwn_conv2d": "float conv", "linear": "float conv",
-    "sign": "pack",
-    "maxpool2d": "pool", "avgpool2d": "pool", "global_avgpool": "pool",
-    "batch_norm": "elementwise", "add": "elementwise", "prelu": "elementwise", "relu": "elementwise",
-    "sigmoid": "elementwise", "hardtanh": "elementwise", "softmax": "elementwise",
-    "concat": "copy", "flatten": "copy", "upsample_nearest": "copy",
-}
+#: op kinds, by op name after folding (each op's ``work``); binary conv is what runs in the popcount kernels
+KINDS = {name: op.work for name, op in OPS.items()}
 POPCOUNT = "binary conv"
 
 

@@ -17,23 +17,12 @@ from xnorvision.runtime import _threads
 from xnorvision.runtime._fold import Step, fold
 from xnorvision.runtime._format import XnvFile, load_xnv
 from xnorvision.runtime._governor import ThreadGovernor
+from xnorvision.runtime._graph import check_peak, infer
 from xnorvision.runtime._info import model_info
-from xnorvision.runtime._layers import (
-    Add,
-    Affine,
-    BinaryConv2d,
-    BinaryLinear,
-    BwnConv2d,
-    Conv2d,
-    Layer,
-    Linear,
-    Pool,
-    Sign,
-    _Buffers,
-    simple_layer,
-)
+from xnorvision.runtime._layers import Conv2d, Layer, _Buffers
 from xnorvision.runtime._outputs import OutputKind, to_probabilities
-from xnorvision.runtime._schema import TensorType, check_peak, infer
+from xnorvision.runtime._schema import TensorType
+from xnorvision.runtime.ops import OPS
 
 #: called after each step with (its index in :attr:`Model.steps`, its wall time in seconds)
 StepHook = Callable[[int, float], None]
@@ -274,31 +263,5 @@ def _last_use(steps: list[tuple[str, tuple[str, ...], Layer]], outputs: list[str
 
 
 def _make_layer(step: Step, types: dict[str, TensorType]) -> Layer:
-    node, p, a = step.node, step.params, step.node.attrs
-    c_in = types[node.inputs[0]].channels or 0
-    if node.op == "conv2d":
-        kh, kw = _pair(a["kernel"])
-        pad = ((kh - 1) // 2, (kw - 1) // 2) if a.get("padding", "valid") == "same" else (0, 0)
-        return Conv2d(p["weight"], p.get("bias"), _pair(a.get("stride", 1)), pad, a.get("groups", 1),
-                      a.get("fused_relu", False), a.get("fused_maxpool"))
-    if node.op == "binary_conv2d":
-        return BinaryConv2d(p["weight"], p["scale"], p["bias"], c_in, a, p.get("slope"))
-    if node.op == "bwn_conv2d":
-        return BwnConv2d(p["weight"], p["scale"], p["bias"], c_in, a)
-    if node.op == "binary_linear":
-        return BinaryLinear(p["weight"], p["scale"], p["bias"], c_in)
-    if node.op == "linear":
-        return Linear(p["weight"], p.get("bias"))
-    if node.op == "batch_norm":
-        return Affine(p["a"], p["b"])
-    if node.op == "sign":
-        return Sign()
-    if node.op in ("maxpool2d", "avgpool2d"):
-        return Pool(node.op, types[node.inputs[0]].kind == "bits", a)
-    if node.op == "add":
-        return Add()
-    return simple_layer(node.op, a, p)
-
-
-def _pair(v: int | list[int]) -> tuple[int, int]:
-    return (v, v) if isinstance(v, int) else (v[0], v[1])
+    node = step.node
+    return OPS[node.op].layer(node, step.params, types[node.inputs[0]])

@@ -25,6 +25,7 @@ from xnorvision.errors import ModelFormatError
 from xnorvision.runtime._format import XnvFile
 from xnorvision.runtime._layers import Conv2d
 from xnorvision.runtime._schema import Node, TensorType
+from xnorvision.runtime.ops import bn_affine
 
 _SCALED = ("binary_conv2d", "bwn_conv2d", "binary_linear")
 
@@ -149,14 +150,6 @@ def _fuse_add(steps: dict[str, Step], add: Node, readers: Counter[str], types: d
             steps[name] = steps.pop(name)
             return name
     return None
-
-
-def bn_affine(params: dict[str, np.ndarray], eps: float) -> tuple[np.ndarray, np.ndarray]:
-    """Batch norm as ``x * a + b``."""
-    with np.errstate(all="ignore"):  # extreme values overflow: the finite check after folding reports them
-        a = params["weight"].astype(np.float64) / np.sqrt(params["running_var"].astype(np.float64) + eps)
-        b = params["bias"].astype(np.float64) - params["running_mean"] * a
-    return a, b
 
 
 def _fold_bn(prev: Step, bn: dict[str, np.ndarray], eps: float) -> bool:

@@ -21,8 +21,10 @@ import numpy as np
 
 from xnorvision._replace import replace_atomically
 from xnorvision.errors import ModelFormatError
+from xnorvision.runtime._graph import check_peak, infer, parse_nodes
 from xnorvision.runtime._outputs import OutputKind, output_kinds
-from xnorvision.runtime._schema import MAX_DIM, Node, ParamSpec, TensorType, check_peak, infer, parse_nodes
+from xnorvision.runtime._schema import MAX_DIM, Node, ParamSpec, TensorType
+from xnorvision.runtime.ops import OPS
 
 FORMAT = "xnv"
 FORMAT_VERSION = "1"
@@ -217,14 +219,14 @@ def _check_values(nodes: list[Node], tensors: dict[str, np.ndarray]) -> None:
     for name, arr in tensors.items():
         if arr.dtype.kind == "f" and not np.isfinite(arr).all():
             raise ModelFormatError(f"tensor {name!r} holds NaN or infinite values")
+    by_node: dict[str, dict[str, np.ndarray]] = {}
+    for key, arr in tensors.items():
+        node_name, param = key.split(".", 1)
+        by_node.setdefault(node_name, {})[param] = arr
     for node in nodes:
-        if node.op == "batch_norm":
-            if np.any(tensors[f"{node.name}.running_var"] + node.attrs.get("eps", 1e-5) <= 0):
-                raise ModelFormatError(f"node {node.name!r}: running_var + eps must be positive")
-        elif node.op in ("binary_conv2d", "bwn_conv2d", "binary_linear"):
-            c = node.attrs["in_features" if node.op == "binary_linear" else "in_channels"]
-            if c % 64 and np.any(tensors[f"{node.name}.weight"][..., -1] >> np.uint64(c % 64)):
-                raise ModelFormatError(f"node {node.name!r}: packed weight has bits set beyond channel {c}")
+        check = OPS[node.op].check_values
+        if check is not None:
+            check(node, by_node.get(node.name, {}))
 
 
 Entry = tuple[str, tuple[int, ...], int, int]  # dtype, shape, begin, end

@@ -7,9 +7,9 @@ from typing import Any
 
 from xnorvision.errors import XnorvisionError
 from xnorvision.runtime._format import XnvFile
-from xnorvision.runtime._schema import TensorType, infer, peak_activation_bytes
-
-_BINARY = ("binary_conv2d", "binary_linear")
+from xnorvision.runtime._graph import infer, peak_activation_bytes
+from xnorvision.runtime._schema import TensorType
+from xnorvision.runtime.ops import OPS
 
 
 def model_info(model: XnvFile, height: int | None = None, width: int | None = None) -> dict[str, Any]:
@@ -34,13 +34,13 @@ def model_info(model: XnvFile, height: int | None = None, width: int | None = No
             count = _bit_count(arr.shape, types[node.inputs[0]].channels) if bits else arr.size
             params["binary" if bits else "float"] += count
             n_params += count
-        kind = "binary" if node.op in _BINARY else "bwn" if node.op == "bwn_conv2d" else "float"
-        macs = _macs(node.op, node.attrs, types[node.inputs[0]], types[node.name])
+        op = OPS[node.op]
+        kind, macs = op.kind, op.macs(node.attrs, types[node.inputs[0]], types[node.name])
         if macs is not None:
             totals[kind] += macs
         layers.append({"name": node.name, "op": node.op, "output": types[node.name].describe(),
                        "params": n_params, "macs": macs, "kind": kind if macs else None})
-    known = all(lay["macs"] is not None or _macs_free(lay["op"]) for lay in layers)
+    known = all(lay["macs"] is not None for lay in layers)
     weight_bytes = model.weight_bytes
     return {
         "input": {**spec, "height": h, "width": w},
@@ -57,20 +57,3 @@ def model_info(model: XnvFile, height: int | None = None, width: int | None = No
 def _bit_count(shape: tuple[int, ...], channels: int | None) -> int:
     """Real weights in a packed tensor: the last axis holds ``channels`` bits, not 64 per word."""
     return math.prod(shape[:-1]) * (channels or 0)
-
-
-def _macs_free(op: str) -> bool:
-    return op not in ("conv2d", "binary_conv2d", "bwn_conv2d", "linear", "binary_linear")
-
-
-def _macs(op: str, attrs: dict[str, Any], t_in: TensorType, t_out: TensorType) -> int | None:
-    if _macs_free(op):
-        return 0
-    if op in ("linear", "binary_linear"):
-        return attrs["in_features"] * attrs["out_features"]
-    if t_out.h is None or t_out.w is None:
-        return None
-    k = attrs["kernel"]
-    kh, kw = (k, k) if isinstance(k, int) else k
-    cin = attrs["in_channels"] // attrs.get("groups", 1)
-    return t_out.h * t_out.w * attrs["out_channels"] * kh * kw * cin

@@ -331,30 +331,3 @@ class PReLU(Layer):
         x = xs[0]
         out = self.buffers.get(x.shape, lambda: {"out": np.empty(x.shape, np.float32)})["out"]
         return kernels.prelu(x, self.slope, xs[1] if len(xs) > 1 else None, out)
-
-
-def _softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def _upsample(x: np.ndarray, s: int) -> np.ndarray:
-    return np.ascontiguousarray(np.repeat(np.repeat(x, s, axis=1), s, axis=2))
-
-
-def simple_layer(op: str, attrs: dict[str, Any], params: dict[str, np.ndarray]) -> Layer:
-    """Layers without weights worth planning: elementwise ops, reshapes, global pooling."""
-    if op == "prelu":
-        return PReLU(params["weight"])
-    lo, hi = float(attrs.get("min_val", -1.0)), float(attrs.get("max_val", 1.0))
-    fns = {
-        "relu": lambda xs: np.maximum(xs[0], 0, dtype=np.float32),
-        "sigmoid": lambda xs: (1.0 / (1.0 + np.exp(-xs[0]))).astype(np.float32),
-        "hardtanh": lambda xs: np.clip(xs[0], lo, hi),
-        "global_avgpool": lambda xs: xs[0].mean(axis=(1, 2), dtype=np.float32),
-        "concat": lambda xs: np.concatenate(xs, axis=-1),
-        "upsample_nearest": lambda xs: _upsample(xs[0], attrs.get("scale", 1)),
-        "flatten": lambda xs: np.ascontiguousarray(xs[0]).reshape(xs[0].shape[0], -1),
-        "softmax": lambda xs: _softmax(xs[0]).astype(np.float32),
-    }
-    return Func(fns[op])

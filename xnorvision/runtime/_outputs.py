@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from xnorvision.errors import ModelFormatError
+from xnorvision.runtime.ops import OPS
 
 if TYPE_CHECKING:
     from xnorvision.runtime._schema import TensorType
 
 OutputKind = Literal["logits", "probabilities", "raw"]
 KINDS: tuple[OutputKind, ...] = ("logits", "probabilities", "raw")
-_PROBABILITY_OPS = frozenset({"softmax", "sigmoid"})
 
 
 def output_kinds(
@@ -27,8 +27,8 @@ def output_kinds(
 ) -> dict[str, OutputKind]:
     """Each output's kind: as the graph's ``output_kinds`` declares it, else inferred (files before it).
 
-    An undeclared output made by a ``softmax`` or ``sigmoid`` node holds probabilities; another ``[N, C]``
-    output (a classifier head) holds logits; anything else (NHWC maps, bits) is raw.
+    An undeclared output made by a ``probabilities`` op (``softmax``, ``sigmoid``) holds probabilities;
+    another ``[N, C]`` output (a classifier head) holds logits; anything else (NHWC maps, bits) is raw.
     """
     declared = graph.get("output_kinds", {})
     if not isinstance(declared, dict):
@@ -44,7 +44,7 @@ def output_kinds(
 
 
 def _inferred(op: str | None, t: TensorType) -> OutputKind:
-    if op in _PROBABILITY_OPS:
+    if op in OPS and OPS[op].probabilities:
         return "probabilities"
     return "logits" if t.kind == "float" and t.rank == 2 else "raw"
 

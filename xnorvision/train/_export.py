@@ -16,7 +16,8 @@ from xnorvision.errors import XnorvisionError
 from xnorvision.runtime import save_model
 from xnorvision.runtime._format import describe_outputs
 from xnorvision.runtime._outputs import OutputKind
-from xnorvision.train._fx_lower import ExportError, Lowered, lower
+from xnorvision.train._fx_emit import ExportError
+from xnorvision.train._fx_lower import Lowered, lower
 
 __all__ = ["ExportError", "example_input", "export_checkpoint", "export_model"]
 

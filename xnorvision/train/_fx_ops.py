@@ -11,7 +11,7 @@ import torch.fx
 import torch.nn.functional as F
 from torch import nn
 
-from xnorvision.train._fx_lower import ExportError, RuntimeBatchNorm, _Emitter, _mod, _np
+from xnorvision.train._fx_emit import Emitter, ExportError, RuntimeBatchNorm, module_of, to_numpy
 from xnorvision.train._layers import BinaryConv2d, BinaryLinear, SignActivation
 
 __all__ = ["emit"]
@@ -25,7 +25,7 @@ def _kw(node: torch.fx.Node, i: int, key: str, default: Any) -> Any:
     return node.kwargs.get(key, default)
 
 
-def _module(e: _Emitter, node: torch.fx.Node, m: nn.Module) -> str:
+def _module(e: Emitter, node: torch.fx.Node, m: nn.Module) -> str:
     x = e.arg(node)
     if isinstance(m, (nn.Conv2d, BinaryConv2d)):
         return e.conv(node, m)
@@ -42,9 +42,9 @@ def _module(e: _Emitter, node: torch.fx.Node, m: nn.Module) -> str:
             raise ExportError(f"node {node.name!r}: batch norm without running statistics")
         ones = torch.ones(m.num_features)
         return e.simple(node, "batch_norm", {"eps": float(m.eps)},
-                        weight=_np(m.weight if m.affine else ones),
-                        bias=_np(m.bias if m.affine else 0 * ones),
-                        running_mean=_np(m.running_mean), running_var=_np(m.running_var))
+                        weight=to_numpy(m.weight if m.affine else ones),
+                        bias=to_numpy(m.bias if m.affine else 0 * ones),
+                        running_mean=to_numpy(m.running_mean), running_var=to_numpy(m.running_var))
     if isinstance(m, nn.MaxPool2d):
         if m.dilation not in (1, (1, 1)):
             raise ExportError(f"node {node.name!r}: dilated max pool is not supported")
@@ -64,7 +64,7 @@ def _module(e: _Emitter, node: torch.fx.Node, m: nn.Module) -> str:
         return e.simple(node, "hardtanh")
     if isinstance(m, nn.PReLU):
         c = e.shape(node)[1]
-        return e.simple(node, "prelu", weight=_np(m.weight.expand(c)))
+        return e.simple(node, "prelu", weight=to_numpy(m.weight.expand(c)))
     if isinstance(m, nn.Upsample) and m.mode == "nearest" and m.size is None:
         return _upsample(e, node, m.scale_factor)
     if isinstance(m, nn.Softmax):
@@ -72,14 +72,14 @@ def _module(e: _Emitter, node: torch.fx.Node, m: nn.Module) -> str:
     raise ExportError(f"node {node.name!r}: module {type(m).__name__} has no .xnv op")
 
 
-def _upsample(e: _Emitter, node: torch.fx.Node, scale: Any) -> str:
+def _upsample(e: Emitter, node: torch.fx.Node, scale: Any) -> str:
     s = scale[0] if isinstance(scale, (tuple, list)) and len(set(scale)) == 1 else scale
     if not isinstance(s, (int, float)) or int(s) != s or s < 1:
         raise ExportError(f"node {node.name!r}: upsampling needs one integer scale factor, got {scale}")
     return e.simple(node, "upsample_nearest", {"scale": int(s)})
 
 
-def _binary(e: _Emitter, node: torch.fx.Node, op: str) -> str:
+def _binary(e: Emitter, node: torch.fx.Node, op: str) -> str:
     a, b = node.args[0], node.args[1]
     tensors = isinstance(a, torch.fx.Node) and isinstance(b, torch.fx.Node)
     if not tensors or node.kwargs.get("alpha", 1) != 1:
@@ -87,7 +87,7 @@ def _binary(e: _Emitter, node: torch.fx.Node, op: str) -> str:
     return e.add(node.name, op, [e.as_float(node, e.env[a]), e.as_float(node, e.env[b])])
 
 
-def _cat(e: _Emitter, node: torch.fx.Node) -> str:
+def _cat(e: Emitter, node: torch.fx.Node) -> str:
     tensors = node.args[0]
     dim = _kw(node, 1, "dim", 0)
     assert isinstance(tensors, (list, tuple))
@@ -102,12 +102,12 @@ def _is_global_mean(node: torch.fx.Node) -> bool:
     return rank == 4 and not keep and sorted(d % 4 for d in (dims or ())) == [2, 3]
 
 
-def _reshape_is_flatten(e: _Emitter, node: torch.fx.Node) -> bool:
+def _reshape_is_flatten(e: Emitter, node: torch.fx.Node) -> bool:
     out, src = e.shape(node), e.arg_shape(node)
     return len(out) == 2 and out[0] == src[0]
 
 
-_FUNCS: dict[Any, Callable[[_Emitter, torch.fx.Node], str]] = {
+_FUNCS: dict[Any, Callable[[Emitter, torch.fx.Node], str]] = {
     F.relu: lambda e, n: e.simple(n, "relu"),
     torch.relu: lambda e, n: e.simple(n, "relu"),
     torch.sigmoid: lambda e, n: e.simple(n, "sigmoid"),
@@ -130,13 +130,13 @@ _FUNCS: dict[Any, Callable[[_Emitter, torch.fx.Node], str]] = {
     torch.softmax: lambda e, n: e.simple(n, "softmax", {"axis": e.channel_axis(n, _kw(n, 1, "dim", 1))}),
 }
 
-_METHODS: dict[str, Callable[[_Emitter, torch.fx.Node], str]] = {
+_METHODS: dict[str, Callable[[Emitter, torch.fx.Node], str]] = {
     "relu": _FUNCS[F.relu], "sigmoid": _FUNCS[torch.sigmoid], "add": _FUNCS[operator.add],
     "flatten": _FUNCS[torch.flatten], "softmax": _FUNCS[F.softmax],
 }
 
 
-def _function(e: _Emitter, node: torch.fx.Node) -> str:
+def _function(e: Emitter, node: torch.fx.Node) -> str:
     target = node.target
     if node.op == "call_method" and target in ("view", "reshape") and _reshape_is_flatten(e, node):
         return e.flatten(node)
@@ -154,7 +154,7 @@ def _function(e: _Emitter, node: torch.fx.Node) -> str:
     return fn(e, node)
 
 
-def emit(e: _Emitter) -> list[str]:
+def emit(e: Emitter) -> list[str]:
     """Emit every node of ``e.gm``; return the graph's output tensor names."""
     for node in e.gm.graph.nodes:
         if node.op == "placeholder":
@@ -163,7 +163,7 @@ def emit(e: _Emitter) -> list[str]:
             e.env[node] = "input"
             e.kind["input"], e.rank["input"] = "float", 4
         elif node.op == "call_module":
-            e.env[node] = _module(e, node, _mod(e.gm, node))  # type: ignore[arg-type]
+            e.env[node] = _module(e, node, module_of(e.gm, node))  # type: ignore[arg-type]
         elif node.op in ("call_function", "call_method"):
             if node.op == "call_method" and node.target == "size" or node.target is getattr:
                 continue  # shape arithmetic feeding a view(); nothing at run time
@@ -175,7 +175,7 @@ def emit(e: _Emitter) -> list[str]:
     raise ExportError("the traced graph has no output")
 
 
-def _outputs(e: _Emitter, out: Any) -> list[str]:
+def _outputs(e: Emitter, out: Any) -> list[str]:
     if isinstance(out, torch.fx.Node):
         return [e.env[out]]
     if isinstance(out, dict):
