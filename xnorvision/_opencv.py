@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import cv2
+import numpy as np
+
+from xnorvision.errors import XnorvisionError
 
 
 @contextmanager
@@ -20,3 +24,28 @@ def opencv_log_level(level: int) -> Iterator[None]:
         yield
     finally:
         cv2.utils.logging.setLogLevel(previous)
+
+
+def opencv_name(path: str | os.PathLike[str]) -> str:
+    """The file name (or URL) to hand OpenCV, which crashes the process (a segfault) on a Python str it
+    cannot encode as UTF-8, as a non-UTF-8 file name arrives. Every name given to ``cv2`` passes here."""
+    name = os.fspath(path)
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise XnorvisionError(f"{name!r}: OpenCV cannot open a file whose name is not valid UTF-8; "
+                              "rename it") from None
+    return name
+
+
+def encode_image(path: str | os.PathLike[str], image: np.ndarray) -> bytes:
+    """``image`` in the format the suffix of ``path`` names (.png, .jpg...), to write with ``write_file``
+    (``cv2.imwrite`` would leave a half-written file on a full disk, and fails with OpenCV's own error)."""
+    suffix = os.path.splitext(os.fspath(path))[1].lower()
+    try:
+        ok, data = cv2.imencode(suffix, image) if suffix else (False, None)
+    except cv2.error:
+        ok = False
+    if not ok:
+        raise XnorvisionError(f"{os.fspath(path)}: not an image type OpenCV writes; use .png or .jpg")
+    return data.tobytes()

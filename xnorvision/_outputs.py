@@ -10,10 +10,12 @@ that cannot be written (a folder, a path under a file, a read-only place) before
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from xnorvision._replace import check_regular_target
 from xnorvision.errors import XnorvisionError
 
 PathLike = str | os.PathLike[str]
@@ -24,8 +26,8 @@ def _identity(path: Path) -> tuple[object, ...]:
     """The same value for two names of one file: (device, inode) if it exists, else the resolved path."""
     try:
         st = path.stat()
-    except OSError:
-        return ("path", str(path.expanduser().resolve()))
+    except OSError:  # realpath, unlike Path.resolve, does not raise on a symlink loop (that fails later)
+        return ("path", os.path.realpath(path.expanduser()))
     return ("file", st.st_dev, st.st_ino)
 
 
@@ -48,7 +50,7 @@ def check_outputs(inputs: Iterable[Named], outputs: Iterable[Named]) -> None:
         seen[key] = f"{flag} {path}"
 
 
-def check_writable(flag: str, path: PathLike | None, *, make_folders: bool = True,
+def check_writable(flag: str, path: PathLike | None, *, make_folders: bool = True, stream: bool = False,
                    error: type[XnorvisionError] = XnorvisionError) -> None:
     """Raise a one-line ``error`` naming ``flag`` unless ``path`` can be written, before the work that
     fills it (an evaluation of minutes, a run) starts.
@@ -56,13 +58,25 @@ def check_writable(flag: str, path: PathLike | None, *, make_folders: bool = Tru
     Missing parent folders are created when ``make_folders`` (as the eval and export writers do), else
     refused. An existing file is left untouched (checked with ``access``); for a new one a temporary file
     is created and removed in its folder, which also catches read-only file systems when run as root.
-    ``None`` (an option not given) passes.
+    ``None`` (an option not given) passes. Only a ``stream`` output (JSON lines, written front to back) may
+    be a FIFO or a device: any other writer would block on a FIFO without a reader, or cannot seek in one.
     """
     if path is None:
         return
     path = Path(path)
-    if path.is_dir():
+    try:
+        mode: int | None = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        mode = None
+    except OSError as exc:  # a symlink loop, a name too long, a folder we may not search
+        raise error(f"{flag} {path}: cannot write there ({(exc.strerror or str(exc)).lower()})") from None
+    if mode is not None and stat.S_ISDIR(mode):
         raise error(f"{flag} {path}: is a folder; give a file name")
+    if mode is not None and not stream:
+        try:
+            check_regular_target(path)
+        except XnorvisionError as exc:
+            raise error(f"{flag} {exc}") from None
     ancestor = next(p for p in path.absolute().parents if p.exists())
     if not ancestor.is_dir():
         raise error(f"{flag} {path}: cannot write there ({ancestor} is a file, not a folder)")

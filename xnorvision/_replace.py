@@ -46,18 +46,38 @@ def replace_atomically(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
     path = Path(path)
     check_regular_target(path)
     folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    with _cannot_write(path):  # a read-only folder, a missing one, a file system that refuses new files
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as file:
             yield file
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
+            with _cannot_write(path):
+                file.flush()
+                os.fsync(file.fileno())
+        with _cannot_write(path):
+            os.chmod(tmp, 0o666 & ~_umask())
+            os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def write_file(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write a whole output file (a JSON report, a table, a plot) through :func:`replace_atomically`: a full
+    disk or a failed write leaves the old file as it was, never a half-written one, and is one error line."""
+    with replace_atomically(path) as file, _cannot_write(path):
+        file.write(data)
+
+
+@contextlib.contextmanager
+def _cannot_write(path: str | os.PathLike[str]) -> Iterator[None]:
+    """A failed write of ``path`` as :class:`XnorvisionError` naming it (disk full, read-only, no folder)."""
+    try:
+        yield
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+        raise XnorvisionError(f"{path}: cannot write there ({reason})") from None
 
 
 def _umask() -> int:

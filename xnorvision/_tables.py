@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from xnorvision._replace import write_file
 from xnorvision.errors import XnorvisionError
 
 Report = dict[str, Any]
@@ -129,13 +130,24 @@ RENDERERS: dict[str, Callable[[Sequence[Report]], str]] = {
 }
 
 
+#: the largest report read: the commands write a few KB; /dev/zero or a wrong file would fill the memory
+MAX_REPORT_BYTES = 64 * 2**20
+
+
 def _load(path: Path) -> Report:
+    """One JSON report: a regular file (a FIFO would block for ever) of at most ``MAX_REPORT_BYTES``."""
+    if path.exists() and not path.is_file():
+        raise XnorvisionError(f"report {path} is not a regular file (a device, a pipe or a folder)")
+    if path.is_file() and path.stat().st_size > MAX_REPORT_BYTES:
+        raise XnorvisionError(f"report {path} is larger than {MAX_REPORT_BYTES >> 20} MB: not a report")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise XnorvisionError(f"cannot read report {path}: {exc.strerror}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise XnorvisionError(f"report {path} is not JSON: {exc}") from None
+    except RecursionError:  # json's decoder recurses per level: "[[[[...]]]]" is not a report
+        raise XnorvisionError(f"report {path} is not a report: its JSON is nested too deeply") from None
     if not isinstance(data, dict):
         raise XnorvisionError(f"report {path} is not a JSON object")
     return data
@@ -155,7 +167,12 @@ def render_block(kind: str, paths: Sequence[Path]) -> str:
 
 def regenerate(markdown: Path) -> int:
     """Rebuild every table block of ``markdown`` in place; returns how many blocks were rebuilt."""
-    text = markdown.read_text(encoding="utf-8")
+    try:
+        text = markdown.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise XnorvisionError(f"{markdown} is not UTF-8 text (a Markdown file?)") from None
+    except OSError as exc:
+        raise XnorvisionError(f"cannot read {markdown}: {exc.strerror}") from None
 
     def rebuild(match: re.Match[str]) -> str:
         paths = [markdown.parent / p for p in match["paths"].split()]
@@ -163,5 +180,5 @@ def regenerate(markdown: Path) -> int:
 
     new, count = _BLOCK.subn(rebuild, text)
     if new != text:
-        markdown.write_text(new, encoding="utf-8")
+        write_file(markdown, new.encode("utf-8"))  # a full disk must not cut a README in half
     return count

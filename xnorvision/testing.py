@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 import pytest
 
+from xnorvision._opencv import opencv_name
 from xnorvision.pipeline._result import FrameResult
 from xnorvision.pipeline._synth import SynthSource
 from xnorvision.plugins import _manager
@@ -198,7 +199,7 @@ def write_face_list(folder: str | Path, count: int = 8, size: tuple[int, int] = 
     source = SynthSource(count, size, seed)
     lines = []
     for i in range(count):
-        cv2.imwrite(str(folder / f"synth{i:03d}.png"), source.frame(i))
+        cv2.imwrite(opencv_name(folder / f"synth{i:03d}.png"), source.frame(i))
         xywh = [f"{x1:g},{y1:g},{x2 - x1:g},{y2 - y1:g}" for x1, y1, x2, y2 in source.face_boxes(i)]
         lines.append(" ".join([f"synth{i:03d}.png", *xywh]))
     (folder / "list.txt").write_text("\n".join(lines) + "\n")

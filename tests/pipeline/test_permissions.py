@@ -104,3 +104,25 @@ def test_an_unreadable_face_list(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120)
     listing.chmod(0o644)
     assert f"XnorvisionError: {listing}: permission denied" in proc.stderr
+
+
+@pytest.mark.parametrize("closed", ["class folder", "image"])
+def test_an_image_folder_data_set_we_may_not_read(tmp_path: Path, closed: str) -> None:
+    model = write_tiny_model(tmp_path / "m.xnv", labels=("cat", "dog"))
+    data = tmp_path / "data"
+    for label in ("cat", "dog"):
+        _image(data / label / "a.png")
+    (data / "dog" if closed == "class folder" else data / "dog" / "a.png").chmod(0)
+    proc = _run(tmp_path, "eval", "classify", "--model", str(model), "--data", str(data))
+    assert _error(proc).endswith("permission denied" if closed == "class folder" else "(permission denied)")
+
+
+def test_train_into_a_folder_we_may_not_write(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    for label in ("cat", "dog"):
+        _image(tmp_path / "data" / label / "a.png")
+    (tmp_path / "closed").mkdir()
+    (tmp_path / "closed").chmod(0o555)
+    out = tmp_path / "closed" / "run"
+    proc = _run(tmp_path, "train", "--data", str(tmp_path / "data"), "--out", str(out))
+    assert _error(proc).endswith("cannot write there (permission denied)")

@@ -34,7 +34,11 @@ def test_image_folder_glob_and_single_file(tmp_path: Path) -> None:
 
 def test_unreadable_image_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "bad.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(SourceError, match="cannot read image .*bad.jpg"):
+        open_source(str(tmp_path))  # the first image is decoded as the source opens
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((8, 8, 3), np.uint8))
     src = open_source(str(tmp_path))
+    assert src.read().shape == (8, 8, 3)
     with pytest.raises(SourceError, match="cannot read image .*bad.jpg"):
         src.read()
 

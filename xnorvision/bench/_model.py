@@ -113,6 +113,7 @@ def bench_model(path: Path | None = None, reference: str | None = None, threads:
             raise XnorvisionError(f"this model takes {fixed[0]}x{fixed[1]} images only, "
                                   f"not {size[0]}x{size[1]}")
         h, w = fixed or size or (224, 224)
+        model.info(h, w)  # a size the model cannot take is the user's error, before the images are made
         images = np.random.default_rng(seed).integers(0, 256, (batch, h, w, 3), dtype=np.uint8)
         x = model.preprocess(images)
         model.run(x)  # a size the model cannot take is the user's error, before any peer is built

@@ -23,7 +23,7 @@ INTERRUPTED = 130  # 128 + SIGINT, the shell's convention
 
 
 def process_settings() -> None:
-    """The process-wide choices that belong to the app, not the library; before the kernels load.
+    """The process-wide choices that belong to the app, not the library; before the kernels and OpenCV load.
 
     Waiting OpenMP threads spin for about 0.3 ms (libgomp counts ~100 spins a microsecond), then sleep:
     long enough to stay awake between the layers of one frame, far shorter than libgomp's 3 ms default,
@@ -31,6 +31,10 @@ def process_settings() -> None:
     """
     if "OMP_WAIT_POLICY" not in os.environ:
         os.environ.setdefault("GOMP_SPINCOUNT", "30000")
+    # OpenCV's and FFmpeg's own log lines ("moov atom not found", "Connection refused") would come before
+    # the one ``error:`` line that names the file and says what to do; a user's own levels win
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
 
 
 process_settings()  # here, before `main` imports the command modules, which load the kernels (and OpenMP)

@@ -47,6 +47,10 @@ def threads_option(help: str) -> Any:
     return typer.Option("--threads", help=help, callback=_check_threads)
 
 
+#: seeds numpy and torch both take (numpy refuses negatives, torch overflows past 64 bits)
+MAX_SEED = 2**32 - 1
+
+
 class State:
     """Global flags set by the root callback."""
 

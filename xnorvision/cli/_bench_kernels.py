@@ -7,8 +7,9 @@ from pathlib import Path
 
 import typer
 
+from xnorvision._outputs import check_writable
+from xnorvision._replace import write_file
 from xnorvision.cli._apps import bench_app, threads_option
-from xnorvision.errors import XnorvisionError
 
 _THREADS = threads_option("Threads for the multi-thread runs (default: all cores).")
 _JSON = typer.Option(None, "--json", help="Also write the results as JSON to this file.")
@@ -21,11 +22,9 @@ def bench_kernels(threads: int | None = _THREADS, json_path: Path | None = _JSON
     """Binary conv / XNOR GEMM speed vs the CPU's popcount ceiling and float32 baselines (ResNet-18)."""
     from xnorvision.bench._kernels import run, table
 
+    check_writable("--json", json_path)  # before the benchmark, not after it
     report, extra = run(threads, quick)
     typer.echo(table(report, extra))
     if json_path is not None:
-        try:
-            json_path.write_text(json.dumps(report, indent=2) + "\n")
-        except OSError as exc:
-            raise XnorvisionError(f"cannot write {json_path}: {exc.strerror}") from None
+        write_file(json_path, (json.dumps(report, indent=2) + "\n").encode())
         typer.echo(f"wrote {json_path}")

@@ -8,13 +8,15 @@ from typing import Annotated
 
 import typer
 
-from xnorvision._outputs import check_outputs
+from xnorvision._outputs import check_outputs, check_writable
+from xnorvision._replace import write_file
 from xnorvision.bench import bench_model, format_report
 from xnorvision.cli._apps import FLOAT_STORAGE_HELP, bench_app, threads_option
 from xnorvision.errors import XnorvisionError
 from xnorvision.runtime._reference import REFERENCES
 
 _Opt = typer.Option
+MAX_BATCH = 1024  # a larger batch measures the memory system (or MemoryError), not the kernels
 
 
 @bench_app.command("model")
@@ -22,7 +24,7 @@ def bench_model_cmd(
     model: Annotated[str | None, typer.Argument(help="A registered model name or .xnv path.")] = None,
     reference: Annotated[str | None, _Opt("--reference", help=f"One of: {', '.join(REFERENCES)}.")] = None,
     threads: Annotated[int, threads_option("Threads for every runtime.")] = 1,
-    batch: Annotated[int, _Opt("--batch", min=1, help="Images per call.")] = 1,
+    batch: Annotated[int, _Opt("--batch", min=1, max=MAX_BATCH, help="Images per call.")] = 1,
     seconds: Annotated[float, _Opt("--seconds", min=0.0, max=3600.0,
                                    help="Timed seconds per runtime.")] = 5.0,
     json_path: Annotated[Path | None, _Opt("--json", help="Also write the report as JSON here.")] = None,
@@ -44,6 +46,7 @@ def bench_model_cmd(
 
         path = resolve_model(model, load_registry())
     check_outputs([("model", path)], [("--json", json_path)])
+    check_writable("--json", json_path)  # before the benchmark, not after it
     if (height is None) != (width is None):
         raise XnorvisionError("give both --height and --width, or neither")
     size = None if height is None or width is None else (height, width)
@@ -51,5 +54,4 @@ def bench_model_cmd(
                          profile=profile, size=size)
     typer.echo(format_report(report))
     if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(report, indent=2) + "\n")
+        write_file(json_path, (json.dumps(report, indent=2) + "\n").encode())

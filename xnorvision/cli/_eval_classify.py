@@ -6,13 +6,13 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-import cv2
 import typer
 from typer import Option as Opt
 
+from xnorvision._opencv import encode_image
 from xnorvision._outputs import check_outputs, check_writable
+from xnorvision._replace import write_file
 from xnorvision.cli._apps import eval_app, threads_option
-from xnorvision.errors import XnorvisionError
 
 
 @eval_app.command("classify")
@@ -57,10 +57,8 @@ def eval_classify(
     for name, acc in report.per_class.items():
         typer.echo(f"  {name:>12s} {acc:.4f}")
     if json_path is not None:
-        json_path.write_text(json.dumps(report.to_dict() | {"file": str(path)}, indent=1))
+        write_file(json_path, json.dumps(report.to_dict() | {"file": str(path)}, indent=1).encode())
     if confusion is not None:
-        confusion.parent.mkdir(parents=True, exist_ok=True)
         img = confusion_image(np.asarray(report.confusion), aligned.names)
-        if not cv2.imwrite(str(confusion), img):
-            raise XnorvisionError(f"cannot write {confusion}")
+        write_file(confusion, encode_image(confusion, img))
         typer.echo(f"wrote {confusion}")

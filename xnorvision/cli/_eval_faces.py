@@ -9,6 +9,7 @@ import cv2
 import typer
 
 from xnorvision._outputs import Named, check_outputs, check_writable
+from xnorvision._replace import write_file
 from xnorvision._tables import eval_faces_table
 from xnorvision.cli._apps import eval_app, threads_option
 from xnorvision.errors import XnorvisionError
@@ -164,6 +165,6 @@ def eval_faces(
                       iou=iou, floor=floor, threads=threads)
         typer.echo(f"JSON: {json_path}")
     if markdown is not None:
-        markdown.parent.mkdir(parents=True, exist_ok=True)
-        markdown.write_text(eval_faces_table([{"results": [r.to_json() for r in results]}]) + "\n")
+        table = eval_faces_table([{"results": [r.to_json() for r in results]}])
+        write_file(markdown, (table + "\n").encode())
         typer.echo(f"Markdown: {markdown}")

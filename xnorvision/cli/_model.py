@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from xnorvision._outputs import check_outputs
-from xnorvision.cli._apps import FLOAT_STORAGE_HELP, model_app
+from xnorvision.cli._apps import FLOAT_STORAGE_HELP, MAX_SEED, model_app
 from xnorvision.runtime import Model, load_xnv, save_model
 from xnorvision.runtime._reference import REFERENCES, write_reference
 
@@ -67,7 +67,7 @@ def info(
 def reference(
     name: Annotated[str, typer.Argument(help=f"One of: {', '.join(REFERENCES)}.")],
     out: Annotated[Path, typer.Option("--out", help="Where to write the .xnv file.")],
-    seed: Annotated[int, typer.Option(help="Seed of the random weights.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Seed of the random weights.")] = 0,
     float_storage: Annotated[str, typer.Option("--float-storage", help=FLOAT_STORAGE_HELP)] = "float32",
 ) -> None:
     """Write a reference network with random weights (a fixture for tests and benchmarks)."""

@@ -88,7 +88,8 @@ def run(
     registry = load_registry()
     runner = prepare(registry, config)
     names = ", ".join(s.name for s in runner.stages) or "none: showing frames only"
-    typer.echo(f"{runner.source.name} -> {plugin or 'no pipeline'} (stages: {names})", err=True)
+    chain = ",".join(n.strip() for n in plugin.split(",")) if plugin else "no pipeline"  # as prepare read it
+    typer.echo(f"{runner.source.name} -> {chain} (stages: {names})", err=True)
     if not windowed:
         if sys.stderr.isatty():
             from xnorvision.pipeline._sinks import ProgressSink

@@ -9,8 +9,7 @@ import typer
 from typer import Option as Opt
 
 from xnorvision._outputs import check_outputs, check_writable
-from xnorvision._replace import check_regular_target
-from xnorvision.cli._apps import FLOAT_STORAGE_HELP, app, threads_option
+from xnorvision.cli._apps import FLOAT_STORAGE_HELP, MAX_SEED, app, threads_option
 from xnorvision.errors import XnorvisionError
 
 
@@ -26,6 +25,9 @@ def _need_torch() -> None:
 RECIPE_NAMES = ("cifar10-float", "cifar10-bwn", "cifar10-xnor", "cifar10-xnor-plain", "cifar10-xnor-teacher",
                 "cifar10-bwn-teacher", "cifar10-xnor-distill", "image-folder")
 FOLDER_RECIPE = "image-folder"
+#: the widest network --width builds: its widest layers then hold ~100 M weights; far wider ones made torch
+#: fail deep in C++ (a 50-line native backtrace) instead of saying so
+MAX_WIDTH = 1024
 
 
 @app.command()
@@ -38,14 +40,16 @@ def train(
                                       f"{FOLDER_RECIPE} for an image folder).")] = None,
     mode: Annotated[str | None, Opt("--mode", help="Override the precision: xnor, bwn or float.")] = None,
     arch: Annotated[str | None, Opt("--arch", help="Override the architecture (vgg_small).")] = None,
-    width: Annotated[int | None, Opt("--width", min=1, help="Override the recipe's network width.")] = None,
+    width: Annotated[int | None, Opt("--width", min=1, max=MAX_WIDTH,
+                                     help="Override the recipe's network width.")] = None,
     input_size: Annotated[int | None, Opt("--input-size", min=8, help="Square input side, a multiple of 8 "
                                           "(image folders are resized to it; default 32).")] = None,
     holdout: Annotated[float | None, Opt("--holdout", help="Image folders: fraction held out for validation, "
                                          "split at random with the recipe's seed (default 0.2).")] = None,
     epochs: Annotated[int | None, Opt("--epochs", min=1, help="Override the recipe's epochs.")] = None,
     batch_size: Annotated[int | None, Opt("--batch-size", min=1, help="Override the batch size.")] = None,
-    seed: Annotated[int | None, Opt("--seed", help="Override the recipe's seed.")] = None,
+    seed: Annotated[int | None, Opt("--seed", min=0, max=MAX_SEED,
+                                     help="Override the recipe's seed.")] = None,
     device: Annotated[str, Opt("--device", help="cpu or cuda.")] = "cpu",
     resume: Annotated[bool, Opt("--resume", help="Continue from OUT/checkpoint.pt.")] = False,
     teacher: Annotated[Path | None, Opt("--teacher", help="Float checkpoint (refinery, teacher).")] = None,
@@ -66,7 +70,7 @@ def train(
     outputs = [out / "checkpoint.pt", out / "model.xnv"]
     check_outputs([("--data", data), ("--teacher", teacher)], [(p.name, p) for p in outputs])
     for path in outputs:  # refused now rather than after the first epoch
-        check_regular_target(path)
+        check_writable("--out", path)
     import torch
 
     from xnorvision.train._export import export_checkpoint
@@ -86,6 +90,10 @@ def train(
             batch_size=batch_size, seed=seed)
     except KeyError as exc:
         raise XnorvisionError(str(exc.args[0])) from None
+    if teacher is not None and not r.needs_teacher():  # was ignored, whatever file it named
+        users = ", ".join(n for n in RECIPE_NAMES if "teacher" in n or "distill" in n)
+        raise XnorvisionError(f"--teacher: recipe {r.name} uses no teacher; drop it, or pick one that does "
+                              f"({users})")
     result = run(r, data, out, device=device, resume=resume, teacher=teacher, limit=limit)
     if result.history:
         last = result.history[-1]

@@ -16,7 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from xnorvision._opencv import opencv_log_level
+from xnorvision._opencv import opencv_log_level, opencv_name
+from xnorvision._replace import write_file
 from xnorvision.detect import Detections, box_iou
 from xnorvision.errors import XnorvisionError
 from xnorvision.eval._corruptions import CORRUPTIONS
@@ -206,7 +207,7 @@ def evaluate(contenders: Sequence[Contender], items: Sequence[FaceImage], min_fa
     seconds = [0.0] * n
     n_faces = 0
     for k, item in enumerate(items):
-        image = cv2.imread(str(item.path), cv2.IMREAD_COLOR)
+        image = cv2.imread(opencv_name(item.path), cv2.IMREAD_COLOR)
         if image is None:
             raise XnorvisionError(f"cannot read image: {item.path}")
         if corrupt is not None:
@@ -260,7 +261,7 @@ def yunet_detector(model_path: str | Path, floor: float = FLOOR) -> Detector:
     path = _existing(model_path, "YuNet model")
     try:
         with opencv_log_level(cv2.utils.logging.LOG_LEVEL_ERROR):  # its "targets not supported" warning
-            net = cv2.FaceDetectorYN.create(str(path), "", (320, 320), floor, 0.3, 5000)
+            net = cv2.FaceDetectorYN.create(opencv_name(path), "", (320, 320), floor, 0.3, 5000)
     except cv2.error:
         raise XnorvisionError(f"cannot load YuNet model (not an ONNX face detector?): {path}") from None
 
@@ -317,7 +318,7 @@ def write_json(results: Sequence[FaceResult], path: str | Path, **settings: obje
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     doc = {"results": [r.to_json() for r in results], **settings}
-    path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    write_file(path, (json.dumps(doc, indent=2, default=str) + "\n").encode())
 
 
 def _xyxy(xywh: np.ndarray) -> np.ndarray:

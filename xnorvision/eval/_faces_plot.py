@@ -14,7 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from xnorvision.errors import XnorvisionError
+from xnorvision._opencv import encode_image
+from xnorvision._replace import write_file
 from xnorvision.eval._faces import FaceResult
 
 _COLOURS = [(200, 80, 0), (0, 140, 255), (60, 160, 60), (180, 0, 180), (0, 0, 200), (120, 120, 0)]
@@ -53,8 +54,7 @@ def _legend(canvas: np.ndarray, size: int, i: int, colour: tuple[int, int, int],
 def _write(canvas: np.ndarray, path: str | Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), canvas):
-        raise XnorvisionError(f"cannot write plot: {path}")
+    write_file(path, encode_image(path, canvas))
 
 
 def plot_pr(results: Sequence[FaceResult], path: str | Path, size: int = 480) -> None:

@@ -6,19 +6,34 @@ both read the same files in the same order with the same class indices.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from xnorvision._opencv import opencv_name
 from xnorvision.errors import XnorvisionError
 
 __all__ = ["is_image_folder", "read_image_folder"]
 SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 
 
+def _listing(folder: Path) -> list[Path]:
+    """The entries of ``folder``; one we may not list is "permission denied", not a bug."""
+    try:
+        return list(folder.iterdir())
+    except PermissionError:
+        raise XnorvisionError(f"{folder}: permission denied") from None
+
+
 def _classes(root: Path) -> list[Path]:
-    return sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    return sorted(d for d in _listing(root) if d.is_dir() and not d.name.startswith("."))
+
+
+def _images(folder: Path) -> list[Path]:
+    """The image files of a class folder: regular files only (a FIFO named ``b.png`` would block forever)."""
+    return sorted(f for f in _listing(folder) if f.suffix.lower() in SUFFIXES and f.is_file())
 
 
 def is_image_folder(path: str | Path) -> bool:
@@ -45,13 +60,14 @@ def read_image_folder(
     images: list[np.ndarray] = []
     labels: list[int] = []
     for index, folder in enumerate(folders):
-        files = sorted(f for f in folder.iterdir() if f.suffix.lower() in SUFFIXES)
+        files = _images(folder)
         if not files:
             raise XnorvisionError(f"{folder}: no images ({', '.join(sorted(SUFFIXES))})")
         for f in files:
-            img = cv2.imread(str(f), cv2.IMREAD_COLOR)
+            img = cv2.imread(opencv_name(f), cv2.IMREAD_COLOR)
             if img is None:
-                raise XnorvisionError(f"{f}: cannot read this image")
+                reason = "permission denied" if not os.access(f, os.R_OK) else "not an image or corrupt"
+                raise XnorvisionError(f"{f}: cannot read this image ({reason})")
             images.append(img if size is None else cv2.resize(img, size, interpolation=cv2.INTER_AREA))
             labels.append(index)
     return (images if size is None else np.stack(images)), np.asarray(labels, np.int64), [

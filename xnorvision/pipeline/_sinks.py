@@ -8,6 +8,7 @@ raises :class:`SinkError` naming the file, which stops the run; the file keeps e
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -18,6 +19,7 @@ from typing import IO, Protocol, runtime_checkable
 import cv2
 import numpy as np
 
+from xnorvision._opencv import opencv_name
 from xnorvision._outputs import check_writable
 from xnorvision.errors import SinkError
 from xnorvision.pipeline._draw import annotate, overlay_text
@@ -66,6 +68,7 @@ class VideoSink:
     def __init__(self, path: str | Path, fps: float | None = None) -> None:
         self.path = Path(path)
         check_writable("--save", self.path, make_folders=False, error=SinkError)
+        opencv_name(self.path)  # a name OpenCV cannot take is refused now, not at the first frame
         if self.path.suffix.lower() not in VIDEO_CODECS:
             raise SinkError(f"--save {self.path}: unknown video type; use one of {', '.join(VIDEO_CODECS)}")
         self.fps = fps or 30.0
@@ -78,7 +81,7 @@ class VideoSink:
         if self._writer is None:
             fourcc = cv2.VideoWriter_fourcc(*VIDEO_CODECS[self.path.suffix.lower()])
             self._size = (img.shape[1], img.shape[0])
-            self._writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, self._size)
+            self._writer = cv2.VideoWriter(opencv_name(self.path), fourcc, self.fps, self._size)
             if not self._writer.isOpened():
                 raise SinkError(f"--save {self.path}: OpenCV cannot write this video type here; try .avi")
         img = fit_frame(img, self._size)
@@ -106,7 +109,7 @@ class VideoSink:
 
 def _plays(path: Path) -> bool:
     """Whether the video opens and its first frame decodes (an MP4 without its index does not open)."""
-    cap = cv2.VideoCapture(str(path))
+    cap = cv2.VideoCapture(opencv_name(path))
     try:
         return cap.isOpened() and cap.grab()
     finally:
@@ -134,17 +137,27 @@ class ProgressSink:
         pass
 
 
+def _open_stream(path: Path) -> IO[bytes]:
+    """``path`` opened for writing, unbuffered. Opened non-blocking, so a FIFO no program reads is an
+    error (ENXIO) instead of a wait for ever; writes then block as usual (a slow reader holds the run)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NONBLOCK, 0o666)
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "wb", buffering=0)
+
+
 class JsonlSink:
     """One JSON object per processed frame, each line handed to the OS whole, so an interrupted run leaves
     whole lines; a failed write (a full disk) cuts the file back to its last whole line and stops the run."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        check_writable("--save-json", self.path, make_folders=False, error=SinkError)
+        check_writable("--save-json", self.path, make_folders=False, stream=True, error=SinkError)
         try:
-            self._file: IO[bytes] | None = self.path.open("wb", buffering=0)
+            self._file: IO[bytes] | None = _open_stream(self.path)
         except OSError as exc:
-            raise SinkError(f"--save-json {self.path}: {exc.strerror}; choose another path") from exc
+            reason = ("no program is reading this FIFO; start the reader first" if exc.errno == errno.ENXIO
+                      else f"{exc.strerror}; choose another path")
+            raise SinkError(f"--save-json {self.path}: {reason}") from exc
         self.lines = 0
         self._whole = 0  # bytes of the whole lines written
 

@@ -16,7 +16,7 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
-from xnorvision._opencv import opencv_log_level
+from xnorvision._opencv import opencv_log_level, opencv_name
 from xnorvision.errors import PLUGIN_FAILURES, FramesSkipped, SourceError, XnorvisionError
 from xnorvision.pipeline._guard import GuardedSource
 from xnorvision.pipeline._streams import StreamSource
@@ -168,7 +168,7 @@ def check_readable(path: Path) -> None:
 
 def open_video(path: Path) -> CaptureSource:
     check_readable(path)
-    cap = cv2.VideoCapture(str(path))
+    cap = cv2.VideoCapture(opencv_name(path))
     ok = cap.isOpened() and cap.grab()
     if not ok:
         cap.release()
@@ -184,7 +184,11 @@ def open_stream(url: str) -> StreamSource:
 
 
 class ImageFilesSource:
-    """A list of image files, read in order; an unreadable one stops the run with its name."""
+    """A list of image files, read in order; an unreadable one stops the run with its name.
+
+    The first image is decoded when the source opens, as a video's first frame is: a bad single image is
+    then the run's one error line, before anything else is printed or opened.
+    """
 
     live = False
     fps = None
@@ -193,14 +197,22 @@ class ImageFilesSource:
         self.paths = paths
         self.name = name
         self._next = 0
+        self._first: np.ndarray | None = self._decode(paths[0]) if paths else None
 
     def read(self) -> np.ndarray | None:
         if self._next >= len(self.paths):
             return None
         path = self.paths[self._next]
         self._next += 1
+        if self._next == 1 and self._first is not None:
+            frame, self._first = self._first, None
+            return frame
+        return self._decode(path)
+
+    @staticmethod
+    def _decode(path: Path) -> np.ndarray:
         with opencv_log_level(cv2.utils.logging.LOG_LEVEL_ERROR):  # our message below says it better
-            frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            frame = cv2.imread(opencv_name(path), cv2.IMREAD_COLOR)
         if frame is None:
             try:
                 check_readable(path)
@@ -211,6 +223,7 @@ class ImageFilesSource:
 
     def close(self) -> None:
         self._next = len(self.paths)
+        self._first = None
 
 
 def parse_size(text: str) -> tuple[int, int]:

@@ -21,12 +21,15 @@ _early_interrupt = threading.Event()
 
 
 def remember_early_interrupts() -> None:
-    """Until a run installs its handler, Ctrl-C raises KeyboardInterrupt as Python's default does, and is
-    also noted: C code running an import (OpenCV's, numpy's) can swallow the exception, never the note, and
-    the next :func:`handle_stop_signals` block delivers it, so the run stops before its first frame."""
+    """Until a run installs its handler, every stop signal raises KeyboardInterrupt as Python's default
+    does for Ctrl-C, and is also noted: C code running an import (OpenCV's, numpy's) can swallow the
+    exception, never the note, and the next :func:`handle_stop_signals` block delivers it, so the run stops
+    before its first frame. So SIGTERM and SIGHUP also end every other command (bench, eval, train, tables)
+    as Ctrl-C does: its cleanup runs (no temporary file, no half output) and it exits 130, not 143/129."""
     _early_interrupt.clear()
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, _note_and_raise)
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, _note_and_raise)
 
 
 def _note_and_raise(signum: int, frame: FrameType | None) -> None:

@@ -20,6 +20,7 @@ import time
 import cv2
 import numpy as np
 
+from xnorvision._opencv import opencv_name
 from xnorvision.errors import SourceError
 from xnorvision.pipeline._interruptible import call_interruptibly
 
@@ -33,7 +34,7 @@ MAX_TRIES = 10  # reconnects in a row without a frame before giving up (about 75
 def _connect(url: str, timeout_s: float) -> cv2.VideoCapture | None:
     """An opened capture of ``url`` whose opening and reads give up after ``timeout_s``, or None."""
     ms = int(timeout_s * 1000)
-    cap = cv2.VideoCapture(url, cv2.CAP_ANY,
+    cap = cv2.VideoCapture(opencv_name(url), cv2.CAP_ANY,
                            [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
     if cap.isOpened():
         return cap

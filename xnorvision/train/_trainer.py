@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -62,7 +63,9 @@ def load_checkpoint(path: str | Path) -> dict:
     if not path.is_file():
         raise XnorvisionError(f"{path}: cannot read checkpoint: no such file")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns (3 lines) about a foreign pickle before refusing it
+            warnings.simplefilter("ignore")
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except PermissionError:
         raise XnorvisionError(f"{path}: permission denied") from None
     except Exception as exc:  # torch's loader raises many types (UnpicklingError, RuntimeError, EOFError...)

@@ -70,3 +70,11 @@ def test_shipped_models_beat_chance_on_held_out_images(xnv_cli, name: str) -> No
                   "--last", "500", "--threads", "1", "--json", "r.json", plugins=[plugin])
     assert ran.exit_code == 0, ran.stderr
     assert json.loads(ran.files["r.json"].read_text())["top1"] > 0.4  # chance is 0.1
+
+
+@pytest.mark.parametrize("top_k", ["0", "-1"])
+def test_top_k_below_one_is_one_error_before_the_run(xnv_cli, tiny_model, top_k: str) -> None:
+    result = xnv_cli("run", "--headless", "--source", "synth:3", "--plugin", "objects", "--model",
+                     str(tiny_model), "--set", f"top_k={top_k}", plugins=[plugin])
+    assert result.exit_code == 2 and result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert result.stderr.startswith("error: objects: top_k must be")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from xnorvision.api import Detections, Model
+from xnorvision.api import Detections, Model, PluginError
 
 __all__ = ["ObjectStage", "centre_square"]
 
@@ -29,6 +29,8 @@ class ObjectStage:
     role = "labeler"
 
     def __init__(self, model: Model, top_k: int = 3) -> None:
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:  # 0 failed every frame
+            raise PluginError(f"objects: top_k must be a whole number of classes, at least 1, got {top_k!r}")
         self.name = "objects"
         self.model = model
         self.top_k = top_k
