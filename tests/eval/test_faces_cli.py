@@ -125,6 +125,19 @@ def test_corruptions_are_scored_beside_the_clean_images(tmp_path: Path, synth_fa
     assert ap["none"] > 0.95 and ap["gray"] == 0.0
 
 
+def test_plots_show_the_clean_run_only(tmp_path: Path, synth_face_list: Path, skin_plugin: None,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from xnorvision.cli import _eval_faces
+
+    drawn: list[list[str]] = []
+    monkeypatch.setattr(_eval_faces, "plot_speed", lambda results, path: drawn.append(
+        [r.corruption for r in results]))
+    args = ["eval", "faces", "--data", str(synth_face_list), "--root", str(synth_face_list.parent)]
+    assert _exit_code([*args, "--threads", "1", "--pipeline", "skin", "--sweep", "long_side=320,416",
+                       "--corrupt", "gray", "--plot", str(tmp_path / "p.png")]) == 0
+    assert drawn == [["none", "none"]]
+
+
 def test_eval_scores_a_chain_as_run_shows_it(xnv_cli, synth_face_list: Path) -> None:
     """``eval faces`` runs the same Pipeline as ``run``: a labeler after faces changes no box and no score."""
     faces = pytest.importorskip("xnorvision_faces")

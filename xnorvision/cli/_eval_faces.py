@@ -154,11 +154,12 @@ def eval_faces(
     for r in results:
         typer.echo(f"{r.name:<40} {r.long_side or '-':>9} {r.corruption:>7} {r.ap:>6.3f} "
                    f"{r.max_recall:>8.3f} {r.ms_per_image:>8.2f}")
+    clean = [r for r in results if r.corruption == "none"]  # the plots show the images as they are
     if plot is not None:
-        plot_speed(results, plot)
+        plot_speed(clean, plot)
         typer.echo(f"speed plot: {plot}")
     if pr_plot is not None:
-        plot_pr(results, pr_plot)
+        plot_pr(clean, pr_plot)
         typer.echo(f"PR plot: {pr_plot}")
     if json_path is not None:
         ev.write_json(results, json_path, data=str(data), split=split, images=len(items), min_face=min_face,
