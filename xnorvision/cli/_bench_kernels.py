@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -17,7 +18,7 @@ _QUICK = typer.Option(False, "--quick", help="Few repeats: a run of a few second
 
 
 @bench_app.command("kernels")
-def bench_kernels(threads: int | None = _THREADS, json_path: Path | None = _JSON,
+def bench_kernels(threads: Annotated[int | None, _THREADS] = None, json_path: Path | None = _JSON,
                   quick: bool = _QUICK) -> None:
     """Binary conv / XNOR GEMM speed vs the CPU's popcount ceiling and float32 baselines (ResNet-18)."""
     from xnorvision.bench._kernels import run, table
