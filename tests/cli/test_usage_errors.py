@@ -64,7 +64,22 @@ def test_an_empty_source_is_refused_not_the_current_folder(cli, tmp_path: Path, 
     code, out, err = cli("run", "--source", spec, "--headless")
     assert code == 2 and out == ""
     says = f"error: --source {spec!r} is empty: give a video, image, folder, glob or synth:N"
+    if spec == "":  # refused with every other empty option value, before the command runs
+        says = "error: --source is empty (give a value, e.g. a path)"
     assert _one_error_line(err) == says
+
+
+@pytest.mark.parametrize("args", [("eval", "classify", "--model", "m.xnv", "--data", ""),
+                                  ("train", "--data", "d", "--out", ""),
+                                  ("eval", "faces", "--data=", "--root", "r"),
+                                  ("model", "info", "--json", "x.xnv", "--height", "")])
+def test_an_empty_option_value_is_refused_not_the_current_folder(cli, tmp_path: Path, monkeypatch,
+                                                                 args: tuple[str, ...]) -> None:
+    """Click turns ``--data ''`` into the current folder: a command read its files as data or wrote there."""
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli(*args)
+    assert code == 2 and out == "" and list(tmp_path.iterdir()) == []
+    assert _one_error_line(err).endswith("is empty (give a value, e.g. a path)")
 
 
 @pytest.mark.parametrize("name", ["birds\n", "birds\nx", "\nbirds", "birds ", "Birds", "bird_s", "birds-",

@@ -60,10 +60,23 @@ def _fail(message: str, debug: bool, code: int = 2) -> NoReturn:
     raise SystemExit(code) from None
 
 
+def _empty_argument(args: list[str]) -> str | None:
+    """The option given an empty value, if any: Click turns ``--data ''`` into the current folder, so a
+    command would read (or write into) it. No option of ours takes an empty string."""
+    for i, arg in enumerate(args):
+        if arg == "" and i and args[i - 1].startswith("--"):  # an empty positional is its command's to judge
+            return args[i - 1]
+        if arg.startswith("--") and arg.endswith("=") and len(arg) > 3:
+            return arg[:-1]
+    return None
+
+
 def main(argv: list[str] | None = None) -> NoReturn:
     """Entry point of the console script; never lets a traceback reach the user unless ``--debug``."""
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args
+    if (empty := _empty_argument(args)) is not None:
+        _fail(f"error: {empty} is empty (give a value, e.g. a path)", debug)
     try:
         from xnorvision.pipeline._stop_signals import remember_early_interrupts
 
