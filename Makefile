@@ -48,7 +48,7 @@ test-arm64:
 	scripts/arm64/test.sh
 
 # Every results table in README.md, docs/ and the model cards: run the commands (idle machine, about
-# 15 minutes), keep their JSON in docs/results/, rebuild the tables from it. DATA: ../shared/data layout.
+# 10 minutes), keep their JSON in docs/results/, rebuild the tables from it. DATA: ../shared/data layout.
 DATA ?= ../shared/data
 RESULTS := docs/results
 YUNET = $(DATA)/teachers/face_detection_yunet_2026may.onnx
