@@ -1,7 +1,10 @@
-"""Small graphs that between them use every op, with random parameters (seeded)."""
+"""Small graphs that between them use every op, with random parameters (seeded), and a header editor."""
 
 from __future__ import annotations
 
+import json
+import struct
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -201,3 +204,13 @@ def _down(b: Builder, i: int, x: str, cin: int, cout: int) -> str:
                                                 "in_channels": cin, "out_channels": cout},
                  weight=b.f32(cout, 1, 1, cin))
     return b.bn(f"bn_down{i}", conv, cout)
+
+
+def rewrite_header(path: Path, edit: Any) -> bytes:
+    """The bytes of the valid model file ``path`` with ``edit`` applied to its parsed JSON header."""
+    raw = path.read_bytes()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    edit(header)
+    new = json.dumps(header).encode()
+    return struct.pack("<Q", len(new)) + new + raw[8 + n:]

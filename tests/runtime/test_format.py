@@ -119,16 +119,6 @@ def test_save_rejects_invalid_models(tmp_path: Path, what: str, message: str) ->
     assert not list(tmp_path.iterdir()), "a rejected model must not leave a file behind"
 
 
-def _rewrite(path: Path, edit) -> bytes:
-    """Apply ``edit`` to the parsed JSON header of a valid file and re-serialise it."""
-    raw = path.read_bytes()
-    n = struct.unpack("<Q", raw[:8])[0]
-    header = json.loads(raw[8:8 + n])
-    edit(header)
-    new = json.dumps(header).encode()
-    return struct.pack("<Q", len(new)) + new + raw[8 + n:]
-
-
 @pytest.mark.parametrize(("edit", "message"), [
     (lambda h: h["__metadata__"].update(format_version="2"), "unsupported format version '2'"),
     (lambda h: h["__metadata__"].update(format="gguf"), "format is 'gguf'"),
@@ -142,7 +132,7 @@ def _rewrite(path: Path, edit) -> bytes:
 ])
 def test_load_rejects_edited_headers(tmp_path: Path, edit, message: str) -> None:
     with pytest.raises(ModelFormatError, match=message):
-        parse_xnv(_rewrite(_save(tmp_path), edit))
+        parse_xnv(graphs.rewrite_header(_save(tmp_path), edit))
 
 
 def test_load_errors_name_the_file(tmp_path: Path) -> None:

@@ -62,15 +62,6 @@ def test_resnet18_file_is_20x_smaller_than_its_float32_twin(tmp_path: Path) -> N
     assert Model.load(float_path, threads=1).info()["weight_bytes"] * 20 > info["float32_weight_bytes"]
 
 
-def _edit(path: Path, edit) -> bytes:
-    raw = path.read_bytes()
-    n = struct.unpack("<Q", raw[:8])[0]
-    header = json.loads(raw[8:8 + n])
-    edit(header)
-    new = json.dumps(header).encode()
-    return struct.pack("<Q", len(new)) + new + raw[8 + n:]
-
-
 def _rename(header: dict, old: str, new: str) -> None:
     header[new] = header.pop(old)
 
@@ -82,7 +73,7 @@ def _rename(header: dict, old: str, new: str) -> None:
 ])
 def test_malformed_int8_entries_are_rejected(tmp_path: Path, edit, message: str) -> None:
     with pytest.raises(ModelFormatError, match=message):
-        parse_xnv(_edit(_save(tmp_path / "m.xnv", "int8"), edit))
+        parse_xnv(graphs.rewrite_header(_save(tmp_path / "m.xnv", "int8"), edit))
 
 
 @pytest.mark.parametrize("bad", [0.0, float("nan"), -1.0])
@@ -104,4 +95,4 @@ def test_int8_cannot_replace_packed_binary_weights(tmp_path: Path) -> None:
         e["dtype"], e["shape"] = "I8", [e["shape"][0], 8 * int(np.prod(e["shape"][1:]))]
 
     with pytest.raises(ModelFormatError):
-        parse_xnv(_edit(path, binary_as_int8))
+        parse_xnv(graphs.rewrite_header(path, binary_as_int8))

@@ -11,7 +11,6 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from xnorvision.cli import main  # noqa: E402
 from xnorvision.cli._train import RECIPE_NAMES  # noqa: E402
 from xnorvision.runtime import Model  # noqa: E402
 from xnorvision.train._data import load_dataset  # noqa: E402
@@ -36,14 +35,6 @@ def shapes_folder(root: Path, per_class: int = 40, seed: int = 0) -> Path:
     return root
 
 
-def _cli(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_folder_dataset_split_is_seeded_and_labelled(tmp_path) -> None:
@@ -56,10 +47,10 @@ def test_folder_dataset_split_is_seeded_and_labelled(tmp_path) -> None:
     assert a.hash == b.hash and len(a.hash) == 64
 
 
-def test_train_export_and_eval_on_an_image_folder(tmp_path, capsys, monkeypatch) -> None:
+def test_train_export_and_eval_on_an_image_folder(tmp_path, cli, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     data, run = shapes_folder(tmp_path / "shapes"), tmp_path / "run"
-    code, out, err = _cli(capsys, "train", "--data", str(data), "--out", str(run), "--mode", "xnor",
+    code, out, err = cli("train", "--data", str(data), "--out", str(run), "--mode", "xnor",
                           "--width", "8", "--input-size", "16", "--epochs", "6", "--batch-size", "16",
                           "--holdout", "0.25", "--threads", "1")
     assert code == 0, err
@@ -72,9 +63,9 @@ def test_train_export_and_eval_on_an_image_folder(tmp_path, capsys, monkeypatch)
     meta = model.file.metadata
     assert meta["recipe"]["mode"] == "xnor" and meta["recipe"]["num_classes"] == 2
     assert meta["val_images"] == 20 and meta["val_top1"] == meta["history"][-1]["val_acc"]  # 0.25 of 80
-    code, _, err = _cli(capsys, "export", str(run / "checkpoint.pt"), "--out", str(tmp_path / "again.xnv"))
+    code, _, err = cli("export", str(run / "checkpoint.pt"), "--out", str(tmp_path / "again.xnv"))
     assert code == 0, err
-    code, out, err = _cli(capsys, "eval", "classify", "--model", str(tmp_path / "again.xnv"), "--data",
+    code, out, err = cli("eval", "classify", "--model", str(tmp_path / "again.xnv"), "--data",
                           str(data), "--json", str(tmp_path / "r.json"))
     report = json.loads((tmp_path / "r.json").read_text())
     assert code == 0 and report["images"] == 80 and set(report["per_class"]) == {"circle", "square"}, err
@@ -82,26 +73,26 @@ def test_train_export_and_eval_on_an_image_folder(tmp_path, capsys, monkeypatch)
 
 
 @pytest.mark.parametrize("content", ["state_dict", "module", "junk"])
-def test_export_of_a_foreign_checkpoint_is_one_line_exit_2(tmp_path, capsys, content: str) -> None:
+def test_export_of_a_foreign_checkpoint_is_one_line_exit_2(tmp_path, cli, content: str) -> None:
     path = tmp_path / "c.pt"
     net = torch.nn.Linear(2, 2)
     if content == "junk":
         path.write_bytes(b"junk")
     else:
         torch.save(net.state_dict() if content == "state_dict" else net, path)
-    code, out, err = _cli(capsys, "export", str(path), "--out", str(tmp_path / "o.xnv"))
+    code, out, err = cli("export", str(path), "--out", str(tmp_path / "o.xnv"))
     assert code == 2 and err.count("\n") == 1
     assert "not a checkpoint written by xnorvision train" in err and "export_model" in err
 
 
-def test_train_help_lists_every_recipe(capsys) -> None:
+def test_train_help_lists_every_recipe(cli) -> None:
     assert list(RECIPE_NAMES) == list(RECIPES)
-    code, out, _ = _cli(capsys, "train", "--help")
+    code, out, _ = cli("train", "--help")
     flat = " ".join(out.replace("│", " ").split())
     assert code == 0 and all(name in flat for name in RECIPES)
 
 
-def test_the_custom_training_example_of_the_docs_runs(tmp_path, capsys, monkeypatch) -> None:
+def test_the_custom_training_example_of_the_docs_runs(tmp_path, capsys, cli, monkeypatch) -> None:
     """docs/plugins.md's Python example, as written: own nn.Module -> binarize -> train -> export_model."""
     doc = (Path(__file__).parents[2] / "docs" / "plugins.md").read_text()
     after = doc.split("<!-- doc-example: custom-training", 1)[1]
@@ -110,5 +101,5 @@ def test_the_custom_training_example_of_the_docs_runs(tmp_path, capsys, monkeypa
     shapes_folder(tmp_path / "my-shapes", per_class=20)
     exec(compile(code, "docs/plugins.md", "exec"), {"__name__": "doc_example"})
     assert "runtime agrees with torch on 1.0 of the images" in capsys.readouterr().out
-    code, out, err = _cli(capsys, "eval", "classify", "--model", "shapes.xnv", "--data", "my-shapes")
+    code, out, err = cli("eval", "classify", "--model", "shapes.xnv", "--data", "my-shapes")
     assert code == 0 and "on 40 images" in out and "circle" in out, err
