@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from xnorvision._files import FileTooLarge, NotRegularFile, read_regular_file
 from xnorvision._replace import write_file
 from xnorvision.errors import XnorvisionError
 
@@ -136,12 +137,13 @@ MAX_REPORT_BYTES = 64 * 2**20
 
 def _load(path: Path) -> Report:
     """One JSON report: a regular file (a FIFO would block for ever) of at most ``MAX_REPORT_BYTES``."""
-    if path.exists() and not path.is_file():
-        raise XnorvisionError(f"report {path} is not a regular file (a device, a pipe or a folder)")
-    if path.is_file() and path.stat().st_size > MAX_REPORT_BYTES:
-        raise XnorvisionError(f"report {path} is larger than {MAX_REPORT_BYTES >> 20} MB: not a report")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_regular_file(path, MAX_REPORT_BYTES).decode("utf-8"))
+    except NotRegularFile:
+        raise XnorvisionError(f"report {path} is not a regular file (a device, a pipe or a folder)") from None
+    except FileTooLarge:
+        raise XnorvisionError(f"report {path} is larger than {MAX_REPORT_BYTES >> 20} MB: "
+                              "not a report") from None
     except OSError as exc:
         raise XnorvisionError(f"cannot read report {path}: {exc.strerror}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

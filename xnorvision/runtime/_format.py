@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from xnorvision._files import FileTooLarge, NotRegularFile, read_regular_file
 from xnorvision._replace import replace_atomically
 from xnorvision.errors import ModelFormatError
 from xnorvision.runtime._graph import check_peak, infer, parse_nodes
@@ -118,31 +118,19 @@ def serialise(meta: dict[str, str], arrays: dict[str, np.ndarray]) -> bytes:
 def load_xnv(path: str | os.PathLike[str]) -> XnvFile:
     """Read and fully validate an .xnv file; any problem raises :class:`ModelFormatError`."""
     try:
-        data = _read_regular_file(path)
+        data = read_regular_file(path, MAX_FILE_BYTES)
+    except NotRegularFile:
+        raise ModelFormatError(f"{path}: not a regular file (a device or a pipe); "
+                               "a model is an .xnv file") from None
+    except FileTooLarge as exc:
+        raise ModelFormatError(f"{path}: {exc.size} bytes is over the "
+                               f"{MAX_FILE_BYTES >> 20} MiB limit") from None
     except OSError as exc:
         raise ModelFormatError(f"{path}: cannot read model file: {exc.strerror or exc}") from None
     try:
         return parse_xnv(data)
     except ModelFormatError as exc:
         raise ModelFormatError(f"{path}: {exc}") from None
-
-
-def _read_regular_file(path: str | os.PathLike[str]) -> bytes:
-    """The bytes of a regular file of at most :data:`MAX_FILE_BYTES`, read in one bounded read.
-
-    A device (``/dev/zero``) or a FIFO never ends, and opening a FIFO blocks until a writer comes: the
-    file is opened without blocking, checked with ``fstat`` (the very file opened, not the path again), and
-    read for exactly its size. The header's declared sizes must then account for every byte read.
-    """
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(f.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise ModelFormatError(f"{path}: not a regular file (a device or a pipe); "
-                                   "a model is an .xnv file")
-        if st.st_size > MAX_FILE_BYTES:
-            raise ModelFormatError(f"{path}: {st.st_size} bytes is over the {MAX_FILE_BYTES >> 20} MiB limit")
-        return f.read(st.st_size)
 
 
 def parse_xnv(data: bytes) -> XnvFile:
