@@ -53,9 +53,7 @@ def bench_kernels_table(reports: Sequence[Report]) -> str:
 
 def bench_model_table(reports: Sequence[Report]) -> str:
     """One row per ``bench model --json`` report: our images/s, then our speed-up over every peer measured."""
-    peers: list[str] = []
-    for report in reports:
-        peers += [r["name"] for r in report["runtimes"][1:] if r["name"] not in peers]
+    peers = list(dict.fromkeys(r["name"] for report in reports for r in report["runtimes"][1:]))
     head = "| model | threads | xnorvision images/s | p50 ms | " + " | ".join(f"vs {p}" for p in peers)
     lines = [head + " | weights MB | smaller than float32 |",
              "|---|---:|---:|---:|" + "---:|" * len(peers) + "---:|---:|"]
@@ -76,9 +74,7 @@ def bench_model_table(reports: Sequence[Report]) -> str:
 
 def bench_profile_table(reports: Sequence[Report]) -> str:
     """``bench model --profile --json``: a run's time by op kind, and the popcount time at the ceiling."""
-    kinds: list[str] = []
-    for report in reports:
-        kinds += [k for k in report["profile"]["kinds"] if k not in kinds]
+    kinds = list(dict.fromkeys(k for report in reports for k in report["profile"]["kinds"]))
     lines = ["| model | threads | ms per run | " + " | ".join(kinds) + " | popcount ms at the ceiling |",
              "|---|---:|---:|" + "---:|" * len(kinds) + "---:|"]
     for report in reports:
