@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         match_detections,
         precision_recall,
     )
+    from xnorvision.kernels import area_shrink
     from xnorvision.pipeline import FrameResult, Pipeline, PipelineOptions, Sink, Source, Stage
     from xnorvision.plugins import (
         ModelSpec,
@@ -57,6 +58,7 @@ __all__ = [
     "TUNE_IMAGES",
     "XnorvisionError",
     "__version__",
+    "area_shrink",
     "average_precision",
     "box_iou",
     "crop_square",
@@ -85,6 +87,7 @@ __getattr__, __dir__ = lazy_exports(__name__, {
                     "xnorvision.pipeline"),
     **dict.fromkeys(["ModelSpec", "PipelineSpec", "SinkSpec", "SourceSpec", "load_model", "resolve_model"],
                     "xnorvision.plugins"),
+    "area_shrink": "xnorvision.kernels",
     "hookimpl": "xnorvision.plugins._hookspecs",
     **dict.fromkeys(["Option", "model_or_off"], "xnorvision.plugins._options"),
     "replace_atomically": "xnorvision._replace",

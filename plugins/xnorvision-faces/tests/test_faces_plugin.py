@@ -174,3 +174,23 @@ def test_nested_cover_is_an_option(xnv_registry) -> None:
     assert stages[0].nested_cover == plugin.NESTED_COVER  # the last stage has the last word
     with pytest.raises(PluginError, match="nested_cover"):
         spec.build(PipelineOptions(threads=1, extra={"nested_cover": 0}))
+
+
+def test_shrink_area_is_inter_area_and_an_option(xnv_registry) -> None:
+    """``--set shrink=area``: the proposal net sees the frame as INTER_AREA shrinks it (to a grey level)."""
+    from xnorvision.api import PipelineOptions, PluginError
+
+    frame = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    area = cv2.resize(frame, (416, 312), interpolation=cv2.INTER_AREA).astype(int)
+    assert np.abs(shrink(frame, (416, 312), how="area") - area).max() <= 1
+    small = frame[:100, :100]  # enlarging stays bilinear, as in training
+    np.testing.assert_array_equal(shrink(small, (150, 150), how="area"),
+                                  cv2.resize(small, (150, 150), interpolation=cv2.INTER_LINEAR))
+    spec = xnv_registry(plugin).pipeline("faces")
+    stage = spec.build(PipelineOptions(threads=1, extra={"shrink": "area"}))[0]
+    stage(frame, Detections.empty())
+    canvas = stage._canvases[312, 416]
+    assert np.abs(canvas[:312, :416] - area).max() <= 1 and not canvas[312:].any()
+    assert spec.build(PipelineOptions(threads=1))[0].shrink == "pyramid"
+    with pytest.raises(PluginError, match="shrink"):
+        spec.build(PipelineOptions(threads=1, extra={"shrink": "nearest"}))

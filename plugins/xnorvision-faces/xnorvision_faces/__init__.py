@@ -20,7 +20,7 @@ from xnorvision.api import (
     load_model,
     model_or_off,
 )
-from xnorvision_faces.stages import LONG_SIDE, ClassifierStage, ProposalStage
+from xnorvision_faces.stages import LONG_SIDE, SHRINKS, ClassifierStage, ProposalStage
 
 #: The plugin API this plugin was written for.
 XNORVISION_API_VERSION = 1
@@ -31,6 +31,8 @@ NESTED_COVER = 0.6  # tuning split: no AP lost within its noise (MODEL_CARD.md)
 __all__ = ["OPTIONS", "ClassifierStage", "ProposalStage", "build"]
 OPTIONS = (
     Option("long_side", int, LONG_SIDE, "long side (px) the frame is scaled to for the proposal net"),
+    Option("shrink", str, SHRINKS[0], "how the frame is shrunk for it: pyramid (pyrDown, blur, bilinear) or "
+           "area (box mean, as in training: faster, slightly lower AP)"),
     Option("classifier", model_or_off, CLASSIFIER, "crop classifier: a model name or .xnv path, or false "
            "to skip the second stage"),
     Option("classifier_weight", float, 0.25, "the classifier's share of the final score, in [0, 1]"),
@@ -53,7 +55,8 @@ def build(options: PipelineOptions) -> list[Any]:
     classifier = extra["classifier"]
     last = None if cover >= 1 else cover
     stages: list[Any] = [ProposalStage(proposal, long_side=int(extra["long_side"]),
-                                       nested_cover=last if classifier is False else None)]
+                                       nested_cover=last if classifier is False else None,
+                                       shrink=str(extra["shrink"]))]
     if classifier is not False:
         name = classifier if isinstance(classifier, str) else CLASSIFIER
         weight = float(extra["classifier_weight"])
