@@ -48,17 +48,10 @@ def drop_nested(boxes: np.ndarray, cover: float) -> np.ndarray:
     NMS compares IoU, and a small box on a face inside a larger box on the same face has a low IoU with it
     (a quarter of the area gives IoU 0.25): both survive, whichever scored better. The share of the smaller
     box's area that the two have in common tells them apart.
+    The loop runs in ``xnorvision._nms`` (the numpy loop cost ~0.37 ms for 24 boxes, the kernel 2 us).
     """
-    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-    area = np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
-    kept: list[int] = []
-    for i in range(len(boxes)):
-        if kept:
-            k = boxes[kept]
-            w = np.clip(np.minimum(k[:, 2], boxes[i, 2]) - np.maximum(k[:, 0], boxes[i, 0]), 0, None)
-            h = np.clip(np.minimum(k[:, 3], boxes[i, 3]) - np.maximum(k[:, 1], boxes[i, 1]), 0, None)
-            smaller = np.minimum(area[kept], area[i])
-            if np.any((smaller > 0) & (w * h >= cover * smaller)):
-                continue
-        kept.append(i)
-    return np.asarray(kept, np.int64)
+    boxes = np.ascontiguousarray(np.asarray(boxes, np.float32).reshape(-1, 4))
+    # numpy multiplied ``cover * area`` in float32 for a Python or float32 cover, in float64 for a float64
+    # one: the kernel does the same, given the cover rounded as numpy would round it.
+    dtype = np.result_type(np.float32, cover)
+    return _nms.drop_nested(boxes, float(np.asarray(cover, dtype)), dtype != np.float32)
