@@ -122,11 +122,10 @@ class ClassifierStage:
     def __call__(self, frame: np.ndarray, detections: Detections) -> Detections:
         if not len(detections):
             return detections
-        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
         b = detections.boxes
         cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
         side = np.maximum(CROP_CONTEXT * np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]), 2.0)
-        crops = crop_squares(gray, cx, cy, side, self.crop)
+        crops = crop_squares(frame, cx, cy, side, self.crop, grey=True)  # greys only the part it reads
         out = self.model(crops)
         w = self.weight
         scores = detections.scores ** (1 - w) * _sigmoid(out[:, 0]) ** w  # float32 throughout
