@@ -40,7 +40,8 @@ def test_profile_names_every_step_of_the_faces_pipeline(synth_face_list: Path,
     assert list(steps) == ["shrink", "decode", "NMS", "other"]
     assert {s["name"] for s in proposal["steps"] if s.get("model") == "proposal.xnv"} >= {
         "float conv", "binary conv", "executor"}
-    assert [s["name"] for s in classifier["steps"] if "model" not in s] == ["crops", "NMS", "other"]
+    assert [s["name"] for s in classifier["steps"] if "model" not in s] == ["crops", "NMS", "nested boxes",
+                                                                             "other"]
     for stage in (proposal, classifier):
         assert all(s["frames"] == 8 and s["ms"] >= 0 for s in stage["steps"] if s["name"] != "other")
     assert "| faces-proposal | (all) |" in ran.stdout and "| | proposal.xnv: binary conv |" in ran.stdout

@@ -141,4 +141,7 @@ def _suppress(boxes: np.ndarray, scores: np.ndarray, iou: float, nested_cover: f
     """NMS, then (for the pipeline's final boxes) no box mostly inside a better one: one box per face."""
     with timed("NMS"):
         keep = nms(boxes, scores, iou, max_out)
-        return keep if nested_cover is None else keep[drop_nested(boxes[keep], nested_cover)]
+    if nested_cover is None:
+        return keep
+    with timed("nested boxes"):
+        return keep[drop_nested(boxes[keep], nested_cover)]
