@@ -39,7 +39,7 @@ def shrink(frame: np.ndarray, size: tuple[int, int], out: np.ndarray | None = No
     aliases, and the blur only softened: it put boxes on the demo video's cat), then samples bilinearly.
     ``"area"`` is the box-filter mean the proposal net's training crops were made with (``area_shrink``:
     INTER_AREA's to a grey level), 0.3-0.4 ms faster for a VGA frame and 1.5-4 ms for HD, yet the net
-    ranks faces a little better on the sharper pyramid: tuning-split AP 0.018 lower at long side 320 and
+    ranks faces a little better on the sharper pyramid: tuning-split AP 0.017 lower at long side 320 and
     0.006 at 416 with area (the model card). Enlarging is bilinear either way, as in training.
     """
     if how == "area" and size[0] <= frame.shape[1] and size[1] <= frame.shape[0]:
