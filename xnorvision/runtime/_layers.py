@@ -220,16 +220,22 @@ class BinaryConv2d(Layer):
 
 
 class BwnConv2d(Layer):
-    """Binary-weight convolution of a real input."""
+    """Binary-weight convolution of a real input.
+
+    Fused at load time (``_fold``), as the binary conv's epilogue: ``slope`` is a PReLU after it, and
+    ``bits_output`` makes the call return ``(float result, its packed signs)`` for the binary layer next.
+    """
 
     def __init__(self, weight: np.ndarray, scale: np.ndarray, bias: np.ndarray, c_in: int,
-                 attrs: dict[str, Any]) -> None:
+                 attrs: dict[str, Any], slope: np.ndarray | None = None) -> None:
         self.weight, self.scale, self.bias, self.c_in = weight, scale, bias, c_in
         self.stride, self.padding = attrs.get("stride", 1), attrs.get("padding", "valid")
+        self.output = "both" if "bits_output" in attrs else "float"
+        self.slope = None if slope is None else np.ascontiguousarray(slope, np.float32)
 
-    def __call__(self, xs: list[np.ndarray]) -> np.ndarray:
+    def __call__(self, xs: list[np.ndarray]) -> Any:
         return kernels.bwn_conv2d(xs[0], self.weight, self.c_in, self.scale, self.bias, self.stride,
-                                  self.padding)
+                                  self.padding, self.slope, self.output)
 
 
 class Sign(Layer):
