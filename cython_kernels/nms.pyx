@@ -1,10 +1,12 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""Greedy non-maximum suppression on float32 x1, y1, x2, y2 boxes.
+"""Greedy non-maximum suppression, and the nested-box filter after it, on float32 x1, y1, x2, y2 boxes.
 
-The numpy loop it replaces cost ~1 ms for 300 boxes, a fifth of a frame. The IoU is computed in float32
+The numpy loops they replace cost ~1 ms for 300 boxes (NMS), a fifth of a frame, and ~0.37 ms for the
+faces pipeline's 24 final boxes (``drop_nested``), a quarter of its classifier stage. The IoU is computed in float32
 step for step like ``xnorvision.detect.box_iou`` (areas clipped at 0, NaN kept, union <= 0 -> IoU 0) so
-that the kept set is bit-identical. Arguments are validated by ``xnorvision.detect._boxes``; this module
-trusts them (C-contiguous float32 ``(N, 4)``, int64 ``order`` of valid indices).
+that the kept set is bit-identical; ``drop_nested`` likewise mirrors its numpy loop. Arguments are
+validated by ``xnorvision.detect._boxes``; this module trusts them (C-contiguous float32 ``(N, 4)``, int64
+``order`` of valid indices).
 """
 
 from libc.stdint cimport int64_t
@@ -63,6 +65,62 @@ def nms(cnp.ndarray boxes, cnp.ndarray order, double iou_threshold, int64_t max_
                     kept = False
                     break
             if kept:
+                keep[nkept] = i
+                nkept += 1
+    return keep_arr[:nkept].copy()
+
+
+cdef inline float _nan_min(float a, float b) noexcept nogil:
+    """``np.minimum``: NaN if either is NaN."""
+    if a != a:
+        return a
+    if b != b:
+        return b
+    return a if a < b else b
+
+
+cdef inline float _nan_max(float a, float b) noexcept nogil:
+    """``np.maximum``: NaN if either is NaN."""
+    if a != a:
+        return a
+    if b != b:
+        return b
+    return a if a > b else b
+
+
+def drop_nested(cnp.ndarray boxes, double cover, bint double_product):
+    """Indices (int64) of ``boxes`` kept in order: a box is dropped when some box kept before it shares
+    ``cover`` or more of the smaller one's area (``smaller > 0 and w * h >= cover * smaller``).
+
+    ``double_product``: numpy multiplied ``cover * smaller`` in float64 (a float64 ``cover``); otherwise in
+    float32, with ``cover`` already rounded to float32 by the caller. Min, max and the clip propagate NaN
+    as numpy's do, so a NaN box drops nothing and is never dropped.
+    """
+    cdef int64_t n = boxes.shape[0], i, q, k, nkept = 0
+    cdef const float *b = <const float *>cnp.PyArray_DATA(boxes)
+    cdef cnp.ndarray areas_arr = np.empty(n, np.float32)
+    cdef cnp.ndarray keep_arr = np.empty(n, np.int64)
+    cdef float *areas = <float *>cnp.PyArray_DATA(areas_arr)
+    cdef int64_t *keep = <int64_t *>cnp.PyArray_DATA(keep_arr)
+    cdef float cover_f = <float>cover, w, h, smaller
+    cdef bint nested
+    with nogil:
+        for i in range(n):
+            areas[i] = _side(b[4 * i], b[4 * i + 2]) * _side(b[4 * i + 1], b[4 * i + 3])
+        for i in range(n):
+            nested = False
+            for q in range(nkept):
+                k = keep[q]
+                smaller = _nan_min(areas[k], areas[i])
+                if not (smaller > 0):
+                    continue
+                w = _side(_nan_max(b[4 * k], b[4 * i]), _nan_min(b[4 * k + 2], b[4 * i + 2]))
+                h = _side(_nan_max(b[4 * k + 1], b[4 * i + 1]), _nan_min(b[4 * k + 3], b[4 * i + 3]))
+                if (<double>(w * h) >= cover * <double>smaller if double_product
+                        else w * h >= cover_f * smaller):
+                    nested = True
+                    break
+            if not nested:
                 keep[nkept] = i
                 nkept += 1
     return keep_arr[:nkept].copy()

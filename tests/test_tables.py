@@ -92,17 +92,20 @@ def test_robustness_rows_give_each_corruption_and_its_drop(tmp_path: Path) -> No
 
 
 def test_profile_rows_give_each_kinds_share(tmp_path: Path) -> None:
-    def report(model: str, kinds: dict[str, float]) -> dict:
+    def report(model: str, kinds: dict[str, float], bound: float | None) -> dict:
         total = sum(kinds.values())
-        return {"model": model, "threads": 1, "runtimes": [], "profile": {
-            "threads": 1, "total_ms": total, "ceiling_ms": 0.5,
-            "kinds": {k: {"ms": v, "share": v / total} for k, v in kinds.items()}}}
+        profile = {"threads": 1, "total_ms": total, "ceiling_ms": 0.5,
+                   "kinds": {k: {"ms": v, "share": v / total} for k, v in kinds.items()}}
+        if bound is not None:
+            profile["bound_ms"] = bound
+        return {"model": model, "threads": 1, "runtimes": [], "profile": profile}
 
-    a = _write(tmp_path / "a.json", report("resnet18", {"binary conv": 3.0, "float conv": 1.0}))
-    b = _write(tmp_path / "b.json", report("vgg-small", {"binary conv": 1.0, "pool": 1.0}))
+    a = _write(tmp_path / "a.json", report("resnet18", {"binary conv": 3.0, "float conv": 1.0}, 1.5))
+    # a report written before the bound existed
+    b = _write(tmp_path / "b.json", report("vgg-small", {"binary conv": 1.0, "pool": 1.0}, None))
     md = tmp_path / "README.md"
     md.write_text(f"<!-- table bench-profile: {a} {b} -->\n<!-- /table -->\n")
     regenerate(md)
     text = md.read_text()
-    assert "| resnet18 | 1 | 4.00 | 75% | 25% | - | 0.50 |" in text
-    assert "| vgg-small | 1 | 2.00 | 50% | - | 50% | 0.50 |" in text
+    assert "| resnet18 | 1 | 4.00 | 75% | 25% | - | 0.50 | 1.50 |" in text
+    assert "| vgg-small | 1 | 2.00 | 50% | - | 50% | 0.50 | - |" in text

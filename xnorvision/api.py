@@ -11,6 +11,7 @@ from xnorvision import API_VERSION, __version__
 from xnorvision._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from xnorvision._profiling import timed
     from xnorvision._replace import replace_atomically
     from xnorvision.detect import Detections, box_iou, crop_square, crop_squares, drop_nested, nms
     from xnorvision.errors import ModelFormatError, PluginError, XnorvisionError
@@ -72,6 +73,7 @@ __all__ = [
     "replace_atomically",
     "resolve_model",
     "save_model",
+    "timed",
     "to_probabilities",
 ]
 
@@ -88,5 +90,6 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     "hookimpl": "xnorvision.plugins._hookspecs",
     **dict.fromkeys(["Option", "model_or_off"], "xnorvision.plugins._options"),
     "replace_atomically": "xnorvision._replace",
+    "timed": "xnorvision._profiling",
     **dict.fromkeys(["Model", "save_model", "to_probabilities"], "xnorvision.runtime"),
 })

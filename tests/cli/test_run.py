@@ -169,3 +169,17 @@ def test_ctrl_c_stops_cleanly_with_complete_files(tmp_path: Path) -> None:
     while cap.read()[0]:
         count += 1
     assert count == frames
+
+
+def test_profile_prints_where_each_stage_s_time_went(cli, plugins, tiny_model: Path) -> None:
+    code, out, err = cli("run", "--source", "synth:6", "--plugin", "boxes,classify", "--model",
+                         str(tiny_model), "--headless", "--threshold", "0", "--profile")
+    assert code == 0, err
+    assert "profile: 6 frames" in out and "| boxes | (all) |" in out and "| model | (all) |" in out
+    assert "| | tiny.xnv: binary conv |" in out and "| | tiny.xnv: executor |" in out
+    code, out, err = cli("run", "--source", "synth:5", "--plugin", "flaky", "--headless", "--profile")
+    assert code == 0 and "profile: 4 frames" in out, err  # the failed frame is not in it
+    code, out, _ = cli("run", "--source", "synth:2", "--plugin", "boxes", "--headless")
+    assert code == 0 and "profile" not in out
+    code, _, err = cli("run", "--source", "synth:2", "--headless", "--profile")
+    assert code == 2 and err.strip().startswith("error: --profile needs --plugin") and "\n" not in err.strip()

@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 
@@ -89,3 +90,54 @@ def test_drop_nested_keeps_one_box_per_face_whichever_scored_better() -> None:
     assert drop_nested(np.zeros((0, 4), np.float32), 0.6).tolist() == []
     empty = [5, 5, 5, 5]  # a zero-area box is nobody's nest
     assert drop_nested(np.array([face, empty, [120, 120, 120, 120]], np.float32), 0.6).tolist() == [0, 1, 2]
+
+
+def _grey_crops_cases(rng: np.random.Generator):
+    """Frames with crops inside, across the edges, wholly outside, tiny and larger than the frame, on
+    whole and half pixels (positions that round to 1/32 pixel at the edges of a window)."""
+    for h, w in ((48, 64), (37, 91), (240, 320)):
+        frame = rng.integers(0, 256, (h, w, 3), np.uint8)
+        for _ in range(25):
+            n = int(rng.integers(1, 30))
+            cx, cy = rng.uniform(-0.3 * w, 1.3 * w, n), rng.uniform(-0.3 * h, 1.3 * h, n)
+            side = np.exp(rng.uniform(np.log(1), np.log(3 * max(h, w)), n))
+            if rng.random() < 0.3:
+                cx, cy, side = np.round(cx * 2) / 2, np.round(cy * 2) / 2, np.round(side)
+            yield frame, cx, cy, side
+        yield frame, [-40.0], [-40.0], [10.0]  # nothing of the frame read
+        yield frame, [w + 30.0, 5.0], [h / 2, 3.0], [8.0, 4.0]  # one crop outside, one in a corner
+
+
+@pytest.mark.parametrize("out", [24, 32])
+def test_grey_crops_are_the_crops_of_the_grey_frame(out: int) -> None:
+    from xnorvision.detect import crop_squares
+
+    for frame, cx, cy, side in _grey_crops_cases(np.random.default_rng(out)):
+        want = crop_squares(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), cx, cy, side, out)
+        got = crop_squares(frame, cx, cy, side, out, grey=True)
+        assert got.shape == want.shape == (len(side), out, out) and got.dtype == np.uint8
+        np.testing.assert_array_equal(got, want)
+    grey = np.random.default_rng(0).integers(0, 256, (30, 40), np.uint8)  # already grey: as it is
+    np.testing.assert_array_equal(crop_squares(grey, [20], [15], [16], 8, grey=True),
+                                  crop_squares(grey, [20], [15], [16], 8))
+    assert crop_squares(np.zeros((30, 40, 3), np.uint8), [], [], [], 8, grey=True).shape == (0, 8, 8)
+
+
+def test_grey_crops_convert_only_the_part_they_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    from xnorvision.detect import crop_squares
+
+    converted = []
+    real = cv2.cvtColor
+
+    def spy(src: np.ndarray, code: int) -> np.ndarray:
+        converted.append(src.shape[:2])
+        return real(src, code)
+
+    frame = np.random.default_rng(2).integers(0, 256, (480, 640, 3), np.uint8)
+    monkeypatch.setattr(cv2, "cvtColor", spy)
+    crops = crop_squares(frame, [100, 140], [80, 90], [40, 60], 32, grey=True)
+    # samples at x 80..168.125 and y 60..118.125: rows 59..120, columns 79..170 of 480 x 640
+    assert converted == [(121 - 59, 171 - 79)]
+    monkeypatch.undo()
+    np.testing.assert_array_equal(crops, crop_squares(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY),
+                                                      [100, 140], [80, 90], [40, 60], 32))

@@ -4,6 +4,7 @@ user errors as one line with exit code 2."""
 from __future__ import annotations
 
 import json
+import time
 import types
 from pathlib import Path
 
@@ -11,13 +12,13 @@ import cv2
 import numpy as np
 import pytest
 
-from xnorvision.api import Detections, Option, PipelineSpec, hookimpl
+from xnorvision.api import Detections, Option, PipelineSpec, hookimpl, timed
 from xnorvision.cli import main
 from xnorvision.plugins import _manager
 
 
 @pytest.mark.parametrize("extra", [["--baselines-only"], ["--baselines-only", "--baseline", "ssd:x.onnx"],
-                                   ["--iou", "0"]])
+                                   ["--iou", "0"], ["--baselines-only", "--profile"]])
 def test_bad_arguments_exit_2(tmp_path: Path, extra: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "list.txt").write_text("a.jpg 1,1,30,30\n")
     with pytest.raises(SystemExit) as exc:
@@ -46,6 +47,18 @@ class SkinStage:
                                      "face")
 
 
+class SlowSkinStage(SkinStage):
+    """The skin detector after a wait it names: a plugin stage whose time is known."""
+
+    name = "slow-skin"
+    WAIT_S = 0.02
+
+    def __call__(self, frame: np.ndarray, detections: Detections) -> Detections:
+        with timed("wait"):
+            time.sleep(self.WAIT_S)
+        return super().__call__(frame, detections)
+
+
 class BlindStage:
     """A detector that returns no boxes: what a broken one looks like."""
 
@@ -60,6 +73,7 @@ def xnorvision_register_pipelines(register) -> None:  # noqa: ANN001
     register(PipelineSpec("skin", build=lambda options: [SkinStage()],  # swept: declared, like any option
                           options=(Option("long_side", int, 416, "ignored by this stand-in"),)))
     register(PipelineSpec("blind", build=lambda options: [BlindStage()]))
+    register(PipelineSpec("slow-skin", build=lambda options: [SlowSkinStage()]))
 
 
 def _exit_code(argv: list[str]) -> int:
@@ -98,6 +112,30 @@ def test_end_to_end_on_a_labelled_set_scores_a_sweep(tmp_path: Path, synth_face_
     assert blind["ap"] == 0.0 and blind["max_recall"] == 0.0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blind.json", "p.png", "r.json", "synth_faces"]
     assert "skin@416" in capsys.readouterr().out
+
+
+def test_profile_puts_a_stage_s_known_wait_in_its_row(tmp_path: Path, synth_face_list: Path,
+                                                      skin_plugin: None, capsys: pytest.CaptureFixture[str]
+                                                      ) -> None:
+    """``--profile``: the stage's named wait is its row, on the clean images only (not the grey copies),
+    beside unchanged results; the table is printed too."""
+    out = tmp_path / "r.json"
+    args = ["eval", "faces", "--data", str(synth_face_list), "--root", str(synth_face_list.parent),
+            "--threads", "1", "--pipeline", "slow-skin", "--corrupt", "gray", "--json", str(out)]
+    assert _exit_code([*args, "--profile"]) == 0
+    doc = json.loads(out.read_text())
+    assert [(r["name"], r["corruption"]) for r in doc["results"]] == [("slow-skin", "none"),
+                                                                      ("slow-skin", "gray")]
+    [profile] = doc["profile"]
+    assert profile["name"] == "slow-skin" and profile["frames"] == 8
+    [stage] = profile["stages"]
+    wait, other = stage["steps"]
+    assert (stage["name"], wait["name"], other["name"]) == ("slow-skin", "wait", "other")
+    wait_ms = 1e3 * SlowSkinStage.WAIT_S
+    assert wait_ms <= wait["ms"] <= stage["ms"] and other["ms"] < wait_ms
+    assert wait["frames"] == 8 and 0.5 < wait["share"] <= 1
+    assert "| slow-skin | (all) |" in capsys.readouterr().out
+    assert _exit_code(args) == 0 and "profile" not in json.loads(out.read_text())
 
 
 @pytest.mark.parametrize("extra", [["--sweep", "long_side"], ["--sweep", "long_side=320,320"],

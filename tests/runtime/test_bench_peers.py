@@ -111,6 +111,8 @@ def test_profile_sums_to_the_run(tmp_path: Path) -> None:
     assert p["popcount_ms"] == pytest.approx(p["kinds"][POPCOUNT]["ms"])
     assert p["binary_macs"] == model.info()["macs"]["binary"] > 0
     assert 0 < p["ceiling_ms"] < p["popcount_ms"]
+    # faster popcount kernels alone could save at most the binary convs' time above the ceiling
+    assert p["bound_ms"] == pytest.approx(p["total_ms"] - p["popcount_ms"] + p["ceiling_ms"], abs=1e-3)
 
 
 def test_a_run_preempted_in_one_step_does_not_move_the_profile(tmp_path: Path) -> None:

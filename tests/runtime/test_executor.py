@@ -281,6 +281,11 @@ def test_which_convs_take_the_direct_kernel() -> None:
     assert Conv2d.takes_direct((64, 7, 7, 3), 1)  # an image input at any kernel size (ResNet's stem)
     assert not Conv2d.takes_direct((64, 3, 3, 32), 1)  # 288 taps x channels: im2col + BLAS, no pooling
     assert not Conv2d.takes_direct((16, 3, 3, 1), 3)  # grouped
+    # 1x1 to few outputs from many channels (the faces proposal net's stride-8 head): a matmul, which
+    # does not waste 11 of the direct kernel's 16 output lanes; from few channels or to 16 outputs: direct
+    assert not Conv2d.takes_direct((5, 1, 1, 64), 1) and not Conv2d.takes_direct((7, 1, 1, 32), 1)
+    assert Conv2d.takes_direct((5, 1, 1, 16), 1) and Conv2d.takes_direct((16, 1, 1, 64), 1)
+    assert Conv2d.takes_direct((5, 3, 3, 3), 1)  # an image input's few outputs: not a 1x1
 
 
 @pytest.mark.parametrize(("kwargs", "fused"), [

@@ -23,6 +23,7 @@ def _x(*shape: int) -> np.ndarray:
 @pytest.fixture(params=[1, 3], ids=["1-thread", "3-threads"])
 def float_threads(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(layers, "_BLOCK_FLOATS", 1000)  # many im2col blocks per image and per worker
+    monkeypatch.setattr(layers, "_GEMM_BLOCK_FLOATS", 1000)  # and many matmuls per worker for a 1x1 conv
     monkeypatch.setattr(layers, "_GRAIN_MACS", 1)  # and every one worth a thread
     monkeypatch.setattr(layers, "_GRAIN_FLOATS", 8)
     with _threads.using_threads(request.param):
@@ -32,6 +33,7 @@ def float_threads(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatc
 @pytest.mark.parametrize(("k", "stride", "pad", "groups", "cin", "cout", "size"), [
     (3, 1, 1, 1, 5, 7, 9), (7, 2, 3, 1, 3, 8, 30), (1, 1, 0, 1, 6, 4, 30), (1, 2, 0, 1, 6, 4, 9),
     (3, 2, 0, 1, 4, 4, 9), (3, 1, 1, 3, 3, 6, 9), (3, 1, 1, 4, 8, 4, 9),
+    (1, 1, 0, 1, 64, 5, 13), (1, 1, 0, 1, 130, 3, 9),  # a detector's heads: 1x1 to few outputs, matmuls
 ])
 def test_float_conv(float_threads: int, k: int, stride: int, pad: int, groups: int, cin: int, cout: int,
                     size: int) -> None:

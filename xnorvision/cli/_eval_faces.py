@@ -16,6 +16,8 @@ from xnorvision.errors import XnorvisionError
 from xnorvision.eval import _faces as ev
 from xnorvision.eval._corruptions import parse_corruptions
 from xnorvision.eval._faces_plot import plot_pr, plot_speed
+from xnorvision.pipeline import Pipeline, PipelineProfile
+from xnorvision.pipeline._profile import format_profile
 
 
 def _check_writable(outputs: list[Named]) -> None:
@@ -37,19 +39,18 @@ def _sweep(spec: str | None) -> tuple[str, list[str]]:
     return key, items
 
 
-def _pipeline_detector(pipeline: str, floor: float, threads: int, model: str | None,
-                       settings: list[str]) -> ev.Detector:
-    """The registered pipeline (or chain) as one callable: the same :class:`Pipeline` that ``run`` uses,
-    at the floor as its threshold (a labeler in a chain sees the boxes that will be scored)."""
+def _pipeline(pipeline: str, floor: float, threads: int, model: str | None, settings: list[str]) -> Pipeline:
+    """The registered pipeline (or chain): the same :class:`Pipeline` that ``run`` uses, at the floor as
+    its threshold (a labeler in a chain sees the boxes that will be scored)."""
     from xnorvision.pipeline._launch import RunConfig, build_pipeline
     from xnorvision.plugins._manager import load_registry
 
     config = RunConfig(plugin=pipeline, model=model, threshold=floor, threads=threads, settings=settings)
-    return build_pipeline(load_registry(), config).detect
+    return build_pipeline(load_registry(), config)
 
 
 def _ours(pipeline: str, floor: float, threads: int, model: str | None, settings: list[str],
-          sweep: str | None) -> list[ev.Contender]:
+          sweep: str | None) -> list[tuple[ev.Contender, Pipeline]]:
     """Our pipeline once per swept value: ``faces@320``... for ``long_side``, ``faces (KEY=V)`` otherwise.
 
     ``--set`` and ``--sweep`` values go through the pipeline's declared options, as ``run --set`` does:
@@ -75,9 +76,9 @@ def _ours(pipeline: str, floor: float, threads: int, model: str | None, settings
         else:
             name, tags = pipeline, " ".join(filter(None, [tag, f"{bare}={extra[bare]}" if key else ""]))
         long_side = extra.get("long_side")
-        out.append(ev.Contender(name + (f" ({tags})" if tags else ""),
-                                _pipeline_detector(pipeline, floor, threads, model, run), pipeline,
-                                long_side if isinstance(long_side, int) else None))
+        built = _pipeline(pipeline, floor, threads, model, run)
+        out.append((ev.Contender(name + (f" ({tags})" if tags else ""), built.detect, pipeline,
+                                 long_side if isinstance(long_side, int) else None), built))
     return out
 
 
@@ -125,12 +126,16 @@ def eval_faces(
     markdown: Annotated[Path | None, _Opt("--markdown", help="Write the table as Markdown here.")] = None,
     corrupt: Annotated[str | None, _Opt(
         "--corrupt", help="Also score degraded copies, e.g. gray,jpeg30,blur (robustness).")] = None,
+    profile: Annotated[bool, _Opt("--profile", help="Where our pipeline's time goes on the clean images: "
+                                  "per stage, model op kind and named step (also in --json).")] = False,
 ) -> None:
     """Score the faces pipeline and baselines on one labelled set, in one loop, under the same load."""
     if not 0.0 < iou <= 1.0:
         raise XnorvisionError(f"--iou must be in (0, 1], got {iou}")
     if not 0.0 <= floor < 1.0:
         raise XnorvisionError(f"--floor must be in [0, 1), got {floor}")
+    if profile and baselines_only:
+        raise XnorvisionError("--profile times our pipeline; --baselines-only runs none")
     listed = ev.load_face_list(data, root)
     outputs: list[Named] = [("--json", json_path), ("--plot", plot), ("--pr-plot", pr_plot),
                             ("--markdown", markdown)]
@@ -139,21 +144,30 @@ def eval_faces(
     items = ev.select_split(listed, split)
     items = items[:limit] if limit > 0 else items
     cv2.setNumThreads(threads)
-    contenders = [] if baselines_only else _ours(pipeline, floor, threads, model, settings or [], sweep)
-    contenders += [ev.baseline_detector(spec, floor) for spec in baseline or []]
+    ours = [] if baselines_only else _ours(pipeline, floor, threads, model, settings or [], sweep)
+    contenders = [c for c, _ in ours] + [ev.baseline_detector(spec, floor) for spec in baseline or []]
     if not contenders:
         raise XnorvisionError("nothing to evaluate: --baselines-only needs at least one --baseline")
     ev.check_images(items)  # all of them now, not the first missing one minutes into the evaluation
     corruptions = ["none", *parse_corruptions(corrupt)]
-    results = [r for c in corruptions
-               for r in ev.evaluate(contenders, items, min_face=min_face, iou_threshold=iou, floor=floor,
-                                    corruption=c)]
+    results: list[ev.FaceResult] = []
+    profiles: list[dict[str, object]] = []
+    for c in corruptions:
+        profiled = profile and c == "none"  # the clean images, as the plots show them
+        for _, built in ours:
+            built.profile = PipelineProfile() if profiled else None
+        results += ev.evaluate(contenders, items, min_face=min_face, iou_threshold=iou, floor=floor,
+                               corruption=c)
+        if profiled:
+            profiles = [{"name": o.name, **built.profile.summary()} for o, built in ours if built.profile]
     typer.echo(f"{len(items)} images ({split}), faces >= {min_face:g} px, IoU {iou:g}, floor {floor:g}, "
                f"{threads} threads")
     typer.echo(f"{'name':<40} {'long side':>9} {'images':>7} {'AP':>6} {'max rec':>8} {'ms/img':>8}")
     for r in results:
         typer.echo(f"{r.name:<40} {r.long_side or '-':>9} {r.corruption:>7} {r.ap:>6.3f} "
                    f"{r.max_recall:>8.3f} {r.ms_per_image:>8.2f}")
+    for p in profiles:
+        typer.echo(f"\n{p['name']}: {format_profile(p)}")
     clean = [r for r in results if r.corruption == "none"]  # the plots show the images as they are
     if plot is not None:
         plot_speed(clean, plot)
@@ -163,7 +177,7 @@ def eval_faces(
         typer.echo(f"PR plot: {pr_plot}")
     if json_path is not None:
         ev.write_json(results, json_path, data=str(data), split=split, images=len(items), min_face=min_face,
-                      iou=iou, floor=floor, threads=threads)
+                      iou=iou, floor=floor, threads=threads, **({"profile": profiles} if profile else {}))
         typer.echo(f"JSON: {json_path}")
     if markdown is not None:
         table = eval_faces_table([{"results": [r.to_json() for r in results]}])

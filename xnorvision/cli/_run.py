@@ -55,6 +55,8 @@ def run(
                                               "(repeatable; `xnorvision plugins` lists them).")] = None,
     fast: Annotated[bool, Opt("--fast", help="In a window, run files as fast as possible instead of at "
                                              "their own frame rate.")] = False,
+    profile: Annotated[bool, Opt("--profile", help="At the end, where each frame's time went: per stage, "
+                                                   "model op kind and named step.")] = False,
     debug: DebugOpt = False,
 ) -> None:
     """Run a pipeline on a camera, video, images or synthetic frames; show, save, or both.
@@ -67,6 +69,8 @@ def run(
     from xnorvision.plugins import load_registry
 
     _set_debug(debug)
+    if profile and plugin is None:
+        raise XnorvisionError("--profile needs --plugin NAME, the pipeline to time")
     config = RunConfig(source=source, camera=camera, size=size, plugin=plugin, model=model,
                        threshold=threshold, threads=threads, max_frames=max_frames, save=save,
                        save_json=save_json, drop_frames=None if every_frame is None else not every_frame,
@@ -87,6 +91,10 @@ def run(
                        "headless", err=True)
     registry = load_registry()
     runner = prepare(registry, config)
+    if profile:
+        from xnorvision.pipeline import PipelineProfile
+
+        runner.pipeline.profile = PipelineProfile()
     names = ", ".join(s.name for s in runner.stages) or "none: showing frames only"
     chain = ",".join(n.strip() for n in plugin.split(",")) if plugin else "no pipeline"  # as prepare read it
     typer.echo(f"{runner.source.name} -> {chain} (stages: {names})", err=True)
@@ -104,6 +112,10 @@ def run(
             runner.source = play_in_real_time(runner.source)
         summary = run_window(runner, pipeline=plugin, model=model, keep_open=True)
     _print_summary(summary.format())
+    if runner.pipeline.profile is not None:
+        from xnorvision.pipeline._profile import format_profile
+
+        _print_summary(format_profile(runner.pipeline.profile.summary()))
     if summary.all_failed:
         typer.echo(f"error: every frame failed ({summary.errors} errors, no frame processed; the warnings "
                    "above say why)", err=True)

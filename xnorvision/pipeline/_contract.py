@@ -10,12 +10,15 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
 from xnorvision.detect._detections import Detections
 from xnorvision.errors import PLUGIN_FAILURES, PluginError
+
+if TYPE_CHECKING:
+    from xnorvision.pipeline._profile import PipelineProfile
 
 Role = Literal["detector", "verifier", "labeler"]
 ROLES: tuple[Role, ...] = ("detector", "verifier", "labeler")
@@ -79,12 +82,16 @@ class Pipeline:
     classifier alone still labels the whole frame. Scores are probabilities in [0, 1]; the final
     detections are those scoring at least ``threshold`` (0 keeps all). ``threshold`` may be changed from
     another thread (the window's slider does) between frames.
+
+    ``profile``: while a :class:`~xnorvision.pipeline._profile.PipelineProfile` is attached (``--profile``),
+    every frame that succeeds adds where each stage's time went (its models by op kind, its named steps).
     """
 
     def __init__(self, stages: Sequence[Stage], threshold: float = 0.0) -> None:
         self.stages = list(stages)
         self.roles: list[Role] = [stage_role(s) for s in self.stages]
         self.threshold = threshold
+        self.profile: PipelineProfile | None = None
 
     def run(self, frame: np.ndarray) -> tuple[Detections, dict[str, float]]:
         """One frame through every stage: its final detections and each stage's time in ms.
@@ -93,6 +100,9 @@ class Pipeline:
         skipped for want of boxes has no time entry.
         """
         threshold = self.threshold  # once per frame: the slider may move while the stages run
+        profile = self.profile
+        if profile is not None:
+            profile.start_frame()
         detections = Detections.empty()
         latency: dict[str, float] = {}
         for i, (stage, role) in enumerate(zip(self.stages, self.roles, strict=True)):
@@ -103,13 +113,19 @@ class Pipeline:
                     continue
             t0 = time.perf_counter()
             try:
-                out = stage(frame, detections)
+                if profile is None:
+                    out = stage(frame, detections)
+                else:
+                    with profile.stage(stage.name):
+                        out = stage(frame, detections)
                 if not isinstance(out, Detections):
                     raise TypeError(f"returned {type(out).__name__}, not Detections")
                 detections = _apply(role, detections, out)
             except PLUGIN_FAILURES as exc:  # a stage is plugin code: even sys.exit costs one frame
                 raise StageFailed(stage, exc) from exc
             latency[stage.name] = (time.perf_counter() - t0) * 1e3
+        if profile is not None:
+            profile.end_frame(latency)
         return _above(detections, threshold), latency
 
     def detect(self, frame: np.ndarray) -> Detections:

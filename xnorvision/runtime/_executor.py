@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from xnorvision import kernels
+from xnorvision._profiling import current_span
 from xnorvision.errors import ModelFormatError, XnorvisionError
 from xnorvision.runtime import _threads
 from xnorvision.runtime._fold import Step, fold
@@ -48,6 +49,8 @@ class Model:
         steps, self._outputs, types = fold(file)
         self._steps = [(s.node.name, s.node.inputs, _make_layer(s, types)) for s in steps]
         self._nodes = [s.node for s in steps]
+        self._kinds = [OPS[node.op].work for node in self._nodes]  # what --profile sums each step's time as
+        self._label = path.name if path is not None else "model"
         # steps that also write a second tensor (a binary conv's packed signs beside its float result)
         self._second = {i: s.node.attrs["bits_output"] for i, s in enumerate(steps)
                         if "bits_output" in s.node.attrs}
@@ -99,8 +102,15 @@ class Model:
         """Run images (uint8) or an already normalised float32 NHWC tensor; return every output.
 
         ``on_step(i, seconds)`` is called after step ``i`` of :attr:`steps` with its wall time (the
-        profiler's hook); without it the loop reads no clock.
+        profiler's hook); without it the loop reads no clock. Inside a pipeline stage being profiled
+        (``--profile``) the run's time goes to that stage's profile, by op kind.
         """
+        span = current_span() if on_step is None else None
+        if span is not None:
+            return span.time_model(self._label, self._kinds, lambda hook: self._run(x, hook))
+        return self._run(x, on_step)
+
+    def _run(self, x: np.ndarray, on_step: StepHook | None) -> dict[str, np.ndarray]:
         images = isinstance(x, list | tuple) or (isinstance(x, np.ndarray) and x.dtype == np.uint8)
         if images and self._first_layer_reads_images:
             x = self._image_batch(x)

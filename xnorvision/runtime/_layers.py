@@ -49,6 +49,7 @@ class _Buffers:
 
 
 _BLOCK_FLOATS = 1 << 18  # 1 MiB of im2col rows per block: inside a core's L2 (2 MiB here)
+_GEMM_BLOCK_FLOATS = 1 << 17  # input floats per matmul of a 1x1 conv (see Conv2d.__call__)
 _GRAIN_MACS = 1 << 23  # a thread's share must outweigh the ~50 us of handing it over
 _GRAIN_FLOATS = 1 << 17  # likewise for elementwise work
 
@@ -60,8 +61,10 @@ class Conv2d(Layer):
       first layer on RGB or grey, 3x3 or ResNet's 7x7):
       :func:`kernels.conv2d_small`, a direct SIMD convolution with bias and ReLU fused, into a planned buffer
       (im2col would copy the image nine times over and hand BLAS its worst shape, K = 27 by N = 16).
+      Except a 1x1 conv with few outputs from many channels (a detector's head, 64 -> 5): see
+      :attr:`GEMM_MAX_OUTPUTS`.
     * Otherwise im2col into a planned buffer, then one BLAS matmul; grouped and depthwise convolutions
-      contract per group.
+      contract per group. A 1x1 stride-1 conv needs no im2col: its input is the matmul's, in row blocks.
 
     ``weight`` is [O, kh, kw, C/groups]; ``relu`` is a following ReLU fused at load time, ``pool=2`` a
     following 2x2 stride-2 max pool (direct path only, see :meth:`takes_direct`): the output is then the
@@ -74,11 +77,20 @@ class Conv2d(Layer):
     # Image inputs (C <= 4) take the direct kernel at any kernel size: im2col would copy each pixel kh*kw
     # times for a tiny contraction. ResNet-18's 7x7 stem (3 -> 64): 2.77 -> 1.84 ms on AVX-512, 2.30 on AVX2.
     DIRECT_MAX_IMAGE_CHANNELS = 4
+    # A 1x1 conv with at most this many outputs, from at least GEMM_MIN_CHANNELS channels, is a matmul: the
+    # direct kernel fills 16 output lanes a vector, so 5 outputs waste 11 of them. Measured on the layer
+    # (AVX-512, one thread), 64 -> 5: 40x52 51 -> 25 us, 80x104 187 -> 108 us; 64 -> 16 ties and 64 -> 32
+    # is the direct kernel's (71 vs 85 us at 40x52); from fewer channels BLAS's short rows lose (16 -> 5
+    # at 40x52: 22 vs 28 us).
+    GEMM_MAX_OUTPUTS = 7
+    GEMM_MIN_CHANNELS = 32
 
     @classmethod
     def takes_direct(cls, weight_shape: tuple[int, ...], groups: int) -> bool:
         """Whether a conv of ``weight`` [O, kh, kw, C/groups] runs on the direct kernel."""
-        _, kh, kw, cg = weight_shape
+        o, kh, kw, cg = weight_shape
+        if (kh, kw) == (1, 1) and o <= cls.GEMM_MAX_OUTPUTS and cg >= cls.GEMM_MIN_CHANNELS:
+            return False
         return groups == 1 and (kh * kw * cg <= cls.DIRECT_MAX_TAPS or cg <= cls.DIRECT_MAX_IMAGE_CHANNELS)
 
     def __init__(self, weight: np.ndarray, bias: np.ndarray | None, stride: tuple[int, int],
@@ -139,9 +151,14 @@ class Conv2d(Layer):
         (sh, sw), (ph, pw) = self.stride, self.pad
         if (self.kh, self.kw, sh, sw, ph, pw, self.groups) == (1, 1, 1, 1, 0, 0, 1):
             flat_x, flat_out = x.reshape(-1, c), out.reshape(-1, self.o)
+            # BLAS slows down twice over past ~200K floats of input (40x52x128 -> 5: 100 us whole, 48 us in
+            # blocks of 128K floats): blocks of _GEMM_BLOCK_FLOATS keep it on its fast path.
+            rows = max(1, _GEMM_BLOCK_FLOATS // c)
 
             def pixels(_: int, start: int, stop: int) -> None:
-                self._gemm(flat_x[start:stop], flat_out[start:stop])
+                for r0 in range(start, stop, rows):
+                    r1 = min(r0 + rows, stop)
+                    self._gemm(flat_x[r0:r1], flat_out[r0:r1])
 
             _threads.run_chunks(pixels, len(flat_x), grain=max(1, _GRAIN_MACS // (c * self.o)))
             return out

@@ -56,6 +56,43 @@ def test_classifier_stage_passes_no_proposals_through(xnv_registry) -> None:
     assert len(stage(np.zeros((10, 10, 3), np.uint8), Detections.empty())) == 0
 
 
+def _classify_reference(stage: ClassifierStage, frame: np.ndarray, detections: Detections) -> Detections:
+    """The classifier stage written plainly (as it was before its steps were trimmed): the stage must
+    give the same boxes and scores, bit for bit."""
+    from xnorvision.api import crop_squares, drop_nested, nms
+
+    gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    b = detections.boxes
+    cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+    side = np.maximum(1.3 * np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]), 2.0)
+    out = stage.model(crop_squares(gray, cx, cy, side, stage.crop))
+    w = stage.weight
+    scores = (detections.scores ** (1 - w) * (1.0 / (1.0 + np.exp(-out[:, 0]))) ** w).astype(np.float32)
+    x0, y0 = cx - side / 2, cy - side / 2
+    boxes = np.stack([x0, y0, x0, y0], 1) + out[:, 1:5] * side[:, None]
+    keep = nms(boxes, scores, stage.nms_iou)
+    keep = keep[drop_nested(boxes[keep], stage.nested_cover)]
+    return Detections.from_boxes(boxes[keep], scores[keep], "face")
+
+
+def test_classifier_stage_gives_its_formula_bit_for_bit_on_the_demo_video(xnv_registry) -> None:
+    from xnorvision.api import PipelineOptions
+
+    proposal, classifier = xnv_registry(plugin).pipeline("faces").build(PipelineOptions(threads=1))
+    cap = cv2.VideoCapture(str(DEMO))
+    checked = 0
+    for i in range(0, 96, 8):
+        cap.set(cv2.CAP_PROP_POS_FRAMES, i)
+        ok, frame = cap.read()
+        assert ok
+        proposals = proposal(frame, Detections.empty())
+        got, want = classifier(frame, proposals), _classify_reference(classifier, frame, proposals)
+        np.testing.assert_array_equal(got.boxes, want.boxes)
+        np.testing.assert_array_equal(got.scores, want.scores)
+        checked += len(proposals)
+    assert checked >= 12 * 20  # most frames bring the proposal stage's 24 boxes
+
+
 def test_pipeline_runs_on_synthetic_frames(xnv_registry, run_pipeline) -> None:
     results = run_pipeline(xnv_registry(plugin), "faces", frames=3, threads=1)
     assert len(results) == 3

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")  # the train extra: absent in the arm64 root
-from xnorvision_faces.training.export import CLASSIFIER_SPEC, PROPOSAL_SPEC  # noqa: E402
+from xnorvision_faces.training.export import CLASSIFIER_SPEC, PROPOSAL_SPEC, export_faces  # noqa: E402
 from xnorvision_faces.training.models import BiRealBlock, FaceClassifier, ProposalNet  # noqa: E402
 from xnorvision_faces.training.train_classifier import MEAN, STD  # noqa: E402
 from xnorvision_faces.training.train_proposal import to_tensor  # noqa: E402
@@ -53,3 +53,13 @@ def test_classifier_exports_and_runs_like_torch(tmp_path: Path, pool_first: bool
     with torch.no_grad():
         want = model(torch.from_numpy((crops.astype(np.float32) / 255 - MEAN) / STD)[:, None])
     np.testing.assert_allclose(got, want.numpy(), atol=1e-3)
+
+
+def test_export_writes_only_the_networks_given(tmp_path: Path) -> None:
+    """A new proposal net is scored with the shipped classifier first: exporting it alone leaves the other."""
+    torch.save(_trained_looking(ProposalNet("xnor", width=16)).state_dict(), tmp_path / "p.pt")
+    (tmp_path / "p.json").write_text('{"mode": "xnor", "width": 16}')
+    written = export_faces(tmp_path / "p.pt", None, tmp_path / "out")
+    assert written == [tmp_path / "out" / "proposal.xnv"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["proposal.xnv"]
+    assert Model.load(written[0]).output_names == ["s8", "s16", "s32"]

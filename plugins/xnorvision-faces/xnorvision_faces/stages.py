@@ -12,7 +12,7 @@ import math
 import cv2
 import numpy as np
 
-from xnorvision.api import Detections, Model, PluginError, crop_squares, drop_nested, nms
+from xnorvision.api import Detections, Model, PluginError, crop_squares, drop_nested, nms, timed
 
 STRIDES = (8, 16, 32)
 #: The proposal net's input long side: the smallest that reached AP 0.60 on WIDER val (320: 0.55, 480: 0.62).
@@ -21,7 +21,10 @@ CROP_CONTEXT = 1.3  # a crop is a square this many times the proposal's long sid
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+    """``1 / (1 + exp(-x))`` in one buffer (the same float32 steps, without two temporaries)."""
+    t = np.exp(-x)
+    t += 1.0
+    return np.divide(1.0, t, out=t)
 
 
 def shrink(frame: np.ndarray, size: tuple[int, int], out: np.ndarray | None = None) -> np.ndarray:
@@ -85,15 +88,17 @@ class ProposalStage:
         s = self.long_side / max(frame.shape[:2])
         h, w = max(1, round(frame.shape[0] * s)), max(1, round(frame.shape[1] * s))
         canvas = self._canvas(h, w)
-        shrink(frame, (w, h), canvas[:h, :w])
+        with timed("shrink"):
+            shrink(frame, (w, h), canvas[:h, :w])
         outs = self.model.run(canvas)
-        parts = [decode_level(outs[name][0], stride, self.floor)
-                 for name, stride in zip(self.model.output_names, STRIDES, strict=True)]
-        boxes = np.concatenate([p[0] for p in parts]) / s
-        scores = np.concatenate([p[1] for p in parts])
-        if len(scores) > self.pre_nms:  # NMS cost grows with the candidates; the best few hundred suffice
-            top = np.argpartition(-scores, self.pre_nms)[:self.pre_nms]
-            boxes, scores = boxes[top], scores[top]
+        with timed("decode"):
+            parts = [decode_level(outs[name][0], stride, self.floor)
+                     for name, stride in zip(self.model.output_names, STRIDES, strict=True)]
+            boxes = np.concatenate([p[0] for p in parts]) / s
+            scores = np.concatenate([p[1] for p in parts])
+            if len(scores) > self.pre_nms:  # NMS cost grows with the candidates; the best few hundred suffice
+                top = np.argpartition(-scores, self.pre_nms)[:self.pre_nms]
+                boxes, scores = boxes[top], scores[top]
         keep = _suppress(boxes, scores, self.nms_iou, self.nested_cover, self.max_out)
         return Detections.from_boxes(boxes[keep], scores[keep], "face")
 
@@ -119,16 +124,17 @@ class ClassifierStage:
     def __call__(self, frame: np.ndarray, detections: Detections) -> Detections:
         if not len(detections):
             return detections
-        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
-        b = detections.boxes
-        cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
-        side = np.maximum(CROP_CONTEXT * np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]), 2.0)
-        crops = crop_squares(gray, cx, cy, side, self.crop)
+        with timed("crops"):
+            b = detections.boxes
+            cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+            side = np.maximum(CROP_CONTEXT * np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]), 2.0)
+            crops = crop_squares(frame, cx, cy, side, self.crop, grey=True)  # greys only the part it reads
         out = self.model(crops)
         w = self.weight
-        scores = (detections.scores ** (1 - w) * _sigmoid(out[:, 0]) ** w).astype(np.float32)
-        x0, y0 = cx - side / 2, cy - side / 2
-        boxes = np.stack([x0, y0, x0, y0], 1) + out[:, 1:5] * side[:, None]
+        scores = detections.scores ** (1 - w) * _sigmoid(out[:, 0]) ** w  # float32 throughout
+        boxes = out[:, 1:5] * side[:, None]  # offsets from the crop's top-left corner, in crop sides
+        boxes[:, 0::2] += (cx - side / 2)[:, None]
+        boxes[:, 1::2] += (cy - side / 2)[:, None]
         keep = _suppress(boxes, scores, self.nms_iou, self.nested_cover)
         return Detections.from_boxes(boxes[keep], scores[keep], "face")
 
@@ -136,5 +142,9 @@ class ClassifierStage:
 def _suppress(boxes: np.ndarray, scores: np.ndarray, iou: float, nested_cover: float | None,
               max_out: int | None = None) -> np.ndarray:
     """NMS, then (for the pipeline's final boxes) no box mostly inside a better one: one box per face."""
-    keep = nms(boxes, scores, iou, max_out)
-    return keep if nested_cover is None else keep[drop_nested(boxes[keep], nested_cover)]
+    with timed("NMS"):
+        keep = nms(boxes, scores, iou, max_out)
+    if nested_cover is None:
+        return keep
+    with timed("nested boxes"):
+        return keep[drop_nested(boxes[keep], nested_cover)]

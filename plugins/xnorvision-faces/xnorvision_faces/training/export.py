@@ -1,7 +1,9 @@
-"""Export the two trained face networks to ``.xnv`` files (the plugin's package data), recipes as metadata.
+"""Export the trained face networks to ``.xnv`` files (the plugin's package data), recipes as metadata.
 
     python -m xnorvision_faces.training.export --proposal .cache/faces/proposal_xnor.pt \\
         --classifier .cache/faces/classifier_xnor.pt --out plugins/xnorvision-faces/xnorvision_faces/models
+
+Either network may be exported alone (a new proposal net is scored with the shipped classifier first).
 """
 
 from __future__ import annotations
@@ -29,28 +31,38 @@ def _recipe(checkpoint: Path) -> dict:
     return json.loads(side.read_text()) if side.is_file() else {}
 
 
-def export_faces(proposal: Path, classifier: Path, out: Path) -> tuple[Path, Path]:
-    """Write ``proposal.xnv`` (outputs s8, s16, s32) and ``classifier.xnv`` (output ``face``) into ``out``."""
+def export_faces(proposal: Path | None, classifier: Path | None, out: Path) -> list[Path]:
+    """Write ``proposal.xnv`` (outputs s8, s16, s32), ``classifier.xnv`` (output ``face``) or both into
+    ``out``; returns the paths written."""
     out.mkdir(parents=True, exist_ok=True)
-    rp, rc = _recipe(proposal), _recipe(classifier)
-    p = ProposalNet(rp.get("mode", "xnor"), rp.get("width", 64)).eval()
-    p.load_state_dict(torch.load(proposal, weights_only=True))
-    export_model(p, out / "proposal.xnv", PROPOSAL_SPEC, ["face"],
-                 {"recipe": rp, "module": "xnorvision_faces.training.train_proposal"}, ["s8", "s16", "s32"])
-    c = FaceClassifier(rc.get("mode", "xnor"), rc.get("width", 32), rc.get("pool_first", False)).eval()
-    c.load_state_dict(torch.load(classifier, weights_only=True))
-    export_model(c, out / "classifier.xnv", CLASSIFIER_SPEC, ["face"],
-                 {"recipe": rc, "module": "xnorvision_faces.training.train_classifier"}, ["face"],
-                 output_kinds={"face": "raw"})  # a face logit and 4 box offsets: ClassifierStage decodes them
-    return out / "proposal.xnv", out / "classifier.xnv"
+    written = []
+    if proposal is not None:
+        rp = _recipe(proposal)
+        p = ProposalNet(rp.get("mode", "xnor"), rp.get("width", 64)).eval()
+        p.load_state_dict(torch.load(proposal, weights_only=True))
+        meta = {"recipe": rp, "module": "xnorvision_faces.training.train_proposal"}
+        export_model(p, out / "proposal.xnv", PROPOSAL_SPEC, ["face"], meta, ["s8", "s16", "s32"])
+        written.append(out / "proposal.xnv")
+    if classifier is not None:
+        rc = _recipe(classifier)
+        c = FaceClassifier(rc.get("mode", "xnor"), rc.get("width", 32), rc.get("pool_first", False)).eval()
+        c.load_state_dict(torch.load(classifier, weights_only=True))
+        meta = {"recipe": rc, "module": "xnorvision_faces.training.train_classifier"}
+        # a face logit and 4 box offsets: ClassifierStage decodes them
+        export_model(c, out / "classifier.xnv", CLASSIFIER_SPEC, ["face"], meta, ["face"],
+                     output_kinds={"face": "raw"})
+        written.append(out / "classifier.xnv")
+    return written
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--proposal", type=Path, required=True)
-    ap.add_argument("--classifier", type=Path, required=True)
+    ap.add_argument("--proposal", type=Path)
+    ap.add_argument("--classifier", type=Path)
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
+    if args.proposal is None and args.classifier is None:
+        ap.error("give --proposal, --classifier or both")
     for path in export_faces(args.proposal, args.classifier, args.out):
         print(f"{path}: {path.stat().st_size / 1024:.1f} KB")
 
