@@ -152,3 +152,27 @@ def test_the_faces_classifier_bwn_layer_runs_batched_tiles() -> None:
         path = K._PATHS[name]
         assert K._fconv.batched(24, 8, 8, 16, 3, 3, 1, 1, 1, 1, 32, path), name
         assert not K._fconv.batched(1, 80, 104, 16, 3, 3, 2, 2, 1, 1, 64, path), name  # the proposal's
+
+
+@pytest.mark.parametrize("shape", [
+    (1, 16, 52, 16, 64, 3, 3), (1, 5, 9, 80, 16, 3, 3), (2, 5, 4, 20, 8, 1, 1)])
+def test_bwn_writes_into_out(simd: str, shape: tuple[int, ...]) -> None:
+    """``out`` (a layer's planned buffer) receives the result that a new array would, on both kernels."""
+    rng = np.random.default_rng(5)
+    x, wp, scale, bias, slope = _bwn_args(rng, shape)
+    n, h, w, c, o, kh, _ = shape
+    padding = "same" if kh > 1 else "valid"
+    want, want_bits = K.bwn_conv2d(x, wp, c, scale, bias, 1, padding, slope, "both")
+    out = np.full((n, h, w, o), np.nan, np.float32)
+    got, bits = K.bwn_conv2d(x, wp, c, scale, bias, 1, padding, slope, "both", out)
+    assert got is out
+    _same_bits(got, want)
+    _same_bits(bits, want_bits)
+    with pytest.raises(ValueError, match="out must have shape"):
+        K.bwn_conv2d(x, wp, c, scale, bias, 1, padding, out=np.empty((n, h, w, o + 1), np.float32))
+    buf = np.zeros(x.size + out.size, np.float32)  # x, and an out that starts inside it
+    xs = buf[:x.size].reshape(x.shape)
+    xs[:] = x
+    with pytest.raises(ValueError, match="out must not overlap"):
+        K.bwn_conv2d(xs, wp, c, scale, bias, 1, padding, out=buf[x.size - 1:x.size - 1 + out.size].reshape(
+            out.shape))
