@@ -3,7 +3,10 @@
 
 im2col + GEMM is a poor fit there (K = 27, N = 16, and the patch matrix is 9x the image); the SIMD tiles
 of ``xnv_fconv.h`` read the NHWC input in place instead. One call = at most one parallel region, over
-output rows, with ``nthreads`` threads (the caller passes 1 unless the work outweighs waking the others).
+output rows, with ``nthreads`` threads (the caller passes 1 unless the work outweighs waking the others);
+a batch of small images runs tiles across the images instead, over output positions (``xnv_fconv_batched``).
+The epilogue may apply a PReLU and write the packed signs of the result beside it (a binary-weight conv
+before a binary layer, fused at load time): each thread packs its rows (or tiles) while they are in cache.
 A uint8 image is read through a table (``lut``, ``chan``): each thread converts the input rows it needs
 into its part of a scratch buffer, as float rows that the same tiles read. With ``pool=2`` (a fused 2x2
 stride-2 max pool) the rows split among threads are pooled rows, each thread computing its two conv rows
@@ -12,7 +15,7 @@ Arguments are validated by ``xnorvision.kernels``; this module trusts them.
 """
 
 from cython.parallel cimport prange
-from libc.stdint cimport int32_t, int64_t, uint8_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
 
 import numpy as np
 
@@ -21,31 +24,43 @@ cimport numpy as cnp
 cnp.import_array()
 
 cdef extern from "xnv_fconv.h" nogil:
+    ctypedef int (*xnv_pack_f32_t)(const float *x, int64_t c, uint64_t *out)
     ctypedef struct xnv_fconv_t:
         const float *x
         const float *w
         const float *bias
         float *out
-        int h, w_in, c, kh, kw, sh, sw, ph, pw, ho, wo, o, relu, pool
+        int h, w_in, c, kh, kw, sh, sw, ph, pw, ho, wo, o, relu, pool, n
+        int64_t ps
+        const float *slope
+        uint64_t *bits
+        xnv_pack_f32_t pack
         const uint8_t *x8
         int cx, rows
         const int32_t *chan
         const float *lut
-    ctypedef void (*xnv_fconv_rows_t)(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch)
+    ctypedef int (*xnv_fconv_rows_t)(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch)
     int xnv_fc_u8_nrows(int kh, int sh, int64_t row_floats)
     int64_t xnv_fc_scratch_floats(const xnv_fconv_t *p)
     void xnv_fc_u8_table(const float *lut, int c, float *dst)
     xnv_fconv_rows_t xnv_fconv_rows(int path)
+    xnv_fconv_rows_t xnv_fconv_batch(int path)
+    int xnv_fconv_batched(const xnv_fconv_t *p, int path)
+    int xnv_fc_tile_pixels(int path, int o)
+    xnv_pack_f32_t xnv_pack_f32(int path)
     int xnv_fconv_path(int path)
 
 
 def conv(cnp.ndarray x, cnp.ndarray w, object bias, int sh, int sw, int ph, int pw, bint relu,
-         cnp.ndarray out, int path, int nthreads, object lut=None, object chan=None, int pool=0):
+         cnp.ndarray out, int path, int nthreads, object lut=None, object chan=None, int pool=0,
+         object slope=None, object bits=None):
     """x float32 [N,H,W,C], w float32 [kh,kw,C,O], bias float32 [O] or None -> out float32 [N,Ho,Wo,O].
 
     Or x uint8 [N,H,W,Cx] with lut float32 [256, C] (or [1, 256, C]; C-contiguous) and chan int32 [C]
     (values in [0, Cx)): input channel k of a pixel is ``lut[x[..., chan[k]], k]``. ``pool=2``: out is
-    [N, Ho // 2, Wo // 2, O], the 2x2 stride-2 max pool of the conv (Ho, Wo >= 2).
+    [N, Ho // 2, Wo // 2, O], the 2x2 stride-2 max pool of the conv (Ho, Wo >= 2). ``slope`` float32 [O]:
+    a PReLU after the sum (and ReLU); ``bits`` uint64 [N, Ho, Wo, ceil(O/64)] (no pool): receives the packed
+    signs of out, a ValueError if out holds NaN (as pack_bits).
     """
     cdef xnv_fconv_t p
     cdef int n = x.shape[0]
@@ -64,10 +79,18 @@ def conv(cnp.ndarray x, cnp.ndarray w, object bias, int sh, int sw, int ph, int 
     p.ho, p.wo = (p.h + 2 * ph - p.kh) // sh + 1, (p.w_in + 2 * pw - p.kw) // sw + 1
     p.relu = relu
     p.pool = pool
-    cdef xnv_fconv_rows_t rows = xnv_fconv_rows(path)
-    cdef int64_t nrows = <int64_t>n * out.shape[1]  # pooled rows with pool
+    p.n = n
+    p.ps = <int64_t>sw * c
+    p.slope = NULL if slope is None else <const float *>cnp.PyArray_DATA(<cnp.ndarray>slope)
+    p.bits = NULL if bits is None else <uint64_t *>cnp.PyArray_DATA(<cnp.ndarray>bits)
+    p.pack = xnv_pack_f32(path)
+    cdef bint batched = lut is None and xnv_fconv_batched(&p, path)
+    cdef xnv_fconv_rows_t rows = xnv_fconv_batch(path) if batched else xnv_fconv_rows(path)
+    # items: output positions of every image (batched), else rows (pooled rows with pool)
+    cdef int64_t nrows = <int64_t>p.ho * p.wo if batched else <int64_t>n * out.shape[1]
     cdef int nt = <int>min(<int64_t>max(1, nthreads), nrows)
     cdef int t
+    cdef int nan = 0
     cdef int64_t per_thread = 0
     cdef float *sp = NULL
     cdef int64_t table = 0
@@ -79,8 +102,9 @@ def conv(cnp.ndarray x, cnp.ndarray w, object bias, int sh, int sw, int ph, int 
         p.rows = xnv_fc_u8_nrows(p.kh, p.sh, <int64_t>p.w_in * c)
         p.chan = <const int32_t *>cnp.PyArray_DATA(<cnp.ndarray>chan)
         table = 256 * c
-    # the table [c][256] (uint8 input), then each thread's scratch (uint8 input rows, pool's conv rows)
-    per_thread = xnv_fc_scratch_floats(&p)
+    # the table [c][256] (uint8 input), then each thread's scratch (uint8 input rows, pool's conv rows; a
+    # batched tile's output)
+    per_thread = <int64_t>xnv_fc_tile_pixels(path, p.o) * p.o if batched else xnv_fc_scratch_floats(&p)
     if table or per_thread:
         scratch = np.empty(table + nt * per_thread, np.float32)
         sp = <float *>cnp.PyArray_DATA(scratch)
@@ -93,11 +117,23 @@ def conv(cnp.ndarray x, cnp.ndarray w, object bias, int sh, int sw, int ph, int 
     cdef const xnv_fconv_t *pp = &p
     if nt == 1:
         with nogil:
-            rows(pp, 0, nrows, sp)
+            nan = rows(pp, 0, nrows, sp)
     else:
         for t in prange(nt, nogil=True, num_threads=nt, schedule="static", chunksize=1):
-            rows(pp, nrows * t // nt, nrows * (t + 1) // nt, sp + per_thread * t if sp != NULL else NULL)
+            nan += rows(pp, nrows * t // nt, nrows * (t + 1) // nt, sp + per_thread * t if sp != NULL else NULL)
+    if nan:
+        raise ValueError("x contains NaN: its sign is undefined")
     return out
+
+
+def batched(int n, int h, int w, int c, int kh, int kw, int sh, int sw, int ph, int pw, int o, int path) -> bool:
+    """Whether ``conv`` of float input of this geometry (no pool) runs tiles across the batch."""
+    cdef xnv_fconv_t p
+    p.n, p.h, p.w_in, p.c, p.kh, p.kw, p.sh, p.sw, p.ph, p.pw, p.o = n, h, w, c, kh, kw, sh, sw, ph, pw, o
+    p.ho, p.wo = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    p.x8 = NULL
+    p.pool = 0
+    return bool(xnv_fconv_batched(&p, path))
 
 
 def path(int path) -> int:

@@ -55,6 +55,11 @@ typedef struct {
     float *out;        /* [n][ho][wo][o], or [n][ho / 2][wo / 2][o] with pool */
     int h, w_in, c, kh, kw, sh, sw, ph, pw, ho, wo, o, relu; /* ho, wo: the conv's output, before any pool */
     int pool;            /* 0, or 2: a fused 2x2 stride-2 max pool (kernels.maxpool2d(out, 2, 2)) */
+    int n;               /* images */
+    int64_t ps;          /* input floats between a tile's pixels: sw * c (a row), or an image (batched tiles) */
+    const float *slope;  /* [o], or NULL: PReLU v < 0 ? v * slope : v after the sum (as kernels.prelu) */
+    uint64_t *bits;      /* [n][ho][wo][ceil(o / 64)], or NULL: the packed signs of out, as pack_bits */
+    xnv_pack_f32_t pack; /* with bits: pack_bits' row function of the path */
     /* uint8 input (x8 NULL: float input x) */
     const uint8_t *x8;   /* [n][h][w_in][cx] */
     int cx;              /* channels of x8 */
@@ -88,8 +93,9 @@ static int64_t xnv_fc_scratch_floats(const xnv_fconv_t *p) {
 typedef void (*xnv_fc_tile_t)(const xnv_fconv_t *p, const float *x, const float *w, float *out, int ndy,
                               int nj);
 /* Output rows [r0, r1) (pooled rows with pool); scratch: this thread's xnv_fc_scratch_floats(p) floats
- * (NULL when that is 0). */
-typedef void (*xnv_fconv_rows_t)(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch);
+ * (NULL when that is 0). Returns the NaN results packed into bits (0 without bits): their sign is undefined.
+ * Batched (xnv_fconv_batched): output positions [r0, r1) of every image, scratch np * o floats. */
+typedef int (*xnv_fconv_rows_t)(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch);
 /* The 2x2 max pool of two conv rows a and b (2 * wp pixels of o floats each) -> wp pixels of out. */
 typedef void (*xnv_fc_pool_t)(const float *a, const float *b, int wp, int o, float *out);
 
@@ -193,8 +199,8 @@ XNV_FC_INLINE void xnv_fc_cols(const xnv_fconv_t *p, const float *xrow, const fl
 /* Output rows [r0, r1) (row = image * ho + oy). With pool, pooled rows (image * (ho / 2) + py): conv rows
  * 2 py and 2 py + 1, XNV_FC_POOL_CHUNK(np) columns at a time into the scratch buffer, each chunk then
  * pooled. */
-XNV_FC_INLINE void xnv_fc_rows(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch, xnv_fc_tile_t tile,
-                               int np, xnv_fc_tile_t one, xnv_fc_pool_t pool) {
+XNV_FC_INLINE int xnv_fc_rows(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch, xnv_fc_tile_t tile,
+                              int np, xnv_fc_tile_t one, xnv_fc_pool_t pool) {
     const int64_t kwc = (int64_t)p->kw * p->c, rl = (int64_t)p->w_in * p->c;
     const int u8 = p->x8 != 0, pooled = p->pool != 0;
     const int hp = p->ho / 2, wo = pooled ? p->wo / 2 * 2 : p->wo; /* conv columns computed */
@@ -202,6 +208,8 @@ XNV_FC_INLINE void xnv_fc_rows(const xnv_fconv_t *p, int64_t r0, int64_t r1, flo
     const int64_t ors = (int64_t)wo * p->o; /* floats of a conv row */
     float *cbuf = pooled ? scratch + xnv_fc_u8_floats(p) : 0;
     xnv_fc_u8_t u = {scratch, 0, 0, 0};
+    const int words = (p->o + 63) / 64;
+    int nan = 0;
     if (u8 && r1 > r0) { /* the row after the last one read by the last conv row */
         const int64_t last = pooled ? (r1 - 1) / hp * p->ho + (r1 - 1) % hp * 2 + 1 : r1 - 1;
         const int iy = (int)(last % p->ho) * p->sh - p->ph;
@@ -246,7 +254,46 @@ XNV_FC_INLINE void xnv_fc_rows(const xnv_fconv_t *p, int64_t r0, int64_t r1, flo
                 pool(cbuf, cbuf + (int64_t)chunk * p->o, (c1 - c0) / 2, p->o,
                      p->out + q * (ors / 2) + (int64_t)c0 / 2 * p->o);
         }
+        if (p->bits) /* the row's signs while it is in L1 (never with a pool) */
+            for (int ox = 0; ox < wo; ox++)
+                nan += p->pack(p->out + q * ors + (int64_t)ox * p->o, p->o, p->bits + (q * wo + ox) * words);
     }
+    return nan;
+}
+
+/* Tiles across the batch, for small images: output positions [s0, s1) (oy * wo + ox) of every image, np
+ * images at a time (the last np overlapping the ones before; needs n >= np), each position's taps clipped
+ * alike in all of them. Rows of a small image are shorter than a tile (an 8x8 output: 6 interior pixels
+ * against 12 for 32 channels), so a row tile would leave every pixel to the 1-pixel code, which waits on
+ * the latency of its few FMA chains; batched, every pixel is in a full tile. Each lane sums bias, then
+ * (dy, j) in order, as in a row tile: the same results. The tile writes into tmp (np * o floats), copied
+ * out pixel by pixel. */
+XNV_FC_INLINE int xnv_fc_batch(const xnv_fconv_t *p, int64_t s0, int64_t s1, float *tmp, xnv_fc_tile_t tile,
+                               int np) {
+    const int n = p->n;
+    xnv_fconv_t q = *p;
+    const int64_t image = (int64_t)p->h * p->w_in * p->c, positions = (int64_t)p->ho * p->wo;
+    const int words = (p->o + 63) / 64;
+    int nan = 0;
+    q.ps = image;
+    for (int64_t s = s0; s < s1; s++) {
+        const int iy = (int)(s / p->wo) * p->sh - p->ph, ix = (int)(s % p->wo) * p->sw - p->pw;
+        const int dy0 = iy < 0 ? -iy : 0, dy1 = p->h - iy < p->kh ? p->h - iy : p->kh;
+        const int dx0 = ix < 0 ? -ix : 0, dx1 = p->w_in - ix < p->kw ? p->w_in - ix : p->kw;
+        const int inside = dy1 > dy0 && dx1 > dx0; /* else (padding >= kernel) the bias alone */
+        const float *x = inside ? p->x + ((int64_t)(iy + dy0) * p->w_in + ix + dx0) * p->c : p->x;
+        const float *w = inside ? p->w + ((int64_t)dy0 * p->kw + dx0) * p->c * p->o : p->w;
+        for (int g = 0; g < n; g += np) {
+            const int i0 = g + np > n ? n - np : g;
+            tile(&q, x + i0 * image, w, tmp, inside ? dy1 - dy0 : 0, inside ? (dx1 - dx0) * p->c : 0);
+            for (int k = 0; k < np; k++) {
+                const int64_t px = (int64_t)(i0 + k) * positions + s;
+                memcpy(p->out + px * p->o, tmp + (int64_t)k * p->o, (size_t)p->o * sizeof(float));
+                if (p->bits) nan += p->pack(tmp + (int64_t)k * p->o, p->o, p->bits + px * words);
+            }
+        }
+    }
+    return nan;
 }
 
 /* ------------------------------------------------------------------------------------------ portable */
@@ -276,8 +323,8 @@ static inline xnv_v4f xnv_v4f_load(const float *p) {
 
 /* np pixels x a full block of 16 channels. */
 XNV_FC_INLINE void xnv_fc_block_portable(const xnv_fconv_t *p, const float *x, const float *w, float *out,
-                                         int ndy, int nj, int np, const float *bias) {
-    const int64_t ps = (int64_t)p->sw * p->c, rs = (int64_t)p->w_in * p->c, ws = (int64_t)p->kw * p->c * p->o;
+                                         int ndy, int nj, int np, const float *bias, const float *slope) {
+    const int64_t ps = p->ps, rs = (int64_t)p->w_in * p->c, ws = (int64_t)p->kw * p->c * p->o;
     const int o = p->o;
     xnv_v4f acc[XNV_FC_PORT_TILE][4];
     for (int v = 0; v < 4; v++) {
@@ -304,32 +351,37 @@ XNV_FC_INLINE void xnv_fc_block_portable(const xnv_fconv_t *p, const float *x, c
         for (int v = 0; v < 4; v++) {
             xnv_v4f a = acc[k][v];
             if (p->relu) a = (xnv_v4f)((xnv_v4i)a & ~(xnv_v4i)(a < zero)); /* NaN < 0 is false: NaN stays */
+            if (slope) {
+                const xnv_v4i neg = (xnv_v4i)(a < zero);
+                a = (xnv_v4f)(((xnv_v4i)(a * xnv_v4f_load(slope + 4 * v)) & neg) | ((xnv_v4i)a & ~neg));
+            }
             memcpy(out + (int64_t)k * o + 4 * v, &a, sizeof a);
         }
 }
 
 /* One pixel x the last nl < 16 channels: plain scalar code. */
 static void xnv_fc_tail_portable(const xnv_fconv_t *p, const float *x, const float *w, float *out, int ndy,
-                                 int nj, int nl, const float *bias) {
+                                 int nj, int nl, const float *bias, const float *slope) {
     const int64_t rs = (int64_t)p->w_in * p->c, ws = (int64_t)p->kw * p->c * p->o;
     for (int l = 0; l < nl; l++) {
         float acc = bias ? bias[l] : 0.0f;
         for (int dy = 0; dy < ndy; dy++)
             for (int j = 0; j < nj; j++) acc += x[dy * rs + j] * w[dy * ws + (int64_t)j * p->o + l];
-        out[l] = p->relu && acc < 0.0f ? 0.0f : acc;
+        if (p->relu && acc < 0.0f) acc = 0.0f;
+        out[l] = slope && acc < 0.0f ? acc * slope[l] : acc;
     }
 }
 
 XNV_FC_INLINE void xnv_fc_tile_portable_n(const xnv_fconv_t *p, const float *x, const float *w, float *out,
                                           int ndy, int nj, int np) {
     for (int cb = 0; cb < p->o; cb += XNV_FC_BLK) {
-        const float *bias = p->bias ? p->bias + cb : 0;
+        const float *bias = p->bias ? p->bias + cb : 0, *slope = p->slope ? p->slope + cb : 0;
         if (p->o - cb >= XNV_FC_BLK)
-            xnv_fc_block_portable(p, x, w + cb, out + cb, ndy, nj, np, bias);
+            xnv_fc_block_portable(p, x, w + cb, out + cb, ndy, nj, np, bias, slope);
         else
             for (int k = 0; k < np; k++)
-                xnv_fc_tail_portable(p, x + k * (int64_t)p->sw * p->c, w + cb, out + (int64_t)k * p->o + cb, ndy,
-                                     nj, p->o - cb, bias);
+                xnv_fc_tail_portable(p, x + k * p->ps, w + cb, out + (int64_t)k * p->o + cb, ndy,
+                                     nj, p->o - cb, bias, slope);
     }
 }
 
@@ -378,8 +430,12 @@ static void xnv_fc_pool_portable(const float *a, const float *b, int wp, int o, 
     }
 }
 
-static void xnv_fconv_rows_portable(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch) {
-    xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_portable, XNV_FC_PORT_TILE, xnv_fc_one_portable,
+static int xnv_fconv_batch_portable(const xnv_fconv_t *p, int64_t s0, int64_t s1, float *tmp) {
+    return xnv_fc_batch(p, s0, s1, tmp, xnv_fc_tile_portable, XNV_FC_PORT_TILE);
+}
+
+static int xnv_fconv_rows_portable(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch) {
+    return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_portable, XNV_FC_PORT_TILE, xnv_fc_one_portable,
                 xnv_fc_pool_portable);
 }
 
@@ -390,6 +446,22 @@ static void xnv_fconv_rows_portable(const xnv_fconv_t *p, int64_t r0, int64_t r1
 #define XNV_FC512 __attribute__((target("avx512f")))
 #define XNV_FC512_MAXB 4 /* channel blocks a tile holds at once: 64 channels */
 
+/* PReLU as kernels.prelu rounds it (v * a where v < 0, else v; NaN stays) on a tile just stored: np pixels
+ * (o floats apart) x nb blocks (masks m). A pass of its own over the stored values, in L1: the same step
+ * in the store loop kept the tile's accumulators from staying in registers (twice the time a tile). */
+XNV_FC512 static void xnv_fc_prelu_avx512(float *out, const float *slope, int np, int nb, int o,
+                                          const __mmask16 *m) {
+    for (int b = 0; b < nb; b++) {
+        const __m512 a = _mm512_maskz_loadu_ps(m[b], slope + 16 * b);
+        for (int k = 0; k < np; k++) {
+            float *px = out + (int64_t)k * o + 16 * b;
+            const __m512 v = _mm512_maskz_loadu_ps(m[b], px);
+            _mm512_mask_storeu_ps(px, m[b], _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, _mm512_setzero_ps(),
+                                                                                     _CMP_LT_OQ), v, a));
+        }
+    }
+}
+
 /* np pixels x nb blocks of 16 channels (np * nb <= 24 accumulators + nb weights: 32 zmm), the last block
  * masked to the lanes below o (no read past w, no write past out). One broadcast of an input value feeds nb
  * FMAs and one weight load np of them: ResNet's 7x7 stem (O = 64) does 4 blocks x 6 pixels, 10 loads for 24
@@ -397,8 +469,8 @@ static void xnv_fconv_rows_portable(const xnv_fconv_t *p, int64_t r0, int64_t r1
  * sums bias, then (dy, j) in order, one FMA each: the sums do not depend on the tile shape. */
 XNV_FC512 XNV_FC_INLINE void xnv_fc_block_avx512(const xnv_fconv_t *p, const float *x, const float *w,
                                                   float *out, int ndy, int nj, int np, int nb, __mmask16 mlast,
-                                                  const float *bias) {
-    const int64_t ps = (int64_t)p->sw * p->c, rs = (int64_t)p->w_in * p->c, ws = (int64_t)p->kw * p->c * p->o;
+                                                  const float *bias, const float *slope) {
+    const int64_t ps = p->ps, rs = (int64_t)p->w_in * p->c, ws = (int64_t)p->kw * p->c * p->o;
     const int o = p->o;
     __mmask16 m[XNV_FC512_MAXB];
     __m512 a[24];
@@ -424,6 +496,7 @@ XNV_FC512 XNV_FC_INLINE void xnv_fc_block_avx512(const xnv_fconv_t *p, const flo
             if (p->relu) v = _mm512_max_ps(_mm512_setzero_ps(), v); /* NaN stays, as in np.maximum */
             _mm512_mask_storeu_ps(out + (int64_t)k * o + 16 * b, m[b], v);
         }
+    if (slope) xnv_fc_prelu_avx512(out, slope, np, nb, o, m);
 }
 
 /* np pixels x all o channels, nbt blocks at a time (the rest: fewer blocks, the same np). */
@@ -432,22 +505,22 @@ XNV_FC512 XNV_FC_INLINE void xnv_fc_tile_avx512_n(const xnv_fconv_t *p, const fl
     const int o = p->o;
     for (int cb = 0; cb < o; cb += XNV_FC_BLK * nbt) {
         const int left = o - cb, nb = (left + XNV_FC_BLK - 1) / XNV_FC_BLK; /* blocks left */
-        const float *bias = p->bias ? p->bias + cb : 0;
+        const float *bias = p->bias ? p->bias + cb : 0, *slope = p->slope ? p->slope + cb : 0;
         if (nb >= nbt) {
             const int nl = left - (nbt - 1) * XNV_FC_BLK;
             if (nl >= XNV_FC_BLK) /* a constant full mask: plain loads, no mask register in the loop */
-                xnv_fc_block_avx512(p, x, w + cb, out + cb, ndy, nj, np, nbt, (__mmask16)0xFFFF, bias);
+                xnv_fc_block_avx512(p, x, w + cb, out + cb, ndy, nj, np, nbt, (__mmask16)0xFFFF, bias, slope);
             else
-                xnv_fc_block_avx512(p, x, w + cb, out + cb, ndy, nj, np, nbt, (__mmask16)((1u << nl) - 1), bias);
+                xnv_fc_block_avx512(p, x, w + cb, out + cb, ndy, nj, np, nbt, (__mmask16)((1u << nl) - 1), bias, slope);
         } else {
             const __mmask16 ml = (__mmask16)((1u << (left - (nb - 1) * XNV_FC_BLK)) - 1);
             /* constants for the inlined block; nb < nbt, so the tests on nbt drop the shapes never run */
             if (nb == 1 || nbt <= 2)
-                xnv_fc_block_avx512(p, x, w + cb, out + cb, ndy, nj, np, 1, ml, bias);
+                xnv_fc_block_avx512(p, x, w + cb, out + cb, ndy, nj, np, 1, ml, bias, slope);
             else if (nb == 2 || nbt <= 3)
-                xnv_fc_block_avx512(p, x, w + cb, out + cb, ndy, nj, np, 2, ml, bias);
+                xnv_fc_block_avx512(p, x, w + cb, out + cb, ndy, nj, np, 2, ml, bias, slope);
             else
-                xnv_fc_block_avx512(p, x, w + cb, out + cb, ndy, nj, np, 3, ml, bias);
+                xnv_fc_block_avx512(p, x, w + cb, out + cb, ndy, nj, np, 3, ml, bias, slope);
         }
     }
 }
@@ -508,6 +581,7 @@ XNV_FC512 XNV_FC_INLINE void xnv_fc_stem_avx512(const xnv_fconv_t *p, const floa
         if (p->relu) v = _mm512_max_ps(_mm512_setzero_ps(), v);
         _mm512_mask_storeu_ps(out + (int64_t)k * o, m, v);
     }
+    if (p->slope) xnv_fc_prelu_avx512(out, p->slope, NP, 1, o, &m);
 }
 #define XNV_FC512_STEM(KW, C, SW)                                                                              \
     XNV_FC512 static void xnv_fc_stem_avx512_##KW##C##SW(const xnv_fconv_t *p, const float *x, const float *w, \
@@ -535,31 +609,35 @@ XNV_FC512 static void xnv_fc_pool_avx512(const float *a, const float *b, int wp,
     }
 }
 
-XNV_FC512 static void xnv_fconv_rows_avx512(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch) {
+XNV_FC512 static int xnv_fconv_batch_avx512(const xnv_fconv_t *p, int64_t s0, int64_t s1, float *tmp) {
+    switch ((p->o + XNV_FC_BLK - 1) / XNV_FC_BLK) {
+    case 1: return xnv_fc_batch(p, s0, s1, tmp, xnv_fc_tile_avx512_1, XNV_FC512_NP1);
+    case 2: return xnv_fc_batch(p, s0, s1, tmp, xnv_fc_tile_avx512_2, XNV_FC512_NP2);
+    case 3: return xnv_fc_batch(p, s0, s1, tmp, xnv_fc_tile_avx512_3, XNV_FC512_NP3);
+    default: return xnv_fc_batch(p, s0, s1, tmp, xnv_fc_tile_avx512_4, XNV_FC512_NP4);
+    }
+}
+
+XNV_FC512 static int xnv_fconv_rows_avx512(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch) {
     switch ((p->o + XNV_FC_BLK - 1) / XNV_FC_BLK) {
     case 1:
         if (p->kw == 3 && p->c == 3 && p->sw == 2) /* faces stem 0.25 -> 0.19 ms (float input, 1 thread) */
-            xnv_fc_rows(p, r0, r1, scratch, xnv_fc_stem_avx512_332, XNV_FC512_NP1, xnv_fc_one_avx512_1,
-                        xnv_fc_pool_avx512);
-        else if (p->kw == 3 && p->c == 1 && p->sw == 2)
-            xnv_fc_rows(p, r0, r1, scratch, xnv_fc_stem_avx512_312, XNV_FC512_NP1, xnv_fc_one_avx512_1,
-                        xnv_fc_pool_avx512);
-        else
-            xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx512_1, XNV_FC512_NP1, xnv_fc_one_avx512_1,
-                        xnv_fc_pool_avx512);
-        break;
+            return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_stem_avx512_332, XNV_FC512_NP1, xnv_fc_one_avx512_1,
+                               xnv_fc_pool_avx512);
+        if (p->kw == 3 && p->c == 1 && p->sw == 2)
+            return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_stem_avx512_312, XNV_FC512_NP1, xnv_fc_one_avx512_1,
+                               xnv_fc_pool_avx512);
+        return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx512_1, XNV_FC512_NP1, xnv_fc_one_avx512_1,
+                           xnv_fc_pool_avx512);
     case 2:
-        xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx512_2, XNV_FC512_NP2, xnv_fc_one_avx512_2,
-                    xnv_fc_pool_avx512);
-        break;
+        return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx512_2, XNV_FC512_NP2, xnv_fc_one_avx512_2,
+                           xnv_fc_pool_avx512);
     case 3:
-        xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx512_3, XNV_FC512_NP3, xnv_fc_one_avx512_3,
-                    xnv_fc_pool_avx512);
-        break;
+        return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx512_3, XNV_FC512_NP3, xnv_fc_one_avx512_3,
+                           xnv_fc_pool_avx512);
     default:
-        xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx512_4, XNV_FC512_NP4, xnv_fc_one_avx512_4,
-                    xnv_fc_pool_avx512);
-        break;
+        return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx512_4, XNV_FC512_NP4, xnv_fc_one_avx512_4,
+                           xnv_fc_pool_avx512);
     }
 }
 
@@ -572,8 +650,8 @@ XNV_FC512 static void xnv_fconv_rows_avx512(const xnv_fconv_t *p, int64_t r0, in
  * loads and stores, else the lanes past o are masked (vmaskmov: no read or write past the arrays). */
 XNV_FC256 XNV_FC_INLINE void xnv_fc_block_avx2(const xnv_fconv_t *p, const float *x, const float *w,
                                                 float *out, int ndy, int nj, int np, int full, int nl,
-                                                const float *bias) {
-    const int64_t ps = (int64_t)p->sw * p->c, rs = (int64_t)p->w_in * p->c, ws = (int64_t)p->kw * p->c * p->o;
+                                                const float *bias, const float *slope) {
+    const int64_t ps = p->ps, rs = (int64_t)p->w_in * p->c, ws = (int64_t)p->kw * p->c * p->o;
     const int o = p->o;
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nl), lane);
@@ -598,10 +676,19 @@ XNV_FC256 XNV_FC_INLINE void xnv_fc_block_avx2(const xnv_fconv_t *p, const float
             }
         }
     }
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+    if (slope) {
+        s0 = full ? _mm256_loadu_ps(slope) : _mm256_maskload_ps(slope, m0);
+        s1 = full ? _mm256_loadu_ps(slope + 8) : _mm256_maskload_ps(slope + 8, m1);
+    }
     for (int k = 0; k < np; k++) {
         if (p->relu) {
             a0[k] = _mm256_max_ps(_mm256_setzero_ps(), a0[k]); /* NaN stays */
             a1[k] = _mm256_max_ps(_mm256_setzero_ps(), a1[k]);
+        }
+        if (slope) { /* v * a where v < 0 (as kernels.prelu) */
+            a0[k] = _mm256_blendv_ps(a0[k], _mm256_mul_ps(a0[k], s0), _mm256_cmp_ps(a0[k], _mm256_setzero_ps(), _CMP_LT_OQ));
+            a1[k] = _mm256_blendv_ps(a1[k], _mm256_mul_ps(a1[k], s1), _mm256_cmp_ps(a1[k], _mm256_setzero_ps(), _CMP_LT_OQ));
         }
         float *op = out + (int64_t)k * o;
         if (full) {
@@ -617,11 +704,11 @@ XNV_FC256 XNV_FC_INLINE void xnv_fc_block_avx2(const xnv_fconv_t *p, const float
 XNV_FC256 XNV_FC_INLINE void xnv_fc_tile_avx2_n(const xnv_fconv_t *p, const float *x, const float *w,
                                                  float *out, int ndy, int nj, int np) {
     for (int cb = 0; cb < p->o; cb += XNV_FC_BLK) {
-        const float *bias = p->bias ? p->bias + cb : 0;
+        const float *bias = p->bias ? p->bias + cb : 0, *slope = p->slope ? p->slope + cb : 0;
         if (p->o - cb >= XNV_FC_BLK)
-            xnv_fc_block_avx2(p, x, w + cb, out + cb, ndy, nj, np, 1, XNV_FC_BLK, bias);
+            xnv_fc_block_avx2(p, x, w + cb, out + cb, ndy, nj, np, 1, XNV_FC_BLK, bias, slope);
         else
-            xnv_fc_block_avx2(p, x, w + cb, out + cb, ndy, nj, np, 0, p->o - cb, bias);
+            xnv_fc_block_avx2(p, x, w + cb, out + cb, ndy, nj, np, 0, p->o - cb, bias, slope);
     }
 }
 
@@ -660,8 +747,12 @@ XNV_FC256 static void xnv_fc_pool_avx2(const float *a, const float *b, int wp, i
     }
 }
 
-XNV_FC256 static void xnv_fconv_rows_avx2(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch) {
-    xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx2, XNV_FC256_TILE, xnv_fc_one_avx2, xnv_fc_pool_avx2);
+XNV_FC256 static int xnv_fconv_batch_avx2(const xnv_fconv_t *p, int64_t s0, int64_t s1, float *tmp) {
+    return xnv_fc_batch(p, s0, s1, tmp, xnv_fc_tile_avx2, XNV_FC256_TILE);
+}
+
+XNV_FC256 static int xnv_fconv_rows_avx2(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch) {
+    return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx2, XNV_FC256_TILE, xnv_fc_one_avx2, xnv_fc_pool_avx2);
 }
 #endif /* x86 */
 
@@ -691,6 +782,47 @@ static xnv_fconv_rows_t xnv_fconv_rows(int path) {
 #endif
     (void)path;
     return xnv_fconv_rows_portable;
+}
+
+/* Pixels of one tile on the path's kernel for o output channels (as xnv_fconv_rows picks its tiles). */
+static int xnv_fc_tile_pixels(int path, int o) {
+#if defined(__x86_64__) || defined(__i386__)
+    static const int avx512[4] = {XNV_FC512_NP1, XNV_FC512_NP2, XNV_FC512_NP3, XNV_FC512_NP4};
+    const int nb = (o + XNV_FC_BLK - 1) / XNV_FC_BLK;
+    switch (xnv_fconv_path(path)) {
+    case XNV_PATH_AVX512: return avx512[nb < 4 ? nb - 1 : 3];
+    case XNV_PATH_AVX2: return XNV_FC256_TILE;
+    default: break;
+    }
+#endif
+    (void)path;
+    (void)o;
+    return XNV_FC_PORT_TILE;
+}
+
+/* Whether a call runs batched tiles (xnv_fconv_batch) rather than rows: float input, no pool, at least a
+ * tile of images, and rows whose 1-pixel edges (or whole rows, when the interior is shorter than a tile)
+ * are more than an eighth of the pixels. Rows of wide images keep their tiles (and their input in cache). */
+static int xnv_fconv_batched(const xnv_fconv_t *p, int path) {
+    const int np = xnv_fc_tile_pixels(path, p->o);
+    if (p->x8 || p->pool || p->n < np) return 0;
+    const int lo = (p->pw + p->sw - 1) / p->sw;
+    int hi = p->w_in + p->pw >= p->kw ? (p->w_in + p->pw - p->kw) / p->sw + 1 : 0;
+    if (hi > p->wo) hi = p->wo;
+    const int interior = hi > lo ? hi - lo : 0, single = interior >= np ? p->wo - interior : p->wo;
+    return 8 * single > p->wo;
+}
+
+static xnv_fconv_rows_t xnv_fconv_batch(int path) {
+#if defined(__x86_64__) || defined(__i386__)
+    switch (xnv_fconv_path(path)) {
+    case XNV_PATH_AVX512: return xnv_fconv_batch_avx512;
+    case XNV_PATH_AVX2: return xnv_fconv_batch_avx2;
+    default: break;
+    }
+#endif
+    (void)path;
+    return xnv_fconv_batch_portable;
 }
 
 #endif /* XNV_FCONV_H */

@@ -270,8 +270,18 @@ def binary_conv2d_fused(x: np.ndarray, w: np.ndarray | BinaryConvWeights, c_in: 
 
 
 def bwn_conv2d(x: np.ndarray, w: np.ndarray, c_in: int, scale: np.ndarray, bias: np.ndarray,
-               stride: int = 1, padding: Literal["valid", "same"] = "valid") -> np.ndarray:
+               stride: int = 1, padding: Literal["valid", "same"] = "valid", slope: np.ndarray | None = None,
+               output: Literal["float", "both"] = "float",
+               out: np.ndarray | None = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Binary-weight convolution of real NHWC ``x``: ``y = scale[o] * conv(x, ±1 weights) + bias[o]``.
+
+    The step to a following binary layer can go into the same call (fused at load time, as the binary
+    conv's): ``slope`` [O] applies PReLU to y, rounded as :func:`prelu` rounds it, and ``output="both"``
+    returns ``(y, pack_bits(y))`` (a ValueError if y holds NaN, as :func:`pack_bits` raises). The direct
+    kernel does both in its epilogue, packing each row while it is in cache; the GEMM runs :func:`prelu`
+    and :func:`pack_bits` on its result. ``out`` (float32 [N, Ho, Wo, O], C-contiguous, not overlapping
+    the inputs) receives the float result, else a new array does (a layer's planned buffer, see
+    ``runtime._layers.BwnConv2d``).
 
     The weights are unpacked to ±scale once per (w, scale, bias) and cached with a bias row. Where every
     output channel fits one register tile of the direct float kernel (see :func:`_bwn_direct`), that kernel
@@ -288,23 +298,32 @@ def bwn_conv2d(x: np.ndarray, w: np.ndarray, c_in: int, scale: np.ndarray, bias:
         raise ValueError(f"w must hold ceil(c_in/64) = {_words(c_in)} words per tap, got {w.shape[3]}")
     if padding not in ("valid", "same"):
         raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
+    if output not in ("float", "both"):
+        raise ValueError(f"output must be 'float' or 'both', got {output!r}")
     same = padding == "same"
     s, ph, pw, ho, wo = _conv_geometry(x.shape[1], x.shape[2], w.shape[1], w.shape[2], stride, same)
     scale, bias = _affine("scale", scale, w.shape[0]), _affine("bias", bias, w.shape[0])
     o, kh, kw, _ = w.shape
+    if slope is not None:
+        slope = _affine("slope", slope, o)
     weights = _bwn_weights(w, c_in, scale, bias)
+    out = _float_out(out, (x.shape[0], ho, wo, o), x, w, scale, bias, slope)
     if _bwn_direct(kh * kw * c_in, o):
-        out = np.empty((x.shape[0], ho, wo, o), np.float32)
+        bits = np.empty((x.shape[0], ho, wo, _words(o)), np.uint64) if output == "both" else None
         # rows in im2col order (dy, dx, c): the first kh*kw*c_in rows are the [kh, kw, C, O] weights
-        return _direct_conv(x, weights[:-1].reshape(kh, kw, c_in, o), weights[-1], (s, s), (ph, pw), False,
-                            out)
+        _direct_conv(x, weights[:-1].reshape(kh, kw, c_in, o), weights[-1], (s, s), (ph, pw), False, out,
+                     slope=slope, bits=bits)
+        return out if bits is None else (out, bits)
     if kh == kw == 1 and s == 1:
-        y = x.reshape(-1, c_in) @ weights[:-1]
-        y += weights[-1]
+        np.matmul(x.reshape(-1, c_in), weights[:-1], out=out.reshape(-1, o))
+        out += weights[-1]
     else:
         cols = x.shape[0] * ho * wo * (kh * kw * c_in + 1)
-        y = _im2col.im2col(x, kh, kw, s, ph, pw, ho, wo, _threads_for(cols, _PARALLEL_VALUES), True) @ weights
-    return y.reshape(x.shape[0], ho, wo, o)
+        np.matmul(_im2col.im2col(x, kh, kw, s, ph, pw, ho, wo, _threads_for(cols, _PARALLEL_VALUES), True),
+                  weights, out=out.reshape(-1, o))
+    if slope is not None:
+        prelu(out, slope, out=out)
+    return out if output == "float" else (out, pack_bits(out))
 
 
 # The direct float kernel's AVX-512 tile holds 4 blocks of 16 output channels x 6 pixels: with O <= 64 it
@@ -423,31 +442,40 @@ def conv2d_small(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None,
         if ho < 2 or wo < 2:
             raise ValueError(f"pool 2x2 is larger than the convolution's output {ho}x{wo}")
         ho, wo = ho // 2 * 2, wo // 2 * 2  # the conv rows and columns computed
-    shape = (n, ho // 2, wo // 2, o) if pool is not None else (n, ho, wo, o)
-    if out is None:
-        out = np.empty(shape, np.float32)
-    else:
-        out = _array("out", out, (np.float32,), 4)
-        if out.shape != shape:
-            raise ValueError(f"out must have shape {shape}, got {out.shape}")
-        if not out.flags.writeable:
-            raise ValueError("out must be writeable")
-        if any(a is not None and np.may_share_memory(out, a) for a in (x, w, bias)):
-            raise ValueError("out must not overlap x, w or bias")
+    out = _float_out(out, (n, ho // 2, wo // 2, o) if pool is not None else (n, ho, wo, o), x, w, bias)
     return _direct_conv(x, w, bias, (sh, sw), (ph, pw), bool(relu), out, lut, chan, pool)
+
+
+def _float_out(out: np.ndarray | None, shape: tuple[int, ...], *inputs: np.ndarray | None) -> np.ndarray:
+    """A conv's float32 result buffer: ``out`` checked (shape, writeable, not overlapping the inputs: the
+    kernel reads them while it writes), else a new array."""
+    if out is None:
+        return np.empty(shape, np.float32)
+    out = _array("out", out, (np.float32,), len(shape))
+    if out.shape != shape:
+        raise ValueError(f"out must have shape {shape}, got {out.shape}")
+    if not out.flags.writeable:
+        raise ValueError("out must be writeable")
+    if any(a is not None and np.may_share_memory(out, a) for a in inputs):
+        raise ValueError("out must not overlap the inputs")
+    return out
 
 
 def _direct_conv(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, stride: tuple[int, int],
                  pad: tuple[int, int], relu: bool, out: np.ndarray, lut: np.ndarray | None = None,
-                 chan: np.ndarray | None = None, pool: int | None = None) -> np.ndarray:
-    """The direct float kernel on checked arguments (``out`` the conv's, or the pooled conv's, shape)."""
+                 chan: np.ndarray | None = None, pool: int | None = None, slope: np.ndarray | None = None,
+                 bits: np.ndarray | None = None) -> np.ndarray:
+    """The direct float kernel on checked arguments (``out`` the conv's, or the pooled conv's, shape).
+
+    ``slope``: a PReLU after the sum; ``bits`` (uint64 [N, Ho, Wo, ceil(O/64)], no pool) receives the packed
+    signs of ``out`` (a ValueError if it holds NaN, as :func:`pack_bits`)."""
     kh, kw, c, o = w.shape
     ho, wo = out.shape[1:3] if pool is None else (2 * out.shape[1], 2 * out.shape[2])
     macs = x.shape[0] * ho * wo * kh * kw * c * ((o + 15) // 16 * 16)
     simd = _fconv.path(_path) != _PATHS["portable"]
     threads = _threads_for(macs, _PARALLEL_FLOAT_MACS if simd else _PARALLEL_FLOAT_MACS_PORTABLE)
     return _fconv.conv(x, w, bias, stride[0], stride[1], pad[0], pad[1], relu, out, _path, threads, lut, chan,
-                       0 if pool is None else 2)
+                       0 if pool is None else 2, slope, bits)
 
 
 # ------------------------------------------------------------------------------------------- pooling

@@ -505,3 +505,21 @@ def test_conv2d_layer_with_a_fused_pool() -> None:
         Conv2d(rng.standard_normal((16, 3, 3, 8)).astype(np.float32), None, (1, 1), (1, 1), 1, pool=2)
     with pytest.raises(ValueError, match="fused max pool"):
         Conv2d(weight, None, (1, 1), (1, 1), 1, pool=3)
+
+
+@pytest.mark.parametrize(("n", "h", "w", "c", "o", "stride"), [
+    (1, 9, 30, 3, 16, 2), (2, 7, 11, 5, 5, 1), (1, 6, 40, 8, 40, 1), (1, 5, 19, 16, 64, 2),
+    (1, 4, 9, 4, 70, 1), (13, 5, 5, 6, 40, 1)])  # the last: tiles across the batch
+def test_the_epilogue_applies_prelu_and_packs_signs_bit_exactly(
+        simd: str, threads: int, n: int, h: int, w: int, c: int, o: int, stride: int) -> None:
+    """The direct kernel's PReLU and sign bits (a BWN conv's fused step, on whichever path runs it) are
+    kernels.prelu and pack_bits of its plain result, bit for bit, with ReLU before them too."""
+    rng = np.random.default_rng(n * o + w)
+    x, wt, b = case(rng, n, h, w, c, (3, 3), o, True)
+    slope = rng.uniform(-0.5, 0.5, o).astype(np.float32)
+    for relu in (False, True):
+        want = K.prelu(K.conv2d_small(x, wt, b, stride, 1, relu), slope)
+        out, bits = np.empty_like(want), np.empty((*want.shape[:3], (o + 63) // 64), np.uint64)
+        K._direct_conv(x, wt, b, (stride, stride), (1, 1), relu, out, slope=slope, bits=bits)
+        assert_bits_equal(out, want)
+        np.testing.assert_array_equal(bits, K.pack_bits(want))

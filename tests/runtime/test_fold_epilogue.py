@@ -14,7 +14,7 @@ from xnorvision.runtime._reference import write_reference
 
 from . import graphs
 
-FACES_PROPOSAL = Path(__file__).parents[2] / "plugins/xnorvision-faces/xnorvision_faces/models/proposal.xnv"
+FACES = Path(__file__).parents[2] / "plugins/xnorvision-faces/xnorvision_faces/models"
 
 
 def _load(path: Path, fused: bool, threads: int, monkeypatch: pytest.MonkeyPatch) -> Model:
@@ -90,15 +90,84 @@ def test_a_batch_norm_after_a_fused_add_stays_a_step(tmp_path: Path) -> None:
                                rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("network", ["resnet18", "faces-proposal"])
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("network", ["resnet18", "faces-proposal", "faces-classifier"])
 def test_the_profiled_networks_fuse_bit_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                network: str) -> None:
+                                                network: str, threads: int) -> None:
+    """ResNet-18's float stem keeps a sign step of its own; the faces nets' BWN stem layers take their
+    PReLU and sign (the classifier on a batch of 24 crops, as the faces pipeline runs it)."""
+    monkeypatch.setattr(kernels, "_PARALLEL_FLOAT_MACS", 1)  # 2 threads go parallel on these sizes too
     if network == "resnet18":
-        path, size = write_reference("resnet18", tmp_path / "r.xnv"), (224, 224)
+        path, shape, signs = write_reference("resnet18", tmp_path / "r.xnv"), (1, 224, 224, 3), 1
+    elif network == "faces-proposal":
+        path, shape, signs = FACES / "proposal.xnv", (1, 320, 416, 3), 0
     else:
-        path, size = FACES_PROPOSAL, (320, 416)
-    fused, plain = _load(path, True, 1, monkeypatch), _load(path, False, 1, monkeypatch)
+        path, shape, signs = FACES / "classifier.xnv", (24, 32, 32, 3), 0
+    fused, plain = _load(path, True, threads, monkeypatch), _load(path, False, threads, monkeypatch)
     ops = [op for _, op, _ in fused.steps]
-    assert "add" not in ops and ops.count("sign") == 1  # only the sign of the stem is a pack of its own
-    images = np.random.default_rng(1).integers(0, 256, (1, *size, 3), np.uint8)
-    _assert_same(fused, plain, images)
+    assert "add" not in ops and ops.count("sign") == signs
+    if signs == 0:
+        bwn = next(attrs for _, op, attrs in fused.steps if op == "bwn_conv2d")
+        assert bwn.get("fused_prelu") and "bits_output" in bwn and "prelu" not in ops
+    rng = np.random.default_rng(1)
+    for images in (rng.integers(0, 256, shape, np.uint8), np.zeros(shape, np.uint8)):
+        _assert_same(fused, plain, images)
+
+
+def _bwn_block(extra_reader: bool, prelu: bool, bn: bool = False) -> graphs.Model:
+    """A float stem, a BWN conv (a batch norm after it: folded), PReLU or not, the sign into a binary conv;
+    ``extra_reader``: the conv's (or PReLU's) float is also read (a Bi-Real shortcut, as in the faces
+    nets)."""
+    b = graphs.Builder(8)
+    conv = {"kernel": [3, 3], "stride": 1, "padding": "same", "in_channels": 3, "out_channels": 16}
+    x = b.add("stem", "conv2d", ["input"], conv, weight=b.f32(16, 3, 3, 3))
+    conv = {**conv, "stride": 2, "in_channels": 16, "out_channels": 24}
+    x = b.add("bwn", "bwn_conv2d", [x], conv, weight=graphs.random_packed(b.rng, (24, 3, 3), 16),
+              scale=b.f32(24, lo=0.1), bias=b.f32(24))
+    if bn:
+        x = b.bn("bn", x, 24)
+    if prelu:
+        x = b.add("act", "prelu", [x], weight=b.f32(24, lo=-0.5))
+    y = b.binary("b", b.add("s", "sign", [x]), 24, 24, pad_value=1)
+    return b.graph(b.add("sum", "add", [y, x]) if extra_reader else y), b.tensors, graphs.SPEC
+
+
+@pytest.mark.parametrize(("extra_reader", "prelu", "bn"), [
+    (True, True, True), (False, True, False), (True, False, False), (False, False, True)])
+def test_a_bwn_conv_takes_its_prelu_and_sign_bit_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         extra_reader: bool, prelu: bool, bn: bool) -> None:
+    path = save_model(tmp_path / "m.xnv", *_bwn_block(extra_reader, prelu, bn), [], {})
+    fused, plain = _load(path, True, 1, monkeypatch), _load(path, False, 1, monkeypatch)
+    steps = {name: (op, attrs) for name, op, attrs in fused.steps}
+    assert steps["bwn"][0] == "bwn_conv2d" and steps["bwn"][1].get("bits_output") == "s"
+    assert bool(steps["bwn"][1].get("fused_prelu")) == prelu
+    assert not {"s", "act", "bn"} & set(steps)
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((3, 13, 11, 3)).astype(np.float32)
+    for inp in (rng.integers(0, 256, (3, 13, 11, 3), np.uint8), x, np.zeros_like(x)):
+        _assert_same(fused, plain, inp)
+    x[1, 4, 4, 0] = np.nan  # a sign of NaN is an error, the same one
+    with pytest.raises(ValueError, match="contains NaN") as want:
+        plain.run(x)
+    with pytest.raises(ValueError, match="contains NaN") as got:
+        fused.run(x)
+    assert str(got.value) == str(want.value)
+
+
+def test_a_batch_norm_after_a_bwn_prelu_stays_a_step(tmp_path: Path) -> None:
+    """``bn(prelu(bwn))``: once the PReLU is in the conv, the batch norm must not fold into its scale."""
+    b = graphs.Builder(9)
+    x = b.add("bwn", "bwn_conv2d", ["input"], {"kernel": [3, 3], "stride": 1, "padding": "same",
+                                                "in_channels": 3, "out_channels": 8},
+              weight=graphs.random_packed(b.rng, (8, 3, 3), 3), scale=b.f32(8, lo=0.1), bias=b.f32(8))
+    x = b.bn("bn", b.add("act", "prelu", [x], weight=b.f32(8, lo=-0.5)), 8)
+    path = save_model(tmp_path / "m.xnv", b.graph(x), b.tensors, graphs.SPEC, [], {})
+    model = Model.load(path)
+    assert [op for _, op, _ in model.steps] == ["bwn_conv2d", "batch_norm"]
+    x_in = np.random.default_rng(0).standard_normal((1, 13, 11, 3)).astype(np.float32)
+    t = b.tensors
+    y = kernels.prelu(kernels.bwn_conv2d(x_in, t["bwn.weight"], 3, t["bwn.scale"], t["bwn.bias"], 1, "same"),
+                      t["act.weight"])
+    a = t["bn.weight"] / np.sqrt(t["bn.running_var"] + 1e-5)
+    np.testing.assert_allclose(model.run(x_in)["bn"], y * a + (t["bn.bias"] - t["bn.running_mean"] * a),
+                               rtol=1e-4, atol=1e-4)

@@ -141,3 +141,17 @@ def test_prelu_is_exactly_the_masked_formula(slopes: str, inputs: int) -> None:
     assert got.dtype == np.float32
     v = x + r if inputs == 2 else x
     np.testing.assert_array_equal(got, np.where(v >= 0, v, v * a))
+
+
+def test_bwn_conv_writes_a_planned_buffer() -> None:
+    """One output buffer per input shape, reused on every call (a new one per batch cost the faces
+    classifier's next layer its page faults); the result is the kernel's."""
+    rng = np.random.default_rng(4)
+    weight = random_packed(rng, (8, 3, 3), 6)
+    scale, bias = rng.uniform(0.1, 1, 8).astype(np.float32), rng.standard_normal(8).astype(np.float32)
+    layer = layers.BwnConv2d(weight, scale, bias, 6, {"stride": 2, "padding": "same"})
+    x = rng.standard_normal((2, 9, 7, 6)).astype(np.float32)
+    first = layer([x])
+    np.testing.assert_array_equal(first, layers.kernels.bwn_conv2d(x, weight, 6, scale, bias, 2, "same"))
+    assert layer([x]) is first and first.shape == (2, 5, 4, 8)
+    assert layer([x[:1]]) is not first

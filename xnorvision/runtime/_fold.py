@@ -8,7 +8,9 @@ accumulators (the Larq Compute Engine "output transform"), so chains of binary l
 Where the real value is needed too (Bi-Real blocks: ``sign(prelu(bn(conv) + shortcut))`` whose float result
 is the next block's shortcut), the residual ``add``, the ``prelu`` and the ``sign`` go into the conv's float
 epilogue instead: one pass over its accumulators writes the float tensor and, as the sign node's tensor,
-its packed bits (``bits_output``). A conv whose ``add`` reads a shortcut computed after it moves down to the
+its packed bits (``bits_output``). A binary-weight conv (``bwn_conv2d``, real input) takes the ``prelu``
+and ``sign`` after it the same way (``fused_prelu``, ``bits_output``; it has no integer threshold and no
+residual add). A conv whose ``add`` reads a shortcut computed after it moves down to the
 add's place (nothing else reads the conv, so the order stays valid).
 A rewrite applies only when the intermediate tensor has no other reader and is not a graph output, and
 nothing fuses into a conv after its pool (a batch norm or ReLU after the pool is not one before it).
@@ -106,18 +108,24 @@ def _pair(v: int | list[int] | tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _takes_epilogue(node: Node) -> bool:
-    """A binary conv with float output whose value may still change (its bits are not taken yet)."""
-    return (node.op == "binary_conv2d" and node.attrs.get("output", "float") == "float"
+    """A binary or binary-weight conv with float output whose value may still change (bits not taken yet)."""
+    return (node.op in ("binary_conv2d", "bwn_conv2d") and node.attrs.get("output", "float") == "float"
             and "bits_output" not in node.attrs)
 
 
-def _epilogue_free(node: Node) -> bool:
-    """A float-output binary conv computing ``scale * acc + bias`` alone: a threshold can make it bits."""
+def _affine_alone(node: Node) -> bool:
+    """Such a conv computing ``scale * conv + bias`` alone: a batch norm after it still folds into it."""
     return _takes_epilogue(node) and not node.attrs.get("fused_add") and not node.attrs.get("fused_prelu")
 
 
+def _epilogue_free(node: Node) -> bool:
+    """A binary conv computing ``scale * acc + bias`` alone: a threshold can make it bits, an add join it."""
+    return node.op == "binary_conv2d" and _affine_alone(node)
+
+
 def _fuses_prelu(prev: Step) -> bool:
-    """A PReLU after a binary conv's float epilogue (plain or with a residual add) joins it."""
+    """A PReLU after the float epilogue of a binary conv (plain or with a residual add) or a BWN conv joins
+    it."""
     return _takes_epilogue(prev.node) and not prev.node.attrs.get("fused_prelu")
 
 
@@ -125,7 +133,8 @@ def _bits_beside(prev: Step | None, readers: Counter[str], outputs: list[str]) -
     """Whether a sign of ``prev`` comes out of its float epilogue, beside the float result it still writes.
 
     So it does when that float has other readers, or when the epilogue adds or applies PReLU (an integer
-    threshold cannot see those); a lone ``scale * acc + bias`` becomes bits by threshold instead.
+    threshold cannot see those); a binary conv's lone ``scale * acc + bias`` becomes bits by threshold
+    instead (a binary-weight conv has no threshold: its sign always comes out beside its float).
     """
     if prev is None or not _takes_epilogue(prev.node):
         return False
@@ -158,7 +167,7 @@ def _fold_bn(prev: Step, bn: dict[str, np.ndarray], eps: float) -> bool:
     float_out = prev.node.attrs.get("output", "float") == "float"
     if op not in ("conv2d", "linear") and not (op in _SCALED and float_out):
         return False
-    if op == "binary_conv2d" and not _epilogue_free(prev.node):
+    if op in ("binary_conv2d", "bwn_conv2d") and not _affine_alone(prev.node):
         return False
     a, b = bn_affine(bn, eps)
     if op in _SCALED:

@@ -237,16 +237,35 @@ class BinaryConv2d(Layer):
 
 
 class BwnConv2d(Layer):
-    """Binary-weight convolution of a real input."""
+    """Binary-weight convolution of a real input.
+
+    Fused at load time (``_fold``), as the binary conv's epilogue: ``slope`` is a PReLU after it, and
+    ``bits_output`` makes the call return ``(float result, its packed signs)`` for the binary layer next.
+    The float result goes into a buffer planned per input shape: with a new one per call, the freed
+    results of two layers let glibc hand the heap top back to the kernel, and the next layer's own result
+    paid the page faults (the faces classifier's first binary conv 0.075 -> 0.129 ms per batch).
+    """
 
     def __init__(self, weight: np.ndarray, scale: np.ndarray, bias: np.ndarray, c_in: int,
-                 attrs: dict[str, Any]) -> None:
+                 attrs: dict[str, Any], slope: np.ndarray | None = None) -> None:
         self.weight, self.scale, self.bias, self.c_in = weight, scale, bias, c_in
         self.stride, self.padding = attrs.get("stride", 1), attrs.get("padding", "valid")
+        self.output = "both" if "bits_output" in attrs else "float"
+        self.slope = None if slope is None else np.ascontiguousarray(slope, np.float32)
+        self.buffers = _Buffers()
 
-    def __call__(self, xs: list[np.ndarray]) -> np.ndarray:
-        return kernels.bwn_conv2d(xs[0], self.weight, self.c_in, self.scale, self.bias, self.stride,
-                                  self.padding)
+    def _plan(self, n: int, h: int, w: int) -> dict[str, np.ndarray]:
+        _, kh, kw, _ = self.weight.shape
+        s = self.stride
+        ph, pw = ((kh - 1) // 2, (kw - 1) // 2) if self.padding == "same" else (0, 0)
+        ho, wo = (h + 2 * ph - kh) // s + 1, (w + 2 * pw - kw) // s + 1
+        return {"out": np.empty((n, ho, wo, self.weight.shape[0]), np.float32)}
+
+    def __call__(self, xs: list[np.ndarray]) -> Any:
+        x = xs[0]
+        out = self.buffers.get(x.shape, lambda: self._plan(*x.shape[:3]))["out"]
+        return kernels.bwn_conv2d(x, self.weight, self.c_in, self.scale, self.bias, self.stride,
+                                  self.padding, self.slope, self.output, out)
 
 
 class Sign(Layer):

@@ -123,7 +123,7 @@ def _bwn_conv2d_schema(ctx: Ctx) -> Result:
 
 
 def _bwn_conv2d_layer(node: Node, p: Params, t_in: TensorType) -> Layer:
-    return BwnConv2d(p["weight"], p["scale"], p["bias"], t_in.channels or 0, node.attrs)
+    return BwnConv2d(p["weight"], p["scale"], p["bias"], t_in.channels or 0, node.attrs, p.get("slope"))
 
 
 def _bwn_conv2d_openvino(node: Node, xs: list[Any], p: Params, t_in: TensorType) -> Any:
