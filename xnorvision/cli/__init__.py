@@ -78,9 +78,11 @@ def main(argv: list[str] | None = None) -> NoReturn:
     if (empty := _empty_argument(args)) is not None:
         _fail(f"error: {empty} is empty (give a value, e.g. a path)", debug)
     try:
+        from xnorvision.cli._memory import keep_freed_memory
         from xnorvision.pipeline._stop_signals import remember_early_interrupts
 
         remember_early_interrupts()
+        keep_freed_memory()
         code = _dispatch(args, debug)
     except KeyboardInterrupt:  # Ctrl-C before a command installed its own handling (imports, parsing)
         print("interrupted", file=sys.stderr)

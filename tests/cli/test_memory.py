@@ -1,0 +1,60 @@
+"""The app keeps freed memory for the next frame: a run's layer outputs stop costing new pages."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import xnorvision.cli
+from xnorvision.cli import _memory
+from xnorvision.runtime._reference import write_reference
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+
+# Run a binary network on 20 frames, as a pipeline does; print the minor page faults of those runs.
+_FRAMES = """
+import resource, sys
+import numpy as np
+if sys.argv[1] == "keep":
+    from xnorvision.cli._memory import keep_freed_memory
+    assert keep_freed_memory()
+from xnorvision.runtime import Model
+model = Model.load(sys.argv[2], threads=1)
+frame = np.zeros((224, 224, 3), np.uint8)
+model.run(frame)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(20):
+    model.run(frame)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+def _faults(mode: str, model: Path) -> int:
+    env = {k: v for k, v in os.environ.items() if k not in _memory._USER_SETTINGS}
+    out = subprocess.run([sys.executable, "-c", _FRAMES, mode, str(model)], capture_output=True, text=True,
+                         env=env, check=True, timeout=120)
+    return int(out.stdout)
+
+
+def test_a_models_runs_reuse_freed_memory(tmp_path: Path) -> None:
+    model = write_reference("resnet18", tmp_path / "r.xnv")
+    default, kept = _faults("default", model), _faults("keep", model)
+    assert default >= 20  # glibc's defaults: fresh pages for layer outputs in every run
+    assert kept < default / 10
+
+
+def test_a_users_own_malloc_setting_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "131072")
+    assert not _memory.keep_freed_memory()
+
+
+def test_the_command_keeps_freed_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    monkeypatch.setattr(_memory, "keep_freed_memory", lambda: calls.append(True) or True)
+    with pytest.raises(SystemExit):
+        xnorvision.cli.main(["--version"])
+    assert calls == [True]
