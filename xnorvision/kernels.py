@@ -28,7 +28,9 @@ import numpy as np
 from xnorvision import _area, _bconv, _bitpack, _eltwise, _fconv, _im2col, _pool
 
 __all__ = [
+    "BinaryConvPlan",
     "BinaryConvWeights",
+    "BwnConvPlan",
     "area_shrink",
     "avgpool2d",
     "binary_conv2d",
@@ -55,6 +57,7 @@ _BINARY_PADDINGS = ("valid", "same_zero", "same_one")
 _num_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 _PATHS = {"portable": 0, "avx2": 1, "avx512": 2, "neon": 3}
 _NO_AFFINE = np.zeros(0, np.float32)
+_Result = np.ndarray | tuple[np.ndarray, np.ndarray]  # a conv's float result, or it and its packed signs
 
 # How large a call must be to go parallel, in each kernel's own units of work. The "cautious" sizes below
 # (0.3-1 ms of work on one core) keep small calls on the calling thread: when the other cores are busy or
@@ -131,14 +134,18 @@ def _affine(name: str, a: object, o: int, finite: bool = True) -> np.ndarray:
 def _conv_geometry(h: int, w: int, kh: int, kw: int, stride: object,
                    same: bool) -> tuple[int, int, int, int, int]:
     """(stride, pad_h, pad_w, Ho, Wo) with PyTorch's ``padding=(k-1)//2`` for "same"."""
-    if isinstance(stride, bool) or stride not in (1, 2):
-        raise ValueError(f"stride must be 1 or 2, got {stride!r}")
-    s = int(stride)  # type: ignore[arg-type]
+    s = _stride(stride)
     ph, pw = ((kh - 1) // 2, (kw - 1) // 2) if same else (0, 0)
     ho, wo = (h + 2 * ph - kh) // s + 1, (w + 2 * pw - kw) // s + 1
     if h + 2 * ph < kh or w + 2 * pw < kw:
         raise ValueError(f"kernel {kh}x{kw} is larger than the (padded) input {h + 2 * ph}x{w + 2 * pw}")
     return s, ph, pw, ho, wo
+
+
+def _stride(stride: object) -> int:
+    if isinstance(stride, bool) or stride not in (1, 2):
+        raise ValueError(f"stride must be 1 or 2, got {stride!r}")
+    return int(stride)  # type: ignore[call-overload]
 
 
 def _binary_conv_args(x: object, w: object, c_in: object, stride: object, padding: object):
@@ -252,21 +259,100 @@ def binary_conv2d_fused(x: np.ndarray, w: np.ndarray | BinaryConvWeights, c_in: 
     ValueError if y holds NaN, as :func:`pack_bits` raises). The integer threshold of ``"bits"`` cannot
     see a residual or a slope: those take ``"float"`` or ``"both"``.
     """
-    if output not in ("float", "bits", "both"):
-        raise ValueError(f"output must be 'float', 'bits' or 'both', got {output!r}")
-    if output == "bits" and (residual is not None or slope is not None):
-        raise ValueError("a residual or slope needs output 'float' or 'both' (bits come from a threshold)")
+    _fused_output(output, residual is not None or slope is not None)
     x, w, c_in, (s, ph, pw, ho, wo), prepared = _binary_conv_args(x, w, c_in, stride, padding)
     o = w.shape[0]
     scale, bias = _affine("scale", scale, o, False), _affine("bias", bias, o, False)
-    shape = (x.shape[0], ho, wo, o)
-    if residual is not None and _array("residual", residual, (np.float32,), 4).shape != shape:
-        raise ValueError(f"residual must have the output's shape {shape}, got {residual.shape}")
+    _check_residual(residual, (x.shape[0], ho, wo, o))
     if slope is not None:
         slope = _affine("slope", slope, o)
     return _bconv.conv(x, w, c_in, s, ph, pw, padding == "same_zero", ho, wo, 2 if output == "bits" else 1,
                        scale, bias, _path, _conv_threads(x, w, ho, wo), prepared, residual, slope,
                        output == "both")
+
+
+def _fused_output(output: object, epilogue: bool) -> None:
+    if output not in ("float", "bits", "both"):
+        raise ValueError(f"output must be 'float', 'bits' or 'both', got {output!r}")
+    if output == "bits" and epilogue:
+        raise ValueError("a residual or slope needs output 'float' or 'both' (bits come from a threshold)")
+
+
+def _check_residual(residual: object, shape: tuple[int, ...]) -> None:
+    if residual is not None and _array("residual", residual, (np.float32,), 4).shape != shape:
+        raise ValueError(f"residual must have the output's shape {shape}, got {residual.shape}")  # type: ignore[attr-defined]
+
+
+_MAX_PLANNED_SIZES = 64  # input sizes a plan remembers (an image pyramid has a handful)
+
+
+class BinaryConvPlan:
+    """:func:`binary_conv2d_fused` with everything but the input checked once: a model layer's per-call path.
+
+    A layer's weights, affine terms, stride, padding and output never change after load, yet checking them
+    on every call cost 7-10 us a call (a tenth of a small layer's time). The plan checks them once and keeps
+    its own read-only copies; a call then checks only what can change (the input's dtype, rank, contiguity,
+    words per pixel, and its height and width once per size) before calling the compiled kernel. An input
+    or residual that fails that quick look goes through :func:`binary_conv2d_fused`, so it gets the same
+    error as an outside caller does.
+    """
+
+    def __init__(self, w: BinaryConvWeights, scale: np.ndarray, bias: np.ndarray, stride: int = 1,
+                 padding: BinaryPadding = "same_zero", output: Literal["float", "bits", "both"] = "float",
+                 slope: np.ndarray | None = None, residual: bool = False) -> None:
+        if not isinstance(w, BinaryConvWeights):
+            raise ValueError(f"w must be BinaryConvWeights, got {type(w).__name__}")
+        _fused_output(output, residual or slope is not None)
+        if padding not in _BINARY_PADDINGS:
+            raise ValueError(f"padding must be one of {_BINARY_PADDINGS}, got {padding!r}")
+        o, kh, kw, wc = w.shape
+        _stride(stride)
+        if kh * kw * w.c_in >= 2**30:
+            raise ValueError(f"kernel {kh}x{kw} x {w.c_in} channels is too large for int32 sums")
+        self.weights, self.stride, self.padding, self.output = w, stride, padding, output
+        self.scale = _frozen(_affine("scale", scale, o, False))
+        self.bias = _frozen(_affine("bias", bias, o, False))
+        self.slope = None if slope is None else _frozen(_affine("slope", slope, o))
+        self._o, self._wc, self._word_ops = o, wc, o * kh * kw * wc
+        self._mode = 2 if output == "bits" else 1
+        self._sizes: dict[tuple[int, ...], tuple[int, int, int, int, int]] = {}
+
+    def __call__(self, x: np.ndarray, residual: np.ndarray | None = None) -> _Result:
+        """The fused conv of packed ``x`` (plus ``residual`` when the plan was made with one)."""
+        if (type(x) is not np.ndarray or x.dtype.type is not np.uint64 or x.ndim != 4
+                or x.shape[3] != self._wc or not x.flags.c_contiguous or not x.size):
+            return self._checked(x, residual)
+        geom = self._sizes.get(x.shape[1:3]) or self._size(x)
+        s, ph, pw, ho, wo = geom
+        n = x.shape[0]
+        if residual is not None and (type(residual) is not np.ndarray or residual.dtype.type is not np.float32
+                                     or residual.shape != (n, ho, wo, self._o)
+                                     or not residual.flags.c_contiguous):
+            return self._checked(x, residual)
+        w = self.weights
+        return _bconv.conv(x, w.packed, w.c_in, s, ph, pw, self.padding == "same_zero", ho, wo, self._mode,
+                           self.scale, self.bias, _path, _threads_for(n * ho * wo * self._word_ops,
+                                                                      _PARALLEL_WORD_OPS),
+                           w._prepared, residual, self.slope, self.output == "both")
+
+    def _size(self, x: np.ndarray) -> tuple[int, int, int, int, int]:
+        """Check an input size fully once (as binary_conv2d_fused does) and remember its geometry."""
+        geom = _binary_conv_args(x, self.weights, self.weights.c_in, self.stride, self.padding)[3]
+        if len(self._sizes) >= _MAX_PLANNED_SIZES:
+            self._sizes.clear()
+        self._sizes[x.shape[1:3]] = geom
+        return geom
+
+    def _checked(self, x: object, residual: object) -> _Result:
+        return binary_conv2d_fused(x, self.weights, self.weights.c_in, self.scale, self.bias,  # type: ignore[arg-type]
+                                   self.stride, self.padding, self.output, residual, self.slope)  # type: ignore[arg-type]
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    """A read-only copy: a plan's checked arrays cannot be changed behind its back."""
+    a = a.copy()
+    a.flags.writeable = False
+    return a
 
 
 def bwn_conv2d(x: np.ndarray, w: np.ndarray, c_in: int, scale: np.ndarray, bias: np.ndarray,
@@ -303,11 +389,18 @@ def bwn_conv2d(x: np.ndarray, w: np.ndarray, c_in: int, scale: np.ndarray, bias:
     same = padding == "same"
     s, ph, pw, ho, wo = _conv_geometry(x.shape[1], x.shape[2], w.shape[1], w.shape[2], stride, same)
     scale, bias = _affine("scale", scale, w.shape[0]), _affine("bias", bias, w.shape[0])
-    o, kh, kw, _ = w.shape
     if slope is not None:
-        slope = _affine("slope", slope, o)
+        slope = _affine("slope", slope, w.shape[0])
     weights = _bwn_weights(w, c_in, scale, bias)
-    out = _float_out(out, (x.shape[0], ho, wo, o), x, w, scale, bias, slope)
+    out = _float_out(out, (x.shape[0], ho, wo, w.shape[0]), x, w, scale, bias, slope)
+    return _bwn_run(x, weights, w.shape[1:3], (s, ph, pw), slope, output, out)
+
+
+def _bwn_run(x: np.ndarray, weights: np.ndarray, kernel: tuple[int, int], geom: tuple[int, int, int],
+             slope: np.ndarray | None, output: str, out: np.ndarray) -> _Result:
+    """:func:`bwn_conv2d` on checked arguments: ``weights`` from :func:`_bwn_matrix`, ``geom`` (s, ph, pw)."""
+    (kh, kw), (s, ph, pw), c_in = kernel, geom, x.shape[3]
+    o, ho, wo = out.shape[3], out.shape[1], out.shape[2]
     if _bwn_direct(kh * kw * c_in, o):
         bits = np.empty((x.shape[0], ho, wo, _words(o)), np.uint64) if output == "both" else None
         # rows in im2col order (dy, dx, c): the first kh*kw*c_in rows are the [kh, kw, C, O] weights
@@ -349,12 +442,73 @@ def _bwn_weights(w: np.ndarray, c_in: int, scale: np.ndarray, bias: np.ndarray) 
     if (hit is not None and hit[3] == c_in and hit[0].shape == w.shape and np.array_equal(hit[0], w)
             and np.array_equal(hit[1], scale) and np.array_equal(hit[2], bias)):
         return hit[4]
-    signs = unpack_bits(w, c_in).reshape(w.shape[0], -1)
-    weights = np.ascontiguousarray(np.concatenate([(signs * scale[:, None]).T, bias[None, :]]))
+    weights = _bwn_matrix(w, c_in, scale, bias)
     if len(_bwn_cache) >= 64:
         _bwn_cache.pop(next(iter(_bwn_cache)))
     _bwn_cache[id(w)] = (w.copy(), scale.copy(), bias.copy(), c_in, weights)
     return weights
+
+
+def _bwn_matrix(w: np.ndarray, c_in: int, scale: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """[kh*kw*c_in + 1, O] float32: the ±scale weights in im2col row order (dy, dx, c), then the bias row."""
+    signs = unpack_bits(w, c_in).reshape(w.shape[0], -1)
+    return np.ascontiguousarray(np.concatenate([(signs * scale[:, None]).T, bias[None, :]]))
+
+
+class BwnConvPlan:
+    """:func:`bwn_conv2d` with everything but the input checked once: a model layer's per-call path.
+
+    Checking the fixed arguments and the weight cache's content on every call cost ~19 us a call; the plan
+    checks them and builds the ±scale weight matrix once. A call checks the input (dtype, rank, contiguity,
+    channels, and its height and width once per size) and ``out`` (shape, dtype, not overlapping ``x``),
+    then runs the kernel; anything else goes through :func:`bwn_conv2d` for its error.
+    """
+
+    def __init__(self, w: np.ndarray, c_in: int, scale: np.ndarray, bias: np.ndarray, stride: int = 1,
+                 padding: Literal["valid", "same"] = "valid", slope: np.ndarray | None = None,
+                 output: Literal["float", "both"] = "float") -> None:
+        w = _frozen(_array("w", w, (np.uint64,), 4))
+        self.c_in = _positive_int("c_in", c_in)
+        if w.shape[3] != _words(self.c_in):
+            raise ValueError(f"w must hold ceil(c_in/64) = {_words(self.c_in)} words per tap, "
+                             f"got {w.shape[3]}")
+        if padding not in ("valid", "same"):
+            raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
+        if output not in ("float", "both"):
+            raise ValueError(f"output must be 'float' or 'both', got {output!r}")
+        o = w.shape[0]
+        self.w, self.stride, self.padding, self.output = w, _stride(stride), padding, output
+        self.scale, self.bias = _frozen(_affine("scale", scale, o)), _frozen(_affine("bias", bias, o))
+        self.slope = None if slope is None else _frozen(_affine("slope", slope, o))
+        self._weights = _frozen(_bwn_matrix(w, self.c_in, self.scale, self.bias))
+        self._sizes: dict[tuple[int, ...], tuple[int, int, int, int, int]] = {}
+
+    def __call__(self, x: np.ndarray, out: np.ndarray | None = None) -> _Result:
+        """The conv of float32 NHWC ``x``, into ``out`` when given (see :func:`bwn_conv2d`)."""
+        if (type(x) is not np.ndarray or x.dtype.type is not np.float32 or x.ndim != 4
+                or x.shape[3] != self.c_in or not x.flags.c_contiguous or not x.size):
+            return self._checked(x, out)
+        s, ph, pw, ho, wo = self._sizes.get(x.shape[1:3]) or self._size(x)
+        shape = (x.shape[0], ho, wo, self.w.shape[0])
+        if out is None:
+            out = np.empty(shape, np.float32)
+        elif (type(out) is not np.ndarray or out.dtype.type is not np.float32 or out.shape != shape
+              or not out.flags.c_contiguous or not out.flags.writeable or np.may_share_memory(out, x)):
+            return self._checked(x, out)
+        return _bwn_run(x, self._weights, self.w.shape[1:3], (s, ph, pw), self.slope, self.output, out)
+
+    def _size(self, x: np.ndarray) -> tuple[int, int, int, int, int]:
+        """Check an input size once (as bwn_conv2d does) and remember its geometry."""
+        geom = _conv_geometry(x.shape[1], x.shape[2], self.w.shape[1], self.w.shape[2], self.stride,
+                              self.padding == "same")
+        if len(self._sizes) >= _MAX_PLANNED_SIZES:
+            self._sizes.clear()
+        self._sizes[x.shape[1:3]] = geom
+        return geom
+
+    def _checked(self, x: object, out: object) -> _Result:
+        return bwn_conv2d(x, self.w, self.c_in, self.scale, self.bias, self.stride,  # type: ignore[arg-type]
+                          self.padding, self.slope, self.output, out)  # type: ignore[arg-type]
 
 
 def conv2d_small(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None,

@@ -219,21 +219,21 @@ class BinaryConv2d(Layer):
 
     def __init__(self, weight: np.ndarray, scale: np.ndarray, bias: np.ndarray, c_in: int,
                  attrs: dict[str, Any], slope: np.ndarray | None = None) -> None:
-        # interleaved for the microkernel once here, not on every call
-        self.weight = kernels.BinaryConvWeights(np.ascontiguousarray(weight), c_in)
-        self.scale, self.bias, self.c_in = scale, bias, c_in
-        self.stride, self.padding = attrs.get("stride", 1), _binary_padding(attrs)
-        self.output = "both" if "bits_output" in attrs else attrs.get("output", "float")
-        self.slope = None if slope is None else np.ascontiguousarray(slope, np.float32)
+        # weights interleaved for the microkernel and every fixed argument checked once, here: a call
+        # checks only its input (see kernels.BinaryConvPlan)
+        self.plan = kernels.BinaryConvPlan(
+            kernels.BinaryConvWeights(np.ascontiguousarray(weight), c_in), scale, bias,
+            attrs.get("stride", 1), _binary_padding(attrs),  # type: ignore[arg-type]
+            "both" if "bits_output" in attrs else attrs.get("output", "float"),
+            None if slope is None else np.ascontiguousarray(slope, np.float32), "fused_add" in attrs)
 
     def __call__(self, xs: list[np.ndarray]) -> Any:
-        return kernels.binary_conv2d_fused(xs[0], self.weight, self.c_in, self.scale, self.bias, self.stride,
-                                           self.padding, self.output, self._residual(xs), self.slope)
+        return self.plan(xs[0], _float32(xs[1]) if len(xs) > 1 else None)
 
-    @staticmethod
-    def _residual(xs: list[np.ndarray]) -> np.ndarray | None:
-        """The fused shortcut as the kernel takes it (float layers already hand C-contiguous float32)."""
-        return np.ascontiguousarray(xs[1], np.float32) if len(xs) > 1 else None
+
+def _float32(a: np.ndarray) -> np.ndarray:
+    """``a`` as C-contiguous float32, copied only when it is not (float layers already hand that)."""
+    return a if a.dtype.type is np.float32 and a.flags.c_contiguous else np.ascontiguousarray(a, np.float32)
 
 
 class BwnConv2d(Layer):
@@ -248,24 +248,23 @@ class BwnConv2d(Layer):
 
     def __init__(self, weight: np.ndarray, scale: np.ndarray, bias: np.ndarray, c_in: int,
                  attrs: dict[str, Any], slope: np.ndarray | None = None) -> None:
-        self.weight, self.scale, self.bias, self.c_in = weight, scale, bias, c_in
-        self.stride, self.padding = attrs.get("stride", 1), attrs.get("padding", "valid")
-        self.output = "both" if "bits_output" in attrs else "float"
-        self.slope = None if slope is None else np.ascontiguousarray(slope, np.float32)
+        # every fixed argument checked and the ±scale weights built once, here (see kernels.BwnConvPlan)
+        self.plan = kernels.BwnConvPlan(
+            weight, c_in, scale, bias, attrs.get("stride", 1), attrs.get("padding", "valid"),
+            None if slope is None else np.ascontiguousarray(slope, np.float32),
+            "both" if "bits_output" in attrs else "float")
         self.buffers = _Buffers()
 
-    def _plan(self, n: int, h: int, w: int) -> dict[str, np.ndarray]:
-        _, kh, kw, _ = self.weight.shape
-        s = self.stride
-        ph, pw = ((kh - 1) // 2, (kw - 1) // 2) if self.padding == "same" else (0, 0)
+    def _plan(self, n: int, h: int, w: int) -> np.ndarray:
+        _, kh, kw, _ = self.plan.w.shape
+        s = self.plan.stride
+        ph, pw = ((kh - 1) // 2, (kw - 1) // 2) if self.plan.padding == "same" else (0, 0)
         ho, wo = (h + 2 * ph - kh) // s + 1, (w + 2 * pw - kw) // s + 1
-        return {"out": np.empty((n, ho, wo, self.weight.shape[0]), np.float32)}
+        return np.empty((n, max(ho, 0), max(wo, 0), self.plan.w.shape[0]), np.float32)
 
     def __call__(self, xs: list[np.ndarray]) -> Any:
         x = xs[0]
-        out = self.buffers.get(x.shape, lambda: self._plan(*x.shape[:3]))["out"]
-        return kernels.bwn_conv2d(x, self.weight, self.c_in, self.scale, self.bias, self.stride,
-                                  self.padding, self.slope, self.output, out)
+        return self.plan(x, self.buffers.get(x.shape, lambda: {"out": self._plan(*x.shape[:3])})["out"])
 
 
 class Sign(Layer):

@@ -1,0 +1,125 @@
+"""BinaryConvPlan / BwnConvPlan: a model layer's per-call path, checked once, bit-identical to the kernels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xnorvision import kernels as K
+
+from . import reference as ref
+
+
+def _binary_case(seed: int, c: int = 70, o: int = 20, k: int = 3):
+    rng = np.random.default_rng(seed)
+    w = ref.pack_bits(rng.standard_normal((o, k, k, c)).astype(np.float32))
+    scale = rng.uniform(0.1, 2, o).astype(np.float32)
+    bias = rng.standard_normal(o).astype(np.float32)
+    slope = rng.uniform(0, 0.5, o).astype(np.float32)
+    return rng, K.BinaryConvWeights(w, c), scale, bias, slope
+
+
+@pytest.mark.parametrize(("output", "fused"), [("float", False), ("bits", False), ("float", True),
+                                               ("both", True), ("both", False)])
+@pytest.mark.parametrize(("stride", "padding"), [(1, "same_zero"), (2, "same_one"), (1, "valid")])
+def test_binary_plan_equals_binary_conv2d_fused(simd: str, threads: int, output: str, fused: bool,
+                                                stride: int, padding: str) -> None:
+    rng, w, scale, bias, slope = _binary_case(stride)
+    plan = K.BinaryConvPlan(w, scale, bias, stride, padding, output, slope if fused else None, fused)
+    for h, wd in [(9, 8), (6, 11), (9, 8)]:  # a second size, then the first again (its geometry remembered)
+        x = ref.pack_bits(rng.standard_normal((2, h, wd, w.c_in)).astype(np.float32))
+        want = K.binary_conv2d_fused(x, w, w.c_in, scale, bias, stride, padding, output)
+        res = None
+        if fused:
+            res = rng.standard_normal(want[0].shape if output == "both" else want.shape).astype(np.float32)
+            want = K.binary_conv2d_fused(x, w, w.c_in, scale, bias, stride, padding, output, res, slope)
+        for g, e in zip(_parts(plan(x, res), output), _parts(want, output), strict=True):
+            np.testing.assert_array_equal(g, e)
+
+
+def _parts(result, output: str) -> list[np.ndarray]:
+    return list(result) if output == "both" else [result]
+
+
+@pytest.mark.parametrize(("stride", "padding", "output", "o"), [
+    (2, "same", "both", 64), (1, "valid", "float", 16), (1, "same", "both", 65), (1, "valid", "float", 5)])
+def test_bwn_plan_equals_bwn_conv2d(simd: str, threads: int, stride: int, padding: str, output: str,
+                                    o: int) -> None:
+    rng = np.random.default_rng(o)
+    c, k = 16, 3 if o != 5 else 1
+    w = ref.pack_bits(rng.standard_normal((o, k, k, c)).astype(np.float32))
+    scale, bias = rng.uniform(0.1, 2, o).astype(np.float32), rng.standard_normal(o).astype(np.float32)
+    slope = rng.uniform(0, 0.5, o).astype(np.float32)
+    plan = K.BwnConvPlan(w, c, scale, bias, stride, padding, slope, output)
+    for h, wd in [(10, 12), (7, 9), (10, 12)]:
+        x = rng.standard_normal((1, h, wd, c)).astype(np.float32)
+        want = K.bwn_conv2d(x, w, c, scale, bias, stride, padding, slope, output)
+        shape = (want[0] if output == "both" else want).shape
+        for out in (None, np.empty(shape, np.float32)):
+            got = _parts(plan(x, out), output)
+            for g, e in zip(got, _parts(want, output), strict=True):
+                np.testing.assert_array_equal(g, e)
+            assert out is None or got[0] is out
+
+
+def test_a_plan_keeps_its_own_copies_of_the_fixed_arguments() -> None:
+    rng, w, scale, bias, slope = _binary_case(5)
+    x = ref.pack_bits(rng.standard_normal((1, 6, 6, w.c_in)).astype(np.float32))
+    plan = K.BinaryConvPlan(w, scale, bias, 1, "same_zero", "float", slope)
+    xf = rng.standard_normal((1, 6, 6, 16)).astype(np.float32)
+    wb = ref.pack_bits(rng.standard_normal((8, 3, 3, 16)).astype(np.float32))
+    s8, b8 = np.ones(8, np.float32), np.zeros(8, np.float32)
+    bwn = K.BwnConvPlan(wb, 16, s8, b8, 1, "same")
+    before, before_bwn = plan(x), bwn(xf)
+    for a in (scale, bias, slope, s8, b8):
+        a *= 3
+    wb ^= np.uint64(1)
+    np.testing.assert_array_equal(plan(x), before)
+    np.testing.assert_array_equal(bwn(xf), before_bwn)
+    assert not plan.scale.flags.writeable and not bwn.w.flags.writeable
+
+
+def test_a_plan_checks_its_fixed_arguments_when_made() -> None:
+    _, w, scale, bias, slope = _binary_case(6)
+    with pytest.raises(ValueError, match="stride must be 1 or 2"):
+        K.BinaryConvPlan(w, scale, bias, 3)
+    with pytest.raises(ValueError, match="a residual or slope needs output"):
+        K.BinaryConvPlan(w, scale, bias, 1, "same_zero", "bits", slope)
+    with pytest.raises(ValueError, match="scale must have shape"):
+        K.BinaryConvPlan(w, scale[:-1], bias)
+    with pytest.raises(ValueError, match="w must be BinaryConvWeights"):
+        K.BinaryConvPlan(w.packed, scale, bias)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="slope must be finite"):
+        K.BwnConvPlan(np.zeros((4, 1, 1, 1), np.uint64), 3, np.ones(4, np.float32), np.zeros(4, np.float32),
+                      slope=np.full(4, np.nan, np.float32))
+
+
+def test_a_plan_rejects_a_bad_input_as_the_function_does() -> None:
+    rng, w, scale, bias, slope = _binary_case(7)
+    plan = K.BinaryConvPlan(w, scale, bias, 1, "valid", "float", slope, residual=True)
+    good = ref.pack_bits(rng.standard_normal((1, 5, 5, w.c_in)).astype(np.float32))
+    res = np.zeros((1, 3, 3, 20), np.float32)
+    plan(good, res)  # its size is now remembered: the bad inputs below still get the full check
+    bad_inputs = [(good.astype(np.int64), res), (good[:, :, ::2], res), (good[..., :0], res),
+                  (good[:, :2, :2], res), (np.zeros((0, 5, 5, 2), np.uint64), res),
+                  (good, res[:, :2]), (good, res.astype(np.float64)), ([[1]], res)]
+    for x, r in bad_inputs:
+        with pytest.raises(ValueError) as want:
+            K.binary_conv2d_fused(x, w, w.c_in, scale, bias, 1, "valid", "float", r, slope)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match=None) as got:
+            plan(x, r)  # type: ignore[arg-type]
+        assert str(got.value) == str(want.value)
+    wb = ref.pack_bits(rng.standard_normal((8, 3, 3, 16)).astype(np.float32))
+    s8, b8 = np.ones(8, np.float32), np.zeros(8, np.float32)
+    bwn = K.BwnConvPlan(wb, 16, s8, b8, 1, "valid")
+    xf = rng.standard_normal((1, 5, 5, 16)).astype(np.float32)
+    bwn(xf)
+    out = np.empty((1, 3, 3, 8), np.float32)
+    overlapping = xf.reshape(-1)[:72].reshape(out.shape)
+    for x, o in [(xf.astype(np.float64), None), (xf[..., :8], None), (xf[:, :2, :2], None),
+                 (xf, out[..., :4]), (xf, out.astype(np.float64)), (xf, overlapping)]:
+        with pytest.raises(ValueError) as want:
+            K.bwn_conv2d(x, wb, 16, s8, b8, 1, "valid", out=o)
+        with pytest.raises(ValueError) as got:
+            bwn(x, o)
+        assert str(got.value) == str(want.value)
