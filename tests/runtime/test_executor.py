@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from xnorvision import kernels
 from xnorvision.errors import ModelFormatError, XnorvisionError
 from xnorvision.runtime import Model, load_xnv, save_model
 from xnorvision.runtime._fold import fold
@@ -315,3 +316,22 @@ def test_which_max_pools_fuse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, k
     for name in model[0]["outputs"]:
         np.testing.assert_array_equal(got[name].view(np.uint32), want[name].view(np.uint32))
 
+
+
+@pytest.mark.parametrize("build", [graphs.peers, graphs.bireal_blocks])
+def test_conv_layers_are_checked_at_load_not_per_call(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      build) -> None:
+    """A run calls the conv kernels through plans checked at load, never the public re-checking face."""
+    model = _load(tmp_path, build())
+    x = _input(model.input_spec)
+    want = model.run(x)
+
+    def rechecked(*_: object, **__: object) -> None:
+        raise AssertionError("a layer re-checked its fixed arguments on a call")
+
+    for name in ("binary_conv2d_fused", "bwn_conv2d", "_binary_conv_args", "_bwn_weights"):
+        monkeypatch.setattr(kernels, name, rechecked)
+    got = model.run(x)
+    assert got.keys() == want.keys()
+    for k in want:
+        np.testing.assert_array_equal(got[k], want[k])
