@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Literal
 
 import numpy as np
@@ -760,19 +758,26 @@ def get_num_threads() -> int:
     return _num_threads
 
 
-@contextmanager
-def using_threads(threads: int, eager: bool = False) -> Iterator[None]:
+class using_threads:
     """Kernel calls made by this Python thread inside the block use ``threads`` and the ``eager`` policy.
 
     How each :class:`~xnorvision.runtime.Model` keeps its own thread count: the process default, other
-    models and other Python threads never see the change.
+    models and other Python threads never see the change. (A class, not a generator: a model enters it on
+    every run, where contextlib's machinery cost more than the work.)
     """
-    previous = getattr(_local, "settings", None)
-    _local.settings = (_positive_int("threads", threads), bool(eager))
-    try:
-        yield
-    finally:
-        _local.settings = previous
+
+    __slots__ = ("previous", "settings")
+
+    def __init__(self, threads: int, eager: bool = False) -> None:
+        self.settings = (_positive_int("threads", threads), bool(eager))
+        self.previous: tuple[int, bool] | None = None
+
+    def __enter__(self) -> None:
+        self.previous = getattr(_local, "settings", None)
+        _local.settings = self.settings
+
+    def __exit__(self, *_: object) -> None:
+        _local.settings = self.previous
 
 
 def cpu_features() -> dict[str, bool]:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import ctypes
 import functools
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -42,17 +40,17 @@ def _library() -> tuple[ctypes._CFuncPtr, ctypes._CFuncPtr] | None:
     return None
 
 
-@contextmanager
-def single_threaded() -> Iterator[None]:
-    """BLAS on one thread inside the block; the last block to end (of any Python thread) restores it.
+def hold_single_threaded() -> None:
+    """BLAS on one thread until the matching :func:`release_single_threaded`; the last holder (of any
+    Python thread) to release restores it.
 
     The float layers bring their own threads (``_threads``): a second, spinning BLAS pool fought them (a
     2-thread run became 30x slower on a busy machine). The user's own numpy keeps its setting otherwise.
+    Two plain calls rather than a context manager: a model makes them on every run.
     """
     global _holders, _saved
     fns = _library()
     if fns is None:
-        yield
         return
     setter, getter = fns
     with _lock:
@@ -60,10 +58,15 @@ def single_threaded() -> Iterator[None]:
             _saved = getter()
             setter(1)
         _holders += 1
-    try:
-        yield
-    finally:
-        with _lock:
-            _holders -= 1
-            if _holders == 0:
-                setter(_saved)
+
+
+def release_single_threaded() -> None:
+    """End one :func:`hold_single_threaded`."""
+    global _holders
+    fns = _library()
+    if fns is None:
+        return
+    with _lock:
+        _holders -= 1
+        if _holders == 0:
+            fns[0](_saved)

@@ -51,10 +51,9 @@ class Model:
         self._nodes = [s.node for s in steps]
         self._kinds = [OPS[node.op].work for node in self._nodes]  # what --profile sums each step's time as
         self._label = path.name if path is not None else "model"
-        # steps that also write a second tensor (a binary conv's packed signs beside its float result)
-        self._second = {i: s.node.attrs["bits_output"] for i, s in enumerate(steps)
-                        if "bits_output" in s.node.attrs}
-        self._last_use = _last_use(self._steps, self._outputs)
+        # per step, worked out once: the name of a second tensor it writes (a binary conv's packed signs
+        # beside its float result) or None, and the tensors it reads for the last time
+        self._after = _after_steps(steps, self._steps, self._outputs)
         self._checked_sizes: set[tuple[int, int]] = set()
         self._lut = _normalising_lut(self.input_spec)
         self._input_buffers = _Buffers()
@@ -134,19 +133,19 @@ class Model:
 
     def _run_layers(self, x: np.ndarray, on_step: StepHook | None = None) -> dict[str, np.ndarray]:
         env: dict[str, np.ndarray] = {"input": x}
-        for i, (name, inputs, layer) in enumerate(self._steps):
+        steps = zip(self._steps, self._after, strict=True)
+        for i, ((name, inputs, layer), (second, done)) in enumerate(steps):
             if on_step is None:
                 out = layer([env[k] for k in inputs])
             else:
                 start = time.perf_counter()
                 out = layer([env[k] for k in inputs])
                 on_step(i, time.perf_counter() - start)
-            if i in self._second:
-                out, env[self._second[i]] = out
+            if second is not None:
+                out, env[second] = out
             env[name] = out
-            for k in inputs:
-                if self._last_use.get(k) == i:
-                    env.pop(k, None)  # free it (``add(x, x)`` names it twice)
+            for k in done:
+                del env[k]  # free it
         return {pub: np.array(env[own]) for pub, own in zip(self.output_names, self._outputs, strict=True)}
 
     def preprocess(self, images: np.ndarray | list[np.ndarray]) -> np.ndarray:
@@ -178,7 +177,9 @@ class Model:
         size = (spec["width"], spec["height"])
         if isinstance(images, np.ndarray) and images.dtype == np.uint8 and 0 not in images.shape:
             # a batch already as the model takes it (the faces classifier's 24 crops): no split and restack
-            batch = images[..., None] if images.ndim == 3 and images.shape[-1] not in (1, 3) else images
+            # one image (H, W, 1 or 3) is a batch of one; a 3-D stack of gray crops (N, H, W) gains its axis
+            single = images.ndim == 3 and images.shape[-1] in (1, 3)
+            batch = images[None] if single else images[..., None] if images.ndim == 3 else images
             fits = spec["height"] is None or batch.shape[1:3] == (spec["height"], spec["width"])
             if batch.ndim == 4 and batch.shape[-1] == spec["channels"] and fits:
                 return np.ascontiguousarray(batch)
@@ -264,12 +265,18 @@ def _first_layer_reads_images(steps: list[tuple[str, tuple[str, ...], Layer]], o
     return readers[0].read_images(lut, channels)
 
 
-def _last_use(steps: list[tuple[str, tuple[str, ...], Layer]], outputs: list[str]) -> dict[str, int]:
-    """Index of the last step that reads each tensor (graph outputs are kept to the end)."""
-    last = {k: i for i, (_, inputs, _) in enumerate(steps) for k in inputs}
+def _after_steps(steps: list[Step], runnable: list[tuple[str, tuple[str, ...], Layer]],
+                 outputs: list[str]) -> list[tuple[str | None, tuple[str, ...]]]:
+    """Per step: the name of the second tensor it writes (or None), and the tensors it is the last to read.
+
+    Worked out at load, so a run does no lookups per step; graph outputs are kept to the end, and a tensor
+    a step names twice (``add(x, x)``) is freed once.
+    """
+    last = {k: i for i, (_, inputs, _) in enumerate(runnable) for k in inputs}
     for o in outputs:
         last.pop(o, None)
-    return last
+    return [(s.node.attrs.get("bits_output"), tuple(dict.fromkeys(k for k in inputs if last.get(k) == i)))
+            for i, (s, (_, inputs, _)) in enumerate(zip(steps, runnable, strict=True))]
 
 
 def _make_layer(step: Step, types: dict[str, TensorType]) -> Layer:
