@@ -91,6 +91,22 @@ def test_robustness_rows_give_each_corruption_and_its_drop(tmp_path: Path) -> No
     assert text.count("| faces@320 |") == 2  # the plain table keeps the clean rows only
 
 
+def test_the_faces_profile_is_a_table_per_detector(tmp_path: Path) -> None:
+    step = {"name": "shrink", "ms": 0.5, "share": 0.25, "frames": 3}
+    model = {"name": "binary conv", "model": "proposal.xnv", "ms": 1.0, "share": 0.5, "frames": 3}
+    stage = {"name": "faces-proposal", "ms": 2.0, "share": 1.0, "frames": 3, "steps": [step, model]}
+    profiled = _write(tmp_path / "a.json", {"results": [], "profile": [
+        {"name": "faces@320", "frames": 3, "frame_ms": 2.0, "stages": [stage]}]})
+    md = tmp_path / "CARD.md"
+    md.write_text(f"<!-- table eval-faces-profile: {profiled} -->\n<!-- /table -->\n")
+    regenerate(md)
+    text = md.read_text()
+    assert "**faces@320**: 2.00 ms per frame" in text
+    assert "| faces-proposal | (all) | 2.000 | 100.0% | 3 |" in text
+    assert "| | shrink | 0.500 | 25.0% | 3 |" in text
+    assert "| | proposal.xnv: binary conv | 1.000 | 50.0% | 3 |" in text
+
+
 def test_profile_rows_give_each_kinds_share(tmp_path: Path) -> None:
     def report(model: str, kinds: dict[str, float], bound: float | None) -> dict:
         total = sum(kinds.values())

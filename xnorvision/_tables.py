@@ -22,6 +22,7 @@ from typing import Any
 from xnorvision._files import FileTooLarge, NotRegularFile, read_regular_file
 from xnorvision._replace import write_file
 from xnorvision.errors import XnorvisionError
+from xnorvision.pipeline._profile import PROFILE_HEADER, profile_rows
 
 Report = dict[str, Any]
 _BLOCK = re.compile(r"(<!-- table (?P<kind>[\w-]+): (?P<paths>[^>]*?) -->\n)(?P<body>.*?)(<!-- /table -->)",
@@ -125,12 +126,24 @@ def eval_faces_robust_table(reports: Sequence[Report]) -> str:
     return "\n".join(lines)
 
 
+def eval_faces_profile_table(reports: Sequence[Report]) -> str:
+    """``eval faces --profile --json``: per detector, each stage's and step's median ms per frame."""
+    blocks = []
+    for report in reports:
+        for p in report.get("profile", []):
+            title = (f"**{p['name']}**: {p['frame_ms']:.2f} ms per frame (medians over {p['frames']} images; "
+                     f"rows need not add up)")
+            blocks.append("\n".join([title, "", *PROFILE_HEADER, *profile_rows(p)]))
+    return "\n\n".join(blocks) if blocks else "(no profile in these reports: run eval faces with --profile)"
+
+
 RENDERERS: dict[str, Callable[[Sequence[Report]], str]] = {
     "bench-kernels": bench_kernels_table,
     "bench-model": bench_model_table,
     "bench-profile": bench_profile_table,
     "eval-faces": eval_faces_table,
     "eval-faces-robust": eval_faces_robust_table,
+    "eval-faces-profile": eval_faces_profile_table,
 }
 
 
