@@ -114,7 +114,8 @@ def test_profile_rows_give_each_kinds_share(tmp_path: Path) -> None:
                    "kinds": {k: {"ms": v, "share": v / total} for k, v in kinds.items()}}
         if bound is not None:
             profile["bound_ms"] = bound
-        return {"model": model, "threads": 1, "runtimes": [], "profile": profile}
+        runtimes = [{"name": "xnorvision", "p50_ms": total}, {"name": "openvino-binary", "p50_ms": 3.25}]
+        return {"model": model, "threads": 1, "runtimes": runtimes[:2 if bound else 1], "profile": profile}
 
     a = _write(tmp_path / "a.json", report("resnet18", {"binary conv": 3.0, "float conv": 1.0}, 1.5))
     # a report written before the bound existed
@@ -123,5 +124,5 @@ def test_profile_rows_give_each_kinds_share(tmp_path: Path) -> None:
     md.write_text(f"<!-- table bench-profile: {a} {b} -->\n<!-- /table -->\n")
     regenerate(md)
     text = md.read_text()
-    assert "| resnet18 | 1 | 4.00 | 75% | 25% | - | 0.50 | 1.50 |" in text
-    assert "| vgg-small | 1 | 2.00 | 50% | - | 50% | 0.50 | - |" in text
+    assert "| resnet18 | 1 | 4.00 | 75% | 25% | - | 0.50 | 1.50 | 3.25 |" in text
+    assert "| vgg-small | 1 | 2.00 | 50% | - | 50% | 0.50 | - | - |" in text
