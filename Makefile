@@ -69,6 +69,8 @@ measure: dev
 		--baseline yunet@480:$(YUNET) --baseline yunet:$(YUNET) --corrupt gray,jpeg30,blur \
 		--json $(RESULTS)/faces-val.json --plot plugins/xnorvision-faces/speed_accuracy_val.png \
 		--pr-plot plugins/xnorvision-faces/precision_recall_val.png
+	$(BIN)/xnorvision eval faces --data $(DATA)/faces/wider/train.txt --root $(DATA)/faces --split tune \
+		--threads 2 --sweep long_side=320,416 --profile --json $(RESULTS)/faces-profile-tune.json
 	$(MAKE) tables
 
 tables:

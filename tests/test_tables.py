@@ -91,6 +91,22 @@ def test_robustness_rows_give_each_corruption_and_its_drop(tmp_path: Path) -> No
     assert text.count("| faces@320 |") == 2  # the plain table keeps the clean rows only
 
 
+def test_the_faces_profile_is_a_table_per_detector(tmp_path: Path) -> None:
+    step = {"name": "shrink", "ms": 0.5, "share": 0.25, "frames": 3}
+    model = {"name": "binary conv", "model": "proposal.xnv", "ms": 1.0, "share": 0.5, "frames": 3}
+    stage = {"name": "faces-proposal", "ms": 2.0, "share": 1.0, "frames": 3, "steps": [step, model]}
+    profiled = _write(tmp_path / "a.json", {"results": [], "profile": [
+        {"name": "faces@320", "frames": 3, "frame_ms": 2.0, "stages": [stage]}]})
+    md = tmp_path / "CARD.md"
+    md.write_text(f"<!-- table eval-faces-profile: {profiled} -->\n<!-- /table -->\n")
+    regenerate(md)
+    text = md.read_text()
+    assert "**faces@320**: 2.00 ms per frame" in text
+    assert "| faces-proposal | (all) | 2.000 | 100.0% | 3 |" in text
+    assert "| | shrink | 0.500 | 25.0% | 3 |" in text
+    assert "| | proposal.xnv: binary conv | 1.000 | 50.0% | 3 |" in text
+
+
 def test_profile_rows_give_each_kinds_share(tmp_path: Path) -> None:
     def report(model: str, kinds: dict[str, float], bound: float | None) -> dict:
         total = sum(kinds.values())
@@ -98,7 +114,8 @@ def test_profile_rows_give_each_kinds_share(tmp_path: Path) -> None:
                    "kinds": {k: {"ms": v, "share": v / total} for k, v in kinds.items()}}
         if bound is not None:
             profile["bound_ms"] = bound
-        return {"model": model, "threads": 1, "runtimes": [], "profile": profile}
+        runtimes = [{"name": "xnorvision", "p50_ms": total}, {"name": "openvino-binary", "p50_ms": 3.25}]
+        return {"model": model, "threads": 1, "runtimes": runtimes[:2 if bound else 1], "profile": profile}
 
     a = _write(tmp_path / "a.json", report("resnet18", {"binary conv": 3.0, "float conv": 1.0}, 1.5))
     # a report written before the bound existed
@@ -107,5 +124,5 @@ def test_profile_rows_give_each_kinds_share(tmp_path: Path) -> None:
     md.write_text(f"<!-- table bench-profile: {a} {b} -->\n<!-- /table -->\n")
     regenerate(md)
     text = md.read_text()
-    assert "| resnet18 | 1 | 4.00 | 75% | 25% | - | 0.50 | 1.50 |" in text
-    assert "| vgg-small | 1 | 2.00 | 50% | - | 50% | 0.50 | - |" in text
+    assert "| resnet18 | 1 | 4.00 | 75% | 25% | - | 0.50 | 1.50 | 3.25 |" in text
+    assert "| vgg-small | 1 | 2.00 | 50% | - | 50% | 0.50 | - | - |" in text

@@ -22,6 +22,7 @@ from typing import Any
 from xnorvision._files import FileTooLarge, NotRegularFile, read_regular_file
 from xnorvision._replace import write_file
 from xnorvision.errors import XnorvisionError
+from xnorvision.pipeline._profile import PROFILE_HEADER, profile_rows
 
 Report = dict[str, Any]
 _BLOCK = re.compile(r"(<!-- table (?P<kind>[\w-]+): (?P<paths>[^>]*?) -->\n)(?P<body>.*?)(<!-- /table -->)",
@@ -76,13 +77,15 @@ def bench_profile_table(reports: Sequence[Report]) -> str:
     """``bench model --profile --json``: a run's time by op kind, and the popcount time at the ceiling."""
     kinds = list(dict.fromkeys(k for report in reports for k in report["profile"]["kinds"]))
     lines = ["| model | threads | ms per run | " + " | ".join(kinds) + " | popcount ms at the ceiling "
-             "| ms per run with popcount at the ceiling |",
-             "|---|---:|---:|" + "---:|" * len(kinds) + "---:|---:|"]
+             "| ms per run with popcount at the ceiling | openvino-binary ms (same run) |",
+             "|---|---:|---:|" + "---:|" * len(kinds) + "---:|---:|---:|"]
     for report in reports:
         p = report["profile"]
         cells = [f"{100 * p['kinds'][k]['share']:.0f}%" if k in p["kinds"] else "-" for k in kinds]
+        peer = {r["name"]: r.get("p50_ms") for r in report["runtimes"]}.get("openvino-binary")
+        cells += [f"{p['ceiling_ms']:.2f}", _bound_ms(p), _fmt(peer, ".2f")]
         lines.append(f"| {Path(str(report['model'])).name} | {p['threads']} | {p['total_ms']:.2f} | "
-                     + " | ".join(cells) + f" | {p['ceiling_ms']:.2f} | {_bound_ms(p)} |")
+                     + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -125,12 +128,24 @@ def eval_faces_robust_table(reports: Sequence[Report]) -> str:
     return "\n".join(lines)
 
 
+def eval_faces_profile_table(reports: Sequence[Report]) -> str:
+    """``eval faces --profile --json``: per detector, each stage's and step's median ms per frame."""
+    blocks = []
+    for report in reports:
+        for p in report.get("profile", []):
+            title = (f"**{p['name']}**: {p['frame_ms']:.2f} ms per frame (medians over {p['frames']} images; "
+                     f"rows need not add up)")
+            blocks.append("\n".join([title, "", *PROFILE_HEADER, *profile_rows(p)]))
+    return "\n\n".join(blocks) if blocks else "(no profile in these reports: run eval faces with --profile)"
+
+
 RENDERERS: dict[str, Callable[[Sequence[Report]], str]] = {
     "bench-kernels": bench_kernels_table,
     "bench-model": bench_model_table,
     "bench-profile": bench_profile_table,
     "eval-faces": eval_faces_table,
     "eval-faces-robust": eval_faces_robust_table,
+    "eval-faces-profile": eval_faces_profile_table,
 }
 
 

@@ -141,3 +141,65 @@ def test_grey_crops_convert_only_the_part_they_read(monkeypatch: pytest.MonkeyPa
     monkeypatch.undo()
     np.testing.assert_array_equal(crops, crop_squares(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY),
                                                       [100, 140], [80, 90], [40, 60], 32))
+
+
+def _crop_squares_reference(image: np.ndarray, cx, cy, side, out: int, grey: bool = False) -> np.ndarray:
+    """``crop_squares`` as it was before its steps were trimmed (x and y maps built apart, the grey window's
+    bounds by four reductions, the maps by broadcast and reshape): it must cut the same crops, bit for bit."""
+    cx, cy, side = (np.asarray(v, np.float64).reshape(-1) for v in (cx, cy, side))
+    n = len(side)
+    if n == 0:
+        return np.zeros((0, out, out, *(() if grey else image.shape[2:])), image.dtype)
+    step = side / out
+    u = np.arange(out, dtype=np.float64) - out / 2
+    xs = (u[None, :] * step[:, None] + cx[:, None]).astype(np.float32)
+    ys = (u[None, :] * step[:, None] + cy[:, None]).astype(np.float32)
+    if grey and image.ndim == 3:
+        h, w = image.shape[:2]
+        lo = np.array([xs.min(), ys.min()], np.float64)
+        hi = np.array([xs.max(), ys.max()], np.float64)
+        if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
+            image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        else:
+            x0, y0 = np.clip(np.floor(lo) - 1, 0, [w, h]).astype(int).tolist()
+            x1, y1 = np.clip(np.floor(hi) + 3, 0, [w, h]).astype(int).tolist()
+            if x1 <= x0 or y1 <= y0:
+                return np.zeros((n, out, out), np.uint8)
+            image = cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY)
+            xs, ys = xs - np.float32(x0), ys - np.float32(y0)
+    map_x = np.broadcast_to(xs[:, None, :], (n, out, out)).reshape(n * out, out)
+    map_y = np.broadcast_to(ys[:, :, None], (n, out, out)).reshape(n * out, out)
+    crops = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return crops.reshape(n, out, out, *image.shape[2:])
+
+
+def _demo_frames_with_boxes(rng: np.random.Generator):
+    """Frames of the demo video, each with random crops near the frame (faces' sizes and larger)."""
+    from pathlib import Path
+
+    cap = cv2.VideoCapture(str(Path(__file__).resolve().parents[2] / "assets" / "demo_faces.mp4"))
+    for _ in range(12):
+        ok, frame = cap.read()
+        assert ok
+        h, w = frame.shape[:2]
+        n = int(rng.integers(1, 40))
+        yield frame, rng.uniform(-20, w + 20, n), rng.uniform(-20, h + 20, n), rng.uniform(4, 300, n)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered")
+def test_crop_squares_cuts_what_its_reference_cuts_bit_for_bit() -> None:
+    from xnorvision.detect import crop_squares
+
+    rng = np.random.default_rng(12)
+    cases = [*_grey_crops_cases(rng), *_demo_frames_with_boxes(rng)]
+    frame = cases[0][0]
+    cases += [(frame, [np.nan, 20.0], [10.0, 10.0], [8.0, 8.0]), (frame, [20.0], [10.0], [np.inf]),
+              (frame, [], [], [])]
+    for frame, cx, cy, side in cases:
+        for image in (frame, np.ascontiguousarray(frame[..., 1])):
+            for grey in (True, False):
+                for out in (7, 32):
+                    got = crop_squares(image, cx, cy, side, out, grey=grey)
+                    want = _crop_squares_reference(image, cx, cy, side, out, grey=grey)
+                    assert got.shape == want.shape and got.dtype == want.dtype
+                    np.testing.assert_array_equal(got, want)

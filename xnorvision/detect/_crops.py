@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -24,25 +26,23 @@ def crop_squares(image: np.ndarray, cx: np.ndarray, cy: np.ndarray, side: np.nda
     channels = () if grey else image.shape[2:]
     if n == 0:
         return np.zeros((0, out, out, *channels), image.dtype)
-    # output pixel u of crop i samples the source at (u - out/2) * side/out + centre
-    step = side / out
-    u = np.arange(out, dtype=np.float64) - out / 2
-    xs = (u[None, :] * step[:, None] + cx[:, None]).astype(np.float32)
-    ys = (u[None, :] * step[:, None] + cy[:, None]).astype(np.float32)
+    # output pixel u of crop i samples the source at (u - out/2) * side/out + centre; x and y share the
+    # offsets, so both are one (2, n, out) float32 array: one rounding, one min, one max, one shift
+    offsets = (np.arange(out, dtype=np.float64) - out / 2) * (side / out)[:, None]
+    pos = (offsets + np.stack([cx, cy])[:, :, None]).astype(np.float32)
     if grey and image.ndim == 3:
-        image, xs, ys = _grey_window(image, xs, ys)
+        image = _grey_window(image, pos)
         if image is None:  # every sample falls outside the image
             return np.zeros((n, out, out), np.uint8)
-    map_x = np.broadcast_to(xs[:, None, :], (n, out, out)).reshape(n * out, out)
-    map_y = np.broadcast_to(ys[:, :, None], (n, out, out)).reshape(n * out, out)
+    map_x = np.repeat(pos[0], out, axis=0)  # row r of crop i samples columns pos[0, i]
+    map_y = np.repeat(pos[1].reshape(-1), out).reshape(n * out, out)  # ... on row pos[1, i, r]
     crops = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     return crops.reshape(n, out, out, *image.shape[2:])
 
 
-def _grey_window(image: np.ndarray, xs: np.ndarray, ys: np.ndarray,
-                 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
-    """The grey version of the part of a BGR ``image`` that samples at ``xs`` x ``ys`` read, with the
-    sample positions moved into it (None when that part is empty).
+def _grey_window(image: np.ndarray, pos: np.ndarray) -> np.ndarray | None:
+    """The grey version of the part of a BGR ``image`` that samples at ``pos`` (x and y, ``(2, n, out)``)
+    read, with the sample positions moved into it in place (None when that part is empty).
 
     ``cv2.remap`` rounds a position to 1/32 pixel and reads the pixel at or left of it and the next one:
     columns ``floor(x) - 1`` to ``floor(x) + 2`` hold every pixel it can read. Moving the positions by a
@@ -51,16 +51,15 @@ def _grey_window(image: np.ndarray, xs: np.ndarray, ys: np.ndarray,
     each sample reads the same pixels with the same weights.
     """
     h, w = image.shape[:2]
-    lo = np.array([xs.min(), ys.min()], np.float64)
-    hi = np.array([xs.max(), ys.max()], np.float64)
-    if not (np.isfinite(lo).all() and np.isfinite(hi).all()):  # NaN or infinite positions: the whole image
-        return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), xs, ys
-    x0, y0 = np.clip(np.floor(lo) - 1, 0, [w, h]).astype(int).tolist()
-    x1, y1 = np.clip(np.floor(hi) + 3, 0, [w, h]).astype(int).tolist()
+    (x_lo, y_lo), (x_hi, y_hi) = pos.min(axis=(1, 2)).tolist(), pos.max(axis=(1, 2)).tolist()
+    if not all(map(math.isfinite, (x_lo, y_lo, x_hi, y_hi))):  # NaN or infinite positions: the whole image
+        return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    x0, y0 = min(max(math.floor(x_lo) - 1, 0), w), min(max(math.floor(y_lo) - 1, 0), h)
+    x1, y1 = min(max(math.floor(x_hi) + 3, 0), w), min(max(math.floor(y_hi) + 3, 0), h)
     if x1 <= x0 or y1 <= y0:
-        return None, xs, ys
-    grey = cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY)
-    return grey, xs - np.float32(x0), ys - np.float32(y0)
+        return None
+    pos -= np.array([x0, y0], np.float32)[:, None, None]
+    return cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY)
 
 
 def crop_square(image: np.ndarray, cx: float, cy: float, side: float, out: int) -> np.ndarray:

@@ -81,15 +81,22 @@ def _row(name: str, model: str, values: list[float], frames: int, frame_ms: floa
             "frames": len(values)}
 
 
+def profile_rows(summary: dict[str, Any]) -> Iterator[str]:
+    """``| stage | step | ms | share | frames |`` Markdown rows: a row per stage, then a row per step of it
+    (what ``run --profile`` prints and ``xnorvision tables`` writes from ``eval faces --json``)."""
+    for stage in summary["stages"]:
+        yield (f"| {stage['name']} | (all) | {stage['ms']:.3f} | {100 * stage['share']:.1f}% "
+               f"| {stage['frames']} |")
+        for step in stage["steps"]:
+            what = f"{step['model']}: {step['name']}" if "model" in step else step["name"]
+            yield f"| | {what} | {step['ms']:.3f} | {100 * step['share']:.1f}% | {step['frames']} |"
+
+
+PROFILE_HEADER = ["| stage | step | ms | share | frames |", "|---|---|---:|---:|---:|"]
+
+
 def format_profile(summary: dict[str, Any]) -> str:
     """The profile as one Markdown table: a row per stage, then a row per step of it."""
     lines = [f"profile: {summary['frames']} frames, {summary['frame_ms']:.3f} ms per frame (medians; a "
-             "frame where a step did not run counts 0 ms, so rows need not add up)", "",
-             "| stage | step | ms | share | frames |", "|---|---|---:|---:|---:|"]
-    for stage in summary["stages"]:
-        lines.append(f"| {stage['name']} | (all) | {stage['ms']:.3f} | {100 * stage['share']:.1f}% "
-                     f"| {stage['frames']} |")
-        for step in stage["steps"]:
-            what = f"{step['model']}: {step['name']}" if "model" in step else step["name"]
-            lines.append(f"| | {what} | {step['ms']:.3f} | {100 * step['share']:.1f}% | {step['frames']} |")
-    return "\n".join(lines)
+             "frame where a step did not run counts 0 ms, so rows need not add up)", "", *PROFILE_HEADER]
+    return "\n".join(lines + list(profile_rows(summary)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 import xnorvision_faces as plugin
-from xnorvision_faces.stages import ClassifierStage, decode_level, shrink
+from xnorvision_faces.stages import STRIDES, ClassifierStage, decode_heads, shrink
 
 from xnorvision.api import Detections
 
@@ -27,13 +28,79 @@ def test_registers_pipeline_and_both_models(xnv_registry) -> None:
         assert registry.resolve_model(name).stat().st_size < 100_000
 
 
-def test_decode_level_inverts_the_training_encoding() -> None:
+def test_decode_heads_inverts_the_training_encoding() -> None:
     out = np.full((4, 5, 5), -8.0, np.float32)
     out[2, 3] = [4.0, 0.25, -0.5, np.log(3.0), np.log(2.0)]  # cell (row 2, col 3), stride 16
-    boxes, scores = decode_level(out, 16, floor=0.5)
+    boxes, scores = decode_heads([out], [16], floor=0.5)
     cx, cy = (3 + 0.5 + 0.25) * 16, (2 + 0.5 - 0.5) * 16
     np.testing.assert_allclose(boxes, [[cx - 24, cy - 16, cx + 24, cy + 16]], rtol=1e-5)
     assert scores[0] == pytest.approx(1 / (1 + np.exp(-4.0)))
+
+
+def _decode_reference(heads: list[np.ndarray], floor: float) -> tuple[np.ndarray, np.ndarray]:
+    """The decoding as it was before its steps were trimmed: each head apart, then concatenated."""
+    boxes, scores = [], []
+    for out, stride in zip(heads, STRIDES, strict=True):
+        ys, xs = np.nonzero(out[..., 0] >= math.log(floor / (1 - floor)))
+        o = out[ys, xs]
+        cx = (xs + 0.5 + o[:, 1]) * stride
+        cy = (ys + 0.5 + o[:, 2]) * stride
+        w = np.exp(np.clip(o[:, 3], -4, 6)) * stride
+        h = np.exp(np.clip(o[:, 4], -4, 6)) * stride
+        boxes.append(np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1).astype(np.float32))
+        scores.append((1.0 / (1.0 + np.exp(-o[:, 0]))).astype(np.float32))
+    return np.concatenate(boxes), np.concatenate(scores)
+
+
+def _assert_decodes_as_reference(heads: list[np.ndarray], floor: float) -> int:
+    got, want = decode_heads(heads, STRIDES, floor), _decode_reference(heads, floor)
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == w.dtype == np.float32
+        np.testing.assert_array_equal(g, w)
+    return len(got[1])
+
+
+def test_decode_heads_gives_the_reference_bit_for_bit_on_random_heads() -> None:
+    rng = np.random.default_rng(12)
+    for _ in range(60):
+        h, w = (int(v) for v in rng.integers(1, 16, 2))
+        scale = rng.uniform(0.5, 10)  # size logits far past the clip at -4 and 6 too
+        heads = [(rng.standard_normal((h * 4 // k, w * 4 // k, 5)) * scale).astype(np.float32)
+                 for k in (1, 2, 4)]
+        _assert_decodes_as_reference(heads, float(rng.uniform(0.001, 0.999)))
+    empty = [np.full((4 // k, 6 // k, 5), -9.0, np.float32) for k in (1, 2, 4)]
+    assert _assert_decodes_as_reference(empty, 0.05) == 0
+
+
+@pytest.mark.parametrize("long_side", [320, 416])
+def test_proposals_decode_as_the_reference_on_the_demo_video(xnv_registry, long_side: int) -> None:
+    """The heads the shipped proposal net gives on the demo video, then the whole stage against the
+    reference decoding followed by the same top-k and NMS."""
+    from xnorvision.api import PipelineOptions, drop_nested, nms
+
+    stage = xnv_registry(plugin).pipeline("faces").build(
+        PipelineOptions(threads=1, extra={"long_side": long_side, "classifier": False}))[0]
+    stage.pre_nms = 100  # the top-k step runs on most frames too
+    cap = cv2.VideoCapture(str(DEMO))
+    cells = 0
+    for i in range(0, 96, 6):
+        cap.set(cv2.CAP_PROP_POS_FRAMES, i)
+        ok, frame = cap.read()
+        assert ok
+        got = stage(frame, Detections.empty())
+        outs = stage.model.run(stage._canvases[next(reversed(stage._canvases))])
+        heads = [outs[name][0] for name in stage.model.output_names]
+        cells += _assert_decodes_as_reference(heads, stage.floor)
+        boxes, scores = _decode_reference(heads, stage.floor)
+        boxes = boxes / (long_side / max(frame.shape[:2]))
+        if len(scores) > stage.pre_nms:
+            top = np.argpartition(-scores, stage.pre_nms)[:stage.pre_nms]
+            boxes, scores = boxes[top], scores[top]
+        keep = nms(boxes, scores, stage.nms_iou, stage.max_out)
+        keep = keep[drop_nested(boxes[keep], stage.nested_cover)]
+        np.testing.assert_array_equal(got.boxes, boxes[keep])
+        np.testing.assert_array_equal(got.scores, scores[keep])
+    assert cells > 16 * 100
 
 
 @pytest.mark.parametrize(("shape", "size"), [((480, 640, 3), (416, 312)), ((1080, 1920, 3), (416, 234)),

@@ -7,7 +7,9 @@ as a 32x32 grey crop cut from the full-resolution frame, accepts or rejects it a
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -51,21 +53,42 @@ def shrink(frame: np.ndarray, size: tuple[int, int], out: np.ndarray | None = No
     return cv2.resize(frame, size, dst=out, interpolation=cv2.INTER_LINEAR)
 
 
-def decode_level(out: np.ndarray, stride: int, floor: float) -> tuple[np.ndarray, np.ndarray]:
-    """Boxes (x1, y1, x2, y2, input pixels) and scores of the cells of one ``(H, W, 5)`` head above ``floor``.
+def decode_heads(heads: Sequence[np.ndarray], strides: Sequence[int], floor: float,
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes (x1, y1, x2, y2, input pixels) and scores of the cells of the ``(H, W, 5)`` heads above
+    ``floor``, the heads' cells in order (row by row, one head after the other).
 
     Channel 0 is the face logit; 1-2 the face centre's offset from the cell centre and 3-4 the log of its
-    width and height, all in strides.
+    width and height, all in strides. The heads are decoded as one table of cells (a cached grid gives each
+    cell its centre and stride), so each step is one numpy call for the three heads, not three: the same
+    float steps (float64 centres, float32 sizes), the same bits.
     """
+    cells = np.concatenate([h.reshape(-1, 5) for h in heads])
     # logits against the floor's logit: the sigmoid then runs on the kept cells only
-    ys, xs = np.nonzero(out[..., 0] >= math.log(floor / (1 - floor)))
-    o = out[ys, xs]
-    cx = (xs + 0.5 + o[:, 1]) * stride
-    cy = (ys + 0.5 + o[:, 2]) * stride
-    w = np.exp(np.clip(o[:, 3], -4, 6)) * stride
-    h = np.exp(np.clip(o[:, 4], -4, 6)) * stride
-    boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1).astype(np.float32)
-    return boxes, _sigmoid(o[:, 0]).astype(np.float32)
+    keep = np.flatnonzero(cells[:, 0] >= math.log(floor / (1 - floor)))
+    grid = _cell_grid(tuple(h.shape[:2] for h in heads), tuple(strides))
+    o, grid = np.take(cells, keep, 0), np.take(grid, keep, 0)  # np.take: a quarter of fancy indexing's time
+    c = (grid[:, :2] + o[:, 1:3]) * grid[:, 2:3]  # float64 centres
+    half = np.exp(np.clip(o[:, 3:5], -4, 6))  # float32 sizes; times stride / 2 rounds as times stride, / 2
+    half *= grid[:, 3:]
+    boxes = np.empty((len(keep), 4), np.float32)
+    np.subtract(c, half, out=boxes[:, :2])  # computed in float64, rounded once to float32
+    np.add(c, half, out=boxes[:, 2:])
+    return boxes, _sigmoid(o[:, 0])
+
+
+@functools.lru_cache(maxsize=8)
+def _cell_grid(shapes: tuple[tuple[int, int], ...], strides: tuple[int, ...]) -> np.ndarray:
+    """Per cell of heads of these ``(H, W)`` shapes: its centre (column + 0.5, row + 0.5, in strides),
+    stride and half stride, float64, made once per input size rather than per frame."""
+    rows = []
+    for (h, w), stride in zip(shapes, strides, strict=True):
+        ys, xs = np.mgrid[:h, :w]
+        rows.append(np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5, np.full(h * w, float(stride)),
+                              np.full(h * w, stride / 2)], 1))
+    grid = np.concatenate(rows)
+    grid.flags.writeable = False  # shared by every call
+    return grid
 
 
 class ProposalStage:
@@ -102,13 +125,12 @@ class ProposalStage:
             shrink(frame, (w, h), canvas[:h, :w], self.shrink)
         outs = self.model.run(canvas)
         with timed("decode"):
-            parts = [decode_level(outs[name][0], stride, self.floor)
-                     for name, stride in zip(self.model.output_names, STRIDES, strict=True)]
-            boxes = np.concatenate([p[0] for p in parts]) / s
-            scores = np.concatenate([p[1] for p in parts])
+            boxes, scores = decode_heads([outs[name][0] for name in self.model.output_names], STRIDES,
+                                         self.floor)
+            boxes /= s
             if len(scores) > self.pre_nms:  # NMS cost grows with the candidates; the best few hundred suffice
                 top = np.argpartition(-scores, self.pre_nms)[:self.pre_nms]
-                boxes, scores = boxes[top], scores[top]
+                boxes, scores = np.take(boxes, top, 0), np.take(scores, top)
         keep = _suppress(boxes, scores, self.nms_iou, self.nested_cover, self.max_out)
         return Detections.from_boxes(boxes[keep], scores[keep], "face")
 
