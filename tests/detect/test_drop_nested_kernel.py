@@ -6,6 +6,8 @@ import pytest
 from xnorvision import _nms
 from xnorvision.detect import drop_nested
 
+from .random_boxes import clustered_boxes
+
 
 def _drop_nested_reference(boxes, cover):
     """The numpy loop ``drop_nested`` used before the Cython kernel."""
@@ -25,24 +27,8 @@ def _drop_nested_reference(boxes, cover):
 
 
 def _random_boxes(rng, n):
-    """Boxes nested in a few clusters (covers near any threshold), plus zero-area, inverted, duplicated,
-    edge-touching boxes and, when asked for, NaN and infinite coordinates."""
-    centres = rng.uniform(0, 200, (max(1, n // 10), 2))
-    c = centres[rng.integers(0, len(centres), n)] + rng.normal(0, 3, (n, 2))
-    wh = rng.uniform(2, 40, (n, 2))
-    boxes = np.concatenate([c - wh / 2, c + wh / 2], 1).astype(np.float32)
-    if n > 1:
-        k = rng.integers(0, n, n // 8)
-        boxes[k, 2] = boxes[k, 0]  # zero width
-        k = rng.integers(0, n, n // 8)
-        boxes[k] = boxes[k][:, [2, 3, 0, 1]]  # inverted
-        k = rng.integers(0, n, n // 4)
-        boxes[k] = boxes[rng.integers(0, n, len(k))]  # identical boxes
-        k, j = rng.integers(0, n, n // 6), rng.integers(0, n, n // 6)
-        width = boxes[k, 2] - boxes[k, 0]
-        boxes[k, 0] = boxes[j, 2]  # touching: its left edge on another box's right edge
-        boxes[k, 2] = boxes[k, 0] + width
-    return boxes
+    """Boxes nested in a few clusters (covers near any threshold) and the degenerate kinds."""
+    return clustered_boxes(rng, n)
 
 
 def _with_non_finite(rng, boxes):

@@ -5,6 +5,8 @@ import pytest
 
 from xnorvision.detect import box_iou, nms
 
+from .random_boxes import clustered_boxes
+
 
 def _nms_reference(boxes, scores, iou_threshold=0.4, max_out=None):
     """The numpy loop ``nms`` used before the Cython kernel."""
@@ -22,19 +24,9 @@ def _nms_reference(boxes, scores, iou_threshold=0.4, max_out=None):
 
 
 def _random_case(rng, n):
-    """Clustered boxes plus degenerate ones: zero-area, inverted, exact duplicates; scores with ties."""
-    centres = rng.uniform(0, 200, (max(1, n // 15), 2))
-    c = centres[rng.integers(0, len(centres), n)] + rng.normal(0, 4, (n, 2))
-    wh = rng.uniform(5, 40, (n, 2))
-    boxes = np.concatenate([c - wh / 2, c + wh / 2], 1).astype(np.float32)
-    if n:
-        k = rng.integers(0, n, n // 8)
-        boxes[k, 2] = boxes[k, 0]  # zero width
-        k = rng.integers(0, n, n // 8)
-        boxes[k] = boxes[k][:, [2, 3, 0, 1]]  # inverted
-        k = rng.integers(0, n, n // 4)
-        boxes[k] = boxes[rng.integers(0, n, len(k))]  # identical boxes
-    scores = rng.integers(0, 8, n).astype(np.float32) / 8  # many ties
+    """Clustered boxes plus the degenerate kinds; scores with many ties."""
+    boxes = clustered_boxes(rng, n, per_cluster=15, spread=4.0, min_side=5.0)
+    scores = rng.integers(0, 8, n).astype(np.float32) / 8
     return boxes, scores
 
 
