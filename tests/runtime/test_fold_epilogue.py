@@ -36,6 +36,15 @@ def _assert_same(fused: Model, plain: Model, x: np.ndarray) -> None:
         np.testing.assert_array_equal(got[name].view(np.uint8), want[name].view(np.uint8), err_msg=name)
 
 
+def _assert_same_nan_error(fused: Model, plain: Model, x: np.ndarray) -> None:
+    """A sign of NaN is an error, and the fused model's is the same one."""
+    with pytest.raises(ValueError, match="contains NaN") as want:
+        plain.run(x)
+    with pytest.raises(ValueError, match="contains NaN") as got:
+        fused.run(x)
+    assert str(got.value) == str(want.value)
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("pad_value", [0, 1])
 @pytest.mark.parametrize(("act", "shortcut_first", "swap"), [
@@ -61,12 +70,8 @@ def test_bireal_blocks_fuse_bit_exactly(tmp_path: Path, monkeypatch: pytest.Monk
     x = rng.standard_normal((1, 16, 12, 3)).astype(np.float32)
     for inp in (images, x, np.zeros_like(x)):  # zeros: sums that are exactly 0
         _assert_same(fused, plain, inp)
-    x[0, 5, 5, 1] = np.nan  # a sign of NaN is an error, the same one
-    with pytest.raises(ValueError, match="contains NaN") as want:
-        plain.run(x)
-    with pytest.raises(ValueError, match="contains NaN") as got:
-        fused.run(x)
-    assert str(got.value) == str(want.value)
+    x[0, 5, 5, 1] = np.nan
+    _assert_same_nan_error(fused, plain, x)
 
 
 def test_a_batch_norm_after_a_fused_add_stays_a_step(tmp_path: Path) -> None:
@@ -146,12 +151,8 @@ def test_a_bwn_conv_takes_its_prelu_and_sign_bit_exactly(tmp_path: Path, monkeyp
     x = rng.standard_normal((3, 13, 11, 3)).astype(np.float32)
     for inp in (rng.integers(0, 256, (3, 13, 11, 3), np.uint8), x, np.zeros_like(x)):
         _assert_same(fused, plain, inp)
-    x[1, 4, 4, 0] = np.nan  # a sign of NaN is an error, the same one
-    with pytest.raises(ValueError, match="contains NaN") as want:
-        plain.run(x)
-    with pytest.raises(ValueError, match="contains NaN") as got:
-        fused.run(x)
-    assert str(got.value) == str(want.value)
+    x[1, 4, 4, 0] = np.nan
+    _assert_same_nan_error(fused, plain, x)
 
 
 def test_a_batch_norm_after_a_bwn_prelu_stays_a_step(tmp_path: Path) -> None:
