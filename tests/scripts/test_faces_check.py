@@ -34,8 +34,10 @@ def test_the_reference_is_what_x86_finds_today(tmp_path: Path, reference: dict) 
 
 
 def _frames_with_clear_faces(reference: dict) -> list[int]:
-    """Frames (not the first) whose every face scores well above the threshold."""
-    return [i for i, d in reference.items() if i and d and min(x["score"] for x in d) > 0.55]
+    """Frames (not the first) whose every face scores clear of the threshold's band of doubt (a face
+    inside it may fall either side, so losing it is no difference)."""
+    clear = faces_check.THRESHOLD + faces_check.NEAR_THRESHOLD
+    return [i for i, d in reference.items() if i and d and min(x["score"] for x in d) > clear]
 
 
 def test_cross_architecture_noise_passes(reference: dict) -> None:
