@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -35,6 +36,16 @@ def test_decode_heads_inverts_the_training_encoding() -> None:
     cx, cy = (3 + 0.5 + 0.25) * 16, (2 + 0.5 - 0.5) * 16
     np.testing.assert_allclose(boxes, [[cx - 24, cy - 16, cx + 24, cy + 16]], rtol=1e-5)
     assert scores[0] == pytest.approx(1 / (1 + np.exp(-4.0)))
+
+
+def _demo_frames(step: int) -> Iterator[np.ndarray]:
+    """Every ``step``-th frame of the demo video (96 frames), each one read."""
+    cap = cv2.VideoCapture(str(DEMO))
+    for i in range(0, 96, step):
+        cap.set(cv2.CAP_PROP_POS_FRAMES, i)
+        ok, frame = cap.read()
+        assert ok
+        yield frame
 
 
 def _decode_reference(heads: list[np.ndarray], floor: float) -> tuple[np.ndarray, np.ndarray]:
@@ -81,12 +92,8 @@ def test_proposals_decode_as_the_reference_on_the_demo_video(xnv_registry, long_
     stage = xnv_registry(plugin).pipeline("faces").build(
         PipelineOptions(threads=1, extra={"long_side": long_side, "classifier": False}))[0]
     stage.pre_nms = 100  # the top-k step runs on most frames too
-    cap = cv2.VideoCapture(str(DEMO))
     cells = 0
-    for i in range(0, 96, 6):
-        cap.set(cv2.CAP_PROP_POS_FRAMES, i)
-        ok, frame = cap.read()
-        assert ok
+    for frame in _demo_frames(6):
         got = stage(frame, Detections.empty())
         outs = stage.model.run(stage._canvases[next(reversed(stage._canvases))])
         heads = [outs[name][0] for name in stage.model.output_names]
@@ -146,12 +153,8 @@ def test_classifier_stage_gives_its_formula_bit_for_bit_on_the_demo_video(xnv_re
     from xnorvision.api import PipelineOptions
 
     proposal, classifier = xnv_registry(plugin).pipeline("faces").build(PipelineOptions(threads=1))
-    cap = cv2.VideoCapture(str(DEMO))
     checked = 0
-    for i in range(0, 96, 8):
-        cap.set(cv2.CAP_PROP_POS_FRAMES, i)
-        ok, frame = cap.read()
-        assert ok
+    for frame in _demo_frames(8):
         proposals = proposal(frame, Detections.empty())
         got, want = classifier(frame, proposals), _classify_reference(classifier, frame, proposals)
         np.testing.assert_array_equal(got.boxes, want.boxes)
@@ -207,12 +210,8 @@ def test_finds_the_faces_yunet_finds_in_the_demo_video(xnv_registry) -> None:
     stages = xnv_registry(plugin).pipeline("faces").build(PipelineOptions(threads=1))
     pipeline = Pipeline(stages, threshold=0.3)
     yunet = cv2.FaceDetectorYN.create(str(YUNET), "", (320, 320), 0.7)
-    cap = cv2.VideoCapture(str(DEMO))
     found = total = 0
-    for i in range(0, 96, 12):
-        cap.set(cv2.CAP_PROP_POS_FRAMES, i)
-        ok, frame = cap.read()
-        assert ok
+    for frame in _demo_frames(12):
         yunet.setInputSize((frame.shape[1], frame.shape[0]))
         faces = yunet.detect(frame)[1]
         if faces is None:
