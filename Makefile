@@ -44,8 +44,8 @@ clean:
 
 # aarch64 build and tests under qemu in a cached Debian root (needs root: debootstrap, chroot). README "ARM".
 .PHONY: test-arm64
-test-arm64:
-	scripts/arm64/test.sh
+test-arm64: install
+	XNV_HOST_PYTHON=$(abspath $(BIN))/python scripts/arm64/test.sh
 
 # Every results table in README.md, docs/ and the model cards: run the commands (idle machine, about
 # 10 minutes), keep their JSON in docs/results/, rebuild the tables from it. DATA: ../shared/data layout.

@@ -49,6 +49,7 @@ cdef extern from "xnv_fconv.h" nogil:
     int xnv_fc_tile_pixels(int path, int o)
     xnv_pack_f32_t xnv_pack_f32(int path)
     int xnv_fconv_path(int path)
+    int xnv_fconv_fused(int path)
 
 
 def conv(cnp.ndarray x, cnp.ndarray w, object bias, int sh, int sw, int ph, int pw, bint relu,
@@ -139,3 +140,8 @@ def batched(int n, int h, int w, int c, int kh, int kw, int sh, int sw, int ph, 
 def path(int path) -> int:
     """The path ``conv`` runs for the kernels' popcount path (AVX2 without FMA, NEON: portable)."""
     return xnv_fconv_path(path)
+
+
+def fused(int path) -> bool:
+    """Whether ``conv`` sums with fused multiply-adds on this path (then every such path agrees bit for bit)."""
+    return bool(xnv_fconv_fused(path))

@@ -772,6 +772,18 @@ static int xnv_fconv_path(int path) {
     return XNV_PATH_PORTABLE;
 }
 
+/* Whether the float convolution on this path sums with fused multiply-adds: AVX-512, AVX2 (which needs
+ * FMA here) and AArch64's portable code (vfmaq) do, in the same (dy, dx, c) order per output, so their
+ * results agree bit for bit; x86's portable code (SSE2: multiply, then add) rounds twice. */
+static int xnv_fconv_fused(int path) {
+#if defined(__aarch64__)
+    (void)path;
+    return 1;
+#else
+    return xnv_fconv_path(path) != XNV_PATH_PORTABLE;
+#endif
+}
+
 static xnv_fconv_rows_t xnv_fconv_rows(int path) {
 #if defined(__x86_64__) || defined(__i386__)
     switch (xnv_fconv_path(path)) {

@@ -417,18 +417,19 @@ def _bwn_run(x: np.ndarray, weights: np.ndarray, kernel: tuple[int, int], geom: 
     return out if output == "float" else (out, pack_bits(out))
 
 
-# The direct float kernel's AVX-512 tile holds 4 blocks of 16 output channels x 6 pixels: with O <= 64 it
-# reads each input value once per tile and beats im2col + sgemm (1 thread, faces proposal stem 16 -> 64 3x3
-# stride 2 at 80x104: 0.39 -> 0.25 ms; 3x3 x 64 -> 64 at 40x52: 1.48 -> 1.00 ms; at O = 128 they tie). AVX2
-# and portable tiles hold 16 channels, re-reading each input per block: they keep the GEMM.
+# The direct float kernel runs a BWN conv wherever it sums with fused multiply-adds (AVX-512, AVX2, NEON):
+# those paths then give the same bits, so a binary net's signs, and a detector's boxes, do not depend on
+# the CPU (BLAS sums in its own order per CPU). It is also the faster way up to these sizes. One thread,
+# stem 16 -> 64 3x3 stride 2 at 64x104 / 3x3 64 -> 64 at 40x52, ms GEMM -> direct: AVX-512 0.89 -> 0.27 /
+# 3.57 -> 1.32, AVX2 1.19 -> 0.53 / 3.97 -> 2.24. x86's portable path (SSE2, no FMA) keeps the GEMM: its
+# direct kernel was 1.4x slower on the 64 -> 64 layer.
 _BWN_DIRECT_MAX_O = 64
 _BWN_DIRECT_MAX_TAPS = 576  # kh * kw * C measured (3x3 x 64)
 
 
 def _bwn_direct(taps: int, o: int) -> bool:
     """Whether a BWN conv of ``taps`` = kh*kw*C and ``o`` outputs runs on the direct float kernel."""
-    return (_fconv.path(_path) == _PATHS["avx512"] and o <= _BWN_DIRECT_MAX_O
-            and taps <= _BWN_DIRECT_MAX_TAPS)
+    return _fconv.fused(_path) and o <= _BWN_DIRECT_MAX_O and taps <= _BWN_DIRECT_MAX_TAPS
 
 
 _bwn_cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, int, np.ndarray]] = {}

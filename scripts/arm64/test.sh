@@ -84,9 +84,18 @@ if in_root "$pi_venv/bin/python" -c 'import PyQt5' 2>/dev/null; then
     log "PyQt5 was installed without the [gui] extra: pyproject.toml's dependencies must not name it"
     exit 1
 fi
-# The faces pipeline, headless, on the demo video (the command a user types: faces_check.py shows it), from
-# outside the checkout so the installed package is the one that runs; then its detections against x86's.
-in_root sh -c "cd /tmp && $pi_venv/bin/python $pi_src/scripts/arm64/faces_check.py write /tmp/faces-arm64.jsonl"
+# The faces pipeline, headless, on the demo video's frames as x86 decodes them (decoding differs between the
+# two: see faces_check.py), with the command a user types, from outside the checkout so the installed
+# package is the one that runs; then its detections against x86's.
+host_python="${XNV_HOST_PYTHON:-$repo/.venv/bin/python}"
+if ! "$host_python" -c 'import cv2' 2>/dev/null; then
+    log "no x86 Python with OpenCV at $host_python to decode the demo frames: run make install (or set XNV_HOST_PYTHON)"
+    exit 2
+fi
+rm -rf "${ARM64_ROOT:?}/tmp/faces-frames"
+"$host_python" "$here/faces_check.py" frames "$ARM64_ROOT/tmp/faces-frames"
+in_root sh -c "cd /tmp && $pi_venv/bin/python $pi_src/scripts/arm64/faces_check.py write /tmp/faces-arm64.jsonl \
+    --frames /tmp/faces-frames"
 in_root "$pi_venv/bin/python" "$pi_src/scripts/arm64/faces_check.py" compare \
     "$pi_src/scripts/arm64/faces_x86.jsonl" /tmp/faces-arm64.jsonl
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from xnorvision import _fconv
 from xnorvision import kernels as K
 
 from . import reference as ref
@@ -53,24 +54,36 @@ def test_bwn_weight_cache_sees_changed_weights_scale_and_bias() -> None:
     np.testing.assert_allclose(got, one * want + zero, rtol=1e-4, atol=1e-4)
 
 
-def test_bwn_on_avx512_is_the_direct_float_kernel_bit_for_bit() -> None:
-    """Up to 64 outputs the AVX-512 path runs the direct kernel on the ±scale weights, not im2col + sgemm:
-    its sums are those of conv2d_small, bit for bit (a GEMM sums in another order)."""
-    if "avx512" not in PATHS:
-        pytest.skip("no AVX-512 on this CPU")
+@pytest.mark.parametrize("shape", [
+    (1, 16, 52, 16, 64, 2),  # the faces proposal net's BWN stem (its 64x104 input, cut)
+    (3, 8, 8, 16, 32, 1),  # the faces classifier's, batched
+    (1, 7, 11, 64, 64, 1),  # 576 taps, the direct kernel's limit
+])
+def test_bwn_sums_the_same_bits_on_every_fused_multiply_add_path(shape: tuple[int, ...]) -> None:
+    """Up to 64 outputs, every path whose float kernel fuses multiply-adds (AVX-512, AVX2, NEON) runs the
+    direct kernel on the ±scale weights, not im2col + sgemm: its sums are conv2d_small's, bit for bit, the
+    same on each such path (BLAS sums in an order of its own per CPU, which moved the faces detector's boxes
+    between x86 and aarch64)."""
+    fused = [p for p in PATHS if _fconv.fused(K._PATHS[p])]
+    if not fused:
+        pytest.skip("no fused multiply-add path on this CPU")
+    n, h, w, c, o, stride = shape
     rng = np.random.default_rng(7)
-    x = rng.standard_normal((1, 16, 52, 16)).astype(np.float32)
-    wp = ref.pack_bits(rng.standard_normal((64, 3, 3, 16)).astype(np.float32))
-    scale = rng.uniform(0.1, 2, 64).astype(np.float32)
-    bias = rng.standard_normal(64).astype(np.float32)
-    hwio = np.ascontiguousarray((ref.unpack_bits(wp, 16) * scale[:, None, None, None]).transpose(1, 2, 3, 0))
+    x = rng.standard_normal((n, h, w, c)).astype(np.float32)
+    wp = ref.pack_bits(rng.standard_normal((o, 3, 3, c)).astype(np.float32))
+    scale = rng.uniform(0.1, 2, o).astype(np.float32)
+    bias = rng.standard_normal(o).astype(np.float32)
+    hwio = np.ascontiguousarray((ref.unpack_bits(wp, c) * scale[:, None, None, None]).transpose(1, 2, 3, 0))
+    results = []
     try:
-        K._force_path("avx512")
-        got = K.bwn_conv2d(x, wp, 16, scale, bias, 2, "same")
-        want = K.conv2d_small(x, hwio, bias, 2, 1)
+        for path in fused:
+            K._force_path(path)
+            results.append(K.bwn_conv2d(x, wp, c, scale, bias, stride, "same").view(np.uint32))
+            results.append(K.conv2d_small(x, hwio, bias, stride, 1).view(np.uint32))
     finally:
         K._force_path(None)
-    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+    for got in results[1:]:
+        np.testing.assert_array_equal(got, results[0])
 
 
 def _bwn_args(rng: np.random.Generator, shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:

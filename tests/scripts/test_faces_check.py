@@ -1,5 +1,6 @@
 """``make test-arm64``'s faces check: the committed x86 reference is today's x86 answer, and the comparison
-catches a moved box, a lost or extra face and a lost frame while forgiving float noise and the threshold."""
+catches a moved box, a lost or extra face and a lost frame while forgiving float noise and the threshold;
+the frames it hands the arm64 root are the video's, losslessly."""
 
 from __future__ import annotations
 
@@ -41,13 +42,13 @@ def _frames_with_clear_faces(reference: dict) -> list[int]:
 
 
 def test_cross_architecture_noise_passes(reference: dict) -> None:
-    """What the first qemu run showed: boxes moved by up to 0.06 of their size, scores by 0.07."""
+    """What qemu runs showed on equal frames: boxes moved by up to 0.09 px, scores by 0.001."""
     got = copy.deepcopy(reference)
     for detections in got.values():
         for d in detections:
             side = max(d["box"][2] - d["box"][0], d["box"][3] - d["box"][1])
-            d["box"] = [v + 0.08 * side for v in d["box"]]
-            d["score"] -= 0.08
+            d["box"] = [v + 0.015 * side for v in d["box"]]
+            d["score"] -= 0.008
         detections.reverse()  # order does not matter
     assert faces_check.compare(reference, got) == []
 
@@ -56,7 +57,7 @@ def test_a_moved_box_a_lost_face_an_extra_face_and_a_lost_frame_are_caught(refer
     got = copy.deepcopy(reference)
     i, j, k = _frames_with_clear_faces(reference)[:3]
     box = got[i][0]["box"]
-    box[2] += 0.3 * max(box[2] - box[0], box[3] - box[1])
+    box[2] += 0.05 * max(box[2] - box[0], box[3] - box[1])
     lost = got[j].pop()
     got[k].append({"box": [1.0, 1.0, 20.0, 20.0], "score": 0.9, "label": "face"})
     del got[0]
@@ -70,11 +71,11 @@ def test_a_moved_box_a_lost_face_an_extra_face_and_a_lost_frame_are_caught(refer
 
 def test_a_face_at_the_threshold_may_fall_either_side(reference: dict) -> None:
     got = copy.deepcopy(reference)
-    got[0].append({"box": [1.0, 1.0, 20.0, 20.0], "score": 0.58, "label": "face"})
+    got[0].append({"box": [1.0, 1.0, 20.0, 20.0], "score": 0.505, "label": "face"})
     assert faces_check.compare(reference, got) == []
-    got[0][-1]["score"] = 0.65
+    got[0][-1]["score"] = 0.52
     assert faces_check.compare(reference, got) == [
-        "frame 0: face [1.0, 1.0, 20.0, 20.0] (score 0.65) is not in the reference"]
+        "frame 0: face [1.0, 1.0, 20.0, 20.0] (score 0.52) is not in the reference"]
 
 
 def test_compare_on_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -84,3 +85,18 @@ def test_compare_on_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     short.write_text("".join(ref.read_text().splitlines(keepends=True)[:-1]))
     assert faces_check.main(["compare", str(ref), str(short)]) == 1
     assert f"frame {faces_check.FRAMES - 1}: missing" in capsys.readouterr().err
+
+
+def test_frames_are_the_videos_first_frames_losslessly(tmp_path: Path) -> None:
+    """What x86 hands the arm64 root: PNGs, which decode to the very bytes the video decoded to here."""
+    import cv2
+    import numpy as np
+
+    assert faces_check.main(["frames", str(tmp_path)]) == 0
+    files = sorted(tmp_path.glob("*.png"))
+    assert [f.name for f in files] == [f"{i:03d}.png" for i in range(faces_check.FRAMES)]
+    video = cv2.VideoCapture(str(faces_check.DEMO))
+    for f in files[:3]:
+        ok, frame = video.read()
+        assert ok
+        np.testing.assert_array_equal(cv2.imread(str(f)), frame)

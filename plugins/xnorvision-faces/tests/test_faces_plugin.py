@@ -113,10 +113,11 @@ def test_proposals_decode_as_the_reference_on_the_demo_video(xnv_registry, long_
 @pytest.mark.parametrize(("shape", "size"), [((480, 640, 3), (416, 312)), ((1080, 1920, 3), (416, 234)),
                                              ((40, 900, 3), (416, 18)), ((300, 480, 3), (416, 260)),
                                              ((200, 300, 3), (416, 277))])
-def test_shrink_gives_the_size_asked_without_aliasing(shape: tuple[int, ...], size: tuple[int, int]) -> None:
+def test_shrink_pyramid_gives_the_size_asked_without_aliasing(shape: tuple[int, ...], size: tuple[int, int],
+                                                              ) -> None:
     columns = (np.arange(shape[1]) % 2 * 255).astype(np.uint8)  # 1-px vertical stripes
     stripes = np.ascontiguousarray(np.broadcast_to(columns[None, :, None], shape))
-    small = shrink(stripes, size)
+    small = shrink(stripes, size, how="pyramid")
     assert small.shape == (size[1], size[0], 3) and small.dtype == np.uint8
     plain = cv2.resize(stripes, size, interpolation=cv2.INTER_LINEAR)
     if shape[1] >= 2 * size[0] or size[0] < 0.8 * shape[1]:  # halved or blurred: the stripes average out
@@ -279,21 +280,23 @@ def test_nested_cover_is_an_option(xnv_registry) -> None:
         spec.build(PipelineOptions(threads=1, extra={"nested_cover": 0}))
 
 
-def test_shrink_area_is_inter_area_and_an_option(xnv_registry) -> None:
-    """``--set shrink=area``: the proposal net sees the frame as INTER_AREA shrinks it (to a grey level)."""
+def test_shrink_is_area_by_default_and_bit_exact_bilinear_when_enlarging(xnv_registry) -> None:
+    """The proposal net sees the frame as INTER_AREA shrinks it (to a grey level) and OpenCV's bit-exact
+    bilinear enlarges it: both the same bytes on every CPU (plain INTER_LINEAR is not)."""
     from xnorvision.api import PipelineOptions, PluginError
 
     frame = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
     area = cv2.resize(frame, (416, 312), interpolation=cv2.INTER_AREA).astype(int)
-    assert np.abs(shrink(frame, (416, 312), how="area") - area).max() <= 1
-    small = frame[:100, :100]  # enlarging stays bilinear, as in training
-    np.testing.assert_array_equal(shrink(small, (150, 150), how="area"),
-                                  cv2.resize(small, (150, 150), interpolation=cv2.INTER_LINEAR))
+    assert np.abs(shrink(frame, (416, 312)) - area).max() <= 1
+    small = frame[:100, :100]
+    np.testing.assert_array_equal(shrink(small, (150, 150)),
+                                  cv2.resize(small, (150, 150), interpolation=cv2.INTER_LINEAR_EXACT))
     spec = xnv_registry(plugin).pipeline("faces")
-    stage = spec.build(PipelineOptions(threads=1, extra={"shrink": "area"}))[0]
+    stage = spec.build(PipelineOptions(threads=1))[0]
+    assert stage.shrink == "area"
     stage(frame, Detections.empty())
     canvas = stage._canvases[312, 416]
     assert np.abs(canvas[:312, :416] - area).max() <= 1 and not canvas[312:].any()
-    assert spec.build(PipelineOptions(threads=1))[0].shrink == "pyramid"
+    assert spec.build(PipelineOptions(threads=1, extra={"shrink": "pyramid"}))[0].shrink == "pyramid"
     with pytest.raises(PluginError, match="shrink"):
         spec.build(PipelineOptions(threads=1, extra={"shrink": "nearest"}))

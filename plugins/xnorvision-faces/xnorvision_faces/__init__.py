@@ -31,8 +31,8 @@ NESTED_COVER = 0.6  # tuning split: no AP lost within its noise (MODEL_CARD.md)
 __all__ = ["OPTIONS", "ClassifierStage", "ProposalStage", "build"]
 OPTIONS = (
     Option("long_side", int, LONG_SIDE, "long side (px) the frame is scaled to for the proposal net"),
-    Option("shrink", str, SHRINKS[0], "how the frame is shrunk for it: pyramid (pyrDown, blur, bilinear) or "
-           "area (box mean, as in training: faster, slightly lower AP)"),
+    Option("shrink", str, SHRINKS[0], "how the frame is shrunk for it: area (box mean, as in "
+           "training; the same bytes on every CPU) or pyramid (pyrDown, blur, bilinear: slower)"),
     Option("classifier", model_or_off, CLASSIFIER, "crop classifier: a model name or .xnv path, or false "
            "to skip the second stage"),
     Option("classifier_weight", float, 0.25, "the classifier's share of the final score, in [0, 1]"),

@@ -19,8 +19,8 @@ from xnorvision.api import Detections, Model, PluginError, area_shrink, crop_squ
 STRIDES = (8, 16, 32)
 #: The proposal net's input long side: the smallest that reached AP 0.60 on WIDER val (320: 0.55, 480: 0.62).
 LONG_SIDE = 416
-#: How the frame is shrunk for the proposal net (see :func:`shrink`).
-SHRINKS = ("pyramid", "area")
+#: How the frame is shrunk for the proposal net (see :func:`shrink`); the first is the default.
+SHRINKS = ("area", "pyramid")
 CROP_CONTEXT = 1.3  # a crop is a square this many times the proposal's long side (as in training)
 
 
@@ -32,20 +32,23 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def shrink(frame: np.ndarray, size: tuple[int, int], out: np.ndarray | None = None,
-           how: str = "pyramid") -> np.ndarray:
+           how: str = "area") -> np.ndarray:
     """``frame`` resized to ``size`` (width, height); ``out`` (height x width x channels, may be a view such
     as a canvas's corner) receives the result.
 
-    ``"pyramid"`` (the default) halves with ``pyrDown`` while the frame is at least twice too wide, smooths
-    with a 3x3 Gaussian (sigma 0.6) if what is left to shrink is below 0.8x (above, bilinear hardly
-    aliases, and the blur only softened: it put boxes on the demo video's cat), then samples bilinearly.
-    ``"area"`` is the box-filter mean the proposal net's training crops were made with (``area_shrink``:
-    INTER_AREA's to a grey level), 0.3-0.4 ms faster for a VGA frame and 1.5-4 ms for HD, yet the net
-    ranks faces a little better on the sharper pyramid: tuning-split AP 0.017 lower at long side 320 and
-    0.006 at 416 with area (the model card). Enlarging is bilinear either way, as in training.
+    ``"area"`` (the default) is the box-filter mean the proposal net's training crops were made with
+    (``area_shrink``: INTER_AREA's to a grey level); enlarging is OpenCV's bit-exact bilinear. Both give the
+    same bytes on every CPU, so the net's signs, and its boxes, do not depend on the machine (OpenCV's
+    ordinary bilinear rounds differently on NEON and AVX: 1 grey level on 13% of a demo frame's values).
+    ``"pyramid"`` halves with ``pyrDown`` while the frame is at least twice too wide, smooths with a 3x3
+    Gaussian (sigma 0.6) if what is left to shrink is below 0.8x, then samples bilinearly: 0.3-0.4 ms
+    slower for a VGA frame and 1.5-4 ms for HD, CPU-dependent in the last bit, and no better on the
+    tuning split (the model card).
     """
-    if how == "area" and size[0] <= frame.shape[1] and size[1] <= frame.shape[0]:
-        return area_shrink(frame, size, out)
+    if how == "area":
+        if size[0] <= frame.shape[1] and size[1] <= frame.shape[0]:
+            return area_shrink(frame, size, out)
+        return cv2.resize(frame, size, dst=out, interpolation=cv2.INTER_LINEAR_EXACT)
     while frame.shape[1] >= 2 * size[0] and frame.shape[0] >= 2 * size[1]:
         frame = cv2.pyrDown(frame)
     if size[0] < 0.8 * frame.shape[1]:
@@ -96,7 +99,7 @@ class ProposalStage:
 
     def __init__(self, model: Model, long_side: int = LONG_SIDE, floor: float = 0.05, max_out: int = 24,
                  nms_iou: float = 0.4, pre_nms: int = 300, nested_cover: float | None = None,
-                 shrink: str = "pyramid") -> None:
+                 shrink: str = SHRINKS[0]) -> None:
         if isinstance(long_side, bool) or not isinstance(long_side, int) or not 32 <= long_side <= 4096:
             raise PluginError(f"faces: long_side must be whole pixels from 32 to 4096, got {long_side!r}")
         if shrink not in SHRINKS:
