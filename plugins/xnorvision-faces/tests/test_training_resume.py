@@ -67,3 +67,20 @@ def test_degrade_changes_crops_only_when_asked() -> None:
     grey = augment(sample, np.random.default_rng(5), 64, (100.0, 140.0), Degrade(gray=1.0))[0]
     assert np.array_equal(plain, same)
     assert np.array_equal(grey[..., 0], grey[..., 1]) and not np.array_equal(grey, plain)
+
+
+def test_the_data_hash_follows_the_training_data(tmp_path: Path) -> None:
+    """The recipe's ``data_hash``: the same bytes give the same hash; any change to the cached samples a run
+    reads (an image, a label) gives another."""
+    from xnorvision_faces.training.data import _pack, cache_files, data_hash, load_scenes, load_wider_train
+
+    samples = _samples()
+    _pack(samples, tmp_path / "wider_train.npz")
+    _pack(samples[:1], tmp_path / "scenes.npz")
+    files = cache_files(tmp_path)
+    assert len(load_wider_train(tmp_path, tmp_path)) == 4 and len(load_scenes(tmp_path, tmp_path)) == 1
+    before = data_hash(files)
+    assert data_hash(files) == before and len(before) == 64
+    samples[2].boxes[0, 0] += 1  # one label moved by a pixel
+    _pack(samples, tmp_path / "wider_train.npz")
+    assert data_hash(files) != before

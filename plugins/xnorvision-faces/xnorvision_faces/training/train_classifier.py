@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from xnorvision.api import box_iou, crop_square, replace_atomically
-from xnorvision_faces.training.data import Sample, load_scenes, load_wider_train
+from xnorvision_faces.training.data import Sample, cache_files, data_hash, load_scenes, load_wider_train
 from xnorvision_faces.training.models import CROP, CROP_CONTEXT, FaceClassifier, ProposalNet
 from xnorvision_faces.training.train_proposal import HOLDOUT, detect
 
@@ -155,7 +155,9 @@ def main() -> None:
     with replace_atomically(args.out) as file:
         torch.save(model.state_dict(), file)
     recipe = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
-    recipe.update(val_accuracy=round(acc, 4), crops=len(x), mined=len(mined), seconds=round(time.time() - t0))
+    data = [*cache_files(args.cache), args.faces / "verifier" / "caltech_crops36.npz"]
+    recipe.update(val_accuracy=round(acc, 4), crops=len(x), mined=len(mined), seconds=round(time.time() - t0),
+                  data_hash=data_hash(data))
     args.out.with_suffix(".json").write_text(json.dumps(recipe, indent=2) + "\n")
 
 

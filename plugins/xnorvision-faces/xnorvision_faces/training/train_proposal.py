@@ -36,6 +36,8 @@ from xnorvision_faces.training.data import (
     Degrade,
     Sample,
     augment,
+    cache_files,
+    data_hash,
     load_scenes,
     load_wider_train,
 )
@@ -190,7 +192,7 @@ def main() -> None:
     print(f"holdout AP {ap_held:.4f}, on grey copies {ap_gray:.4f}", flush=True)
     recipe = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
     recipe.update(holdout_ap=round(ap_held, 4), holdout_ap_gray=round(ap_gray, 4),
-                  seconds=round(time.time() - t0))
+                  seconds=round(time.time() - t0), data_hash=data_hash(cache_files(args.cache)))
     args.out.with_suffix(".json").write_text(json.dumps(recipe, indent=2) + "\n")
 
 
