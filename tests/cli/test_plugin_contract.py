@@ -196,8 +196,8 @@ def test_faces_declares_the_options_eval_faces_sets(cli, tmp_path: Path) -> None
 
     (spec,) = [s for s in load_registry([("faces", xnorvision_faces)], discover=False).pipelines.values()]
     extra = parse_settings(["classifier=false", "long_side=320"], {"faces": spec.options})["faces"]
-    assert extra == {"long_side": 320, "shrink": "area", "classifier": False, "classifier_weight": 0.25,
-                     "nested_cover": xnorvision_faces.NESTED_COVER}
+    assert extra == {"long_side": 320, "shrink": "area", "proposals": 24, "classifier": False,
+                     "classifier_weight": 0.25, "nested_cover": xnorvision_faces.NESTED_COVER}
     (tmp_path / "list.txt").write_text("a.jpg 1,1,30,30\n")
     code, _, err = cli("eval", "faces", "--data", str(tmp_path / "list.txt"), "--root", str(tmp_path),
                        "--set", "long_side=big")

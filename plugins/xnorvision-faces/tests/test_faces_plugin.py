@@ -300,3 +300,20 @@ def test_shrink_is_area_by_default_and_bit_exact_bilinear_when_enlarging(xnv_reg
     assert spec.build(PipelineOptions(threads=1, extra={"shrink": "pyramid"}))[0].shrink == "pyramid"
     with pytest.raises(PluginError, match="shrink"):
         spec.build(PipelineOptions(threads=1, extra={"shrink": "nearest"}))
+
+
+def test_proposals_is_an_option_that_caps_what_the_classifier_sees(xnv_registry) -> None:
+    """``--set proposals=N``: at most N boxes leave the proposal stage (each a crop for the classifier)."""
+    from xnorvision.api import PipelineOptions, PluginError
+
+    spec = xnv_registry(plugin).pipeline("faces")
+    frame = np.random.default_rng(5).integers(0, 256, (240, 320, 3), dtype=np.uint8)  # noise: many weak boxes
+    counts = {}
+    for n in (2, 24):
+        stages = spec.build(PipelineOptions(threads=1, extra={"proposals": n}))
+        assert stages[0].max_out == n
+        counts[n] = len(stages[0](frame, Detections.empty()))
+    assert counts[2] == 2 < counts[24] <= 24
+    for bad in (0, 1001, True):
+        with pytest.raises(PluginError, match="proposals"):
+            spec.build(PipelineOptions(threads=1, extra={"proposals": bad}))

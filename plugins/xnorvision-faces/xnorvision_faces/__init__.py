@@ -20,7 +20,7 @@ from xnorvision.api import (
     load_model,
     model_or_off,
 )
-from xnorvision_faces.stages import LONG_SIDE, SHRINKS, ClassifierStage, ProposalStage
+from xnorvision_faces.stages import LONG_SIDE, MAX_PROPOSALS, SHRINKS, ClassifierStage, ProposalStage
 
 #: The plugin API this plugin was written for.
 XNORVISION_API_VERSION = 1
@@ -33,6 +33,8 @@ OPTIONS = (
     Option("long_side", int, LONG_SIDE, "long side (px) the frame is scaled to for the proposal net"),
     Option("shrink", str, SHRINKS[0], "how the frame is shrunk for it: area (box mean, as in "
            "training; the same bytes on every CPU) or pyramid (pyrDown, blur, bilinear: slower)"),
+    Option("proposals", int, MAX_PROPOSALS, "how many of the best proposals (after NMS) the classifier "
+           "re-scores: more find more faces in a crowd, each costs a crop"),
     Option("classifier", model_or_off, CLASSIFIER, "crop classifier: a model name or .xnv path, or false "
            "to skip the second stage"),
     Option("classifier_weight", float, 0.25, "the classifier's share of the final score, in [0, 1]"),
@@ -54,7 +56,10 @@ def build(options: PipelineOptions) -> list[Any]:
         raise PluginError(f"nested_cover must be in (0, 1], got {cover}")
     classifier = extra["classifier"]
     last = None if cover >= 1 else cover
-    stages: list[Any] = [ProposalStage(proposal, long_side=int(extra["long_side"]),
+    proposals = extra["proposals"]
+    if isinstance(proposals, bool) or not isinstance(proposals, int) or not 1 <= proposals <= 1000:
+        raise PluginError(f"proposals must be a whole number from 1 to 1000, got {proposals!r}")
+    stages: list[Any] = [ProposalStage(proposal, long_side=int(extra["long_side"]), max_out=proposals,
                                        nested_cover=last if classifier is False else None,
                                        shrink=str(extra["shrink"]))]
     if classifier is not False:

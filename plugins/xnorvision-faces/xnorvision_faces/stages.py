@@ -21,6 +21,8 @@ STRIDES = (8, 16, 32)
 LONG_SIDE = 416
 #: How the frame is shrunk for the proposal net (see :func:`shrink`); the first is the default.
 SHRINKS = ("area", "pyramid")
+#: Proposals kept after NMS, each re-scored by the classifier (the ``proposals`` option).
+MAX_PROPOSALS = 24
 CROP_CONTEXT = 1.3  # a crop is a square this many times the proposal's long side (as in training)
 
 
@@ -97,9 +99,9 @@ def _cell_grid(shapes: tuple[tuple[int, int], ...], strides: tuple[int, ...]) ->
 class ProposalStage:
     """Candidate face boxes over the whole frame (the first stage)."""
 
-    def __init__(self, model: Model, long_side: int = LONG_SIDE, floor: float = 0.05, max_out: int = 24,
-                 nms_iou: float = 0.4, pre_nms: int = 300, nested_cover: float | None = None,
-                 shrink: str = SHRINKS[0]) -> None:
+    def __init__(self, model: Model, long_side: int = LONG_SIDE, floor: float = 0.05,
+                 max_out: int = MAX_PROPOSALS, nms_iou: float = 0.4, pre_nms: int = 300,
+                 nested_cover: float | None = None, shrink: str = SHRINKS[0]) -> None:
         if isinstance(long_side, bool) or not isinstance(long_side, int) or not 32 <= long_side <= 4096:
             raise PluginError(f"faces: long_side must be whole pixels from 32 to 4096, got {long_side!r}")
         if shrink not in SHRINKS:
