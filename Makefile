@@ -79,6 +79,9 @@ measure-faces: dev
 		--pr-plot plugins/xnorvision-faces/precision_recall_val.png
 	$(BIN)/xnorvision eval faces --data $(DATA)/faces/wider/train.txt --root $(DATA)/faces --split tune \
 		--threads 2 --sweep long_side=320,416 --profile --json $(RESULTS)/faces-profile-tune.json
+	$(BIN)/xnorvision eval faces --data $(DATA)/faces/wider/train.txt --root $(DATA)/faces --split tune \
+		--threads 2 --sweep proposals=16,24,32,48,64 --baseline yunet@416:$(YUNET) \
+		--json $(RESULTS)/faces-proposals-tune.json
 	$(MAKE) tables
 
 tables:
