@@ -145,6 +145,20 @@ cdef inline void _correct_border(const Conv *cv, int oy, int ox, int32_t *acc, c
                     acc[c] -= ts[c]
 
 
+cdef enum:
+    _LINE_INTS = 16  # int32 values in a 64-byte cache line
+
+
+cdef inline int32_t *_aligned_i32(int32_t *p) noexcept nogil:
+    """``p`` moved up to the next cache line (its buffer has _LINE_INTS values to spare)."""
+    return <int32_t *>((<size_t>p + 63) & ~(<size_t>63))
+
+
+cdef inline int64_t _line_round(int64_t n) noexcept nogil:
+    """``n`` int32 values rounded up to whole cache lines."""
+    return (n + _LINE_INTS - 1) // _LINE_INTS * _LINE_INTS
+
+
 cdef inline void _epilogue(const Conv *cv, int blk, int64_t pix, int oy, int ox, int32_t *acc,
                            const int32_t *tapsum, bint direct, int *nans) noexcept nogil:
     """Finish one pixel of a block: ``acc`` is the tile row, or the output itself when ``direct``."""
@@ -313,8 +327,12 @@ def conv(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bin
     cv.slope = NULL if slope is None else <const float *>cnp.PyArray_DATA(slope)
     cdef cnp.ndarray packed = np.zeros((n, ho, wo, (o + 63) // 64), np.uint64) if signs else None
     cv.bits = NULL if packed is None else <uint32_t *>cnp.PyArray_DATA(packed)
-    cdef cnp.ndarray nans = np.zeros(nt, np.intc)
-    cdef int *nn = <int *>cnp.PyArray_DATA(nans)
+    # Each thread's NaN count and scratch on cache lines of its own: the fused epilogue adds to its count
+    # after every pixel, and two counts (or tiles) on one line made the cores take the line from each other
+    # on every write. 56x56x64 with residual, PReLU and signs fused: 2 threads 1.00x one thread's speed
+    # before, 1.6-1.7x after; signs alone 1.1x -> 1.5x.
+    cdef cnp.ndarray nans = np.zeros(nt * _LINE_INTS + _LINE_INTS, np.intc)
+    cdef int *nn = <int *>_aligned_i32(<int32_t *>cnp.PyArray_DATA(nans))
     if prepared is not None:
         cv.wprep = <const uint64_t *>cnp.PyArray_DATA(prepared[0])
         cv.tsprep = <const int32_t *>cnp.PyArray_DATA(prepared[1])
@@ -323,12 +341,13 @@ def conv(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bin
                     <uint32_t *>cnp.PyArray_DATA(flipbits))
     bufwords = cv.ntaps * wc * XNV_BLK + 8  # + 8: room to align each thread's buffer to 64 bytes
     wbuf = np.empty(nt * bufwords, np.uint64)
-    tapsum = np.empty(nt * cv.ntaps * XNV_BLK, np.int32)
-    pc = np.empty(nt * XNV_TILE * XNV_BLK, np.int32)
+    cdef int64_t ts_stride = _line_round(cv.ntaps * XNV_BLK), pc_stride = _line_round(XNV_TILE * XNV_BLK)
+    tapsum = np.empty(nt * ts_stride + _LINE_INTS, np.int32)
+    pc = np.empty(nt * pc_stride + _LINE_INTS, np.int32)
     nitems = nblk * cv.nchunks
     cdef uint64_t *wb = <uint64_t *>cnp.PyArray_DATA(wbuf)
-    cdef int32_t *ts = <int32_t *>cnp.PyArray_DATA(tapsum)
-    cdef int32_t *pcs = <int32_t *>cnp.PyArray_DATA(pc)
+    cdef int32_t *ts = _aligned_i32(<int32_t *>cnp.PyArray_DATA(tapsum))
+    cdef int32_t *pcs = _aligned_i32(<int32_t *>cnp.PyArray_DATA(pc))
     cdef const Conv *cvp = &cv
     if nt == 1 or nitems == 1:
         with nogil:
@@ -337,8 +356,8 @@ def conv(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bin
     else:
         for item in prange(nitems, nogil=True, num_threads=nt, schedule="dynamic"):
             tid = threadid()
-            _run_item(cvp, item, _aligned(wb + tid * bufwords), ts + tid * cv.ntaps * XNV_BLK,
-                      pcs + tid * XNV_TILE * XNV_BLK, nn + tid)
+            _run_item(cvp, item, _aligned(wb + tid * bufwords), ts + tid * ts_stride, pcs + tid * pc_stride,
+                      nn + tid * _LINE_INTS)
     if packed is None:
         return out
     if nans.any():

@@ -105,10 +105,13 @@ def conv(cnp.ndarray x, cnp.ndarray w, object bias, int sh, int sw, int ph, int 
         table = 256 * c
     # the table [c][256] (uint8 input), then each thread's scratch (uint8 input rows, pool's conv rows; a
     # batched tile's output)
+    # batched tiles and u8 rows are written all the time: each thread's part starts a cache line of its own
+    # (sharing a line with the next thread's part made the two cores take it from each other)
     per_thread = <int64_t>xnv_fc_tile_pixels(path, p.o) * p.o if batched else xnv_fc_scratch_floats(&p)
+    per_thread = (per_thread + 15) // 16 * 16
     if table or per_thread:
-        scratch = np.empty(table + nt * per_thread, np.float32)
-        sp = <float *>cnp.PyArray_DATA(scratch)
+        scratch = np.empty(table + nt * per_thread + 16, np.float32)
+        sp = <float *>((<size_t>cnp.PyArray_DATA(scratch) + 63) & ~(<size_t>63))
     if table:
         xnv_fc_u8_table(<const float *>cnp.PyArray_DATA(<cnp.ndarray>lut), c, sp)
         p.lut = sp
