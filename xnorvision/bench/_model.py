@@ -19,6 +19,7 @@ import numpy as np
 from xnorvision import kernels
 from xnorvision.bench._peers import PEERS, PeerUnavailable, Runner
 from xnorvision.bench._profile import format_profile, profile_model
+from xnorvision.bench._signal_stack import signal_stack_kept
 from xnorvision.errors import XnorvisionError
 from xnorvision.runtime import Model
 from xnorvision.runtime._reference import write_reference
@@ -118,11 +119,14 @@ def bench_model(path: Path | None = None, reference: str | None = None, threads:
         x = model.preprocess(images)
         model.run(x)  # a size the model cannot take is the user's error, before any peer is built
         weight_bytes = model.file.weight_bytes
-        runners = {"xnorvision": Runner(lambda: model.run(x), weight_bytes)}
-        peers, notes = _build_peers(model, x, threads, Path(tmp))
-        runners.update(peers)
-        times = time_interleaved({name: r.call for name, r in runners.items()}, seconds)
-    rows = [summarize(name, times[name], batch, runners[name].weight_bytes) if name in runners
+        with signal_stack_kept():  # OpenVINO's peers move it; their objects die inside the block
+            runners = {"xnorvision": Runner(lambda: model.run(x), weight_bytes)}
+            peers, notes = _build_peers(model, x, threads, Path(tmp))
+            runners.update(peers)
+            times = time_interleaved({name: r.call for name, r in runners.items()}, seconds)
+            sizes = {name: r.weight_bytes for name, r in runners.items()}
+            del runners, peers
+    rows = [summarize(name, times[name], batch, sizes[name]) if name in sizes
             else _missing(name, notes[name]) for name in ["xnorvision", *PEERS]]
     ours = rows[0]
     report: dict[str, Any] = {
