@@ -196,10 +196,18 @@ cdef inline void _epilogue(const Conv *cv, int blk, int64_t pix, int oy, int ox,
         (<uint32_t *>cv.out)[pix * cv.owords32 + blk] = cv.signbits(acc, cv.thr + o0) ^ cv.flipbits[blk]
 
 
-cdef void _run_item(const Conv *cv, int64_t item, uint64_t *wbuf, int32_t *tapsum, int32_t *tile,
+cdef void _run_item(const Conv *cv, int64_t chunk, uint64_t *wbuf, int32_t *tapsum, int32_t *tile,
                     int *nans) noexcept nogil:
-    cdef int blk = <int>(item // cv.nchunks)
-    cdef int64_t chunk = item % cv.nchunks
+    """Every block of output channels over one chunk of pixels: each output word is written by one thread
+    (two threads writing the two halves of a pixel's word, or neighbouring pixels, took its cache line from
+    each other: the second thread spent 5x the first one's time storing signs)."""
+    cdef int blk
+    for blk in range((cv.o + XNV_BLK - 1) // XNV_BLK):
+        _run_block(cv, blk, chunk, wbuf, tapsum, tile, nans)
+
+
+cdef void _run_block(const Conv *cv, int blk, int64_t chunk, uint64_t *wbuf, int32_t *tapsum, int32_t *tile,
+                     int *nans) noexcept nogil:
     cdef int64_t t0 = cv.ntiles * chunk // cv.nchunks, t1 = cv.ntiles * (chunk + 1) // cv.nchunks
     cdef int64_t t, pix, plane = <int64_t>cv.ho * cv.wo
     cdef int p, npx
@@ -310,8 +318,9 @@ def conv(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bin
     cv.lastmask = lastmask
     cv.npix = <int64_t>n * ho * wo
     cv.ntiles = (cv.npix + XNV_TILE - 1) // XNV_TILE
-    # Enough items to balance the threads; repacking a block twice costs less than an idle core.
-    cv.nchunks = 1 if nt == 1 else max(1, min(cv.ntiles, (4 * nt + nblk - 1) // nblk))
+    # Items are chunks of pixels, each through every block. Prepared weights: 4 per thread, to balance the
+    # threads; otherwise one per thread, since each item repacks every block's weights.
+    cv.nchunks = 1 if nt == 1 else max(1, min(cv.ntiles, (4 if prepared is not None else 1) * nt))
     cv.uk = xnv_ukernel(path)
     cv.signbits = xnv_signbits(path)
     cv.affine = xnv_affine(path)
@@ -344,7 +353,7 @@ def conv(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bin
     cdef int64_t ts_stride = _line_round(cv.ntaps * XNV_BLK), pc_stride = _line_round(XNV_TILE * XNV_BLK)
     tapsum = np.empty(nt * ts_stride + _LINE_INTS, np.int32)
     pc = np.empty(nt * pc_stride + _LINE_INTS, np.int32)
-    nitems = nblk * cv.nchunks
+    nitems = cv.nchunks
     cdef uint64_t *wb = <uint64_t *>cnp.PyArray_DATA(wbuf)
     cdef int32_t *ts = _aligned_i32(<int32_t *>cnp.PyArray_DATA(tapsum))
     cdef int32_t *pcs = _aligned_i32(<int32_t *>cnp.PyArray_DATA(pc))
