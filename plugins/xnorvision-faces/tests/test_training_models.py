@@ -32,8 +32,9 @@ def test_block_rejects_unsupported_shapes() -> None:
         BiRealBlock(16, 32, stride=1)
 
 
-def test_proposal_net_exports_and_runs_like_torch(tmp_path: Path) -> None:
-    model = _trained_looking(ProposalNet("xnor", width=16))
+@pytest.mark.parametrize("blocks", [(2, 2, 1), (3, 1, 2)])
+def test_proposal_net_exports_and_runs_like_torch(tmp_path: Path, blocks: tuple[int, int, int]) -> None:
+    model = _trained_looking(ProposalNet("xnor", width=16, blocks=blocks))
     export_model(model, tmp_path / "p.xnv", PROPOSAL_SPEC, ["face"], {}, ["s8", "s16", "s32"])
     image = np.random.default_rng(0).integers(0, 255, (64, 96, 3), np.uint8)
     got = Model.load(tmp_path / "p.xnv", threads=1).run(image)
@@ -63,3 +64,25 @@ def test_export_writes_only_the_networks_given(tmp_path: Path) -> None:
     assert written == [tmp_path / "out" / "proposal.xnv"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["proposal.xnv"]
     assert Model.load(written[0]).output_names == ["s8", "s16", "s32"]
+
+
+def test_a_recipe_says_how_deep_the_proposal_net_is(tmp_path: Path) -> None:
+    """``--blocks`` is recorded in the recipe; export and the classifier's mining rebuild the net from it
+    (a recipe from before the option means the shipped depth)."""
+    from xnorvision_faces.training.models import BLOCKS
+    from xnorvision_faces.training.train_proposal import _blocks
+
+    deep = ProposalNet.from_recipe({"mode": "xnor", "width": 16, "blocks": [3, 3, 2]})
+    assert (len(deep.s8), len(deep.s16), len(deep.s32)) == (3, 3, 2)
+    old = ProposalNet.from_recipe({"mode": "xnor", "width": 16})
+    assert (len(old.s8), len(old.s16), len(old.s32)) == BLOCKS
+    torch.save(_trained_looking(deep).state_dict(), tmp_path / "p.pt")
+    (tmp_path / "p.json").write_text('{"mode": "xnor", "width": 16, "blocks": [3, 3, 2]}')
+    (written,) = export_faces(tmp_path / "p.pt", None, tmp_path / "out")
+    assert sum(op == "binary_conv2d" for _, op, _ in Model.load(written).steps) == 8
+    assert _blocks("3,3,2") == [3, 3, 2]
+    for bad in ("3,3", "0,2,1", "a,b,c"):
+        with pytest.raises(Exception, match="three counts"):
+            _blocks(bad)
+    with pytest.raises(ValueError, match="blocks"):
+        ProposalNet("xnor", 16, (2, 2))

@@ -38,7 +38,7 @@ def export_faces(proposal: Path | None, classifier: Path | None, out: Path) -> l
     written = []
     if proposal is not None:
         rp = _recipe(proposal)
-        p = ProposalNet(rp.get("mode", "xnor"), rp.get("width", 64)).eval()
+        p = ProposalNet.from_recipe(rp).eval()
         p.load_state_dict(torch.load(proposal, weights_only=True))
         meta = {"recipe": rp, "module": "xnorvision_faces.training.train_proposal"}
         export_model(p, out / "proposal.xnv", PROPOSAL_SPEC, ["face"], meta, ["s8", "s16", "s32"])

@@ -48,21 +48,39 @@ class BiRealBlock(nn.Module):
         return self.act(self.bn(self.conv(x)) + short)
 
 
-class ProposalNet(nn.Module):
-    """Scores every cell of strides 8, 16 and 32 for "a face centred near here" and regresses its box."""
+#: Binary blocks at strides 8, 16 and 32 (the shipped net's; ``--blocks`` trains deeper ones).
+BLOCKS = (2, 2, 1)
 
-    def __init__(self, mode: str = "xnor", width: int = 64) -> None:
+
+class ProposalNet(nn.Module):
+    """Scores every cell of strides 8, 16 and 32 for "a face centred near here" and regresses its box.
+
+    ``blocks``: binary blocks per stride (the first of the stride-16 and stride-32 stages halves the
+    resolution). Binary channels are cheap, so depth is a lever a float detector of the same time lacks.
+    """
+
+    def __init__(self, mode: str = "xnor", width: int = 64, blocks: tuple[int, int, int] = BLOCKS) -> None:
         super().__init__()
+        if len(blocks) != 3 or min(blocks) < 1:
+            raise ValueError(f"blocks must be three counts of at least 1 (strides 8, 16, 32), got {blocks}")
         w = width
         bwn = "float" if mode == "float" else "bwn"
         self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
                                   nn.MaxPool2d(2), conv3x3(16, w, 2, bwn), nn.BatchNorm2d(w), nn.PReLU(w))
-        self.s8 = nn.Sequential(BiRealBlock(w, w, 1, mode), BiRealBlock(w, w, 1, mode))
-        self.s16 = nn.Sequential(BiRealBlock(w, 2 * w, 2, mode), BiRealBlock(2 * w, 2 * w, 1, mode))
-        self.s32 = nn.Sequential(BiRealBlock(2 * w, 2 * w, 2, mode))
+        b8, b16, b32 = blocks
+        self.s8 = nn.Sequential(*[BiRealBlock(w, w, 1, mode) for _ in range(b8)])
+        self.s16 = nn.Sequential(BiRealBlock(w, 2 * w, 2, mode),
+                                 *[BiRealBlock(2 * w, 2 * w, 1, mode) for _ in range(b16 - 1)])
+        self.s32 = nn.Sequential(BiRealBlock(2 * w, 2 * w, 2, mode),
+                                 *[BiRealBlock(2 * w, 2 * w, 1, mode) for _ in range(b32 - 1)])
         self.heads = nn.ModuleList([nn.Conv2d(c, HEAD_CHANNELS, 1) for c in (w, 2 * w, 2 * w)])
         for head in self.heads:
             nn.init.constant_(head.bias[:1], -4.0)  # start from "no face" (focal-loss prior)
+
+    @classmethod
+    def from_recipe(cls, recipe: dict) -> ProposalNet:
+        """The net a training recipe (its ``.json``) describes; recipes before ``blocks`` mean the default."""
+        return cls(recipe.get("mode", "xnor"), recipe.get("width", 64), tuple(recipe.get("blocks", BLOCKS)))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         f8 = self.s8(self.stem(x))

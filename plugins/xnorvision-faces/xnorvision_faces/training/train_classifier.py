@@ -109,7 +109,8 @@ def main() -> None:
     wider_pos, regs = _face_crops(wider, rng, per_face=2)
     mined: list[np.ndarray] = []
     if args.proposal:
-        prop = ProposalNet().eval()
+        recipe = args.proposal.with_suffix(".json")
+        prop = ProposalNet.from_recipe(json.loads(recipe.read_text()) if recipe.is_file() else {}).eval()
         prop.load_state_dict(torch.load(args.proposal, weights_only=True))
         mined = _mine(prop, scenes + wider, limit=8000)
     n_pos = len(caltech) + len(wider_pos)

@@ -41,7 +41,7 @@ from xnorvision_faces.training.data import (
     load_scenes,
     load_wider_train,
 )
-from xnorvision_faces.training.models import LEVELS, ProposalNet
+from xnorvision_faces.training.models import BLOCKS, LEVELS, ProposalNet
 from xnorvision_faces.training.targets import decode, encode
 
 MEAN = (0.5, 0.5, 0.5)
@@ -144,6 +144,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--mode", choices=("xnor", "float"), default="xnor")
     ap.add_argument("--width", type=int, default=64)
+    ap.add_argument("--blocks", type=_blocks, default=list(BLOCKS),
+                    help="binary blocks at strides 8,16,32 (default 2,2,1)")
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--size", type=int, default=256)
@@ -163,7 +165,7 @@ def main() -> None:
     wider = load_wider_train(args.faces, args.cache)
     train, held = wider[:-HOLDOUT], wider[-HOLDOUT:]
     scenes = load_scenes(args.faces, args.cache)
-    model = ProposalNet(args.mode, args.width)
+    model = ProposalNet(args.mode, args.width, tuple(args.blocks))
     if args.init:
         model.load_state_dict(torch.load(args.init, weights_only=True))
         args.init_recipe = json.loads(args.init.with_suffix(".json").read_text())
@@ -194,6 +196,17 @@ def main() -> None:
     recipe.update(holdout_ap=round(ap_held, 4), holdout_ap_gray=round(ap_gray, 4),
                   seconds=round(time.time() - t0), data_hash=data_hash(cache_files(args.cache)))
     args.out.with_suffix(".json").write_text(json.dumps(recipe, indent=2) + "\n")
+
+
+def _blocks(text: str) -> list[int]:
+    """``--blocks 3,3,2``: three counts of at least 1."""
+    try:
+        counts = [int(v) for v in text.split(",")]
+    except ValueError:
+        counts = []
+    if len(counts) != 3 or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"three counts of at least 1, like 2,2,1; got {text!r}")
+    return counts
 
 
 def _atomic_save(obj: object, path: Path) -> None:
