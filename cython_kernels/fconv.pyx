@@ -104,9 +104,8 @@ def conv(cnp.ndarray x, cnp.ndarray w, object bias, int sh, int sw, int ph, int 
         p.chan = <const int32_t *>cnp.PyArray_DATA(<cnp.ndarray>chan)
         table = 256 * c
     # the table [c][256] (uint8 input), then each thread's scratch (uint8 input rows, pool's conv rows; a
-    # batched tile's output)
-    # batched tiles and u8 rows are written all the time: each thread's part starts a cache line of its own
-    # (sharing a line with the next thread's part made the two cores take it from each other)
+    # batched tile's output), each on cache lines of its own: scratch is written all the time, and a line
+    # shared with the next thread's part would pass between the two cores on every write
     per_thread = <int64_t>xnv_fc_tile_pixels(path, p.o) * p.o if batched else xnv_fc_scratch_floats(&p)
     per_thread = (per_thread + 15) // 16 * 16
     if table or per_thread:
