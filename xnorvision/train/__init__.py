@@ -7,10 +7,10 @@ never needs it.
 
 from xnorvision.eval import read_image_folder
 from xnorvision.train._binarize import binarize
-from xnorvision.train._data import input_spec, to_tensor
+from xnorvision.train._data import data_hash, input_spec, to_tensor
 from xnorvision.train._estimators import ESTIMATORS, hard_sign, sign
 from xnorvision.train._export import ExportError, export_model
 from xnorvision.train._layers import MODES, BinaryConv2d, BinaryLinear, SignActivation
 
 __all__ = ["ESTIMATORS", "MODES", "BinaryConv2d", "BinaryLinear", "ExportError", "SignActivation", "binarize",
-           "export_model", "hard_sign", "input_spec", "read_image_folder", "sign", "to_tensor"]
+           "data_hash", "export_model", "hard_sign", "input_spec", "read_image_folder", "sign", "to_tensor"]

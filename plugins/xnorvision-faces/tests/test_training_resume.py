@@ -72,7 +72,9 @@ def test_degrade_changes_crops_only_when_asked() -> None:
 def test_the_data_hash_follows_the_training_data(tmp_path: Path) -> None:
     """The recipe's ``data_hash``: the same bytes give the same hash; any change to the cached samples a run
     reads (an image, a label) gives another."""
-    from xnorvision_faces.training.data import _pack, cache_files, data_hash, load_scenes, load_wider_train
+    from xnorvision_faces.training.data import _pack, cache_files, load_scenes, load_wider_train
+
+    from xnorvision.train import data_hash
 
     samples = _samples()
     _pack(samples, tmp_path / "wider_train.npz")

@@ -6,7 +6,6 @@ decodes small files instead of the originals. Nothing here touches ``wider/val.t
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,20 +19,9 @@ CACHE_SIDE = 448
 EXCLUDED_SCENES = {"market_outdoor_sun_bnshngjecrewktzn.jpg"}  # it has people in it
 
 
-def data_hash(files: list[Path]) -> str:
-    """SHA-256 over what a run trains on, recorded in its recipe (so in the exported file's metadata): the
-    cache files hold every training image and label as the run reads them."""
-    h = hashlib.sha256()
-    for f in files:
-        h.update(f.name.encode())
-        with open(f, "rb") as data:
-            for chunk in iter(lambda: data.read(1 << 20), b""):
-                h.update(chunk)
-    return h.hexdigest()
-
-
 def cache_files(cache: Path) -> list[Path]:
-    """The cached samples :func:`load_wider_train` and :func:`load_scenes` read (after they have run)."""
+    """The cached samples :func:`load_wider_train` and :func:`load_scenes` read (after they have run): every
+    training image and label as a run reads them, what its recipe's ``data_hash`` is taken over."""
     return [cache / "wider_train.npz", cache / "scenes.npz"]
 
 

@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 
 from xnorvision.api import box_iou, crop_square, replace_atomically
-from xnorvision_faces.training.data import Sample, cache_files, data_hash, load_scenes, load_wider_train
+from xnorvision.train import data_hash
+from xnorvision_faces.training.data import Sample, cache_files, load_scenes, load_wider_train
 from xnorvision_faces.training.models import CROP, CROP_CONTEXT, FaceClassifier, ProposalNet
 from xnorvision_faces.training.train_proposal import HOLDOUT, detect
 

@@ -31,13 +31,13 @@ from xnorvision.api import (
     precision_recall,
     replace_atomically,
 )
+from xnorvision.train import data_hash
 from xnorvision_faces.training.data import (
     NO_DEGRADE,
     Degrade,
     Sample,
     augment,
     cache_files,
-    data_hash,
     load_scenes,
     load_wider_train,
 )
