@@ -86,3 +86,20 @@ def test_a_recipe_says_how_deep_the_proposal_net_is(tmp_path: Path) -> None:
             _blocks(bad)
     with pytest.raises(ValueError, match="blocks"):
         ProposalNet("xnor", 16, (2, 2))
+
+
+def test_a_grown_net_starts_as_the_shallow_one() -> None:
+    """``--init`` with a shallower checkpoint: the added blocks are identities until trained."""
+    shallow = _trained_looking(ProposalNet("xnor", width=16))
+    deep = ProposalNet("xnor", width=16, blocks=(3, 3, 2))
+    deep.grow_from(shallow.state_dict())
+    deep.eval()
+    x = torch.randn(2, 3, 64, 96, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        for got, want in zip(deep(x), shallow(x), strict=True):
+            torch.testing.assert_close(got, want)
+    assert float(deep.s8[2].bn.weight.abs().sum()) == 0.0  # the added block, not a copy of a trained one
+    with pytest.raises(ValueError, match="not a shallower"):
+        ProposalNet("xnor", width=16).grow_from(deep.state_dict())
+    with pytest.raises(ValueError, match="not a shallower"):
+        deep.grow_from({k: v for k, v in shallow.state_dict().items() if not k.startswith("stem.")})

@@ -82,6 +82,25 @@ class ProposalNet(nn.Module):
         """The net a training recipe (its ``.json``) describes; recipes before ``blocks`` mean the default."""
         return cls(recipe.get("mode", "xnor"), recipe.get("width", 64), tuple(recipe.get("blocks", BLOCKS)))
 
+    def grow_from(self, state: dict[str, torch.Tensor]) -> None:
+        """Load a net with fewer blocks per stride; each block it lacks starts as an identity.
+
+        A Bi-Real block with a zero batch-norm scale and shift adds nothing to its shortcut, and a PReLU
+        of slope 1 passes it on, so the grown net starts as exactly the trained shallow one and only has
+        to learn what its extra depth adds (net2net-style, rather than a from-scratch run of many hours).
+        """
+        missing, unexpected = self.load_state_dict(state, strict=False)
+        grown = [name for name, block in self.named_modules()
+                 if isinstance(block, BiRealBlock) and f"{name}.bn.weight" in missing]
+        left = [key for key in missing if not any(key.startswith(f"{name}.") for name in grown)]
+        if unexpected or left:
+            raise ValueError(f"not a shallower proposal net: {(unexpected + left)[:3]}")
+        for name in grown:
+            block = self.get_submodule(name)
+            nn.init.zeros_(block.bn.weight)
+            nn.init.zeros_(block.bn.bias)
+            nn.init.ones_(block.act.weight)
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         f8 = self.s8(self.stem(x))
         f16 = self.s16(f8)

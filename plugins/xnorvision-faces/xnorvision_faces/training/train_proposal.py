@@ -151,7 +151,8 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--init", type=Path, help="start from this checkpoint (a second training cycle)")
+    ap.add_argument("--init", type=Path,
+                    help="start from this checkpoint (a second cycle; a shallower net grows into --blocks)")
     ap.add_argument("--gray", type=float, default=0.0, help="share of crops made grey")
     ap.add_argument("--colour", type=float, default=0.0, help="share of crops recoloured")
     ap.add_argument("--jpeg", type=float, default=0.0, help="share of crops JPEG-compressed (q 20-70)")
@@ -167,7 +168,7 @@ def main() -> None:
     scenes = load_scenes(args.faces, args.cache)
     model = ProposalNet(args.mode, args.width, tuple(args.blocks))
     if args.init:
-        model.load_state_dict(torch.load(args.init, weights_only=True))
+        model.grow_from(torch.load(args.init, weights_only=True))
         args.init_recipe = json.loads(args.init.with_suffix(".json").read_text())
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, args.lr, total_steps=args.steps, pct_start=0.05)
@@ -184,7 +185,7 @@ def main() -> None:
         loss.backward()
         opt.step()
         sched.step()
-        running = 0.98 * running + 0.02 * float(loss) if step > 1 else float(loss)
+        running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
         if step % 50 == 0:
             print(f"step {step} loss {running:.4f} {time.time() - t0:.0f}s", flush=True)
         if step % args.save_every == 0 or step == args.steps:
