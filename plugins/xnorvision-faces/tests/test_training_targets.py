@@ -31,3 +31,17 @@ def test_soft_targets_tiny_faces_and_overlaps() -> None:
     boxes = np.array([[0, 0, 32, 32], [8, 8, 24, 24]], np.float32)
     cls, _, reg = encode_level(boxes, np.ones(2, np.float32), 32, 8, 5, 36)
     assert np.isclose(np.exp(reg[2][1, 1]) * 8, 16)
+
+
+def test_teacher_faces_are_marked_and_can_be_dropped() -> None:
+    """YuNet's extra faces join below target 1 (even at score 1): ``--no-teacher`` drops exactly them."""
+    from xnorvision_faces.training.data import Sample, _soft_boxes
+
+    gt = np.array([[10, 10, 30, 30]], np.float32)
+    yunet = [[11, 11, 20, 20, 0.9], [50, 50, 20, 20, 1.0], [80, 10, 10, 12, 0.6]]  # x, y, w, h, score
+    boxes, targets = _soft_boxes(gt, yunet)
+    assert len(boxes) == 3  # the first teacher face is the GT face
+    assert targets[0] == 1.0 and (targets[1:] < 1.0).all()
+    kept = Sample(np.zeros(1, np.uint8), boxes, targets).labelled()
+    np.testing.assert_array_equal(kept.boxes, gt)
+    np.testing.assert_array_equal(kept.targets, [1.0])

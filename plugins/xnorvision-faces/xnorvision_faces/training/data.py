@@ -17,6 +17,7 @@ from xnorvision.api import box_iou, load_face_list, replace_atomically
 
 CACHE_SIDE = 448
 EXCLUDED_SCENES = {"market_outdoor_sun_bnshngjecrewktzn.jpg"}  # it has people in it
+TEACHER_MAX = np.float32(0.999)  # a teacher box's target stays below a WIDER box's 1
 
 
 def cache_files(cache: Path) -> list[Path]:
@@ -36,6 +37,11 @@ class Sample:
     def image(self) -> np.ndarray:
         return cv2.imdecode(self.jpeg, cv2.IMREAD_COLOR)
 
+    def labelled(self) -> Sample:
+        """Only WIDER's own boxes (target 1): the teacher's extra faces dropped, for a run without it."""
+        keep = self.targets >= 1.0
+        return Sample(self.jpeg, self.boxes[keep], self.targets[keep])
+
 
 def _encode(image: np.ndarray) -> tuple[np.ndarray, float]:
     scale = CACHE_SIDE / max(image.shape[:2])
@@ -49,14 +55,15 @@ def _encode(image: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def _soft_boxes(gt: np.ndarray, yunet: list[list[float]]) -> tuple[np.ndarray, np.ndarray]:
-    """GT boxes at target 1; YuNet faces that no GT box covers join at their score (distillation)."""
+    """GT boxes at target 1; YuNet faces that no GT box covers join at their score, kept below 1 so that a
+    target of 1 always means a WIDER box (distillation; :meth:`Sample.labelled` drops them again)."""
     if not yunet:
         return gt, np.ones(len(gt), np.float32)
     y = np.asarray(yunet, np.float32)
     yb = np.concatenate([y[:, :2], y[:, :2] + y[:, 2:4]], 1)
     extra = box_iou(yb, gt).max(axis=1) < 0.4 if len(gt) else np.ones(len(yb), bool)
     boxes = np.concatenate([gt, yb[extra]])
-    return boxes, np.concatenate([np.ones(len(gt), np.float32), y[extra, 4]])
+    return boxes, np.concatenate([np.ones(len(gt), np.float32), np.minimum(y[extra, 4], TEACHER_MAX)])
 
 
 def _pack(samples: list[Sample], path: Path) -> None:

@@ -117,8 +117,7 @@ def holdout_ap(model: ProposalNet, samples: list[Sample], scale: float = 448 / 6
     model.eval()
     items, cache = [], {}
     for i, s in enumerate(samples):
-        gt = s.boxes[s.targets >= 1.0]
-        items.append(FaceImage(Path(f"holdout/{i}"), gt))
+        items.append(FaceImage(Path(f"holdout/{i}"), s.labelled().boxes))
         image = s.image()
         if gray:
             image = cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
@@ -157,6 +156,8 @@ def main() -> None:
     ap.add_argument("--colour", type=float, default=0.0, help="share of crops recoloured")
     ap.add_argument("--jpeg", type=float, default=0.0, help="share of crops JPEG-compressed (q 20-70)")
     ap.add_argument("--blur", type=float, default=0.0, help="share of crops halved and scaled back")
+    ap.add_argument("--no-teacher", action="store_true",
+                    help="WIDER's boxes only, without YuNet's extra faces (the distillation ablation)")
     ap.add_argument("--save-every", type=int, default=200, help="steps between resumable checkpoints")
     ap.add_argument("--resume", action="store_true", help="continue from OUT's .state.pt exactly")
     args = ap.parse_args()
@@ -165,6 +166,8 @@ def main() -> None:
     corrupt = Degrade(args.gray, args.colour, args.jpeg, args.blur)
     wider = load_wider_train(args.faces, args.cache)
     train, held = wider[:-HOLDOUT], wider[-HOLDOUT:]
+    if args.no_teacher:
+        train = [s.labelled() for s in train]
     scenes = load_scenes(args.faces, args.cache)
     model = ProposalNet(args.mode, args.width, tuple(args.blocks))
     if args.init:
