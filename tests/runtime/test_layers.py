@@ -34,6 +34,7 @@ def float_threads(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatc
     (3, 1, 1, 1, 5, 7, 9), (7, 2, 3, 1, 3, 8, 30), (1, 1, 0, 1, 6, 4, 30), (1, 2, 0, 1, 6, 4, 9),
     (3, 2, 0, 1, 4, 4, 9), (3, 1, 1, 3, 3, 6, 9), (3, 1, 1, 4, 8, 4, 9),
     (1, 1, 0, 1, 64, 5, 13), (1, 1, 0, 1, 130, 3, 9),  # a detector's heads: 1x1 to few outputs, matmuls
+    (3, 1, 1, 1, 16, 5, 9), (3, 2, 1, 1, 24, 16, 9),  # im2col + matmul with a tiled bias, and without
 ])
 def test_float_conv(float_threads: int, k: int, stride: int, pad: int, groups: int, cin: int, cout: int,
                     size: int) -> None:
@@ -45,6 +46,15 @@ def test_float_conv(float_threads: int, k: int, stride: int, pad: int, groups: i
     x2 = _x(2, size, size + 1, cin)  # same shape again: the planned buffers are reused, not stale
     np.testing.assert_allclose(layer([x2]), ref.conv(x2.astype(np.float64), w.astype(np.float64), stride, pad,
                                                      groups) + b, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_float_conv_few_outputs_with_relu(float_threads: int, k: int) -> None:
+    """The tiled bias of a few-output conv (a head) is added before its fused ReLU, on every row block."""
+    x, w, b = _x(2, 11, 12, 40), _x(5, k, k, 40), _x(5)
+    layer = layers.Conv2d(w, b, (1, 1), (k // 2, k // 2), 1, relu=True)
+    want = np.maximum(ref.conv(x.astype(np.float64), w.astype(np.float64), 1, k // 2, 1) + b, 0)
+    np.testing.assert_allclose(layer([x]), want, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize(("padding", "pad_value", "stride", "output"), [

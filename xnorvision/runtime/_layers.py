@@ -52,6 +52,7 @@ _BLOCK_FLOATS = 1 << 18  # 1 MiB of im2col rows per block: inside a core's L2 (2
 _GEMM_BLOCK_FLOATS = 1 << 17  # input floats per matmul of a 1x1 conv (see Conv2d.__call__)
 _GRAIN_MACS = 1 << 23  # a thread's share must outweigh the ~50 us of handing it over
 _GRAIN_FLOATS = 1 << 17  # likewise for elementwise work
+_SHORT_ROW = 16  # outputs per pixel below which a broadcast bias add is slow
 
 
 class Conv2d(Layer):
@@ -131,10 +132,15 @@ class Conv2d(Layer):
                                     np.float32)}
         out = np.empty((n, ho, wo, self.o), np.float32)
         c = self.cg * self.groups
+        # Few outputs (a detector head's 5): ``out += bias`` broadcasts over rows of 5 floats, 7 us of a
+        # 40x32 head's 27; the bias repeated once per pixel is one flat add (1 us).
+        bias_rows = (np.tile(self.bias, n * ho * wo) if self.bias is not None and self.o < _SHORT_ROW
+                     else None)
         rows = ho if self.groups > 1 else max(1, min(ho, _BLOCK_FLOATS // (wo * self.kh * self.kw * c)))
         depth = n if self.groups > 1 else workers  # per-worker im2col blocks
         return {"padded": np.zeros((n, h + 2 * ph, w + 2 * pw, c) if ph or pw else (0,), np.float32),
-                "cols": np.empty((depth, rows, wo, self.kh, self.kw * c), np.float32), "out": out}
+                "cols": np.empty((depth, rows, wo, self.kh, self.kw * c), np.float32), "out": out,
+                "bias_rows": bias_rows}
 
     def __call__(self, xs: list[np.ndarray]) -> np.ndarray:
         x = xs[0]
@@ -153,12 +159,12 @@ class Conv2d(Layer):
             flat_x, flat_out = x.reshape(-1, c), out.reshape(-1, self.o)
             # BLAS slows down twice over past ~200K floats of input (40x52x128 -> 5: 100 us whole, 48 us in
             # blocks of 128K floats): blocks of _GEMM_BLOCK_FLOATS keep it on its fast path.
-            rows = max(1, _GEMM_BLOCK_FLOATS // c)
+            rows, bias_rows = max(1, _GEMM_BLOCK_FLOATS // c), buf["bias_rows"]
 
             def pixels(_: int, start: int, stop: int) -> None:
                 for r0 in range(start, stop, rows):
                     r1 = min(r0 + rows, stop)
-                    self._gemm(flat_x[r0:r1], flat_out[r0:r1])
+                    self._gemm(flat_x[r0:r1], flat_out[r0:r1], bias_rows)
 
             _threads.run_chunks(pixels, len(flat_x), grain=max(1, _GRAIN_MACS // (c * self.o)))
             return out
@@ -177,7 +183,7 @@ class Conv2d(Layer):
             self._epilogue(out)
             return out
         # Blocks of output rows keep the im2col block in cache while the matmul reads it.
-        rows = cols.shape[1]
+        rows, bias_rows = cols.shape[1], buf["bias_rows"]
         blocks = [(i, r0) for i in range(n) for r0 in range(0, ho, rows)]
 
         def work(worker: int, start: int, stop: int) -> None:
@@ -187,14 +193,22 @@ class Conv2d(Layer):
                                   (s0, s1 * sh, s2 * sw, s1, s3), writeable=False)
                 block = cols[worker:worker + 1, :r]
                 np.copyto(block, view)
-                self._gemm(block.reshape(r * wo, -1), out[i, r0:r0 + r].reshape(r * wo, self.o))
+                self._gemm(block.reshape(r * wo, -1), out[i, r0:r0 + r].reshape(r * wo, self.o), bias_rows)
 
         block_macs = rows * wo * self.kh * self.kw * c * self.o
         _threads.run_chunks(work, len(blocks), grain=max(1, _GRAIN_MACS // block_macs))
         return out
 
-    def _gemm(self, a: np.ndarray, out: np.ndarray) -> None:
+    def _gemm(self, a: np.ndarray, out: np.ndarray, bias_rows: np.ndarray | None) -> None:
+        """``out = a @ W``, then bias and ReLU; ``bias_rows``: the bias repeated for at least ``out``'s rows
+        (a few outputs' bias, added flat), or None."""
         np.matmul(a, self.wmat[0], out=out)
+        if bias_rows is not None:
+            flat = out.reshape(-1)  # a contiguous block of rows: a view
+            flat += bias_rows[:flat.size]
+            if self.relu:
+                np.maximum(out, 0, out=out)
+            return
         self._epilogue(out)
 
     def _epilogue(self, out: np.ndarray) -> None:
