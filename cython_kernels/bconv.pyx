@@ -14,6 +14,7 @@ Arguments are validated by ``xnorvision.kernels``; this module trusts them.
 
 from cython.parallel cimport prange, threadid
 from libc.math cimport isfinite
+from libc.string cimport memset
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 
 cimport numpy as cnp
@@ -264,12 +265,31 @@ cdef void _pad_input(const uint64_t *x, uint64_t *xp, int64_t n, int h, int w, i
                 dst[wc - 1] = src[wc - 1] & lastmask
 
 
+def thresholds(cnp.ndarray scale, cnp.ndarray bias, int32_t k):
+    """Sign thresholds of packed-signs output (mode 2) for sums of ``k`` taps x channels: (thr, flip bits).
+
+    A binary search per channel: a 512-channel layer spent 12 us a call on it, so a layer's plan makes
+    them once and hands them to :func:`conv`.
+    """
+    cdef int o = scale.shape[0], nblk = (o + XNV_BLK - 1) // XNV_BLK
+    _check_finite("scale", scale)
+    _check_finite("bias", bias)
+    cdef cnp.ndarray thr = np.full(nblk * XNV_BLK, np.iinfo(np.int32).min, np.int32)
+    cdef cnp.ndarray flipbits = np.zeros(nblk, np.uint32)
+    _thresholds(<const float *>cnp.PyArray_DATA(scale), <const float *>cnp.PyArray_DATA(bias), o, k,
+                <int32_t *>cnp.PyArray_DATA(thr), <uint32_t *>cnp.PyArray_DATA(flipbits))
+    thr.flags.writeable = False
+    flipbits.flags.writeable = False
+    return thr, flipbits
+
+
 def conv(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bint zero_pad, int ho, int wo,
          int mode, cnp.ndarray scale, cnp.ndarray bias, int path, int nthreads, tuple prepared=None,
-         cnp.ndarray residual=None, cnp.ndarray slope=None, bint signs=False):
+         cnp.ndarray residual=None, cnp.ndarray slope=None, bint signs=False, tuple signs_at=None):
     """Binary convolution of packed ``x`` [N,H,W,wc] with packed ``w`` [O,kh,kw,wc] (arguments pre-checked).
 
-    ``prepared``: ``prepare(w, c_in, path)`` of the same ``w`` and ``c_in``, to skip interleaving weights.
+    ``prepared``: ``prepare(w, c_in, path)`` of the same ``w`` and ``c_in``, to skip interleaving weights;
+    ``signs_at``: ``thresholds(scale, bias, kh*kw*c_in)`` of the same arguments, for mode 2.
 
     mode 0 -> int32 [N,Ho,Wo,O]; 1 -> float32 ``scale*acc + bias``; 2 -> packed signs [N,Ho,Wo,ceil(O/64)].
     Mode 1 only: ``y = scale*acc + bias (+ residual)``, then ``prelu(y, slope)`` when ``slope`` is given;
@@ -283,10 +303,10 @@ def conv(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bin
     cdef int o = w.shape[0], kh = w.shape[1], kw = w.shape[2]
     cdef int nt = max(1, nthreads), nblk = (o + XNV_BLK - 1) // XNV_BLK, dy, dx
     cdef int64_t item, nitems, tid
-    cdef int bufwords
+    cdef int bufwords = 0
     cdef uint64_t lastmask = ~(<uint64_t>0) if c_in % 64 == 0 else ((<uint64_t>1) << (c_in % 64)) - 1
-    cdef cnp.ndarray xpad, tapoff, out, thr, flipbits, zeros, wbuf, tapsum, pc
-    cdef int nblk_words
+    cdef cnp.ndarray xpad, tapoff, out, thr = None, flipbits = None, zeros = None, wbuf = None, tapsum = None
+    cdef cnp.ndarray scratch
     if ph == 0 and pw == 0 and c_in % 64 == 0:
         xpad = x
     else:
@@ -304,14 +324,12 @@ def conv(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bin
         out = np.empty((n, ho, wo, o), np.float32)
     else:
         out = np.zeros((n, ho, wo, (o + 63) // 64), np.uint64)
-    nblk_words = nblk * XNV_BLK
-    thr = np.full(nblk_words, np.iinfo(np.int32).min, np.int32)
-    flipbits = np.zeros(nblk, np.uint32)
-    zeros = np.zeros(wc, np.uint64)
+    if mode == OUT_BITS:
+        thr, flipbits = signs_at if signs_at is not None else thresholds(scale, bias, kh * kw * c_in)
     cv.x = <const uint64_t *>cnp.PyArray_DATA(xpad)
     cv.w = <const uint64_t *>cnp.PyArray_DATA(w)
     cv.tapoff = <const int64_t *>cnp.PyArray_DATA(tapoff)
-    cv.zeros = <const uint64_t *>cnp.PyArray_DATA(zeros)
+    cv.zeros = NULL
     cv.h, cv.w_in, cv.hp, cv.wp, cv.wc = h, win, h + 2 * ph, win + 2 * pw, wc
     cv.kh, cv.kw, cv.ntaps, cv.stride, cv.ph, cv.pw, cv.ho, cv.wo = kh, kw, kh * kw, stride, ph, pw, ho, wo
     cv.o, cv.c_in, cv.zero_pad, cv.mode, cv.owords32 = o, c_in, zero_pad, mode, 2 * ((o + 63) // 64)
@@ -328,8 +346,8 @@ def conv(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bin
     cv.out = cnp.PyArray_DATA(out)
     cv.scale = <const float *>cnp.PyArray_DATA(scale)
     cv.bias = <const float *>cnp.PyArray_DATA(bias)
-    cv.thr = <const int32_t *>cnp.PyArray_DATA(thr)
-    cv.flipbits = <const uint32_t *>cnp.PyArray_DATA(flipbits)
+    cv.thr = NULL if thr is None else <const int32_t *>cnp.PyArray_DATA(thr)
+    cv.flipbits = NULL if flipbits is None else <const uint32_t *>cnp.PyArray_DATA(flipbits)
     cv.wprep = NULL
     cv.tsprep = NULL
     cv.residual = NULL if residual is None else <const float *>cnp.PyArray_DATA(residual)
@@ -339,24 +357,27 @@ def conv(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bin
     # Each thread's NaN count and scratch on cache lines of its own: the fused epilogue adds to its count
     # after every pixel, and two counts (or tiles) on one line made the cores take the line from each other
     # on every write. 56x56x64 with residual, PReLU and signs fused: 2 threads 1.00x one thread's speed
-    # before, 1.6-1.7x after; signs alone 1.1x -> 1.5x.
-    cdef cnp.ndarray nans = np.zeros(nt * _LINE_INTS + _LINE_INTS, np.intc)
-    cdef int *nn = <int *>_aligned_i32(<int32_t *>cnp.PyArray_DATA(nans))
+    # before, 1.6-1.7x after; signs alone 1.1x -> 1.5x. All in one int32 array (allocations are much of a
+    # small conv's serial time): a line per thread for its count (zeroed), then a tile per thread.
+    cdef int64_t ts_stride = _line_round(cv.ntaps * XNV_BLK), pc_stride = _line_round(XNV_TILE * XNV_BLK)
+    scratch = np.empty(nt * (_LINE_INTS + pc_stride) + _LINE_INTS, np.int32)
+    cdef int *nn = <int *>_aligned_i32(<int32_t *>cnp.PyArray_DATA(scratch))
+    cdef int32_t *pcs = <int32_t *>nn + nt * _LINE_INTS
+    memset(nn, 0, nt * _LINE_INTS * sizeof(int))
+    cdef uint64_t *wb = NULL
+    cdef int32_t *ts = NULL
     if prepared is not None:
         cv.wprep = <const uint64_t *>cnp.PyArray_DATA(prepared[0])
         cv.tsprep = <const int32_t *>cnp.PyArray_DATA(prepared[1])
-    if mode == OUT_BITS:
-        _thresholds(cv.scale, cv.bias, o, cv.ntaps * c_in, <int32_t *>cnp.PyArray_DATA(thr),
-                    <uint32_t *>cnp.PyArray_DATA(flipbits))
-    bufwords = cv.ntaps * wc * XNV_BLK + 8  # + 8: room to align each thread's buffer to 64 bytes
-    wbuf = np.empty(nt * bufwords, np.uint64)
-    cdef int64_t ts_stride = _line_round(cv.ntaps * XNV_BLK), pc_stride = _line_round(XNV_TILE * XNV_BLK)
-    tapsum = np.empty(nt * ts_stride + _LINE_INTS, np.int32)
-    pc = np.empty(nt * pc_stride + _LINE_INTS, np.int32)
+    else:  # each item interleaves its blocks' weights, and sums their taps, into buffers of its thread's
+        zeros = np.zeros(wc, np.uint64)
+        cv.zeros = <const uint64_t *>cnp.PyArray_DATA(zeros)
+        bufwords = cv.ntaps * wc * XNV_BLK + 8  # + 8: room to align each thread's buffer to 64 bytes
+        wbuf = np.empty(nt * bufwords, np.uint64)
+        tapsum = np.empty(nt * ts_stride + _LINE_INTS, np.int32)
+        wb = <uint64_t *>cnp.PyArray_DATA(wbuf)
+        ts = _aligned_i32(<int32_t *>cnp.PyArray_DATA(tapsum))
     nitems = cv.nchunks
-    cdef uint64_t *wb = <uint64_t *>cnp.PyArray_DATA(wbuf)
-    cdef int32_t *ts = _aligned_i32(<int32_t *>cnp.PyArray_DATA(tapsum))
-    cdef int32_t *pcs = _aligned_i32(<int32_t *>cnp.PyArray_DATA(pc))
     cdef const Conv *cvp = &cv
     if nt == 1 or nitems == 1:
         with nogil:
@@ -365,12 +386,13 @@ def conv(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bin
     else:
         for item in prange(nitems, nogil=True, num_threads=nt, schedule="dynamic"):
             tid = threadid()
-            _run_item(cvp, item, _aligned(wb + tid * bufwords), ts + tid * ts_stride, pcs + tid * pc_stride,
-                      nn + tid * _LINE_INTS)
+            _run_item(cvp, item, NULL if wb == NULL else _aligned(wb + tid * bufwords),
+                      NULL if ts == NULL else ts + tid * ts_stride, pcs + tid * pc_stride, nn + tid * _LINE_INTS)
     if packed is None:
         return out
-    if nans.any():
-        raise ValueError("x contains NaN: its sign is undefined")
+    for tid in range(nt):
+        if nn[tid * _LINE_INTS]:
+            raise ValueError("x contains NaN: its sign is undefined")
     return out, packed
 
 

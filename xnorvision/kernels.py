@@ -313,6 +313,8 @@ class BinaryConvPlan:
         self.slope = None if slope is None else _frozen(_affine("slope", slope, o))
         self._o, self._wc, self._word_ops = o, wc, o * kh * kw * wc
         self._mode = 2 if output == "bits" else 1
+        # the packed signs' per-channel thresholds, found once here rather than on every call
+        self._signs_at = _bconv.thresholds(self.scale, self.bias, kh * kw * w.c_in) if self._mode == 2 else None
         self._sizes: dict[tuple[int, ...], tuple[int, int, int, int, int]] = {}
 
     def __call__(self, x: np.ndarray, residual: np.ndarray | None = None) -> _Result:
@@ -331,7 +333,7 @@ class BinaryConvPlan:
         return _bconv.conv(x, w.packed, w.c_in, s, ph, pw, self.padding == "same_zero", ho, wo, self._mode,
                            self.scale, self.bias, _path, _threads_for(n * ho * wo * self._word_ops,
                                                                       _PARALLEL_WORD_OPS),
-                           w._prepared, residual, self.slope, self.output == "both")
+                           w._prepared, residual, self.slope, self.output == "both", self._signs_at)
 
     def _size(self, x: np.ndarray) -> tuple[int, int, int, int, int]:
         """Check an input size fully once (as binary_conv2d_fused does) and remember its geometry."""

@@ -123,3 +123,30 @@ def test_a_plan_rejects_a_bad_input_as_the_function_does() -> None:
         with pytest.raises(ValueError) as got:
             bwn(x, o)
         assert str(got.value) == str(want.value)
+
+
+def test_binary_plan_signs_with_negative_and_zero_scales(simd: str, threads: int) -> None:
+    """A bits plan finds its sign thresholds once, at creation: a negative scale flips a channel's test,
+    a zero scale leaves only the bias's sign, on every call and input size."""
+    rng, w, _, _, _ = _binary_case(5, c=100, o=40)
+    scale = rng.choice([-0.75, -0.5, 0.0, 0.25, 1.5], 40).astype(np.float32)
+    bias = (rng.integers(-6, 7, 40) * 0.25).astype(np.float32)
+    plan = K.BinaryConvPlan(w, scale, bias, 1, "same_zero", "bits")
+    for h, wd in [(7, 9), (3, 4), (7, 9)]:
+        x = ref.pack_bits(rng.standard_normal((1, h, wd, 100)).astype(np.float32))
+        acc = ref.binary_conv2d(x, w.packed, 100, 1, "same_zero")
+        np.testing.assert_array_equal(plan(x), ref.pack_bits(ref.affine(acc, scale, bias)))
+
+
+@pytest.mark.parametrize("where", [0, -1])
+def test_binary_plan_finds_a_nan_in_any_threads_pixels(simd: str, threads: int, where: int) -> None:
+    """Each thread counts the NaN results of its own pixels; a NaN in the first or the last pixel (a
+    different thread's, on two) makes the signs undefined, and the call says so."""
+    rng, w, scale, bias, slope = _binary_case(6)
+    plan = K.BinaryConvPlan(w, scale, bias, 1, "same_zero", "both", slope, residual=True)
+    x = ref.pack_bits(rng.standard_normal((1, 12, 16, w.c_in)).astype(np.float32))
+    res = rng.standard_normal((1, 12, 16, 20)).astype(np.float32)
+    plan(x, res)
+    res.reshape(-1, 20)[where, 3] = np.nan
+    with pytest.raises(ValueError, match="contains NaN"):
+        plan(x, res)
