@@ -314,7 +314,8 @@ class BinaryConvPlan:
         self._o, self._wc, self._word_ops = o, wc, o * kh * kw * wc
         self._mode = 2 if output == "bits" else 1
         # the packed signs' per-channel thresholds, found once here rather than on every call
-        self._signs_at = None if self._mode != 2 else _bconv.thresholds(self.scale, self.bias, kh * kw * w.c_in)
+        k = kh * kw * w.c_in
+        self._signs_at = _bconv.thresholds(self.scale, self.bias, k) if self._mode == 2 else None
         self._sizes: dict[tuple[int, ...], tuple[int, int, int, int, int]] = {}
 
     def __call__(self, x: np.ndarray, residual: np.ndarray | None = None) -> _Result:
