@@ -179,12 +179,18 @@ static const float *xnv_fc_u8_rows(const xnv_fconv_t *p, xnv_fc_u8_t *u, int64_t
 
 /* Columns [c0, c1) of one output row into ob (ob: column c0); interior columns [lo, hi) (every horizontal
  * tap inside the image) in tiles of `np` pixels, the last tile overlapping the one before rather than
- * running short; single pixels at the clipped edges (and where the interior part is shorter than a tile). */
+ * running short; an interior shorter than that in tiles of `np2` (`tile2`, when not NULL); single pixels
+ * at the clipped edges (and where the interior is shorter than every tile). */
 XNV_FC_INLINE void xnv_fc_cols(const xnv_fconv_t *p, const float *xrow, const float *wrow, int ndy, float *ob,
-                               int c0, int c1, int lo, int hi, xnv_fc_tile_t tile, int np, xnv_fc_tile_t one) {
+                               int c0, int c1, int lo, int hi, xnv_fc_tile_t tile, int np, xnv_fc_tile_t tile2,
+                               int np2, xnv_fc_tile_t one) {
     const int kwc = p->kw * p->c, o = p->o;
     const int a = lo > c0 ? (lo < c1 ? lo : c1) : c0, z = hi < c1 ? (hi > a ? hi : a) : c1; /* interior */
     for (int ox = c0; ox < a; ox++) xnv_fc_edge(p, xrow, wrow, ob + (int64_t)(ox - c0) * o, ndy, ox, one);
+    if (z - a < np && tile2 && z - a >= np2) {
+        tile = tile2;
+        np = np2;
+    }
     if (z - a >= np) {
         for (int t = a; t < z; t += np) {
             const int s = t + np > z ? z - np : t;
@@ -200,7 +206,7 @@ XNV_FC_INLINE void xnv_fc_cols(const xnv_fconv_t *p, const float *xrow, const fl
  * 2 py and 2 py + 1, XNV_FC_POOL_CHUNK(np) columns at a time into the scratch buffer, each chunk then
  * pooled. */
 XNV_FC_INLINE int xnv_fc_rows(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch, xnv_fc_tile_t tile,
-                              int np, xnv_fc_tile_t one, xnv_fc_pool_t pool) {
+                              int np, xnv_fc_tile_t tile2, int np2, xnv_fc_tile_t one, xnv_fc_pool_t pool) {
     const int64_t kwc = (int64_t)p->kw * p->c, rl = (int64_t)p->w_in * p->c;
     const int u8 = p->x8 != 0, pooled = p->pool != 0;
     const int hp = p->ho / 2, wo = pooled ? p->wo / 2 * 2 : p->wo; /* conv columns computed */
@@ -248,7 +254,7 @@ XNV_FC_INLINE int xnv_fc_rows(const xnv_fconv_t *p, int64_t r0, int64_t r1, floa
             const int c1 = c0 + chunk < wo ? c0 + chunk : wo;
             for (int half = 0; half <= pooled; half++) {
                 float *ob = pooled ? cbuf + (int64_t)half * chunk * p->o : p->out + q * ors;
-                xnv_fc_cols(p, xrow[half], wrow[half], ndy[half], ob, c0, c1, lo, hi, tile, np, one);
+                xnv_fc_cols(p, xrow[half], wrow[half], ndy[half], ob, c0, c1, lo, hi, tile, np, tile2, np2, one);
             }
             if (pooled)
                 pool(cbuf, cbuf + (int64_t)chunk * p->o, (c1 - c0) / 2, p->o,
@@ -435,7 +441,7 @@ static int xnv_fconv_batch_portable(const xnv_fconv_t *p, int64_t s0, int64_t s1
 }
 
 static int xnv_fconv_rows_portable(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch) {
-    return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_portable, XNV_FC_PORT_TILE, xnv_fc_one_portable,
+    return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_portable, XNV_FC_PORT_TILE, 0, 0, xnv_fc_one_portable,
                 xnv_fc_pool_portable);
 }
 
@@ -526,7 +532,10 @@ XNV_FC512 XNV_FC_INLINE void xnv_fc_tile_avx512_n(const xnv_fconv_t *p, const fl
 }
 
 /* Tile shapes by blocks held at once: (blocks, pixels) = (4, 6), (3, 8), (2, 12), (1, 16). One block (a
- * 3x3 stem's 16 channels): 16 pixels rather than 8 took the faces stem from 0.30 to 0.27 ms (12: 0.29). */
+ * 3x3 stem's 16 channels): 16 pixels rather than 8 took the faces stem from 0.30 to 0.27 ms (12: 0.29).
+ * Rows with fewer interior pixels than that take tiles of half as many: otherwise every pixel went to the
+ * 1-pixel code, whose few FMA chains wait on their latency (the faces classifier's grey stem: 32x32 crops,
+ * 15 interior pixels a row). */
 #define XNV_FC512_NP1 16
 #define XNV_FC512_NP2 12
 #define XNV_FC512_NP3 8
@@ -536,6 +545,10 @@ XNV_FC512 XNV_FC_INLINE void xnv_fc_tile_avx512_n(const xnv_fconv_t *p, const fl
     XNV_FC512 static void xnv_fc_tile_avx512_##NB(const xnv_fconv_t *p, const float *x, const float *w,        \
                                                   float *out, int ndy, int nj) {                               \
         xnv_fc_tile_avx512_n(p, x, w, out, ndy, nj, NP, NB);                                                   \
+    }                                                                                                          \
+    XNV_FC512 static void xnv_fc_half_avx512_##NB(const xnv_fconv_t *p, const float *x, const float *w,        \
+                                                  float *out, int ndy, int nj) {                               \
+        xnv_fc_tile_avx512_n(p, x, w, out, ndy, nj, (NP) / 2, NB);                                             \
     }                                                                                                          \
     XNV_FC512 static void xnv_fc_one_avx512_##NB(const xnv_fconv_t *p, const float *x, const float *w,         \
                                                  float *out, int ndy, int nj) {                                \
@@ -551,13 +564,12 @@ XNV_FC512_SHAPE(4, XNV_FC512_NP4)
  * covers it (two of them for 3x3 stride 2), with the row's kw * c weight vectors held in registers. Each
  * pixel still sums its taps in (dx, c) order: the sums of xnv_fc_block_avx512, bit for bit. */
 XNV_FC512 XNV_FC_INLINE void xnv_fc_stem_avx512(const xnv_fconv_t *p, const float *x, const float *w,
-                                                 float *out, int ndy, int kw, int c, int sw) {
-    enum { NP = XNV_FC512_NP1 };
+                                                 float *out, int ndy, int kw, int c, int sw, int NP) {
     const int64_t rs = (int64_t)p->w_in * c, ws = (int64_t)kw * c * p->o;
     const int o = p->o;
     const __mmask16 m = (__mmask16)((1u << o) - 1);
     const __m512 init = p->bias ? _mm512_maskz_loadu_ps(m, p->bias) : _mm512_setzero_ps();
-    __m512 a[NP];
+    __m512 a[XNV_FC512_NP1];
     for (int k = 0; k < NP; k++) a[k] = init;
     for (int dy = 0; dy < ndy; dy++) {
         const float *xr = x + dy * rs, *wr = w + dy * ws;
@@ -587,7 +599,12 @@ XNV_FC512 XNV_FC_INLINE void xnv_fc_stem_avx512(const xnv_fconv_t *p, const floa
     XNV_FC512 static void xnv_fc_stem_avx512_##KW##C##SW(const xnv_fconv_t *p, const float *x, const float *w, \
                                                          float *out, int ndy, int nj) {                       \
         (void)nj; /* kw * c: a tile's taps are never clipped */                                               \
-        xnv_fc_stem_avx512(p, x, w, out, ndy, KW, C, SW);                                                      \
+        xnv_fc_stem_avx512(p, x, w, out, ndy, KW, C, SW, XNV_FC512_NP1);                                       \
+    }                                                                                                          \
+    XNV_FC512 static void xnv_fc_stemhalf_avx512_##KW##C##SW(const xnv_fconv_t *p, const float *x,             \
+                                                             const float *w, float *out, int ndy, int nj) {   \
+        (void)nj;                                                                                              \
+        xnv_fc_stem_avx512(p, x, w, out, ndy, KW, C, SW, XNV_FC512_NP1 / 2);                                   \
     }
 XNV_FC512_STEM(3, 3, 2) /* an RGB image's 3x3 stride-2 stem (the faces proposal net) */
 XNV_FC512_STEM(3, 1, 2) /* a grey one's (the faces classifier) */
@@ -622,22 +639,24 @@ XNV_FC512 static int xnv_fconv_rows_avx512(const xnv_fconv_t *p, int64_t r0, int
     switch ((p->o + XNV_FC_BLK - 1) / XNV_FC_BLK) {
     case 1:
         if (p->kw == 3 && p->c == 3 && p->sw == 2) /* faces stem 0.25 -> 0.19 ms (float input, 1 thread) */
-            return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_stem_avx512_332, XNV_FC512_NP1, xnv_fc_one_avx512_1,
+            return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_stem_avx512_332, XNV_FC512_NP1,
+                               xnv_fc_stemhalf_avx512_332, XNV_FC512_NP1 / 2, xnv_fc_one_avx512_1,
                                xnv_fc_pool_avx512);
         if (p->kw == 3 && p->c == 1 && p->sw == 2)
-            return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_stem_avx512_312, XNV_FC512_NP1, xnv_fc_one_avx512_1,
+            return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_stem_avx512_312, XNV_FC512_NP1,
+                               xnv_fc_stemhalf_avx512_312, XNV_FC512_NP1 / 2, xnv_fc_one_avx512_1,
                                xnv_fc_pool_avx512);
-        return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx512_1, XNV_FC512_NP1, xnv_fc_one_avx512_1,
-                           xnv_fc_pool_avx512);
+        return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx512_1, XNV_FC512_NP1, xnv_fc_half_avx512_1,
+                           XNV_FC512_NP1 / 2, xnv_fc_one_avx512_1, xnv_fc_pool_avx512);
     case 2:
-        return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx512_2, XNV_FC512_NP2, xnv_fc_one_avx512_2,
-                           xnv_fc_pool_avx512);
+        return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx512_2, XNV_FC512_NP2, xnv_fc_half_avx512_2,
+                           XNV_FC512_NP2 / 2, xnv_fc_one_avx512_2, xnv_fc_pool_avx512);
     case 3:
-        return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx512_3, XNV_FC512_NP3, xnv_fc_one_avx512_3,
-                           xnv_fc_pool_avx512);
+        return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx512_3, XNV_FC512_NP3, xnv_fc_half_avx512_3,
+                           XNV_FC512_NP3 / 2, xnv_fc_one_avx512_3, xnv_fc_pool_avx512);
     default:
-        return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx512_4, XNV_FC512_NP4, xnv_fc_one_avx512_4,
-                           xnv_fc_pool_avx512);
+        return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx512_4, XNV_FC512_NP4, xnv_fc_half_avx512_4,
+                           XNV_FC512_NP4 / 2, xnv_fc_one_avx512_4, xnv_fc_pool_avx512);
     }
 }
 
@@ -752,7 +771,8 @@ XNV_FC256 static int xnv_fconv_batch_avx2(const xnv_fconv_t *p, int64_t s0, int6
 }
 
 XNV_FC256 static int xnv_fconv_rows_avx2(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch) {
-    return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx2, XNV_FC256_TILE, xnv_fc_one_avx2, xnv_fc_pool_avx2);
+    return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx2, XNV_FC256_TILE, 0, 0, xnv_fc_one_avx2,
+                       xnv_fc_pool_avx2);
 }
 #endif /* x86 */
 

@@ -125,6 +125,23 @@ def test_a_pixel_sums_alike_in_a_tile_and_alone(simd: str, c: int, k: tuple[int,
     assert_bits_equal(full[:, :, :4], short[:, :, :4])
 
 
+@pytest.mark.parametrize(("c", "k", "stride", "o"), [
+    (1, (3, 3), 2, 16), (3, (3, 3), 2, 16), (2, (3, 3), 1, 16), (3, (3, 3), 1, 40), (3, (7, 7), 2, 64),
+])
+def test_rows_of_every_length_sum_alike(simd: str, c: int, k: tuple[int, int], stride: int, o: int) -> None:
+    """Rows of every length, so that interiors take whole tiles, half tiles (a 32x32 crop's grey stem has
+    15 interior pixels a row, one short of a 16-pixel tile) or single pixels: each output column that sees
+    no right padding has the same bits as in the longest row."""
+    rng = np.random.default_rng(c * 1000 + o)
+    pad = k[1] // 2
+    x, wt, b = case(rng, 1, 4, 20 * stride + k[1], c, k, o, True)
+    full = K.conv2d_small(x, wt, b, stride, pad, True)
+    for width in range(k[1], x.shape[2]):
+        part = K.conv2d_small(np.ascontiguousarray(x[:, :, :width]), wt, b, stride, pad, True)
+        inside = (width + pad - k[1]) // stride + 1  # columns whose taps all lie left of the cut
+        assert_bits_equal(full[:, :, :inside], part[:, :, :inside])
+
+
 def test_a_detector_sized_first_layer(threads: int) -> None:
     rng = np.random.default_rng(2)
     x, wt, b = case(rng, 1, 320, 416, 3, (3, 3), 16, True)  # the faces proposal net's stem
