@@ -180,7 +180,7 @@ class Conv2d(Layer):
             taps = cols.reshape(-1, self.kh * self.kw, self.groups, self.cg)
             wg = self.wmat.reshape(self.groups, self.kh * self.kw, self.cg, -1)
             out.reshape(len(taps), self.groups, -1)[:] = np.einsum("mtgc,gtco->mgo", taps, wg, optimize=True)
-            self._epilogue(out)
+            self._epilogue(out, buf["bias_rows"])
             return out
         # Blocks of output rows keep the im2col block in cache while the matmul reads it.
         rows, bias_rows = cols.shape[1], buf["bias_rows"]
@@ -200,19 +200,16 @@ class Conv2d(Layer):
         return out
 
     def _gemm(self, a: np.ndarray, out: np.ndarray, bias_rows: np.ndarray | None) -> None:
-        """``out = a @ W``, then bias and ReLU; ``bias_rows``: the bias repeated for at least ``out``'s rows
-        (a few outputs' bias, added flat), or None."""
         np.matmul(a, self.wmat[0], out=out)
+        self._epilogue(out, bias_rows)
+
+    def _epilogue(self, out: np.ndarray, bias_rows: np.ndarray | None) -> None:
+        """Bias, then ReLU, on a contiguous block of rows. ``bias_rows``: the bias repeated for at least
+        ``out``'s rows (a few outputs' bias, added flat), or None (broadcast ``self.bias``)."""
         if bias_rows is not None:
             flat = out.reshape(-1)  # a contiguous block of rows: a view
             flat += bias_rows[:flat.size]
-            if self.relu:
-                np.maximum(out, 0, out=out)
-            return
-        self._epilogue(out)
-
-    def _epilogue(self, out: np.ndarray) -> None:
-        if self.bias is not None:
+        elif self.bias is not None:
             out += self.bias
         if self.relu:
             np.maximum(out, 0, out=out)
