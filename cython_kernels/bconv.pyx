@@ -28,8 +28,9 @@ cdef extern from "xnv_simd.h" nogil:
                                    int wc, int32_t k, int32_t **out, int npx)
     ctypedef uint32_t (*xnv_signbits_t)(const int32_t *acc, const int32_t *thr)
     ctypedef void (*xnv_affine_t)(const int32_t *acc, const float *scale, const float *bias, float *out)
-    ctypedef uint32_t (*xnv_epilogue_t)(const int32_t *acc, const float *scale, const float *bias,
-                                        const float *r, const float *a, float *out, int n, int *nan)
+    ctypedef void (*xnv_epilogue_t)(const int32_t *acc, int npx, const float *scale, const float *bias,
+                                    const float *r, const float *a, float *out, int64_t stride, uint32_t *bits,
+                                    int64_t bstride, int n, int *nan)
     enum:
         XNV_BLK
         XNV_TILE
@@ -160,20 +161,14 @@ cdef inline int64_t _line_round(int64_t n) noexcept nogil:
     return (n + _LINE_INTS - 1) // _LINE_INTS * _LINE_INTS
 
 
-cdef inline void _epilogue(const Conv *cv, int blk, int64_t pix, int oy, int ox, int32_t *acc,
-                           const int32_t *tapsum, bint direct, int *nans) noexcept nogil:
-    """Finish one pixel of a block: ``acc`` is the tile row, or the output itself when ``direct``."""
+cdef inline void _epilogue(const Conv *cv, int blk, int64_t pix, int32_t *acc) noexcept nogil:
+    """Finish one pixel of a block without the fused float epilogue (see ``_fused_epilogue``)."""
     cdef int o0 = blk * XNV_BLK, c
     cdef int nc = min(<int>XNV_BLK, cv.o - o0)
     cdef int32_t *oi
     cdef float *of
     cdef const float *sc
     cdef const float *bi
-    cdef uint32_t signs
-    if cv.zero_pad:
-        _correct_border(cv, oy, ox, acc, tapsum)
-    if direct:
-        return
     if cv.mode == OUT_INT:
         oi = <int32_t *>cv.out + pix * cv.o + o0
         for c in range(nc):
@@ -182,12 +177,7 @@ cdef inline void _epilogue(const Conv *cv, int blk, int64_t pix, int oy, int ox,
         of = <float *>cv.out + pix * cv.o + o0
         sc = cv.scale + o0
         bi = cv.bias + o0
-        if cv.residual != NULL or cv.slope != NULL or cv.bits != NULL:
-            signs = cv.epilogue(acc, sc, bi, NULL if cv.residual == NULL else cv.residual + pix * cv.o + o0,
-                                NULL if cv.slope == NULL else cv.slope + o0, of, nc, nans)
-            if cv.bits != NULL:
-                cv.bits[pix * cv.owords32 + blk] = signs
-        elif nc == XNV_BLK:
+        if nc == XNV_BLK:
             cv.affine(acc, sc, bi, of)
         else:
             for c in range(nc):
@@ -195,6 +185,17 @@ cdef inline void _epilogue(const Conv *cv, int blk, int64_t pix, int oy, int ox,
     else:
         # A block is half a uint64 word (little-endian): threads never share a word they modify.
         (<uint32_t *>cv.out)[pix * cv.owords32 + blk] = cv.signbits(acc, cv.thr + o0) ^ cv.flipbits[blk]
+
+
+cdef inline void _fused_epilogue(const Conv *cv, int blk, int64_t pix, int npx, const int32_t *tile,
+                                 int *nans) noexcept nogil:
+    """Finish ``npx`` consecutive pixels of a block from ``pix`` on: affine, residual, PReLU, sign bits."""
+    cdef int o0 = blk * XNV_BLK
+    cdef int64_t at = pix * cv.o + o0
+    cv.epilogue(tile, npx, cv.scale + o0, cv.bias + o0, NULL if cv.residual == NULL else cv.residual + at,
+                NULL if cv.slope == NULL else cv.slope + o0, <float *>cv.out + at, cv.o,
+                NULL if cv.bits == NULL else cv.bits + pix * cv.owords32 + blk, cv.owords32,
+                min(<int>XNV_BLK, cv.o - o0), nans)
 
 
 cdef void _run_item(const Conv *cv, int64_t chunk, uint64_t *wbuf, int32_t *tapsum, int32_t *tile,
@@ -217,6 +218,7 @@ cdef void _run_block(const Conv *cv, int blk, int64_t chunk, uint64_t *wbuf, int
     cdef int32_t *op[XNV_TILE]
     # int32 output of a whole block: the microkernel writes straight into the output tensor
     cdef bint direct = cv.mode == OUT_INT and (blk + 1) * XNV_BLK <= cv.o
+    cdef bint fused = cv.mode == OUT_FLOAT and (cv.residual != NULL or cv.slope != NULL or cv.bits != NULL)
     cdef int oys[XNV_TILE]
     cdef int oxs[XNV_TILE]
     # (n, oy, ox) of the next pixel, advanced one pixel at a time: no divisions in the loop
@@ -245,8 +247,14 @@ cdef void _run_block(const Conv *cv, int blk, int64_t chunk, uint64_t *wbuf, int
                     oy = 0
                     n = n + 1
         cv.uk(xp, wbuf, cv.tapoff, cv.ntaps, cv.wc, k, op, npx)
-        for p in range(npx):
-            _epilogue(cv, blk, t * XNV_TILE + p, oys[p], oxs[p], op[p], tapsum, direct, nans)
+        if cv.zero_pad:
+            for p in range(npx):
+                _correct_border(cv, oys[p], oxs[p], op[p], tapsum)
+        if fused:  # the tile's rows are consecutive pixels
+            _fused_epilogue(cv, blk, t * XNV_TILE, npx, tile, nans)
+        elif not direct:
+            for p in range(npx):
+                _epilogue(cv, blk, t * XNV_TILE + p, op[p])
 
 
 cdef void _pad_input(const uint64_t *x, uint64_t *xp, int64_t n, int h, int w, int wc, int ph, int pw,

@@ -31,9 +31,10 @@ typedef void (*xnv_ukernel_t)(uint64_t **xp, const uint64_t *w, const int64_t *t
                               int32_t k, int32_t **out, int npx);
 typedef uint32_t (*xnv_signbits_t)(const int32_t *acc, const int32_t *thr);
 typedef void (*xnv_affine_t)(const int32_t *acc, const float *scale, const float *bias, float *out);
-/* a binary conv's fused float epilogue (residual, PReLU, sign bits): see xnv_epilogue_row */
-typedef uint32_t (*xnv_epilogue_t)(const int32_t *acc, const float *scale, const float *bias, const float *r,
-                                   const float *a, float *out, int n, int *nan);
+/* a binary conv's fused float epilogue (residual, PReLU, sign bits) on a tile: see xnv_epilogue_tile_row */
+typedef void (*xnv_epilogue_t)(const int32_t *acc, int npx, const float *scale, const float *bias, const float *r,
+                               const float *a, float *out, int64_t stride, uint32_t *bits, int64_t bstride, int n,
+                               int *nan);
 
 static inline int xnv_popcount64(uint64_t v) { return __builtin_popcountll(v); }
 
@@ -94,12 +95,35 @@ static uint64_t xnv_peak_portable(int64_t iters) {
     return s;
 }
 
+/* The fused epilogue of ``npx`` consecutive pixels of one block of n <= XNV_BLK channels: pixel p's
+ * accumulators are acc[p * XNV_BLK ...], its residual r + p * stride, its output out + p * stride, and (when
+ * ``bits`` is not NULL) its sign bits go to bits[p * bstride]; NaN results are counted into *nan. */
+static void xnv_epilogue_tile_row(const int32_t *acc, int npx, const float *scale, const float *bias,
+                                  const float *r, const float *a, float *out, int64_t stride, uint32_t *bits,
+                                  int64_t bstride, int n, int *nan) {
+    for (int p = 0; p < npx; p++) {
+        uint32_t b = xnv_epilogue_row(acc + p * XNV_BLK, scale, bias, r ? r + p * stride : NULL, a,
+                                      out + p * stride, n, nan);
+        if (bits) bits[p * bstride] = b;
+    }
+}
+
 /* ------------------------------------------------------------------------------------------------ x86 */
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 
 #define XNV_AVX512 __attribute__((target("avx512f,avx512vpopcntdq")))
 #define XNV_ACC512(a, b, wv) a = _mm512_add_epi64(a, _mm512_popcnt_epi64(_mm512_xor_si512(b, wv)))
+
+/* 16 channels' dot products k - 2 * popcounts (two vectors of 8 int64 counts) as one 64-byte store, which
+ * the epilogue's 64-byte load of them can take straight from the store buffer (two 32-byte stores cannot
+ * forward to one load, and a masked load waits for every store before it to reach the cache). */
+XNV_AVX512 static inline void xnv_store_dots_avx512(int32_t k, __m512i lo, __m512i hi, int32_t *out) {
+    const __m512i kv = _mm512_set1_epi64(k);
+    __m256i l = _mm512_cvtepi64_epi32(_mm512_sub_epi64(kv, _mm512_slli_epi64(lo, 1)));
+    __m256i h = _mm512_cvtepi64_epi32(_mm512_sub_epi64(kv, _mm512_slli_epi64(hi, 1)));
+    _mm512_storeu_si512(out, _mm512_inserti64x4(_mm512_castsi256_si512(l), h, 1));
+}
 
 /* One pixel x 32 channels: the tail of a pixel range shorter than a tile. */
 XNV_AVX512 static void xnv_uk_avx512_1px(const uint64_t *xp, const uint64_t *w, const int64_t *tapoff, int ntaps,
@@ -114,11 +138,8 @@ XNV_AVX512 static void xnv_uk_avx512_1px(const uint64_t *xp, const uint64_t *w, 
             XNV_ACC512(a2, b, _mm512_loadu_si512(wp + 16)); XNV_ACC512(a3, b, _mm512_loadu_si512(wp + 24));
         }
     }
-    const __m512i kv = _mm512_set1_epi64(k);
-    __m512i acc[4] = {a0, a1, a2, a3};
-    for (int i = 0; i < 4; i++)
-        _mm256_storeu_si256((__m256i *)(out + 8 * i),
-                            _mm512_cvtepi64_epi32(_mm512_sub_epi64(kv, _mm512_slli_epi64(acc[i], 1))));
+    xnv_store_dots_avx512(k, a0, a1, out);
+    xnv_store_dots_avx512(k, a2, a3, out + 16);
 }
 
 XNV_AVX512 static void xnv_uk_avx512(uint64_t **xp, const uint64_t *w, const int64_t *tapoff, int ntaps, int wc,
@@ -146,11 +167,10 @@ XNV_AVX512 static void xnv_uk_avx512(uint64_t **xp, const uint64_t *w, const int
             XNV_ACC512(a30, b, w0); XNV_ACC512(a31, b, w1); XNV_ACC512(a32, b, w2); XNV_ACC512(a33, b, w3);
         }
     }
-    __m512i acc[16] = {a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23, a30, a31, a32, a33};
-    const __m512i kv = _mm512_set1_epi64(k);
-    for (int i = 0; i < 16; i++)
-        _mm256_storeu_si256((__m256i *)(out[i / 4] + 8 * (i % 4)),
-                            _mm512_cvtepi64_epi32(_mm512_sub_epi64(kv, _mm512_slli_epi64(acc[i], 1))));
+    xnv_store_dots_avx512(k, a00, a01, out[0]); xnv_store_dots_avx512(k, a02, a03, out[0] + 16);
+    xnv_store_dots_avx512(k, a10, a11, out[1]); xnv_store_dots_avx512(k, a12, a13, out[1] + 16);
+    xnv_store_dots_avx512(k, a20, a21, out[2]); xnv_store_dots_avx512(k, a22, a23, out[2] + 16);
+    xnv_store_dots_avx512(k, a30, a31, out[3]); xnv_store_dots_avx512(k, a32, a33, out[3] + 16);
 }
 
 XNV_AVX512 static uint32_t xnv_signbits_avx512(const int32_t *acc, const int32_t *thr) {
@@ -184,25 +204,40 @@ XNV_AVX512 static void xnv_affine_avx512(const int32_t *acc, const float *scale,
     }
 }
 
-/* xnv_epilogue_row on 16 lanes, n <= 32 channels (masked loads and stores for a short last block). */
-XNV_AVX512 static uint32_t xnv_epilogue_avx512(const int32_t *acc, const float *scale, const float *bias,
-                                               const float *r, const float *a, float *out, int n, int *nan) {
+/* xnv_epilogue_tile_row on 16 lanes, n <= 32 channels (masked loads and stores for a short last block).
+ * The block's scale, bias and slope are loaded once for the tile's pixels. Each pixel's row of ``acc`` is
+ * XNV_BLK values however short the block: it is read whole, unmasked (see xnv_store_dots_avx512; the
+ * unused lanes' values go nowhere). */
+XNV_AVX512 static void xnv_epilogue_avx512(const int32_t *acc, int npx, const float *scale, const float *bias,
+                                           const float *r, const float *a, float *out, int64_t stride,
+                                           uint32_t *bits, int64_t bstride, int n, int *nan) {
     const __m512 zero = _mm512_setzero_ps();
-    uint32_t bits = 0;
+    const __mmask16 m0 = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
+    const __mmask16 m1 = n >= 32 ? (__mmask16)0xFFFF : n > 16 ? (__mmask16)((1u << (n - 16)) - 1) : 0;
+    const __m512 s0 = _mm512_maskz_loadu_ps(m0, scale), s1 = _mm512_maskz_loadu_ps(m1, scale + 16);
+    const __m512 b0 = _mm512_maskz_loadu_ps(m0, bias), b1 = _mm512_maskz_loadu_ps(m1, bias + 16);
+    const __m512 a0 = a ? _mm512_maskz_loadu_ps(m0, a) : zero, a1 = a ? _mm512_maskz_loadu_ps(m1, a + 16) : zero;
     int nans = 0;
-    for (int h = 0; h < n; h += 16) {
-        __mmask16 m = n - h >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - h)) - 1);
-        __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, scale + h),
-                                 _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, acc + h)));
-        v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bias + h));
-        if (r) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, r + h));
-        if (a) v = _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), v, _mm512_maskz_loadu_ps(m, a + h));
-        _mm512_mask_storeu_ps(out + h, m, v);
-        bits |= (uint32_t)(_mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ) & m) << h;
-        nans += __builtin_popcount((unsigned)(_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) & m));
+    for (int p = 0; p < npx; p++, acc += XNV_BLK, out += stride) {
+        __m512 v0 = _mm512_add_ps(_mm512_mul_ps(s0, _mm512_cvtepi32_ps(_mm512_loadu_si512(acc))), b0);
+        __m512 v1 = _mm512_add_ps(_mm512_mul_ps(s1, _mm512_cvtepi32_ps(_mm512_loadu_si512(acc + 16))), b1);
+        if (r) {
+            v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, r + p * stride));
+            v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, r + p * stride + 16));
+        }
+        if (a) {
+            v0 = _mm512_mask_mul_ps(v0, _mm512_cmp_ps_mask(v0, zero, _CMP_LT_OQ), v0, a0);
+            v1 = _mm512_mask_mul_ps(v1, _mm512_cmp_ps_mask(v1, zero, _CMP_LT_OQ), v1, a1);
+        }
+        _mm512_mask_storeu_ps(out, m0, v0);
+        _mm512_mask_storeu_ps(out + 16, m1, v1);
+        if (bits)
+            bits[p * bstride] = (uint32_t)_mm512_mask_cmp_ps_mask(m0, v0, zero, _CMP_LT_OQ)
+                                | (uint32_t)_mm512_mask_cmp_ps_mask(m1, v1, zero, _CMP_LT_OQ) << 16;
+        nans += __builtin_popcount((unsigned)_mm512_mask_cmp_ps_mask(m0, v0, v0, _CMP_UNORD_Q)
+                                   | (unsigned)_mm512_mask_cmp_ps_mask(m1, v1, v1, _CMP_UNORD_Q) << 16);
     }
     *nan += nans;
-    return bits;
 }
 
 XNV_AVX512 static uint64_t xnv_peak_avx512(int64_t iters) {
@@ -424,7 +459,7 @@ static xnv_epilogue_t xnv_epilogue(int path) {
     if (path == XNV_PATH_AVX512) return xnv_epilogue_avx512;
 #endif
     (void)path;
-    return xnv_epilogue_row;
+    return xnv_epilogue_tile_row;
 }
 
 typedef int (*xnv_pack_f32_t)(const float *x, int64_t c, uint64_t *out);
