@@ -126,3 +126,24 @@ def test_profile_rows_give_each_kinds_share(tmp_path: Path) -> None:
     text = md.read_text()
     assert "| resnet18 | 1 | 4.00 | 75% | 25% | - | 0.50 | 1.50 | 3.25 |" in text
     assert "| vgg-small | 1 | 2.00 | 50% | - | 50% | 0.50 | - | - |" in text
+
+
+def test_profile_peer_rows_set_openvinos_kinds_beside_ours(tmp_path: Path) -> None:
+    def report(model: str, kinds: dict[str, float], peer: dict[str, float] | None) -> dict:
+        total = sum(kinds.values())
+        profile = {"threads": 2, "total_ms": total, "kinds": {k: {"ms": v, "share": v / total}
+                                                              for k, v in kinds.items()}}
+        if peer is not None:
+            profile["openvino_binary"] = {"runs": 5, "total_ms": sum(peer.values()), "kinds": peer}
+        return {"model": model, "threads": 2, "runtimes": [], "profile": profile}
+
+    a = _write(tmp_path / "a.json", report("resnet18", {"binary conv": 3.0, "pack": 0.5},
+                                           {"binary conv": 2.0, "pack": 1.0, "layout": 0.25}))
+    b = _write(tmp_path / "b.json", report("vgg-small", {"binary conv": 1.0}, None))  # no openvino there
+    md = tmp_path / "doc.md"
+    md.write_text(f"<!-- table bench-profile-peer: {a} {b} -->\n<!-- /table -->\n")
+    regenerate(md)
+    text = md.read_text()
+    assert "| model | threads | binary conv | pack | layout | all |" in text
+    assert "| resnet18 | 2 | 3.00 / 2.00 | 0.50 / 1.00 | - / 0.25 | 3.50 / 3.25 |" in text
+    assert "| vgg-small | 2 | 1.00 / - | - / - | - / - | 1.00 / - |" in text

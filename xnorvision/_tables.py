@@ -89,6 +89,23 @@ def bench_profile_table(reports: Sequence[Report]) -> str:
     return "\n".join(lines)
 
 
+def bench_profile_peer_table(reports: Sequence[Report]) -> str:
+    """``bench model --profile --json``: ms per op kind, ours / openvino-binary's own node times."""
+    peers = [r["profile"].get("openvino_binary") for r in reports]
+    kinds = list(dict.fromkeys([k for r in reports for k in r["profile"]["kinds"]]
+                               + [k for peer in peers if peer for k in peer["kinds"]]))
+    lines = ["| model | threads | " + " | ".join(kinds) + " | all |",
+             "|---|---:|" + "---:|" * (len(kinds) + 1)]
+    for report, peer in zip(reports, peers, strict=True):
+        p = report["profile"]
+        ours = [p["kinds"][k]["ms"] if k in p["kinds"] else None for k in kinds] + [p["total_ms"]]
+        theirs = ([None] * len(ours) if peer is None
+                  else [peer["kinds"].get(k) for k in kinds] + [peer["total_ms"]])
+        cells = [f"{_fmt(a, '.2f')} / {_fmt(b, '.2f')}" for a, b in zip(ours, theirs, strict=True)]
+        lines.append(f"| {Path(str(report['model'])).name} | {p['threads']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def _bound_ms(profile: dict) -> str:
     """The profile's time with every binary conv at the ceiling; reports written before it had none."""
     bound = profile.get("bound_ms")
@@ -143,6 +160,7 @@ RENDERERS: dict[str, Callable[[Sequence[Report]], str]] = {
     "bench-kernels": bench_kernels_table,
     "bench-model": bench_model_table,
     "bench-profile": bench_profile_table,
+    "bench-profile-peer": bench_profile_peer_table,
     "eval-faces": eval_faces_table,
     "eval-faces-robust": eval_faces_robust_table,
     "eval-faces-profile": eval_faces_profile_table,

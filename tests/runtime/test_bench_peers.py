@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from xnorvision.bench._model import bench_model
-from xnorvision.bench._peers import PEERS, PeerUnavailable, check_outputs
-from xnorvision.bench._profile import KINDS, POPCOUNT, profile_model
+from xnorvision.bench._peers import PEERS, PeerUnavailable, check_outputs, openvino_binary_profile
+from xnorvision.bench._profile import KINDS, POPCOUNT, format_profile, profile_model
 from xnorvision.runtime import Model, save_model
 from xnorvision.runtime._reference import write_reference
 from xnorvision.runtime.ops import OPS
@@ -132,3 +132,22 @@ def test_a_run_preempted_in_one_step_does_not_move_the_profile(tmp_path: Path) -
     p = profile_model(model, x, seconds=0.3, ceiling_repeats=2)
     # a mean would put at least 400/3 ms on the step; the median keeps its own time (any machine, qemu too)
     assert p["runs"] >= 3 and p["layers"][3]["ms"] < 100
+
+
+@pytest.mark.skipif(find_spec("openvino") is None, reason="openvino is not installed")
+def test_openvino_binary_profile_sorts_its_nodes_into_our_kinds(tmp_path: Path) -> None:
+    """`--profile` sets openvino-binary's own node times beside ours, by the same op kinds."""
+    model = Model.load(write_reference("vgg-small", tmp_path / "v.xnv"), threads=1)
+    x = model.preprocess(np.zeros((1, 32, 32, 3), np.uint8))
+    peer = openvino_binary_profile(model, x, threads=1, seconds=0.2)
+    assert peer["runs"] >= 3
+    # vgg-small's five binary convs run as BinaryConvolution nodes, each fed by a FakeQuantize (our sign)
+    assert peer["kinds"]["binary conv"] > 0 and peer["kinds"]["pack"] > 0 and peer["kinds"]["float conv"] > 0
+    assert peer["total_ms"] == pytest.approx(sum(peer["kinds"].values()), abs=1e-3)
+    ours = profile_model(model, x, seconds=0.2, ceiling_repeats=2)
+    ours["openvino_binary"] = peer
+    text = format_profile(ours)
+    assert "| kind | ms | share | openvino-binary ms |" in text
+    assert f"| binary conv | {ours['kinds'][POPCOUNT]['ms']:.3f} |" in text
+    assert text.count(f"{peer['kinds']['binary conv']:.3f} |") >= 1
+    assert f"| (all) | {ours['total_ms']:.3f} | 100% | {peer['total_ms']:.3f} |" in text

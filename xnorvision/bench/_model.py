@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from xnorvision import kernels
-from xnorvision.bench._peers import PEERS, PeerUnavailable, Runner
+from xnorvision.bench._peers import PEERS, PeerUnavailable, Runner, openvino_binary_profile
 from xnorvision.bench._profile import format_profile, profile_model
 from xnorvision.bench._signal_stack import signal_stack_kept
 from xnorvision.errors import XnorvisionError
@@ -125,6 +125,9 @@ def bench_model(path: Path | None = None, reference: str | None = None, threads:
             runners.update(peers)
             times = time_interleaved({name: r.call for name, r in runners.items()}, seconds)
             sizes = {name: r.weight_bytes for name, r in runners.items()}
+            # the peer's own per-node times, to set beside ours; only a peer that computed our outputs
+            peer_profile = (openvino_binary_profile(model, x, threads, seconds)
+                            if profile and "openvino-binary" in runners else None)
             del runners, peers
     rows = [summarize(name, times[name], batch, sizes[name]) if name in sizes
             else _missing(name, notes[name]) for name in ["xnorvision", *PEERS]]
@@ -142,6 +145,8 @@ def bench_model(path: Path | None = None, reference: str | None = None, threads:
         report["weights_smaller_than_torch_float32"] = round(base["weights_mb"] / ours["weights_mb"], 1)
     if profile:
         report["profile"] = profile_model(model, x, seconds)
+        if peer_profile is not None:
+            report["profile"]["openvino_binary"] = peer_profile
     return report
 
 

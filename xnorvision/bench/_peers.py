@@ -9,6 +9,7 @@ cannot express the graph or computes something else: such a peer gets a row with
 from __future__ import annotations
 
 import importlib.util
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -147,6 +148,51 @@ def openvino_binary(model: Model, x: np.ndarray, threads: int, workdir: Path) ->
     path = workdir / "openvino_binary.xml"
     ov.save_model(ov_model, str(path), compress_to_fp16=False)
     return _openvino_runner(model, x, threads, ov_model, path.with_suffix(".bin").stat().st_size)
+
+
+#: OpenVINO's executed node types by the op kind of ours that does their work (``bench model --profile``);
+#: any other type counts as "other". A FakeQuantize turns floats into the next binary conv's bits, as our
+#: ``sign`` does; a Reorder converts a tensor's memory layout (we have none: NHWC throughout).
+OPENVINO_KINDS = {
+    "BinaryConvolution": "binary conv", "Convolution": "float conv", "GroupConvolution": "float conv",
+    "FullyConnected": "float conv", "MatMul": "float conv", "FakeQuantize": "pack", "MaxPool": "pool",
+    "AvgPool": "pool", "ReduceMean": "pool", "Reorder": "layout", "Concat": "copy", "Reshape": "copy",
+    "Eltwise": "elementwise", "Multiply": "elementwise", "Add": "elementwise", "PRelu": "elementwise",
+}
+
+
+def openvino_binary_profile(model: Model, x: np.ndarray, threads: int, seconds: float) -> dict[str, Any]:
+    """Where openvino-binary's time goes: its own per-node timer (``PERF_COUNT``), each node's median over
+    about ``seconds`` of runs (at least 3), summed by our op kinds (:data:`OPENVINO_KINDS`).
+
+    A separate compiled model, after the timed runs: the per-node timer costs OpenVINO time of its own. The
+    graph is the one ``openvino_binary`` checked against our outputs.
+    """
+    import openvino as ov
+
+    from xnorvision.bench._openvino_graph import build_openvino_model
+
+    config = {"INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": "f32", "NUM_STREAMS": 1,
+              "PERF_COUNT": True}
+    request = ov.Core().compile_model(build_openvino_model(model.file, *x.shape[:3]), "CPU",
+                                      config).create_infer_request()
+    request.set_input_tensor(ov.Tensor(_nchw(x)))
+    request.infer()  # warm
+    nodes: dict[tuple[str, str], list[float]] = {}
+    runs, end = 0, time.perf_counter() + seconds
+    while runs < 3 or time.perf_counter() < end:
+        request.infer()
+        runs += 1
+        for info in request.profiling_info:
+            if info.status == info.Status.EXECUTED:
+                nodes.setdefault((info.node_name, info.node_type), []).append(
+                    1e3 * info.real_time.total_seconds())
+    kinds: dict[str, float] = {}
+    for (_, node_type), times in nodes.items():
+        kind = OPENVINO_KINDS.get(node_type, "other")
+        kinds[kind] = kinds.get(kind, 0.0) + float(np.median(times))
+    return {"runs": runs, "total_ms": round(sum(kinds.values()), 4),
+            "kinds": {k: round(v, 4) for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])}}
 
 
 def openvino_float32(model: Model, x: np.ndarray, threads: int, workdir: Path) -> Runner:

@@ -87,8 +87,16 @@ def format_profile(p: dict[str, Any]) -> str:
         macs = f"{lay['binary_macs'] / 1e6:.1f}M" if lay["binary_macs"] else ""
         lines.append(f"| {lay['name']} | {lay['op']} | {lay['kind']} | {lay['ms']:.3f} "
                      f"| {100 * lay['share']:.1f}% | {macs} |")
-    lines += ["", "| kind | ms | share |", "|---|---:|---:|"]
-    lines += [f"| {k} | {v['ms']:.3f} | {100 * v['share']:.1f}% |" for k, v in p["kinds"].items()]
+    peer = p.get("openvino_binary")
+    if peer is None:
+        lines += ["", "| kind | ms | share |", "|---|---:|---:|"]
+        lines += [f"| {k} | {v['ms']:.3f} | {100 * v['share']:.1f}% |" for k, v in p["kinds"].items()]
+    else:  # beside openvino-binary's own per-node times, by the same kinds
+        lines += ["", "| kind | ms | share | openvino-binary ms |", "|---|---:|---:|---:|"]
+        lines += [f"| {k} | {v['ms']:.3f} | {100 * v['share']:.1f}% | {peer['kinds'].get(k, 0.0):.3f} |"
+                  for k, v in p["kinds"].items()]
+        lines += [f"| {k} | - | - | {ms:.3f} |" for k, ms in peer["kinds"].items() if k not in p["kinds"]]
+        lines += [f"| (all) | {p['total_ms']:.3f} | 100% | {peer['total_ms']:.3f} |"]
     lines += ["", f"popcount kernels (binary convs with their fused epilogue): {p['popcount_ms']:.3f} ms, "
                   f"{100 * p['popcount_share']:.1f}% of the run; their {p['binary_macs'] / 1e6:.0f}M binary "
                   f"MACs "

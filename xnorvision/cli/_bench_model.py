@@ -30,7 +30,8 @@ def bench_model_cmd(
     json_path: Annotated[Path | None, _Opt("--json", help="Also write the report as JSON here.")] = None,
     float_storage: Annotated[str, _Opt("--float-storage", help="With --reference: " + FLOAT_STORAGE_HELP)]
     = "float32",
-    profile: Annotated[bool, _Opt("--profile", help="Also time our runtime per step and op kind.")] = False,
+    profile: Annotated[bool, _Opt("--profile", help="Also time our runtime per step and op kind, beside "
+                                  "openvino-binary's own node times by the same kinds.")] = False,
     height: Annotated[int | None, _Opt("--height", min=1, help="Input height of an any-size model.")] = None,
     width: Annotated[int | None, _Opt("--width", min=1, help="Input width of an any-size model.")] = None,
 ) -> None:
