@@ -147,3 +147,22 @@ def test_profile_peer_rows_set_openvinos_kinds_beside_ours(tmp_path: Path) -> No
     assert "| model | threads | binary conv | pack | layout | all |" in text
     assert "| resnet18 | 2 | 3.00 / 2.00 | 0.50 / 1.00 | - / 0.25 | 3.50 / 3.25 |" in text
     assert "| vgg-small | 2 | 1.00 / - | - / - | - / - | 1.00 / - |" in text
+
+
+def test_run_rows_are_named_by_their_reports_and_hold_our_ap_per_size_and_corruption(tmp_path: Path) -> None:
+    def result(name: str, family: str, side: int, corruption: str, ap: float) -> dict:
+        return {"name": name, "family": family, "long_side": side, "corruption": corruption, "ap": ap,
+                "max_recall": 0.7, "ms_per_image": 2.0}
+
+    rows = [result(f"faces@{s} (proposal)", "faces", s, c, ap) for (s, c, ap) in
+            [(320, "none", 0.5861), (416, "none", 0.6234), (320, "gray", 0.4776), (416, "gray", 0.5301)]]
+    seed = _write(tmp_path / "cycle2-seed12.json",
+                  {"results": rows + [result("yunet@320", "yunet", 320, "none", 0.75)]})
+    clean = _write(tmp_path / "shipped.json", {"results": rows[:2]})  # scored without corruptions
+    md = tmp_path / "CARD.md"
+    md.write_text(f"<!-- table eval-faces-runs: {seed} {clean} -->\n<!-- /table -->\n")
+    regenerate(md)
+    text = md.read_text()
+    assert "| run | clean AP | gray AP |" in text
+    assert "| cycle2-seed12 | 0.586 / 0.623 | 0.478 / 0.530 |" in text  # YuNet's row is not ours
+    assert "| shipped | 0.586 / 0.623 | - |" in text

@@ -145,6 +145,22 @@ def eval_faces_robust_table(reports: Sequence[Report]) -> str:
     return "\n".join(lines)
 
 
+def eval_faces_runs_table(reports: Sequence[Report], paths: Sequence[Path]) -> str:
+    """One row per ``eval faces --json`` report, named by its file: our pipeline's AP at each long side,
+    clean and on each corruption (``AP@320 / AP@416``), to compare training runs scored alike."""
+    kinds = list(dict.fromkeys(r.get("corruption", "none") for rep in reports for r in rep["results"]))
+    lines = ["| run | " + " | ".join("clean AP" if k == "none" else f"{k} AP" for k in kinds) + " |",
+             "|---|" + "---:|" * len(kinds)]
+    for report, path in zip(reports, paths, strict=True):
+        ours = [r for r in report["results"] if r.get("family", "faces") == "faces"]
+        cells = []
+        for kind in kinds:
+            aps = [f"{r['ap']:.3f}" for r in ours if r.get("corruption", "none") == kind]
+            cells.append(" / ".join(aps) or "-")
+        lines.append(f"| {path.stem} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def eval_faces_profile_table(reports: Sequence[Report]) -> str:
     """``eval faces --profile --json``: per detector, each stage's and step's median ms per frame."""
     blocks = []
@@ -164,6 +180,10 @@ RENDERERS: dict[str, Callable[[Sequence[Report]], str]] = {
     "eval-faces": eval_faces_table,
     "eval-faces-robust": eval_faces_robust_table,
     "eval-faces-profile": eval_faces_profile_table,
+}
+#: kinds whose rows are named by their reports' files
+RENDERERS_WITH_PATHS: dict[str, Callable[[Sequence[Report], Sequence[Path]], str]] = {
+    "eval-faces-runs": eval_faces_runs_table,
 }
 
 
@@ -193,10 +213,13 @@ def _load(path: Path) -> Report:
 
 def render_block(kind: str, paths: Sequence[Path]) -> str:
     """The table of ``kind`` made from the reports at ``paths``."""
-    if kind not in RENDERERS:
-        raise XnorvisionError(f"unknown table kind {kind!r} (known: {', '.join(RENDERERS)})")
+    if kind not in RENDERERS and kind not in RENDERERS_WITH_PATHS:
+        known = ", ".join([*RENDERERS, *RENDERERS_WITH_PATHS])
+        raise XnorvisionError(f"unknown table kind {kind!r} (known: {known})")
     reports = [_load(p) for p in paths]
     try:
+        if kind in RENDERERS_WITH_PATHS:
+            return RENDERERS_WITH_PATHS[kind](reports, paths)
         return RENDERERS[kind](reports)
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         raise XnorvisionError(f"a report for a {kind} table lacks what it needs: {exc!r} "
