@@ -92,6 +92,7 @@ def bench_profile_table(reports: Sequence[Report]) -> str:
 def bench_profile_peer_table(reports: Sequence[Report]) -> str:
     """``bench model --profile --json``: ms per op kind, ours / openvino-binary's own node times."""
     peers = [r["profile"].get("openvino_binary") for r in reports]
+    peers = [None if peer is None or "error" in peer else peer for peer in peers]
     kinds = list(dict.fromkeys([k for r in reports for k in r["profile"]["kinds"]]
                                + [k for peer in peers if peer for k in peer["kinds"]]))
     lines = ["| model | threads | " + " | ".join(kinds) + " | all |",

@@ -151,3 +151,19 @@ def test_openvino_binary_profile_sorts_its_nodes_into_our_kinds(tmp_path: Path) 
     assert f"| binary conv | {ours['kinds'][POPCOUNT]['ms']:.3f} |" in text
     assert text.count(f"{peer['kinds']['binary conv']:.3f} |") >= 1
     assert f"| (all) | {ours['total_ms']:.3f} | 100% | {peer['total_ms']:.3f} |" in text
+
+
+@pytest.mark.skipif(find_spec("openvino") is None, reason="openvino is not installed")
+def test_a_failing_peer_profile_is_a_note_not_the_end(tmp_path, monkeypatch) -> None:
+    from xnorvision.bench import _model as bench_module
+
+    def fails(*_: object) -> dict:
+        raise RuntimeError("PERF_COUNT is not supported\nby this build")
+
+    monkeypatch.setattr(bench_module, "openvino_binary_profile", fails)
+    model, _ = _model(tmp_path)
+    report = bench_model(model.path, seconds=0.05, profile=True)
+    assert report["profile"]["openvino_binary"] == {"error": "RuntimeError: by this build"}
+    text = bench_module.format_report(report)
+    assert "(openvino-binary's per-node times: RuntimeError: by this build)" in text
+    assert "| kind | ms | share |" in text  # ours alone

@@ -94,6 +94,15 @@ def _build_peers(model: Model, x: np.ndarray, threads: int, workdir: Path) -> tu
     return runners, notes
 
 
+def _peer_profile(model: Model, x: np.ndarray, threads: int, seconds: float) -> dict[str, Any]:
+    """openvino-binary's per-kind times, or why there are none (its failure is a note, not the end)."""
+    try:
+        return openvino_binary_profile(model, x, threads, seconds)
+    except Exception as exc:
+        last_line = (str(exc).strip().splitlines() or [""])[-1]
+        return {"error": f"{type(exc).__name__}: {last_line}"}
+
+
 def bench_model(path: Path | None = None, reference: str | None = None, threads: int = 1, batch: int = 1,
                 seconds: float = 5.0, seed: int = 0, float_storage: str = "float32", profile: bool = False,
                 size: tuple[int, int] | None = None) -> dict[str, Any]:
@@ -126,7 +135,7 @@ def bench_model(path: Path | None = None, reference: str | None = None, threads:
             times = time_interleaved({name: r.call for name, r in runners.items()}, seconds)
             sizes = {name: r.weight_bytes for name, r in runners.items()}
             # the peer's own per-node times, to set beside ours; only a peer that computed our outputs
-            peer_profile = (openvino_binary_profile(model, x, threads, seconds)
+            peer_profile = (_peer_profile(model, x, threads, seconds)
                             if profile and "openvino-binary" in runners else None)
             del runners, peers
     rows = [summarize(name, times[name], batch, sizes[name]) if name in sizes

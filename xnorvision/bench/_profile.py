@@ -88,6 +88,9 @@ def format_profile(p: dict[str, Any]) -> str:
         lines.append(f"| {lay['name']} | {lay['op']} | {lay['kind']} | {lay['ms']:.3f} "
                      f"| {100 * lay['share']:.1f}% | {macs} |")
     peer = p.get("openvino_binary")
+    if peer is not None and "error" in peer:
+        lines += ["", f"(openvino-binary's per-node times: {peer['error']})"]
+        peer = None
     if peer is None:
         lines += ["", "| kind | ms | share |", "|---|---:|---:|"]
         lines += [f"| {k} | {v['ms']:.3f} | {100 * v['share']:.1f}% |" for k, v in p["kinds"].items()]
