@@ -98,7 +98,8 @@ def test_a_grown_net_starts_as_the_shallow_one() -> None:
     with torch.no_grad():
         for got, want in zip(deep(x), shallow(x), strict=True):
             torch.testing.assert_close(got, want)
-    assert float(deep.s8[2].bn.weight.detach().abs().sum()) == 0.0  # the added block, not a copy of a trained one
+    # the added block, not a copy of a trained one
+    assert float(deep.s8[2].bn.weight.detach().abs().sum()) == 0.0
     with pytest.raises(ValueError, match="not a shallower"):
         ProposalNet("xnor", width=16).grow_from(deep.state_dict())
     with pytest.raises(ValueError, match="not a shallower"):
