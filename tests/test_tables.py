@@ -25,6 +25,20 @@ def _write(path: Path, data: dict) -> str:
     return path.name
 
 
+def _rendered(folder: Path, kind: str, *reports: str) -> str:
+    """A Markdown file in ``folder`` holding one ``kind`` block of ``reports``, regenerated: its text."""
+    md = folder / "doc.md"
+    md.write_text(f"<!-- table {kind}: {' '.join(reports)} -->\n<!-- /table -->\n")
+    regenerate(md)
+    return md.read_text()
+
+
+def _kinds(kinds: dict[str, float]) -> dict[str, dict[str, float]]:
+    """A profile's ``kinds``: each kind's ms and its share of their sum."""
+    total = sum(kinds.values())
+    return {k: {"ms": v, "share": v / total} for k, v in kinds.items()}
+
+
 def test_bench_model_block_is_rebuilt_and_the_rest_kept(tmp_path: Path) -> None:
     a = _write(tmp_path / "a.json", _model_report("resnet18", 1, 200.0, 25.0))
     b = _write(tmp_path / "b.json", _model_report("resnet18", 2, 300.0, None))
@@ -47,10 +61,8 @@ def test_faces_rows_are_timed_against_yunet_at_the_same_size(tmp_path: Path) -> 
                {"name": "yunet@320", "long_side": 320, "ap": 0.72, "max_recall": 0.8, "ms_per_image": 4.0},
                {"name": "faces@416", "long_side": 416, "ap": 0.75, "max_recall": 0.8, "ms_per_image": 3.0}]
     name = _write(tmp_path / "faces.json", {"results": results})
-    md = tmp_path / "card.md"
-    md.write_text(f"<!-- table eval-faces: {name} -->\n<!-- /table -->\n")
-    regenerate(md)
-    rows = {line.split("|")[1].strip(): line.split("|")[6].strip() for line in md.read_text().splitlines()
+    rows = {line.split("|")[1].strip(): line.split("|")[6].strip()
+            for line in _rendered(tmp_path, "eval-faces", name).splitlines()
             if line.startswith("| faces") or line.startswith("| yunet")}
     assert rows == {"faces@320": "0.50x", "yunet@320": "-", "faces@416": "-"}
 
@@ -97,10 +109,7 @@ def test_the_faces_profile_is_a_table_per_detector(tmp_path: Path) -> None:
     stage = {"name": "faces-proposal", "ms": 2.0, "share": 1.0, "frames": 3, "steps": [step, model]}
     profiled = _write(tmp_path / "a.json", {"results": [], "profile": [
         {"name": "faces@320", "frames": 3, "frame_ms": 2.0, "stages": [stage]}]})
-    md = tmp_path / "CARD.md"
-    md.write_text(f"<!-- table eval-faces-profile: {profiled} -->\n<!-- /table -->\n")
-    regenerate(md)
-    text = md.read_text()
+    text = _rendered(tmp_path, "eval-faces-profile", profiled)
     assert "**faces@320**: 2.00 ms per frame" in text
     assert "| faces-proposal | (all) | 2.000 | 100.0% | 3 |" in text
     assert "| | shrink | 0.500 | 25.0% | 3 |" in text
@@ -110,8 +119,7 @@ def test_the_faces_profile_is_a_table_per_detector(tmp_path: Path) -> None:
 def test_profile_rows_give_each_kinds_share(tmp_path: Path) -> None:
     def report(model: str, kinds: dict[str, float], bound: float | None) -> dict:
         total = sum(kinds.values())
-        profile = {"threads": 1, "total_ms": total, "ceiling_ms": 0.5,
-                   "kinds": {k: {"ms": v, "share": v / total} for k, v in kinds.items()}}
+        profile = {"threads": 1, "total_ms": total, "ceiling_ms": 0.5, "kinds": _kinds(kinds)}
         if bound is not None:
             profile["bound_ms"] = bound
         runtimes = [{"name": "xnorvision", "p50_ms": total}, {"name": "openvino-binary", "p50_ms": 3.25}]
@@ -120,19 +128,14 @@ def test_profile_rows_give_each_kinds_share(tmp_path: Path) -> None:
     a = _write(tmp_path / "a.json", report("resnet18", {"binary conv": 3.0, "float conv": 1.0}, 1.5))
     # a report written before the bound existed
     b = _write(tmp_path / "b.json", report("vgg-small", {"binary conv": 1.0, "pool": 1.0}, None))
-    md = tmp_path / "README.md"
-    md.write_text(f"<!-- table bench-profile: {a} {b} -->\n<!-- /table -->\n")
-    regenerate(md)
-    text = md.read_text()
+    text = _rendered(tmp_path, "bench-profile", a, b)
     assert "| resnet18 | 1 | 4.00 | 75% | 25% | - | 0.50 | 1.50 | 3.25 |" in text
     assert "| vgg-small | 1 | 2.00 | 50% | - | 50% | 0.50 | - | - |" in text
 
 
 def test_profile_peer_rows_set_openvinos_kinds_beside_ours(tmp_path: Path) -> None:
     def report(model: str, kinds: dict[str, float], peer: dict[str, float] | None) -> dict:
-        total = sum(kinds.values())
-        profile = {"threads": 2, "total_ms": total, "kinds": {k: {"ms": v, "share": v / total}
-                                                              for k, v in kinds.items()}}
+        profile = {"threads": 2, "total_ms": sum(kinds.values()), "kinds": _kinds(kinds)}
         if peer is not None:
             profile["openvino_binary"] = {"runs": 5, "total_ms": sum(peer.values()), "kinds": peer}
         return {"model": model, "threads": 2, "runtimes": [], "profile": profile}
@@ -140,10 +143,7 @@ def test_profile_peer_rows_set_openvinos_kinds_beside_ours(tmp_path: Path) -> No
     a = _write(tmp_path / "a.json", report("resnet18", {"binary conv": 3.0, "pack": 0.5},
                                            {"binary conv": 2.0, "pack": 1.0, "layout": 0.25}))
     b = _write(tmp_path / "b.json", report("vgg-small", {"binary conv": 1.0}, None))  # no openvino there
-    md = tmp_path / "doc.md"
-    md.write_text(f"<!-- table bench-profile-peer: {a} {b} -->\n<!-- /table -->\n")
-    regenerate(md)
-    text = md.read_text()
+    text = _rendered(tmp_path, "bench-profile-peer", a, b)
     assert "| model | threads | binary conv | pack | layout | all |" in text
     assert "| resnet18 | 2 | 3.00 / 2.00 | 0.50 / 1.00 | - / 0.25 | 3.50 / 3.25 |" in text
     assert "| vgg-small | 2 | 1.00 / - | - / - | - / - | 1.00 / - |" in text
@@ -159,10 +159,7 @@ def test_run_rows_are_named_by_their_reports_and_hold_our_ap_per_size_and_corrup
     seed = _write(tmp_path / "cycle2-seed12.json",
                   {"results": rows + [result("yunet@320", "yunet", 320, "none", 0.75)]})
     clean = _write(tmp_path / "shipped.json", {"results": rows[:2]})  # scored without corruptions
-    md = tmp_path / "CARD.md"
-    md.write_text(f"<!-- table eval-faces-runs: {seed} {clean} -->\n<!-- /table -->\n")
-    regenerate(md)
-    text = md.read_text()
+    text = _rendered(tmp_path, "eval-faces-runs", seed, clean)
     assert "| run | clean AP | gray AP |" in text
     assert "| cycle2-seed12 | 0.586 / 0.623 | 0.478 / 0.530 |" in text  # YuNet's row is not ours
     assert "| shipped | 0.586 / 0.623 | - |" in text
