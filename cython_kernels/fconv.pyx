@@ -8,9 +8,9 @@ a batch of small images runs tiles across the images instead, over output positi
 The epilogue may apply a PReLU and write the packed signs of the result beside it (a binary-weight conv
 before a binary layer, fused at load time): each thread packs its rows (or tiles) while they are in cache.
 A uint8 image is read through a table (``lut``, ``chan``): each thread converts the input rows it needs
-into its part of a scratch buffer, as float rows that the same tiles read. With ``pool=2`` (a fused 2x2
-stride-2 max pool) the rows split among threads are pooled rows, each thread computing its two conv rows
-into its part of that buffer.
+into its part of a scratch buffer, as float rows that the same tiles read. With a fused max pool
+(``pool=2``: 2x2 stride 2; ``pool=3``: 3x3 stride 2, padding 1) the rows split among threads are pooled
+rows, each thread computing the conv rows they need into its part of that buffer.
 Arguments are validated by ``xnorvision.kernels``; this module trusts them.
 """
 
@@ -59,9 +59,10 @@ def conv(cnp.ndarray x, cnp.ndarray w, object bias, int sh, int sw, int ph, int 
 
     Or x uint8 [N,H,W,Cx] with lut float32 [256, C] (or [1, 256, C]; C-contiguous) and chan int32 [C]
     (values in [0, Cx)): input channel k of a pixel is ``lut[x[..., chan[k]], k]``. ``pool=2``: out is
-    [N, Ho // 2, Wo // 2, O], the 2x2 stride-2 max pool of the conv (Ho, Wo >= 2). ``slope`` float32 [O]:
-    a PReLU after the sum (and ReLU); ``bits`` uint64 [N, Ho, Wo, ceil(O/64)] (no pool): receives the packed
-    signs of out, a ValueError if out holds NaN (as pack_bits).
+    [N, Ho // 2, Wo // 2, O], the 2x2 stride-2 max pool of the conv (Ho, Wo >= 2); ``pool=3``: out is
+    [N, (Ho + 1) // 2, (Wo + 1) // 2, O], its 3x3 stride-2 max pool with padding 1. ``slope`` float32 [O]:
+    a PReLU after the sum (and ReLU); ``bits`` uint64 (out's shape, ceil(O/64) words a pixel): receives the
+    packed signs of out, a ValueError if out holds NaN (as pack_bits).
     """
     cdef xnv_fconv_t p
     cdef int n = x.shape[0]

@@ -19,6 +19,11 @@
  * with the later cell first), hence bit for bit maxpool2d(conv, 2, 2), NaN payloads and -0/+0 included;
  * the conv values are the unfused ones (a pixel's sum does not depend on the tile that computes it). A
  * thread's two conv rows read their uint8 input rows from one fill of its scratch rows (kh + sh at most).
+ * A fused 3x3 stride-2 max pool with padding 1 (pool = 3, ResNet's stem): pooled row py reads conv rows
+ * 2py - 1 .. 2py + 1, so a thread keeps a ring of three whole conv rows (slot: conv row % 3) and computes
+ * each conv row once; the 3.2 MB conv output of a 224x224 ResNet stem never leaves the core's caches. The
+ * fold is again maxpool2d's: the window's cells inside the conv output, row-major, the first one starting
+ * it. Either pool may write the packed signs of the pooled result (bits) as each pooled row is done.
  *
  * uint8 input (x8 set, x NULL): an image [n][h][w_in][cx] read through a table, tap channel k of a pixel
  * being lut[k][its byte chan[k]]. Each thread keeps the input rows that its output rows need as float rows
@@ -54,11 +59,12 @@ typedef struct {
     const float *bias; /* [o], or NULL */
     float *out;        /* [n][ho][wo][o], or [n][ho / 2][wo / 2][o] with pool */
     int h, w_in, c, kh, kw, sh, sw, ph, pw, ho, wo, o, relu; /* ho, wo: the conv's output, before any pool */
-    int pool;            /* 0, or 2: a fused 2x2 stride-2 max pool (kernels.maxpool2d(out, 2, 2)) */
+    int pool;            /* 0; 2: a fused 2x2 stride-2 max pool (kernels.maxpool2d(out, 2, 2)); 3: 3x3, stride 2,
+                            padding 1 (kernels.maxpool2d(out, 3, 2, 1)) */
     int n;               /* images */
     int64_t ps;          /* input floats between a tile's pixels: sw * c (a row), or an image (batched tiles) */
     const float *slope;  /* [o], or NULL: PReLU v < 0 ? v * slope : v after the sum (as kernels.prelu) */
-    uint64_t *bits;      /* [n][ho][wo][ceil(o / 64)], or NULL: the packed signs of out, as pack_bits */
+    uint64_t *bits;      /* out's shape with ceil(o / 64) words a pixel, or NULL: out's packed signs (pack_bits) */
     xnv_pack_f32_t pack; /* with bits: pack_bits' row function of the path */
     /* uint8 input (x8 NULL: float input x) */
     const uint8_t *x8;   /* [n][h][w_in][cx] */
@@ -79,13 +85,15 @@ static int xnv_fc_u8_nrows(int kh, int sh, int64_t row_floats) {
     return kh + (int)more;
 }
 
-/* Floats of a thread's scratch buffer: the uint8 input's float rows, then (pool) two conv output rows; each
- * part a multiple of 16 floats. */
+/* Floats of a thread's scratch buffer: the uint8 input's float rows, then the pool's conv rows (pool 2: two
+ * chunks of columns; pool 3: a ring of three whole rows); each part a multiple of 16 floats. */
 static int64_t xnv_fc_u8_floats(const xnv_fconv_t *p) {
     return p->x8 ? ((int64_t)p->rows * p->w_in * p->c + 15) / 16 * 16 : 0;
 }
 static int64_t xnv_fc_scratch_floats(const xnv_fconv_t *p) {
-    return xnv_fc_u8_floats(p) + (p->pool ? (int64_t)2 * XNV_FC_POOL_COLS_MAX * p->o : 0);
+    const int64_t conv = p->pool == 3 ? (int64_t)3 * p->wo * p->o
+                                      : p->pool ? (int64_t)2 * XNV_FC_POOL_COLS_MAX * p->o : 0;
+    return xnv_fc_u8_floats(p) + conv;
 }
 
 /* One tile: npx output pixels (sw*c floats apart in x, o apart in out), ndy tap rows, nj taps per row;
@@ -98,6 +106,9 @@ typedef void (*xnv_fc_tile_t)(const xnv_fconv_t *p, const float *x, const float 
 typedef int (*xnv_fconv_rows_t)(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch);
 /* The 2x2 max pool of two conv rows a and b (2 * wp pixels of o floats each) -> wp pixels of out. */
 typedef void (*xnv_fc_pool_t)(const float *a, const float *b, int wp, int o, float *out);
+/* A 3x3 stride-2 max pool with padding 1 of the nh (1 to 3) conv rows rows[0 .. nh) of wo pixels each, the
+ * window's rows inside the conv output -> wp = (wo + 1) / 2 pixels of out. */
+typedef void (*xnv_fc_pool3_t)(const float *const *rows, int nh, int wo, int o, float *out);
 
 #if defined(__GNUC__)
 #define XNV_FC_INLINE static inline __attribute__((always_inline))
@@ -202,11 +213,70 @@ XNV_FC_INLINE void xnv_fc_cols(const xnv_fconv_t *p, const float *xrow, const fl
     for (int ox = z; ox < c1; ox++) xnv_fc_edge(p, xrow, wrow, ob + (int64_t)(ox - c0) * o, ndy, ox, one);
 }
 
+/* One conv row (row = image * ho + oy), every column, into ob; its uint8 input rows through u. */
+XNV_FC_INLINE void xnv_fc_conv_row(const xnv_fconv_t *p, xnv_fc_u8_t *u, int64_t row, float *ob, int lo, int hi,
+                                   xnv_fc_tile_t tile, int np, xnv_fc_tile_t tile2, int np2, xnv_fc_tile_t one) {
+    const int iy = (int)(row % p->ho) * p->sh - p->ph;
+    const int dy0 = iy < 0 ? -iy : 0, dy1 = p->h - iy < p->kh ? p->h - iy : p->kh;
+    const int ndy = dy1 > dy0 ? dy1 - dy0 : 0; /* 0 only with padding >= kernel */
+    const int64_t g0 = row / p->ho * p->h + iy + dy0, rl = (int64_t)p->w_in * p->c;
+    const float *wrow = ndy ? p->w + (int64_t)dy0 * p->kw * p->c * p->o : p->w;
+    const float *xrow = p->x8 ? (ndy ? xnv_fc_u8_rows(p, u, g0, ndy) : u->buf) : (ndy ? p->x + g0 * rl : p->x);
+    xnv_fc_cols(p, xrow, wrow, ndy, ob, 0, p->wo, lo, hi, tile, np, tile2, np2, one);
+}
+
+/* Pooled rows [r0, r1) of the 3x3 stride-2 pool with padding 1 (row = image * hp + py): the conv rows of a
+ * window are each computed once into the ring (global conv row g in slot g % 3; a window's rows are
+ * consecutive, so they never share a slot), then pooled into the output row, whose signs are packed while
+ * it is in L1. */
+XNV_FC_INLINE int xnv_fc_rows_pool3(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch,
+                                    xnv_fc_tile_t tile, int np, xnv_fc_tile_t tile2, int np2, xnv_fc_tile_t one,
+                                    xnv_fc_pool3_t pool) {
+    const int hp = (p->ho + 1) / 2, wp = (p->wo + 1) / 2, words = (p->o + 63) / 64;
+    const int64_t ors = (int64_t)p->wo * p->o;
+    float *ring = scratch + xnv_fc_u8_floats(p);
+    xnv_fc_u8_t u = {scratch, 0, 0, 0};
+    int nan = 0;
+    if (p->x8 && r1 > r0) { /* the row after the last one read by the last conv row */
+        const int64_t q = r1 - 1;
+        const int oy = (int)(q % hp) * 2 + 1 < p->ho ? (int)(q % hp) * 2 + 1 : p->ho - 1;
+        const int iy = oy * p->sh - p->ph;
+        u.end = q / hp * p->h + (p->h - iy < p->kh ? p->h : iy + p->kh);
+    }
+    int lo = (p->pw + p->sw - 1) / p->sw;
+    int hi = p->w_in + p->pw >= p->kw ? (p->w_in + p->pw - p->kw) / p->sw + 1 : 0;
+    if (lo > p->wo) lo = p->wo;
+    if (hi < lo) hi = lo;
+    if (hi > p->wo) hi = p->wo;
+    int64_t done = -1; /* the last conv row computed (rows only go up) */
+    for (int64_t q = r0; q < r1; q++) {
+        const int64_t image = q / hp;
+        const int py = (int)(q % hp), ya = py > 0 ? 2 * py - 1 : 0, yb = 2 * py + 2 < p->ho ? 2 * py + 2 : p->ho;
+        const float *rows[3];
+        for (int oy = ya; oy < yb; oy++) {
+            const int64_t g = image * p->ho + oy;
+            if (g > done) {
+                xnv_fc_conv_row(p, &u, g, ring + g % 3 * ors, lo, hi, tile, np, tile2, np2, one);
+                done = g;
+            }
+            rows[oy - ya] = ring + g % 3 * ors;
+        }
+        float *orow = p->out + q * wp * p->o;
+        pool(rows, yb - ya, p->wo, p->o, orow);
+        if (p->bits)
+            for (int px = 0; px < wp; px++)
+                nan += p->pack(orow + (int64_t)px * p->o, p->o, p->bits + (q * wp + px) * words);
+    }
+    return nan;
+}
+
 /* Output rows [r0, r1) (row = image * ho + oy). With pool, pooled rows (image * (ho / 2) + py): conv rows
  * 2 py and 2 py + 1, XNV_FC_POOL_CHUNK(np) columns at a time into the scratch buffer, each chunk then
  * pooled. */
 XNV_FC_INLINE int xnv_fc_rows(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch, xnv_fc_tile_t tile,
-                              int np, xnv_fc_tile_t tile2, int np2, xnv_fc_tile_t one, xnv_fc_pool_t pool) {
+                              int np, xnv_fc_tile_t tile2, int np2, xnv_fc_tile_t one, xnv_fc_pool_t pool,
+                              xnv_fc_pool3_t pool3) {
+    if (p->pool == 3) return xnv_fc_rows_pool3(p, r0, r1, scratch, tile, np, tile2, np2, one, pool3);
     const int64_t kwc = (int64_t)p->kw * p->c, rl = (int64_t)p->w_in * p->c;
     const int u8 = p->x8 != 0, pooled = p->pool != 0;
     const int hp = p->ho / 2, wo = pooled ? p->wo / 2 * 2 : p->wo; /* conv columns computed */
@@ -260,9 +330,11 @@ XNV_FC_INLINE int xnv_fc_rows(const xnv_fconv_t *p, int64_t r0, int64_t r1, floa
                 pool(cbuf, cbuf + (int64_t)chunk * p->o, (c1 - c0) / 2, p->o,
                      p->out + q * (ors / 2) + (int64_t)c0 / 2 * p->o);
         }
-        if (p->bits) /* the row's signs while it is in L1 (never with a pool) */
-            for (int ox = 0; ox < wo; ox++)
-                nan += p->pack(p->out + q * ors + (int64_t)ox * p->o, p->o, p->bits + (q * wo + ox) * words);
+        if (p->bits) { /* the row's signs while it is in L1 */
+            const int wq = pooled ? wo / 2 : wo;
+            for (int ox = 0; ox < wq; ox++)
+                nan += p->pack(p->out + (q * wq + ox) * p->o, p->o, p->bits + (q * wq + ox) * words);
+        }
     }
     return nan;
 }
@@ -436,13 +508,37 @@ static void xnv_fc_pool_portable(const float *a, const float *b, int wp, int o, 
     }
 }
 
+/* The 3x3 stride-2 pool with padding 1 (xnv_fc_pool3_t) on 4-float vectors, scalar for the last o % 4. */
+static void xnv_fc_pool3_portable(const float *const *rows, int nh, int wo, int o, float *out) {
+    for (int px = 0; px < (wo + 1) / 2; px++) {
+        const int xa = px > 0 ? 2 * px - 1 : 0, xb = 2 * px + 2 < wo ? 2 * px + 2 : wo;
+        float *op = out + (int64_t)px * o;
+        int l = 0;
+        for (; l + 4 <= o; l += 4) {
+            xnv_v4f v = xnv_v4f_load(rows[0] + (int64_t)xa * o + l);
+            for (int dy = 0; dy < nh; dy++)
+                for (int x = dy ? xa : xa + 1; x < xb; x++) v = xnv_v4f_max(xnv_v4f_load(rows[dy] + (int64_t)x * o + l), v);
+            memcpy(op + l, &v, sizeof v);
+        }
+        for (; l < o; l++) {
+            float v = rows[0][(int64_t)xa * o + l];
+            for (int dy = 0; dy < nh; dy++)
+                for (int x = dy ? xa : xa + 1; x < xb; x++) {
+                    const float c = rows[dy][(int64_t)x * o + l];
+                    v = c > v ? c : v;
+                }
+            op[l] = v;
+        }
+    }
+}
+
 static int xnv_fconv_batch_portable(const xnv_fconv_t *p, int64_t s0, int64_t s1, float *tmp) {
     return xnv_fc_batch(p, s0, s1, tmp, xnv_fc_tile_portable, XNV_FC_PORT_TILE);
 }
 
 static int xnv_fconv_rows_portable(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch) {
     return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_portable, XNV_FC_PORT_TILE, 0, 0, xnv_fc_one_portable,
-                xnv_fc_pool_portable);
+                       xnv_fc_pool_portable, xnv_fc_pool3_portable);
 }
 
 /* ------------------------------------------------------------------------------------------------ x86 */
@@ -626,6 +722,44 @@ XNV_FC512 static void xnv_fc_pool_avx512(const float *a, const float *b, int wp,
     }
 }
 
+/* nb vectors of 16 channels from channel l of one pooled pixel: its window's columns [xa, xb) of rows[0 ..
+ * nh), folded side by side (nb a constant after inlining: the vectors stay in registers). */
+XNV_FC512 XNV_FC_INLINE void xnv_fc_pool3_vecs_avx512(const float *const *rows, int nh, int xa, int xb, int o,
+                                                       int l, int nb, float *op) {
+    __mmask16 m[XNV_FC512_MAXB];
+    __m512 v[XNV_FC512_MAXB];
+    for (int k = 0; k < nb; k++) {
+        const int nl = o - l - k * XNV_FC_BLK;
+        m[k] = nl < XNV_FC_BLK ? (__mmask16)((1u << nl) - 1) : (__mmask16)0xFFFF;
+        v[k] = _mm512_maskz_loadu_ps(m[k], rows[0] + (int64_t)xa * o + l + k * XNV_FC_BLK);
+    }
+    for (int dy = 0; dy < nh; dy++)
+        for (int x = dy ? xa : xa + 1; x < xb; x++) {
+            const float *cell = rows[dy] + (int64_t)x * o + l;
+            for (int k = 0; k < nb; k++)
+                v[k] = _mm512_max_ps(_mm512_maskz_loadu_ps(m[k], cell + k * XNV_FC_BLK), v[k]);
+        }
+    for (int k = 0; k < nb; k++) _mm512_mask_storeu_ps(op + l + k * XNV_FC_BLK, m[k], v[k]);
+}
+
+/* The 3x3 stride-2 pool with padding 1 (xnv_fc_pool3_t), 16 channels a vector, the last one masked; up to
+ * four vectors folded side by side, so that their dependent max chains overlap. */
+XNV_FC512 static void xnv_fc_pool3_avx512(const float *const *rows, int nh, int wo, int o, float *out) {
+    const int step = XNV_FC512_MAXB * XNV_FC_BLK;
+    for (int px = 0; px < (wo + 1) / 2; px++) {
+        const int xa = px > 0 ? 2 * px - 1 : 0, xb = 2 * px + 2 < wo ? 2 * px + 2 : wo;
+        float *op = out + (int64_t)px * o;
+        int l = 0;
+        for (; l + step <= o; l += step) xnv_fc_pool3_vecs_avx512(rows, nh, xa, xb, o, l, XNV_FC512_MAXB, op);
+        switch ((o - l + XNV_FC_BLK - 1) / XNV_FC_BLK) {
+        case 3: xnv_fc_pool3_vecs_avx512(rows, nh, xa, xb, o, l, 3, op); break;
+        case 2: xnv_fc_pool3_vecs_avx512(rows, nh, xa, xb, o, l, 2, op); break;
+        case 1: xnv_fc_pool3_vecs_avx512(rows, nh, xa, xb, o, l, 1, op); break;
+        default: break;
+        }
+    }
+}
+
 XNV_FC512 static int xnv_fconv_batch_avx512(const xnv_fconv_t *p, int64_t s0, int64_t s1, float *tmp) {
     switch ((p->o + XNV_FC_BLK - 1) / XNV_FC_BLK) {
     case 1: return xnv_fc_batch(p, s0, s1, tmp, xnv_fc_tile_avx512_1, XNV_FC512_NP1);
@@ -641,22 +775,26 @@ XNV_FC512 static int xnv_fconv_rows_avx512(const xnv_fconv_t *p, int64_t r0, int
         if (p->kw == 3 && p->c == 3 && p->sw == 2) /* faces stem 0.25 -> 0.19 ms (float input, 1 thread) */
             return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_stem_avx512_332, XNV_FC512_NP1,
                                xnv_fc_stemhalf_avx512_332, XNV_FC512_NP1 / 2, xnv_fc_one_avx512_1,
-                               xnv_fc_pool_avx512);
+                               xnv_fc_pool_avx512, xnv_fc_pool3_avx512);
         if (p->kw == 3 && p->c == 1 && p->sw == 2)
             return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_stem_avx512_312, XNV_FC512_NP1,
                                xnv_fc_stemhalf_avx512_312, XNV_FC512_NP1 / 2, xnv_fc_one_avx512_1,
-                               xnv_fc_pool_avx512);
+                               xnv_fc_pool_avx512, xnv_fc_pool3_avx512);
         return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx512_1, XNV_FC512_NP1, xnv_fc_half_avx512_1,
-                           XNV_FC512_NP1 / 2, xnv_fc_one_avx512_1, xnv_fc_pool_avx512);
+                           XNV_FC512_NP1 / 2, xnv_fc_one_avx512_1, xnv_fc_pool_avx512,
+                           xnv_fc_pool3_avx512);
     case 2:
         return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx512_2, XNV_FC512_NP2, xnv_fc_half_avx512_2,
-                           XNV_FC512_NP2 / 2, xnv_fc_one_avx512_2, xnv_fc_pool_avx512);
+                           XNV_FC512_NP2 / 2, xnv_fc_one_avx512_2, xnv_fc_pool_avx512,
+                           xnv_fc_pool3_avx512);
     case 3:
         return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx512_3, XNV_FC512_NP3, xnv_fc_half_avx512_3,
-                           XNV_FC512_NP3 / 2, xnv_fc_one_avx512_3, xnv_fc_pool_avx512);
+                           XNV_FC512_NP3 / 2, xnv_fc_one_avx512_3, xnv_fc_pool_avx512,
+                           xnv_fc_pool3_avx512);
     default:
         return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx512_4, XNV_FC512_NP4, xnv_fc_half_avx512_4,
-                           XNV_FC512_NP4 / 2, xnv_fc_one_avx512_4, xnv_fc_pool_avx512);
+                           XNV_FC512_NP4 / 2, xnv_fc_one_avx512_4, xnv_fc_pool_avx512,
+                           xnv_fc_pool3_avx512);
     }
 }
 
@@ -772,7 +910,7 @@ XNV_FC256 static int xnv_fconv_batch_avx2(const xnv_fconv_t *p, int64_t s0, int6
 
 XNV_FC256 static int xnv_fconv_rows_avx2(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch) {
     return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx2, XNV_FC256_TILE, 0, 0, xnv_fc_one_avx2,
-                       xnv_fc_pool_avx2);
+                       xnv_fc_pool_avx2, xnv_fc_pool3_portable);
 }
 #endif /* x86 */
 

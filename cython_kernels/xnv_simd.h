@@ -119,10 +119,9 @@ static void xnv_epilogue_tile_row(const int32_t *acc, int npx, const float *scal
  * the epilogue's 64-byte load of them can take straight from the store buffer (two 32-byte stores cannot
  * forward to one load, and a masked load waits for every store before it to reach the cache). */
 XNV_AVX512 static inline void xnv_store_dots_avx512(int32_t k, __m512i lo, __m512i hi, int32_t *out) {
-    const __m512i kv = _mm512_set1_epi64(k);
-    __m256i l = _mm512_cvtepi64_epi32(_mm512_sub_epi64(kv, _mm512_slli_epi64(lo, 1)));
-    __m256i h = _mm512_cvtepi64_epi32(_mm512_sub_epi64(kv, _mm512_slli_epi64(hi, 1)));
-    _mm512_storeu_si512(out, _mm512_inserti64x4(_mm512_castsi256_si512(l), h, 1));
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i v = _mm512_permutex2var_epi32(lo, even, hi);
+    _mm512_storeu_si512(out, _mm512_sub_epi32(_mm512_set1_epi32(k), _mm512_add_epi32(v, v)));
 }
 
 /* One pixel x 32 channels: the tail of a pixel range shorter than a tile. */

@@ -517,7 +517,8 @@ def conv2d_small(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None,
                  stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0, relu: bool = False,
                  out: np.ndarray | None = None, *, lut: np.ndarray | None = None,
                  channels: tuple[int, ...] | list[int] | np.ndarray | None = None,
-                 pool: int | None = None) -> np.ndarray:
+                 pool: int | None = None,
+                 output: Literal["float", "both"] = "float") -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Direct float32 convolution of NHWC ``x`` with ``w`` [kh, kw, C, O] (HWIO), for few taps x channels.
 
     Made for a network's first layer (3x3 x 3 channels -> 16, several times faster than im2col + BLAS
@@ -542,6 +543,11 @@ def conv2d_small(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None,
     PyTorch's ``MaxPool2d(2)``): the result (and ``out``) is [N, Ho // 2, Wo // 2, O], bit for bit
     ``maxpool2d(conv2d_small(...), 2, 2)`` (NaN and signed zeros included), without writing the full-size
     conv output to memory: each thread pools its two conv rows from a small buffer. Needs Ho, Wo >= 2.
+    ``pool=3`` fuses ResNet's 3x3 stride-2 max pool with padding 1 the same way (each thread keeps its last
+    three conv rows): [N, (Ho + 1) // 2, (Wo + 1) // 2, O], bit for bit ``maxpool2d(conv, 3, 2, 1)``.
+
+    ``output="both"`` returns ``(result, pack_bits(result))`` (a ValueError if the result holds NaN, as
+    :func:`pack_bits` raises), each row packed while it is in cache: a sign after the stem, fused at load.
     """
     x = _array("x", x, (np.float32, np.uint8), 4)
     w = _array("w", w, (np.float32,), 4)
@@ -592,14 +598,20 @@ def conv2d_small(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None,
     if not isinstance(relu, bool | np.bool_):
         raise ValueError(f"relu must be a bool, got {type(relu).__name__}")
     ho, wo = (h + 2 * ph - kh) // sh + 1, (wi + 2 * pw - kw) // sw + 1
+    if output not in ("float", "both"):
+        raise ValueError(f"output must be 'float' or 'both', got {output!r}")
+    shape = (n, ho, wo, o)
     if pool is not None:
-        if isinstance(pool, bool) or not isinstance(pool, int | np.integer) or pool != 2:
-            raise ValueError(f"pool must be None or 2 (a fused 2x2 stride-2 max pool), got {pool!r}")
-        if ho < 2 or wo < 2:
+        if isinstance(pool, bool) or not isinstance(pool, int | np.integer) or pool not in (2, 3):
+            raise ValueError("pool must be None, 2 (a fused 2x2 stride-2 max pool) or 3 (3x3, stride 2, "
+                             f"padding 1), got {pool!r}")
+        if pool == 2 and (ho < 2 or wo < 2):
             raise ValueError(f"pool 2x2 is larger than the convolution's output {ho}x{wo}")
-        ho, wo = ho // 2 * 2, wo // 2 * 2  # the conv rows and columns computed
-    out = _float_out(out, (n, ho // 2, wo // 2, o) if pool is not None else (n, ho, wo, o), x, w, bias)
-    return _direct_conv(x, w, bias, (sh, sw), (ph, pw), bool(relu), out, lut, chan, pool)
+        shape = (n, ho // 2, wo // 2, o) if pool == 2 else (n, (ho + 1) // 2, (wo + 1) // 2, o)
+    out = _float_out(out, shape, x, w, bias)
+    bits = np.empty((*shape[:3], _words(o)), np.uint64) if output == "both" else None
+    _direct_conv(x, w, bias, (sh, sw), (ph, pw), bool(relu), out, lut, chan, pool, bits=bits)
+    return out if bits is None else (out, bits)
 
 
 def _float_out(out: np.ndarray | None, shape: tuple[int, ...], *inputs: np.ndarray | None) -> np.ndarray:
@@ -623,15 +635,15 @@ def _direct_conv(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, stride: 
                  bits: np.ndarray | None = None) -> np.ndarray:
     """The direct float kernel on checked arguments (``out`` the conv's, or the pooled conv's, shape).
 
-    ``slope``: a PReLU after the sum; ``bits`` (uint64 [N, Ho, Wo, ceil(O/64)], no pool) receives the packed
-    signs of ``out`` (a ValueError if it holds NaN, as :func:`pack_bits`)."""
+    ``slope``: a PReLU after the sum; ``bits`` (uint64, ``out``'s shape with ceil(O/64) words a pixel)
+    receives the packed signs of ``out`` (a ValueError if it holds NaN, as :func:`pack_bits`)."""
     kh, kw, c, o = w.shape
-    ho, wo = out.shape[1:3] if pool is None else (2 * out.shape[1], 2 * out.shape[2])
+    ho, wo = (x.shape[1] + 2 * pad[0] - kh) // stride[0] + 1, (x.shape[2] + 2 * pad[1] - kw) // stride[1] + 1
     macs = x.shape[0] * ho * wo * kh * kw * c * ((o + 15) // 16 * 16)
     simd = _fconv.path(_path) != _PATHS["portable"]
     threads = _threads_for(macs, _PARALLEL_FLOAT_MACS if simd else _PARALLEL_FLOAT_MACS_PORTABLE)
     return _fconv.conv(x, w, bias, stride[0], stride[1], pad[0], pad[1], relu, out, _path, threads, lut, chan,
-                       0 if pool is None else 2, slope, bits)
+                       pool or 0, slope, bits)
 
 
 # ------------------------------------------------------------------------------------------- pooling

@@ -373,10 +373,15 @@ def test_uint8_bad_arguments(call, match: str) -> None:
 
 
 # ------------------------------------------------------------------------------------ fused max pool
+def maxpool(conv: np.ndarray, pool: int) -> np.ndarray:
+    """The runtime's max pool that ``pool`` fuses: 2x2 stride 2, or 3x3 stride 2 padding 1."""
+    return K.maxpool2d(conv, 2, 2) if pool == 2 else K.maxpool2d(conv, 3, 2, 1)
+
+
 def pooled_reference(x: np.ndarray, wt: np.ndarray, b: np.ndarray | None, stride, padding, relu: bool,
-                     **u8) -> np.ndarray:
-    """What ``pool=2`` must equal bit for bit: the runtime's max pool of the unfused conv."""
-    return K.maxpool2d(K.conv2d_small(x, wt, b, stride, padding, relu, **u8), 2, 2)
+                     pool: int = 2, **u8) -> np.ndarray:
+    """What ``pool`` must equal bit for bit: the runtime's max pool of the unfused conv."""
+    return maxpool(K.conv2d_small(x, wt, b, stride, padding, relu, **u8), pool)
 
 
 def with_specials(rng: np.random.Generator, wt: np.ndarray, b: np.ndarray | None) -> tuple:
@@ -405,24 +410,24 @@ POOL_SHAPES = [
     (5, 32, 32, 1, (3, 3), 2, 1, 16),  # the faces classifier's stem on a batch of crops
     (1, 6, 90, 3, (3, 3), 1, 1, 64),  # tiles of 4 channel blocks in chunks of 32 columns
     (1, 5, 80, 2, (3, 3), 1, 1, 40),  # 3 blocks, the last masked
+    (1, 2, 2, 3, (1, 1), 1, 0, 80),  # 5 blocks: a pool of 4 vectors, then 1
+    (2, 23, 19, 3, (7, 7), 2, 3, 64),  # ResNet's stem on a small image: 12x10 -> 6x5 (pool 3)
 ]
 
 
+@pytest.mark.parametrize("pool", [2, 3])
 @pytest.mark.parametrize("shape", POOL_SHAPES, ids=[str(i) for i in range(len(POOL_SHAPES))])
-def test_fused_maxpool_is_bit_exact(simd: str, threads: int, shape: tuple) -> None:
+def test_fused_maxpool_is_bit_exact(simd: str, threads: int, shape: tuple, pool: int) -> None:
     n, h, w, c, k, stride, padding, o = shape
     rng = np.random.default_rng(POOL_SHAPES.index(shape))
     x = rng.standard_normal((n, h, w, c)).astype(np.float32)
     x.flat[rng.integers(0, x.size, 3)] = (np.nan, np.inf, -np.inf)
     for bias in (False, True):
         _, wt, b = case(rng, 1, 1, 1, c, k, o, bias)
-        for relu in (False, True):
-            want = pooled_reference(x, wt, b, stride, padding, relu)
-            assert_bits_equal(K.conv2d_small(x, wt, b, stride, padding, relu, pool=2), want)
-        ws, bs = with_specials(rng, wt, b)
-        for relu in (False, True):
-            want = pooled_reference(x, ws, bs, stride, padding, relu)
-            assert_bits_equal(K.conv2d_small(x, ws, bs, stride, padding, relu, pool=2), want)
+        for ws, bs in ((wt, b), with_specials(rng, wt, b)):
+            for relu in (False, True):
+                want = pooled_reference(x, ws, bs, stride, padding, relu, pool)
+                assert_bits_equal(K.conv2d_small(x, ws, bs, stride, padding, relu, pool=pool), want)
 
 
 def test_fused_maxpool_keeps_the_first_nan_and_zero_of_each_block() -> None:
@@ -436,18 +441,20 @@ def test_fused_maxpool_keeps_the_first_nan_and_zero_of_each_block() -> None:
     bits[np.isnan(x)] |= rng.integers(0, 1 << 22, np.isnan(x).sum()).astype(np.uint32)  # payloads
     wt, b = np.ones((1, 1, 1, 1), np.float32), np.full(1, -0.0, np.float32)
     for path in PATHS:
-        try:
-            K._force_path(path)
-            assert_bits_equal(K.conv2d_small(x, wt, b), x)
-            got = K.conv2d_small(x, wt, b, pool=2)
-        finally:
-            K._force_path(None)
-        assert_bits_equal(got, K.maxpool2d(x, 2, 2))
+        for pool in (2, 3):
+            try:
+                K._force_path(path)
+                assert_bits_equal(K.conv2d_small(x, wt, b), x)
+                got = K.conv2d_small(x, wt, b, pool=pool)
+            finally:
+                K._force_path(None)
+            assert_bits_equal(got, maxpool(x, pool))
 
 
 @pytest.mark.parametrize("shape", [s for s in U8_SHAPES if s[1] >= 2 and s[2] >= 2],
                          ids=[str(i) for i, s in enumerate(U8_SHAPES) if s[1] >= 2 and s[2] >= 2])
-def test_fused_maxpool_on_uint8_input_is_bit_exact(simd: str, threads: int, shape: tuple) -> None:
+@pytest.mark.parametrize("pool", [2, 3])
+def test_fused_maxpool_on_uint8_input_is_bit_exact(simd: str, threads: int, shape: tuple, pool: int) -> None:
     n, h, w, cx, channels, k, stride, padding, o = shape
     c = cx if channels is None else len(channels)
     rng = np.random.default_rng(100 + U8_SHAPES.index(shape))
@@ -460,15 +467,15 @@ def test_fused_maxpool_on_uint8_input_is_bit_exact(simd: str, threads: int, shap
         for ws, bs in ((wt, b), with_specials(rng, wt, b)):
             for relu in (False, True):
                 conv = K.conv2d_small(x8, ws, bs, stride, padding, relu, **u8)
-                if conv.shape[1] < 2 or conv.shape[2] < 2:
+                if pool == 2 and (conv.shape[1] < 2 or conv.shape[2] < 2):
                     with pytest.raises(ValueError, match="larger than the convolution's output"):
                         K.conv2d_small(x8, ws, bs, stride, padding, relu, **u8, pool=2)
                     continue
-                want = K.maxpool2d(conv, 2, 2)
-                assert_bits_equal(K.conv2d_small(x8, ws, bs, stride, padding, relu, **u8, pool=2), want)
+                want = maxpool(conv, pool)
+                assert_bits_equal(K.conv2d_small(x8, ws, bs, stride, padding, relu, **u8, pool=pool), want)
                 # ... and the float path on the normalised input
                 xf = normalised(x8, lut, channels)
-                assert_bits_equal(K.conv2d_small(xf, ws, bs, stride, padding, relu, pool=2), want)
+                assert_bits_equal(K.conv2d_small(xf, ws, bs, stride, padding, relu, pool=pool), want)
 
 
 def test_fused_maxpool_on_a_detector_stem_frame(threads: int) -> None:
@@ -483,14 +490,49 @@ def test_fused_maxpool_on_a_detector_stem_frame(threads: int) -> None:
     assert_bits_equal(out, want)
 
 
+def test_fused_maxpool_and_signs_on_a_resnet_stem_frame(threads: int) -> None:
+    """ResNet-18's stem: an RGB frame through the table, conv 7x7 stride 2 to 64 channels, the 3x3 stride-2
+    max pool with padding 1 and the packed signs the first binary conv reads."""
+    rng = np.random.default_rng(13)
+    frame = rng.integers(0, 256, (1, 224, 224, 3), np.uint8)
+    lut = random_lut(rng, 3)
+    _, wt, b = case(rng, 1, 1, 1, 3, (7, 7), 64, True)
+    want = pooled_reference(frame, wt, b, 2, 3, False, 3, lut=lut)
+    out = np.full((1, 56, 56, 64), np.nan, np.float32)
+    got, bits = K.conv2d_small(frame, wt, b, 2, 3, False, out, lut=lut, pool=3, output="both")
+    assert got is out
+    assert_bits_equal(out, want)
+    np.testing.assert_array_equal(bits, K.pack_bits(want))
+
+
+@pytest.mark.parametrize("pool", [None, 2, 3])
+@pytest.mark.parametrize("shape", POOL_SHAPES[2:9], ids=[str(i) for i in range(2, 9)])
+def test_output_both_packs_the_signs_of_the_result(simd: str, threads: int, shape: tuple,
+                                                   pool: int | None) -> None:
+    """``output="both"``: the result as ``"float"`` gives it, and pack_bits of it, pooled or not; a NaN in
+    the result is pack_bits' error."""
+    n, h, w, c, k, stride, padding, o = shape
+    rng = np.random.default_rng(20 + POOL_SHAPES.index(shape))
+    x, wt, b = case(rng, n, h, w, c, k, o, True)
+    for relu in (False, True):
+        want = K.conv2d_small(x, wt, b, stride, padding, relu, pool=pool)
+        got, bits = K.conv2d_small(x, wt, b, stride, padding, relu, pool=pool, output="both")
+        assert_bits_equal(got, want)
+        np.testing.assert_array_equal(bits, K.pack_bits(want))
+    x[0, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="contains NaN"):
+        K.conv2d_small(x, wt, b, stride, padding, False, pool=pool, output="both")
+
+
 @pytest.mark.parametrize(("call", "match"), [
-    (lambda: K.conv2d_small(X, W, pool=3), r"pool must be None or 2"),
-    (lambda: K.conv2d_small(X, W, pool=1), r"pool must be None or 2"),
-    (lambda: K.conv2d_small(X, W, pool=0), r"pool must be None or 2"),
-    (lambda: K.conv2d_small(X, W, pool=True), r"pool must be None or 2"),
-    (lambda: K.conv2d_small(X, W, pool=2.0), r"pool must be None or 2"),
-    (lambda: K.conv2d_small(X, W, pool="2"), r"pool must be None or 2"),
-    (lambda: K.conv2d_small(X, W, pool=(2, 2)), r"pool must be None or 2"),
+    (lambda: K.conv2d_small(X, W, pool=4), r"pool must be None, 2 .* or 3"),
+    (lambda: K.conv2d_small(X, W, pool=1), r"pool must be None, 2 .* or 3"),
+    (lambda: K.conv2d_small(X, W, pool=0), r"pool must be None, 2 .* or 3"),
+    (lambda: K.conv2d_small(X, W, pool=True), r"pool must be None, 2 .* or 3"),
+    (lambda: K.conv2d_small(X, W, pool=2.0), r"pool must be None, 2 .* or 3"),
+    (lambda: K.conv2d_small(X, W, pool="2"), r"pool must be None, 2 .* or 3"),
+    (lambda: K.conv2d_small(X, W, pool=(2, 2)), r"pool must be None, 2 .* or 3"),
+    (lambda: K.conv2d_small(X, W, output="bits"), r"output must be 'float' or 'both'"),
     (lambda: K.conv2d_small(X[:, :3], W, pool=2), r"pool 2x2 is larger than the convolution's output 1x4"),
     (lambda: K.conv2d_small(X, W, stride=(1, 4), pool=2), r"larger than the convolution's output 4x1"),
     (lambda: K.conv2d_small(X, W, B, 2, 1, out=OUT, pool=2), r"out must have shape \(1, 1, 1, 16\)"),
@@ -521,7 +563,9 @@ def test_conv2d_layer_with_a_fused_pool() -> None:
     with pytest.raises(ValueError, match="fused max pool"):
         Conv2d(rng.standard_normal((16, 3, 3, 8)).astype(np.float32), None, (1, 1), (1, 1), 1, pool=2)
     with pytest.raises(ValueError, match="fused max pool"):
-        Conv2d(weight, None, (1, 1), (1, 1), 1, pool=3)
+        Conv2d(weight, None, (1, 1), (1, 1), 1, pool=4)
+    with pytest.raises(ValueError, match="fused signs"):
+        Conv2d(rng.standard_normal((16, 3, 3, 8)).astype(np.float32), None, (1, 1), (1, 1), 1, bits=True)
 
 
 @pytest.mark.parametrize(("n", "h", "w", "c", "o", "stride"), [
@@ -540,3 +584,18 @@ def test_the_epilogue_applies_prelu_and_packs_signs_bit_exactly(
         K._direct_conv(x, wt, b, (stride, stride), (1, 1), relu, out, slope=slope, bits=bits)
         assert_bits_equal(out, want)
         np.testing.assert_array_equal(bits, K.pack_bits(want))
+
+
+@pytest.mark.parametrize("relu", [False, True])
+def test_conv2d_layer_runs_a_1x1_conv_as_one_row(relu: bool) -> None:
+    """A 1x1 layer hands the kernel its pixels as one row (its tiles then run full): the same sums as the
+    image's rows, and with fused signs the same bits, in the image's shape."""
+    rng = np.random.default_rng(14)
+    weight = rng.standard_normal((40, 1, 1, 24)).astype(np.float32)
+    bias = rng.standard_normal(40).astype(np.float32)
+    x = rng.standard_normal((2, 7, 9, 24)).astype(np.float32)
+    want = K.conv2d_small(x, weight.transpose(1, 2, 3, 0).copy(), bias, 1, 0, relu)
+    assert_bits_equal(Conv2d(weight, bias, (1, 1), (0, 0), 1, relu=relu)([x]), want)
+    got, bits = Conv2d(weight, bias, (1, 1), (0, 0), 1, relu=relu, bits=True)([x])
+    assert_bits_equal(got, want)
+    np.testing.assert_array_equal(bits, K.pack_bits(want))

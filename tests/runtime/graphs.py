@@ -114,19 +114,22 @@ def bireal(seed: int = 2) -> Model:
 def stem_pool(seed: int = 3, after_pool: str = "bwn", pool: dict[str, Any] | None = None,
               extra_reader: bool = False, c_in: int = 3, k: int = 3) -> Model:
     """A detector stem: conv 3x3 stride 2 -> BN -> ReLU -> 2x2 max pool (all four one step after folding),
-    then ``after_pool``: "bwn" (a BWN conv and a global pool, as in the faces nets), "relu" (a ReLU after
-    the pool: must stay a step of its own) or "pool" (a second max pool: likewise). ``extra_reader``: the
-    ReLU's output is also read by a global pool (a second output), so the max pool cannot fuse; ``k`` sets
-    the conv's kernel size."""
+    then ``after_pool``: "bwn" (a BWN conv and a global pool, as in the faces nets), "sign" (a sign and a
+    binary conv, as in an XNOR network: the sign fuses too; the pooled floats stay an output, as a Bi-Real
+    shortcut reads them), "relu" (a ReLU after the pool: must stay a step of its own) or "pool" (a second
+    max pool: likewise). ``extra_reader``: the ReLU's output is also read by a global pool (a second
+    output), so the max pool cannot fuse; ``k`` sets the conv's kernel size."""
     b = Builder(seed)
     attrs = {"kernel": [k, k], "stride": 2, "padding": "same", "in_channels": c_in, "out_channels": 16}
     x = b.add("conv", "conv2d", ["input"], attrs, weight=b.f32(16, k, k, c_in))
     r = b.add("relu", "relu", [b.bn("bn", x, 16)])
-    x = b.add("pool", "maxpool2d", [r], pool or {"kernel": 2, "stride": 2, "padding": 0})
+    x = pooled = b.add("pool", "maxpool2d", [r], pool or {"kernel": 2, "stride": 2, "padding": 0})
     if after_pool == "relu":
         x = b.add("relu2", "relu", [x])
     elif after_pool == "pool":
         x = b.add("pool2", "maxpool2d", [x], {"kernel": 2, "stride": 2, "padding": 0})
+    elif after_pool == "sign":
+        x = b.binary("bin", b.add("sign", "sign", [x]), 16, 8)
     else:
         bwn = {"kernel": [3, 3], "stride": 1, "padding": "same", "in_channels": 16, "out_channels": 8}
         x = b.add("bwn", "bwn_conv2d", [x], bwn, weight=random_packed(b.rng, (8, 3, 3), 16),
@@ -134,6 +137,8 @@ def stem_pool(seed: int = 3, after_pool: str = "bwn", pool: dict[str, Any] | Non
     outputs = [b.add("gap", "global_avgpool", [x]), x]
     if extra_reader:
         outputs.append(b.add("gap_relu", "global_avgpool", [r]))
+    if after_pool == "sign":
+        outputs.append(pooled)
     return b.graph(*outputs), b.tensors, {**SPEC, "channels": c_in, "channel_order": "rgb" if c_in == 3 else
                                           "gray", "mean": SPEC["mean"][:c_in], "std": SPEC["std"][:c_in]}
 

@@ -234,27 +234,35 @@ def _unfused(tmp_path: Path, model: graphs.Model, monkeypatch: pytest.MonkeyPatc
     from xnorvision.runtime import _fold
 
     with monkeypatch.context() as m:
-        m.setattr(_fold, "_fuses_pool", lambda conv, pool: False)
+        m.setattr(_fold, "_fused_pool", lambda conv, pool: 0)
         graph, tensors, spec = model
         return Model.load(save_model(tmp_path / "u.xnv", graph, tensors, spec, ["x"], {}), threads=threads)
 
 
+# ResNet's max pool (3x3, stride 2, padding 1) and a detector's (2x2, stride 2); the pooled size of the 7x6
+# conv output of a 13x11 input
+STEM_POOLS = {2: ({"kernel": 2, "stride": 2, "padding": 0}, (3, 3)),
+              3: ({"kernel": 3, "stride": 2, "padding": 1}, (4, 3))}
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("c_in", [3, 1])
+@pytest.mark.parametrize("pool", [2, 3])
 def test_a_stem_max_pool_fuses_into_the_conv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threads: int,
-                                             c_in: int) -> None:
-    """conv -> bn -> relu -> maxpool(2) is one step, bit for bit the unfused graph's, float or uint8 input."""
+                                             c_in: int, pool: int) -> None:
+    """conv -> bn -> relu -> maxpool is one step, bit for bit the unfused graph's, float or uint8 input."""
     from xnorvision import kernels
 
     monkeypatch.setattr(kernels, "_PARALLEL_FLOAT_MACS", 1)  # 2 threads go parallel even on small inputs
     monkeypatch.setattr(kernels, "_PARALLEL_FLOAT_MACS_PORTABLE", 1)
-    model = graphs.stem_pool(c_in=c_in)
+    attrs, size = STEM_POOLS[pool]
+    model = graphs.stem_pool(c_in=c_in, pool=attrs)
     steps, outputs, types = _steps(tmp_path, model)
     assert list(steps) == ["conv", "bwn", "gap"] and outputs == ["gap", "bwn"]
     conv = steps["conv"].node
-    assert conv.attrs["fused_relu"] is True and conv.attrs["fused_maxpool"] == 2
+    assert conv.attrs["fused_relu"] is True and conv.attrs["fused_maxpool"] == pool
     assert steps["bwn"].node.inputs == ("conv",)
-    assert (types["conv"].h, types["conv"].w, types["conv"].channels) == (3, 3, 16)  # 13x11 -> 7x6 -> 3x3
+    assert (types["conv"].h, types["conv"].w, types["conv"].channels) == (*size, 16)
     fused = _load(tmp_path, model, threads=threads)
     plain = _unfused(tmp_path, model, monkeypatch, threads)
     assert len(plain._steps) == 4 and len(fused._steps) == 3
@@ -271,8 +279,37 @@ def test_a_stem_max_pool_fuses_into_the_conv(tmp_path: Path, monkeypatch: pytest
     layer = fused._steps[0][2]
     pooled = layer([x])
     direct = np.ascontiguousarray(layer.direct)
-    want = kernels.maxpool2d(kernels.conv2d_small(x, direct, layer.bias, 2, 1, True), 2, 2)
+    conv = kernels.conv2d_small(x, direct, layer.bias, 2, 1, True)
+    want = kernels.maxpool2d(conv, 2, 2) if pool == 2 else kernels.maxpool2d(conv, 3, 2, 1)
     np.testing.assert_array_equal(pooled.view(np.uint32), want.view(np.uint32))
+
+
+@pytest.mark.parametrize("pool", [2, 3])
+def test_the_sign_after_a_stem_fuses_into_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              pool: int) -> None:
+    """An XNOR network's stem: the sign of the (pooled) conv comes out of the conv's epilogue beside the
+    floats a shortcut still reads, and the binary conv after it gets the same bits as from a sign step."""
+    from xnorvision.runtime import _fold
+
+    model = graphs.stem_pool(after_pool="sign", pool=STEM_POOLS[pool][0])
+    steps, outputs, _ = _steps(tmp_path, model)
+    conv = steps["conv"].node
+    assert conv.attrs["bits_output"] == "sign" and "sign" not in steps
+    assert conv.attrs["fused_maxpool"] == pool
+    assert steps["bin"].node.inputs == ("sign",) and "conv" in outputs  # the pooled floats, renamed
+    fused = _load(tmp_path, model)
+    with monkeypatch.context() as m:
+        m.setattr(_fold, "_bits_beside", lambda *args: False)
+        graph, tensors, spec = model
+        plain = Model.load(save_model(tmp_path / "u.xnv", graph, tensors, spec, ["x"], {}), threads=1)
+    assert len(plain._steps) == len(fused._steps) + 1
+    x = _input(model[2], n=2)
+    images = np.random.default_rng(6).integers(0, 256, (2, 13, 11, 3), np.uint8)
+    for inp in (x, images):
+        got, want = fused.run(inp), plain.run(inp)
+        assert got.keys() == want.keys()
+        for name in want:
+            np.testing.assert_array_equal(got[name].view(np.uint32), want[name].view(np.uint32))
 
 
 def test_which_convs_take_the_direct_kernel() -> None:
@@ -294,17 +331,19 @@ def test_which_convs_take_the_direct_kernel() -> None:
     ({"after_pool": "pool"}, True),  # and so is a second pool
     ({"extra_reader": True}, False),  # the pool's input is read twice
     ({"pool": {"kernel": 2, "stride": 1, "padding": 0}}, False),
-    ({"pool": {"kernel": 3, "stride": 2, "padding": 1}}, False),
+    ({"pool": {"kernel": 3, "stride": 2, "padding": 1}}, 3),  # ResNet's
+    ({"pool": {"kernel": 3, "stride": 2, "padding": 0}}, False),
+    ({"pool": {"kernel": 3, "stride": 1, "padding": 1}}, False),
     ({"pool": {"kernel": [2, 2], "stride": [2, 2], "padding": [0, 0]}}, True),
     ({"pool": {"kernel": 2}}, True),  # stride defaults to the kernel, padding to 0
     ({"k": 5}, True),  # 75 taps x channels, but of an image: still the direct kernel
 ])
 def test_which_max_pools_fuse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kwargs: dict,
-                              fused: bool) -> None:
+                              fused: bool | int) -> None:
     model = graphs.stem_pool(**kwargs)
     steps, _, types = _steps(tmp_path, model)
-    assert ("pool" not in steps) is fused
-    assert steps["conv"].node.attrs.get("fused_maxpool") == (2 if fused else None)
+    assert ("pool" not in steps) is bool(fused)
+    assert steps["conv"].node.attrs.get("fused_maxpool") == ((2 if fused is True else fused) or None)
     assert steps["conv"].node.attrs["fused_relu"] is True
     if fused:
         assert types["conv"] == types["pool"]

@@ -18,10 +18,11 @@ FACES = Path(__file__).parents[2] / "plugins/xnorvision-faces/xnorvision_faces/m
 
 
 def _load(path: Path, fused: bool, threads: int, monkeypatch: pytest.MonkeyPatch) -> Model:
-    """The model with the epilogue fusions, or as it ran before them (every other rewrite kept)."""
+    """The model with the epilogue and pool fusions, or without them (every other rewrite kept)."""
     if fused:
         return Model.load(path, threads=threads)
     with monkeypatch.context() as m:
+        m.setattr(_fold, "_fused_pool", lambda conv, pool: 0)
         m.setattr(_fold, "_fuse_add", lambda *args: None)
         m.setattr(_fold, "_fuses_prelu", lambda prev: False)
         m.setattr(_fold, "_bits_beside", lambda *args: False)
@@ -62,9 +63,10 @@ def test_bireal_blocks_fuse_bit_exactly(tmp_path: Path, monkeypatch: pytest.Monk
     assert [bool(steps[f"b{i}"].get("fused_prelu")) for i in range(3)] == [act, act, False]
     assert [steps[f"b{i}"].get("bits_output") for i in range(3)] == ["side_sign", "s2", None]
     names = {name for name, _, _ in fused.steps}
-    assert not {"sum0", "sum1", "sum2", "side_sign", "s2", "act0", "act1"} & names
+    assert not {"sum0", "sum1", "sum2", "side_sign", "s2", "act0", "act1", "s0"} & names
     assert "s1" in names  # a second sign of the same tensor: a pack of its own
-    assert len(plain.steps) - len(fused.steps) == 5  # three adds (or prelu(add)s) and two signs
+    assert dict((name, attrs) for name, _, attrs in fused.steps)["stem"]["bits_output"] == "s0"
+    assert len(plain.steps) - len(fused.steps) == 6  # three adds (or prelu(add)s), three signs
     rng = np.random.default_rng(pad_value)
     images = rng.integers(0, 256, (2, 16, 12, 3), np.uint8)
     x = rng.standard_normal((1, 16, 12, 3)).astype(np.float32)
@@ -83,7 +85,7 @@ def test_a_batch_norm_after_a_fused_add_stays_a_step(tmp_path: Path) -> None:
     x = b.bn("bn", b.add("sum", "add", [y, x]), 9)
     path = save_model(tmp_path / "m.xnv", b.graph(x), b.tensors, graphs.SPEC, [], {})
     model = Model.load(path)
-    assert [op for _, op, _ in model.steps] == ["conv2d", "sign", "binary_conv2d", "batch_norm"]
+    assert [op for _, op, _ in model.steps] == ["conv2d", "binary_conv2d", "batch_norm"]  # sign in the stem
     x_in = np.random.default_rng(0).standard_normal((1, 13, 11, 3)).astype(np.float32)
     stem = np.einsum("nhwc,oc->nhwo", x_in, b.tensors["stem.weight"][:, 0, 0])
     got = model.run(x_in)["bn"]
@@ -99,11 +101,12 @@ def test_a_batch_norm_after_a_fused_add_stays_a_step(tmp_path: Path) -> None:
 @pytest.mark.parametrize("network", ["resnet18", "faces-proposal", "faces-classifier"])
 def test_the_profiled_networks_fuse_bit_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                 network: str, threads: int) -> None:
-    """ResNet-18's float stem keeps a sign step of its own; the faces nets' BWN stem layers take their
-    PReLU and sign (the classifier on a batch of 24 crops, as the faces pipeline runs it)."""
+    """ResNet-18's float stem takes its 3x3 max pool and the sign after it; the faces nets' BWN stem
+    layers take their PReLU and sign (the classifier on a batch of 24 crops, as the faces pipeline runs
+    it)."""
     monkeypatch.setattr(kernels, "_PARALLEL_FLOAT_MACS", 1)  # 2 threads go parallel on these sizes too
     if network == "resnet18":
-        path, shape, signs = write_reference("resnet18", tmp_path / "r.xnv"), (1, 224, 224, 3), 1
+        path, shape, signs = write_reference("resnet18", tmp_path / "r.xnv"), (1, 224, 224, 3), 0
     elif network == "faces-proposal":
         path, shape, signs = FACES / "proposal.xnv", (1, 320, 416, 3), 0
     else:
@@ -111,7 +114,10 @@ def test_the_profiled_networks_fuse_bit_exactly(tmp_path: Path, monkeypatch: pyt
     fused, plain = _load(path, True, threads, monkeypatch), _load(path, False, threads, monkeypatch)
     ops = [op for _, op, _ in fused.steps]
     assert "add" not in ops and ops.count("sign") == signs
-    if signs == 0:
+    if network == "resnet18":
+        stem = fused.steps[0][2]
+        assert stem["fused_maxpool"] == 3 and "bits_output" in stem and "maxpool2d" not in ops
+    else:
         bwn = next(attrs for _, op, attrs in fused.steps if op == "bwn_conv2d")
         assert bwn.get("fused_prelu") and "bits_output" in bwn and "prelu" not in ops
     rng = np.random.default_rng(1)

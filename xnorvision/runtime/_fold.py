@@ -1,7 +1,7 @@
 """Load-time graph rewrites: fold batch norms into the layer before them, fuse ``sign`` into binary convs,
-``relu`` into float convs, a 2x2 stride-2 ``maxpool2d`` into a direct-kernel float conv (the stem's
-conv -> relu -> pool becomes one step that never writes the full-size conv output) and a residual ``add``
-into the ``prelu`` after it.
+``relu`` into float convs, a 2x2 stride-2 or ResNet's 3x3 stride-2 padding-1 ``maxpool2d`` into a
+direct-kernel float conv (the stem's conv -> relu -> pool becomes one step that never writes the full-size
+conv output) and a residual ``add`` into the ``prelu`` after it.
 
 After folding, a binary conv followed by batch norm and sign emits packed bits straight from its integer
 accumulators (the Larq Compute Engine "output transform"), so chains of binary layers never touch floats.
@@ -10,7 +10,8 @@ is the next block's shortcut), the residual ``add``, the ``prelu`` and the ``sig
 epilogue instead: one pass over its accumulators writes the float tensor and, as the sign node's tensor,
 its packed bits (``bits_output``). A binary-weight conv (``bwn_conv2d``, real input) takes the ``prelu``
 and ``sign`` after it the same way (``fused_prelu``, ``bits_output``; it has no integer threshold and no
-residual add). A conv whose ``add`` reads a shortcut computed after it moves down to the
+residual add), and so does a direct-kernel float conv the ``sign`` after it (or after its fused pool: the
+stem of an XNOR network). A conv whose ``add`` reads a shortcut computed after it moves down to the
 add's place (nothing else reads the conv, so the order stays valid).
 A rewrite applies only when the intermediate tensor has no other reader and is not a graph output, and
 nothing fuses into a conv after its pool (a batch norm or ReLU after the pool is not one before it).
@@ -70,8 +71,8 @@ def fold(model: XnvFile) -> tuple[list[Step], list[str], dict[str, TensorType]]:
         elif single and node.op == "relu" and prev.node.op == "conv2d":
             prev.node = replace(prev.node, attrs={**prev.node.attrs, "fused_relu": True})
             alias[node.name] = prev.node.name
-        elif single and node.op == "maxpool2d" and _fuses_pool(prev, node):
-            prev.node = replace(prev.node, attrs={**prev.node.attrs, "fused_maxpool": 2})
+        elif single and node.op == "maxpool2d" and (pool := _fused_pool(prev, node)):
+            prev.node = replace(prev.node, attrs={**prev.node.attrs, "fused_maxpool": pool})
             types[prev.node.name] = types[node.name]  # the conv's output is now the pooled tensor
             alias[node.name] = prev.node.name
         elif single and node.op == "prelu" and prev.node.op == "add":  # prelu(a + b): one kernel pass
@@ -93,14 +94,22 @@ def fold(model: XnvFile) -> tuple[list[Step], list[str], dict[str, TensorType]]:
     return list(steps.values()), [alias.get(o, o) for o in model.outputs], types
 
 
-def _fuses_pool(conv: Step, pool: Node) -> bool:
-    """A 2x2 stride-2 unpadded max pool after a float conv that runs on the direct kernel (which pools)."""
-    if conv.node.op != "conv2d" or not Conv2d.takes_direct(conv.params["weight"].shape,
-                                                          conv.node.attrs.get("groups", 1)):
-        return False
+def _direct_conv(step: Step) -> bool:
+    """A float conv that runs on the direct kernel (which can pool and pack signs in its epilogue)."""
+    return step.node.op == "conv2d" and Conv2d.takes_direct(step.params["weight"].shape,
+                                                            step.node.attrs.get("groups", 1))
+
+
+def _fused_pool(conv: Step, pool: Node) -> int:
+    """The direct kernel's fused pool for this max pool after ``conv``: 2 (2x2, stride 2, no padding), 3
+    (3x3, stride 2, padding 1), else 0."""
+    if not _direct_conv(conv):
+        return 0
     kernel = _pair(pool.attrs["kernel"])
     stride, padding = _pair(pool.attrs.get("stride", kernel)), _pair(pool.attrs.get("padding", 0))
-    return kernel == stride == (2, 2) and padding == (0, 0)
+    if kernel == stride == (2, 2) and padding == (0, 0):
+        return 2
+    return 3 if (kernel, stride, padding) == ((3, 3), (2, 2), (1, 1)) else 0
 
 
 def _pair(v: int | list[int] | tuple[int, ...]) -> tuple[int, ...]:
@@ -134,8 +143,11 @@ def _bits_beside(prev: Step | None, readers: Counter[str], outputs: list[str]) -
 
     So it does when that float has other readers, or when the epilogue adds or applies PReLU (an integer
     threshold cannot see those); a binary conv's lone ``scale * acc + bias`` becomes bits by threshold
-    instead (a binary-weight conv has no threshold: its sign always comes out beside its float).
+    instead (a binary-weight conv has no threshold: its sign always comes out beside its float, and so does
+    a direct-kernel float conv's).
     """
+    if prev is not None and _direct_conv(prev) and "bits_output" not in prev.node.attrs:
+        return True
     if prev is None or not _takes_epilogue(prev.node):
         return False
     name = prev.node.name

@@ -67,9 +67,10 @@ class Conv2d(Layer):
     * Otherwise im2col into a planned buffer, then one BLAS matmul; grouped and depthwise convolutions
       contract per group. A 1x1 stride-1 conv needs no im2col: its input is the matmul's, in row blocks.
 
-    ``weight`` is [O, kh, kw, C/groups]; ``relu`` is a following ReLU fused at load time, ``pool=2`` a
-    following 2x2 stride-2 max pool (direct path only, see :meth:`takes_direct`): the output is then the
-    pooled one, and the full-size conv output never goes to memory.
+    ``weight`` is [O, kh, kw, C/groups]; ``relu`` is a following ReLU fused at load time, ``pool`` a
+    following max pool (direct path only, see :meth:`takes_direct`; 2: 2x2 stride 2, 3: 3x3 stride 2 padding
+    1): the output is then the pooled one, and the full-size conv output never goes to memory. ``bits``
+    (direct path only) makes a call return ``(output, its packed signs)``: a following ``sign``, fused.
     """
 
     # kh*kw*C up to which the direct kernel is used. Measured with O = 16-64: up to 64 it beats im2col + BLAS
@@ -95,18 +96,21 @@ class Conv2d(Layer):
         return groups == 1 and (kh * kw * cg <= cls.DIRECT_MAX_TAPS or cg <= cls.DIRECT_MAX_IMAGE_CHANNELS)
 
     def __init__(self, weight: np.ndarray, bias: np.ndarray | None, stride: tuple[int, int],
-                 pad: tuple[int, int], groups: int, relu: bool = False, pool: int | None = None) -> None:
+                 pad: tuple[int, int], groups: int, relu: bool = False, pool: int | None = None,
+                 bits: bool = False) -> None:
         self.o, self.kh, self.kw, self.cg = weight.shape
         self.stride, self.pad, self.groups, self.relu = stride, pad, groups, relu
-        if pool is not None and (pool != 2 or not self.takes_direct(weight.shape, groups)):
-            raise ValueError(f"a fused max pool is 2 (2x2, stride 2) on a direct-kernel conv, got {pool!r}")
-        self.pool = pool
+        direct = self.takes_direct(weight.shape, groups)
+        if pool is not None and (pool not in (2, 3) or not direct):
+            raise ValueError(f"a fused max pool is 2 or 3 on a direct-kernel conv, got {pool!r}")
+        if bits and not direct:
+            raise ValueError("fused signs need a direct-kernel conv")
+        self.pool, self.output = pool, "both" if bits else "float"
         g = groups
         # [kh*kw*Cg, O] for one matmul, or [G, kh*kw*Cg, O/G] per group; rows in im2col order (dy, dx, c).
         self.wmat = np.ascontiguousarray(weight.reshape(g, self.o // g, -1).transpose(0, 2, 1))
         self.bias = None if bias is None else bias.astype(np.float32)
         # [kh, kw, C, O] for the direct kernel, or None: im2col + BLAS
-        direct = self.takes_direct(weight.shape, groups)
         self.direct = np.ascontiguousarray(weight.transpose(1, 2, 3, 0), np.float32) if direct else None
         self.image_lut: np.ndarray | None = None
         self.image_channels: tuple[int, ...] | None = None
@@ -128,8 +132,11 @@ class Conv2d(Layer):
         (sh, sw), (ph, pw) = self.stride, self.pad
         ho, wo = (h + 2 * ph - self.kh) // sh + 1, (w + 2 * pw - self.kw) // sw + 1
         if self.direct is not None:
-            return {"out": np.empty((n, ho // 2, wo // 2, self.o) if self.pool else (n, ho, wo, self.o),
-                                    np.float32)}
+            if self.pool == 2:
+                ho, wo = ho // 2, wo // 2
+            elif self.pool == 3:
+                ho, wo = (ho + 1) // 2, (wo + 1) // 2
+            return {"out": np.empty((n, ho, wo, self.o), np.float32)}
         out = np.empty((n, ho, wo, self.o), np.float32)
         c = self.cg * self.groups
         # Few outputs (a detector head's 5): ``out += bias`` broadcasts over rows of 5 floats, 7 us of a
@@ -150,11 +157,21 @@ class Conv2d(Layer):
         out = buf["out"]
         if self.direct is not None and x.dtype == np.uint8:  # raw images, see ``read_images``
             return kernels.conv2d_small(x, self.direct, self.bias, self.stride, self.pad, self.relu, out,
-                                        lut=self.image_lut, channels=self.image_channels, pool=self.pool)
+                                        lut=self.image_lut, channels=self.image_channels, pool=self.pool,
+                                        output=self.output)
+        (sh, sw), (ph, pw) = self.stride, self.pad
+        one_by_one = (self.kh, self.kw, sh, sw, ph, pw, self.pool) == (1, 1, 1, 1, 0, 0, None)
+        if self.direct is not None and one_by_one:
+            # A 1x1 conv's pixels are independent: as one row of h * w pixels, its tiles of the direct kernel
+            # run full (rows of 28 pixels in tiles of 6 computed 30; a ResNet shortcut 84 -> 78 us).
+            row = np.ascontiguousarray(x, np.float32).reshape(n, 1, h * w, c)
+            got = kernels.conv2d_small(row, self.direct, self.bias, 1, 0, self.relu,
+                                       out.reshape(n, 1, h * w, self.o), output=self.output)
+            return out if self.output == "float" else (out, got[1].reshape(n, h, w, -1))
         if self.direct is not None:
             return kernels.conv2d_small(np.ascontiguousarray(x, np.float32), self.direct, self.bias,
-                                        self.stride, self.pad, self.relu, out, pool=self.pool)
-        (sh, sw), (ph, pw) = self.stride, self.pad
+                                        self.stride, self.pad, self.relu, out, pool=self.pool,
+                                        output=self.output)
         if (self.kh, self.kw, sh, sw, ph, pw, self.groups) == (1, 1, 1, 1, 0, 0, 1):
             flat_x, flat_out = x.reshape(-1, c), out.reshape(-1, self.o)
             # BLAS slows down twice over past ~200K floats of input (40x52x128 -> 5: 100 us whole, 48 us in

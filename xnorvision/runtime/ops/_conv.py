@@ -48,7 +48,7 @@ def _conv2d_schema(ctx: Ctx) -> Result:
 def _conv2d_layer(node: Node, p: Params, t_in: TensorType) -> Layer:
     a = node.attrs
     return Conv2d(p["weight"], p.get("bias"), pair(a.get("stride", 1)), same_pads(a), a.get("groups", 1),
-                  a.get("fused_relu", False), a.get("fused_maxpool"))
+                  a.get("fused_relu", False), a.get("fused_maxpool"), "bits_output" in a)
 
 
 def _conv2d_torch(node: Node, xs: list[Any], p: dict[str, Any]) -> Any:
