@@ -11,11 +11,15 @@ A uint8 image is read through a table (``lut``, ``chan``): each thread converts 
 into its part of a scratch buffer, as float rows that the same tiles read. With a fused max pool
 (``pool=2``: 2x2 stride 2; ``pool=3``: 3x3 stride 2, padding 1) the rows split among threads are pooled
 rows, each thread computing the conv rows they need into its part of that buffer.
+A 1x1 stride-1 conv of float input splits its pixels instead (every image's, as one row): each thread
+gets a contiguous range as a one-row image of its own, so its tiles run full whatever the rows' length,
+and a conv of few rows (7x7) still has work for every thread.
 Arguments are validated by ``xnorvision.kernels``; this module trusts them.
 """
 
 from cython.parallel cimport prange
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
+from libc.stdlib cimport free, malloc
 
 import numpy as np
 
@@ -86,10 +90,15 @@ def conv(cnp.ndarray x, cnp.ndarray w, object bias, int sh, int sw, int ph, int 
     p.slope = NULL if slope is None else <const float *>cnp.PyArray_DATA(<cnp.ndarray>slope)
     p.bits = NULL if bits is None else <uint64_t *>cnp.PyArray_DATA(<cnp.ndarray>bits)
     p.pack = xnv_pack_f32(path)
-    cdef bint batched = lut is None and xnv_fconv_batched(&p, path)
+    # a 1x1 stride-1 conv of float input: pixel ranges, not rows (see the module's docstring)
+    cdef bint pixels = (lut is None and pool == 0 and p.kh == 1 and p.kw == 1 and sh == 1 and sw == 1
+                        and ph == 0 and pw == 0)
+    cdef bint batched = lut is None and not pixels and xnv_fconv_batched(&p, path)
     cdef xnv_fconv_rows_t rows = xnv_fconv_batch(path) if batched else xnv_fconv_rows(path)
     # items: output positions of every image (batched), else rows (pooled rows with pool)
     cdef int64_t nrows = <int64_t>p.ho * p.wo if batched else <int64_t>n * out.shape[1]
+    if pixels:  # items: pixels
+        nrows = <int64_t>n * p.ho * p.wo
     cdef int nt = <int>min(<int64_t>max(1, nthreads), nrows)
     cdef int t
     cdef int nan = 0
@@ -119,12 +128,44 @@ def conv(cnp.ndarray x, cnp.ndarray w, object bias, int sh, int sw, int ph, int 
     if not per_thread:
         sp = NULL
     cdef const xnv_fconv_t *pp = &p
+    if pixels:
+        return _pixel_ranges(&p, rows, nrows, nt, out)
     if nt == 1:
         with nogil:
             nan = rows(pp, 0, nrows, sp)
     else:
         for t in prange(nt, nogil=True, num_threads=nt, schedule="static", chunksize=1):
             nan += rows(pp, nrows * t // nt, nrows * (t + 1) // nt, sp + per_thread * t if sp != NULL else NULL)
+    if nan:
+        raise ValueError("x contains NaN: its sign is undefined")
+    return out
+
+
+cdef object _pixel_ranges(xnv_fconv_t *p, xnv_fconv_rows_t rows, int64_t npix, int nt, cnp.ndarray out):
+    """A 1x1 stride-1 conv over ``npix`` pixels on ``nt`` threads, each a contiguous range of them run as a
+    one-row image (a copy of ``p`` with its pointers moved to the range)."""
+    cdef xnv_fconv_t *parts = <xnv_fconv_t *>malloc(nt * sizeof(xnv_fconv_t))
+    cdef int t, nan = 0, words = (p.o + 63) // 64
+    cdef int64_t a
+    if parts == NULL:
+        raise MemoryError()
+    for t in range(nt):
+        a = npix * t // nt
+        parts[t] = p[0]
+        parts[t].n = parts[t].h = parts[t].ho = 1
+        parts[t].w_in = parts[t].wo = <int>(npix * (t + 1) // nt - a)
+        parts[t].x = p.x + a * p.c
+        parts[t].out = p.out + a * p.o
+        parts[t].bits = NULL if p.bits == NULL else p.bits + a * words
+    try:
+        if nt == 1:
+            with nogil:
+                nan = rows(parts, 0, 1, NULL)
+        else:
+            for t in prange(nt, nogil=True, num_threads=nt, schedule="static", chunksize=1):
+                nan += rows(parts + t, 0, 1, NULL)
+    finally:
+        free(parts)
     if nan:
         raise ValueError("x contains NaN: its sign is undefined")
     return out

@@ -326,6 +326,26 @@ def test_which_convs_take_the_direct_kernel() -> None:
     assert Conv2d.takes_direct((5, 3, 3, 3), 1)  # an image input's few outputs: not a 1x1
 
 
+@pytest.mark.parametrize("path", [name for name, code in kernels._PATHS.items()
+                                  if kernels._bconv.path_supported(code)])
+def test_1x1_convs_from_more_channels_take_the_direct_kernel_on_avx512(path: str) -> None:
+    """ResNet-18's shortcuts (1x1 from 128 and 256 channels): the direct kernel splits their pixels among
+    OpenMP threads on AVX-512; elsewhere BLAS is faster. Up to 64 channels every path takes the kernel."""
+    from xnorvision.runtime._layers import Conv2d
+
+    try:
+        kernels._force_path(path)
+        avx512 = path == "avx512"
+        assert Conv2d.takes_direct((256, 1, 1, 128), 1) is avx512
+        assert Conv2d.takes_direct((512, 1, 1, 256), 1) is avx512
+        assert Conv2d.takes_direct((128, 1, 1, 64), 1)
+        assert not Conv2d.takes_direct((512, 1, 1, 512), 1)  # not measured: BLAS
+        assert not Conv2d.takes_direct((5, 1, 1, 128), 1)  # a detector head: a matmul on every path
+        assert not Conv2d.takes_direct((256, 3, 3, 128), 1) and not Conv2d.takes_direct((64, 1, 1, 128), 2)
+    finally:
+        kernels._force_path(None)
+
+
 @pytest.mark.parametrize(("kwargs", "fused"), [
     ({"after_pool": "relu"}, True),  # a ReLU after the pool is a step of its own
     ({"after_pool": "pool"}, True),  # and so is a second pool

@@ -59,7 +59,7 @@ class Conv2d(Layer):
     """Float convolution (the first layer, shortcuts), one of two ways chosen at load time.
 
     * Few taps x channels or an image input (``groups == 1`` and ``kh * kw * C <= 64`` or ``C <= 4``: a
-      first layer on RGB or grey, 3x3 or ResNet's 7x7):
+      first layer on RGB or grey, 3x3 or ResNet's 7x7; on AVX-512 also a 1x1 conv from up to 256 channels):
       :func:`kernels.conv2d_small`, a direct SIMD convolution with bias and ReLU fused, into a planned buffer
       (im2col would copy the image nine times over and hand BLAS its worst shape, K = 27 by N = 16).
       Except a 1x1 conv with few outputs from many channels (a detector's head, 64 -> 5): see
@@ -86,13 +86,21 @@ class Conv2d(Layer):
     # at 40x52: 22 vs 28 us).
     GEMM_MAX_OUTPUTS = 7
     GEMM_MIN_CHANNELS = 32
+    # On AVX-512 a 1x1 conv from up to this many channels too: the kernel splits its pixels among OpenMP
+    # threads, where BLAS's matmul of ResNet-18's shortcuts (6.4M MACs each) stayed on one thread (a Python
+    # thread's share must outweigh ~50 us of hand-over). One layer, 2 threads: 14x14 128 -> 256 111 -> 57
+    # us, 7x7 256 -> 512 105 -> 69 us; one thread about even. AVX2's kernel loses to BLAS from 64 channels.
+    DIRECT_MAX_1X1_CHANNELS_AVX512 = 256
 
     @classmethod
     def takes_direct(cls, weight_shape: tuple[int, ...], groups: int) -> bool:
-        """Whether a conv of ``weight`` [O, kh, kw, C/groups] runs on the direct kernel."""
+        """Whether a conv of ``weight`` [O, kh, kw, C/groups] runs on the direct kernel (on this CPU's
+        path: see :attr:`DIRECT_MAX_1X1_CHANNELS_AVX512`)."""
         o, kh, kw, cg = weight_shape
         if (kh, kw) == (1, 1) and o <= cls.GEMM_MAX_OUTPUTS and cg >= cls.GEMM_MIN_CHANNELS:
             return False
+        if groups == 1 and (kh, kw) == (1, 1) and cg <= cls.DIRECT_MAX_1X1_CHANNELS_AVX512:
+            return kernels.simd_path() == "avx512" or cg <= cls.DIRECT_MAX_TAPS
         return groups == 1 and (kh * kw * cg <= cls.DIRECT_MAX_TAPS or cg <= cls.DIRECT_MAX_IMAGE_CHANNELS)
 
     def __init__(self, weight: np.ndarray, bias: np.ndarray | None, stride: tuple[int, int],
@@ -159,19 +167,11 @@ class Conv2d(Layer):
             return kernels.conv2d_small(x, self.direct, self.bias, self.stride, self.pad, self.relu, out,
                                         lut=self.image_lut, channels=self.image_channels, pool=self.pool,
                                         output=self.output)
-        (sh, sw), (ph, pw) = self.stride, self.pad
-        one_by_one = (self.kh, self.kw, sh, sw, ph, pw, self.pool) == (1, 1, 1, 1, 0, 0, None)
-        if self.direct is not None and one_by_one:
-            # A 1x1 conv's pixels are independent: as one row of h * w pixels, its tiles of the direct kernel
-            # run full (rows of 28 pixels in tiles of 6 computed 30; a ResNet shortcut 84 -> 78 us).
-            row = np.ascontiguousarray(x, np.float32).reshape(n, 1, h * w, c)
-            got = kernels.conv2d_small(row, self.direct, self.bias, 1, 0, self.relu,
-                                       out.reshape(n, 1, h * w, self.o), output=self.output)
-            return out if self.output == "float" else (out, got[1].reshape(n, h, w, -1))
         if self.direct is not None:
             return kernels.conv2d_small(np.ascontiguousarray(x, np.float32), self.direct, self.bias,
                                         self.stride, self.pad, self.relu, out, pool=self.pool,
                                         output=self.output)
+        (sh, sw), (ph, pw) = self.stride, self.pad
         if (self.kh, self.kw, sh, sw, ph, pw, self.groups) == (1, 1, 1, 1, 0, 0, 1):
             flat_x, flat_out = x.reshape(-1, c), out.reshape(-1, self.o)
             # BLAS slows down twice over past ~200K floats of input (40x52x128 -> 5: 100 us whole, 48 us in
