@@ -189,9 +189,10 @@ static const float *xnv_fc_u8_rows(const xnv_fconv_t *p, xnv_fc_u8_t *u, int64_t
 }
 
 /* Columns [c0, c1) of one output row into ob (ob: column c0); interior columns [lo, hi) (every horizontal
- * tap inside the image) in tiles of `np` pixels, the last tile overlapping the one before rather than
- * running short; an interior shorter than that in tiles of `np2` (`tile2`, when not NULL); single pixels
- * at the clipped edges (and where the interior is shorter than every tile). */
+ * tap inside the image) in tiles of `np` pixels, the last few in one tile of `np2` (`tile2`, when not NULL)
+ * if they fit it, else in a tile of `np`, each such tile overlapping the one before rather than running
+ * short; an interior shorter than np in tiles of np2; single pixels at the clipped edges (and where the
+ * interior is shorter than every tile). */
 XNV_FC_INLINE void xnv_fc_cols(const xnv_fconv_t *p, const float *xrow, const float *wrow, int ndy, float *ob,
                                int c0, int c1, int lo, int hi, xnv_fc_tile_t tile, int np, xnv_fc_tile_t tile2,
                                int np2, xnv_fc_tile_t one) {
@@ -203,9 +204,13 @@ XNV_FC_INLINE void xnv_fc_cols(const xnv_fconv_t *p, const float *xrow, const fl
         np = np2;
     }
     if (z - a >= np) {
-        for (int t = a; t < z; t += np) {
-            const int s = t + np > z ? z - np : t;
+        const int full = a + (z - a) / np * np, rest = z - full;
+        for (int s = a; s < full; s += np)
             tile(p, xrow + ((int64_t)s * p->sw - p->pw) * p->c, wrow, ob + (int64_t)(s - c0) * o, ndy, kwc);
+        if (rest) { /* the last pixels: a half tile when they fit one (ResNet's stem: 3 pixels, not 6) */
+            const xnv_fc_tile_t last = tile2 && rest <= np2 ? tile2 : tile;
+            const int s = z - (tile2 && rest <= np2 ? np2 : np);
+            last(p, xrow + ((int64_t)s * p->sw - p->pw) * p->c, wrow, ob + (int64_t)(s - c0) * o, ndy, kwc);
         }
     } else {
         for (int ox = a; ox < z; ox++) xnv_fc_edge(p, xrow, wrow, ob + (int64_t)(ox - c0) * o, ndy, ox, one);
