@@ -57,7 +57,7 @@ typedef struct {
     const float *x;    /* input [n][h][w_in][c] */
     const float *w;    /* weights [kh][kw][c][o] */
     const float *bias; /* [o], or NULL */
-    float *out;        /* [n][ho][wo][o], or [n][ho / 2][wo / 2][o] with pool */
+    float *out;        /* [n][ho][wo][o]; pool 2: [n][ho / 2][wo / 2][o]; 3: [n][(ho + 1) / 2][(wo + 1) / 2][o] */
     int h, w_in, c, kh, kw, sh, sw, ph, pw, ho, wo, o, relu; /* ho, wo: the conv's output, before any pool */
     int pool;            /* 0; 2: a fused 2x2 stride-2 max pool (kernels.maxpool2d(out, 2, 2)); 3: 3x3, stride 2,
                             padding 1 (kernels.maxpool2d(out, 3, 2, 1)) */
@@ -522,7 +522,8 @@ static void xnv_fc_pool3_portable(const float *const *rows, int nh, int wo, int 
         for (; l + 4 <= o; l += 4) {
             xnv_v4f v = xnv_v4f_load(rows[0] + (int64_t)xa * o + l);
             for (int dy = 0; dy < nh; dy++)
-                for (int x = dy ? xa : xa + 1; x < xb; x++) v = xnv_v4f_max(xnv_v4f_load(rows[dy] + (int64_t)x * o + l), v);
+                for (int x = dy ? xa : xa + 1; x < xb; x++)
+                    v = xnv_v4f_max(xnv_v4f_load(rows[dy] + (int64_t)x * o + l), v);
             memcpy(op + l, &v, sizeof v);
         }
         for (; l < o; l++) {
