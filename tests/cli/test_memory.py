@@ -11,11 +11,13 @@ import pytest
 
 import xnorvision.cli
 from xnorvision.cli import _memory
-from xnorvision.runtime._reference import write_reference
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
 
-# Run a binary network on 20 frames, as a pipeline does; print the minor page faults of those runs.
+# Run the faces proposal net on 20 frames of 416x320, as the faces pipeline does; print the minor page
+# faults of those runs. Three runs first: the heap takes more than one to settle either way, and the steady
+# state is what is asked. (ResNet-18 at 224x224 no longer tells the two apart: glibc's own thresholds rise
+# to its layer outputs' sizes after two runs and then keep them too.)
 _FRAMES = """
 import resource, sys
 import numpy as np
@@ -24,8 +26,9 @@ if sys.argv[1] == "keep":
     assert keep_freed_memory()
 from xnorvision.runtime import Model
 model = Model.load(sys.argv[2], threads=1)
-frame = np.zeros((224, 224, 3), np.uint8)
-model.run(frame)
+frame = np.zeros((320, 416, 3), np.uint8)
+for _ in range(3):
+    model.run(frame)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 for _ in range(20):
     model.run(frame)
@@ -40,8 +43,8 @@ def _faults(mode: str, model: Path) -> int:
     return int(out.stdout)
 
 
-def test_a_models_runs_reuse_freed_memory(tmp_path: Path) -> None:
-    model = write_reference("resnet18", tmp_path / "r.xnv")
+def test_a_models_runs_reuse_freed_memory() -> None:
+    model = Path(__file__).parents[2] / "plugins/xnorvision-faces/xnorvision_faces/models/proposal.xnv"
     default, kept = _faults("default", model), _faults("keep", model)
     assert default >= 20  # glibc's defaults: fresh pages for layer outputs in every run
     assert kept < default / 10
