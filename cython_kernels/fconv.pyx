@@ -141,28 +141,35 @@ def conv(cnp.ndarray x, cnp.ndarray w, object bias, int sh, int sw, int ph, int 
     return out
 
 
+# the most pixels of one range: a row's width is an int (a module global, so that a test can make it small)
+_MAX_RANGE_PIXELS = 1 << 30
+
+
 cdef object _pixel_ranges(xnv_fconv_t *p, xnv_fconv_rows_t rows, int64_t npix, int nt, cnp.ndarray out):
     """A 1x1 stride-1 conv over ``npix`` pixels on ``nt`` threads, each a contiguous range of them run as a
-    one-row image (a copy of ``p`` with its pointers moved to the range)."""
-    cdef xnv_fconv_t *parts = <xnv_fconv_t *>malloc(nt * sizeof(xnv_fconv_t))
-    cdef int t, nan = 0, words = (p.o + 63) // 64
-    cdef int64_t a
+    one-row image (a copy of ``p`` with its pointers moved to the range), at most _MAX_RANGE_PIXELS each."""
+    cdef int64_t most = _MAX_RANGE_PIXELS
+    cdef int64_t nparts = max(<int64_t>nt, (npix + most - 1) // most), a
+    cdef xnv_fconv_t *parts = <xnv_fconv_t *>malloc(nparts * sizeof(xnv_fconv_t))
+    cdef int nan = 0, words = (p.o + 63) // 64
+    cdef int64_t t
     if parts == NULL:
         raise MemoryError()
-    for t in range(nt):
-        a = npix * t // nt
+    for t in range(nparts):
+        a = npix * t // nparts
         parts[t] = p[0]
         parts[t].n = parts[t].h = parts[t].ho = 1
-        parts[t].w_in = parts[t].wo = <int>(npix * (t + 1) // nt - a)
+        parts[t].w_in = parts[t].wo = <int>(npix * (t + 1) // nparts - a)
         parts[t].x = p.x + a * p.c
         parts[t].out = p.out + a * p.o
         parts[t].bits = NULL if p.bits == NULL else p.bits + a * words
     try:
         if nt == 1:
             with nogil:
-                nan = rows(parts, 0, 1, NULL)
+                for t in range(nparts):
+                    nan += rows(parts + t, 0, 1, NULL)
         else:
-            for t in prange(nt, nogil=True, num_threads=nt, schedule="static", chunksize=1):
+            for t in prange(nparts, nogil=True, num_threads=nt, schedule="static", chunksize=1):
                 nan += rows(parts + t, 0, 1, NULL)
     finally:
         free(parts)

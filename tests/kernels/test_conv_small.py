@@ -603,8 +603,8 @@ def test_conv2d_layer_runs_a_1x1_conv_as_one_row(relu: bool) -> None:
 
 @pytest.mark.parametrize(("n", "h", "w", "c", "o"), [(3, 7, 7, 256, 40), (2, 1, 1, 8, 16), (1, 5, 3, 33, 70),
                                                      (1, 28, 28, 64, 128)])
-def test_1x1_convs_split_their_pixels_bit_exactly(simd: str, threads: int, n: int, h: int, w: int, c: int,
-                                                  o: int) -> None:
+def test_1x1_convs_split_their_pixels_bit_exactly(simd: str, threads: int, monkeypatch: pytest.MonkeyPatch,
+                                                  n: int, h: int, w: int, c: int, o: int) -> None:
     """A 1x1 conv runs every image's pixels as ranges, one per thread: each pixel's sums are those of the
     pixel alone (the 1-pixel code), whatever range and tile it falls in; the signs likewise."""
     rng = np.random.default_rng(n * h * w + o)
@@ -614,6 +614,9 @@ def test_1x1_convs_split_their_pixels_bit_exactly(simd: str, threads: int, n: in
     got, bits = K.conv2d_small(x, wt, b, 1, 0, True, output="both")
     assert_bits_equal(got, want)
     np.testing.assert_array_equal(bits, K.pack_bits(want))
+    with monkeypatch.context() as m:  # more ranges than threads (rows wider than an int would hold)
+        m.setattr(K._fconv, "_MAX_RANGE_PIXELS", 5)
+        assert_bits_equal(K.conv2d_small(x, wt, b, 1, 0, True), want)
     x[-1, -1, -1, 0] = np.nan
     with pytest.raises(ValueError, match="contains NaN"):
         K.conv2d_small(x, wt, b, 1, 0, False, output="both")
