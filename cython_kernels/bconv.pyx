@@ -221,6 +221,11 @@ cdef void _run_block(const Conv *cv, int blk, int64_t chunk, uint64_t *wbuf, int
     cdef bint fused = cv.mode == OUT_FLOAT and (cv.residual != NULL or cv.slope != NULL or cv.bits != NULL)
     cdef int oys[XNV_TILE]
     cdef int oxs[XNV_TILE]
+    # pixels whose taps all fall inside the image, oy in [ya, yb) and ox in [xa, xb): no border to correct,
+    # told by four compares of locals (the struct's fields were reloaded for each pixel's own test)
+    cdef int ya = (cv.ph + cv.stride - 1) // cv.stride, xa = (cv.pw + cv.stride - 1) // cv.stride
+    cdef int yb = (cv.h + cv.ph - cv.kh) // cv.stride + 1 if cv.h + cv.ph >= cv.kh else 0
+    cdef int xb = (cv.w_in + cv.pw - cv.kw) // cv.stride + 1 if cv.w_in + cv.pw >= cv.kw else 0
     # (n, oy, ox) of the next pixel, advanced one pixel at a time: no divisions in the loop
     cdef int64_t n = t0 * XNV_TILE // plane
     cdef int oy = <int>(t0 * XNV_TILE % plane // cv.wo), ox = <int>(t0 * XNV_TILE % plane % cv.wo)
@@ -249,7 +254,8 @@ cdef void _run_block(const Conv *cv, int blk, int64_t chunk, uint64_t *wbuf, int
         cv.uk(xp, wbuf, cv.tapoff, cv.ntaps, cv.wc, k, op, npx)
         if cv.zero_pad:
             for p in range(npx):
-                _correct_border(cv, oys[p], oxs[p], op[p], tapsum)
+                if not (ya <= oys[p] < yb and xa <= oxs[p] < xb):
+                    _correct_border(cv, oys[p], oxs[p], op[p], tapsum)
         if fused:  # the tile's rows are consecutive pixels
             _fused_epilogue(cv, blk, t * XNV_TILE, npx, tile, nans)
         elif not direct:
