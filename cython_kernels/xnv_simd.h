@@ -216,7 +216,7 @@ XNV_AVX512 static void xnv_epilogue_avx512(const int32_t *acc, int npx, const fl
     const __m512 s0 = _mm512_maskz_loadu_ps(m0, scale), s1 = _mm512_maskz_loadu_ps(m1, scale + 16);
     const __m512 b0 = _mm512_maskz_loadu_ps(m0, bias), b1 = _mm512_maskz_loadu_ps(m1, bias + 16);
     const __m512 a0 = a ? _mm512_maskz_loadu_ps(m0, a) : zero, a1 = a ? _mm512_maskz_loadu_ps(m1, a + 16) : zero;
-    int nans = 0;
+    __mmask16 nans = 0; /* lanes where a pixel's v0 or v1 was NaN (dead lanes are 0): one compare a pixel */
     for (int p = 0; p < npx; p++, acc += XNV_BLK, out += stride) {
         __m512 v0 = _mm512_add_ps(_mm512_mul_ps(s0, _mm512_cvtepi32_ps(_mm512_loadu_si512(acc))), b0);
         __m512 v1 = _mm512_add_ps(_mm512_mul_ps(s1, _mm512_cvtepi32_ps(_mm512_loadu_si512(acc + 16))), b1);
@@ -233,10 +233,9 @@ XNV_AVX512 static void xnv_epilogue_avx512(const int32_t *acc, int npx, const fl
         if (bits)
             bits[p * bstride] = (uint32_t)_mm512_mask_cmp_ps_mask(m0, v0, zero, _CMP_LT_OQ)
                                 | (uint32_t)_mm512_mask_cmp_ps_mask(m1, v1, zero, _CMP_LT_OQ) << 16;
-        nans += __builtin_popcount((unsigned)_mm512_mask_cmp_ps_mask(m0, v0, v0, _CMP_UNORD_Q)
-                                   | (unsigned)_mm512_mask_cmp_ps_mask(m1, v1, v1, _CMP_UNORD_Q) << 16);
+        nans |= _mm512_cmp_ps_mask(v0, v1, _CMP_UNORD_Q);
     }
-    *nan += nans;
+    *nan += nans != 0;
 }
 
 XNV_AVX512 static uint64_t xnv_peak_avx512(int64_t iters) {
