@@ -1,4 +1,5 @@
-"""BinaryConvPlan / BwnConvPlan: a model layer's per-call path, checked once, bit-identical to the kernels."""
+"""BinaryConvPlan / BwnConvPlan / DirectConvPlan: a model layer's per-call path, checked once,
+bit-identical to the kernels."""
 
 from __future__ import annotations
 
@@ -150,3 +151,69 @@ def test_binary_plan_finds_a_nan_in_any_threads_pixels(simd: str, threads: int, 
     res.reshape(-1, 20)[where, 3] = np.nan
     with pytest.raises(ValueError, match="contains NaN"):
         plan(x, res)
+
+
+def _direct_case(seed: int, c: int = 3, o: int = 20, k: int = 3):
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal((k, k, c, o)).astype(np.float32)
+    lut = rng.standard_normal((256, c)).astype(np.float32)
+    return rng, w, rng.standard_normal(o).astype(np.float32), lut
+
+
+@pytest.mark.parametrize("pool", [None, 2, 3])
+@pytest.mark.parametrize("output", ["float", "both"])
+def test_direct_plan_equals_conv2d_small(simd: str, threads: int, pool: int | None, output: str) -> None:
+    """Float tensors and uint8 images (through the plan's table and channel map), several sizes and back,
+    into a given buffer or a new one: conv2d_small's results, bit for bit."""
+    rng, w, bias, lut = _direct_case(8)
+    plan = K.DirectConvPlan(w, bias, 2, 1, True, lut=lut, channels=(2, 1, 0), pool=pool, output=output)
+    for h, wd in [(13, 11), (8, 9), (13, 11)]:
+        xf = rng.standard_normal((2, h, wd, 3)).astype(np.float32)
+        x8 = rng.integers(0, 256, (2, h, wd, 3), np.uint8)
+        for x, u8 in ((xf, {}), (x8, {"lut": lut, "channels": (2, 1, 0)})):
+            want = K.conv2d_small(x, w, bias, 2, 1, True, pool=pool, output=output, **u8)
+            shape = (want[0] if output == "both" else want).shape
+            for out in (None, np.empty(shape, np.float32)):
+                got = _parts(plan(x, out), output)
+                for g, e in zip(got, _parts(want, output), strict=True):
+                    np.testing.assert_array_equal(g.view(np.uint8), e.view(np.uint8))
+                assert out is None or got[0] is out
+
+
+def test_direct_plan_checks_a_size_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The full check runs at the first call of an input's dtype and shape, not again."""
+    rng, w, bias, lut = _direct_case(9)
+    plan = K.DirectConvPlan(w, bias, 1, 1, lut=lut)
+    x = rng.integers(0, 256, (1, 6, 7, 3), np.uint8)
+    want = plan(x)
+    monkeypatch.setattr(K, "_conv2d_small_args", lambda *a, **k: pytest.fail("checked again"))
+    np.testing.assert_array_equal(plan(x), want)
+    np.testing.assert_array_equal(plan(x, np.empty_like(want)), want)
+
+
+def test_direct_plan_keeps_its_own_copies_and_rejects_what_conv2d_small_rejects() -> None:
+    rng, w, bias, lut = _direct_case(10)
+    plan = K.DirectConvPlan(w, bias, 1, 0, lut=lut)
+    xf = rng.standard_normal((1, 5, 5, 3)).astype(np.float32)
+    x8 = rng.integers(0, 256, (1, 5, 5, 3), np.uint8)
+    before, before8 = plan(xf), plan(x8)
+    for a in (w, bias, lut):
+        a *= 3
+    np.testing.assert_array_equal(plan(xf), before)
+    np.testing.assert_array_equal(plan(x8), before8)
+    w, bias, lut = w / 3, bias / 3, lut / 3
+    out = np.empty((1, 3, 3, 20), np.float32)
+    overlapping = np.zeros(400, np.float32)
+    for x, o in [(xf.astype(np.float64), None), (xf[..., :2], None), (xf[:, :, ::2], None), (xf[:, :2], None),
+                 (x8[..., :1], None), ([[1.0]], None), (xf, out[..., :4]), (xf, out.astype(np.float64)),
+                 (overlapping[:75].reshape(1, 5, 5, 3), overlapping[40:220].reshape(1, 3, 3, 20))]:
+        u8 = {"lut": lut} if isinstance(x, np.ndarray) and x.dtype == np.uint8 else {}
+        with pytest.raises(ValueError) as want:
+            K.conv2d_small(x, w, bias, 1, 0, out=o, **u8)  # type: ignore[arg-type]
+        with pytest.raises(ValueError) as got:
+            plan(x, o)  # type: ignore[arg-type]
+        assert str(got.value) == str(want.value)
+    with pytest.raises(ValueError, match="w must have dtype float32"):
+        K.DirectConvPlan(w.astype(np.float64))
+    with pytest.raises(ValueError, match="bias must have shape"):
+        K.DirectConvPlan(w, bias[:-1])

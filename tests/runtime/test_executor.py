@@ -380,17 +380,22 @@ def test_which_max_pools_fuse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, k
 @pytest.mark.parametrize("build", [graphs.peers, graphs.bireal_blocks])
 def test_conv_layers_are_checked_at_load_not_per_call(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                       build) -> None:
-    """A run calls the conv kernels through plans checked at load, never the public re-checking face."""
+    """A run calls the conv kernels through plans checked at load (or at the first run of an input size),
+    never the public re-checking face: float tensors and uint8 images (the stem reads those itself)."""
     model = _load(tmp_path, build())
     x = _input(model.input_spec)
-    want = model.run(x)
+    spec = model.input_spec
+    images = np.random.default_rng(1).integers(0, 256, (2, spec["height"], spec["width"], 3), np.uint8)
+    want, want_images = model.run(x), model.run(images)
 
     def rechecked(*_: object, **__: object) -> None:
         raise AssertionError("a layer re-checked its fixed arguments on a call")
 
-    for name in ("binary_conv2d_fused", "bwn_conv2d", "_binary_conv_args", "_bwn_weights"):
+    for name in ("binary_conv2d_fused", "bwn_conv2d", "_binary_conv_args", "_bwn_weights", "conv2d_small",
+                 "_conv2d_small_args"):
         monkeypatch.setattr(kernels, name, rechecked)
-    got = model.run(x)
-    assert got.keys() == want.keys()
-    for k in want:
-        np.testing.assert_array_equal(got[k], want[k])
+    for inp, expected in ((x, want), (images, want_images)):
+        got = model.run(inp)
+        assert got.keys() == expected.keys()
+        for k in expected:
+            np.testing.assert_array_equal(got[k], expected[k])

@@ -120,9 +120,14 @@ class Conv2d(Layer):
         self.bias = None if bias is None else bias.astype(np.float32)
         # [kh, kw, C, O] for the direct kernel, or None: im2col + BLAS
         self.direct = np.ascontiguousarray(weight.transpose(1, 2, 3, 0), np.float32) if direct else None
-        self.image_lut: np.ndarray | None = None
-        self.image_channels: tuple[int, ...] | None = None
+        self.plan = None if self.direct is None else self._direct_plan(self.direct, None, None)
         self.buffers = _Buffers()
+
+    def _direct_plan(self, w: np.ndarray, lut: np.ndarray | None,
+                     channels: tuple[int, ...] | None) -> kernels.DirectConvPlan:
+        """The direct kernel's arguments, checked once (per input shape) instead of on every call."""
+        return kernels.DirectConvPlan(w, self.bias, self.stride, self.pad, self.relu, lut=lut,
+                                      channels=channels, pool=self.pool, output=self.output)
 
     def read_images(self, lut: np.ndarray, channels: tuple[int, ...] | None) -> bool:
         """Accept uint8 images, normalised by ``lut`` as the direct kernel reads them; False if it cannot.
@@ -133,7 +138,7 @@ class Conv2d(Layer):
         """
         if self.direct is None:
             return False
-        self.image_lut, self.image_channels = lut, channels
+        self.plan = self._direct_plan(self.direct, lut, channels)
         return True
 
     def _plan(self, n: int, h: int, w: int, workers: int) -> dict[str, np.ndarray]:
@@ -163,14 +168,8 @@ class Conv2d(Layer):
         workers = _threads.threads()
         buf = self.buffers.get((x.shape, workers), lambda: self._plan(n, h, w, workers))
         out = buf["out"]
-        if self.direct is not None and x.dtype == np.uint8:  # raw images, see ``read_images``
-            return kernels.conv2d_small(x, self.direct, self.bias, self.stride, self.pad, self.relu, out,
-                                        lut=self.image_lut, channels=self.image_channels, pool=self.pool,
-                                        output=self.output)
-        if self.direct is not None:
-            return kernels.conv2d_small(np.ascontiguousarray(x, np.float32), self.direct, self.bias,
-                                        self.stride, self.pad, self.relu, out, pool=self.pool,
-                                        output=self.output)
+        if self.plan is not None:  # uint8: raw images, see ``read_images``
+            return self.plan(x if x.dtype == np.uint8 else np.ascontiguousarray(x, np.float32), out)
         (sh, sw), (ph, pw) = self.stride, self.pad
         if (self.kh, self.kw, sh, sw, ph, pw, self.groups) == (1, 1, 1, 1, 0, 0, 1):
             flat_x, flat_out = x.reshape(-1, c), out.reshape(-1, self.o)
