@@ -347,23 +347,24 @@ def test_1x1_convs_from_more_channels_take_the_direct_kernel_on_avx512(path: str
 
 
 @pytest.mark.parametrize(("kwargs", "fused"), [
-    ({"after_pool": "relu"}, True),  # a ReLU after the pool is a step of its own
-    ({"after_pool": "pool"}, True),  # and so is a second pool
-    ({"extra_reader": True}, False),  # the pool's input is read twice
-    ({"pool": {"kernel": 2, "stride": 1, "padding": 0}}, False),
+    ({"after_pool": "relu"}, 2),  # a ReLU after the pool is a step of its own
+    ({"after_pool": "pool"}, 2),  # and so is a second pool
+    ({"extra_reader": True}, None),  # the pool's input is read twice
+    ({"pool": {"kernel": 2, "stride": 1, "padding": 0}}, None),
     ({"pool": {"kernel": 3, "stride": 2, "padding": 1}}, 3),  # ResNet's
-    ({"pool": {"kernel": 3, "stride": 2, "padding": 0}}, False),
-    ({"pool": {"kernel": 3, "stride": 1, "padding": 1}}, False),
-    ({"pool": {"kernel": [2, 2], "stride": [2, 2], "padding": [0, 0]}}, True),
-    ({"pool": {"kernel": 2}}, True),  # stride defaults to the kernel, padding to 0
-    ({"k": 5}, True),  # 75 taps x channels, but of an image: still the direct kernel
+    ({"pool": {"kernel": 3, "stride": 2, "padding": 0}}, None),
+    ({"pool": {"kernel": 3, "stride": 1, "padding": 1}}, None),
+    ({"pool": {"kernel": [2, 2], "stride": [2, 2], "padding": [0, 0]}}, 2),
+    ({"pool": {"kernel": 2}}, 2),  # stride defaults to the kernel, padding to 0
+    ({"k": 5}, 2),  # 75 taps x channels, but of an image: still the direct kernel
 ])
 def test_which_max_pools_fuse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kwargs: dict,
-                              fused: bool | int) -> None:
+                              fused: int | None) -> None:
+    """``fused``: the conv's fused_maxpool (2 or 3), None where the pool stays a step."""
     model = graphs.stem_pool(**kwargs)
     steps, _, types = _steps(tmp_path, model)
-    assert ("pool" not in steps) is bool(fused)
-    assert steps["conv"].node.attrs.get("fused_maxpool") == ((2 if fused is True else fused) or None)
+    assert ("pool" not in steps) is (fused is not None)
+    assert steps["conv"].node.attrs.get("fused_maxpool") == fused
     assert steps["conv"].node.attrs["fused_relu"] is True
     if fused:
         assert types["conv"] == types["pool"]
