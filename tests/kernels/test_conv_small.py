@@ -587,9 +587,9 @@ def test_the_epilogue_applies_prelu_and_packs_signs_bit_exactly(
 
 
 @pytest.mark.parametrize("relu", [False, True])
-def test_conv2d_layer_runs_a_1x1_conv_as_one_row(relu: bool) -> None:
-    """A 1x1 layer hands the kernel its pixels as one row (its tiles then run full): the same sums as the
-    image's rows, and with fused signs the same bits, in the image's shape."""
+def test_conv2d_layer_with_fused_signs_on_a_1x1_conv(relu: bool) -> None:
+    """A 1x1 layer on the direct kernel (which splits its pixels into ranges): conv2d_small's sums, and with
+    fused signs the same bits, in the image's shape."""
     rng = np.random.default_rng(14)
     weight = rng.standard_normal((40, 1, 1, 24)).astype(np.float32)
     bias = rng.standard_normal(40).astype(np.float32)
