@@ -133,12 +133,11 @@ cdef void _prepare_block(const Conv *cv, int blk, uint64_t *wbuf, int32_t *tapsu
 
 
 cdef inline void _correct_border(const Conv *cv, int oy, int ox, int32_t *acc, const int32_t *tapsum) noexcept nogil:
-    """Zero padding: a padded tap was computed as +1 input; remove its contribution (the tap's weight sum)."""
+    """Zero padding: a padded tap was computed as +1 input; remove its contribution (the tap's weight sum).
+    Called for pixels outside the interior only (``_run_block`` tells them apart)."""
     cdef int iy = oy * cv.stride - cv.ph, ix = ox * cv.stride - cv.pw
     cdef int kh = cv.kh, kw = cv.kw, h = cv.h, w = cv.w_in, dy, dx, c
     cdef const int32_t *ts
-    if iy >= 0 and ix >= 0 and iy + kh <= h and ix + kw <= w:
-        return
     for dy in range(kh):
         for dx in range(kw):
             if iy + dy < 0 or iy + dy >= h or ix + dx < 0 or ix + dx >= w:

@@ -97,7 +97,8 @@ static uint64_t xnv_peak_portable(int64_t iters) {
 
 /* The fused epilogue of ``npx`` consecutive pixels of one block of n <= XNV_BLK channels: pixel p's
  * accumulators are acc[p * XNV_BLK ...], its residual r + p * stride, its output out + p * stride, and (when
- * ``bits`` is not NULL) its sign bits go to bits[p * bstride]; NaN results are counted into *nan. */
+ * ``bits`` is not NULL) its sign bits go to bits[p * bstride]; NaN results raise *nan (here by their count,
+ * on AVX-512 by one a tile): only whether it is nonzero counts. */
 static void xnv_epilogue_tile_row(const int32_t *acc, int npx, const float *scale, const float *bias,
                                   const float *r, const float *a, float *out, int64_t stride, uint32_t *bits,
                                   int64_t bstride, int n, int *nan) {

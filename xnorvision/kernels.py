@@ -458,6 +458,13 @@ def _bwn_matrix(w: np.ndarray, c_in: int, scale: np.ndarray, bias: np.ndarray) -
     return np.ascontiguousarray(np.concatenate([(signs * scale[:, None]).T, bias[None, :]]))
 
 
+def _usable_out(out: object, shape: tuple[int, ...], x: np.ndarray) -> bool:
+    """A plan's quick look at a given ``out``: float32 of ``shape``, C-contiguous, writeable, apart from ``x``
+    (anything else goes through the full check, for its error)."""
+    return (type(out) is np.ndarray and out.dtype.type is np.float32 and out.shape == shape
+            and out.flags.c_contiguous and out.flags.writeable and not np.may_share_memory(out, x))
+
+
 class BwnConvPlan:
     """:func:`bwn_conv2d` with everything but the input checked once: a model layer's per-call path.
 
@@ -495,8 +502,7 @@ class BwnConvPlan:
         shape = (x.shape[0], ho, wo, self.w.shape[0])
         if out is None:
             out = np.empty(shape, np.float32)
-        elif (type(out) is not np.ndarray or out.dtype.type is not np.float32 or out.shape != shape
-              or not out.flags.c_contiguous or not out.flags.writeable or np.may_share_memory(out, x)):
+        elif not _usable_out(out, shape, x):
             return self._checked(x, out)
         return _bwn_run(x, self._weights, self.w.shape[1:3], (s, ph, pw), self.slope, self.output, out)
 
@@ -682,8 +688,7 @@ class DirectConvPlan:
             return self._checked(x, out)
         if out is None:
             out = np.empty(a.shape, np.float32)
-        elif (type(out) is not np.ndarray or out.dtype.type is not np.float32 or out.shape != a.shape
-              or not out.flags.c_contiguous or not out.flags.writeable or np.may_share_memory(out, x)):
+        elif not _usable_out(out, a.shape, x):
             return self._checked(x, out)
         return _direct_run(x, a, out)
 
