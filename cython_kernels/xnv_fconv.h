@@ -218,6 +218,18 @@ XNV_FC_INLINE void xnv_fc_cols(const xnv_fconv_t *p, const float *xrow, const fl
     for (int ox = z; ox < c1; ox++) xnv_fc_edge(p, xrow, wrow, ob + (int64_t)(ox - c0) * o, ndy, ox, one);
 }
 
+/* The interior columns [*lo, *hi) of a row of wo computed columns: every horizontal tap inside the image
+ * (lo <= hi, both within [0, wo]). */
+static inline void xnv_fc_interior(const xnv_fconv_t *p, int wo, int *lo, int *hi) {
+    int a = (p->pw + p->sw - 1) / p->sw;
+    int b = p->w_in + p->pw >= p->kw ? (p->w_in + p->pw - p->kw) / p->sw + 1 : 0;
+    if (a > wo) a = wo;
+    if (b < a) b = a;
+    if (b > wo) b = wo;
+    *lo = a;
+    *hi = b;
+}
+
 /* One conv row (row = image * ho + oy), every column, into ob; its uint8 input rows through u. */
 XNV_FC_INLINE void xnv_fc_conv_row(const xnv_fconv_t *p, xnv_fc_u8_t *u, int64_t row, float *ob, int lo, int hi,
                                    xnv_fc_tile_t tile, int np, xnv_fc_tile_t tile2, int np2, xnv_fc_tile_t one) {
@@ -248,11 +260,8 @@ XNV_FC_INLINE int xnv_fc_rows_pool3(const xnv_fconv_t *p, int64_t r0, int64_t r1
         const int iy = oy * p->sh - p->ph;
         u.end = q / hp * p->h + (p->h - iy < p->kh ? p->h : iy + p->kh);
     }
-    int lo = (p->pw + p->sw - 1) / p->sw;
-    int hi = p->w_in + p->pw >= p->kw ? (p->w_in + p->pw - p->kw) / p->sw + 1 : 0;
-    if (lo > p->wo) lo = p->wo;
-    if (hi < lo) hi = lo;
-    if (hi > p->wo) hi = p->wo;
+    int lo, hi;
+    xnv_fc_interior(p, p->wo, &lo, &hi);
     int64_t done = -1; /* the last conv row computed (rows only go up) */
     for (int64_t q = r0; q < r1; q++) {
         const int64_t image = q / hp;
@@ -296,12 +305,8 @@ XNV_FC_INLINE int xnv_fc_rows(const xnv_fconv_t *p, int64_t r0, int64_t r1, floa
         const int iy = (int)(last % p->ho) * p->sh - p->ph;
         u.end = last / p->ho * p->h + (p->h - iy < p->kh ? p->h : iy + p->kh);
     }
-    /* interior columns [lo, hi): every horizontal tap inside the image */
-    int lo = (p->pw + p->sw - 1) / p->sw;
-    int hi = p->w_in + p->pw >= p->kw ? (p->w_in + p->pw - p->kw) / p->sw + 1 : 0;
-    if (lo > wo) lo = wo;
-    if (hi < lo) hi = lo;
-    if (hi > wo) hi = wo;
+    int lo, hi;
+    xnv_fc_interior(p, wo, &lo, &hi);
     for (int64_t q = r0; q < r1; q++) {
         /* the conv rows of this step (two with pool): their input rows and first tap row */
         const float *xrow[2] = {0, 0}, *wrow[2] = {0, 0};
@@ -982,10 +987,9 @@ static int xnv_fc_tile_pixels(int path, int o) {
 static int xnv_fconv_batched(const xnv_fconv_t *p, int path) {
     const int np = xnv_fc_tile_pixels(path, p->o);
     if (p->x8 || p->pool || p->n < np) return 0;
-    const int lo = (p->pw + p->sw - 1) / p->sw;
-    int hi = p->w_in + p->pw >= p->kw ? (p->w_in + p->pw - p->kw) / p->sw + 1 : 0;
-    if (hi > p->wo) hi = p->wo;
-    const int interior = hi > lo ? hi - lo : 0, single = interior >= np ? p->wo - interior : p->wo;
+    int lo, hi;
+    xnv_fc_interior(p, p->wo, &lo, &hi);
+    const int interior = hi - lo, single = interior >= np ? p->wo - interior : p->wo;
     return 8 * single > p->wo;
 }
 
