@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
 import time
+from collections.abc import Iterator
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -167,3 +170,35 @@ def test_a_failing_peer_profile_is_a_note_not_the_end(tmp_path, monkeypatch) -> 
     text = bench_module.format_report(report)
     assert "(openvino-binary's per-node times: RuntimeError: by this build)" in text
     assert "| kind | ms | share |" in text  # ours alone
+
+
+@pytest.fixture
+def stop_handlers() -> Iterator[None]:
+    """The CLI's stop-signal handlers, as `xnorvision bench model` runs with them; Python's after."""
+    from xnorvision.pipeline._stop_signals import STOP_SIGNALS, remember_early_interrupts
+
+    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+    remember_early_interrupts()
+    yield
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+
+
+def _swallowing_peer(*_: object) -> None:
+    """A peer whose native import took a SIGTERM and turned the interrupt into an error of its own."""
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)
+    except KeyboardInterrupt:
+        raise ImportError("initialization failed") from None
+
+
+@pytest.mark.parametrize("name", list(PEERS))
+def test_a_stop_signal_a_peer_swallowed_still_stops_the_benchmark(monkeypatch: pytest.MonkeyPatch,
+                                                                   stop_handlers: None, name: str) -> None:
+    """Not a row noting the peer's error and a benchmark that goes on for its whole time."""
+    monkeypatch.setitem(PEERS, name, _swallowing_peer)
+    start = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        bench_model(reference="vgg-small", seconds=30)
+    assert time.perf_counter() - start < 20

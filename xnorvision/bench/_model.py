@@ -21,6 +21,7 @@ from xnorvision.bench._peers import PEERS, PeerUnavailable, Runner, openvino_bin
 from xnorvision.bench._profile import format_profile, profile_model
 from xnorvision.bench._signal_stack import signal_stack_kept
 from xnorvision.errors import XnorvisionError
+from xnorvision.pipeline._stop_signals import raise_if_stop_noted
 from xnorvision.runtime import Model
 from xnorvision.runtime._reference import write_reference
 
@@ -38,7 +39,8 @@ def time_calls(fn: Callable[[], Any], seconds: float, min_calls: int = 1) -> lis
 
 def time_interleaved(fns: dict[str, Callable[[], Any]], seconds: float, slice_s: float = 0.5,
                      warmup: int = 2) -> dict[str, list[float]]:
-    """Time every function for about ``seconds`` each, in alternating slices of ``slice_s``.
+    """Time every function for about ``seconds`` each, in alternating slices of ``slice_s`` (a stop signal
+    that native code swallowed ends it between slices).
 
     Alternating means a change in machine load (a shared machine, thermal throttling) hits every runtime
     alike, so their ratio stays meaningful even when the absolute numbers drift.
@@ -50,6 +52,7 @@ def time_interleaved(fns: dict[str, Callable[[], Any]], seconds: float, slice_s:
     for _ in range(max(1, round(seconds / slice_s))):
         for name, fn in fns.items():
             times[name] += time_calls(fn, min(slice_s, seconds))
+            raise_if_stop_noted()
     return times
 
 
@@ -91,6 +94,7 @@ def _build_peers(model: Model, x: np.ndarray, threads: int, workdir: Path) -> tu
         except Exception as exc:  # a peer's own failure is its row's note, not the end of the benchmark
             last_line = (str(exc).strip().splitlines() or [""])[-1]
             notes[name] = f"error: {type(exc).__name__}: {last_line}"
+        raise_if_stop_noted()  # ... unless that failure was a stop signal its native code swallowed
     return runners, notes
 
 

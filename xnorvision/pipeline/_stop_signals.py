@@ -37,6 +37,16 @@ def _note_and_raise(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def raise_if_stop_noted() -> None:
+    """Raise KeyboardInterrupt (once) if a stop signal was noted that C code swallowed: for a long command
+    outside a run's handler to call between its steps. ``bench model`` imports onnxruntime while it builds
+    its peers; a SIGTERM handled inside that import came back as an ImportError, the peer's row took it as
+    its error and the benchmark went on for its whole time (2 of 40 tries, killed about 1.5 s in)."""
+    if _early_interrupt.is_set():
+        _early_interrupt.clear()
+        raise KeyboardInterrupt
+
+
 @contextmanager
 def handle_stop_signals(handler: Handler) -> Iterator[bool]:
     """Route every stop signal to ``handler`` inside the block; the previous handlers come back after it.
