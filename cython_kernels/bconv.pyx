@@ -308,50 +308,142 @@ def conv(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bin
     Mode 1 only: ``y = scale*acc + bias (+ residual)``, then ``prelu(y, slope)`` when ``slope`` is given;
     ``signs`` returns ``(y, packed signs of y)`` and raises ValueError if y holds NaN (as ``pack`` does).
     """
-    cdef Conv cv
+    return bind(x, w, c_in, stride, ph, pw, zero_pad, ho, wo, mode, scale, bias, path, nthreads, prepared,
+                residual, slope, signs, signs_at).run()
+
+
+cdef struct ConvRun:
+    Conv cv
+    const uint64_t *src  # the input as given, padded into xpad by every run; NULL: cv.x reads it in place
+    uint64_t *xpad
+    int64_t n
+    int h, w_in, wc, ph, pw
+    uint64_t lastmask
+    uint64_t *zero_words  # an output whose last words are written in part (O % 64): cleared by every run
+    int64_t nzero
+    int threads  # the most threads a run may use: the per-thread buffers below are that many
+    bint prepared, signs
+    uint64_t *wb  # per thread: interleaved weights (NULL when prepared)
+    int32_t *ts  # per thread: tap sums (NULL when prepared)
+    int32_t *pcs  # per thread: a tile of sums
+    int *nn  # per thread, a cache line each: NaN results seen
+    int64_t bufwords, ts_stride, pc_stride
+
+
+cdef int _conv_run(void *ctx, int nthreads) noexcept nogil:
+    """Run a bound conv (a ``ConvRun``) on what its input holds now: 0, or 1 when a result whose sign was
+    asked for is NaN. A native program's step (``xnorvision._program``)."""
+    cdef ConvRun *r = <ConvRun *>ctx
+    cdef int nt = max(1, min(nthreads, r.threads)), tid
+    cdef int64_t item, nitems
+    if r.src != NULL:
+        _pad_input(r.src, r.xpad, r.n, r.h, r.w_in, r.wc, r.ph, r.pw, r.lastmask)
+    if r.zero_words != NULL:
+        memset(r.zero_words, 0, r.nzero * sizeof(uint64_t))
+    # Items are chunks of pixels, each through every block. Prepared weights: 4 per thread, to balance the
+    # threads; otherwise one per thread, since each item repacks every block's weights.
+    nitems = 1 if nt == 1 else max(1, min(r.cv.ntiles, (4 if r.prepared else 1) * nt))
+    r.cv.nchunks = nitems
+    memset(r.nn, 0, nt * _LINE_INTS * sizeof(int))
+    cdef const Conv *cvp = &r.cv
+    if nt == 1 or nitems == 1:
+        for item in range(nitems):
+            _run_item(cvp, item, _aligned(r.wb), r.ts, r.pcs, r.nn)
+    else:
+        for item in prange(nitems, num_threads=nt, schedule="dynamic"):
+            tid = threadid()
+            _run_item(cvp, item, NULL if r.wb == NULL else _aligned(r.wb + tid * r.bufwords),
+                      NULL if r.ts == NULL else r.ts + tid * r.ts_stride, r.pcs + tid * r.pc_stride,
+                      r.nn + tid * _LINE_INTS)
+    if r.signs:
+        for tid in range(nt):
+            if r.nn[tid * _LINE_INTS]:
+                return 1
+    return 0
+
+
+cdef class ConvCall:
+    """A binary conv bound to its arrays (``bind``): ``run()`` computes it again from what its input holds
+    now, and ``entry()`` hands the same run to a native program, which calls it without Python."""
+    cdef ConvRun r
+    cdef list keep  # every array the run reads or writes
+    cdef readonly object out, packed
+
+    def run(self):
+        """The conv of the input's current values: ``out``, or ``(out, packed)`` with signs."""
+        cdef int bad
+        with nogil:
+            bad = _conv_run(&self.r, self.r.threads)
+        if bad:
+            raise ValueError("x contains NaN: its sign is undefined")
+        return self.out if self.packed is None else (self.out, self.packed)
+
+    def entry(self):
+        """(address of the run function, address of its context): valid while this object lives."""
+        return <size_t>&_conv_run, <size_t>&self.r
+
+
+def bind(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bint zero_pad, int ho, int wo,
+         int mode, cnp.ndarray scale, cnp.ndarray bias, int path, int nthreads, tuple prepared=None,
+         cnp.ndarray residual=None, cnp.ndarray slope=None, bint signs=False, tuple signs_at=None,
+         cnp.ndarray out=None, cnp.ndarray packed=None):
+    """``conv``'s arguments bound once into a ``ConvCall`` that runs on up to ``nthreads`` threads; ``out``
+    and ``packed`` (the shapes and dtypes ``conv`` returns, C-contiguous, apart from the inputs) receive the
+    results when given, else new arrays do."""
+    cdef ConvCall call = ConvCall.__new__(ConvCall)
+    cdef ConvRun *r = &call.r
+    cdef Conv *cv = &r.cv
     cdef int n = x.shape[0], h = x.shape[1], win = x.shape[2], wc = x.shape[3]
     if mode != OUT_INT:
         _check_finite("scale", scale)
         _check_finite("bias", bias)
     cdef int o = w.shape[0], kh = w.shape[1], kw = w.shape[2]
-    cdef int nt = max(1, nthreads), nblk = (o + XNV_BLK - 1) // XNV_BLK, dy, dx
-    cdef int64_t item, nitems, tid
-    cdef int bufwords = 0
+    cdef int nt = max(1, nthreads), dy, dx
+    cdef int words = (o + 63) // 64
     cdef uint64_t lastmask = ~(<uint64_t>0) if c_in % 64 == 0 else ((<uint64_t>1) << (c_in % 64)) - 1
-    cdef cnp.ndarray xpad, tapoff, out, thr = None, flipbits = None, zeros = None, wbuf = None, tapsum = None
+    cdef cnp.ndarray xpad, tapoff, thr = None, flipbits = None, zeros = None, wbuf = None, tapsum = None
     cdef cnp.ndarray scratch
+    keep = [x, w, scale, bias, residual, slope, prepared]
+    r.src, r.n, r.h, r.w_in, r.wc, r.ph, r.pw, r.lastmask = NULL, n, h, win, wc, ph, pw, lastmask
     if ph == 0 and pw == 0 and c_in % 64 == 0:
         xpad = x
     else:
-        xpad = np.zeros((n, h + 2 * ph, win + 2 * pw, wc), np.uint64)
-        with nogil:
-            _pad_input(<const uint64_t *>cnp.PyArray_DATA(x), <uint64_t *>cnp.PyArray_DATA(xpad), n, h, win, wc,
-                       ph, pw, lastmask)
+        xpad = np.zeros((n, h + 2 * ph, win + 2 * pw, wc), np.uint64)  # the border stays zero
+        r.src = <const uint64_t *>cnp.PyArray_DATA(x)
+        r.xpad = <uint64_t *>cnp.PyArray_DATA(xpad)
     tapoff = np.empty(kh * kw, np.int64)
     for dy in range(kh):
         for dx in range(kw):
             (<int64_t *>cnp.PyArray_DATA(tapoff))[dy * kw + dx] = (<int64_t>dy * (win + 2 * pw) + dx) * wc
-    if mode == OUT_INT:
-        out = np.empty((n, ho, wo, o), np.int32)
-    elif mode == OUT_FLOAT:
-        out = np.empty((n, ho, wo, o), np.float32)
-    else:
-        out = np.zeros((n, ho, wo, (o + 63) // 64), np.uint64)
+    if out is None:
+        if mode == OUT_INT:
+            out = np.empty((n, ho, wo, o), np.int32)
+        elif mode == OUT_FLOAT:
+            out = np.empty((n, ho, wo, o), np.float32)
+        else:
+            out = np.zeros((n, ho, wo, words), np.uint64)
+    if signs and packed is None:
+        packed = np.zeros((n, ho, wo, words), np.uint64)
+    # a block writes half a word: with O % 64 <= 32 the other half of a pixel's last word is never written
+    r.zero_words, r.nzero = NULL, 0
+    if o % 64 and (mode == OUT_BITS or signs):
+        r.zero_words = <uint64_t *>cnp.PyArray_DATA(out if mode == OUT_BITS else packed)
+        r.nzero = <int64_t>n * ho * wo * words
+    keep += [xpad, tapoff, out, packed]
     if mode == OUT_BITS:
         thr, flipbits = signs_at if signs_at is not None else thresholds(scale, bias, kh * kw * c_in)
+        keep += [thr, flipbits]
     cv.x = <const uint64_t *>cnp.PyArray_DATA(xpad)
     cv.w = <const uint64_t *>cnp.PyArray_DATA(w)
     cv.tapoff = <const int64_t *>cnp.PyArray_DATA(tapoff)
     cv.zeros = NULL
     cv.h, cv.w_in, cv.hp, cv.wp, cv.wc = h, win, h + 2 * ph, win + 2 * pw, wc
     cv.kh, cv.kw, cv.ntaps, cv.stride, cv.ph, cv.pw, cv.ho, cv.wo = kh, kw, kh * kw, stride, ph, pw, ho, wo
-    cv.o, cv.c_in, cv.zero_pad, cv.mode, cv.owords32 = o, c_in, zero_pad, mode, 2 * ((o + 63) // 64)
+    cv.o, cv.c_in, cv.zero_pad, cv.mode, cv.owords32 = o, c_in, zero_pad, mode, 2 * words
     cv.lastmask = lastmask
     cv.npix = <int64_t>n * ho * wo
     cv.ntiles = (cv.npix + XNV_TILE - 1) // XNV_TILE
-    # Items are chunks of pixels, each through every block. Prepared weights: 4 per thread, to balance the
-    # threads; otherwise one per thread, since each item repacks every block's weights.
-    cv.nchunks = 1 if nt == 1 else max(1, min(cv.ntiles, (4 if prepared is not None else 1) * nt))
+    cv.nchunks = 1
     cv.uk = xnv_ukernel(path)
     cv.signbits = xnv_signbits(path)
     cv.affine = xnv_affine(path)
@@ -365,48 +457,32 @@ def conv(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bin
     cv.tsprep = NULL
     cv.residual = NULL if residual is None else <const float *>cnp.PyArray_DATA(residual)
     cv.slope = NULL if slope is None else <const float *>cnp.PyArray_DATA(slope)
-    cdef cnp.ndarray packed = np.zeros((n, ho, wo, (o + 63) // 64), np.uint64) if signs else None
     cv.bits = NULL if packed is None else <uint32_t *>cnp.PyArray_DATA(packed)
+    r.threads, r.prepared, r.signs = nt, prepared is not None, signs
     # Each thread's NaN count and scratch on cache lines of its own: the fused epilogue adds to its count
     # after every pixel, and two counts (or tiles) on one line made the cores take the line from each other
     # on every write. 56x56x64 with residual, PReLU and signs fused: 2 threads 1.00x one thread's speed
     # before, 1.6-1.7x after; signs alone 1.1x -> 1.5x. All in one int32 array (allocations are much of a
-    # small conv's serial time): a line per thread for its count (zeroed), then a tile per thread.
-    cdef int64_t ts_stride = _line_round(cv.ntaps * XNV_BLK), pc_stride = _line_round(XNV_TILE * XNV_BLK)
-    scratch = np.empty(nt * (_LINE_INTS + pc_stride) + _LINE_INTS, np.int32)
-    cdef int *nn = <int *>_aligned_i32(<int32_t *>cnp.PyArray_DATA(scratch))
-    cdef int32_t *pcs = <int32_t *>nn + nt * _LINE_INTS
-    memset(nn, 0, nt * _LINE_INTS * sizeof(int))
-    cdef uint64_t *wb = NULL
-    cdef int32_t *ts = NULL
+    # small conv's serial time): a line per thread for its count, then a tile per thread.
+    r.ts_stride, r.pc_stride = _line_round(cv.ntaps * XNV_BLK), _line_round(XNV_TILE * XNV_BLK)
+    scratch = np.empty(nt * (_LINE_INTS + r.pc_stride) + _LINE_INTS, np.int32)
+    r.nn = <int *>_aligned_i32(<int32_t *>cnp.PyArray_DATA(scratch))
+    r.pcs = <int32_t *>r.nn + nt * _LINE_INTS
+    r.wb, r.ts, r.bufwords = NULL, NULL, 0
     if prepared is not None:
         cv.wprep = <const uint64_t *>cnp.PyArray_DATA(prepared[0])
         cv.tsprep = <const int32_t *>cnp.PyArray_DATA(prepared[1])
     else:  # each item interleaves its blocks' weights, and sums their taps, into buffers of its thread's
         zeros = np.zeros(wc, np.uint64)
         cv.zeros = <const uint64_t *>cnp.PyArray_DATA(zeros)
-        bufwords = cv.ntaps * wc * XNV_BLK + 8  # + 8: room to align each thread's buffer to 64 bytes
-        wbuf = np.empty(nt * bufwords, np.uint64)
-        tapsum = np.empty(nt * ts_stride + _LINE_INTS, np.int32)
-        wb = <uint64_t *>cnp.PyArray_DATA(wbuf)
-        ts = _aligned_i32(<int32_t *>cnp.PyArray_DATA(tapsum))
-    nitems = cv.nchunks
-    cdef const Conv *cvp = &cv
-    if nt == 1 or nitems == 1:
-        with nogil:
-            for item in range(nitems):
-                _run_item(cvp, item, _aligned(wb), ts, pcs, nn)
-    else:
-        for item in prange(nitems, nogil=True, num_threads=nt, schedule="dynamic"):
-            tid = threadid()
-            _run_item(cvp, item, NULL if wb == NULL else _aligned(wb + tid * bufwords),
-                      NULL if ts == NULL else ts + tid * ts_stride, pcs + tid * pc_stride, nn + tid * _LINE_INTS)
-    if packed is None:
-        return out
-    for tid in range(nt):
-        if nn[tid * _LINE_INTS]:
-            raise ValueError("x contains NaN: its sign is undefined")
-    return out, packed
+        r.bufwords = cv.ntaps * wc * XNV_BLK + 8  # + 8: room to align each thread's buffer to 64 bytes
+        wbuf = np.empty(nt * r.bufwords, np.uint64)
+        tapsum = np.empty(nt * r.ts_stride + _LINE_INTS, np.int32)
+        r.wb = <uint64_t *>cnp.PyArray_DATA(wbuf)
+        r.ts = _aligned_i32(<int32_t *>cnp.PyArray_DATA(tapsum))
+    keep += [scratch, zeros, wbuf, tapsum]
+    call.keep, call.out, call.packed = keep, out, packed
+    return call
 
 
 cdef _check_finite(str name, cnp.ndarray a):

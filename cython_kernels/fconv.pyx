@@ -68,7 +68,101 @@ def conv(cnp.ndarray x, cnp.ndarray w, object bias, int sh, int sw, int ph, int 
     a PReLU after the sum (and ReLU); ``bits`` uint64 (out's shape, ceil(O/64) words a pixel): receives the
     packed signs of out, a ValueError if out holds NaN (as pack_bits).
     """
-    cdef xnv_fconv_t p
+    bind(x, w, bias, sh, sw, ph, pw, relu, out, path, nthreads, lut, chan, pool, slope, bits).run()
+    return out
+
+
+# the most pixels of one range: a row's width is an int (a module global, so that a test can make it small)
+_MAX_RANGE_PIXELS = 1 << 30
+
+
+cdef struct ConvRun:
+    xnv_fconv_t p
+    xnv_fconv_rows_t rows
+    int64_t nrows  # items: output positions of every image (batched), else rows (pooled rows with pool)
+    int threads  # the most threads a run may use: the scratch holds that many parts
+    float *sp  # each thread's scratch, per_thread floats apart, or NULL
+    int64_t per_thread
+    xnv_fconv_t *parts  # a 1x1 stride-1 conv of float input: its pixel ranges (NULL otherwise)
+    int64_t most  # the most pixels of one range
+
+
+cdef int _conv_run(void *ctx, int nthreads) noexcept nogil:
+    """Run a bound conv (a ``ConvRun``) on what its input holds now: 0, or 1 when its signs were asked for
+    and a result is NaN. A native program's step (``xnorvision._program``)."""
+    cdef ConvRun *r = <ConvRun *>ctx
+    cdef int nt = <int>min(<int64_t>max(1, min(nthreads, r.threads)), r.nrows)
+    cdef int t, nan = 0
+    cdef const xnv_fconv_t *pp = &r.p
+    if r.parts != NULL:
+        return _pixel_ranges(r, nt)
+    if nt == 1:
+        nan = r.rows(pp, 0, r.nrows, r.sp)
+    else:
+        for t in prange(nt, num_threads=nt, schedule="static", chunksize=1):
+            nan += r.rows(pp, r.nrows * t // nt, r.nrows * (t + 1) // nt,
+                          r.sp + r.per_thread * t if r.sp != NULL else NULL)
+    return 1 if nan else 0
+
+
+cdef int _pixel_ranges(ConvRun *r, int nt) noexcept nogil:
+    """A 1x1 stride-1 conv over its ``nrows`` pixels on ``nt`` threads, each a contiguous range of them run
+    as a one-row image (a copy of the conv with its pointers moved to the range), at most ``most`` each."""
+    cdef const xnv_fconv_t *p = &r.p
+    cdef int64_t npix = r.nrows, nparts = max(<int64_t>nt, (npix + r.most - 1) // r.most), a, t
+    cdef xnv_fconv_t *parts = r.parts
+    cdef int nan = 0, words = (p.o + 63) // 64
+    for t in range(nparts):
+        a = npix * t // nparts
+        parts[t] = p[0]
+        parts[t].n = parts[t].h = parts[t].ho = 1
+        parts[t].w_in = parts[t].wo = <int>(npix * (t + 1) // nparts - a)
+        parts[t].x = p.x + a * p.c
+        parts[t].out = p.out + a * p.o
+        parts[t].bits = NULL if p.bits == NULL else p.bits + a * words
+    if nt == 1:
+        for t in range(nparts):
+            nan += r.rows(parts + t, 0, 1, NULL)
+    else:
+        for t in prange(nparts, num_threads=nt, schedule="static", chunksize=1):
+            nan += r.rows(parts + t, 0, 1, NULL)
+    return 1 if nan else 0
+
+
+cdef class ConvCall:
+    """A direct conv bound to its arrays (``bind``): ``run()`` computes it again from what its input holds
+    now, and ``entry()`` hands the same run to a native program, which calls it without Python."""
+    cdef ConvRun r
+    cdef list keep  # every array the run reads or writes
+    cdef readonly object out, bits
+
+    def __cinit__(self):
+        self.r.parts = NULL
+
+    def __dealloc__(self):
+        free(self.r.parts)
+
+    def run(self):
+        """The conv of the input's current values: ``out``, or ``(out, bits)`` with signs."""
+        cdef int bad
+        with nogil:
+            bad = _conv_run(&self.r, self.r.threads)
+        if bad:
+            raise ValueError("x contains NaN: its sign is undefined")
+        return self.out if self.bits is None else (self.out, self.bits)
+
+    def entry(self):
+        """(address of the run function, address of its context): valid while this object lives."""
+        return <size_t>&_conv_run, <size_t>&self.r
+
+
+def bind(cnp.ndarray x, cnp.ndarray w, object bias, int sh, int sw, int ph, int pw, bint relu,
+         cnp.ndarray out, int path, int nthreads, object lut=None, object chan=None, int pool=0,
+         object slope=None, object bits=None):
+    """``conv``'s arguments bound once into a ``ConvCall`` that runs on up to ``nthreads`` threads."""
+    cdef ConvCall call = ConvCall.__new__(ConvCall)
+    cdef ConvRun *r = &call.r
+    cdef xnv_fconv_t *p = &r.p
     cdef int n = x.shape[0]
     cdef int c = w.shape[2]
     cdef cnp.ndarray scratch = None
@@ -93,16 +187,13 @@ def conv(cnp.ndarray x, cnp.ndarray w, object bias, int sh, int sw, int ph, int 
     # a 1x1 stride-1 conv of float input: pixel ranges, not rows (see the module's docstring)
     cdef bint pixels = (lut is None and pool == 0 and p.kh == 1 and p.kw == 1 and sh == 1 and sw == 1
                         and ph == 0 and pw == 0)
-    cdef bint batched = lut is None and not pixels and xnv_fconv_batched(&p, path)
-    cdef xnv_fconv_rows_t rows = xnv_fconv_batch(path) if batched else xnv_fconv_rows(path)
-    # items: output positions of every image (batched), else rows (pooled rows with pool)
-    cdef int64_t nrows = <int64_t>p.ho * p.wo if batched else <int64_t>n * out.shape[1]
+    cdef bint batched = lut is None and not pixels and xnv_fconv_batched(p, path)
+    r.rows = xnv_fconv_batch(path) if batched else xnv_fconv_rows(path)
+    r.nrows = <int64_t>p.ho * p.wo if batched else <int64_t>n * out.shape[1]
     if pixels:  # items: pixels
-        nrows = <int64_t>n * p.ho * p.wo
-    cdef int nt = <int>min(<int64_t>max(1, nthreads), nrows)
-    cdef int t
-    cdef int nan = 0
-    cdef int64_t per_thread = 0
+        r.nrows = <int64_t>n * p.ho * p.wo
+    cdef int nt = <int>min(<int64_t>max(1, nthreads), r.nrows)
+    r.threads = nt
     cdef float *sp = NULL
     cdef int64_t table = 0
     if lut is None:
@@ -116,66 +207,24 @@ def conv(cnp.ndarray x, cnp.ndarray w, object bias, int sh, int sw, int ph, int 
     # the table [c][256] (uint8 input), then each thread's scratch (uint8 input rows, pool's conv rows; a
     # batched tile's output), each on cache lines of its own: scratch is written all the time, and a line
     # shared with the next thread's part would pass between the two cores on every write
-    per_thread = <int64_t>xnv_fc_tile_pixels(path, p.o) * p.o if batched else xnv_fc_scratch_floats(&p)
-    per_thread = (per_thread + 15) // 16 * 16
-    if table or per_thread:
-        scratch = np.empty(table + nt * per_thread + 16, np.float32)
+    r.per_thread = <int64_t>xnv_fc_tile_pixels(path, p.o) * p.o if batched else xnv_fc_scratch_floats(p)
+    r.per_thread = (r.per_thread + 15) // 16 * 16
+    if table or r.per_thread:
+        scratch = np.empty(table + nt * r.per_thread + 16, np.float32)
         sp = <float *>((<size_t>cnp.PyArray_DATA(scratch) + 63) & ~(<size_t>63))
     if table:
         xnv_fc_u8_table(<const float *>cnp.PyArray_DATA(<cnp.ndarray>lut), c, sp)
         p.lut = sp
         sp += table
-    if not per_thread:
-        sp = NULL
-    cdef const xnv_fconv_t *pp = &p
+    r.sp = sp if r.per_thread else NULL
     if pixels:
-        return _pixel_ranges(&p, rows, nrows, nt, out)
-    if nt == 1:
-        with nogil:
-            nan = rows(pp, 0, nrows, sp)
-    else:
-        for t in prange(nt, nogil=True, num_threads=nt, schedule="static", chunksize=1):
-            nan += rows(pp, nrows * t // nt, nrows * (t + 1) // nt, sp + per_thread * t if sp != NULL else NULL)
-    if nan:
-        raise ValueError("x contains NaN: its sign is undefined")
-    return out
-
-
-# the most pixels of one range: a row's width is an int (a module global, so that a test can make it small)
-_MAX_RANGE_PIXELS = 1 << 30
-
-
-cdef object _pixel_ranges(xnv_fconv_t *p, xnv_fconv_rows_t rows, int64_t npix, int nt, cnp.ndarray out):
-    """A 1x1 stride-1 conv over ``npix`` pixels on ``nt`` threads, each a contiguous range of them run as a
-    one-row image (a copy of ``p`` with its pointers moved to the range), at most _MAX_RANGE_PIXELS each."""
-    cdef int64_t most = _MAX_RANGE_PIXELS
-    cdef int64_t nparts = max(<int64_t>nt, (npix + most - 1) // most), a
-    cdef xnv_fconv_t *parts = <xnv_fconv_t *>malloc(nparts * sizeof(xnv_fconv_t))
-    cdef int nan = 0, words = (p.o + 63) // 64
-    cdef int64_t t
-    if parts == NULL:
-        raise MemoryError()
-    for t in range(nparts):
-        a = npix * t // nparts
-        parts[t] = p[0]
-        parts[t].n = parts[t].h = parts[t].ho = 1
-        parts[t].w_in = parts[t].wo = <int>(npix * (t + 1) // nparts - a)
-        parts[t].x = p.x + a * p.c
-        parts[t].out = p.out + a * p.o
-        parts[t].bits = NULL if p.bits == NULL else p.bits + a * words
-    try:
-        if nt == 1:
-            with nogil:
-                for t in range(nparts):
-                    nan += rows(parts + t, 0, 1, NULL)
-        else:
-            for t in prange(nparts, nogil=True, num_threads=nt, schedule="static", chunksize=1):
-                nan += rows(parts + t, 0, 1, NULL)
-    finally:
-        free(parts)
-    if nan:
-        raise ValueError("x contains NaN: its sign is undefined")
-    return out
+        r.most = _MAX_RANGE_PIXELS
+        r.parts = <xnv_fconv_t *>malloc(max(<int64_t>nt, (r.nrows + r.most - 1) // r.most) * sizeof(xnv_fconv_t))
+        if r.parts == NULL:
+            raise MemoryError()
+    call.keep = [x, w, bias, out, lut, chan, slope, bits, scratch]
+    call.out, call.bits = out, bits
+    return call
 
 
 def batched(int n, int h, int w, int c, int kh, int kw, int sh, int sw, int ph, int pw, int o, int path) -> bool:

@@ -25,17 +25,60 @@ cdef extern from "xnv_pool.h" nogil:
 
 def pool(cnp.ndarray x, int op, int kh, int kw, int sh, int sw, int ph, int pw, int ho, int wo, int nthreads):
     """op 0: AND of packed words (max of ±1); 1: float max; 2: float mean over real cells."""
-    cdef int n = x.shape[0], h = x.shape[1], w = x.shape[2]
-    cdef int64_t c = x.shape[3], row, rows = <int64_t>n * ho
-    cdef int nt = max(1, nthreads)
-    cdef cnp.ndarray out = np.empty((n, ho, wo, c), x.dtype)
-    cdef const void *src = cnp.PyArray_DATA(x)
-    cdef void *dst = cnp.PyArray_DATA(out)
+    return bind(x, op, kh, kw, sh, sw, ph, pw, ho, wo, nthreads).run()
+
+
+cdef struct PoolRun:
+    int op, h, w, kh, kw, sh, sw, ph, pw, ho, wo, threads
+    int64_t c, rows
+    const void *src
+    void *dst
+
+
+cdef int _pool_run(void *ctx, int nthreads) noexcept nogil:
+    """Run a bound pool (a ``PoolRun``) on what its input holds now; always 0. A native program's step."""
+    cdef PoolRun *r = <PoolRun *>ctx
+    cdef int nt = max(1, min(nthreads, r.threads))
+    cdef int64_t row
     if nt == 1:
-        with nogil:
-            for row in range(rows):
-                xnv_pool_row(op, src, dst, h, w, c, kh, kw, sh, sw, ph, pw, ho, wo, row)
+        for row in range(r.rows):
+            xnv_pool_row(r.op, r.src, r.dst, r.h, r.w, r.c, r.kh, r.kw, r.sh, r.sw, r.ph, r.pw, r.ho, r.wo, row)
     else:
-        for row in prange(rows, nogil=True, num_threads=nt, schedule="static"):
-            xnv_pool_row(op, src, dst, h, w, c, kh, kw, sh, sw, ph, pw, ho, wo, row)
-    return out
+        for row in prange(r.rows, num_threads=nt, schedule="static"):
+            xnv_pool_row(r.op, r.src, r.dst, r.h, r.w, r.c, r.kh, r.kw, r.sh, r.sw, r.ph, r.pw, r.ho, r.wo, row)
+    return 0
+
+
+cdef class PoolCall:
+    """A pool bound to its arrays (``bind``): ``run()`` computes it again from what its input holds now, and
+    ``entry()`` hands the same run to a native program, which calls it without Python."""
+    cdef PoolRun r
+    cdef object x
+    cdef readonly object out
+
+    def run(self):
+        """The pool of the input's current values, in ``out``."""
+        with nogil:
+            _pool_run(&self.r, self.r.threads)
+        return self.out
+
+    def entry(self):
+        """(address of the run function, address of its context): valid while this object lives."""
+        return <size_t>&_pool_run, <size_t>&self.r
+
+
+def bind(cnp.ndarray x, int op, int kh, int kw, int sh, int sw, int ph, int pw, int ho, int wo, int nthreads,
+         cnp.ndarray out=None):
+    """``pool``'s arguments bound once into a ``PoolCall``; ``out`` (N, ho, wo, C of x's dtype, C-contiguous,
+    apart from x) receives the result when given, else a new array does."""
+    cdef PoolCall call = PoolCall.__new__(PoolCall)
+    cdef PoolRun *r = &call.r
+    if out is None:
+        out = np.empty((x.shape[0], ho, wo, x.shape[3]), x.dtype)
+    r.op, r.h, r.w, r.c, r.kh, r.kw, r.sh, r.sw = op, x.shape[1], x.shape[2], x.shape[3], kh, kw, sh, sw
+    r.ph, r.pw, r.ho, r.wo, r.rows = ph, pw, ho, wo, <int64_t>x.shape[0] * ho
+    r.threads = max(1, nthreads)
+    r.src = cnp.PyArray_DATA(x)
+    r.dst = cnp.PyArray_DATA(out)
+    call.x, call.out = x, out
+    return call

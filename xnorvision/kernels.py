@@ -27,6 +27,7 @@ from xnorvision import _area, _bconv, _bitpack, _eltwise, _fconv, _im2col, _pool
 
 __all__ = [
     "BinaryConvPlan",
+    "Bound",
     "BinaryConvWeights",
     "BwnConvPlan",
     "DirectConvPlan",
@@ -39,9 +40,11 @@ __all__ = [
     "cpu_features",
     "eager_threads",
     "get_num_threads",
+    "join_bind",
     "maxpool2d",
     "maxpool2d_bits",
     "pack_bits",
+    "pool_bind",
     "prelu",
     "set_eager_threads",
     "set_num_threads",
@@ -79,6 +82,37 @@ def _threads_for(work: int, parallel_from: int) -> int:
     """All threads for a call of at least ``parallel_from`` units of work (fewer when eager), else one."""
     threads, eager = getattr(_local, "settings", None) or (_num_threads, _eager)
     return threads if work * (_EAGER_DIVISOR if eager else 1) >= parallel_from else 1
+
+
+class Bound(NamedTuple):
+    """A kernel call bound to its arrays (a model's planned tensors, see ``runtime._native``): ``call.run()``
+    repeats it on what they hold now, and a native program runs ``call.entry()`` on ``threads[eager]``
+    threads, the counts the call's work gets under the cautious and the eager policy."""
+
+    call: Any
+    threads: tuple[int, int]
+
+
+def _policy_threads(work: int, parallel_from: int) -> tuple[int, int]:
+    """What :func:`_threads_for` gives ``work`` under the cautious policy, then under the eager one."""
+    threads = (getattr(_local, "settings", None) or (_num_threads, _eager))[0]
+    return (threads if work >= parallel_from else 1,
+            threads if work * _EAGER_DIVISOR >= parallel_from else 1)
+
+
+def _bound_array(name: str, a: object, shape: tuple[int, ...], dtype: type) -> None:
+    """An array a bound call reads: exactly ``shape`` and ``dtype``, C-contiguous (the kernels trust it from
+    then on, every run)."""
+    if (type(a) is not np.ndarray or a.dtype.type is not dtype or a.shape != shape
+            or not a.flags.c_contiguous):
+        raise ValueError(f"{name} must be a C-contiguous {np.dtype(dtype).name} array of shape {shape}")
+
+
+def _bound_out(name: str, a: object, shape: tuple[int, ...], dtype: type, *inputs: np.ndarray | None) -> None:
+    """An array a bound call writes: as :func:`_bound_array`, and writeable, apart from its inputs."""
+    _bound_array(name, a, shape, dtype)
+    if not a.flags.writeable or any(i is not None and np.may_share_memory(a, i) for i in inputs):  # type: ignore[attr-defined]
+        raise ValueError(f"{name} must be writeable and apart from the inputs")
 
 
 # ----------------------------------------------------------------------------------------- validation
@@ -312,7 +346,7 @@ class BinaryConvPlan:
         self.scale = _frozen(_affine("scale", scale, o, False))
         self.bias = _frozen(_affine("bias", bias, o, False))
         self.slope = None if slope is None else _frozen(_affine("slope", slope, o))
-        self._o, self._wc, self._word_ops = o, wc, o * kh * kw * wc
+        self._o, self._wc, self._word_ops, self._residual = o, wc, o * kh * kw * wc, residual
         self._mode = 2 if output == "bits" else 1
         # the packed signs' per-channel thresholds, found once here rather than on every call
         k = kh * kw * w.c_in
@@ -336,6 +370,27 @@ class BinaryConvPlan:
                            self.scale, self.bias, _path, _threads_for(n * ho * wo * self._word_ops,
                                                                       _PARALLEL_WORD_OPS),
                            w._prepared, residual, self.slope, self.output == "both", self._signs_at)
+
+    def bind(self, x: np.ndarray, residual: np.ndarray | None, out: np.ndarray,
+             packed: np.ndarray | None = None) -> Bound:
+        """This plan's conv bound to ``x`` (and ``residual``) and to arrays for its result, as a call returns
+        it (``out``, and ``packed`` for ``output="both"``): each run computes it from what they hold then."""
+        s, ph, pw, ho, wo = self._size(x)  # checks x in full
+        n, o = x.shape[0], self._o
+        if (residual is not None) != self._residual:
+            raise ValueError("residual must be given exactly when the plan adds one")
+        if residual is not None:
+            _bound_array("residual", residual, (n, ho, wo, o), np.float32)
+        _bound_out("out", out, (n, ho, wo, _words(o)) if self._mode == 2 else (n, ho, wo, o),
+                   np.uint64 if self._mode == 2 else np.float32, x, residual)
+        if self.output == "both":
+            _bound_out("packed", packed, (n, ho, wo, _words(o)), np.uint64, x, residual, out)
+        threads = _policy_threads(n * ho * wo * self._word_ops, _PARALLEL_WORD_OPS)
+        w = self.weights
+        call = _bconv.bind(x, w.packed, w.c_in, s, ph, pw, self.padding == "same_zero", ho, wo, self._mode,
+                           self.scale, self.bias, _path, max(threads), w._prepared, residual, self.slope,
+                           self.output == "both", self._signs_at, out, packed)
+        return Bound(call, threads)
 
     def _size(self, x: np.ndarray) -> tuple[int, int, int, int, int]:
         """Check an input size fully once (as binary_conv2d_fused does) and remember its geometry."""
@@ -505,6 +560,21 @@ class BwnConvPlan:
         elif not _usable_out(out, shape, x):
             return self._checked(x, out)
         return _bwn_run(x, self._weights, self.w.shape[1:3], (s, ph, pw), self.slope, self.output, out)
+
+    def bind(self, x: np.ndarray, out: np.ndarray, bits: np.ndarray | None = None) -> Bound | None:
+        """This plan's conv bound to ``x`` and to arrays for its result, as a call returns it (``out``, and
+        ``bits`` for ``output="both"``), when the direct kernel runs it; None where a GEMM does."""
+        x = _array("x", x, (np.float32,), 4)
+        if x.shape[3] != self.c_in:
+            raise ValueError(f"x must have {self.c_in} channels, got {x.shape[3]}")
+        s, ph, pw, ho, wo = self._sizes.get(x.shape[1:3]) or self._size(x)
+        o, (kh, kw) = self.w.shape[0], self.w.shape[1:3]
+        if not _bwn_direct(kh * kw * self.c_in, o):
+            return None
+        # rows in im2col order (dy, dx, c): the first kh*kw*c_in rows are the [kh, kw, C, O] weights
+        w = self._weights[:-1].reshape(kh, kw, self.c_in, o)
+        return DirectConvPlan(w, self._weights[-1], s, (ph, pw), output=self.output).bind(x, out, bits,
+                                                                                          slope=self.slope)
 
     def _size(self, x: np.ndarray) -> tuple[int, int, int, int, int]:
         """Check an input size once (as bwn_conv2d does) and remember its geometry."""
@@ -692,6 +762,25 @@ class DirectConvPlan:
             return self._checked(x, out)
         return _direct_run(x, a, out)
 
+    def bind(self, x: np.ndarray, out: np.ndarray, bits: np.ndarray | None = None,
+             slope: np.ndarray | None = None) -> Bound:
+        """This plan's conv bound to ``x`` and to arrays for its result, as a call returns it (``out``, and
+        ``bits`` for ``output="both"``): each run computes it from what they hold then. ``slope``: a PReLU
+        after the sum (a binary-weight conv's, see :meth:`BwnConvPlan.bind`)."""
+        images = isinstance(x, np.ndarray) and x.dtype == np.uint8
+        x, a, _ = _conv2d_small_args(x, self.w, self.bias, *self.args, None,  # type: ignore[arg-type]
+                                     lut=self.lut if images else None,
+                                     channels=self.channels if images else None, **self.kwargs)
+        if not x.flags.c_contiguous:
+            raise ValueError("x must be C-contiguous")
+        _bound_out("out", out, a.shape, np.float32, x)
+        if a.signs:
+            _bound_out("bits", bits, (*a.shape[:3], _words(a.w.shape[3])), np.uint64, x, out)
+        threads = _policy_threads(*_direct_work(x, a.w, a.stride, a.pad))
+        call = _fconv.bind(x, a.w, a.bias, a.stride[0], a.stride[1], a.pad[0], a.pad[1], a.relu, out, _path,
+                           max(threads), a.lut, a.chan, a.pool or 0, slope, bits if a.signs else None)
+        return Bound(call, threads)
+
     def _checked(self, x: object, out: object) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """A call checked in full, as conv2d_small checks it; its arguments kept for this input."""
         images = isinstance(x, np.ndarray) and x.dtype == np.uint8  # the table is for images only
@@ -728,13 +817,19 @@ def _direct_conv(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, stride: 
 
     ``slope``: a PReLU after the sum; ``bits`` (uint64, ``out``'s shape with ceil(O/64) words a pixel)
     receives the packed signs of ``out`` (a ValueError if it holds NaN, as :func:`pack_bits`)."""
+    threads = _threads_for(*_direct_work(x, w, stride, pad))
+    return _fconv.conv(x, w, bias, stride[0], stride[1], pad[0], pad[1], relu, out, _path, threads, lut, chan,
+                       pool or 0, slope, bits)
+
+
+def _direct_work(x: np.ndarray, w: np.ndarray, stride: tuple[int, int],
+                 pad: tuple[int, int]) -> tuple[int, int]:
+    """A direct conv's work (multiply-adds, whole blocks of 16 outputs) and the work it goes parallel from."""
     kh, kw, c, o = w.shape
     ho, wo = (x.shape[1] + 2 * pad[0] - kh) // stride[0] + 1, (x.shape[2] + 2 * pad[1] - kw) // stride[1] + 1
     macs = x.shape[0] * ho * wo * kh * kw * c * ((o + 15) // 16 * 16)
     simd = _fconv.path(_path) != _PATHS["portable"]
-    threads = _threads_for(macs, _PARALLEL_FLOAT_MACS if simd else _PARALLEL_FLOAT_MACS_PORTABLE)
-    return _fconv.conv(x, w, bias, stride[0], stride[1], pad[0], pad[1], relu, out, _path, threads, lut, chan,
-                       pool or 0, slope, bits)
+    return macs, _PARALLEL_FLOAT_MACS if simd else _PARALLEL_FLOAT_MACS_PORTABLE
 
 
 # ------------------------------------------------------------------------------------------- pooling
@@ -756,6 +851,22 @@ def _pool_call(x: np.ndarray, op: int, kernel: object, stride: object, padding: 
     return _pool.pool(x, op, kh, kw, sh, sw, ph, pw, ho, wo, threads)
 
 
+_POOL_OPS = {"maxpool2d_bits": (0, np.uint64), "maxpool2d": (1, np.float32), "avgpool2d": (2, np.float32)}
+
+
+def pool_bind(op: Literal["maxpool2d_bits", "maxpool2d", "avgpool2d"], x: np.ndarray,
+              kernel: int | tuple[int, int], stride: int | tuple[int, int], padding: int,
+              out: np.ndarray) -> Bound:
+    """The pool ``op`` (as the function of that name computes it) bound to ``x`` and ``out`` (its result's
+    shape and dtype): each run computes it from what ``x`` holds then."""
+    code, dtype = _POOL_OPS[op]
+    x = _array("x", x, (dtype,), 4)
+    kh, kw, sh, sw, ph, pw, ho, wo = _pool_geometry(x, kernel, stride, padding)
+    _bound_out("out", out, (x.shape[0], ho, wo, x.shape[3]), dtype, x)
+    threads = _policy_threads(x.shape[0] * ho * wo * x.shape[3] * kh * kw, _PARALLEL_VALUES)
+    return Bound(_pool.bind(x, code, kh, kw, sh, sw, ph, pw, ho, wo, max(threads), out), threads)
+
+
 def maxpool2d_bits(x: np.ndarray, kernel: int, stride: int, padding: int = 0) -> np.ndarray:
     """Max-pool of packed ±1 activations: the max is -1 only where every cell is -1, a bitwise AND."""
     return _pool_call(_array("x", x, (np.uint64,), 4), 0, kernel, stride, padding)
@@ -769,6 +880,22 @@ def maxpool2d(x: np.ndarray, kernel: int, stride: int, padding: int = 0) -> np.n
 def avgpool2d(x: np.ndarray, kernel: int, stride: int, padding: int = 0) -> np.ndarray:
     """Float32 NHWC average-pool; the average is over real cells only (padding is not counted)."""
     return _pool_call(_array("x", x, (np.float32,), 4), 2, kernel, stride, padding)
+
+
+def join_bind(xs: list[np.ndarray], out: np.ndarray) -> Bound:
+    """Rows of ``xs`` side by side in ``out``, bound: each run copies what they hold then. The arrays are
+    C-contiguous, of one dtype and one leading shape (every axis but the last, whose rows are joined), and
+    ``out``'s rows are as long as theirs together: a channel concat of NHWC tensors, or a flatten (one input
+    seen as [N, rest])."""
+    if not xs:
+        raise ValueError("join_bind needs at least one input")
+    _array("out", out, (out.dtype.type,) if isinstance(out, np.ndarray) else (np.float32,))
+    lead = out.shape[:-1]
+    for i, x in enumerate(xs):
+        _bound_array(f"xs[{i}]", x, (*lead, x.shape[-1]) if isinstance(x, np.ndarray) else lead,
+                     out.dtype.type)
+    _bound_out("out", out, (*lead, sum(x.shape[-1] for x in xs)), out.dtype.type, *xs)
+    return Bound(_eltwise.join_bind(list(xs), out, int(np.prod(lead))), (1, 1))
 
 
 # --------------------------------------------------------------------------------------- elementwise

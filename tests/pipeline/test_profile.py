@@ -110,7 +110,7 @@ def test_without_a_profile_nothing_reads_a_clock_for_it(tiny_model: Path,
 
 
 def _no_hook(run_layers):  # noqa: ANN001, ANN202
-    def run(x: np.ndarray, on_step=None):  # noqa: ANN001, ANN202
+    def run(x: np.ndarray, on_step=None, *rest):  # noqa: ANN001, ANN002, ANN202
         assert on_step is None, "the model was run with a step hook while nothing is profiled"
-        return run_layers(x, on_step)
+        return run_layers(x, on_step, *rest)
     return run

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,12 +22,14 @@ from xnorvision.runtime._governor import ThreadGovernor
 from xnorvision.runtime._graph import check_peak, infer
 from xnorvision.runtime._info import model_info
 from xnorvision.runtime._layers import Conv2d, Layer, _Buffers
+from xnorvision.runtime._native import NativeRun
 from xnorvision.runtime._outputs import OutputKind, to_probabilities
 from xnorvision.runtime._schema import TensorType
 from xnorvision.runtime.ops import OPS
 
 #: called after each step with (its index in :attr:`Model.steps`, its wall time in seconds)
 StepHook = Callable[[int, float], None]
+_KEEP_NATIVE_RUNS = 8  # input shapes whose native runs a model keeps (an image pyramid has a handful)
 
 
 class Model:
@@ -60,6 +63,9 @@ class Model:
         self._governor = ThreadGovernor()
         self._first_layer_reads_images = _first_layer_reads_images(self._steps, self._outputs,
                                                                    self.input_spec, self._lut)
+        #: run bound kernels without Python between them (``runtime._native``); False: layer by layer
+        self.native = True
+        self._native_runs: OrderedDict[tuple[Any, ...], NativeRun] = OrderedDict()
         # None: the kernels' process default (one thread per CPU unless kernels.set_num_threads said else)
         self.threads = 1
         self.set_threads(kernels.get_num_threads() if threads is None else threads)
@@ -120,7 +126,7 @@ class Model:
         eager = self.threads > 1 and self._governor.choose()
         start = time.perf_counter()
         with kernels.using_threads(self.threads, eager), _threads.using_threads(self.threads):
-            outputs = self._run_layers(x, on_step)
+            outputs = self._run_layers(x, on_step, eager)
         if self.threads > 1:
             self._governor.record(eager, time.perf_counter() - start, x.shape[0] * x.shape[1] * x.shape[2])
         return outputs
@@ -131,7 +137,24 @@ class Model:
         return [(name, node.op, node.attrs)
                 for (name, _, _), node in zip(self._steps, self._nodes, strict=True)]
 
-    def _run_layers(self, x: np.ndarray, on_step: StepHook | None = None) -> dict[str, np.ndarray]:
+    def _run_layers(self, x: np.ndarray, on_step: StepHook | None = None,
+                    eager: bool = False) -> dict[str, np.ndarray]:
+        if not self.native:
+            return self._outputs_by_name(self._run_each(x, on_step))
+        key = (x.shape, x.dtype.str, self.threads)
+        native = self._native_runs.get(key)
+        if native is None:  # the first run of this input: through the layers, which plan the native runs
+            tensors = self._run_each(x, on_step, keep=True)
+            self._native_runs[key] = NativeRun(self._steps, self._after, self._outputs, tensors)
+            if len(self._native_runs) > _KEEP_NATIVE_RUNS:
+                self._native_runs.popitem(last=False)
+            return self._outputs_by_name(tensors)
+        self._native_runs.move_to_end(key)
+        return self._outputs_by_name(native.run(x, eager, on_step))
+
+    def _run_each(self, x: np.ndarray, on_step: StepHook | None = None,
+                  keep: bool = False) -> dict[str, np.ndarray]:
+        """Step by step through the layers: the graph's outputs (copies), or with ``keep`` every tensor."""
         env: dict[str, np.ndarray] = {"input": x}
         steps = zip(self._steps, self._after, strict=True)
         for i, ((name, inputs, layer), (second, done)) in enumerate(steps):
@@ -144,9 +167,14 @@ class Model:
             if second is not None:
                 out, env[second] = out
             env[name] = out
-            for k in done:
-                del env[k]  # free it
-        return {pub: np.array(env[own]) for pub, own in zip(self.output_names, self._outputs, strict=True)}
+            if not keep:
+                for k in done:
+                    del env[k]  # free it
+        return env if keep else {own: np.array(env[own]) for own in self._outputs}
+
+    def _outputs_by_name(self, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        names = zip(self.output_names, self._outputs, strict=True)
+        return {pub: np.array(tensors[own]) for pub, own in names}
 
     def preprocess(self, images: np.ndarray | list[np.ndarray]) -> np.ndarray:
         """BGR uint8 images -> the float32 NHWC input tensor, as the input spec says (a new array).

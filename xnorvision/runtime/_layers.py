@@ -25,6 +25,12 @@ class Layer:
     def __call__(self, xs: list[np.ndarray]) -> np.ndarray:
         raise NotImplementedError
 
+    def bind(self, xs: list[np.ndarray], outs: list[np.ndarray]) -> kernels.Bound | None:
+        """This layer's compiled kernel bound to planned arrays: its inputs ``xs`` and ``outs`` for its
+        results, as a call returns them (a second one for fused signs). None: it runs through ``__call__``
+        (see ``runtime._native``)."""
+        return None
+
 
 class _Buffers:
     """Scratch arrays keyed by input shape: allocated once per shape, reused afterwards.
@@ -140,6 +146,9 @@ class Conv2d(Layer):
             return False
         self.plan = self._direct_plan(self.direct, lut, channels)
         return True
+
+    def bind(self, xs: list[np.ndarray], outs: list[np.ndarray]) -> kernels.Bound | None:
+        return None if self.plan is None else self.plan.bind(xs[0], *outs)
 
     def _plan(self, n: int, h: int, w: int, workers: int) -> dict[str, np.ndarray]:
         (sh, sw), (ph, pw) = self.stride, self.pad
@@ -257,6 +266,9 @@ class BinaryConv2d(Layer):
     def __call__(self, xs: list[np.ndarray]) -> Any:
         return self.plan(xs[0], _float32(xs[1]) if len(xs) > 1 else None)
 
+    def bind(self, xs: list[np.ndarray], outs: list[np.ndarray]) -> kernels.Bound:
+        return self.plan.bind(xs[0], xs[1] if len(xs) > 1 else None, *outs)
+
 
 def _float32(a: np.ndarray) -> np.ndarray:
     """``a`` as C-contiguous float32, copied only when it is not (float layers already hand that)."""
@@ -293,6 +305,9 @@ class BwnConv2d(Layer):
         x = xs[0]
         return self.plan(x, self.buffers.get(x.shape, lambda: {"out": self._plan(*x.shape[:3])})["out"])
 
+    def bind(self, xs: list[np.ndarray], outs: list[np.ndarray]) -> kernels.Bound | None:
+        return self.plan.bind(xs[0], *outs)
+
 
 class Sign(Layer):
     """Float -> packed bits (1 where negative): the entry into a chain of binary layers."""
@@ -319,11 +334,48 @@ class Pool(Layer):
     def __init__(self, op: str, bits: bool, attrs: dict[str, Any]) -> None:
         k = attrs["kernel"]
         self.args = (k, attrs.get("stride", k), attrs.get("padding", 0))
-        max_fn = kernels.maxpool2d_bits if bits else kernels.maxpool2d
-        self.fn = kernels.avgpool2d if op == "avgpool2d" else max_fn
+        self.op: Any = "avgpool2d" if op == "avgpool2d" else "maxpool2d_bits" if bits else "maxpool2d"
+        self.fn = getattr(kernels, self.op)
 
     def __call__(self, xs: list[np.ndarray]) -> np.ndarray:
         return self.fn(xs[0], *self.args)
+
+    def bind(self, xs: list[np.ndarray], outs: list[np.ndarray]) -> kernels.Bound:
+        return kernels.pool_bind(self.op, xs[0], *self.args, outs[0])
+
+
+class GlobalAvgPool(Layer):
+    """Mean over each image's pixels, [N, H, W, C] -> [N, C]: the pool kernel with a window the image's size
+    (float32 sums in row-major order, then one division; numpy's mean sums pairwise, in its own order)."""
+
+    def __call__(self, xs: list[np.ndarray]) -> np.ndarray:
+        x = xs[0]
+        return kernels.avgpool2d(x, x.shape[1:3], x.shape[1:3]).reshape(x.shape[0], x.shape[3])
+
+    def bind(self, xs: list[np.ndarray], outs: list[np.ndarray]) -> kernels.Bound:
+        x, out = xs[0], outs[0]
+        window = x.shape[1:3]
+        return kernels.pool_bind("avgpool2d", x, window, window, 0, out.reshape(len(out), 1, 1, -1))
+
+
+class Concat(Layer):
+    """Inputs side by side along their last axis (NHWC: channels)."""
+
+    def __call__(self, xs: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate(xs, axis=-1)
+
+    def bind(self, xs: list[np.ndarray], outs: list[np.ndarray]) -> kernels.Bound:
+        return kernels.join_bind(xs, outs[0])
+
+
+class Flatten(Layer):
+    """[N, ...] -> [N, rest], in NHWC order."""
+
+    def __call__(self, xs: list[np.ndarray]) -> np.ndarray:
+        return np.ascontiguousarray(xs[0]).reshape(xs[0].shape[0], -1)
+
+    def bind(self, xs: list[np.ndarray], outs: list[np.ndarray]) -> kernels.Bound:
+        return kernels.join_bind([xs[0].reshape(len(xs[0]), -1)], outs[0])
 
 
 class Linear(Layer):

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from xnorvision.runtime._layers import Func, Layer, Pool
+from xnorvision.runtime._layers import GlobalAvgPool, Layer, Pool
 from xnorvision.runtime._schema import Ctx, Node, Result, TensorType, out_size
 from xnorvision.runtime.ops._def import OpDef, Params
 from xnorvision.runtime.ops._lowering import pair, pool_args, torch_functional
@@ -55,7 +55,7 @@ def _global_avgpool_schema(ctx: Ctx) -> Result:
 
 
 def _global_avgpool_layer(node: Node, p: Params, t_in: TensorType) -> Layer:
-    return Func(lambda xs: xs[0].mean(axis=(1, 2), dtype=np.float32))
+    return GlobalAvgPool()
 
 
 def _global_avgpool_openvino(node: Node, xs: list[Any], p: Params, t_in: TensorType) -> Any:

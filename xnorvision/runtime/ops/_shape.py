@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from xnorvision.runtime._layers import Func, Layer
+from xnorvision.runtime._layers import Concat, Flatten, Func, Layer
 from xnorvision.runtime._schema import Ctx, Node, Result, TensorType, same_shape
 from xnorvision.runtime.ops._def import OpDef, Params
 from xnorvision.runtime.ops._lowering import torch_functional
@@ -73,11 +73,11 @@ def _flatten_openvino(node: Node, xs: list[Any], p: Params, t_in: TensorType) ->
 
 
 DEFS = [
-    OpDef("concat", _concat_schema, lambda node, p, t_in: Func(lambda xs: np.concatenate(xs, axis=-1)),
+    OpDef("concat", _concat_schema, lambda node, p, t_in: Concat(),
           _concat_torch, lambda node, xs, p, t_in: ov_ops().concat(xs, 1), variadic=True, work="copy"),
     OpDef("upsample_nearest", _upsample_schema, _upsample_layer, _upsample_torch, _upsample_openvino,
           work="copy"),
     OpDef("flatten", _flatten_schema,
-          lambda node, p, t_in: Func(lambda xs: np.ascontiguousarray(xs[0]).reshape(xs[0].shape[0], -1)),
+          lambda node, p, t_in: Flatten(),
           lambda node, xs, p: xs[0].permute(0, 2, 3, 1).flatten(1), _flatten_openvino, work="copy"),
 ]

@@ -1,0 +1,126 @@
+"""Native runs: a model's steps bound once per input to planned arrays, then run without Python between them.
+
+The first run of an input shape goes through the layers (``Layer.__call__``) and shows every tensor's shape
+and dtype. From those, each tensor gets an array, shared by tensors whose lives do not overlap (a layer's
+result takes the array of one read for the last time before it, which is likely still in cache), and each
+layer that can binds its compiled kernel to its arrays (``Layer.bind``). Later runs copy the input in and
+hand each stretch of bound steps to ``_program.Program`` in one call; a layer without a kernel of its own
+(numpy or BLAS work) runs in between through ``__call__``, its result copied into its planned array.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from xnorvision import _program
+from xnorvision.runtime._layers import Layer
+
+#: a model step as the executor holds it: (name, input names, layer)
+Step = tuple[str, tuple[str, ...], Layer]
+#: per step: the name of a second tensor it writes (or None), and the tensors it reads for the last time
+After = tuple[str | None, tuple[str, ...]]
+#: called after each step with (its index, its wall time in seconds)
+StepHook = Callable[[int, float], None]
+
+_NAN = "x contains NaN: its sign is undefined"  # a bound step's failure, as the kernels word it
+
+
+class NativeRun:
+    """A model's steps bound to arrays planned for one input (shape and dtype)."""
+
+    def __init__(self, steps: list[Step], after: list[After], outputs: list[str],
+                 tensors: dict[str, np.ndarray]) -> None:
+        """``tensors``: every tensor of one run through the layers (``"input"`` included), by name."""
+        self._steps, self._outputs = steps, outputs
+        self._arrays = _plan_arrays(steps, after, outputs, tensors)
+        self._writes = [(name, *([second] if second is not None else [])) for (name, _, _), (second, _)
+                        in zip(steps, after, strict=True)]
+        bound: list[tuple[Any, tuple[int, int]]] = []
+        #: per stretch: ("native", first bound call, end) or ("python", step index)
+        self._stretches: list[tuple[str, int, int]] = []
+        #: per bound call, its step's index
+        self._bound_steps: list[int] = []
+        for i, (_, inputs, layer) in enumerate(steps):
+            call = None
+            if isinstance(layer, Layer):  # (a plain function stands in for a layer in some tests)
+                try:
+                    call = layer.bind([self._arrays[k] for k in inputs],
+                                      [self._arrays[k] for k in self._writes[i]])
+                except ValueError:  # arrays a kernel does not take (an op's odd dtype): the layer runs it
+                    call = None
+            if call is None:
+                self._stretches.append(("python", i, i + 1))
+                continue
+            if self._stretches and self._stretches[-1][0] == "native":
+                kind, start, _ = self._stretches.pop()
+                self._stretches.append((kind, start, len(bound) + 1))
+            else:
+                self._stretches.append(("native", len(bound), len(bound) + 1))
+            bound.append(call)
+            self._bound_steps.append(i)
+        self._program = _program.Program(bound)
+        self.native_steps = len(bound)
+
+    def step_kinds(self) -> list[str]:
+        """Per step, "native" (its kernel bound) or "python" (its layer runs it)."""
+        kinds = ["native"] * len(self._steps)
+        for kind, i, _ in self._stretches:
+            if kind == "python":
+                kinds[i] = kind
+        return kinds
+
+    def run(self, x: np.ndarray, eager: bool, on_step: StepHook | None = None) -> dict[str, np.ndarray]:
+        """Every output (copies) for input ``x`` of the planned shape and dtype."""
+        np.copyto(self._arrays["input"], x)
+        for kind, a, b in self._stretches:
+            if kind == "python":
+                start = time.perf_counter() if on_step is not None else 0.0
+                self._run_layer(a)
+                if on_step is not None:
+                    on_step(a, time.perf_counter() - start)
+            elif on_step is None:
+                self._check(self._program.run(a, b, eager))
+            else:  # one step at a time, each timed
+                for j in range(a, b):
+                    start = time.perf_counter()
+                    self._check(self._program.run(j, j + 1, eager))
+                    on_step(self._bound_steps[j], time.perf_counter() - start)
+        return {name: self._arrays[name].copy() for name in self._outputs}
+
+    def _run_layer(self, i: int) -> None:
+        _, inputs, layer = self._steps[i]
+        out = layer([self._arrays[k] for k in inputs])
+        results = out if len(self._writes[i]) > 1 else (out,)
+        for name, value in zip(self._writes[i], results, strict=True):
+            np.copyto(self._arrays[name], value)
+
+    @staticmethod
+    def _check(bad: int) -> None:
+        if bad >= 0:
+            raise ValueError(_NAN)
+
+
+def _plan_arrays(steps: list[Step], after: list[After], outputs: list[str],
+                 tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """An array per tensor, shaped as in ``tensors``; a tensor's array is one freed by a tensor read for the
+    last time at an earlier step, when one of its byte size is free (never the input's or an output's)."""
+    arrays = {"input": np.empty_like(tensors["input"], order="C")}
+    free: dict[int, list[np.ndarray]] = {}  # raw byte arrays by size, the last freed last
+    raw: dict[str, np.ndarray] = {}
+    keep = set(outputs) | {"input"}
+    for (name, _, _), (second, done) in zip(steps, after, strict=True):
+        for t in (name, second):
+            if t is None:
+                continue
+            value = np.asarray(tensors[t])
+            spare = free.get(value.nbytes)
+            raw[t] = spare.pop() if spare else np.empty(value.nbytes, np.uint8)
+            arrays[t] = raw[t].view(value.dtype).reshape(value.shape)
+        for t in done:
+            if t not in keep and t in raw:
+                free.setdefault(raw[t].nbytes, []).append(raw.pop(t))
+    return arrays
