@@ -18,7 +18,7 @@ Arguments are validated by ``xnorvision.kernels``; this module trusts them.
 """
 
 from cython.parallel cimport prange
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint64_t
 from libc.stdlib cimport free, malloc
 
 import numpy as np
@@ -54,6 +54,19 @@ cdef extern from "xnv_fconv.h" nogil:
     xnv_pack_f32_t xnv_pack_f32(int path)
     int xnv_fconv_path(int path)
     int xnv_fconv_fused(int path)
+    ctypedef struct xnv_dense_t:
+        const float *x
+        const float *wf
+        const int8_t *wq
+        const float *scale
+        const float *bias
+        float *out
+        int64_t rows, k
+        int o, panels
+    ctypedef void (*xnv_dense_fn)(const xnv_dense_t *d, int p0, int p1)
+    xnv_dense_fn xnv_dense(int path)
+    enum:
+        XNV_DN_GROUP
 
 
 def conv(cnp.ndarray x, cnp.ndarray w, object bias, int sh, int sw, int ph, int pw, bint relu,
@@ -245,3 +258,70 @@ def path(int path) -> int:
 def fused(int path) -> bool:
     """Whether ``conv`` sums with fused multiply-adds on this path (then every such path agrees bit for bit)."""
     return bool(xnv_fconv_fused(path))
+
+
+def dense_path(int path) -> bool:
+    """Whether the dense kernel runs on this path (it needs fused multiply-adds: not x86's portable path)."""
+    return xnv_dense(path) != NULL
+
+
+cdef struct DenseRun:
+    xnv_dense_t d
+    xnv_dense_fn fn
+    int threads
+
+
+cdef int _dense_run(void *ctx, int nthreads) noexcept nogil:
+    """Run a bound dense layer (a ``DenseRun``), its panels split among threads; always 0."""
+    cdef DenseRun *r = <DenseRun *>ctx
+    cdef int groups = (r.d.panels + XNV_DN_GROUP - 1) // XNV_DN_GROUP
+    cdef int nt = max(1, min(min(nthreads, r.threads), groups)), t
+    if nt == 1:
+        r.fn(&r.d, 0, r.d.panels)
+    else:  # whole groups a thread
+        for t in prange(nt, num_threads=nt, schedule="static", chunksize=1):
+            r.fn(&r.d, groups * t // nt * XNV_DN_GROUP, min(groups * (t + 1) // nt * XNV_DN_GROUP, r.d.panels))
+    return 0
+
+
+cdef class DenseCall:
+    """A dense layer bound to its arrays (``dense_bind``): ``run()`` computes it again from what its input
+    holds now, and ``entry()`` hands the same run to a native program."""
+    cdef DenseRun r
+    cdef list keep
+    cdef readonly object out
+
+    def run(self):
+        """The layer of the input's current values, in ``out``."""
+        with nogil:
+            _dense_run(&self.r, self.r.threads)
+        return self.out
+
+    def entry(self):
+        """(address of the run function, address of its context): valid while this object lives."""
+        return <size_t>&_dense_run, <size_t>&self.r
+
+
+def dense_bind(cnp.ndarray x, object wf, object wq, object scale, object bias, cnp.ndarray out, int path,
+               int nthreads):
+    """x float32 [rows, k], weights in groups of panels of 16 outputs as ``xnv_fconv.h`` reads them (float32
+    ``wf``, or int8 ``wq`` with float32 ``scale`` [panels * 16]), ``bias`` float32 [panels * 16] or None
+    -> out float32 [rows, o].
+    Arguments checked by the caller; the path must have the kernel (``dense_path``)."""
+    cdef DenseCall call = DenseCall.__new__(DenseCall)
+    cdef xnv_dense_t *d = &call.r.d
+    call.r.fn = xnv_dense(path)
+    if call.r.fn == NULL:
+        raise ValueError("no dense kernel on this path")
+    call.r.threads = max(1, nthreads)
+    d.x = <const float *>cnp.PyArray_DATA(x)
+    d.wf = NULL if wf is None else <const float *>cnp.PyArray_DATA(<cnp.ndarray>wf)
+    d.wq = NULL if wq is None else <const int8_t *>cnp.PyArray_DATA(<cnp.ndarray>wq)
+    d.scale = NULL if scale is None else <const float *>cnp.PyArray_DATA(<cnp.ndarray>scale)
+    d.bias = NULL if bias is None else <const float *>cnp.PyArray_DATA(<cnp.ndarray>bias)
+    d.out = <float *>cnp.PyArray_DATA(out)
+    d.rows, d.k = x.shape[0], x.shape[1]
+    d.o = out.shape[1]
+    d.panels = (d.o + 15) // 16
+    call.keep, call.out = [x, wf, wq, scale, bias, out], out
+    return call

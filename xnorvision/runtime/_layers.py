@@ -379,17 +379,25 @@ class Flatten(Layer):
 
 
 class Linear(Layer):
-    """Float fully-connected layer, ``weight`` [O, K]."""
+    """Float fully-connected layer, ``weight`` [O, K]: the dense kernel (``kernels.DensePlan``: the same bits
+    on every CPU with fused multiply-adds, int8 weights kept int8), else BLAS."""
 
     def __init__(self, weight: np.ndarray, bias: np.ndarray | None) -> None:
-        self.wt = np.ascontiguousarray(weight.T)
+        weight = np.ascontiguousarray(weight, np.float32)
+        self.plan = kernels.DensePlan(weight, bias) if kernels.dense_available() else None
+        self.wt = np.ascontiguousarray(weight.T) if self.plan is None else None
         self.bias = bias
 
     def __call__(self, xs: list[np.ndarray]) -> np.ndarray:
+        if self.plan is not None:
+            return self.plan(_float32(xs[0]))
         y = xs[0] @ self.wt
         if self.bias is not None:
             y += self.bias
         return y
+
+    def bind(self, xs: list[np.ndarray], outs: list[np.ndarray]) -> kernels.Bound | None:
+        return None if self.plan is None else self.plan.bind(xs[0], outs[0])
 
 
 class BinaryLinear(Layer):
