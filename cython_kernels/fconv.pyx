@@ -269,16 +269,30 @@ cdef struct DenseRun:
     xnv_dense_t d
     xnv_dense_fn fn
     int threads
+    xnv_dense_t *parts  # per thread: its rows, when the rows are split (few groups of panels, many rows)
 
 
 cdef int _dense_run(void *ctx, int nthreads) noexcept nogil:
-    """Run a bound dense layer (a ``DenseRun``), its panels split among threads; always 0."""
+    """Run a bound dense layer (a ``DenseRun``): whole groups of panels a thread, or, with fewer groups than
+    threads (a detector's 1x1 head: one panel, thousands of pixels), a range of rows a thread. Always 0."""
     cdef DenseRun *r = <DenseRun *>ctx
     cdef int groups = (r.d.panels + XNV_DN_GROUP - 1) // XNV_DN_GROUP
-    cdef int nt = max(1, min(min(nthreads, r.threads), groups)), t
+    cdef int nt = max(1, min(nthreads, r.threads)), t
+    cdef int64_t a
+    if nt > 1 and groups < nt and r.d.rows >= nt:
+        for t in range(nt):
+            a = r.d.rows * t // nt
+            r.parts[t] = r.d
+            r.parts[t].rows = r.d.rows * (t + 1) // nt - a
+            r.parts[t].x = r.d.x + a * r.d.k
+            r.parts[t].out = r.d.out + a * r.d.o
+        for t in prange(nt, num_threads=nt, schedule="static", chunksize=1):
+            r.fn(r.parts + t, 0, r.d.panels)
+        return 0
+    nt = min(nt, groups)
     if nt == 1:
         r.fn(&r.d, 0, r.d.panels)
-    else:  # whole groups a thread
+    else:
         for t in prange(nt, num_threads=nt, schedule="static", chunksize=1):
             r.fn(&r.d, groups * t // nt * XNV_DN_GROUP, min(groups * (t + 1) // nt * XNV_DN_GROUP, r.d.panels))
     return 0
@@ -290,6 +304,12 @@ cdef class DenseCall:
     cdef DenseRun r
     cdef list keep
     cdef readonly object out
+
+    def __cinit__(self):
+        self.r.parts = NULL
+
+    def __dealloc__(self):
+        free(self.r.parts)
 
     def run(self):
         """The layer of the input's current values, in ``out``."""
@@ -314,6 +334,9 @@ def dense_bind(cnp.ndarray x, object wf, object wq, object scale, object bias, c
     if call.r.fn == NULL:
         raise ValueError("no dense kernel on this path")
     call.r.threads = max(1, nthreads)
+    call.r.parts = <xnv_dense_t *>malloc(call.r.threads * sizeof(xnv_dense_t))
+    if call.r.parts == NULL:
+        raise MemoryError()
     d.x = <const float *>cnp.PyArray_DATA(x)
     d.wf = NULL if wf is None else <const float *>cnp.PyArray_DATA(<cnp.ndarray>wf)
     d.wq = NULL if wq is None else <const int8_t *>cnp.PyArray_DATA(<cnp.ndarray>wq)

@@ -1016,9 +1016,6 @@ static xnv_fconv_rows_t xnv_fconv_batch(int path) {
  * made of it, computed the same way, at a quarter of the memory traffic. */
 #define XNV_DN_LANES 16
 #define XNV_DN_GROUP 8
-#ifndef XNV_DN_AHEAD
-#define XNV_DN_AHEAD 16
-#endif
 typedef struct {
     const float *x;     /* [rows][k] */
     const float *wf;    /* float panels, or NULL */
@@ -1041,153 +1038,194 @@ static inline int xnv_dn_group(const xnv_dense_t *d, int p, int64_t *off) {
 /* Sixteen int8 weights a panel row, g panels a row of the group. */
 #define XNV_DN_AT(d, off, g, k, j) ((off) + ((int64_t)(k) * (g) + (j)) * XNV_DN_LANES)
 
+/* A dense kernel's plan for a group of g panels: rows a pass (nr) and panels a pass (m), so that nr * m * v
+ * accumulators fill the 8 vectors given to them (v: vectors a panel) and several rows share the group's
+ * weight loads when the group is narrow (a detector's head: 5 outputs, one panel, 8 rows a pass). */
+static inline int xnv_dn_rows(int g, int v) {
+    const int per_row = g * v < 8 ? g * v : 8;
+    return 8 / per_row;
+}
+
 #if defined(__x86_64__) || defined(__i386__)
-/* Panels [p + j0, p + j0 + m) of the group at panel p (g panels) for row r; m a constant after inlining. */
-XNV_FC512 XNV_FC_INLINE void xnv_dn_pass_avx512(const xnv_dense_t *d, int64_t r, int p, int g, int64_t off,
-                                                 int j0, int m) {
-    const float *x = d->x + r * d->k;
-    __m512 acc[XNV_DN_GROUP];
-    for (int j = 0; j < m; j++)
-        acc[j] = d->bias ? _mm512_loadu_ps(d->bias + (int64_t)(p + j0 + j) * XNV_DN_LANES) : _mm512_setzero_ps();
-    if (d->wq) {
-        const float *sc = d->scale + (int64_t)(p + j0) * XNV_DN_LANES;
-        for (int64_t k = 0; k < d->k; k++) {
-            const __m512 xv = _mm512_set1_ps(x[k]);
-            for (int j = 0; j < m; j++) {
-                const __m128i q = _mm_loadu_si128((const __m128i *)(d->wq + XNV_DN_AT(d, off, g, k, j0 + j)));
-                const __m512 wv = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)),
-                                                _mm512_loadu_ps(sc + j * XNV_DN_LANES));
-                acc[j] = _mm512_fmadd_ps(xv, wv, acc[j]);
-            }
-        }
-    } else {
-        for (int64_t k = 0; k < d->k; k++) {
-            const __m512 xv = _mm512_set1_ps(x[k]);
-            for (int j = 0; j < m; j++) {
-                _mm_prefetch((const char *)(d->wf + XNV_DN_AT(d, off, g, k + XNV_DN_AHEAD, j0 + j)), _MM_HINT_T0);
-                acc[j] = _mm512_fmadd_ps(xv, _mm512_loadu_ps(d->wf + XNV_DN_AT(d, off, g, k, j0 + j)), acc[j]);
-            }
-        }
-    }
-    float *out = d->out + r * d->o;
+/* Rows [r, r + nr) x panels [p + j0, p + j0 + m) of the group at panel p (g panels); nr and m constants
+ * after inlining (nr * m <= 8). */
+XNV_FC512 XNV_FC_INLINE void xnv_dn_pass_avx512(const xnv_dense_t *d, int64_t r, int nr, int p, int g,
+                                                 int64_t off, int j0, int m) {
+    __m512 acc[8];
     for (int j = 0; j < m; j++) {
-        const int o0 = (p + j0 + j) * XNV_DN_LANES, n = d->o - o0 < XNV_DN_LANES ? d->o - o0 : XNV_DN_LANES;
-        _mm512_mask_storeu_ps(out + o0, (__mmask16)((1u << n) - 1), acc[j]);
+        const __m512 b = d->bias ? _mm512_loadu_ps(d->bias + (int64_t)(p + j0 + j) * XNV_DN_LANES) : _mm512_setzero_ps();
+        for (int i = 0; i < nr; i++) acc[i * m + j] = b;
+    }
+    const float *sc = d->wq ? d->scale + (int64_t)(p + j0) * XNV_DN_LANES : 0;
+    for (int64_t k = 0; k < d->k; k++) {
+        __m512 wv[8];
+        for (int j = 0; j < m; j++) {
+            const int64_t at = XNV_DN_AT(d, off, g, k, j0 + j);
+            if (d->wq)
+                wv[j] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(d->wq + at)))),
+                                      _mm512_loadu_ps(sc + j * XNV_DN_LANES));
+            else
+                wv[j] = _mm512_loadu_ps(d->wf + at);
+        }
+        for (int i = 0; i < nr; i++) {
+            const __m512 xv = _mm512_set1_ps(d->x[(r + i) * d->k + k]);
+            for (int j = 0; j < m; j++) acc[i * m + j] = _mm512_fmadd_ps(xv, wv[j], acc[i * m + j]);
+        }
+    }
+    for (int i = 0; i < nr; i++) {
+        float *out = d->out + (r + i) * d->o;
+        for (int j = 0; j < m; j++) {
+            const int o0 = (p + j0 + j) * XNV_DN_LANES, n = d->o - o0 < XNV_DN_LANES ? d->o - o0 : XNV_DN_LANES;
+            _mm512_mask_storeu_ps(out + o0, (__mmask16)((1u << n) - 1), acc[i * m + j]);
+        }
     }
 }
 
+#define XNV_DN_512(NR, M) xnv_dn_pass_avx512(d, r, NR, p, g, off, 0, M)
 XNV_FC512 static void xnv_dense_avx512(const xnv_dense_t *d, int p0, int p1) {
-    for (int64_t r = 0; r < d->rows; r++)
-        for (int p = p0; p < p1; p += XNV_DN_GROUP) {
-            int64_t off;
-            const int g = xnv_dn_group(d, p, &off);
-            switch (g) { /* the group's panels in one pass: a constant count of accumulators */
-            case 8: xnv_dn_pass_avx512(d, r, p, g, off, 0, 8); break;
-            case 7: xnv_dn_pass_avx512(d, r, p, g, off, 0, 7); break;
-            case 6: xnv_dn_pass_avx512(d, r, p, g, off, 0, 6); break;
-            case 5: xnv_dn_pass_avx512(d, r, p, g, off, 0, 5); break;
-            case 4: xnv_dn_pass_avx512(d, r, p, g, off, 0, 4); break;
-            case 3: xnv_dn_pass_avx512(d, r, p, g, off, 0, 3); break;
-            case 2: xnv_dn_pass_avx512(d, r, p, g, off, 0, 2); break;
-            default: xnv_dn_pass_avx512(d, r, p, g, off, 0, 1); break;
+    for (int p = p0; p < p1; p += XNV_DN_GROUP) {
+        int64_t off;
+        const int g = xnv_dn_group(d, p, &off), nr = xnv_dn_rows(g, 1);
+        int64_t r = 0;
+        for (; r + nr <= d->rows && nr > 1; r += nr) /* narrow groups: several rows a pass */
+            switch (g) {
+            case 4: XNV_DN_512(2, 4); break;
+            case 3: XNV_DN_512(2, 3); break;
+            case 2: XNV_DN_512(4, 2); break;
+            default: XNV_DN_512(8, 1); break;
             }
-        }
+        for (; r < d->rows; r++)
+            switch (g) { /* one row a pass: a constant count of accumulators */
+            case 8: XNV_DN_512(1, 8); break;
+            case 7: XNV_DN_512(1, 7); break;
+            case 6: XNV_DN_512(1, 6); break;
+            case 5: XNV_DN_512(1, 5); break;
+            case 4: XNV_DN_512(1, 4); break;
+            case 3: XNV_DN_512(1, 3); break;
+            case 2: XNV_DN_512(1, 2); break;
+            default: XNV_DN_512(1, 1); break;
+            }
+    }
 }
+#undef XNV_DN_512
 
-/* AVX2: a panel is two halves of 8; a pass takes up to 4 panels (8 accumulators of the 16 registers). */
-XNV_FC256 XNV_FC_INLINE void xnv_dn_pass_avx2(const xnv_dense_t *d, int64_t r, int p, int g, int64_t off, int j0,
-                                               int m) {
-    const float *x = d->x + r * d->k;
+/* AVX2: a panel is two halves of 8; rows [r, r + nr) x panels [p + j0, p + j0 + m), 2 * nr * m <= 8. */
+XNV_FC256 XNV_FC_INLINE void xnv_dn_pass_avx2(const xnv_dense_t *d, int64_t r, int nr, int p, int g, int64_t off,
+                                               int j0, int m) {
     __m256 acc[8];
     const int64_t o0 = (int64_t)(p + j0) * XNV_DN_LANES;
-    for (int h = 0; h < 2 * m; h++)
-        acc[h] = d->bias ? _mm256_loadu_ps(d->bias + o0 + 8 * h) : _mm256_setzero_ps();
+    for (int h = 0; h < 2 * m; h++) {
+        const __m256 b = d->bias ? _mm256_loadu_ps(d->bias + o0 + 8 * h) : _mm256_setzero_ps();
+        for (int i = 0; i < nr; i++) acc[i * 2 * m + h] = b;
+    }
     for (int64_t k = 0; k < d->k; k++) {
-        const __m256 xv = _mm256_set1_ps(x[k]);
+        __m256 wv[8];
         for (int h = 0; h < 2 * m; h++) {
             const int64_t at = XNV_DN_AT(d, off, g, k, j0 + h / 2) + 8 * (h % 2);
-            __m256 wv;
             if (d->wq)
-                wv = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(d->wq + at)))),
-                                   _mm256_loadu_ps(d->scale + o0 + 8 * h));
+                wv[h] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(d->wq + at)))),
+                                      _mm256_loadu_ps(d->scale + o0 + 8 * h));
             else
-                wv = _mm256_loadu_ps(d->wf + at);
-            acc[h] = _mm256_fmadd_ps(xv, wv, acc[h]);
+                wv[h] = _mm256_loadu_ps(d->wf + at);
+        }
+        for (int i = 0; i < nr; i++) {
+            const __m256 xv = _mm256_set1_ps(d->x[(r + i) * d->k + k]);
+            for (int h = 0; h < 2 * m; h++) acc[i * 2 * m + h] = _mm256_fmadd_ps(xv, wv[h], acc[i * 2 * m + h]);
         }
     }
-    float *out = d->out + r * d->o;
-    for (int h = 0; h < 2 * m; h++) {
-        const int64_t c = o0 + 8 * h;
-        const int n = d->o - c < 8 ? (int)(d->o - c) : 8;
-        if (n >= 8) {
-            _mm256_storeu_ps(out + c, acc[h]);
-        } else if (n > 0) {
-            float tmp[8];
-            _mm256_storeu_ps(tmp, acc[h]);
-            memcpy(out + c, tmp, (size_t)n * sizeof(float));
+    for (int i = 0; i < nr; i++) {
+        float *out = d->out + (r + i) * d->o;
+        for (int h = 0; h < 2 * m; h++) {
+            const int64_t c = o0 + 8 * h;
+            const int n = d->o - c < 8 ? (int)(d->o - c) : 8;
+            if (n >= 8) {
+                _mm256_storeu_ps(out + c, acc[i * 2 * m + h]);
+            } else if (n > 0) {
+                float tmp[8];
+                _mm256_storeu_ps(tmp, acc[i * 2 * m + h]);
+                memcpy(out + c, tmp, (size_t)n * sizeof(float));
+            }
         }
     }
 }
 
 XNV_FC256 static void xnv_dense_avx2(const xnv_dense_t *d, int p0, int p1) {
-    for (int64_t r = 0; r < d->rows; r++)
-        for (int p = p0; p < p1; p += XNV_DN_GROUP) {
-            int64_t off;
-            const int g = xnv_dn_group(d, p, &off);
-            int j = 0;
-            for (; j + 4 <= g; j += 4) xnv_dn_pass_avx2(d, r, p, g, off, j, 4);
-            for (; j < g; j++) xnv_dn_pass_avx2(d, r, p, g, off, j, 1);
+    for (int p = p0; p < p1; p += XNV_DN_GROUP) {
+        int64_t off;
+        const int g = xnv_dn_group(d, p, &off), nr = xnv_dn_rows(g, 2);
+        int64_t r = 0;
+        for (; r + nr <= d->rows && nr > 1; r += nr) {
+            if (g == 1)
+                xnv_dn_pass_avx2(d, r, 4, p, g, off, 0, 1);
+            else
+                xnv_dn_pass_avx2(d, r, 2, p, g, off, 0, 2);
         }
+        for (; r < d->rows; r++) {
+            int j = 0;
+            for (; j + 4 <= g; j += 4) xnv_dn_pass_avx2(d, r, 1, p, g, off, j, 4);
+            for (; j < g; j++) xnv_dn_pass_avx2(d, r, 1, p, g, off, j, 1);
+        }
+    }
 }
 #endif /* x86 */
 
 #if defined(__aarch64__)
-/* NEON: a panel is four quarters of 4; a pass takes up to 2 panels (8 accumulators). */
-XNV_FC_INLINE void xnv_dn_pass_neon(const xnv_dense_t *d, int64_t r, int p, int g, int64_t off, int j0, int m) {
-    const float *x = d->x + r * d->k;
+/* NEON: a panel is four quarters of 4; rows [r, r + nr) x panels [p + j0, p + j0 + m), 4 * nr * m <= 8. */
+XNV_FC_INLINE void xnv_dn_pass_neon(const xnv_dense_t *d, int64_t r, int nr, int p, int g, int64_t off, int j0,
+                                    int m) {
     float32x4_t acc[8];
     const int64_t o0 = (int64_t)(p + j0) * XNV_DN_LANES;
-    for (int h = 0; h < 4 * m; h++) acc[h] = d->bias ? vld1q_f32(d->bias + o0 + 4 * h) : vdupq_n_f32(0.0f);
+    for (int h = 0; h < 4 * m; h++) {
+        const float32x4_t b = d->bias ? vld1q_f32(d->bias + o0 + 4 * h) : vdupq_n_f32(0.0f);
+        for (int i = 0; i < nr; i++) acc[i * 4 * m + h] = b;
+    }
     for (int64_t k = 0; k < d->k; k++) {
-        const float xv = x[k];
+        float32x4_t wv[8];
         for (int h = 0; h < 2 * m; h++) { /* eight weights: two quarters */
             const int64_t at = XNV_DN_AT(d, off, g, k, j0 + h / 2) + 8 * (h % 2);
-            float32x4_t lo, hi;
             if (d->wq) {
                 const int16x8_t q = vmovl_s8(vld1_s8(d->wq + at));
-                lo = vmulq_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(q))), vld1q_f32(d->scale + o0 + 8 * h));
-                hi = vmulq_f32(vcvtq_f32_s32(vmovl_s16(vget_high_s16(q))), vld1q_f32(d->scale + o0 + 8 * h + 4));
+                wv[2 * h] = vmulq_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(q))), vld1q_f32(d->scale + o0 + 8 * h));
+                wv[2 * h + 1] = vmulq_f32(vcvtq_f32_s32(vmovl_s16(vget_high_s16(q))),
+                                          vld1q_f32(d->scale + o0 + 8 * h + 4));
             } else {
-                lo = vld1q_f32(d->wf + at);
-                hi = vld1q_f32(d->wf + at + 4);
+                wv[2 * h] = vld1q_f32(d->wf + at);
+                wv[2 * h + 1] = vld1q_f32(d->wf + at + 4);
             }
-            acc[2 * h] = vfmaq_n_f32(acc[2 * h], lo, xv);
-            acc[2 * h + 1] = vfmaq_n_f32(acc[2 * h + 1], hi, xv);
+        }
+        for (int i = 0; i < nr; i++) {
+            const float xv = d->x[(r + i) * d->k + k];
+            for (int h = 0; h < 4 * m; h++) acc[i * 4 * m + h] = vfmaq_n_f32(acc[i * 4 * m + h], wv[h], xv);
         }
     }
-    float *out = d->out + r * d->o;
-    for (int h = 0; h < 4 * m; h++) {
-        const int64_t c = o0 + 4 * h;
-        const int n = d->o - c < 4 ? (int)(d->o - c) : 4;
-        if (n >= 4) {
-            vst1q_f32(out + c, acc[h]);
-        } else if (n > 0) {
-            float tmp[4];
-            vst1q_f32(tmp, acc[h]);
-            memcpy(out + c, tmp, (size_t)n * sizeof(float));
+    for (int i = 0; i < nr; i++) {
+        float *out = d->out + (r + i) * d->o;
+        for (int h = 0; h < 4 * m; h++) {
+            const int64_t c = o0 + 4 * h;
+            const int n = d->o - c < 4 ? (int)(d->o - c) : 4;
+            if (n >= 4) {
+                vst1q_f32(out + c, acc[i * 4 * m + h]);
+            } else if (n > 0) {
+                float tmp[4];
+                vst1q_f32(tmp, acc[i * 4 * m + h]);
+                memcpy(out + c, tmp, (size_t)n * sizeof(float));
+            }
         }
     }
 }
 
 static void xnv_dense_neon(const xnv_dense_t *d, int p0, int p1) {
-    for (int64_t r = 0; r < d->rows; r++)
-        for (int p = p0; p < p1; p += XNV_DN_GROUP) {
-            int64_t off;
-            const int g = xnv_dn_group(d, p, &off);
+    for (int p = p0; p < p1; p += XNV_DN_GROUP) {
+        int64_t off;
+        const int g = xnv_dn_group(d, p, &off);
+        int64_t r = 0;
+        for (; g == 1 && r + 2 <= d->rows; r += 2) xnv_dn_pass_neon(d, r, 2, p, g, off, 0, 1);
+        for (; r < d->rows; r++) {
             int j = 0;
-            for (; j + 2 <= g; j += 2) xnv_dn_pass_neon(d, r, p, g, off, j, 2);
-            for (; j < g; j++) xnv_dn_pass_neon(d, r, p, g, off, j, 1);
+            for (; j + 2 <= g; j += 2) xnv_dn_pass_neon(d, r, 1, p, g, off, j, 2);
+            for (; j < g; j++) xnv_dn_pass_neon(d, r, 1, p, g, off, j, 1);
         }
+    }
 }
 #endif /* AArch64 */
 

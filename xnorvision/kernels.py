@@ -987,13 +987,11 @@ def join_bind(xs: list[np.ndarray], out: np.ndarray) -> Bound:
     C-contiguous, of one dtype and one leading shape (every axis but the last, whose rows are joined), and
     ``out``'s rows are as long as theirs together: a channel concat of NHWC tensors, or a flatten (one input
     seen as [N, rest])."""
-    if not xs:
-        raise ValueError("join_bind needs at least one input")
-    _array("out", out, (out.dtype.type,) if isinstance(out, np.ndarray) else (np.float32,))
+    if not xs or not isinstance(out, np.ndarray) or not all(isinstance(x, np.ndarray) for x in xs):
+        raise ValueError("join_bind takes a list of one or more numpy arrays and a numpy array out")
     lead = out.shape[:-1]
     for i, x in enumerate(xs):
-        _bound_array(f"xs[{i}]", x, (*lead, x.shape[-1]) if isinstance(x, np.ndarray) else lead,
-                     out.dtype.type)
+        _bound_array(f"xs[{i}]", x, (*lead, x.shape[-1]), out.dtype.type)
     _bound_out("out", out, (*lead, sum(x.shape[-1] for x in xs)), out.dtype.type, *xs)
     return Bound(_eltwise.join_bind(list(xs), out, int(np.prod(lead))), (1, 1))
 

@@ -346,6 +346,27 @@ def test_1x1_convs_from_more_channels_take_the_direct_kernel_on_avx512(path: str
         kernels._force_path(None)
 
 
+@pytest.mark.parametrize("relu", [False, True])
+def test_a_1x1_head_conv_is_a_dense_layer_over_its_pixels(relu: bool) -> None:
+    """A detector's head (1x1, few outputs from many channels) runs on the dense kernel where the CPU has
+    FMA: the bias, then one FMA a channel in order (the same bits on every FMA path), close to the exact
+    sum; with a fused ReLU, or without FMA, it stays BLAS's matmul."""
+    from xnorvision.runtime._layers import Conv2d
+
+    rng = np.random.default_rng(5)
+    w, b = rng.standard_normal((5, 1, 1, 64)).astype(np.float32), rng.standard_normal(5).astype(np.float32)
+    layer = Conv2d(w, b, (1, 1), (0, 0), 1, relu=relu)
+    assert (layer.dense is not None) == (kernels.dense_available() and not relu)
+    x = rng.standard_normal((2, 7, 9, 64)).astype(np.float32)
+    exact = x.astype(np.float64).reshape(-1, 64) @ w.reshape(5, 64).T.astype(np.float64) + b
+    got = layer([x])
+    want = np.maximum(exact, 0) if relu else exact
+    np.testing.assert_allclose(got.reshape(-1, 5), want, rtol=1e-5, atol=1e-4)
+    if layer.dense is not None:
+        dense = kernels.DensePlan(w.reshape(5, 64), b)(x.reshape(-1, 64))
+        np.testing.assert_array_equal(got.reshape(-1, 5).view(np.uint32), dense.view(np.uint32))
+
+
 @pytest.mark.parametrize(("kwargs", "fused"), [
     ({"after_pool": "relu"}, 2),  # a ReLU after the pool is a step of its own
     ({"after_pool": "pool"}, 2),  # and so is a second pool

@@ -68,8 +68,9 @@ class Conv2d(Layer):
       first layer on RGB or grey, 3x3 or ResNet's 7x7; on AVX-512 also a 1x1 conv from up to 256 channels):
       :func:`kernels.conv2d_small`, a direct SIMD convolution with bias and ReLU fused, into a planned buffer
       (im2col would copy the image nine times over and hand BLAS its worst shape, K = 27 by N = 16).
-      Except a 1x1 conv with few outputs from many channels (a detector's head, 64 -> 5): see
-      :attr:`GEMM_MAX_OUTPUTS`.
+      Except a 1x1 conv with few outputs from many channels (a detector's head, 64 -> 5; see
+      :attr:`GEMM_MAX_OUTPUTS`): a dense layer over its pixels (``kernels.DensePlan``, several pixels a
+      pass sharing each weight load) where the CPU has FMA, else a matmul.
     * Otherwise im2col into a planned buffer, then one BLAS matmul; grouped and depthwise convolutions
       contract per group. A 1x1 stride-1 conv needs no im2col: its input is the matmul's, in row blocks.
 
@@ -127,6 +128,12 @@ class Conv2d(Layer):
         # [kh, kw, C, O] for the direct kernel, or None: im2col + BLAS
         self.direct = np.ascontiguousarray(weight.transpose(1, 2, 3, 0), np.float32) if direct else None
         self.plan = None if self.direct is None else self._direct_plan(self.direct, None, None)
+        # The other 1x1 stride-1 convs (a detector's heads: few outputs from many channels) are a dense layer
+        # over their pixels: the dense kernel where it runs, several pixels sharing each weight load.
+        pointwise = (self.kh, self.kw, *stride, *pad, groups) == (1, 1, 1, 1, 0, 0, 1)
+        dense = not direct and pointwise and not relu and kernels.dense_available()
+        self.dense = (kernels.DensePlan(weight.reshape(self.o, -1).astype(np.float32), self.bias) if dense
+                      else None)
         self.buffers = _Buffers()
 
     def _direct_plan(self, w: np.ndarray, lut: np.ndarray | None,
@@ -148,6 +155,9 @@ class Conv2d(Layer):
         return True
 
     def bind(self, xs: list[np.ndarray], outs: list[np.ndarray]) -> kernels.Bound | None:
+        if self.dense is not None:
+            x = xs[0]
+            return self.dense.bind(x.reshape(-1, x.shape[-1]), outs[0].reshape(-1, self.o))
         return None if self.plan is None else self.plan.bind(xs[0], *outs)
 
     def _plan(self, n: int, h: int, w: int, workers: int) -> dict[str, np.ndarray]:
@@ -179,6 +189,9 @@ class Conv2d(Layer):
         out = buf["out"]
         if self.plan is not None:  # uint8: raw images, see ``read_images``
             return self.plan(x if x.dtype == np.uint8 else np.ascontiguousarray(x, np.float32), out)
+        if self.dense is not None:
+            self.dense(_float32(x).reshape(-1, c), out.reshape(-1, self.o))
+            return out
         (sh, sw), (ph, pw) = self.stride, self.pad
         if (self.kh, self.kw, sh, sw, ph, pw, self.groups) == (1, 1, 1, 1, 0, 0, 1):
             flat_x, flat_out = x.reshape(-1, c), out.reshape(-1, self.o)

@@ -40,7 +40,7 @@ class NativeRun:
         self._writes = [(name, *([second] if second is not None else [])) for (name, _, _), (second, _)
                         in zip(steps, after, strict=True)]
         bound: list[tuple[Any, tuple[int, int]]] = []
-        #: per stretch: ("native", first bound call, end) or ("python", step index)
+        #: per stretch: ("native", first bound call, end) or ("python", step index, step index + 1)
         self._stretches: list[tuple[str, int, int]] = []
         #: per bound call, its step's index
         self._bound_steps: list[int] = []
@@ -74,7 +74,8 @@ class NativeRun:
         return kinds
 
     def run(self, x: np.ndarray, eager: bool, on_step: StepHook | None = None) -> dict[str, np.ndarray]:
-        """Every output (copies) for input ``x`` of the planned shape and dtype."""
+        """Every output for input ``x`` of the planned shape and dtype, in its planned array (valid until the
+        next run: the caller copies)."""
         np.copyto(self._arrays["input"], x)
         for kind, a, b in self._stretches:
             if kind == "python":
@@ -89,7 +90,7 @@ class NativeRun:
                     start = time.perf_counter()
                     self._check(self._program.run(j, j + 1, eager))
                     on_step(self._bound_steps[j], time.perf_counter() - start)
-        return {name: self._arrays[name].copy() for name in self._outputs}
+        return {name: self._arrays[name] for name in self._outputs}
 
     def _run_layer(self, i: int) -> None:
         _, inputs, layer = self._steps[i]
