@@ -369,7 +369,16 @@ cdef class ConvCall:
     now, and ``entry()`` hands the same run to a native program, which calls it without Python."""
     cdef ConvRun r
     cdef list keep  # every array the run reads or writes
+    cdef object x  # the input it reads now
     cdef readonly object out, packed
+
+    def use_input(self, cnp.ndarray x):
+        """Read ``x`` from now on: an array like the one bound (shape, dtype, C order: the caller checks)."""
+        if self.r.src != NULL:  # copied into the padded buffer by each run
+            self.r.src = <const uint64_t *>cnp.PyArray_DATA(x)
+        else:
+            self.r.cv.x = <const uint64_t *>cnp.PyArray_DATA(x)
+        self.x = x
 
     def run(self):
         """The conv of the input's current values: ``out``, or ``(out, packed)`` with signs."""
@@ -405,7 +414,7 @@ def bind(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bin
     cdef uint64_t lastmask = ~(<uint64_t>0) if c_in % 64 == 0 else ((<uint64_t>1) << (c_in % 64)) - 1
     cdef cnp.ndarray xpad, tapoff, thr = None, flipbits = None, zeros = None, wbuf = None, tapsum = None
     cdef cnp.ndarray scratch
-    keep = [x, w, scale, bias, residual, slope, prepared]
+    keep = [w, scale, bias, residual, slope, prepared]
     r.src, r.n, r.h, r.w_in, r.wc, r.ph, r.pw, r.lastmask = NULL, n, h, win, wc, ph, pw, lastmask
     if ph == 0 and pw == 0 and c_in % 64 == 0:
         xpad = x
@@ -483,7 +492,7 @@ def bind(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bin
         r.wb = <uint64_t *>cnp.PyArray_DATA(wbuf)
         r.ts = _aligned_i32(<int32_t *>cnp.PyArray_DATA(tapsum))
     keep += [scratch, zeros, wbuf, tapsum]
-    call.keep, call.out, call.packed = keep, out, packed
+    call.keep, call.x, call.out, call.packed = keep, x, out, packed
     return call
 
 

@@ -147,10 +147,19 @@ cdef class ConvCall:
     now, and ``entry()`` hands the same run to a native program, which calls it without Python."""
     cdef ConvRun r
     cdef list keep  # every array the run reads or writes
+    cdef object x  # the input it reads now
     cdef readonly object out, bits
 
     def __cinit__(self):
         self.r.parts = NULL
+
+    def use_input(self, cnp.ndarray x):
+        """Read ``x`` from now on: an array like the one bound (shape, dtype, C order: the caller checks)."""
+        if self.r.p.x8 != NULL:
+            self.r.p.x8 = <const uint8_t *>cnp.PyArray_DATA(x)
+        else:
+            self.r.p.x = <const float *>cnp.PyArray_DATA(x)
+        self.x = x
 
     def __dealloc__(self):
         free(self.r.parts)
@@ -235,8 +244,8 @@ def bind(cnp.ndarray x, cnp.ndarray w, object bias, int sh, int sw, int ph, int 
         r.parts = <xnv_fconv_t *>malloc(max(<int64_t>nt, (r.nrows + r.most - 1) // r.most) * sizeof(xnv_fconv_t))
         if r.parts == NULL:
             raise MemoryError()
-    call.keep = [x, w, bias, out, lut, chan, slope, bits, scratch]
-    call.out, call.bits = out, bits
+    call.keep = [w, bias, out, lut, chan, slope, bits, scratch]
+    call.x, call.out, call.bits = x, out, bits
     return call
 
 
@@ -303,10 +312,16 @@ cdef class DenseCall:
     holds now, and ``entry()`` hands the same run to a native program."""
     cdef DenseRun r
     cdef list keep
+    cdef object x  # the input it reads now
     cdef readonly object out
 
     def __cinit__(self):
         self.r.parts = NULL
+
+    def use_input(self, cnp.ndarray x):
+        """Read ``x`` from now on: an array like the one bound (shape, dtype, C order: the caller checks)."""
+        self.r.d.x = <const float *>cnp.PyArray_DATA(x)
+        self.x = x
 
     def __dealloc__(self):
         free(self.r.parts)
@@ -346,5 +361,5 @@ def dense_bind(cnp.ndarray x, object wf, object wq, object scale, object bias, c
     d.rows, d.k = x.shape[0], x.shape[1]
     d.o = out.shape[1]
     d.panels = (d.o + 15) // 16
-    call.keep, call.out = [x, wf, wq, scale, bias, out], out
+    call.keep, call.x, call.out = [wf, wq, scale, bias, out], x, out
     return call

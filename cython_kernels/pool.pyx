@@ -53,8 +53,13 @@ cdef class PoolCall:
     """A pool bound to its arrays (``bind``): ``run()`` computes it again from what its input holds now, and
     ``entry()`` hands the same run to a native program, which calls it without Python."""
     cdef PoolRun r
-    cdef object x
+    cdef object x  # the input it reads now
     cdef readonly object out
+
+    def use_input(self, cnp.ndarray x):
+        """Read ``x`` from now on: an array like the one bound (shape, dtype, C order: the caller checks)."""
+        self.r.src = cnp.PyArray_DATA(x)
+        self.x = x
 
     def run(self):
         """The pool of the input's current values, in ``out``."""

@@ -89,6 +89,7 @@ def test_shipped_and_reference_networks_run_natively(tmp_path: Path, threads: in
         native = next(iter(model._native_runs.values()))
         kinds = zip(model.steps, native.step_kinds(), strict=True)
         assert {step[0] for step, kind in kinds if kind == "python"} <= blas, name
+        assert native._input_readers, name  # the first layer reads each run's input where it is, no copy
 
 
 def test_a_nan_stops_a_native_run_with_the_layers_error(tmp_path: Path) -> None:
