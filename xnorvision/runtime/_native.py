@@ -39,7 +39,7 @@ class NativeRun:
         self._arrays = _plan_arrays(steps, after, outputs, tensors)
         self._writes = [(name, *([second] if second is not None else [])) for (name, _, _), (second, _)
                         in zip(steps, after, strict=True)]
-        bound: list[tuple[Any, tuple[int, int]]] = []
+        bound: list[Any] = []  # kernels.Bound of the bound steps, in order
         #: per stretch: ("native", first bound call, end) or ("python", step index, step index + 1)
         self._stretches: list[tuple[str, int, int]] = []
         #: per bound call, its step's index
@@ -63,7 +63,6 @@ class NativeRun:
             bound.append(call)
             self._bound_steps.append(i)
         self._program = _program.Program(bound)
-        self.native_steps = len(bound)
         #: the bound calls that read the input as their first array and nothing else of it, pointed at each
         #: run's input instead of a copy of it (ResNet-18's float input is 0.6 MB, a 416x320 one 1.6 MB);
         #: None where something else reads it (a layer run through Python, or the input is an output)
