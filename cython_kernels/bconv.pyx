@@ -315,11 +315,9 @@ def conv(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bin
 
 cdef struct ConvRun:
     Conv cv
-    const uint64_t *src  # the input as given, padded into xpad by every run; NULL: cv.x reads it in place
+    const uint64_t *src  # the input as given, padded into xpad (cv.x) by every run; NULL: cv.x reads it
     uint64_t *xpad
-    int64_t n
-    int h, w_in, wc, ph, pw
-    uint64_t lastmask
+    int64_t n  # images (the rest of the geometry is cv's)
     uint64_t *zero_words  # an output whose last words are written in part (O % 64): cleared by every run
     int64_t nzero
     int threads  # the most threads a run may use: the per-thread buffers below are that many
@@ -338,7 +336,7 @@ cdef int _conv_run(void *ctx, int nthreads) noexcept nogil:
     cdef int nt = max(1, min(nthreads, r.threads)), tid
     cdef int64_t item, nitems
     if r.src != NULL:
-        _pad_input(r.src, r.xpad, r.n, r.h, r.w_in, r.wc, r.ph, r.pw, r.lastmask)
+        _pad_input(r.src, r.xpad, r.n, r.cv.h, r.cv.w_in, r.cv.wc, r.cv.ph, r.cv.pw, r.cv.lastmask)
     if r.zero_words != NULL:
         memset(r.zero_words, 0, r.nzero * sizeof(uint64_t))
     # Items are chunks of pixels, each through every block: one per thread, item t on thread t. Every layer of
@@ -415,7 +413,7 @@ def bind(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bin
     cdef cnp.ndarray xpad, tapoff, thr = None, flipbits = None, zeros = None, wbuf = None, tapsum = None
     cdef cnp.ndarray scratch
     keep = [w, scale, bias, residual, slope, prepared]
-    r.src, r.n, r.h, r.w_in, r.wc, r.ph, r.pw, r.lastmask = NULL, n, h, win, wc, ph, pw, lastmask
+    r.src, r.n = NULL, n
     if ph == 0 and pw == 0 and c_in % 64 == 0:
         xpad = x
     else:

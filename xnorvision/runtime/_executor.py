@@ -154,7 +154,8 @@ class Model:
 
     def _run_each(self, x: np.ndarray, on_step: StepHook | None = None,
                   keep: bool = False) -> dict[str, np.ndarray]:
-        """Step by step through the layers: the graph's outputs (copies), or with ``keep`` every tensor."""
+        """Step by step through the layers: the graph's outputs, or with ``keep`` every tensor (arrays a layer
+        may write again on its next call: the caller copies what it hands out)."""
         env: dict[str, np.ndarray] = {"input": x}
         steps = zip(self._steps, self._after, strict=True)
         for i, ((name, inputs, layer), (second, done)) in enumerate(steps):
@@ -170,7 +171,7 @@ class Model:
             if not keep:
                 for k in done:
                     del env[k]  # free it
-        return env if keep else {own: np.array(env[own]) for own in self._outputs}
+        return env if keep else {own: env[own] for own in self._outputs}
 
     def _outputs_by_name(self, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         names = zip(self.output_names, self._outputs, strict=True)
