@@ -2,7 +2,7 @@
 """Binary convolution and XNOR GEMM on packed bits: the hot path of every binary layer.
 
 One call = one parallel region. The input is masked (unused channel bits cleared) and padded with zero
-bits (+1) once; work items are ranges of 4-pixel tiles, one per thread, each through every block of 32
+bits (+1) once; work items are ranges of tiles (4 or 8 pixels), one per thread, each through every block of 32
 output channels. For each block an item takes the block's weights (interleaved once at load, or into a
 thread-local, L1-sized buffer), runs the SIMD microkernel of ``xnv_simd.h`` on every tile (a direct
 convolution: no im2col), and its epilogue turns popcounts into ±1
@@ -34,12 +34,16 @@ cdef extern from "xnv_simd.h" nogil:
                                     int64_t bstride, int n, int *nan)
     enum:
         XNV_BLK
-        XNV_TILE
+        XNV_TILE_MAX
+    uint64_t XNV_NIBBLES
     xnv_ukernel_t xnv_ukernel(int path)
     xnv_signbits_t xnv_signbits(int path)
     xnv_affine_t xnv_affine(int path)
     xnv_epilogue_t xnv_epilogue(int path)
     double xnv_peak(int path, int64_t iters, uint64_t *checksum)
+    int xnv_weight_split(int path)
+    int xnv_tile(int path)
+    void xnv_store_weight(int split, uint64_t *wbuf, int64_t i, int c, uint64_t v)
 
 cdef enum:
     OUT_INT = 0
@@ -50,8 +54,10 @@ cdef struct Conv:
     const uint64_t *x        # masked, padded input [n][hp][wp][wc]
     const uint64_t *w        # weights as given [o][ntaps][wc]
     const int64_t *tapoff    # word offset of each tap from a pixel's patch origin
-    const uint64_t *zeros    # wc zero words: an all-(+1) pixel, to sum each tap's weights
+    const uint64_t *zeros    # wc * split zero words: an all-(+1) pixel, to sum each tap's weights
     int h, w_in, hp, wp, wc, kh, kw, ntaps, stride, ph, pw, ho, wo, o, c_in, zero_pad, mode, owords32
+    int split                # words the path stores per weight and input word (``xnv_weight_split``)
+    int tile                 # output pixels per microkernel call (``xnv_tile``)
     uint64_t lastmask
     int64_t npix, ntiles, nchunks
     xnv_ukernel_t uk
@@ -105,30 +111,29 @@ cdef void _thresholds(const float *scale, const float *bias, int o, int32_t k, i
 
 cdef void _prepare_block(const Conv *cv, int blk, uint64_t *wbuf, int32_t *tapsum, int32_t *tile,
                          bint sums) noexcept nogil:
-    """Interleave a block's weights by channel (``wbuf[i*32 + c]``, i = t*wc + j); sum each tap's ±1 weights."""
+    """Interleave a block's weights by channel in the path's layout (``xnv_store_weight``: ``wbuf[i*32 + c]``,
+    i = t*wc + j, or its nibbles apart); sum each tap's ±1 weights."""
     cdef int o0 = blk * XNV_BLK, c, i, t, p
     cdef int nc = min(<int>XNV_BLK, cv.o - o0), wc = cv.wc, nw = cv.ntaps * cv.wc
     cdef const uint64_t *src
-    cdef uint64_t *xp[XNV_TILE]
-    cdef int32_t *op[XNV_TILE]
+    cdef uint64_t v
+    cdef uint64_t *xp[XNV_TILE_MAX]
+    cdef int32_t *op[XNV_TILE_MAX]
     cdef int64_t zero_off = 0
     for c in range(XNV_BLK):
-        if c < nc:
-            src = cv.w + <int64_t>(o0 + c) * nw
-            for i in range(nw):
-                wbuf[i * XNV_BLK + c] = src[i]
-            for t in range(cv.ntaps):
-                wbuf[(t * wc + wc - 1) * XNV_BLK + c] &= cv.lastmask
-        else:
-            for i in range(nw):
-                wbuf[i * XNV_BLK + c] = 0
+        src = cv.w + <int64_t>(o0 + c) * nw
+        for i in range(nw):
+            v = 0
+            if c < nc:
+                v = src[i] & cv.lastmask if i % wc == wc - 1 else src[i]
+            xnv_store_weight(cv.split, wbuf, i, c, v)
     if sums:
         # A tap's weight sum is its dot product with an all-(+1) pixel: let the microkernel do it.
-        for p in range(XNV_TILE):
+        for p in range(XNV_TILE_MAX):
             xp[p] = <uint64_t *>cv.zeros
             op[p] = tile + p * XNV_BLK
         for t in range(cv.ntaps):
-            cv.uk(xp, wbuf + t * wc * XNV_BLK, &zero_off, 1, wc, cv.c_in, op, 1)
+            cv.uk(xp, wbuf + t * wc * XNV_BLK * cv.split, &zero_off, 1, wc, cv.c_in, op, 1)
             for c in range(XNV_BLK):
                 tapsum[t * XNV_BLK + c] = tile[c]
 
@@ -214,36 +219,36 @@ cdef void _run_block(const Conv *cv, int blk, int64_t chunk, uint64_t *wbuf, int
     cdef int64_t t, pix, plane = <int64_t>cv.ho * cv.wo
     cdef int p, npx
     cdef int32_t k = cv.ntaps * cv.c_in
-    cdef uint64_t *xp[XNV_TILE]
-    cdef int32_t *op[XNV_TILE]
+    cdef uint64_t *xp[XNV_TILE_MAX]
+    cdef int32_t *op[XNV_TILE_MAX]
     # int32 output of a whole block: the microkernel writes straight into the output tensor
     cdef bint direct = cv.mode == OUT_INT and (blk + 1) * XNV_BLK <= cv.o
     cdef bint fused = cv.mode == OUT_FLOAT and (cv.residual != NULL or cv.slope != NULL or cv.bits != NULL)
-    cdef int oys[XNV_TILE]
-    cdef int oxs[XNV_TILE]
+    cdef int oys[XNV_TILE_MAX]
+    cdef int oxs[XNV_TILE_MAX]
     # pixels whose taps all fall inside the image, oy in [ya, yb) and ox in [xa, xb): no border to correct,
     # told by four compares of locals (the struct's fields were reloaded for each pixel's own test)
     cdef int ya = (cv.ph + cv.stride - 1) // cv.stride, xa = (cv.pw + cv.stride - 1) // cv.stride
     cdef int yb = (cv.h + cv.ph - cv.kh) // cv.stride + 1 if cv.h + cv.ph >= cv.kh else 0
     cdef int xb = (cv.w_in + cv.pw - cv.kw) // cv.stride + 1 if cv.w_in + cv.pw >= cv.kw else 0
     # (n, oy, ox) of the next pixel, advanced one pixel at a time: no divisions in the loop
-    cdef int64_t n = t0 * XNV_TILE // plane
-    cdef int oy = <int>(t0 * XNV_TILE % plane // cv.wo), ox = <int>(t0 * XNV_TILE % plane % cv.wo)
+    cdef int64_t n = t0 * cv.tile // plane
+    cdef int oy = <int>(t0 * cv.tile % plane // cv.wo), ox = <int>(t0 * cv.tile % plane % cv.wo)
     if cv.wprep != NULL:
-        wbuf = <uint64_t *>cv.wprep + <int64_t>blk * cv.ntaps * cv.wc * XNV_BLK
+        wbuf = <uint64_t *>cv.wprep + <int64_t>blk * cv.ntaps * cv.wc * XNV_BLK * cv.split
         tapsum = <int32_t *>cv.tsprep + <int64_t>blk * cv.ntaps * XNV_BLK
     else:
         _prepare_block(cv, blk, wbuf, tapsum, tile, cv.zero_pad)
     for t in range(t0, t1):
-        npx = <int>min(<int64_t>XNV_TILE, cv.npix - t * XNV_TILE)  # the last tile may be short
+        npx = <int>min(<int64_t>cv.tile, cv.npix - t * cv.tile)  # the last tile may be short
         for p in range(npx):
-            pix = t * XNV_TILE + p
+            pix = t * cv.tile + p
             op[p] = tile + p * XNV_BLK
             if direct:
                 op[p] = <int32_t *>cv.out + pix * cv.o + blk * XNV_BLK
             oys[p] = oy
             oxs[p] = ox
-            xp[p] = <uint64_t *>cv.x + ((n * cv.hp + oy * cv.stride) * cv.wp + ox * cv.stride) * cv.wc
+            xp[p] = <uint64_t *>cv.x + ((n * cv.hp + oy * cv.stride) * cv.wp + ox * cv.stride) * cv.wc * cv.split
             ox = ox + 1
             if ox == cv.wo:
                 ox = 0
@@ -257,26 +262,34 @@ cdef void _run_block(const Conv *cv, int blk, int64_t chunk, uint64_t *wbuf, int
                 if not (ya <= oys[p] < yb and xa <= oxs[p] < xb):
                     _correct_border(cv, oys[p], oxs[p], op[p], tapsum)
         if fused:  # the tile's rows are consecutive pixels
-            _fused_epilogue(cv, blk, t * XNV_TILE, npx, tile, nans)
+            _fused_epilogue(cv, blk, t * cv.tile, npx, tile, nans)
         elif not direct:
             for p in range(npx):
-                _epilogue(cv, blk, t * XNV_TILE + p, op[p])
+                _epilogue(cv, blk, t * cv.tile + p, op[p])
 
 
 cdef void _pad_input(const uint64_t *x, uint64_t *xp, int64_t n, int h, int w, int wc, int ph, int pw,
-                     uint64_t lastmask) noexcept nogil:
-    """Copy ``x`` into the middle of the zeroed ``xp`` (zero bits are +1), clearing unused channel bits."""
+                     uint64_t lastmask, int split) noexcept nogil:
+    """Copy ``x`` into the middle of the zeroed ``xp`` (zero bits are +1), clearing unused channel bits; with
+    ``split`` 2, each word as its low nibbles then its high nibbles (the AVX2 microkernel's input)."""
     cdef int64_t i, y, xx, j, wp = w + 2 * pw
     cdef const uint64_t *src
     cdef uint64_t *dst
+    cdef uint64_t v
     for i in range(n):
         for y in range(h):
             for xx in range(w):
                 src = x + ((i * h + y) * w + xx) * wc
-                dst = xp + ((i * (h + 2 * ph) + y + ph) * wp + xx + pw) * wc
-                for j in range(wc - 1):
-                    dst[j] = src[j]
-                dst[wc - 1] = src[wc - 1] & lastmask
+                dst = xp + ((i * (h + 2 * ph) + y + ph) * wp + xx + pw) * wc * split
+                if split == 1:
+                    for j in range(wc - 1):
+                        dst[j] = src[j]
+                    dst[wc - 1] = src[wc - 1] & lastmask
+                else:
+                    for j in range(wc):
+                        v = src[j] & lastmask if j == wc - 1 else src[j]
+                        dst[2 * j] = v & XNV_NIBBLES
+                        dst[2 * j + 1] = (v >> 4) & XNV_NIBBLES
 
 
 def thresholds(cnp.ndarray scale, cnp.ndarray bias, int32_t k):
@@ -336,7 +349,7 @@ cdef int _conv_run(void *ctx, int nthreads) noexcept nogil:
     cdef int nt = max(1, min(nthreads, r.threads)), tid
     cdef int64_t item, nitems
     if r.src != NULL:
-        _pad_input(r.src, r.xpad, r.n, r.cv.h, r.cv.w_in, r.cv.wc, r.cv.ph, r.cv.pw, r.cv.lastmask)
+        _pad_input(r.src, r.xpad, r.n, r.cv.h, r.cv.w_in, r.cv.wc, r.cv.ph, r.cv.pw, r.cv.lastmask, r.cv.split)
     if r.zero_words != NULL:
         memset(r.zero_words, 0, r.nzero * sizeof(uint64_t))
     # Items are chunks of pixels, each through every block: one per thread, item t on thread t. Every layer of
@@ -412,18 +425,19 @@ def bind(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bin
     cdef uint64_t lastmask = ~(<uint64_t>0) if c_in % 64 == 0 else ((<uint64_t>1) << (c_in % 64)) - 1
     cdef cnp.ndarray xpad, tapoff, thr = None, flipbits = None, zeros = None, wbuf = None, tapsum = None
     cdef cnp.ndarray scratch
+    cdef int split = xnv_weight_split(path)
     keep = [w, scale, bias, residual, slope, prepared]
     r.src, r.n = NULL, n
-    if ph == 0 and pw == 0 and c_in % 64 == 0:
+    if ph == 0 and pw == 0 and c_in % 64 == 0 and split == 1:
         xpad = x
     else:
-        xpad = np.zeros((n, h + 2 * ph, win + 2 * pw, wc), np.uint64)  # the border stays zero
+        xpad = np.zeros((n, h + 2 * ph, win + 2 * pw, wc * split), np.uint64)  # the border stays zero
         r.src = <const uint64_t *>cnp.PyArray_DATA(x)
         r.xpad = <uint64_t *>cnp.PyArray_DATA(xpad)
     tapoff = np.empty(kh * kw, np.int64)
     for dy in range(kh):
         for dx in range(kw):
-            (<int64_t *>cnp.PyArray_DATA(tapoff))[dy * kw + dx] = (<int64_t>dy * (win + 2 * pw) + dx) * wc
+            (<int64_t *>cnp.PyArray_DATA(tapoff))[dy * kw + dx] = (<int64_t>dy * (win + 2 * pw) + dx) * wc * split
     if out is None:
         if mode == OUT_INT:
             out = np.empty((n, ho, wo, o), np.int32)
@@ -451,9 +465,11 @@ def bind(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bin
     cv.o, cv.c_in, cv.zero_pad, cv.mode, cv.owords32 = o, c_in, zero_pad, mode, 2 * words
     cv.lastmask = lastmask
     cv.npix = <int64_t>n * ho * wo
-    cv.ntiles = (cv.npix + XNV_TILE - 1) // XNV_TILE
+    cv.tile = xnv_tile(path)
+    cv.ntiles = (cv.npix + cv.tile - 1) // cv.tile
     cv.nchunks = 1
     cv.uk = xnv_ukernel(path)
+    cv.split = split
     cv.signbits = xnv_signbits(path)
     cv.affine = xnv_affine(path)
     cv.epilogue = xnv_epilogue(path)
@@ -473,7 +489,7 @@ def bind(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bin
     # on every write. 56x56x64 with residual, PReLU and signs fused: 2 threads 1.00x one thread's speed
     # before, 1.6-1.7x after; signs alone 1.1x -> 1.5x. All in one int32 array (allocations are much of a
     # small conv's serial time): a line per thread for its count, then a tile per thread.
-    r.ts_stride, r.pc_stride = _line_round(cv.ntaps * XNV_BLK), _line_round(XNV_TILE * XNV_BLK)
+    r.ts_stride, r.pc_stride = _line_round(cv.ntaps * XNV_BLK), _line_round(cv.tile * XNV_BLK)
     scratch = np.empty(nt * (_LINE_INTS + r.pc_stride) + _LINE_INTS, np.int32)
     r.nn = <int *>_aligned_i32(<int32_t *>cnp.PyArray_DATA(scratch))
     r.pcs = <int32_t *>r.nn + nt * _LINE_INTS
@@ -482,9 +498,9 @@ def bind(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bin
         cv.wprep = <const uint64_t *>cnp.PyArray_DATA(prepared[0])
         cv.tsprep = <const int32_t *>cnp.PyArray_DATA(prepared[1])
     else:  # each item interleaves its blocks' weights, and sums their taps, into buffers of its thread's
-        zeros = np.zeros(wc, np.uint64)
+        zeros = np.zeros(wc * split, np.uint64)
         cv.zeros = <const uint64_t *>cnp.PyArray_DATA(zeros)
-        r.bufwords = cv.ntaps * wc * XNV_BLK + 8  # + 8: room to align each thread's buffer to 64 bytes
+        r.bufwords = cv.ntaps * wc * XNV_BLK * cv.split + 8  # + 8: room to align each thread's buffer to 64 bytes
         wbuf = np.empty(nt * r.bufwords, np.uint64)
         tapsum = np.empty(nt * r.ts_stride + _LINE_INTS, np.int32)
         r.wb = <uint64_t *>cnp.PyArray_DATA(wbuf)
@@ -548,17 +564,19 @@ def prepare(cnp.ndarray w, int c_in, int path):
     cdef Conv cv
     cdef int o = w.shape[0], nblk = (o + XNV_BLK - 1) // XNV_BLK, blk
     cdef int ntaps = w.shape[1] * w.shape[2], wc = w.shape[3]
-    cdef cnp.ndarray blocks = np.empty((nblk, ntaps * wc * XNV_BLK), np.uint64)
+    cdef int split = xnv_weight_split(path)
+    cdef cnp.ndarray blocks = np.empty((nblk, ntaps * wc * XNV_BLK * split), np.uint64)
     cdef cnp.ndarray sums = np.empty((nblk, ntaps * XNV_BLK), np.int32)
-    cdef cnp.ndarray zeros = np.zeros(wc, np.uint64)
-    cdef cnp.ndarray tile = np.empty(XNV_TILE * XNV_BLK, np.int32)
+    cdef cnp.ndarray zeros = np.zeros(wc * split, np.uint64)
+    cdef cnp.ndarray tile = np.empty(XNV_TILE_MAX * XNV_BLK, np.int32)
     cv.w = <const uint64_t *>cnp.PyArray_DATA(w)
     cv.zeros = <const uint64_t *>cnp.PyArray_DATA(zeros)
     cv.o, cv.ntaps, cv.wc, cv.c_in = o, ntaps, wc, c_in
     cv.lastmask = ~(<uint64_t>0) if c_in % 64 == 0 else ((<uint64_t>1) << (c_in % 64)) - 1
     cv.uk = xnv_ukernel(path)
+    cv.split = split
     for blk in range(nblk):
-        _prepare_block(&cv, blk, <uint64_t *>cnp.PyArray_DATA(blocks) + <int64_t>blk * ntaps * wc * XNV_BLK,
+        _prepare_block(&cv, blk, <uint64_t *>cnp.PyArray_DATA(blocks) + <int64_t>blk * ntaps * wc * XNV_BLK * split,
                        <int32_t *>cnp.PyArray_DATA(sums) + <int64_t>blk * ntaps * XNV_BLK,
                        <int32_t *>cnp.PyArray_DATA(tile), True)
     return blocks, sums

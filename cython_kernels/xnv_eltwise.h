@@ -44,7 +44,7 @@ static inline void xnv_prelu_row(const float *x, const float *r, const float *a,
 
 /* One block of a binary conv's fused epilogue, n <= 32 channels: v = scale * acc + bias, then + r[j] (when r
  * is not NULL), then v < 0 ? a[j] * v : v (when a is not NULL); out[j] = v. Returns the sign bits (bit j set
- * iff v < 0, as pack_bits) and adds the number of NaN results to *nan. Each step rounds to float32 as the
+ * iff v < 0, as pack_bits) and adds 1 to *nan when a result is NaN. Each step rounds to float32 as the
  * unfused layers do (no FMA contraction: the build passes -ffp-contract=off), so the result is bit-exact. */
 static inline uint32_t xnv_epilogue_row(const int32_t *acc, const float *scale, const float *bias, const float *r,
                                         const float *a, float *out, int n, int *nan) {
@@ -62,7 +62,7 @@ static inline uint32_t xnv_epilogue_row(const int32_t *acc, const float *scale, 
         }
         _mm_storeu_ps(out + j, v);
         bits |= (uint32_t)_mm_movemask_ps(_mm_cmplt_ps(v, zero)) << j;
-        nans += __builtin_popcount((unsigned)_mm_movemask_ps(_mm_cmpunord_ps(v, v)));
+        nans |= _mm_movemask_ps(_mm_cmpunord_ps(v, v)); /* no popcount: the baseline has no instruction */
     }
 #endif
     for (; j < n; j++) {
@@ -72,9 +72,9 @@ static inline uint32_t xnv_epilogue_row(const int32_t *acc, const float *scale, 
         if (a && v < 0) v = a[j] * v;
         out[j] = v;
         bits |= (uint32_t)(v < 0) << j;
-        nans += v != v;
+        nans |= v != v;
     }
-    *nan += nans;
+    *nan += nans != 0;
     return bits;
 }
 

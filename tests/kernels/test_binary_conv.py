@@ -143,6 +143,22 @@ def test_fused_epilogue_matches_reference(simd: str, threads: int, shape: tuple[
             np.testing.assert_array_equal(bits, ref.pack_bits(y))
 
 
+@pytest.mark.parametrize("o", [32, 64, 70])
+def test_fused_signs_fail_on_a_nan_anywhere(simd: str, threads: int, o: int) -> None:
+    """A NaN result in any channel of any pixel fails the signs, in whole blocks of 32 channels (the vector
+    epilogues) as in a short last block."""
+    rng = np.random.default_rng(o)
+    x, w = _case(rng, (1, 3, 5, 64, o, 3, 3))
+    scale, bias = np.ones(o, np.float32), np.zeros(o, np.float32)
+    for pix, ch in [(0, 0), (7, o - 1), (14, 31), (6, o // 2 + 3)]:
+        residual = np.zeros((1, 3, 5, o), np.float32)
+        residual.reshape(15, o)[pix, ch] = np.nan
+        with pytest.raises(ValueError, match="contains NaN"):
+            K.binary_conv2d_fused(x, w, 64, scale, bias, output="both", residual=residual)
+        y = K.binary_conv2d_fused(x, w, 64, scale, bias, output="float", residual=residual)
+        assert np.isnan(y.reshape(15, o)[pix, ch]) and np.isnan(y).sum() == 1
+
+
 def test_fused_epilogue_rejects_what_it_cannot_do(simd: str) -> None:
     rng = np.random.default_rng(3)
     x, w = _case(rng, (1, 4, 4, 70, 9, 3, 3))

@@ -36,8 +36,10 @@ def test_pack_large_input_threaded(threads: int) -> None:
     np.testing.assert_array_equal(K.pack_bits(x), ref.pack_bits(x))
 
 
-def test_pack_rejects_nan() -> None:
+@pytest.mark.parametrize("at", [0, 37, 63, 64, 99])
+def test_pack_rejects_nan(simd: str, at: int) -> None:
+    """Wherever it is: in a whole 64-channel word (the vector paths) or in the last, short one."""
     x = np.ones((2, 100), np.float32)
-    x[1, 99] = np.nan
+    x[1, at] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         K.pack_bits(x)
