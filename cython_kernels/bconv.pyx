@@ -43,7 +43,7 @@ cdef extern from "xnv_simd.h" nogil:
     double xnv_peak(int path, int64_t iters, uint64_t *checksum)
     int xnv_weight_split(int path)
     int xnv_tile(int path)
-    void xnv_store_weight(int split, uint64_t *wbuf, int64_t i, int c, uint64_t v)
+    void xnv_store_weight(int split, int wc, uint64_t *wbuf, int64_t i, int c, uint64_t v)
 
 cdef enum:
     OUT_INT = 0
@@ -126,7 +126,7 @@ cdef void _prepare_block(const Conv *cv, int blk, uint64_t *wbuf, int32_t *tapsu
             v = 0
             if c < nc:
                 v = src[i] & cv.lastmask if i % wc == wc - 1 else src[i]
-            xnv_store_weight(cv.split, wbuf, i, c, v)
+            xnv_store_weight(cv.split, wc, wbuf, i, c, v)
     if sums:
         # A tap's weight sum is its dot product with an all-(+1) pixel: let the microkernel do it.
         for p in range(XNV_TILE_MAX):
@@ -559,13 +559,23 @@ def best_path() -> int:
     return xnv_best_path()
 
 
+cdef cnp.ndarray _line_aligned(int64_t rows, int64_t cols):
+    """An uninitialised uint64 [rows, cols] array whose data starts on a 64-byte line. Each block's weights are
+    then whole lines (numpy's large arrays start 16 bytes into a page, so every other 32-byte load of the AVX2
+    microkernel, and every 64-byte one of AVX-512's, spanned two lines): ResNet-18's 14x14x256 conv 0.35 ->
+    0.31 ms on AVX2."""
+    cdef cnp.ndarray buf = np.empty(rows * cols + 8, np.uint64)
+    cdef int64_t skip = (64 - <size_t>cnp.PyArray_DATA(buf) % 64) % 64 // 8
+    return buf[skip:skip + rows * cols].reshape(rows, cols)
+
+
 def prepare(cnp.ndarray w, int c_in, int path):
     """Interleave packed weights [O,kh,kw,wc] for the microkernel once: (blocks uint64, tap sums int32)."""
     cdef Conv cv
     cdef int o = w.shape[0], nblk = (o + XNV_BLK - 1) // XNV_BLK, blk
     cdef int ntaps = w.shape[1] * w.shape[2], wc = w.shape[3]
     cdef int split = xnv_weight_split(path)
-    cdef cnp.ndarray blocks = np.empty((nblk, ntaps * wc * XNV_BLK * split), np.uint64)
+    cdef cnp.ndarray blocks = _line_aligned(nblk, ntaps * wc * XNV_BLK * split)
     cdef cnp.ndarray sums = np.empty((nblk, ntaps * XNV_BLK), np.int32)
     cdef cnp.ndarray zeros = np.zeros(wc * split, np.uint64)
     cdef cnp.ndarray tile = np.empty(XNV_TILE_MAX * XNV_BLK, np.int32)

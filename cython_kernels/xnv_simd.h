@@ -268,7 +268,7 @@ XNV_AVX512 static uint64_t xnv_peak_avx512(int64_t iters) {
 
 /* AVX2 has no popcount instruction: bytes are counted through a 4-bit table (Mula's method), one vpshufb for
  * the low nibbles and one for the high ones. The weights are stored nibble-split (xnv_store_weight): for
- * each input word of a block, the 32 channels' low nibbles, then their high nibbles shifted down. The XOR of
+ * each input word, a half block's 16 channels' low nibbles, then their high nibbles shifted down. The XOR of
  * a stored nibble word with the input's nibbles (split once per input word, shared by 16 channels and two
  * pixels) is then a table index as it stands: 6 vector ops per 4 channels x 64 bits (2 XORs, 2 lookups, 2
  * byte adds) where the unsplit word took 8 (the shift and the two masks). */
@@ -295,14 +295,14 @@ XNV_AVX2 static inline void xnv_sub_dots_avx2(__m256i lo, __m256i hi, int32_t *o
 }
 
 /* One input word of two pixels (nibbles at xa[0], xa[1] and xb[0], xb[1]) into the byte counters of 16
- * channels (a0..a3, b0..b3), the weights' nibbles at w (low) and w + 32 words (high). In assembly because
+ * channels (a0..a3, b0..b3), the weights' nibbles at w (low) and w + 16 words (high). In assembly because
  * gcc, given the same steps as intrinsics, kept three of the eight counters on the stack and moved others
  * between registers every word. Here the counters and the table are all that lives from word to word; the
  * four broadcast inputs and two temporaries complete the 15 registers, and each weight is read from memory
  * by both pixels' XORs. */
 #define XNV_AVX2_NIB(v, x, lo, hi)                                                                          \
     "vpxor " #v "*32(%[w]), %[" #lo "], %[t0]\n\t"                                                          \
-    "vpxor 256+" #v "*32(%[w]), %[" #hi "], %[t1]\n\t"                                                      \
+    "vpxor 128+" #v "*32(%[w]), %[" #hi "], %[t1]\n\t"                                                      \
     "vpshufb %[t0], %[lut], %[t0]\n\t"                                                                      \
     "vpshufb %[t1], %[lut], %[t1]\n\t"                                                                      \
     "vpaddb %[t0], %[" #x #v "], %[" #x #v "]\n\t"                                                          \
@@ -343,14 +343,18 @@ XNV_AVX2 static inline void xnv_uk_avx2_pair(const uint64_t *xa, const uint64_t 
         int n = left < XNV_AVX2_FLUSH ? left : XNV_AVX2_FLUSH;
         left -= n;
         __m256i a0 = zero, a1 = zero, a2 = zero, a3 = zero, b0 = zero, b1 = zero, b2 = zero, b3 = zero;
-        for (; n > 0; n--, wp += 2 * XNV_BLK) {
+        for (; n > 0; n--) {
             xnv_avx2_word(wp, pa, pb, lut, &a0, &a1, &a2, &a3, &b0, &b1, &b2, &b3);
+            wp += XNV_BLK;
             pa += 2;
             pb += 2;
-            if (++j == wc && ++t < ntaps) {
-                j = 0;
-                pa = xa + tapoff[t];
-                pb = xb + tapoff[t];
+            if (++j == wc) { /* the next tap: past the other half's words of this one */
+                wp += (int64_t)wc * XNV_BLK;
+                if (++t < ntaps) {
+                    j = 0;
+                    pa = xa + tapoff[t];
+                    pb = xb + tapoff[t];
+                }
             }
         }
         xnv_sub_dots_avx2(_mm256_sad_epu8(a0, zero), _mm256_sad_epu8(a1, zero), oa);
@@ -368,7 +372,7 @@ XNV_AVX2 static void xnv_uk_avx2(uint64_t **xp, const uint64_t *w, const int64_t
     for (int h = 0; h < 2; h++)
         for (int p = 0; p < npx; p += 2) {
             const int q = p + 1 < npx ? p + 1 : p;
-            xnv_uk_avx2_pair(xp[p], xp[q], w + 16 * h, tapoff, ntaps, wc, k, out[p] + 16 * h,
+            xnv_uk_avx2_pair(xp[p], xp[q], w + (int64_t)h * wc * XNV_BLK, tapoff, ntaps, wc, k, out[p] + 16 * h,
                              q == p ? spare : out[q] + 16 * h);
         }
 }
@@ -545,14 +549,20 @@ static int xnv_weight_split(int path) { return path == XNV_PATH_AVX2 ? 2 : 1; }
  * (7x7x512: 0.44-0.46 -> 0.40-0.43 ms). */
 static int xnv_tile(int path) { return path == XNV_PATH_AVX2 ? 8 : XNV_TILE; }
 
-/* Stores weight word ``v`` of channel c, input word i, into a block laid out for a path of this split:
- * wbuf[i * 32 + c], or its low nibbles at wbuf[2i * 32 + c] and its high nibbles at wbuf[(2i + 1) * 32 + c]. */
-static inline void xnv_store_weight(int split, uint64_t *wbuf, int64_t i, int c, uint64_t v) {
+/* Stores weight word ``v`` of channel c, input word i = t * wc + j, into a block laid out for a path of this
+ * split: wbuf[i * 32 + c]; or nibble-split, tap by tap, each tap's words for channels 0-15 and then for 16-31
+ * (a half block's words of a tap are contiguous, 256 bytes a word: its 16 low nibble words, then its 16 high
+ * ones). Halves stored side by side word by word ran the 512-channel layers no faster than the unsplit
+ * weights: a half pass pulled the other half's lines into L1 beside its own. A tap of the block (the tap
+ * sums run the microkernel on one) is laid out as a one-tap block. */
+static inline void xnv_store_weight(int split, int wc, uint64_t *wbuf, int64_t i, int c, uint64_t v) {
     if (split == 1) {
         wbuf[i * XNV_BLK + c] = v;
     } else {
-        wbuf[2 * i * XNV_BLK + c] = v & XNV_NIBBLES;
-        wbuf[(2 * i + 1) * XNV_BLK + c] = (v >> 4) & XNV_NIBBLES;
+        const int64_t t = i / wc, j = i % wc, h = c / 16;
+        uint64_t *at = wbuf + ((t * 2 + h) * wc + j) * XNV_BLK + c % 16;
+        at[0] = v & XNV_NIBBLES;
+        at[16] = (v >> 4) & XNV_NIBBLES;
     }
 }
 

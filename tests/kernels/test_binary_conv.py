@@ -112,6 +112,15 @@ def test_prepared_weights_give_the_same_results(simd: str, threads: int) -> None
         K.binary_conv2d(x, prepared, 128)
 
 
+def test_prepared_weights_start_on_cache_lines(simd: str) -> None:
+    """Every block's weights are whole cache lines: no vector load of them spans two."""
+    rng = np.random.default_rng(5)
+    for o, c in [(64, 64), (96, 130), (512, 512)]:
+        w = K.BinaryConvWeights(_random_packed(rng, (o, 3, 3), c, False), c)
+        blocks = w._prepared[0]
+        assert blocks.ctypes.data % 64 == 0 and blocks.strides[0] % 64 == 0
+
+
 @pytest.mark.parametrize("shape", SHAPES[:4], ids=lambda s: "x".join(map(str, s)))
 def test_fused_epilogue_matches_reference(simd: str, threads: int, shape: tuple[int, ...]) -> None:
     """Residual add, PReLU and the packed signs in the conv's epilogue: bit for bit the unfused float ops."""

@@ -122,6 +122,15 @@ def test_tensors_share_arrays_once_their_readers_are_done(tmp_path: Path) -> Non
         assert sum(np.may_share_memory(a, b) for b in arrays.values()) == 1
 
 
+def test_planned_arrays_start_on_cache_lines(tmp_path: Path) -> None:
+    """A row's vector loads never span two cache lines (numpy's large arrays start 16 bytes into a page)."""
+    model = Model.load(write_reference("resnet18", tmp_path / "r.xnv"), threads=1)
+    model.run(np.random.default_rng(4).integers(0, 256, (1, 224, 224, 3), np.uint8))
+    arrays = next(iter(model._native_runs.values()))._arrays
+    misaligned = [name for name, a in arrays.items() if name != "input" and a.ctypes.data % 64]
+    assert not misaligned and len(arrays) > 20
+
+
 def test_a_layer_without_a_kernel_runs_between_native_stretches(tmp_path: Path) -> None:
     """A step that cannot bind (here: ResNet-18's third binary conv, made to refuse) runs through its
     layer, between two native stretches, and the run is still the layers' bit for bit."""
