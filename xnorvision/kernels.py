@@ -32,6 +32,7 @@ __all__ = [
     "BwnConvPlan",
     "DensePlan",
     "DirectConvPlan",
+    "aligned_empty",
     "area_shrink",
     "avgpool2d",
     "binary_conv2d",
@@ -406,9 +407,27 @@ class BinaryConvPlan:
                                    self.stride, self.padding, self.output, residual, self.slope)  # type: ignore[arg-type]
 
 
+def aligned_empty(shape: int | tuple[int, ...], dtype: type) -> np.ndarray:
+    """An uninitialised C-order array whose data starts on a 64-byte cache line. numpy's large arrays start 16
+    bytes into a page (small ones on 16 bytes), so the kernels' 32- and 64-byte loads of rows that are whole
+    vectors spanned two lines every other time."""
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    buf = np.empty(nbytes + 63, np.uint8)
+    skip = -buf.ctypes.data % 64
+    return buf[skip:skip + nbytes].view(dtype).reshape(shape)
+
+
+def _aligned_copy(a: np.ndarray) -> np.ndarray:
+    out = aligned_empty(a.shape, a.dtype.type)
+    out[...] = a
+    return out
+
+
 def _frozen(a: np.ndarray) -> np.ndarray:
-    """A read-only copy: a plan's checked arrays cannot be changed behind its back."""
-    a = a.copy()
+    """A read-only copy on whole cache lines: a plan's checked arrays cannot be changed behind its back, and
+    no vector load of them spans two lines."""
+    a = _aligned_copy(a)
     a.flags.writeable = False
     return a
 
@@ -865,7 +884,7 @@ def _panels(w: np.ndarray, panels: int) -> np.ndarray:
         g = min(_DENSE_GROUP, panels - p)
         block = padded[p * _DENSE_LANES:(p + g) * _DENSE_LANES].reshape(g, _DENSE_LANES, k)
         groups.append(block.transpose(2, 0, 1).reshape(-1))
-    return np.ascontiguousarray(np.concatenate(groups))
+    return _aligned_copy(np.concatenate(groups))
 
 
 def _int8_rows(w: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:

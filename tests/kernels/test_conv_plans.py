@@ -80,6 +80,21 @@ def test_a_plan_keeps_its_own_copies_of_the_fixed_arguments() -> None:
     assert not plan.scale.flags.writeable and not bwn.w.flags.writeable
 
 
+def test_plans_keep_their_weights_on_whole_cache_lines() -> None:
+    """No vector load of a plan's weights spans two cache lines (numpy's arrays start 16 bytes into one)."""
+    rng = np.random.default_rng(8)
+    shapes = [((7,), np.float32), ((3, 5, 9), np.float32), ((70000,), np.uint8), ((4, 33), np.int8)]
+    for shape, dtype in shapes:
+        a = K.aligned_empty(shape, dtype)
+        assert a.shape == shape and a.dtype == dtype and a.flags.c_contiguous and a.ctypes.data % 64 == 0
+    direct = K.DirectConvPlan(rng.standard_normal((7, 7, 3, 64)).astype(np.float32), stride=2, padding=3)
+    dense = K.DensePlan(rng.standard_normal((1000, 512)).astype(np.float32))
+    bwn = K.BwnConvPlan(rng.integers(0, 2**63, (64, 3, 3, 1), dtype=np.uint64), 16,
+                        np.ones(64, np.float32), np.zeros(64, np.float32))
+    for a in (direct.w, dense.wf, bwn._weights):
+        assert a.ctypes.data % 64 == 0
+
+
 def test_a_plan_checks_its_fixed_arguments_when_made() -> None:
     _, w, scale, bias, slope = _binary_case(6)
     with pytest.raises(ValueError, match="stride must be 1 or 2"):

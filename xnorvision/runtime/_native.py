@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from xnorvision import _program
+from xnorvision import _program, kernels
 from xnorvision.runtime._layers import Layer
 
 #: a model step as the executor holds it: (name, input names, layer)
@@ -130,15 +130,6 @@ def _input_readers(steps: list[Step], outputs: list[str], bound: list[Any],
     return readers
 
 
-def _line_aligned(nbytes: int) -> np.ndarray:
-    """``nbytes`` uint8 from the start of a 64-byte cache line. numpy's large arrays start 16 bytes into a
-    page, so every other 32-byte row load of the AVX2 kernels (every 64-byte one on AVX-512) spanned two
-    lines."""
-    buf = np.empty(nbytes + 63, np.uint8)
-    skip = -buf.ctypes.data % 64
-    return buf[skip:skip + nbytes]
-
-
 def _plan_arrays(steps: list[Step], after: list[After], outputs: list[str],
                  tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """An array per tensor, shaped as in ``tensors``; a tensor's array is one freed by a tensor read for the
@@ -153,7 +144,7 @@ def _plan_arrays(steps: list[Step], after: list[After], outputs: list[str],
                 continue
             value = np.asarray(tensors[t])
             spare = free.get(value.nbytes)
-            raw[t] = spare.pop() if spare else _line_aligned(value.nbytes)
+            raw[t] = spare.pop() if spare else kernels.aligned_empty(value.nbytes, np.uint8)
             arrays[t] = raw[t].view(value.dtype).reshape(value.shape)
         for t in done:
             if t not in keep and t in raw:
