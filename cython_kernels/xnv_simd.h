@@ -5,8 +5,8 @@
  *     channels, out[p][c] = k - 2 * sum_t sum_j popcount(xp[p][tapoff[t] + j] ^ w[(t * wc + j) * XNV_BLK + c])
  *     (out[p] may point straight into the output tensor);
  *     the weights of a block are interleaved by channel so one vector holds 8 (AVX-512) channels' words
- *     and each input word is broadcast: no horizontal sums, any channel count (AVX2 stores each word as
- *     two, its nibbles apart: xnv_weight_split);
+ *     and each input word is broadcast: no horizontal sums, any channel count (AVX2 stores each weight
+ *     and input word as two, its nibbles apart, its blocks laid out otherwise: xnv_store_weight);
  *   - a peak loop: the same XOR + popcount + add on registers only, the ceiling the kernels are held to;
  * and, where a vector form pays (AVX-512 and AVX2; portable C elsewhere), the fused epilogues of a block (the
  * float32 affine, and the sign bits c = acc[c] < thr[c] as one compare-to-mask) and the sign bits of a
@@ -268,10 +268,10 @@ XNV_AVX512 static uint64_t xnv_peak_avx512(int64_t iters) {
 
 /* AVX2 has no popcount instruction: bytes are counted through a 4-bit table (Mula's method), one vpshufb for
  * the low nibbles and one for the high ones. The weights are stored nibble-split (xnv_store_weight): for
- * each input word, a half block's 16 channels' low nibbles, then their high nibbles shifted down. The XOR of
- * a stored nibble word with the input's nibbles (split once per input word, shared by 16 channels and two
- * pixels) is then a table index as it stands: 6 vector ops per 4 channels x 64 bits (2 XORs, 2 lookups, 2
- * byte adds) where the unsplit word took 8 (the shift and the two masks). */
+ * each input word, a half block's 16 channels' low nibbles, then their high nibbles shifted down; the padded
+ * input is split the same way. The XOR of a stored nibble word with a broadcast input nibble word is then a
+ * table index as it stands: 6 vector ops per 4 channels x 64 bits (2 XORs, 2 lookups, 2 byte adds) where the
+ * unsplit words took 8 (a shift and two masks more). */
 #define XNV_AVX2_FLUSH 31 /* a word adds up to 8 to a byte counter: flush to 64-bit sums every 31 words */
 
 XNV_AVX2 static inline __m256i xnv_lut4_avx2(void) {
