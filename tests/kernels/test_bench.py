@@ -53,3 +53,14 @@ def test_emulation_is_detected_from_a_foreign_cpuinfo(monkeypatch, tmp_path):
     assert not bench.emulated_cpu()
     monkeypatch.setattr(bench.platform, "machine", lambda: "x86_64")
     assert not bench.emulated_cpu()
+
+
+def test_the_ceiling_is_the_best_measured_beside_any_layer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A host that slows down for a minute must not leave layers timed faster than their ceiling."""
+    monkeypatch.setattr(bench, "LAYERS", [("a", 4, 64), ("b", 4, 64), ("c", 4, 64)])
+    ceilings = iter([2e9, 1e9, 9e9, 1e9, 3e9, 1e9])  # 1 thread, all threads, beside each layer in turn
+    monkeypatch.setattr(bench, "peak_bmacs", lambda threads, iters, repeats: next(ceilings))
+    report, rows = bench.run(threads=2, quick=True)
+    assert report["peak_bmacs_1t"] == 9e9
+    for layer in report["layers"]:
+        assert layer["pct_peak_1t"] == pytest.approx(100 * layer["bmacs_1t"] / 9e9)
