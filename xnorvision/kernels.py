@@ -409,8 +409,8 @@ class BinaryConvPlan:
 
 def aligned_empty(shape: int | tuple[int, ...], dtype: type) -> np.ndarray:
     """An uninitialised C-order array whose data starts on a 64-byte cache line. numpy's large arrays start 16
-    bytes into a page (small ones on 16 bytes), so the kernels' 32- and 64-byte loads of rows that are whole
-    vectors spanned two lines every other time."""
+    bytes into a page and its small ones on any 16-byte boundary, so the kernels' 32- and 64-byte loads of
+    rows made of whole vectors spanned two lines every other time."""
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
     nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
     buf = np.empty(nbytes + 63, np.uint8)
@@ -419,6 +419,7 @@ def aligned_empty(shape: int | tuple[int, ...], dtype: type) -> np.ndarray:
 
 
 def _aligned_copy(a: np.ndarray) -> np.ndarray:
+    """A C-order copy of ``a`` on whole cache lines (see :func:`aligned_empty`)."""
     out = aligned_empty(a.shape, a.dtype.type)
     out[...] = a
     return out

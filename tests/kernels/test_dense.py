@@ -28,7 +28,10 @@ def fused(request: pytest.FixtureRequest):
 
 
 @pytest.mark.parametrize(("rows", "k", "o"), [(1, 512, 1000), (3, 37, 5), (24, 128, 1), (2, 9, 129),
-                                              (1, 70, 16), (5, 1, 200)])
+                                              (1, 70, 16), (5, 1, 200),
+                                              # a 1x1 conv's many rows: blocks of 6 and each remainder
+                                              (13, 64, 200), (11, 33, 40), (9, 20, 129), (8, 7, 17),
+                                              (10, 3, 48)])
 @pytest.mark.parametrize("storage", ["float32", "int8"])
 @pytest.mark.parametrize("bias", [True, False])
 def test_dense_equals_the_direct_conv_as_a_1x1_conv(fused: str, threads: int, rows: int, k: int, o: int,
