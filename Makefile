@@ -47,8 +47,8 @@ clean:
 test-arm64: install
 	XNV_HOST_PYTHON=$(abspath $(BIN))/python scripts/arm64/test.sh
 
-# Every results table in README.md, docs/ and the model cards: run the commands (idle machine, about
-# 10 minutes), keep their JSON in docs/results/, rebuild the tables from it. DATA: ../shared/data layout.
+# Every results table in README.md, docs/ and the model cards: run the commands (idle machine, 10 to
+# 20 minutes), keep their JSON in docs/results/, rebuild the tables from it. DATA: ../shared/data layout.
 DATA ?= ../shared/data
 RESULTS := docs/results
 YUNET = $(DATA)/teachers/face_detection_yunet_2026may.onnx
