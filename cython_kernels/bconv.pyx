@@ -559,23 +559,13 @@ def best_path() -> int:
     return xnv_best_path()
 
 
-cdef cnp.ndarray _line_aligned(int64_t rows, int64_t cols):
-    """An uninitialised uint64 [rows, cols] array whose data starts on a 64-byte line. Each block's weights are
-    then whole lines (numpy's large arrays start 16 bytes into a page, so every other 32-byte load of the AVX2
-    microkernel, and every 64-byte one of AVX-512's, spanned two lines): ResNet-18's 14x14x256 conv 0.35 ->
-    0.31 ms on AVX2."""
-    cdef cnp.ndarray buf = np.empty(rows * cols + 8, np.uint64)
-    cdef int64_t skip = (64 - <size_t>cnp.PyArray_DATA(buf) % 64) % 64 // 8
-    return buf[skip:skip + rows * cols].reshape(rows, cols)
-
-
 def prepare(cnp.ndarray w, int c_in, int path):
     """Interleave packed weights [O,kh,kw,wc] for the microkernel once: (blocks uint64, tap sums int32)."""
     cdef Conv cv
     cdef int o = w.shape[0], nblk = (o + XNV_BLK - 1) // XNV_BLK, blk
     cdef int ntaps = w.shape[1] * w.shape[2], wc = w.shape[3]
     cdef int split = xnv_weight_split(path)
-    cdef cnp.ndarray blocks = _line_aligned(nblk, ntaps * wc * XNV_BLK * split)
+    cdef cnp.ndarray blocks = np.empty((nblk, ntaps * wc * XNV_BLK * split), np.uint64)
     cdef cnp.ndarray sums = np.empty((nblk, ntaps * XNV_BLK), np.int32)
     cdef cnp.ndarray zeros = np.zeros(wc * split, np.uint64)
     cdef cnp.ndarray tile = np.empty(XNV_TILE_MAX * XNV_BLK, np.int32)

@@ -226,7 +226,8 @@ class BinaryConvWeights:
                              f"got {w.shape[3]}")
         self.packed = w.copy()
         self.packed.flags.writeable = False
-        self._prepared = _bconv.prepare(self.packed, self.c_in, _path)
+        blocks, sums = _bconv.prepare(self.packed, self.c_in, _path)
+        self._prepared = (_aligned_copy(blocks), sums)  # each block on whole cache lines
 
     @property
     def shape(self) -> tuple[int, ...]:
