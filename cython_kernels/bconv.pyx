@@ -121,10 +121,10 @@ cdef void _prepare_block(const Conv *cv, int blk, uint64_t *wbuf, int32_t *tapsu
     cdef int32_t *op[XNV_TILE_MAX]
     cdef int64_t zero_off = 0
     for c in range(XNV_BLK):
-        src = cv.w + <int64_t>(o0 + c) * nw
+        src = cv.w + <int64_t>(o0 + c) * nw if c < nc else NULL  # channels past o: zero words
         for i in range(nw):
             v = 0
-            if c < nc:
+            if src != NULL:
                 v = src[i] & cv.lastmask if i % wc == wc - 1 else src[i]
             xnv_store_weight(cv.split, wc, wbuf, i, c, v)
     if sums:
