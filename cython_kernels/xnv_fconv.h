@@ -3,7 +3,8 @@
  * bias and ReLU. Chosen at run time like xnv_simd.h (the build never uses -march=native):
  *   - AVX-512F: 16 output channels a zmm, tiles of up to 4 such blocks x 6 to 16 output pixels (24 or 16
  *     independent FMA chains; each input value broadcast once for all the tile's channels);
- *   - AVX2+FMA: 16 output channels in two ymm, tiles of 6 pixels;
+ *   - AVX2+FMA: 16 output channels in two ymm, tiles of 6 pixels (3 for a row's last few; a 3x3 stem's
+ *     unrolled), single pixels with every block of up to 64 channels at once;
  *   - portable C on 4-float vectors (GCC/Clang vector extensions): SSE2 on x86-64, NEON (with FMA) on
  *     AArch64, tiles of 2 (x86) or 4 (AArch64: 32 registers) pixels.
  * A tile broadcasts one input value per pixel and multiplies it into the weight vector of that tap and
@@ -824,13 +825,23 @@ XNV_FC512 static int xnv_fconv_rows_avx512(const xnv_fconv_t *p, int64_t r0, int
  * 7x7 stem 2.43 -> 2.16 ms, the faces stem 0.335 -> 0.30 ms on float input, 1 thread) */
 #define XNV_FC256_TILE 6
 
+/* A sum's activation: ReLU (NaN stays), then PReLU v * a where v < 0 (as kernels.prelu) when slope. */
+XNV_FC256 XNV_FC_INLINE __m256 xnv_fc_act_avx2(const xnv_fconv_t *p, __m256 v, int slope, __m256 a) {
+    if (p->relu) v = _mm256_max_ps(_mm256_setzero_ps(), v);
+    if (slope) v = _mm256_blendv_ps(v, _mm256_mul_ps(v, a), _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ));
+    return v;
+}
+
 /* np pixels x one block of 16 channels as two ymm halves; `full` (a constant after inlining) picks plain
- * loads and stores, else the lanes past o are masked (vmaskmov: no read or write past the arrays). */
+ * loads and stores, else the lanes past o are masked (vmaskmov: no read or write past the arrays). kc
+ * (a constant after inlining, or 0) is nj and ndy 3: a 3x3 stem's interior tile of 16 outputs, its loops unrolled (the
+ * faces stem 0.42 -> 0.37 ms on float input, 1 thread: the loop overheads of 27 short steps were a third
+ * of its time). The sums are the same either way. */
 XNV_FC256 XNV_FC_INLINE void xnv_fc_block_avx2(const xnv_fconv_t *p, const float *x, const float *w,
                                                 float *out, int ndy, int nj, int np, int full, int nl,
-                                                const float *bias, const float *slope) {
-    const int64_t ps = p->ps, rs = (int64_t)p->w_in * p->c, ws = (int64_t)p->kw * p->c * p->o;
-    const int o = p->o;
+                                                const float *bias, const float *slope, int kc) {
+    const int o = kc ? XNV_FC_BLK : p->o; /* constants in the stem's tile */
+    const int64_t ps = p->ps, rs = (int64_t)p->w_in * p->c, ws = kc ? kc * XNV_FC_BLK : (int64_t)p->kw * p->c * o;
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nl), lane);
     const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nl - 8), lane);
@@ -841,33 +852,41 @@ XNV_FC256 XNV_FC_INLINE void xnv_fc_block_avx2(const xnv_fconv_t *p, const float
     }
     __m256 a0[XNV_FC256_TILE], a1[XNV_FC256_TILE];
     for (int k = 0; k < np; k++) { a0[k] = b0; a1[k] = b1; }
-    for (int dy = 0; dy < ndy; dy++) {
-        const float *xr = x + dy * rs, *wr = w + dy * ws;
-        for (int j = 0; j < nj; j++) {
-            const float *wp = wr + (int64_t)j * o;
-            const __m256 w0 = full ? _mm256_loadu_ps(wp) : _mm256_maskload_ps(wp, m0);
-            const __m256 w1 = full ? _mm256_loadu_ps(wp + 8) : _mm256_maskload_ps(wp + 8, m1);
-            for (int k = 0; k < np; k++) {
-                const __m256 xv = _mm256_broadcast_ss(xr + j + k * ps);
-                a0[k] = _mm256_fmadd_ps(xv, w0, a0[k]);
-                a1[k] = _mm256_fmadd_ps(xv, w1, a1[k]);
-            }
+#define XNV_FC256_STEP(J, X)                                                                                   \
+    do {                                                                                                       \
+        const float *wp = wr + (int64_t)(J) * o;                                                               \
+        const __m256 w0 = full ? _mm256_loadu_ps(wp) : _mm256_maskload_ps(wp, m0);                             \
+        const __m256 w1 = full ? _mm256_loadu_ps(wp + 8) : _mm256_maskload_ps(wp + 8, m1);                     \
+        for (int k = 0; k < np; k++) {                                                                         \
+            const __m256 xv = _mm256_broadcast_ss(X);                                                          \
+            a0[k] = _mm256_fmadd_ps(xv, w0, a0[k]);                                                            \
+            a1[k] = _mm256_fmadd_ps(xv, w1, a1[k]);                                                            \
+        }                                                                                                      \
+    } while (0)
+    if (kc) { /* each pixel's own pointer: gcc kept j + k * ps of every step in spilled registers */
+        const float *px[XNV_FC256_TILE];
+        for (int k = 0; k < np; k++) px[k] = x + k * ps;
+#pragma GCC unroll 3
+        for (int dy = 0; dy < 3; dy++) {
+            const float *wr = w + dy * ws;
+#pragma GCC unroll 9
+            for (int j = 0; j < kc; j++) XNV_FC256_STEP(j, px[k] + dy * rs + j);
+        }
+    } else {
+        for (int dy = 0; dy < ndy; dy++) {
+            const float *xr = x + dy * rs, *wr = w + dy * ws;
+            for (int j = 0; j < nj; j++) XNV_FC256_STEP(j, xr + j + k * ps);
         }
     }
+#undef XNV_FC256_STEP
     __m256 s0 = _mm256_setzero_ps(), s1 = s0;
     if (slope) {
         s0 = full ? _mm256_loadu_ps(slope) : _mm256_maskload_ps(slope, m0);
         s1 = full ? _mm256_loadu_ps(slope + 8) : _mm256_maskload_ps(slope + 8, m1);
     }
     for (int k = 0; k < np; k++) {
-        if (p->relu) {
-            a0[k] = _mm256_max_ps(_mm256_setzero_ps(), a0[k]); /* NaN stays */
-            a1[k] = _mm256_max_ps(_mm256_setzero_ps(), a1[k]);
-        }
-        if (slope) { /* v * a where v < 0 (as kernels.prelu) */
-            a0[k] = _mm256_blendv_ps(a0[k], _mm256_mul_ps(a0[k], s0), _mm256_cmp_ps(a0[k], _mm256_setzero_ps(), _CMP_LT_OQ));
-            a1[k] = _mm256_blendv_ps(a1[k], _mm256_mul_ps(a1[k], s1), _mm256_cmp_ps(a1[k], _mm256_setzero_ps(), _CMP_LT_OQ));
-        }
+        a0[k] = xnv_fc_act_avx2(p, a0[k], slope != 0, s0);
+        a1[k] = xnv_fc_act_avx2(p, a1[k], slope != 0, s1);
         float *op = out + (int64_t)k * o;
         if (full) {
             _mm256_storeu_ps(op, a0[k]);
@@ -884,9 +903,9 @@ XNV_FC256 XNV_FC_INLINE void xnv_fc_tile_avx2_n(const xnv_fconv_t *p, const floa
     for (int cb = 0; cb < p->o; cb += XNV_FC_BLK) {
         const float *bias = p->bias ? p->bias + cb : 0, *slope = p->slope ? p->slope + cb : 0;
         if (p->o - cb >= XNV_FC_BLK)
-            xnv_fc_block_avx2(p, x, w + cb, out + cb, ndy, nj, np, 1, XNV_FC_BLK, bias, slope);
+            xnv_fc_block_avx2(p, x, w + cb, out + cb, ndy, nj, np, 1, XNV_FC_BLK, bias, slope, 0);
         else
-            xnv_fc_block_avx2(p, x, w + cb, out + cb, ndy, nj, np, 0, p->o - cb, bias, slope);
+            xnv_fc_block_avx2(p, x, w + cb, out + cb, ndy, nj, np, 0, p->o - cb, bias, slope, 0);
     }
 }
 
@@ -895,9 +914,55 @@ XNV_FC256 static void xnv_fc_tile_avx2(const xnv_fconv_t *p, const float *x, con
     xnv_fc_tile_avx2_n(p, x, w, out, ndy, nj, XNV_FC256_TILE);
 }
 
+/* The last 3 or fewer interior pixels of a row: half a tile, where a whole one overlapping the tile before
+ * recomputed 3 more (the faces net's BWN conv: 51 interior pixels a row). */
+XNV_FC256 static void xnv_fc_half_avx2(const xnv_fconv_t *p, const float *x, const float *w, float *out,
+                                       int ndy, int nj) {
+    xnv_fc_tile_avx2_n(p, x, w, out, ndy, nj, XNV_FC256_TILE / 2);
+}
+
+/* A 3x3 stem's tile (C input channels, 16 outputs): unrolled where all 3 tap rows are in the image. */
+#define XNV_FC256_STEM(C)                                                                                      \
+    XNV_FC256 static void xnv_fc_stem_avx2_3##C(const xnv_fconv_t *p, const float *x, const float *w,           \
+                                                float *out, int ndy, int nj) {                                  \
+        if (ndy == 3)                                                                                          \
+            xnv_fc_block_avx2(p, x, w, out, 3, 3 * (C), XNV_FC256_TILE, 1, XNV_FC_BLK, p->bias, p->slope,       \
+                              3 * (C));                                                                        \
+        else                                                                                                   \
+            xnv_fc_tile_avx2_n(p, x, w, out, ndy, nj, XNV_FC256_TILE);                                          \
+    }
+XNV_FC256_STEM(3) /* an RGB image's (the faces proposal net) */
+XNV_FC256_STEM(1) /* a grey one's (the faces classifier) */
+
+/* One pixel (the edges of a row) x nv vectors of 8 channels, o = 8 * nv: nv FMA chains at once, where a
+ * block at a time ran 2 and waited on their latency (a BWN conv's 64 channels: 8 chains). The sums are the
+ * tile's. */
+XNV_FC256 XNV_FC_INLINE void xnv_fc_px_avx2(const xnv_fconv_t *p, const float *x, const float *w, float *out,
+                                             int ndy, int nj, int nv) {
+    const int64_t rs = (int64_t)p->w_in * p->c, ws = (int64_t)p->kw * p->c * p->o;
+    __m256 a[8];
+    for (int v = 0; v < nv; v++) a[v] = p->bias ? _mm256_loadu_ps(p->bias + 8 * v) : _mm256_setzero_ps();
+    for (int dy = 0; dy < ndy; dy++) {
+        const float *xr = x + dy * rs, *wr = w + dy * ws;
+        for (int j = 0; j < nj; j++) {
+            const __m256 xv = _mm256_broadcast_ss(xr + j);
+            for (int v = 0; v < nv; v++) a[v] = _mm256_fmadd_ps(xv, _mm256_loadu_ps(wr + (int64_t)j * p->o + 8 * v), a[v]);
+        }
+    }
+    for (int v = 0; v < nv; v++) {
+        const __m256 s = p->slope ? _mm256_loadu_ps(p->slope + 8 * v) : _mm256_setzero_ps();
+        _mm256_storeu_ps(out + 8 * v, xnv_fc_act_avx2(p, a[v], p->slope != 0, s));
+    }
+}
+
 XNV_FC256 static void xnv_fc_one_avx2(const xnv_fconv_t *p, const float *x, const float *w, float *out,
                                       int ndy, int nj) {
-    xnv_fc_tile_avx2_n(p, x, w, out, ndy, nj, 1);
+    switch (p->o) {
+    case 64: xnv_fc_px_avx2(p, x, w, out, ndy, nj, 8); break;
+    case 48: xnv_fc_px_avx2(p, x, w, out, ndy, nj, 6); break;
+    case 32: xnv_fc_px_avx2(p, x, w, out, ndy, nj, 4); break;
+    default: xnv_fc_tile_avx2_n(p, x, w, out, ndy, nj, 1); break;
+    }
 }
 
 /* 8 channels a ymm (_mm256_max_ps(s, acc): s > acc ? s : acc); the last < 8 masked (vmaskmov). */
@@ -965,8 +1030,14 @@ XNV_FC256 static int xnv_fconv_batch_avx2(const xnv_fconv_t *p, int64_t s0, int6
 }
 
 XNV_FC256 static int xnv_fconv_rows_avx2(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch) {
-    return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx2, XNV_FC256_TILE, 0, 0, xnv_fc_one_avx2,
-                       xnv_fc_pool_avx2, xnv_fc_pool3_avx2);
+    if (p->kw == 3 && p->c == 3 && p->o == XNV_FC_BLK)
+        return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_stem_avx2_33, XNV_FC256_TILE, xnv_fc_half_avx2,
+                           XNV_FC256_TILE / 2, xnv_fc_one_avx2, xnv_fc_pool_avx2, xnv_fc_pool3_avx2);
+    if (p->kw == 3 && p->c == 1 && p->o == XNV_FC_BLK)
+        return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_stem_avx2_31, XNV_FC256_TILE, xnv_fc_half_avx2,
+                           XNV_FC256_TILE / 2, xnv_fc_one_avx2, xnv_fc_pool_avx2, xnv_fc_pool3_avx2);
+    return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx2, XNV_FC256_TILE, xnv_fc_half_avx2, XNV_FC256_TILE / 2,
+                       xnv_fc_one_avx2, xnv_fc_pool_avx2, xnv_fc_pool3_avx2);
 }
 #endif /* x86 */
 
@@ -1154,18 +1225,20 @@ XNV_FC512 static void xnv_dense_avx512(const xnv_dense_t *d, int p0, int p1) {
 }
 #undef XNV_DN_512
 
-/* AVX2: a panel is two halves of 8; rows [r, r + nr) x panels [p + j0, p + j0 + m), 2 * nr * m <= 12. */
+/* AVX2: a panel is two halves of 8; rows [r, r + nr) x the first nv halves of panels [p + j0, ...), nr * nv
+ * <= 12: nv = 2 * m for m whole panels, or 1 for the first half of one (a panel of 8 outputs or fewer, a
+ * detector's head: its other half is padding). */
 XNV_FC256 XNV_FC_INLINE void xnv_dn_pass_avx2(const xnv_dense_t *d, int64_t r, int nr, int p, int g, int64_t off,
-                                               int j0, int m) {
+                                               int j0, int nv) {
     __m256 acc[12];
     const int64_t o0 = (int64_t)(p + j0) * XNV_DN_LANES;
-    for (int h = 0; h < 2 * m; h++) {
+    for (int h = 0; h < nv; h++) {
         const __m256 b = d->bias ? _mm256_loadu_ps(d->bias + o0 + 8 * h) : _mm256_setzero_ps();
-        for (int i = 0; i < nr; i++) acc[i * 2 * m + h] = b;
+        for (int i = 0; i < nr; i++) acc[i * nv + h] = b;
     }
     for (int64_t k = 0; k < d->k; k++) {
         __m256 wv[8];
-        for (int h = 0; h < 2 * m; h++) {
+        for (int h = 0; h < nv; h++) {
             const int64_t at = XNV_DN_AT(d, off, g, k, j0 + h / 2) + 8 * (h % 2);
             if (d->wq)
                 wv[h] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(d->wq + at)))),
@@ -1175,19 +1248,19 @@ XNV_FC256 XNV_FC_INLINE void xnv_dn_pass_avx2(const xnv_dense_t *d, int64_t r, i
         }
         for (int i = 0; i < nr; i++) {
             const __m256 xv = _mm256_set1_ps(d->x[(r + i) * d->k + k]);
-            for (int h = 0; h < 2 * m; h++) acc[i * 2 * m + h] = _mm256_fmadd_ps(xv, wv[h], acc[i * 2 * m + h]);
+            for (int h = 0; h < nv; h++) acc[i * nv + h] = _mm256_fmadd_ps(xv, wv[h], acc[i * nv + h]);
         }
     }
     for (int i = 0; i < nr; i++) {
         float *out = d->out + (r + i) * d->o;
-        for (int h = 0; h < 2 * m; h++) {
+        for (int h = 0; h < nv; h++) {
             const int64_t c = o0 + 8 * h;
             const int n = d->o - c < 8 ? (int)(d->o - c) : 8;
             if (n >= 8) {
-                _mm256_storeu_ps(out + c, acc[i * 2 * m + h]);
+                _mm256_storeu_ps(out + c, acc[i * nv + h]);
             } else if (n > 0) {
                 float tmp[8];
-                _mm256_storeu_ps(tmp, acc[i * 2 * m + h]);
+                _mm256_storeu_ps(tmp, acc[i * nv + h]);
                 memcpy(out + c, tmp, (size_t)n * sizeof(float));
             }
         }
@@ -1197,8 +1270,30 @@ XNV_FC256 XNV_FC_INLINE void xnv_dn_pass_avx2(const xnv_dense_t *d, int64_t r, i
 /* Rows a pass of one panel when there are many rows (a 1x1 conv's pixels): 12 accumulators, 2 weight loads
  * and 6 broadcasts for 12 FMAs, the panel's weights (k * 64 bytes) in L1 for every block of rows. One row
  * a pass, as for a linear layer's few rows, loaded a weight per FMA from L2: ResNet-18's 1x1 shortcuts ran
- * at 12-32 GMAC/s. */
+ * at 12-32 GMAC/s. A panel of 8 outputs or fewer runs its first half alone, 12 rows a pass: the faces net's
+ * three heads (5 outputs) 0.086 -> 0.076 ms of a 1-thread run (perf samples). */
 #define XNV_DN256_ROWS 6
+
+/* Many rows x one panel: passes of `rows` rows, then the rest (constant accumulator counts), nv halves. */
+XNV_FC256 XNV_FC_INLINE void xnv_dn_rows_avx2(const xnv_dense_t *d, int p, int g, int64_t off, int j, int nv) {
+    const int rows = 12 / nv;
+    int64_t r = 0;
+    for (; r + rows <= d->rows; r += rows) xnv_dn_pass_avx2(d, r, rows, p, g, off, j, nv);
+    switch (d->rows - r) {
+    case 11: xnv_dn_pass_avx2(d, r, 11, p, g, off, j, 1); break;
+    case 10: xnv_dn_pass_avx2(d, r, 10, p, g, off, j, 1); break;
+    case 9: xnv_dn_pass_avx2(d, r, 9, p, g, off, j, 1); break;
+    case 8: xnv_dn_pass_avx2(d, r, 8, p, g, off, j, 1); break;
+    case 7: xnv_dn_pass_avx2(d, r, 7, p, g, off, j, 1); break;
+    case 6: xnv_dn_pass_avx2(d, r, 6, p, g, off, j, 1); break;
+    case 5: xnv_dn_pass_avx2(d, r, 5, p, g, off, j, nv); break;
+    case 4: xnv_dn_pass_avx2(d, r, 4, p, g, off, j, nv); break;
+    case 3: xnv_dn_pass_avx2(d, r, 3, p, g, off, j, nv); break;
+    case 2: xnv_dn_pass_avx2(d, r, 2, p, g, off, j, nv); break;
+    case 1: xnv_dn_pass_avx2(d, r, 1, p, g, off, j, nv); break;
+    default: break;
+    }
+}
 
 XNV_FC256 static void xnv_dense_avx2(const xnv_dense_t *d, int p0, int p1) {
     for (int p = p0; p < p1; p += XNV_DN_GROUP) {
@@ -1207,29 +1302,23 @@ XNV_FC256 static void xnv_dense_avx2(const xnv_dense_t *d, int p0, int p1) {
         int64_t r = 0;
         if (d->rows >= XNV_DN256_ROWS) {
             for (int j = 0; j < g; j++) {
-                for (r = 0; r + XNV_DN256_ROWS <= d->rows; r += XNV_DN256_ROWS)
-                    xnv_dn_pass_avx2(d, r, XNV_DN256_ROWS, p, g, off, j, 1);
-                switch (d->rows - r) { /* a constant count of accumulators */
-                case 5: xnv_dn_pass_avx2(d, r, 5, p, g, off, j, 1); break;
-                case 4: xnv_dn_pass_avx2(d, r, 4, p, g, off, j, 1); break;
-                case 3: xnv_dn_pass_avx2(d, r, 3, p, g, off, j, 1); break;
-                case 2: xnv_dn_pass_avx2(d, r, 2, p, g, off, j, 1); break;
-                case 1: xnv_dn_pass_avx2(d, r, 1, p, g, off, j, 1); break;
-                default: break;
-                }
+                if (d->o - (p + j) * XNV_DN_LANES <= 8)
+                    xnv_dn_rows_avx2(d, p, g, off, j, 1);
+                else
+                    xnv_dn_rows_avx2(d, p, g, off, j, 2);
             }
             continue;
         }
         for (; r + nr <= d->rows && nr > 1; r += nr) {
             if (g == 1)
-                xnv_dn_pass_avx2(d, r, 4, p, g, off, 0, 1);
+                xnv_dn_pass_avx2(d, r, 4, p, g, off, 0, 2);
             else
-                xnv_dn_pass_avx2(d, r, 2, p, g, off, 0, 2);
+                xnv_dn_pass_avx2(d, r, 2, p, g, off, 0, 4);
         }
         for (; r < d->rows; r++) {
             int j = 0;
-            for (; j + 4 <= g; j += 4) xnv_dn_pass_avx2(d, r, 1, p, g, off, j, 4);
-            for (; j < g; j++) xnv_dn_pass_avx2(d, r, 1, p, g, off, j, 1);
+            for (; j + 4 <= g; j += 4) xnv_dn_pass_avx2(d, r, 1, p, g, off, j, 8);
+            for (; j < g; j++) xnv_dn_pass_avx2(d, r, 1, p, g, off, j, 2);
         }
     }
 }

@@ -31,7 +31,10 @@ def fused(request: pytest.FixtureRequest):
                                               (1, 70, 16), (5, 1, 200),
                                               # a 1x1 conv's many rows: blocks of 6 and each remainder
                                               (13, 64, 200), (11, 33, 40), (9, 20, 129), (8, 7, 17),
-                                              (10, 3, 48)])
+                                              (10, 3, 48),
+                                              # panels of 8 outputs or fewer (a detector's head) on AVX2:
+                                              # half panels, 12 rows a pass, and the remainders past 5
+                                              (23, 5, 5), (18, 16, 8), (31, 9, 3), (10, 4, 21)])
 @pytest.mark.parametrize("storage", ["float32", "int8"])
 @pytest.mark.parametrize("bias", [True, False])
 def test_dense_equals_the_direct_conv_as_a_1x1_conv(fused: str, threads: int, rows: int, k: int, o: int,
