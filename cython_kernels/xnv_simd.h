@@ -284,14 +284,14 @@ XNV_AVX2 static inline __m256i xnv_lut4_avx2(void) {
     acc = _mm256_add_epi8(_mm256_add_epi8(acc, _mm256_shuffle_epi8(lut, _mm256_xor_si256(xl, wl))), \
                           _mm256_shuffle_epi8(lut, _mm256_xor_si256(xh, wh)))
 
-/* out[0..7] -= 2 * sums of 8 channels (two vectors of four 64-bit lanes, < 2^31, in channel order). */
-XNV_AVX2 static inline void xnv_sub_dots_avx2(__m256i lo, __m256i hi, int32_t *out) {
+/* out[0..7] = from - 2 * sums of 8 channels (two vectors of four 64-bit lanes, < 2^31, in channel order);
+ * from is k in the first stretch, else out itself. */
+XNV_AVX2 static inline void xnv_sub_dots_avx2(__m256i lo, __m256i hi, __m256i from, int32_t *out) {
     /* the low dwords of each lane: [c0 c1 c4 c5 | c2 c3 c6 c7], then the middle 64-bit halves swapped */
     __m256i v = _mm256_castps_si256(_mm256_shuffle_ps(_mm256_castsi256_ps(lo), _mm256_castsi256_ps(hi),
                                                       _MM_SHUFFLE(2, 0, 2, 0)));
     v = _mm256_permute4x64_epi64(v, _MM_SHUFFLE(3, 1, 2, 0));
-    __m256i o = _mm256_loadu_si256((const __m256i *)out);
-    _mm256_storeu_si256((__m256i *)out, _mm256_sub_epi32(o, _mm256_add_epi32(v, v)));
+    _mm256_storeu_si256((__m256i *)out, _mm256_sub_epi32(from, _mm256_add_epi32(v, v)));
 }
 
 /* One input word of two pixels (nibbles at xa[0], xa[1] and xb[0], xb[1]) into the byte counters of 16
@@ -299,7 +299,9 @@ XNV_AVX2 static inline void xnv_sub_dots_avx2(__m256i lo, __m256i hi, int32_t *o
  * gcc, given the same steps as intrinsics, kept three of the eight counters on the stack and moved others
  * between registers every word. Here the counters and the table are all that lives from word to word; the
  * four broadcast inputs and two temporaries complete the 15 registers, and each weight is read from memory
- * by both pixels' XORs. */
+ * by both pixels' XORs. The caller pins every operand to its register (local register variables): left to
+ * choose, gcc gave the counters other registers inside the statement than around it, 8 moves in and 8 out
+ * of every word, and reloaded the table each time. */
 #define XNV_AVX2_NIB(v, x, lo, hi)                                                                          \
     "vpxor " #v "*32(%[w]), %[" #lo "], %[t0]\n\t"                                                          \
     "vpxor 128+" #v "*32(%[w]), %[" #hi "], %[t1]\n\t"                                                      \
@@ -307,23 +309,19 @@ XNV_AVX2 static inline void xnv_sub_dots_avx2(__m256i lo, __m256i hi, int32_t *o
     "vpshufb %[t1], %[lut], %[t1]\n\t"                                                                      \
     "vpaddb %[t0], %[" #x #v "], %[" #x #v "]\n\t"                                                          \
     "vpaddb %[t1], %[" #x #v "], %[" #x #v "]\n\t"
-XNV_AVX2 static inline void xnv_avx2_word(const uint64_t *w, const uint64_t *xa, const uint64_t *xb, __m256i lut,
-                                          __m256i *a0, __m256i *a1, __m256i *a2, __m256i *a3, __m256i *b0,
-                                          __m256i *b1, __m256i *b2, __m256i *b3) {
-    __m256i t0, t1, la, ha, lb, hb;
-    __asm__("vpbroadcastq (%[xa]), %[la]\n\t"
-            "vpbroadcastq 8(%[xa]), %[ha]\n\t"
-            "vpbroadcastq (%[xb]), %[lb]\n\t"
-            "vpbroadcastq 8(%[xb]), %[hb]\n\t"
-            XNV_AVX2_NIB(0, a, la, ha) XNV_AVX2_NIB(0, b, lb, hb) XNV_AVX2_NIB(1, a, la, ha)
-            XNV_AVX2_NIB(1, b, lb, hb) XNV_AVX2_NIB(2, a, la, ha) XNV_AVX2_NIB(2, b, lb, hb)
-            XNV_AVX2_NIB(3, a, la, ha) XNV_AVX2_NIB(3, b, lb, hb)
-            : [a0] "+x"(*a0), [a1] "+x"(*a1), [a2] "+x"(*a2), [a3] "+x"(*a3), [b0] "+x"(*b0), [b1] "+x"(*b1),
-              [b2] "+x"(*b2), [b3] "+x"(*b3), [t0] "=&x"(t0), [t1] "=&x"(t1), [la] "=&x"(la), [ha] "=&x"(ha),
-              [lb] "=&x"(lb), [hb] "=&x"(hb)
-            : [w] "r"(w), [xa] "r"(xa), [xb] "r"(xb), [lut] "x"(lut)
-            : "memory");
-}
+#define XNV_AVX2_WORD(WP, PA, PB)                                                                           \
+    __asm__("vpbroadcastq (%[xa]), %[la]\n\t"                                                               \
+            "vpbroadcastq 8(%[xa]), %[ha]\n\t"                                                              \
+            "vpbroadcastq (%[xb]), %[lb]\n\t"                                                               \
+            "vpbroadcastq 8(%[xb]), %[hb]\n\t"                                                              \
+            XNV_AVX2_NIB(0, a, la, ha) XNV_AVX2_NIB(0, b, lb, hb) XNV_AVX2_NIB(1, a, la, ha)                \
+            XNV_AVX2_NIB(1, b, lb, hb) XNV_AVX2_NIB(2, a, la, ha) XNV_AVX2_NIB(2, b, lb, hb)                \
+            XNV_AVX2_NIB(3, a, la, ha) XNV_AVX2_NIB(3, b, lb, hb)                                           \
+            : [a0] "+x"(a0), [a1] "+x"(a1), [a2] "+x"(a2), [a3] "+x"(a3), [b0] "+x"(b0), [b1] "+x"(b1),     \
+              [b2] "+x"(b2), [b3] "+x"(b3), [t0] "=&x"(t0), [t1] "=&x"(t1), [la] "=&x"(la), [ha] "=&x"(ha), \
+              [lb] "=&x"(lb), [hb] "=&x"(hb)                                                                \
+            : [w] "r"(WP), [xa] "r"(PA), [xb] "r"(PB), [lut] "x"(lut)                                       \
+            : "memory")
 
 /* Two pixels x 16 channels (half of a block): xa and xb may be the same pixel (an odd pixel's pair). The
  * input is nibble-split as the weights are (bconv's padding step writes each word as two): a pixel's word j
@@ -334,17 +332,20 @@ XNV_AVX2 static inline void xnv_avx2_word(const uint64_t *w, const uint64_t *xa,
 XNV_AVX2 static inline void xnv_uk_avx2_pair(const uint64_t *xa, const uint64_t *xb, const uint64_t *w,
                                              const int64_t *tapoff, int ntaps, int wc, int32_t k, int32_t *oa,
                                              int32_t *ob) {
-    const __m256i lut = xnv_lut4_avx2(), zero = _mm256_setzero_si256(), kv = _mm256_set1_epi32(k);
-    _mm256_storeu_si256((__m256i *)oa, kv); _mm256_storeu_si256((__m256i *)(oa + 8), kv);
-    _mm256_storeu_si256((__m256i *)ob, kv); _mm256_storeu_si256((__m256i *)(ob + 8), kv);
+    const __m256i zero = _mm256_setzero_si256(), kv = _mm256_set1_epi32(k);
+    register __m256i lut __asm__("ymm15") = xnv_lut4_avx2();
     const uint64_t *wp = w, *pa = xa + tapoff[0], *pb = xb + tapoff[0];
     int t = 0, j = 0; /* the next word: word j of tap t */
-    for (int left = ntaps * wc; left > 0;) {
+    for (int left = ntaps * wc, first = 1; left > 0; first = 0) {
         int n = left < XNV_AVX2_FLUSH ? left : XNV_AVX2_FLUSH;
         left -= n;
-        __m256i a0 = zero, a1 = zero, a2 = zero, a3 = zero, b0 = zero, b1 = zero, b2 = zero, b3 = zero;
+        register __m256i a0 __asm__("ymm0") = zero, a1 __asm__("ymm1") = zero, a2 __asm__("ymm2") = zero,
+                         a3 __asm__("ymm3") = zero, b0 __asm__("ymm4") = zero, b1 __asm__("ymm5") = zero,
+                         b2 __asm__("ymm6") = zero, b3 __asm__("ymm7") = zero;
+        register __m256i t0 __asm__("ymm8"), t1 __asm__("ymm9"), la __asm__("ymm10"), ha __asm__("ymm11"),
+                         lb __asm__("ymm12"), hb __asm__("ymm13");
         for (; n > 0; n--) {
-            xnv_avx2_word(wp, pa, pb, lut, &a0, &a1, &a2, &a3, &b0, &b1, &b2, &b3);
+            XNV_AVX2_WORD(wp, pa, pb);
             wp += XNV_BLK;
             pa += 2;
             pb += 2;
@@ -357,10 +358,13 @@ XNV_AVX2 static inline void xnv_uk_avx2_pair(const uint64_t *xa, const uint64_t 
                 }
             }
         }
-        xnv_sub_dots_avx2(_mm256_sad_epu8(a0, zero), _mm256_sad_epu8(a1, zero), oa);
-        xnv_sub_dots_avx2(_mm256_sad_epu8(a2, zero), _mm256_sad_epu8(a3, zero), oa + 8);
-        xnv_sub_dots_avx2(_mm256_sad_epu8(b0, zero), _mm256_sad_epu8(b1, zero), ob);
-        xnv_sub_dots_avx2(_mm256_sad_epu8(b2, zero), _mm256_sad_epu8(b3, zero), ob + 8);
+        /* the first stretch's sums come off k as they are stored (most layers have one stretch) */
+#define XNV_AVX2_FROM(o) (first ? kv : _mm256_loadu_si256((const __m256i *)(o)))
+        xnv_sub_dots_avx2(_mm256_sad_epu8(a0, zero), _mm256_sad_epu8(a1, zero), XNV_AVX2_FROM(oa), oa);
+        xnv_sub_dots_avx2(_mm256_sad_epu8(a2, zero), _mm256_sad_epu8(a3, zero), XNV_AVX2_FROM(oa + 8), oa + 8);
+        xnv_sub_dots_avx2(_mm256_sad_epu8(b0, zero), _mm256_sad_epu8(b1, zero), XNV_AVX2_FROM(ob), ob);
+        xnv_sub_dots_avx2(_mm256_sad_epu8(b2, zero), _mm256_sad_epu8(b3, zero), XNV_AVX2_FROM(ob + 8), ob + 8);
+#undef XNV_AVX2_FROM
     }
 }
 
