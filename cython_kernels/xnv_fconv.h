@@ -833,15 +833,16 @@ XNV_FC256 XNV_FC_INLINE __m256 xnv_fc_act_avx2(const xnv_fconv_t *p, __m256 v, i
 }
 
 /* np pixels x one block of 16 channels as two ymm halves; `full` (a constant after inlining) picks plain
- * loads and stores, else the lanes past o are masked (vmaskmov: no read or write past the arrays). kc
- * (a constant after inlining, or 0) is nj and ndy 3: a 3x3 stem's interior tile of 16 outputs, its loops unrolled (the
- * faces stem 0.42 -> 0.37 ms on float input, 1 thread: the loop overheads of 27 short steps were a third
- * of its time). The sums are the same either way. */
+ * loads and stores, else the lanes past o are masked (vmaskmov: no read or write past the arrays). A stem's
+ * tile passes constants: kc taps a row (its loop unrolled), ko outputs, and kh tap rows (that loop unrolled
+ * too) or 0 (ndy of them). Unrolled, the faces stem (3x3x3 -> 16) took 0.87-0.88x its time and
+ * ResNet-18's (7x7x3 -> 64) 0.95x (1 thread, float input, alternating with the loops in one process): the
+ * short loops' steps and address arithmetic were a large part of a 27-tap tile. The sums are the same. */
 XNV_FC256 XNV_FC_INLINE void xnv_fc_block_avx2(const xnv_fconv_t *p, const float *x, const float *w,
                                                 float *out, int ndy, int nj, int np, int full, int nl,
-                                                const float *bias, const float *slope, int kc) {
-    const int o = kc ? XNV_FC_BLK : p->o; /* constants in the stem's tile */
-    const int64_t ps = p->ps, rs = (int64_t)p->w_in * p->c, ws = kc ? kc * XNV_FC_BLK : (int64_t)p->kw * p->c * o;
+                                                const float *bias, const float *slope, int kc, int ko, int kh) {
+    const int o = kc ? ko : p->o;
+    const int64_t ps = p->ps, rs = (int64_t)p->w_in * p->c, ws = kc ? (int64_t)kc * ko : (int64_t)p->kw * p->c * o;
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nl), lane);
     const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nl - 8), lane);
@@ -866,11 +867,19 @@ XNV_FC256 XNV_FC_INLINE void xnv_fc_block_avx2(const xnv_fconv_t *p, const float
     if (kc) { /* each pixel's own pointer: gcc kept j + k * ps of every step in spilled registers */
         const float *px[XNV_FC256_TILE];
         for (int k = 0; k < np; k++) px[k] = x + k * ps;
+        if (kh) {
 #pragma GCC unroll 3
-        for (int dy = 0; dy < 3; dy++) {
-            const float *wr = w + dy * ws;
-#pragma GCC unroll 9
-            for (int j = 0; j < kc; j++) XNV_FC256_STEP(j, px[k] + dy * rs + j);
+            for (int dy = 0; dy < kh; dy++) {
+                const float *wr = w + dy * ws;
+#pragma GCC unroll 32
+                for (int j = 0; j < kc; j++) XNV_FC256_STEP(j, px[k] + dy * rs + j);
+            }
+        } else {
+            for (int dy = 0; dy < ndy; dy++) {
+                const float *wr = w + dy * ws;
+#pragma GCC unroll 32
+                for (int j = 0; j < kc; j++) XNV_FC256_STEP(j, px[k] + dy * rs + j);
+            }
         }
     } else {
         for (int dy = 0; dy < ndy; dy++) {
@@ -903,9 +912,9 @@ XNV_FC256 XNV_FC_INLINE void xnv_fc_tile_avx2_n(const xnv_fconv_t *p, const floa
     for (int cb = 0; cb < p->o; cb += XNV_FC_BLK) {
         const float *bias = p->bias ? p->bias + cb : 0, *slope = p->slope ? p->slope + cb : 0;
         if (p->o - cb >= XNV_FC_BLK)
-            xnv_fc_block_avx2(p, x, w + cb, out + cb, ndy, nj, np, 1, XNV_FC_BLK, bias, slope, 0);
+            xnv_fc_block_avx2(p, x, w + cb, out + cb, ndy, nj, np, 1, XNV_FC_BLK, bias, slope, 0, 0, 0);
         else
-            xnv_fc_block_avx2(p, x, w + cb, out + cb, ndy, nj, np, 0, p->o - cb, bias, slope, 0);
+            xnv_fc_block_avx2(p, x, w + cb, out + cb, ndy, nj, np, 0, p->o - cb, bias, slope, 0, 0, 0);
     }
 }
 
@@ -927,12 +936,20 @@ XNV_FC256 static void xnv_fc_half_avx2(const xnv_fconv_t *p, const float *x, con
                                                 float *out, int ndy, int nj) {                                  \
         if (ndy == 3)                                                                                          \
             xnv_fc_block_avx2(p, x, w, out, 3, 3 * (C), XNV_FC256_TILE, 1, XNV_FC_BLK, p->bias, p->slope,       \
-                              3 * (C));                                                                        \
+                              3 * (C), XNV_FC_BLK, 3);                                                         \
         else                                                                                                   \
             xnv_fc_tile_avx2_n(p, x, w, out, ndy, nj, XNV_FC256_TILE);                                          \
     }
 XNV_FC256_STEM(3) /* an RGB image's (the faces proposal net) */
 XNV_FC256_STEM(1) /* a grey one's (the faces classifier) */
+
+/* ResNet's 7x7 x 3-channel stem with 64 outputs: its 4 blocks, 21 taps a row unrolled, any tap rows. */
+XNV_FC256 static void xnv_fc_stem_avx2_73(const xnv_fconv_t *p, const float *x, const float *w, float *out,
+                                          int ndy, int nj) {
+    for (int cb = 0; cb < 64; cb += XNV_FC_BLK)
+        xnv_fc_block_avx2(p, x, w + cb, out + cb, ndy, nj, XNV_FC256_TILE, 1, XNV_FC_BLK, p->bias ? p->bias + cb : 0,
+                          p->slope ? p->slope + cb : 0, 21, 64, 0);
+}
 
 /* One pixel (the edges of a row) x nv vectors of 8 channels, o = 8 * nv: nv FMA chains at once, where a
  * block at a time ran 2 and waited on their latency (a BWN conv's 64 channels: 8 chains). The sums are the
@@ -1032,6 +1049,9 @@ XNV_FC256 static int xnv_fconv_batch_avx2(const xnv_fconv_t *p, int64_t s0, int6
 XNV_FC256 static int xnv_fconv_rows_avx2(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch) {
     if (p->kw == 3 && p->c == 3 && p->o == XNV_FC_BLK)
         return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_stem_avx2_33, XNV_FC256_TILE, xnv_fc_half_avx2,
+                           XNV_FC256_TILE / 2, xnv_fc_one_avx2, xnv_fc_pool_avx2, xnv_fc_pool3_avx2);
+    if (p->kw == 7 && p->c == 3 && p->o == 64)
+        return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_stem_avx2_73, XNV_FC256_TILE, xnv_fc_half_avx2,
                            XNV_FC256_TILE / 2, xnv_fc_one_avx2, xnv_fc_pool_avx2, xnv_fc_pool3_avx2);
     if (p->kw == 3 && p->c == 1 && p->o == XNV_FC_BLK)
         return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_stem_avx2_31, XNV_FC256_TILE, xnv_fc_half_avx2,
