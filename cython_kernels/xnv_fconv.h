@@ -1007,24 +1007,32 @@ XNV_FC256 static void xnv_fc_pool_avx2(const float *a, const float *b, int wp, i
     }
 }
 
-/* nb vectors of 8 channels from channel l of one pooled pixel (xnv_fc_pool3_vecs_avx512 on 8 lanes, the
- * lanes past o masked): the vectors' max chains overlap, where the portable pool ran one 4-float chain at a
- * time (ResNet-18's stem pool: 0.42 ms of a 1-thread run). */
+/* nb vectors of 8 channels from channel l of one pooled pixel (xnv_fc_pool3_vecs_avx512 on 8 lanes; `full`,
+ * a constant after inlining, says all 8 * nb lanes are below o, else the lanes past o are masked): the
+ * vectors' max chains overlap, where the portable pool ran one 4-float chain at a time (ResNet-18's stem
+ * pool: 0.42 ms of a 1-thread run). Whole vectors take plain loads: masked ones cost more on AMD. */
 XNV_FC256 XNV_FC_INLINE void xnv_fc_pool3_vecs_avx2(const float *const *rows, int nh, int xa, int xb, int o, int l,
-                                                     int nb, float *op) {
+                                                     int nb, int full, float *op) {
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     __m256i m[4];
     __m256 v[4];
+#define XNV_FC256_LOAD(ptr, k) (full ? _mm256_loadu_ps(ptr) : _mm256_maskload_ps((ptr), m[k]))
     for (int k = 0; k < nb; k++) {
         m[k] = _mm256_cmpgt_epi32(_mm256_set1_epi32(o - l - 8 * k), lane);
-        v[k] = _mm256_maskload_ps(rows[0] + (int64_t)xa * o + l + 8 * k, m[k]);
+        v[k] = XNV_FC256_LOAD(rows[0] + (int64_t)xa * o + l + 8 * k, k);
     }
     for (int dy = 0; dy < nh; dy++)
         for (int x = dy ? xa : xa + 1; x < xb; x++) {
             const float *cell = rows[dy] + (int64_t)x * o + l;
-            for (int k = 0; k < nb; k++) v[k] = _mm256_max_ps(_mm256_maskload_ps(cell + 8 * k, m[k]), v[k]);
+            for (int k = 0; k < nb; k++) v[k] = _mm256_max_ps(XNV_FC256_LOAD(cell + 8 * k, k), v[k]);
         }
-    for (int k = 0; k < nb; k++) _mm256_maskstore_ps(op + l + 8 * k, m[k], v[k]);
+#undef XNV_FC256_LOAD
+    for (int k = 0; k < nb; k++) {
+        if (full)
+            _mm256_storeu_ps(op + l + 8 * k, v[k]);
+        else
+            _mm256_maskstore_ps(op + l + 8 * k, m[k], v[k]);
+    }
 }
 
 XNV_FC256 static void xnv_fc_pool3_avx2(const float *const *rows, int nh, int wo, int o, float *out) {
@@ -1032,11 +1040,11 @@ XNV_FC256 static void xnv_fc_pool3_avx2(const float *const *rows, int nh, int wo
         const int xa = px > 0 ? 2 * px - 1 : 0, xb = 2 * px + 2 < wo ? 2 * px + 2 : wo;
         float *op = out + (int64_t)px * o;
         int l = 0;
-        for (; l + 32 <= o; l += 32) xnv_fc_pool3_vecs_avx2(rows, nh, xa, xb, o, l, 4, op);
+        for (; l + 32 <= o; l += 32) xnv_fc_pool3_vecs_avx2(rows, nh, xa, xb, o, l, 4, 1, op);
         switch ((o - l + 7) / 8) {
-        case 3: xnv_fc_pool3_vecs_avx2(rows, nh, xa, xb, o, l, 3, op); break;
-        case 2: xnv_fc_pool3_vecs_avx2(rows, nh, xa, xb, o, l, 2, op); break;
-        case 1: xnv_fc_pool3_vecs_avx2(rows, nh, xa, xb, o, l, 1, op); break;
+        case 3: xnv_fc_pool3_vecs_avx2(rows, nh, xa, xb, o, l, 3, 0, op); break;
+        case 2: xnv_fc_pool3_vecs_avx2(rows, nh, xa, xb, o, l, 2, 0, op); break;
+        case 1: xnv_fc_pool3_vecs_avx2(rows, nh, xa, xb, o, l, 1, 0, op); break;
         default: break;
         }
     }
