@@ -412,21 +412,20 @@ XNV_AVX2 static void xnv_epilogue_avx2(const int32_t *acc, int npx, const float 
         return;
     }
     const __m256 zero = _mm256_setzero_ps();
-    __m256 s[4], b[4], sl[4], nans = zero;
-    for (int q = 0; q < 4; q++) {
-        s[q] = _mm256_loadu_ps(scale + 8 * q);
-        b[q] = _mm256_loadu_ps(bias + 8 * q);
-        sl[q] = a ? _mm256_loadu_ps(a + 8 * q) : zero;
-    }
+    __m256 nans = zero;
+    /* the block's scale, bias and slope are read where they are used (L1, memory operands): held in arrays
+     * of 4 vectors each, they lived on the stack, copied there in every call (and the slope's zeroed) */
     for (int p = 0; p < npx; p++, acc += XNV_BLK, out += stride) {
         uint32_t sign = 0;
+#pragma GCC unroll 4
         for (int q = 0; q < 4; q++) {
-            __m256 v = _mm256_mul_ps(s[q], _mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(acc + 8 * q))));
-            v = _mm256_add_ps(v, b[q]);
+            __m256 v = _mm256_mul_ps(_mm256_loadu_ps(scale + 8 * q),
+                                     _mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(acc + 8 * q))));
+            v = _mm256_add_ps(v, _mm256_loadu_ps(bias + 8 * q));
             if (r) v = _mm256_add_ps(v, _mm256_loadu_ps(r + p * stride + 8 * q));
             __m256 neg = _mm256_cmp_ps(v, zero, _CMP_LT_OQ);
             if (a) {
-                v = _mm256_blendv_ps(v, _mm256_mul_ps(v, sl[q]), neg);
+                v = _mm256_blendv_ps(v, _mm256_mul_ps(v, _mm256_loadu_ps(a + 8 * q)), neg);
                 neg = _mm256_cmp_ps(v, zero, _CMP_LT_OQ);
             }
             _mm256_storeu_ps(out + 8 * q, v);
