@@ -1307,7 +1307,7 @@ XNV_FC256 XNV_FC_INLINE void xnv_dn_rows_avx2(const xnv_dense_t *d, int p, int g
     const int rows = 12 / nv;
     int64_t r = 0;
     for (; r + rows <= d->rows; r += rows) xnv_dn_pass_avx2(d, r, rows, p, g, off, j, nv);
-    switch (d->rows - r) {
+    switch (d->rows - r) { /* past 5 only on a half panel (nv 1: 12 rows a pass) */
     case 11: xnv_dn_pass_avx2(d, r, 11, p, g, off, j, 1); break;
     case 10: xnv_dn_pass_avx2(d, r, 10, p, g, off, j, 1); break;
     case 9: xnv_dn_pass_avx2(d, r, 9, p, g, off, j, 1); break;
