@@ -323,6 +323,34 @@ XNV_AVX2 static inline void xnv_sub_dots_avx2(__m256i lo, __m256i hi, __m256i fr
             : [w] "r"(WP), [xa] "r"(PA), [xb] "r"(PB), [lut] "x"(lut)                                       \
             : "memory")
 
+/* xnv_uk_avx2_pair for calls of one stretch (ntaps * wc <= XNV_AVX2_FLUSH: 3x3 convs of up to 192
+ * channels), tap by tap: the stretch loop's per-word test for the next tap was 4 of a word's ~60
+ * instructions on 64 channels (one word a tap), where the front end, not the vector units, set the pace
+ * (fused 40x52x64 and 56x56x64 convs 0.96x the time, 28x28x128 0.97x; the general loop's layers 14x14x256
+ * and 7x7x512 1.005-1.016x, a cost of the larger caller). */
+XNV_AVX2 static inline void xnv_uk_avx2_pair1(const uint64_t *xa, const uint64_t *xb, const uint64_t *w,
+                                              const int64_t *tapoff, int ntaps, int wc, int32_t k, int32_t *oa,
+                                              int32_t *ob) {
+    const __m256i zero = _mm256_setzero_si256(), kv = _mm256_set1_epi32(k);
+    register __m256i lut __asm__("ymm15") = xnv_lut4_avx2();
+    register __m256i a0 __asm__("ymm0") = zero, a1 __asm__("ymm1") = zero, a2 __asm__("ymm2") = zero,
+                     a3 __asm__("ymm3") = zero, b0 __asm__("ymm4") = zero, b1 __asm__("ymm5") = zero,
+                     b2 __asm__("ymm6") = zero, b3 __asm__("ymm7") = zero;
+    register __m256i t0 __asm__("ymm8"), t1 __asm__("ymm9"), la __asm__("ymm10"), ha __asm__("ymm11"),
+                     lb __asm__("ymm12"), hb __asm__("ymm13");
+    if (wc == 1)
+        for (int t = 0; t < ntaps; t++) XNV_AVX2_WORD(w + (int64_t)t * 2 * XNV_BLK, xa + tapoff[t], xb + tapoff[t]);
+    else
+        for (int t = 0; t < ntaps; t++) { /* past the other half's words of each tap */
+            const uint64_t *wt = w + (int64_t)t * 2 * wc * XNV_BLK, *pa = xa + tapoff[t], *pb = xb + tapoff[t];
+            for (int j = 0; j < wc; j++) XNV_AVX2_WORD(wt + j * XNV_BLK, pa + 2 * j, pb + 2 * j);
+        }
+    xnv_sub_dots_avx2(_mm256_sad_epu8(a0, zero), _mm256_sad_epu8(a1, zero), kv, oa);
+    xnv_sub_dots_avx2(_mm256_sad_epu8(a2, zero), _mm256_sad_epu8(a3, zero), kv, oa + 8);
+    xnv_sub_dots_avx2(_mm256_sad_epu8(b0, zero), _mm256_sad_epu8(b1, zero), kv, ob);
+    xnv_sub_dots_avx2(_mm256_sad_epu8(b2, zero), _mm256_sad_epu8(b3, zero), kv, ob + 8);
+}
+
 /* Two pixels x 16 channels (half of a block): xa and xb may be the same pixel (an odd pixel's pair). The
  * input is nibble-split as the weights are (bconv's padding step writes each word as two): a pixel's word j
  * is its low nibbles at x[2j] and its high nibbles at x[2j + 1]. The words run in stretches of at most
@@ -373,11 +401,16 @@ XNV_AVX2 static inline void xnv_uk_avx2_pair(const uint64_t *xa, const uint64_t 
 XNV_AVX2 static void xnv_uk_avx2(uint64_t **xp, const uint64_t *w, const int64_t *tapoff, int ntaps, int wc,
                                  int32_t k, int32_t **out, int npx) {
     int32_t spare[16]; /* an odd pixel's twin writes here */
+    const int one = ntaps * wc <= XNV_AVX2_FLUSH;
     for (int h = 0; h < 2; h++)
         for (int p = 0; p < npx; p += 2) {
             const int q = p + 1 < npx ? p + 1 : p;
-            xnv_uk_avx2_pair(xp[p], xp[q], w + (int64_t)h * wc * XNV_BLK, tapoff, ntaps, wc, k, out[p] + 16 * h,
-                             q == p ? spare : out[q] + 16 * h);
+            if (one)
+                xnv_uk_avx2_pair1(xp[p], xp[q], w + (int64_t)h * wc * XNV_BLK, tapoff, ntaps, wc, k,
+                                  out[p] + 16 * h, q == p ? spare : out[q] + 16 * h);
+            else
+                xnv_uk_avx2_pair(xp[p], xp[q], w + (int64_t)h * wc * XNV_BLK, tapoff, ntaps, wc, k,
+                                 out[p] + 16 * h, q == p ? spare : out[q] + 16 * h);
         }
 }
 
