@@ -9,7 +9,8 @@ from xnorvision import kernels as K
 
 from . import reference as ref
 
-# (n, h, w, c_in, o, kh, kw): C off multiples of 64, 1x1 and 1xN images, odd O, 5x5 and 1x1 kernels
+# (n, h, w, c_in, o, kh, kw): C off multiples of 64, 1x1 and 1xN images, odd O, 5x5 and 1x1 kernels, and a
+# tap of more words than AVX2's byte counters hold (33 > 31: its stretches split the tap)
 SHAPES = [
     (2, 6, 7, 70, 9, 3, 3),
     (1, 1, 1, 64, 33, 1, 1),
@@ -17,6 +18,7 @@ SHAPES = [
     (3, 5, 5, 3, 65, 3, 3),
     (1, 8, 6, 200, 32, 5, 5),
     (1, 4, 4, 512, 96, 3, 3),
+    (1, 3, 4, 2100, 20, 3, 3),
 ]
 PADDINGS = ["valid", "same_zero", "same_one"]
 
@@ -87,7 +89,7 @@ def test_fused_bits_exact_at_rounding_edges() -> None:
     np.testing.assert_array_equal(bits, ref.pack_bits(ref.affine(acc, scale, bias)))
 
 
-@pytest.mark.parametrize(("m", "n", "k"), [(1, 1, 1), (7, 5, 63), (13, 33, 130), (40, 64, 1024)])
+@pytest.mark.parametrize(("m", "n", "k"), [(1, 1, 1), (7, 5, 63), (13, 33, 130), (40, 64, 1024), (9, 17, 2500)])
 def test_xnor_gemm_matches_reference(simd: str, threads: int, m: int, n: int, k: int) -> None:
     rng = np.random.default_rng(m * n * k)
     a = _random_packed(rng, (m,), k, True)
