@@ -89,7 +89,8 @@ def test_fused_bits_exact_at_rounding_edges() -> None:
     np.testing.assert_array_equal(bits, ref.pack_bits(ref.affine(acc, scale, bias)))
 
 
-@pytest.mark.parametrize(("m", "n", "k"), [(1, 1, 1), (7, 5, 63), (13, 33, 130), (40, 64, 1024), (9, 17, 2500)])
+@pytest.mark.parametrize(("m", "n", "k"),
+                         [(1, 1, 1), (7, 5, 63), (13, 33, 130), (40, 64, 1024), (9, 17, 2500)])
 def test_xnor_gemm_matches_reference(simd: str, threads: int, m: int, n: int, k: int) -> None:
     rng = np.random.default_rng(m * n * k)
     a = _random_packed(rng, (m,), k, True)
