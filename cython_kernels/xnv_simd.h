@@ -323,6 +323,29 @@ XNV_AVX2 static inline void xnv_sub_dots_avx2(__m256i lo, __m256i hi, __m256i fr
             : [w] "r"(WP), [xa] "r"(PA), [xb] "r"(PB), [lut] "x"(lut)                                       \
             : "memory")
 
+/* The registers XNV_AVX2_WORD names, each pinned to its own (local register variables): the 8 byte counters,
+ * zeroed, and the word's 6 temporaries. */
+#define XNV_AVX2_COUNTERS                                                                                   \
+    register __m256i a0 __asm__("ymm0") = zero, a1 __asm__("ymm1") = zero, a2 __asm__("ymm2") = zero,       \
+                     a3 __asm__("ymm3") = zero, b0 __asm__("ymm4") = zero, b1 __asm__("ymm5") = zero,       \
+                     b2 __asm__("ymm6") = zero, b3 __asm__("ymm7") = zero;                                   \
+    register __m256i t0 __asm__("ymm8"), t1 __asm__("ymm9"), la __asm__("ymm10"), ha __asm__("ymm11"),     \
+                     lb __asm__("ymm12"), hb __asm__("ymm13")
+
+/* A stretch's byte counters into the outputs of its two pixels (a0..a3 pixel a's 16 channels, b0..b3 pixel
+ * b's): out = from - 2 x the sums, from being k in a call's first stretch (stored at once: most layers have
+ * one stretch), else what out holds. */
+XNV_AVX2 static inline void xnv_avx2_flush(__m256i a0, __m256i a1, __m256i a2, __m256i a3, __m256i b0, __m256i b1,
+                                           __m256i b2, __m256i b3, int first, __m256i kv, int32_t *oa, int32_t *ob) {
+    const __m256i zero = _mm256_setzero_si256();
+#define XNV_AVX2_FROM(o) (first ? kv : _mm256_loadu_si256((const __m256i *)(o)))
+    xnv_sub_dots_avx2(_mm256_sad_epu8(a0, zero), _mm256_sad_epu8(a1, zero), XNV_AVX2_FROM(oa), oa);
+    xnv_sub_dots_avx2(_mm256_sad_epu8(a2, zero), _mm256_sad_epu8(a3, zero), XNV_AVX2_FROM(oa + 8), oa + 8);
+    xnv_sub_dots_avx2(_mm256_sad_epu8(b0, zero), _mm256_sad_epu8(b1, zero), XNV_AVX2_FROM(ob), ob);
+    xnv_sub_dots_avx2(_mm256_sad_epu8(b2, zero), _mm256_sad_epu8(b3, zero), XNV_AVX2_FROM(ob + 8), ob + 8);
+#undef XNV_AVX2_FROM
+}
+
 /* xnv_uk_avx2_pair for calls of one stretch (ntaps * wc <= XNV_AVX2_FLUSH: 3x3 convs of up to 192
  * channels), tap by tap: the stretch loop's per-word test for the next tap was 4 of a word's ~60
  * instructions on 64 channels (one word a tap), where the front end, not the vector units, set the pace
@@ -333,11 +356,7 @@ XNV_AVX2 static inline void xnv_uk_avx2_pair1(const uint64_t *xa, const uint64_t
                                               int32_t *ob) {
     const __m256i zero = _mm256_setzero_si256(), kv = _mm256_set1_epi32(k);
     register __m256i lut __asm__("ymm15") = xnv_lut4_avx2();
-    register __m256i a0 __asm__("ymm0") = zero, a1 __asm__("ymm1") = zero, a2 __asm__("ymm2") = zero,
-                     a3 __asm__("ymm3") = zero, b0 __asm__("ymm4") = zero, b1 __asm__("ymm5") = zero,
-                     b2 __asm__("ymm6") = zero, b3 __asm__("ymm7") = zero;
-    register __m256i t0 __asm__("ymm8"), t1 __asm__("ymm9"), la __asm__("ymm10"), ha __asm__("ymm11"),
-                     lb __asm__("ymm12"), hb __asm__("ymm13");
+    XNV_AVX2_COUNTERS;
     if (wc == 1)
         for (int t = 0; t < ntaps; t++) XNV_AVX2_WORD(w + (int64_t)t * 2 * XNV_BLK, xa + tapoff[t], xb + tapoff[t]);
     else
@@ -345,10 +364,7 @@ XNV_AVX2 static inline void xnv_uk_avx2_pair1(const uint64_t *xa, const uint64_t
             const uint64_t *wt = w + (int64_t)t * 2 * wc * XNV_BLK, *pa = xa + tapoff[t], *pb = xb + tapoff[t];
             for (int j = 0; j < wc; j++) XNV_AVX2_WORD(wt + j * XNV_BLK, pa + 2 * j, pb + 2 * j);
         }
-    xnv_sub_dots_avx2(_mm256_sad_epu8(a0, zero), _mm256_sad_epu8(a1, zero), kv, oa);
-    xnv_sub_dots_avx2(_mm256_sad_epu8(a2, zero), _mm256_sad_epu8(a3, zero), kv, oa + 8);
-    xnv_sub_dots_avx2(_mm256_sad_epu8(b0, zero), _mm256_sad_epu8(b1, zero), kv, ob);
-    xnv_sub_dots_avx2(_mm256_sad_epu8(b2, zero), _mm256_sad_epu8(b3, zero), kv, ob + 8);
+    xnv_avx2_flush(a0, a1, a2, a3, b0, b1, b2, b3, 1, kv, oa, ob);
 }
 
 /* Two pixels x 16 channels (half of a block): xa and xb may be the same pixel (an odd pixel's pair). The
@@ -367,11 +383,7 @@ XNV_AVX2 static inline void xnv_uk_avx2_pair(const uint64_t *xa, const uint64_t 
     for (int left = ntaps * wc, first = 1; left > 0; first = 0) {
         int n = left < XNV_AVX2_FLUSH ? left : XNV_AVX2_FLUSH;
         left -= n;
-        register __m256i a0 __asm__("ymm0") = zero, a1 __asm__("ymm1") = zero, a2 __asm__("ymm2") = zero,
-                         a3 __asm__("ymm3") = zero, b0 __asm__("ymm4") = zero, b1 __asm__("ymm5") = zero,
-                         b2 __asm__("ymm6") = zero, b3 __asm__("ymm7") = zero;
-        register __m256i t0 __asm__("ymm8"), t1 __asm__("ymm9"), la __asm__("ymm10"), ha __asm__("ymm11"),
-                         lb __asm__("ymm12"), hb __asm__("ymm13");
+        XNV_AVX2_COUNTERS;
         for (; n > 0; n--) {
             XNV_AVX2_WORD(wp, pa, pb);
             wp += XNV_BLK;
@@ -386,13 +398,7 @@ XNV_AVX2 static inline void xnv_uk_avx2_pair(const uint64_t *xa, const uint64_t 
                 }
             }
         }
-        /* the first stretch's sums come off k as they are stored (most layers have one stretch) */
-#define XNV_AVX2_FROM(o) (first ? kv : _mm256_loadu_si256((const __m256i *)(o)))
-        xnv_sub_dots_avx2(_mm256_sad_epu8(a0, zero), _mm256_sad_epu8(a1, zero), XNV_AVX2_FROM(oa), oa);
-        xnv_sub_dots_avx2(_mm256_sad_epu8(a2, zero), _mm256_sad_epu8(a3, zero), XNV_AVX2_FROM(oa + 8), oa + 8);
-        xnv_sub_dots_avx2(_mm256_sad_epu8(b0, zero), _mm256_sad_epu8(b1, zero), XNV_AVX2_FROM(ob), ob);
-        xnv_sub_dots_avx2(_mm256_sad_epu8(b2, zero), _mm256_sad_epu8(b3, zero), XNV_AVX2_FROM(ob + 8), ob + 8);
-#undef XNV_AVX2_FROM
+        xnv_avx2_flush(a0, a1, a2, a3, b0, b1, b2, b3, first, kv, oa, ob);
     }
 }
 
