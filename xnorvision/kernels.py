@@ -70,14 +70,26 @@ _Result = np.ndarray | tuple[np.ndarray, np.ndarray]  # a conv's float result, o
 # "eager" policy divides them by _EAGER_DIVISOR (calls from ~40 us), 17% faster for the faces pipeline on
 # an idle 2-core machine; the runtime picks the policy by measuring both (runtime/_governor.py).
 _PARALLEL_VALUES = 1 << 21  # elementwise kernels (pack, pool, im2col): values touched, ~1 ms of traffic
-_PARALLEL_WORD_OPS = 1 << 23  # binary conv: output values x taps x words, ~0.7 ms on one core
+# binary conv: output values x taps x words, ~0.7 ms on one core with AVX-512's popcount; AVX2's table
+# lookups count about half as many bits a second (ceilings of 530 and 1396 G binary MAC/s on the two VMs),
+# so there the same time is _AVX2_WORD_COST times fewer words (_parallel_word_ops)
+_PARALLEL_WORD_OPS = 1 << 23
+_AVX2_WORD_COST = 2
 # direct float conv: multiply-adds (whole blocks of 16 output channels), ~0.3 ms on one core (AVX2 runs 40-60
 # GMAC/s here, AVX-512 50-75, the portable SSE2/NEON code about 18)
 _PARALLEL_FLOAT_MACS = 1 << 24
 _PARALLEL_FLOAT_MACS_PORTABLE = 1 << 22
+# a dense layer's rows are counted as at least this many: a layer of few rows streams every weight from
+# memory for each one (ResNet-18's 512 -> 1000 classifier: 0.5M multiply-adds, ~0.1 ms on one core)
+_DENSE_MIN_ROWS = 8
 _EAGER_DIVISOR = 20
 _eager = False
 _local = threading.local()  # .settings: (threads, eager) of the calling thread inside using_threads
+
+
+def _parallel_word_ops() -> int:
+    """The binary conv's _PARALLEL_WORD_OPS on the popcount path that runs now."""
+    return _PARALLEL_WORD_OPS // _AVX2_WORD_COST if _path == _PATHS["avx2"] else _PARALLEL_WORD_OPS
 
 
 def _threads_for(work: int, parallel_from: int) -> int:
@@ -207,7 +219,7 @@ def _binary_conv_args(x: object, w: object, c_in: object, stride: object, paddin
 
 def _conv_threads(x: np.ndarray, w: np.ndarray, ho: int, wo: int) -> int:
     o, kh, kw, wc = w.shape
-    return _threads_for(x.shape[0] * ho * wo * o * kh * kw * wc, _PARALLEL_WORD_OPS)
+    return _threads_for(x.shape[0] * ho * wo * o * kh * kw * wc, _parallel_word_ops())
 
 
 class BinaryConvWeights:
@@ -264,7 +276,7 @@ def xnor_gemm(a: np.ndarray, b: np.ndarray, k: int) -> np.ndarray:
         raise ValueError(f"k = {k} is too large for int32 sums")
     m, n, wc = a.shape[0], b.shape[0], a.shape[1]
     out = _bconv.conv(a.reshape(1, 1, m, wc), b.reshape(n, 1, 1, wc), k, 1, 0, 0, False, 1, m, 0,
-                      _NO_AFFINE, _NO_AFFINE, _path, _threads_for(m * n * wc, _PARALLEL_WORD_OPS))
+                      _NO_AFFINE, _NO_AFFINE, _path, _threads_for(m * n * wc, _parallel_word_ops()))
     return out.reshape(m, n)
 
 
@@ -371,7 +383,7 @@ class BinaryConvPlan:
         w = self.weights
         return _bconv.conv(x, w.packed, w.c_in, s, ph, pw, self.padding == "same_zero", ho, wo, self._mode,
                            self.scale, self.bias, _path, _threads_for(n * ho * wo * self._word_ops,
-                                                                      _PARALLEL_WORD_OPS),
+                                                                      _parallel_word_ops()),
                            w._prepared, residual, self.slope, self.output == "both", self._signs_at)
 
     def bind(self, x: np.ndarray, residual: np.ndarray | None, out: np.ndarray,
@@ -388,7 +400,7 @@ class BinaryConvPlan:
                    np.uint64 if self._mode == 2 else np.float32, x, residual)
         if self.output == "both":
             _bound_out("packed", packed, (n, ho, wo, _words(o)), np.uint64, x, residual, out)
-        threads = _policy_threads(n * ho * wo * self._word_ops, _PARALLEL_WORD_OPS)
+        threads = _policy_threads(n * ho * wo * self._word_ops, _parallel_word_ops())
         w = self.weights
         call = _bconv.bind(x, w.packed, w.c_in, s, ph, pw, self.padding == "same_zero", ho, wo, self._mode,
                            self.scale, self.bias, _path, max(threads), w._prepared, residual, self.slope,
@@ -855,7 +867,8 @@ class DensePlan:
         """This layer bound to ``x`` and ``out``: each run computes it from what ``x`` holds then."""
         _bound_array("x", x, (len(x), self.k), np.float32)
         _bound_out("out", out, (len(x), self.o), np.float32, x)
-        threads = _policy_threads(len(x) * self.k * self.o, _PARALLEL_FLOAT_MACS)
+        lanes = (self.o + _DENSE_LANES - 1) // _DENSE_LANES * _DENSE_LANES  # whole panels, as the kernel runs
+        threads = _policy_threads(max(len(x), _DENSE_MIN_ROWS) * self.k * lanes, _PARALLEL_FLOAT_MACS)
         return Bound(_fconv.dense_bind(x, self.wf, self.wq, self.scale, self.bias, out, _path, max(threads)),
                      threads)
 
