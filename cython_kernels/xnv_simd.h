@@ -323,6 +323,35 @@ XNV_AVX2 static inline void xnv_sub_dots_avx2(__m256i lo, __m256i hi, __m256i fr
             : [w] "r"(WP), [xa] "r"(PA), [xb] "r"(PB), [lut] "x"(lut)                                       \
             : "memory")
 
+/* XNV_AVX2_WORD for word J (a literal) of a tap whose words start at WP (weights) and PA, PB (the two
+ * pixels): the word's place is in the instructions' displacements, so a tap of constant words runs with no
+ * pointer step or test between its words. */
+#define XNV_AVX2_NIBJ(J, v, x, lo, hi)                                                                      \
+    "vpxor " #J "*256+" #v "*32(%[w]), %[" #lo "], %[t0]\n\t"                                               \
+    "vpxor " #J "*256+128+" #v "*32(%[w]), %[" #hi "], %[t1]\n\t"                                           \
+    "vpshufb %[t0], %[lut], %[t0]\n\t"                                                                      \
+    "vpshufb %[t1], %[lut], %[t1]\n\t"                                                                      \
+    "vpaddb %[t0], %[" #x #v "], %[" #x #v "]\n\t"                                                          \
+    "vpaddb %[t1], %[" #x #v "], %[" #x #v "]\n\t"
+#define XNV_AVX2_WORDJ(WP, PA, PB, J)                                                                       \
+    __asm__("vpbroadcastq " #J "*16(%[xa]), %[la]\n\t"                                                      \
+            "vpbroadcastq " #J "*16+8(%[xa]), %[ha]\n\t"                                                    \
+            "vpbroadcastq " #J "*16(%[xb]), %[lb]\n\t"                                                      \
+            "vpbroadcastq " #J "*16+8(%[xb]), %[hb]\n\t"                                                    \
+            XNV_AVX2_NIBJ(J, 0, a, la, ha) XNV_AVX2_NIBJ(J, 0, b, lb, hb) XNV_AVX2_NIBJ(J, 1, a, la, ha)    \
+            XNV_AVX2_NIBJ(J, 1, b, lb, hb) XNV_AVX2_NIBJ(J, 2, a, la, ha) XNV_AVX2_NIBJ(J, 2, b, lb, hb)    \
+            XNV_AVX2_NIBJ(J, 3, a, la, ha) XNV_AVX2_NIBJ(J, 3, b, lb, hb)                                   \
+            : [a0] "+x"(a0), [a1] "+x"(a1), [a2] "+x"(a2), [a3] "+x"(a3), [b0] "+x"(b0), [b1] "+x"(b1),     \
+              [b2] "+x"(b2), [b3] "+x"(b3), [t0] "=&x"(t0), [t1] "=&x"(t1), [la] "=&x"(la), [ha] "=&x"(ha), \
+              [lb] "=&x"(lb), [hb] "=&x"(hb)                                                                \
+            : [w] "r"(WP), [xa] "r"(PA), [xb] "r"(PB), [lut] "x"(lut)                                       \
+            : "memory")
+#define XNV_AVX2_TAP2(WP, PA, PB) XNV_AVX2_WORDJ(WP, PA, PB, 0); XNV_AVX2_WORDJ(WP, PA, PB, 1)
+#define XNV_AVX2_TAP4(WP, PA, PB) XNV_AVX2_TAP2(WP, PA, PB); XNV_AVX2_WORDJ(WP, PA, PB, 2); \
+    XNV_AVX2_WORDJ(WP, PA, PB, 3)
+#define XNV_AVX2_TAP8(WP, PA, PB) XNV_AVX2_TAP4(WP, PA, PB); XNV_AVX2_WORDJ(WP, PA, PB, 4); \
+    XNV_AVX2_WORDJ(WP, PA, PB, 5); XNV_AVX2_WORDJ(WP, PA, PB, 6); XNV_AVX2_WORDJ(WP, PA, PB, 7)
+
 /* The registers XNV_AVX2_WORD names, each pinned to its own (local register variables): the 8 byte counters,
  * zeroed, and the word's 6 temporaries. */
 #define XNV_AVX2_COUNTERS                                                                                   \
@@ -402,22 +431,54 @@ XNV_AVX2 static inline void xnv_uk_avx2_pair(const uint64_t *xa, const uint64_t 
     }
 }
 
+/* xnv_uk_avx2_pair for taps of WC = 2, 4 or 8 words (128, 256, 512 channels: most binary MACs of ResNet-18,
+ * vgg-small and the faces net), the stretches whole taps (XNV_AVX2_FLUSH / WC of them) and each tap's words
+ * unrolled (XNV_AVX2_TAP##WC): the general loop's per-word pointer steps and next-tap test are gone. */
+#define XNV_AVX2_PAIRW(WC)                                                                                  \
+    XNV_AVX2 static inline void xnv_uk_avx2_pair##WC(const uint64_t *xa, const uint64_t *xb, const uint64_t *w, \
+                                                     const int64_t *tapoff, int ntaps, int32_t k, int32_t *oa, \
+                                                     int32_t *ob) {                                        \
+        const __m256i zero = _mm256_setzero_si256(), kv = _mm256_set1_epi32(k);                             \
+        register __m256i lut __asm__("ymm15") = xnv_lut4_avx2();                                            \
+        for (int s0 = 0; s0 < ntaps; s0 += XNV_AVX2_FLUSH / (WC)) {                                         \
+            const int s1 = s0 + XNV_AVX2_FLUSH / (WC) < ntaps ? s0 + XNV_AVX2_FLUSH / (WC) : ntaps;           \
+            XNV_AVX2_COUNTERS;                                                                              \
+            for (int t = s0; t < s1; t++) { /* past the other half's words of each tap */                   \
+                const uint64_t *wt = w + (int64_t)t * 2 * (WC) * XNV_BLK, *pa = xa + tapoff[t],             \
+                               *pb = xb + tapoff[t];                                                        \
+                XNV_AVX2_TAP##WC(wt, pa, pb);                                                               \
+            }                                                                                               \
+            xnv_avx2_flush(a0, a1, a2, a3, b0, b1, b2, b3, s0 == 0, kv, oa, ob);                            \
+        }                                                                                                   \
+    }
+XNV_AVX2_PAIRW(2)
+XNV_AVX2_PAIRW(4)
+XNV_AVX2_PAIRW(8)
+
 /* Pixels in pairs, each pair through the block's two halves of 16 channels: 8 byte counters, the two pixels'
  * input nibbles and the table fill the 16 registers, and each weight load serves both pixels. */
 XNV_AVX2 static void xnv_uk_avx2(uint64_t **xp, const uint64_t *w, const int64_t *tapoff, int ntaps, int wc,
                                  int32_t k, int32_t **out, int npx) {
     int32_t spare[16]; /* an odd pixel's twin writes here */
-    const int one = ntaps * wc <= XNV_AVX2_FLUSH;
-    for (int h = 0; h < 2; h++)
-        for (int p = 0; p < npx; p += 2) {
-            const int q = p + 1 < npx ? p + 1 : p;
-            if (one)
-                xnv_uk_avx2_pair1(xp[p], xp[q], w + (int64_t)h * wc * XNV_BLK, tapoff, ntaps, wc, k,
-                                  out[p] + 16 * h, q == p ? spare : out[q] + 16 * h);
-            else
-                xnv_uk_avx2_pair(xp[p], xp[q], w + (int64_t)h * wc * XNV_BLK, tapoff, ntaps, wc, k,
-                                 out[p] + 16 * h, q == p ? spare : out[q] + 16 * h);
+/* every pair of the tile through both halves, the kernel picked once a call */
+#define XNV_AVX2_PAIRS(PAIR, ...)                                                                           \
+    for (int h = 0; h < 2; h++)                                                                             \
+        for (int p = 0; p < npx; p += 2) {                                                                  \
+            const int q = p + 1 < npx ? p + 1 : p;                                                          \
+            PAIR(xp[p], xp[q], w + (int64_t)h * wc * XNV_BLK, tapoff, ntaps, __VA_ARGS__, out[p] + 16 * h,  \
+                 q == p ? spare : out[q] + 16 * h);                                                         \
         }
+    switch (wc) {
+    case 2: XNV_AVX2_PAIRS(xnv_uk_avx2_pair2, k); break;
+    case 4: XNV_AVX2_PAIRS(xnv_uk_avx2_pair4, k); break;
+    case 8: XNV_AVX2_PAIRS(xnv_uk_avx2_pair8, k); break;
+    default:
+        if (ntaps * wc <= XNV_AVX2_FLUSH)
+            XNV_AVX2_PAIRS(xnv_uk_avx2_pair1, wc, k)
+        else
+            XNV_AVX2_PAIRS(xnv_uk_avx2_pair, wc, k)
+    }
+#undef XNV_AVX2_PAIRS
 }
 
 /* The sign bits of a block, c = acc[c] < thr[c]: one compare and movemask per 8 channels. */

@@ -9,8 +9,9 @@ from xnorvision import kernels as K
 
 from . import reference as ref
 
-# (n, h, w, c_in, o, kh, kw): C off multiples of 64, 1x1 and 1xN images, odd O, 5x5 and 1x1 kernels, and a
-# tap of more words than AVX2's byte counters hold (33 > 31: its stretches split the tap)
+# (n, h, w, c_in, o, kh, kw): C off multiples of 64, 1x1 and 1xN images, odd O, 5x5 and 1x1 kernels, taps of
+# 2 and 8 words in more taps than AVX2 runs between flushes of its byte counters (15 and 3 taps of those), and
+# a tap of more words than they hold (33 > 31: its stretches split the tap)
 SHAPES = [
     (2, 6, 7, 70, 9, 3, 3),
     (1, 1, 1, 64, 33, 1, 1),
@@ -19,6 +20,8 @@ SHAPES = [
     (1, 8, 6, 200, 32, 5, 5),
     (1, 4, 4, 512, 96, 3, 3),
     (1, 3, 4, 2100, 20, 3, 3),
+    (1, 7, 6, 100, 24, 5, 5),
+    (1, 5, 5, 450, 17, 5, 5),
 ]
 PADDINGS = ["valid", "same_zero", "same_one"]
 
