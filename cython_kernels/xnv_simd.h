@@ -323,29 +323,31 @@ XNV_AVX2 static inline void xnv_sub_dots_avx2(__m256i lo, __m256i hi, __m256i fr
             : [w] "r"(WP), [xa] "r"(PA), [xb] "r"(PB), [lut] "x"(lut)                                       \
             : "memory")
 
-/* XNV_AVX2_WORD for word J (a literal) of a tap whose words start at WP (weights) and PA, PB (the two
- * pixels): the word's place is in the instructions' displacements, so a tap of constant words runs with no
- * pointer step or test between its words. */
-#define XNV_AVX2_NIBJ(J, v, x, lo, hi)                                                                      \
-    "vpxor " #J "*256+" #v "*32(%[w]), %[" #lo "], %[t0]\n\t"                                               \
-    "vpxor " #J "*256+128+" #v "*32(%[w]), %[" #hi "], %[t1]\n\t"                                           \
+/* XNV_AVX2_WORD with the word's place in the instructions' displacements: WD bytes past WP (weights), XD
+ * bytes past PA and PB (the two pixels), both literal expressions. A run of words at constant places then
+ * needs no pointer step or test between its words. */
+#define XNV_AVX2_NIBD(WD, v, x, lo, hi)                                                                     \
+    "vpxor " #WD "+" #v "*32(%[w]), %[" #lo "], %[t0]\n\t"                                                  \
+    "vpxor " #WD "+128+" #v "*32(%[w]), %[" #hi "], %[t1]\n\t"                                              \
     "vpshufb %[t0], %[lut], %[t0]\n\t"                                                                      \
     "vpshufb %[t1], %[lut], %[t1]\n\t"                                                                      \
     "vpaddb %[t0], %[" #x #v "], %[" #x #v "]\n\t"                                                          \
     "vpaddb %[t1], %[" #x #v "], %[" #x #v "]\n\t"
-#define XNV_AVX2_WORDJ(WP, PA, PB, J)                                                                       \
-    __asm__("vpbroadcastq " #J "*16(%[xa]), %[la]\n\t"                                                      \
-            "vpbroadcastq " #J "*16+8(%[xa]), %[ha]\n\t"                                                    \
-            "vpbroadcastq " #J "*16(%[xb]), %[lb]\n\t"                                                      \
-            "vpbroadcastq " #J "*16+8(%[xb]), %[hb]\n\t"                                                    \
-            XNV_AVX2_NIBJ(J, 0, a, la, ha) XNV_AVX2_NIBJ(J, 0, b, lb, hb) XNV_AVX2_NIBJ(J, 1, a, la, ha)    \
-            XNV_AVX2_NIBJ(J, 1, b, lb, hb) XNV_AVX2_NIBJ(J, 2, a, la, ha) XNV_AVX2_NIBJ(J, 2, b, lb, hb)    \
-            XNV_AVX2_NIBJ(J, 3, a, la, ha) XNV_AVX2_NIBJ(J, 3, b, lb, hb)                                   \
+#define XNV_AVX2_WORDD(WP, PA, PB, WD, XD)                                                                  \
+    __asm__("vpbroadcastq " #XD "(%[xa]), %[la]\n\t"                                                        \
+            "vpbroadcastq " #XD "+8(%[xa]), %[ha]\n\t"                                                      \
+            "vpbroadcastq " #XD "(%[xb]), %[lb]\n\t"                                                        \
+            "vpbroadcastq " #XD "+8(%[xb]), %[hb]\n\t"                                                      \
+            XNV_AVX2_NIBD(WD, 0, a, la, ha) XNV_AVX2_NIBD(WD, 0, b, lb, hb) XNV_AVX2_NIBD(WD, 1, a, la, ha)    \
+            XNV_AVX2_NIBD(WD, 1, b, lb, hb) XNV_AVX2_NIBD(WD, 2, a, la, ha) XNV_AVX2_NIBD(WD, 2, b, lb, hb)    \
+            XNV_AVX2_NIBD(WD, 3, a, la, ha) XNV_AVX2_NIBD(WD, 3, b, lb, hb)                                   \
             : [a0] "+x"(a0), [a1] "+x"(a1), [a2] "+x"(a2), [a3] "+x"(a3), [b0] "+x"(b0), [b1] "+x"(b1),     \
               [b2] "+x"(b2), [b3] "+x"(b3), [t0] "=&x"(t0), [t1] "=&x"(t1), [la] "=&x"(la), [ha] "=&x"(ha), \
               [lb] "=&x"(lb), [hb] "=&x"(hb)                                                                \
             : [w] "r"(WP), [xa] "r"(PA), [xb] "r"(PB), [lut] "x"(lut)                                       \
             : "memory")
+/* word J of a tap: XNV_BLK words (256 bytes) of weights and 2 input words (16 bytes) a word */
+#define XNV_AVX2_WORDJ(WP, PA, PB, J) XNV_AVX2_WORDD(WP, PA, PB, J*256, J*16)
 #define XNV_AVX2_TAP2(WP, PA, PB) XNV_AVX2_WORDJ(WP, PA, PB, 0); XNV_AVX2_WORDJ(WP, PA, PB, 1)
 #define XNV_AVX2_TAP4(WP, PA, PB) XNV_AVX2_TAP2(WP, PA, PB); XNV_AVX2_WORDJ(WP, PA, PB, 2); \
     XNV_AVX2_WORDJ(WP, PA, PB, 3)
@@ -455,28 +457,60 @@ XNV_AVX2_PAIRW(2)
 XNV_AVX2_PAIRW(4)
 XNV_AVX2_PAIRW(8)
 
+/* A 3x3 kernel's taps (9 of them at rows of 3 neighbouring pixels: tap dy * 3 + dx at dy * rs + 2 * dx * wc
+ * words): rs, else 0 (other kernels, and the tap sums' one-tap calls). */
+static inline int64_t xnv_avx2_rows3(const int64_t *tapoff, int ntaps, int wc) {
+    if (ntaps != 9) return 0;
+    const int64_t rs = tapoff[3];
+    for (int t = 0; t < 9; t++)
+        if (tapoff[t] != t / 3 * rs + t % 3 * 2 * wc) return 0;
+    return rs;
+}
+
+/* xnv_uk_avx2_pair1 for a 3x3 kernel on one word a tap (64 channels: ResNet-18's 56x56 layers, the faces
+ * net's stride-8 ones), a row of taps at a time: its 3 words at constant places (tap dx: weights dx * 2 *
+ * XNV_BLK words on, input 2 * dx words on), where each tap loaded its offset and stepped three pointers. */
+XNV_AVX2 static inline void xnv_uk_avx2_pair33(const uint64_t *xa, const uint64_t *xb, const uint64_t *w,
+                                               int64_t rs, int32_t k, int32_t *oa, int32_t *ob) {
+    const __m256i zero = _mm256_setzero_si256(), kv = _mm256_set1_epi32(k);
+    register __m256i lut __asm__("ymm15") = xnv_lut4_avx2();
+    XNV_AVX2_COUNTERS;
+    for (int dy = 0; dy < 3; dy++) {
+        const uint64_t *wt = w + dy * 3 * 2 * XNV_BLK, *pa = xa + dy * rs, *pb = xb + dy * rs;
+        XNV_AVX2_WORDD(wt, pa, pb, 0, 0);
+        XNV_AVX2_WORDD(wt, pa, pb, 512, 16);
+        XNV_AVX2_WORDD(wt, pa, pb, 1024, 32);
+    }
+    xnv_avx2_flush(a0, a1, a2, a3, b0, b1, b2, b3, 1, kv, oa, ob);
+}
+
 /* Pixels in pairs, each pair through the block's two halves of 16 channels: 8 byte counters, the two pixels'
  * input nibbles and the table fill the 16 registers, and each weight load serves both pixels. */
 XNV_AVX2 static void xnv_uk_avx2(uint64_t **xp, const uint64_t *w, const int64_t *tapoff, int ntaps, int wc,
                                  int32_t k, int32_t **out, int npx) {
     int32_t spare[16]; /* an odd pixel's twin writes here */
-/* every pair of the tile through both halves, the kernel picked once a call */
-#define XNV_AVX2_PAIRS(PAIR, ...)                                                                           \
+/* every pair of the tile through both halves (wh: the half's weights; oa, ob: the pair's outputs), the
+ * kernel picked once a call */
+#define XNV_AVX2_PAIRS(CALL)                                                                                \
     for (int h = 0; h < 2; h++)                                                                             \
         for (int p = 0; p < npx; p += 2) {                                                                  \
             const int q = p + 1 < npx ? p + 1 : p;                                                          \
-            PAIR(xp[p], xp[q], w + (int64_t)h * wc * XNV_BLK, tapoff, ntaps, __VA_ARGS__, out[p] + 16 * h,  \
-                 q == p ? spare : out[q] + 16 * h);                                                         \
+            const uint64_t *wh = w + (int64_t)h * wc * XNV_BLK;                                             \
+            int32_t *oa = out[p] + 16 * h, *ob = q == p ? spare : out[q] + 16 * h;                          \
+            CALL;                                                                                           \
         }
+    int64_t rs;
     switch (wc) {
-    case 2: XNV_AVX2_PAIRS(xnv_uk_avx2_pair2, k); break;
-    case 4: XNV_AVX2_PAIRS(xnv_uk_avx2_pair4, k); break;
-    case 8: XNV_AVX2_PAIRS(xnv_uk_avx2_pair8, k); break;
+    case 2: XNV_AVX2_PAIRS(xnv_uk_avx2_pair2(xp[p], xp[q], wh, tapoff, ntaps, k, oa, ob)); break;
+    case 4: XNV_AVX2_PAIRS(xnv_uk_avx2_pair4(xp[p], xp[q], wh, tapoff, ntaps, k, oa, ob)); break;
+    case 8: XNV_AVX2_PAIRS(xnv_uk_avx2_pair8(xp[p], xp[q], wh, tapoff, ntaps, k, oa, ob)); break;
     default:
-        if (ntaps * wc <= XNV_AVX2_FLUSH)
-            XNV_AVX2_PAIRS(xnv_uk_avx2_pair1, wc, k)
+        if (wc == 1 && (rs = xnv_avx2_rows3(tapoff, ntaps, wc)) != 0)
+            XNV_AVX2_PAIRS(xnv_uk_avx2_pair33(xp[p], xp[q], wh, rs, k, oa, ob))
+        else if (ntaps * wc <= XNV_AVX2_FLUSH)
+            XNV_AVX2_PAIRS(xnv_uk_avx2_pair1(xp[p], xp[q], wh, tapoff, ntaps, wc, k, oa, ob))
         else
-            XNV_AVX2_PAIRS(xnv_uk_avx2_pair, wc, k)
+            XNV_AVX2_PAIRS(xnv_uk_avx2_pair(xp[p], xp[q], wh, tapoff, ntaps, wc, k, oa, ob))
     }
 #undef XNV_AVX2_PAIRS
 }
