@@ -217,13 +217,14 @@ cdef void _run_block(const Conv *cv, int blk, int64_t chunk, uint64_t *wbuf, int
                      int *nans) noexcept nogil:
     cdef int64_t t0 = cv.ntiles * chunk // cv.nchunks, t1 = cv.ntiles * (chunk + 1) // cv.nchunks
     cdef int64_t t, pix, plane = <int64_t>cv.ho * cv.wo
-    cdef int p, npx
+    cdef int p, npx, ntile = cv.tile, ho = cv.ho, wo = cv.wo
     cdef int32_t k = cv.ntaps * cv.c_in
     cdef uint64_t *xp[XNV_TILE_MAX]
     cdef int32_t *op[XNV_TILE_MAX]
     # int32 output of a whole block: the microkernel writes straight into the output tensor
     cdef bint direct = cv.mode == OUT_INT and (blk + 1) * XNV_BLK <= cv.o
     cdef bint fused = cv.mode == OUT_FLOAT and (cv.residual != NULL or cv.slope != NULL or cv.bits != NULL)
+    cdef bint border
     cdef int oys[XNV_TILE_MAX]
     cdef int oxs[XNV_TILE_MAX]
     # pixels whose taps all fall inside the image, oy in [ya, yb) and ox in [xa, xb): no border to correct,
@@ -231,41 +232,54 @@ cdef void _run_block(const Conv *cv, int blk, int64_t chunk, uint64_t *wbuf, int
     cdef int ya = (cv.ph + cv.stride - 1) // cv.stride, xa = (cv.pw + cv.stride - 1) // cv.stride
     cdef int yb = (cv.h + cv.ph - cv.kh) // cv.stride + 1 if cv.h + cv.ph >= cv.kh else 0
     cdef int xb = (cv.w_in + cv.pw - cv.kw) // cv.stride + 1 if cv.w_in + cv.pw >= cv.kw else 0
-    # (n, oy, ox) of the next pixel, advanced one pixel at a time: no divisions in the loop
-    cdef int64_t n = t0 * cv.tile // plane
-    cdef int oy = <int>(t0 * cv.tile % plane // cv.wo), ox = <int>(t0 * cv.tile % plane % cv.wo)
+    # (n, oy, ox) of the next pixel and its patch in the padded input, advanced a pixel at a time: a column
+    # is xstep words on, a row ystep from the row's start; no division or multiplication a pixel
+    cdef int64_t xstep = <int64_t>cv.stride * cv.wc * cv.split, ystep = xstep * cv.wp
+    cdef int64_t image = <int64_t>cv.hp * cv.wp * cv.wc * cv.split
+    cdef int64_t n = t0 * ntile // plane
+    cdef int oy = <int>(t0 * ntile % plane // wo), ox = <int>(t0 * ntile % plane % wo)
+    cdef uint64_t *row = <uint64_t *>cv.x + n * image + oy * ystep
+    cdef uint64_t *xcur = row + ox * xstep
+    cdef int32_t *obase = <int32_t *>cv.out + blk * XNV_BLK
     if cv.wprep != NULL:
         wbuf = <uint64_t *>cv.wprep + <int64_t>blk * cv.ntaps * cv.wc * XNV_BLK * cv.split
         tapsum = <int32_t *>cv.tsprep + <int64_t>blk * cv.ntaps * XNV_BLK
     else:
         _prepare_block(cv, blk, wbuf, tapsum, tile, cv.zero_pad)
+    for p in range(ntile):
+        op[p] = tile + p * XNV_BLK
     for t in range(t0, t1):
-        npx = <int>min(<int64_t>cv.tile, cv.npix - t * cv.tile)  # the last tile may be short
+        pix = t * ntile
+        npx = <int>min(<int64_t>ntile, cv.npix - pix)  # the last tile may be short
+        border = False
         for p in range(npx):
-            pix = t * cv.tile + p
-            op[p] = tile + p * XNV_BLK
             if direct:
-                op[p] = <int32_t *>cv.out + pix * cv.o + blk * XNV_BLK
+                op[p] = obase + (pix + p) * cv.o
             oys[p] = oy
             oxs[p] = ox
-            xp[p] = <uint64_t *>cv.x + ((n * cv.hp + oy * cv.stride) * cv.wp + ox * cv.stride) * cv.wc * cv.split
+            border = border or not (ya <= oy < yb and xa <= ox < xb)
+            xp[p] = xcur
             ox = ox + 1
-            if ox == cv.wo:
+            xcur = xcur + xstep
+            if ox == wo:
                 ox = 0
                 oy = oy + 1
-                if oy == cv.ho:
+                row = row + ystep
+                if oy == ho:
                     oy = 0
                     n = n + 1
+                    row = <uint64_t *>cv.x + n * image
+                xcur = row
         cv.uk(xp, wbuf, cv.tapoff, cv.ntaps, cv.wc, k, op, npx)
-        if cv.zero_pad:
+        if cv.zero_pad and border:
             for p in range(npx):
                 if not (ya <= oys[p] < yb and xa <= oxs[p] < xb):
                     _correct_border(cv, oys[p], oxs[p], op[p], tapsum)
         if fused:  # the tile's rows are consecutive pixels
-            _fused_epilogue(cv, blk, t * cv.tile, npx, tile, nans)
+            _fused_epilogue(cv, blk, pix, npx, tile, nans)
         elif not direct:
             for p in range(npx):
-                _epilogue(cv, blk, t * cv.tile + p, op[p])
+                _epilogue(cv, blk, pix + p, op[p])
 
 
 cdef void _pad_input(const uint64_t *x, uint64_t *xp, int64_t n, int h, int w, int wc, int ph, int pw,
