@@ -129,6 +129,12 @@ def _bound_out(name: str, a: object, shape: tuple[int, ...], dtype: type, *input
         raise ValueError(f"{name} must be writeable and apart from the inputs")
 
 
+def _same_array(a: object, b: np.ndarray) -> bool:
+    """Whether ``a`` is an array over exactly ``b``'s elements: same memory, dtype, shape and strides."""
+    return (isinstance(a, np.ndarray) and a.dtype == b.dtype and a.shape == b.shape and a.strides == b.strides
+            and a.__array_interface__["data"][0] == b.__array_interface__["data"][0])
+
+
 # ----------------------------------------------------------------------------------------- validation
 def _array(name: str, a: object, dtypes: tuple[type, ...], ndim: int | None = None) -> np.ndarray:
     if not isinstance(a, np.ndarray):
@@ -396,8 +402,11 @@ class BinaryConvPlan:
             raise ValueError("residual must be given exactly when the plan adds one")
         if residual is not None:
             _bound_array("residual", residual, (n, ho, wo, o), np.float32)
+        # a float out may be the residual itself (each value is read before it is written over: the runtime
+        # plans a residual read for the last time this way), never part of it or of x
+        over = residual is not None and self._mode != 2 and _same_array(out, residual)
         _bound_out("out", out, (n, ho, wo, _words(o)) if self._mode == 2 else (n, ho, wo, o),
-                   np.uint64 if self._mode == 2 else np.float32, x, residual)
+                   np.uint64 if self._mode == 2 else np.float32, x, None if over else residual)
         if self.output == "both":
             _bound_out("packed", packed, (n, ho, wo, _words(o)), np.uint64, x, residual, out)
         threads = _policy_threads(n * ho * wo * self._word_ops, _parallel_word_ops())

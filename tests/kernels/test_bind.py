@@ -53,6 +53,31 @@ def test_a_bound_binary_conv_follows_its_input(simd: str, threads: int, output: 
             res[...] = rng.standard_normal(res.shape)
 
 
+@pytest.mark.parametrize("output", ["float", "both"])
+def test_a_bound_bireal_conv_may_write_its_result_over_its_residual(simd: str, threads: int,
+                                                                    output: str) -> None:
+    """How the runtime plans a shortcut read for the last time: each value is read before it is written."""
+    rng = np.random.default_rng(3)
+    c, o = 70, 70
+    w = K.BinaryConvWeights(ref.pack_bits(rng.standard_normal((o, 3, 3, c)).astype(np.float32)), c)
+    scale, bias = rng.uniform(0.1, 2, o).astype(np.float32), rng.standard_normal(o).astype(np.float32)
+    plan = K.BinaryConvPlan(w, scale, bias, 1, "same_zero", output, rng.uniform(0, 0.5, o).astype(np.float32),
+                            True)
+    x = ref.pack_bits(rng.standard_normal((2, 9, 8, c)).astype(np.float32))
+    res = rng.standard_normal((2, 9, 8, o)).astype(np.float32)
+    packed = [_garbage(np.empty((2, 9, 8, 2), np.uint64))] if output == "both" else []
+    bound = plan.bind(x, res, res, *packed)
+    for _ in range(3):
+        want = _parts(plan(x, res.copy()))
+        got = _parts(bound.call.run())
+        assert got[0] is res
+        _assert_same(got, want)
+        res[...] = rng.standard_normal(res.shape)
+    flat = np.zeros(res.size + 1, np.float32)  # a residual one value on from the result: never
+    with pytest.raises(ValueError, match="apart from the inputs"):
+        plan.bind(x, flat[1:].reshape(res.shape), flat[:-1].reshape(res.shape), *packed)
+
+
 @pytest.mark.parametrize("kind", ["float", "image", "pool2", "pool3_both", "1x1"])
 def test_a_bound_direct_conv_follows_its_input(simd: str, threads: int, kind: str) -> None:
     rng = np.random.default_rng(7)

@@ -203,6 +203,17 @@ def bireal_blocks(seed: int = 5, pad_value: int = 0, act: bool = True, shortcut_
     return b.graph(b.add("gap", "global_avgpool", [x]), x, side), b.tensors, spec
 
 
+def shortcut_read_on(seed: int = 6) -> Model:
+    """Two Bi-Real blocks (``bn(binary conv(sign(x))) + x`` fused into the conv) whose shortcut is read
+    again after them: the first block's by a later add, the second's as a graph output."""
+    b = Builder(seed)
+    attrs = {"kernel": [3, 3], "stride": 1, "padding": "same", "in_channels": 3, "out_channels": 40}
+    x = b.add("stem", "conv2d", ["input"], attrs, weight=b.f32(40, 3, 3, 3), bias=b.f32(40))
+    y = b.add("sum0", "add", [b.bn("bn0", b.binary("b0", b.add("s0", "sign", [x]), 40, 40), 40), x])
+    z = b.add("sum1", "add", [b.bn("bn1", b.binary("b1", b.add("s1", "sign", [y]), 40, 40), 40), y])
+    return b.graph(b.add("again", "add", [z, x]), y), b.tensors, {**SPEC, "height": 9, "width": 7}
+
+
 def _down(b: Builder, i: int, x: str, cin: int, cout: int) -> str:
     pool = b.add(f"pool{i}", "avgpool2d", [x], {"kernel": 2, "stride": 2, "padding": 0})
     conv = b.add(f"down{i}", "conv2d", [pool], {"kernel": [1, 1], "stride": 1, "padding": "valid",

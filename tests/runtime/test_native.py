@@ -122,6 +122,31 @@ def test_tensors_share_arrays_once_their_readers_are_done(tmp_path: Path) -> Non
         assert sum(np.may_share_memory(a, b) for b in arrays.values()) == 1
 
 
+def _written_over(model: Model) -> dict[str, bool]:
+    """Per step whose layer may write over an input: whether its result's array is that input's."""
+    native = next(iter(model._native_runs.values()))
+    return {name: np.shares_memory(native._arrays[name], native._arrays[inputs[layer.writes_over]])
+            for name, inputs, layer in native._steps if layer.writes_over is not None}
+
+
+@pytest.mark.parametrize("shortcut_first", [False, True])
+def test_a_bireal_conv_writes_over_a_shortcut_read_last(tmp_path: Path, shortcut_first: bool) -> None:
+    """Its epilogue reads each shortcut value before writing the result there: one array for both, and the
+    run is still the layers' bit for bit, run after run."""
+    model = Model.load(_save(tmp_path, graphs.bireal_blocks(shortcut_first=shortcut_first)), threads=2)
+    rng = np.random.default_rng(5)
+    _check_runs(model, [rng.standard_normal((2, 16, 12, 3)).astype(np.float32) for _ in range(3)])
+    over = _written_over(model)
+    assert len(over) == 3 and all(over.values())
+
+
+def test_a_shortcut_read_again_later_keeps_its_array(tmp_path: Path) -> None:
+    model = Model.load(_save(tmp_path, graphs.shortcut_read_on()), threads=1)
+    rng = np.random.default_rng(6)
+    _check_runs(model, [rng.standard_normal((1, 9, 7, 3)).astype(np.float32) for _ in range(3)])
+    assert _written_over(model) == {"b0": False, "b1": False}
+
+
 def test_planned_arrays_start_on_cache_lines(tmp_path: Path) -> None:
     """A row's vector loads never span two cache lines (numpy's large arrays start 16 bytes into a page)."""
     model = Model.load(write_reference("resnet18", tmp_path / "r.xnv"), threads=1)

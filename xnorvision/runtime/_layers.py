@@ -22,6 +22,10 @@ from xnorvision.runtime import _threads
 class Layer:
     """One graph node ready to run."""
 
+    #: the index of an input whose array the bound kernel may write its (first) result over, when the
+    #: runtime reads that input for the last time here (``runtime._native``); None: never
+    writes_over: int | None = None
+
     def __call__(self, xs: list[np.ndarray]) -> np.ndarray:
         raise NotImplementedError
 
@@ -275,6 +279,10 @@ class BinaryConv2d(Layer):
             attrs.get("stride", 1), _binary_padding(attrs),  # type: ignore[arg-type]
             "both" if "bits_output" in attrs else attrs.get("output", "float"),
             None if slope is None else np.ascontiguousarray(slope, np.float32), "fused_add" in attrs)
+        # a Bi-Real block's float result over its shortcut: the epilogue reads each shortcut value, then
+        # writes the result there (a 56x56x64 conv 0.93x the time: no second 800 KB array through the caches)
+        if "fused_add" in attrs and self.plan.output != "bits":
+            self.writes_over = 1
 
     def __call__(self, xs: list[np.ndarray]) -> Any:
         return self.plan(xs[0], _float32(xs[1]) if len(xs) > 1 else None)

@@ -133,20 +133,39 @@ def _input_readers(steps: list[Step], outputs: list[str], bound: list[Any],
 def _plan_arrays(steps: list[Step], after: list[After], outputs: list[str],
                  tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """An array per tensor, shaped as in ``tensors``; a tensor's array is one freed by a tensor read for the
-    last time at an earlier step, when one of its byte size is free (never the input's or an output's)."""
+    last time at an earlier step, when one of its byte size is free (never the input's or an output's), or
+    the array of the input its layer writes over (``Layer.writes_over``) when this step reads it last."""
     arrays = {"input": np.empty_like(tensors["input"], order="C")}
     free: dict[int, list[np.ndarray]] = {}  # raw byte arrays by size, the last freed last
     raw: dict[str, np.ndarray] = {}
     keep = set(outputs) | {"input"}
-    for (name, _, _), (second, done) in zip(steps, after, strict=True):
+    for (name, inputs, layer), (second, done) in zip(steps, after, strict=True):
+        over = _written_over(inputs, layer, done, keep, raw, np.asarray(tensors[name]))
         for t in (name, second):
             if t is None:
                 continue
             value = np.asarray(tensors[t])
             spare = free.get(value.nbytes)
-            raw[t] = spare.pop() if spare else kernels.aligned_empty(value.nbytes, np.uint8)
+            if t == name and over is not None:
+                raw[t] = raw.pop(over)
+            else:
+                raw[t] = spare.pop() if spare else kernels.aligned_empty(value.nbytes, np.uint8)
             arrays[t] = raw[t].view(value.dtype).reshape(value.shape)
         for t in done:
             if t not in keep and t in raw:
                 free.setdefault(raw[t].nbytes, []).append(raw.pop(t))
     return arrays
+
+
+def _written_over(inputs: tuple[str, ...], layer: object, done: tuple[str, ...], keep: set[str],
+                  raw: dict[str, np.ndarray], result: np.ndarray) -> str | None:
+    """The input whose planned array the step's result takes (see ``Layer.writes_over``), or None: only one
+    this step reads for the last time and at no other of its inputs, not the model's input or an output,
+    of the result's dtype and shape."""
+    i = getattr(layer, "writes_over", None)
+    if i is None or i >= len(inputs):
+        return None
+    t = inputs[i]
+    if t not in done or t in keep or t not in raw or inputs.count(t) != 1:
+        return None
+    return t if raw[t].nbytes == result.nbytes else None
