@@ -1,0 +1,160 @@
+"""Two builds of xnorvision side by side, alternating, so that a noisy machine's drift falls on both alike.
+
+The speed of the 2-core development VMs moves by up to 1.5x within minutes: only times taken in turns, in
+the same minutes, compare two builds. This is how docs/benchmarks.md's before/after figures are made.
+
+    git worktree add /tmp/old <commit> && (cd /tmp/old && python setup.py build_ext --inplace)
+    python scripts/ab_builds.py layers --old /tmp/old            # binary convs, call by call, one process
+    python scripts/ab_builds.py models --old /tmp/old --threads 2  # whole native runs, process by process
+
+``layers`` binds the same fused binary conv (residual, PReLU and signs, as a Bi-Real block runs it) once
+with each build's kernels and alternates the two calls; ``models`` alternates processes of each tree, each
+timing whole runs of a network (random weights for the reference ones, the faces plugin's proposal net).
+Both print each new/old ratio of medians; below 1 the new build is faster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parents[1]
+#: (height, width, channels) of 3x3 stride-1 binary convs of the measured networks
+LAYERS = {
+    "faces-s8": (40, 52, 64), "resnet-56": (56, 56, 64), "faces-s16": (20, 26, 128), "resnet-28": (28, 28, 128),
+    "resnet-14": (14, 14, 256), "resnet-7": (7, 7, 512), "vgg-32": (32, 32, 128), "vgg-16": (16, 16, 256),
+    "vgg-8": (8, 8, 512),
+}
+MODELS = ("resnet18", "vgg-small", "faces-proposal")
+
+
+def _extension(tree: Path, name: str) -> ModuleType:
+    """The compiled module ``xnorvision.<name>`` of another tree, loaded beside this one's."""
+    found = sorted((tree / "xnorvision").glob(f"{name}.*.so"))
+    if not found:
+        sys.exit(f"error: no built {name} in {tree}/xnorvision (run setup.py build_ext --inplace there)")
+    spec = importlib.util.spec_from_file_location(f"xnorvision.{name}", found[0])
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _bound_layer(kernels: ModuleType, h: int, w: int, c: int, threads: int) -> tuple[object, ...]:
+    """The layer bound with whatever ``kernels._bconv`` is now, and the arrays it reads and writes."""
+    rng = np.random.default_rng(h * w + c)
+    words = (c + 63) // 64
+    x = rng.integers(0, 2**63, (1, h, w, words), dtype=np.uint64)
+    weights = kernels.BinaryConvWeights(rng.integers(0, 2**63, (c, 3, 3, words), dtype=np.uint64), c)
+    scale = (rng.random(c, dtype=np.float32) + 0.5) * 1e-3
+    bias = rng.standard_normal(c).astype(np.float32) * 1e-3
+    plan = kernels.BinaryConvPlan(weights, scale, bias, 1, "same_zero", "both",
+                                  np.full(c, 0.25, np.float32), True)
+    residual = rng.standard_normal((1, h, w, c)).astype(np.float32)
+    out, packed = np.empty_like(residual), np.empty((1, h, w, words), np.uint64)
+    with kernels.using_threads(threads):
+        return plan.bind(x, residual, out, packed).call, x, residual, out, packed
+
+
+def layers(old: Path, names: list[str], calls: int, threads: int) -> None:
+    from xnorvision import kernels
+
+    builds = {"old": _extension(old, "_bconv"), "new": kernels._bconv}
+    for name in names:
+        bound = {}
+        for which, module in builds.items():
+            kernels._bconv = module
+            bound[which] = _bound_layer(kernels, *LAYERS[name], threads)
+        kernels._bconv = builds["new"]
+        runs = {which: b[0].run for which, b in bound.items()}
+        for run in runs.values():
+            run()
+        same = all(np.array_equal(a, b) for a, b in zip(bound["old"][3:], bound["new"][3:], strict=True))
+        times: dict[str, list[float]] = {"old": [], "new": []}
+        for _ in range(calls):
+            for which, run in runs.items():
+                start = time.perf_counter()
+                run()
+                times[which].append(time.perf_counter() - start)
+        old_t, new_t = np.array(times["old"]), np.array(times["new"])
+        print(f"{name:10s} old {np.median(old_t) * 1e3:.3f} ms  new {np.median(new_t) * 1e3:.3f} ms  "
+              f"new/old {np.median(new_t / old_t):.3f}  same results: {same}")
+
+
+def _time_model(name: str, threads: int, seconds: float) -> None:
+    """(Run in a child with the tree on its path.) Median ms of whole native runs of ``name``."""
+    from xnorvision import kernels
+    from xnorvision.runtime import Model
+    from xnorvision.runtime._reference import write_reference
+
+    if name == "faces-proposal":
+        path, shape = HERE / "plugins/xnorvision-faces/xnorvision_faces/models/proposal.xnv", (1, 320, 416, 3)
+    else:
+        path = Path(tempfile.mkdtemp()) / "m.xnv"
+        write_reference(name, path)
+        shape = (1, 224, 224, 3) if name == "resnet18" else (1, 32, 32, 3)
+    kernels.set_eager_threads(threads > 1)
+    model = Model.load(path, threads=threads)
+    model._governor.choose = lambda: threads > 1  # the eager policy throughout: no probes of the other
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    for _ in range(10):
+        model.run(x)
+    times, start = [], time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        t = time.perf_counter()
+        model.run(x)
+        times.append(time.perf_counter() - t)
+    print(f"{np.median(times) * 1e3:.4f}")
+
+
+def models(old: Path, new: Path, names: list[str], threads: int, rounds: int, seconds: float) -> None:
+    env = {**os.environ, "GOMP_SPINCOUNT": os.environ.get("GOMP_SPINCOUNT", "30000")}
+    for r in range(rounds):
+        cells = []
+        for name in names:
+            ms = {}
+            for which, tree in (("old", old), ("new", new)):
+                child = subprocess.run([sys.executable, __file__, "_time", name, str(threads), str(seconds)],
+                                       env={**env, "PYTHONPATH": str(tree)}, capture_output=True, text=True,
+                                       check=True)
+                ms[which] = float(child.stdout.split()[-1])
+            cells.append(f"{name} {ms['old']:.3f} -> {ms['new']:.3f} ms ({ms['new'] / ms['old']:.3f})")
+        print(f"round {r + 1}: " + "; ".join(cells))
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "_time":
+        _time_model(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="what", required=True)
+    lay = sub.add_parser("layers", help="binary convs, the two builds' kernels call by call in one process")
+    lay.add_argument("--old", type=Path, required=True, help="the other tree, its extensions built in place")
+    lay.add_argument("--layer", action="append", choices=list(LAYERS), help="(repeatable) default: all")
+    lay.add_argument("--calls", type=int, default=400)
+    lay.add_argument("--threads", type=int, default=1)
+    mod = sub.add_parser("models", help="whole native runs, the two trees' processes in turns")
+    mod.add_argument("--old", type=Path, required=True, help="the other tree, its extensions built in place")
+    mod.add_argument("--new", type=Path, default=HERE, help="default: this tree")
+    mod.add_argument("--model", action="append", choices=MODELS, help="(repeatable) default: all")
+    mod.add_argument("--threads", type=int, default=1)
+    mod.add_argument("--rounds", type=int, default=3)
+    mod.add_argument("--seconds", type=float, default=2.0, help="timed seconds per process")
+    args = parser.parse_args()
+    if args.what == "layers":
+        layers(args.old, args.layer or list(LAYERS), args.calls, args.threads)
+    else:
+        models(args.old, args.new, args.model or list(MODELS), args.threads, args.rounds, args.seconds)
+
+
+if __name__ == "__main__":
+    main()
