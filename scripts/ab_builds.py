@@ -30,9 +30,9 @@ import numpy as np
 HERE = Path(__file__).resolve().parents[1]
 #: (height, width, channels) of 3x3 stride-1 binary convs of the measured networks
 LAYERS = {
-    "faces-s8": (40, 52, 64), "resnet-56": (56, 56, 64), "faces-s16": (20, 26, 128), "resnet-28": (28, 28, 128),
-    "resnet-14": (14, 14, 256), "resnet-7": (7, 7, 512), "vgg-32": (32, 32, 128), "vgg-16": (16, 16, 256),
-    "vgg-8": (8, 8, 512),
+    "faces-s8": (40, 52, 64), "resnet-56": (56, 56, 64), "faces-s16": (20, 26, 128),
+    "resnet-28": (28, 28, 128), "resnet-14": (14, 14, 256), "resnet-7": (7, 7, 512),
+    "vgg-32": (32, 32, 128), "vgg-16": (16, 16, 256), "vgg-8": (8, 8, 512),
 }
 MODELS = ("resnet18", "vgg-small", "faces-proposal")
 
@@ -41,7 +41,9 @@ def _extension(tree: Path, name: str) -> ModuleType:
     """The compiled module ``xnorvision.<name>`` of another tree, loaded beside this one's."""
     found = sorted((tree / "xnorvision").glob(f"{name}.*.so"))
     if not found:
-        sys.exit(f"error: no built {name} in {tree}/xnorvision (run setup.py build_ext --inplace there)")
+        print(f"error: no built {name} in {tree}/xnorvision (run setup.py build_ext --inplace there)",
+              file=sys.stderr)
+        sys.exit(2)
     spec = importlib.util.spec_from_file_location(f"xnorvision.{name}", found[0])
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -87,11 +89,18 @@ def layers(old: Path, names: list[str], calls: int, threads: int) -> None:
                 times[which].append(time.perf_counter() - start)
         old_t, new_t = np.array(times["old"]), np.array(times["new"])
         print(f"{name:10s} old {np.median(old_t) * 1e3:.3f} ms  new {np.median(new_t) * 1e3:.3f} ms  "
-              f"new/old {np.median(new_t / old_t):.3f}  same results: {same}")
+              f"new/old: of the medians {np.median(new_t) / np.median(old_t):.3f}, median of the pairs' "
+              f"{np.median(new_t / old_t):.3f}  same results: {same}")
 
 
-def _time_model(name: str, threads: int, seconds: float) -> None:
-    """(Run in a child with the tree on its path.) Median ms of whole native runs of ``name``."""
+def _time_model(tree: Path, name: str, threads: int, seconds: float) -> None:
+    """(Run in a child with ``tree`` on its path.) Median ms of whole native runs of ``name``."""
+    import xnorvision
+
+    where = getattr(xnorvision, "__file__", None)  # None: a namespace package, no tree of ours
+    if where is None or Path(where).resolve().parents[1] != tree.resolve():
+        print(f"error: {tree} has no xnorvision package to import", file=sys.stderr)
+        sys.exit(2)
     from xnorvision import kernels
     from xnorvision.runtime import Model
     from xnorvision.runtime._reference import write_reference
@@ -123,9 +132,14 @@ def models(old: Path, new: Path, names: list[str], threads: int, rounds: int, se
         for name in names:
             ms = {}
             for which, tree in (("old", old), ("new", new)):
-                child = subprocess.run([sys.executable, __file__, "_time", name, str(threads), str(seconds)],
-                                       env={**env, "PYTHONPATH": str(tree)}, capture_output=True, text=True,
-                                       check=True)
+                argv = [sys.executable, __file__, "_time", str(tree), name, str(threads), str(seconds)]
+                child = subprocess.run(argv, env={**env, "PYTHONPATH": str(tree)}, capture_output=True,
+                                       text=True)
+                if child.returncode:
+                    last = (child.stderr.strip().splitlines() or ["(no message)"])[-1]
+                    print(last if last.startswith("error: ") else f"error: {name} in {tree} failed: {last}",
+                          file=sys.stderr)
+                    sys.exit(2)
                 ms[which] = float(child.stdout.split()[-1])
             cells.append(f"{name} {ms['old']:.3f} -> {ms['new']:.3f} ms ({ms['new'] / ms['old']:.3f})")
         print(f"round {r + 1}: " + "; ".join(cells))
@@ -133,7 +147,7 @@ def models(old: Path, new: Path, names: list[str], threads: int, rounds: int, se
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_time":
-        _time_model(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+        _time_model(Path(sys.argv[2]), sys.argv[3], int(sys.argv[4]), float(sys.argv[5]))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
