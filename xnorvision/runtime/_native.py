@@ -161,7 +161,7 @@ def _written_over(inputs: tuple[str, ...], layer: object, done: tuple[str, ...],
                   raw: dict[str, np.ndarray], result: np.ndarray) -> str | None:
     """The input whose planned array the step's result takes (see ``Layer.writes_over``), or None: only one
     this step reads for the last time and at no other of its inputs, not the model's input or an output,
-    of the result's dtype and shape."""
+    of the result's byte size (the kernel's ``bind`` takes it only as exactly the result's array)."""
     i = getattr(layer, "writes_over", None)
     if i is None or i >= len(inputs):
         return None
