@@ -295,37 +295,15 @@ XNV_AVX2 static inline void xnv_sub_dots_avx2(__m256i lo, __m256i hi, __m256i fr
 }
 
 /* One input word of two pixels (nibbles at xa[0], xa[1] and xb[0], xb[1]) into the byte counters of 16
- * channels (a0..a3, b0..b3), the weights' nibbles at w (low) and w + 16 words (high). In assembly because
- * gcc, given the same steps as intrinsics, kept three of the eight counters on the stack and moved others
- * between registers every word. Here the counters and the table are all that lives from word to word; the
- * four broadcast inputs and two temporaries complete the 15 registers, and each weight is read from memory
- * by both pixels' XORs. The caller pins every operand to its register (local register variables): left to
+ * channels (a0..a3, b0..b3), the weights' nibbles at w (low) and w + 16 words (high); the word sits WD bytes
+ * past WP (weights) and XD bytes past PA and PB (the two pixels), both literal expressions, so a run of
+ * words at constant places needs no pointer step or test between its words. In assembly because gcc, given
+ * the same steps as intrinsics, kept three of the eight counters on the stack and moved others between
+ * registers every word. Here the counters and the table are all that lives from word to word; the four
+ * broadcast inputs and two temporaries complete the 15 registers, and each weight is read from memory by
+ * both pixels' XORs. The caller pins every operand to its register (local register variables): left to
  * choose, gcc gave the counters other registers inside the statement than around it, 8 moves in and 8 out
  * of every word, and reloaded the table each time. */
-#define XNV_AVX2_NIB(v, x, lo, hi)                                                                          \
-    "vpxor " #v "*32(%[w]), %[" #lo "], %[t0]\n\t"                                                          \
-    "vpxor 128+" #v "*32(%[w]), %[" #hi "], %[t1]\n\t"                                                      \
-    "vpshufb %[t0], %[lut], %[t0]\n\t"                                                                      \
-    "vpshufb %[t1], %[lut], %[t1]\n\t"                                                                      \
-    "vpaddb %[t0], %[" #x #v "], %[" #x #v "]\n\t"                                                          \
-    "vpaddb %[t1], %[" #x #v "], %[" #x #v "]\n\t"
-#define XNV_AVX2_WORD(WP, PA, PB)                                                                           \
-    __asm__("vpbroadcastq (%[xa]), %[la]\n\t"                                                               \
-            "vpbroadcastq 8(%[xa]), %[ha]\n\t"                                                              \
-            "vpbroadcastq (%[xb]), %[lb]\n\t"                                                               \
-            "vpbroadcastq 8(%[xb]), %[hb]\n\t"                                                              \
-            XNV_AVX2_NIB(0, a, la, ha) XNV_AVX2_NIB(0, b, lb, hb) XNV_AVX2_NIB(1, a, la, ha)                \
-            XNV_AVX2_NIB(1, b, lb, hb) XNV_AVX2_NIB(2, a, la, ha) XNV_AVX2_NIB(2, b, lb, hb)                \
-            XNV_AVX2_NIB(3, a, la, ha) XNV_AVX2_NIB(3, b, lb, hb)                                           \
-            : [a0] "+x"(a0), [a1] "+x"(a1), [a2] "+x"(a2), [a3] "+x"(a3), [b0] "+x"(b0), [b1] "+x"(b1),     \
-              [b2] "+x"(b2), [b3] "+x"(b3), [t0] "=&x"(t0), [t1] "=&x"(t1), [la] "=&x"(la), [ha] "=&x"(ha), \
-              [lb] "=&x"(lb), [hb] "=&x"(hb)                                                                \
-            : [w] "r"(WP), [xa] "r"(PA), [xb] "r"(PB), [lut] "x"(lut)                                       \
-            : "memory")
-
-/* XNV_AVX2_WORD with the word's place in the instructions' displacements: WD bytes past WP (weights), XD
- * bytes past PA and PB (the two pixels), both literal expressions. A run of words at constant places then
- * needs no pointer step or test between its words. */
 #define XNV_AVX2_NIBD(WD, v, x, lo, hi)                                                                     \
     "vpxor " #WD "+" #v "*32(%[w]), %[" #lo "], %[t0]\n\t"                                                  \
     "vpxor " #WD "+128+" #v "*32(%[w]), %[" #hi "], %[t1]\n\t"                                              \
@@ -346,6 +324,8 @@ XNV_AVX2 static inline void xnv_sub_dots_avx2(__m256i lo, __m256i hi, __m256i fr
               [lb] "=&x"(lb), [hb] "=&x"(hb)                                                                \
             : [w] "r"(WP), [xa] "r"(PA), [xb] "r"(PB), [lut] "x"(lut)                                       \
             : "memory")
+/* the word at WP, PA and PB themselves */
+#define XNV_AVX2_WORD(WP, PA, PB) XNV_AVX2_WORDD(WP, PA, PB, 0, 0)
 /* word J of a tap: XNV_BLK words (256 bytes) of weights and 2 input words (16 bytes) a word */
 #define XNV_AVX2_WORDJ(WP, PA, PB, J) XNV_AVX2_WORDD(WP, PA, PB, J*256, J*16)
 #define XNV_AVX2_TAP2(WP, PA, PB) XNV_AVX2_WORDJ(WP, PA, PB, 0); XNV_AVX2_WORDJ(WP, PA, PB, 1)
