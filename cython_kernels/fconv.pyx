@@ -14,6 +14,8 @@ rows, each thread computing the conv rows they need into its part of that buffer
 A 1x1 stride-1 conv of float input splits its pixels instead (every image's, as one row): each thread
 gets a contiguous range as a one-row image of its own, so its tiles run full whatever the rows' length,
 and a conv of few rows (7x7) still has work for every thread.
+On AVX2 a 7x7 stride-2 conv of few channels (ResNet's stem) sums its rows by Winograd's algorithm
+(``xnv_fc_wino.h``, tables from ``xnorvision._winograd``): 0.55x the multiply-adds, other rounding.
 Arguments are validated by ``xnorvision.kernels``; this module trusts them.
 """
 
@@ -22,6 +24,8 @@ from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint64_t
 from libc.stdlib cimport free, malloc
 
 import numpy as np
+
+from xnorvision import _winograd
 
 cimport numpy as cnp
 
@@ -43,6 +47,7 @@ cdef extern from "xnv_fconv.h" nogil:
         int cx, rows
         const int32_t *chan
         const float *lut
+        const float *wino
     ctypedef int (*xnv_fconv_rows_t)(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch)
     int xnv_fc_u8_nrows(int kh, int sh, int64_t row_floats)
     int64_t xnv_fc_scratch_floats(const xnv_fconv_t *p)
@@ -54,6 +59,7 @@ cdef extern from "xnv_fconv.h" nogil:
     xnv_pack_f32_t xnv_pack_f32(int path)
     int xnv_fconv_path(int path)
     int xnv_fconv_fused(int path)
+    int xnv_wg_fits(const xnv_fconv_t *p, int path)
     ctypedef struct xnv_dense_t:
         const float *x
         const float *wf
@@ -206,11 +212,16 @@ def bind(cnp.ndarray x, cnp.ndarray w, object bias, int sh, int sw, int ph, int 
     p.slope = NULL if slope is None else <const float *>cnp.PyArray_DATA(<cnp.ndarray>slope)
     p.bits = NULL if bits is None else <uint64_t *>cnp.PyArray_DATA(<cnp.ndarray>bits)
     p.pack = xnv_pack_f32(path)
+    p.wino = NULL
     # a 1x1 stride-1 conv of float input: pixel ranges, not rows (see the module's docstring)
     cdef bint pixels = (lut is None and pool == 0 and p.kh == 1 and p.kw == 1 and sh == 1 and sw == 1
                         and ph == 0 and pw == 0)
     cdef bint batched = lut is None and not pixels and xnv_fconv_batched(p, path)
     r.rows = xnv_fconv_batch(path) if batched else xnv_fconv_rows(path)
+    cdef cnp.ndarray wino = None  # a 7x7 stride-2 stem's Winograd rows (xnv_fc_wino.h)
+    if xnv_wg_fits(p, path):  # never batched (xnv_fconv_batched) nor 1x1
+        wino = _winograd.row_conv_tables(w)
+        p.wino = <const float *>cnp.PyArray_DATA(wino)
     r.nrows = <int64_t>p.ho * p.wo if batched else <int64_t>n * out.shape[1]
     if pixels:  # items: pixels
         r.nrows = <int64_t>n * p.ho * p.wo
@@ -244,7 +255,7 @@ def bind(cnp.ndarray x, cnp.ndarray w, object bias, int sh, int sw, int ph, int 
         r.parts = <xnv_fconv_t *>malloc(max(<int64_t>nt, (r.nrows + r.most - 1) // r.most) * sizeof(xnv_fconv_t))
         if r.parts == NULL:
             raise MemoryError()
-    call.keep = [w, bias, out, lut, chan, slope, bits, scratch]
+    call.keep = [w, bias, out, lut, chan, slope, bits, scratch, wino]
     call.x, call.out, call.bits = x, out, bits
     return call
 
@@ -257,6 +268,14 @@ def batched(int n, int h, int w, int c, int kh, int kw, int sh, int sw, int ph, 
     p.x8 = NULL
     p.pool = 0
     return bool(xnv_fconv_batched(&p, path))
+
+
+def winograd(int c, int kh, int kw, int sh, int sw, int ph, int o, int path) -> bool:
+    """Whether ``conv`` of this geometry sums its rows by Winograd's algorithm on the path (other rounding
+    than the direct tiles': a sum depends on its tile of 4 outputs and on the inputs that tile reads)."""
+    cdef xnv_fconv_t p
+    p.c, p.kh, p.kw, p.sh, p.sw, p.ph, p.o = c, kh, kw, sh, sw, ph, o
+    return bool(xnv_wg_fits(&p, path))
 
 
 def path(int path) -> int:

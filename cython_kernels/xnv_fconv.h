@@ -73,7 +73,43 @@ typedef struct {
     int rows;            /* float rows per thread in the scratch buffer: xnv_fc_u8_nrows */
     const int32_t *chan; /* [c]: the channel of x8 read by tap channel k */
     const float *lut;    /* [c][256]: tap channel k of byte v -> lut[k * 256 + v] */
+    const float *wino;   /* NULL, or the tables of a Winograd row conv (xnv_fc_wino.h; xnv_wg_fits) */
 } xnv_fconv_t;
+
+/* ------------------------------------------------------------- Winograd rows: sizes and a thread's ring */
+#define XNV_WG_PTS 7  /* points */
+#define XNV_WG_SHARED 6 /* of them summed over both phases */
+#define XNV_WG_RING 8 /* transformed input rows a thread keeps */
+#define XNV_WG_NT 6   /* tiles of 4 outputs at a time: 6 x 2 ymm accumulators */
+#define XNV_WG_BT_FLOATS (2 * XNV_WG_PTS * XNV_WG_PTS)
+
+/* Tiles of 4 outputs in a row, and the floats between a transformed row's channels (whole vectors). */
+static inline int xnv_wg_tiles(const xnv_fconv_t *p) { return (p->wo + 3) / 4; }
+static inline int64_t xnv_wg_stride(const xnv_fconv_t *p) { return ((int64_t)xnv_wg_tiles(p) + 7) / 8 * 8; }
+/* One transformed input row: [point][2c][stride] (point 1/2 holds c channels, the last). */
+static inline int64_t xnv_wg_row_floats(const xnv_fconv_t *p) {
+    return (int64_t)(2 * XNV_WG_SHARED + 1) * p->c * xnv_wg_stride(p);
+}
+/* The 8 column phases of one input row and channel ([c][8][stride + 8]: column 8m + s - pw in [s][m]). */
+static inline int64_t xnv_wg_phase_floats(const xnv_fconv_t *p) { return (int64_t)p->c * 8 * (xnv_wg_stride(p) + 8); }
+/* A thread's scratch: the ring, the phases and a tile block's products ([point][XNV_WG_NT][16]). */
+static inline int64_t xnv_wg_floats(const xnv_fconv_t *p) {
+    return XNV_WG_RING * xnv_wg_row_floats(p) + xnv_wg_phase_floats(p) + XNV_WG_PTS * XNV_WG_NT * XNV_FC_BLK;
+}
+
+/* A thread's ring: global input row held by each slot (-1: none). */
+typedef struct {
+    float *ring, *phase, *prod;
+    int64_t held[XNV_WG_RING];
+} xnv_wg_t;
+
+static inline void xnv_wg_init(const xnv_fconv_t *p, xnv_wg_t *g, float *scratch) {
+    g->ring = scratch;
+    g->phase = scratch + XNV_WG_RING * xnv_wg_row_floats(p);
+    g->prod = g->phase + xnv_wg_phase_floats(p);
+    for (int s = 0; s < XNV_WG_RING; s++) g->held[s] = -1;
+}
+
 
 /* Float rows per thread in the scratch buffer (w_in * c floats each): kh, plus what fits in XNV_FC_U8_BYTES
  * (at least sh, so that one conversion serves two output rows or more; at most 64). 4 KB to 64 KB: the
@@ -87,14 +123,15 @@ static int xnv_fc_u8_nrows(int kh, int sh, int64_t row_floats) {
 }
 
 /* Floats of a thread's scratch buffer: the uint8 input's float rows, then the pool's conv rows (pool 2: two
- * chunks of columns; pool 3: a ring of three whole rows); each part a multiple of 16 floats. */
+ * chunks of columns; pool 3: a ring of three whole rows), then a Winograd conv's (xnv_wg_init); each part a
+ * multiple of 16 floats. */
 static int64_t xnv_fc_u8_floats(const xnv_fconv_t *p) {
     return p->x8 ? ((int64_t)p->rows * p->w_in * p->c + 15) / 16 * 16 : 0;
 }
 static int64_t xnv_fc_scratch_floats(const xnv_fconv_t *p) {
     const int64_t conv = p->pool == 3 ? (int64_t)3 * p->wo * p->o
-                                      : p->pool ? (int64_t)2 * XNV_FC_POOL_COLS_MAX * p->o : 0;
-    return xnv_fc_u8_floats(p) + conv;
+                         : p->pool ? (int64_t)2 * (p->wino ? p->wo : XNV_FC_POOL_COLS_MAX) * p->o : 0;
+    return xnv_fc_u8_floats(p) + conv + (p->wino ? xnv_wg_floats(p) : 0);
 }
 
 /* One tile: npx output pixels (sw*c floats apart in x, o apart in out), ndy tap rows, nj taps per row;
@@ -110,6 +147,11 @@ typedef void (*xnv_fc_pool_t)(const float *a, const float *b, int wp, int o, flo
 /* A 3x3 stride-2 max pool with padding 1 of the nh (1 to 3) conv rows rows[0 .. nh) of wo pixels each, the
  * window's rows inside the conv output -> wp = (wo + 1) / 2 pixels of out. */
 typedef void (*xnv_fc_pool3_t)(const float *const *rows, int nh, int wo, int o, float *out);
+/* A whole conv row at once (a path's Winograd rows, xnv_fc_wino.h), for convs with p->wino: from its ndy
+ * input rows at x (rl floats apart; global row g0 the first, tap row dy0) into ob, through the thread's
+ * ring g. */
+typedef void (*xnv_fc_wrow_t)(const xnv_fconv_t *p, xnv_wg_t *g, const float *x, int64_t rl, int64_t g0, int dy0,
+                              int ndy, float *ob);
 
 #if defined(__GNUC__)
 #define XNV_FC_INLINE static inline __attribute__((always_inline))
@@ -233,14 +275,18 @@ static inline void xnv_fc_interior(const xnv_fconv_t *p, int wo, int *lo, int *h
 
 /* One conv row (row = image * ho + oy), every column, into ob; its uint8 input rows through u. */
 XNV_FC_INLINE void xnv_fc_conv_row(const xnv_fconv_t *p, xnv_fc_u8_t *u, int64_t row, float *ob, int lo, int hi,
-                                   xnv_fc_tile_t tile, int np, xnv_fc_tile_t tile2, int np2, xnv_fc_tile_t one) {
+                                   xnv_fc_tile_t tile, int np, xnv_fc_tile_t tile2, int np2, xnv_fc_tile_t one,
+                                   xnv_fc_wrow_t wino_row, xnv_wg_t *wg) {
     const int iy = (int)(row % p->ho) * p->sh - p->ph;
     const int dy0 = iy < 0 ? -iy : 0, dy1 = p->h - iy < p->kh ? p->h - iy : p->kh;
     const int ndy = dy1 > dy0 ? dy1 - dy0 : 0; /* 0 only with padding >= kernel */
     const int64_t g0 = row / p->ho * p->h + iy + dy0, rl = (int64_t)p->w_in * p->c;
     const float *wrow = ndy ? p->w + (int64_t)dy0 * p->kw * p->c * p->o : p->w;
     const float *xrow = p->x8 ? (ndy ? xnv_fc_u8_rows(p, u, g0, ndy) : u->buf) : (ndy ? p->x + g0 * rl : p->x);
-    xnv_fc_cols(p, xrow, wrow, ndy, ob, 0, p->wo, lo, hi, tile, np, tile2, np2, one);
+    if (wg)
+        wino_row(p, wg, xrow, rl, g0, dy0, ndy, ob);
+    else
+        xnv_fc_cols(p, xrow, wrow, ndy, ob, 0, p->wo, lo, hi, tile, np, tile2, np2, one);
 }
 
 /* Pooled rows [r0, r1) of the 3x3 stride-2 pool with padding 1 (row = image * hp + py): the conv rows of a
@@ -249,11 +295,13 @@ XNV_FC_INLINE void xnv_fc_conv_row(const xnv_fconv_t *p, xnv_fc_u8_t *u, int64_t
  * it is in L1. */
 XNV_FC_INLINE int xnv_fc_rows_pool3(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch,
                                     xnv_fc_tile_t tile, int np, xnv_fc_tile_t tile2, int np2, xnv_fc_tile_t one,
-                                    xnv_fc_pool3_t pool) {
+                                    xnv_fc_pool3_t pool, xnv_fc_wrow_t wino_row) {
     const int hp = (p->ho + 1) / 2, wp = (p->wo + 1) / 2, words = (p->o + 63) / 64;
     const int64_t ors = (int64_t)p->wo * p->o;
     float *ring = scratch + xnv_fc_u8_floats(p);
     xnv_fc_u8_t u = {scratch, 0, 0, 0};
+    xnv_wg_t wg;
+    if (wino_row && p->wino) xnv_wg_init(p, &wg, ring + 3 * ors);
     int nan = 0;
     if (p->x8 && r1 > r0) { /* the row after the last one read by the last conv row */
         const int64_t q = r1 - 1;
@@ -271,7 +319,8 @@ XNV_FC_INLINE int xnv_fc_rows_pool3(const xnv_fconv_t *p, int64_t r0, int64_t r1
         for (int oy = ya; oy < yb; oy++) {
             const int64_t g = image * p->ho + oy;
             if (g > done) {
-                xnv_fc_conv_row(p, &u, g, ring + g % 3 * ors, lo, hi, tile, np, tile2, np2, one);
+                xnv_fc_conv_row(p, &u, g, ring + g % 3 * ors, lo, hi, tile, np, tile2, np2, one, wino_row,
+                                wino_row && p->wino ? &wg : 0);
                 done = g;
             }
             rows[oy - ya] = ring + g % 3 * ors;
@@ -290,15 +339,18 @@ XNV_FC_INLINE int xnv_fc_rows_pool3(const xnv_fconv_t *p, int64_t r0, int64_t r1
  * pooled. */
 XNV_FC_INLINE int xnv_fc_rows(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch, xnv_fc_tile_t tile,
                               int np, xnv_fc_tile_t tile2, int np2, xnv_fc_tile_t one, xnv_fc_pool_t pool,
-                              xnv_fc_pool3_t pool3) {
-    if (p->pool == 3) return xnv_fc_rows_pool3(p, r0, r1, scratch, tile, np, tile2, np2, one, pool3);
+                              xnv_fc_pool3_t pool3, xnv_fc_wrow_t wino_row) {
+    if (p->pool == 3) return xnv_fc_rows_pool3(p, r0, r1, scratch, tile, np, tile2, np2, one, pool3, wino_row);
     const int64_t kwc = (int64_t)p->kw * p->c, rl = (int64_t)p->w_in * p->c;
     const int u8 = p->x8 != 0, pooled = p->pool != 0;
     const int hp = p->ho / 2, wo = pooled ? p->wo / 2 * 2 : p->wo; /* conv columns computed */
-    const int chunk = pooled ? XNV_FC_POOL_CHUNK(np) : wo;
+    const int whole = wino_row && p->wino; /* Winograd rows: whole conv rows, pooled or not */
+    const int chunk = pooled ? (whole ? p->wo : XNV_FC_POOL_CHUNK(np)) : wo;
     const int64_t ors = (int64_t)wo * p->o; /* floats of a conv row */
     float *cbuf = pooled ? scratch + xnv_fc_u8_floats(p) : 0;
     xnv_fc_u8_t u = {scratch, 0, 0, 0};
+    xnv_wg_t wg;
+    if (whole) xnv_wg_init(p, &wg, scratch + xnv_fc_u8_floats(p) + (pooled ? (int64_t)2 * p->wo * p->o : 0));
     const int words = (p->o + 63) / 64;
     int nan = 0;
     if (u8 && r1 > r0) { /* the row after the last one read by the last conv row */
@@ -311,15 +363,16 @@ XNV_FC_INLINE int xnv_fc_rows(const xnv_fconv_t *p, int64_t r0, int64_t r1, floa
     for (int64_t q = r0; q < r1; q++) {
         /* the conv rows of this step (two with pool): their input rows and first tap row */
         const float *xrow[2] = {0, 0}, *wrow[2] = {0, 0};
-        int ndy[2] = {0, 0};
+        int ndy[2] = {0, 0}, dy0[2] = {0, 0};
         int64_t g0[2] = {0, 0}, gfirst = -1, gend = 0;
         for (int half = 0; half <= pooled; half++) {
             const int64_t r = pooled ? q / hp * p->ho + q % hp * 2 + half : q;
             const int iy = (int)(r % p->ho) * p->sh - p->ph;
-            const int dy0 = iy < 0 ? -iy : 0, dy1 = p->h - iy < p->kh ? p->h - iy : p->kh;
-            ndy[half] = dy1 > dy0 ? dy1 - dy0 : 0; /* 0 only with padding >= kernel */
-            g0[half] = r / p->ho * p->h + iy + dy0; /* the first input row read */
-            wrow[half] = ndy[half] ? p->w + dy0 * kwc * p->o : p->w;
+            const int dy1 = p->h - iy < p->kh ? p->h - iy : p->kh;
+            dy0[half] = iy < 0 ? -iy : 0;
+            ndy[half] = dy1 > dy0[half] ? dy1 - dy0[half] : 0; /* 0 only with padding >= kernel */
+            g0[half] = r / p->ho * p->h + iy + dy0[half]; /* the first input row read */
+            wrow[half] = ndy[half] ? p->w + dy0[half] * kwc * p->o : p->w;
             xrow[half] = u8 ? scratch : (ndy[half] ? p->x + g0[half] * rl : p->x);
             if (ndy[half]) {
                 if (gfirst < 0) gfirst = g0[half];
@@ -335,7 +388,10 @@ XNV_FC_INLINE int xnv_fc_rows(const xnv_fconv_t *p, int64_t r0, int64_t r1, floa
             const int c1 = c0 + chunk < wo ? c0 + chunk : wo;
             for (int half = 0; half <= pooled; half++) {
                 float *ob = pooled ? cbuf + (int64_t)half * chunk * p->o : p->out + q * ors;
-                xnv_fc_cols(p, xrow[half], wrow[half], ndy[half], ob, c0, c1, lo, hi, tile, np, tile2, np2, one);
+                if (whole) /* one chunk */
+                    wino_row(p, &wg, xrow[half], rl, g0[half], dy0[half], ndy[half], ob);
+                else
+                    xnv_fc_cols(p, xrow[half], wrow[half], ndy[half], ob, c0, c1, lo, hi, tile, np, tile2, np2, one);
             }
             if (pooled)
                 pool(cbuf, cbuf + (int64_t)chunk * p->o, (c1 - c0) / 2, p->o,
@@ -560,7 +616,7 @@ static int xnv_fconv_batch_portable(const xnv_fconv_t *p, int64_t s0, int64_t s1
 
 static int xnv_fconv_rows_portable(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch) {
     return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_portable, XNV_FC_PORT_TILE, 0, 0, xnv_fc_one_portable,
-                       xnv_fc_pool_portable, xnv_fc_pool3_portable);
+                       xnv_fc_pool_portable, xnv_fc_pool3_portable, 0);
 }
 
 /* ------------------------------------------------------------------------------------------------ x86 */
@@ -797,26 +853,26 @@ XNV_FC512 static int xnv_fconv_rows_avx512(const xnv_fconv_t *p, int64_t r0, int
         if (p->kw == 3 && p->c == 3 && p->sw == 2) /* faces stem 0.25 -> 0.19 ms (float input, 1 thread) */
             return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_stem_avx512_332, XNV_FC512_NP1,
                                xnv_fc_stemhalf_avx512_332, XNV_FC512_NP1 / 2, xnv_fc_one_avx512_1,
-                               xnv_fc_pool_avx512, xnv_fc_pool3_avx512);
+                               xnv_fc_pool_avx512, xnv_fc_pool3_avx512, 0);
         if (p->kw == 3 && p->c == 1 && p->sw == 2)
             return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_stem_avx512_312, XNV_FC512_NP1,
                                xnv_fc_stemhalf_avx512_312, XNV_FC512_NP1 / 2, xnv_fc_one_avx512_1,
-                               xnv_fc_pool_avx512, xnv_fc_pool3_avx512);
+                               xnv_fc_pool_avx512, xnv_fc_pool3_avx512, 0);
         return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx512_1, XNV_FC512_NP1, xnv_fc_half_avx512_1,
                            XNV_FC512_NP1 / 2, xnv_fc_one_avx512_1, xnv_fc_pool_avx512,
-                           xnv_fc_pool3_avx512);
+                           xnv_fc_pool3_avx512, 0);
     case 2:
         return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx512_2, XNV_FC512_NP2, xnv_fc_half_avx512_2,
                            XNV_FC512_NP2 / 2, xnv_fc_one_avx512_2, xnv_fc_pool_avx512,
-                           xnv_fc_pool3_avx512);
+                           xnv_fc_pool3_avx512, 0);
     case 3:
         return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx512_3, XNV_FC512_NP3, xnv_fc_half_avx512_3,
                            XNV_FC512_NP3 / 2, xnv_fc_one_avx512_3, xnv_fc_pool_avx512,
-                           xnv_fc_pool3_avx512);
+                           xnv_fc_pool3_avx512, 0);
     default:
         return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx512_4, XNV_FC512_NP4, xnv_fc_half_avx512_4,
                            XNV_FC512_NP4 / 2, xnv_fc_one_avx512_4, xnv_fc_pool_avx512,
-                           xnv_fc_pool3_avx512);
+                           xnv_fc_pool3_avx512, 0);
     }
 }
 
@@ -1054,18 +1110,23 @@ XNV_FC256 static int xnv_fconv_batch_avx2(const xnv_fconv_t *p, int64_t s0, int6
     return xnv_fc_batch(p, s0, s1, tmp, xnv_fc_tile_avx2, XNV_FC256_TILE);
 }
 
+#include "xnv_fc_wino.h"
+
 XNV_FC256 static int xnv_fconv_rows_avx2(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch) {
+    if (p->wino)
+        return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx2, XNV_FC256_TILE, 0, 0, xnv_fc_one_avx2,
+                           xnv_fc_pool_avx2, xnv_fc_pool3_avx2, xnv_wg_row_avx2);
     if (p->kw == 3 && p->c == 3 && p->o == XNV_FC_BLK)
         return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_stem_avx2_33, XNV_FC256_TILE, xnv_fc_half_avx2,
-                           XNV_FC256_TILE / 2, xnv_fc_one_avx2, xnv_fc_pool_avx2, xnv_fc_pool3_avx2);
+                           XNV_FC256_TILE / 2, xnv_fc_one_avx2, xnv_fc_pool_avx2, xnv_fc_pool3_avx2, 0);
     if (p->kw == 7 && p->c == 3 && p->o == 64)
         return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_stem_avx2_73, XNV_FC256_TILE, xnv_fc_half_avx2,
-                           XNV_FC256_TILE / 2, xnv_fc_one_avx2, xnv_fc_pool_avx2, xnv_fc_pool3_avx2);
+                           XNV_FC256_TILE / 2, xnv_fc_one_avx2, xnv_fc_pool_avx2, xnv_fc_pool3_avx2, 0);
     if (p->kw == 3 && p->c == 1 && p->o == XNV_FC_BLK)
         return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_stem_avx2_31, XNV_FC256_TILE, xnv_fc_half_avx2,
-                           XNV_FC256_TILE / 2, xnv_fc_one_avx2, xnv_fc_pool_avx2, xnv_fc_pool3_avx2);
+                           XNV_FC256_TILE / 2, xnv_fc_one_avx2, xnv_fc_pool_avx2, xnv_fc_pool3_avx2, 0);
     return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx2, XNV_FC256_TILE, xnv_fc_half_avx2, XNV_FC256_TILE / 2,
-                       xnv_fc_one_avx2, xnv_fc_pool_avx2, xnv_fc_pool3_avx2);
+                       xnv_fc_one_avx2, xnv_fc_pool_avx2, xnv_fc_pool3_avx2, 0);
 }
 #endif /* x86 */
 
@@ -1095,6 +1156,14 @@ static int xnv_fconv_fused(int path) {
 #else
     return xnv_fconv_path(path) != XNV_PATH_PORTABLE;
 #endif
+}
+
+/* Whether a conv runs by Winograd rows (xnv_fc_wino.h) on the path: AVX2, a 7x7 stride-2 kernel, at most 4
+ * input channels (the ring's rows stay small), whole blocks of 16 outputs, and kernel rows that always reach
+ * into the image (ph < kh). Any pool: a fused pool must see the unfused conv's bits. */
+static int xnv_wg_fits(const xnv_fconv_t *p, int path) {
+    return xnv_fconv_path(path) == XNV_PATH_AVX2 && p->kh == 7 && p->kw == 7 && p->sh == 2 && p->sw == 2 &&
+           p->c <= 4 && p->o % XNV_FC_BLK == 0 && p->ph < p->kh;
 }
 
 static xnv_fconv_rows_t xnv_fconv_rows(int path) {
@@ -1130,7 +1199,7 @@ static int xnv_fc_tile_pixels(int path, int o) {
  * are more than an eighth of the pixels. Rows of wide images keep their tiles (and their input in cache). */
 static int xnv_fconv_batched(const xnv_fconv_t *p, int path) {
     const int np = xnv_fc_tile_pixels(path, p->o);
-    if (p->x8 || p->pool || p->n < np) return 0;
+    if (p->x8 || p->pool || p->n < np || xnv_wg_fits(p, path)) return 0; /* Winograd's bits: rows only */
     int lo, hi;
     xnv_fc_interior(p, p->wo, &lo, &hi);
     const int interior = hi - lo, single = interior >= np ? p->wo - interior : p->wo;

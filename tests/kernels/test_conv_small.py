@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+from xnorvision import _fconv
 from xnorvision import kernels as K
 from xnorvision.runtime._layers import Conv2d
 
@@ -40,9 +41,17 @@ def case(rng: np.random.Generator, n: int, h: int, w: int, c: int, k: tuple[int,
     return x, wt, rng.standard_normal(o).astype(np.float32) if bias else None
 
 
-def check(got: np.ndarray, want: np.ndarray) -> None:
+def check(got: np.ndarray, want: np.ndarray, winograd: bool = False) -> None:
+    """Equal to float32 rounding; by Winograd rows, to rounding of the largest output (the transforms sum
+    terms of about its size into every output of a tile)."""
     assert got.dtype == np.float32 and got.shape == want.shape
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    atol = 1e-5 * max(1.0, float(np.abs(want).max())) if winograd else 1e-5
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=atol)
+
+
+def winograd(c: int, k: tuple[int, int], stride: tuple[int, int], pad: tuple[int, int], o: int) -> bool:
+    """Whether the conv sums its rows by Winograd's algorithm on the path that runs now (xnv_fc_wino.h)."""
+    return _fconv.winograd(c, k[0], k[1], stride[0], stride[1], pad[0], o, K._path)
 
 
 # (n, h, w, c, kernel, stride, padding, o)
@@ -76,7 +85,8 @@ def test_matches_reference(simd: str, threads: int, shape: tuple) -> None:
     for bias in (False, True):
         x, wt, b = case(rng, n, h, w, c, k, o, bias)
         for relu in (False, True):
-            check(K.conv2d_small(x, wt, b, stride, padding, relu), reference(x, wt, b, st, pd, relu))
+            check(K.conv2d_small(x, wt, b, stride, padding, relu), reference(x, wt, b, st, pd, relu),
+                  winograd(c, k, st, pd, o))
 
 
 def test_writes_into_out_and_reuses_it(simd: str) -> None:
@@ -133,14 +143,18 @@ def test_rows_of_every_length_sum_alike(simd: str, c: int, k: tuple[int, int], s
     """Rows of every length, so that interiors take whole tiles, half tiles (a 32x32 crop's grey stem has
     15 interior pixels a row, one short of a 16-pixel tile; the last 3 of a row on AVX2) or single pixels
     (on AVX2 every block of up to 64 channels at once): each output column that sees no right padding has
-    the same bits as in the longest row."""
+    the same bits as in the longest row. By Winograd rows, each whole tile of 4 columns whose input columns
+    (8t - pad to 8t + 12 - pad) all lie left of the cut."""
     rng = np.random.default_rng(c * 1000 + o)
     pad = k[1] // 2
+    by_tiles = winograd(c, k, (stride, stride), (pad, pad), o)
     x, wt, b = case(rng, 1, 4, 20 * stride + k[1], c, k, o, True)
     full = K.conv2d_small(x, wt, b, stride, pad, True)
     for width in range(k[1], x.shape[2]):
         part = K.conv2d_small(np.ascontiguousarray(x[:, :, :width]), wt, b, stride, pad, True)
         inside = (width + pad - k[1]) // stride + 1  # columns whose taps all lie left of the cut
+        if by_tiles:
+            inside = min(inside, 4 * max(0, (width + pad - 13) // 8 + 1))
         assert_bits_equal(full[:, :, :inside], part[:, :, :inside])
 
 
