@@ -14,8 +14,9 @@ rows, each thread computing the conv rows they need into its part of that buffer
 A 1x1 stride-1 conv of float input splits its pixels instead (every image's, as one row): each thread
 gets a contiguous range as a one-row image of its own, so its tiles run full whatever the rows' length,
 and a conv of few rows (7x7) still has work for every thread.
-On AVX2 a 7x7 stride-2 conv of few channels (ResNet's stem) sums its rows by Winograd's algorithm
-(``xnv_fc_wino.h``, tables from ``xnorvision._winograd``): 0.55x the multiply-adds, other rounding.
+On AVX2 a 7x7 stride-2 conv of few channels (ResNet's stem) runs Winograd's algorithm along its rows and
+down its columns (``xnv_fc_wino.h``, tables from ``xnorvision._winograd``): about 0.4x the multiply-adds,
+other rounding.
 Arguments are validated by ``xnorvision.kernels``; this module trusts them.
 """
 
@@ -220,7 +221,7 @@ def bind(cnp.ndarray x, cnp.ndarray w, object bias, int sh, int sw, int ph, int 
     r.rows = xnv_fconv_batch(path) if batched else xnv_fconv_rows(path)
     cdef cnp.ndarray wino = None  # a 7x7 stride-2 stem's Winograd rows (xnv_fc_wino.h)
     if xnv_wg_fits(p, path):  # never batched (xnv_fconv_batched) nor 1x1
-        wino = _winograd.row_conv_tables(w)
+        wino = _winograd.conv_tables(w)
         p.wino = <const float *>cnp.PyArray_DATA(wino)
     r.nrows = <int64_t>p.ho * p.wo if batched else <int64_t>n * out.shape[1]
     if pixels:  # items: pixels
@@ -271,8 +272,8 @@ def batched(int n, int h, int w, int c, int kh, int kw, int sh, int sw, int ph, 
 
 
 def winograd(int c, int kh, int kw, int sh, int sw, int ph, int o, int path) -> bool:
-    """Whether ``conv`` of this geometry sums its rows by Winograd's algorithm on the path (other rounding
-    than the direct tiles': a sum depends on its tile of 4 outputs and on the inputs that tile reads)."""
+    """Whether ``conv`` of this geometry runs Winograd's algorithm on the path (other rounding than the
+    direct tiles': a sum depends on its tile of 2 x 4 outputs and on every input that tile reads)."""
     cdef xnv_fconv_t p
     p.c, p.kh, p.kw, p.sh, p.sw, p.ph, p.o = c, kh, kw, sh, sw, ph, o
     return bool(xnv_wg_fits(&p, path))

@@ -76,40 +76,53 @@ typedef struct {
     const float *wino;   /* NULL, or the tables of a Winograd row conv (xnv_fc_wino.h; xnv_wg_fits) */
 } xnv_fconv_t;
 
-/* ------------------------------------------------------------- Winograd rows: sizes and a thread's ring */
-#define XNV_WG_PTS 7  /* points */
-#define XNV_WG_SHARED 6 /* of them summed over both phases */
-#define XNV_WG_RING 8 /* transformed input rows a thread keeps */
-#define XNV_WG_NT 6   /* tiles of 4 outputs at a time: 6 x 2 ymm accumulators */
-#define XNV_WG_BT_FLOATS (2 * XNV_WG_PTS * XNV_WG_PTS)
+/* ------------------------------------------------ Winograd convs (xnv_fc_wino.h): sizes and a thread's state */
+#define XNV_WG_PTS 7     /* points along a row */
+#define XNV_WG_SHARED 6  /* of them summed over both phases of the taps */
+#define XNV_WG_VPTS 5    /* points down the columns */
+#define XNV_WG_VSHARED 4 /* of them summed over both phases */
+#define XNV_WG_RING 16   /* transformed input rows a thread keeps (a pair of conv rows reads 9) */
+#define XNV_WG_NT 6      /* tiles at a time: 6 x 2 ymm accumulators */
+#define XNV_WG_BT_FLOATS (2 * XNV_WG_PTS * XNV_WG_PTS + 2 * XNV_WG_VPTS * XNV_WG_VPTS)
 
-/* Tiles of 4 outputs in a row, and the floats between a transformed row's channels (whole vectors). */
+/* Tiles of 2 rows x 4 columns in a pair of conv rows, and the floats between a transformed row's channels
+ * (whole vectors). */
 static inline int xnv_wg_tiles(const xnv_fconv_t *p) { return (p->wo + 3) / 4; }
 static inline int64_t xnv_wg_stride(const xnv_fconv_t *p) { return ((int64_t)xnv_wg_tiles(p) + 7) / 8 * 8; }
-/* One transformed input row: [point][2c][stride] (point 1/2 holds c channels, the last). */
+/* One input row transformed along the row: [point][phase][c][stride] (point 1/2: one phase, the last). */
 static inline int64_t xnv_wg_row_floats(const xnv_fconv_t *p) {
     return (int64_t)(2 * XNV_WG_SHARED + 1) * p->c * xnv_wg_stride(p);
 }
-/* The 8 column phases of one input row and channel ([c][8][stride + 8]: column 8m + s - pw in [s][m]). */
+/* The 8 column phases of one input row ([c][8][stride + 8]: column 8m + s - pw in [s][m]). */
 static inline int64_t xnv_wg_phase_floats(const xnv_fconv_t *p) { return (int64_t)p->c * 8 * (xnv_wg_stride(p) + 8); }
-/* A thread's scratch: the ring, the phases and a tile block's products ([point][XNV_WG_NT][16]). */
+/* A pair of rows' transforms down the columns: for each row point and row point's phase, a row (9 x 13). */
+static inline int64_t xnv_wg_pair_floats(const xnv_fconv_t *p) {
+    return (int64_t)(2 * XNV_WG_VSHARED + 1) * xnv_wg_row_floats(p);
+}
+/* A thread's scratch: the ring, a zero row (rows outside the image), the phases, the pair's transforms, a
+ * tile block's products ([row point][point][XNV_WG_NT][16]) and a conv row nobody reads. */
 static inline int64_t xnv_wg_floats(const xnv_fconv_t *p) {
-    return XNV_WG_RING * xnv_wg_row_floats(p) + xnv_wg_phase_floats(p) + XNV_WG_PTS * XNV_WG_NT * XNV_FC_BLK;
+    return (XNV_WG_RING + 1) * xnv_wg_row_floats(p) + xnv_wg_phase_floats(p) + xnv_wg_pair_floats(p) +
+           XNV_WG_VPTS * XNV_WG_PTS * XNV_WG_NT * XNV_FC_BLK + (int64_t)p->wo * p->o;
 }
 
-/* A thread's ring: global input row held by each slot (-1: none). */
+/* A thread's state: its scratch parts, and the global input row held by each slot of the ring (-1: none). */
 typedef struct {
-    float *ring, *phase, *prod;
+    float *ring, *zero, *phase, *pair, *prod, *spare;
     int64_t held[XNV_WG_RING];
 } xnv_wg_t;
 
 static inline void xnv_wg_init(const xnv_fconv_t *p, xnv_wg_t *g, float *scratch) {
+    const int64_t rf = xnv_wg_row_floats(p);
     g->ring = scratch;
-    g->phase = scratch + XNV_WG_RING * xnv_wg_row_floats(p);
-    g->prod = g->phase + xnv_wg_phase_floats(p);
+    g->zero = g->ring + XNV_WG_RING * rf;
+    g->phase = g->zero + rf;
+    g->pair = g->phase + xnv_wg_phase_floats(p);
+    g->prod = g->pair + xnv_wg_pair_floats(p);
+    g->spare = g->prod + XNV_WG_VPTS * XNV_WG_PTS * XNV_WG_NT * XNV_FC_BLK;
+    memset(g->zero, 0, (size_t)rf * sizeof(float));
     for (int s = 0; s < XNV_WG_RING; s++) g->held[s] = -1;
 }
-
 
 /* Float rows per thread in the scratch buffer (w_in * c floats each): kh, plus what fits in XNV_FC_U8_BYTES
  * (at least sh, so that one conversion serves two output rows or more; at most 64). 4 KB to 64 KB: the
@@ -147,11 +160,12 @@ typedef void (*xnv_fc_pool_t)(const float *a, const float *b, int wp, int o, flo
 /* A 3x3 stride-2 max pool with padding 1 of the nh (1 to 3) conv rows rows[0 .. nh) of wo pixels each, the
  * window's rows inside the conv output -> wp = (wo + 1) / 2 pixels of out. */
 typedef void (*xnv_fc_pool3_t)(const float *const *rows, int nh, int wo, int o, float *out);
-/* A whole conv row at once (a path's Winograd rows, xnv_fc_wino.h), for convs with p->wino: from its ndy
- * input rows at x (rl floats apart; global row g0 the first, tap row dy0) into ob, through the thread's
- * ring g. */
-typedef void (*xnv_fc_wrow_t)(const xnv_fconv_t *p, xnv_wg_t *g, const float *x, int64_t rl, int64_t g0, int dy0,
-                              int ndy, float *ob);
+/* A pair of conv rows at once (a path's Winograd conv, xnv_fc_wino.h), for convs with p->wino: conv rows
+ * `row` (= image * ho + oy, oy even) and row + 1 into ob0 and ob1 (NULL: not wanted, or past the image), from
+ * the ny input rows at x (rl floats apart) that lie in the image, the first one image row y0 and global row
+ * g0, through the thread's state g. */
+typedef void (*xnv_fc_wpair_t)(const xnv_fconv_t *p, xnv_wg_t *g, const float *x, int64_t rl, int64_t g0, int y0,
+                               int ny, int64_t row, float *ob0, float *ob1);
 
 #if defined(__GNUC__)
 #define XNV_FC_INLINE static inline __attribute__((always_inline))
@@ -273,20 +287,67 @@ static inline void xnv_fc_interior(const xnv_fconv_t *p, int wo, int *lo, int *h
     *hi = b;
 }
 
+/* The pair of conv rows from `row` on (xnv_fc_wpair_t), its input rows (kh + sh of them, those in the image)
+ * read through the thread's uint8 rows u. */
+XNV_FC_INLINE void xnv_fc_wino_pair(const xnv_fconv_t *p, xnv_fc_u8_t *u, xnv_wg_t *g, xnv_fc_wpair_t pair,
+                                    int64_t row, float *ob0, float *ob1) {
+    const int64_t image = row / p->ho, rl = (int64_t)p->w_in * p->c;
+    const int iy = (int)(row % p->ho) * p->sh - p->ph;
+    const int y0 = iy < 0 ? 0 : iy, y1 = p->h - iy < p->kh + p->sh ? p->h : iy + p->kh + p->sh;
+    const int ny = y1 > y0 ? y1 - y0 : 0;
+    const int64_t g0 = image * p->h + y0;
+    const float *x = !ny ? p->x : p->x8 ? xnv_fc_u8_rows(p, u, g0, ny) : p->x + g0 * rl;
+    pair(p, g, x, rl, g0, y0, ny, row, ob0, ob1);
+}
+
+/* Rows [r0, r1) of a Winograd conv, no pool (row = image * ho + oy) or the 2x2 one (pooled rows), by pairs of
+ * conv rows: a pooled row's two, or an unpooled row and the next, both written by the thread whose rows they
+ * are (a range that starts at an odd row computes the pair before it for that row alone). Each row's signs
+ * are packed while it is in L1. */
+XNV_FC_INLINE int xnv_fc_rows_wino(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch, xnv_fc_pool_t pool,
+                                   xnv_fc_wpair_t pair) {
+    const int pooled = p->pool != 0, hp = p->ho / 2, wq = pooled ? p->wo / 2 : p->wo, words = (p->o + 63) / 64;
+    const int64_t ors = (int64_t)p->wo * p->o;
+    float *cbuf = scratch + xnv_fc_u8_floats(p); /* pool: the pair of conv rows */
+    xnv_fc_u8_t u = {scratch, 0, 0, 0};
+    xnv_wg_t g;
+    xnv_wg_init(p, &g, cbuf + (pooled ? 2 * ors : 0));
+    int nan = 0;
+    if (p->x8 && r1 > r0) { /* the row after the last one read by the last pair */
+        const int64_t last = pooled ? (r1 - 1) / hp * p->ho + (r1 - 1) % hp * 2 : r1 - 1;
+        const int iy = ((int)(last % p->ho) | 1) * p->sh - p->ph;
+        u.end = last / p->ho * p->h + (p->h - iy < p->kh ? p->h : iy + p->kh);
+    }
+    for (int64_t q = r0; q < r1; q++) {
+        int64_t first = q, last = q; /* the output rows written */
+        if (pooled) {
+            xnv_fc_wino_pair(p, &u, &g, pair, q / hp * p->ho + q % hp * 2, cbuf, cbuf + ors);
+            pool(cbuf, cbuf + ors, wq, p->o, p->out + q * wq * p->o);
+        } else {
+            const int oy = (int)(q % p->ho), odd = oy & 1;
+            if (odd && q > r0) continue; /* written with the row before */
+            if (!odd && oy + 1 < p->ho && q + 1 < r1) last = q + 1;
+            xnv_fc_wino_pair(p, &u, &g, pair, q - odd, odd ? 0 : p->out + q * ors,
+                             odd ? p->out + q * ors : last > q ? p->out + last * ors : 0);
+        }
+        if (p->bits)
+            for (int64_t r = first; r <= last; r++)
+                for (int px = 0; px < wq; px++)
+                    nan += p->pack(p->out + (r * wq + px) * p->o, p->o, p->bits + (r * wq + px) * words);
+    }
+    return nan;
+}
+
 /* One conv row (row = image * ho + oy), every column, into ob; its uint8 input rows through u. */
 XNV_FC_INLINE void xnv_fc_conv_row(const xnv_fconv_t *p, xnv_fc_u8_t *u, int64_t row, float *ob, int lo, int hi,
-                                   xnv_fc_tile_t tile, int np, xnv_fc_tile_t tile2, int np2, xnv_fc_tile_t one,
-                                   xnv_fc_wrow_t wino_row, xnv_wg_t *wg) {
+                                   xnv_fc_tile_t tile, int np, xnv_fc_tile_t tile2, int np2, xnv_fc_tile_t one) {
     const int iy = (int)(row % p->ho) * p->sh - p->ph;
     const int dy0 = iy < 0 ? -iy : 0, dy1 = p->h - iy < p->kh ? p->h - iy : p->kh;
     const int ndy = dy1 > dy0 ? dy1 - dy0 : 0; /* 0 only with padding >= kernel */
     const int64_t g0 = row / p->ho * p->h + iy + dy0, rl = (int64_t)p->w_in * p->c;
     const float *wrow = ndy ? p->w + (int64_t)dy0 * p->kw * p->c * p->o : p->w;
     const float *xrow = p->x8 ? (ndy ? xnv_fc_u8_rows(p, u, g0, ndy) : u->buf) : (ndy ? p->x + g0 * rl : p->x);
-    if (wg)
-        wino_row(p, wg, xrow, rl, g0, dy0, ndy, ob);
-    else
-        xnv_fc_cols(p, xrow, wrow, ndy, ob, 0, p->wo, lo, hi, tile, np, tile2, np2, one);
+    xnv_fc_cols(p, xrow, wrow, ndy, ob, 0, p->wo, lo, hi, tile, np, tile2, np2, one);
 }
 
 /* Pooled rows [r0, r1) of the 3x3 stride-2 pool with padding 1 (row = image * hp + py): the conv rows of a
@@ -295,18 +356,19 @@ XNV_FC_INLINE void xnv_fc_conv_row(const xnv_fconv_t *p, xnv_fc_u8_t *u, int64_t
  * it is in L1. */
 XNV_FC_INLINE int xnv_fc_rows_pool3(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch,
                                     xnv_fc_tile_t tile, int np, xnv_fc_tile_t tile2, int np2, xnv_fc_tile_t one,
-                                    xnv_fc_pool3_t pool, xnv_fc_wrow_t wino_row) {
+                                    xnv_fc_pool3_t pool, xnv_fc_wpair_t wino_pair) {
     const int hp = (p->ho + 1) / 2, wp = (p->wo + 1) / 2, words = (p->o + 63) / 64;
     const int64_t ors = (int64_t)p->wo * p->o;
     float *ring = scratch + xnv_fc_u8_floats(p);
     xnv_fc_u8_t u = {scratch, 0, 0, 0};
+    const int pairs = wino_pair && p->wino; /* conv rows by pairs (oy even, oy + 1) */
     xnv_wg_t wg;
-    if (wino_row && p->wino) xnv_wg_init(p, &wg, ring + 3 * ors);
+    if (pairs) xnv_wg_init(p, &wg, ring + 3 * ors);
     int nan = 0;
     if (p->x8 && r1 > r0) { /* the row after the last one read by the last conv row */
         const int64_t q = r1 - 1;
-        const int oy = (int)(q % hp) * 2 + 1 < p->ho ? (int)(q % hp) * 2 + 1 : p->ho - 1;
-        const int iy = oy * p->sh - p->ph;
+        const int last = (int)(q % hp) * 2 + 1 < p->ho ? (int)(q % hp) * 2 + 1 : p->ho - 1;
+        const int iy = (pairs ? last | 1 : last) * p->sh - p->ph;
         u.end = q / hp * p->h + (p->h - iy < p->kh ? p->h : iy + p->kh);
     }
     int lo, hi;
@@ -318,9 +380,14 @@ XNV_FC_INLINE int xnv_fc_rows_pool3(const xnv_fconv_t *p, int64_t r0, int64_t r1
         const float *rows[3];
         for (int oy = ya; oy < yb; oy++) {
             const int64_t g = image * p->ho + oy;
-            if (g > done) {
-                xnv_fc_conv_row(p, &u, g, ring + g % 3 * ors, lo, hi, tile, np, tile2, np2, one, wino_row,
-                                wino_row && p->wino ? &wg : 0);
+            if (g > done && pairs) { /* its pair: the rows of the window are never the other row's slot */
+                const int64_t first = g - (oy & 1);
+                const int second = oy - (oy & 1) + 1 < p->ho;
+                xnv_fc_wino_pair(p, &u, &wg, wino_pair, first, ring + first % 3 * ors,
+                                 second ? ring + (first + 1) % 3 * ors : 0);
+                done = first + second;
+            } else if (g > done) {
+                xnv_fc_conv_row(p, &u, g, ring + g % 3 * ors, lo, hi, tile, np, tile2, np2, one);
                 done = g;
             }
             rows[oy - ya] = ring + g % 3 * ors;
@@ -339,18 +406,16 @@ XNV_FC_INLINE int xnv_fc_rows_pool3(const xnv_fconv_t *p, int64_t r0, int64_t r1
  * pooled. */
 XNV_FC_INLINE int xnv_fc_rows(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch, xnv_fc_tile_t tile,
                               int np, xnv_fc_tile_t tile2, int np2, xnv_fc_tile_t one, xnv_fc_pool_t pool,
-                              xnv_fc_pool3_t pool3, xnv_fc_wrow_t wino_row) {
-    if (p->pool == 3) return xnv_fc_rows_pool3(p, r0, r1, scratch, tile, np, tile2, np2, one, pool3, wino_row);
+                              xnv_fc_pool3_t pool3, xnv_fc_wpair_t wino_pair) {
+    if (p->pool == 3) return xnv_fc_rows_pool3(p, r0, r1, scratch, tile, np, tile2, np2, one, pool3, wino_pair);
+    if (wino_pair && p->wino) return xnv_fc_rows_wino(p, r0, r1, scratch, pool, wino_pair);
     const int64_t kwc = (int64_t)p->kw * p->c, rl = (int64_t)p->w_in * p->c;
     const int u8 = p->x8 != 0, pooled = p->pool != 0;
     const int hp = p->ho / 2, wo = pooled ? p->wo / 2 * 2 : p->wo; /* conv columns computed */
-    const int whole = wino_row && p->wino; /* Winograd rows: whole conv rows, pooled or not */
-    const int chunk = pooled ? (whole ? p->wo : XNV_FC_POOL_CHUNK(np)) : wo;
+    const int chunk = pooled ? XNV_FC_POOL_CHUNK(np) : wo;
     const int64_t ors = (int64_t)wo * p->o; /* floats of a conv row */
     float *cbuf = pooled ? scratch + xnv_fc_u8_floats(p) : 0;
     xnv_fc_u8_t u = {scratch, 0, 0, 0};
-    xnv_wg_t wg;
-    if (whole) xnv_wg_init(p, &wg, scratch + xnv_fc_u8_floats(p) + (pooled ? (int64_t)2 * p->wo * p->o : 0));
     const int words = (p->o + 63) / 64;
     int nan = 0;
     if (u8 && r1 > r0) { /* the row after the last one read by the last conv row */
@@ -363,16 +428,15 @@ XNV_FC_INLINE int xnv_fc_rows(const xnv_fconv_t *p, int64_t r0, int64_t r1, floa
     for (int64_t q = r0; q < r1; q++) {
         /* the conv rows of this step (two with pool): their input rows and first tap row */
         const float *xrow[2] = {0, 0}, *wrow[2] = {0, 0};
-        int ndy[2] = {0, 0}, dy0[2] = {0, 0};
+        int ndy[2] = {0, 0};
         int64_t g0[2] = {0, 0}, gfirst = -1, gend = 0;
         for (int half = 0; half <= pooled; half++) {
             const int64_t r = pooled ? q / hp * p->ho + q % hp * 2 + half : q;
             const int iy = (int)(r % p->ho) * p->sh - p->ph;
-            const int dy1 = p->h - iy < p->kh ? p->h - iy : p->kh;
-            dy0[half] = iy < 0 ? -iy : 0;
-            ndy[half] = dy1 > dy0[half] ? dy1 - dy0[half] : 0; /* 0 only with padding >= kernel */
-            g0[half] = r / p->ho * p->h + iy + dy0[half]; /* the first input row read */
-            wrow[half] = ndy[half] ? p->w + dy0[half] * kwc * p->o : p->w;
+            const int dy0 = iy < 0 ? -iy : 0, dy1 = p->h - iy < p->kh ? p->h - iy : p->kh;
+            ndy[half] = dy1 > dy0 ? dy1 - dy0 : 0; /* 0 only with padding >= kernel */
+            g0[half] = r / p->ho * p->h + iy + dy0; /* the first input row read */
+            wrow[half] = ndy[half] ? p->w + dy0 * kwc * p->o : p->w;
             xrow[half] = u8 ? scratch : (ndy[half] ? p->x + g0[half] * rl : p->x);
             if (ndy[half]) {
                 if (gfirst < 0) gfirst = g0[half];
@@ -388,10 +452,7 @@ XNV_FC_INLINE int xnv_fc_rows(const xnv_fconv_t *p, int64_t r0, int64_t r1, floa
             const int c1 = c0 + chunk < wo ? c0 + chunk : wo;
             for (int half = 0; half <= pooled; half++) {
                 float *ob = pooled ? cbuf + (int64_t)half * chunk * p->o : p->out + q * ors;
-                if (whole) /* one chunk */
-                    wino_row(p, &wg, xrow[half], rl, g0[half], dy0[half], ndy[half], ob);
-                else
-                    xnv_fc_cols(p, xrow[half], wrow[half], ndy[half], ob, c0, c1, lo, hi, tile, np, tile2, np2, one);
+                xnv_fc_cols(p, xrow[half], wrow[half], ndy[half], ob, c0, c1, lo, hi, tile, np, tile2, np2, one);
             }
             if (pooled)
                 pool(cbuf, cbuf + (int64_t)chunk * p->o, (c1 - c0) / 2, p->o,
@@ -1115,7 +1176,7 @@ XNV_FC256 static int xnv_fconv_batch_avx2(const xnv_fconv_t *p, int64_t s0, int6
 XNV_FC256 static int xnv_fconv_rows_avx2(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch) {
     if (p->wino)
         return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx2, XNV_FC256_TILE, 0, 0, xnv_fc_one_avx2,
-                           xnv_fc_pool_avx2, xnv_fc_pool3_avx2, xnv_wg_row_avx2);
+                           xnv_fc_pool_avx2, xnv_fc_pool3_avx2, xnv_wg_pair_avx2);
     if (p->kw == 3 && p->c == 3 && p->o == XNV_FC_BLK)
         return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_stem_avx2_33, XNV_FC256_TILE, xnv_fc_half_avx2,
                            XNV_FC256_TILE / 2, xnv_fc_one_avx2, xnv_fc_pool_avx2, xnv_fc_pool3_avx2, 0);

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-#: The kernel's point order: 0, 1, -1, 2, -2 and infinity (None), shared by both phases, then 1/2 (the
-#: even phase's seventh point).
+#: The kernel's point order along a row: 0, 1, -1, 2, -2 and infinity (None), shared by both phases of the
+#: taps, then 1/2 (the even phase's own seventh point).
 POINTS: tuple[float | None, ...] = (0.0, 1.0, -1.0, 2.0, -2.0, None, 0.5)
+#: ... and down the columns (F(2,4) and F(2,3)): 0, 1, -1 and infinity shared, then -2 (the even phase's).
+ROW_POINTS: tuple[float | None, ...] = (0.0, 1.0, -1.0, None, -2.0)
 
 
 def matrices(m: int, r: int, points: tuple[float | None, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -42,24 +44,38 @@ def matrices(m: int, r: int, points: tuple[float | None, ...]) -> tuple[np.ndarr
     return at, g, bt
 
 
-def row_conv_tables(w: np.ndarray) -> np.ndarray:
-    """The kernel's tables for HWIO weights [7][7][c][o]: B^T of both phases ([2][7][7]), then U, the
-    weights' transforms [7 points][7 tap rows][2c: the even phase's channels, then the odd's][o], float32.
+def _phases(w: np.ndarray, axis: int, even: np.ndarray, odd: np.ndarray) -> np.ndarray:
+    """Both phases of the taps along ``axis`` (7 taps: even 4 by F(4,4)'s or F(2,4)'s G, odd 3 by F(.,3)'s),
+    transformed: a new leading axis of points, then one of the phases (the odd phase zero on the even
+    phase's own last point)."""
+    taps = np.moveaxis(w, axis, 0)
+    out = np.zeros((even.shape[0], 2, *taps.shape[1:]))
+    out[:, 0] = np.tensordot(even, taps[0::2], axes=(1, 0))
+    out[:odd.shape[0], 1] = np.tensordot(odd, taps[1::2], axes=(1, 0))
+    return out
 
-    The even taps' transforms use F(4,4)'s G, the odd taps' F(4,3)'s (no point 1/2: zeros there), each
-    computed in float64 and rounded once.
+
+def conv_tables(w: np.ndarray) -> np.ndarray:
+    """The kernel's tables for HWIO weights [7][7][c][o], float32: B^T of both column phases ([2][7][7],
+    F(4,4) then F(4,3) padded with zeros), B^T of both row phases ([2][5][5], F(2,4) then F(2,3)), then the
+    weights' transforms U, a block for each pair of a row point vq and a column point q (vq-major), each
+    block [row phase][column phase][c][o] over the phases that the two points have: 2 each for a shared
+    point, 1 (the even phase) for a phase's own last point.
+
+    Each G is applied in float64 and the result rounded once.
     """
     kh, kw, c, o = w.shape
     if (kh, kw) != (7, 7):
-        raise ValueError(f"the Winograd row conv takes 7x7 weights, not {kh}x{kw}")
-    even, odd = POINTS, POINTS[:6]
-    _, g4, bt4 = matrices(4, 4, even)
-    _, g3, bt3 = matrices(4, 3, odd)
+        raise ValueError(f"the Winograd conv takes 7x7 weights, not {kh}x{kw}")
+    _, g4, bt4 = matrices(4, 4, POINTS)
+    _, g3, bt3 = matrices(4, 3, POINTS[:6])
+    _, gv4, btv4 = matrices(2, 4, ROW_POINTS)
+    _, gv3, btv3 = matrices(2, 3, ROW_POINTS[:4])
     bt = np.zeros((2, 7, 7))
-    bt[0] = bt4
-    bt[1, :6, :6] = bt3
-    w64 = w.astype(np.float64)
-    u = np.zeros((7, kh, 2 * c, o))
-    u[:, :, :c] = np.einsum("qb,ybco->qyco", g4, w64[:, 0::2])
-    u[:6, :, c:] = np.einsum("qb,ybco->qyco", g3, w64[:, 1::2])
-    return np.concatenate([bt.ravel(), u.ravel()]).astype(np.float32)
+    bt[0], bt[1, :6, :6] = bt4, bt3
+    btv = np.zeros((2, 5, 5))
+    btv[0], btv[1, :4, :4] = btv4, btv3
+    cols = _phases(w.astype(np.float64), 1, g4, g3)  # [q][hp][dy][c][o]
+    both = _phases(cols, 2, gv4, gv3)  # [vq][vp][q][hp][c][o]
+    blocks = [both[vq, :2 if vq < 4 else 1, q, :2 if q < 6 else 1].ravel() for vq in range(5) for q in range(7)]
+    return np.concatenate([bt.ravel(), btv.ravel(), *blocks]).astype(np.float32)

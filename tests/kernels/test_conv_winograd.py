@@ -118,9 +118,11 @@ def test_a_fused_pool_sees_the_unfused_bits(threads: int, pool: int) -> None:
         K._force_path(None)
 
 
-def test_row_conv_tables_take_7x7_weights_only() -> None:
+def test_conv_tables_take_7x7_weights_only() -> None:
     with pytest.raises(ValueError, match="7x7 weights, not 5x5"):
-        _winograd.row_conv_tables(np.zeros((5, 5, 3, 16), np.float32))
-    tables = _winograd.row_conv_tables(np.ones((7, 7, 2, 16), np.float32))
-    assert tables.dtype == np.float32 and tables.shape == (2 * 7 * 7 + 7 * 7 * 4 * 16,)
+        _winograd.conv_tables(np.zeros((5, 5, 3, 16), np.float32))
+    tables = _winograd.conv_tables(np.ones((7, 7, 2, 16), np.float32))
+    # B^T of both phases along the rows and down the columns, then U: (4 x 2 + 1) row points' phases x
+    # (6 x 2 + 1) column points' phases x c x o
+    assert tables.dtype == np.float32 and tables.shape == (2 * 7 * 7 + 2 * 5 * 5 + 9 * 13 * 2 * 16,)
     assert _fconv.winograd(2, 7, 7, 2, 2, 3, 16, K._PATHS["avx2"])
