@@ -77,5 +77,6 @@ def conv_tables(w: np.ndarray) -> np.ndarray:
     btv[0], btv[1, :4, :4] = btv4, btv3
     cols = _phases(w.astype(np.float64), 1, g4, g3)  # [q][hp][dy][c][o]
     both = _phases(cols, 2, gv4, gv3)  # [vq][vp][q][hp][c][o]
-    blocks = [both[vq, :2 if vq < 4 else 1, q, :2 if q < 6 else 1].ravel() for vq in range(5) for q in range(7)]
+    blocks = [both[vq, :2 if vq < 4 else 1, q, :2 if q < 6 else 1].ravel()
+              for vq in range(5) for q in range(7)]
     return np.concatenate([bt.ravel(), btv.ravel(), *blocks]).astype(np.float32)
