@@ -219,7 +219,7 @@ def bind(cnp.ndarray x, cnp.ndarray w, object bias, int sh, int sw, int ph, int 
                         and ph == 0 and pw == 0)
     cdef bint batched = lut is None and not pixels and xnv_fconv_batched(p, path)
     r.rows = xnv_fconv_batch(path) if batched else xnv_fconv_rows(path)
-    cdef cnp.ndarray wino = None  # a 7x7 stride-2 stem's Winograd rows (xnv_fc_wino.h)
+    cdef cnp.ndarray wino = None  # a 7x7 stride-2 stem's Winograd tables (xnv_fc_wino.h)
     if xnv_wg_fits(p, path):  # never batched (xnv_fconv_batched) nor 1x1
         wino = _winograd.conv_tables(w)
         p.wino = <const float *>cnp.PyArray_DATA(wino)

@@ -73,7 +73,7 @@ typedef struct {
     int rows;            /* float rows per thread in the scratch buffer: xnv_fc_u8_nrows */
     const int32_t *chan; /* [c]: the channel of x8 read by tap channel k */
     const float *lut;    /* [c][256]: tap channel k of byte v -> lut[k * 256 + v] */
-    const float *wino;   /* NULL, or the tables of a Winograd row conv (xnv_fc_wino.h; xnv_wg_fits) */
+    const float *wino;   /* NULL, or the tables of a Winograd conv (xnv_fc_wino.h; xnv_wg_fits) */
 } xnv_fconv_t;
 
 /* ------------------------------------------------ Winograd convs (xnv_fc_wino.h): sizes and a thread's state */
@@ -1219,9 +1219,9 @@ static int xnv_fconv_fused(int path) {
 #endif
 }
 
-/* Whether a conv runs by Winograd rows (xnv_fc_wino.h) on the path: AVX2, a 7x7 stride-2 kernel, at most 4
- * input channels (the ring's rows stay small), whole blocks of 16 outputs, and kernel rows that always reach
- * into the image (ph < kh). Any pool: a fused pool must see the unfused conv's bits. */
+/* Whether a conv runs by Winograd's algorithm (xnv_fc_wino.h) on the path: AVX2, a 7x7 stride-2 kernel, at
+ * most 4 input channels (the ring's rows stay small), whole blocks of 16 outputs, and padding ph < kh. Any
+ * pool, and never batched tiles: a fused pool and every batch must see the unfused conv's bits. */
 static int xnv_wg_fits(const xnv_fconv_t *p, int path) {
     return xnv_fconv_path(path) == XNV_PATH_AVX2 && p->kh == 7 && p->kw == 7 && p->sh == 2 && p->sw == 2 &&
            p->c <= 4 && p->o % XNV_FC_BLK == 0 && p->ph < p->kh;

@@ -1,9 +1,10 @@
-"""Winograd's minimal filtering matrices, and the tables of the AVX2 kernel's 7x7 stride-2 row conv.
+"""Winograd's minimal filtering matrices, and the tables of the AVX2 kernel's 7x7 stride-2 conv.
 
-The kernel (``cython_kernels/xnv_fc_wino.h``) splits a row's stride-2 7-tap correlation into the even taps
-(4, over the even input columns: F(4,4)) and the odd ones (3, over the odd columns: F(4,3)), and sums the
-products of the points the two share. This module is the one place that knows the points and matrices:
-the kernel receives B^T and the transformed weights in :data:`POINTS` order and applies A^T for it.
+The kernel (``cython_kernels/xnv_fc_wino.h``) splits a stride-2 7-tap correlation into the even taps (4,
+over the even inputs) and the odd ones (3, over the odd inputs), along each row (F(4,4) and F(4,3)) and down
+each column (F(2,4) and F(2,3)), and sums the products of the points the two phases share. This module is
+the one place that knows the points and matrices: the kernel receives B^T and the transformed weights in
+:data:`ROW_POINTS` and :data:`COLUMN_POINTS` order and applies A^T for them.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ import numpy as np
 
 #: The kernel's point order along a row: 0, 1, -1, 2, -2 and infinity (None), shared by both phases of the
 #: taps, then 1/2 (the even phase's own seventh point).
-POINTS: tuple[float | None, ...] = (0.0, 1.0, -1.0, 2.0, -2.0, None, 0.5)
-#: ... and down the columns (F(2,4) and F(2,3)): 0, 1, -1 and infinity shared, then -2 (the even phase's).
-ROW_POINTS: tuple[float | None, ...] = (0.0, 1.0, -1.0, None, -2.0)
+ROW_POINTS: tuple[float | None, ...] = (0.0, 1.0, -1.0, 2.0, -2.0, None, 0.5)
+#: The order down the columns (F(2,4) and F(2,3)): 0, 1, -1 and infinity shared, then -2 (the even phase's).
+COLUMN_POINTS: tuple[float | None, ...] = (0.0, 1.0, -1.0, None, -2.0)
 
 
 def matrices(m: int, r: int, points: tuple[float | None, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -67,10 +68,10 @@ def conv_tables(w: np.ndarray) -> np.ndarray:
     kh, kw, c, o = w.shape
     if (kh, kw) != (7, 7):
         raise ValueError(f"the Winograd conv takes 7x7 weights, not {kh}x{kw}")
-    _, g4, bt4 = matrices(4, 4, POINTS)
-    _, g3, bt3 = matrices(4, 3, POINTS[:6])
-    _, gv4, btv4 = matrices(2, 4, ROW_POINTS)
-    _, gv3, btv3 = matrices(2, 3, ROW_POINTS[:4])
+    _, g4, bt4 = matrices(4, 4, ROW_POINTS)
+    _, g3, bt3 = matrices(4, 3, ROW_POINTS[:6])
+    _, gv4, btv4 = matrices(2, 4, COLUMN_POINTS)
+    _, gv3, btv3 = matrices(2, 3, COLUMN_POINTS[:4])
     bt = np.zeros((2, 7, 7))
     bt[0], bt[1, :6, :6] = bt4, bt3
     btv = np.zeros((2, 5, 5))

@@ -42,15 +42,15 @@ def case(rng: np.random.Generator, n: int, h: int, w: int, c: int, k: tuple[int,
 
 
 def check(got: np.ndarray, want: np.ndarray, winograd: bool = False) -> None:
-    """Equal to float32 rounding; by Winograd rows, to rounding of the largest output (the transforms sum
-    terms of about its size into every output of a tile)."""
+    """Equal to float32 rounding; by Winograd's algorithm, to rounding of the largest output (the transforms
+    sum terms of about its size into every output of a tile)."""
     assert got.dtype == np.float32 and got.shape == want.shape
     atol = 1e-5 * max(1.0, float(np.abs(want).max())) if winograd else 1e-5
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=atol)
 
 
 def winograd(c: int, k: tuple[int, int], stride: tuple[int, int], pad: tuple[int, int], o: int) -> bool:
-    """Whether the conv sums its rows by Winograd's algorithm on the path that runs now (xnv_fc_wino.h)."""
+    """Whether the conv runs Winograd's algorithm on the path that runs now (xnv_fc_wino.h)."""
     return _fconv.winograd(c, k[0], k[1], stride[0], stride[1], pad[0], o, K._path)
 
 
@@ -143,8 +143,8 @@ def test_rows_of_every_length_sum_alike(simd: str, c: int, k: tuple[int, int], s
     """Rows of every length, so that interiors take whole tiles, half tiles (a 32x32 crop's grey stem has
     15 interior pixels a row, one short of a 16-pixel tile; the last 3 of a row on AVX2) or single pixels
     (on AVX2 every block of up to 64 channels at once): each output column that sees no right padding has
-    the same bits as in the longest row. By Winograd rows, each whole tile of 4 columns whose input columns
-    (8t - pad to 8t + 12 - pad) all lie left of the cut."""
+    the same bits as in the longest row. By Winograd's algorithm, each whole tile of 4 columns whose input
+    columns (8t - pad to 8t + 12 - pad) all lie left of the cut."""
     rng = np.random.default_rng(c * 1000 + o)
     pad = k[1] // 2
     by_tiles = winograd(c, k, (stride, stride), (pad, pad), o)

@@ -1,4 +1,4 @@
-"""Winograd rows (xnv_fc_wino.h): ResNet's 7x7 stride-2 stem on AVX2, against a float64 reference."""
+"""Winograd convs (xnv_fc_wino.h): ResNet's 7x7 stride-2 stem on AVX2, against a float64 reference."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from xnorvision import kernels as K
 from .conftest import PATHS
 from .test_conv_small import assert_bits_equal, check, maxpool, random_lut, reference, winograd
 
-pytestmark = pytest.mark.skipif("avx2" not in PATHS, reason="Winograd rows run on the AVX2 path only")
+pytestmark = pytest.mark.skipif("avx2" not in PATHS, reason="Winograd convs run on the AVX2 path only")
 
 
 @pytest.mark.parametrize(("m", "r", "points"), [
-    (4, 4, _winograd.POINTS), (4, 3, _winograd.POINTS[:6]), (2, 3, (0.0, 1.0, -1.0, None)),
-    (2, 2, (None, 0.0, 1.0)),
+    (4, 4, _winograd.ROW_POINTS), (4, 3, _winograd.ROW_POINTS[:6]), (2, 3, (0.0, 1.0, -1.0, None)),
+    (2, 2, (None, 0.0, 1.0)), (2, 4, _winograd.COLUMN_POINTS), (2, 3, _winograd.COLUMN_POINTS[:4]),
 ])
 def test_the_matrices_correlate(m: int, r: int, points: tuple) -> None:
     """y = A^T [(G g) * (B^T d)] is sum_k g[k] d[i + k], infinity anywhere in the order."""
