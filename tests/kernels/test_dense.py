@@ -32,6 +32,9 @@ def fused(request: pytest.FixtureRequest):
                                               # a 1x1 conv's many rows: blocks of 6 and each remainder
                                               (13, 64, 200), (11, 33, 40), (9, 20, 129), (8, 7, 17),
                                               (10, 3, 48),
+                                              # AVX2 copies a panel of a group out for 12 rows or more:
+                                              # ResNet-18's 7x7 256 -> 512 shortcut, the largest k copied
+                                              (49, 256, 512), (12, 1024, 33), (12, 1025, 20),
                                               # panels of 8 outputs or fewer (a detector's head) on AVX2:
                                               # half panels, 12 rows a pass, and the remainders past 5
                                               (23, 5, 5), (18, 16, 8), (31, 9, 3), (10, 4, 21)])
