@@ -319,7 +319,7 @@ XNV_FC_INLINE int xnv_fc_rows_wino(const xnv_fconv_t *p, int64_t r0, int64_t r1,
         u.end = last / p->ho * p->h + (p->h - iy < p->kh ? p->h : iy + p->kh);
     }
     for (int64_t q = r0; q < r1; q++) {
-        int64_t first = q, last = q; /* the output rows written */
+        int64_t last = q; /* the output rows written: q to last */
         if (pooled) {
             xnv_fc_wino_pair(p, &u, &g, pair, q / hp * p->ho + q % hp * 2, cbuf, cbuf + ors);
             pool(cbuf, cbuf + ors, wq, p->o, p->out + q * wq * p->o);
@@ -331,7 +331,7 @@ XNV_FC_INLINE int xnv_fc_rows_wino(const xnv_fconv_t *p, int64_t r0, int64_t r1,
                              odd ? p->out + q * ors : last > q ? p->out + last * ors : 0);
         }
         if (p->bits)
-            for (int64_t r = first; r <= last; r++)
+            for (int64_t r = q; r <= last; r++)
                 for (int px = 0; px < wq; px++)
                     nan += p->pack(p->out + (r * wq + px) * p->o, p->o, p->bits + (r * wq + px) * words);
     }
