@@ -5,9 +5,11 @@ the same minutes, compare two builds. This is how docs/benchmarks.md's before/af
 
     git worktree add /tmp/old <commit> && (cd /tmp/old && python setup.py build_ext --inplace)
     python scripts/ab_builds.py layers --old /tmp/old            # binary convs, call by call, one process
+    python scripts/ab_builds.py layers --old /tmp/old --layer resnet-stem  # the float stem likewise
     python scripts/ab_builds.py models --old /tmp/old --threads 2  # whole native runs, process by process
 
-``layers`` binds the same fused binary conv (residual, PReLU and signs, as a Bi-Real block runs it) once
+``layers`` binds the same fused binary conv (residual, PReLU and signs, as a Bi-Real block runs it), or
+ResNet-18's stem (a uint8 image through its table, the 7x7 conv, ReLU, the 3x3 pool and the signs), once
 with each build's kernels and alternates the two calls; ``models`` alternates processes of each tree, each
 timing whole runs of a network (random weights for the reference ones, the faces plugin's proposal net).
 Both print each new/old ratio of medians; below 1 the new build is faster.
@@ -34,6 +36,8 @@ LAYERS = {
     "resnet-28": (28, 28, 128), "resnet-14": (14, 14, 256), "resnet-7": (7, 7, 512),
     "vgg-32": (32, 32, 128), "vgg-16": (16, 16, 256), "vgg-8": (8, 8, 512),
 }
+#: float convs on the direct kernel: (height, width, channels, kernel, stride, padding, outputs, pool)
+FLOAT_LAYERS = {"resnet-stem": (224, 224, 3, 7, 2, 3, 64, 3)}
 MODELS = ("resnet18", "vgg-small", "faces-proposal")
 
 
@@ -67,20 +71,44 @@ def _bound_layer(kernels: ModuleType, h: int, w: int, c: int, threads: int) -> t
         return plan.bind(x, residual, out, packed).call, x, residual, out, packed
 
 
+def _bound_float_layer(kernels: ModuleType, h: int, w: int, c: int, k: int, stride: int, pad: int, o: int,
+                       pool: int, threads: int) -> tuple[object, ...]:
+    """The stem bound with whatever ``kernels._fconv`` is now, and the arrays it reads and writes."""
+    rng = np.random.default_rng(h * w + c)
+    x = rng.integers(0, 256, (1, h, w, c), dtype=np.uint8)
+    lut = rng.standard_normal((256, c)).astype(np.float32)
+    weights = (rng.standard_normal((k, k, c, o)) * 0.1).astype(np.float32)
+    plan = kernels.DirectConvPlan(weights, rng.standard_normal(o).astype(np.float32), stride, pad, True,
+                                  lut=lut, pool=pool, output="both")
+    ho = ((h + 2 * pad - k) // stride + 2) // 2  # the 3x3 stride-2 pool with padding 1
+    wo = ((w + 2 * pad - k) // stride + 2) // 2
+    out, packed = np.empty((1, ho, wo, o), np.float32), np.empty((1, ho, wo, (o + 63) // 64), np.uint64)
+    with kernels.using_threads(threads):
+        return plan.bind(x, out, packed).call, x, None, out, packed
+
+
 def layers(old: Path, names: list[str], calls: int, threads: int) -> None:
+    """Each layer bound once with each build's kernels, the two calls alternating. A float layer's results
+    may differ (another algorithm): the line gives their largest difference over the largest value."""
     from xnorvision import kernels
 
-    builds = {"old": _extension(old, "_bconv"), "new": kernels._bconv}
     for name in names:
+        which_module = "_fconv" if name in FLOAT_LAYERS else "_bconv"
+        builds = {"old": _extension(old, which_module), "new": getattr(kernels, which_module)}
         bound = {}
         for which, module in builds.items():
-            kernels._bconv = module
-            bound[which] = _bound_layer(kernels, *LAYERS[name], threads)
-        kernels._bconv = builds["new"]
+            setattr(kernels, which_module, module)
+            bound[which] = (_bound_float_layer(kernels, *FLOAT_LAYERS[name], threads) if name in FLOAT_LAYERS
+                            else _bound_layer(kernels, *LAYERS[name], threads))
+        setattr(kernels, which_module, builds["new"])
         runs = {which: b[0].run for which, b in bound.items()}
         for run in runs.values():
             run()
-        same = all(np.array_equal(a, b) for a, b in zip(bound["old"][3:], bound["new"][3:], strict=True))
+        same = str(all(np.array_equal(a, b) for a, b in zip(bound["old"][3:], bound["new"][3:], strict=True)))
+        if same == "False" and name in FLOAT_LAYERS:
+            want, got = bound["old"][3], bound["new"][3]
+            worst = np.abs(got - want).max() / np.abs(want).max()
+            same += f" (largest difference {worst:.1e} of the largest value)"
         times: dict[str, list[float]] = {"old": [], "new": []}
         for _ in range(calls):
             for which, run in runs.items():
@@ -153,7 +181,8 @@ def main() -> None:
     sub = parser.add_subparsers(dest="what", required=True)
     lay = sub.add_parser("layers", help="binary convs, the two builds' kernels call by call in one process")
     lay.add_argument("--old", type=Path, required=True, help="the other tree, its extensions built in place")
-    lay.add_argument("--layer", action="append", choices=list(LAYERS), help="(repeatable) default: all")
+    lay.add_argument("--layer", action="append", choices=[*LAYERS, *FLOAT_LAYERS],
+                     help="(repeatable) default: the binary convs")
     lay.add_argument("--calls", type=int, default=400)
     lay.add_argument("--threads", type=int, default=1)
     mod = sub.add_parser("models", help="whole native runs, the two trees' processes in turns")

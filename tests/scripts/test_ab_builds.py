@@ -27,6 +27,12 @@ def test_layers_of_a_build_against_itself() -> None:
         assert 0.5 < ratio < 2
 
 
+def test_the_float_stem_of_a_build_against_itself() -> None:
+    done = _run("layers", "--old", str(ROOT), "--layer", "resnet-stem", "--calls", "5")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("resnet-stem ") and done.stdout.endswith("same results: True\n")
+
+
 def test_models_of_a_tree_against_itself() -> None:
     done = _run("models", "--old", str(ROOT), "--model", "vgg-small", "--rounds", "1", "--seconds", "0.2")
     assert done.returncode == 0, done.stderr
