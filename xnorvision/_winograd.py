@@ -9,6 +9,9 @@ the one place that knows the points and matrices: the kernel receives B^T and th
 
 from __future__ import annotations
 
+import functools
+from collections import OrderedDict
+
 import numpy as np
 
 #: The kernel's point order along a row: 0, 1, -1, 2, -2 and infinity (None), shared by both phases of the
@@ -18,6 +21,12 @@ ROW_POINTS: tuple[float | None, ...] = (0.0, 1.0, -1.0, 2.0, -2.0, None, 0.5)
 COLUMN_POINTS: tuple[float | None, ...] = (0.0, 1.0, -1.0, None, -2.0)
 
 
+#: the tables of the last few weights, by their bytes: conv2d_small binds on every call
+_TABLES: OrderedDict[tuple[tuple[int, ...], bytes], np.ndarray] = OrderedDict()
+_TABLES_KEPT = 8
+
+
+@functools.cache
 def matrices(m: int, r: int, points: tuple[float | None, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A^T (m x n), G (n x r) and B^T (n x n) of F(m, r) on n = m + r - 1 points, infinity (None) among them,
     in the order given: ``y = A^T [(G g) * (B^T d)]`` is the correlation ``y[i] = sum_k g[k] d[i + k]``.
@@ -42,6 +51,8 @@ def matrices(m: int, r: int, points: tuple[float | None, ...]) -> tuple[np.ndarr
         at[:, j] = a ** np.arange(m)
         g[j] = a ** np.arange(r) / np.prod([a - b for b in others])
         bt[j, :n - 1] = np.poly(others)[::-1]
+    for a in (at, g, bt):
+        a.setflags(write=False)  # shared by every caller (cached)
     return at, g, bt
 
 
@@ -63,11 +74,27 @@ def conv_tables(w: np.ndarray) -> np.ndarray:
     block [row phase][column phase][c][o] over the phases that the two points have: 2 each for a shared
     point, 1 (the even phase) for a phase's own last point.
 
-    Each G is applied in float64 and the result rounded once.
+    Each G is applied in float64 and the result rounded once. The result is shared (read-only): the tables
+    of the last few weights are kept by their bytes.
     """
     kh, kw, c, o = w.shape
     if (kh, kw) != (7, 7):
         raise ValueError(f"the Winograd conv takes 7x7 weights, not {kh}x{kw}")
+    key = (w.shape, np.ascontiguousarray(w, np.float32).tobytes())
+    if key in _TABLES:
+        _TABLES.move_to_end(key)
+        return _TABLES[key]
+    tables = _conv_tables(w)
+    tables.setflags(write=False)
+    _TABLES[key] = tables
+    if len(_TABLES) > _TABLES_KEPT:
+        _TABLES.popitem(last=False)
+    return tables
+
+
+def _conv_tables(w: np.ndarray) -> np.ndarray:
+    """conv_tables without the cache."""
+    c, o = w.shape[2:]
     _, g4, bt4 = matrices(4, 4, ROW_POINTS)
     _, g3, bt3 = matrices(4, 3, ROW_POINTS[:6])
     _, gv4, btv4 = matrices(2, 4, COLUMN_POINTS)

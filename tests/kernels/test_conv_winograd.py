@@ -126,3 +126,21 @@ def test_conv_tables_take_7x7_weights_only() -> None:
     # (6 x 2 + 1) column points' phases x c x o
     assert tables.dtype == np.float32 and tables.shape == (2 * 7 * 7 + 2 * 5 * 5 + 9 * 13 * 2 * 16,)
     assert _fconv.winograd(2, 7, 7, 2, 2, 3, 16, K._PATHS["avx2"])
+
+
+def test_weights_changed_in_place_give_new_tables() -> None:
+    """conv2d_small binds on every call and the tables are kept by the weights' bytes, not their array."""
+    K._force_path("avx2")
+    try:
+        rng = np.random.default_rng(8)
+        x = rng.standard_normal((1, 15, 21, 3)).astype(np.float32)
+        wt = rng.standard_normal((7, 7, 3, 16)).astype(np.float32)
+        first = K.conv2d_small(x, wt, None, 2, 3)
+        wt[3, 3, 1, :] += 1.0
+        again = K.conv2d_small(x, wt, None, 2, 3)
+        check(again, reference(x, wt, None, (2, 2), (3, 3), False), True)
+        assert not np.array_equal(first, again)
+        assert _winograd.conv_tables(wt) is _winograd.conv_tables(wt.copy())  # kept, and read-only
+        assert not _winograd.conv_tables(wt).flags.writeable
+    finally:
+        K._force_path(None)
