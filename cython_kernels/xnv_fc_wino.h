@@ -93,11 +93,13 @@ XNV_FC256 static void xnv_wg_down_avx2(const xnv_fconv_t *p, const float *const 
             const int64_t len = (int64_t)xnv_wg_nh(q) * c * st, at = (int64_t)q * 2 * c * st;
             for (int vp = 0; vp < xnv_wg_nv(v); vp++, d += len) {
                 const int nn = 5 - vp;
+                const float *bt = btv + (vp * XNV_WG_VPTS + v) * XNV_WG_VPTS;
                 __m256 b[5];
-                for (int n = 0; n < nn; n++) b[n] = _mm256_broadcast_ss(btv + (vp * XNV_WG_VPTS + v) * XNV_WG_VPTS + n);
+                for (int n = 0; n < nn; n++) b[n] = _mm256_broadcast_ss(bt + n);
                 for (int64_t m = 0; m < len; m += 8) {
                     __m256 acc = _mm256_mul_ps(b[0], _mm256_loadu_ps(rows[vp][0] + at + m));
-                    for (int n = 1; n < nn; n++) acc = _mm256_fmadd_ps(b[n], _mm256_loadu_ps(rows[vp][n] + at + m), acc);
+                    for (int n = 1; n < nn; n++)
+                        acc = _mm256_fmadd_ps(b[n], _mm256_loadu_ps(rows[vp][n] + at + m), acc);
                     _mm256_storeu_ps(d + m, acc);
                 }
             }
@@ -167,7 +169,8 @@ XNV_FC256 XNV_FC_INLINE void xnv_wg_out_avx2(const xnv_fconv_t *p, const float *
                     __m256 v = _mm256_add_ps(y[r][j], b);
                     if (relu) v = _mm256_max_ps(_mm256_setzero_ps(), v);
                     if (slope)
-                        v = _mm256_blendv_ps(v, _mm256_mul_ps(v, s), _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ));
+                        v = _mm256_blendv_ps(v, _mm256_mul_ps(v, s),
+                                             _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ));
                     _mm256_storeu_ps(ob[r] + (int64_t)col * o + l, v);
                 }
         }
@@ -198,7 +201,8 @@ XNV_FC256 static void xnv_wg_pair_avx2(const xnv_fconv_t *p, xnv_wg_t *g, const 
     const float *rows[2][5];
     for (int j = 0; j < p->kh + p->sh; j++) { /* input row iy + j: phase j % 2, place j / 2 */
         const int y = iy + j;
-        rows[j % 2][j / 2] = y >= y0 && y < y0 + ny ? xnv_wg_row_avx2(p, g, x + (y - y0) * rl, g0 + (y - y0)) : g->zero;
+        rows[j % 2][j / 2] =
+            y >= y0 && y < y0 + ny ? xnv_wg_row_avx2(p, g, x + (y - y0) * rl, g0 + (y - y0)) : g->zero;
     }
     xnv_wg_down_avx2(p, rows, g->pair);
     float *const ob[2] = {ob0 ? ob0 : g->spare, ob1 ? ob1 : g->spare};
