@@ -9,9 +9,10 @@ the same minutes, compare two builds. This is how docs/benchmarks.md's before/af
     python scripts/ab_builds.py models --old /tmp/old --threads 2  # whole native runs, process by process
 
 ``layers`` binds the same fused binary conv (residual, PReLU and signs, as a Bi-Real block runs it), or
-ResNet-18's stem (a uint8 image through its table, the 7x7 conv, ReLU, the 3x3 pool and the signs), once
-with each build's kernels and alternates the two calls; ``models`` alternates processes of each tree, each
-timing whole runs of a network (random weights for the reference ones, the faces plugin's proposal net).
+ResNet-18's stem (a uint8 image through its table, the 7x7 conv, ReLU, the 3x3 pool and the signs) or one
+of its 1x1 shortcuts on the dense kernel, once with each build's kernels and alternates the two calls;
+``models`` alternates processes of each tree, each timing whole runs of a network (random weights for the
+reference ones, the faces plugin's proposal net).
 Both print each new/old ratio of medians; below 1 the new build is faster.
 """
 
@@ -38,6 +39,8 @@ LAYERS = {
 }
 #: float convs on the direct kernel: (height, width, channels, kernel, stride, padding, outputs, pool)
 FLOAT_LAYERS = {"resnet-stem": (224, 224, 3, 7, 2, 3, 64, 3)}
+#: 1x1 convs on the dense kernel, ResNet-18's shortcuts from 128 and 256 channels: (pixels, channels, outputs)
+DENSE_LAYERS = {"resnet-short-14": (196, 128, 256), "resnet-short-7": (49, 256, 512)}
 MODELS = ("resnet18", "vgg-small", "faces-proposal")
 
 
@@ -87,19 +90,36 @@ def _bound_float_layer(kernels: ModuleType, h: int, w: int, c: int, k: int, stri
         return plan.bind(x, out, packed).call, x, None, out, packed
 
 
+def _bound_dense_layer(kernels: ModuleType, rows: int, k: int, o: int, threads: int) -> tuple[object, ...]:
+    """The 1x1 conv bound with whatever ``kernels._fconv`` is now (its dense kernel), and its arrays."""
+    rng = np.random.default_rng(rows * k + o)
+    plan = kernels.DensePlan(rng.standard_normal((o, k)).astype(np.float32),
+                             rng.standard_normal(o).astype(np.float32))
+    x, out = rng.standard_normal((rows, k)).astype(np.float32), np.empty((rows, o), np.float32)
+    with kernels.using_threads(threads):
+        return plan.bind(x, out).call, x, None, out
+
+
+def _bound(kernels: ModuleType, name: str, threads: int) -> tuple[object, ...]:
+    if name in FLOAT_LAYERS:
+        return _bound_float_layer(kernels, *FLOAT_LAYERS[name], threads)
+    if name in DENSE_LAYERS:
+        return _bound_dense_layer(kernels, *DENSE_LAYERS[name], threads)
+    return _bound_layer(kernels, *LAYERS[name], threads)
+
+
 def layers(old: Path, names: list[str], calls: int, threads: int) -> None:
     """Each layer bound once with each build's kernels, the two calls alternating. A float layer's results
     may differ (another algorithm): the line gives their largest difference over the largest value."""
     from xnorvision import kernels
 
     for name in names:
-        which_module = "_fconv" if name in FLOAT_LAYERS else "_bconv"
+        which_module = "_bconv" if name in LAYERS else "_fconv"
         builds = {"old": _extension(old, which_module), "new": getattr(kernels, which_module)}
         bound = {}
         for which, module in builds.items():
             setattr(kernels, which_module, module)
-            bound[which] = (_bound_float_layer(kernels, *FLOAT_LAYERS[name], threads) if name in FLOAT_LAYERS
-                            else _bound_layer(kernels, *LAYERS[name], threads))
+            bound[which] = _bound(kernels, name, threads)
         setattr(kernels, which_module, builds["new"])
         runs = {which: b[0].run for which, b in bound.items()}
         for run in runs.values():
@@ -181,7 +201,7 @@ def main() -> None:
     sub = parser.add_subparsers(dest="what", required=True)
     lay = sub.add_parser("layers", help="binary convs, the two builds' kernels call by call in one process")
     lay.add_argument("--old", type=Path, required=True, help="the other tree, its extensions built in place")
-    lay.add_argument("--layer", action="append", choices=[*LAYERS, *FLOAT_LAYERS],
+    lay.add_argument("--layer", action="append", choices=[*LAYERS, *FLOAT_LAYERS, *DENSE_LAYERS],
                      help="(repeatable) default: the binary convs")
     lay.add_argument("--calls", type=int, default=400)
     lay.add_argument("--threads", type=int, default=1)

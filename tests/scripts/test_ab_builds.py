@@ -27,10 +27,13 @@ def test_layers_of_a_build_against_itself() -> None:
         assert 0.5 < ratio < 2
 
 
-def test_the_float_stem_of_a_build_against_itself() -> None:
-    done = _run("layers", "--old", str(ROOT), "--layer", "resnet-stem", "--calls", "5")
+def test_the_float_layers_of_a_build_against_itself() -> None:
+    done = _run("layers", "--old", str(ROOT), "--layer", "resnet-stem", "--layer", "resnet-short-7",
+                "--calls", "5")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("resnet-stem ") and done.stdout.endswith("same results: True\n")
+    lines = done.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == ["resnet-stem", "resnet-short-7"]
+    assert all(line.endswith("same results: True") for line in lines)
 
 
 def test_models_of_a_tree_against_itself() -> None:
