@@ -10,6 +10,7 @@ the one place that knows the points and matrices: the kernel receives B^T and th
 from __future__ import annotations
 
 import functools
+import threading
 from collections import OrderedDict
 
 import numpy as np
@@ -24,6 +25,7 @@ COLUMN_POINTS: tuple[float | None, ...] = (0.0, 1.0, -1.0, None, -2.0)
 #: the tables of the last few weights, by their bytes: conv2d_small binds on every call
 _TABLES: OrderedDict[tuple[tuple[int, ...], bytes], np.ndarray] = OrderedDict()
 _TABLES_KEPT = 8
+_TABLES_LOCK = threading.Lock()  # pipeline stages bind in threads of their own
 
 
 @functools.cache
@@ -81,14 +83,16 @@ def conv_tables(w: np.ndarray) -> np.ndarray:
     if (kh, kw) != (7, 7):
         raise ValueError(f"the Winograd conv takes 7x7 weights, not {kh}x{kw}")
     key = (w.shape, np.ascontiguousarray(w, np.float32).tobytes())
-    if key in _TABLES:
-        _TABLES.move_to_end(key)
-        return _TABLES[key]
+    with _TABLES_LOCK:
+        if key in _TABLES:
+            _TABLES.move_to_end(key)
+            return _TABLES[key]
     tables = _conv_tables(w)
     tables.setflags(write=False)
-    _TABLES[key] = tables
-    if len(_TABLES) > _TABLES_KEPT:
-        _TABLES.popitem(last=False)
+    with _TABLES_LOCK:
+        _TABLES[key] = tables
+        if len(_TABLES) > _TABLES_KEPT:
+            _TABLES.popitem(last=False)
     return tables
 
 
