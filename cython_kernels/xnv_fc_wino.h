@@ -8,12 +8,12 @@
  * A^T are the same, so a point's products of both phases are summed together and only the point 1/2 of
  * F(4,4) is its own. Down the columns the same holds for the 7 tap rows: F(2,4) on the even input rows,
  * F(2,3) on the odd ones, the points 0, 1, -1 and infinity shared, -2 the even phase's own. A tile is 2 conv
- * rows x 4 columns: 117 multiplies a channel where the direct tile does 392 (0.3x); with the transforms,
- * ResNet-18's stem does about 0.4x the FMAs.
+ * rows x 4 columns: 117 multiplies a channel where the direct tile does 392, then the transforms'
+ * additions (the input's amortised over the outputs, the output's over the channels).
  *
  * The matrices come from xnorvision/_winograd.py (conv_tables, the one place that knows them): p->wino =
  * [B^T of both column phases][B^T of both row phases][U: the weights' transforms]. This file applies A^T
- * for that point order (POINTS, ROW_POINTS there); tests check the whole against a float64 reference.
+ * for that point order (ROW_POINTS, COLUMN_POINTS there); tests check the whole against a float64 reference.
  *
  * A sum's rounding depends on its tile and on every input the tile reads (columns and rows a pixel's own
  * taps skip included), so the results are not the direct tile's bits. Tiles start at column 0 and at even
