@@ -653,9 +653,10 @@ def conv2d_small(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None,
     (dy, dx, c) order, fused multiply-adds on the AVX2/AVX-512 paths: they differ from an exact sum by
     float32 rounding only, not bit-for-bit from numpy's. On AVX2 a 7x7 stride-2 conv of up to 4 channels
     into whole blocks of 16 (ResNet's stem) runs Winograd's algorithm instead (``xnv_fc_wino.h``): 117
-    multiplies a channel for 2 x 4 outputs where the direct sums take 392, and a rounding error of the order of float32's on the largest output of a tile
-    of 2 x 4, whatever the output's own size. Its bits do not depend on threads or on the image's place in
-    the batch, and a fused pool sees them (``_fconv.winograd`` tells which convs run so).
+    multiplies a channel for 2 x 4 outputs where the direct sums take 392, and a rounding error of the
+    order of float32's on the largest output of a tile, whatever the output's own size. Its bits do not
+    depend on threads or on the image's place in the batch, and a fused pool sees them
+    (``_fconv.winograd`` tells which convs run so).
 
     ``x`` may instead be a uint8 image [N, H, W, Cx], normalised as it is read: ``lut`` (float32 [256, C],
     or [1, 256, C] as ``cv2.LUT`` takes it) gives the value of byte v in input channel c, ``lut[v, c]``, and
