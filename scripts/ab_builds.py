@@ -101,6 +101,7 @@ def _bound_dense_layer(kernels: ModuleType, rows: int, k: int, o: int, threads: 
 
 
 def _bound(kernels: ModuleType, name: str, threads: int) -> tuple[object, ...]:
+    """Layer ``name`` bound: (its call, its input, the residual or None, then the arrays it writes)."""
     if name in FLOAT_LAYERS:
         return _bound_float_layer(kernels, *FLOAT_LAYERS[name], threads)
     if name in DENSE_LAYERS:
