@@ -228,6 +228,13 @@ typedef struct {
     int n;
 } xnv_fc_u8_t;
 
+/* A thread's `end` (the global input row after the last one it reads) when its last conv row is row oy of
+ * `image` (oy may be ho: a Winograd pair's second row past the image reads no further rows). */
+static inline int64_t xnv_fc_u8_end(const xnv_fconv_t *p, int64_t image, int oy) {
+    const int iy = oy * p->sh - p->ph;
+    return image * p->h + (p->h - iy < p->kh ? p->h : iy + p->kh);
+}
+
 /* The ndy input rows from global row g0 on, as consecutive float rows of the scratch buffer (g0 never
  * decreases along a thread's rows). When some are missing, those held from g0 on move to the top and
  * the rows after them are converted, as many as the buffer holds: long conversion loops, called once
@@ -313,10 +320,9 @@ XNV_FC_INLINE int xnv_fc_rows_wino(const xnv_fconv_t *p, int64_t r0, int64_t r1,
     xnv_wg_t g;
     xnv_wg_init(p, &g, cbuf + (pooled ? 2 * ors : 0));
     int nan = 0;
-    if (p->x8 && r1 > r0) { /* the row after the last one read by the last pair */
+    if (p->x8 && r1 > r0) { /* the last conv row computed: the second of the last pair */
         const int64_t last = pooled ? (r1 - 1) / hp * p->ho + (r1 - 1) % hp * 2 : r1 - 1;
-        const int iy = ((int)(last % p->ho) | 1) * p->sh - p->ph;
-        u.end = last / p->ho * p->h + (p->h - iy < p->kh ? p->h : iy + p->kh);
+        u.end = xnv_fc_u8_end(p, last / p->ho, (int)(last % p->ho) | 1);
     }
     for (int64_t q = r0; q < r1; q++) {
         int64_t last = q; /* the output rows written: q to last */
@@ -365,11 +371,10 @@ XNV_FC_INLINE int xnv_fc_rows_pool3(const xnv_fconv_t *p, int64_t r0, int64_t r1
     xnv_wg_t wg;
     if (pairs) xnv_wg_init(p, &wg, ring + 3 * ors);
     int nan = 0;
-    if (p->x8 && r1 > r0) { /* the row after the last one read by the last conv row */
+    if (p->x8 && r1 > r0) { /* the last conv row computed (the second of its pair with pairs) */
         const int64_t q = r1 - 1;
         const int last = (int)(q % hp) * 2 + 1 < p->ho ? (int)(q % hp) * 2 + 1 : p->ho - 1;
-        const int iy = (pairs ? last | 1 : last) * p->sh - p->ph;
-        u.end = q / hp * p->h + (p->h - iy < p->kh ? p->h : iy + p->kh);
+        u.end = xnv_fc_u8_end(p, q / hp, pairs ? last | 1 : last);
     }
     int lo, hi;
     xnv_fc_interior(p, p->wo, &lo, &hi);
@@ -418,10 +423,9 @@ XNV_FC_INLINE int xnv_fc_rows(const xnv_fconv_t *p, int64_t r0, int64_t r1, floa
     xnv_fc_u8_t u = {scratch, 0, 0, 0};
     const int words = (p->o + 63) / 64;
     int nan = 0;
-    if (u8 && r1 > r0) { /* the row after the last one read by the last conv row */
+    if (u8 && r1 > r0) { /* the last conv row computed */
         const int64_t last = pooled ? (r1 - 1) / hp * p->ho + (r1 - 1) % hp * 2 + 1 : r1 - 1;
-        const int iy = (int)(last % p->ho) * p->sh - p->ph;
-        u.end = last / p->ho * p->h + (p->h - iy < p->kh ? p->h : iy + p->kh);
+        u.end = xnv_fc_u8_end(p, last / p->ho, (int)(last % p->ho));
     }
     int lo, hi;
     xnv_fc_interior(p, wo, &lo, &hi);
@@ -1453,27 +1457,32 @@ XNV_FC256 XNV_FC_INLINE void xnv_dn_rows_avx2(const xnv_dense_t *d, int p, int g
     }
 }
 
-/* Many rows of one panel of a group, its weights first copied into a contiguous buffer: in the group they
- * lie 64 bytes a row, g * 64 bytes apart, in an eighth of L1's sets when g = 8, so the passes after the
- * first read them from L2 (ResNet-18's 7x7 256 -> 512 shortcut ran at about half the direct kernel's rate).
- * The same sums as in place. From XNV_DN256_COPY_ROWS rows (two passes or more) and k up to
- * XNV_DN256_COPY_K (a 64 KB buffer on the stack). */
+/* Many rows of panel j of a group (its first half alone when `half`: 8 outputs or fewer), its weights first
+ * copied into a contiguous buffer when there are enough rows: in the group they lie 64 bytes a row, g * 64
+ * bytes apart, in an eighth of L1's sets when g = 8, so the passes after the first read them from L2
+ * (ResNet-18's 7x7 256 -> 512 shortcut ran at about half the direct kernel's rate). The same sums as in
+ * place. From XNV_DN256_COPY_ROWS rows (two passes or more) and k up to XNV_DN256_COPY_K (a 64 KB buffer on
+ * the stack). */
 #define XNV_DN256_COPY_ROWS 12
 #define XNV_DN256_COPY_K 1024
-XNV_FC256 static void xnv_dn_panel_avx2(const xnv_dense_t *d, int p, int g, int64_t off, int j, int nv) {
+XNV_FC256 static void xnv_dn_panel_avx2(const xnv_dense_t *d, int p, int g, int64_t off, int j, int half) {
     float buf[XNV_DN256_COPY_K * XNV_DN_LANES] __attribute__((aligned(64))); /* float or int8 weights */
     xnv_dense_t one = *d;
-    for (int64_t k = 0; k < d->k; k++) /* constant sizes: moves, not calls */
-        if (d->wq)
-            memcpy((int8_t *)buf + k * XNV_DN_LANES, d->wq + XNV_DN_AT(d, off, g, k, j), XNV_DN_LANES);
-        else
-            memcpy(buf + k * XNV_DN_LANES, d->wf + XNV_DN_AT(d, off, g, k, j), XNV_DN_LANES * sizeof(float));
-    one.wf = d->wq ? 0 : buf;
-    one.wq = d->wq ? (const int8_t *)buf : 0;
-    if (nv == 1) /* constants: a variable count kept the accumulators in memory */
-        xnv_dn_rows_avx2(&one, p + j, 1, 0, 0, 1);
+    const int copy = g > 1 && d->rows >= XNV_DN256_COPY_ROWS && d->k <= XNV_DN256_COPY_K;
+    if (copy) { /* the panel alone: a group of one at panel p + j */
+        for (int64_t k = 0; k < d->k; k++) /* constant sizes: moves, not calls */
+            if (d->wq)
+                memcpy((int8_t *)buf + k * XNV_DN_LANES, d->wq + XNV_DN_AT(d, off, g, k, j), XNV_DN_LANES);
+            else
+                memcpy(buf + k * XNV_DN_LANES, d->wf + XNV_DN_AT(d, off, g, k, j), XNV_DN_LANES * sizeof(float));
+        one.wf = d->wq ? 0 : buf;
+        one.wq = d->wq ? (const int8_t *)buf : 0;
+        p += j, g = 1, off = 0, j = 0;
+    }
+    if (half) /* constants: a variable count kept the accumulators in memory */
+        xnv_dn_rows_avx2(&one, p, g, off, j, 1);
     else
-        xnv_dn_rows_avx2(&one, p + j, 1, 0, 0, 2);
+        xnv_dn_rows_avx2(&one, p, g, off, j, 2);
 }
 
 XNV_FC256 static void xnv_dense_avx2(const xnv_dense_t *d, int p0, int p1) {
@@ -1482,15 +1491,7 @@ XNV_FC256 static void xnv_dense_avx2(const xnv_dense_t *d, int p0, int p1) {
         const int g = xnv_dn_group(d, p, &off), nr = xnv_dn_rows(g, 2);
         int64_t r = 0;
         if (d->rows >= XNV_DN256_ROWS) {
-            for (int j = 0; j < g; j++) {
-                const int half = d->o - (p + j) * XNV_DN_LANES <= 8;
-                if (g > 1 && d->rows >= XNV_DN256_COPY_ROWS && d->k <= XNV_DN256_COPY_K)
-                    xnv_dn_panel_avx2(d, p, g, off, j, half ? 1 : 2);
-                else if (half)
-                    xnv_dn_rows_avx2(d, p, g, off, j, 1);
-                else
-                    xnv_dn_rows_avx2(d, p, g, off, j, 2);
-            }
+            for (int j = 0; j < g; j++) xnv_dn_panel_avx2(d, p, g, off, j, d->o - (p + j) * XNV_DN_LANES <= 8);
             continue;
         }
         for (; r + nr <= d->rows && nr > 1; r += nr) {
