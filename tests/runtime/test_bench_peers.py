@@ -105,7 +105,9 @@ def test_the_step_hook_sees_every_step_once_per_run(tmp_path: Path) -> None:
 def test_profile_sums_to_the_run(tmp_path: Path) -> None:
     model = Model.load(write_reference("vgg-small", tmp_path / "v.xnv"), threads=1)
     x = model.preprocess(np.zeros((1, 32, 32, 3), np.uint8))
-    p = profile_model(model, x, seconds=0.3, ceiling_repeats=2)
+    # the ceiling as `bench model --profile` measures it (best of 100 short runs): the best of 8 once fell
+    # in a slow moment of a noisy VM, above the kernels' own time
+    p = profile_model(model, x, seconds=0.3)
     assert [lay["name"] for lay in p["layers"]] == [name for name, _, _ in model.steps]
     assert {lay["kind"] for lay in p["layers"]} <= set(KINDS.values())
     # the steps are the run, less the executor's own bookkeeping
