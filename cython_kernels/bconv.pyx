@@ -2,11 +2,11 @@
 """Binary convolution and XNOR GEMM on packed bits: the hot path of every binary layer.
 
 One call = one parallel region. The input is masked (unused channel bits cleared) and padded with zero
-bits (+1) once; work items are ranges of tiles (4 or 8 pixels), one per thread, each through every block of 32
-output channels. For each block an item takes the block's weights (interleaved once at load, or into a
-thread-local, L1-sized buffer), runs the SIMD microkernel of ``xnv_simd.h`` on every tile (a direct
-convolution: no im2col), and its epilogue turns popcounts into ±1
-dot products, subtracts the padded taps for zero padding (Larq Compute Engine's correction), and writes
+bits (+1) once; work items are ranges of tiles (4 or 8 pixels), each through every block of 32 output
+channels, taken by each thread from its own share and then from the others' (``xnv_steal.h``). For each
+block an item takes the block's weights (interleaved once at load, or into a thread-local, L1-sized buffer),
+runs the SIMD microkernel of ``xnv_simd.h`` on every tile (a direct convolution: no im2col), and its
+epilogue turns popcounts into ±1 dot products, subtracts the padded taps for zero padding (Larq Compute Engine's correction), and writes
 int32, ``scale * acc + bias`` in float32, or packed sign bits through an exact integer threshold. The float
 epilogue may go on (Bi-Real's step between two binary convs, fused at load time): add a residual tensor,
 apply PReLU, and write the packed signs of the result beside it, for the next binary conv.
@@ -16,6 +16,7 @@ Arguments are validated by ``xnorvision.kernels``; this module trusts them.
 from cython.parallel cimport prange, threadid
 from libc.math cimport isfinite
 from libc.string cimport memset
+from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 
 cimport numpy as cnp
@@ -45,6 +46,16 @@ cdef extern from "xnv_simd.h" nogil:
     int xnv_tile(int path)
     void xnv_store_weight(int split, int wc, uint64_t *wbuf, int64_t i, int c, uint64_t v)
 
+cdef extern from "xnv_steal.h" nogil:
+    ctypedef struct xnv_steal_t:
+        pass
+    void xnv_steal_init(xnv_steal_t *s, int nt, int64_t n)
+    int64_t xnv_steal_take(xnv_steal_t *own, int64_t q, int64_t n)
+    int64_t xnv_steal_take_half(xnv_steal_t *own, int64_t q, int64_t least)
+    int xnv_steal_half(xnv_steal_t *s, int tid, int nt, int64_t *a, int64_t *b)
+    void xnv_steal_start(int tid, int nt)
+    int64_t xnv_steal_late_us
+
 cdef enum:
     OUT_INT = 0
     OUT_FLOAT = 1
@@ -59,7 +70,7 @@ cdef struct Conv:
     int split                # words the path stores per weight and input word (``xnv_weight_split``)
     int tile                 # output pixels per microkernel call (``xnv_tile``)
     uint64_t lastmask
-    int64_t npix, ntiles, nchunks
+    int64_t npix, ntiles
     xnv_ukernel_t uk
     xnv_signbits_t signbits
     xnv_affine_t affine
@@ -153,7 +164,8 @@ cdef inline void _correct_border(const Conv *cv, int oy, int ox, int32_t *acc, c
 
 
 cdef enum:
-    _LINE_INTS = 16  # int32 values in a 64-byte cache line
+    _LINE_INTS = 16  # int32 values in a 64-byte cache line (and in an ``xnv_steal_t``)
+    _CHUNKS = 8  # takes of tiles a thread, with prepared weights (unprepared, a take interleaves its own)
 
 
 cdef inline int32_t *_aligned_i32(int32_t *p) noexcept nogil:
@@ -203,19 +215,33 @@ cdef inline void _fused_epilogue(const Conv *cv, int blk, int64_t pix, int npx, 
                 min(<int>XNV_BLK, cv.o - o0), nans)
 
 
-cdef void _run_item(const Conv *cv, int64_t chunk, uint64_t *wbuf, int32_t *tapsum, int32_t *tile,
+cdef void _run_item(const Conv *cv, int64_t t0, int64_t t1, uint64_t *wbuf, int32_t *tapsum, int32_t *tile,
                     int *nans) noexcept nogil:
-    """Every block of output channels over one chunk of pixels: each output word is written by one thread
-    (two threads writing the two halves of a pixel's word, or neighbouring pixels, took its cache line from
-    each other: the second thread spent 5x the first one's time storing signs)."""
+    """Every block of output channels over tiles [t0, t1): each output word is written by one thread (two
+    threads writing the two halves of a pixel's word, or neighbouring pixels, took its cache line from each
+    other: the second thread spent 5x the first one's time storing signs)."""
     cdef int blk
     for blk in range((cv.o + XNV_BLK - 1) // XNV_BLK):
-        _run_block(cv, blk, chunk, wbuf, tapsum, tile, nans)
+        _run_block(cv, blk, t0, t1, wbuf, tapsum, tile, nans)
 
 
-cdef void _run_block(const Conv *cv, int blk, int64_t chunk, uint64_t *wbuf, int32_t *tapsum, int32_t *tile,
-                     int *nans) noexcept nogil:
-    cdef int64_t t0 = cv.ntiles * chunk // cv.nchunks, t1 = cv.ntiles * (chunk + 1) // cv.nchunks
+cdef void _run_items(const Conv *cv, xnv_steal_t *steal, int tid, int nt, int64_t grain, uint64_t *wbuf,
+                     int32_t *tapsum, int32_t *tile, int *nans) noexcept nogil:
+    """Thread ``tid``'s tiles, ``grain`` at a time: its own share's, then halves of the others' (``xnv_steal.h``)."""
+    cdef int64_t a = cv.ntiles * tid // nt, b, n
+    xnv_steal_start(tid, nt)
+    while True:
+        n = xnv_steal_take_half(steal + tid, a, grain)
+        while n > 0:
+            _run_item(cv, a, a + n, wbuf, tapsum, tile, nans)
+            a += n
+            n = xnv_steal_take_half(steal + tid, a, grain)
+        if not xnv_steal_half(steal, tid, nt, &a, &b):
+            return
+
+
+cdef void _run_block(const Conv *cv, int blk, int64_t t0, int64_t t1, uint64_t *wbuf, int32_t *tapsum,
+                     int32_t *tile, int *nans) noexcept nogil:
     cdef int64_t t, pix, plane = <int64_t>cv.ho * cv.wo
     cdef int p, npx, ntile = cv.tile, ho = cv.ho, wo = cv.wo
     cdef int32_t k = cv.ntaps * cv.c_in
@@ -353,6 +379,7 @@ cdef struct ConvRun:
     int32_t *ts  # per thread: tap sums (NULL when prepared)
     int32_t *pcs  # per thread: a tile of sums
     int *nn  # per thread, a cache line each: NaN results seen
+    xnv_steal_t *steal  # per thread, a cache line each: its share of the chunks not yet taken
     int64_t bufwords, ts_stride, pc_stride
 
 
@@ -361,27 +388,28 @@ cdef int _conv_run(void *ctx, int nthreads) noexcept nogil:
     asked for is NaN. A native program's step (``xnorvision._program``)."""
     cdef ConvRun *r = <ConvRun *>ctx
     cdef int nt = max(1, min(nthreads, r.threads)), tid
-    cdef int64_t item, nitems
     if r.src != NULL:
         _pad_input(r.src, r.xpad, r.n, r.cv.h, r.cv.w_in, r.cv.wc, r.cv.ph, r.cv.pw, r.cv.lastmask, r.cv.split)
     if r.zero_words != NULL:
         memset(r.zero_words, 0, r.nzero * sizeof(uint64_t))
-    # Items are chunks of pixels, each through every block: one per thread, item t on thread t. Every layer of
-    # a size splits its pixels the same way (the direct float conv splits its rows so too), so each core
-    # finds in its own L2 the rows it wrote in the layer before: against 4 chunks a thread taken in any
-    # order, ResNet-18 on 2 threads 2.79 -> 2.62 ms a run, the faces proposal net 0.84 -> 0.80 ms.
-    nitems = max(1, min(r.cv.ntiles, nt))
-    r.cv.nchunks = nitems
+    # Work is ranges of tiles, each through every block. Each thread takes the tiles of its own equal share
+    # first, in order, so every layer of a size splits its pixels the same way (the direct float conv splits
+    # its rows so too) and each core finds in its own L2 the rows it wrote in the layer before: against 4
+    # chunks a thread taken in any order, ResNet-18 on 2 threads 2.79 -> 2.62 ms a run, the faces proposal net
+    # 0.84 -> 0.80 ms. A thread done with its share takes the back half of another's (``xnv_steal.h``): a
+    # thread on a core that runs slower (shared with another program) no longer holds the other one up.
+    cdef int64_t grain = max(1, r.cv.ntiles // (nt * (_CHUNKS if r.cv.wprep != NULL else 1)))
     memset(r.nn, 0, nt * _LINE_INTS * sizeof(int))
     cdef const Conv *cvp = &r.cv
-    if nitems == 1:
-        _run_item(cvp, 0, _aligned(r.wb), r.ts, r.pcs, r.nn)
+    if nt == 1 or r.cv.ntiles == 1:
+        _run_item(cvp, 0, r.cv.ntiles, _aligned(r.wb), r.ts, r.pcs, r.nn)
     else:
-        for item in prange(nitems, num_threads=nt, schedule="static", chunksize=1):
-            tid = threadid()
-            _run_item(cvp, item, NULL if r.wb == NULL else _aligned(r.wb + tid * r.bufwords),
-                      NULL if r.ts == NULL else r.ts + tid * r.ts_stride, r.pcs + tid * r.pc_stride,
-                      r.nn + tid * _LINE_INTS)
+        nt = <int>min(<int64_t>nt, r.cv.ntiles)
+        xnv_steal_init(r.steal, nt, r.cv.ntiles)
+        for tid in prange(nt, num_threads=nt, schedule="static", chunksize=1):
+            _run_items(cvp, r.steal, tid, nt, grain, NULL if r.wb == NULL else _aligned(r.wb + tid * r.bufwords),
+                       NULL if r.ts == NULL else r.ts + tid * r.ts_stride, r.pcs + tid * r.pc_stride,
+                       r.nn + tid * _LINE_INTS)
     if r.signs:
         for tid in range(nt):
             if r.nn[tid * _LINE_INTS]:
@@ -481,7 +509,6 @@ def bind(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bin
     cv.npix = <int64_t>n * ho * wo
     cv.tile = xnv_tile(path)
     cv.ntiles = (cv.npix + cv.tile - 1) // cv.tile
-    cv.nchunks = 1
     cv.uk = xnv_ukernel(path)
     cv.split = split
     cv.signbits = xnv_signbits(path)
@@ -502,11 +529,13 @@ def bind(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bin
     # after every pixel, and two counts (or tiles) on one line made the cores take the line from each other
     # on every write. 56x56x64 with residual, PReLU and signs fused: 2 threads 1.00x one thread's speed
     # before, 1.6-1.7x after; signs alone 1.1x -> 1.5x. All in one int32 array (allocations are much of a
-    # small conv's serial time): a line per thread for its count, then a tile per thread.
+    # small conv's serial time): a line per thread for its count, one for its
+    # share of the chunks, then a tile per thread.
     r.ts_stride, r.pc_stride = _line_round(cv.ntaps * XNV_BLK), _line_round(cv.tile * XNV_BLK)
-    scratch = np.empty(nt * (_LINE_INTS + r.pc_stride) + _LINE_INTS, np.int32)
+    scratch = np.empty(nt * (2 * _LINE_INTS + r.pc_stride) + _LINE_INTS, np.int32)
     r.nn = <int *>_aligned_i32(<int32_t *>cnp.PyArray_DATA(scratch))
-    r.pcs = <int32_t *>r.nn + nt * _LINE_INTS
+    r.steal = <xnv_steal_t *>(r.nn + nt * _LINE_INTS)
+    r.pcs = <int32_t *>r.nn + 2 * nt * _LINE_INTS
     r.wb, r.ts, r.bufwords = NULL, NULL, 0
     if prepared is not None:
         cv.wprep = <const uint64_t *>cnp.PyArray_DATA(prepared[0])
@@ -594,3 +623,41 @@ def prepare(cnp.ndarray w, int c_in, int path):
                        <int32_t *>cnp.PyArray_DATA(sums) + <int64_t>blk * ntaps * XNV_BLK,
                        <int32_t *>cnp.PyArray_DATA(tile), True)
     return blocks, sums
+
+
+def late_thread(int64_t us):
+    """For tests: from now on the last thread of each of this module's parallel regions starts ``us``
+    microseconds late (0: on time), so that the others take its work (``xnv_steal.h``)."""
+    global xnv_steal_late_us
+    xnv_steal_late_us = max(0, us)
+
+
+def steal_trace(int64_t n, int nthreads, double unit_s):
+    """The thread that ran each of ``n`` units of ``unit_s`` seconds (a spin), shared as the convs share
+    their tiles (``xnv_steal.h``, one unit a take): int32 [n], -1 for a unit no thread ran. With
+    ``late_thread``, a test of how the others take a late thread's work."""
+    cdef cnp.ndarray out = np.full(n, -1, np.int32)
+    cdef int32_t *who = <int32_t *>cnp.PyArray_DATA(out)
+    cdef int nt = max(1, nthreads), t
+    cdef cnp.ndarray slots = np.empty(8 * nt + 8, np.uint64)
+    cdef xnv_steal_t *steal = <xnv_steal_t *>((<size_t>cnp.PyArray_DATA(slots) + 63) & ~(<size_t>63))
+    xnv_steal_init(steal, nt, n)
+    for t in prange(nt, nogil=True, num_threads=nt, schedule="static", chunksize=1):
+        _trace_thread(steal, t, nt, n, unit_s, who)
+    return out
+
+
+cdef void _trace_thread(xnv_steal_t *steal, int t, int nt, int64_t n, double unit_s, int32_t *who) noexcept nogil:
+    cdef int64_t a = n * t // nt, b
+    cdef timespec start, now
+    xnv_steal_start(t, nt)
+    while True:
+        while xnv_steal_take(steal + t, a, 1):
+            clock_gettime(CLOCK_MONOTONIC, &start)
+            now = start
+            while (now.tv_sec - start.tv_sec) + 1e-9 * (now.tv_nsec - start.tv_nsec) < unit_s:
+                clock_gettime(CLOCK_MONOTONIC, &now)
+            who[a] = t
+            a += 1
+        if not xnv_steal_half(steal, t, nt, &a, &b):
+            return

@@ -11,9 +11,10 @@ A uint8 image is read through a table (``lut``, ``chan``): each thread converts 
 into its part of a scratch buffer, as float rows that the same tiles read. With a fused max pool
 (``pool=2``: 2x2 stride 2; ``pool=3``: 3x3 stride 2, padding 1) the rows split among threads are pooled
 rows, each thread computing the conv rows they need into its part of that buffer.
-A 1x1 stride-1 conv of float input splits its pixels instead (every image's, as one row): each thread
-gets a contiguous range as a one-row image of its own, so its tiles run full whatever the rows' length,
-and a conv of few rows (7x7) still has work for every thread.
+A 1x1 stride-1 conv of float input splits its pixels instead (every image's, as one row) into contiguous
+ranges, each run as a one-row image of its own, so its tiles run full whatever the rows' length, and a conv
+of few rows (7x7) still has work for every thread. Threads take rows, positions or ranges from their own
+share first and then from the others' (``xnv_steal.h``).
 On AVX2 a 7x7 stride-2 conv of few channels (ResNet's stem) runs Winograd's algorithm along its rows and
 down its columns (``xnv_fc_wino.h``, tables from ``xnorvision._winograd``): 117 multiplies a channel for
 2 x 4 outputs where the direct tiles take 392, other rounding.
@@ -32,6 +33,15 @@ cimport numpy as cnp
 
 cnp.import_array()
 
+cdef extern from "xnv_steal.h" nogil:
+    ctypedef struct xnv_steal_t:
+        pass
+    void xnv_steal_init(xnv_steal_t *s, int nt, int64_t n)
+    int64_t xnv_steal_take(xnv_steal_t *own, int64_t q, int64_t n)
+    int xnv_steal_half(xnv_steal_t *s, int tid, int nt, int64_t *a, int64_t *b)
+    void xnv_steal_start(int tid, int nt)
+    int64_t xnv_steal_late_us
+
 cdef extern from "xnv_fconv.h" nogil:
     ctypedef int (*xnv_pack_f32_t)(const float *x, int64_t c, uint64_t *out)
     ctypedef struct xnv_fconv_t:
@@ -49,6 +59,7 @@ cdef extern from "xnv_fconv.h" nogil:
         const int32_t *chan
         const float *lut
         const float *wino
+        xnv_steal_t *own
     ctypedef int (*xnv_fconv_rows_t)(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch)
     int xnv_fc_u8_nrows(int kh, int sh, int64_t row_floats)
     int64_t xnv_fc_scratch_floats(const xnv_fconv_t *p)
@@ -95,6 +106,9 @@ def conv(cnp.ndarray x, cnp.ndarray w, object bias, int sh, int sw, int ph, int 
 # the most pixels of one range: a row's width is an int (a module global, so that a test can make it small)
 _MAX_RANGE_PIXELS = 1 << 30
 
+cdef enum:
+    _PARTS = 4  # ranges a thread, where a conv's pixels (or a dense layer's rows) are split into ranges
+
 
 cdef struct ConvRun:
     xnv_fconv_t p
@@ -105,6 +119,7 @@ cdef struct ConvRun:
     int64_t per_thread
     xnv_fconv_t *parts  # a 1x1 stride-1 conv of float input: its pixel ranges (NULL otherwise)
     int64_t most  # the most pixels of one range
+    xnv_steal_t *steal  # per thread: its share of the ranges not yet taken
 
 
 cdef int _conv_run(void *ctx, int nthreads) noexcept nogil:
@@ -119,19 +134,37 @@ cdef int _conv_run(void *ctx, int nthreads) noexcept nogil:
     if nt == 1:
         nan = r.rows(pp, 0, r.nrows, r.sp)
     else:
+        xnv_steal_init(r.steal, nt, r.nrows)
         for t in prange(nt, num_threads=nt, schedule="static", chunksize=1):
-            nan += r.rows(pp, r.nrows * t // nt, r.nrows * (t + 1) // nt,
-                          r.sp + r.per_thread * t if r.sp != NULL else NULL)
+            nan += _thread_rows(r, t, nt)
     return 1 if nan else 0
+
+
+cdef int _thread_rows(ConvRun *r, int t, int nt) noexcept nogil:
+    """Thread ``t``'s rows, in its part of the scratch: its own share, then back halves of the others'. Its
+    driver takes each row before computing it (``xnv_fconv_t.own``), so a thread that runs faster takes the
+    rest of a slower one's share (``xnv_steal.h``) while the slower keeps its rings from row to row."""
+    cdef xnv_fconv_t mine = r.p
+    cdef int nan = 0
+    cdef int64_t a = r.nrows * t // nt, b = r.nrows * (t + 1) // nt
+    cdef float *sp = r.sp + r.per_thread * t if r.sp != NULL else NULL
+    mine.own = r.steal + t
+    xnv_steal_start(t, nt)
+    while True:
+        nan += r.rows(&mine, a, b, sp)
+        if not xnv_steal_half(r.steal, t, nt, &a, &b):
+            return nan
 
 
 cdef int _pixel_ranges(ConvRun *r, int nt) noexcept nogil:
     """A 1x1 stride-1 conv over its ``nrows`` pixels on ``nt`` threads, each a contiguous range of them run
     as a one-row image (a copy of the conv with its pointers moved to the range), at most ``most`` each."""
     cdef const xnv_fconv_t *p = &r.p
-    cdef int64_t npix = r.nrows, nparts = max(<int64_t>nt, (npix + r.most - 1) // r.most), a, t
+    cdef int64_t npix = r.nrows, a, t
+    cdef int64_t nparts = max(<int64_t>nt * _PARTS if nt > 1 else 1, (npix + r.most - 1) // r.most)
     cdef xnv_fconv_t *parts = r.parts
     cdef int nan = 0, words = (p.o + 63) // 64
+    nparts = min(nparts, npix)
     for t in range(nparts):
         a = npix * t // nparts
         parts[t] = p[0]
@@ -144,9 +177,25 @@ cdef int _pixel_ranges(ConvRun *r, int nt) noexcept nogil:
         for t in range(nparts):
             nan += r.rows(parts + t, 0, 1, NULL)
     else:
-        for t in prange(nparts, num_threads=nt, schedule="static", chunksize=1):
-            nan += r.rows(parts + t, 0, 1, NULL)
+        xnv_steal_init(r.steal, nt, nparts)
+        for t in prange(nt, num_threads=nt, schedule="static", chunksize=1):
+            nan += _thread_parts(r, <int>t, nt, nparts)
     return 1 if nan else 0
+
+
+cdef int _thread_parts(ConvRun *r, int t, int nt, int64_t nparts) noexcept nogil:
+    """Thread ``t``'s pixel ranges (of ``nparts``): its own share of them, then back halves of the others'."""
+    cdef int nan = 0
+    cdef int64_t a = nparts * t // nt, b, k
+    cdef xnv_steal_t *own = r.steal + t
+    xnv_steal_start(t, nt)
+    while True:
+        k = a
+        while xnv_steal_take(own, k, 1):
+            nan += r.rows(r.parts + k, 0, 1, NULL)
+            k += 1
+        if not xnv_steal_half(r.steal, t, nt, &a, &b):
+            return nan
 
 
 cdef class ConvCall:
@@ -214,6 +263,7 @@ def bind(cnp.ndarray x, cnp.ndarray w, object bias, int sh, int sw, int ph, int 
     p.bits = NULL if bits is None else <uint64_t *>cnp.PyArray_DATA(<cnp.ndarray>bits)
     p.pack = xnv_pack_f32(path)
     p.wino = NULL
+    p.own = NULL  # a thread of a run points its copy at its range
     # a 1x1 stride-1 conv of float input: pixel ranges, not rows (see the module's docstring)
     cdef bint pixels = (lut is None and pool == 0 and p.kh == 1 and p.kw == 1 and sh == 1 and sw == 1
                         and ph == 0 and pw == 0)
@@ -253,10 +303,13 @@ def bind(cnp.ndarray x, cnp.ndarray w, object bias, int sh, int sw, int ph, int 
     r.sp = sp if r.per_thread else NULL
     if pixels:
         r.most = _MAX_RANGE_PIXELS
-        r.parts = <xnv_fconv_t *>malloc(max(<int64_t>nt, (r.nrows + r.most - 1) // r.most) * sizeof(xnv_fconv_t))
+        r.parts = <xnv_fconv_t *>malloc(max(<int64_t>nt * _PARTS, (r.nrows + r.most - 1) // r.most)
+                                        * sizeof(xnv_fconv_t))
         if r.parts == NULL:
             raise MemoryError()
-    call.keep = [w, bias, out, lut, chan, slope, bits, scratch, wino]
+    steal = np.empty(8 * nt + 8, np.uint64)  # a cache line a thread
+    r.steal = <xnv_steal_t *>((<size_t>cnp.PyArray_DATA(steal) + 63) & ~(<size_t>63))
+    call.keep = [w, bias, out, lut, chan, slope, bits, scratch, wino, steal]
     call.x, call.out, call.bits = x, out, bits
     return call
 
@@ -298,33 +351,55 @@ cdef struct DenseRun:
     xnv_dense_t d
     xnv_dense_fn fn
     int threads
-    xnv_dense_t *parts  # per thread: its rows, when the rows are split (few groups of panels, many rows)
+    xnv_dense_t *parts  # ranges of rows, when the rows are split (few groups of panels, many rows)
+    xnv_steal_t *steal  # per thread: its share of the groups (or ranges of rows) not yet taken
 
 
 cdef int _dense_run(void *ctx, int nthreads) noexcept nogil:
-    """Run a bound dense layer (a ``DenseRun``): whole groups of panels a thread, or, with fewer groups than
-    threads (a detector's 1x1 head: one panel, thousands of pixels), a range of rows a thread. Always 0."""
+    """Run a bound dense layer (a ``DenseRun``): whole groups of panels at a time, or, with fewer groups than
+    threads (a detector's 1x1 head: one panel, thousands of pixels), ranges of rows. Always 0."""
     cdef DenseRun *r = <DenseRun *>ctx
     cdef int groups = (r.d.panels + XNV_DN_GROUP - 1) // XNV_DN_GROUP
     cdef int nt = max(1, min(nthreads, r.threads)), t
-    cdef int64_t a
+    cdef int64_t a, k, nparts
     if nt > 1 and groups < nt and r.d.rows >= nt:
-        for t in range(nt):
-            a = r.d.rows * t // nt
-            r.parts[t] = r.d
-            r.parts[t].rows = r.d.rows * (t + 1) // nt - a
-            r.parts[t].x = r.d.x + a * r.d.k
-            r.parts[t].out = r.d.out + a * r.d.o
+        nparts = min(r.d.rows, <int64_t>nt * _PARTS)
+        for k in range(nparts):
+            a = r.d.rows * k // nparts
+            r.parts[k] = r.d
+            r.parts[k].rows = r.d.rows * (k + 1) // nparts - a
+            r.parts[k].x = r.d.x + a * r.d.k
+            r.parts[k].out = r.d.out + a * r.d.o
+        xnv_steal_init(r.steal, nt, nparts)
         for t in prange(nt, num_threads=nt, schedule="static", chunksize=1):
-            r.fn(r.parts + t, 0, r.d.panels)
+            _dense_thread(r, t, nt, nparts, True)
         return 0
     nt = min(nt, groups)
     if nt == 1:
         r.fn(&r.d, 0, r.d.panels)
     else:
+        xnv_steal_init(r.steal, nt, groups)
         for t in prange(nt, num_threads=nt, schedule="static", chunksize=1):
-            r.fn(&r.d, groups * t // nt * XNV_DN_GROUP, min(groups * (t + 1) // nt * XNV_DN_GROUP, r.d.panels))
+            _dense_thread(r, t, nt, groups, False)
     return 0
+
+
+cdef void _dense_thread(DenseRun *r, int t, int nt, int64_t units, bint by_rows) noexcept nogil:
+    """Thread ``t``'s units (of ``units``: ranges of rows, or groups of panels): its own share of them, then
+    back halves of the others' (``xnv_steal.h``)."""
+    cdef int64_t a = units * t // nt, b, k
+    cdef xnv_steal_t *own = r.steal + t
+    xnv_steal_start(t, nt)
+    while True:
+        k = a
+        while xnv_steal_take(own, k, 1):
+            if by_rows:
+                r.fn(r.parts + k, 0, r.d.panels)
+            else:
+                r.fn(&r.d, <int>k * XNV_DN_GROUP, <int>min((k + 1) * XNV_DN_GROUP, <int64_t>r.d.panels))
+            k += 1
+        if not xnv_steal_half(r.steal, t, nt, &a, &b):
+            return
 
 
 cdef class DenseCall:
@@ -369,7 +444,7 @@ def dense_bind(cnp.ndarray x, object wf, object wq, object scale, object bias, c
     if call.r.fn == NULL:
         raise ValueError("no dense kernel on this path")
     call.r.threads = max(1, nthreads)
-    call.r.parts = <xnv_dense_t *>malloc(call.r.threads * sizeof(xnv_dense_t))
+    call.r.parts = <xnv_dense_t *>malloc(call.r.threads * _PARTS * sizeof(xnv_dense_t))
     if call.r.parts == NULL:
         raise MemoryError()
     d.x = <const float *>cnp.PyArray_DATA(x)
@@ -381,5 +456,14 @@ def dense_bind(cnp.ndarray x, object wf, object wq, object scale, object bias, c
     d.rows, d.k = x.shape[0], x.shape[1]
     d.o = out.shape[1]
     d.panels = (d.o + 15) // 16
-    call.keep, call.x, call.out = [wf, wq, scale, bias, out], x, out
+    steal = np.empty(8 * call.r.threads + 8, np.uint64)  # a cache line a thread
+    call.r.steal = <xnv_steal_t *>((<size_t>cnp.PyArray_DATA(steal) + 63) & ~(<size_t>63))
+    call.keep, call.x, call.out = [wf, wq, scale, bias, out, steal], x, out
     return call
+
+
+def late_thread(int64_t us):
+    """For tests: from now on the last thread of each of this module's parallel regions starts ``us``
+    microseconds late (0: on time), so that the others take its work (``xnv_steal.h``)."""
+    global xnv_steal_late_us
+    xnv_steal_late_us = max(0, us)

@@ -41,6 +41,7 @@
 #include <string.h>
 
 #include "xnv_simd.h"
+#include "xnv_steal.h"
 
 #define XNV_FC_BLK 16 /* output channels per block */
 
@@ -74,7 +75,15 @@ typedef struct {
     const int32_t *chan; /* [c]: the channel of x8 read by tap channel k */
     const float *lut;    /* [c][256]: tap channel k of byte v -> lut[k * 256 + v] */
     const float *wino;   /* NULL, or the tables of a Winograd conv (xnv_fc_wino.h; xnv_wg_fits) */
+    xnv_steal_t *own;    /* NULL: a driver computes all of its rows [r0, r1); else the calling thread's range
+                            (xnv_steal.h), from which it takes each row (or position) before computing it and
+                            stops at the first another thread took */
 } xnv_fconv_t;
+
+/* Rows [q, q + n) taken for the calling thread: how many of them (all without p->own). */
+static inline int64_t xnv_fc_take(const xnv_fconv_t *p, int64_t q, int64_t n) {
+    return p->own ? xnv_steal_take(p->own, q, n) : n;
+}
 
 /* ------------------------------------------------ Winograd convs (xnv_fc_wino.h): sizes and a thread's state */
 #define XNV_WG_PTS 7     /* points along a row */
@@ -327,12 +336,15 @@ XNV_FC_INLINE int xnv_fc_rows_wino(const xnv_fconv_t *p, int64_t r0, int64_t r1,
     for (int64_t q = r0; q < r1; q++) {
         int64_t last = q; /* the output rows written: q to last */
         if (pooled) {
+            if (!xnv_fc_take(p, q, 1)) break;
             xnv_fc_wino_pair(p, &u, &g, pair, q / hp * p->ho + q % hp * 2, cbuf, cbuf + ors);
             pool(cbuf, cbuf + ors, wq, p->o, p->out + q * wq * p->o);
         } else {
             const int oy = (int)(q % p->ho), odd = oy & 1;
             if (odd && q > r0) continue; /* written with the row before */
-            if (!odd && oy + 1 < p->ho && q + 1 < r1) last = q + 1;
+            const int64_t got = xnv_fc_take(p, q, !odd && oy + 1 < p->ho && q + 1 < r1 ? 2 : 1);
+            if (!got) break;
+            last = q + got - 1;
             xnv_fc_wino_pair(p, &u, &g, pair, q - odd, odd ? 0 : p->out + q * ors,
                              odd ? p->out + q * ors : last > q ? p->out + last * ors : 0);
         }
@@ -379,7 +391,7 @@ XNV_FC_INLINE int xnv_fc_rows_pool3(const xnv_fconv_t *p, int64_t r0, int64_t r1
     int lo, hi;
     xnv_fc_interior(p, p->wo, &lo, &hi);
     int64_t done = -1; /* the last conv row computed (rows only go up) */
-    for (int64_t q = r0; q < r1; q++) {
+    for (int64_t q = r0; q < r1 && xnv_fc_take(p, q, 1); q++) {
         const int64_t image = q / hp;
         const int py = (int)(q % hp), ya = py > 0 ? 2 * py - 1 : 0, yb = 2 * py + 2 < p->ho ? 2 * py + 2 : p->ho;
         const float *rows[3];
@@ -429,7 +441,7 @@ XNV_FC_INLINE int xnv_fc_rows(const xnv_fconv_t *p, int64_t r0, int64_t r1, floa
     }
     int lo, hi;
     xnv_fc_interior(p, wo, &lo, &hi);
-    for (int64_t q = r0; q < r1; q++) {
+    for (int64_t q = r0; q < r1 && xnv_fc_take(p, q, 1); q++) {
         /* the conv rows of this step (two with pool): their input rows and first tap row */
         const float *xrow[2] = {0, 0}, *wrow[2] = {0, 0};
         int ndy[2] = {0, 0};
@@ -486,7 +498,7 @@ XNV_FC_INLINE int xnv_fc_batch(const xnv_fconv_t *p, int64_t s0, int64_t s1, flo
     const int words = (p->o + 63) / 64;
     int nan = 0;
     q.ps = image;
-    for (int64_t s = s0; s < s1; s++) {
+    for (int64_t s = s0; s < s1 && xnv_fc_take(p, s, 1); s++) {
         const int iy = (int)(s / p->wo) * p->sh - p->ph, ix = (int)(s % p->wo) * p->sw - p->pw;
         const int dy0 = iy < 0 ? -iy : 0, dy1 = p->h - iy < p->kh ? p->h - iy : p->kh;
         const int dx0 = ix < 0 ? -ix : 0, dx1 = p->w_in - ix < p->kw ? p->w_in - ix : p->kw;

@@ -13,7 +13,8 @@ ResNet-18's stem (a uint8 image through its table, the 7x7 conv, ReLU, the 3x3 p
 of its 1x1 shortcuts on the dense kernel, once with each build's kernels and alternates the two calls;
 ``models`` alternates processes of each tree, each timing whole runs of a network (random weights for the
 reference ones, the faces plugin's proposal net).
-Both print each new/old ratio of medians; below 1 the new build is faster.
+Both print each new/old ratio of medians (``models`` that of the means too, which images/s follows: a
+heavy tail shows there); below 1 the new build is faster.
 """
 
 from __future__ import annotations
@@ -139,11 +140,12 @@ def layers(old: Path, names: list[str], calls: int, threads: int) -> None:
         old_t, new_t = np.array(times["old"]), np.array(times["new"])
         print(f"{name:10s} old {np.median(old_t) * 1e3:.3f} ms  new {np.median(new_t) * 1e3:.3f} ms  "
               f"new/old: of the medians {np.median(new_t) / np.median(old_t):.3f}, median of the pairs' "
-              f"{np.median(new_t / old_t):.3f}  same results: {same}")
+              f"{np.median(new_t / old_t):.3f}, of the means {new_t.mean() / old_t.mean():.3f}  "
+              f"same results: {same}")
 
 
 def _time_model(tree: Path, name: str, threads: int, seconds: float) -> None:
-    """(Run in a child with ``tree`` on its path.) Median ms of whole native runs of ``name``."""
+    """(Run in a child with ``tree`` on its path.) Median and mean ms of whole native runs of ``name``."""
     import xnorvision
 
     where = getattr(xnorvision, "__file__", None)  # None: a namespace package, no tree of ours
@@ -171,7 +173,7 @@ def _time_model(tree: Path, name: str, threads: int, seconds: float) -> None:
         t = time.perf_counter()
         model.run(x)
         times.append(time.perf_counter() - t)
-    print(f"{np.median(times) * 1e3:.4f}")
+    print(f"{np.median(times) * 1e3:.4f} {np.mean(times) * 1e3:.4f}")
 
 
 def models(old: Path, new: Path, names: list[str], threads: int, rounds: int, seconds: float) -> None:
@@ -189,8 +191,10 @@ def models(old: Path, new: Path, names: list[str], threads: int, rounds: int, se
                     print(last if last.startswith("error: ") else f"error: {name} in {tree} failed: {last}",
                           file=sys.stderr)
                     sys.exit(2)
-                ms[which] = float(child.stdout.split()[-1])
-            cells.append(f"{name} {ms['old']:.3f} -> {ms['new']:.3f} ms ({ms['new'] / ms['old']:.3f})")
+                ms[which] = [float(v) for v in child.stdout.split()[-2:]]
+            (old_p50, old_mean), (new_p50, new_mean) = ms["old"], ms["new"]
+            cells.append(f"{name} {old_p50:.3f} -> {new_p50:.3f} ms ({new_p50 / old_p50:.3f}), mean "
+                         f"{old_mean:.3f} -> {new_mean:.3f} ms ({new_mean / old_mean:.3f})")
         print(f"round {r + 1}: " + "; ".join(cells))
 
 

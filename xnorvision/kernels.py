@@ -645,8 +645,8 @@ def conv2d_small(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None,
     there): the SIMD kernel reads ``x`` in place and multiplies each input value into a tile of output
     channels (16 at a time on AVX2, up to 64 on AVX-512), which pays while ``kh * kw * C`` is small (up to
     ~64; on AVX-512 with O <= 64 up to ~576, see :func:`_bwn_direct`); larger contractions belong to a GEMM.
-    A 1x1 stride-1 conv of float input splits its pixels (every image's) into one range per thread, so few
-    rows still feed every thread.
+    A 1x1 stride-1 conv of float input splits its pixels (every image's) into a few ranges per thread, so
+    few rows still feed every thread.
     Zero padding (an int or a pair), any stride (likewise); ``bias`` [O] is added, ``relu`` clamps at 0
     (NaN stays NaN, as with ``np.maximum``). The result goes into ``out`` (float32 [N, Ho, Wo, O],
     C-contiguous, not overlapping the inputs) when given, else into a new array. Sums are float32 in
