@@ -6,6 +6,7 @@ the same minutes, compare two builds. This is how docs/benchmarks.md's before/af
     git worktree add /tmp/old <commit> && (cd /tmp/old && python setup.py build_ext --inplace)
     python scripts/ab_builds.py layers --old /tmp/old            # binary convs, call by call, one process
     python scripts/ab_builds.py layers --old /tmp/old --layer resnet-stem  # the float stem likewise
+    python scripts/ab_builds.py layers --old /tmp/old --layer vgg-32 --threads 2 --windows 40  # by windows
     python scripts/ab_builds.py models --old /tmp/old --threads 2  # whole native runs, process by process
 
 ``layers`` binds the same fused binary conv (residual, PReLU and signs, as a Bi-Real block runs it), or
@@ -110,19 +111,25 @@ def _bound(kernels: ModuleType, name: str, threads: int) -> tuple[object, ...]:
     return _bound_layer(kernels, *LAYERS[name], threads)
 
 
+def _bound_builds(old: Path, name: str, threads: int) -> dict[str, tuple[object, ...]]:
+    """Layer ``name`` bound with the old build's kernels and with this tree's: {"old": ..., "new": ...}."""
+    from xnorvision import kernels
+
+    which_module = "_bconv" if name in LAYERS else "_fconv"
+    builds = {"old": _extension(old, which_module), "new": getattr(kernels, which_module)}
+    bound = {}
+    for which, module in builds.items():
+        setattr(kernels, which_module, module)
+        bound[which] = _bound(kernels, name, threads)
+    setattr(kernels, which_module, builds["new"])
+    return bound
+
+
 def layers(old: Path, names: list[str], calls: int, threads: int) -> None:
     """Each layer bound once with each build's kernels, the two calls alternating. A float layer's results
     may differ (another algorithm): the line gives their largest difference over the largest value."""
-    from xnorvision import kernels
-
     for name in names:
-        which_module = "_bconv" if name in LAYERS else "_fconv"
-        builds = {"old": _extension(old, which_module), "new": getattr(kernels, which_module)}
-        bound = {}
-        for which, module in builds.items():
-            setattr(kernels, which_module, module)
-            bound[which] = _bound(kernels, name, threads)
-        setattr(kernels, which_module, builds["new"])
+        bound = _bound_builds(old, name, threads)
         runs = {which: b[0].run for which, b in bound.items()}
         for run in runs.values():
             run()
@@ -142,6 +149,30 @@ def layers(old: Path, names: list[str], calls: int, threads: int) -> None:
               f"new/old: of the medians {np.median(new_t) / np.median(old_t):.3f}, median of the pairs' "
               f"{np.median(new_t / old_t):.3f}, of the means {new_t.mean() / old_t.mean():.3f}  "
               f"same results: {same}")
+
+
+def windows(old: Path, name: str, count: int, threads: int, seconds: float = 0.5) -> None:
+    """``count`` windows of ``seconds``, calls alternating among the old build, the new one and the new one
+    on one thread; a line per window with each one's median ms and new/old. How two builds share work
+    between threads shows where one thread's core is slower (shared) in some windows and not in others:
+    there a split that waits for the slower thread runs about as slowly as one thread."""
+    from xnorvision import kernels
+
+    runs = {which: b[0].run for which, b in _bound_builds(old, name, threads).items()}
+    runs["one"] = _bound(kernels, name, 1)[0].run
+    for run in runs.values():
+        run()
+    for k in range(count):
+        times: dict[str, list[float]] = {which: [] for which in runs}
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            for which, run in runs.items():
+                start = time.perf_counter()
+                run()
+                times[which].append(time.perf_counter() - start)
+        ms = {which: float(np.median(t)) * 1e3 for which, t in times.items()}
+        print(f"{name} window {k + 1}: one thread {ms['one']:.3f} ms, {threads} threads old "
+              f"{ms['old']:.3f} ms new {ms['new']:.3f} ms (new/old {ms['new'] / ms['old']:.3f})")
 
 
 def _time_model(tree: Path, name: str, threads: int, seconds: float) -> None:
@@ -210,6 +241,8 @@ def main() -> None:
                      help="(repeatable) default: the binary convs")
     lay.add_argument("--calls", type=int, default=400)
     lay.add_argument("--threads", type=int, default=1)
+    lay.add_argument("--windows", type=int, default=0,
+                     help="instead: this many 0.5 s windows of each --layer (old, new, new on one thread)")
     mod = sub.add_parser("models", help="whole native runs, the two trees' processes in turns")
     mod.add_argument("--old", type=Path, required=True, help="the other tree, its extensions built in place")
     mod.add_argument("--new", type=Path, default=HERE, help="default: this tree")
@@ -218,7 +251,10 @@ def main() -> None:
     mod.add_argument("--rounds", type=int, default=3)
     mod.add_argument("--seconds", type=float, default=2.0, help="timed seconds per process")
     args = parser.parse_args()
-    if args.what == "layers":
+    if args.what == "layers" and args.windows > 0:
+        for name in args.layer or list(LAYERS):
+            windows(args.old, name, args.windows, args.threads)
+    elif args.what == "layers":
         layers(args.old, args.layer or list(LAYERS), args.calls, args.threads)
     else:
         models(args.old, args.new, args.model or list(MODELS), args.threads, args.rounds, args.seconds)

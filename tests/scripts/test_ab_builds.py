@@ -52,3 +52,14 @@ def test_an_unbuilt_tree_is_one_line_and_exit_2(tmp_path: Path) -> None:
     done = _run("models", "--old", str(tmp_path), "--model", "vgg-small", "--rounds", "1", "--seconds", "0.1")
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and "has no xnorvision package" in done.stderr
+
+
+def test_windows_of_a_layer_against_itself() -> None:
+    done = _run("layers", "--old", str(ROOT), "--layer", "vgg-8", "--threads", "2", "--windows", "2")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 2
+    for k, line in enumerate(lines, 1):
+        found = re.fullmatch(rf"vgg-8 window {k}: one thread ([0-9.]+) ms, 2 threads old ([0-9.]+) ms new "
+                             r"([0-9.]+) ms \(new/old ([0-9.]+)\)", line)
+        assert found and all(float(v) > 0 for v in found.groups())
