@@ -110,6 +110,13 @@ cdef enum:
     _PARTS = 4  # ranges a thread, where a conv's pixels (or a dense layer's rows) are split into ranges
 
 
+cdef xnv_steal_t *_steal_slots(list keep, int nt) except NULL:
+    """The ranges of ``nt`` threads (``xnv_steal.h``), a cache line each, in an array appended to ``keep``."""
+    slots = np.empty(8 * nt + 8, np.uint64)
+    keep.append(slots)
+    return <xnv_steal_t *>((<size_t>cnp.PyArray_DATA(slots) + 63) & ~(<size_t>63))
+
+
 cdef struct ConvRun:
     xnv_fconv_t p
     xnv_fconv_rows_t rows
@@ -307,9 +314,8 @@ def bind(cnp.ndarray x, cnp.ndarray w, object bias, int sh, int sw, int ph, int 
                                         * sizeof(xnv_fconv_t))
         if r.parts == NULL:
             raise MemoryError()
-    steal = np.empty(8 * nt + 8, np.uint64)  # a cache line a thread
-    r.steal = <xnv_steal_t *>((<size_t>cnp.PyArray_DATA(steal) + 63) & ~(<size_t>63))
-    call.keep = [w, bias, out, lut, chan, slope, bits, scratch, wino, steal]
+    call.keep = [w, bias, out, lut, chan, slope, bits, scratch, wino]
+    r.steal = _steal_slots(call.keep, nt)
     call.x, call.out, call.bits = x, out, bits
     return call
 
@@ -456,9 +462,8 @@ def dense_bind(cnp.ndarray x, object wf, object wq, object scale, object bias, c
     d.rows, d.k = x.shape[0], x.shape[1]
     d.o = out.shape[1]
     d.panels = (d.o + 15) // 16
-    steal = np.empty(8 * call.r.threads + 8, np.uint64)  # a cache line a thread
-    call.r.steal = <xnv_steal_t *>((<size_t>cnp.PyArray_DATA(steal) + 63) & ~(<size_t>63))
-    call.keep, call.x, call.out = [wf, wq, scale, bias, out, steal], x, out
+    call.keep, call.x, call.out = [wf, wq, scale, bias, out], x, out
+    call.r.steal = _steal_slots(call.keep, call.r.threads)
     return call
 
 
