@@ -6,10 +6,11 @@ bits (+1) once; work items are ranges of tiles (4 or 8 pixels), each through eve
 channels, taken by each thread from its own share and then from the others' (``xnv_steal.h``). For each
 block an item takes the block's weights (interleaved once at load, or into a thread-local, L1-sized buffer),
 runs the SIMD microkernel of ``xnv_simd.h`` on every tile (a direct convolution: no im2col), and its
-epilogue turns popcounts into ±1 dot products, subtracts the padded taps for zero padding (Larq Compute Engine's correction), and writes
-int32, ``scale * acc + bias`` in float32, or packed sign bits through an exact integer threshold. The float
-epilogue may go on (Bi-Real's step between two binary convs, fused at load time): add a residual tensor,
-apply PReLU, and write the packed signs of the result beside it, for the next binary conv.
+epilogue turns popcounts into ±1 dot products, subtracts the padded taps for zero padding (Larq Compute
+Engine's correction), and writes int32, ``scale * acc + bias`` in float32, or packed sign bits through an
+exact integer threshold. The float epilogue may go on (Bi-Real's step between two binary convs, fused at
+load time): add a residual tensor, apply PReLU, and write the packed signs of the result beside it, for the
+next binary conv.
 Arguments are validated by ``xnorvision.kernels``; this module trusts them.
 """
 
@@ -20,6 +21,9 @@ from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 
 cimport numpy as cnp
+
+from xnv_steal cimport (xnv_steal_half, xnv_steal_init, xnv_steal_one, xnv_steal_set_late, xnv_steal_start,
+                        xnv_steal_t, xnv_steal_take_half)
 
 import numpy as np
 
@@ -45,16 +49,6 @@ cdef extern from "xnv_simd.h" nogil:
     int xnv_weight_split(int path)
     int xnv_tile(int path)
     void xnv_store_weight(int split, int wc, uint64_t *wbuf, int64_t i, int c, uint64_t v)
-
-cdef extern from "xnv_steal.h" nogil:
-    ctypedef struct xnv_steal_t:
-        pass
-    void xnv_steal_init(xnv_steal_t *s, int nt, int64_t n)
-    int64_t xnv_steal_take(xnv_steal_t *own, int64_t q, int64_t n)
-    int64_t xnv_steal_take_half(xnv_steal_t *own, int64_t q, int64_t least)
-    int xnv_steal_half(xnv_steal_t *s, int tid, int nt, int64_t *a, int64_t *b)
-    void xnv_steal_start(int tid, int nt)
-    int64_t xnv_steal_late_us
 
 cdef enum:
     OUT_INT = 0
@@ -227,7 +221,8 @@ cdef void _run_item(const Conv *cv, int64_t t0, int64_t t1, uint64_t *wbuf, int3
 
 cdef void _run_items(const Conv *cv, xnv_steal_t *steal, int tid, int nt, int64_t grain, uint64_t *wbuf,
                      int32_t *tapsum, int32_t *tile, int *nans) noexcept nogil:
-    """Thread ``tid``'s tiles, ``grain`` at a time: its own share's, then halves of the others' (``xnv_steal.h``)."""
+    """Thread ``tid``'s tiles: its own share's, half of what is left and at least ``grain`` a take, then
+    back halves of the others' (``xnv_steal.h``)."""
     cdef int64_t a = cv.ntiles * tid // nt, b, n
     xnv_steal_start(tid, nt)
     while True:
@@ -407,7 +402,8 @@ cdef int _conv_run(void *ctx, int nthreads) noexcept nogil:
         nt = <int>min(<int64_t>nt, r.cv.ntiles)
         xnv_steal_init(r.steal, nt, r.cv.ntiles)
         for tid in prange(nt, num_threads=nt, schedule="static", chunksize=1):
-            _run_items(cvp, r.steal, tid, nt, grain, NULL if r.wb == NULL else _aligned(r.wb + tid * r.bufwords),
+            _run_items(cvp, r.steal, tid, nt, grain,
+                       NULL if r.wb == NULL else _aligned(r.wb + tid * r.bufwords),
                        NULL if r.ts == NULL else r.ts + tid * r.ts_stride, r.pcs + tid * r.pc_stride,
                        r.nn + tid * _LINE_INTS)
     if r.signs:
@@ -628,13 +624,12 @@ def prepare(cnp.ndarray w, int c_in, int path):
 def late_thread(int64_t us):
     """For tests: from now on the last thread of each of this module's parallel regions starts ``us``
     microseconds late (0: on time), so that the others take its work (``xnv_steal.h``)."""
-    global xnv_steal_late_us
-    xnv_steal_late_us = max(0, us)
+    xnv_steal_set_late(us)
 
 
 def steal_trace(int64_t n, int nthreads, double unit_s):
-    """The thread that ran each of ``n`` units of ``unit_s`` seconds (a spin), shared as the convs share
-    their tiles (``xnv_steal.h``, one unit a take): int32 [n], -1 for a unit no thread ran. With
+    """The thread that ran each of ``n`` units of ``unit_s`` seconds (a spin), shared as the direct convs
+    share their pixel ranges (``xnv_steal_one``): int32 [n], -1 for a unit no thread ran. With
     ``late_thread``, a test of how the others take a late thread's work."""
     cdef cnp.ndarray out = np.full(n, -1, np.int32)
     cdef int32_t *who = <int32_t *>cnp.PyArray_DATA(out)
@@ -647,17 +642,16 @@ def steal_trace(int64_t n, int nthreads, double unit_s):
     return out
 
 
-cdef void _trace_thread(xnv_steal_t *steal, int t, int nt, int64_t n, double unit_s, int32_t *who) noexcept nogil:
-    cdef int64_t a = n * t // nt, b
+cdef void _trace_thread(xnv_steal_t *steal, int t, int nt, int64_t n, double unit_s,
+                        int32_t *who) noexcept nogil:
+    cdef int64_t at = n * t // nt, k
     cdef timespec start, now
     xnv_steal_start(t, nt)
-    while True:
-        while xnv_steal_take(steal + t, a, 1):
-            clock_gettime(CLOCK_MONOTONIC, &start)
-            now = start
-            while (now.tv_sec - start.tv_sec) + 1e-9 * (now.tv_nsec - start.tv_nsec) < unit_s:
-                clock_gettime(CLOCK_MONOTONIC, &now)
-            who[a] = t
-            a += 1
-        if not xnv_steal_half(steal, t, nt, &a, &b):
-            return
+    k = xnv_steal_one(steal, t, nt, &at)
+    while k >= 0:
+        clock_gettime(CLOCK_MONOTONIC, &start)
+        now = start
+        while (now.tv_sec - start.tv_sec) + 1e-9 * (now.tv_nsec - start.tv_nsec) < unit_s:
+            clock_gettime(CLOCK_MONOTONIC, &now)
+        who[k] = t
+        k = xnv_steal_one(steal, t, nt, &at)

@@ -31,16 +31,10 @@ from xnorvision import _winograd
 
 cimport numpy as cnp
 
-cnp.import_array()
+from xnv_steal cimport (xnv_steal_half, xnv_steal_init, xnv_steal_one, xnv_steal_set_late, xnv_steal_start,
+                        xnv_steal_t)
 
-cdef extern from "xnv_steal.h" nogil:
-    ctypedef struct xnv_steal_t:
-        pass
-    void xnv_steal_init(xnv_steal_t *s, int nt, int64_t n)
-    int64_t xnv_steal_take(xnv_steal_t *own, int64_t q, int64_t n)
-    int xnv_steal_half(xnv_steal_t *s, int tid, int nt, int64_t *a, int64_t *b)
-    void xnv_steal_start(int tid, int nt)
-    int64_t xnv_steal_late_us
+cnp.import_array()
 
 cdef extern from "xnv_fconv.h" nogil:
     ctypedef int (*xnv_pack_f32_t)(const float *x, int64_t c, uint64_t *out)
@@ -193,16 +187,13 @@ cdef int _pixel_ranges(ConvRun *r, int nt) noexcept nogil:
 cdef int _thread_parts(ConvRun *r, int t, int nt, int64_t nparts) noexcept nogil:
     """Thread ``t``'s pixel ranges (of ``nparts``): its own share of them, then back halves of the others'."""
     cdef int nan = 0
-    cdef int64_t a = nparts * t // nt, b, k
-    cdef xnv_steal_t *own = r.steal + t
+    cdef int64_t at = nparts * t // nt, k
     xnv_steal_start(t, nt)
-    while True:
-        k = a
-        while xnv_steal_take(own, k, 1):
-            nan += r.rows(r.parts + k, 0, 1, NULL)
-            k += 1
-        if not xnv_steal_half(r.steal, t, nt, &a, &b):
-            return nan
+    k = xnv_steal_one(r.steal, t, nt, &at)
+    while k >= 0:
+        nan += r.rows(r.parts + k, 0, 1, NULL)
+        k = xnv_steal_one(r.steal, t, nt, &at)
+    return nan
 
 
 cdef class ConvCall:
@@ -393,19 +384,15 @@ cdef int _dense_run(void *ctx, int nthreads) noexcept nogil:
 cdef void _dense_thread(DenseRun *r, int t, int nt, int64_t units, bint by_rows) noexcept nogil:
     """Thread ``t``'s units (of ``units``: ranges of rows, or groups of panels): its own share of them, then
     back halves of the others' (``xnv_steal.h``)."""
-    cdef int64_t a = units * t // nt, b, k
-    cdef xnv_steal_t *own = r.steal + t
+    cdef int64_t at = units * t // nt, k
     xnv_steal_start(t, nt)
-    while True:
-        k = a
-        while xnv_steal_take(own, k, 1):
-            if by_rows:
-                r.fn(r.parts + k, 0, r.d.panels)
-            else:
-                r.fn(&r.d, <int>k * XNV_DN_GROUP, <int>min((k + 1) * XNV_DN_GROUP, <int64_t>r.d.panels))
-            k += 1
-        if not xnv_steal_half(r.steal, t, nt, &a, &b):
-            return
+    k = xnv_steal_one(r.steal, t, nt, &at)
+    while k >= 0:
+        if by_rows:
+            r.fn(r.parts + k, 0, r.d.panels)
+        else:
+            r.fn(&r.d, <int>k * XNV_DN_GROUP, <int>min((k + 1) * XNV_DN_GROUP, <int64_t>r.d.panels))
+        k = xnv_steal_one(r.steal, t, nt, &at)
 
 
 cdef class DenseCall:
@@ -470,5 +457,4 @@ def dense_bind(cnp.ndarray x, object wf, object wq, object scale, object bias, c
 def late_thread(int64_t us):
     """For tests: from now on the last thread of each of this module's parallel regions starts ``us``
     microseconds late (0: on time), so that the others take its work (``xnv_steal.h``)."""
-    global xnv_steal_late_us
-    xnv_steal_late_us = max(0, us)
+    xnv_steal_set_late(us)

@@ -25,13 +25,16 @@ typedef struct {
 } xnv_steal_t;
 
 /* For tests: the last thread of every region starts this many microseconds late (0: on time), so that the
- * others take its work; each module including this header has its own (``late_thread``). */
+ * others take its work; each module including this header has its own (set by its ``late_thread``). */
 static int64_t xnv_steal_late_us = 0;
+
+static inline void xnv_steal_set_late(int64_t us) { xnv_steal_late_us = us > 0 ? us : 0; }
 
 /* A thread's first call in a region: waits there when it is the late one. */
 static inline void xnv_steal_start(int tid, int nt) {
     if (xnv_steal_late_us > 0 && tid == nt - 1) {
-        struct timespec ts = {(time_t)(xnv_steal_late_us / 1000000), (long)(xnv_steal_late_us % 1000000) * 1000};
+        struct timespec ts = {(time_t)(xnv_steal_late_us / 1000000),
+                              (long)(xnv_steal_late_us % 1000000) * 1000};
         nanosleep(&ts, 0);
     }
 }
@@ -90,6 +93,17 @@ static inline int xnv_steal_half(xnv_steal_t *s, int tid, int nt, int64_t *a, in
             return 1;
         }
     }
+}
+
+/* The next unit for thread tid, one at a time: its own range's front, then back halves of the others'. *at is
+ * where it stands in its own range (n * tid / nt, where xnv_steal_init starts it, before its first call);
+ * -1 once every range is empty. */
+static inline int64_t xnv_steal_one(xnv_steal_t *s, int tid, int nt, int64_t *at) {
+    int64_t end;
+    do {
+        if (xnv_steal_take(s + tid, *at, 1)) return (*at)++;
+    } while (xnv_steal_half(s, tid, nt, at, &end));
+    return -1;
 }
 
 #endif
