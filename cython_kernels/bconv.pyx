@@ -14,7 +14,7 @@ next binary conv.
 Arguments are validated by ``xnorvision.kernels``; this module trusts them.
 """
 
-from cython.parallel cimport prange, threadid
+from cython.parallel cimport prange
 from libc.math cimport isfinite
 from libc.string cimport memset
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
@@ -159,7 +159,8 @@ cdef inline void _correct_border(const Conv *cv, int oy, int ox, int32_t *acc, c
 
 cdef enum:
     _LINE_INTS = 16  # int32 values in a 64-byte cache line (and in an ``xnv_steal_t``)
-    _CHUNKS = 8  # takes of tiles a thread, with prepared weights (unprepared, a take interleaves its own)
+    _CHUNKS = 8  # a thread's smallest take of tiles: this part of its share (of all of it with unprepared
+                 # weights, which each take interleaves again)
 
 
 cdef inline int32_t *_aligned_i32(int32_t *p) noexcept nogil:
@@ -374,7 +375,7 @@ cdef struct ConvRun:
     int32_t *ts  # per thread: tap sums (NULL when prepared)
     int32_t *pcs  # per thread: a tile of sums
     int *nn  # per thread, a cache line each: NaN results seen
-    xnv_steal_t *steal  # per thread, a cache line each: its share of the chunks not yet taken
+    xnv_steal_t *steal  # per thread, a cache line each: its range of tiles not yet taken (``xnv_steal.h``)
     int64_t bufwords, ts_stride, pc_stride
 
 
@@ -525,8 +526,8 @@ def bind(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bin
     # after every pixel, and two counts (or tiles) on one line made the cores take the line from each other
     # on every write. 56x56x64 with residual, PReLU and signs fused: 2 threads 1.00x one thread's speed
     # before, 1.6-1.7x after; signs alone 1.1x -> 1.5x. All in one int32 array (allocations are much of a
-    # small conv's serial time): a line per thread for its count, one for its
-    # share of the chunks, then a tile per thread.
+    # small conv's serial time): a line per thread for its count, one for its range of tiles, then a tile
+    # per thread.
     r.ts_stride, r.pc_stride = _line_round(cv.ntaps * XNV_BLK), _line_round(cv.tile * XNV_BLK)
     scratch = np.empty(nt * (2 * _LINE_INTS + r.pc_stride) + _LINE_INTS, np.int32)
     r.nn = <int *>_aligned_i32(<int32_t *>cnp.PyArray_DATA(scratch))
