@@ -41,9 +41,9 @@ def test_every_unit_runs_once(late: None, n: int, threads: int, late_us: int) ->
 
 
 def test_the_others_take_a_late_threads_share(late: None) -> None:
-    """64 units of 0.1 ms on 2 threads, the second 30 ms late: the first runs its own 32 in order, then the
-    second's (a static split would leave the second its 32, and the region would take 33 ms)."""
-    _late(30_000)
+    """64 units of 0.1 ms on 2 threads, the second 100 ms late: the first runs its own 32 in order, then the
+    second's (a static split would leave the second its 32, and the region would take 103 ms)."""
+    _late(100_000)
     who = K._bconv.steal_trace(64, 2, 1e-4)
     assert (who[:32] == 0).all()
     assert (who == 0).sum() > 40
@@ -51,12 +51,18 @@ def test_the_others_take_a_late_threads_share(late: None) -> None:
 
 def test_a_thread_that_wakes_midway_keeps_the_front_of_its_share(late: None) -> None:
     """The second thread 2 ms late, units of 0.1 ms: it starts at the front of its share, the first thread
-    took from the back of it; each ran one contiguous stretch of the second share."""
+    took from the back of it; each ran one contiguous stretch of the second share. Who runs what depends on
+    the scheduler (on a loaded machine the first thread may lose its core instead), so the run may be
+    repeated; taking from the wrong end of a range fails every time."""
     _late(2_000)
-    who = K._bconv.steal_trace(64, 2, 1e-4)
-    mine = np.flatnonzero(who == 1)
-    assert mine.size and mine[0] == 32 and (np.diff(mine) == 1).all()
-    assert (who[mine[-1] + 1:] == 0).all() and who[-1] == 0
+    for _ in range(5):
+        who = K._bconv.steal_trace(64, 2, 1e-4)
+        mine = np.flatnonzero(who == 1)
+        if ((who[:32] == 0).all() and mine.size and mine[0] == 32 and (np.diff(mine) == 1).all()
+                and (who[mine[-1] + 1:] == 0).all() and who[-1] == 0):
+            return
+    pytest.fail(f"in 5 runs, never the first share to the first thread and a front of the second share to "
+                f"the second; the last: {who.tolist()}")
 
 
 def _bireal_block(rng: np.random.Generator) -> tuple[np.ndarray, ...]:
