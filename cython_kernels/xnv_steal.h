@@ -6,10 +6,11 @@
  * of them and takes them from its front, in order, so with equal speeds each thread does what a static split
  * gives it (and finds in its L2 what it wrote in the layer before), and a driver that keeps state from one
  * row to the next (a ring of conv rows) keeps it. A thread whose range ran dry moves the back half of the
- * largest other range into its own and goes on there, so the threads finish within a unit of each other.
+ * largest other range into its own and goes on there, so the threads finish within a take of each other.
  *
  * A range is one 64-bit word, next unit in the low half and end in the high half, changed by compare and
- * swap only: owner and thief never take the same unit. What the units write is ordered by the parallel
+ * swap (an empty one, which no other thread takes from, by its owner's store): owner and thief never take
+ * the same unit. What the units write is ordered by the parallel
  * region's own barrier, so the word needs no stronger ordering than its own atomicity.
  */
 #ifndef XNV_STEAL_H
