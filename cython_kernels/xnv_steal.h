@@ -10,8 +10,8 @@
  *
  * A range is one 64-bit word, next unit in the low half and end in the high half, changed by compare and
  * swap (an empty one, which no other thread takes from, by its owner's store): owner and thief never take
- * the same unit. What the units write is ordered by the parallel
- * region's own barrier, so the word needs no stronger ordering than its own atomicity.
+ * the same unit. What the units write is ordered by the parallel region's own barrier, so the word needs no
+ * stronger ordering than its own atomicity.
  */
 #ifndef XNV_STEAL_H
 #define XNV_STEAL_H
