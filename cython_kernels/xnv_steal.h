@@ -1,8 +1,8 @@
 /* Sharing a parallel region's work when the threads do not run at the same speed.
  *
  * A static split (one equal range a thread) waits at the region's end for its slowest thread. On a 2-core
- * VM each vCPU, in turn, spent whole seconds at half speed (its host core shared), and a 2-thread run then
- * took as long as a 1-thread one. Here the work is a row of units (tiles, rows); thread t owns an equal range
+ * VM one vCPU at a time ran slower for seconds (its host core shared, presumably), and a 2-thread layer
+ * then took nearly as long as a 1-thread one (docs/benchmarks.md, the fifth session). Here the work is a row of units (tiles, rows); thread t owns an equal range
  * of them and takes them from its front, in order, so with equal speeds each thread does what a static split
  * gives it (and finds in its L2 what it wrote in the layer before), and a driver that keeps state from one
  * row to the next (a ring of conv rows) keeps it. A thread whose range ran dry moves the back half of the

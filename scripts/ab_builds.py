@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -125,6 +126,14 @@ def _bound_builds(old: Path, name: str, threads: int) -> dict[str, tuple[object,
     return bound
 
 
+def _call_each(runs: dict[str, Callable[[], object]], times: dict[str, list[float]]) -> None:
+    """Call every run once, in turn, adding each one's seconds to its list in ``times``."""
+    for which, run in runs.items():
+        start = time.perf_counter()
+        run()
+        times[which].append(time.perf_counter() - start)
+
+
 def layers(old: Path, names: list[str], calls: int, threads: int) -> None:
     """Each layer bound once with each build's kernels, the two calls alternating. A float layer's results
     may differ (another algorithm): the line gives their largest difference over the largest value."""
@@ -140,10 +149,7 @@ def layers(old: Path, names: list[str], calls: int, threads: int) -> None:
             same += f" (largest difference {worst:.1e} of the largest value)"
         times: dict[str, list[float]] = {"old": [], "new": []}
         for _ in range(calls):
-            for which, run in runs.items():
-                start = time.perf_counter()
-                run()
-                times[which].append(time.perf_counter() - start)
+            _call_each(runs, times)
         old_t, new_t = np.array(times["old"]), np.array(times["new"])
         print(f"{name:10s} old {np.median(old_t) * 1e3:.3f} ms  new {np.median(new_t) * 1e3:.3f} ms  "
               f"new/old: of the medians {np.median(new_t) / np.median(old_t):.3f}, median of the pairs' "
@@ -166,10 +172,7 @@ def windows(old: Path, name: str, count: int, threads: int, seconds: float = 0.5
         times: dict[str, list[float]] = {which: [] for which in runs}
         end = time.perf_counter() + seconds
         while time.perf_counter() < end:
-            for which, run in runs.items():
-                start = time.perf_counter()
-                run()
-                times[which].append(time.perf_counter() - start)
+            _call_each(runs, times)
         ms = {which: float(np.median(t)) * 1e3 for which, t in times.items()}
         print(f"{name} window {k + 1}: one thread {ms['one']:.3f} ms, {threads} threads old "
               f"{ms['old']:.3f} ms new {ms['new']:.3f} ms (new/old {ms['new'] / ms['old']:.3f})")

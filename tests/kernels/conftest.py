@@ -9,6 +9,21 @@ import pytest
 from xnorvision import kernels
 
 PATHS = [name for name, code in kernels._PATHS.items() if kernels._bconv.path_supported(code)]
+#: the thresholds below which a kernel call stays on one thread
+PARALLEL_THRESHOLDS = ("_PARALLEL_VALUES", "_PARALLEL_WORD_OPS", "_PARALLEL_FLOAT_MACS",
+                       "_PARALLEL_FLOAT_MACS_PORTABLE")
+
+
+def every_call_parallel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every kernel call goes parallel, whatever its size (test inputs are below the real thresholds)."""
+    for name in PARALLEL_THRESHOLDS:
+        monkeypatch.setattr(kernels, name, 1)
+
+
+def late_thread(us: int) -> None:
+    """The last thread of every conv region (binary, direct, dense) starts ``us`` microseconds late."""
+    for module in (kernels._bconv, kernels._fconv):
+        module.late_thread(us)
 
 
 @pytest.fixture(params=PATHS)
@@ -28,13 +43,8 @@ def threads(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     before = kernels.get_num_threads()
     kernels.set_num_threads(count)
     if count > 1:
-        monkeypatch.setattr(kernels, "_PARALLEL_VALUES", 1)
-        monkeypatch.setattr(kernels, "_PARALLEL_WORD_OPS", 1)
-        monkeypatch.setattr(kernels, "_PARALLEL_FLOAT_MACS", 1)
-        monkeypatch.setattr(kernels, "_PARALLEL_FLOAT_MACS_PORTABLE", 1)
-    for module in (kernels._bconv, kernels._fconv):
-        module.late_thread(late_us)
+        every_call_parallel(monkeypatch)
+    late_thread(late_us)
     yield count
-    for module in (kernels._bconv, kernels._fconv):
-        module.late_thread(0)
+    late_thread(0)
     kernels.set_num_threads(before)

@@ -13,28 +13,21 @@ import pytest
 from xnorvision import kernels as K
 
 from . import reference as ref
-
-MODULES = (K._bconv, K._fconv)
+from .conftest import every_call_parallel, late_thread
 
 
 @pytest.fixture
 def late() -> Iterator[None]:
     """Leaves every module's threads on time after the test."""
     yield
-    for module in MODULES:
-        module.late_thread(0)
-
-
-def _late(us: int) -> None:
-    for module in MODULES:
-        module.late_thread(us)
+    late_thread(0)
 
 
 @pytest.mark.parametrize("n", [1, 2, 5, 64, 333])
 @pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("late_us", [0, 500])
 def test_every_unit_runs_once(late: None, n: int, threads: int, late_us: int) -> None:
-    _late(late_us)
+    late_thread(late_us)
     who = K._bconv.steal_trace(n, threads, 2e-5)
     assert who.shape == (n,)
     assert ((who >= 0) & (who < threads)).all()  # each unit ran, by one of the threads (-1: none)
@@ -43,7 +36,7 @@ def test_every_unit_runs_once(late: None, n: int, threads: int, late_us: int) ->
 def test_the_others_take_a_late_threads_share(late: None) -> None:
     """64 units of 0.1 ms on 2 threads, the second 100 ms late: the first runs its own 32 in order, then the
     second's (a static split would leave the second its 32, and the region would take 103 ms)."""
-    _late(100_000)
+    late_thread(100_000)
     who = K._bconv.steal_trace(64, 2, 1e-4)
     assert (who[:32] == 0).all()
     assert (who == 0).sum() > 40
@@ -54,7 +47,7 @@ def test_a_thread_that_wakes_midway_keeps_the_front_of_its_share(late: None) -> 
     took from the back of it; each ran one contiguous stretch of the second share. Who runs what depends on
     the scheduler (on a loaded machine the first thread may lose its core instead), so the run may be
     repeated; taking from the wrong end of a range fails every time."""
-    _late(2_000)
+    late_thread(2_000)
     for _ in range(5):
         who = K._bconv.steal_trace(64, 2, 1e-4)
         mine = np.flatnonzero(who == 1)
@@ -77,13 +70,16 @@ def _bireal_block(rng: np.random.Generator) -> tuple[np.ndarray, ...]:
     return tuple(np.copy(a) for a in plan(x, res))
 
 
+#: a byte-to-float table for a 3-channel uint8 frame
+LUT = np.stack([(np.arange(256, dtype=np.float32) - 128) / 64] * 3, axis=1)
+
+
 def _stem(rng: np.random.Generator, pool: int | None) -> tuple[np.ndarray, ...]:
     """ResNet-18's stem on a 224 x 224 uint8 frame (Winograd on AVX2), with or without its fused pool."""
     frame = rng.integers(0, 256, (1, 224, 224, 3), dtype=np.uint8)
     wt = (rng.standard_normal((7, 7, 3, 64)) * 0.1).astype(np.float32)
     b = rng.standard_normal(64).astype(np.float32)
-    lut = np.stack([(np.arange(256, dtype=np.float32) - 128) / 64] * 3, axis=1)
-    return (np.copy(K.conv2d_small(frame, wt, b, 2, 3, True, lut=lut, pool=pool)),)
+    return (np.copy(K.conv2d_small(frame, wt, b, 2, 3, True, lut=LUT, pool=pool)),)
 
 
 def _faces_stem(rng: np.random.Generator) -> tuple[np.ndarray, ...]:
@@ -91,8 +87,7 @@ def _faces_stem(rng: np.random.Generator) -> tuple[np.ndarray, ...]:
     frame = rng.integers(0, 256, (1, 320, 416, 3), dtype=np.uint8)
     wt = rng.standard_normal((3, 3, 3, 16)).astype(np.float32)
     b = rng.standard_normal(16).astype(np.float32)
-    lut = np.stack([(np.arange(256, dtype=np.float32) - 128) / 64] * 3, axis=1)
-    return (np.copy(K.conv2d_small(frame, wt, b, 2, 1, True, lut=lut, pool=2)),)
+    return (np.copy(K.conv2d_small(frame, wt, b, 2, 1, True, lut=LUT, pool=2)),)
 
 
 LAYERS = {"bireal-56": _bireal_block, "stem": lambda rng: _stem(rng, None),
@@ -109,11 +104,9 @@ def test_layers_give_the_same_bits_whoever_computes_them(late: None, monkeypatch
         K.set_num_threads(1)
         want = LAYERS[layer](np.random.default_rng(1))
         K.set_num_threads(2)
-        for name in ("_PARALLEL_VALUES", "_PARALLEL_WORD_OPS", "_PARALLEL_FLOAT_MACS",
-                     "_PARALLEL_FLOAT_MACS_PORTABLE"):
-            monkeypatch.setattr(K, name, 1)
+        every_call_parallel(monkeypatch)
         for late_us in (0, 30, 150, 600, 3_000):
-            _late(late_us)
+            late_thread(late_us)
             got = LAYERS[layer](np.random.default_rng(1))
             for g, w in zip(got, want, strict=True):
                 np.testing.assert_array_equal(g.view(np.uint8), w.view(np.uint8),
