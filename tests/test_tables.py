@@ -56,6 +56,18 @@ def test_bench_model_block_is_rebuilt_and_the_rest_kept(tmp_path: Path) -> None:
     assert md.read_text() == before  # idempotent
 
 
+def test_round_by_round_table_gives_the_spread_beside_the_run(tmp_path: Path) -> None:
+    report = _model_report("vgg-small", 2, 800.0, 100.0)
+    report["speedup"] = {"torch-float32": 8.0}
+    report["speedup_rounds"] = {"torch-float32": {"low": 6.5, "median": 7.9, "high": 9.25, "rounds": 12}}
+    text = _rendered(tmp_path, "bench-model-rounds", _write(tmp_path / "a.json", report))
+    row = next(line for line in text.splitlines() if line.startswith("| vgg-small"))
+    assert row.split("|")[1:5] == [" vgg-small ", " 2 ", " 12 ", " 8.00x, 7.90x (6.50-9.25x) "]
+    old = _model_report("vgg-small", 1, 800.0, 100.0)  # written before the rounds were kept
+    with pytest.raises(XnorvisionError, match="lacks"):
+        _rendered(tmp_path, "bench-model-rounds", _write(tmp_path / "old.json", old))
+
+
 def test_faces_rows_are_timed_against_yunet_at_the_same_size(tmp_path: Path) -> None:
     results = [{"name": "faces@320", "long_side": 320, "ap": 0.7, "max_recall": 0.8, "ms_per_image": 2.0},
                {"name": "yunet@320", "long_side": 320, "ap": 0.72, "max_recall": 0.8, "ms_per_image": 4.0},

@@ -73,6 +73,29 @@ def bench_model_table(reports: Sequence[Report]) -> str:
     return "\n".join(lines)
 
 
+def bench_model_rounds_table(reports: Sequence[Report]) -> str:
+    """The same runs' speed-ups round by round: the whole run's, then the median, lowest and highest of the
+    rounds' own (each runtime's slice in turn; see ``bench._model.round_speedups``)."""
+    peers = list(dict.fromkeys(r["name"] for report in reports for r in report["runtimes"][1:]))
+    lines = ["| model | threads | rounds | " + " | ".join(f"vs {p}: run, median round (lowest-highest)"
+                                                         for p in peers) + " |",
+             "|---|---:|---:|" + "---:|" * len(peers)]
+    for report in reports:
+        spread = report["speedup_rounds"]
+        cells = []
+        for peer in peers:
+            if peer not in spread:
+                cells.append("n/a")
+                continue
+            r = spread[peer]
+            cells.append(f"{report['speedup'][peer]:.2f}x, {r['median']:.2f}x "
+                         f"({r['low']:.2f}-{r['high']:.2f}x)")
+        rounds = next(iter(spread.values()))["rounds"] if spread else 0
+        name = Path(str(report["model"])).name
+        lines.append(f"| {name} | {report['threads']} | {rounds} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def bench_profile_table(reports: Sequence[Report]) -> str:
     """``bench model --profile --json``: a run's time by op kind, and the popcount time at the ceiling."""
     kinds = list(dict.fromkeys(k for report in reports for k in report["profile"]["kinds"]))
@@ -176,6 +199,7 @@ def eval_faces_profile_table(reports: Sequence[Report]) -> str:
 RENDERERS: dict[str, Callable[[Sequence[Report]], str]] = {
     "bench-kernels": bench_kernels_table,
     "bench-model": bench_model_table,
+    "bench-model-rounds": bench_model_rounds_table,
     "bench-profile": bench_profile_table,
     "bench-profile-peer": bench_profile_peer_table,
     "eval-faces": eval_faces_table,

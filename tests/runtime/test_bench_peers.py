@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from xnorvision.bench._model import bench_model
+from xnorvision.bench._model import bench_model, round_speedups, time_interleaved
 from xnorvision.bench._peers import PEERS, PeerUnavailable, check_outputs, openvino_binary_profile
 from xnorvision.bench._profile import KINDS, POPCOUNT, format_profile, profile_model
 from xnorvision.runtime import Model, save_model
@@ -204,3 +204,21 @@ def test_a_stop_signal_a_peer_swallowed_still_stops_the_benchmark(monkeypatch: p
     with pytest.raises(KeyboardInterrupt):
         bench_model(reference="vgg-small", seconds=30)
     assert time.perf_counter() - start < 20
+
+
+def test_each_round_has_every_runtime_in_turn() -> None:
+    order: list[str] = []
+    rounds = time_interleaved({"a": lambda: order.append("a"), "b": lambda: order.append("b")}, 0.06,
+                              slice_s=0.02, warmup=0)
+    assert [len(r) for r in rounds.values()] == [3, 3]
+    assert all(calls for per_round in rounds.values() for calls in per_round)
+    runs = "".join(order)  # three slices of a, each followed by a slice of b
+    assert runs.count("ab") == 3 and runs.count("ba") == 2
+
+
+def test_round_speedups_are_ratios_within_each_round() -> None:
+    # our runtime: 10 calls of 0.1 s, then 5 (10/s both rounds); the peer: 1/s, then 2/s
+    rounds = {"xnorvision": [[0.1] * 10, [0.1] * 5], "peer": [[1.0], [0.5, 0.5]], "other": [[0.1], [0.1]]}
+    spread = round_speedups(rounds)
+    assert spread["peer"] == {"low": 5.0, "median": 7.5, "high": 10.0, "rounds": 2}
+    assert spread["other"] == {"low": 1.0, "median": 1.0, "high": 1.0, "rounds": 2}

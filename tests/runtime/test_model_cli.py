@@ -66,6 +66,10 @@ def test_bench_model_writes_the_report(tmp_path: Path, cli) -> None:
         assert installed or rows[name]["note"].startswith("not installed")
         if installed:
             assert report["speedup"][name] > 0 and rows[name]["weights_mb"] > 0
+            spread = report["speedup_rounds"][name]
+            assert 0 < spread["low"] <= spread["median"] <= spread["high"] and spread["rounds"] >= 1
+        else:
+            assert name not in report["speedup_rounds"]
     profile = report["profile"]
     assert {"total_ms", "layers", "kinds", "popcount_ms", "popcount_share", "ceiling_ms"} <= set(profile)
     assert profile["binary_macs"] > 0 and 0 < profile["popcount_share"] < 1

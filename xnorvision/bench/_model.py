@@ -38,22 +38,42 @@ def time_calls(fn: Callable[[], Any], seconds: float, min_calls: int = 1) -> lis
 
 
 def time_interleaved(fns: dict[str, Callable[[], Any]], seconds: float, slice_s: float = 0.5,
-                     warmup: int = 2) -> dict[str, list[float]]:
+                     warmup: int = 2) -> dict[str, list[list[float]]]:
     """Time every function for about ``seconds`` each, in alternating slices of ``slice_s`` (a stop signal
-    that native code swallowed ends it between slices).
+    that native code swallowed ends it between slices): each one's latencies (s), a list per round.
 
     Alternating means a change in machine load (a shared machine, thermal throttling) hits every runtime
-    alike, so their ratio stays meaningful even when the absolute numbers drift.
+    alike, so their ratio stays meaningful even when the absolute numbers drift; the rounds kept apart
+    show how far it drifts (:func:`round_speedups`).
     """
     for fn in fns.values():
         for _ in range(warmup):
             fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
+    rounds: dict[str, list[list[float]]] = {name: [] for name in fns}
     for _ in range(max(1, round(seconds / slice_s))):
         for name, fn in fns.items():
-            times[name] += time_calls(fn, min(slice_s, seconds))
+            rounds[name].append(time_calls(fn, min(slice_s, seconds)))
             raise_if_stop_noted()
-    return times
+    return rounds
+
+
+def round_speedups(rounds: dict[str, list[list[float]]],
+                   ours: str = "xnorvision") -> dict[str, dict[str, Any]]:
+    """Per peer, our images/s over its own within each round: the lowest, median and highest of them.
+
+    A round is one slice of each runtime, back to back, so its ratio sees one state of the machine; on a
+    2-core VM whose cores slow down by turns, the spread of these ratios is the noise a single figure
+    hides (the whole run's ratio pools the rounds).
+    """
+    mine = [len(t) / sum(t) for t in rounds[ours]]
+    spread = {}
+    for name, peer_rounds in rounds.items():
+        if name == ours:
+            continue
+        ratios = np.array([m * sum(t) / len(t) for m, t in zip(mine, peer_rounds, strict=True)])
+        spread[name] = {"low": round(float(ratios.min()), 2), "median": round(float(np.median(ratios)), 2),
+                        "high": round(float(ratios.max()), 2), "rounds": len(ratios)}
+    return spread
 
 
 def summarize(name: str, times: list[float], batch: int, weight_bytes: int | None) -> dict[str, Any]:
@@ -136,7 +156,8 @@ def bench_model(path: Path | None = None, reference: str | None = None, threads:
             runners = {"xnorvision": Runner(lambda: model.run(x), weight_bytes)}
             peers, notes = _build_peers(model, x, threads, Path(tmp))
             runners.update(peers)
-            times = time_interleaved({name: r.call for name, r in runners.items()}, seconds)
+            rounds = time_interleaved({name: r.call for name, r in runners.items()}, seconds)
+            times = {name: [t for r in per_round for t in r] for name, per_round in rounds.items()}
             sizes = {name: r.weight_bytes for name, r in runners.items()}
             # the peer's own per-node times, to set beside ours; only a peer that computed our outputs
             peer_profile = (_peer_profile(model, x, threads, seconds)
@@ -151,6 +172,7 @@ def bench_model(path: Path | None = None, reference: str | None = None, threads:
         "cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2),
         "speedup": {r["name"]: round(ours["images_per_s"] / r["images_per_s"], 2) for r in rows[1:]
                     if r["images_per_s"]},
+        "speedup_rounds": round_speedups(rounds),
     }
     base = rows[1]
     if base["images_per_s"]:
@@ -178,6 +200,11 @@ def format_report(report: dict[str, Any]) -> str:
     if report["speedup"]:
         ratios = ", ".join(f"{v}x vs {k}" for k, v in report["speedup"].items())
         lines += ["", f"xnorvision's speed-up: {ratios}"]
+        spread = report.get("speedup_rounds") or {}
+        if spread:
+            n = next(iter(spread.values()))["rounds"]
+            ranges = ", ".join(f"{v['low']}-{v['high']}x vs {k}" for k, v in spread.items())
+            lines += [f"round by round ({n} rounds, each runtime in turn): {ranges}"]
     if "speedup_vs_torch_float32" in report:
         lines += [f"weights {report['weights_smaller_than_torch_float32']}x smaller than torch float32"]
     if "profile" in report:
