@@ -75,22 +75,23 @@ def bench_model_table(reports: Sequence[Report]) -> str:
 
 def bench_model_rounds_table(reports: Sequence[Report]) -> str:
     """The same runs' speed-ups round by round: the whole run's, then the median, lowest and highest of the
-    rounds' own (each runtime's slice in turn; see ``bench._model.round_speedups``)."""
+    rounds' own (each runtime's slice in turn; see ``bench._model.round_speedups``). A report written
+    before the rounds were kept gives "-" cells."""
     peers = list(dict.fromkeys(r["name"] for report in reports for r in report["runtimes"][1:]))
     lines = ["| model | threads | rounds | " + " | ".join(f"vs {p}: run, median round (lowest-highest)"
                                                          for p in peers) + " |",
              "|---|---:|---:|" + "---:|" * len(peers)]
     for report in reports:
-        spread = report["speedup_rounds"]
+        spread = report.get("speedup_rounds")
         cells = []
         for peer in peers:
-            if peer not in spread:
-                cells.append("n/a")
+            if spread is None or peer not in spread:
+                cells.append("-" if spread is None else "n/a")
                 continue
             r = spread[peer]
             cells.append(f"{report['speedup'][peer]:.2f}x, {r['median']:.2f}x "
                          f"({r['low']:.2f}-{r['high']:.2f}x)")
-        rounds = next(iter(spread.values()))["rounds"] if spread else 0
+        rounds = next(iter(spread.values()))["rounds"] if spread else "-"
         name = Path(str(report["model"])).name
         lines.append(f"| {name} | {report['threads']} | {rounds} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
