@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from xnorvision.bench._model import bench_model, round_speedups, time_interleaved
+from xnorvision.bench._model import bench_model, format_report, round_speedups, time_interleaved
 from xnorvision.bench._peers import PEERS, PeerUnavailable, check_outputs, openvino_binary_profile
 from xnorvision.bench._profile import KINDS, POPCOUNT, format_profile, profile_model
 from xnorvision.runtime import Model, save_model
@@ -222,3 +222,11 @@ def test_round_speedups_are_ratios_within_each_round() -> None:
     spread = round_speedups(rounds)
     assert spread["peer"] == {"low": 5.0, "median": 7.5, "high": 10.0, "rounds": 2}
     assert spread["other"] == {"low": 1.0, "median": 1.0, "high": 1.0, "rounds": 2}
+
+
+def test_the_printed_report_gives_each_peers_rounds_to_the_hundredth() -> None:
+    ours = {"name": "xnorvision", "images_per_s": 10.0, "p50_ms": 100.0, "p95_ms": 110.0, "weights_mb": 1.0}
+    report = {"model": "m", "input": [1, 8, 8, 3], "threads": 2, "machine": "cpu", "cpus": 2,
+              "kernels": "avx2", "load_average_1m": 0.5, "runtimes": [ours], "speedup": {"peer": 7.0},
+              "speedup_rounds": {"peer": {"low": 6.5, "median": 7.0, "high": 8.25, "rounds": 12}}}
+    assert "round by round (12 rounds, each runtime in turn): 6.50-8.25x vs peer" in format_report(report)

@@ -68,6 +68,7 @@ def test_bench_model_writes_the_report(tmp_path: Path, cli) -> None:
             assert report["speedup"][name] > 0 and rows[name]["weights_mb"] > 0
             spread = report["speedup_rounds"][name]
             assert 0 < spread["low"] <= spread["median"] <= spread["high"] and spread["rounds"] >= 1
+            assert f"{spread['low']:.2f}-{spread['high']:.2f}x vs {name}" in out  # the line under the table
         else:
             assert name not in report["speedup_rounds"]
     profile = report["profile"]

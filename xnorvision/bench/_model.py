@@ -203,7 +203,7 @@ def format_report(report: dict[str, Any]) -> str:
         spread = report.get("speedup_rounds") or {}
         if spread:
             n = next(iter(spread.values()))["rounds"]
-            ranges = ", ".join(f"{v['low']}-{v['high']}x vs {k}" for k, v in spread.items())
+            ranges = ", ".join(f"{v['low']:.2f}-{v['high']:.2f}x vs {k}" for k, v in spread.items())
             lines += [f"round by round ({n} rounds, each runtime in turn): {ranges}"]
     if "speedup_vs_torch_float32" in report:
         lines += [f"weights {report['weights_smaller_than_torch_float32']}x smaller than torch float32"]
