@@ -24,6 +24,7 @@ Arguments are validated by ``xnorvision.kernels``; this module trusts them.
 from cython.parallel cimport prange
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint64_t
 from libc.stdlib cimport free, malloc
+from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 import numpy as np
 
@@ -458,3 +459,33 @@ def late_thread(int64_t us):
     """For tests: from now on the last thread of each of this module's parallel regions starts ``us``
     microseconds late (0: on time), so that the others take its work (``xnv_steal.h``)."""
     xnv_steal_set_late(us)
+
+
+def steal_trace(int64_t n, int nthreads, double unit_s):
+    """The thread that ran each of ``n`` units of ``unit_s`` seconds (a spin), shared as this module's
+    parallel regions share their rows, pixel ranges and groups (``xnv_steal_one``): int32 [n], -1 for a
+    unit no thread ran. With ``late_thread``, a test of how the others take a late thread's work."""
+    cdef cnp.ndarray out = np.full(n, -1, np.int32)
+    cdef int32_t *who = <int32_t *>cnp.PyArray_DATA(out)
+    cdef int nt = max(1, nthreads), t
+    cdef list keep = []
+    cdef xnv_steal_t *steal = _steal_slots(keep, nt)
+    xnv_steal_init(steal, nt, n)
+    for t in prange(nt, nogil=True, num_threads=nt, schedule="static", chunksize=1):
+        _trace_thread(steal, t, nt, n, unit_s, who)
+    return out
+
+
+cdef void _trace_thread(xnv_steal_t *steal, int t, int nt, int64_t n, double unit_s,
+                        int32_t *who) noexcept nogil:
+    cdef int64_t at = n * t // nt, k
+    cdef timespec start, now
+    xnv_steal_start(t, nt)
+    k = xnv_steal_one(steal, t, nt, &at)
+    while k >= 0:
+        clock_gettime(CLOCK_MONOTONIC, &start)
+        now = start
+        while (now.tv_sec - start.tv_sec) + 1e-9 * (now.tv_nsec - start.tv_nsec) < unit_s:
+            clock_gettime(CLOCK_MONOTONIC, &now)
+        who[k] = t
+        k = xnv_steal_one(steal, t, nt, &at)

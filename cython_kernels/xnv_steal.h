@@ -2,11 +2,12 @@
  *
  * A static split (one equal range a thread) waits at the region's end for its slowest thread. On a 2-core
  * VM one vCPU at a time ran slower for seconds (its host core shared, presumably), and a 2-thread layer
- * then took nearly as long as a 1-thread one (docs/benchmarks.md, the fifth session). Here the work is a row of units (tiles, rows); thread t owns an equal range
- * of them and takes them from its front, in order, so with equal speeds each thread does what a static split
- * gives it (and finds in its L2 what it wrote in the layer before), and a driver that keeps state from one
- * row to the next (a ring of conv rows) keeps it. A thread whose range ran dry moves the back half of the
- * largest other range into its own and goes on there, so the threads finish within a take of each other.
+ * then took nearly as long as a 1-thread one (docs/benchmarks.md, the fifth session). Here the work is a row
+ * of units (tiles, rows); thread t owns an equal range of them and takes them from its front, in order, so
+ * with equal speeds each thread does what a static split gives it (and finds in its L2 what it wrote in the
+ * layer before), and a driver that keeps state from one row to the next (a ring of conv rows) keeps it. A
+ * thread whose range ran dry moves the back half of the largest other range into its own and goes on there,
+ * so the threads finish within a take of each other.
  *
  * A range is one 64-bit word, next unit in the low half and end in the high half, changed by compare and
  * swap (an empty one, which no other thread takes from, by its owner's store): owner and thief never take

@@ -28,7 +28,7 @@ def late() -> Iterator[None]:
 @pytest.mark.parametrize("late_us", [0, 500])
 def test_every_unit_runs_once(late: None, n: int, threads: int, late_us: int) -> None:
     late_thread(late_us)
-    who = K._bconv.steal_trace(n, threads, 2e-5)
+    who = K._fconv.steal_trace(n, threads, 2e-5)
     assert who.shape == (n,)
     assert ((who >= 0) & (who < threads)).all()  # each unit ran, by one of the threads (-1: none)
 
@@ -37,7 +37,7 @@ def test_the_others_take_a_late_threads_share(late: None) -> None:
     """64 units of 0.1 ms on 2 threads, the second 100 ms late: the first runs its own 32 in order, then the
     second's (a static split would leave the second its 32, and the region would take 103 ms)."""
     late_thread(100_000)
-    who = K._bconv.steal_trace(64, 2, 1e-4)
+    who = K._fconv.steal_trace(64, 2, 1e-4)
     assert (who[:32] == 0).all()
     assert (who == 0).sum() > 40
 
@@ -49,7 +49,7 @@ def test_a_thread_that_wakes_midway_keeps_the_front_of_its_share(late: None) -> 
     repeated; taking from the wrong end of a range fails every time."""
     late_thread(2_000)
     for _ in range(5):
-        who = K._bconv.steal_trace(64, 2, 1e-4)
+        who = K._fconv.steal_trace(64, 2, 1e-4)
         mine = np.flatnonzero(who == 1)
         if ((who[:32] == 0).all() and mine.size and mine[0] == 32 and (np.diff(mine) == 1).all()
                 and (who[mine[-1] + 1:] == 0).all() and who[-1] == 0):
