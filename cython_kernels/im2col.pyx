@@ -1,9 +1,8 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""im2col for float32 NHWC: the patch matrix a float GEMM convolves with (BWN layers, the float baseline).
+"""im2col for float32 NHWC: the patch matrix a float GEMM convolves with (``bench kernels``' float baseline).
 
-Row (n, oy, ox) holds the kh x kw x C patch in (dy, dx, c) order, zeros where the patch leaves the image,
-and optionally a final 1.0 so that a bias row in the weights adds the bias inside the GEMM. Arguments are
-validated by the caller; this module trusts them.
+Row (n, oy, ox) holds the kh x kw x C patch in (dy, dx, c) order, zeros where the patch leaves the image.
+Arguments are validated by the caller; this module trusts them.
 """
 
 from cython.parallel cimport prange
@@ -17,11 +16,10 @@ import numpy as np
 cnp.import_array()
 
 
-def im2col(cnp.ndarray x, int kh, int kw, int stride, int ph, int pw, int ho, int wo, int nthreads,
-           bint ones_column=False):
-    """float32 [N,H,W,C] -> float32 [N*Ho*Wo, kh*kw*C (+ 1 with ``ones_column``)]."""
+def im2col(cnp.ndarray x, int kh, int kw, int stride, int ph, int pw, int ho, int wo, int nthreads):
+    """float32 [N,H,W,C] -> float32 [N*Ho*Wo, kh*kw*C]."""
     cdef int n = x.shape[0], h = x.shape[1], w = x.shape[2], c = x.shape[3]
-    cdef int64_t kp = <int64_t>kh * kw * c, k = kp + ones_column, row, ox
+    cdef int64_t k = <int64_t>kh * kw * c, row, ox
     cdef int b, oy, dy, dx, iy, ix
     cdef cnp.ndarray cols = np.empty((<int64_t>n * ho * wo, k), np.float32)
     cdef const float *src = <const float *>cnp.PyArray_DATA(x)
@@ -48,6 +46,4 @@ def im2col(cnp.ndarray x, int kh, int kw, int stride, int ph, int pw, int ho, in
                     else:
                         memcpy(d + (dy * kw + dx) * c, src + ((<int64_t>b * h + iy) * w + ix) * c,
                                c * sizeof(float))
-            if ones_column:
-                d[kp] = 1.0
     return cols

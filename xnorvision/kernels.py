@@ -23,7 +23,7 @@ import numpy as np
 
 # (How long waiting OpenMP threads spin, GOMP_SPINCOUNT, is a process-wide choice: the CLI makes it, see
 # xnorvision.cli.process_settings; importing this module changes no environment variable.)
-from xnorvision import _area, _bconv, _bitpack, _eltwise, _fconv, _im2col, _pool
+from xnorvision import _area, _bconv, _bitpack, _bwn, _eltwise, _fconv, _pool
 
 __all__ = [
     "BinaryConvPlan",
@@ -463,97 +463,83 @@ def bwn_conv2d(x: np.ndarray, w: np.ndarray, c_in: int, scale: np.ndarray, bias:
 
     The step to a following binary layer can go into the same call (fused at load time, as the binary
     conv's): ``slope`` [O] applies PReLU to y, rounded as :func:`prelu` rounds it, and ``output="both"``
-    returns ``(y, pack_bits(y))`` (a ValueError if y holds NaN, as :func:`pack_bits` raises). The direct
-    kernel does both in its epilogue, packing each row while it is in cache; the GEMM runs :func:`prelu`
-    and :func:`pack_bits` on its result. ``out`` (float32 [N, Ho, Wo, O], C-contiguous, not overlapping
-    the inputs) receives the float result, else a new array does (a layer's planned buffer, see
+    returns ``(y, pack_bits(y))`` (a ValueError if y holds NaN, as :func:`pack_bits` raises), each row
+    packed while it is in cache. ``out`` (float32 [N, Ho, Wo, O], C-contiguous, not overlapping the inputs)
+    receives the float result, else a new array does (a layer's planned buffer, see
     ``runtime._layers.BwnConv2d``).
 
-    The weights are unpacked to ±scale once per (w, scale, bias) and cached with a bias row. Where every
-    output channel fits one register tile of the direct float kernel (see :func:`_bwn_direct`), that kernel
-    runs them (no im2col copy); else one float32 GEMM (OpenBLAS through numpy, with its own threads), the
-    same work as the float32 im2col + sgemm baseline, a column of ones in the im2col matrix adding the bias.
-    Both sum in float32, in different orders: results agree to float32 rounding.
+    No multiplies until the scale: for each group of 4 taps (4 channels at one kernel position) and 8 output
+    pixels the kernel writes the 16 signed sums once, and every output channel adds the one of its signs
+    (``xnv_bwn.h``). Sums are float32 in one fixed order (groups in (dy, dx, c) order, each group's taps as
+    (±x0 ± x1) + (±x2 ± x3)), then ``* scale + bias``: the same bits on every CPU path, thread count and
+    batch, and float32 rounding away from an exact sum. Kernels of up to 64 rows.
     """
     x = _array("x", x, (np.float32,), 4)
     w = _array("w", w, (np.uint64,), 4)
     c_in = _positive_int("c_in", c_in)
     if x.shape[3] != c_in:
         raise ValueError(f"x must have c_in = {c_in} channels, got {x.shape[3]}")
-    if w.shape[3] != _words(c_in):
-        raise ValueError(f"w must hold ceil(c_in/64) = {_words(c_in)} words per tap, got {w.shape[3]}")
+    _bwn_weight_shape(w, c_in)
     if padding not in ("valid", "same"):
         raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
     if output not in ("float", "both"):
         raise ValueError(f"output must be 'float' or 'both', got {output!r}")
-    same = padding == "same"
-    s, ph, pw, ho, wo = _conv_geometry(x.shape[1], x.shape[2], w.shape[1], w.shape[2], stride, same)
+    s, ph, pw, ho, wo = _conv_geometry(x.shape[1], x.shape[2], w.shape[1], w.shape[2], stride,
+                                       padding == "same")
     scale, bias = _affine("scale", scale, w.shape[0]), _affine("bias", bias, w.shape[0])
     if slope is not None:
         slope = _affine("slope", slope, w.shape[0])
-    weights = _bwn_weights(w, c_in, scale, bias)
     out = _float_out(out, (x.shape[0], ho, wo, w.shape[0]), x, w, scale, bias, slope)
-    return _bwn_run(x, weights, w.shape[1:3], (s, ph, pw), slope, output, out)
+    tables = _BwnTables.of(w, c_in, scale, bias, slope)
+    bits = np.empty((*out.shape[:3], _words(out.shape[3])), np.uint64) if output == "both" else None
+    threads = _threads_for(_bwn_macs(x, out, w.shape[1:3]), _PARALLEL_FLOAT_MACS)
+    return tables.bind(x, w.shape[1:3], (s, ph, pw), out, bits, threads).run()
 
 
-def _bwn_run(x: np.ndarray, weights: np.ndarray, kernel: tuple[int, int], geom: tuple[int, int, int],
-             slope: np.ndarray | None, output: str, out: np.ndarray) -> _Result:
-    """:func:`bwn_conv2d` on checked arguments: ``weights`` from :func:`_bwn_matrix`, ``geom`` (s, ph, pw)."""
-    (kh, kw), (s, ph, pw), c_in = kernel, geom, x.shape[3]
-    o, ho, wo = out.shape[3], out.shape[1], out.shape[2]
-    if _bwn_direct(kh * kw * c_in, o):
-        bits = np.empty((x.shape[0], ho, wo, _words(o)), np.uint64) if output == "both" else None
-        # rows in im2col order (dy, dx, c): the first kh*kw*c_in rows are the [kh, kw, C, O] weights
-        _direct_conv(x, weights[:-1].reshape(kh, kw, c_in, o), weights[-1], (s, s), (ph, pw), False, out,
-                     slope=slope, bits=bits)
-        return out if bits is None else (out, bits)
-    if kh == kw == 1 and s == 1:
-        np.matmul(x.reshape(-1, c_in), weights[:-1], out=out.reshape(-1, o))
-        out += weights[-1]
-    else:
-        cols = x.shape[0] * ho * wo * (kh * kw * c_in + 1)
-        np.matmul(_im2col.im2col(x, kh, kw, s, ph, pw, ho, wo, _threads_for(cols, _PARALLEL_VALUES), True),
-                  weights, out=out.reshape(-1, o))
-    if slope is not None:
-        prelu(out, slope, out=out)
-    return out if output == "float" else (out, pack_bits(out))
+def _bwn_weight_shape(w: np.ndarray, c_in: int) -> None:
+    """A BWN weight [O, kh, kw, ceil(c_in/64)] of at most 64 kernel rows, or a ValueError."""
+    if w.shape[3] != _words(c_in):
+        raise ValueError(f"w must hold ceil(c_in/64) = {_words(c_in)} words per tap, got {w.shape[3]}")
+    if w.shape[1] > _bwn.MAX_KERNEL_ROWS:
+        raise ValueError(f"a binary-weight conv takes kernels of at most {_bwn.MAX_KERNEL_ROWS} rows, "
+                         f"got {w.shape[1]}")
 
 
-# The direct float kernel runs a BWN conv wherever it sums with fused multiply-adds (AVX-512, AVX2, NEON):
-# those paths then give the same bits, so a binary net's signs, and a detector's boxes, do not depend on
-# the CPU (BLAS sums in its own order per CPU). It is also the faster way up to these sizes. One thread,
-# stem 16 -> 64 3x3 stride 2 at 64x104 / 3x3 64 -> 64 at 40x52, ms GEMM -> direct: AVX-512 0.89 -> 0.27 /
-# 3.57 -> 1.32, AVX2 1.19 -> 0.53 / 3.97 -> 2.24. x86's portable path (SSE2, no FMA) keeps the GEMM: its
-# direct kernel was 1.4x slower on the 64 -> 64 layer.
-_BWN_DIRECT_MAX_O = 64
-_BWN_DIRECT_MAX_TAPS = 576  # kh * kw * C measured (3x3 x 64)
+def _bwn_macs(x: np.ndarray, out: np.ndarray, kernel: tuple[int, int]) -> int:
+    """A BWN conv's multiply-adds (what the table adds stand for), for its thread count."""
+    return out.shape[0] * out.shape[1] * out.shape[2] * out.shape[3] * kernel[0] * kernel[1] * x.shape[3]
 
 
-def _bwn_direct(taps: int, o: int) -> bool:
-    """Whether a BWN conv of ``taps`` = kh*kw*C and ``o`` outputs runs on the direct float kernel."""
-    return _fconv.fused(_path) and o <= _BWN_DIRECT_MAX_O and taps <= _BWN_DIRECT_MAX_TAPS
+class _BwnTables(NamedTuple):
+    """What the table kernel reads of a BWN conv's weights: each output channel's sign pattern per group of 4
+    taps, as uint8 [ceil(O/8), groups, 8] holding 8 * pattern (bit k: tap k's weight is -1; ``xnv_bwn.h``),
+    and scale, bias and slope padded with zeros to whole blocks of 8 channels."""
 
+    patterns: np.ndarray
+    scale: np.ndarray
+    bias: np.ndarray
+    slope: np.ndarray | None
 
-_bwn_cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, int, np.ndarray]] = {}
+    @staticmethod
+    def of(w: np.ndarray, c_in: int, scale: np.ndarray, bias: np.ndarray,
+           slope: np.ndarray | None) -> _BwnTables:
+        o, kh, kw, _ = w.shape
+        blocks, quads = -(-o // 8), -(-c_in // 4)
+        negative = np.zeros((blocks * 8, kh, kw, quads * 4), bool)
+        negative[:o, :, :, :c_in] = unpack_bits(w, c_in) < 0
+        pattern = (negative.reshape(blocks * 8, -1, 4) << np.arange(4)).sum(axis=2, dtype=np.uint8) * 8
+        patterns = _frozen(pattern.reshape(blocks, 8, -1).transpose(0, 2, 1))
 
+        def padded(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else _frozen(np.pad(a, (0, blocks * 8 - o)))
 
-def _bwn_weights(w: np.ndarray, c_in: int, scale: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """[kh*kw*c_in + 1, O] float32: ±scale weights, then the bias row; cached, hits checked by content."""
-    hit = _bwn_cache.get(id(w))
-    if (hit is not None and hit[3] == c_in and hit[0].shape == w.shape and np.array_equal(hit[0], w)
-            and np.array_equal(hit[1], scale) and np.array_equal(hit[2], bias)):
-        return hit[4]
-    weights = _bwn_matrix(w, c_in, scale, bias)
-    if len(_bwn_cache) >= 64:
-        _bwn_cache.pop(next(iter(_bwn_cache)))
-    _bwn_cache[id(w)] = (w.copy(), scale.copy(), bias.copy(), c_in, weights)
-    return weights
+        return _BwnTables(patterns, padded(scale), padded(bias), padded(slope))  # type: ignore[arg-type]
 
-
-def _bwn_matrix(w: np.ndarray, c_in: int, scale: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """[kh*kw*c_in + 1, O] float32: the ±scale weights in im2col row order (dy, dx, c), then the bias row."""
-    signs = unpack_bits(w, c_in).reshape(w.shape[0], -1)
-    return np.ascontiguousarray(np.concatenate([(signs * scale[:, None]).T, bias[None, :]]))
+    def bind(self, x: np.ndarray, kernel: tuple[int, int], geom: tuple[int, int, int], out: np.ndarray,
+             bits: np.ndarray | None, threads: int) -> Any:
+        """The table kernel's call on checked arguments (``geom``: stride, padding rows, padding columns)."""
+        return _bwn.bind(x, self.patterns, self.scale, self.bias, self.slope, kernel[0], kernel[1], *geom,
+                         out, bits, _path, threads)
 
 
 def _usable_out(out: object, shape: tuple[int, ...], x: np.ndarray) -> bool:
@@ -566,10 +552,10 @@ def _usable_out(out: object, shape: tuple[int, ...], x: np.ndarray) -> bool:
 class BwnConvPlan:
     """:func:`bwn_conv2d` with everything but the input checked once: a model layer's per-call path.
 
-    Checking the fixed arguments and the weight cache's content on every call cost ~19 us a call; the plan
-    checks them and builds the ±scale weight matrix once. A call checks the input (dtype, rank, contiguity,
-    channels, and its height and width once per size) and ``out`` (shape, dtype, not overlapping ``x``),
-    then runs the kernel; anything else goes through :func:`bwn_conv2d` for its error.
+    Checking the fixed arguments on every call cost ~19 us a call; the plan checks them and builds the
+    kernel's sign patterns once. A call checks the input (dtype, rank, contiguity, channels, and its height
+    and width once per size) and ``out`` (shape, dtype, not overlapping ``x``), then runs the kernel;
+    anything else goes through :func:`bwn_conv2d` for its error.
     """
 
     def __init__(self, w: np.ndarray, c_in: int, scale: np.ndarray, bias: np.ndarray, stride: int = 1,
@@ -577,9 +563,7 @@ class BwnConvPlan:
                  output: Literal["float", "both"] = "float") -> None:
         w = _frozen(_array("w", w, (np.uint64,), 4))
         self.c_in = _positive_int("c_in", c_in)
-        if w.shape[3] != _words(self.c_in):
-            raise ValueError(f"w must hold ceil(c_in/64) = {_words(self.c_in)} words per tap, "
-                             f"got {w.shape[3]}")
+        _bwn_weight_shape(w, self.c_in)
         if padding not in ("valid", "same"):
             raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
         if output not in ("float", "both"):
@@ -588,7 +572,7 @@ class BwnConvPlan:
         self.w, self.stride, self.padding, self.output = w, _stride(stride), padding, output
         self.scale, self.bias = _frozen(_affine("scale", scale, o)), _frozen(_affine("bias", bias, o))
         self.slope = None if slope is None else _frozen(_affine("slope", slope, o))
-        self._weights = _frozen(_bwn_matrix(w, self.c_in, self.scale, self.bias))
+        self._tables = _BwnTables.of(w, self.c_in, self.scale, self.bias, self.slope)
         self._sizes: dict[tuple[int, ...], tuple[int, int, int, int, int]] = {}
 
     def __call__(self, x: np.ndarray, out: np.ndarray | None = None) -> _Result:
@@ -602,22 +586,27 @@ class BwnConvPlan:
             out = np.empty(shape, np.float32)
         elif not _usable_out(out, shape, x):
             return self._checked(x, out)
-        return _bwn_run(x, self._weights, self.w.shape[1:3], (s, ph, pw), self.slope, self.output, out)
+        bits = np.empty((*shape[:3], _words(shape[3])), np.uint64) if self.output == "both" else None
+        threads = _threads_for(_bwn_macs(x, out, self.w.shape[1:3]), _PARALLEL_FLOAT_MACS)
+        return self._tables.bind(x, self.w.shape[1:3], (s, ph, pw), out, bits, threads).run()
 
-    def bind(self, x: np.ndarray, out: np.ndarray, bits: np.ndarray | None = None) -> Bound | None:
+    def bind(self, x: np.ndarray, out: np.ndarray, bits: np.ndarray | None = None) -> Bound:
         """This plan's conv bound to ``x`` and to arrays for its result, as a call returns it (``out``, and
-        ``bits`` for ``output="both"``), when the direct kernel runs it; None where a GEMM does."""
+        ``bits`` for ``output="both"``): each run computes it from what they hold then."""
         x = _array("x", x, (np.float32,), 4)
         if x.shape[3] != self.c_in:
             raise ValueError(f"x must have {self.c_in} channels, got {x.shape[3]}")
+        if not x.flags.c_contiguous:
+            raise ValueError("x must be C-contiguous")
         s, ph, pw, ho, wo = self._sizes.get(x.shape[1:3]) or self._size(x)
-        o, (kh, kw) = self.w.shape[0], self.w.shape[1:3]
-        if not _bwn_direct(kh * kw * self.c_in, o):
-            return None
-        # rows in im2col order (dy, dx, c): the first kh*kw*c_in rows are the [kh, kw, C, O] weights
-        w = self._weights[:-1].reshape(kh, kw, self.c_in, o)
-        return DirectConvPlan(w, self._weights[-1], s, (ph, pw), output=self.output).bind(x, out, bits,
-                                                                                          slope=self.slope)
+        shape = (x.shape[0], ho, wo, self.w.shape[0])
+        _bound_out("out", out, shape, np.float32, x)
+        if self.output == "both":
+            _bound_out("bits", bits, (*shape[:3], _words(shape[3])), np.uint64, x, out)
+        threads = _policy_threads(_bwn_macs(x, out, self.w.shape[1:3]), _PARALLEL_FLOAT_MACS)
+        signs = bits if self.output == "both" else None
+        call = self._tables.bind(x, self.w.shape[1:3], (s, ph, pw), out, signs, max(threads))
+        return Bound(call, threads)
 
     def _size(self, x: np.ndarray) -> tuple[int, int, int, int, int]:
         """Check an input size once (as bwn_conv2d does) and remember its geometry."""
@@ -644,7 +633,7 @@ def conv2d_small(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None,
     Made for a network's first layer (3x3 x 3 channels -> 16, several times faster than im2col + BLAS
     there): the SIMD kernel reads ``x`` in place and multiplies each input value into a tile of output
     channels (16 at a time on AVX2, up to 64 on AVX-512), which pays while ``kh * kw * C`` is small (up to
-    ~64; on AVX-512 with O <= 64 up to ~576, see :func:`_bwn_direct`); larger contractions belong to a GEMM.
+    ~64; on AVX-512 with O <= 64 up to ~576); larger contractions belong to a GEMM.
     A 1x1 stride-1 conv of float input splits its pixels (every image's) into a few ranges per thread, so
     few rows still feed every thread.
     Zero padding (an int or a pair), any stride (likewise); ``bias`` [O] is added, ``relu`` clamps at 0

@@ -21,8 +21,8 @@ def every_call_parallel(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def late_thread(us: int) -> None:
-    """The last thread of every conv region (binary, direct, dense) starts ``us`` microseconds late."""
-    for module in (kernels._bconv, kernels._fconv):
+    """The last thread of every conv region (binary, BWN, direct, dense) starts ``us`` microseconds late."""
+    for module in (kernels._bconv, kernels._bwn, kernels._fconv):
         module.late_thread(us)
 
 

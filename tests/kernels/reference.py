@@ -47,6 +47,41 @@ def conv_float(x: np.ndarray, w: np.ndarray, stride: int, ph: int, pw: int, pad_
     return out
 
 
+def bwn_conv2d(x: np.ndarray, w: np.ndarray, c_in: int, scale: np.ndarray, bias: np.ndarray, stride: int,
+               ph: int, pw: int, slope: np.ndarray | None = None) -> np.ndarray:
+    """The BWN table kernel's sums in float32, in its order (``xnv_bwn.h``): groups of 4 taps (4 channels at
+    one kernel position, zeros past c_in) in (dy, dx, c) order, each (s0 x0 + s1 x1) + (s2 x2 + s3 x3) with
+    the signed pairs formed as ±(x0 + x1) or ±(x0 - x1); then ``* scale + bias`` and PReLU ``slope``."""
+    n, h, wd, _ = x.shape
+    o, kh, kw, _ = w.shape
+    quads = -(-c_in // 4)
+    xp = np.zeros((n, h + 2 * ph, wd + 2 * pw, 4 * quads), np.float32)
+    xp[:, ph : ph + h, pw : pw + wd, :c_in] = x
+    neg = np.zeros((o, kh, kw, 4 * quads), bool)
+    neg[..., :c_in] = unpack_bits(w, c_in) < 0
+    ho, wo = (h + 2 * ph - kh) // stride + 1, (wd + 2 * pw - kw) // stride + 1
+
+    def pair(a: np.ndarray, b: np.ndarray, neg_a: np.ndarray, neg_b: np.ndarray) -> np.ndarray:
+        # [n, ho, wo, o]: a + b, b - a = -(a - b), a - b, -(a + b) as the channel's signs ask
+        s, d = a + b, a - b
+        return np.where(neg_a, np.where(neg_b, -s, -d), np.where(neg_b, d, s))
+
+    acc = None
+    for dy in range(kh):
+        for dx in range(kw):
+            patch = xp[:, dy : dy + stride * (ho - 1) + 1 : stride, dx : dx + stride * (wo - 1) + 1 : stride]
+            for q in range(quads):
+                t = [patch[..., 4 * q + k, None] for k in range(4)]
+                sg = [neg[:, dy, dx, 4 * q + k] for k in range(4)]
+                group = pair(t[0], t[1], sg[0], sg[1]) + pair(t[2], t[3], sg[2], sg[3])
+                acc = group if acc is None else acc + group
+    y = acc * scale.astype(np.float32)
+    y = y + bias.astype(np.float32)
+    if slope is not None:
+        y = np.where(y < 0, y * slope.astype(np.float32), y)
+    return y.astype(np.float32)
+
+
 def binary_conv2d(x: np.ndarray, w: np.ndarray, c_in: int, stride: int, padding: str) -> np.ndarray:
     o, kh, kw, _ = w.shape
     ph, pw = (same_pad(kh), same_pad(kw)) if padding != "valid" else (0, 0)

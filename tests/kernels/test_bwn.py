@@ -5,40 +5,59 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xnorvision import _fconv
 from xnorvision import kernels as K
 
 from . import reference as ref
 from .conftest import PATHS
 
-
-@pytest.mark.parametrize(("shape", "stride", "padding"), [
-    ((2, 9, 8, 3, 16, 3, 3), 1, "same"),
+# (n, h, w, c, o, kh, kw), stride, padding
+SHAPES = [
+    ((2, 9, 8, 3, 16, 3, 3), 1, "same"),  # 3 channels: one group of 4 taps, the last tap zero
     ((1, 9, 8, 3, 16, 3, 3), 2, "same"),
-    ((1, 6, 6, 70, 5, 3, 3), 1, "valid"),
+    ((1, 6, 6, 70, 5, 3, 3), 1, "valid"),  # channels past a whole octet, 5 outputs (one part block)
     ((1, 5, 4, 20, 8, 1, 1), 1, "valid"),
     ((1, 7, 7, 8, 4, 5, 5), 2, "same"),
+    ((1, 11, 13, 5, 9, 3, 1), 2, "same"),  # a kernel of one column: odd rows and columns
     ((1, 16, 52, 16, 64, 3, 3), 2, "same"),  # the faces proposal net's BWN stem (its 80x104 input, cut)
-    ((1, 5, 30, 24, 40, 3, 3), 1, "same"),  # 3 blocks of 16 channels, the last one masked
-    ((1, 5, 30, 8, 65, 3, 3), 1, "same"),  # more outputs than the direct kernel's tile: the GEMM
-    ((1, 5, 9, 80, 16, 3, 3), 1, "same"),  # 720 taps: the GEMM
-])
-def test_bwn_matches_reference(simd: str, threads: int, shape: tuple[int, ...], stride: int,
-                               padding: str) -> None:
+    ((24, 8, 8, 16, 32, 3, 3), 1, "same"),  # the faces classifier's, on its 24 crops
+    ((1, 5, 30, 24, 40, 3, 3), 1, "same"),
+    ((1, 5, 30, 8, 65, 3, 3), 1, "same"),  # two words of signs
+    ((2, 5, 9, 300, 70, 3, 3), 1, "same"),  # 675 groups: the tables in chunks, partial sums kept between
+]
+
+
+@pytest.mark.parametrize(("shape", "stride", "padding"), SHAPES)
+def test_bwn_sums_in_its_documented_order(simd: str, threads: int, shape: tuple[int, ...], stride: int,
+                                          padding: str) -> None:
+    """Bit for bit the numpy reference of the table kernel's order (``xnv_bwn.h``), on every path, thread
+    count and shape: plain, with PReLU, and the signs beside it."""
     n, h, w, c, o, kh, kw = shape
     rng = np.random.default_rng(sum(shape))
-    x = rng.standard_normal((n, h, w, c)).astype(np.float32)
-    wp = ref.pack_bits(rng.standard_normal((o, kh, kw, c)).astype(np.float32))
-    scale = rng.uniform(0.1, 2, o).astype(np.float32)
-    bias = rng.standard_normal(o).astype(np.float32)
+    x, wp, scale, bias, slope = _bwn_args(rng, shape)
+    ph, pw = (ref.same_pad(kh), ref.same_pad(kw)) if padding == "same" else (0, 0)
+    _same_bits(K.bwn_conv2d(x, wp, c, scale, bias, stride, padding),
+               ref.bwn_conv2d(x, wp, c, scale, bias, stride, ph, pw))
+    want = ref.bwn_conv2d(x, wp, c, scale, bias, stride, ph, pw, slope)
+    got, bits = K.bwn_conv2d(x, wp, c, scale, bias, stride, padding, slope, "both")
+    _same_bits(got, want)
+    _same_bits(bits, ref.pack_bits(want))
+
+
+@pytest.mark.parametrize(("shape", "stride", "padding"), SHAPES)
+def test_bwn_is_the_convolution_to_float32_rounding(shape: tuple[int, ...], stride: int,
+                                                    padding: str) -> None:
+    """The documented order is a convolution: float64 direct sums of the ±1 weights, scaled and biased."""
+    n, h, w, c, o, kh, kw = shape
+    rng = np.random.default_rng(sum(shape))
+    x, wp, scale, bias, _ = _bwn_args(rng, shape)
     ph, pw = (ref.same_pad(kh), ref.same_pad(kw)) if padding == "same" else (0, 0)
     want = scale * ref.conv_float(x, ref.unpack_bits(wp, c), stride, ph, pw, 0.0) + bias
     got = K.bwn_conv2d(x, wp, c, scale, bias, stride, padding)
     assert got.dtype == np.float32 and got.shape == want.shape
-    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.sqrt(kh * kw * c))
 
 
-def test_bwn_weight_cache_sees_changed_weights_scale_and_bias() -> None:
+def test_bwn_sees_changed_weights_scale_and_bias() -> None:
     rng = np.random.default_rng(3)
     x = rng.standard_normal((1, 4, 4, 8)).astype(np.float32)
     wp = ref.pack_bits(rng.standard_normal((4, 3, 3, 8)).astype(np.float32))
@@ -57,33 +76,38 @@ def test_bwn_weight_cache_sees_changed_weights_scale_and_bias() -> None:
 @pytest.mark.parametrize("shape", [
     (1, 16, 52, 16, 64, 2),  # the faces proposal net's BWN stem (its 64x104 input, cut)
     (3, 8, 8, 16, 32, 1),  # the faces classifier's, batched
-    (1, 7, 11, 64, 64, 1),  # 576 taps, the direct kernel's limit
+    (1, 7, 11, 64, 64, 1),
 ])
-def test_bwn_sums_the_same_bits_on_every_fused_multiply_add_path(shape: tuple[int, ...]) -> None:
-    """Up to 64 outputs, every path whose float kernel fuses multiply-adds (AVX-512, AVX2, NEON) runs the
-    direct kernel on the ±scale weights, not im2col + sgemm: its sums are conv2d_small's, bit for bit, the
-    same on each such path (BLAS sums in an order of its own per CPU, which moved the faces detector's boxes
-    between x86 and aarch64)."""
-    fused = [p for p in PATHS if _fconv.fused(K._PATHS[p])]
-    if not fused:
-        pytest.skip("no fused multiply-add path on this CPU")
+def test_bwn_gives_the_same_bits_on_every_path_and_batch_place(shape: tuple[int, ...]) -> None:
+    """Every path this CPU has (x86 without FMA included: the tables add, they do not multiply) and every
+    place of an image in a batch give one result, bit for bit: a binary net's signs, and a detector's boxes,
+    do not depend on the CPU."""
     n, h, w, c, o, stride = shape
     rng = np.random.default_rng(7)
-    x = rng.standard_normal((n, h, w, c)).astype(np.float32)
-    wp = ref.pack_bits(rng.standard_normal((o, 3, 3, c)).astype(np.float32))
-    scale = rng.uniform(0.1, 2, o).astype(np.float32)
-    bias = rng.standard_normal(o).astype(np.float32)
-    hwio = np.ascontiguousarray((ref.unpack_bits(wp, c) * scale[:, None, None, None]).transpose(1, 2, 3, 0))
+    x, wp, scale, bias, slope = _bwn_args(rng, (n, h, w, c, o, 3, 3))
     results = []
     try:
-        for path in fused:
+        for path in PATHS:
             K._force_path(path)
-            results.append(K.bwn_conv2d(x, wp, c, scale, bias, stride, "same").view(np.uint32))
-            results.append(K.conv2d_small(x, hwio, bias, stride, 1).view(np.uint32))
+            results.append(K.bwn_conv2d(x, wp, c, scale, bias, stride, "same", slope))
+            results.append(np.concatenate([K.bwn_conv2d(x[i:i + 1], wp, c, scale, bias, stride, "same", slope)
+                                           for i in range(n)]))
     finally:
         K._force_path(None)
     for got in results[1:]:
-        np.testing.assert_array_equal(got, results[0])
+        _same_bits(got, results[0])
+
+
+def test_bwn_rejects_a_kernel_taller_than_its_ring() -> None:
+    rng = np.random.default_rng(0)
+    rows = K._bwn.MAX_KERNEL_ROWS + 1
+    wp = ref.pack_bits(rng.standard_normal((4, rows, 1, 4)).astype(np.float32))
+    x = rng.standard_normal((1, rows, 3, 4)).astype(np.float32)
+    one, zero = np.ones(4, np.float32), np.zeros(4, np.float32)
+    with pytest.raises(ValueError, match=f"at most {rows - 1} rows"):
+        K.bwn_conv2d(x, wp, 4, one, zero)
+    with pytest.raises(ValueError, match=f"at most {rows - 1} rows"):
+        K.BwnConvPlan(wp, 4, one, zero)
 
 
 def _bwn_args(rng: np.random.Generator, shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
@@ -106,8 +130,8 @@ def _same_bits(got: np.ndarray, want: np.ndarray) -> None:
     ((24, 8, 8, 16, 32, 3, 3), 1, "same"),  # the faces classifier's: tiles across the batch
     ((13, 5, 7, 6, 40, 3, 3), 1, "same"),  # batched with an overlapping last tile of images
     ((1, 5, 30, 24, 40, 3, 3), 1, "valid"),
-    ((1, 5, 30, 8, 65, 3, 3), 1, "same"),  # two words of signs (the GEMM)
-    ((1, 5, 9, 80, 16, 3, 3), 1, "same"),  # 720 taps: the GEMM
+    ((1, 5, 30, 8, 65, 3, 3), 1, "same"),  # two words of signs
+    ((1, 5, 9, 80, 16, 3, 3), 1, "same"),
 ])
 def test_bwn_fuses_prelu_and_signs_bit_exactly(simd: str, threads: int, shape: tuple[int, ...], stride: int,
                                                padding: str) -> None:
@@ -158,19 +182,10 @@ def test_small_images_tile_across_the_batch_bit_exactly(simd: str, threads: int,
     _same_bits(got, alone)
 
 
-def test_the_faces_classifier_bwn_layer_runs_batched_tiles() -> None:
-    """Its 3x3 16 -> 32 layer on 24 crops of 8x8: 1-pixel code along the rows ran it at a third of the
-    speed of the proposal net's (0.19 -> 0.08 ms, AVX-512, one thread)."""
-    for name in PATHS:
-        path = K._PATHS[name]
-        assert K._fconv.batched(24, 8, 8, 16, 3, 3, 1, 1, 1, 1, 32, path), name
-        assert not K._fconv.batched(1, 80, 104, 16, 3, 3, 2, 2, 1, 1, 64, path), name  # the proposal's
-
-
 @pytest.mark.parametrize("shape", [
     (1, 16, 52, 16, 64, 3, 3), (1, 5, 9, 80, 16, 3, 3), (2, 5, 4, 20, 8, 1, 1)])
 def test_bwn_writes_into_out(simd: str, shape: tuple[int, ...]) -> None:
-    """``out`` (a layer's planned buffer) receives the result that a new array would, on both kernels."""
+    """``out`` (a layer's planned buffer) receives the result that a new array would."""
     rng = np.random.default_rng(5)
     x, wp, scale, bias, slope = _bwn_args(rng, shape)
     n, h, w, c, o, kh, _ = shape

@@ -91,7 +91,7 @@ def test_plans_keep_their_weights_on_whole_cache_lines() -> None:
     dense = K.DensePlan(rng.standard_normal((1000, 512)).astype(np.float32))
     bwn = K.BwnConvPlan(rng.integers(0, 2**63, (64, 3, 3, 1), dtype=np.uint64), 16,
                         np.ones(64, np.float32), np.zeros(64, np.float32))
-    for a in (direct.w, dense.wf, bwn._weights):
+    for a in (direct.w, dense.wf, bwn._tables.patterns, bwn._tables.scale):
         assert a.ctypes.data % 64 == 0
 
 

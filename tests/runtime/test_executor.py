@@ -413,8 +413,8 @@ def test_conv_layers_are_checked_at_load_not_per_call(tmp_path: Path, monkeypatc
     def rechecked(*_: object, **__: object) -> None:
         raise AssertionError("a layer re-checked its fixed arguments on a call")
 
-    for name in ("binary_conv2d_fused", "bwn_conv2d", "_binary_conv_args", "_bwn_weights", "conv2d_small",
-                 "_conv2d_small_args"):
+    for name in ("binary_conv2d_fused", "bwn_conv2d", "_binary_conv_args", "_bwn_weight_shape",
+                 "conv2d_small", "_conv2d_small_args"):
         monkeypatch.setattr(kernels, name, rechecked)
     for inp, expected in ((x, want), (images, want_images)):
         got = model.run(inp)

@@ -1,0 +1,321 @@
+/* Binary-weight convolution (BWN: ±1 weights, real input) by tables of signed sums, without multiplies.
+ *
+ * Every output channel sums the same taps of a pixel, each with its own signs. Four taps have only 16 sign
+ * patterns, so for a group of four taps (four consecutive channels at one kernel position) a block of 8
+ * output pixels first writes the 16 signed sums of the group, each as one vector of the 8 pixels' values
+ * (the table, 8 adds and 8 negations for 16 vectors), and every output channel then adds, group by group,
+ * the table entry of its own pattern: one vector add a group and channel for 4 taps x 8 pixels, where
+ * multiply-adds take 4 vector FMAs (8 channels each) for the same 32 products per channel. The direct
+ * float kernel ran the faces proposal net's 16 -> 64 BWN conv at ~38 G multiply-adds/s on one AVX2 core;
+ * the tables cut its time by more than half (docs/benchmarks.md, the seventh session).
+ *
+ * Bits: y = (sum over groups g in order of T_g) * scale + bias, then PReLU y < 0 ? y * slope : y, where
+ * T_g = (s0 x0 + s1 x1) + (s2 x2 + s3 x3) for the group's taps x0..x3 and weight signs s0..s3, each signed
+ * pair formed as +-(x0 + x1) or +-(x0 - x1), and every sum rounded to float32: plain adds, multiplies and
+ * negations in one order on every path (AVX2, SSE2, NEON, plain C), hence the same bits on every CPU,
+ * whatever the threads, the batch or the output's width. kernels.bwn_conv2d_reference is that order in numpy.
+ * Channels past C in the last group read zeros.
+ *
+ * Layout: a thread keeps the kh input rows that an output row reads in a ring, each transposed once into
+ * planes [phase][channel][column] (phase = input column mod stride, column = input column div stride, zeros
+ * outside the image), so that a tap of 8 consecutive output pixels is one vector load whatever the stride.
+ * The tables of a block (16 vectors a group) stay in L1 for up to XNV_BW_CHUNK groups; a conv with more
+ * groups sums them chunk by chunk, keeping the partial sums between chunks (same order, same bits). The
+ * patterns are bytes [8-channel block][group][8] holding 8 * pattern (bit k: tap k's weight is -1), so one
+ * 64-bit load gives 8 channels' table offsets.
+ */
+#ifndef XNV_BWN_H
+#define XNV_BWN_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "xnv_simd.h"
+#include "xnv_steal.h"
+
+#define XNV_BW_PX 8     /* output pixels a block: one vector of 8 floats */
+#define XNV_BW_CHUNK 32 /* groups whose tables a block holds at once: 32 x 16 vectors = 16 KB */
+#define XNV_BW_MAX_KH 64 /* kernel rows (a taller kernel runs kernels.bwn_conv2d_reference) */
+
+typedef float xnv_bw_v __attribute__((vector_size(32)));
+typedef int32_t xnv_bw_vi __attribute__((vector_size(32)));
+typedef float xnv_bw_vu __attribute__((vector_size(32), aligned(4))); /* an unaligned load */
+
+typedef struct {
+    const float *x;       /* input [n][h][w_in][c] */
+    const uint8_t *pat;   /* [(o + 7) / 8][groups][8]: 8 * the sign pattern of each channel of the block */
+    const float *scale;   /* [(o + 7) / 8 * 8] (zeros past o), as bias and slope */
+    const float *bias;
+    const float *slope;   /* or NULL: no PReLU */
+    float *out;           /* [n][ho][wo][o] */
+    uint64_t *bits;       /* out's shape with ceil(o / 64) words a pixel, or NULL: out's packed signs */
+    xnv_pack_f32_t pack;  /* with bits: pack_bits' row function of the path */
+    int n, h, w_in, c, kh, kw, s, ph, pw, ho, wo, o;
+    xnv_steal_t *own;     /* NULL: a driver computes all of its rows; else the calling thread's range */
+} xnv_bwn_t;
+
+/* Sizes: channel quads, groups, 8-channel blocks, floats of a plane row, of a ring slot. */
+static inline int xnv_bw_quads(const xnv_bwn_t *p) { return (p->c + 3) / 4; }
+static inline int xnv_bw_groups(const xnv_bwn_t *p) { return p->kh * p->kw * xnv_bw_quads(p); }
+static inline int xnv_bw_blocks(const xnv_bwn_t *p) { return (p->o + 7) / 8; }
+static inline int64_t xnv_bw_cols(const xnv_bwn_t *p) {
+    return ((int64_t)(p->wo + XNV_BW_PX - 1) / XNV_BW_PX * XNV_BW_PX + (p->kw - 1) / p->s + 8) / 8 * 8;
+}
+static inline int64_t xnv_bw_slot(const xnv_bwn_t *p) { return (int64_t)p->s * 4 * xnv_bw_quads(p) * xnv_bw_cols(p); }
+static inline int xnv_bw_chunk(const xnv_bwn_t *p) {
+    return xnv_bw_groups(p) < XNV_BW_CHUNK ? xnv_bw_groups(p) : XNV_BW_CHUNK;
+}
+
+/* A thread's scratch, in floats: the ring (kh slots and one of zeros), the tables, the partial sums (more groups than a
+ * chunk), a block's results [8 pixels][blocks * 8], the ring's tags (an int64 a slot). */
+static inline int64_t xnv_bwn_scratch_floats(const xnv_bwn_t *p) {
+    const int64_t ob8 = (int64_t)xnv_bw_blocks(p) * 8;
+    const int64_t partial = xnv_bw_groups(p) > XNV_BW_CHUNK ? ob8 * XNV_BW_PX : 0;
+    return (p->kh + 1) * xnv_bw_slot(p) + (int64_t)xnv_bw_chunk(p) * 16 * XNV_BW_PX + partial + XNV_BW_PX * ob8 +
+           (2 * (int64_t)p->kh + 7) / 8 * 8;
+}
+
+#if defined(__GNUC__)
+#define XNV_BW_INLINE static inline __attribute__((always_inline))
+#else
+#define XNV_BW_INLINE static inline
+#endif
+
+/* keeps the compiler from folding the shifts of m into one per byte (3 integer ops a byte, not 1.5) */
+#if defined(__GNUC__) && defined(__x86_64__)
+#define XNV_BW_OPAQUE(m) __asm__("" : "+Q"(m))
+#else
+#define XNV_BW_OPAQUE(m) (void)0
+#endif
+
+#if defined(__clang__)
+#define XNV_BW_SHUF(a, b, i0, i1, i2, i3, i4, i5, i6, i7) __builtin_shufflevector(a, b, i0, i1, i2, i3, i4, i5, i6, i7)
+#else
+#define XNV_BW_SHUF(a, b, i0, i1, i2, i3, i4, i5, i6, i7) \
+    __builtin_shuffle(a, b, (xnv_bw_vi){i0, i1, i2, i3, i4, i5, i6, i7})
+#endif
+
+/* r[0..8) <- its transpose (8 x 8 floats). */
+XNV_BW_INLINE void xnv_bw_transpose(xnv_bw_v r[8]) {
+    xnv_bw_v t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = XNV_BW_SHUF(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+        t[i + 1] = XNV_BW_SHUF(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+    }
+    for (int i = 0; i < 8; i += 4)
+        for (int k = 0; k < 2; k++) {
+            u[i + 2 * k] = XNV_BW_SHUF(t[i + k], t[i + k + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+            u[i + 2 * k + 1] = XNV_BW_SHUF(t[i + k], t[i + k + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+        }
+    for (int k = 0; k < 4; k++) {
+        r[k] = XNV_BW_SHUF(u[k], u[k + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        r[k + 4] = XNV_BW_SHUF(u[k], u[k + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+    }
+}
+
+/* Global input row g (image * h + y) into a ring slot: planes [phase][channel][column], zeros outside the
+ * image and past c. Runs of 8 columns whose pixels are all inside, of 8 channels, are transposed in
+ * registers; the rest is copied value by value. */
+XNV_BW_INLINE void xnv_bw_fill(const xnv_bwn_t *p, int64_t g, float *slot) {
+    const int64_t cols = xnv_bw_cols(p), plane = 4 * (int64_t)xnv_bw_quads(p) * cols;
+    const int c = p->c, s = p->s, c8 = c / 8 * 8;
+    const float *row = p->x + g * p->w_in * c;
+    memset(slot, 0, (size_t)(s * plane) * sizeof(float));
+    for (int px = 0; px < s; px++) {
+        float *pl = slot + px * plane;
+        /* columns j whose pixel s * j + px - pw lies in the image: [j0, j1) */
+        const int first = p->pw - px, j0 = first > 0 ? (first + s - 1) / s : 0;
+        const int last = p->w_in - 1 + p->pw - px; /* s * j <= last */
+        int j1 = last >= 0 ? last / s + 1 : 0;
+        if (j1 > cols) j1 = (int)cols;
+        int j = j0;
+        if (c8)
+            for (; j + 8 <= j1; j += 8) {
+                const float *src = row + ((int64_t)s * j + px - p->pw) * c;
+                for (int k = 0; k < c8; k += 8) {
+                    xnv_bw_v r[8];
+                    for (int i = 0; i < 8; i++) r[i] = *(const xnv_bw_vu *)(src + (int64_t)i * s * c + k);
+                    xnv_bw_transpose(r);
+                    for (int i = 0; i < 8; i++) *(xnv_bw_vu *)(pl + (int64_t)(k + i) * cols + j) = r[i];
+                }
+            }
+        for (int jj = j0; jj < j1; jj++) {
+            const float *src = row + ((int64_t)s * jj + px - p->pw) * c;
+            for (int k = jj < j ? c8 : 0; k < c; k++) pl[(int64_t)k * cols + jj] = src[k];
+        }
+    }
+}
+
+/* The tables of groups [g0, g0 + ng) for the block of 8 output pixels from column ox0 of the output row
+ * whose ring slots are slots[dy]: T[(g - g0) * 16 + pattern] (8 floats each). */
+XNV_BW_INLINE void xnv_bw_tables(const xnv_bwn_t *p, float *const *slots, int ox0, int g0, int ng, xnv_bw_v *T) {
+    const int cq = xnv_bw_quads(p), s = p->s;
+    const int64_t cols = xnv_bw_cols(p), plane = 4 * (int64_t)cq * cols;
+    const xnv_bw_vi neg = (xnv_bw_vi){0} - (int32_t)0x7fffffff - 1; /* the sign bit in every lane */
+    int q = g0 % cq, dx = g0 / cq % p->kw, dy = g0 / cq / p->kw; /* group g0's taps; then counted up */
+    const float *b = slots[dy] + (dx % s) * plane + ox0 + dx / s + 4 * (int64_t)q * cols;
+    for (int g = 0; g < ng; g++, T += 16) {
+        const xnv_bw_v x0 = *(const xnv_bw_vu *)b, x1 = *(const xnv_bw_vu *)(b + cols);
+        const xnv_bw_v x2 = *(const xnv_bw_vu *)(b + 2 * cols), x3 = *(const xnv_bw_vu *)(b + 3 * cols);
+        /* pair patterns: 0 (+,+), 1 (-,+), 2 (+,-), 3 (-,-) */
+        const xnv_bw_v s01 = x0 + x1, d01 = x0 - x1, s23 = x2 + x3, d23 = x2 - x3;
+        const xnv_bw_v a[4] = {s01, (xnv_bw_v)((xnv_bw_vi)d01 ^ neg), d01, (xnv_bw_v)((xnv_bw_vi)s01 ^ neg)};
+        const xnv_bw_v c1 = (xnv_bw_v)((xnv_bw_vi)d23 ^ neg);
+        for (int k = 0; k < 4; k++) { /* pattern k + 4 m: a[k] + the pair m of taps 2, 3; 3 - k + 4 (3 - m) its negation */
+            const xnv_bw_v u0 = a[k] + s23, u1 = a[k] + c1;
+            T[k] = u0;
+            T[k + 4] = u1;
+            T[(k ^ 3) + 12] = (xnv_bw_v)((xnv_bw_vi)u0 ^ neg);
+            T[(k ^ 3) + 8] = (xnv_bw_v)((xnv_bw_vi)u1 ^ neg);
+        }
+        if (++q < cq) {
+            b += 4 * cols;
+            continue;
+        }
+        q = 0;
+        if (++dx == p->kw) {
+            dx = 0;
+            if (++dy == p->kh) break; /* the last group */
+        }
+        b = slots[dy] + (dx % s) * plane + ox0 + dx / s;
+    }
+}
+
+/* Adds group by group the table entries of the 8 channels of block ob (groups [g0, g0 + ng)), starting from
+ * acc (first: from the first group's entries). */
+XNV_BW_INLINE void xnv_bw_sum(const xnv_bwn_t *p, const xnv_bw_v *T, int ob, int g0, int ng, int first,
+                              xnv_bw_v acc[8]) {
+    const uint8_t *pat = p->pat + ((int64_t)ob * xnv_bw_groups(p) + g0) * 8;
+    const char *t = (const char *)T;
+    int g = 0;
+    if (first) {
+        for (int k = 0; k < 8; k++) acc[k] = *(const xnv_bw_v *)(t + pat[k] * 4);
+        g = 1;
+    }
+    xnv_bw_v a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], a4 = acc[4], a5 = acc[5], a6 = acc[6], a7 = acc[7];
+    for (; g < ng; g++) {
+        /* the offsets byte by byte, two at a time from the low 16 bits (x86: the low and high byte
+         * registers, no shift each), then the next 16 */
+        uint64_t m;
+        memcpy(&m, pat + (int64_t)g * 8, 8);
+        const char *tg = t + (int64_t)g * 16 * sizeof(xnv_bw_v);
+        a0 += *(const xnv_bw_v *)(tg + (size_t)(uint8_t)m * 4);
+        a1 += *(const xnv_bw_v *)(tg + (size_t)(uint8_t)(m >> 8) * 4);
+        m >>= 16;
+        XNV_BW_OPAQUE(m);
+        a2 += *(const xnv_bw_v *)(tg + (size_t)(uint8_t)m * 4);
+        a3 += *(const xnv_bw_v *)(tg + (size_t)(uint8_t)(m >> 8) * 4);
+        m >>= 16;
+        XNV_BW_OPAQUE(m);
+        a4 += *(const xnv_bw_v *)(tg + (size_t)(uint8_t)m * 4);
+        a5 += *(const xnv_bw_v *)(tg + (size_t)(uint8_t)(m >> 8) * 4);
+        m >>= 16;
+        XNV_BW_OPAQUE(m);
+        a6 += *(const xnv_bw_v *)(tg + (size_t)(uint8_t)m * 4);
+        a7 += *(const xnv_bw_v *)(tg + (size_t)(uint8_t)(m >> 8) * 4);
+    }
+    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = a4, acc[5] = a5, acc[6] = a6, acc[7] = a7;
+}
+
+/* The epilogue of block ob's sums (acc[k]: channel 8 ob + k of the 8 pixels): scale, bias, PReLU, then the
+ * values of pixel i to dst + i * stride. */
+XNV_BW_INLINE void xnv_bw_finish(const xnv_bwn_t *p, int ob, xnv_bw_v acc[8], float *dst, int64_t stride) {
+    const int c0 = ob * 8;
+    for (int k = 0; k < 8; k++) {
+        xnv_bw_v y = acc[k] * p->scale[c0 + k];
+        y = y + p->bias[c0 + k];
+        if (p->slope) {
+            const xnv_bw_vi m = y < 0;
+            const xnv_bw_v z = y * p->slope[c0 + k];
+            y = (xnv_bw_v)(((xnv_bw_vi)z & m) | ((xnv_bw_vi)y & ~m));
+        }
+        acc[k] = y;
+    }
+    xnv_bw_transpose(acc);
+    for (int i = 0; i < 8; i++) *(xnv_bw_vu *)(dst + i * stride) = acc[i];
+}
+
+/* Output rows [r0, r1) (row = image * ho + oy); scratch: xnv_bwn_scratch_floats(p) floats, 32-byte aligned.
+ * Returns the NaN results packed into bits (0 without bits). */
+XNV_BW_INLINE int xnv_bw_rows(const xnv_bwn_t *p, int64_t r0, int64_t r1, float *scratch) {
+    const int G = xnv_bw_groups(p), nob = xnv_bw_blocks(p), ob8 = nob * 8, chunk = xnv_bw_chunk(p);
+    const int words = (p->o + 63) / 64;
+    const int64_t slot = xnv_bw_slot(p);
+    xnv_bw_v *T = (xnv_bw_v *)(scratch + (p->kh + 1) * slot);
+    float *partial = (float *)(T + (int64_t)chunk * 16);
+    float *res = partial + (G > XNV_BW_CHUNK ? (int64_t)ob8 * XNV_BW_PX : 0);
+    int64_t *held = (int64_t *)(res + (int64_t)XNV_BW_PX * ob8);
+    int nan = 0;
+    float *zero = scratch + p->kh * slot; /* the rows outside the image */
+    memset(zero, 0, (size_t)slot * sizeof(float));
+    for (int dy = 0; dy < p->kh; dy++) held[dy] = -1;
+    for (int64_t r = r0; r < r1 && (!p->own || xnv_steal_take(p->own, r, 1)); r++) {
+        const int64_t image = r / p->ho;
+        const int iy = (int)(r % p->ho) * p->s - p->ph;
+        float *slots[XNV_BW_MAX_KH];
+        for (int dy = 0; dy < p->kh; dy++) { /* input row y in slot y mod kh: an output row's are distinct */
+            const int y = iy + dy, k = ((y % p->kh) + p->kh) % p->kh;
+            if (y < 0 || y >= p->h) {
+                slots[dy] = zero;
+                continue;
+            }
+            if (held[k] != image * p->h + y) {
+                xnv_bw_fill(p, image * p->h + y, scratch + k * slot);
+                held[k] = image * p->h + y;
+            }
+            slots[dy] = scratch + k * slot;
+        }
+        float *orow = p->out + r * p->wo * p->o;
+        for (int ox0 = 0; ox0 < p->wo; ox0 += XNV_BW_PX) {
+            const int npx = p->wo - ox0 < XNV_BW_PX ? p->wo - ox0 : XNV_BW_PX;
+            const int direct = npx == XNV_BW_PX && p->o % 8 == 0; /* results straight into the output */
+            float *dst = direct ? orow + (int64_t)ox0 * p->o : res;
+            const int64_t dstride = direct ? p->o : ob8;
+            for (int g0 = 0; g0 < G; g0 += chunk) {
+                const int ng = G - g0 < chunk ? G - g0 : chunk, last = g0 + ng == G;
+                xnv_bw_tables(p, slots, ox0, g0, ng, T);
+                for (int ob = 0; ob < nob; ob++) {
+                    xnv_bw_v acc[8];
+                    xnv_bw_v *keep = (xnv_bw_v *)(partial + (int64_t)ob * 8 * XNV_BW_PX);
+                    if (g0) memcpy(acc, keep, sizeof(acc));
+                    xnv_bw_sum(p, T, ob, g0, ng, g0 == 0, acc);
+                    if (last)
+                        xnv_bw_finish(p, ob, acc, dst + ob * 8, dstride);
+                    else
+                        memcpy(keep, acc, sizeof(acc));
+                }
+            }
+            for (int i = 0; i < npx; i++) {
+                float *o = orow + (int64_t)(ox0 + i) * p->o;
+                if (!direct) memcpy(o, res + (int64_t)i * ob8, (size_t)p->o * sizeof(float));
+                if (p->bits) nan += p->pack(o, p->o, p->bits + (r * p->wo + ox0 + i) * words);
+            }
+        }
+    }
+    return nan;
+}
+
+typedef int (*xnv_bwn_rows_t)(const xnv_bwn_t *p, int64_t r0, int64_t r1, float *scratch);
+
+static int xnv_bwn_rows_base(const xnv_bwn_t *p, int64_t r0, int64_t r1, float *scratch) {
+    return xnv_bw_rows(p, r0, r1, scratch);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2"))) static int xnv_bwn_rows_avx2(const xnv_bwn_t *p, int64_t r0, int64_t r1,
+                                                             float *scratch) {
+    return xnv_bw_rows(p, r0, r1, scratch);
+}
+#endif
+
+/* The rows function of a path (xnv_simd.h's numbering): AVX2's vectors wherever the CPU has them (AVX-512
+ * included), else the baseline's (SSE2 on x86-64, NEON on AArch64): the same operations, the same bits. */
+static xnv_bwn_rows_t xnv_bwn_rows(int path) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (path == XNV_PATH_AVX2 || path == XNV_PATH_AVX512) return xnv_bwn_rows_avx2;
+#endif
+    (void)path;
+    return xnv_bwn_rows_base;
+}
+
+#endif
