@@ -21,7 +21,6 @@ from xnv_steal cimport xnv_steal_half, xnv_steal_init, xnv_steal_set_late, xnv_s
 cnp.import_array()
 
 cdef extern from "xnv_bwn.h" nogil:
-    ctypedef int (*xnv_pack_f32_t)(const float *x, int64_t c, uint64_t *out)
     ctypedef struct xnv_bwn_t:
         const float *x
         const uint8_t *pat
@@ -30,13 +29,11 @@ cdef extern from "xnv_bwn.h" nogil:
         const float *slope
         float *out
         uint64_t *bits
-        xnv_pack_f32_t pack
         int n, h, w_in, c, kh, kw, s, ph, pw, ho, wo, o
         xnv_steal_t *own
     ctypedef int (*xnv_bwn_rows_t)(const xnv_bwn_t *p, int64_t r0, int64_t r1, float *scratch)
     xnv_bwn_rows_t xnv_bwn_rows(int path)
     int64_t xnv_bwn_scratch_floats(const xnv_bwn_t *p)
-    xnv_pack_f32_t xnv_pack_f32(int path)
     int XNV_BW_MAX_KH
 
 
@@ -123,7 +120,6 @@ def bind(cnp.ndarray x, cnp.ndarray pat, cnp.ndarray scale, cnp.ndarray bias, ob
     p.slope = NULL if slope is None else <const float *>cnp.PyArray_DATA(<cnp.ndarray>slope)
     p.out = <float *>cnp.PyArray_DATA(out)
     p.bits = NULL if bits is None else <uint64_t *>cnp.PyArray_DATA(<cnp.ndarray>bits)
-    p.pack = xnv_pack_f32(path)
     p.n, p.h, p.w_in, p.c = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
     p.kh, p.kw, p.s, p.ph, p.pw = kh, kw, stride, ph, pw
     p.ho, p.wo, p.o = out.shape[1], out.shape[2], out.shape[3]

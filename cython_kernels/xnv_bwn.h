@@ -5,15 +5,18 @@
  * output pixels first writes the 16 signed sums of the group, each as one vector of the 8 pixels' values
  * (the table, 8 adds and 8 negations for 16 vectors), and every output channel then adds, group by group,
  * the table entry of its own pattern: one vector add a group and channel for 4 taps x 8 pixels, where
- * multiply-adds take 4 vector FMAs (8 channels each) for the same 32 products per channel. The direct
- * float kernel ran the faces proposal net's 16 -> 64 BWN conv at ~38 G multiply-adds/s on one AVX2 core;
- * the tables cut its time by more than half (docs/benchmarks.md, the seventh session).
+ * multiply-adds take 4 vector FMAs (8 channels each) for the same 32 products per channel. The sums are
+ * bound by the loads of the table entries (about two vectors a cycle on Zen 3), the tables by their stores
+ * (one a cycle): the faces proposal net's 16 -> 64 3x3 stride-2 conv took 0.47 ms on the direct float
+ * kernel and ~0.31 ms here, one AVX2 thread (docs/benchmarks.md, the seventh session).
  *
  * Bits: y = (sum over groups g in order of T_g) * scale + bias, then PReLU y < 0 ? y * slope : y, where
  * T_g = (s0 x0 + s1 x1) + (s2 x2 + s3 x3) for the group's taps x0..x3 and weight signs s0..s3, each signed
  * pair formed as +-(x0 + x1) or +-(x0 - x1), and every sum rounded to float32: plain adds, multiplies and
  * negations in one order on every path (AVX2, SSE2, NEON, plain C), hence the same bits on every CPU,
- * whatever the threads, the batch or the output's width. kernels.bwn_conv2d_reference is that order in numpy.
+ * whatever the threads, the batch or the output's width; tests/kernels/reference.py's bwn_conv2d is that
+ * order in numpy. The signs (y < 0) come from the epilogue's vectors, a byte of a pixel's words per 8
+ * channels.
  * Channels past C in the last group read zeros.
  *
  * Layout: a thread keeps the kh input rows that an output row reads in a ring, each transposed once into
@@ -30,8 +33,15 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "xnv_simd.h"
+#include "xnv_simd.h" /* the path numbers */
 #include "xnv_steal.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the packed signs are written byte by byte: little-endian words only"
+#endif
 
 #define XNV_BW_PX 8     /* output pixels a block: one vector of 8 floats */
 #define XNV_BW_CHUNK 32 /* groups whose tables a block holds at once: 32 x 16 vectors = 16 KB */
@@ -49,7 +59,6 @@ typedef struct {
     const float *slope;   /* or NULL: no PReLU */
     float *out;           /* [n][ho][wo][o] */
     uint64_t *bits;       /* out's shape with ceil(o / 64) words a pixel, or NULL: out's packed signs */
-    xnv_pack_f32_t pack;  /* with bits: pack_bits' row function of the path */
     int n, h, w_in, c, kh, kw, s, ph, pw, ho, wo, o;
     xnv_steal_t *own;     /* NULL: a driver computes all of its rows; else the calling thread's range */
 } xnv_bwn_t;
@@ -217,9 +226,25 @@ XNV_BW_INLINE void xnv_bw_sum(const xnv_bwn_t *p, const xnv_bw_v *T, int ob, int
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = a4, acc[5] = a5, acc[6] = a6, acc[7] = a7;
 }
 
+/* The lanes of a mask vector as bits (lane k -> bit k): a path's movemask, or this loop. */
+typedef unsigned (*xnv_bw_lanes_t)(xnv_bw_vi m);
+XNV_BW_INLINE unsigned xnv_bw_lanes_c(xnv_bw_vi m) {
+    unsigned r = 0;
+    for (int k = 0; k < 8; k++) r |= (unsigned)(m[k] & 1) << k;
+    return r;
+}
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) static inline unsigned xnv_bw_lanes_avx2(xnv_bw_vi m) {
+    return (unsigned)_mm256_movemask_ps((__m256)m);
+}
+#endif
+
 /* The epilogue of block ob's sums (acc[k]: channel 8 ob + k of the 8 pixels): scale, bias, PReLU, then the
- * values of pixel i to dst + i * stride. */
-XNV_BW_INLINE void xnv_bw_finish(const xnv_bwn_t *p, int ob, xnv_bw_v acc[8], float *dst, int64_t stride) {
+ * values of pixel i to dst + i * stride for the npx pixels of the block (all 8 when dst is a scratch block)
+ * and, with sb, their signs (y < 0) as byte ob of each pixel's words (sb: pixel 0's, sbstride bytes apart),
+ * the channels past o left 0; returns how many of them are NaN. */
+XNV_BW_INLINE int xnv_bw_finish(const xnv_bwn_t *p, int ob, xnv_bw_v acc[8], float *dst, int64_t stride,
+                                uint8_t *sb, int64_t sbstride, int npx, xnv_bw_lanes_t lanes) {
     const int c0 = ob * 8;
     for (int k = 0; k < 8; k++) {
         xnv_bw_v y = acc[k] * p->scale[c0 + k];
@@ -233,11 +258,19 @@ XNV_BW_INLINE void xnv_bw_finish(const xnv_bwn_t *p, int ob, xnv_bw_v acc[8], fl
     }
     xnv_bw_transpose(acc);
     for (int i = 0; i < 8; i++) *(xnv_bw_vu *)(dst + i * stride) = acc[i];
+    if (!sb) return 0;
+    const unsigned valid = p->o - c0 >= 8 ? 0xffu : (1u << (p->o - c0)) - 1;
+    int nan = 0;
+    for (int i = 0; i < npx; i++) {
+        sb[i * sbstride] = (uint8_t)(lanes(acc[i] < 0) & valid);
+        nan += (lanes(acc[i] != acc[i]) & valid) != 0;
+    }
+    return nan;
 }
 
 /* Output rows [r0, r1) (row = image * ho + oy); scratch: xnv_bwn_scratch_floats(p) floats, 32-byte aligned.
  * Returns the NaN results packed into bits (0 without bits). */
-XNV_BW_INLINE int xnv_bw_rows(const xnv_bwn_t *p, int64_t r0, int64_t r1, float *scratch) {
+XNV_BW_INLINE int xnv_bw_rows(const xnv_bwn_t *p, int64_t r0, int64_t r1, float *scratch, xnv_bw_lanes_t lanes) {
     const int G = xnv_bw_groups(p), nob = xnv_bw_blocks(p), ob8 = nob * 8, chunk = xnv_bw_chunk(p);
     const int words = (p->o + 63) / 64;
     const int64_t slot = xnv_bw_slot(p);
@@ -271,6 +304,7 @@ XNV_BW_INLINE int xnv_bw_rows(const xnv_bwn_t *p, int64_t r0, int64_t r1, float 
             const int direct = npx == XNV_BW_PX && p->o % 8 == 0; /* results straight into the output */
             float *dst = direct ? orow + (int64_t)ox0 * p->o : res;
             const int64_t dstride = direct ? p->o : ob8;
+            uint8_t *sb = p->bits ? (uint8_t *)(p->bits + (r * p->wo + ox0) * words) : 0;
             for (int g0 = 0; g0 < G; g0 += chunk) {
                 const int ng = G - g0 < chunk ? G - g0 : chunk, last = g0 + ng == G;
                 xnv_bw_tables(p, slots, ox0, g0, ng, T);
@@ -280,15 +314,16 @@ XNV_BW_INLINE int xnv_bw_rows(const xnv_bwn_t *p, int64_t r0, int64_t r1, float 
                     if (g0) memcpy(acc, keep, sizeof(acc));
                     xnv_bw_sum(p, T, ob, g0, ng, g0 == 0, acc);
                     if (last)
-                        xnv_bw_finish(p, ob, acc, dst + ob * 8, dstride);
+                        nan += xnv_bw_finish(p, ob, acc, dst + ob * 8, dstride, sb ? sb + ob : 0, words * 8, npx,
+                                             lanes);
                     else
                         memcpy(keep, acc, sizeof(acc));
                 }
             }
             for (int i = 0; i < npx; i++) {
-                float *o = orow + (int64_t)(ox0 + i) * p->o;
-                if (!direct) memcpy(o, res + (int64_t)i * ob8, (size_t)p->o * sizeof(float));
-                if (p->bits) nan += p->pack(o, p->o, p->bits + (r * p->wo + ox0 + i) * words);
+                if (!direct)
+                    memcpy(orow + (int64_t)(ox0 + i) * p->o, res + (int64_t)i * ob8, (size_t)p->o * sizeof(float));
+                if (sb && nob < words * 8) memset(sb + i * words * 8 + nob, 0, (size_t)(words * 8 - nob));
             }
         }
     }
@@ -298,13 +333,13 @@ XNV_BW_INLINE int xnv_bw_rows(const xnv_bwn_t *p, int64_t r0, int64_t r1, float 
 typedef int (*xnv_bwn_rows_t)(const xnv_bwn_t *p, int64_t r0, int64_t r1, float *scratch);
 
 static int xnv_bwn_rows_base(const xnv_bwn_t *p, int64_t r0, int64_t r1, float *scratch) {
-    return xnv_bw_rows(p, r0, r1, scratch);
+    return xnv_bw_rows(p, r0, r1, scratch, xnv_bw_lanes_c);
 }
 
 #if defined(__x86_64__) || defined(__i386__)
 __attribute__((target("avx2"))) static int xnv_bwn_rows_avx2(const xnv_bwn_t *p, int64_t r0, int64_t r1,
                                                              float *scratch) {
-    return xnv_bw_rows(p, r0, r1, scratch);
+    return xnv_bw_rows(p, r0, r1, scratch, xnv_bw_lanes_avx2);
 }
 #endif
 

@@ -11,10 +11,11 @@ a Pi user would, then ``compare``s. The frames travel as PNGs because decoding t
 both: OpenCV's FFmpeg turned 72% of the first frame's bytes 1-3 levels apart on aarch64 (its YUV to BGR
 conversion and IDCT have their own SIMD code per CPU), and a binary net turns that into other boxes.
 On equal frames the pipeline is the same computation on both: the frame's shrink (``area_shrink``), the
-binary kernels and the float convolutions before each sign (fused multiply-adds in one order) give the same
-bits, so the signs agree everywhere. Only the 1x1 heads and the classifier's linear layer go through BLAS,
-whose sums differ in the last bit (boxes move by about 1e-5 px); once in a while that moves a crop's sample
-across OpenCV's 1/32-pixel grid, which moved a box by 0.09 px and a score by 0.001. Hence the tolerances.
+binary kernels and the float convolutions before each sign (fused multiply-adds, or the BWN tables' adds,
+in one order) give the same bits, so the signs agree everywhere. Only the 1x1 heads and the classifier's
+linear layer go through BLAS, whose sums differ in the last bit (boxes move by about 1e-5 px); once in a
+while that moves a crop's sample across OpenCV's 1/32-pixel grid, which moved a box by 0.09 px and a score
+by 0.001. Hence the tolerances.
 Only the frame index and the detections are compared.
 """
 

@@ -157,6 +157,19 @@ def test_bwn_fuses_prelu_and_signs_bit_exactly(simd: str, threads: int, shape: t
     assert str(fused_error.value) == str(plain_error.value)
 
 
+def test_an_infinite_input_is_no_nan_in_the_channels_past_o(simd: str) -> None:
+    """The last block of 8 channels is padded (scale and bias 0): an infinite sum times 0 there is NaN, which
+    must neither reach the signs nor raise the NaN error of the real channels (5 of 8 here)."""
+    rng = np.random.default_rng(11)
+    x, wp, scale, bias, slope = _bwn_args(rng, (1, 6, 9, 8, 5, 3, 3))
+    x[0, 2, 4, 3] = np.inf
+    plain = K.bwn_conv2d(x, wp, 8, scale, bias, 1, "same", slope)
+    assert np.isinf(plain).any() and not np.isnan(plain).any()
+    got, bits = K.bwn_conv2d(x, wp, 8, scale, bias, 1, "same", slope, "both")
+    _same_bits(got, plain)
+    _same_bits(bits, K.pack_bits(plain))
+
+
 def test_bwn_rejects_a_bad_slope_or_output() -> None:
     rng = np.random.default_rng(0)
     x, wp, scale, bias, slope = _bwn_args(rng, (1, 5, 5, 4, 8, 3, 3))
