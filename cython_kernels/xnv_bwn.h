@@ -7,8 +7,8 @@
  * the table entry of its own pattern: one vector add a group and channel for 4 taps x 8 pixels, where
  * multiply-adds take 4 vector FMAs (8 channels each) for the same 32 products per channel. The sums are
  * bound by the loads of the table entries (about two vectors a cycle on Zen 3), the tables by their stores
- * (one a cycle): the faces proposal net's 16 -> 64 3x3 stride-2 conv took 0.47 ms on the direct float
- * kernel and ~0.31 ms here, one AVX2 thread (docs/benchmarks.md, the seventh session).
+ * (one a cycle); what the faces proposal net's BWN conv gained is in docs/benchmarks.md (the seventh
+ * session).
  *
  * Bits: y = (sum over groups g in order of T_g) * scale + bias, then PReLU y < 0 ? y * slope : y, where
  * T_g = (s0 x0 + s1 x1) + (s2 x2 + s3 x3) for the group's taps x0..x3 and weight signs s0..s3, each signed
