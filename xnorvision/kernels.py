@@ -463,8 +463,8 @@ def bwn_conv2d(x: np.ndarray, w: np.ndarray, c_in: int, scale: np.ndarray, bias:
 
     The step to a following binary layer can go into the same call (fused at load time, as the binary
     conv's): ``slope`` [O] applies PReLU to y, rounded as :func:`prelu` rounds it, and ``output="both"``
-    returns ``(y, pack_bits(y))`` (a ValueError if y holds NaN, as :func:`pack_bits` raises), each row
-    packed while it is in cache. ``out`` (float32 [N, Ho, Wo, O], C-contiguous, not overlapping the inputs)
+    returns ``(y, pack_bits(y))`` (a ValueError if y holds NaN, as :func:`pack_bits` raises), the signs
+    taken from the epilogue's vectors. ``out`` (float32 [N, Ho, Wo, O], C-contiguous, not overlapping the inputs)
     receives the float result, else a new array does (a layer's planned buffer, see
     ``runtime._layers.BwnConv2d``).
 
@@ -633,7 +633,7 @@ def conv2d_small(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None,
     Made for a network's first layer (3x3 x 3 channels -> 16, several times faster than im2col + BLAS
     there): the SIMD kernel reads ``x`` in place and multiplies each input value into a tile of output
     channels (16 at a time on AVX2, up to 64 on AVX-512), which pays while ``kh * kw * C`` is small (up to
-    ~64; on AVX-512 with O <= 64 up to ~576); larger contractions belong to a GEMM.
+    ~64); larger contractions belong to a GEMM.
     A 1x1 stride-1 conv of float input splits its pixels (every image's) into a few ranges per thread, so
     few rows still feed every thread.
     Zero padding (an int or a pair), any stride (likewise); ``bias`` [O] is added, ``relu`` clamps at 0
