@@ -464,8 +464,8 @@ def bwn_conv2d(x: np.ndarray, w: np.ndarray, c_in: int, scale: np.ndarray, bias:
     The step to a following binary layer can go into the same call (fused at load time, as the binary
     conv's): ``slope`` [O] applies PReLU to y, rounded as :func:`prelu` rounds it, and ``output="both"``
     returns ``(y, pack_bits(y))`` (a ValueError if y holds NaN, as :func:`pack_bits` raises), the signs
-    taken from the epilogue's vectors. ``out`` (float32 [N, Ho, Wo, O], C-contiguous, not overlapping the inputs)
-    receives the float result, else a new array does (a layer's planned buffer, see
+    taken from the epilogue's vectors. ``out`` (float32 [N, Ho, Wo, O], C-contiguous, not overlapping the
+    inputs) receives the float result, else a new array does (a layer's planned buffer, see
     ``runtime._layers.BwnConv2d``).
 
     No multiplies until the scale: for each group of 4 taps (4 channels at one kernel position) and 8 output
