@@ -128,9 +128,9 @@ def bind(cnp.ndarray x, cnp.ndarray pat, cnp.ndarray scale, cnp.ndarray bias, ob
     r.nrows = <int64_t>p.n * p.ho
     cdef int nt = <int>min(<int64_t>max(1, nthreads), max(r.nrows, 1))
     r.threads = nt
-    # each thread's part on cache lines of its own (written all the time)
+    # each thread's part on cache lines of its own (written all the time), zeroed: the ring's padding
     r.per_thread = (xnv_bwn_scratch_floats(p) + 15) // 16 * 16
-    scratch = np.empty(nt * r.per_thread + 16, np.float32)
+    scratch = np.zeros(nt * r.per_thread + 16, np.float32)
     r.sp = <float *>((<size_t>cnp.PyArray_DATA(scratch) + 63) & ~(<size_t>63))
     slots = np.empty(8 * nt + 8, np.uint64)
     r.steal = <xnv_steal_t *>((<size_t>cnp.PyArray_DATA(slots) + 63) & ~(<size_t>63))

@@ -75,8 +75,9 @@ static inline int xnv_bw_chunk(const xnv_bwn_t *p) {
     return xnv_bw_groups(p) < XNV_BW_CHUNK ? xnv_bw_groups(p) : XNV_BW_CHUNK;
 }
 
-/* A thread's scratch, in floats: the ring (kh slots and one of zeros), the tables, the partial sums (more groups than a
- * chunk), a block's results [8 pixels][blocks * 8], the ring's tags (an int64 a slot). */
+/* A thread's scratch, in floats, zeroed when bound: the ring (kh slots and one of zeros), the tables, the
+ * partial sums (more groups than a chunk), a block's results [8 pixels][blocks * 8], the ring's tags (an
+ * int64 a slot). */
 static inline int64_t xnv_bwn_scratch_floats(const xnv_bwn_t *p) {
     const int64_t ob8 = (int64_t)xnv_bw_blocks(p) * 8;
     const int64_t partial = xnv_bw_groups(p) > XNV_BW_CHUNK ? ob8 * XNV_BW_PX : 0;
@@ -122,14 +123,14 @@ XNV_BW_INLINE void xnv_bw_transpose(xnv_bw_v r[8]) {
     }
 }
 
-/* Global input row g (image * h + y) into a ring slot: planes [phase][channel][column], zeros outside the
- * image and past c. Runs of 8 columns whose pixels are all inside, of 8 channels, are transposed in
- * registers; the rest is copied value by value. */
+/* Global input row g (image * h + y) into a ring slot: planes [phase][channel][column]. Only the columns
+ * whose pixels lie in the image and the channels below c are written: the rest of every slot is the zero
+ * padding, which the scratch holds from its start (zeroed once, when the call is bound). Runs of 8 columns,
+ * of 8 channels, are transposed in registers; the rest is copied value by value. */
 XNV_BW_INLINE void xnv_bw_fill(const xnv_bwn_t *p, int64_t g, float *slot) {
     const int64_t cols = xnv_bw_cols(p), plane = 4 * (int64_t)xnv_bw_quads(p) * cols;
     const int c = p->c, s = p->s, c8 = c / 8 * 8;
     const float *row = p->x + g * p->w_in * c;
-    memset(slot, 0, (size_t)(s * plane) * sizeof(float));
     for (int px = 0; px < s; px++) {
         float *pl = slot + px * plane;
         /* columns j whose pixel s * j + px - pw lies in the image: [j0, j1) */
@@ -280,7 +281,6 @@ XNV_BW_INLINE int xnv_bw_rows(const xnv_bwn_t *p, int64_t r0, int64_t r1, float 
     int64_t *held = (int64_t *)(res + (int64_t)XNV_BW_PX * ob8);
     int nan = 0;
     float *zero = scratch + p->kh * slot; /* the rows outside the image */
-    memset(zero, 0, (size_t)slot * sizeof(float));
     for (int dy = 0; dy < p->kh; dy++) held[dy] = -1;
     for (int64_t r = r0; r < r1 && (!p->own || xnv_steal_take(p->own, r, 1)); r++) {
         const int64_t image = r / p->ho;
