@@ -45,7 +45,7 @@
 
 #define XNV_BW_PX 8     /* output pixels a block: one vector of 8 floats */
 #define XNV_BW_CHUNK 32 /* groups whose tables a block holds at once: 32 x 16 vectors = 16 KB */
-#define XNV_BW_MAX_KH 64 /* kernel rows (a taller kernel runs kernels.bwn_conv2d_reference) */
+#define XNV_BW_MAX_KH 64 /* kernel rows at most (kernels.bwn_conv2d refuses taller kernels) */
 
 typedef float xnv_bw_v __attribute__((vector_size(32)));
 typedef int32_t xnv_bw_vi __attribute__((vector_size(32)));
