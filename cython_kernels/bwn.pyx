@@ -16,7 +16,8 @@ import numpy as np
 
 cimport numpy as cnp
 
-from xnv_steal cimport xnv_steal_half, xnv_steal_init, xnv_steal_set_late, xnv_steal_start, xnv_steal_t
+from xnv_steal cimport (xnv_steal_half, xnv_steal_init, xnv_steal_set_late, xnv_steal_slots, xnv_steal_start,
+                        xnv_steal_t)
 
 cnp.import_array()
 
@@ -29,7 +30,7 @@ cdef extern from "xnv_bwn.h" nogil:
         const float *slope
         float *out
         uint64_t *bits
-        int n, h, w_in, c, kh, kw, s, ph, pw, ho, wo, o
+        int h, w_in, c, kh, kw, s, ph, pw, ho, wo, o
         xnv_steal_t *own
     ctypedef int (*xnv_bwn_rows_t)(const xnv_bwn_t *p, int64_t r0, int64_t r1, float *scratch)
     xnv_bwn_rows_t xnv_bwn_rows(int path)
@@ -107,9 +108,9 @@ cdef class BwnCall:
 
 def bind(cnp.ndarray x, cnp.ndarray pat, cnp.ndarray scale, cnp.ndarray bias, object slope, int kh, int kw,
          int stride, int ph, int pw, cnp.ndarray out, object bits, int path, int nthreads):
-    """A ``BwnCall`` on up to ``nthreads`` threads: x float32 [N,H,W,C]; pat uint8 [ceil(O/8), kh*kw*ceil(C/4),
-    8] (``kernels._bwn_patterns``); scale, bias (and slope, or None) float32 [ceil(O/8) * 8]; out float32
-    [N,Ho,Wo,O]; bits uint64 [N,Ho,Wo,ceil(O/64)] or None."""
+    """A ``BwnCall`` on up to ``nthreads`` threads: x float32 [N,H,W,C]; pat uint8
+    [ceil(O/8), kh*kw*ceil(C/4), 8] (``kernels._BwnTables``); scale, bias (and slope, or None) float32
+    [ceil(O/8) * 8]; out float32 [N,Ho,Wo,O]; bits uint64 [N,Ho,Wo,ceil(O/64)] or None."""
     cdef BwnCall call = BwnCall.__new__(BwnCall)
     cdef BwnRun *r = &call.r
     cdef xnv_bwn_t *p = &r.p
@@ -120,21 +121,20 @@ def bind(cnp.ndarray x, cnp.ndarray pat, cnp.ndarray scale, cnp.ndarray bias, ob
     p.slope = NULL if slope is None else <const float *>cnp.PyArray_DATA(<cnp.ndarray>slope)
     p.out = <float *>cnp.PyArray_DATA(out)
     p.bits = NULL if bits is None else <uint64_t *>cnp.PyArray_DATA(<cnp.ndarray>bits)
-    p.n, p.h, p.w_in, p.c = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+    p.h, p.w_in, p.c = x.shape[1], x.shape[2], x.shape[3]
     p.kh, p.kw, p.s, p.ph, p.pw = kh, kw, stride, ph, pw
     p.ho, p.wo, p.o = out.shape[1], out.shape[2], out.shape[3]
     p.own = NULL  # a thread of a run points its copy at its range
     r.rows = xnv_bwn_rows(path)
-    r.nrows = <int64_t>p.n * p.ho
+    r.nrows = <int64_t>x.shape[0] * p.ho
     cdef int nt = <int>min(<int64_t>max(1, nthreads), max(r.nrows, 1))
     r.threads = nt
     # each thread's part on cache lines of its own (written all the time), zeroed: the ring's padding
     r.per_thread = (xnv_bwn_scratch_floats(p) + 15) // 16 * 16
     scratch = np.zeros(nt * r.per_thread + 16, np.float32)
     r.sp = <float *>((<size_t>cnp.PyArray_DATA(scratch) + 63) & ~(<size_t>63))
-    slots = np.empty(8 * nt + 8, np.uint64)
-    r.steal = <xnv_steal_t *>((<size_t>cnp.PyArray_DATA(slots) + 63) & ~(<size_t>63))
-    call.keep = [pat, scale, bias, slope, out, bits, scratch, slots]
+    call.keep = [pat, scale, bias, slope, out, bits, scratch]
+    r.steal = xnv_steal_slots(call.keep, nt)
     call.x, call.out, call.bits = x, out, bits
     return call
 

@@ -32,8 +32,8 @@ from xnorvision import _winograd
 
 cimport numpy as cnp
 
-from xnv_steal cimport (xnv_steal_half, xnv_steal_init, xnv_steal_one, xnv_steal_set_late, xnv_steal_start,
-                        xnv_steal_t)
+from xnv_steal cimport (xnv_steal_half, xnv_steal_init, xnv_steal_one, xnv_steal_set_late, xnv_steal_slots,
+                        xnv_steal_start, xnv_steal_t)
 
 cnp.import_array()
 
@@ -103,13 +103,6 @@ _MAX_RANGE_PIXELS = 1 << 30
 
 cdef enum:
     _PARTS = 4  # ranges a thread, where a conv's pixels (or a dense layer's rows) are split into ranges
-
-
-cdef xnv_steal_t *_steal_slots(list keep, int nt) except NULL:
-    """The ranges of ``nt`` threads (``xnv_steal.h``), a cache line each, in an array appended to ``keep``."""
-    slots = np.empty(8 * nt + 8, np.uint64)
-    keep.append(slots)
-    return <xnv_steal_t *>((<size_t>cnp.PyArray_DATA(slots) + 63) & ~(<size_t>63))
 
 
 cdef struct ConvRun:
@@ -307,7 +300,7 @@ def bind(cnp.ndarray x, cnp.ndarray w, object bias, int sh, int sw, int ph, int 
         if r.parts == NULL:
             raise MemoryError()
     call.keep = [w, bias, out, lut, chan, slope, bits, scratch, wino]
-    r.steal = _steal_slots(call.keep, nt)
+    r.steal = xnv_steal_slots(call.keep, nt)
     call.x, call.out, call.bits = x, out, bits
     return call
 
@@ -451,7 +444,7 @@ def dense_bind(cnp.ndarray x, object wf, object wq, object scale, object bias, c
     d.o = out.shape[1]
     d.panels = (d.o + 15) // 16
     call.keep, call.x, call.out = [wf, wq, scale, bias, out], x, out
-    call.r.steal = _steal_slots(call.keep, call.r.threads)
+    call.r.steal = xnv_steal_slots(call.keep, call.r.threads)
     return call
 
 
@@ -469,7 +462,7 @@ def steal_trace(int64_t n, int nthreads, double unit_s):
     cdef int32_t *who = <int32_t *>cnp.PyArray_DATA(out)
     cdef int nt = max(1, nthreads), t
     cdef list keep = []
-    cdef xnv_steal_t *steal = _steal_slots(keep, nt)
+    cdef xnv_steal_t *steal = xnv_steal_slots(keep, nt)
     xnv_steal_init(steal, nt, n)
     for t in prange(nt, nogil=True, num_threads=nt, schedule="static", chunksize=1):
         _trace_thread(steal, t, nt, n, unit_s, who)

@@ -59,7 +59,7 @@ typedef struct {
     const float *slope;   /* or NULL: no PReLU */
     float *out;           /* [n][ho][wo][o] */
     uint64_t *bits;       /* out's shape with ceil(o / 64) words a pixel, or NULL: out's packed signs */
-    int n, h, w_in, c, kh, kw, s, ph, pw, ho, wo, o;
+    int h, w_in, c, kh, kw, s, ph, pw, ho, wo, o;
     xnv_steal_t *own;     /* NULL: a driver computes all of its rows; else the calling thread's range */
 } xnv_bwn_t;
 
@@ -287,7 +287,7 @@ XNV_BW_INLINE int xnv_bw_rows(const xnv_bwn_t *p, int64_t r0, int64_t r1, float 
         const int iy = (int)(r % p->ho) * p->s - p->ph;
         float *slots[XNV_BW_MAX_KH];
         for (int dy = 0; dy < p->kh; dy++) { /* input row y in slot y mod kh: an output row's are distinct */
-            const int y = iy + dy, k = ((y % p->kh) + p->kh) % p->kh;
+            const int y = iy + dy, k = y % p->kh;
             if (y < 0 || y >= p->h) {
                 slots[dy] = zero;
                 continue;
@@ -336,7 +336,7 @@ static int xnv_bwn_rows_base(const xnv_bwn_t *p, int64_t r0, int64_t r1, float *
     return xnv_bw_rows(p, r0, r1, scratch, xnv_bw_lanes_c);
 }
 
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__)
 __attribute__((target("avx2"))) static int xnv_bwn_rows_avx2(const xnv_bwn_t *p, int64_t r0, int64_t r1,
                                                              float *scratch) {
     return xnv_bw_rows(p, r0, r1, scratch, xnv_bw_lanes_avx2);
@@ -346,7 +346,7 @@ __attribute__((target("avx2"))) static int xnv_bwn_rows_avx2(const xnv_bwn_t *p,
 /* The rows function of a path (xnv_simd.h's numbering): AVX2's vectors wherever the CPU has them (AVX-512
  * included), else the baseline's (SSE2 on x86-64, NEON on AArch64): the same operations, the same bits. */
 static xnv_bwn_rows_t xnv_bwn_rows(int path) {
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__)
     if (path == XNV_PATH_AVX2 || path == XNV_PATH_AVX512) return xnv_bwn_rows_avx2;
 #endif
     (void)path;

@@ -11,3 +11,10 @@ cdef extern from "xnv_steal.h" nogil:
     int64_t xnv_steal_one(xnv_steal_t *s, int tid, int nt, int64_t *at)
     void xnv_steal_start(int tid, int nt)
     void xnv_steal_set_late(int64_t us)
+
+
+cdef inline xnv_steal_t *xnv_steal_slots(list keep, int nt) except NULL:
+    """The ranges of ``nt`` threads, a cache line each, in a buffer appended to ``keep`` (which holds it)."""
+    cdef bytearray buf = bytearray(64 * nt + 64)
+    keep.append(buf)
+    return <xnv_steal_t *>((<size_t><char *>buf + 63) & ~(<size_t>63))

@@ -490,10 +490,7 @@ def bwn_conv2d(x: np.ndarray, w: np.ndarray, c_in: int, scale: np.ndarray, bias:
     if slope is not None:
         slope = _affine("slope", slope, w.shape[0])
     out = _float_out(out, (x.shape[0], ho, wo, w.shape[0]), x, w, scale, bias, slope)
-    tables = _BwnTables.of(w, c_in, scale, bias, slope)
-    bits = np.empty((*out.shape[:3], _words(out.shape[3])), np.uint64) if output == "both" else None
-    threads = _threads_for(_bwn_macs(x, out, w.shape[1:3]), _PARALLEL_FLOAT_MACS)
-    return tables.bind(x, w.shape[1:3], (s, ph, pw), out, bits, threads).run()
+    return _BwnTables.of(w, c_in, scale, bias, slope).run(x, w.shape[1:3], (s, ph, pw), out, output)
 
 
 def _bwn_weight_shape(w: np.ndarray, c_in: int) -> None:
@@ -541,6 +538,13 @@ class _BwnTables(NamedTuple):
         return _bwn.bind(x, self.patterns, self.scale, self.bias, self.slope, kernel[0], kernel[1], *geom,
                          out, bits, _path, threads)
 
+    def run(self, x: np.ndarray, kernel: tuple[int, int], geom: tuple[int, int, int], out: np.ndarray,
+            output: str) -> _Result:
+        """One call on checked arguments: ``out``, with new packed signs beside it for ``output="both"``."""
+        bits = np.empty((*out.shape[:3], _words(out.shape[3])), np.uint64) if output == "both" else None
+        threads = _threads_for(_bwn_macs(x, out, kernel), _PARALLEL_FLOAT_MACS)
+        return self.bind(x, kernel, geom, out, bits, threads).run()
+
 
 def _usable_out(out: object, shape: tuple[int, ...], x: np.ndarray) -> bool:
     """A plan's quick look at a given ``out``: float32 of ``shape``, C-contiguous, writeable, apart from ``x``
@@ -586,9 +590,7 @@ class BwnConvPlan:
             out = np.empty(shape, np.float32)
         elif not _usable_out(out, shape, x):
             return self._checked(x, out)
-        bits = np.empty((*shape[:3], _words(shape[3])), np.uint64) if self.output == "both" else None
-        threads = _threads_for(_bwn_macs(x, out, self.w.shape[1:3]), _PARALLEL_FLOAT_MACS)
-        return self._tables.bind(x, self.w.shape[1:3], (s, ph, pw), out, bits, threads).run()
+        return self._tables.run(x, self.w.shape[1:3], (s, ph, pw), out, self.output)
 
     def bind(self, x: np.ndarray, out: np.ndarray, bits: np.ndarray | None = None) -> Bound:
         """This plan's conv bound to ``x`` and to arrays for its result, as a call returns it (``out``, and
