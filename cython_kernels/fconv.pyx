@@ -39,6 +39,8 @@ cnp.import_array()
 
 cdef extern from "xnv_fconv.h" nogil:
     ctypedef int (*xnv_pack_f32_t)(const float *x, int64_t c, uint64_t *out)
+    ctypedef struct xnv_fc_u8v_t:
+        pass
     ctypedef struct xnv_fconv_t:
         const float *x
         const float *w
@@ -53,12 +55,15 @@ cdef extern from "xnv_fconv.h" nogil:
         int cx, rows
         const int32_t *chan
         const float *lut
+        const xnv_fc_u8v_t *u8v
         const float *wino
         xnv_steal_t *own
     ctypedef int (*xnv_fconv_rows_t)(const xnv_fconv_t *p, int64_t r0, int64_t r1, float *scratch)
     int xnv_fc_u8_nrows(int kh, int sh, int64_t row_floats)
     int64_t xnv_fc_scratch_floats(const xnv_fconv_t *p)
     void xnv_fc_u8_table(const float *lut, int c, float *dst)
+    const xnv_fc_u8v_t *xnv_fc_u8_vec_bind(const float *t, const int32_t *chan, int c, int cx, int vector,
+                                           xnv_fc_u8v_t *v)
     xnv_fconv_rows_t xnv_fconv_rows(int path)
     xnv_fconv_rows_t xnv_fconv_batch(int path)
     int xnv_fconv_batched(const xnv_fconv_t *p, int path)
@@ -212,6 +217,11 @@ cdef class ConvCall:
     def __dealloc__(self):
         free(self.r.parts)
 
+    @property
+    def vector_u8(self) -> bool:
+        """Whether its uint8 input converts by vectors (an affine table on AVX2, ``xnv_fc_u8v_t``)."""
+        return self.r.p.u8v != NULL
+
     def run(self):
         """The conv of the input's current values: ``out``, or ``(out, bits)`` with signs."""
         cdef int bad
@@ -255,6 +265,7 @@ def bind(cnp.ndarray x, cnp.ndarray w, object bias, int sh, int sw, int ph, int 
     p.bits = NULL if bits is None else <uint64_t *>cnp.PyArray_DATA(<cnp.ndarray>bits)
     p.pack = xnv_pack_f32(path)
     p.wino = NULL
+    p.u8v = NULL
     p.own = NULL  # a thread of a run points its copy at its range
     # a 1x1 stride-1 conv of float input: pixel ranges, not rows (see the module's docstring)
     cdef bint pixels = (lut is None and pool == 0 and p.kh == 1 and p.kw == 1 and sh == 1 and sw == 1
@@ -279,7 +290,7 @@ def bind(cnp.ndarray x, cnp.ndarray w, object bias, int sh, int sw, int ph, int 
         p.cx = x.shape[3]
         p.rows = xnv_fc_u8_nrows(p.kh, p.sh, <int64_t>p.w_in * c)
         p.chan = <const int32_t *>cnp.PyArray_DATA(<cnp.ndarray>chan)
-        table = 256 * c
+        table = 256 * c + (sizeof(xnv_fc_u8v_t) + 63) // 64 * 16  # the look-ups, then the vectors'
     # the table [c][256] (uint8 input), then each thread's scratch (uint8 input rows, pool's conv rows; a
     # batched tile's output), each on cache lines of its own: scratch is written all the time, and a line
     # shared with the next thread's part would pass between the two cores on every write
@@ -291,6 +302,8 @@ def bind(cnp.ndarray x, cnp.ndarray w, object bias, int sh, int sw, int ph, int 
     if table:
         xnv_fc_u8_table(<const float *>cnp.PyArray_DATA(<cnp.ndarray>lut), c, sp)
         p.lut = sp
+        p.u8v = xnv_fc_u8_vec_bind(sp, p.chan, c, p.cx, xnv_fconv_path(path) != 0,
+                                   <xnv_fc_u8v_t *>(sp + 256 * c))
         sp += table
     r.sp = sp if r.per_thread else NULL
     if pixels:
@@ -407,7 +420,6 @@ cdef class DenseCall:
 
     def __dealloc__(self):
         free(self.r.parts)
-
     def run(self):
         """The layer of the input's current values, in ``out``."""
         with nogil:

@@ -4,7 +4,8 @@
  *   - AVX-512F: 16 output channels a zmm, tiles of up to 4 such blocks x 6 to 16 output pixels (24 or 16
  *     independent FMA chains; each input value broadcast once for all the tile's channels);
  *   - AVX2+FMA: 16 output channels in two ymm, tiles of 6 pixels (3 for a row's last few; a 3x3 stem's
- *     unrolled), single pixels with every block of up to 64 channels at once;
+ *     unrolled), single pixels with every block of up to 64 channels at once; up to 8 outputs (a detector's
+ *     heads), 8 pixels in the lanes of one ymm a channel, the same sums;
  *   - portable C on 4-float vectors (GCC/Clang vector extensions): SSE2 on x86-64, NEON (with FMA) on
  *     AArch64, tiles of 2 (x86) or 4 (AArch64: 32 registers) pixels.
  * A tile broadcasts one input value per pixel and multiplies it into the weight vector of that tap and
@@ -32,7 +33,9 @@
  * on them: the sums are those of the float path on the table's values, bit for bit. Each input row is
  * converted once per thread, several rows in one loop. The look-ups are scalar, 2 loads and a store a
  * value (~0.25 ns): AVX-512/AVX2 gathers (of the bytes, then from the table) were slower, and so was
- * converting a row a few columns ahead of the tile that reads them (to overlap look-ups and FMAs).
+ * converting a row a few columns ahead of the tile that reads them (to overlap look-ups and FMAs). A table
+ * that is affine the way the runtime builds it converts by vectors on x86-64 with AVX2 (xnv_fc_u8v_t):
+ * the same floats.
  */
 #ifndef XNV_FCONV_H
 #define XNV_FCONV_H
@@ -74,6 +77,7 @@ typedef struct {
     int rows;            /* float rows per thread in the scratch buffer: xnv_fc_u8_nrows */
     const int32_t *chan; /* [c]: the channel of x8 read by tap channel k */
     const float *lut;    /* [c][256]: tap channel k of byte v -> lut[k * 256 + v] */
+    const struct xnv_fc_u8v *u8v; /* NULL, or the vector conversion's tables (xnv_fc_u8_vec_bind) */
     const float *wino;   /* NULL, or the tables of a Winograd conv (xnv_fc_wino.h; xnv_wg_fits) */
     xnv_steal_t *own;    /* NULL: a driver computes all of its rows [r0, r1); else the calling thread's range
                             (xnv_steal.h), from which it takes each row (or position) before computing it and
@@ -211,8 +215,28 @@ XNV_FC_INLINE void xnv_fc_u8_px_n(const xnv_fconv_t *p, const uint8_t *src, floa
         for (int k = 0; k < c; k++) d[k] = lut[k * 256 + s[ch[k]]];
 }
 
+/* The vector conversion (x86-64 with AVX2), for tables that are affine the way the runtime builds them:
+ * lut[k][v] == (float)v * scale[k] + shift[k], rounded after the product and again after the sum, for every
+ * byte v. Then 8 pixels (8c values, c groups of 8) convert with a byte shuffle (the channel map), a widening,
+ * an int -> float conversion, a multiply and an add a group: the table's floats, bit for bit, ~5x faster
+ * than the look-ups (a third of the faces stem's time). Up to 4 channels. */
+#define XNV_FC_U8V_MAXC 4
+typedef struct xnv_fc_u8v {
+    float scale[XNV_FC_U8V_MAXC][8], shift[XNV_FC_U8V_MAXC][8]; /* lane i of group g: channel (8g + i) % c */
+    uint8_t mask[XNV_FC_U8V_MAXC][16]; /* the byte of lane i of group g, counted from base[g] */
+    int base[XNV_FC_U8V_MAXC];         /* where a group's load starts in its 8 pixels' 8 * cx bytes */
+    int wide;                          /* 16-byte loads (8 pixels hold at least 16 bytes), else 8-byte ones */
+} xnv_fc_u8v_t;
+
+#if defined(__x86_64__)
+static int xnv_fc_u8_vec_avx2(const xnv_fconv_t *p, const uint8_t *src, float *dst, int npx);
+#endif
+
 /* Pixels [px0, px1) of uint8 rows (consecutive rows are consecutive pixels) -> w_in * c floats a row. */
 static void xnv_fc_u8_px(const xnv_fconv_t *p, const uint8_t *src, float *dst, int px0, int px1) {
+#if defined(__x86_64__)
+    if (p->u8v) px0 += xnv_fc_u8_vec_avx2(p, src + (int64_t)px0 * p->cx, dst + (int64_t)px0 * p->c, px1 - px0);
+#endif
     if (p->c == 3 && p->cx == 3)
         xnv_fc_u8_px_n(p, src, dst, px0, px1, 3, 3);
     else if (p->c == 1 && p->cx == 1)
@@ -227,6 +251,67 @@ static void xnv_fc_u8_px(const xnv_fconv_t *p, const uint8_t *src, float *dst, i
 static void xnv_fc_u8_table(const float *lut, int c, float *dst) {
     for (int k = 0; k < c; k++)
         for (int v = 0; v < 256; v++) dst[k * 256 + v] = lut[v * c + k];
+}
+
+/* Whether (float)v * scale + shift, rounded twice, is t[v] bit for bit for every byte v, no product a
+ * subnormal (a thread flushing those to zero would convert otherwise). */
+static int xnv_fc_u8_is_affine(const float *t, float scale, float shift) {
+    for (int v = 0; v < 256; v++) {
+        const float m = (float)v * scale, r = m + shift;
+        if (m != 0.0f && !(m > 1.17549435e-38f || m < -1.17549435e-38f)) return 0;
+        if (memcmp(&r, t + v, sizeof r)) return 0;
+    }
+    return 1;
+}
+
+/* The scale and shift that give one channel's table t [256] (xnv_fc_u8_is_affine), or 0: the shift is t[0]
+ * (byte 0), the scale one of the floats next to (t[255] - t[0]) / 255. */
+static int xnv_fc_u8_affine(const float *t, float *scale, float *shift) {
+    const float guess = (t[255] - t[0]) / 255.0f;
+    uint32_t bits;
+    memcpy(&bits, &guess, sizeof bits);
+    if ((bits & 0x7f800000u) == 0x7f800000u) return 0; /* inf or NaN */
+    for (int d = 0; d <= 16; d++)
+        for (int sgn = -1; sgn <= 1; sgn += 2) {
+            const uint32_t b = bits + (uint32_t)(sgn * d);
+            float s;
+            memcpy(&s, &b, sizeof s);
+            if (xnv_fc_u8_is_affine(t, s, t[0])) {
+                *scale = s;
+                *shift = t[0];
+                return 1;
+            }
+        }
+    return 0;
+}
+
+/* Fill v for tables t [c][256] and channel map chan, when the path converts by vectors (AVX2 or AVX-512, on
+ * x86-64), c <= XNV_FC_U8V_MAXC and every channel's table is affine: v, else NULL (the look-ups). */
+static const xnv_fc_u8v_t *xnv_fc_u8_vec_bind(const float *t, const int32_t *chan, int c, int cx, int vector,
+                                              xnv_fc_u8v_t *v) {
+#if defined(__x86_64__)
+    float scale[XNV_FC_U8V_MAXC], shift[XNV_FC_U8V_MAXC];
+    if (!vector || c > XNV_FC_U8V_MAXC) return 0;
+    for (int k = 0; k < c; k++)
+        if (!xnv_fc_u8_affine(t + k * 256, scale + k, shift + k)) return 0;
+    v->wide = 8 * cx >= 16;
+    for (int g = 0; g < c; g++) {
+        const int first = 8 * g / c * cx;
+        v->base[g] = v->wide ? (first < 8 * cx - 16 ? first : 8 * cx - 16) : 0;
+        for (int i = 0; i < 8; i++) {
+            const int j = 8 * g + i, k = j % c, at = j / c * cx + chan[k] - v->base[g];
+            if (at < 0 || at >= (v->wide ? 16 : 8)) return 0;
+            v->mask[g][i] = (uint8_t)at;
+            v->mask[g][8 + i] = 0x80; /* the upper half is never read */
+            v->scale[g][i] = scale[k];
+            v->shift[g][i] = shift[k];
+        }
+    }
+    return v;
+#else
+    (void)t, (void)chan, (void)c, (void)cx, (void)vector, (void)v;
+    return 0;
+#endif
 }
 
 /* A thread's scratch rows: global input rows (image * h + y) [first, first + n) in its rows [0, n); the
@@ -1115,6 +1200,90 @@ XNV_FC256 static void xnv_fc_one_avx2(const xnv_fconv_t *p, const float *x, cons
     }
 }
 
+/* r[i] lane j -> r[j] lane i. */
+XNV_FC256 XNV_FC_INLINE void xnv_fc_t8x8_avx2(__m256 r[8]) {
+    const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+    r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+    r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+/* A conv of few outputs (o <= 8: a detector's 1x1 heads, 64 or 128 -> 5) as 8 pixels in the lanes of one
+ * ymm a channel: 8 taps of the 8 pixels load as rows and transpose, then each tap multiplies into every
+ * channel's vector. A block of 16 channels wasted 11 of its 16 lanes on 5 outputs (0.07 ms of the faces
+ * net's 40x52 head, 1 thread). Same sums as the block: the bias, then the taps in (dy, dx, c) order, one
+ * fused multiply-add each. */
+XNV_FC256 XNV_FC_INLINE void xnv_fc_few_avx2_n(const xnv_fconv_t *p, const float *x, const float *w, float *out,
+                                                int ndy, int nj, int o) {
+    const int64_t ps = p->ps, rs = (int64_t)p->w_in * p->c, ws = (int64_t)p->kw * p->c * o;
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256 a[8];
+    for (int q = 0; q < o; q++) a[q] = p->bias ? _mm256_broadcast_ss(p->bias + q) : _mm256_setzero_ps();
+    for (int dy = 0; dy < ndy; dy++) {
+        const float *xr = x + dy * rs, *wr = w + dy * ws;
+        int j0 = 0;
+        for (; j0 + 8 <= nj; j0 += 8) {
+            __m256 r[8];
+            for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(xr + i * ps + j0);
+            xnv_fc_t8x8_avx2(r);
+            const float *wj = wr + (int64_t)j0 * o;
+#pragma GCC unroll 8
+            for (int j = 0; j < 8; j++)
+                for (int q = 0; q < o; q++) a[q] = _mm256_fmadd_ps(r[j], _mm256_broadcast_ss(wj + j * o + q), a[q]);
+        }
+        if (j0 < nj) { /* the last taps of the row, masked */
+            const int nl = nj - j0;
+            const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(nl), lane);
+            __m256 r[8];
+            for (int i = 0; i < 8; i++) r[i] = _mm256_maskload_ps(xr + i * ps + j0, m);
+            xnv_fc_t8x8_avx2(r);
+            const float *wj = wr + (int64_t)j0 * o;
+            for (int j = 0; j < nl; j++)
+                for (int q = 0; q < o; q++) a[q] = _mm256_fmadd_ps(r[j], _mm256_broadcast_ss(wj + j * o + q), a[q]);
+        }
+    }
+    for (int q = 0; q < 8; q++)
+        a[q] = q >= o ? _mm256_setzero_ps()
+                      : xnv_fc_act_avx2(p, a[q], p->slope != 0,
+                                        p->slope ? _mm256_broadcast_ss(p->slope + q) : _mm256_setzero_ps());
+    xnv_fc_t8x8_avx2(a);
+    /* whole-vector stores where they end inside the tile's 8 * o floats (the lanes past o are overwritten by
+     * the next pixels' stores), masked ones after that */
+    const __m256i mo = _mm256_cmpgt_epi32(_mm256_set1_epi32(o), lane);
+    for (int i = 0; i < 8; i++) {
+        if (i * o + 8 <= 8 * o)
+            _mm256_storeu_ps(out + (int64_t)i * o, a[i]);
+        else
+            _mm256_maskstore_ps(out + (int64_t)i * o, mo, a[i]);
+    }
+}
+
+#define XNV_FC256_FEW(O)                                                                                       \
+    XNV_FC256 static void xnv_fc_few_avx2_##O(const xnv_fconv_t *p, const float *x, const float *w, float *out, \
+                                              int ndy, int nj) {                                                \
+        xnv_fc_few_avx2_n(p, x, w, out, ndy, nj, O);                                                           \
+    }
+XNV_FC256_FEW(1)
+XNV_FC256_FEW(2)
+XNV_FC256_FEW(3)
+XNV_FC256_FEW(4)
+XNV_FC256_FEW(5)
+XNV_FC256_FEW(6)
+XNV_FC256_FEW(7)
+XNV_FC256_FEW(8)
+
 /* 8 channels a ymm (_mm256_max_ps(s, acc): s > acc ? s : acc); the last < 8 masked (vmaskmov). */
 XNV_FC256 static void xnv_fc_pool_avx2(const float *a, const float *b, int wp, int o, float *out) {
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -1202,10 +1371,43 @@ XNV_FC256 static int xnv_fconv_rows_avx2(const xnv_fconv_t *p, int64_t r0, int64
     if (p->kw == 3 && p->c == 1 && p->o == XNV_FC_BLK)
         return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_stem_avx2_31, XNV_FC256_TILE, xnv_fc_half_avx2,
                            XNV_FC256_TILE / 2, xnv_fc_one_avx2, xnv_fc_pool_avx2, xnv_fc_pool3_avx2, 0);
+    if (p->o <= 8 && p->kw * p->c >= 8) { /* few outputs: 8 pixels in the lanes */
+        static const xnv_fc_tile_t few[8] = {xnv_fc_few_avx2_1, xnv_fc_few_avx2_2, xnv_fc_few_avx2_3,
+                                             xnv_fc_few_avx2_4, xnv_fc_few_avx2_5, xnv_fc_few_avx2_6,
+                                             xnv_fc_few_avx2_7, xnv_fc_few_avx2_8};
+        return xnv_fc_rows(p, r0, r1, scratch, few[p->o - 1], 8, 0, 0, xnv_fc_one_avx2, xnv_fc_pool_avx2,
+                           xnv_fc_pool3_avx2, 0);
+    }
     return xnv_fc_rows(p, r0, r1, scratch, xnv_fc_tile_avx2, XNV_FC256_TILE, xnv_fc_half_avx2, XNV_FC256_TILE / 2,
                        xnv_fc_one_avx2, xnv_fc_pool_avx2, xnv_fc_pool3_avx2, 0);
 }
 #endif /* x86 */
+
+#if defined(__x86_64__)
+/* The first whole 8-pixel blocks of npx uint8 pixels at src -> floats at dst (xnv_fc_u8v_t): how many
+ * pixels it converted (the rest go through the table). */
+XNV_FC256 XNV_FC_INLINE int xnv_fc_u8_vec_avx2_n(const xnv_fconv_t *p, const uint8_t *src, float *dst, int npx,
+                                                 int c, int cx) {
+    const xnv_fc_u8v_t *v = p->u8v;
+    int px = 0;
+    for (; px + 8 <= npx; px += 8, src += 8 * cx, dst += 8 * c)
+        for (int g = 0; g < c; g++) {
+            const uint8_t *s = src + v->base[g];
+            __m128i b = v->wide ? _mm_loadu_si128((const __m128i *)s) : _mm_loadl_epi64((const __m128i *)s);
+            b = _mm_shuffle_epi8(b, _mm_loadu_si128((const __m128i *)v->mask[g]));
+            const __m256 f = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b));
+            _mm256_storeu_ps(dst + 8 * g, _mm256_add_ps(_mm256_mul_ps(f, _mm256_loadu_ps(v->scale[g])),
+                                                        _mm256_loadu_ps(v->shift[g])));
+        }
+    return px;
+}
+
+XNV_FC256 static int xnv_fc_u8_vec_avx2(const xnv_fconv_t *p, const uint8_t *src, float *dst, int npx) {
+    if (p->c == 3 && p->cx == 3) return xnv_fc_u8_vec_avx2_n(p, src, dst, npx, 3, 3); /* RGB or BGR */
+    if (p->c == 1 && p->cx == 1) return xnv_fc_u8_vec_avx2_n(p, src, dst, npx, 1, 1); /* grey */
+    return xnv_fc_u8_vec_avx2_n(p, src, dst, npx, p->c, p->cx);
+}
+#endif
 
 /* -------------------------------------------------------------------------------------- dispatching */
 /* The kernels pick one popcount path (xnv_simd.h); the float convolution follows it: AVX-512 VPOPCNTDQ

@@ -5,13 +5,14 @@ the same minutes, compare two builds. This is how docs/benchmarks.md's before/af
 
     git worktree add /tmp/old <commit> && (cd /tmp/old && python setup.py build_ext --inplace)
     python scripts/ab_builds.py layers --old /tmp/old            # binary convs, call by call, one process
-    python scripts/ab_builds.py layers --old /tmp/old --layer resnet-stem  # the float stem likewise
+    python scripts/ab_builds.py layers --old /tmp/old --layer resnet-stem  # a float stem likewise
     python scripts/ab_builds.py layers --old /tmp/old --layer vgg-32 --threads 2 --windows 40  # by windows
     python scripts/ab_builds.py models --old /tmp/old --threads 2  # whole native runs, process by process
 
 ``layers`` binds the same fused binary conv (residual, PReLU and signs, as a Bi-Real block runs it), or
-ResNet-18's stem (a uint8 image through its table, the 7x7 conv, ReLU, the 3x3 pool and the signs) or one
-of its 1x1 shortcuts on the dense kernel, once with each build's kernels and alternates the two calls;
+ResNet-18's stem (a uint8 image through a model's table, the 7x7 conv, ReLU, the 3x3 pool and the signs),
+the faces proposal net's (3x3 stride 2, ReLU, the 2x2 pool, the signs) or one of ResNet-18's 1x1 shortcuts
+on the dense kernel, once with each build's kernels and alternates the two calls;
 ``models`` alternates processes of each tree, each timing whole runs of a network (random weights for the
 reference ones, the faces plugin's proposal net).
 Both print each new/old ratio of medians (``models`` that of the means too, which images/s follows: a
@@ -41,7 +42,7 @@ LAYERS = {
     "vgg-32": (32, 32, 128), "vgg-16": (16, 16, 256), "vgg-8": (8, 8, 512),
 }
 #: float convs on the direct kernel: (height, width, channels, kernel, stride, padding, outputs, pool)
-FLOAT_LAYERS = {"resnet-stem": (224, 224, 3, 7, 2, 3, 64, 3)}
+FLOAT_LAYERS = {"resnet-stem": (224, 224, 3, 7, 2, 3, 64, 3), "faces-stem": (320, 416, 3, 3, 2, 1, 16, 2)}
 #: 1x1 convs on the dense kernel, ResNet-18's shortcuts from 128 and 256 channels: (pixels, channels, outputs)
 DENSE_LAYERS = {"resnet-short-14": (196, 128, 256), "resnet-short-7": (49, 256, 512)}
 MODELS = ("resnet18", "vgg-small", "faces-proposal")
@@ -80,14 +81,16 @@ def _bound_layer(kernels: ModuleType, h: int, w: int, c: int, threads: int) -> t
 def _bound_float_layer(kernels: ModuleType, h: int, w: int, c: int, k: int, stride: int, pad: int, o: int,
                        pool: int, threads: int) -> tuple[object, ...]:
     """The stem bound with whatever ``kernels._fconv`` is now, and the arrays it reads and writes."""
+    from xnorvision.runtime._executor import _normalising_lut
+
     rng = np.random.default_rng(h * w + c)
     x = rng.integers(0, 256, (1, h, w, c), dtype=np.uint8)
-    lut = rng.standard_normal((256, c)).astype(np.float32)
+    lut = _normalising_lut({"mean": [0.485, 0.456, 0.406][:c], "std": [0.229, 0.224, 0.225][:c]})  # a model's
     weights = (rng.standard_normal((k, k, c, o)) * 0.1).astype(np.float32)
     plan = kernels.DirectConvPlan(weights, rng.standard_normal(o).astype(np.float32), stride, pad, True,
                                   lut=lut, pool=pool, output="both")
-    ho = ((h + 2 * pad - k) // stride + 2) // 2  # the 3x3 stride-2 pool with padding 1
-    wo = ((w + 2 * pad - k) // stride + 2) // 2
+    ho, wo = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
+    ho, wo = ((ho + 1) // 2, (wo + 1) // 2) if pool == 3 else (ho // 2, wo // 2)  # 3x3 with padding 1, or 2x2
     out, packed = np.empty((1, ho, wo, o), np.float32), np.empty((1, ho, wo, (o + 63) // 64), np.uint64)
     with kernels.using_threads(threads):
         return plan.bind(x, out, packed).call, x, None, out, packed

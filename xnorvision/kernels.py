@@ -655,7 +655,9 @@ def conv2d_small(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None,
     channel c reads, e.g. ``(2, 1, 0)`` for a BGR image and an RGB model. The result is bit-for-bit that of
     the float input ``lut[x[..., channels], range(C)]`` on every path, padding included (zeros of that
     normalised tensor), without the float image: each thread converts the input rows it needs into a small
-    buffer as it goes (~0.25 ns a value, about a third of the convolution's time for a 3x3 stride-2 stem).
+    buffer as it goes: by look-ups (~0.25 ns a value, about a third of the convolution's time for a 3x3
+    stride-2 stem), or, where every channel's table is ``v * scale + shift`` rounded as the runtime builds it
+    and the CPU has AVX2 (x86-64), 8 values at a time with vector instructions, the same floats.
 
     ``pool=2`` fuses a 2x2 stride-2 max pool (no padding; an odd last row or column is dropped, as with
     PyTorch's ``MaxPool2d(2)``): the result (and ``out``) is [N, Ho // 2, Wo // 2, O], bit for bit

@@ -138,6 +138,7 @@ def test_a_pixel_sums_alike_in_a_tile_and_alone(simd: str, c: int, k: tuple[int,
 @pytest.mark.parametrize(("c", "k", "stride", "o"), [
     (1, (3, 3), 2, 16), (3, (3, 3), 2, 16), (2, (3, 3), 1, 16), (3, (3, 3), 1, 40), (3, (7, 7), 2, 64),
     (16, (3, 3), 2, 64), (4, (3, 3), 1, 48), (5, (3, 3), 2, 32),  # AVX2's one pixel x every block at once
+    (16, (3, 3), 1, 5), (5, (3, 3), 2, 3), (3, (3, 3), 1, 8),  # AVX2's few outputs: 8 pixels in the lanes
 ])
 def test_rows_of_every_length_sum_alike(simd: str, c: int, k: tuple[int, int], stride: int, o: int) -> None:
     """Rows of every length, so that interiors take whole tiles, half tiles (a 32x32 crop's grey stem has
@@ -240,6 +241,22 @@ def random_lut(rng: np.random.Generator, c: int) -> np.ndarray:
     return lut
 
 
+def affine_lut(c: int, mean: float = 0.5, std: float = 0.25) -> np.ndarray:
+    """The runtime's table (``runtime._executor._normalising_lut``): ``v * scale + shift`` in float32, one
+    mean and std a channel (the channels' own, spread around the given ones)."""
+    spread = np.linspace(-0.05, 0.05, c, dtype=np.float32)
+    mean_c, std_c = np.float32(mean) + spread, np.float32(std) + spread / 4
+    scale, shift = (1.0 / (255.0 * std_c)).astype(np.float32), (-mean_c / std_c).astype(np.float32)
+    return (np.arange(256, dtype=np.float32)[:, None] * scale + shift).astype(np.float32)
+
+
+def vector_u8(x8: np.ndarray, wt: np.ndarray, lut: np.ndarray, channels, stride=1, padding=0) -> bool:
+    """Whether the direct kernel converts this uint8 input by vectors (``xnv_fc_u8v_t``) on this path."""
+    plan = K.DirectConvPlan(wt, None, stride, padding, lut=lut, channels=channels)
+    out = np.empty(plan(x8).shape, np.float32)
+    return plan.bind(x8, out).call.vector_u8
+
+
 def normalised(x8: np.ndarray, lut: np.ndarray, channels) -> np.ndarray:
     """The float input that the uint8 path must match: ``lut[x[..., channels], range(C)]``."""
     lut = lut.reshape(256, -1)
@@ -276,14 +293,18 @@ U8_SHAPES = [
 ]
 
 
+@pytest.mark.parametrize("table", ["random", "affine"])
 @pytest.mark.parametrize("shape", U8_SHAPES, ids=[str(i) for i in range(len(U8_SHAPES))])
-def test_uint8_input_is_bit_exact_with_normalised_float_input(simd: str, threads: int, shape: tuple) -> None:
+def test_uint8_input_is_bit_exact_with_normalised_float_input(simd: str, threads: int, shape: tuple,
+                                                              table: str) -> None:
+    """Through look-ups (any table) or, for the runtime's affine tables on x86's vector paths, converted 8
+    pixels at a time: the same floats either way."""
     n, h, w, cx, channels, k, stride, padding, o = shape
     c = cx if channels is None else len(channels)
     rng = np.random.default_rng(U8_SHAPES.index(shape))  # (hash(None) varies between runs before 3.12)
     x8 = rng.integers(0, 256, (n, h, w, cx), np.uint8)
     x8.flat[:2] = (0, 255)
-    lut = random_lut(rng, c)
+    lut = random_lut(rng, c) if table == "random" else affine_lut(c)
     xf = normalised(x8, lut, channels)
     for bias in (False, True):
         _, wt, b = case(rng, 1, 1, 1, c, k, o, bias)
@@ -291,6 +312,28 @@ def test_uint8_input_is_bit_exact_with_normalised_float_input(simd: str, threads
             want = K.conv2d_small(xf, wt, b, stride, padding, relu)
             got = K.conv2d_small(x8, wt, b, stride, padding, relu, lut=lut, channels=channels)
             assert_bits_equal(got, want)
+    vector = table == "affine" and simd in ("avx2", "avx512") and sys.maxsize > 2**32
+    assert vector_u8(x8, wt, lut, channels, stride, padding) == vector
+
+
+@pytest.mark.parametrize(("mean", "std"), [(0.5, 0.25), (0.485, 0.229), (0.0, 1.0), (0.5, 0.5), (0.1, 3.0),
+                                           (0.5, 1e-3), (-2.0, 0.01)])
+def test_runtime_tables_convert_by_vectors(simd: str, mean: float, std: float) -> None:
+    """Every table the runtime builds from a model's mean and std is found affine (its scale is within a few
+    floats of the end points' slope) and converts bit for bit; one entry off and it goes back to look-ups."""
+    rng = np.random.default_rng(11)
+    x8 = rng.integers(0, 256, (1, 9, 37, 3), np.uint8)
+    x8[0, 0, :3] = ((0, 0, 0), (255, 255, 255), (1, 254, 128))
+    _, wt, b = case(rng, 1, 1, 1, 3, (3, 3), 16, True)
+    vector = simd in ("avx2", "avx512") and sys.maxsize > 2**32
+    lut = affine_lut(3, mean, std)
+    assert vector_u8(x8, wt, lut, (2, 1, 0), 2, 1) == vector
+    assert_bits_equal(K.conv2d_small(x8, wt, b, 2, 1, False, lut=lut, channels=(2, 1, 0)),
+                      K.conv2d_small(normalised(x8, lut, (2, 1, 0)), wt, b, 2, 1, False))
+    lut[200, 1] = np.nextafter(lut[200, 1], np.float32(np.inf))
+    assert not vector_u8(x8, wt, lut, (2, 1, 0), 2, 1)
+    assert_bits_equal(K.conv2d_small(x8, wt, b, 2, 1, False, lut=lut, channels=(2, 1, 0)),
+                      K.conv2d_small(normalised(x8, lut, (2, 1, 0)), wt, b, 2, 1, False))
 
 
 def test_uint8_bgr_frame_matches_cvtcolor_and_lut(threads: int) -> None:
@@ -335,10 +378,11 @@ def test_uint8_input_reads_nothing_past_x(simd: str, threads: int, shape: tuple,
     try:
         x8 = np.frombuffer(buf, np.uint8, size, pages * page - size).reshape(shape)
         x8[:] = np.random.default_rng(6).integers(0, 256, shape, np.uint8)
-        lut = random_lut(np.random.default_rng(7), shape[3])
         _, wt, b = case(np.random.default_rng(8), 1, 1, 1, shape[3], (3, 3), 16, True)
-        got = K.conv2d_small(x8, wt, b, stride, 1, True, lut=lut, pool=pool)
-        assert_bits_equal(got, K.conv2d_small(normalised(x8, lut, None), wt, b, stride, 1, True, pool=pool))
+        for lut in (random_lut(np.random.default_rng(7), shape[3]), affine_lut(shape[3])):  # look-ups, vectors
+            got = K.conv2d_small(x8, wt, b, stride, 1, True, lut=lut, pool=pool)
+            want = K.conv2d_small(normalised(x8, lut, None), wt, b, stride, 1, True, pool=pool)
+            assert_bits_equal(got, want)
         del x8
     finally:
         assert libc.mprotect(guard, page, 3) == 0  # PROT_READ | PROT_WRITE, so that the map can go
@@ -586,7 +630,8 @@ def test_conv2d_layer_with_a_fused_pool() -> None:
 
 @pytest.mark.parametrize(("n", "h", "w", "c", "o", "stride"), [
     (1, 9, 30, 3, 16, 2), (2, 7, 11, 5, 5, 1), (1, 6, 40, 8, 40, 1), (1, 5, 19, 16, 64, 2),
-    (1, 4, 9, 4, 70, 1), (13, 5, 5, 6, 40, 1)])  # the last: tiles across the batch
+    (1, 4, 9, 4, 70, 1), (13, 5, 5, 6, 40, 1),  # tiles across the batch
+    (1, 6, 21, 16, 5, 1), (1, 5, 19, 3, 8, 2)])  # few outputs (AVX2: 8 pixels in the lanes)
 def test_the_epilogue_applies_prelu_and_packs_signs_bit_exactly(
         simd: str, threads: int, n: int, h: int, w: int, c: int, o: int, stride: int) -> None:
     """The direct kernel's PReLU and sign bits (a BWN conv's fused step, on whichever path runs it) are
@@ -600,6 +645,24 @@ def test_the_epilogue_applies_prelu_and_packs_signs_bit_exactly(
         K._direct_conv(x, wt, b, (stride, stride), (1, 1), relu, out, slope=slope, bits=bits)
         assert_bits_equal(out, want)
         np.testing.assert_array_equal(bits, K.pack_bits(want))
+
+
+@pytest.mark.parametrize(("k", "stride", "pad"), [((1, 1), 1, 0), ((3, 3), 1, 1), ((3, 3), 2, 1), ((1, 3), 1, 0)])
+@pytest.mark.parametrize("o", [1, 2, 5, 7, 8])
+def test_few_outputs_sum_as_a_block_of_16_does(simd: str, threads: int, o: int, k: tuple[int, int], stride: int,
+                                               pad: int) -> None:
+    """A conv of up to 8 outputs (a detector's heads; on AVX2 8 pixels in the lanes, one vector a channel)
+    gives the bits of the same conv with zero weights appended up to 16 outputs (one block, a pixel's channels
+    in the lanes): the same order of fused multiply-adds, whatever the tile; ReLU and the taps' last partial
+    group of 8 included."""
+    rng = np.random.default_rng(o * 10 + k[1] + stride)
+    for c in (64, 13, 3):
+        x, wt, b = case(rng, 2, 6, 37, c, k, o, True)
+        wide = np.concatenate([wt, np.zeros((*k, c, 16 - o), np.float32)], axis=3)
+        bias16 = np.concatenate([b, np.zeros(16 - o, np.float32)])
+        for relu in (False, True):
+            want = K.conv2d_small(x, wide, bias16, stride, pad, relu)[..., :o]
+            assert_bits_equal(K.conv2d_small(x, wt, b, stride, pad, relu), np.ascontiguousarray(want))
 
 
 @pytest.mark.parametrize("relu", [False, True])
@@ -618,7 +681,8 @@ def test_conv2d_layer_with_fused_signs_on_a_1x1_conv(relu: bool) -> None:
 
 
 @pytest.mark.parametrize(("n", "h", "w", "c", "o"), [(3, 7, 7, 256, 40), (2, 1, 1, 8, 16), (1, 5, 3, 33, 70),
-                                                     (1, 28, 28, 64, 128)])
+                                                     (1, 28, 28, 64, 128),
+                                                     (1, 9, 13, 64, 5), (2, 5, 7, 20, 1), (1, 4, 11, 128, 8)])
 def test_1x1_convs_split_their_pixels_bit_exactly(simd: str, threads: int, monkeypatch: pytest.MonkeyPatch,
                                                   n: int, h: int, w: int, c: int, o: int) -> None:
     """A 1x1 conv runs every image's pixels as ranges, one per thread: each pixel's sums are those of the
