@@ -1389,15 +1389,23 @@ XNV_FC256 static int xnv_fconv_rows_avx2(const xnv_fconv_t *p, int64_t r0, int64
 XNV_FC256 XNV_FC_INLINE int xnv_fc_u8_vec_avx2_n(const xnv_fconv_t *p, const uint8_t *src, float *dst, int npx,
                                                  int c, int cx) {
     const xnv_fc_u8v_t *v = p->u8v;
+    __m128i mask[XNV_FC_U8V_MAXC];
+    __m256 scale[XNV_FC_U8V_MAXC], shift[XNV_FC_U8V_MAXC];
+    int base[XNV_FC_U8V_MAXC];
+    for (int g = 0; g < c; g++) { /* in registers: the stores below could alias v for all the compiler knows */
+        mask[g] = _mm_loadu_si128((const __m128i *)v->mask[g]);
+        scale[g] = _mm256_loadu_ps(v->scale[g]);
+        shift[g] = _mm256_loadu_ps(v->shift[g]);
+        base[g] = v->base[g];
+    }
+    const int wide = v->wide;
     int px = 0;
     for (; px + 8 <= npx; px += 8, src += 8 * cx, dst += 8 * c)
         for (int g = 0; g < c; g++) {
-            const uint8_t *s = src + v->base[g];
-            __m128i b = v->wide ? _mm_loadu_si128((const __m128i *)s) : _mm_loadl_epi64((const __m128i *)s);
-            b = _mm_shuffle_epi8(b, _mm_loadu_si128((const __m128i *)v->mask[g]));
-            const __m256 f = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b));
-            _mm256_storeu_ps(dst + 8 * g, _mm256_add_ps(_mm256_mul_ps(f, _mm256_loadu_ps(v->scale[g])),
-                                                        _mm256_loadu_ps(v->shift[g])));
+            const uint8_t *s = src + base[g];
+            __m128i b = wide ? _mm_loadu_si128((const __m128i *)s) : _mm_loadl_epi64((const __m128i *)s);
+            const __m256 f = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_shuffle_epi8(b, mask[g])));
+            _mm256_storeu_ps(dst + 8 * g, _mm256_add_ps(_mm256_mul_ps(f, scale[g]), shift[g]));
         }
     return px;
 }

@@ -153,7 +153,8 @@ static inline void xnv_pool_inside(int w, int kw, int sw, int pw, int wo, int *o
     *oxb = b > a ? b : a;
 }
 
-/* One output row: the windows inside the image all have nh x kw cells (a full 2x2 gets the unrolled fold),
+/* One output row (oc elements from one output pixel to the next: c, or more when pools write side by side
+ * into one tensor): the windows inside the image all have nh x kw cells (a full 2x2 gets the unrolled fold),
  * those clipped at either side go one at a time. Each op gets its own function (no inlining into one): small
  * enough loops that the compiler keeps their counters in registers. */
 #define XNV_POOL_ROW(T, WIN)                                                                                \
@@ -162,16 +163,16 @@ static inline void xnv_pool_inside(int w, int kw, int sw, int pw, int wo, int *o
     if (oxa < oxb) {                                                                                        \
         const T *p = img + (int64_t)(oxa * sw - pw) * c;                                                    \
         const int64_t step = (int64_t)sw * c;                                                               \
-        T *q = o + (int64_t)oxa * c;                                                                        \
+        T *q = o + (int64_t)oxa * oc;                                                                       \
         if (nh == 2 && kw == 2)                                                                             \
-            for (int ox = oxa; ox < oxb; ox++, p += step, q += c) WIN(p, rs, c, 2, 2, q);                   \
+            for (int ox = oxa; ox < oxb; ox++, p += step, q += oc) WIN(p, rs, c, 2, 2, q);                  \
         else                                                                                                \
-            for (int ox = oxa; ox < oxb; ox++, p += step, q += c) WIN(p, rs, c, nh, kw, q);                 \
+            for (int ox = oxa; ox < oxb; ox++, p += step, q += oc) WIN(p, rs, c, nh, kw, q);                \
     }                                                                                                       \
     for (int ox = 0; ox < wo; ox++) {                                                                       \
         if (ox == oxa && (ox = oxb) >= wo) break;                                                           \
         const int x0 = ox * sw - pw, xa = x0 > 0 ? x0 : 0, xb = x0 + kw < w ? x0 + kw : w;                  \
-        WIN(img + (int64_t)xa * c, rs, c, nh, xb - xa, o + (int64_t)ox * c);                                \
+        WIN(img + (int64_t)xa * c, rs, c, nh, xb - xa, o + (int64_t)ox * oc);                               \
     }
 
 #define XNV_POOL_MAX_WIN(p, rs, c, nh, nw, o) xnv_pool_f32_win(XNV_POOL_MAX, p, rs, c, nh, nw, o)
@@ -179,33 +180,35 @@ static inline void xnv_pool_inside(int w, int kw, int sw, int pw, int wo, int *o
 
 /* img: the first image row of the windows (rs elements a row, nh rows); o: the output row. */
 __attribute__((noinline)) static void xnv_pool_and_row(const uint64_t *img, int64_t rs, int w, int64_t c,
-                                                       int nh, int kw, int sw, int pw, int wo, uint64_t *o) {
+                                                       int nh, int kw, int sw, int pw, int wo, uint64_t *o,
+                                                       int64_t oc) {
     XNV_POOL_ROW(uint64_t, xnv_pool_and_win)
 }
 
 __attribute__((noinline)) static void xnv_pool_max_row(const float *img, int64_t rs, int w, int64_t c, int nh,
-                                                       int kw, int sw, int pw, int wo, float *o) {
+                                                       int kw, int sw, int pw, int wo, float *o, int64_t oc) {
     XNV_POOL_ROW(float, XNV_POOL_MAX_WIN)
 }
 
 __attribute__((noinline)) static void xnv_pool_avg_row(const float *img, int64_t rs, int w, int64_t c, int nh,
-                                                       int kw, int sw, int pw, int wo, float *o) {
+                                                       int kw, int sw, int pw, int wo, float *o, int64_t oc) {
     XNV_POOL_ROW(float, XNV_POOL_AVG_WIN)
 }
 
 /* Output row `row` (= image * ho + oy) of op over x [n, h, w, c] (c floats, or c words for AND) into out
- * [n, ho, wo, c]: kh x kw windows, stride sh x sw, padding ph x pw, clipped to the image. */
+ * [n, ho, wo, oc] (oc >= c: the pool's channels are the first c of each pixel's oc): kh x kw windows,
+ * stride sh x sw, padding ph x pw, clipped to the image. */
 static void xnv_pool_row(int op, const void *x, void *out, int h, int w, int64_t c, int kh, int kw, int sh,
-                         int sw, int ph, int pw, int ho, int wo, int64_t row) {
+                         int sw, int ph, int pw, int ho, int wo, int64_t row, int64_t oc) {
     const int64_t rs = (int64_t)w * c, b = row / ho;
     const int y0 = (int)(row % ho) * sh - ph, ya = y0 > 0 ? y0 : 0, yb = y0 + kh < h ? y0 + kh : h;
-    const int64_t in0 = (b * h + ya) * rs, out0 = row * wo * c;
+    const int64_t in0 = (b * h + ya) * rs, out0 = row * wo * oc;
     if (op == XNV_POOL_AND)
-        xnv_pool_and_row((const uint64_t *)x + in0, rs, w, c, yb - ya, kw, sw, pw, wo, (uint64_t *)out + out0);
+        xnv_pool_and_row((const uint64_t *)x + in0, rs, w, c, yb - ya, kw, sw, pw, wo, (uint64_t *)out + out0, oc);
     else if (op == XNV_POOL_MAX)
-        xnv_pool_max_row((const float *)x + in0, rs, w, c, yb - ya, kw, sw, pw, wo, (float *)out + out0);
+        xnv_pool_max_row((const float *)x + in0, rs, w, c, yb - ya, kw, sw, pw, wo, (float *)out + out0, oc);
     else
-        xnv_pool_avg_row((const float *)x + in0, rs, w, c, yb - ya, kw, sw, pw, wo, (float *)out + out0);
+        xnv_pool_avg_row((const float *)x + in0, rs, w, c, yb - ya, kw, sw, pw, wo, (float *)out + out0, oc);
 }
 
 #endif

@@ -47,6 +47,7 @@ __all__ = [
     "maxpool2d_bits",
     "pack_bits",
     "pool_bind",
+    "pools_side_by_side",
     "prelu",
     "set_eager_threads",
     "set_num_threads",
@@ -992,20 +993,44 @@ def _pool_call(x: np.ndarray, op: int, kernel: object, stride: object, padding: 
     return _pool.pool(x, op, kh, kw, sh, sw, ph, pw, ho, wo, threads)
 
 
+PoolOp = Literal["maxpool2d_bits", "maxpool2d", "avgpool2d"]
 _POOL_OPS = {"maxpool2d_bits": (0, np.uint64), "maxpool2d": (1, np.float32), "avgpool2d": (2, np.float32)}
 
 
-def pool_bind(op: Literal["maxpool2d_bits", "maxpool2d", "avgpool2d"], x: np.ndarray,
-              kernel: int | tuple[int, int], stride: int | tuple[int, int], padding: int,
-              out: np.ndarray) -> Bound:
+def _pool_codes(ops: tuple[str, ...]) -> tuple[list[int], type]:
+    """The kernel's codes of pools that run side by side, and their dtype: 1 to 4 float pools, or one."""
+    if not 1 <= len(ops) <= _pool.MAX_OPS or any(op not in _POOL_OPS for op in ops):
+        raise ValueError(f"ops must be 1 to {_pool.MAX_OPS} of {sorted(_POOL_OPS)}, got {ops!r}")
+    if len(ops) > 1 and "maxpool2d_bits" in ops:
+        raise ValueError("pools side by side are float pools (maxpool2d, avgpool2d)")
+    return [_POOL_OPS[op][0] for op in ops], _POOL_OPS[ops[0]][1]
+
+
+def pool_bind(op: PoolOp | tuple[PoolOp, ...], x: np.ndarray, kernel: int | tuple[int, int],
+              stride: int | tuple[int, int], padding: int, out: np.ndarray) -> Bound:
     """The pool ``op`` (as the function of that name computes it) bound to ``x`` and ``out`` (its result's
-    shape and dtype): each run computes it from what ``x`` holds then."""
-    code, dtype = _POOL_OPS[op]
+    shape and dtype): each run computes it from what ``x`` holds then. A tuple of float pools runs them
+    side by side, as :func:`pools_side_by_side` does."""
+    codes, dtype = _pool_codes(op if isinstance(op, tuple) else (op,))
     x = _array("x", x, (dtype,), 4)
     kh, kw, sh, sw, ph, pw, ho, wo = _pool_geometry(x, kernel, stride, padding)
-    _bound_out("out", out, (x.shape[0], ho, wo, x.shape[3]), dtype, x)
-    threads = _policy_threads(x.shape[0] * ho * wo * x.shape[3] * kh * kw, _PARALLEL_VALUES)
-    return Bound(_pool.bind(x, code, kh, kw, sh, sw, ph, pw, ho, wo, max(threads), out), threads)
+    _bound_out("out", out, (x.shape[0], ho, wo, len(codes) * x.shape[3]), dtype, x)
+    threads = _policy_threads(len(codes) * x.shape[0] * ho * wo * x.shape[3] * kh * kw, _PARALLEL_VALUES)
+    return Bound(_pool.bind(x, codes, kh, kw, sh, sw, ph, pw, ho, wo, max(threads), out), threads)
+
+
+def pools_side_by_side(ops: tuple[Literal["maxpool2d", "avgpool2d"], ...], x: np.ndarray,
+                       kernel: int | tuple[int, int], stride: int | tuple[int, int],
+                       padding: int = 0) -> np.ndarray:
+    """Float pools of one window geometry over ``x``, their results side by side along the channels:
+    bit for bit ``np.concatenate([maxpool2d(x, ...) or avgpool2d(x, ...) for each op], -1)`` in one pass
+    (each output row is every pool's in turn, while the input rows are in cache), without the concat's
+    copy: a downsampling shortcut's average and max (the faces proposal net)."""
+    codes, dtype = _pool_codes(tuple(ops))
+    x = _array("x", x, (dtype,), 4)
+    kh, kw, sh, sw, ph, pw, ho, wo = _pool_geometry(x, kernel, stride, padding)
+    threads = _threads_for(len(codes) * x.shape[0] * ho * wo * x.shape[3] * kh * kw, _PARALLEL_VALUES)
+    return _pool.bind(x, codes, kh, kw, sh, sw, ph, pw, ho, wo, threads).run()
 
 
 def maxpool2d_bits(x: np.ndarray, kernel: int, stride: int, padding: int = 0) -> np.ndarray:

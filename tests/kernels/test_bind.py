@@ -136,6 +136,19 @@ def test_a_bound_pool_follows_its_input(threads: int, op: str, kernel: object, s
         x[...] = new_x()
 
 
+def test_bound_pools_side_by_side_follow_their_input(threads: int) -> None:
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((2, 8, 6, 13)).astype(np.float32)
+    ops = ("avgpool2d", "maxpool2d")
+    out = _garbage(np.empty((2, 4, 3, 26), np.float32))
+    bound = K.pool_bind(ops, x, 2, 2, 0, out)
+    for _ in range(3):
+        _assert_same([bound.call.run()], [np.concatenate([K.avgpool2d(x, 2, 2), K.maxpool2d(x, 2, 2)], -1)])
+        x[...] = rng.standard_normal(x.shape)
+    with pytest.raises(ValueError, match="shape"):
+        K.pool_bind(ops, x, 2, 2, 0, np.empty((2, 4, 3, 13), np.float32))
+
+
 def test_a_bound_join_puts_rows_side_by_side() -> None:
     rng = np.random.default_rng(10)
     a = rng.standard_normal((2, 3, 4, 5)).astype(np.float32)

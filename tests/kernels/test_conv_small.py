@@ -379,7 +379,8 @@ def test_uint8_input_reads_nothing_past_x(simd: str, threads: int, shape: tuple,
         x8 = np.frombuffer(buf, np.uint8, size, pages * page - size).reshape(shape)
         x8[:] = np.random.default_rng(6).integers(0, 256, shape, np.uint8)
         _, wt, b = case(np.random.default_rng(8), 1, 1, 1, shape[3], (3, 3), 16, True)
-        for lut in (random_lut(np.random.default_rng(7), shape[3]), affine_lut(shape[3])):  # look-ups, vectors
+        # through look-ups, then (an affine table) by vectors
+        for lut in (random_lut(np.random.default_rng(7), shape[3]), affine_lut(shape[3])):
             got = K.conv2d_small(x8, wt, b, stride, 1, True, lut=lut, pool=pool)
             want = K.conv2d_small(normalised(x8, lut, None), wt, b, stride, 1, True, pool=pool)
             assert_bits_equal(got, want)
@@ -647,10 +648,11 @@ def test_the_epilogue_applies_prelu_and_packs_signs_bit_exactly(
         np.testing.assert_array_equal(bits, K.pack_bits(want))
 
 
-@pytest.mark.parametrize(("k", "stride", "pad"), [((1, 1), 1, 0), ((3, 3), 1, 1), ((3, 3), 2, 1), ((1, 3), 1, 0)])
+@pytest.mark.parametrize(("k", "stride", "pad"),
+                         [((1, 1), 1, 0), ((3, 3), 1, 1), ((3, 3), 2, 1), ((1, 3), 1, 0)])
 @pytest.mark.parametrize("o", [1, 2, 5, 7, 8])
-def test_few_outputs_sum_as_a_block_of_16_does(simd: str, threads: int, o: int, k: tuple[int, int], stride: int,
-                                               pad: int) -> None:
+def test_few_outputs_sum_as_a_block_of_16_does(simd: str, threads: int, o: int, k: tuple[int, int],
+                                               stride: int, pad: int) -> None:
     """A conv of up to 8 outputs (a detector's heads; on AVX2 8 pixels in the lanes, one vector a channel)
     gives the bits of the same conv with zero weights appended up to 16 outputs (one block, a pixel's channels
     in the lanes): the same order of fused multiply-adds, whatever the tile; ReLU and the taps' last partial

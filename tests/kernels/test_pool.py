@@ -140,3 +140,30 @@ def test_max_nan_only_from_first_cell() -> None:
     z = np.array([[[[-0.0], [0.0]], [[0.0], [-0.0]]]], np.float32)
     assert np.signbit(K.maxpool2d(z, 2, 2, 0)[0, 0, 0, 0])  # -0 first, +0 is not greater
     assert np.isnan(K.avgpool2d(y, 2, 2, 0)).all()
+
+
+@pytest.mark.parametrize("ops", [("avgpool2d", "maxpool2d"), ("maxpool2d", "avgpool2d", "avgpool2d"),
+                                 ("maxpool2d", "maxpool2d", "avgpool2d", "maxpool2d")])
+@pytest.mark.parametrize("c", [1, 3, 5, 16, 64])
+@pytest.mark.parametrize(("kernel", "stride", "padding"), GEOMETRIES)
+def test_pools_side_by_side_are_their_concat(threads: int, ops: tuple, c: int, kernel: int, stride: int,
+                                            padding: int) -> None:
+    """Each pool's channels of every pixel hold its own result bit for bit (NaN payloads and zero signs
+    too): a channel count off a whole vector ends with an overlapping vector that must stay in its slot."""
+    rng = np.random.default_rng(c * 10 + len(ops) + kernel)
+    specials = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0], np.float32)
+    x = rng.standard_normal((2, 9, 8, c)).astype(np.float32)
+    x[0, ::3, ::2] = rng.choice(specials, x[0, ::3, ::2].shape)
+    geometry = (kernel, stride, padding)
+    with np.errstate(invalid="ignore"):
+        want = np.concatenate([getattr(K, op)(x, *geometry) for op in ops], axis=-1)
+        got = K.pools_side_by_side(ops, x, *geometry)
+    np.testing.assert_array_equal(_bits(got), _bits(want))
+
+
+@pytest.mark.parametrize(("ops", "match"), [
+    ((), "1 to 4"), (("avgpool2d",) * 5, "1 to 4"), (("avgpool2d", "minpool"), "1 to 4"),
+    (("maxpool2d", "maxpool2d_bits"), "float pools")])
+def test_pools_side_by_side_bad_ops(ops: tuple, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        K.pools_side_by_side(ops, np.zeros((1, 4, 4, 3), np.float32), 2, 2)

@@ -319,9 +319,11 @@ def test_which_convs_take_the_direct_kernel() -> None:
     assert Conv2d.takes_direct((64, 7, 7, 3), 1)  # an image input at any kernel size (ResNet's stem)
     assert not Conv2d.takes_direct((64, 3, 3, 32), 1)  # 288 taps x channels: im2col + BLAS, no pooling
     assert not Conv2d.takes_direct((16, 3, 3, 1), 3)  # grouped
-    # 1x1 to few outputs from many channels (the faces proposal net's stride-8 head): a matmul, which
-    # does not waste 11 of the direct kernel's 16 output lanes; from few channels or to 16 outputs: direct
-    assert not Conv2d.takes_direct((5, 1, 1, 64), 1) and not Conv2d.takes_direct((7, 1, 1, 32), 1)
+    # 1x1 to few outputs from many channels (the faces proposal net's stride-8 head): AVX2's few-output
+    # tile, else a matmul, which does not waste 11 of the direct kernel's 16 output lanes; from few
+    # channels or to 16 outputs: direct
+    few = kernels.simd_path() == "avx2"
+    assert Conv2d.takes_direct((5, 1, 1, 64), 1) is few and Conv2d.takes_direct((7, 1, 1, 32), 1) is few
     assert Conv2d.takes_direct((5, 1, 1, 16), 1) and Conv2d.takes_direct((16, 1, 1, 64), 1)
     assert Conv2d.takes_direct((5, 3, 3, 3), 1)  # an image input's few outputs: not a 1x1
 
@@ -340,31 +342,41 @@ def test_1x1_convs_from_more_channels_take_the_direct_kernel_on_avx512(path: str
         assert Conv2d.takes_direct((512, 1, 1, 256), 1) is avx512
         assert Conv2d.takes_direct((128, 1, 1, 64), 1)
         assert not Conv2d.takes_direct((512, 1, 1, 512), 1)  # not measured: BLAS
-        assert not Conv2d.takes_direct((5, 1, 1, 128), 1)  # a detector head: a matmul on every path
+        assert Conv2d.takes_direct((5, 1, 1, 128), 1) is (path == "avx2")  # a head: AVX2's few-output tile
         assert not Conv2d.takes_direct((256, 3, 3, 128), 1) and not Conv2d.takes_direct((64, 1, 1, 128), 2)
     finally:
         kernels._force_path(None)
 
 
+@pytest.mark.parametrize("path", [name for name, code in kernels._PATHS.items()
+                                  if kernels._bconv.path_supported(code)])
 @pytest.mark.parametrize("relu", [False, True])
-def test_a_1x1_head_conv_is_a_dense_layer_over_its_pixels(relu: bool) -> None:
-    """A detector's head (1x1, few outputs from many channels) runs on the dense kernel where the CPU has
-    FMA: the bias, then one FMA a channel in order (the same bits on every FMA path), close to the exact
-    sum; with a fused ReLU, or without FMA, it stays BLAS's matmul."""
+def test_a_1x1_head_conv_sums_as_the_dense_kernel_does(path: str, relu: bool) -> None:
+    """A detector's head (1x1, few outputs from many channels) runs on AVX2's few-output direct tile, else
+    on the dense kernel where the CPU has FMA: either way the bias, then one FMA a channel in order (the
+    same bits on every FMA path), close to the exact sum; elsewhere (with a fused ReLU, or without FMA) it
+    is BLAS's matmul."""
     from xnorvision.runtime._layers import Conv2d
 
     rng = np.random.default_rng(5)
     w, b = rng.standard_normal((5, 1, 1, 64)).astype(np.float32), rng.standard_normal(5).astype(np.float32)
-    layer = Conv2d(w, b, (1, 1), (0, 0), 1, relu=relu)
-    assert (layer.dense is not None) == (kernels.dense_available() and not relu)
     x = rng.standard_normal((2, 7, 9, 64)).astype(np.float32)
+    try:
+        kernels._force_path(path)
+        layer = Conv2d(w, b, (1, 1), (0, 0), 1, relu=relu)
+        assert (layer.plan is not None) == (path == "avx2")
+        assert (layer.dense is not None) == (path != "avx2" and kernels.dense_available() and not relu)
+        got = layer([x])
+        fused = layer.plan is not None or layer.dense is not None
+        dense = kernels.DensePlan(w.reshape(5, 64), b)(x.reshape(-1, 64)) if fused else None
+    finally:
+        kernels._force_path(None)
     exact = x.astype(np.float64).reshape(-1, 64) @ w.reshape(5, 64).T.astype(np.float64) + b
-    got = layer([x])
     want = np.maximum(exact, 0) if relu else exact
     np.testing.assert_allclose(got.reshape(-1, 5), want, rtol=1e-5, atol=1e-4)
-    if layer.dense is not None:
-        dense = kernels.DensePlan(w.reshape(5, 64), b)(x.reshape(-1, 64))
-        np.testing.assert_array_equal(got.reshape(-1, 5).view(np.uint32), dense.view(np.uint32))
+    if dense is not None:
+        expect = np.maximum(dense, 0) if relu else dense
+        np.testing.assert_array_equal(got.reshape(-1, 5).view(np.uint32), expect.view(np.uint32))
 
 
 @pytest.mark.parametrize(("kwargs", "fused"), [

@@ -26,6 +26,7 @@ def _load(path: Path, fused: bool, threads: int, monkeypatch: pytest.MonkeyPatch
         m.setattr(_fold, "_fuse_add", lambda *args: None)
         m.setattr(_fold, "_fuses_prelu", lambda prev: False)
         m.setattr(_fold, "_bits_beside", lambda *args: False)
+        m.setattr(_fold, "_fuse_pools", lambda *args: None)
         return Model.load(path, threads=threads)
 
 
@@ -120,6 +121,10 @@ def test_the_profiled_networks_fuse_bit_exactly(tmp_path: Path, monkeypatch: pyt
     else:
         bwn = next(attrs for _, op, attrs in fused.steps if op == "bwn_conv2d")
         assert bwn.get("fused_prelu") and "bits_output" in bwn and "prelu" not in ops
+    if network == "faces-proposal":  # the downsampling shortcut's average and max, side by side
+        assert "concat" not in ops and "maxpool2d" not in ops
+        pools = dict((name, attrs) for name, _, attrs in fused.steps)["s16_0_pool"]
+        assert pools["side_by_side"] == ["maxpool2d"]
     rng = np.random.default_rng(1)
     for images in (rng.integers(0, 256, shape, np.uint8), np.zeros(shape, np.uint8)):
         _assert_same(fused, plain, images)
@@ -178,3 +183,53 @@ def test_a_batch_norm_after_a_bwn_prelu_stays_a_step(tmp_path: Path) -> None:
     a = t["bn.weight"] / np.sqrt(t["bn.running_var"] + 1e-5)
     np.testing.assert_allclose(model.run(x_in)["bn"], y * a + (t["bn.bias"] - t["bn.running_mean"] * a),
                                rtol=1e-4, atol=1e-4)
+
+
+def _pools_concat(case: str) -> graphs.Model:
+    """A float conv, pools of it and a channel concat of them, as ``case`` varies what the concat reads."""
+    b = graphs.Builder(9)
+    conv = {"kernel": [3, 3], "stride": 1, "padding": "same", "in_channels": 3, "out_channels": 5}
+    x = b.add("stem", "conv2d", ["input"], conv, weight=b.f32(5, 3, 3, 3), bias=b.f32(5))
+    window = {"kernel": 3, "stride": 2, "padding": 1}
+    avg = b.add("avg", "avgpool2d", [x], window)
+    maxp = b.add("max", "maxpool2d", [x], window)
+    outputs = []
+    if case == "three":
+        inputs = [maxp, avg, b.add("avg2", "avgpool2d", [x], window)]
+    elif case == "pool read twice":
+        inputs, outputs = [avg, maxp], [maxp]
+    elif case == "other window":
+        inputs = [avg, b.add("pick", "maxpool2d", [x], {"kernel": 1, "stride": 2})]
+    elif case == "other inputs":
+        y = b.add("stem2", "conv2d", ["input"], conv, weight=b.f32(5, 3, 3, 3))
+        inputs = [avg, b.add("max2", "maxpool2d", [y], window)]
+    elif case == "not a pool":
+        inputs = [avg, b.add("half", "conv2d", [x], {**conv, "stride": 2, "in_channels": 5},
+                             weight=b.f32(5, 3, 3, 5))]
+    else:
+        inputs = [avg, maxp]
+    cat = b.add("cat", "concat", inputs, {"axis": -1})
+    return b.graph(cat, *outputs), b.tensors, graphs.SPEC
+
+
+@pytest.mark.parametrize(("case", "fuses"), [
+    ("avg and max", True), ("three", True), ("pool read twice", False), ("other window", False),
+    ("other inputs", False), ("not a pool", False)])
+def test_pools_that_only_a_concat_reads_run_side_by_side(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        case: str, fuses: bool) -> None:
+    """Float pools of one input and one window, read by nothing but a channel concat of them, become one
+    step writing the concat's tensor: bit for bit the pools and the concat, NaN and signed zeros included."""
+    path = save_model(tmp_path / "m.xnv", *_pools_concat(case), [], {})
+    fused, plain = _load(path, True, 1, monkeypatch), _load(path, False, 1, monkeypatch)
+    ops = [op for _, op, _ in fused.steps]
+    assert ("concat" not in ops) == fuses
+    if fuses:
+        first = fused.steps[1]
+        assert first[2]["side_by_side"] == (["avgpool2d", "avgpool2d"] if case == "three" else ["maxpool2d"])
+        assert len(plain.steps) - len(fused.steps) == (3 if case == "three" else 2)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 13, 11, 3)).astype(np.float32)
+    x[0, 3, 4] = (np.inf, -np.inf, 0.0)
+    for inp in (rng.integers(0, 256, (2, 13, 11, 3), np.uint8), x, np.zeros_like(x)):
+        with np.errstate(invalid="ignore"):
+            _assert_same(fused, plain, inp)

@@ -1,7 +1,8 @@
 """Load-time graph rewrites: fold batch norms into the layer before them, fuse ``sign`` into binary convs,
 ``relu`` into float convs, a 2x2 stride-2 or ResNet's 3x3 stride-2 padding-1 ``maxpool2d`` into a
 direct-kernel float conv (the stem's conv -> relu -> pool becomes one step that never writes the full-size
-conv output) and a residual ``add`` into the ``prelu`` after it.
+conv output), a residual ``add`` into the ``prelu`` after it, and float pools of one input that only a
+channel ``concat`` reads into one step that writes them side by side (no concat copy).
 
 After folding, a binary conv followed by batch norm and sign emits packed bits straight from its integer
 accumulators (the Larq Compute Engine "output transform"), so chains of binary layers never touch floats.
@@ -55,6 +56,12 @@ def fold(model: XnvFile) -> tuple[list[Step], list[str], dict[str, TensorType]]:
         if conv is not None:
             alias[node.name] = conv
             readers[conv] = readers[node.name]
+            continue
+        pools = _fuse_pools(steps, node, readers, model.outputs) if node.op == "concat" else None
+        if pools is not None:
+            alias[node.name] = pools
+            readers[pools] = readers[node.name]
+            types[pools] = types[node.name]  # the first pool's step now makes the concat's tensor
             continue
         prev = steps.get(node.inputs[0])
         if node.op == "sign" and _bits_beside(prev, readers, model.outputs):
@@ -171,6 +178,39 @@ def _fuse_add(steps: dict[str, Step], add: Node, readers: Counter[str], types: d
             steps[name] = steps.pop(name)
             return name
     return None
+
+
+#: pools the kernel writes side by side in one step at most (``kernels.pools_side_by_side``)
+_MAX_SIDE_BY_SIDE = 4
+
+
+def _fuse_pools(steps: dict[str, Step], concat: Node, readers: Counter[str],
+                outputs: list[str]) -> str | None:
+    """Float pools of one input with one window, read only by a channel ``concat`` of them (a downsampling
+    shortcut's average and max): the first pool's step computes them all side by side, into the concat's
+    tensor (``side_by_side``: the other pools' ops, in the concat's order), and the concat's copy goes.
+    Returns that step's name."""
+    pools = [steps[name] for name in concat.inputs if name in steps]
+    if (len(pools) != len(concat.inputs) or not 2 <= len(pools) <= _MAX_SIDE_BY_SIDE
+            or len(set(concat.inputs)) < len(pools)):
+        return None
+
+    def window(node: Node) -> tuple[object, ...]:
+        kernel = _pair(node.attrs["kernel"])
+        stride, padding = _pair(node.attrs.get("stride", kernel)), _pair(node.attrs.get("padding", 0))
+        return node.inputs, kernel, stride, padding
+
+    first = pools[0]
+    for pool in pools:  # (a concat reads floats only: no max pool of bits gets here)
+        if (pool.node.op not in ("avgpool2d", "maxpool2d") or readers[pool.node.name] != 1
+                or pool.node.name in outputs or "side_by_side" in pool.node.attrs
+                or window(pool.node) != window(first.node)):
+            return None
+    beside = [pool.node.op for pool in pools[1:]]
+    first.node = replace(first.node, attrs={**first.node.attrs, "side_by_side": beside})
+    for pool in pools[1:]:
+        del steps[pool.node.name]
+    return first.node.name
 
 
 def _fold_bn(prev: Step, bn: dict[str, np.ndarray], eps: float) -> bool:

@@ -73,8 +73,9 @@ class Conv2d(Layer):
       :func:`kernels.conv2d_small`, a direct SIMD convolution with bias and ReLU fused, into a planned buffer
       (im2col would copy the image nine times over and hand BLAS its worst shape, K = 27 by N = 16).
       Except a 1x1 conv with few outputs from many channels (a detector's head, 64 -> 5; see
-      :attr:`GEMM_MAX_OUTPUTS`): a dense layer over its pixels (``kernels.DensePlan``, several pixels a
-      pass sharing each weight load) where the CPU has FMA, else a matmul.
+      :attr:`GEMM_MAX_OUTPUTS`) on other paths than AVX2: a dense layer over its pixels
+      (``kernels.DensePlan``, several pixels a pass sharing each weight load) where the CPU has FMA, else a
+      matmul.
     * Otherwise im2col into a planned buffer, then one BLAS matmul; grouped and depthwise convolutions
       contract per group. A 1x1 stride-1 conv needs no im2col: its input is the matmul's, in row blocks.
 
@@ -95,6 +96,9 @@ class Conv2d(Layer):
     # (AVX-512, one thread), 64 -> 5: 40x52 51 -> 25 us, 80x104 187 -> 108 us; 64 -> 16 ties and 64 -> 32
     # is the direct kernel's (71 vs 85 us at 40x52); from fewer channels BLAS's short rows lose (16 -> 5
     # at 40x52: 22 vs 28 us).
+    # AVX2's direct kernel has its own tile for up to 8 outputs (8 pixels in the lanes, one vector a
+    # channel) and takes such heads back: 0.7-0.9x the dense kernel's time on the faces net's three (64 or
+    # 128 -> 5; 1 and 2 threads, alternating in one process), the same sums.
     GEMM_MAX_OUTPUTS = 7
     GEMM_MIN_CHANNELS = 32
     # On AVX-512 a 1x1 conv from up to this many channels too: the kernel splits its pixels among OpenMP
@@ -109,7 +113,7 @@ class Conv2d(Layer):
         path: see :attr:`DIRECT_MAX_1X1_CHANNELS_AVX512`)."""
         o, kh, kw, cg = weight_shape
         if (kh, kw) == (1, 1) and o <= cls.GEMM_MAX_OUTPUTS and cg >= cls.GEMM_MIN_CHANNELS:
-            return False
+            return groups == 1 and kernels.simd_path() == "avx2"
         if groups == 1 and (kh, kw) == (1, 1) and cg <= cls.DIRECT_MAX_1X1_CHANNELS_AVX512:
             return kernels.simd_path() == "avx512" or cg <= cls.DIRECT_MAX_TAPS
         return groups == 1 and (kh * kw * cg <= cls.DIRECT_MAX_TAPS or cg <= cls.DIRECT_MAX_IMAGE_CHANNELS)
@@ -350,19 +354,24 @@ class Affine(Layer):
 
 
 class Pool(Layer):
-    """Max pooling (float or bits) and average pooling (float) on the kernels."""
+    """Max pooling (float or bits) and average pooling (float) on the kernels; with ``side_by_side`` (float
+    pools of the same input and window that a concat read, folded in at load) every one of them, their
+    results side by side along the channels as the concat had them."""
 
     def __init__(self, op: str, bits: bool, attrs: dict[str, Any]) -> None:
         k = attrs["kernel"]
         self.args = (k, attrs.get("stride", k), attrs.get("padding", 0))
         self.op: Any = "avgpool2d" if op == "avgpool2d" else "maxpool2d_bits" if bits else "maxpool2d"
+        self.ops: tuple[Any, ...] = (self.op, *attrs.get("side_by_side", ()))
         self.fn = getattr(kernels, self.op)
 
     def __call__(self, xs: list[np.ndarray]) -> np.ndarray:
+        if len(self.ops) > 1:
+            return kernels.pools_side_by_side(self.ops, xs[0], *self.args)
         return self.fn(xs[0], *self.args)
 
     def bind(self, xs: list[np.ndarray], outs: list[np.ndarray]) -> kernels.Bound:
-        return kernels.pool_bind(self.op, xs[0], *self.args, outs[0])
+        return kernels.pool_bind(self.ops if len(self.ops) > 1 else self.op, xs[0], *self.args, outs[0])
 
 
 class GlobalAvgPool(Layer):
