@@ -35,6 +35,7 @@
 
 #include "xnv_simd.h" /* the path numbers */
 #include "xnv_steal.h"
+#include "xnv_vec8.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -51,8 +52,8 @@
 #define XNV_BW_CHUNK 48
 #define XNV_BW_MAX_KH 64 /* kernel rows at most (kernels.bwn_conv2d refuses taller kernels) */
 
-typedef float xnv_bw_v __attribute__((vector_size(32)));
-typedef int32_t xnv_bw_vi __attribute__((vector_size(32)));
+typedef xnv_v8 xnv_bw_v;
+typedef xnv_v8i xnv_bw_vi;
 typedef float xnv_bw_vu __attribute__((vector_size(32), aligned(4))); /* an unaligned load */
 
 typedef struct {
@@ -102,31 +103,6 @@ static inline int64_t xnv_bwn_scratch_floats(const xnv_bwn_t *p) {
 #define XNV_BW_OPAQUE(m) (void)0
 #endif
 
-#if defined(__clang__)
-#define XNV_BW_SHUF(a, b, i0, i1, i2, i3, i4, i5, i6, i7) __builtin_shufflevector(a, b, i0, i1, i2, i3, i4, i5, i6, i7)
-#else
-#define XNV_BW_SHUF(a, b, i0, i1, i2, i3, i4, i5, i6, i7) \
-    __builtin_shuffle(a, b, (xnv_bw_vi){i0, i1, i2, i3, i4, i5, i6, i7})
-#endif
-
-/* r[0..8) <- its transpose (8 x 8 floats). */
-XNV_BW_INLINE void xnv_bw_transpose(xnv_bw_v r[8]) {
-    xnv_bw_v t[8], u[8];
-    for (int i = 0; i < 8; i += 2) {
-        t[i] = XNV_BW_SHUF(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
-        t[i + 1] = XNV_BW_SHUF(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
-    }
-    for (int i = 0; i < 8; i += 4)
-        for (int k = 0; k < 2; k++) {
-            u[i + 2 * k] = XNV_BW_SHUF(t[i + k], t[i + k + 2], 0, 1, 8, 9, 4, 5, 12, 13);
-            u[i + 2 * k + 1] = XNV_BW_SHUF(t[i + k], t[i + k + 2], 2, 3, 10, 11, 6, 7, 14, 15);
-        }
-    for (int k = 0; k < 4; k++) {
-        r[k] = XNV_BW_SHUF(u[k], u[k + 4], 0, 1, 2, 3, 8, 9, 10, 11);
-        r[k + 4] = XNV_BW_SHUF(u[k], u[k + 4], 4, 5, 6, 7, 12, 13, 14, 15);
-    }
-}
-
 /* Global input row g (image * h + y) into a ring slot: planes [phase][channel][column]. Only the columns
  * whose pixels lie in the image and the channels below c are written: the rest of every slot is the zero
  * padding, which the scratch holds from its start (zeroed once, when the call is bound). Runs of 8 columns,
@@ -149,7 +125,7 @@ XNV_BW_INLINE void xnv_bw_fill(const xnv_bwn_t *p, int64_t g, float *slot) {
                 for (int k = 0; k < c8; k += 8) {
                     xnv_bw_v r[8];
                     for (int i = 0; i < 8; i++) r[i] = *(const xnv_bw_vu *)(src + (int64_t)i * s * c + k);
-                    xnv_bw_transpose(r);
+                    xnv_v8_transpose(r);
                     for (int i = 0; i < 8; i++) *(xnv_bw_vu *)(pl + (int64_t)(k + i) * cols + j) = r[i];
                 }
             }
@@ -261,7 +237,7 @@ XNV_BW_INLINE int xnv_bw_finish(const xnv_bwn_t *p, int ob, xnv_bw_v acc[8], flo
         }
         acc[k] = y;
     }
-    xnv_bw_transpose(acc);
+    xnv_v8_transpose(acc);
     for (int i = 0; i < 8; i++) *(xnv_bw_vu *)(dst + i * stride) = acc[i];
     if (!sb) return 0;
     const unsigned valid = p->o - c0 >= 8 ? 0xffu : (1u << (p->o - c0)) - 1;

@@ -45,6 +45,7 @@
 
 #include "xnv_simd.h"
 #include "xnv_steal.h"
+#include "xnv_vec8.h"
 
 #define XNV_FC_BLK 16 /* output channels per block */
 
@@ -218,8 +219,9 @@ XNV_FC_INLINE void xnv_fc_u8_px_n(const xnv_fconv_t *p, const uint8_t *src, floa
 /* The vector conversion (x86-64 with AVX2), for tables that are affine the way the runtime builds them:
  * lut[k][v] == (float)v * scale[k] + shift[k], rounded after the product and again after the sum, for every
  * byte v. Then 8 pixels (8c values, c groups of 8) convert with a byte shuffle (the channel map), a widening,
- * an int -> float conversion, a multiply and an add a group: the table's floats, bit for bit, ~5x faster
- * than the look-ups (a third of the faces stem's time). Up to 4 channels. */
+ * an int -> float conversion, a multiply and an add a group: the table's floats, bit for bit. The look-ups
+ * were a third of the faces stem's time; with vectors the stem takes 0.77-0.80x its time (scripts/
+ * ab_builds.py layers --layer faces-stem, 1 and 2 threads). Up to 4 channels. */
 #define XNV_FC_U8V_MAXC 4
 typedef struct xnv_fc_u8v {
     float scale[XNV_FC_U8V_MAXC][8], shift[XNV_FC_U8V_MAXC][8]; /* lane i of group g: channel (8g + i) % c */
@@ -271,17 +273,16 @@ static int xnv_fc_u8_affine(const float *t, float *scale, float *shift) {
     uint32_t bits;
     memcpy(&bits, &guess, sizeof bits);
     if ((bits & 0x7f800000u) == 0x7f800000u) return 0; /* inf or NaN */
-    for (int d = 0; d <= 16; d++)
-        for (int sgn = -1; sgn <= 1; sgn += 2) {
-            const uint32_t b = bits + (uint32_t)(sgn * d);
-            float s;
-            memcpy(&s, &b, sizeof s);
-            if (xnv_fc_u8_is_affine(t, s, t[0])) {
-                *scale = s;
-                *shift = t[0];
-                return 1;
-            }
+    for (int i = 0; i <= 32; i++) { /* the guess, then 1, -1, 2, -2, ... floats away */
+        const uint32_t b = bits + (uint32_t)(i % 2 ? (i + 1) / 2 : -(i / 2));
+        float s;
+        memcpy(&s, &b, sizeof s);
+        if (xnv_fc_u8_is_affine(t, s, t[0])) {
+            *scale = s;
+            *shift = t[0];
+            return 1;
         }
+    }
     return 0;
 }
 
@@ -1200,26 +1201,6 @@ XNV_FC256 static void xnv_fc_one_avx2(const xnv_fconv_t *p, const float *x, cons
     }
 }
 
-/* r[i] lane j -> r[j] lane i. */
-XNV_FC256 XNV_FC_INLINE void xnv_fc_t8x8_avx2(__m256 r[8]) {
-    const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-    const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-    const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-    const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-    const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
-    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
-    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
-    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
-    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
-    r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
-    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
-    r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
-}
-
 /* A conv of few outputs (o <= 8: a detector's 1x1 heads, 64 or 128 -> 5) as 8 pixels in the lanes of one
  * ymm a channel: 8 taps of the 8 pixels load as rows and transpose, then each tap multiplies into every
  * channel's vector. A block of 16 channels wasted 11 of its 16 lanes on 5 outputs (0.07 ms of the faces
@@ -1229,44 +1210,46 @@ XNV_FC256 XNV_FC_INLINE void xnv_fc_few_avx2_n(const xnv_fconv_t *p, const float
                                                 int ndy, int nj, int o) {
     const int64_t ps = p->ps, rs = (int64_t)p->w_in * p->c, ws = (int64_t)p->kw * p->c * o;
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    __m256 a[8];
-    for (int q = 0; q < o; q++) a[q] = p->bias ? _mm256_broadcast_ss(p->bias + q) : _mm256_setzero_ps();
+    xnv_v8 a[8];
+    for (int q = 0; q < o; q++) a[q] = (xnv_v8)(p->bias ? _mm256_broadcast_ss(p->bias + q) : _mm256_setzero_ps());
     for (int dy = 0; dy < ndy; dy++) {
         const float *xr = x + dy * rs, *wr = w + dy * ws;
         int j0 = 0;
         for (; j0 + 8 <= nj; j0 += 8) {
-            __m256 r[8];
-            for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(xr + i * ps + j0);
-            xnv_fc_t8x8_avx2(r);
+            xnv_v8 r[8];
+            for (int i = 0; i < 8; i++) r[i] = (xnv_v8)_mm256_loadu_ps(xr + i * ps + j0);
+            xnv_v8_transpose(r);
             const float *wj = wr + (int64_t)j0 * o;
 #pragma GCC unroll 8
             for (int j = 0; j < 8; j++)
-                for (int q = 0; q < o; q++) a[q] = _mm256_fmadd_ps(r[j], _mm256_broadcast_ss(wj + j * o + q), a[q]);
+                for (int q = 0; q < o; q++)
+                    a[q] = (xnv_v8)_mm256_fmadd_ps((__m256)r[j], _mm256_broadcast_ss(wj + j * o + q), (__m256)a[q]);
         }
         if (j0 < nj) { /* the last taps of the row, masked */
             const int nl = nj - j0;
             const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(nl), lane);
-            __m256 r[8];
-            for (int i = 0; i < 8; i++) r[i] = _mm256_maskload_ps(xr + i * ps + j0, m);
-            xnv_fc_t8x8_avx2(r);
+            xnv_v8 r[8];
+            for (int i = 0; i < 8; i++) r[i] = (xnv_v8)_mm256_maskload_ps(xr + i * ps + j0, m);
+            xnv_v8_transpose(r);
             const float *wj = wr + (int64_t)j0 * o;
             for (int j = 0; j < nl; j++)
-                for (int q = 0; q < o; q++) a[q] = _mm256_fmadd_ps(r[j], _mm256_broadcast_ss(wj + j * o + q), a[q]);
+                for (int q = 0; q < o; q++)
+                    a[q] = (xnv_v8)_mm256_fmadd_ps((__m256)r[j], _mm256_broadcast_ss(wj + j * o + q), (__m256)a[q]);
         }
     }
     for (int q = 0; q < 8; q++)
-        a[q] = q >= o ? _mm256_setzero_ps()
-                      : xnv_fc_act_avx2(p, a[q], p->slope != 0,
-                                        p->slope ? _mm256_broadcast_ss(p->slope + q) : _mm256_setzero_ps());
-    xnv_fc_t8x8_avx2(a);
+        a[q] = (xnv_v8)(q >= o ? _mm256_setzero_ps()
+                               : xnv_fc_act_avx2(p, (__m256)a[q], p->slope != 0,
+                                                 p->slope ? _mm256_broadcast_ss(p->slope + q) : _mm256_setzero_ps()));
+    xnv_v8_transpose(a);
     /* whole-vector stores where they end inside the tile's 8 * o floats (the lanes past o are overwritten by
      * the next pixels' stores), masked ones after that */
     const __m256i mo = _mm256_cmpgt_epi32(_mm256_set1_epi32(o), lane);
     for (int i = 0; i < 8; i++) {
         if (i * o + 8 <= 8 * o)
-            _mm256_storeu_ps(out + (int64_t)i * o, a[i]);
+            _mm256_storeu_ps(out + (int64_t)i * o, (__m256)a[i]);
         else
-            _mm256_maskstore_ps(out + (int64_t)i * o, mo, a[i]);
+            _mm256_maskstore_ps(out + (int64_t)i * o, mo, (__m256)a[i]);
     }
 }
 
