@@ -491,6 +491,29 @@ def test_fused_maxpool_is_bit_exact(simd: str, threads: int, shape: tuple, pool:
                 assert_bits_equal(K.conv2d_small(x, ws, bs, stride, padding, relu, pool=pool), want)
 
 
+@pytest.mark.parametrize(("c", "k", "stride", "pad"), [(3, (3, 3), 2, 1), (1, (3, 3), 2, 1), (3, (3, 3), 1, 1),
+                                                    (3, (5, 3), 2, 1), (1, (3, 3), 1, 0)])
+def test_a_pooled_stem_sums_and_folds_as_conv_then_pool(simd: str, threads: int, c: int, k: tuple[int, int],
+                                                        stride: int, pad: int) -> None:
+    """A 3x3 stem of 16 outputs with the 2x2 pool (on AVX2 each pooled pixel of the interior straight from its
+    four conv pixels, no conv rows in between) is bit for bit the conv with its ReLU or PReLU, then
+    ``maxpool2d``: NaN, infinities and zeros of both signs included; a 5x3 kernel takes the rows' way."""
+    rng = np.random.default_rng(c * 10 + k[0] + stride)
+    x = rng.standard_normal((2, 23, 37, c)).astype(np.float32)
+    x.flat[rng.integers(0, x.size, 4)] = (np.nan, np.inf, -np.inf, -0.0)
+    _, wt, b = case(rng, 1, 1, 1, c, k, 16, True)
+    slope = rng.uniform(-0.5, 0.5, 16).astype(np.float32)
+    for relu in (False, True):
+        with np.errstate(invalid="ignore"):
+            conv = K.conv2d_small(x, wt, b, stride, pad, relu)
+            want = K.maxpool2d(conv, 2, 2)
+            assert_bits_equal(K.conv2d_small(x, wt, b, stride, pad, relu, pool=2), want)
+            want = K.maxpool2d(K.prelu(conv, slope), 2, 2)
+            out = np.empty_like(want)
+            K._direct_conv(x, wt, b, (stride, stride), (pad, pad), relu, out, pool=2, slope=slope)
+        assert_bits_equal(out, want)
+
+
 def test_fused_maxpool_keeps_the_first_nan_and_zero_of_each_block() -> None:
     """The pool's NaN and signed-zero rules through the fused path: a 1x1 conv of one channel with weight
     1 and bias -0.0 copies its input bit for bit (quiet NaN payloads, -0.0 and +0.0), so the result must be
