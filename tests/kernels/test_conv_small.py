@@ -491,8 +491,8 @@ def test_fused_maxpool_is_bit_exact(simd: str, threads: int, shape: tuple, pool:
                 assert_bits_equal(K.conv2d_small(x, ws, bs, stride, padding, relu, pool=pool), want)
 
 
-@pytest.mark.parametrize(("c", "k", "stride", "pad"), [(3, (3, 3), 2, 1), (1, (3, 3), 2, 1), (3, (3, 3), 1, 1),
-                                                    (3, (5, 3), 2, 1), (1, (3, 3), 1, 0)])
+@pytest.mark.parametrize(("c", "k", "stride", "pad"), [
+    (3, (3, 3), 2, 1), (1, (3, 3), 2, 1), (3, (3, 3), 1, 1), (3, (5, 3), 2, 1), (1, (3, 3), 1, 0)])
 def test_a_pooled_stem_sums_and_folds_as_conv_then_pool(simd: str, threads: int, c: int, k: tuple[int, int],
                                                         stride: int, pad: int) -> None:
     """A 3x3 stem of 16 outputs with the 2x2 pool (on AVX2 each pooled pixel of the interior straight from its
