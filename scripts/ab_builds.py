@@ -11,8 +11,9 @@ the same minutes, compare two builds. This is how docs/benchmarks.md's before/af
 
 ``layers`` binds the same fused binary conv (residual, PReLU and signs, as a Bi-Real block runs it), or
 ResNet-18's stem (a uint8 image through a model's table, the 7x7 conv, ReLU, the 3x3 pool and the signs),
-the faces proposal net's (3x3 stride 2, ReLU, the 2x2 pool, the signs) or one of ResNet-18's 1x1 shortcuts
-on the dense kernel, once with each build's kernels and alternates the two calls;
+the faces proposal net's (3x3 stride 2, ReLU, the 2x2 pool, the signs) and its BWN conv (16 -> 64, 3x3
+stride 2, PReLU and signs; --layer faces-bwn), or one of ResNet-18's 1x1 shortcuts on the dense kernel,
+once with each build's kernels and alternates the two calls;
 ``models`` alternates processes of each tree, each timing whole runs of a network (random weights for the
 reference ones, the faces plugin's proposal net).
 Both print each new/old ratio of medians (``models`` that of the means too, which images/s follows: a
@@ -43,6 +44,9 @@ LAYERS = {
 }
 #: float convs on the direct kernel: (height, width, channels, kernel, stride, padding, outputs, pool)
 FLOAT_LAYERS = {"resnet-stem": (224, 224, 3, 7, 2, 3, 64, 3), "faces-stem": (320, 416, 3, 3, 2, 1, 16, 2)}
+#: binary-weight convs on the sign-pattern tables, the faces proposal net's: (height, width, channels, kernel,
+#: stride, outputs), with its PReLU and signs
+BWN_LAYERS = {"faces-bwn": (80, 104, 16, 3, 2, 64)}
 #: 1x1 convs on the dense kernel, ResNet-18's shortcuts from 128 and 256 channels: (pixels, channels, outputs)
 DENSE_LAYERS = {"resnet-short-14": (196, 128, 256), "resnet-short-7": (49, 256, 512)}
 MODELS = ("resnet18", "vgg-small", "faces-proposal")
@@ -96,6 +100,21 @@ def _bound_float_layer(kernels: ModuleType, h: int, w: int, c: int, k: int, stri
         return plan.bind(x, out, packed).call, x, None, out, packed
 
 
+def _bound_bwn_layer(kernels: ModuleType, h: int, w: int, c: int, k: int, stride: int, o: int,
+                     threads: int) -> tuple[object, ...]:
+    """The BWN conv bound with whatever ``kernels._bwn`` is now, and the arrays it reads and writes."""
+    rng = np.random.default_rng(h * w + c)
+    x = np.maximum(rng.standard_normal((1, h, w, c)), 0).astype(np.float32)  # after a ReLU and a max pool
+    weights = kernels.pack_bits(rng.standard_normal((o, k, k, c)).astype(np.float32))
+    plan = kernels.BwnConvPlan(weights, c, (rng.random(o) + 0.5).astype(np.float32),
+                               rng.standard_normal(o).astype(np.float32), stride, "same",
+                               np.full(o, 0.25, np.float32), "both")
+    ho, wo = (h - 1) // stride + 1, (w - 1) // stride + 1
+    out, packed = np.empty((1, ho, wo, o), np.float32), np.empty((1, ho, wo, (o + 63) // 64), np.uint64)
+    with kernels.using_threads(threads):
+        return plan.bind(x, out, packed).call, x, None, out, packed
+
+
 def _bound_dense_layer(kernels: ModuleType, rows: int, k: int, o: int, threads: int) -> tuple[object, ...]:
     """The 1x1 conv bound with whatever ``kernels._fconv`` is now (its dense kernel), and its arrays."""
     rng = np.random.default_rng(rows * k + o)
@@ -112,6 +131,8 @@ def _bound(kernels: ModuleType, name: str, threads: int) -> tuple[object, ...]:
         return _bound_float_layer(kernels, *FLOAT_LAYERS[name], threads)
     if name in DENSE_LAYERS:
         return _bound_dense_layer(kernels, *DENSE_LAYERS[name], threads)
+    if name in BWN_LAYERS:
+        return _bound_bwn_layer(kernels, *BWN_LAYERS[name], threads)
     return _bound_layer(kernels, *LAYERS[name], threads)
 
 
@@ -119,7 +140,7 @@ def _bound_builds(old: Path, name: str, threads: int) -> dict[str, tuple[object,
     """Layer ``name`` bound with the old build's kernels and with this tree's: {"old": ..., "new": ...}."""
     from xnorvision import kernels
 
-    which_module = "_bconv" if name in LAYERS else "_fconv"
+    which_module = "_bconv" if name in LAYERS else "_bwn" if name in BWN_LAYERS else "_fconv"
     builds = {"old": _extension(old, which_module), "new": getattr(kernels, which_module)}
     bound = {}
     for which, module in builds.items():
@@ -243,7 +264,7 @@ def main() -> None:
     sub = parser.add_subparsers(dest="what", required=True)
     lay = sub.add_parser("layers", help="binary convs, the two builds' kernels call by call in one process")
     lay.add_argument("--old", type=Path, required=True, help="the other tree, its extensions built in place")
-    lay.add_argument("--layer", action="append", choices=[*LAYERS, *FLOAT_LAYERS, *DENSE_LAYERS],
+    lay.add_argument("--layer", action="append", choices=[*LAYERS, *FLOAT_LAYERS, *BWN_LAYERS, *DENSE_LAYERS],
                      help="(repeatable) default: the binary convs")
     lay.add_argument("--calls", type=int, default=400)
     lay.add_argument("--threads", type=int, default=1)

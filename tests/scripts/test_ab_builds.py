@@ -29,10 +29,10 @@ def test_layers_of_a_build_against_itself() -> None:
 
 def test_the_float_layers_of_a_build_against_itself() -> None:
     done = _run("layers", "--old", str(ROOT), "--layer", "resnet-stem", "--layer", "resnet-short-7",
-                "--calls", "5")
+                "--layer", "faces-stem", "--layer", "faces-bwn", "--calls", "5")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert [line.split()[0] for line in lines] == ["resnet-stem", "resnet-short-7"]
+    assert [line.split()[0] for line in lines] == ["resnet-stem", "resnet-short-7", "faces-stem", "faces-bwn"]
     assert all(line.endswith("same results: True") for line in lines)
 
 
