@@ -420,6 +420,7 @@ cdef class DenseCall:
 
     def __dealloc__(self):
         free(self.r.parts)
+
     def run(self):
         """The layer of the input's current values, in ``out``."""
         with nogil:

@@ -995,12 +995,14 @@ def _pool_call(x: np.ndarray, op: int, kernel: object, stride: object, padding: 
 
 PoolOp = Literal["maxpool2d_bits", "maxpool2d", "avgpool2d"]
 _POOL_OPS = {"maxpool2d_bits": (0, np.uint64), "maxpool2d": (1, np.float32), "avgpool2d": (2, np.float32)}
+#: float pools that one call (:func:`pools_side_by_side`, :func:`pool_bind`) runs side by side at most
+MAX_POOLS_SIDE_BY_SIDE: int = _pool.MAX_OPS
 
 
 def _pool_codes(ops: tuple[str, ...]) -> tuple[list[int], type]:
     """The kernel's codes of pools that run side by side, and their dtype: 1 to 4 float pools, or one."""
-    if not 1 <= len(ops) <= _pool.MAX_OPS or any(op not in _POOL_OPS for op in ops):
-        raise ValueError(f"ops must be 1 to {_pool.MAX_OPS} of {sorted(_POOL_OPS)}, got {ops!r}")
+    if not 1 <= len(ops) <= MAX_POOLS_SIDE_BY_SIDE or any(op not in _POOL_OPS for op in ops):
+        raise ValueError(f"ops must be 1 to {MAX_POOLS_SIDE_BY_SIDE} of {sorted(_POOL_OPS)}, got {ops!r}")
     if len(ops) > 1 and "maxpool2d_bits" in ops:
         raise ValueError("pools side by side are float pools (maxpool2d, avgpool2d)")
     return [_POOL_OPS[op][0] for op in ops], _POOL_OPS[ops[0]][1]

@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from xnorvision import kernels
 from xnorvision.errors import ModelFormatError
 from xnorvision.runtime._format import XnvFile
 from xnorvision.runtime._layers import Conv2d
@@ -180,10 +181,6 @@ def _fuse_add(steps: dict[str, Step], add: Node, readers: Counter[str], types: d
     return None
 
 
-#: pools the kernel writes side by side in one step at most (``kernels.pools_side_by_side``)
-_MAX_SIDE_BY_SIDE = 4
-
-
 def _fuse_pools(steps: dict[str, Step], concat: Node, readers: Counter[str],
                 outputs: list[str]) -> str | None:
     """Float pools of one input with one window, read only by a channel ``concat`` of them (a downsampling
@@ -191,7 +188,7 @@ def _fuse_pools(steps: dict[str, Step], concat: Node, readers: Counter[str],
     tensor (``side_by_side``: the other pools' ops, in the concat's order), and the concat's copy goes.
     Returns that step's name."""
     pools = [steps[name] for name in concat.inputs if name in steps]
-    if (len(pools) != len(concat.inputs) or not 2 <= len(pools) <= _MAX_SIDE_BY_SIDE
+    if (len(pools) != len(concat.inputs) or not 2 <= len(pools) <= kernels.MAX_POOLS_SIDE_BY_SIDE
             or len(set(concat.inputs)) < len(pools)):
         return None
 
