@@ -46,9 +46,10 @@
 
 #define XNV_BW_PX 8     /* output pixels a block: one vector of 8 floats */
 /* Groups whose tables a block holds at once: 48 x 16 vectors = 24 KB. The faces net's BWN conv (36 groups)
- * then sums in one chunk: 0.86-0.88x its time in chunks of 32 (the partial sums stored and reloaded for the
- * last 4 groups); a 64-channel 3x3 conv (144 groups) 0.95-0.99x; chunks of 64 (32 KB, all of L1) made the
- * latter 1.02x (one thread, alternating with the old build in one process). */
+ * then sums in one chunk: 0.87x its time in chunks of 32, which stored and reloaded the partial sums for the
+ * last 4 groups (scripts/ab_builds.py layers --layer faces-bwn, 1 and 2 threads); a 64-channel 3x3 conv
+ * (144 groups) took 0.95-0.99x, while chunks of 64 (32 KB, all of L1) made it 1.02x (one thread, the two
+ * builds alternating in one process). */
 #define XNV_BW_CHUNK 48
 #define XNV_BW_MAX_KH 64 /* kernel rows at most (kernels.bwn_conv2d refuses taller kernels) */
 
