@@ -32,9 +32,10 @@ cdef enum:
 MAX_OPS = _MAX_OPS
 
 
-def pool(cnp.ndarray x, int op, int kh, int kw, int sh, int sw, int ph, int pw, int ho, int wo, int nthreads):
-    """op 0: AND of packed words (max of ±1); 1: float max; 2: float mean over real cells."""
-    return bind(x, [op], kh, kw, sh, sw, ph, pw, ho, wo, nthreads).run()
+def pool(cnp.ndarray x, list ops, int kh, int kw, int sh, int sw, int ph, int pw, int ho, int wo, int nthreads):
+    """The pools ``ops`` side by side (see ``bind``): 0, AND of packed words (max of ±1); 1, float max; 2,
+    float mean over real cells."""
+    return bind(x, ops, kh, kw, sh, sw, ph, pw, ho, wo, nthreads).run()
 
 
 cdef struct PoolRun:

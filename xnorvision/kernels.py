@@ -987,10 +987,12 @@ def _pool_geometry(x: np.ndarray, kernel: object, stride: object, padding: objec
     return kh, kw, sh, sw, ph, pw, (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
 
 
-def _pool_call(x: np.ndarray, op: int, kernel: object, stride: object, padding: object) -> np.ndarray:
+def _pool_call(x: np.ndarray, codes: list[int], kernel: object, stride: object,
+               padding: object) -> np.ndarray:
+    """The pools ``codes`` (the kernel's numbers, side by side when several) of a checked ``x``."""
     kh, kw, sh, sw, ph, pw, ho, wo = _pool_geometry(x, kernel, stride, padding)
-    threads = _threads_for(x.shape[0] * ho * wo * x.shape[3] * kh * kw, _PARALLEL_VALUES)
-    return _pool.pool(x, op, kh, kw, sh, sw, ph, pw, ho, wo, threads)
+    threads = _threads_for(len(codes) * x.shape[0] * ho * wo * x.shape[3] * kh * kw, _PARALLEL_VALUES)
+    return _pool.pool(x, codes, kh, kw, sh, sw, ph, pw, ho, wo, threads)
 
 
 PoolOp = Literal["maxpool2d_bits", "maxpool2d", "avgpool2d"]
@@ -1029,25 +1031,22 @@ def pools_side_by_side(ops: tuple[Literal["maxpool2d", "avgpool2d"], ...], x: np
     (each output row is every pool's in turn, while the input rows are in cache), without the concat's
     copy: a downsampling shortcut's average and max (the faces proposal net)."""
     codes, dtype = _pool_codes(tuple(ops))
-    x = _array("x", x, (dtype,), 4)
-    kh, kw, sh, sw, ph, pw, ho, wo = _pool_geometry(x, kernel, stride, padding)
-    threads = _threads_for(len(codes) * x.shape[0] * ho * wo * x.shape[3] * kh * kw, _PARALLEL_VALUES)
-    return _pool.bind(x, codes, kh, kw, sh, sw, ph, pw, ho, wo, threads).run()
+    return _pool_call(_array("x", x, (dtype,), 4), codes, kernel, stride, padding)
 
 
 def maxpool2d_bits(x: np.ndarray, kernel: int, stride: int, padding: int = 0) -> np.ndarray:
     """Max-pool of packed ±1 activations: the max is -1 only where every cell is -1, a bitwise AND."""
-    return _pool_call(_array("x", x, (np.uint64,), 4), 0, kernel, stride, padding)
+    return _pool_call(_array("x", x, (np.uint64,), 4), [0], kernel, stride, padding)
 
 
 def maxpool2d(x: np.ndarray, kernel: int, stride: int, padding: int = 0) -> np.ndarray:
     """Float32 NHWC max-pool; padded cells never win."""
-    return _pool_call(_array("x", x, (np.float32,), 4), 1, kernel, stride, padding)
+    return _pool_call(_array("x", x, (np.float32,), 4), [1], kernel, stride, padding)
 
 
 def avgpool2d(x: np.ndarray, kernel: int, stride: int, padding: int = 0) -> np.ndarray:
     """Float32 NHWC average-pool; the average is over real cells only (padding is not counted)."""
-    return _pool_call(_array("x", x, (np.float32,), 4), 2, kernel, stride, padding)
+    return _pool_call(_array("x", x, (np.float32,), 4), [2], kernel, stride, padding)
 
 
 def join_bind(xs: list[np.ndarray], out: np.ndarray) -> Bound:

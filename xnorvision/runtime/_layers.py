@@ -371,7 +371,7 @@ class Pool(Layer):
         return self.fn(xs[0], *self.args)
 
     def bind(self, xs: list[np.ndarray], outs: list[np.ndarray]) -> kernels.Bound:
-        return kernels.pool_bind(self.ops if len(self.ops) > 1 else self.op, xs[0], *self.args, outs[0])
+        return kernels.pool_bind(self.ops, xs[0], *self.args, outs[0])
 
 
 class GlobalAvgPool(Layer):
