@@ -19,6 +19,7 @@ import numpy as np
 from xnorvision import kernels
 from xnorvision.bench._peers import PEERS, PeerUnavailable, Runner, openvino_binary_profile
 from xnorvision.bench._profile import format_profile, profile_model
+from xnorvision.bench._quiet import wait_until_quiet
 from xnorvision.bench._signal_stack import signal_stack_kept
 from xnorvision.errors import XnorvisionError
 from xnorvision.pipeline._stop_signals import raise_if_stop_noted
@@ -44,7 +45,9 @@ def time_interleaved(fns: dict[str, Callable[[], Any]], seconds: float, slice_s:
 
     Alternating means a change in machine load (a shared machine, thermal throttling) hits every runtime
     alike, so their ratio stays meaningful even when the absolute numbers drift; the rounds kept apart
-    show how far it drifts (:func:`round_speedups`).
+    show how far it drifts (:func:`round_speedups`). Each slice starts once the threads of the one before
+    have gone idle (:func:`~xnorvision.bench._quiet.wait_until_quiet`): a pool still spinning would take
+    a core from the next runtime's first calls.
     """
     for fn in fns.values():
         for _ in range(warmup):
@@ -52,6 +55,7 @@ def time_interleaved(fns: dict[str, Callable[[], Any]], seconds: float, slice_s:
     rounds: dict[str, list[list[float]]] = {name: [] for name in fns}
     for _ in range(max(1, round(seconds / slice_s))):
         for name, fn in fns.items():
+            wait_until_quiet()
             rounds[name].append(time_calls(fn, min(slice_s, seconds)))
             raise_if_stop_noted()
     return rounds
