@@ -169,6 +169,8 @@ def test_a_failing_peer_profile_is_a_note_not_the_end(tmp_path, monkeypatch) -> 
     model, _ = _model(tmp_path)
     report = bench_model(model.path, seconds=0.05, profile=True)
     assert report["profile"]["openvino_binary"] == {"error": "RuntimeError: by this build"}
+    assert set(report["quiet_wait_ms"]) == {"xnorvision"} | {r["name"] for r in report["runtimes"]
+                                                            if r["images_per_s"]}
     text = bench_module.format_report(report)
     assert "(openvino-binary's per-node times: RuntimeError: by this build)" in text
     assert "| kind | ms | share |" in text  # ours alone

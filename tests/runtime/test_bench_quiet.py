@@ -63,6 +63,8 @@ def test_the_slice_after_a_runtime_that_leaves_a_thread_spinning_waits_for_it() 
         if len(starts) < 1:
             starts.append(time.perf_counter())
 
+    waits: dict[str, list[float]] = {}
     time_interleaved({"spinning": leaves_a_thread_spinning, "next": next_runtime}, 0.02, slice_s=0.01,
-                     warmup=0)
+                     warmup=0, waits=waits)
     assert starts and starts[0] >= spun[0]
+    assert len(waits["spinning"]) == len(waits["next"]) == 2 and waits["next"][0] > 0.2  # what bench reports

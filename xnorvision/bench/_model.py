@@ -39,9 +39,11 @@ def time_calls(fn: Callable[[], Any], seconds: float, min_calls: int = 1) -> lis
 
 
 def time_interleaved(fns: dict[str, Callable[[], Any]], seconds: float, slice_s: float = 0.5,
-                     warmup: int = 2) -> dict[str, list[list[float]]]:
+                     warmup: int = 2,
+                     waits: dict[str, list[float]] | None = None) -> dict[str, list[list[float]]]:
     """Time every function for about ``seconds`` each, in alternating slices of ``slice_s`` (a stop signal
-    that native code swallowed ends it between slices): each one's latencies (s), a list per round.
+    that native code swallowed ends it between slices): each one's latencies (s), a list per round; with
+    ``waits``, each one's waits (s) for quiet threads before its slices too.
 
     Alternating means a change in machine load (a shared machine, thermal throttling) hits every runtime
     alike, so their ratio stays meaningful even when the absolute numbers drift; the rounds kept apart
@@ -55,7 +57,9 @@ def time_interleaved(fns: dict[str, Callable[[], Any]], seconds: float, slice_s:
     rounds: dict[str, list[list[float]]] = {name: [] for name in fns}
     for _ in range(max(1, round(seconds / slice_s))):
         for name, fn in fns.items():
-            wait_until_quiet()
+            waited = wait_until_quiet()
+            if waits is not None:
+                waits.setdefault(name, []).append(waited)
             rounds[name].append(time_calls(fn, min(slice_s, seconds)))
             raise_if_stop_noted()
     return rounds
@@ -160,7 +164,8 @@ def bench_model(path: Path | None = None, reference: str | None = None, threads:
             runners = {"xnorvision": Runner(lambda: model.run(x), weight_bytes)}
             peers, notes = _build_peers(model, x, threads, Path(tmp))
             runners.update(peers)
-            rounds = time_interleaved({name: r.call for name, r in runners.items()}, seconds)
+            waits: dict[str, list[float]] = {}
+            rounds = time_interleaved({name: r.call for name, r in runners.items()}, seconds, waits=waits)
             times = {name: [t for r in per_round for t in r] for name, per_round in rounds.items()}
             sizes = {name: r.weight_bytes for name, r in runners.items()}
             # the peer's own per-node times, to set beside ours; only a peer that computed our outputs
@@ -177,6 +182,8 @@ def bench_model(path: Path | None = None, reference: str | None = None, threads:
         "speedup": {r["name"]: round(ours["images_per_s"] / r["images_per_s"], 2) for r in rows[1:]
                     if r["images_per_s"]},
         "speedup_rounds": round_speedups(rounds),
+        # how long each runtime's slices waited for the threads of the runtime before them to go idle
+        "quiet_wait_ms": {name: round(float(np.median(w)) * 1e3, 1) for name, w in waits.items()},
     }
     base = rows[1]
     if base["images_per_s"]:

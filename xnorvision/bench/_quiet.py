@@ -1,11 +1,10 @@
 """Waiting, before a runtime's timed slice, until the other threads of this process have gone idle.
 
-A runtime's thread pool may go on spinning after its last call returns. onnxruntime's did, on the 2-core
-VM: one of its threads kept a core busy for about 40 ms after each of its slices, and the runtime timed
-next ran its first calls with half a core less (ours, after an onnxruntime slice, ran its first five
-calls of ResNet-18 on 2 threads in 8.0 ms against 4.6 ms, its slice's mean 12% slower). In `bench model`
-that runtime was openvino-float32, whose figures then charged it for onnxruntime's idle spinning. Each
-slice now starts once the others' threads have gone quiet, so no runtime pays for another's.
+A runtime's thread pool may go on spinning after its last call returns: on the 2-core VM one of
+onnxruntime's threads kept a core busy for tens of milliseconds after each of its slices, and the runtime
+timed next (openvino-float32, in `bench model`) ran its first calls with half a core less, charged for
+onnxruntime's idle spinning. Each slice now starts once the others' threads have gone quiet, so no runtime
+pays for another's; `bench model --json` gives each runtime's median wait (``quiet_wait_ms``).
 """
 
 from __future__ import annotations
