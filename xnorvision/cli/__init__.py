@@ -25,9 +25,10 @@ INTERRUPTED = 130  # 128 + SIGINT, the shell's convention
 def process_settings() -> None:
     """The process-wide choices that belong to the app, not the library; before the kernels and OpenCV load.
 
-    Waiting OpenMP threads spin for about 0.3 ms (libgomp counts ~100 spins a microsecond), then sleep:
-    long enough to stay awake between the layers of one frame, far shorter than libgomp's 3 ms default,
-    which kept a core busy between frames that the capture and Qt threads need. A user's own policy wins.
+    Waiting OpenMP threads spin a tenth of libgomp's default, then sleep (how long a spin lasts depends on
+    the CPU's pause instruction): long enough to stay awake between the layers of one frame, far shorter
+    than the default, which kept a core busy between frames that the capture and Qt threads need. A user's
+    own policy wins.
     """
     if "OMP_WAIT_POLICY" not in os.environ:
         os.environ.setdefault("GOMP_SPINCOUNT", "30000")
