@@ -168,12 +168,16 @@ def bench_model(path: Path | None = None, reference: str | None = None, threads:
             rounds = time_interleaved({name: r.call for name, r in runners.items()}, seconds, waits=waits)
             times = {name: [t for r in per_round for t in r] for name, per_round in rounds.items()}
             sizes = {name: r.weight_bytes for name, r in runners.items()}
+            checks = {name: r.checked for name, r in peers.items()}
             # the peer's own per-node times, to set beside ours; only a peer that computed our outputs
             peer_profile = (_peer_profile(model, x, threads, seconds)
                             if profile and "openvino-binary" in runners else None)
             del runners, peers
     rows = [summarize(name, times[name], batch, sizes[name]) if name in sizes
             else _missing(name, notes[name]) for name in ["xnorvision", *PEERS]]
+    for row in rows:  # how each timed peer's outputs compared with ours (``_peers.verify``)
+        if row["name"] in checks:
+            row["checked_images"], row["differing_images"] = checks[row["name"]]
     ours = rows[0]
     report: dict[str, Any] = {
         "model": reference if reference else str(path), "input": list(x.shape), "threads": threads,
@@ -216,6 +220,11 @@ def format_report(report: dict[str, Any]) -> str:
             n = next(iter(spread.values()))["rounds"]
             ranges = ", ".join(f"{v['low']:.2f}-{v['high']:.2f}x vs {k}" for k, v in spread.items())
             lines += [f"round by round ({n} rounds, each runtime in turn): {ranges}"]
+    differing = [f"{r['name']} {r['differing_images']} of {r['checked_images']}" for r in report["runtimes"]
+                 if r.get("differing_images")]
+    if differing:
+        lines += [f"checked images whose outputs differed from ours (why a few may: docs/benchmarks.md): "
+                  f"{', '.join(differing)}"]
     if "speedup_vs_torch_float32" in report:
         lines += [f"weights {report['weights_smaller_than_torch_float32']}x smaller than torch float32"]
     if "profile" in report:
