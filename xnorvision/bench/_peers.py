@@ -9,7 +9,7 @@ gets a row with the reason, never a time.
 Why image by image, and why a few images may differ: a binary network takes the signs of float layers'
 results. Where one of those lies within float rounding of zero, a peer that sums in another order may
 take the other sign, and that image's outputs move by far more than float tolerance. Over a batch that
-happens to some images, so one such image in a batch of 8 once refused every float peer. A peer that
+happens to some images, so one such image in a batch of 8 once refused two of the float peers. A peer that
 computes another network differs on nearly every image; one that computes ours, on few: up to a quarter
 of the checked images may differ, and the report says how many did (docs/benchmarks.md).
 """
