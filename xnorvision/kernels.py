@@ -987,11 +987,16 @@ def _pool_geometry(x: np.ndarray, kernel: object, stride: object, padding: objec
     return kh, kw, sh, sw, ph, pw, (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
 
 
+def _pool_values(codes: list[int], x: np.ndarray, ho: int, wo: int, kh: int, kw: int) -> int:
+    """The values the pools ``codes`` touch: their work, against _PARALLEL_VALUES."""
+    return len(codes) * x.shape[0] * ho * wo * x.shape[3] * kh * kw
+
+
 def _pool_call(x: np.ndarray, codes: list[int], kernel: object, stride: object,
                padding: object) -> np.ndarray:
     """The pools ``codes`` (the kernel's numbers, side by side when several) of a checked ``x``."""
     kh, kw, sh, sw, ph, pw, ho, wo = _pool_geometry(x, kernel, stride, padding)
-    threads = _threads_for(len(codes) * x.shape[0] * ho * wo * x.shape[3] * kh * kw, _PARALLEL_VALUES)
+    threads = _threads_for(_pool_values(codes, x, ho, wo, kh, kw), _PARALLEL_VALUES)
     return _pool.pool(x, codes, kh, kw, sh, sw, ph, pw, ho, wo, threads)
 
 
@@ -1019,7 +1024,7 @@ def pool_bind(op: PoolOp | tuple[PoolOp, ...], x: np.ndarray, kernel: int | tupl
     x = _array("x", x, (dtype,), 4)
     kh, kw, sh, sw, ph, pw, ho, wo = _pool_geometry(x, kernel, stride, padding)
     _bound_out("out", out, (x.shape[0], ho, wo, len(codes) * x.shape[3]), dtype, x)
-    threads = _policy_threads(len(codes) * x.shape[0] * ho * wo * x.shape[3] * kh * kw, _PARALLEL_VALUES)
+    threads = _policy_threads(_pool_values(codes, x, ho, wo, kh, kw), _PARALLEL_VALUES)
     return Bound(_pool.bind(x, codes, kh, kw, sh, sw, ph, pw, ho, wo, max(threads), out), threads)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from xnorvision import kernels
-from xnorvision.bench._peers import PEERS, PeerUnavailable, Runner, openvino_binary_profile
+from xnorvision.bench._peers import PEERS, PeerUnavailable, Runner, bench_input, openvino_binary_profile
 from xnorvision.bench._profile import format_profile, profile_model
 from xnorvision.bench._quiet import wait_until_quiet
 from xnorvision.bench._signal_stack import signal_stack_kept
@@ -156,8 +156,7 @@ def bench_model(path: Path | None = None, reference: str | None = None, threads:
                                   f"not {size[0]}x{size[1]}")
         h, w = fixed or size or (224, 224)
         model.info(h, w)  # a size the model cannot take is the user's error, before the images are made
-        images = np.random.default_rng(seed).integers(0, 256, (batch, h, w, 3), dtype=np.uint8)
-        x = model.preprocess(images)
+        x = bench_input(model, batch, h, w, seed)
         model.run(x)  # a size the model cannot take is the user's error, before any peer is built
         weight_bytes = model.file.weight_bytes
         with signal_stack_kept():  # OpenVINO's peers move it; their objects die inside the block

@@ -87,17 +87,22 @@ def differing_images(model: Model, ours: dict[str, np.ndarray], theirs: list[Any
     return differ, worst
 
 
+def bench_input(model: Model, n: int, h: int, w: int, seed: int) -> np.ndarray:
+    """``n`` random h x w BGR images, preprocessed for ``model``: what ``bench model`` times (seed 0) and
+    what :func:`verify` checks a peer on besides."""
+    return model.preprocess(np.random.default_rng(seed).integers(0, 256, (n, h, w, 3), dtype=np.uint8))
+
+
 def verify(model: Model, x: np.ndarray, compute: Compute, nchw: bool) -> tuple[int, int]:
-    """Compare the peer's outputs with ours on ``x`` and on more batches of its shape (random images made
-    as ``bench model`` makes x), at least :data:`CHECK_IMAGES` images in all: (images checked, images
-    that differed). Raises :class:`PeerUnavailable` when more than :data:`MAY_DIFFER` of them differ."""
+    """Compare the peer's outputs with ours on ``x`` and on more batches of its shape (:func:`bench_input`),
+    at least :data:`CHECK_IMAGES` images in all: (images checked, images that differed). Raises
+    :class:`PeerUnavailable` when more than :data:`MAY_DIFFER` of them differ."""
     n, h, w = x.shape[:3]
     batches = max(1, -(-CHECK_IMAGES // n))
     checked = differing = 0
     worst = ""
     for seed in range(batches):
-        xb = x if seed == 0 else model.preprocess(
-            np.random.default_rng(1000 + seed).integers(0, 256, (n, h, w, 3), dtype=np.uint8))
+        xb = x if seed == 0 else bench_input(model, n, h, w, 1000 + seed)
         theirs = compute(xb)  # before ours: our run's outputs are valid until our next run
         differ, words = differing_images(model, model.run(xb), theirs, nchw)
         differing, checked, worst = differing + int(differ.sum()), checked + n, words or worst
