@@ -15,9 +15,10 @@ A 1x1 stride-1 conv of float input splits its pixels instead (every image's, as 
 ranges, each run as a one-row image of its own, so its tiles run full whatever the rows' length, and a conv
 of few rows (7x7) still has work for every thread. Threads take rows, positions or ranges from their own
 share first and then from the others' (``xnv_steal.h``).
-On AVX2 a 7x7 stride-2 conv of few channels (ResNet's stem) runs Winograd's algorithm along its rows and
-down its columns (``xnv_fc_wino.h``, tables from ``xnorvision._winograd``): 117 multiplies a channel for
-2 x 4 outputs where the direct tiles take 392, other rounding.
+On AVX2 and AVX-512 (the same 8-lane code) a 7x7 stride-2 conv of few channels (ResNet's stem) runs
+Winograd's algorithm along its rows and down its columns (``xnv_fc_wino.h``, tables from
+``xnorvision._winograd``): 117 multiplies a channel for 2 x 4 outputs where the direct tiles take 392,
+other rounding.
 Arguments are validated by ``xnorvision.kernels``; this module trusts them.
 """
 

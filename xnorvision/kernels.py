@@ -643,12 +643,12 @@ def conv2d_small(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None,
     (NaN stays NaN, as with ``np.maximum``). The result goes into ``out`` (float32 [N, Ho, Wo, O],
     C-contiguous, not overlapping the inputs) when given, else into a new array. Sums are float32 in
     (dy, dx, c) order, fused multiply-adds on the AVX2/AVX-512 paths: they differ from an exact sum by
-    float32 rounding only, not bit-for-bit from numpy's. On AVX2 a 7x7 stride-2 conv of up to 4 channels
-    into whole blocks of 16 (ResNet's stem) runs Winograd's algorithm instead (``xnv_fc_wino.h``): 117
-    multiplies a channel for 2 x 4 outputs where the direct sums take 392, and a rounding error of the
-    order of float32's on the largest output of a tile, whatever the output's own size. Its bits do not
-    depend on threads or on the image's place in the batch, and a fused pool sees them
-    (``_fconv.winograd`` tells which convs run so).
+    float32 rounding only, not bit-for-bit from numpy's. On AVX2 and AVX-512 (the same code and bits) a 7x7
+    stride-2 conv of up to 4 channels into whole blocks of 16 (ResNet's stem) runs Winograd's algorithm
+    instead (``xnv_fc_wino.h``): 117 multiplies a channel for 2 x 4 outputs where the direct sums take 392,
+    and a rounding error of the order of float32's on the largest output of a tile, whatever the output's
+    own size. Its bits do not depend on threads or on the image's place in the batch, and a fused pool
+    sees them (``_fconv.winograd`` tells which convs run so).
 
     ``x`` may instead be a uint8 image [N, H, W, Cx], normalised as it is read: ``lut`` (float32 [256, C],
     or [1, 256, C] as ``cv2.LUT`` takes it) gives the value of byte v in input channel c, ``lut[v, c]``, and
