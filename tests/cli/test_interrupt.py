@@ -91,3 +91,25 @@ def test_ctrl_c_interrupts_a_stream_that_is_still_opening(silent_server) -> None
         pytest.fail("Ctrl-C was ignored while the stream opened")
     assert time.monotonic() - sent < 3 and proc.returncode == 130, err
     assert err.strip().splitlines()[-1] == "interrupted" and "Traceback" not in err, err
+
+
+def test_a_noted_ctrl_c_raised_where_python_cannot_raise_prints_nothing() -> None:
+    """A Ctrl-C handled inside a ``__del__`` (or an import lock's weakref callback, as 0.1 s into ``run``)
+    cannot raise there: Python printed it as "Exception ignored" with a traceback. It is noted for the run
+    instead; other unraisable errors are still printed."""
+    code = ("import signal\n"
+            "from xnorvision.pipeline import _stop_signals as s\n"
+            "s.remember_early_interrupts()\n"
+            "class Interrupted:\n"
+            "    def __del__(self):\n"
+            "        signal.raise_signal(signal.SIGINT)\n"
+            "        print('not reached')\n"
+            "class Broken:\n"
+            "    def __del__(self):\n"
+            "        raise ValueError('still printed')\n"
+            "Interrupted()\n"
+            "print('noted', s._early_interrupt.is_set(), flush=True)\n"
+            "Broken()\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout == "noted True\n", done.stdout + done.stderr
+    assert "KeyboardInterrupt" not in done.stderr and "ValueError: still printed" in done.stderr, done.stderr

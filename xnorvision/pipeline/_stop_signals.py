@@ -8,6 +8,7 @@ The headless runner and the window both install their handler through :func:`han
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,6 +31,21 @@ def remember_early_interrupts() -> None:
     if threading.current_thread() is threading.main_thread():
         for sig in STOP_SIGNALS:
             signal.signal(sig, _note_and_raise)
+        if sys.unraisablehook is not _quiet_noted_interrupts:
+            _hooks.append(sys.unraisablehook)
+            sys.unraisablehook = _quiet_noted_interrupts
+
+
+_hooks: list[Callable[[object], object]] = []  # the unraisable hook that was there before ours
+
+
+def _quiet_noted_interrupts(unraisable: object) -> None:
+    """A stop signal whose KeyboardInterrupt was raised where Python cannot raise (an import lock's weakref
+    callback, a ``__del__``) is printed with a traceback as "Exception ignored in ...": it is noted, and
+    the next handle_stop_signals block delivers it, so say nothing (1 of ~40 Ctrl-Cs 0.1 s into ``run``)."""
+    if isinstance(getattr(unraisable, "exc_value", None), KeyboardInterrupt) and _early_interrupt.is_set():
+        return
+    _hooks[-1](unraisable)
 
 
 def _note_and_raise(signum: int, frame: FrameType | None) -> None:
