@@ -31,7 +31,8 @@ cnp.import_array()
 cdef extern from "xnv_simd.h" nogil:
     ctypedef void (*xnv_ukernel_t)(uint64_t **xp, const uint64_t *w, const int64_t *tapoff, int ntaps,
                                    int wc, int32_t k, int32_t **out, int npx)
-    ctypedef uint32_t (*xnv_signbits_t)(const int32_t *acc, const int32_t *thr)
+    ctypedef void (*xnv_signs_t)(const int32_t *acc, int npx, const int32_t *thr, uint32_t flip, uint32_t *out,
+                                 int64_t stride)
     ctypedef void (*xnv_affine_t)(const int32_t *acc, const float *scale, const float *bias, float *out)
     ctypedef void (*xnv_epilogue_t)(const int32_t *acc, int npx, const float *scale, const float *bias,
                                     const float *r, const float *a, float *out, int64_t stride, uint32_t *bits,
@@ -41,7 +42,7 @@ cdef extern from "xnv_simd.h" nogil:
         XNV_TILE_MAX
     uint64_t XNV_NIBBLES
     xnv_ukernel_t xnv_ukernel(int path)
-    xnv_signbits_t xnv_signbits(int path)
+    xnv_signs_t xnv_signs(int path)
     xnv_affine_t xnv_affine(int path)
     xnv_epilogue_t xnv_epilogue(int path)
     double xnv_peak(int path, int64_t iters, uint64_t *checksum)
@@ -65,7 +66,7 @@ cdef struct Conv:
     uint64_t lastmask
     int64_t npix, ntiles
     xnv_ukernel_t uk
-    xnv_signbits_t signbits
+    xnv_signs_t signs
     xnv_affine_t affine
     xnv_epilogue_t epilogue
     void *out
@@ -173,7 +174,8 @@ cdef inline int64_t _line_round(int64_t n) noexcept nogil:
 
 
 cdef inline void _epilogue(const Conv *cv, int blk, int64_t pix, int32_t *acc) noexcept nogil:
-    """Finish one pixel of a block without the fused float epilogue (see ``_fused_epilogue``)."""
+    """Finish one pixel of a block as int32 or float, without the fused float epilogue (see
+    ``_fused_epilogue``; packed signs: ``cv.signs``, a tile at a time)."""
     cdef int o0 = blk * XNV_BLK, c
     cdef int nc = min(<int>XNV_BLK, cv.o - o0)
     cdef int32_t *oi
@@ -193,9 +195,6 @@ cdef inline void _epilogue(const Conv *cv, int blk, int64_t pix, int32_t *acc) n
         else:
             for c in range(nc):
                 of[c] = sc[c] * <float>acc[c] + bi[c]
-    else:
-        # A block is half a uint64 word (little-endian): threads never share a word they modify.
-        (<uint32_t *>cv.out)[pix * cv.owords32 + blk] = cv.signbits(acc, cv.thr + o0) ^ cv.flipbits[blk]
 
 
 cdef inline void _fused_epilogue(const Conv *cv, int blk, int64_t pix, int npx, const int32_t *tile,
@@ -298,6 +297,9 @@ cdef void _run_block(const Conv *cv, int blk, int64_t t0, int64_t t1, uint64_t *
                     _correct_border(cv, oys[p], oxs[p], op[p], tapsum)
         if fused:  # the tile's rows are consecutive pixels
             _fused_epilogue(cv, blk, pix, npx, tile, nans)
+        elif cv.mode == OUT_BITS:  # a block is half a uint64 word: threads never share a word they modify
+            cv.signs(tile, npx, cv.thr + blk * XNV_BLK, cv.flipbits[blk],
+                     <uint32_t *>cv.out + pix * cv.owords32 + blk, cv.owords32)
         elif not direct:
             for p in range(npx):
                 _epilogue(cv, blk, pix + p, op[p])
@@ -507,7 +509,7 @@ def bind(cnp.ndarray x, cnp.ndarray w, int c_in, int stride, int ph, int pw, bin
     cv.ntiles = (cv.npix + cv.tile - 1) // cv.tile
     cv.uk = xnv_ukernel(path)
     cv.split = split
-    cv.signbits = xnv_signbits(path)
+    cv.signs = xnv_signs(path)
     cv.affine = xnv_affine(path)
     cv.epilogue = xnv_epilogue(path)
     cv.out = cnp.PyArray_DATA(out)
@@ -581,6 +583,7 @@ cdef extern from "xnv_simd.h" nogil:
     unsigned xnv_cpu_features()
     int xnv_path_supported(int path)
     int xnv_best_path()
+    int xnv_float_path(int path)
 
 
 def cpu_feature_bits() -> int:
@@ -596,6 +599,12 @@ def path_supported(int path) -> bool:
 def best_path() -> int:
     """The fastest popcount path this CPU supports."""
     return xnv_best_path()
+
+
+def float_path(int path) -> int:
+    """The path the float kernels run for popcount path ``path`` (AVX2 for AVX-512 on CPUs that run 512-bit
+    vectors as two 256-bit halves: xnv_float_path)."""
+    return xnv_float_path(path)
 
 
 def prepare(cnp.ndarray w, int c_in, int path):

@@ -9,8 +9,10 @@ Conventions shared by every function here (and by the ``.xnv`` format):
 * a wrong argument raises :class:`ValueError` naming the problem; nothing here can crash the process.
 
 The compiled kernels (``cython_kernels/`` -> ``xnorvision._bconv`` etc.) trust their arguments: every
-check happens here. The popcount path (AVX-512 VPOPCNTDQ, AVX2, NEON, portable) is chosen at run time;
-``XNORVISION_SIMD=<path>`` or :func:`_force_path` overrides it (tests use that to cover every path).
+check happens here. The popcount path (AVX-512 VPOPCNTDQ, AVX2, NEON, portable) is chosen at run time, and
+the float kernels' path (direct, BWN and dense convs) with it: the same path, except AVX2 on CPUs that run
+512-bit vectors as two halves (:func:`float_path`). ``XNORVISION_SIMD=<path>`` or :func:`_force_path`
+overrides both (tests use that to cover every path), ``XNORVISION_FLOAT_SIMD=<path>`` the float kernels'.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ __all__ = [
     "conv2d_small",
     "cpu_features",
     "eager_threads",
+    "float_path",
     "get_num_threads",
     "join_bind",
     "maxpool2d",
@@ -537,7 +540,7 @@ class _BwnTables(NamedTuple):
              bits: np.ndarray | None, threads: int) -> Any:
         """The table kernel's call on checked arguments (``geom``: stride, padding rows, padding columns)."""
         return _bwn.bind(x, self.patterns, self.scale, self.bias, self.slope, kernel[0], kernel[1], *geom,
-                         out, bits, _path, threads)
+                         out, bits, _float_path, threads)
 
     def run(self, x: np.ndarray, kernel: tuple[int, int], geom: tuple[int, int, int], out: np.ndarray,
             output: str) -> _Result:
@@ -819,8 +822,9 @@ class DirectConvPlan:
         if a.signs:
             _bound_out("bits", bits, (*a.shape[:3], _words(a.w.shape[3])), np.uint64, x, out)
         threads = _policy_threads(*_direct_work(x, a.w, a.stride, a.pad))
-        call = _fconv.bind(x, a.w, a.bias, a.stride[0], a.stride[1], a.pad[0], a.pad[1], a.relu, out, _path,
-                           max(threads), a.lut, a.chan, a.pool or 0, slope, bits if a.signs else None)
+        call = _fconv.bind(x, a.w, a.bias, a.stride[0], a.stride[1], a.pad[0], a.pad[1], a.relu, out,
+                           _float_path, max(threads), a.lut, a.chan, a.pool or 0, slope,
+                           bits if a.signs else None)
         return Bound(call, threads)
 
     def _checked(self, x: object, out: object) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
@@ -877,13 +881,14 @@ class DensePlan:
         _bound_out("out", out, (len(x), self.o), np.float32, x)
         lanes = (self.o + _DENSE_LANES - 1) // _DENSE_LANES * _DENSE_LANES  # whole panels, as the kernel runs
         threads = _policy_threads(max(len(x), _DENSE_MIN_ROWS) * self.k * lanes, _PARALLEL_FLOAT_MACS)
-        return Bound(_fconv.dense_bind(x, self.wf, self.wq, self.scale, self.bias, out, _path, max(threads)),
+        return Bound(_fconv.dense_bind(x, self.wf, self.wq, self.scale, self.bias, out, _float_path,
+                                       max(threads)),
                      threads)
 
 
 def dense_available() -> bool:
     """Whether :class:`DensePlan` runs on this CPU's path (x86's portable path has no fused multiply-add)."""
-    return bool(_fconv.dense_path(_path))
+    return bool(_fconv.dense_path(_float_path))
 
 
 def _padded(v: np.ndarray, o: int) -> np.ndarray:
@@ -960,8 +965,8 @@ def _direct_conv(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, stride: 
     ``slope``: a PReLU after the sum; ``bits`` (uint64, ``out``'s shape with ceil(O/64) words a pixel)
     receives the packed signs of ``out`` (a ValueError if it holds NaN, as :func:`pack_bits`)."""
     threads = _threads_for(*_direct_work(x, w, stride, pad))
-    return _fconv.conv(x, w, bias, stride[0], stride[1], pad[0], pad[1], relu, out, _path, threads, lut, chan,
-                       pool or 0, slope, bits)
+    return _fconv.conv(x, w, bias, stride[0], stride[1], pad[0], pad[1], relu, out, _float_path, threads, lut,
+                       chan, pool or 0, slope, bits)
 
 
 def _direct_work(x: np.ndarray, w: np.ndarray, stride: tuple[int, int],
@@ -970,7 +975,7 @@ def _direct_work(x: np.ndarray, w: np.ndarray, stride: tuple[int, int],
     kh, kw, c, o = w.shape
     ho, wo = (x.shape[1] + 2 * pad[0] - kh) // stride[0] + 1, (x.shape[2] + 2 * pad[1] - kw) // stride[1] + 1
     macs = x.shape[0] * ho * wo * kh * kw * c * ((o + 15) // 16 * 16)
-    simd = _fconv.path(_path) != _PATHS["portable"]
+    simd = _fconv.path(_float_path) != _PATHS["portable"]
     return macs, _PARALLEL_FLOAT_MACS if simd else _PARALLEL_FLOAT_MACS_PORTABLE
 
 
@@ -1196,19 +1201,33 @@ def simd_path() -> str:
     return next(name for name, code in _PATHS.items() if code == _path)
 
 
-def _force_path(name: str | None) -> None:
-    """Run every kernel on the named popcount path (None: the fastest this CPU has). For tests and benches."""
-    global _path
-    if name is None:
-        _path = _bconv.best_path()
-        return
+def float_path() -> str:
+    """The path the float kernels (direct, BWN and dense convs) run: the popcount path's, except AVX2 for
+    AVX-512 where 512-bit vectors run as two 256-bit halves (AMD Zen 4), whose 8-lane float kernels ran the
+    faces net 1.2-2x as fast there. Every FMA path gives the same bits, so this only changes the speed."""
+    return next(name for name, code in _PATHS.items() if code == _float_path)
+
+
+def _path_code(name: str) -> int:
     if name not in _PATHS:
         raise ValueError(f"unknown SIMD path {name!r}; choose from {sorted(_PATHS)}")
     if not _bconv.path_supported(_PATHS[name]):
         raise ValueError(f"this CPU cannot run the {name!r} popcount path")
-    _path = _PATHS[name]
+    return _PATHS[name]
+
+
+def _force_path(name: str | None, float_name: str | None = None) -> None:
+    """Run every kernel on the named path (None: the fastest this CPU has, and its float kernels' path), or
+    the float kernels on ``float_name``. For tests and benches."""
+    global _path, _float_path
+    _path = _bconv.best_path() if name is None else _path_code(name)
+    if float_name is not None:
+        _float_path = _path_code(float_name)
+    else:
+        _float_path = _bconv.float_path(_path) if name is None else _path
 
 
 _path = _bconv.best_path()
-if os.environ.get("XNORVISION_SIMD"):
-    _force_path(os.environ["XNORVISION_SIMD"])
+_float_path = _bconv.float_path(_path)
+if os.environ.get("XNORVISION_SIMD") or os.environ.get("XNORVISION_FLOAT_SIMD"):
+    _force_path(os.environ.get("XNORVISION_SIMD") or None, os.environ.get("XNORVISION_FLOAT_SIMD") or None)

@@ -51,7 +51,7 @@ def check(got: np.ndarray, want: np.ndarray, winograd: bool = False) -> None:
 
 def winograd(c: int, k: tuple[int, int], stride: tuple[int, int], pad: tuple[int, int], o: int) -> bool:
     """Whether the conv runs Winograd's algorithm on the path that runs now (xnv_fc_wino.h)."""
-    return _fconv.winograd(c, k[0], k[1], stride[0], stride[1], pad[0], o, K._path)
+    return _fconv.winograd(c, k[0], k[1], stride[0], stride[1], pad[0], o, K._float_path)
 
 
 # (n, h, w, c, kernel, stride, padding, o)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from xnorvision import kernels as K
+
+from .conftest import PATHS
 
 X = np.zeros((1, 4, 4, 2), np.uint64)  # 100 channels
 W = np.zeros((8, 3, 3, 2), np.uint64)
@@ -79,3 +82,47 @@ def test_simd_environment_variable(value: str, expected: str) -> None:
     code = "from xnorvision import kernels; print(kernels.simd_path())"
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert expected in (done.stdout if expected == value else done.stderr)
+
+
+def _halves_512() -> bool:
+    """Whether /proc/cpuinfo names AMD's family 25 (Zen 4 where it has AVX-512), read apart from CPUID."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        pytest.skip("no /proc/cpuinfo")
+    pairs = (line.split(":", 1) for line in info.splitlines() if ":" in line)
+    fields = {key.strip(): value.strip() for key, value in pairs}
+    return fields.get("vendor_id") == "AuthenticAMD" and fields.get("cpu family") == "25"
+
+
+def test_float_kernels_take_avx2_where_512_bit_vectors_are_halves() -> None:
+    """The float kernels run AVX2 for the AVX-512 popcount path on AMD Zen 4, the popcount path elsewhere."""
+    for name, code in K._PATHS.items():
+        if not K._bconv.path_supported(code):
+            continue
+        want = "avx2" if name == "avx512" and _halves_512() else name
+        assert K._bconv.float_path(code) == K._PATHS[want]
+    assert K.float_path() == ("avx2" if K.simd_path() == "avx512" and _halves_512() else K.simd_path())
+
+
+def test_forcing_a_path_forces_the_float_kernels_too() -> None:
+    """Tests force a path to cover its float kernels: a forced path runs every kernel, unless told apart."""
+    try:
+        for name in PATHS:
+            K._force_path(name)
+            assert (K.simd_path(), K.float_path()) == (name, name)
+            K._force_path(None, name)
+            assert K.float_path() == name
+            assert K._path == K._bconv.best_path()
+    finally:
+        K._force_path(None)
+    assert K.float_path() == next(n for n, c in K._PATHS.items() if c == K._bconv.float_path(K._path))
+
+
+def test_float_simd_environment_variable() -> None:
+    env = {**os.environ, "XNORVISION_FLOAT_SIMD": "portable"}
+    env.pop("XNORVISION_SIMD", None)
+    code = "from xnorvision import kernels; print(kernels.simd_path(), kernels.float_path())"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    simd = K._bconv.best_path()
+    assert done.stdout.split() == [next(n for n, c in K._PATHS.items() if c == simd), "portable"]

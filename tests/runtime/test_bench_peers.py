@@ -287,3 +287,15 @@ def test_the_printed_report_gives_each_peers_rounds_to_the_hundredth() -> None:
               "kernels": "avx2", "load_average_1m": 0.5, "runtimes": [ours], "speedup": {"peer": 7.0},
               "speedup_rounds": {"peer": {"low": 6.5, "median": 7.0, "high": 8.25, "rounds": 12}}}
     assert "round by round (12 rounds, each runtime in turn): 6.50-8.25x vs peer" in format_report(report)
+
+
+def test_the_report_names_the_float_kernels_path_where_it_differs() -> None:
+    ours = {"name": "xnorvision", "images_per_s": 10.0, "p50_ms": 100.0, "p95_ms": 110.0, "weights_mb": 1.0}
+    report = {"model": "m", "input": [1, 8, 8, 3], "threads": 2, "machine": "cpu", "cpus": 2,
+              "kernels": "avx512", "float_kernels": "avx2", "load_average_1m": 0.5, "runtimes": [ours],
+              "speedup": {}, "speedup_rounds": {}}
+    assert "(2 CPUs, kernels: avx512, float avx2)" in format_report(report)
+    report["float_kernels"] = "avx512"
+    assert "(2 CPUs, kernels: avx512)" in format_report(report)
+    del report["float_kernels"]  # a JSON file written before the float kernels had their own path
+    assert "(2 CPUs, kernels: avx512)" in format_report(report)

@@ -322,7 +322,7 @@ def test_which_convs_take_the_direct_kernel() -> None:
     # 1x1 to few outputs from many channels (the faces proposal net's stride-8 head): AVX2's few-output
     # tile, else a matmul, which does not waste 11 of the direct kernel's 16 output lanes; from few
     # channels or to 16 outputs: direct
-    few = kernels.simd_path() == "avx2"
+    few = kernels.float_path() == "avx2"
     assert Conv2d.takes_direct((5, 1, 1, 64), 1) is few and Conv2d.takes_direct((7, 1, 1, 32), 1) is few
     assert Conv2d.takes_direct((5, 1, 1, 16), 1) and Conv2d.takes_direct((16, 1, 1, 64), 1)
     assert Conv2d.takes_direct((5, 3, 3, 3), 1)  # an image input's few outputs: not a 1x1

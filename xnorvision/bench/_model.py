@@ -181,6 +181,7 @@ def bench_model(path: Path | None = None, reference: str | None = None, threads:
     report: dict[str, Any] = {
         "model": reference if reference else str(path), "input": list(x.shape), "threads": threads,
         "runtimes": rows, "machine": _cpu_name(), "kernels": kernels.simd_path(),
+        "float_kernels": kernels.float_path(),
         "cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2),
         "speedup": {r["name"]: round(ours["images_per_s"] / r["images_per_s"], 2) for r in rows[1:]
                     if r["images_per_s"]},
@@ -199,10 +200,17 @@ def bench_model(path: Path | None = None, reference: str | None = None, threads:
     return report
 
 
+def _paths(report: dict[str, Any]) -> str:
+    """The popcount path, and the float kernels' where it differs ("avx512, float avx2" on Zen 4)."""
+    float_path = report.get("float_kernels", report["kernels"])  # JSON from before it had its own
+    popcount = report["kernels"]
+    return popcount if float_path == popcount else f"{popcount}, float {float_path}"
+
+
 def format_report(report: dict[str, Any]) -> str:
     """A Markdown table of the report (what the README shows)."""
     lines = [f"model {report['model']}, input {report['input']}, {report['threads']} thread(s); "
-             f"{report['machine']} ({report['cpus']} CPUs, kernels: {report['kernels']}), "
+             f"{report['machine']} ({report['cpus']} CPUs, kernels: {_paths(report)}), "
              f"load average {report['load_average_1m']} at the end", "",
              "| runtime | images/s | p50 ms | p95 ms | weights MB |", "|---|---:|---:|---:|---:|"]
     for r in report["runtimes"]:

@@ -113,9 +113,9 @@ class Conv2d(Layer):
         path: see :attr:`DIRECT_MAX_1X1_CHANNELS_AVX512`)."""
         o, kh, kw, cg = weight_shape
         if (kh, kw) == (1, 1) and o <= cls.GEMM_MAX_OUTPUTS and cg >= cls.GEMM_MIN_CHANNELS:
-            return groups == 1 and kernels.simd_path() == "avx2"
+            return groups == 1 and kernels.float_path() == "avx2"
         if groups == 1 and (kh, kw) == (1, 1) and cg <= cls.DIRECT_MAX_1X1_CHANNELS_AVX512:
-            return kernels.simd_path() == "avx512" or cg <= cls.DIRECT_MAX_TAPS
+            return kernels.float_path() == "avx512" or cg <= cls.DIRECT_MAX_TAPS
         return groups == 1 and (kh * kw * cg <= cls.DIRECT_MAX_TAPS or cg <= cls.DIRECT_MAX_IMAGE_CHANNELS)
 
     def __init__(self, weight: np.ndarray, bias: np.ndarray | None, stride: tuple[int, int],
