@@ -225,9 +225,15 @@ XNV_AVX512 static void xnv_affine_avx512(const int32_t *acc, const float *scale,
  * The block's scale, bias and slope are loaded once for the tile's pixels. Each pixel's row of ``acc`` is
  * XNV_BLK values however short the block: it is read whole, unmasked (see xnv_store_dots_avx512; the
  * unused lanes' values go nowhere). */
-XNV_AVX512 static void xnv_epilogue_avx512(const int32_t *acc, int npx, const float *scale, const float *bias,
-                                           const float *r, const float *a, float *out, int64_t stride,
-                                           uint32_t *bits, int64_t bstride, int n, int *nan) {
+/* Loads and stores of a pixel's row: masked only for a short last block (full is a constant where inlined;
+ * on AMD a masked store or load costs several times an unmasked one, and the residual's loads and the
+ * output's stores were most of the epilogue's time on Zen 4). */
+#define XNV_EP512_LOAD(m, p) (full ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(m, p))
+#define XNV_EP512_STORE(p, m, v) (full ? _mm512_storeu_ps(p, v) : _mm512_mask_storeu_ps(p, m, v))
+
+XNV_AVX512 static inline __attribute__((always_inline)) void xnv_epilogue_avx512_n(
+    const int32_t *acc, int npx, const float *scale, const float *bias, const float *r, const float *a,
+    float *out, int64_t stride, uint32_t *bits, int64_t bstride, int n, int *nan, const int full) {
     const __m512 zero = _mm512_setzero_ps();
     const __mmask16 m0 = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
     const __mmask16 m1 = n >= 32 ? (__mmask16)0xFFFF : n > 16 ? (__mmask16)((1u << (n - 16)) - 1) : 0;
@@ -239,21 +245,30 @@ XNV_AVX512 static void xnv_epilogue_avx512(const int32_t *acc, int npx, const fl
         __m512 v0 = _mm512_add_ps(_mm512_mul_ps(s0, _mm512_cvtepi32_ps(_mm512_loadu_si512(acc))), b0);
         __m512 v1 = _mm512_add_ps(_mm512_mul_ps(s1, _mm512_cvtepi32_ps(_mm512_loadu_si512(acc + 16))), b1);
         if (r) {
-            v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, r + p * stride));
-            v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, r + p * stride + 16));
+            v0 = _mm512_add_ps(v0, XNV_EP512_LOAD(m0, r + p * stride));
+            v1 = _mm512_add_ps(v1, XNV_EP512_LOAD(m1, r + p * stride + 16));
         }
         if (a) {
             v0 = _mm512_mask_mul_ps(v0, _mm512_cmp_ps_mask(v0, zero, _CMP_LT_OQ), v0, a0);
             v1 = _mm512_mask_mul_ps(v1, _mm512_cmp_ps_mask(v1, zero, _CMP_LT_OQ), v1, a1);
         }
-        _mm512_mask_storeu_ps(out, m0, v0);
-        _mm512_mask_storeu_ps(out + 16, m1, v1);
+        XNV_EP512_STORE(out, m0, v0);
+        XNV_EP512_STORE(out + 16, m1, v1);
         if (bits)
             bits[p * bstride] = (uint32_t)_mm512_mask_cmp_ps_mask(m0, v0, zero, _CMP_LT_OQ)
                                 | (uint32_t)_mm512_mask_cmp_ps_mask(m1, v1, zero, _CMP_LT_OQ) << 16;
         nans |= _mm512_cmp_ps_mask(v0, v1, _CMP_UNORD_Q);
     }
     *nan += nans != 0;
+}
+
+XNV_AVX512 static void xnv_epilogue_avx512(const int32_t *acc, int npx, const float *scale, const float *bias,
+                                           const float *r, const float *a, float *out, int64_t stride,
+                                           uint32_t *bits, int64_t bstride, int n, int *nan) {
+    if (n == XNV_BLK)
+        xnv_epilogue_avx512_n(acc, npx, scale, bias, r, a, out, stride, bits, bstride, n, nan, 1);
+    else
+        xnv_epilogue_avx512_n(acc, npx, scale, bias, r, a, out, stride, bits, bstride, n, nan, 0);
 }
 
 XNV_AVX512 static uint64_t xnv_peak_avx512(int64_t iters) {
