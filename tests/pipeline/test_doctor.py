@@ -25,10 +25,28 @@ def test_cpu_flags_come_from_the_kernels_run_time_detection() -> None:
 
 def test_cpu_flags_are_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(doctor, "cpu_flags", lambda: {"fpu", "popcnt", "avx2"})
+    monkeypatch.setattr(doctor, "kernel_paths", lambda: "")
     check = doctor.check_cpu()
     assert check.status == "ok" and check.detail.endswith(": popcnt avx2")
     monkeypatch.setattr(doctor, "cpu_flags", lambda: set())
     assert doctor.check_cpu().status == "WARN"
+
+
+def test_the_kernels_paths_are_reported() -> None:
+    """The popcount path, and the float kernels' where it differs (AVX2 beside AVX-512 on Zen 4)."""
+    from xnorvision import kernels
+
+    detail = doctor.check_cpu().detail
+    try:
+        kernels._force_path("portable")
+        assert doctor.kernel_paths() == "portable"
+        if "avx2" in kernels.cpu_features() and kernels.cpu_features()["avx2"]:
+            kernels._force_path(None, "avx2")
+            if kernels.simd_path() != "avx2":
+                assert doctor.kernel_paths() == f"{kernels.simd_path()}, float kernels avx2"
+    finally:
+        kernels._force_path(None)
+    assert detail.endswith(f"(kernels: {doctor.kernel_paths()})")
 
 
 @pytest.mark.qt

@@ -111,12 +111,25 @@ def cpu_flags() -> set[str]:
     return {name for name, present in kernels.cpu_features().items() if present}
 
 
+def kernel_paths() -> str:
+    """The paths the kernels run here: "avx512" or, where the float kernels take another, "avx512, float
+    kernels avx2" (empty when the kernels are not compiled: check_kernels says so)."""
+    try:
+        from xnorvision import kernels
+    except ImportError:
+        return ""
+    popcount, floats = kernels.simd_path(), kernels.float_path()
+    return popcount if floats == popcount else f"{popcount}, float kernels {floats}"
+
+
 def check_cpu() -> Check:
     found = [f for f in SIMD_FLAGS if f in cpu_flags()]
     if not found:
         return Check("cpu", "WARN", f"{platform.machine()}: no popcount/SIMD flags found; the kernels use "
                      "their portable path")
-    return Check("cpu", "ok", f"{platform.machine()}, {os.cpu_count()} cores: {' '.join(found)}")
+    paths = kernel_paths()
+    return Check("cpu", "ok", f"{platform.machine()}, {os.cpu_count()} cores: {' '.join(found)}"
+                 + (f" (kernels: {paths})" if paths else ""))
 
 
 def check_kernels(package: Path | None = None) -> Check:
