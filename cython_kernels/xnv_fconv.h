@@ -1506,7 +1506,8 @@ static int xnv_fconv_fused(int path) {
 
 /* Whether a conv runs by Winograd's algorithm (xnv_fc_wino.h) on the path: AVX2 or AVX-512 (both run the
  * 8-lane code, so both give the same bits; on Zen 4, whose 512-bit FMAs are two 256-bit halves, it took
- * ResNet's stem from 2.23 to 1.36-1.38 ms where the 16-lane direct tiles ran it), a 7x7 stride-2 kernel, at
+ * ResNet's stem from 2.23 to 1.36-1.38 ms where the 16-lane direct tiles ran it, measured before the float
+ * kernels took AVX2's path there; on full-width 512-bit FMAs, unmeasured), a 7x7 stride-2 kernel, at
  * most 4 input channels (the ring's rows stay small), whole blocks of 16 outputs, and padding ph < kh. Any
  * pool, and never batched tiles: a fused pool and every batch must see the unfused conv's bits. */
 static int xnv_wg_fits(const xnv_fconv_t *p, int path) {

@@ -1198,7 +1198,7 @@ def cpu_features() -> dict[str, bool]:
 
 def simd_path() -> str:
     """The popcount path the kernels use: "avx512" (VPOPCNTDQ), "avx2", "neon" or "portable"."""
-    return next(name for name, code in _PATHS.items() if code == _path)
+    return _path_name(_path)
 
 
 def float_path() -> str:
@@ -1206,7 +1206,12 @@ def float_path() -> str:
     AVX-512 where 512-bit vectors run as two 256-bit halves (AMD Zen 4), whose 8-lane float kernels ran the
     faces net's float layers 1.2-2x as fast there (the whole net 7%). Every FMA path gives the same bits, so
     this only changes the speed."""
-    return next(name for name, code in _PATHS.items() if code == _float_path)
+    return _path_name(_float_path)
+
+
+def _path_name(code: int) -> str:
+    """The name of the path numbered ``code`` in :data:`_PATHS`."""
+    return next(name for name, c in _PATHS.items() if c == code)
 
 
 def _path_code(name: str) -> int:

@@ -9,9 +9,12 @@ from typing import Any
 
 import numpy as np
 
-from xnorvision.runtime._reference import random_packed
+from xnorvision.runtime._reference import random_packed, write_reference
 
 Model = tuple[dict[str, Any], dict[str, np.ndarray], dict[str, Any]]
+FACES = Path(__file__).parents[2] / "plugins/xnorvision-faces/xnorvision_faces/models"
+#: the networks `bench model --profile` is about, by the names tests parametrize on
+PROFILED_NETWORKS = ("resnet18", "faces-proposal", "faces-classifier")
 SPEC = {"height": 13, "width": 11, "channels": 3, "channel_order": "rgb", "mean": [0.4, 0.5, 0.6],
         "std": [0.2, 0.3, 0.25]}
 
@@ -220,6 +223,16 @@ def _down(b: Builder, i: int, x: str, cin: int, cout: int) -> str:
                                                 "in_channels": cin, "out_channels": cout},
                  weight=b.f32(cout, 1, 1, cin))
     return b.bn(f"bn_down{i}", conv, cout)
+
+
+def profiled_network(name: str, folder: Path) -> tuple[Path, tuple[int, int, int, int]]:
+    """One of :data:`PROFILED_NETWORKS` as a file (ResNet-18 written into ``folder``) and the uint8 input
+    shape it runs on: 224x224, the faces proposal net's 416x320, the classifier's batch of 24 crops."""
+    if name == "resnet18":
+        return write_reference("resnet18", folder / "r.xnv"), (1, 224, 224, 3)
+    if name == "faces-proposal":
+        return FACES / "proposal.xnv", (1, 320, 416, 3)
+    return FACES / "classifier.xnv", (24, 32, 32, 3)
 
 
 def rewrite_header(path: Path, edit: Any) -> bytes:

@@ -10,11 +10,8 @@ import pytest
 
 from xnorvision import kernels
 from xnorvision.runtime import Model, _fold, save_model
-from xnorvision.runtime._reference import write_reference
 
 from . import graphs
-
-FACES = Path(__file__).parents[2] / "plugins/xnorvision-faces/xnorvision_faces/models"
 
 
 def _load(path: Path, fused: bool, threads: int, monkeypatch: pytest.MonkeyPatch) -> Model:
@@ -99,19 +96,14 @@ def test_a_batch_norm_after_a_fused_add_stays_a_step(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("network", ["resnet18", "faces-proposal", "faces-classifier"])
+@pytest.mark.parametrize("network", graphs.PROFILED_NETWORKS)
 def test_the_profiled_networks_fuse_bit_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                 network: str, threads: int) -> None:
     """ResNet-18's float stem takes its 3x3 max pool and the sign after it; the faces nets' BWN stem
     layers take their PReLU and sign (the classifier on a batch of 24 crops, as the faces pipeline runs
     it)."""
     monkeypatch.setattr(kernels, "_PARALLEL_FLOAT_MACS", 1)  # 2 threads go parallel on these sizes too
-    if network == "resnet18":
-        path, shape = write_reference("resnet18", tmp_path / "r.xnv"), (1, 224, 224, 3)
-    elif network == "faces-proposal":
-        path, shape = FACES / "proposal.xnv", (1, 320, 416, 3)
-    else:
-        path, shape = FACES / "classifier.xnv", (24, 32, 32, 3)
+    path, shape = graphs.profiled_network(network, tmp_path)
     fused, plain = _load(path, True, threads, monkeypatch), _load(path, False, threads, monkeypatch)
     ops = [op for _, op, _ in fused.steps]
     assert "add" not in ops and "sign" not in ops
