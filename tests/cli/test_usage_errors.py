@@ -88,3 +88,16 @@ def test_new_plugin_refuses_names_but_lower_letters_digits_dashes(cli, tmp_path:
     code, _, err = cli("new-plugin", name, "--dir", str(tmp_path))
     assert code == 2 and "lower case letters" in _one_error_line(err)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_version_prints_the_package_version_and_runs_no_command(cli) -> None:
+    from xnorvision import __version__
+
+    code, out, err = cli("--version", "run", "--source", "no-such-file.mp4")
+    assert (code, out.strip(), err) == (0, f"xnorvision {__version__}", "")
+
+
+def test_camera_and_source_together_are_refused_not_one_silently_dropped(cli, plugins) -> None:
+    code, out, err = cli("run", "--camera", "0", "--source", "synth:3", "--plugin", "boxes", "--headless")
+    assert code == 2 and out == ""
+    assert "--camera 0 and --source 'synth:3' both given" in _one_error_line(err)

@@ -57,8 +57,19 @@ class State:
     debug: bool = False
 
 
+def _show_version(value: bool) -> None:
+    """``--version``: the package's version, before any command is parsed (an eager option)."""
+    if value:
+        from xnorvision import __version__
+
+        typer.echo(f"xnorvision {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.")) -> None:
+def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+          version: bool = typer.Option(False, "--version", help="Print the version and exit.",
+                                       callback=_show_version, is_eager=True)) -> None:
     State.debug = debug
 
 

@@ -305,6 +305,8 @@ def open_source(
     ``size`` is the capture mode of a camera, the frame size of ``synth:N``, and for anything else the box
     its frames are scaled to fit inside.
     """
+    if camera is not None and spec is not None:  # which one was meant is the user's to say, not ours
+        raise SourceError(f"--camera {camera} and --source {spec!r} both given: pass one of them")
     if camera is not None:
         return open_camera(camera, size)
     if spec is None:
