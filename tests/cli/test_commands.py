@@ -147,3 +147,16 @@ def test_plugin_wheels_build_without_setuptools_warnings_and_hold_their_models(c
 @pytest.mark.parametrize("name", ["a", "birds", "traffic-signs", "v2"])
 def test_plugin_names_accepted(cli, tmp_path: Path, name: str) -> None:
     assert cli("new-plugin", name, "--dir", str(tmp_path))[0] == 0
+
+
+def test_a_new_plugin_without_its_model_says_where_the_model_goes(cli, tmp_path: Path, monkeypatch) -> None:
+    """Run before a model is exported: one error naming the file to export to, not 'unknown model'."""
+    from xnorvision.api import PipelineOptions, PluginError
+
+    assert cli("new-plugin", "herons", "--dir", str(tmp_path))[0] == 0
+    monkeypatch.syspath_prepend(str(tmp_path / "xnorvision-herons"))
+    plugin = importlib.import_module("xnorvision_herons")
+    with pytest.raises(PluginError, match=r"herons has no model yet: export one to .*models/model\.xnv"):
+        plugin.build(PipelineOptions())
+    tiny = write_tiny_model(tmp_path / "tiny.xnv")
+    assert len(plugin.build(PipelineOptions(model=str(tiny)))) == 1  # --model still runs it
