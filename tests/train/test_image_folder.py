@@ -85,6 +85,21 @@ def test_export_of_a_foreign_checkpoint_is_one_line_exit_2(tmp_path, cli, conten
     assert "not a checkpoint written by xnorvision train" in err and "export_model" in err
 
 
+@pytest.mark.parametrize(("data", "says"), [
+    ("missing", "no such file or folder"),
+    ("empty", "neither an image folder (one sub-folder of images per class) nor JPEG chunk files"),
+    ("chunks", "--recipe is needed for chunk data"),
+])
+def test_train_without_a_recipe_says_what_the_data_is_not(cli, tmp_path, data: str, says: str) -> None:
+    """A missing or empty --data was once told to give a recipe for chunk data it did not hold."""
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "chunks").mkdir()
+    (tmp_path / "chunks" / "train_1.npz").write_bytes(b"")
+    code, out, err = cli("train", "--data", str(tmp_path / data), "--out", str(tmp_path / "run"))
+    assert code == 2 and out == "" and err.count("\n") == 1 and says in err
+    assert not (tmp_path / "run").exists()
+
+
 def test_train_help_lists_every_recipe(cli) -> None:
     assert list(RECIPE_NAMES) == list(RECIPES)
     code, out, _ = cli("train", "--help")
