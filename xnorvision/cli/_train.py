@@ -66,8 +66,8 @@ def train(
         if not data.exists():
             raise XnorvisionError(f"--data {data}: no such file or folder")
         if data.is_dir() and not any(data.glob("train_*.npz")):
-            raise XnorvisionError(f"--data {data}: neither an image folder (one sub-folder of images per class) "
-                                  f"nor JPEG chunk files (train_*.npz)")
+            raise XnorvisionError(f"--data {data}: neither an image folder (one sub-folder of images per "
+                                  f"class) nor JPEG chunk files (train_*.npz)")
         raise XnorvisionError(f"--recipe is needed for chunk data (one of: {', '.join(RECIPE_NAMES)})")
     if mode is not None and mode not in ("xnor", "bwn", "float"):
         raise XnorvisionError(f"--mode {mode!r}: choose xnor, bwn or float")
