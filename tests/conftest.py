@@ -7,6 +7,8 @@ or ``@pytest.mark.qt``; whole folders that import them at module level are not c
 
 from __future__ import annotations
 
+import struct
+import zlib
 from importlib.util import find_spec
 
 import pytest
@@ -53,3 +55,21 @@ def cli(capsys: pytest.CaptureFixture[str]):
         return code, out, err
 
     return run
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header says ``width`` x ``height`` and whose data is one empty row: a few dozen bytes."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00"))
+            + chunk(b"IEND", b""))
+
+
+@pytest.fixture
+def oversized_png() -> bytes:
+    """A decompression bomb's header: 40000 x 30000 pixels (over OpenCV's 2**30) in under 100 bytes, which
+    ``cv2.imread`` refuses by raising rather than by returning None."""
+    return _png_claiming(40000, 30000)

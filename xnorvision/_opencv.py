@@ -38,6 +38,38 @@ def opencv_name(path: str | os.PathLike[str]) -> str:
     return name
 
 
+class ImageTooLarge(XnorvisionError):
+    """An image whose header gives more pixels than OpenCV will decode (it raises, not returns None)."""
+
+
+def _too_large(what: str, exc: cv2.error) -> ImageTooLarge:
+    """The one-line error for OpenCV's refusal of ``what``: its size limits, or what else it said."""
+    said = str(exc)
+    if "CV_IO_MAX_IMAGE" in said:  # loadsave.cpp's validateInputImageSize, before any pixel is decoded
+        return ImageTooLarge(f"{what}: larger than OpenCV decodes (2**30 pixels, 2**20 a side; the "
+                             f"environment variable OPENCV_IO_MAX_IMAGE_PIXELS raises the first)")
+    return ImageTooLarge(f"{what}: OpenCV cannot decode it ({said.strip().splitlines()[-1]})")
+
+
+def read_image(path: str | os.PathLike[str]) -> np.ndarray | None:
+    """``cv2.imread(path, cv2.IMREAD_COLOR)``: BGR uint8, or None where OpenCV cannot decode the file. An
+    image over OpenCV's size limits (a few bytes of PNG can claim 40000x30000) raises :class:`ImageTooLarge`
+    naming the file, where OpenCV's own assertion would end a command as an internal error."""
+    try:
+        return cv2.imread(opencv_name(path), cv2.IMREAD_COLOR)
+    except cv2.error as exc:
+        raise _too_large(f"cannot read image {os.fspath(path)}", exc) from None
+
+
+def decode_image(data: np.ndarray, what: str) -> np.ndarray | None:
+    """``cv2.imdecode(data, cv2.IMREAD_COLOR)``, with :func:`read_image`'s handling; ``what`` names the
+    bytes in its error."""
+    try:
+        return cv2.imdecode(data, cv2.IMREAD_COLOR)
+    except cv2.error as exc:
+        raise _too_large(what, exc) from None
+
+
 def encode_image(path: str | os.PathLike[str], image: np.ndarray) -> bytes:
     """``image`` in the format the suffix of ``path`` names (.png, .jpg...), to write with ``write_file``
     (``cv2.imwrite`` would leave a half-written file on a full disk, and fails with OpenCV's own error)."""

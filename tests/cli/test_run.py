@@ -183,3 +183,20 @@ def test_profile_prints_where_each_stage_s_time_went(cli, plugins, tiny_model: P
     assert code == 0 and "profile" not in out
     code, _, err = cli("run", "--source", "synth:2", "--headless", "--profile")
     assert code == 2 and err.strip().startswith("error: --profile needs --plugin") and "\n" not in err.strip()
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_an_image_over_opencvs_size_limit_is_one_line_exit_2_and_earlier_frames_stay(
+        cli, plugins, tmp_path: Path, oversized_png: bytes, first: bool) -> None:
+    """A few bytes of PNG claiming 40000x30000 pixels made OpenCV assert: 'internal error', exit 1."""
+    (tmp_path / "imgs").mkdir()
+    cv2.imwrite(str(tmp_path / "imgs" / "b.png"), np.zeros((16, 16, 3), np.uint8))
+    (tmp_path / "imgs" / ("a.png" if first else "c.png")).write_bytes(oversized_png)
+    out = tmp_path / "out.jsonl"
+    code, _, err = cli("run", "--source", str(tmp_path / "imgs"), "--plugin", "boxes", "--headless",
+                       "--save-json", str(out))
+    lines = [x for x in err.splitlines() if x.startswith("error:")]
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    assert re.search(r"cannot read image .*\.png: larger than OpenCV decodes", lines[0]), lines[0]
+    if not first:  # the frame before it was written whole
+        assert [json.loads(line)["index"] for line in out.read_text().splitlines()] == [0]

@@ -132,3 +132,17 @@ def test_unreadable_chunk_says_permission_denied(tmp_path: Path, monkeypatch: py
     monkeypatch.setattr(zipfile.ZipFile, "__init__", denied)
     with pytest.raises(XnorvisionError, match="c.npz: permission denied"):
         load_chunk(path)
+
+
+def test_an_image_over_opencvs_size_limit_in_a_chunk_is_named(cli, tmp_path: Path, oversized_png: bytes) -> None:
+    """OpenCV raises (not returns None) for such a header: that was 'internal error', exit 1."""
+    jpeg, offsets = _jpegs(1)
+    bomb = np.frombuffer(oversized_png, np.uint8)
+    case = {"jpeg": np.concatenate([jpeg, bomb]), "offsets": np.append(offsets, offsets[-1] + len(bomb)),
+            "y": np.array([0, 1], np.uint8)}
+    path = _write(tmp_path / "c.npz", case)
+    with pytest.raises(XnorvisionError, match=r"c\.npz: image 1: larger than OpenCV decodes"):
+        read_jpeg_chunk(path)
+    code, _, err = cli("eval", "classify", "--model", str(write_tiny_model(tmp_path / "m.xnv")),
+                       "--data", str(path))
+    assert code == 2 and err.count("\n") == 1 and "image 1: larger than OpenCV decodes" in err, err

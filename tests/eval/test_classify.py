@@ -145,3 +145,14 @@ def test_cli_scores_an_image_folder_by_its_folder_names(tmp_path, capsys) -> Non
     _colour_model(tmp_path / "m.xnv")
     code, out, err = _eval(capsys, "--model", str(tmp_path / "m.xnv"), "--data", str(tmp_path / "data"))
     assert code == 0 and "top-1 1.0000 on 6 images" in out, err
+
+
+def test_cli_names_an_image_over_opencvs_size_limit_in_a_folder(tmp_path, capsys, oversized_png) -> None:
+    for name in COLORS:
+        (tmp_path / "data" / name).mkdir(parents=True)
+        cv2.imwrite(str(tmp_path / "data" / name / "0.png"), np.zeros((20, 24, 3), np.uint8))
+    (tmp_path / "data" / "red" / "1.png").write_bytes(oversized_png)
+    _colour_model(tmp_path / "m.xnv")
+    code, out, err = _eval(capsys, "--model", str(tmp_path / "m.xnv"), "--data", str(tmp_path / "data"))
+    assert code == 2 and err.count("\n") == 1, err
+    assert "red/1.png: larger than OpenCV decodes" in err

@@ -11,9 +11,9 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from xnorvision._opencv import decode_image
 from xnorvision.errors import XnorvisionError
 
 __all__ = ["MAX_CLASSES", "check_labels", "load_chunk", "read_jpeg_chunk"]
@@ -94,7 +94,7 @@ def read_jpeg_chunk(path: str | Path, start: int = 0, stop: int | None = None,
     idx = range(len(labels))[start:stop]
     images = []
     for i in idx:
-        img = cv2.imdecode(jpeg[offsets[i]:offsets[i + 1]], cv2.IMREAD_COLOR)
+        img = decode_image(jpeg[offsets[i]:offsets[i + 1]], f"{path}: image {i}")
         if img is None:
             raise XnorvisionError(f"{path}: image {i} is not a decodable JPEG")
         images.append(img)

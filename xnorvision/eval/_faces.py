@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from xnorvision import kernels
-from xnorvision._opencv import opencv_log_level, opencv_name
+from xnorvision._opencv import opencv_log_level, opencv_name, read_image
 from xnorvision._replace import write_file
 from xnorvision.detect import Detections, box_iou
 from xnorvision.errors import XnorvisionError
@@ -208,7 +208,7 @@ def evaluate(contenders: Sequence[Contender], items: Sequence[FaceImage], min_fa
     seconds = [0.0] * n
     n_faces = 0
     for k, item in enumerate(items):
-        image = cv2.imread(opencv_name(item.path), cv2.IMREAD_COLOR)
+        image = read_image(item.path)
         if image is None:
             raise XnorvisionError(f"cannot read image: {item.path}")
         if corrupt is not None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from xnorvision._opencv import opencv_name
+from xnorvision._opencv import read_image
 from xnorvision.errors import XnorvisionError
 
 __all__ = ["is_image_folder", "read_image_folder"]
@@ -64,7 +64,7 @@ def read_image_folder(
         if not files:
             raise XnorvisionError(f"{folder}: no images ({', '.join(sorted(SUFFIXES))})")
         for f in files:
-            img = cv2.imread(opencv_name(f), cv2.IMREAD_COLOR)
+            img = read_image(f)
             if img is None:
                 reason = "permission denied" if not os.access(f, os.R_OK) else "not an image or corrupt"
                 raise XnorvisionError(f"{f}: cannot read this image ({reason})")

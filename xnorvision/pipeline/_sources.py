@@ -16,7 +16,7 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
-from xnorvision._opencv import opencv_log_level, opencv_name
+from xnorvision._opencv import opencv_log_level, opencv_name, read_image
 from xnorvision.errors import PLUGIN_FAILURES, FramesSkipped, SourceError, XnorvisionError
 from xnorvision.pipeline._guard import GuardedSource
 from xnorvision.pipeline._streams import StreamSource
@@ -212,7 +212,7 @@ class ImageFilesSource:
     @staticmethod
     def _decode(path: Path) -> np.ndarray:
         with opencv_log_level(cv2.utils.logging.LOG_LEVEL_ERROR):  # our message below says it better
-            frame = cv2.imread(opencv_name(path), cv2.IMREAD_COLOR)
+            frame = read_image(path)
         if frame is None:
             try:
                 check_readable(path)
