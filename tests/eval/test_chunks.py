@@ -134,7 +134,8 @@ def test_unreadable_chunk_says_permission_denied(tmp_path: Path, monkeypatch: py
         load_chunk(path)
 
 
-def test_an_image_over_opencvs_size_limit_in_a_chunk_is_named(cli, tmp_path: Path, oversized_png: bytes) -> None:
+def test_an_image_over_opencvs_size_limit_in_a_chunk_is_named(cli, tmp_path: Path,
+                                                               oversized_png: bytes) -> None:
     """OpenCV raises (not returns None) for such a header: that was 'internal error', exit 1."""
     jpeg, offsets = _jpegs(1)
     bomb = np.frombuffer(oversized_png, np.uint8)

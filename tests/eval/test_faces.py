@@ -191,7 +191,8 @@ def test_bad_inputs_are_user_errors(tmp_path: Path) -> None:
         ev.baseline_detector(f"yunet:{tmp_path / 'none.onnx'}")
 
 
-def test_an_image_over_opencvs_size_limit_in_a_face_list_is_named(tmp_path: Path, oversized_png: bytes) -> None:
+def test_an_image_over_opencvs_size_limit_in_a_face_list_is_named(tmp_path: Path,
+                                                                   oversized_png: bytes) -> None:
     listed = _dataset(tmp_path)
     (tmp_path / "im1.jpg").write_bytes(oversized_png)
     items = ev.load_face_list(listed, tmp_path)
