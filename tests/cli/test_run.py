@@ -200,3 +200,20 @@ def test_an_image_over_opencvs_size_limit_is_one_line_exit_2_and_earlier_frames_
     assert re.search(r"cannot read image .*\.png: larger than OpenCV decodes", lines[0]), lines[0]
     if not first:  # the frame before it was written whole
         assert [json.loads(line)["index"] for line in out.read_text().splitlines()] == [0]
+
+
+def test_a_frame_size_the_video_codec_refuses_is_named_not_blamed_on_the_type(cli, plugins,
+                                                                              tmp_path: Path) -> None:
+    """MPEG-4 takes no 10000x1 frame: the error said '.mp4 cannot be written here', which it can."""
+    probe = cv2.VideoWriter(str(tmp_path / "probe.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 30, (10000, 1))
+    refused = not probe.isOpened()
+    probe.release()
+    if not refused:
+        pytest.skip("this OpenCV's MPEG-4 writer takes 10000x1 frames")
+    cv2.imwrite(str(tmp_path / "thin.png"), np.zeros((1, 10000, 3), np.uint8))
+    code, _, err = cli("run", "--source", str(tmp_path / "thin.png"), "--plugin", "boxes", "--headless",
+                       "--save", str(tmp_path / "o.mp4"))
+    assert code == 2 and "cannot write a 10000x1 .mp4 video here; try .avi" in err, err
+    code, _, err = cli("run", "--source", str(tmp_path / "thin.png"), "--plugin", "boxes", "--headless",
+                       "--save", str(tmp_path / "o.avi"))
+    assert code == 0 and cv2.VideoCapture(str(tmp_path / "o.avi")).grab(), err

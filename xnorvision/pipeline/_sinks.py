@@ -83,7 +83,9 @@ class VideoSink:
             self._size = (img.shape[1], img.shape[0])
             self._writer = cv2.VideoWriter(opencv_name(self.path), fourcc, self.fps, self._size)
             if not self._writer.isOpened():
-                raise SinkError(f"--save {self.path}: OpenCV cannot write this video type here; try .avi")
+                # the codec may be missing, or refuse this size (MPEG-4 takes no 10000x1 frame)
+                raise SinkError(f"--save {self.path}: OpenCV cannot write a {self._size[0]}x{self._size[1]} "
+                                f"{self.path.suffix} video here; try .avi")
         img = fit_frame(img, self._size)
         self._check_room(img.nbytes)
         if self._writer.write(img) is False:  # OpenCV 5 reports a failed write; 4.x returns None
