@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from xnorvision import kernels
+from xnorvision.bench import _memory
 from xnorvision.bench._peers import PEERS, PeerUnavailable, Runner, bench_input, openvino_binary_profile
 from xnorvision.bench._profile import format_profile, profile_model
 from xnorvision.bench._quiet import wait_until_quiet
@@ -109,12 +110,28 @@ def _cpu_name() -> str:
     return platform.machine()
 
 
-def _build_peers(model: Model, x: np.ndarray, threads: int, workdir: Path) -> tuple[dict[str, Runner],
-                                                                                     dict[str, str]]:
-    """Every peer that is installed and computes our outputs, and why each other one is not timed."""
+def _check_our_batch(batch: int, peak: int) -> None:
+    """Our runtime's activations for the batch (``peak`` bytes an image) must fit: else the user's error."""
+    available = _memory.available_bytes()
+    if available is not None and _memory.too_big(batch * peak, available):
+        fits = max(1, int(_memory.SHARE * available) // max(peak, 1))
+        raise XnorvisionError(f"--batch {batch}: our runtime alone would need about "
+                              f"{_memory.gigabytes(batch * peak)}, over half of the "
+                              f"{_memory.gigabytes(available)} of memory available; --batch {fits} fits")
+
+
+def _build_peers(model: Model, x: np.ndarray, threads: int, workdir: Path, need: int,
+                 ) -> tuple[dict[str, Runner], dict[str, str]]:
+    """Every peer that is installed, fits in memory (``need``: a peer's estimated bytes for the batch) and
+    computes our outputs, and why each other one is not timed."""
     runners: dict[str, Runner] = {}
     notes: dict[str, str] = {}
     for name, peer in PEERS.items():
+        available = _memory.available_bytes()  # after the peers built before it took theirs
+        if _memory.too_big(need, available):
+            notes[name] = (f"skipped: would need about {_memory.gigabytes(need)} for this batch, over half "
+                           f"of the {_memory.gigabytes(available or 0)} of memory available")
+            continue
         try:
             runners[name] = peer(model, x, threads, workdir)
         except PeerUnavailable as exc:
@@ -155,13 +172,15 @@ def bench_model(path: Path | None = None, reference: str | None = None, threads:
             raise XnorvisionError(f"this model takes {fixed[0]}x{fixed[1]} images only, "
                                   f"not {size[0]}x{size[1]}")
         h, w = fixed or size or (224, 224)
-        model.info(h, w)  # a size the model cannot take is the user's error, before the images are made
+        peak = model.info(h, w)["peak_activation_bytes"]  # a size the model cannot take: the user's error
+        _check_our_batch(batch, peak)
         x = bench_input(model, batch, h, w, seed)
         model.run(x)  # a size the model cannot take is the user's error, before any peer is built
         weight_bytes = model.file.weight_bytes
         with signal_stack_kept():  # OpenVINO's peers move it; their objects die inside the block
             runners = {"xnorvision": Runner(lambda: model.run(x), weight_bytes)}
-            peers, notes = _build_peers(model, x, threads, Path(tmp))
+            peers, notes = _build_peers(model, x, threads, Path(tmp),
+                                        batch * _memory.float_runtime_bytes(model, h, w))
             runners.update(peers)
             waits: dict[str, list[float]] = {}
             rounds = time_interleaved({name: r.call for name, r in runners.items()}, seconds, waits=waits)

@@ -24,7 +24,9 @@ def bench_model_cmd(
     model: Annotated[str | None, typer.Argument(help="A registered model name or .xnv path.")] = None,
     reference: Annotated[str | None, _Opt("--reference", help=f"One of: {', '.join(REFERENCES)}.")] = None,
     threads: Annotated[int, threads_option("Threads for every runtime.")] = 1,
-    batch: Annotated[int, _Opt("--batch", min=1, max=MAX_BATCH, help="Images per call.")] = 1,
+    batch: Annotated[int, _Opt("--batch", min=1, max=MAX_BATCH,
+                               help="Images per call. A peer whose float activations for it would take over "
+                               "half the memory available is skipped, said in its row.")] = 1,
     seconds: Annotated[float, _Opt("--seconds", min=0.0, max=3600.0,
                                    help="Timed seconds per runtime.")] = 5.0,
     json_path: Annotated[Path | None, _Opt("--json", help="Also write the report as JSON here.")] = None,

@@ -1,0 +1,76 @@
+"""``bench model`` asks whether a batch fits before each runtime allocates it (an OOM kill is a crash)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from xnorvision.bench import _memory
+from xnorvision.bench._model import bench_model
+from xnorvision.bench._peers import PEERS
+from xnorvision.errors import XnorvisionError
+from xnorvision.runtime import Model
+from xnorvision.runtime._reference import write_reference
+from xnorvision.runtime.ops import OPS
+
+
+def test_available_bytes_reads_this_machine() -> None:
+    available = _memory.available_bytes()
+    assert available is None or 2**20 < available < 2**50
+
+
+@pytest.mark.torch
+def test_the_float_estimate_is_what_the_torch_twin_keeps_alive(tmp_path: Path) -> None:
+    """The torch peer keeps every node's output until its forward returns: the estimate counts those."""
+    import torch
+
+    from xnorvision.bench._torch_graph import _param_tensors
+
+    model = Model.load(write_reference("vgg-small", tmp_path / "v.xnv"))
+    x = torch.zeros(1, 3, 32, 32)
+    env, alive = {"input": x}, x.numel() * 4
+    with torch.inference_mode():
+        for node in model.file.nodes:
+            out = OPS[node.op].to_torch(node, [env[i] for i in node.inputs], _param_tensors(node, model.file))
+            env[node.name] = out
+            alive += out.numel() * out.element_size()
+    assert _memory.float_runtime_bytes(model, 32, 32) == alive
+    assert alive > model.info(32, 32)["peak_activation_bytes"]  # ours packs bits and reuses buffers
+
+
+def test_peers_that_would_not_fit_are_skipped_rows_and_ours_still_runs(tmp_path: Path, monkeypatch) -> None:
+    """ResNet-18 at --batch 1024 grew past 24 GB and was OOM-killed (exit 137)."""
+    path = write_reference("vgg-small", tmp_path / "v.xnv")
+    model = Model.load(path)
+    ours = 4 * model.info(32, 32)["peak_activation_bytes"]
+    peer = 4 * _memory.float_runtime_bytes(model, 32, 32)
+    monkeypatch.setattr(_memory, "available_bytes", lambda: 3 * ours)  # ours fits in half, no peer does
+    assert peer > 1.5 * ours
+    rows = {r["name"]: r for r in bench_model(path, batch=4, seconds=0.05)["runtimes"]}
+    assert rows["xnorvision"]["images_per_s"] > 0
+    for name in PEERS:
+        assert rows[name]["images_per_s"] is None
+        note = rows[name]["note"]
+        assert note.startswith("skipped: would need about ") and "of memory available" in note
+
+
+def test_a_batch_our_runtime_cannot_hold_is_the_users_error_naming_one_that_fits(tmp_path: Path,
+                                                                                  monkeypatch) -> None:
+    path = write_reference("vgg-small", tmp_path / "v.xnv")
+    peak = Model.load(path).info(32, 32)["peak_activation_bytes"]
+    monkeypatch.setattr(_memory, "available_bytes", lambda: 20 * peak)  # half of it holds 10 images
+    with pytest.raises(XnorvisionError, match=r"--batch 64: our runtime alone would need .* --batch 10 fits"):
+        bench_model(path, batch=64, seconds=0.05)
+
+
+def test_the_cli_says_so_in_one_line(cli, tmp_path: Path, monkeypatch) -> None:
+    path = write_reference("vgg-small", tmp_path / "v.xnv")
+    monkeypatch.setattr(_memory, "available_bytes", lambda: 1)
+    code, out, err = cli("bench", "model", str(path), "--batch", "2", "--seconds", "0.05")
+    assert code == 2 and out == "" and err.count("\n") == 1 and "--batch 2: our runtime alone" in err
+
+
+def test_unknown_memory_checks_nothing() -> None:
+    assert not _memory.too_big(2**62, None)
+    assert _memory.too_big(11, 20) and not _memory.too_big(10, 20)
