@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from xnorvision import _ram
 from xnorvision.bench import _memory
 from xnorvision.bench._model import bench_model
 from xnorvision.bench._peers import PEERS
@@ -16,7 +17,7 @@ from xnorvision.runtime.ops import OPS
 
 
 def test_available_bytes_reads_this_machine() -> None:
-    available = _memory.available_bytes()
+    available = _ram.available_bytes()
     assert available is None or 2**20 < available < 2**50
 
 
@@ -45,7 +46,7 @@ def test_peers_that_would_not_fit_are_skipped_rows_and_ours_still_runs(tmp_path:
     model = Model.load(path)
     ours = 4 * model.info(32, 32)["peak_activation_bytes"]
     peer = 4 * _memory.float_runtime_bytes(model, 32, 32)
-    monkeypatch.setattr(_memory, "available_bytes", lambda: 3 * ours)  # ours fits in half, no peer does
+    monkeypatch.setattr(_ram, "available_bytes", lambda: 3 * ours)  # ours fits in half, no peer does
     assert peer > 1.5 * ours
     rows = {r["name"]: r for r in bench_model(path, batch=4, seconds=0.05)["runtimes"]}
     assert rows["xnorvision"]["images_per_s"] > 0
@@ -59,18 +60,20 @@ def test_a_batch_our_runtime_cannot_hold_is_the_users_error_naming_one_that_fits
                                                                                   monkeypatch) -> None:
     path = write_reference("vgg-small", tmp_path / "v.xnv")
     peak = Model.load(path).info(32, 32)["peak_activation_bytes"]
-    monkeypatch.setattr(_memory, "available_bytes", lambda: 20 * peak)  # half of it holds 10 images
+    monkeypatch.setattr(_ram, "available_bytes", lambda: 20 * peak)  # half of it holds 10 images
     with pytest.raises(XnorvisionError, match=r"--batch 64: our runtime alone would need .* --batch 10 fits"):
         bench_model(path, batch=64, seconds=0.05)
 
 
 def test_the_cli_says_so_in_one_line(cli, tmp_path: Path, monkeypatch) -> None:
     path = write_reference("vgg-small", tmp_path / "v.xnv")
-    monkeypatch.setattr(_memory, "available_bytes", lambda: 1)
+    monkeypatch.setattr(_ram, "available_bytes", lambda: 1)
     code, out, err = cli("bench", "model", str(path), "--batch", "2", "--seconds", "0.05")
     assert code == 2 and out == "" and err.count("\n") == 1 and "--batch 2: our runtime alone" in err
 
 
-def test_unknown_memory_checks_nothing() -> None:
-    assert not _memory.too_big(2**62, None)
-    assert _memory.too_big(11, 20) and not _memory.too_big(10, 20)
+def test_unknown_memory_checks_nothing_and_a_batch_that_fits_is_named() -> None:
+    assert not _ram.too_big(2**62, None)
+    assert _ram.too_big(11, 20) and not _ram.too_big(10, 20)
+    assert _ram.largest_fitting(3, 20) == 3 and not _ram.too_big(3 * 3, 20) and _ram.too_big(4 * 3, 20)
+    assert _ram.largest_fitting(100, 20) == 1

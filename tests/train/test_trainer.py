@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -201,3 +202,52 @@ def test_cli_train_refuses_labels_the_network_cannot_output(chunk_file, tmp_path
     assert code == 2 and len(lines) == 1, err
     bound = f"{chunk_file}: labels must lie in 0..1" if label == 2 else f"{chunk}: labels must lie in 0..999"
     assert lines[0] == f"error: {bound}, found 0..{label}"
+
+
+def test_a_batch_the_memory_cannot_hold_is_refused_before_the_first_step(data, tmp_path, monkeypatch) -> None:
+    """Past the memory, Linux's OOM killer ends the process (exit 137): no error is ever raised there."""
+    from xnorvision import _ram
+    from xnorvision.train import _trainer
+
+    recipe = Recipe("t-float", epochs=1, **TINY)
+    model = _trainer.build_model(dataclasses.replace(recipe, num_classes=2))
+    per_image = _trainer.TRAIN_MEMORY_FACTOR * _trainer._forward_bytes(model, data.train_x[:1])
+    monkeypatch.setattr(_ram, "available_bytes", lambda: 20 * per_image)  # half of it holds 10 images
+    with pytest.raises(XnorvisionError, match=r"--batch-size 32: training would need .* --batch-size 10 fit"):
+        train(recipe, data, tmp_path / "run", quiet=True)
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+    monkeypatch.setattr(_ram, "available_bytes", lambda: 80 * per_image)
+    assert train(recipe, data, tmp_path / "run", quiet=True).history  # 32 images fit in half of 80
+
+
+def test_forward_bytes_counts_every_layer_output_of_one_image() -> None:
+    from xnorvision.train._trainer import _forward_bytes
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
+                              torch.nn.Linear(4 * 8 * 8, 5))
+    net.train()
+    assert _forward_bytes(net, np.zeros((1, 8, 8, 3), np.uint8)) == 4 * (256 + 256 + 256 + 5)
+    assert net.training  # left as it was
+
+
+def test_running_out_of_memory_mid_run_is_one_line_exit_2(tmp_path, monkeypatch, capsys) -> None:
+    """torch's failed allocation (under a memory limit, `ulimit -v`) is a RuntimeError: 'internal error'."""
+    import cv2
+
+    from xnorvision.train import _trainer
+
+    for name, value in (("dark", 30), ("bright", 220)):
+        (tmp_path / "data" / name).mkdir(parents=True)
+        for i in range(20):
+            cv2.imwrite(str(tmp_path / "data" / name / f"{i}.png"), np.full((16, 16, 3), value + i, np.uint8))
+
+    def no_memory(*args, **kwargs):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory")
+
+    monkeypatch.setattr(_trainer, "augment", no_memory)
+    with pytest.raises(SystemExit) as stop:
+        main(["train", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "r"), "--epochs", "1",
+              "--width", "4", "--input-size", "16", "--batch-size", "8"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.count("\n") == 1
+    assert "training ran out of memory at --batch-size 8" in err

@@ -3,9 +3,9 @@
 ``bench model --reference resnet18 --batch 1024`` once grew past 24 GB and the kernel's OOM killer ended
 it (exit 137, a crash, on a machine other programs share): every peer holds its own float activations for
 the whole batch (``/usr/bin/time -v`` of the same command at ``--batch 128``: 8.2 GB resident, at 1: 0.7).
-A peer whose estimate does not fit in half of the memory still available is skipped, and its row says so;
-our own runtime not fitting is the user's error. Estimates, not measurements: the peers' own buffers are
-theirs to plan.
+A peer whose estimate does not fit in half of the memory still available (:mod:`xnorvision._ram`) is
+skipped, and its row says so; our own runtime not fitting is the user's error. Estimates, not
+measurements: the peers' own buffers are theirs to plan.
 """
 
 from __future__ import annotations
@@ -13,22 +13,6 @@ from __future__ import annotations
 import re
 
 from xnorvision.runtime import Model
-
-#: Of the memory available before a runtime is built, the share its estimate may take: the timed loop keeps
-#: every runtime alive at once, and torch allocates its activations again on each call.
-SHARE = 0.5
-
-
-def available_bytes() -> int | None:
-    """MemAvailable of ``/proc/meminfo`` (what the kernel can give without swapping); None where unknown."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
 
 
 def float_runtime_bytes(model: Model, height: int, width: int) -> int:
@@ -46,12 +30,3 @@ def float_runtime_bytes(model: Model, height: int, width: int) -> int:
             size *= int(dim)
         total += size
     return total
-
-
-def too_big(need: int, available: int | None) -> bool:
-    """Whether ``need`` bytes exceed the share of ``available`` one runtime may take (never when unknown)."""
-    return available is not None and need > SHARE * available
-
-
-def gigabytes(n: int) -> str:
-    return f"{n / 1e9:.1f} GB"

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from xnorvision import kernels
+from xnorvision import _ram, kernels
 from xnorvision.bench import _memory
 from xnorvision.bench._peers import PEERS, PeerUnavailable, Runner, bench_input, openvino_binary_profile
 from xnorvision.bench._profile import format_profile, profile_model
@@ -112,12 +112,11 @@ def _cpu_name() -> str:
 
 def _check_our_batch(batch: int, peak: int) -> None:
     """Our runtime's activations for the batch (``peak`` bytes an image) must fit: else the user's error."""
-    available = _memory.available_bytes()
-    if available is not None and _memory.too_big(batch * peak, available):
-        fits = max(1, int(_memory.SHARE * available) // max(peak, 1))
+    available = _ram.available_bytes()
+    if available is not None and _ram.too_big(batch * peak, available):
         raise XnorvisionError(f"--batch {batch}: our runtime alone would need about "
-                              f"{_memory.gigabytes(batch * peak)}, over half of the "
-                              f"{_memory.gigabytes(available)} of memory available; --batch {fits} fits")
+                              f"{_ram.gigabytes(batch * peak)}, over half of the {_ram.gigabytes(available)} "
+                              f"of memory available; --batch {_ram.largest_fitting(peak, available)} fits")
 
 
 def _build_peers(model: Model, x: np.ndarray, threads: int, workdir: Path, need: int,
@@ -127,10 +126,10 @@ def _build_peers(model: Model, x: np.ndarray, threads: int, workdir: Path, need:
     runners: dict[str, Runner] = {}
     notes: dict[str, str] = {}
     for name, peer in PEERS.items():
-        available = _memory.available_bytes()  # after the peers built before it took theirs
-        if _memory.too_big(need, available):
-            notes[name] = (f"skipped: would need about {_memory.gigabytes(need)} for this batch, over half "
-                           f"of the {_memory.gigabytes(available or 0)} of memory available")
+        available = _ram.available_bytes()  # after the peers built before it took theirs
+        if _ram.too_big(need, available):
+            notes[name] = (f"skipped: would need about {_ram.gigabytes(need)} for this batch, over half "
+                           f"of the {_ram.gigabytes(available or 0)} of memory available")
             continue
         try:
             runners[name] = peer(model, x, threads, workdir)

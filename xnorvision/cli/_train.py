@@ -99,7 +99,13 @@ def train(
         users = ", ".join(n for n in RECIPE_NAMES if "teacher" in n or "distill" in n)
         raise XnorvisionError(f"--teacher: recipe {r.name} uses no teacher; drop it, or pick one that does "
                               f"({users})")
-    result = run(r, data, out, device=device, resume=resume, teacher=teacher, limit=limit)
+    try:
+        result = run(r, data, out, device=device, resume=resume, teacher=teacher, limit=limit)
+    except (MemoryError, RuntimeError) as exc:  # torch's failed allocation is a RuntimeError
+        if isinstance(exc, RuntimeError) and "allocate" not in str(exc):
+            raise
+        raise XnorvisionError(f"training ran out of memory at --batch-size {r.batch_size}; checkpoints of "
+                              f"finished epochs are kept; try a smaller --batch-size") from None
     if result.history:
         last = result.history[-1]
         typer.echo(f"{r.name}: epoch {last['epoch']}, validation top-1 {last['val_acc']:.4f}")
