@@ -156,3 +156,19 @@ def test_cli_names_an_image_over_opencvs_size_limit_in_a_folder(tmp_path, capsys
     code, out, err = _eval(capsys, "--model", str(tmp_path / "m.xnv"), "--data", str(tmp_path / "data"))
     assert code == 2 and err.count("\n") == 1, err
     assert "red/1.png: larger than OpenCV decodes" in err
+
+
+def test_cli_a_batch_the_memory_cannot_hold_is_one_line_exit_2(tmp_path, capsys, monkeypatch) -> None:
+    """--batch 100000000 ran every image of a chunk in one call: 5 GB for CIFAR's 10,000, more for more."""
+    from xnorvision import _ram
+    from xnorvision.runtime import _executor
+
+    _chunk(tmp_path / "c.npz", [0, 1, 2] * 10)
+    _colour_model(tmp_path / "m.xnv")
+    monkeypatch.setattr(_executor, "_BATCH_CHECK_BYTES", 0)  # the check from the first byte, not 256 MiB
+    per_image = Model.load(tmp_path / "m.xnv")._check_size(16, 16)
+    monkeypatch.setattr(_ram, "available_bytes", lambda: 20 * per_image)  # half of it: 10 images
+    code, out, err = _eval(capsys, "--model", str(tmp_path / "m.xnv"), "--data", str(tmp_path / "c.npz"),
+                           "--batch", "100000000")
+    assert code == 2 and err.count("\n") == 1, err
+    assert "30 images of 16x16 in one call would need about" in err and "give at most 10 a call" in err

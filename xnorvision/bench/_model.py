@@ -110,15 +110,6 @@ def _cpu_name() -> str:
     return platform.machine()
 
 
-def _check_our_batch(batch: int, peak: int) -> None:
-    """Our runtime's activations for the batch (``peak`` bytes an image) must fit: else the user's error."""
-    available = _ram.available_bytes()
-    if available is not None and _ram.too_big(batch * peak, available):
-        raise XnorvisionError(f"--batch {batch}: our runtime alone would need about "
-                              f"{_ram.gigabytes(batch * peak)}, over half of the {_ram.gigabytes(available)} "
-                              f"of memory available; --batch {_ram.largest_fitting(peak, available)} fits")
-
-
 def _build_peers(model: Model, x: np.ndarray, threads: int, workdir: Path, need: int,
                  ) -> tuple[dict[str, Runner], dict[str, str]]:
     """Every peer that is installed, fits in memory (``need``: a peer's estimated bytes for the batch) and
@@ -171,10 +162,9 @@ def bench_model(path: Path | None = None, reference: str | None = None, threads:
             raise XnorvisionError(f"this model takes {fixed[0]}x{fixed[1]} images only, "
                                   f"not {size[0]}x{size[1]}")
         h, w = fixed or size or (224, 224)
-        peak = model.info(h, w)["peak_activation_bytes"]  # a size the model cannot take: the user's error
-        _check_our_batch(batch, peak)
+        model.info(h, w)  # a size the model cannot take is the user's error, before the images are made
         x = bench_input(model, batch, h, w, seed)
-        model.run(x)  # a size the model cannot take is the user's error, before any peer is built
+        model.run(x)  # ... and a batch our runtime cannot hold in memory, before any peer is built
         weight_bytes = model.file.weight_bytes
         with signal_stack_kept():  # OpenVINO's peers move it; their objects die inside the block
             runners = {"xnorvision": Runner(lambda: model.run(x), weight_bytes)}

@@ -12,14 +12,14 @@ from typing import Any
 import cv2
 import numpy as np
 
-from xnorvision import kernels
+from xnorvision import _ram, kernels
 from xnorvision._profiling import current_span
 from xnorvision.errors import ModelFormatError, XnorvisionError
 from xnorvision.runtime import _threads
 from xnorvision.runtime._fold import Step, fold
 from xnorvision.runtime._format import XnvFile, load_xnv
 from xnorvision.runtime._governor import ThreadGovernor
-from xnorvision.runtime._graph import check_peak, infer
+from xnorvision.runtime._graph import check_peak, infer, tensor_bytes
 from xnorvision.runtime._info import model_info
 from xnorvision.runtime._layers import Conv2d, Layer, _Buffers
 from xnorvision.runtime._native import NativeRun
@@ -30,6 +30,7 @@ from xnorvision.runtime.ops import OPS
 #: called after each step with (its index in :attr:`Model.steps`, its wall time in seconds)
 StepHook = Callable[[int, float], None]
 _KEEP_NATIVE_RUNS = 8  # input shapes whose native runs a model keeps (an image pyramid has a handful)
+_BATCH_CHECK_BYTES = 256 << 20  # a call needing less is not checked against the memory available
 
 
 class Model:
@@ -57,7 +58,8 @@ class Model:
         # per step, worked out once: the name of a second tensor it writes (a binary conv's packed signs
         # beside its float result) or None, and the tensors it reads for the last time
         self._after = _after_steps(steps, self._steps, self._outputs)
-        self._checked_sizes: set[tuple[int, int]] = set()
+        #: per input size checked: the bytes an image's first run holds (see :meth:`_check_batch`)
+        self._image_bytes: dict[tuple[int, int], int] = {}
         self._lut = _normalising_lut(self.input_spec)
         self._input_buffers = _Buffers()
         self._governor = ThreadGovernor()
@@ -121,7 +123,7 @@ class Model:
             x = self._image_batch(x)
         else:
             x = self._preprocess(x, self._input_buffers) if images else self._check_tensor(x)
-        self._check_size(x.shape[1], x.shape[2])
+        self._check_batch(x.shape[0], x.shape[1], x.shape[2])
         # with several threads, each run uses the thread policy the governor measured to be faster
         eager = self.threads > 1 and self._governor.choose()
         start = time.perf_counter()
@@ -237,10 +239,12 @@ class Model:
             raise XnorvisionError(f"input has {x.shape[-1]} channels, the model takes {want}")
         return np.ascontiguousarray(x)
 
-    def _check_size(self, h: int, w: int) -> None:
-        """Type-check the graph once per input size, so a bad size is one clear error, not a kernel's."""
-        if (h, w) in self._checked_sizes:
-            return
+    def _check_size(self, h: int, w: int) -> int:
+        """Type-check the graph once per input size, so a bad size is one clear error, not a kernel's.
+        Returns the bytes an image's first run at this size holds: every step's tensor (the run through the
+        layers that plans the native one keeps them all; later runs reuse arrays and hold less)."""
+        if (h, w) in self._image_bytes:
+            return self._image_bytes[h, w]
         spec = self.input_spec
         if spec["height"] is not None and (h, w) != (spec["height"], spec["width"]):
             raise XnorvisionError(f"input is {h}x{w}, the model takes {spec['height']}x{spec['width']}")
@@ -249,7 +253,25 @@ class Model:
             check_peak(self.file.nodes, self.file.outputs, types)
         except ModelFormatError as exc:
             raise XnorvisionError(f"input size {h}x{w} does not fit this model: {exc}") from None
-        self._checked_sizes.add((h, w))
+        # the tensors of the steps after folding, and the second ones some write (a conv's signs)
+        names = {"input"} | {name for name, _, _ in self._steps} | {s for s, _ in self._after if s}
+        self._image_bytes[h, w] = sum(tensor_bytes(types[n]) or 0 for n in names if n in types)
+        return self._image_bytes[h, w]
+
+    def _check_batch(self, n: int, h: int, w: int) -> None:
+        """A batch whose activations the memory cannot hold is the caller's error, before any is allocated:
+        past it, Linux's OOM killer ends the process (``eval classify --batch 100000000`` on a large folder
+        would run every image in one call)."""
+        need = n * self._check_size(h, w)
+        if need < _BATCH_CHECK_BYTES:  # most calls: no need to read /proc/meminfo
+            return
+        available = _ram.available_bytes()
+        if _ram.too_big(need, available):
+            what = f"{n} images of {h}x{w} in one call" if n > 1 else f"one image of {h}x{w}"
+            fewer = (f"; give at most {_ram.largest_fitting(need // n, available or 0)} a call"
+                     if n > 1 and not _ram.too_big(need // n, available) else "")
+            raise XnorvisionError(f"{what} would need about {_ram.gigabytes(need)} of activations, over half "
+                                  f"of the {_ram.gigabytes(available or 0)} of memory available{fewer}")
 
 
 def _image_list(images: np.ndarray | list[np.ndarray]) -> list[np.ndarray]:
