@@ -172,3 +172,29 @@ def test_cli_a_batch_the_memory_cannot_hold_is_one_line_exit_2(tmp_path, capsys,
                            "--batch", "100000000")
     assert code == 2 and err.count("\n") == 1, err
     assert "30 images of 16x16 in one call would need about" in err and "give at most 10 a call" in err
+
+
+def test_a_folder_is_fitted_to_the_model_as_it_is_read_with_the_same_predictions(tmp_path) -> None:
+    """eval classify held every photo of a folder at full size until the end: 500 phone photos are 18 GB."""
+    import tracemalloc
+
+    from xnorvision.eval._classify import read_labelled
+
+    rng = np.random.default_rng(3)
+    for name, colour in COLORS.items():
+        (tmp_path / "data" / name).mkdir(parents=True)
+        for i in range(3):
+            image = np.clip(rng.normal(0, 40, (900, 1200, 3)) + colour, 0, 255).astype(np.uint8)
+            cv2.imwrite(str(tmp_path / "data" / name / f"{i}.png"), image)
+    _colour_model(tmp_path / "m.xnv")
+    model = Model.load(tmp_path / "m.xnv")
+    full, labels, _ = read_labelled(tmp_path / "data")
+    tracemalloc.start()
+    try:
+        fitted, fitted_labels, _ = read_labelled(tmp_path / "data", prepare=model.fit_image)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert all(img.shape == (16, 16, 3) for img in fitted) and np.array_equal(labels, fitted_labels)
+    assert peak < 3 * 900 * 1200 * 3  # a few photos' worth at most, not all nine
+    assert np.array_equal(model(fitted), model(full))  # the model fits full-size ones the same way

@@ -12,6 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from xnorvision.cli._train import RECIPE_NAMES  # noqa: E402
+from xnorvision.errors import XnorvisionError  # noqa: E402
 from xnorvision.runtime import Model  # noqa: E402
 from xnorvision.train._data import load_dataset  # noqa: E402
 from xnorvision.train._recipes import RECIPES  # noqa: E402
@@ -45,6 +46,22 @@ def test_folder_dataset_split_is_seeded_and_labelled(tmp_path) -> None:
     other = load_dataset(data, holdout=0.25, size=16, seed=2)
     assert np.array_equal(a.val_x, b.val_x) and not np.array_equal(a.val_x, other.val_x)
     assert a.hash == b.hash and len(a.hash) == 64
+
+
+def test_a_folder_the_memory_cannot_hold_at_the_input_size_is_refused_before_reading(tmp_path,
+                                                                                    monkeypatch) -> None:
+    """--input-size 16384 on six photos asked for 14.5 GB before the first check could run."""
+    from xnorvision import _ram
+    from xnorvision.eval import _image_folder
+
+    data = shapes_folder(tmp_path / "shapes", per_class=3)
+    assert _image_folder.count_images(data) == 6  # two classes of three
+    read = []
+    monkeypatch.setattr(_image_folder, "read_image", lambda f: read.append(f))
+    monkeypatch.setattr(_ram, "available_bytes", lambda: 2 * 3 * 6 * 64 * 64 * 3 - 1)  # just short at 64
+    with pytest.raises(XnorvisionError, match=r"its images at 64x64 would take about .* --input-size"):
+        load_dataset(data, holdout=0.25, size=64)
+    assert read == []  # refused before any image was read
 
 
 def test_train_export_and_eval_on_an_image_folder(tmp_path, cli, monkeypatch) -> None:

@@ -216,6 +216,9 @@ def test_a_batch_the_memory_cannot_hold_is_refused_before_the_first_step(data, t
     with pytest.raises(XnorvisionError, match=r"--batch-size 32: training would need .* --batch-size 10 fit"):
         train(recipe, data, tmp_path / "run", quiet=True)
     assert not (tmp_path / "run").exists()  # refused before anything was written
+    monkeypatch.setattr(_ram, "available_bytes", lambda: per_image)
+    with pytest.raises(XnorvisionError, match=r"not one image fits: give a smaller --input-size"):
+        train(recipe, data, tmp_path / "run", quiet=True)
     monkeypatch.setattr(_ram, "available_bytes", lambda: 80 * per_image)
     assert train(recipe, data, tmp_path / "run", quiet=True).history  # 32 images fit in half of 80
 
@@ -227,7 +230,9 @@ def test_forward_bytes_counts_every_layer_output_of_one_image() -> None:
                               torch.nn.Linear(4 * 8 * 8, 5))
     net.train()
     assert _forward_bytes(net, np.zeros((1, 8, 8, 3), np.uint8)) == 4 * (256 + 256 + 256 + 5)
-    assert net.training  # left as it was
+    assert net.training and net[0].weight.device.type == "cpu"  # the model itself is left as it was
+    big = torch.nn.Sequential(torch.nn.Conv2d(3, 32, 3, padding=1))  # 8192x8192 would take 8.6 GB
+    assert _forward_bytes(big, np.zeros((1, 8192, 8192, 3), np.uint8)) == 4 * 32 * 8192 * 8192  # no memory
 
 
 def test_running_out_of_memory_mid_run_is_one_line_exit_2(tmp_path, monkeypatch, capsys) -> None:

@@ -45,7 +45,7 @@ def eval_classify(
     check_writable("--json", json_path)
     check_writable("--confusion", confusion)
     net = Model.load(path, threads=threads)
-    images, truth, classes = read_labelled(data, last)
+    images, truth, classes = read_labelled(data, last, net.fit_image)  # photos fitted as read, not held
     outputs = int(net(images[:1]).shape[-1])
     aligned = align_labels(net.labels, outputs, classes, truth, parse_label_map(labels) if labels else None)
     kept = images[aligned.keep] if isinstance(images, np.ndarray) else [

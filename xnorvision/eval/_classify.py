@@ -20,17 +20,20 @@ from xnorvision.eval._chunks import read_jpeg_chunk
 __all__ = ["ClassifyReport", "confusion_image", "evaluate_classifier", "read_jpeg_chunk", "read_labelled"]
 
 
-def read_labelled(path: str | Path, last: int | None = None) -> tuple[object, np.ndarray, list[str] | None]:
+def read_labelled(path: str | Path, last: int | None = None,
+                  prepare: Callable[[np.ndarray], np.ndarray] | None = None,
+                  ) -> tuple[object, np.ndarray, list[str] | None]:
     """Images, labels and class names (None when unknown) of an image folder or a chunk file.
 
     A chunk file's class names come from ``classes.txt`` beside it (one per line, in label order), as in
-    ``../shared/data/cifar10``; ``last`` keeps the last N images (the held-out tail of a chunk).
+    ``../shared/data/cifar10``; ``last`` keeps the last N images (the held-out tail of a chunk);
+    ``prepare`` makes each image of a folder as it is read (see :func:`read_image_folder`).
     """
     from xnorvision.eval._image_folder import is_image_folder, read_image_folder
 
     path = Path(path)
     if is_image_folder(path):
-        images, labels, classes = read_image_folder(path)
+        images, labels, classes = read_image_folder(path, prepare=prepare)
         start = -last if last else 0
         return images[start:], labels[start:], classes
     images, labels = read_jpeg_chunk(path, start=-last if last else 0)

@@ -7,6 +7,7 @@ both read the same files in the same order with the same class indices.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -15,7 +16,7 @@ import numpy as np
 from xnorvision._opencv import read_image
 from xnorvision.errors import XnorvisionError
 
-__all__ = ["is_image_folder", "read_image_folder"]
+__all__ = ["count_images", "is_image_folder", "read_image_folder"]
 SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 
 
@@ -42,13 +43,21 @@ def is_image_folder(path: str | Path) -> bool:
     return path.is_dir() and bool(_classes(path))
 
 
+def count_images(root: str | Path) -> int:
+    """How many images :func:`read_image_folder` would read from ``root`` (before reading any)."""
+    return sum(len(_images(folder)) for folder in _classes(Path(root)))
+
+
 def read_image_folder(
-    root: str | Path, size: tuple[int, int] | None = None
+    root: str | Path, size: tuple[int, int] | None = None,
+    prepare: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[list[np.ndarray] | np.ndarray, np.ndarray, list[str]]:
     """BGR uint8 images, their class indices and the class names of ``root/<class>/<image>``.
 
     With ``size`` (width, height) every image is resized to it and the images come as one NHWC array;
-    without, as a list in their own sizes. Files are taken in sorted order, class by class.
+    without, as a list, each in its own size or as ``prepare`` makes it when it is read (a model's
+    ``fit_image``: a folder of photos held at full size would fill the memory). Files are taken in sorted
+    order, class by class.
     """
     root = Path(root)
     if not root.is_dir():
@@ -68,7 +77,9 @@ def read_image_folder(
             if img is None:
                 reason = "permission denied" if not os.access(f, os.R_OK) else "not an image or corrupt"
                 raise XnorvisionError(f"{f}: cannot read this image ({reason})")
-            images.append(img if size is None else cv2.resize(img, size, interpolation=cv2.INTER_AREA))
+            if size is not None:
+                img = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+            images.append(img if prepare is None else prepare(img))
             labels.append(index)
     return (images if size is None else np.stack(images)), np.asarray(labels, np.int64), [
         f.name for f in folders]

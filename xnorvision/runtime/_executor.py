@@ -205,7 +205,6 @@ class Model:
     def _image_batch(self, images: np.ndarray | list[np.ndarray]) -> np.ndarray:
         """BGR uint8 images -> one uint8 NHWC batch with the model's channel count and (fixed) size."""
         spec = self.input_spec
-        size = (spec["width"], spec["height"])
         if isinstance(images, np.ndarray) and images.dtype == np.uint8 and 0 not in images.shape:
             # a batch already as the model takes it (the faces classifier's 24 crops): no split and restack
             # one image (H, W, 1 or 3) is a batch of one; a 3-D stack of gray crops (N, H, W) gains its axis
@@ -214,18 +213,24 @@ class Model:
             fits = spec["height"] is None or batch.shape[1:3] == (spec["height"], spec["width"])
             if batch.ndim == 4 and batch.shape[-1] == spec["channels"] and fits:
                 return np.ascontiguousarray(batch)
-        out = []
-        for img in _image_list(images):
-            if spec["channels"] == 1 and img.shape[-1] == 3:
-                img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)[..., None]
-            elif spec["channels"] == 3 and img.shape[-1] == 1:
-                img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
-            if spec["height"] is not None and img.shape[:2] != (spec["height"], spec["width"]):
-                img = cv2.resize(img, size, interpolation=cv2.INTER_AREA).reshape(*size[::-1], -1)
-            out.append(img)
+        out = [self.fit_image(img) for img in _image_list(images)]
         if len({img.shape for img in out}) > 1:
             raise XnorvisionError("images of different sizes cannot share a batch of an any-size model")
         return np.ascontiguousarray(out[0][None]) if len(out) == 1 else np.stack(out)
+
+    def fit_image(self, image: np.ndarray) -> np.ndarray:
+        """One BGR (or grey) uint8 image ``(H, W, C)`` as this model takes it: its channel count, and its size
+        where the model's is fixed (OpenCV's INTER_AREA). A caller holding many images fits each as it reads
+        it: a folder of photos at full size would fill the memory (``eval classify`` does)."""
+        spec = self.input_spec
+        if spec["channels"] == 1 and image.shape[-1] == 3:
+            image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)[..., None]
+        elif spec["channels"] == 3 and image.shape[-1] == 1:
+            image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        if spec["height"] is not None and image.shape[:2] != (spec["height"], spec["width"]):
+            size = (spec["width"], spec["height"])
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA).reshape(*size[::-1], -1)
+        return image
 
     def info(self, height: int | None = None, width: int | None = None) -> dict[str, Any]:
         """Layers, parameters, binary vs float MACs, bytes on disk, peak activation memory (batch 1)."""

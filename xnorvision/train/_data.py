@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from xnorvision import _ram
 from xnorvision._replace import replace_atomically
 from xnorvision.errors import XnorvisionError
 from xnorvision.eval._chunks import MAX_CLASSES, check_labels, read_jpeg_chunk
-from xnorvision.eval._image_folder import SUFFIXES, is_image_folder, read_image_folder
+from xnorvision.eval._image_folder import SUFFIXES, count_images, is_image_folder, read_image_folder
 
 __all__ = ["MEAN", "STD", "Dataset", "data_hash", "input_spec", "load_dataset", "to_tensor"]
 
@@ -116,6 +117,12 @@ def load_dataset(path: str | Path, val_size: int = 5000, limit: int | None = Non
 def _folder_dataset(path: Path, holdout: float, size: int, seed: int, limit: int | None) -> Dataset:
     if not 0 < holdout < 1:
         raise XnorvisionError(f"--holdout {holdout}: give the validation fraction, between 0 and 1")
+    # every image is held at size x size, twice while the list becomes one array, then split in a copy
+    need, available = 3 * count_images(path) * size * size * 3, _ram.available_bytes()
+    if _ram.too_big(need, available):
+        raise XnorvisionError(f"--data {path}: its images at {size}x{size} would take about "
+                              f"{_ram.gigabytes(need)}, over half of the {_ram.gigabytes(available or 0)} of "
+                              f"memory available; give a smaller --input-size")
     x, y, classes = read_image_folder(path, (size, size))
     order = np.random.default_rng(seed).permutation(len(y))
     n_val = max(1, round(holdout * len(y)))

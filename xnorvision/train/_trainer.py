@@ -6,6 +6,7 @@ shard of every epoch's permutation; rank 0 alone evaluates and writes files.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import time
@@ -161,7 +162,9 @@ TRAIN_MEMORY_FACTOR = 3
 
 
 def _forward_bytes(model: torch.nn.Module, image: np.ndarray) -> int:
-    """The bytes of every leaf module's output for one image: what the backward pass keeps of a forward."""
+    """The bytes of every leaf module's output for one image ``(1, H, W, C)``: what the backward pass keeps
+    of a forward. Counted on a copy on torch's meta device, which allocates nothing: a large --input-size
+    must not fill the memory this check guards."""
     total = 0
 
     def count(_module: torch.nn.Module, _inputs: object, output: object) -> None:
@@ -169,16 +172,13 @@ def _forward_bytes(model: torch.nn.Module, image: np.ndarray) -> int:
         if isinstance(output, torch.Tensor):
             total += output.numel() * output.element_size()
 
-    hooks = [m.register_forward_hook(count) for m in model.modules() if not any(True for _ in m.children())]
-    was_training = model.training
-    try:
-        model.eval()  # batch norm's running statistics stay as they are
-        with torch.no_grad():
-            model(to_tensor(image))
-    finally:
-        model.train(was_training)
-        for hook in hooks:
-            hook.remove()
+    shadow = copy.deepcopy(model).to("meta").eval()
+    for m in shadow.modules():
+        if not any(True for _ in m.children()):
+            m.register_forward_hook(count)
+    _, h, w, c = image.shape
+    with torch.no_grad():
+        shadow(torch.empty(1, c, h, w, device="meta"))
     return total
 
 
@@ -188,10 +188,11 @@ def _check_batch_fits(model: torch.nn.Module, image: np.ndarray, batch_size: int
     available = _ram.available_bytes()
     per_image = TRAIN_MEMORY_FACTOR * _forward_bytes(model, image)
     if _ram.too_big(batch_size * per_image, available):
+        fewer = ("not one image fits: give a smaller --input-size" if _ram.too_big(per_image, available)
+                 else f"--batch-size {_ram.largest_fitting(per_image, available or 0)} fits")
         raise XnorvisionError(
             f"--batch-size {batch_size}: training would need about {_ram.gigabytes(batch_size * per_image)}, "
-            f"over half of the {_ram.gigabytes(available or 0)} of memory available; "
-            f"--batch-size {_ram.largest_fitting(per_image, available or 0)} fits")
+            f"over half of the {_ram.gigabytes(available or 0)} of memory available; {fewer}")
 
 
 def train(recipe: Recipe, data: str | Path | Dataset, out: str | Path, *, device: str = "cpu",
