@@ -147,3 +147,21 @@ def test_an_image_over_opencvs_size_limit_in_a_chunk_is_named(cli, tmp_path: Pat
     code, _, err = cli("eval", "classify", "--model", str(write_tiny_model(tmp_path / "m.xnv")),
                        "--data", str(path))
     assert code == 2 and err.count("\n") == 1 and "image 1: larger than OpenCV decodes" in err, err
+
+
+def test_a_chunk_whose_images_would_not_fit_in_memory_is_refused_at_its_first(tmp_path: Path,
+                                                                             monkeypatch) -> None:
+    """A small JPEG of one colour can decode to 36 MB: ten thousand of them are 360 GB."""
+    from xnorvision import _ram
+    from xnorvision.eval import _chunks
+
+    path = _write(tmp_path / "c.npz", _good())  # three 16x16 images
+    decoded = []
+    real = _chunks.decode_image
+    monkeypatch.setattr(_chunks, "decode_image", lambda *a: decoded.append(1) or real(*a))
+    monkeypatch.setattr(_ram, "available_bytes", lambda: 2 * 2 * 3 * 16 * 16 * 3 - 1)  # just short
+    with pytest.raises(XnorvisionError, match=r"c\.npz: 3 images of 16x16 would take about"):
+        read_jpeg_chunk(path)
+    assert len(decoded) == 1  # refused at the first image, before the others were decoded
+    monkeypatch.setattr(_ram, "available_bytes", lambda: 2 * 2 * 3 * 16 * 16 * 3)
+    assert read_jpeg_chunk(path)[0].shape == (3, 16, 16, 3)

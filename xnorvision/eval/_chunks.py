@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from xnorvision import _ram
 from xnorvision._opencv import decode_image
 from xnorvision.errors import XnorvisionError
 
@@ -92,14 +93,20 @@ def read_jpeg_chunk(path: str | Path, start: int = 0, stop: int | None = None,
     """Decode images ``start:stop`` of a chunk file into BGR uint8 ``(N, H, W, 3)`` and their labels."""
     jpeg, offsets, labels = load_chunk(path, classes)
     idx = range(len(labels))[start:stop]
-    images = []
+    images: list[np.ndarray] = []
     for i in idx:
         img = decode_image(jpeg[offsets[i]:offsets[i + 1]], f"{path}: image {i}")
         if img is None:
             raise XnorvisionError(f"{path}: image {i} is not a decodable JPEG")
+        if images and img.shape != images[0].shape:
+            raise XnorvisionError(f"{path}: images differ in size")
+        if not images:  # all of this size, held twice while the list becomes one array: do they fit?
+            need, available = 2 * len(idx) * img.nbytes, _ram.available_bytes()
+            if _ram.too_big(need, available):
+                raise XnorvisionError(f"{path}: {len(idx)} images of {img.shape[1]}x{img.shape[0]} would "
+                                      f"take about {_ram.gigabytes(need)}, over half of the "
+                                      f"{_ram.gigabytes(available or 0)} of memory available")
         images.append(img)
     if not images:
         raise XnorvisionError(f"{path}: no images in range {start}:{stop}")
-    if len({im.shape for im in images}) != 1:
-        raise XnorvisionError(f"{path}: images differ in size")
     return np.stack(images), labels[idx.start:idx.stop]
