@@ -163,12 +163,15 @@ def test_cli_a_batch_the_memory_cannot_hold_is_one_line_exit_2(tmp_path, capsys,
     from xnorvision import _ram
     from xnorvision.runtime import _executor
 
-    _chunk(tmp_path / "c.npz", [0, 1, 2] * 10)
+    for name, colour in COLORS.items():  # 30 images in a folder (a chunk this big is checked on its own)
+        (tmp_path / "data" / name).mkdir(parents=True)
+        for i in range(10):
+            cv2.imwrite(str(tmp_path / "data" / name / f"{i}.png"), np.zeros((16, 16, 3), np.uint8) + colour)
     _colour_model(tmp_path / "m.xnv")
     monkeypatch.setattr(_executor, "_BATCH_CHECK_BYTES", 0)  # the check from the first byte, not 256 MiB
     per_image = Model.load(tmp_path / "m.xnv")._check_size(16, 16)
     monkeypatch.setattr(_ram, "available_bytes", lambda: 20 * per_image)  # half of it: 10 images
-    code, out, err = _eval(capsys, "--model", str(tmp_path / "m.xnv"), "--data", str(tmp_path / "c.npz"),
+    code, out, err = _eval(capsys, "--model", str(tmp_path / "m.xnv"), "--data", str(tmp_path / "data"),
                            "--batch", "100000000")
     assert code == 2 and err.count("\n") == 1, err
     assert "30 images of 16x16 in one call would need about" in err and "give at most 10 a call" in err
