@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from xnorvision._opencv import ImageTooLarge, decode_image, opencv_log_level, read_image
+from xnorvision._opencv import ImageRefused, decode_image, opencv_log_level, read_image
 
 
 def test_log_level_is_set_inside_and_restored_after_an_error() -> None:
@@ -26,9 +26,9 @@ def test_an_image_over_opencvs_limit_is_a_named_error_not_an_opencv_assertion(tm
     path.write_bytes(oversized_png)
     with pytest.raises(cv2.error):  # what OpenCV does by itself
         cv2.imread(str(path), cv2.IMREAD_COLOR)
-    with pytest.raises(ImageTooLarge, match=r"cannot read image .*bomb\.png: larger than OpenCV decodes"):
+    with pytest.raises(ImageRefused, match=r"cannot read image .*bomb\.png: larger than OpenCV decodes"):
         read_image(path)
-    with pytest.raises(ImageTooLarge, match=r"^chunk 3: larger than OpenCV decodes"):
+    with pytest.raises(ImageRefused, match=r"^chunk 3: larger than OpenCV decodes"):
         decode_image(np.frombuffer(oversized_png, np.uint8), "chunk 3")
 
 

@@ -38,27 +38,28 @@ def opencv_name(path: str | os.PathLike[str]) -> str:
     return name
 
 
-class ImageTooLarge(XnorvisionError):
-    """An image whose header gives more pixels than OpenCV will decode (it raises, not returns None)."""
+class ImageRefused(XnorvisionError):
+    """An image OpenCV refuses by raising rather than returning None: one whose header gives more pixels
+    than it will decode."""
 
 
-def _too_large(what: str, exc: cv2.error) -> ImageTooLarge:
+def _refusal(what: str, exc: cv2.error) -> ImageRefused:
     """The one-line error for OpenCV's refusal of ``what``: its size limits, or what else it said."""
     said = str(exc)
     if "CV_IO_MAX_IMAGE" in said:  # loadsave.cpp's validateInputImageSize, before any pixel is decoded
-        return ImageTooLarge(f"{what}: larger than OpenCV decodes (2**30 pixels, 2**20 a side; the "
+        return ImageRefused(f"{what}: larger than OpenCV decodes (2**30 pixels, 2**20 a side; the "
                              f"environment variable OPENCV_IO_MAX_IMAGE_PIXELS raises the first)")
-    return ImageTooLarge(f"{what}: OpenCV cannot decode it ({said.strip().splitlines()[-1]})")
+    return ImageRefused(f"{what}: OpenCV cannot decode it ({said.strip().splitlines()[-1]})")
 
 
 def read_image(path: str | os.PathLike[str]) -> np.ndarray | None:
     """``cv2.imread(path, cv2.IMREAD_COLOR)``: BGR uint8, or None where OpenCV cannot decode the file. An
-    image over OpenCV's size limits (a few bytes of PNG can claim 40000x30000) raises :class:`ImageTooLarge`
+    image over OpenCV's size limits (a few bytes of PNG can claim 40000x30000) raises :class:`ImageRefused`
     naming the file, where OpenCV's own assertion would end a command as an internal error."""
     try:
         return cv2.imread(opencv_name(path), cv2.IMREAD_COLOR)
     except cv2.error as exc:
-        raise _too_large(f"cannot read image {os.fspath(path)}", exc) from None
+        raise _refusal(f"cannot read image {os.fspath(path)}", exc) from None
 
 
 def decode_image(data: np.ndarray, what: str) -> np.ndarray | None:
@@ -67,7 +68,7 @@ def decode_image(data: np.ndarray, what: str) -> np.ndarray | None:
     try:
         return cv2.imdecode(data, cv2.IMREAD_COLOR)
     except cv2.error as exc:
-        raise _too_large(what, exc) from None
+        raise _refusal(what, exc) from None
 
 
 def encode_image(path: str | os.PathLike[str], image: np.ndarray) -> bytes:

@@ -1,8 +1,9 @@
 """How much memory this machine can still give, asked before a command allocates for a whole batch.
 
 An allocation the kernel cannot back is not an error a program sees: Linux's OOM killer ends the process
-(exit 137) and may take another program with it. ``bench model`` and ``train`` estimate what a batch needs
-and compare it with :func:`available_bytes` first.
+(exit 137) and may take another program with it. The runtime (a model's call), ``bench model``'s peers,
+``train`` and the readers of JPEG chunks and image folders estimate what they are about to hold and
+compare it with :func:`available_bytes` first.
 """
 
 from __future__ import annotations
