@@ -168,7 +168,7 @@ def test_cli_a_batch_the_memory_cannot_hold_is_one_line_exit_2(tmp_path, capsys,
         for i in range(10):
             cv2.imwrite(str(tmp_path / "data" / name / f"{i}.png"), np.zeros((16, 16, 3), np.uint8) + colour)
     _colour_model(tmp_path / "m.xnv")
-    monkeypatch.setattr(_executor, "_BATCH_CHECK_BYTES", 0)  # the check from the first byte, not 256 MiB
+    monkeypatch.setattr(_executor, "_BATCH_CHECK_BYTES", 0)  # the check from the first byte, not 64 MiB
     per_image = Model.load(tmp_path / "m.xnv")._check_size(16, 16)
     monkeypatch.setattr(_ram, "available_bytes", lambda: 20 * per_image)  # half of it: 10 images
     code, out, err = _eval(capsys, "--model", str(tmp_path / "m.xnv"), "--data", str(tmp_path / "data"),

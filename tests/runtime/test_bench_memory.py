@@ -43,7 +43,7 @@ def test_the_float_estimate_is_what_the_torch_twin_keeps_alive(tmp_path: Path) -
 
 @pytest.fixture
 def every_batch_checked(monkeypatch):
-    """The runtime checks a call's memory from 256 MiB up: here from the first byte."""
+    """The runtime checks a call's memory from 64 MiB up: here from the first byte."""
     from xnorvision.runtime import _executor
 
     monkeypatch.setattr(_executor, "_BATCH_CHECK_BYTES", 0)

@@ -30,7 +30,7 @@ from xnorvision.runtime.ops import OPS
 #: called after each step with (its index in :attr:`Model.steps`, its wall time in seconds)
 StepHook = Callable[[int, float], None]
 _KEEP_NATIVE_RUNS = 8  # input shapes whose native runs a model keeps (an image pyramid has a handful)
-_BATCH_CHECK_BYTES = 256 << 20  # a call needing less is not checked against the memory available
+_BATCH_CHECK_BYTES = 64 << 20  # a call needing less is not checked against the memory available
 
 
 class Model:
