@@ -30,6 +30,18 @@ def too_big(need: int, available: int | None) -> bool:
     return available is not None and need > SHARE * available
 
 
+def short_of(need: int) -> int | None:
+    """The memory available when ``need`` bytes would take over :data:`SHARE` of it (the caller refuses);
+    None when they fit, or when it is unknown."""
+    available = available_bytes()
+    return available if available is not None and too_big(need, available) else None
+
+
+def over_half(available: int) -> str:
+    """The words every refusal ends its estimate with."""
+    return f"over half of the {gigabytes(available)} of memory available"
+
+
 def largest_fitting(per_item: int, available: int) -> int:
     """The most items of ``per_item`` bytes that :func:`too_big` lets through (at least 1)."""
     return max(1, int(SHARE * available) // max(per_item, 1))

@@ -10,9 +10,11 @@ measurements: the peers' own buffers are theirs to plan.
 
 from __future__ import annotations
 
-import re
+from dataclasses import replace
 
 from xnorvision.runtime import Model
+from xnorvision.runtime._graph import infer, tensor_bytes
+from xnorvision.runtime._schema import TensorType
 
 
 def float_runtime_bytes(model: Model, height: int, width: int) -> int:
@@ -20,13 +22,5 @@ def float_runtime_bytes(model: Model, height: int, width: int) -> int:
     forward returns, and more than a runtime that reuses buffers takes (ResNet-18, vgg-small and the faces
     net at ``--batch`` 16 to 1024: the four peers together took 1.6 to 3.2 times this sum, by resident
     size)."""
-    info = model.info(height, width)
-    spec = info["input"]
-    total = 4 * height * width * int(spec["channels"])
-    for layer in info["layers"]:
-        shape = layer["output"].split("[", 1)[1]  # "float[N,112,112,64]" or "bits[N,56,56,64]"
-        size = 4
-        for dim in re.findall(r"\d+", shape):
-            size *= int(dim)
-        total += size
-    return total
+    types, _ = infer(model.file.nodes, TensorType("float", 4, model.input_spec["channels"], height, width))
+    return sum(tensor_bytes(replace(t, kind="float")) or 0 for t in types.values())  # bits as a float peer

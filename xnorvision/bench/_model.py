@@ -117,10 +117,9 @@ def _build_peers(model: Model, x: np.ndarray, threads: int, workdir: Path, need:
     runners: dict[str, Runner] = {}
     notes: dict[str, str] = {}
     for name, peer in PEERS.items():
-        available = _ram.available_bytes()  # after the peers built before it took theirs
-        if _ram.too_big(need, available):
-            notes[name] = (f"skipped: would need about {_ram.gigabytes(need)} for this batch, over half "
-                           f"of the {_ram.gigabytes(available or 0)} of memory available")
+        if (available := _ram.short_of(need)) is not None:  # after the peers built before it took theirs
+            notes[name] = (f"skipped: would need about {_ram.gigabytes(need)} for this batch, "
+                           f"{_ram.over_half(available)}")
             continue
         try:
             runners[name] = peer(model, x, threads, workdir)

@@ -101,11 +101,10 @@ def read_jpeg_chunk(path: str | Path, start: int = 0, stop: int | None = None,
         if images and img.shape != images[0].shape:
             raise XnorvisionError(f"{path}: images differ in size")
         if not images:  # all of this size, held twice while the list becomes one array: do they fit?
-            need, available = 2 * len(idx) * img.nbytes, _ram.available_bytes()
-            if _ram.too_big(need, available):
+            need = 2 * len(idx) * img.nbytes
+            if (available := _ram.short_of(need)) is not None:
                 raise XnorvisionError(f"{path}: {len(idx)} images of {img.shape[1]}x{img.shape[0]} would "
-                                      f"take about {_ram.gigabytes(need)}, over half of the "
-                                      f"{_ram.gigabytes(available or 0)} of memory available")
+                                      f"take about {_ram.gigabytes(need)}, {_ram.over_half(available)}")
         images.append(img)
     if not images:
         raise XnorvisionError(f"{path}: no images in range {start}:{stop}")

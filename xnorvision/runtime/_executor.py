@@ -270,13 +270,12 @@ class Model:
         need = n * self._check_size(h, w)
         if need < _BATCH_CHECK_BYTES:  # most calls: no need to read /proc/meminfo
             return
-        available = _ram.available_bytes()
-        if _ram.too_big(need, available):
+        if (available := _ram.short_of(need)) is not None:
             what = f"{n} images of {h}x{w} in one call" if n > 1 else f"one image of {h}x{w}"
-            fewer = (f"; give at most {_ram.largest_fitting(need // n, available or 0)} a call"
+            fewer = (f"; give at most {_ram.largest_fitting(need // n, available)} a call"
                      if n > 1 and not _ram.too_big(need // n, available) else "")
-            raise XnorvisionError(f"{what} would need about {_ram.gigabytes(need)} of activations, over half "
-                                  f"of the {_ram.gigabytes(available or 0)} of memory available{fewer}")
+            raise XnorvisionError(f"{what} would need about {_ram.gigabytes(need)} of activations, "
+                                  f"{_ram.over_half(available)}{fewer}")
 
 
 def _image_list(images: np.ndarray | list[np.ndarray]) -> list[np.ndarray]:

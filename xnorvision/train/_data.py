@@ -118,11 +118,11 @@ def _folder_dataset(path: Path, holdout: float, size: int, seed: int, limit: int
     if not 0 < holdout < 1:
         raise XnorvisionError(f"--holdout {holdout}: give the validation fraction, between 0 and 1")
     # every image is held at size x size, twice while the list becomes one array, then split in a copy
-    need, available = 3 * count_images(path) * size * size * 3, _ram.available_bytes()
-    if _ram.too_big(need, available):
+    need = 3 * count_images(path) * size * size * 3
+    if (available := _ram.short_of(need)) is not None:
         raise XnorvisionError(f"--data {path}: its images at {size}x{size} would take about "
-                              f"{_ram.gigabytes(need)}, over half of the {_ram.gigabytes(available or 0)} of "
-                              f"memory available; give a smaller --input-size")
+                              f"{_ram.gigabytes(need)}, {_ram.over_half(available)}; give a smaller "
+                              f"--input-size")
     x, y, classes = read_image_folder(path, (size, size))
     order = np.random.default_rng(seed).permutation(len(y))
     n_val = max(1, round(holdout * len(y)))

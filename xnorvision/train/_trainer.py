@@ -185,14 +185,13 @@ def _forward_bytes(model: torch.nn.Module, image: np.ndarray) -> int:
 def _check_batch_fits(model: torch.nn.Module, image: np.ndarray, batch_size: int) -> None:
     """A batch whose activations the CPU's memory cannot hold is the user's error, before the first step:
     past it, Linux's OOM killer ends the process instead of an error being raised."""
-    available = _ram.available_bytes()
     per_image = TRAIN_MEMORY_FACTOR * _forward_bytes(model, image)
-    if _ram.too_big(batch_size * per_image, available):
+    if (available := _ram.short_of(batch_size * per_image)) is not None:
         fewer = ("not one image fits: give a smaller --input-size" if _ram.too_big(per_image, available)
-                 else f"--batch-size {_ram.largest_fitting(per_image, available or 0)} fits")
+                 else f"--batch-size {_ram.largest_fitting(per_image, available)} fits")
         raise XnorvisionError(
             f"--batch-size {batch_size}: training would need about {_ram.gigabytes(batch_size * per_image)}, "
-            f"over half of the {_ram.gigabytes(available or 0)} of memory available; {fewer}")
+            f"{_ram.over_half(available)}; {fewer}")
 
 
 def train(recipe: Recipe, data: str | Path | Dataset, out: str | Path, *, device: str = "cpu",
